@@ -1,0 +1,307 @@
+// The form model and its rules on the phone: the JavaScript twin of schemas/form.py and
+// schemas/validate.py. No DOM here, so node --test runs it as it is.
+import { evaluate, evaluateBool, toNumber } from './expr.js';
+
+export const QUESTION_TYPES = new Set([
+  'text', 'integer', 'decimal', 'select_one', 'select_multiple', 'date', 'time', 'datetime',
+  'geopoint', 'image', 'barcode', 'note', 'calculate', 'acknowledge', 'hidden',
+  'start', 'end', 'today',
+]);
+export const AUTOMATIC_TYPES = new Set(['calculate', 'start', 'end', 'today']);
+
+const LANG_CODE = /\(([A-Za-z-]+)\)\s*$/;
+const TRUE = new Set(['yes', 'true', 'true()']);
+const FALSE = new Set(['', 'no', 'false', 'false()']);
+
+/** @param {string} raw e.g. "select_multiple devices or_other" */
+export function parseType(raw) {
+  const parts = String(raw || '').trim().split(/\s+/).filter(Boolean);
+  if (!parts.length) return { base: '', listName: null, orOther: false };
+  if ((parts[0] === 'begin' || parts[0] === 'end') && parts.length > 1) {
+    return { base: `${parts[0]}_${parts[1]}`, listName: null, orOther: false };
+  }
+  if (parts[0] === 'select_one' || parts[0] === 'select_multiple') {
+    return { base: parts[0], listName: parts[1] || null, orOther: parts[2] === 'or_other' };
+  }
+  return { base: parts[0], listName: null, orOther: false };
+}
+
+export function languageCode(suffix) {
+  const m = LANG_CODE.exec(suffix);
+  return m ? m[1] : suffix.trim();
+}
+
+export function isEmpty(v) {
+  return v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
+}
+
+/** A parsed form definition (the XLSForm model as JSON). */
+export class Form {
+  constructor(definition) {
+    this.definition = definition;
+    let settings = definition.settings || {};
+    if (Array.isArray(settings)) settings = settings[0] || {};
+    this.settings = settings;
+    this.formId = String(settings.form_id || '').trim();
+    this.version = String(settings.version || '').trim();
+    this.title = settings.form_title || this.formId;
+    this.choices = {};
+    for (const row of definition.choices || []) {
+      const list = String(row.list_name ?? '').trim();
+      const name = String(row.name ?? '').trim();
+      if (!list || !name) continue;
+      (this.choices[list] ||= []).push({ ...row, name });
+    }
+    this.root = { kind: 'group', name: '', type: 'group', row: {}, repeats: [], children: [] };
+    this.nodes = new Map();
+    const stack = [this.root];
+    for (const row of definition.survey || []) {
+      const { base, listName, orOther } = parseType(row.type);
+      if (!base) continue;
+      const parent = stack[stack.length - 1];
+      if (base === 'end_group' || base === 'end_repeat') { stack.pop(); continue; }
+      const name = String(row.name || '').trim();
+      const repeats = parent.kind === 'repeat' ? [...parent.repeats, parent.name] : parent.repeats;
+      let node;
+      if (base === 'begin_group' || base === 'begin_repeat') {
+        const kind = base.slice(6);
+        node = { kind, name, type: kind, row, repeats, children: [], parent };
+        stack.push(node);
+      } else {
+        node = { kind: 'field', name, type: base, row, repeats, listName, orOther, parent };
+      }
+      parent.children.push(node);
+      this.nodes.set(name, node);
+    }
+    this.languages = [];
+    for (const node of this.nodes.values()) {
+      for (const col of Object.keys(node.row)) {
+        if (col.startsWith('label::')) {
+          const code = languageCode(col.split('::')[1]);
+          if (!this.languages.includes(code)) this.languages.push(code);
+        }
+      }
+    }
+    this.defaultLanguage = languageCode(String(settings.default_language || ''))
+      || this.languages[0] || '';
+    this.fields = {};
+    for (const [name, node] of this.nodes) this.fields[name] = node.repeats;
+  }
+
+  /** A translated column (label, hint, constraint_message ...) of a row. */
+  text(row, column, lang) {
+    const wanted = [lang, this.defaultLanguage].filter(Boolean);
+    const byLang = {};
+    let plain = '';
+    for (const [key, value] of Object.entries(row)) {
+      if (value === null || value === undefined || String(value).trim() === '') continue;
+      if (key === column) plain = String(value);
+      else if (key.startsWith(column + '::')) {
+        const code = languageCode(key.split('::')[1]);
+        if (!(code in byLang)) byLang[code] = String(value);
+      }
+    }
+    for (const code of wanted) if (code in byLang) return byLang[code];
+    return plain || Object.values(byLang)[0] || '';
+  }
+
+  label(node, lang) { return this.text(node.row, 'label', lang) || node.name; }
+
+  choiceLabel(listName, value, lang) {
+    const c = (this.choices[listName] || []).find((x) => x.name === value);
+    return c ? (this.text(c, 'label', lang) || value) : value;
+  }
+}
+
+function get(node, column) {
+  const v = node.row[column];
+  return v === undefined || v === null ? '' : String(v).trim();
+}
+
+/** The rules of one form on one record's data; the twin of schemas.validate.RecordChecker. */
+export class Rules {
+  /** @param {Form} form @param {{today?: string, now?: string}} opts */
+  constructor(form, opts = {}) {
+    this.form = form;
+    this.today = opts.today;
+    this.now = opts.now;
+  }
+
+  ctx(data, position, current) {
+    return { data, fields: this.form.fields, position, current, today: this.today, now: this.now };
+  }
+
+  bool(expr, data, position, current, fallback) {
+    try { return evaluateBool(expr, this.ctx(data, position, current)); } catch { return fallback; }
+  }
+
+  relevant(node, data, position) {
+    const expr = get(node, 'relevant');
+    return !expr || this.bool(expr, data, position, node.name, true);
+  }
+
+  required(node, data, position) {
+    const raw = get(node, 'required');
+    if (TRUE.has(raw.toLowerCase())) return true;
+    if (FALSE.has(raw.toLowerCase())) return false;
+    return this.bool(raw, data, position, node.name, true);
+  }
+
+  repeatCount(node, data, position) {
+    const expr = get(node, 'repeat_count');
+    if (!expr) return null;
+    try {
+      const n = toNumber(evaluate(expr, this.ctx(data, position, null)));
+      return Number.isFinite(n) ? Math.max(0, Math.min(Math.trunc(n), 100)) : 0;
+    } catch { return null; }
+  }
+
+  /**
+   * Recompute calculations and drop answers to questions that do not apply, in form order, as
+   * ODK does on submission. Returns a new data object; the input is not changed.
+   */
+  settle(data) {
+    let out = structuredClone(data);
+    // Twice: a relevance that reads a later question sees that question already settled.
+    for (let pass = 0; pass < 2; pass++) {
+      const next = structuredClone(out);
+      this.#settleLevel(this.form.root, next, next, [], true);
+      out = next;
+    }
+    return out;
+  }
+
+  #settleLevel(node, scope, data, position, relevant) {
+    for (const child of node.children) {
+      const ok = relevant && this.relevant(child, data, position);
+      if (child.kind === 'group') {
+        this.#settleLevel(child, scope, data, position, ok);
+      } else if (child.kind === 'repeat') {
+        if (!ok) { delete scope[child.name]; continue; }
+        const list = Array.isArray(scope[child.name]) ? scope[child.name] : [];
+        const count = this.repeatCount(child, data, position);
+        if (count !== null) {
+          while (list.length < count) list.push({});
+          list.length = count;
+        }
+        scope[child.name] = list;
+        list.forEach((inst, i) => {
+          this.#settleLevel(child, inst, data, [...position, [child.name, i]], true);
+        });
+      } else if (!ok) {
+        delete scope[child.name];
+      } else if (child.type === 'calculate' && get(child, 'calculation')) {
+        let value;
+        try { value = evaluate(get(child, 'calculation'), this.ctx(data, position, child.name)); } catch { value = ''; }
+        if (Array.isArray(value)) value = value.length ? value[0] : '';
+        if (typeof value === 'boolean') value = value ? 'true' : 'false';
+        if (typeof value === 'number' && !Number.isFinite(value)) value = '';
+        if (value === '') delete scope[child.name]; else scope[child.name] = value;
+      }
+    }
+  }
+
+  /**
+   * Field-level errors of settled data: {path: [{code, vi, en}]}. `message(key, params)`
+   * returns {vi, en} from the shared catalogue.
+   */
+  check(data, message) {
+    const errors = {};
+    this.#checkLevel(this.form.root, data, data, [], '', true, errors, message);
+    return errors;
+  }
+
+  #checkLevel(node, scope, data, position, prefix, relevant, errors, message) {
+    for (const child of node.children) {
+      const ok = relevant && this.relevant(child, data, position);
+      if (child.kind === 'group') {
+        this.#checkLevel(child, scope, data, position, prefix, ok, errors, message);
+        continue;
+      }
+      const path = prefix + child.name;
+      const value = scope[child.name];
+      if (!ok) continue; // settle() removed it
+      if (child.kind === 'repeat') {
+        const list = Array.isArray(value) ? value : [];
+        const count = this.repeatCount(child, data, position);
+        if (count !== null && list.length !== count) {
+          add(errors, path, 'repeat_count', message('field.repeat_count', { expected: count, actual: list.length }));
+        }
+        list.forEach((inst, i) => {
+          this.#checkLevel(child, inst, data, [...position, [child.name, i]], `${path}[${i}].`, true, errors, message);
+        });
+        continue;
+      }
+      if (isEmpty(value)) {
+        if (child.type !== 'note' && child.type !== 'calculate' && this.required(child, data, position)) {
+          this.#custom(errors, path, child, 'required_message', 'required', message);
+        }
+        continue;
+      }
+      const problem = typeProblem(this.form, child, value);
+      if (problem) { add(errors, path, problem, message(`field.${problem}`)); continue; }
+      const constraint = get(child, 'constraint');
+      if (constraint && !this.bool(constraint, data, position, child.name, false)) {
+        this.#custom(errors, path, child, 'constraint_message', 'constraint', message);
+      }
+    }
+  }
+
+  #custom(errors, path, node, column, code, message) {
+    const generic = message(`field.${code}`);
+    const vi = this.form.text(node.row, column, 'vi');
+    const en = this.form.text(node.row, column, 'en');
+    add(errors, path, code, { vi: vi || generic.vi, en: en || generic.en });
+  }
+}
+
+function add(errors, path, code, texts) {
+  (errors[path] ||= []).push({ code, ...texts });
+}
+
+function isChoice(form, node, value) {
+  if (node.orOther && value === 'other') return true;
+  return (form.choices[node.listName] || []).some((c) => c.name === value);
+}
+
+/** The same type rules as the server's (schemas/validate.py). */
+export function typeProblem(form, node, value) {
+  switch (node.type) {
+    case 'text': case 'barcode': case 'hidden':
+      return typeof value === 'string' ? null : 'wrong_type';
+    case 'integer':
+      return Number.isInteger(value) ? null : 'not_integer';
+    case 'decimal':
+      return typeof value === 'number' && Number.isFinite(value) ? null : 'not_number';
+    case 'select_one':
+      if (typeof value !== 'string') return 'wrong_type';
+      return isChoice(form, node, value) ? null : 'not_a_choice';
+    case 'select_multiple':
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return 'wrong_type';
+      if (new Set(value).size !== value.length) return 'repeated_choice';
+      return value.every((v) => isChoice(form, node, v)) ? null : 'not_a_choice';
+    case 'date': case 'today':
+      return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value)
+        && !Number.isNaN(Date.parse(value)) ? null : 'not_date';
+    case 'time':
+      return typeof value === 'string' && /^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?$/.test(value) ? null : 'not_time';
+    case 'datetime': case 'start': case 'end':
+      return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? null : 'not_datetime';
+    case 'geopoint': {
+      const p = typeof value === 'string' ? value.trim().split(/\s+/).map(Number) : [];
+      const ok = p.length >= 2 && p.length <= 4 && p.every(Number.isFinite)
+        && Math.abs(p[0]) <= 90 && Math.abs(p[1]) <= 180 && (p.length < 4 || p[3] >= 0);
+      return ok ? null : 'not_geopoint';
+    }
+    case 'image':
+      return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value) ? null : 'not_blob';
+    case 'acknowledge':
+      return value === 'OK' ? null : 'wrong_type';
+    case 'note':
+      return 'no_answer_expected';
+    case 'calculate':
+      return (typeof value === 'string' || typeof value === 'number') ? null : 'wrong_type';
+    default:
+      return 'wrong_type';
+  }
+}

@@ -1,0 +1,246 @@
+// The form on the screen: builds the questions once, then on every answer settles the data
+// (calculations, relevance) and only shows, hides or adds what changed, so typing is never
+// interrupted by a redraw.
+import { isEmpty } from './form.js';
+import { el } from './dom.js';
+
+const HIDDEN_TYPES = new Set(['calculate', 'hidden', 'start', 'end', 'today']);
+
+function scopeAt(data, position) {
+  let scope = data;
+  for (const [name, index] of position) {
+    scope = scope[name]?.[index];
+    if (!scope) return null;
+  }
+  return scope;
+}
+
+export class FormView {
+  /**
+   * @param {{form: import('./form.js').Form, rules: import('./form.js').Rules, data: object,
+   *   lang: string, root: HTMLElement, onChange: (data: object) => void, t: Function}} opts
+   */
+  constructor({ form, rules, data, lang, root, onChange, t }) {
+    Object.assign(this, { form, rules, lang, root, onChange, t });
+    this.data = rules.settle(data || {});
+    this.items = [];
+    this.repeats = [];
+  }
+
+  mount() {
+    this.root.replaceChildren();
+    this.items = [];
+    this.repeats = [];
+    this.#level(this.form.root, this.root, [], '');
+    this.refresh();
+  }
+
+  #level(node, container, position, prefix) {
+    for (const child of node.children) {
+      if (child.kind === 'group') {
+        const box = el('fieldset', { class: 'group', 'data-name': child.name },
+          el('legend', { text: this.form.label(child, this.lang) }));
+        container.append(box);
+        this.items.push({ node: child, el: box, position, path: prefix + child.name });
+        this.#level(child, box, position, prefix);
+      } else if (child.kind === 'repeat') {
+        const box = el('section', { class: 'repeat', 'data-name': child.name },
+          el('h3', { text: this.form.label(child, this.lang) }));
+        const list = el('div', { class: 'instances' });
+        box.append(list);
+        const repeat = { node: child, el: box, list, position, path: prefix + child.name, count: -1 };
+        if (!child.row.repeat_count) {
+          box.append(el('button', { type: 'button', class: 'secondary', text: this.t('form.add_repeat', { name: this.form.label(child, this.lang) }),
+            onclick: () => this.#addInstance(repeat) }));
+        }
+        this.repeats.push(repeat);
+        this.items.push({ node: child, el: box, position, path: repeat.path });
+        container.append(box);
+      } else if (!HIDDEN_TYPES.has(child.type)) {
+        const item = this.#field(child, position, prefix + child.name);
+        container.append(item.el);
+        this.items.push(item);
+      }
+    }
+  }
+
+  #buildInstances(repeat) {
+    const instances = scopeAt(this.data, repeat.position)?.[repeat.node.name] || [];
+    const prefix = `${repeat.path}[`;
+    this.items = this.items.filter((i) => !i.path.startsWith(prefix));
+    repeat.list.replaceChildren();
+    instances.forEach((_, index) => {
+      const box = el('div', { class: 'instance', 'data-index': index },
+        el('h4', { text: `${this.form.label(repeat.node, this.lang)} ${index + 1}` }));
+      if (!repeat.node.row.repeat_count) {
+        box.append(el('button', { type: 'button', class: 'link', text: this.t('form.remove'),
+          onclick: () => this.#removeInstance(repeat, index) }));
+      }
+      repeat.list.append(box);
+      this.#level(repeat.node, box, [...repeat.position, [repeat.node.name, index]], `${repeat.path}[${index}].`);
+    });
+    repeat.count = instances.length;
+  }
+
+  #addInstance(repeat) {
+    const scope = scopeAt(this.data, repeat.position);
+    (scope[repeat.node.name] ||= []).push({});
+    this.#changed();
+  }
+
+  #removeInstance(repeat, index) {
+    scopeAt(this.data, repeat.position)[repeat.node.name].splice(index, 1);
+    repeat.count = -1; // indexes shift: rebuild
+    this.#changed();
+  }
+
+  #set(position, name, value) {
+    const scope = scopeAt(this.data, position);
+    if (!scope) return;
+    if (isEmpty(value)) delete scope[name]; else scope[name] = value;
+    this.#changed();
+  }
+
+  #changed() {
+    this.data = this.rules.settle(this.data);
+    this.refresh();
+    this.onChange(this.data);
+  }
+
+  /** Show what applies, hide what does not, add or drop repeat instances. */
+  refresh() {
+    for (const repeat of this.repeats) {
+      const scope = scopeAt(this.data, repeat.position);
+      const count = scope?.[repeat.node.name]?.length ?? 0;
+      if (count !== repeat.count && scope) this.#buildInstances(repeat);
+    }
+    for (const item of this.items) {
+      const shown = this.rules.relevant(item.node, this.data, item.position);
+      item.el.hidden = !shown;
+      item.sync?.();
+    }
+  }
+
+  #field(node, position, path) {
+    const id = `q-${path.replace(/[^\w-]/g, '_')}`;
+    const required = String(node.row.required || '').trim() && !['no', 'false', 'false()'].includes(String(node.row.required).trim().toLowerCase());
+    const wrap = el('div', { class: `question type-${node.type}`, 'data-name': node.name, 'data-path': path });
+    const label = el('label', { for: id, class: 'label', text: this.form.label(node, this.lang) });
+    if (required) label.append(el('span', { class: 'req', 'aria-hidden': 'true', text: ' *' }));
+    wrap.append(label);
+    const hint = this.form.text(node.row, 'hint', this.lang);
+    if (hint) wrap.append(el('p', { class: 'hint', text: hint }));
+    const value = () => scopeAt(this.data, position)?.[node.name];
+    const set = (v) => this.#set(position, node.name, v);
+    const control = this.#control(node, id, value, set);
+    if (control.el) wrap.append(control.el);
+    wrap.append(el('div', { class: 'errors', 'aria-live': 'polite' }));
+    return { node, el: wrap, position, path, sync: control.sync };
+  }
+
+  #control(node, id, value, set) {
+    const appearance = String(node.row.appearance || '');
+    switch (node.type) {
+      case 'note':
+        return {};
+      case 'select_one':
+      case 'select_multiple':
+        return this.#choices(node, id, value, set, appearance);
+      case 'acknowledge': {
+        const box = el('input', { id, type: 'checkbox', onchange: (e) => set(e.target.checked ? 'OK' : '') });
+        return { el: el('label', { class: 'choice' }, box, el('span', { text: 'OK' })), sync: () => { box.checked = value() === 'OK'; } };
+      }
+      case 'geopoint':
+        return this.#geopoint(id, value, set);
+      default:
+        return this.#input(node, id, value, set, appearance);
+    }
+  }
+
+  #input(node, id, value, set, appearance) {
+    const types = { date: 'date', time: 'time', datetime: 'datetime-local' };
+    const numeric = node.type === 'integer' || node.type === 'decimal';
+    const input = appearance.includes('multiline')
+      ? el('textarea', { id, rows: 3 })
+      : el('input', { id, type: types[node.type] || 'text', inputmode: node.type === 'integer' ? 'numeric' : node.type === 'decimal' ? 'decimal' : null, autocomplete: 'off' });
+    if (String(node.row.read_only || '').match(/^(yes|true)/i)) input.readOnly = true;
+    const parse = (raw) => {
+      const text = raw.trim();
+      if (!numeric || text === '') return node.type === 'text' ? raw : text;
+      const n = Number(text.replace(',', '.'));
+      if (node.type === 'integer') return /^-?\d+$/.test(text) ? n : text; // a bad entry stays visible, flagged
+      return Number.isFinite(n) ? n : text;
+    };
+    // 'change', not 'input': the form settles when a person finishes an answer, not per key.
+    input.addEventListener('change', () => set(parse(input.value)));
+    return { el: input, sync: () => { if (document.activeElement !== input) input.value = value() ?? ''; } };
+  }
+
+  #choices(node, id, value, set, appearance) {
+    const multiple = node.type === 'select_multiple';
+    const choices = this.form.choices[node.listName] || [];
+    if (!multiple && appearance.includes('minimal')) {
+      const select = el('select', { id, onchange: (e) => set(e.target.value) },
+        el('option', { value: '', text: '—' }),
+        ...choices.map((c) => el('option', { value: c.name, text: this.form.text(c, 'label', this.lang) || c.name })));
+      return { el: select, sync: () => { select.value = value() ?? ''; } };
+    }
+    const box = el('div', { class: 'choices', role: multiple ? 'group' : 'radiogroup', id });
+    const inputs = choices.map((c) => {
+      const input = el('input', { type: multiple ? 'checkbox' : 'radio', name: id, value: c.name });
+      input.addEventListener('change', () => {
+        if (!multiple) { set(c.name); return; }
+        const chosen = new Set(value() || []);
+        if (input.checked) chosen.add(c.name); else chosen.delete(c.name);
+        set(choices.map((x) => x.name).filter((n) => chosen.has(n)));
+      });
+      box.append(el('label', { class: 'choice' }, input, el('span', { text: this.form.text(c, 'label', this.lang) || c.name })));
+      return input;
+    });
+    return {
+      el: box,
+      sync: () => {
+        const v = value();
+        for (const input of inputs) input.checked = multiple ? (v || []).includes(input.value) : v === input.value;
+      },
+    };
+  }
+
+  #geopoint(id, value, set) {
+    const out = el('output', { class: 'gps' });
+    const button = el('button', { id, type: 'button', class: 'secondary', text: this.t('form.gps_get') });
+    button.addEventListener('click', () => {
+      if (!navigator.geolocation) { out.textContent = this.t('form.gps_unavailable'); return; }
+      out.textContent = this.t('form.gps_waiting');
+      navigator.geolocation.getCurrentPosition(
+        (p) => set(`${p.coords.latitude.toFixed(6)} ${p.coords.longitude.toFixed(6)} ${Math.round(p.coords.altitude || 0)} ${Math.round(p.coords.accuracy)}`),
+        () => { out.textContent = this.t('form.gps_failed'); },
+        { enableHighAccuracy: true, timeout: 30000, maximumAge: 60000 });
+    });
+    return {
+      el: el('div', { class: 'gps-box' }, button, out),
+      sync: () => {
+        const v = value();
+        if (v) {
+          const accuracy = String(v).split(' ')[3];
+          out.textContent = this.t('form.gps_accuracy', { meters: accuracy ?? '?' });
+          button.textContent = this.t('form.gps_retry');
+        }
+      },
+    };
+  }
+
+  /** Put each error under its question; returns the first question with an error. */
+  showErrors(errors) {
+    let first = null;
+    for (const item of this.items) {
+      const box = item.el.querySelector(':scope > .errors');
+      if (!box) continue;
+      const list = errors[item.path] || [];
+      box.replaceChildren(...list.map((e) => el('p', { class: 'error', text: e[this.lang] || e.vi })));
+      item.el.classList.toggle('invalid', list.length > 0);
+      if (list.length && !first) first = item.el;
+    }
+    return first;
+  }
+}

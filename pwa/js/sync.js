@@ -1,0 +1,131 @@
+// The sync queue: push finalized records, pull what the server has for this phone, ask what it
+// holds. A record leaves the queue only when the server answered `applied` or `duplicate` for
+// that exact (id, rev); nothing is ever deleted from the phone by sync.
+import { all, getKv, put, setKv, applyPullPage } from './db.js';
+
+const API = new URL('../../api/v1/', import.meta.url);
+const MAX_ITEMS = 100;
+const MAX_BYTES = 900_000; // under the server's 1 MB, leaving room for the envelope
+
+export class AuthError extends Error {}
+export class HttpError extends Error {
+  constructor(status, body) { super(`HTTP ${status}`); this.status = status; this.body = body; }
+}
+
+function retriable(error) {
+  return !(error instanceof AuthError) && (!(error instanceof HttpError)
+    || error.status === 429 || error.status >= 500);
+}
+
+/** Exponential backoff with full jitter: 1 s, 2 s, 4 s ... capped at 5 minutes. */
+export function backoffDelay(attempt, random = Math.random) {
+  return Math.round(random() * Math.min(300_000, 1000 * 2 ** attempt));
+}
+
+async function call(path, { method = 'GET', body } = {}) {
+  const token = await getKv('token');
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(new URL(path, API), {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store',
+  });
+  let json = null;
+  try { json = await response.json(); } catch { /* a proxy's HTML error page */ }
+  if (response.status === 401) throw new AuthError(json?.message?.en || 'unauthorized');
+  if (!response.ok) throw new HttpError(response.status, json);
+  return json;
+}
+
+async function withRetry(fn, { attempts = 4, sleep = (ms) => new Promise((r) => setTimeout(r, ms)) } = {}) {
+  for (let attempt = 0; ; attempt++) {
+    try { return await fn(); } catch (error) {
+      if (!retriable(error) || attempt + 1 >= attempts) throw error;
+      await sleep(backoffDelay(attempt));
+    }
+  }
+}
+
+export async function enroll(code) {
+  const response = await fetch(new URL('enroll', API), {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }),
+  });
+  const json = await response.json().catch(() => null);
+  if (!response.ok) throw new HttpError(response.status, json);
+  await setKv('token', json.token);
+  await setKv('device', { device_id: json.device_id, user: json.user, commune: json.commune });
+  return json;
+}
+
+/** Split the queue into batches within the protocol's limits. */
+export function batches(records) {
+  const out = [];
+  let current = [];
+  let size = 0;
+  for (const record of records) {
+    const bytes = JSON.stringify(record).length * 3; // worst case UTF-8
+    if (current.length && (current.length >= MAX_ITEMS || size + bytes > MAX_BYTES)) {
+      out.push(current); current = []; size = 0;
+    }
+    current.push(record); size += bytes;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
+
+export function envelope(record) {
+  const { id, rev, base_rev, form_id, form_version, household_id, village_id, data, meta } = record;
+  return { id, rev, base_rev: base_rev || null, form_id, form_version, household_id: household_id || null, village_id, data, meta };
+}
+
+async function push(onProgress) {
+  const queue = (await all('records')).filter((r) => r.state === 'finalized');
+  const counts = { applied: 0, duplicate: 0, conflict: 0, rejected: 0, total: queue.length };
+  let done = 0;
+  for (const batch of batches(queue)) {
+    const json = await withRetry(() => call('sync/push', { method: 'POST', body: { items: batch.map(envelope) } }));
+    for (const [i, result] of json.results.entries()) {
+      const record = batch[i];
+      // Only the revision the server answered about may change state.
+      if (result.id !== record.id || result.rev !== record.rev) continue;
+      counts[result.status] += 1;
+      const next = { ...record, sync_result: result, synced_at: new Date().toISOString() };
+      if (result.status === 'applied' || result.status === 'duplicate') {
+        next.state = 'synced';
+        next.server_rev = record.rev;
+      } else if (result.status === 'conflict') {
+        next.state = 'conflict';
+        next.server_rev = result.server_rev;
+      } else {
+        next.state = 'rejected';
+        next.errors = result.errors;
+      }
+      await put('records', next);
+    }
+    done += batch.length;
+    onProgress?.({ phase: 'push', done, total: queue.length });
+  }
+  return counts;
+}
+
+async function pull(onProgress) {
+  let since = await getKv('since', 0);
+  let pages = 0;
+  for (;;) {
+    const page = await withRetry(() => call(`sync/pull?since=${since}&limit=500`));
+    await applyPullPage(page.changes, page.next_since);
+    since = page.next_since;
+    pages += 1;
+    onProgress?.({ phase: 'pull', pages });
+    if (!page.has_more) return pages;
+  }
+}
+
+/** One full sync: push, pull, then what the server holds. Throws on failure after retries. */
+export async function syncNow(onProgress) {
+  const pushed = await push(onProgress);
+  await pull(onProgress);
+  const status = await withRetry(() => call('sync/status'));
+  await setKv('server_status', { ...status, at: new Date().toISOString() });
+  return { pushed, status };
+}

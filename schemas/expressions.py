@@ -1,0 +1,396 @@
+"""The XLSForm expression engine (ODK's XPath subset), shared in meaning with pwa/js/expr.js.
+
+Both engines must pass schemas/expression_cases.json. The grammar is in ``expr_parser``, the
+values and conversions in ``expr_values``; this module resolves ``${references}`` against a
+record and holds the function library. Expressions are compiled once (cached) into closures.
+
+Reference resolution, as ODK does it. ``ctx.fields`` maps each name to its enclosing repeats
+(outermost first); a name that appears in some chain is a repeat. For ``${x}`` the longest prefix
+of x's chain that matches ``ctx.position`` selects the current instances; if that is the whole
+chain, ``${x}`` is the single answer there, otherwise it is the node-set of x's answers in every
+instance below (document order). ``${R}`` for a repeat R is the node-set of R's instances (inside
+the current instance of R's parent repeats), so ``count(${members})`` is the number of members
+even when evaluated inside one member. A repeat instance's own value is ``''``. In ``count`` and
+``sum`` a single answer counts as a one-node node-set, as in XPath.
+
+Decisions where ODK leaves room (JavaScript does the same):
+
+* ``=``/``!=`` between scalars: boolean if either is boolean, else number if either is a number,
+  else string. ``<``, ``<=``, ``>``, ``>=`` compare numbers (date strings become days). Against a
+  node-set a comparison is true when it holds for at least one node, each node's value being
+  compared by the scalar rules; against a boolean the node-set is first made a boolean (XPath).
+  An empty node-set therefore compares false with any number or string.
+* ``int``, ``floor``, ``ceiling`` follow Math.trunc/floor/ceil (``-0`` kept); ``round`` is half
+  away from zero on the decimal digits, its second argument truncated, and gives +0 for zero.
+* ``substr(s, start[, end])`` counts characters (code points) from 0 and, like a Python slice,
+  counts negative positions from the end and clamps to the string; NaN positions count as 0.
+  ``string-length`` counts code points too.
+* ``selected``/``count-selected`` split on spaces, tabs and line breaks; the choice is trimmed.
+* ``coalesce(a, b)``: a (its first node for a node-set) unless its string is empty, else b.
+* ``concat`` and ``join(sep, ...)`` take every node of a node-set argument; ``min``/``max`` take
+  numbers and node-sets, give NaN for no values or when any value is NaN (an empty answer).
+  ``sum`` of a node-set with an empty answer is NaN (number('') is NaN), of no nodes 0.
+* ``regex(s, re)`` is true when re matches anywhere in s (anchor with ^...$ for a full match).
+  The pattern should stay in the common subset of Python and JavaScript regular expressions;
+  ``\\d``/``\\w``/``\\b`` are ASCII-only and ``$`` means the very end, as in JavaScript.
+* ``today()`` is ``ctx.today``, else the date part of ``ctx.now``, else the local date;
+  ``now()`` is ``ctx.now``, else the local time as ``YYYY-MM-DDTHH:MM:SS.sss+HH:MM``.
+* ``position(..)`` is the 1-based index of the innermost current repeat instance, 1 at top level.
+* ``decimal-date-time(d)`` is ``number(d)``: days since 1970-01-01 for a date or datetime.
+* ``format-date(d, fmt)`` prints a date/datetime string with the wall-clock time written in it
+  (its offset is ignored) and a number as days since 1970-01-01 UTC; other ``%x`` codes are
+  copied unchanged; anything that is not a date gives ``''``.
+* ``.`` needs ``ctx.current``; without it evaluation fails with code ``no_current``. Unknown
+  ``${names}`` fail with ``unknown_field`` whether or not the branch using them is taken.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from schemas.expr_parser import (
+    Binary,
+    Call,
+    Current,
+    ExpressionError,
+    Node,
+    Num,
+    Ref,
+    Str,
+    Unary,
+    parse,
+    references,
+    uses_current,
+)
+from schemas.expr_values import (
+    ARITHMETIC,
+    COMPARISONS,
+    NAN,
+    Value,
+    compare_nodesets,
+    format_date,
+    from_answer,
+    keep_zero_sign,
+    round_half_away,
+    to_boolean,
+    to_number,
+    to_string,
+)
+
+__all__ = [
+    "Context", "ExpressionError", "evaluate", "evaluate_bool", "parse", "references",
+    "to_boolean", "to_number", "to_string",
+]
+
+
+@dataclass(slots=True)
+class Context:
+    """What an expression is evaluated against (see the module docstring)."""
+
+    data: Mapping[str, Any]
+    fields: Mapping[str, Sequence[str]]
+    position: Sequence[Sequence[Any]] = ()
+    current: str | None = None
+    today: str | None = None
+    now: str | None = None
+    _repeats: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
+
+
+Fn = Callable[[Context], Value]
+_REPEATS: dict[int, tuple[Mapping[str, Sequence[str]], int, frozenset[str]]] = {}
+_TOKENS = re.compile(r"[^ \t\r\n]+")
+_TRIM = " \t\r\n"
+
+
+def _repeat_names(fields: Mapping[str, Sequence[str]]) -> frozenset[str]:
+    # Callers build a new Context per evaluation but keep the form's fields map, so the set of
+    # repeat names is kept per map object rather than per Context.
+    hit = _REPEATS.get(id(fields))
+    if hit is not None and hit[0] is fields and hit[1] == len(fields):
+        return hit[2]
+    names = frozenset(r for chain in fields.values() for r in chain)
+    if len(_REPEATS) >= 64:
+        _REPEATS.clear()
+    _REPEATS[id(fields)] = (fields, len(fields), names)
+    return names
+
+
+def _instances(parent: Any, repeat: str) -> list[Any]:
+    items = parent.get(repeat) if isinstance(parent, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [item if isinstance(item, dict) else {} for item in items]
+
+
+def _resolve(ctx: Context, name: str, nodeset: bool) -> Value:
+    chain = ctx.fields[name]
+    repeat = name in ctx._repeats
+    if not chain and not repeat:
+        value = from_answer(ctx.data.get(name))
+        return [value] if nodeset else value
+    node: Any = ctx.data
+    position = ctx.position
+    depth = 0
+    while depth < len(chain) and depth < len(position) and position[depth][0] == chain[depth]:
+        items = node.get(chain[depth]) if isinstance(node, dict) else None
+        index = int(position[depth][1])
+        node = items[index] if isinstance(items, list) and 0 <= index < len(items) else None
+        depth += 1
+    if depth == len(chain) and not repeat:
+        value = from_answer(node.get(name)) if isinstance(node, dict) else ""
+        return [value] if nodeset else value
+    nodes = [node] if isinstance(node, dict) else []
+    for step in chain[depth:]:
+        nodes = [inst for parent in nodes for inst in _instances(parent, step)]
+    if repeat:
+        return ["" for parent in nodes for _ in _instances(parent, name)]
+    return [from_answer(inst.get(name)) for inst in nodes]
+
+
+def _expand(values: Sequence[Value]) -> list[Value]:
+    out: list[Value] = []
+    for value in values:
+        if type(value) is list:
+            out.extend(value)
+        else:
+            out.append(value)
+    return out
+
+
+def _first(value: Value) -> Value:
+    if type(value) is list:
+        return value[0] if value else ""  # type: ignore[index]
+    return value
+
+
+def _compile_binary(node: Binary) -> Fn:
+    fa, fb, op = _compile(node.left), _compile(node.right), node.op
+    if op == "and":
+        return lambda c: to_boolean(fa(c)) and to_boolean(fb(c))
+    if op == "or":
+        return lambda c: to_boolean(fa(c)) or to_boolean(fb(c))
+    if op in ARITHMETIC:
+        arith = ARITHMETIC[op]
+        return lambda c: arith(to_number(fa(c)), to_number(fb(c)))
+    scalar = COMPARISONS[op]
+
+    def compare(c: Context) -> bool:
+        a, b = fa(c), fb(c)
+        if type(a) is list or type(b) is list:
+            return compare_nodesets(scalar, a, b)
+        return scalar(a, b)
+    return compare
+
+
+# -- the function library ---------------------------------------------------------------------
+@lru_cache(maxsize=512)
+def _regex(pattern: str) -> re.Pattern[str]:
+    # JavaScript's `$` (no m flag) is the very end of the input; Python's also matches before a
+    # final newline, so it becomes \Z outside character classes.
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        out.append("\\Z" if ch == "$" and not in_class else ch)
+        i += 1
+    try:
+        return re.compile("".join(out), re.ASCII)
+    except re.error as exc:
+        raise ExpressionError("regex", f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+def _selected(a: Value, b: Value) -> bool:
+    choice = to_string(b).strip(_TRIM)
+    return bool(choice) and choice in _TOKENS.findall(to_string(a))
+
+
+def _substr(s: str, start: float, end: float | None) -> str:
+    chars = len(s)
+
+    def index(x: float) -> int:
+        if x != x:
+            return 0
+        return int(max(-chars - 1.0, min(chars + 1.0, x)))
+    return s[index(start):chars if end is None else index(end)]
+
+
+def _extreme(values: list[Value], smaller: bool) -> float:
+    numbers = [to_number(v) for v in _expand(values)]
+    if not numbers or any(x != x for x in numbers):
+        return NAN
+    best = numbers[0]
+    for x in numbers[1:]:
+        better = x < best if smaller else x > best
+        # Math.min/max put -0 below +0; Python's comparisons call them equal.
+        tie = x == 0 and best == 0 and (math.copysign(1.0, x) < 0) == smaller
+        if better or tie:
+            best = x
+    return best
+
+
+def _sum(values: Value) -> float:
+    total = 0.0
+    for value in values:  # type: ignore[union-attr]
+        total += to_number(value)
+    return total
+
+
+def _today(c: Context) -> str:
+    if c.today:
+        return c.today
+    if c.now:
+        return c.now[:10]
+    return _dt.date.today().isoformat()
+
+
+def _now(c: Context) -> str:
+    return c.now or _dt.datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def _position(c: Context) -> float:
+    return float(int(c.position[-1][1]) + 1) if c.position else 1.0
+
+
+def _math(f: Callable[[float], float]) -> Callable[[Value], float]:
+    def apply(value: Value) -> float:
+        x = to_number(value)
+        return keep_zero_sign(float(f(x)), x) if math.isfinite(x) else x
+    return apply
+
+
+_UNARY: dict[str, Callable[[Value], Value]] = {
+    "count-selected": lambda a: float(len(_TOKENS.findall(to_string(a)))),
+    "string-length": lambda a: float(len(to_string(a))),
+    "int": _math(math.trunc), "floor": _math(math.floor), "ceiling": _math(math.ceil),
+    "abs": lambda a: abs(to_number(a)),
+    "number": to_number, "string": to_string, "boolean": to_boolean,
+    "not": lambda a: not to_boolean(a),
+    "decimal-date-time": to_number,
+}
+_BINARY: dict[str, Callable[[Value, Value], Value]] = {
+    "selected": _selected,
+    "regex": lambda s, p: _regex(to_string(p)).search(to_string(s)) is not None,
+    "contains": lambda a, b: to_string(b) in to_string(a),
+    "starts-with": lambda a, b: to_string(a).startswith(to_string(b)),
+    "format-date": lambda d, f: format_date(d, to_string(f)),
+}
+_NULLARY: dict[str, Fn] = {
+    "true": lambda c: True, "false": lambda c: False, "today": _today, "now": _now,
+    "position": _position,
+}
+
+
+def _compile_call(node: Call) -> Fn:
+    name = node.name
+    if name in _NULLARY:
+        return _NULLARY[name]
+    if name in ("count", "sum"):
+        arg = node.args[0]
+
+        def nodes(c: Context) -> Value:
+            target = arg.name if isinstance(arg, Ref) else c.current
+            return _resolve(c, target, True)  # type: ignore[arg-type]
+        if name == "count":
+            return lambda c: float(len(nodes(c)))  # type: ignore[arg-type]
+        return lambda c: _sum(nodes(c))
+    fns = [_compile(arg) for arg in node.args]
+    if name in _UNARY:
+        f1, fa = _UNARY[name], fns[0]
+        return lambda c: f1(fa(c))
+    if name in _BINARY:
+        f2, fa, fb = _BINARY[name], fns[0], fns[1]
+        return lambda c: f2(fa(c), fb(c))
+    if name == "if":
+        fc, fa, fb = fns
+        return lambda c: fa(c) if to_boolean(fc(c)) else fb(c)
+    if name == "coalesce":
+        fa, fb = fns
+
+        def coalesce(c: Context) -> Value:
+            a = _first(fa(c))
+            return a if to_string(a) != "" else _first(fb(c))
+        return coalesce
+    if name == "concat":
+        return lambda c: "".join(to_string(v) for v in _expand([f(c) for f in fns]))
+    if name == "join":
+        return lambda c: to_string(fns[0](c)).join(
+            to_string(v) for v in _expand([f(c) for f in fns[1:]]))
+    if name == "substr":
+        def substr(c: Context) -> str:
+            end = to_number(fns[2](c)) if len(fns) == 3 else None
+            return _substr(to_string(fns[0](c)), to_number(fns[1](c)), end)
+        return substr
+    if name == "round":
+        return lambda c: round_half_away(to_number(fns[0](c)),
+                                         to_number(fns[1](c)) if len(fns) == 2 else 0.0)
+    if name in ("min", "max"):
+        smaller = name == "min"
+        return lambda c: _extreme([f(c) for f in fns], smaller)
+    raise AssertionError(f"no implementation for {name}()")  # FUNCTIONS and this must agree
+
+
+def _compile(node: Node) -> Fn:
+    if isinstance(node, Num | Str):
+        constant = node.value
+        return lambda c: constant
+    if isinstance(node, Ref):
+        name = node.name
+        return lambda c: _resolve(c, name, False)
+    if isinstance(node, Current):
+        return lambda c: _resolve(c, c.current, False)  # type: ignore[arg-type]
+    if isinstance(node, Unary):
+        fa = _compile(node.operand)
+        return lambda c: -to_number(fa(c))
+    if isinstance(node, Binary):
+        return _compile_binary(node)
+    if isinstance(node, Call):
+        return _compile_call(node)
+    raise AssertionError(f"cannot compile {node!r}")
+
+
+@lru_cache(maxsize=4096)
+def _program(expr: str) -> tuple[Fn, tuple[str, ...], bool]:
+    tree = parse(expr)
+    try:
+        fn = _compile(tree)
+    except RecursionError:
+        raise ExpressionError("syntax", "the expression is nested too deeply") from None
+    return fn, tuple(sorted(references(expr))), uses_current(tree)
+
+
+def evaluate(expr: str, ctx: Context) -> Value:
+    """Evaluate ``expr``: a bool, a float, a str, or a list (a node-set of values)."""
+    fn, refs, needs_current = _program(expr)
+    fields = ctx.fields
+    for name in refs:
+        if name not in fields:
+            raise ExpressionError("unknown_field", f"unknown field ${{{name}}} in {expr!r}")
+    if needs_current:
+        if ctx.current is None:
+            raise ExpressionError("no_current", f"'.' in {expr!r} but no current field is set")
+        if ctx.current not in fields:
+            raise ExpressionError("unknown_field", f"unknown current field {ctx.current!r}")
+    ctx._repeats = _repeat_names(fields)
+    try:
+        return fn(ctx)
+    except RecursionError:
+        raise ExpressionError("syntax", "the expression is nested too deeply") from None
+
+
+def evaluate_bool(expr: str, ctx: Context) -> bool:
+    """``boolean(expr)``: how ``relevant``, ``constraint`` and ``required`` are read."""
+    return to_boolean(evaluate(expr, ctx))
+

@@ -1,0 +1,214 @@
+"""The form model: an XLSForm written as JSON (survey, choices and settings rows) read into a tree.
+
+A form definition is data (``schemas/forms/*.json``); this module turns its flat rows into a
+tree of groups, repeats and questions that the validator, the XLSForm importer and the CLI walk.
+Field names are unique across a form, so a record's ``data`` is flat by name except for
+repeats, which hold a list of objects, one per instance.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMS_DIR = Path(__file__).parent / "forms"
+DEFAULT_FORM = FORMS_DIR / "household_survey.json"
+
+# Types that hold an answer, and those that only shape the form.
+QUESTION_TYPES = {
+    "text", "integer", "decimal", "select_one", "select_multiple", "date", "time", "datetime",
+    "geopoint", "image", "barcode", "note", "calculate", "acknowledge", "hidden",
+    "start", "end", "today",
+}
+# Types whose value the form computes or the phone fills in itself: never asked, never required.
+AUTOMATIC_TYPES = {"calculate", "start", "end", "today"}
+
+_LANG_CODE = re.compile(r"\(([A-Za-z-]+)\)\s*$")
+
+
+class FormError(ValueError):
+    """A form definition that cannot be read: names the row and what is wrong with it."""
+
+    def __init__(self, message: str, row: int | None = None, sheet: str = "survey") -> None:
+        self.row = row
+        self.sheet = sheet
+        where = f"{sheet} row {row}: " if row is not None else ""
+        super().__init__(where + message)
+
+
+@dataclass
+class Node:
+    """One survey row that matters: a question, a group or a repeat (with its children)."""
+
+    kind: str  # "field", "group" or "repeat"
+    name: str
+    type: str  # base type: "integer", "select_one", "group", "repeat", ...
+    row: dict[str, Any]
+    row_number: int  # 1-based data row on the survey sheet (the header is row 1 in Excel)
+    repeats: tuple[str, ...] = ()  # enclosing repeats, outermost first (not itself)
+    list_name: str | None = None
+    or_other: bool = False
+    children: list[Node] = field(default_factory=list)
+    parent: Node | None = field(default=None, repr=False)
+
+    def get(self, column: str) -> str:
+        value = self.row.get(column)
+        return "" if value is None else str(value).strip()
+
+    @property
+    def appearance(self) -> str:
+        return self.get("appearance")
+
+
+def parse_type(raw: str) -> tuple[str, str | None, bool]:
+    """``"select_multiple devices or_other"`` → ``("select_multiple", "devices", True)``."""
+    parts = raw.split()
+    if not parts:
+        return "", None, False
+    if parts[0] in ("begin", "end") and len(parts) > 1:
+        return f"{parts[0]}_{parts[1]}", None, False
+    base = parts[0]
+    if base in ("select_one", "select_multiple"):
+        list_name = parts[1] if len(parts) > 1 else None
+        or_other = len(parts) > 2 and parts[2] == "or_other"
+        return base, list_name, or_other
+    return base, None, False
+
+
+def language_code(column_suffix: str) -> str:
+    """``"Tiếng Việt (vi)"`` → ``"vi"``; a suffix without a code is its own name."""
+    match = _LANG_CODE.search(column_suffix)
+    return match.group(1) if match else column_suffix.strip()
+
+
+class Form:
+    """A parsed form definition; ``Form.load(path)`` or ``Form(definition_dict)``."""
+
+    def __init__(self, definition: dict[str, Any]) -> None:
+        self.definition = definition
+        settings = definition.get("settings") or {}
+        if isinstance(settings, list):  # the settings sheet as rows: the first row counts
+            settings = settings[0] if settings else {}
+        self.settings: dict[str, Any] = settings
+        self.form_id = str(settings.get("form_id") or "").strip()
+        self.version = str(settings.get("version") or "").strip()
+        if not self.form_id or not self.version:
+            raise FormError("settings must name form_id and version", sheet="settings")
+        self.title = settings.get("form_title") or self.form_id
+        self.choices = self._read_choices(definition.get("choices") or [])
+        self.root = Node(kind="group", name="", type="group", row={}, row_number=0)
+        self.nodes: dict[str, Node] = {}
+        self._build(definition.get("survey") or [])
+        self.languages = self._languages()
+        self.default_language = language_code(str(settings.get("default_language") or "")) or (
+            self.languages[0] if self.languages else ""
+        )
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_FORM) -> Form:
+        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    # -- reading ----------------------------------------------------------------------------
+    def _read_choices(self, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        lists: dict[str, list[dict[str, Any]]] = {}
+        for number, row in enumerate(rows, start=2):
+            list_name = str(row.get("list_name") or "").strip()
+            name = str(row.get("name") if row.get("name") is not None else "").strip()
+            if not list_name and not name:
+                continue
+            if not list_name or not name:
+                raise FormError("a choice needs both list_name and name", number, "choices")
+            if any(str(c["name"]) == name for c in lists.get(list_name, [])):
+                raise FormError(f"choice '{name}' appears twice in list '{list_name}'",
+                                number, "choices")
+            lists.setdefault(list_name, []).append({**row, "name": name})
+        return lists
+
+    def _build(self, rows: list[dict[str, Any]]) -> None:
+        stack = [self.root]
+        for number, row in enumerate(rows, start=2):
+            raw_type = str(row.get("type") or "").strip()
+            if not raw_type:
+                continue
+            base, list_name, or_other = parse_type(raw_type)
+            parent = stack[-1]
+            if base in ("end_group", "end_repeat"):
+                if parent is self.root or parent.kind != base[4:]:
+                    raise FormError(f"'{raw_type}' has no matching begin", number)
+                stack.pop()
+                continue
+            name = str(row.get("name") or "").strip()
+            if not name:
+                raise FormError(f"a '{raw_type}' row needs a name", number)
+            if name in self.nodes:
+                raise FormError(f"the name '{name}' is used twice", number)
+            repeats = parent.repeats + ((parent.name,) if parent.kind == "repeat" else ())
+            if base in ("begin_group", "begin_repeat"):
+                kind = base[6:]
+                node = Node(kind, name, kind, row, number, repeats, parent=parent)
+                stack.append(node)
+            elif base in QUESTION_TYPES:
+                if base.startswith("select_") and (not list_name or list_name not in self.choices):
+                    raise FormError(f"'{name}' uses the choice list '{list_name}', "
+                                    "which the choices sheet does not have", number)
+                node = Node("field", name, base, row, number, repeats, list_name, or_other,
+                            parent=parent)
+            else:
+                raise FormError(f"question type '{raw_type}' is not supported", number)
+            parent.children.append(node)
+            self.nodes[name] = node
+        if len(stack) > 1:
+            raise FormError(f"'{stack[-1].name}' is opened but never closed",
+                            stack[-1].row_number)
+
+    def _languages(self) -> list[str]:
+        seen: list[str] = []
+        for node in self.nodes.values():
+            for column in node.row:
+                if column.startswith("label::"):
+                    code = language_code(column.split("::", 1)[1])
+                    if code not in seen:
+                        seen.append(code)
+        return seen
+
+    # -- asking -----------------------------------------------------------------------------
+    def walk(self, node: Node | None = None) -> Iterator[Node]:
+        """Every group, repeat and question, in form order."""
+        for child in (node or self.root).children:
+            yield child
+            if child.kind != "field":
+                yield from self.walk(child)
+
+    def field_repeats(self) -> dict[str, list[str]]:
+        """Name → enclosing repeats: the ``fields`` map the expression engine resolves with."""
+        return {name: list(node.repeats) for name, node in self.nodes.items()}
+
+    def text(self, source: dict[str, Any], column: str, lang: str | None = None) -> str:
+        """A translated column (``label``, ``hint``, ``constraint_message``...) of a row."""
+        wanted = [lang, self.default_language] if lang else [self.default_language]
+        by_lang: dict[str, str] = {}
+        plain = ""
+        for key, value in source.items():
+            if value is None or str(value).strip() == "":
+                continue
+            if key == column:
+                plain = str(value)
+            elif key.startswith(column + "::"):
+                by_lang.setdefault(language_code(key.split("::", 1)[1]), str(value))
+        for code in wanted:
+            if code and code in by_lang:
+                return by_lang[code]
+        return plain or next(iter(by_lang.values()), "")
+
+    def label(self, node: Node, lang: str | None = None) -> str:
+        return self.text(node.row, "label", lang) or node.name
+
+    def choice_label(self, list_name: str, value: str, lang: str | None = None) -> str:
+        for choice in self.choices.get(list_name, []):
+            if choice["name"] == value:
+                return self.text(choice, "label", lang) or value
+        return value

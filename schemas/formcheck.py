@@ -1,0 +1,323 @@
+"""Check a form definition before anyone collects with it: every problem, in Vietnamese and English.
+
+``schemas.form.Form`` reads a definition and stops at the first thing it cannot build; this
+module also finds what would only fail later, on a volunteer's phone or on the server: a
+``${name}`` that points nowhere, an expression the engine cannot parse, a function or a column
+Gõ Cửa does not implement, a label missing one of the form's languages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.expr_parser import FUNCTIONS
+from schemas.expressions import ExpressionError, parse
+from schemas.form import AUTOMATIC_TYPES, QUESTION_TYPES, Form, FormError, language_code, parse_type
+
+# Columns as the form model names them; translated ones may carry ``::Language (code)``.
+TRANSLATED_COLUMNS = ("label", "hint", "constraint_message", "required_message")
+SURVEY_COLUMNS = frozenset({
+    "type", "name", *TRANSLATED_COLUMNS, "required", "relevant", "constraint", "calculation",
+    "choice_filter", "repeat_count", "appearance", "default", "read_only",
+})
+SETTINGS_COLUMNS = frozenset({"form_id", "version", "form_title", "default_language"})
+# Choice columns beyond these are the choice's own properties, which a choice_filter may test;
+# media columns are not: the phone would silently show a choice without its picture or sound.
+CHOICE_COLUMNS = frozenset({"list_name", "name", "label"})
+MEDIA_COLUMNS = frozenset({"image", "big-image", "audio", "video", "media"})
+EXPRESSION_COLUMNS = ("relevant", "constraint", "calculation", "required", "read_only",
+                      "choice_filter", "repeat_count", "default")
+# ``required`` and ``read_only`` hold either a yes/no word or an expression.
+# ``default`` is a literal value; the other columns are evaluated, so they must parse.
+_PARSED_COLUMNS = tuple(column for column in EXPRESSION_COLUMNS if column != "default")
+YES_NO_WORDS = frozenset({"yes", "no", "true", "false", "true()", "false()"})
+STRUCTURE_TYPES = frozenset({"begin_group", "end_group", "begin_repeat", "end_repeat"})
+SHEETS = ("survey", "choices", "settings")
+
+_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+_STRING = re.compile(r"'[^']*'|\"[^\"]*\"")
+_CALL = re.compile(r"([A-Za-z_][\w.:-]*)\s*\(")
+_OPERATORS = frozenset({"and", "or", "div", "mod"})
+_NAME = re.compile(r"^[^\W\d][\w.-]*$")
+_UNSUPPORTED_TYPE_HINTS = {
+    "select_one_from_file": ("choices must be on the choices sheet, not in a file",
+                             "lựa chọn phải nằm trên trang choices, không lấy từ tệp"),
+    "select_multiple_from_file": ("choices must be on the choices sheet, not in a file",
+                                  "lựa chọn phải nằm trên trang choices, không lấy từ tệp"),
+    "select_one_external": ("choices must be on the choices sheet",
+                            "lựa chọn phải nằm trên trang choices"),
+    "begin_loop": ("use a repeat instead of a loop", "hãy dùng nhóm lặp (repeat) thay cho loop"),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a form, where it is, in both languages."""
+
+    sheet: str
+    row: int | None  # 1-based data row + 1, as Excel numbers it; None for the whole sheet
+    column: str
+    message_en: str
+    message_vi: str
+    feature: str = ""  # what the problem is about: a type, a column, a function, a name
+
+
+def check_form(definition: dict[str, Any]) -> list[Problem]:
+    """Every problem of a form definition, sorted by sheet and row; empty when it is usable."""
+    survey = [r for r in definition.get("survey") or [] if isinstance(r, dict)]
+    choices = [r for r in definition.get("choices") or [] if isinstance(r, dict)]
+    settings = definition.get("settings") or {}
+    if isinstance(settings, list):
+        settings = settings[0] if settings else {}
+    problems = [*_settings_problems(settings), *_survey_row_problems(survey),
+                *_choice_row_problems(choices)]
+    try:
+        form = Form(definition)
+    except FormError as error:
+        # Rows already reported explain Form's refusal better than its English sentence does.
+        if not any(p.sheet == error.sheet and error.row in (p.row, None) for p in problems):
+            problems.append(_form_error_problem(error))
+    else:
+        problems += _tree_problems(form)
+    return sorted(problems, key=lambda p: (_sheet_order(p.sheet), p.row or 0))
+
+
+def _sheet_order(sheet: str) -> int:
+    return SHEETS.index(sheet) if sheet in SHEETS else len(SHEETS)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _split(column: str) -> tuple[str, str | None]:
+    """``"label::English (en)"`` → ``("label", "English (en)")``."""
+    base, sep, language = column.partition("::")
+    return base, (language if sep else None)
+
+
+# -- row by row ---------------------------------------------------------------------------------
+def _settings_problems(settings: dict[str, Any]) -> Iterator[Problem]:
+    for column, example in (("form_id", "ho_gia_dinh_cds"), ("version", "2026.11.1")):
+        if not _text(settings.get(column)):
+            yield Problem("settings", 2, column,
+                          f"the settings sheet needs a {column} column (for example {example}): "
+                          "every record names the form and the version it was collected with",
+                          f"trang settings cần có cột {column} (ví dụ {example}): mỗi phiếu ghi "
+                          "rõ biểu mẫu và phiên bản đã dùng để thu thập", column)
+    for column, value in settings.items():
+        if column not in SETTINGS_COLUMNS and _text(value):
+            yield _column_problem("settings", 2, column)
+
+
+def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
+    for number, row in enumerate(rows, start=2):
+        raw_type = _text(row.get("type"))
+        if not raw_type:
+            continue
+        base, _, _ = parse_type(raw_type)
+        if base not in QUESTION_TYPES and base not in STRUCTURE_TYPES:
+            en_hint, vi_hint = _UNSUPPORTED_TYPE_HINTS.get(base, ("", ""))
+            yield Problem("survey", number, "type",
+                          f"the question type '{raw_type}' is not supported"
+                          + (f": {en_hint}" if en_hint else ""),
+                          f"không hỗ trợ kiểu câu hỏi '{raw_type}'"
+                          + (f": {vi_hint}" if vi_hint else ""), f"type '{raw_type}'")
+        name = _text(row.get("name"))
+        if name and not base.startswith("end_") and not _NAME.match(name):
+            yield Problem("survey", number, "name",
+                          f"'{name}' is not a valid name: use letters, digits and _ "
+                          "and start with a letter",
+                          f"'{name}' không dùng được làm tên: chỉ dùng chữ, số, dấu _ "
+                          "và bắt đầu bằng chữ", f"name '{name}'")
+        for column, value in row.items():
+            base_column, language = _split(column)
+            known = base_column in TRANSLATED_COLUMNS if language else column in SURVEY_COLUMNS
+            if not known and _text(value):
+                yield _column_problem("survey", number, column)
+        yield from _appearance_problems(number, _text(row.get("appearance")))
+        for column in EXPRESSION_COLUMNS:
+            yield from _function_problems(number, column, _text(row.get(column)))
+
+
+def _choice_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
+    for number, row in enumerate(rows, start=2):
+        for column, value in row.items():
+            base_column, language = _split(column)
+            if language is not None:
+                known = base_column == "label"
+            else:
+                known = column not in MEDIA_COLUMNS and bool(_NAME.match(column))
+            if not known and _text(value):
+                yield _column_problem("choices", number, column)
+
+
+def _column_problem(sheet: str, row: int, column: str) -> Problem:
+    return Problem(sheet, row, column,
+                   f"the column '{column}' is not supported: remove it or leave it empty",
+                   f"không hỗ trợ cột '{column}': hãy xóa cột này hoặc để trống",
+                   f"column '{column}'")
+
+
+def _appearance_problems(row: int, appearance: str) -> Iterator[Problem]:
+    # Both fetch or hand over data outside the form, which the offline phone cannot do.
+    if "search(" in appearance or appearance.startswith("ex:"):
+        yield Problem("survey", row, "appearance",
+                      f"the appearance '{appearance}' is not supported: it needs data or an app "
+                      "outside the form",
+                      f"không hỗ trợ appearance '{appearance}': nó cần dữ liệu hoặc ứng dụng "
+                      "ngoài biểu mẫu", f"appearance '{appearance}'")
+
+
+def functions(expression: str) -> set[str]:
+    """The functions an expression calls (``"int(${a}) + count(${b})"`` → ``{int, count}``)."""
+    bare = _REFERENCE.sub("x", _STRING.sub("''", expression))
+    return {name for name in _CALL.findall(bare) if name not in _OPERATORS}
+
+
+def _function_problems(row: int, column: str, value: str) -> Iterator[Problem]:
+    if column in ("required", "read_only") and value.lower() in YES_NO_WORDS:
+        return
+    for name in sorted(functions(value) - FUNCTIONS.keys()):
+        yield Problem("survey", row, column,
+                      f"the function {name}() in {column} is not supported",
+                      f"không hỗ trợ hàm {name}() trong cột {column}", f"{name}()")
+
+
+# -- over the parsed form -----------------------------------------------------------------------
+def _tree_problems(form: Form) -> Iterator[Problem]:
+    languages = _languages(form)
+    default = language_code(_text(form.settings.get("default_language")))
+    for node in form.walk():
+        yield from _reference_problems(form, node.row, node.row_number)
+        yield from _expression_problems(node.row, node.row_number)
+        yield from _language_problems("survey", node.row, node.row_number, languages, default,
+                                      _needs_label(node.type, node.kind))
+        if node.get("repeat_count") and node.kind != "repeat":
+            yield Problem("survey", node.row_number, "repeat_count",
+                          "repeat_count belongs on a begin_repeat row only",
+                          "cột repeat_count chỉ dùng ở dòng begin_repeat", "repeat_count")
+    for number, row in enumerate(form.definition.get("choices") or [], start=2):
+        if isinstance(row, dict) and _text(row.get("list_name")):
+            yield from _language_problems("choices", row, number, languages, default, True)
+    if default and languages and default not in languages:
+        yield Problem("settings", 2, "default_language",
+                      f"the default language '{default}' has no labels in the form",
+                      f"ngôn ngữ mặc định '{default}' không có nhãn nào trong biểu mẫu",
+                      "default_language")
+
+
+def _needs_label(node_type: str, kind: str) -> bool:
+    return kind == "field" and node_type not in AUTOMATIC_TYPES and node_type != "hidden"
+
+
+def _languages(form: Form) -> list[str]:
+    """Every language a label of the form is written in, questions and choices alike."""
+    seen = list(form.languages)
+    for rows in form.choices.values():
+        for row in rows:
+            for column in row:
+                base, language = _split(column)
+                if base == "label" and language is not None and language_code(language) not in seen:
+                    seen.append(language_code(language))
+    return seen
+
+
+def _language_problems(sheet: str, row: dict[str, Any], number: int, languages: list[str],
+                       default: str, needs_label: bool) -> Iterator[Problem]:
+    present: dict[str, set[str]] = {}
+    for column, value in row.items():
+        base, language = _split(column)
+        if base in TRANSLATED_COLUMNS and _text(value):
+            # As in XLSForm, a column without a language is in the default language.
+            present.setdefault(base, set()).add(language_code(language) if language else default)
+    if needs_label and "label" not in present and "hint" not in present:
+        yield Problem(sheet, number, "label", "this question has no label",
+                      "câu hỏi này chưa có nhãn", "label")
+    for base, found in present.items():
+        for language in languages:
+            if language not in found:
+                yield Problem(sheet, number, base,
+                              f"the {base} has no '{language}' text, which other rows have",
+                              f"cột {base} thiếu bản ngôn ngữ '{language}' mà các dòng khác có",
+                              f"{base}::{language}")
+
+
+def _reference_problems(form: Form, row: dict[str, Any], number: int) -> Iterator[Problem]:
+    for column, value in row.items():
+        base, _ = _split(column)
+        if base not in EXPRESSION_COLUMNS and base not in TRANSLATED_COLUMNS:
+            continue
+        for name in _references(_text(value)):
+            if name not in form.nodes:
+                yield Problem("survey", number, column,
+                              f"${{{name}}} in {column} names no field of the form",
+                              f"${{{name}}} trong cột {column} không trỏ tới trường nào "
+                              "của biểu mẫu", f"${{{name}}}")
+
+
+def _references(text: str) -> Iterable[str]:
+    return (match.strip() for match in _REFERENCE.findall(text))
+
+
+def _expression_problems(row: dict[str, Any], number: int) -> Iterator[Problem]:
+    for column in _PARSED_COLUMNS:
+        value = _text(row.get(column))
+        if not value or (column in ("required", "read_only") and value.lower() in YES_NO_WORDS):
+            continue
+        if functions(value) - FUNCTIONS.keys():
+            continue  # already reported, by name, in the row pass
+        try:
+            parse(value)
+        except ExpressionError as error:
+            yield Problem("survey", number, column,
+                          f"the expression in {column} cannot be read: {error} — {value}",
+                          f"biểu thức trong cột {column} không đọc được "
+                          f"({_EXPRESSION_ERRORS_VI.get(error.code, error.code)}) — {value}",
+                          f"expression in {column}")
+
+
+_EXPRESSION_ERRORS_VI = {
+    "syntax": "sai cú pháp",
+    "unknown_function": "có hàm không được hỗ trợ",
+    "arity": "sai số lượng tham số của hàm",
+    "type": "tham số phải là một ${tham chiếu}",
+    "regex": "biểu thức chính quy không hợp lệ",
+}
+
+
+# -- Form's own refusals, in Vietnamese too ----------------------------------------------------
+# Form's English sentences, their Vietnamese, and the feature each one is about.
+_FORM_ERRORS = [
+    (re.compile(r"^settings must name form_id and version$"),
+     "phần cài đặt phải có form_id và version", "form_id, version"),
+    (re.compile(r"^a choice needs both list_name and name$"),
+     "mỗi lựa chọn cần có cả list_name và name", "list_name, name"),
+    (re.compile(r"^choice '(.*)' appears twice in list '(.*)'$"),
+     r"lựa chọn '\1' xuất hiện hai lần trong danh sách '\2'", r"choice '\1'"),
+    (re.compile(r"^'(.*)' has no matching begin$"), r"'\1' không có dòng begin tương ứng",
+     r"type '\1'"),
+    (re.compile(r"^a '(.*)' row needs a name$"), r"dòng '\1' cần có tên (name)", "name"),
+    (re.compile(r"^the name '(.*)' is used twice$"), r"tên '\1' bị dùng hai lần", r"name '\1'"),
+    (re.compile(r"^'(.*)' uses the choice list '(.*)', which the choices sheet does not have$"),
+     r"'\1' dùng danh sách lựa chọn '\2' nhưng trang choices không có danh sách này",
+     r"list '\2'"),
+    (re.compile(r"^question type '(.*)' is not supported$"), r"không hỗ trợ kiểu câu hỏi '\1'",
+     r"type '\1'"),
+    (re.compile(r"^'(.*)' is opened but never closed$"), r"'\1' được mở nhưng không được đóng",
+     r"'\1'"),
+]
+
+
+def _form_error_problem(error: FormError) -> Problem:
+    where = f"{error.sheet} row {error.row}: " if error.row is not None else ""
+    english = str(error).removeprefix(where)
+    for pattern, vietnamese, feature in _FORM_ERRORS:
+        if match := pattern.match(english):
+            return Problem(error.sheet, error.row, "", english, match.expand(vietnamese),
+                           match.expand(feature))
+    return Problem(error.sheet, error.row, "", english,
+                   f"biểu mẫu không đọc được: {english}", "form")

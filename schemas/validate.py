@@ -1,0 +1,232 @@
+"""Check a record's answers against its form version, with the same rules the phone applies.
+
+Errors come back field by field, keyed by a path (``head_name``, ``members[1].birth_year``),
+each ``{"code", "vi", "en"}``; the form's own ``constraint_message`` / ``required_message``
+win over the catalogue's generic words. Nothing is "fixed": a record either passes or is
+answered with what to change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any
+
+from schemas.expressions import Context, ExpressionError, evaluate, evaluate_bool, to_number
+from schemas.form import Form, Node
+from schemas.messages import message
+
+Errors = dict[str, list[dict[str, str]]]
+
+_TRUE = {"yes", "true", "true()"}
+_FALSE = {"", "no", "false", "false()"}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+class RecordChecker:
+    """Checks records of one form version; build once per version, reuse for every record."""
+
+    def __init__(self, form: Form) -> None:
+        self.form = form
+        self.fields = form.field_repeats()
+        # Names that may appear at each data level: top level (key "") and inside each repeat.
+        self.allowed: dict[str, set[str]] = {"": set()}
+        for name, node in form.nodes.items():
+            if node.kind == "group":
+                continue
+            scope = node.repeats[-1] if node.repeats else ""
+            self.allowed.setdefault(scope, set()).add(name)
+            if node.kind == "repeat":
+                self.allowed.setdefault(name, set())
+
+    def check(self, data: dict[str, Any], today: str | None = None) -> Errors:
+        errors: Errors = {}
+        self._today = today
+        self._data = data
+        self._level(self.form.root, data, "", (), "", True, errors)
+        return errors
+
+    # -- walking --------------------------------------------------------------------------------
+    def _level(self, node: Node, scope: dict[str, Any], scope_name: str,
+               position: tuple[tuple[str, int], ...], prefix: str, relevant: bool,
+               errors: Errors) -> None:
+        if node.kind != "group" or node is self.form.root:
+            for key in scope:
+                if key not in self.allowed.get(scope_name, ()):
+                    _add(errors, prefix + key, "unknown_field")
+        for child in node.children:
+            child_relevant = relevant and self._relevant(child, position)
+            if child.kind == "group":
+                self._level(child, scope, scope_name, position, prefix, child_relevant, errors)
+            elif child.kind == "repeat":
+                self._repeat(child, scope.get(child.name), position, prefix, child_relevant,
+                             errors)
+            else:
+                self._field(child, scope.get(child.name), position, prefix + child.name,
+                            child_relevant, errors)
+
+    def _repeat(self, node: Node, value: Any, position: tuple[tuple[str, int], ...],
+                prefix: str, relevant: bool, errors: Errors) -> None:
+        path = prefix + node.name
+        if not relevant:
+            if not is_empty(value):
+                _add(errors, path, "not_relevant")
+            return
+        if value is None:
+            value = []
+        if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
+            _add(errors, path, "wrong_type")
+            return
+        count_expr = node.get("repeat_count")
+        if count_expr:
+            expected = self._number(count_expr, position)
+            if expected is not None and len(value) != expected:
+                _add(errors, path, "repeat_count", expected=expected, actual=len(value))
+        for index, instance in enumerate(value):
+            self._level(node, instance, node.name, position + ((node.name, index),),
+                        f"{path}[{index}].", True, errors)
+
+    def _field(self, node: Node, value: Any, position: tuple[tuple[str, int], ...], path: str,
+               relevant: bool, errors: Errors) -> None:
+        if not relevant:
+            if not is_empty(value):
+                _add(errors, path, "not_relevant")
+            return
+        if is_empty(value):
+            if node.type not in ("note", "calculate") and self._required(node, position):
+                self._add_custom(errors, path, node, "required_message", "required")
+            return
+        problem = self._type_problem(node, value)
+        if problem:
+            _add(errors, path, problem)
+            return
+        constraint = node.get("constraint")
+        if constraint and not self._bool(constraint, position, node.name, default=False):
+            self._add_custom(errors, path, node, "constraint_message", "constraint")
+
+    # -- rules ----------------------------------------------------------------------------------
+    def _relevant(self, node: Node, position: tuple[tuple[str, int], ...]) -> bool:
+        expr = node.get("relevant")
+        return True if not expr else self._bool(expr, position, node.name, default=True)
+
+    def _required(self, node: Node, position: tuple[tuple[str, int], ...]) -> bool:
+        raw = node.get("required")
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        return self._bool(raw, position, node.name, default=True)
+
+    def _context(self, position: tuple[tuple[str, int], ...], current: str | None) -> Context:
+        return Context(data=self._data, fields=self.fields,
+                       position=[list(p) for p in position], current=current,
+                       today=self._today)
+
+    def _bool(self, expr: str, position: tuple[tuple[str, int], ...], current: str | None,
+              default: bool) -> bool:
+        try:
+            return evaluate_bool(expr, self._context(position, current))
+        except ExpressionError:
+            # The form was checked when it was imported; a broken expression cannot be the
+            # volunteer's fault, so it must not block their record.
+            return default
+
+    def _number(self, expr: str, position: tuple[tuple[str, int], ...]) -> int | None:
+        try:
+            number = to_number(evaluate(expr, self._context(position, None)))
+        except ExpressionError:
+            return None
+        return int(number) if math.isfinite(number) else None
+
+    def _type_problem(self, node: Node, value: Any) -> str | None:
+        kind = node.type
+        if kind in ("text", "barcode", "hidden"):
+            return None if isinstance(value, str) else "wrong_type"
+        if kind == "integer":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            return None if ok else "not_integer"
+        if kind == "decimal":
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            return None if ok and math.isfinite(value) else "not_number"
+        if kind == "select_one":
+            if not isinstance(value, str):
+                return "wrong_type"
+            return None if self._is_choice(node, value) else "not_a_choice"
+        if kind == "select_multiple":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                return "wrong_type"
+            if len(set(value)) != len(value):
+                return "repeated_choice"
+            return None if all(self._is_choice(node, v) for v in value) else "not_a_choice"
+        if kind in ("date", "today"):
+            return None if isinstance(value, str) and _is_date(value) else "not_date"
+        if kind == "time":
+            return None if isinstance(value, str) and _TIME.match(value) else "not_time"
+        if kind in ("datetime", "start", "end"):
+            return None if isinstance(value, str) and _is_datetime(value) else "not_datetime"
+        if kind == "geopoint":
+            return None if isinstance(value, str) and _is_geopoint(value) else "not_geopoint"
+        if kind == "image":
+            return None if isinstance(value, str) and _SHA256.match(value) else "not_blob"
+        if kind == "acknowledge":
+            return None if value == "OK" else "wrong_type"
+        if kind == "note":
+            return "no_answer_expected"
+        if kind == "calculate":
+            ok = isinstance(value, str | int | float) and not isinstance(value, bool)
+            return None if ok else "wrong_type"
+        return "wrong_type"
+
+    def _is_choice(self, node: Node, value: str) -> bool:
+        if node.or_other and value == "other":
+            return True
+        return any(c["name"] == value for c in self.form.choices.get(node.list_name or "", []))
+
+    def _add_custom(self, errors: Errors, path: str, node: Node, column: str, code: str) -> None:
+        custom = {lang: self.form.text(node.row, column, lang) for lang in ("vi", "en")}
+        generic = message(f"field.{code}")
+        errors.setdefault(path, []).append(
+            {"code": code, **{lang: custom[lang] or generic[lang] for lang in generic}})
+
+
+def _add(errors: Errors, path: str, code: str, **params: Any) -> None:
+    errors.setdefault(path, []).append({"code": code, **message(f"field.{code}", **params)})
+
+
+def _is_date(value: str) -> bool:
+    if not _DATE.match(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_datetime(value: str) -> bool:
+    try:
+        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_geopoint(value: str) -> bool:
+    parts = value.split()
+    if not 2 <= len(parts) <= 4:
+        return False
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        return False
+    if not all(math.isfinite(n) for n in numbers):
+        return False
+    return -90 <= numbers[0] <= 90 and -180 <= numbers[1] <= 180 and (
+        len(numbers) < 4 or numbers[3] >= 0)

@@ -1,0 +1,290 @@
+"""Real XLSForm workbooks in and out: ``read_xlsform`` → form definition, ``write_xlsform`` back.
+
+pyxform judges the workbook first, so a form ODK tools would refuse is refused here too, with
+pyxform's reason. The sheets are then read into the form model with the columns as written:
+only spellings XLSForm itself treats as the same are unified (``LABEL::EN`` and ``label::EN``,
+``relevance`` and ``relevant``, ``begin group`` and ``begin_group``). Whatever Gõ Cửa would run
+differently from ODK is an ``XLSFormError`` naming the sheet, the Excel row and the feature.
+
+    python -m schemas.xlsform export schemas/forms/household_survey.json household_survey.xlsx
+    python -m schemas.xlsform import some_form.xlsx some_form.json [--version 2026.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import asdict
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from pyxform import aliases, constants
+from pyxform.errors import PyXFormError
+from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+from pyxform.xls2json import RE_BEGIN_CONTROL, RE_END_CONTROL, RE_SELECT
+from pyxform.xls2json_backends import DefinitionData, get_xlsform
+from pyxform.xls2xform import convert
+
+from schemas.form import QUESTION_TYPES, FormError
+from schemas.formcheck import (
+    CHOICE_COLUMNS,
+    MEDIA_COLUMNS,
+    SETTINGS_COLUMNS,
+    SURVEY_COLUMNS,
+    TRANSLATED_COLUMNS,
+    Problem,
+    check_form,
+)
+
+UNSUPPORTED_SHEETS = ("external_choices", "entities", "osm")
+_YES_NO_COLUMNS = ("required", "read_only")
+# XLSForm's other spellings of the model's columns (pyxform's aliases), after snake_casing.
+_COLUMN_ALIASES = {
+    "survey": {"relevance": "relevant", "calculate": "calculation", "caption": "label",
+               "count": "repeat_count", "jr:count": "repeat_count", "readonly": "read_only",
+               "requiredmsg": "required_message", "constraining_message": "constraint_message",
+               "command": "type", "tag": "name", "value": "name"},
+    "choices": {"value": "name", "caption": "label"},
+    "settings": {"set_form_id": "form_id", "id_string": "form_id", "set_form_title": "form_title",
+                 "title": "form_title"},
+}
+_KNOWN_COLUMNS = {"survey": SURVEY_COLUMNS | MEDIA_COLUMNS,
+                  "choices": CHOICE_COLUMNS | MEDIA_COLUMNS, "settings": SETTINGS_COLUMNS}
+_PYXFORM_ROW = re.compile(r"\[row : (\d+)\]")
+_PYXFORM_SHEET = re.compile(r"'(survey|choices|settings|external_choices|entities|osm)' sheet")
+_CODE_SPACING = re.compile(r"\s*\(")
+
+
+class XLSFormError(FormError):
+    """An XLSForm that Gõ Cửa cannot take as it is: names the sheet, the Excel row, the feature."""
+
+    def __init__(self, sheet: str, row: int | None, feature: str, en: str, vi: str) -> None:
+        super().__init__(en, row, sheet)
+        self.feature = feature
+        where_en = [f"Sheet '{sheet}'"] if sheet else []
+        where_vi = [f"Trang tính '{sheet}'"] if sheet else []
+        if row is not None:
+            where_en.append(f"row {row}")
+            where_vi.append(f"dòng {row}")
+        self.en = ", ".join([*where_en, feature]) + f": {en}"
+        self.vi = ", ".join([*where_vi, feature]) + f": {vi}"
+        self.args = (f"{self.vi}\n{self.en}",)
+
+
+def read_xlsform(path: str | Path, *, version: str | None = None) -> dict[str, Any]:
+    """Read an XLSForm workbook into a form definition; raise ``XLSFormError`` if it cannot be.
+
+    ``form_id`` falls back to the file name, as in pyxform. ``version`` is used only when the
+    settings sheet names none: a record must always name the version it was collected with.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise XLSFormError("", None, "file", f"there is no file {path}",
+                           f"không có tệp {path}")
+    book = _pyxform_check(path)
+    survey, survey_rows = _read_sheet(book, "survey")
+    choices, choice_rows = _read_sheet(book, "choices")
+    settings_list, _ = _read_sheet(book, "settings")
+    settings = settings_list[0] if settings_list else {}
+    settings.setdefault("form_id", path.stem)
+    if version and not settings.get("version"):
+        settings["version"] = version
+    definition = {"settings": settings, "survey": survey, "choices": choices}
+    problems = check_form(definition)
+    if problems:
+        raise _xlsform_error(problems[0], {"survey": survey_rows, "choices": choice_rows})
+    # Checked last: the survey row that uses such a sheet is the clearer thing to point at.
+    for sheet in UNSUPPORTED_SHEETS:
+        rows = getattr(book, sheet) or []
+        first = next((number for number, row in enumerate(rows, start=2) if row), None)
+        if first is not None:
+            raise XLSFormError(sheet, first, sheet, f"the '{sheet}' sheet is not supported",
+                               f"không hỗ trợ trang tính '{sheet}'")
+    return definition
+
+
+def _pyxform_check(path: Path) -> DefinitionData:
+    """The workbook's sheets as pyxform reads them, once pyxform has found no fault in them."""
+    book: DefinitionData | None = None
+    try:
+        book = get_xlsform(str(path))
+        # A copy: pyxform may change what it is given, and the sheets are read again below.
+        convert(xlsform=asdict(book), validate=False, warnings=[])
+    # pyxform is third-party code reading untrusted input: whatever it raises is its refusal.
+    except Exception as error:
+        reason = str(error) if isinstance(error, PyXFormError) else \
+            f"{type(error).__name__}: {error}"
+        sheet = _PYXFORM_SHEET.search(reason)
+        row = _PYXFORM_ROW.search(reason)
+        raise XLSFormError(sheet.group(1) if sheet else "survey",
+                           int(row.group(1)) if row else _row_quoted(book, reason), "pyxform",
+                           f"the workbook breaks a rule of XLSForm: {reason}",
+                           f"bảng tính vi phạm quy tắc của XLSForm: {reason}") from None
+    return book
+
+
+def _row_quoted(book: DefinitionData | None, reason: str) -> int | None:
+    """The survey row holding a value pyxform quotes, for the messages that give no row
+    (``Unknown question type 'frobnicate'.``)."""
+    quoted = set(re.findall(r"'([^']+)'", reason))
+    rows = (book.survey if book else None) or []
+    return next((number for number, row in enumerate(rows, start=2)
+                 if quoted.intersection(row.values())), None)
+
+
+def _xlsform_error(problem: Problem, row_numbers: dict[str, list[int]]) -> XLSFormError:
+    # Problems count the rows of the definition; Excel also counts the blank rows left out.
+    numbers = row_numbers.get(problem.sheet)
+    row = problem.row
+    if numbers is not None and row is not None and 2 <= row < len(numbers) + 2:
+        row = numbers[row - 2]
+    elif problem.sheet == "settings":
+        row = 2
+    return XLSFormError(problem.sheet, row, problem.feature or problem.column,
+                        problem.message_en, problem.message_vi)
+
+
+# -- reading the sheets -------------------------------------------------------------------------
+def _read_sheet(book: DefinitionData, sheet: str) -> tuple[list[dict[str, str]], list[int]]:
+    """The sheet's rows with the model's column names, and the Excel number of each row kept."""
+    data = getattr(book, sheet) or []
+    headers = list((getattr(book, f"{sheet}_header") or [{}])[0])
+    double_colon = any("::" in header for header in headers)
+    columns: dict[str, str] = {}
+    for header in headers:
+        column = _column(sheet, header, double_colon)
+        if column in columns.values():
+            other = next(h for h, c in columns.items() if c == column)
+            raise XLSFormError(sheet, 1, f"column '{header}'",
+                               f"the columns '{other}' and '{header}' mean the same thing",
+                               f"hai cột '{other}' và '{header}' có cùng một nghĩa")
+        columns[header] = column
+    rows: list[dict[str, str]] = []
+    numbers: list[int] = []
+    for number, raw in enumerate(data, start=2):
+        row = {columns[key]: value for key, value in raw.items() if value not in (None, "")}
+        if sheet == "survey":
+            if not row.get("type"):
+                continue  # XLSForm skips a row without a type as a comment
+            row["type"] = normalise_type(row["type"])
+            for column in _YES_NO_COLUMNS:
+                if column in row and row[column] in aliases.yes_no:
+                    row[column] = "yes" if aliases.yes_no[row[column]] else "no"
+        elif sheet == "choices" and not (row.get("list_name") or row.get("name")):
+            continue  # a note beside the lists, not a choice
+        if row:
+            rows.append(row)
+            numbers.append(number)
+    return rows, numbers
+
+
+def _column(sheet: str, header: str, double_colon: bool) -> str:
+    """A header as the model names it; an unknown header stays as written, as in pyxform."""
+    header = " ".join(header.split())
+    delimiter = "::" if double_colon else ":"
+    first, sep, rest = header.partition(delimiter)
+    if not double_colon and first.strip().lower() == "jr":  # jr:count is a name, not a language
+        first, sep, rest = header, "", ""
+    base = "_".join(first.split()).lower()
+    base = _COLUMN_ALIASES[sheet].get(base, base)
+    if base not in _KNOWN_COLUMNS[sheet]:
+        return header
+    if not sep:
+        return base
+    return f"{base}::{_CODE_SPACING.sub(' (', rest).strip()}"
+
+
+def normalise_type(raw: str) -> str:
+    """XLSForm's spellings of one type as the model's one (``select one from x`` → ``select_one
+    x``); a type Gõ Cửa does not have is returned as written, for the check to name it."""
+    text = " ".join(raw.split())
+    if match := RE_BEGIN_CONTROL.match(text):
+        kind = aliases.control[match["type"]]
+        return f"begin_{kind}" if kind != constants.LOOP and not match["list_name"] else text
+    if match := RE_END_CONTROL.match(text):
+        kind = aliases.control[match["type"]]
+        return f"end_{kind}" if kind != constants.LOOP else text
+    if match := RE_SELECT.match(text):
+        command = match["select_command"]
+        kind = {constants.SELECT_ONE: "select_one",
+                constants.SELECT_ALL_THAT_APPLY: "select_multiple"}.get(aliases.select[command])
+        if kind is None or command in aliases.select_from_file:
+            return text
+        return f"{kind} {match['list_name']}" + (" or_other" if match["specify_other"] else "")
+    return _type_aliases().get(text, text)
+
+
+@cache
+def _type_aliases() -> dict[str, str]:
+    """pyxform's other names for a supported type: those it turns into the very same XForm."""
+    plain = {t: QUESTION_TYPE_DICT[t] for t in QUESTION_TYPES if t in QUESTION_TYPE_DICT
+             and not t.startswith("select")}
+    found: dict[str, str] = {}
+    for alias, spec in QUESTION_TYPE_DICT.items():
+        if alias in QUESTION_TYPES or alias.startswith("select") or alias in aliases.select:
+            continue
+        same = [name for name, other in plain.items() if other == spec]
+        if len(same) == 1:  # "q calculate" is calculate and hidden alike: leave it unknown
+            found[alias] = same[0]
+    return found
+
+
+# -- writing ------------------------------------------------------------------------------------
+def write_xlsform(definition: dict[str, Any], path: str | Path) -> None:
+    """Write a form definition as an XLSForm workbook that ``read_xlsform`` reads back equal."""
+    book = Workbook()
+    book.remove(book.active)
+    settings = definition.get("settings") or {}
+    sheets = {"survey": definition.get("survey") or [], "choices": definition.get("choices") or [],
+              "settings": settings if isinstance(settings, list) else [settings]}
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        headers = list(dict.fromkeys(
+            key for row in rows for key, value in row.items() if value not in (None, "")))
+        sheet.append(headers)
+        for number, row in enumerate(rows, start=2):
+            for column, header in enumerate(headers, start=1):
+                value = row.get(header)
+                if value in (None, ""):
+                    continue
+                cell = sheet.cell(row=number, column=column, value=str(value))
+                cell.data_type = "s"  # never a formula, even when a value starts with "="
+        sheet.freeze_panes = "A2"
+        for column, header in enumerate(headers, start=1):
+            wide = header.split("::")[0] in TRANSLATED_COLUMNS
+            sheet.column_dimensions[sheet.cell(1, column).column_letter].width = 48 if wide else 18
+    book.save(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m schemas.xlsform", description=__doc__.split(
+        "\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    export = commands.add_parser("export", help="form definition (JSON) → XLSForm (.xlsx)")
+    export.add_argument("source", type=Path)
+    export.add_argument("target", type=Path)
+    read = commands.add_parser("import", help="XLSForm (.xlsx) → form definition (JSON)")
+    read.add_argument("source", type=Path)
+    read.add_argument("target", type=Path)
+    read.add_argument("--version", help="the form version, when the settings sheet has none")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "export":
+            write_xlsform(json.loads(args.source.read_text(encoding="utf-8")), args.target)
+        else:
+            definition = read_xlsform(args.source, version=args.version)
+            args.target.write_text(json.dumps(definition, ensure_ascii=False, indent=2) + "\n",
+                                   encoding="utf-8")
+    except (FormError, OSError, json.JSONDecodeError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(args.target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

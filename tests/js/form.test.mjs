@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Form, Rules, parseType, typeProblem } from '../../pwa/js/form.js';
+
+const definition = JSON.parse(readFileSync(new URL('../../schemas/forms/household_survey.json', import.meta.url)));
+const form = new Form(definition);
+const message = (key) => ({ vi: `vi:${key}`, en: `en:${key}` });
+
+test('parseType reads select lists and or_other', () => {
+  assert.deepEqual(parseType('select_multiple devices or_other'), { base: 'select_multiple', listName: 'devices', orOther: true });
+  assert.deepEqual(parseType('begin repeat'), { base: 'begin_repeat', listName: null, orOther: false });
+});
+
+test('the default form reads with both languages and its members repeat', () => {
+  assert.deepEqual(form.languages.sort(), ['en', 'vi']);
+  assert.equal(form.defaultLanguage, 'vi');
+  assert.equal(form.nodes.get('members').kind, 'repeat');
+  assert.deepEqual(form.fields.age, ['members']);
+});
+
+test('settle sizes the roster to the residents and calculates each age', () => {
+  const rules = new Rules(form, { today: '2026-11-20' });
+  const data = rules.settle({ outcome: 'completed', consent: 'yes', residents: 3,
+    members: [{ birth_year: 1990 }] });
+  assert.equal(data.members.length, 3);
+  assert.equal(data.members[0].age, 36);
+  assert.equal(data.members[1].age, undefined);
+});
+
+test('settle drops answers to questions that no longer apply', () => {
+  const rules = new Rules(form, { today: '2026-11-20' });
+  const data = rules.settle({ outcome: 'nobody_home', consent: 'yes', head_name: 'X', residents: 2 });
+  assert.equal(data.head_name, undefined);
+  assert.equal(data.members, undefined);
+  assert.equal(data.outcome, 'nobody_home');
+});
+
+test('check names the missing question inside a member, with the catalogue words', () => {
+  const rules = new Rules(form, { today: '2026-11-20' });
+  const data = rules.settle({ outcome: 'completed', consent: 'yes', respondent_name: 'A', head_name: 'A',
+    address: 'B', residents: 1, devices: ['smartphone'], internet: 'fibre', zalo_group: 'no',
+    sells_online: 'no', support_given: 'no', members: [{ member_name: 'A', relation: 'head',
+      sex: 'female', birth_year: 2020, answered_by: 'proxy' }] });
+  assert.deepEqual(rules.check(data, message), {});
+  delete data.members[0].sex;
+  const errors = rules.check(data, message);
+  assert.deepEqual(Object.keys(errors), ['members[0].sex']);
+  assert.equal(errors['members[0].sex'][0].code, 'required');
+});
+
+test('type rules match the server: integers, choices, dates, photos', () => {
+  const residents = form.nodes.get('residents');
+  assert.equal(typeProblem(form, residents, 2), null);
+  assert.equal(typeProblem(form, residents, 2.5), 'not_integer');
+  assert.equal(typeProblem(form, residents, '2'), 'not_integer');
+  const devices = form.nodes.get('devices');
+  assert.equal(typeProblem(form, devices, ['smartphone', 'smartphone']), 'repeated_choice');
+  assert.equal(typeProblem(form, devices, ['fax']), 'not_a_choice');
+  assert.equal(typeProblem(form, { type: 'date' }, '2026-02-30x'), 'not_date');
+  assert.equal(typeProblem(form, { type: 'image' }, 'a'.repeat(64)), null);
+});

@@ -1,0 +1,68 @@
+"""A real Gõ Cửa server in its own process (``gocua serve``) that tests stop, kill and start."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / "server.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "GOCUA_DATA_DIR": str(self.data_dir),
+                "GOCUA_PORT": str(self.port), "GOCUA_HOST": "127.0.0.1",
+                "GOCUA_PUBLIC_URL": self.base, "PYTHONPATH": str(ROOT)}
+
+    def cli(self, *args: str) -> str:
+        """Run ``gocua ARGS`` against this server's data; returns its output."""
+        done = subprocess.run([sys.executable, "-m", "server.cli", *args], env=self.env,
+                              capture_output=True, text=True, timeout=60, check=True)
+        return done.stdout
+
+    def start(self) -> ServerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if requests.get(f"{self.base}/api/v1/health", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not answer within 30 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=15)
+        self.proc = None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)

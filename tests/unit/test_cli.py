@@ -1,0 +1,77 @@
+"""The operator's commands, run as a person runs them: ``gocua ...`` in a fresh data folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from server.db import connect
+from tests.server_process import ServerProcess
+
+
+def test_init_twice_creates_once_and_prints_the_admin_password_once(tmp_path):
+    server = ServerProcess(tmp_path)
+    first = server.cli("init")
+    assert "password:" in first and "Loaded the default survey." in first
+    second = server.cli("init")
+    assert "password:" not in second and "Loaded" not in second
+
+
+def test_enroll_prints_a_qr_code_and_the_url_alone_on_the_last_line(tmp_path):
+    server = ServerProcess(tmp_path)
+    server.cli("init")
+    out = server.cli("enroll").rstrip("\n").splitlines()
+    assert out[-1].startswith(f"{server.base}/app/#enroll=")
+    assert " " not in out[-1]
+    assert any("█" in line or "▀" in line or "▄" in line for line in out[:-1])  # the QR code
+
+
+def test_reset_password_for_an_unknown_account_is_a_clear_error(tmp_path):
+    server = ServerProcess(tmp_path)
+    server.cli("init")
+    done = subprocess.run([sys.executable, "-m", "server.cli", "user", "reset-password", "nobody"],
+                          env=server.env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "no staff account named 'nobody'" in done.stderr
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "xlsforms"
+DEFAULT_XLSX = Path(__file__).resolve().parents[2] / "schemas" / "forms" / "household_survey.xlsx"
+
+
+def gocua(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], env=server.env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_form_check_and_import_of_a_real_xlsform(tmp_path):
+    server = ServerProcess(tmp_path)
+    server.cli("init")
+    checked = gocua(server, "form", "check", str(SHARED / "text_and_integer.xlsx"),
+                    "--version", "1")
+    assert checked.returncode == 0 and checked.stdout.startswith("OK: ")
+    first = gocua(server, "form", "import", str(SHARED / "text_and_integer.xlsx"),
+                  "--version", "1")
+    assert first.returncode == 0 and "imported" in first.stdout
+    again = gocua(server, "form", "import", str(SHARED / "text_and_integer.xlsx"),
+                  "--version", "1")
+    assert "already imported" in again.stdout
+    with connect(tmp_path / "gocua.db") as db:
+        assert db.execute("SELECT count(*) FROM forms").fetchone()[0] == 2
+
+
+def test_the_default_workbook_is_already_the_installed_default_form(tmp_path):
+    server = ServerProcess(tmp_path)
+    server.cli("init")
+    done = gocua(server, "form", "import", str(DEFAULT_XLSX))
+    assert done.returncode == 0, done.stderr
+    assert "already imported (same content)" in done.stdout
+
+
+def test_an_unsupported_form_fails_naming_sheet_row_and_feature_without_traceback(tmp_path):
+    server = ServerProcess(tmp_path)
+    done = gocua(server, "form", "check", str(SHARED / "loop.xlsx"), "--version", "1")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "Sheet 'survey', row 3" in done.stderr and "loop" in done.stderr

@@ -1,0 +1,121 @@
+"""The server's record checker on the default survey, and its agreement with the phone's rules."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.form import DEFAULT_FORM, Form
+from schemas.validate import RecordChecker
+from tests.records import VISIT_DATE, adult, child, household_data
+
+ROOT = Path(__file__).resolve().parents[2]
+FORM = Form.load()
+CHECKER = RecordChecker(FORM)
+
+
+def codes(data: dict[str, Any]) -> dict[str, list[str]]:
+    return {path: [e["code"] for e in errs]
+            for path, errs in CHECKER.check(data, today=VISIT_DATE).items()}
+
+
+def test_a_complete_household_passes():
+    assert codes(household_data()) == {}
+
+
+def test_refused_consent_allows_no_personal_answers():
+    data = household_data(consent="no")
+    problems = codes(data)
+    assert problems["head_name"] == ["not_relevant"]
+    assert problems["members"] == ["not_relevant"]
+    minimal = {"outcome": "completed", "consent": "no", "consent_notice_version": "2026-1"}
+    assert codes(minimal) == {}
+
+
+def test_a_visit_nobody_answered_ends_after_the_outcome():
+    assert codes({"outcome": "nobody_home"}) == {}
+    assert codes({"outcome": "come_back"}) == {"revisit_date": ["required"]}
+
+
+def test_the_roster_must_match_the_number_of_residents():
+    data = household_data(residents=3)
+    assert codes(data) == {"members": ["repeat_count"]}
+
+
+def test_member_questions_follow_age():
+    young = child("Bé", 2015)  # 11: no digital questions
+    assert codes(household_data(members=[young])) == {}
+    teen = child("Em", 2011)  # 15: asked, so now required
+    problems = codes(household_data(members=[teen]))
+    assert problems["members[0].vneid_level"] == ["required"]
+    assert problems["members[0].phone_access"] == ["required"]
+    assert "members[0].digital_signature" not in problems  # from 18
+
+
+def test_unknown_fields_and_wrong_choices_are_named():
+    member = adult("A", 1980)
+    member["cccd"] = "001234567890"
+    data = household_data(members=[member], devices=["smartphone", "fax"], surprise=1)
+    problems = codes(data)
+    assert problems["surprise"] == ["unknown_field"]
+    assert problems["members[0].cccd"] == ["unknown_field"]
+    assert problems["devices"] == ["not_a_choice"]
+
+
+def test_a_calculated_answer_of_the_wrong_type_is_refused():
+    member = adult("A", 1980)
+    member["age"] = [46]
+    assert codes(household_data(members=[member]))["members[0].age"] == ["wrong_type"]
+
+
+# -- the phone and the server agree ------------------------------------------------------------
+def _mutations() -> list[dict[str, Any]]:
+    base = household_data(members=[adult("Hoa", 1980), child("Nam", 2012), child("Bé", 2020)])
+    cases = [base, household_data(consent="no"), {"outcome": "refused"},
+             household_data(phone="0912345678"), household_data(phone="912345678"),
+             household_data(residents=31), household_data(devices=["none", "smartphone"]),
+             household_data(internet="none"), household_data(sells_online="yes"),
+             household_data(support_given="yes", support=[{"support_member": 4,
+                                                           "support_actions": ["scam_warning"],
+                                                           "support_result": "done"}])]
+    for name in ("vneid_level", "account_type", "birth_year", "answered_by"):
+        mutated = copy.deepcopy(base)
+        del mutated["members"][0][name]
+        cases.append(mutated)
+    wrong_year = copy.deepcopy(base)
+    wrong_year["members"][1]["birth_year"] = 1850
+    cases.append(wrong_year)
+    return cases
+
+
+def test_python_and_javascript_rules_give_the_same_errors():
+    cases = _mutations()
+    payload = {"form": json.loads(DEFAULT_FORM.read_text(encoding="utf-8")),
+               "cases": [{"data": c, "today": VISIT_DATE} for c in cases]}
+    out = subprocess.run(["node", str(ROOT / "tests/js/check_cli.mjs")], input=json.dumps(payload),
+                         capture_output=True, text=True, check=True, timeout=60)
+    for case, js in zip(cases, json.loads(out.stdout), strict=True):
+        js_codes = {p: [e["code"] for e in errs] for p, errs in js["errors"].items()}
+        # The phone settles data before checking, so it never reports 'not_relevant' or
+        # 'unknown_field': those only come from a sender that is not our app.
+        server = {p: c for p, c in codes(case).items()
+                  if c not in (["not_relevant"], ["unknown_field"])}
+        assert js_codes == server, case
+
+
+@pytest.mark.parametrize("members", [1, 4, 6])
+def test_phone_settled_data_always_passes_the_server(members):
+    roster = [adult(f"Người {i}", 1960 + i) for i in range(members)]
+    data = household_data(members=roster)
+    payload = {"form": json.loads(DEFAULT_FORM.read_text(encoding="utf-8")),
+               "cases": [{"data": data, "today": VISIT_DATE, "settle": True}]}
+    out = subprocess.run(["node", str(ROOT / "tests/js/check_cli.mjs")], input=json.dumps(payload),
+                         capture_output=True, text=True, check=True, timeout=60)
+    settled = json.loads(out.stdout)[0]["settled"]
+    assert settled["members"][0]["age"] == 2026 - 1960
+    assert codes(settled) == {}

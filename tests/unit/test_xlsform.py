@@ -1,0 +1,231 @@
+"""XLSForm workbooks in and out: the default form's .xlsx, round trips, and other people's forms."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from schemas.form import DEFAULT_FORM, Form, FormError
+from schemas.xlsform import XLSFormError, main, normalise_type, read_xlsform, write_xlsform
+
+SHARED_XLSFORMS = Path(__file__).parents[2].parent / "shared" / "xlsforms"
+DEFAULT_XLSX = DEFAULT_FORM.with_suffix(".xlsx")
+
+
+def default_definition() -> dict[str, Any]:
+    return json.loads(DEFAULT_FORM.read_text(encoding="utf-8"))
+
+
+def workbook(tmp_path: Path, survey: list[list[str]], choices: list[list[str]] | None = None,
+             settings: list[list[str]] | None = None, name: str = "form.xlsx") -> Path:
+    """A workbook written cell by cell, headers as given: not through write_xlsform."""
+    book = Workbook()
+    book.remove(book.active)
+    sheets = {"survey": survey,
+              "choices": choices or [["list_name", "name", "label"], ["yn", "yes", "Yes"],
+                                     ["yn", "no", "No"]],
+              "settings": settings or [["form_id", "version"], ["test", "1"]]}
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    path = tmp_path / name
+    book.save(path)
+    return path
+
+
+def test_the_workbook_is_the_json(tmp_path: Path) -> None:
+    assert read_xlsform(DEFAULT_XLSX) == default_definition()
+
+
+def test_write_then_read_is_exact(tmp_path: Path) -> None:
+    definition = default_definition()
+    write_xlsform(definition, tmp_path / "out.xlsx")
+    assert read_xlsform(tmp_path / "out.xlsx") == definition
+
+
+def test_the_workbook_has_the_three_sheets() -> None:
+    book = load_workbook(DEFAULT_XLSX, read_only=True)
+    assert book.sheetnames == ["survey", "choices", "settings"]
+
+
+def test_a_value_starting_with_equals_stays_text(tmp_path: Path) -> None:
+    definition = {"settings": {"form_id": "t", "version": "1"},
+                  "survey": [{"type": "note", "name": "n", "label": "=1+1 is two"}],
+                  "choices": []}
+    write_xlsform(definition, tmp_path / "eq.xlsx")
+    assert read_xlsform(tmp_path / "eq.xlsx") == definition
+
+
+def test_export_command(tmp_path: Path) -> None:
+    target = tmp_path / "exported.xlsx"
+    assert main(["export", str(DEFAULT_FORM), str(target)]) == 0
+    assert read_xlsform(target) == default_definition()
+
+
+def test_import_command_reports_the_error(tmp_path: Path, capsys: Any) -> None:
+    source = workbook(tmp_path, [["type", "name", "label"], ["rank yn", "r", "R"]])
+    assert main(["import", str(source), str(tmp_path / "out.json")]) == 1
+    assert "row 2" in capsys.readouterr().err
+
+
+# -- other people's forms -----------------------------------------------------------------------
+SHARED = sorted(SHARED_XLSFORMS.glob("*.xlsx"))
+# What each shared form gives when a version is supplied: imported, or (sheet, row, feature).
+EXPECTED: dict[str, tuple[str, int, str] | None] = {
+    "case_insensitivity": ("survey", 3, "type 'select_one_external c1'"),
+    "choice_filter_test": ("choices", 6, "choice 'king'"),
+    "field-list": ("survey", 3, "label::chinese"),
+    "flat_xlsform_test": ("survey", 6, "column 'rows'"),
+    "group": ("survey", 4, "type 'phone number'"),
+    "loop": ("survey", 3, "type 'begin loop over toilet_type'"),
+    "specify_other": None,
+    "text_and_integer": None,
+    "xlsform_spec_test": ("survey", 4, "column 'rows'"),
+    "yes_or_no_question": None,
+}
+
+
+def test_the_shared_forms_are_all_here() -> None:
+    assert {path.stem for path in SHARED} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("path", SHARED, ids=lambda p: p.stem)
+def test_a_shared_form_imports_or_names_sheet_row_and_feature(path: Path) -> None:
+    try:
+        definition = read_xlsform(path)
+    except XLSFormError as error:
+        assert error.sheet and isinstance(error.row, int) and error.feature
+        for message, sheet_word, row_word in ((error.en, "Sheet", "row"),
+                                              (error.vi, "Trang tính", "dòng")):
+            assert f"{sheet_word} '{error.sheet}'" in message
+            assert f"{row_word} {error.row}," in message
+            assert error.feature in message
+    else:
+        Form(definition)
+
+
+@pytest.mark.parametrize("path", SHARED, ids=lambda p: p.stem)
+def test_a_shared_form_with_a_version(path: Path) -> None:
+    expected = EXPECTED[path.stem]
+    if expected is None:
+        definition = read_xlsform(path, version="1")
+        assert definition["settings"] == {"form_id": path.stem, "version": "1"}
+        Form(definition)
+    else:
+        with pytest.raises(XLSFormError) as caught:
+            read_xlsform(path, version="1")
+        assert (caught.value.sheet, caught.value.row, caught.value.feature) == expected
+
+
+def test_no_version_is_never_made_up() -> None:
+    with pytest.raises(XLSFormError) as caught:
+        read_xlsform(SHARED_XLSFORMS / "text_and_integer.xlsx")
+    assert (caught.value.sheet, caught.value.row, caught.value.feature) == \
+        ("settings", 2, "version")
+
+
+def test_xlsform_spellings_become_the_model(tmp_path: Path) -> None:
+    path = workbook(tmp_path, [
+        ["TYPE", "Name", "LABEL:English(en)", "Relevance", "Required"],
+        ["select one from yn", "ok", "OK?", "", "TRUE"],
+        ["begin group", "g", "Group", "${ok} = 'yes'", ""],
+        ["int", "n", "How many?", "", "no"],
+        ["end group", "", "", "", ""],
+    ], choices=[["list name", "name", "label:English(en)"], ["yn", "yes", "Yes"],
+                ["yn", "no", "No"]])
+    definition = read_xlsform(path)
+    assert definition["survey"] == [
+        {"type": "select_one yn", "name": "ok", "label::English (en)": "OK?", "required": "yes"},
+        {"type": "begin_group", "name": "g", "label::English (en)": "Group",
+         "relevant": "${ok} = 'yes'"},
+        {"type": "integer", "name": "n", "label::English (en)": "How many?", "required": "no"},
+        {"type": "end_group"},
+    ]
+    assert definition["choices"][0] == {"list_name": "yn", "name": "yes",
+                                        "label::English (en)": "Yes"}
+
+
+@pytest.mark.parametrize(("raw", "model"), [
+    ("begin repeat", "begin_repeat"), ("end_repeat", "end_repeat"),
+    ("select all that apply from d or specify other", "select_multiple d or_other"),
+    ("select_one  yn", "select_one yn"), ("dateTime", "datetime"), ("gps", "geopoint"),
+    ("select_one_from_file a.csv", "select_one_from_file a.csv"), ("rank yn", "rank yn"),
+    ("begin loop over d", "begin loop over d"),
+])
+def test_normalise_type(raw: str, model: str) -> None:
+    assert normalise_type(raw) == model
+
+
+# -- what Gõ Cửa does not do, row by row --------------------------------------------------------
+UNSUPPORTED = [
+    ("pulldata", ["calculate", "c", "", "pulldata('f', 'a', 'b', ${q})", ""], "pulldata()"),
+    ("choice_name", ["calculate", "c", "", "jr:choice-name(${q}, '${q}')", ""],
+     "jr:choice-name()"),
+    ("indexed_repeat", ["calculate", "c", "", "indexed-repeat(${q}, ${q}, 1)", ""],
+     "indexed-repeat()"),
+    ("unknown_to_us", ["rank yn", "c", "Rank", "", ""], "type 'rank yn'"),
+    ("unknown_to_all", ["frobnicate", "c", "What?", "", ""], "pyxform"),
+    ("from_file", ["select_one_from_file fruit.csv", "c", "Fruit", "", ""],
+     "type 'select_one_from_file fruit.csv'"),
+    ("search", ["select_one yn", "c", "Fruit", "", "search('fruit')"],
+     "appearance 'search('fruit')'"),
+]
+
+
+@pytest.mark.parametrize(("case", "row", "feature"), UNSUPPORTED, ids=[u[0] for u in UNSUPPORTED])
+def test_unsupported_feature_names_its_row(tmp_path: Path, case: str, row: list[str],
+                                           feature: str) -> None:
+    path = workbook(tmp_path, [["type", "name", "label", "calculation", "appearance"],
+                               ["text", "q", "Question", "", ""], row])
+    with pytest.raises(XLSFormError) as caught:
+        read_xlsform(path)
+    error = caught.value
+    assert (error.sheet, error.row, error.feature) == ("survey", 3, feature)
+    assert "row 3" in error.en and "dòng 3" in error.vi and feature in error.en
+
+
+def test_a_media_column_with_content_is_refused(tmp_path: Path) -> None:
+    path = workbook(tmp_path, [["type", "name", "label", "media::image"],
+                               ["note", "a", "A", ""], ["note", "b", "B", "b.png"]])
+    with pytest.raises(XLSFormError) as caught:
+        read_xlsform(path)
+    assert (caught.value.row, caught.value.feature) == (3, "column 'media::image'")
+
+
+def test_an_empty_unsupported_column_is_harmless(tmp_path: Path) -> None:
+    path = workbook(tmp_path, [["type", "name", "label", "media::image"], ["note", "a", "A", ""]])
+    assert read_xlsform(path)["survey"] == [{"type": "note", "name": "a", "label": "A"}]
+
+
+def test_rows_are_counted_as_excel_counts_them(tmp_path: Path) -> None:
+    path = workbook(tmp_path, [["type", "name", "label", "relevant"], ["text", "a", "A", ""],
+                               [], [], ["text", "b", "B", "${nowhere} = 1"]])
+    with pytest.raises(XLSFormError) as caught:
+        read_xlsform(path)
+    assert caught.value.row == 5
+
+
+def test_what_pyxform_refuses_carries_its_reason(tmp_path: Path) -> None:
+    path = workbook(tmp_path, [["type", "name", "label"], ["select_one missing", "a", "A"]])
+    with pytest.raises(XLSFormError) as caught:
+        read_xlsform(path)
+    error = caught.value
+    assert isinstance(error, FormError)
+    assert (error.sheet, error.row, error.feature) == ("survey", 2, "pyxform")
+    assert "List name not in choices sheet: missing" in error.en
+    assert "List name not in choices sheet: missing" in error.vi
+    assert error.vi in str(error) and error.en in str(error)
+
+
+def test_not_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "form.xlsx"
+    path.write_bytes(b"not a spreadsheet")
+    with pytest.raises(XLSFormError):
+        read_xlsform(path)
+    with pytest.raises(XLSFormError):
+        read_xlsform(tmp_path / "missing.xlsx")
