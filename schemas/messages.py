@@ -15,9 +15,22 @@ MESSAGES_DIR = Path(__file__).parent / "messages"
 LANGUAGES = ("vi", "en")
 
 
+def catalogue_files(lang: str) -> list[Path]:
+    """``vi.json`` (what the phone loads too), then one ``AREA.vi.json`` per part of the
+    server (``admin.vi.json``, ``review.vi.json`` ...), so that each part keeps its own words."""
+    return [MESSAGES_DIR / f"{lang}.json", *sorted(MESSAGES_DIR.glob(f"*.{lang}.json"))]
+
+
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    return json.loads((MESSAGES_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    merged: dict[str, str] = {}
+    for path in catalogue_files(lang):
+        part = json.loads(path.read_text(encoding="utf-8"))
+        clash = merged.keys() & part.keys()
+        if clash:
+            raise ValueError(f"{path.name} repeats keys of another catalogue: {sorted(clash)}")
+        merged.update(part)
+    return merged
 
 
 def text(key: str, lang: str, **params: Any) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, request
 
-from schemas.messages import MESSAGES_DIR
+from schemas.messages import LANGUAGES, MESSAGES_DIR
 
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 _TEXT_TYPES = ("text/", "application/javascript", "application/json", "image/svg+xml",
@@ -32,8 +32,8 @@ def _shell_files() -> dict[str, Path]:
     """URL path under /app/ → file, for every file of the app shell."""
     files = {p.relative_to(PWA_DIR).as_posix(): p for p in sorted(PWA_DIR.rglob("*"))
              if p.is_file() and p.name != "sw.js" and not p.name.startswith(".")}
-    for path in sorted(MESSAGES_DIR.glob("*.json")):
-        files[f"messages/{path.name}"] = path
+    for lang in LANGUAGES:  # the phone's words only; the server's areas stay on the server
+        files[f"messages/{lang}.json"] = MESSAGES_DIR / f"{lang}.json"
     return files
 
 

@@ -6,13 +6,19 @@ import re
 import string
 from pathlib import Path
 
-from schemas.messages import catalogue
+from schemas.messages import catalogue, catalogue_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_each_area_has_both_languages():
+    vi = [p.name.removesuffix("vi.json") for p in catalogue_files("vi")]
+    en = [p.name.removesuffix("en.json") for p in catalogue_files("en")]
+    assert vi == en and all(p.exists() for p in catalogue_files("vi") + catalogue_files("en"))
 
 
 def test_vietnamese_and_english_have_the_same_keys_and_placeholders():
@@ -25,7 +31,8 @@ def test_vietnamese_and_english_have_the_same_keys_and_placeholders():
 
 def test_every_key_the_code_asks_for_exists():
     used: set[str] = set()
-    for path in [*ROOT.glob("pwa/js/*.js"), *ROOT.glob("server/templates/**/*.html")]:
+    for path in [*ROOT.glob("pwa/js/*.js"), *ROOT.glob("server/templates/**/*.html"),
+                 *ROOT.glob("server/**/*.py")]:
         used |= set(re.findall(r"\bt\(\s*['\"]([a-z_]+\.[a-z_.]+)['\"]", path.read_text()))
     for path in ROOT.glob("server/**/*.py"):
         source = path.read_text()
