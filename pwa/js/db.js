@@ -1,7 +1,7 @@
 // The only module that touches IndexedDB. Every record lives here from its first answer on;
 // nothing is ever deleted by sync (a synced record only changes state).
 const NAME = 'gocua';
-const VERSION = 1;
+const VERSION = 2;
 
 // One step per schema version: a phone that skipped versions runs every step it missed.
 const UPGRADES = [
@@ -14,6 +14,10 @@ const UPGRADES = [
     db.createObjectStore('villages', { keyPath: 'id' });
     const households = db.createObjectStore('households', { keyPath: 'id' });
     households.createIndex('village_id', 'village_id');
+  },
+  (db) => {
+    // Photos, downscaled on the phone, keyed by their SHA-256 until the server has them.
+    db.createObjectStore('blobs', { keyPath: 'sha256' });
   },
 ];
 
@@ -78,10 +82,18 @@ export async function getKv(key, fallback = null) {
 }
 export const setKv = (key, value) => put('kv', { key, value });
 
-/** Store one pulled page and its checkpoint together: a crash leaves neither or both. */
-export function applyPullPage(changes, nextSince) {
-  return transaction(['forms', 'villages', 'households', 'kv'], 'readwrite', (s) => {
+/**
+ * Store one pulled page and its checkpoint together: a crash leaves neither or both.
+ * `onReview(record, decision)` turns a review decision into the record's next local state.
+ */
+export function applyPullPage(changes, nextSince, onReview) {
+  return transaction(['forms', 'villages', 'households', 'records', 'kv'], 'readwrite', async (s, result) => {
     for (const change of changes) {
+      if (change.kind === 'review') {
+        const record = await result(s.records.get(change.data.record_id || change.id));
+        if (record) s.records.put(onReview(record, change.data));
+        continue;
+      }
       if (change.kind === 'form') {
         s.forms.put({ key: change.id, form_id: change.data.form_id, version: change.data.version, definition: change.data.definition });
       } else if (change.kind === 'village' || change.kind === 'household') {

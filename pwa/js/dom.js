@@ -12,3 +12,24 @@ export function el(tag, attrs = {}, ...children) {
   for (const c of children) if (c !== null && c !== undefined && c !== false) node.append(c);
   return node;
 }
+
+/** A short message at the bottom of the screen; errors stay longer. */
+export function toast(text, kind = 'info') {
+  const box = el('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status', text });
+  document.getElementById('toasts')?.append(box);
+  setTimeout(() => box.remove(), kind === 'error' ? 10000 : 5000);
+}
+
+export function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** The phone's local date as YYYY-MM-DD (what today() means during a visit). */
+export function localDate(d = new Date()) {
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}

@@ -3,6 +3,8 @@
 // interrupted by a redraw.
 import { isEmpty } from './form.js';
 import { el } from './dom.js';
+import { photoUrl, storePhoto } from './blobs.js';
+import { canScan, scanCode } from './scan.js';
 
 const HIDDEN_TYPES = new Set(['calculate', 'hidden', 'start', 'end', 'today']);
 
@@ -25,18 +27,57 @@ export class FormView {
     this.data = rules.settle(data || {});
     this.items = [];
     this.repeats = [];
+    this.pages = [];
+    this.current = 0;
   }
 
+  /**
+   * Build every question once. Each top-level group or repeat is a page of its own; questions
+   * between them share a page, so a 360 px screen shows one part of the visit at a time.
+   */
   mount() {
     this.root.replaceChildren();
     this.items = [];
     this.repeats = [];
-    this.#level(this.form.root, this.root, [], '');
+    this.pages = [];
+    for (const child of this.form.root.children) {
+      const own = child.kind !== 'field';
+      let page = this.pages[this.pages.length - 1];
+      if (own || !page || page.own) {
+        page = { own, title: own ? this.form.label(child, this.lang) : this.form.title, el: el('div', { class: 'page' }) };
+        this.pages.push(page);
+        this.root.append(page.el);
+      }
+      this.#levelNodes([child], page.el, [], '');
+    }
     this.refresh();
+    this.showPage(this.visiblePages()[0] ?? 0);
+  }
+
+  /** Indexes of the pages that have something to show now. */
+  visiblePages() {
+    return this.pages.map((p, i) => [p, i])
+      .filter(([p]) => p.el.querySelector(':scope > :not([hidden]):is(.question, .group, .repeat)'))
+      .map(([, i]) => i);
+  }
+
+  showPage(index) {
+    this.current = index;
+    this.pages.forEach((p, i) => { p.el.hidden = i !== index; });
+  }
+
+  /** The page holding the question at `path`. */
+  pageOf(path) {
+    const item = this.items.find((i) => i.path === path);
+    return item ? this.pages.findIndex((p) => p.el.contains(item.el)) : -1;
   }
 
   #level(node, container, position, prefix) {
-    for (const child of node.children) {
+    this.#levelNodes(node.children, container, position, prefix);
+  }
+
+  #levelNodes(children, container, position, prefix) {
+    for (const child of children) {
       if (child.kind === 'group') {
         const box = el('fieldset', { class: 'group', 'data-name': child.name },
           el('legend', { text: this.form.label(child, this.lang) }));
@@ -94,17 +135,17 @@ export class FormView {
     this.#changed();
   }
 
-  #set(position, name, value) {
+  #set(position, name, value, path) {
     const scope = scopeAt(this.data, position);
     if (!scope) return;
     if (isEmpty(value)) delete scope[name]; else scope[name] = value;
-    this.#changed();
+    this.#changed(path);
   }
 
-  #changed() {
+  #changed(path = null) {
     this.data = this.rules.settle(this.data);
     this.refresh();
-    this.onChange(this.data);
+    this.onChange(this.data, path);
   }
 
   /** Show what applies, hide what does not, add or drop repeat instances. */
@@ -131,7 +172,7 @@ export class FormView {
     const hint = this.form.text(node.row, 'hint', this.lang);
     if (hint) wrap.append(el('p', { class: 'hint', text: hint }));
     const value = () => scopeAt(this.data, position)?.[node.name];
-    const set = (v) => this.#set(position, node.name, v);
+    const set = (v) => this.#set(position, node.name, v, path);
     const control = this.#control(node, id, value, set);
     if (control.el) wrap.append(control.el);
     wrap.append(el('div', { class: 'errors', 'aria-live': 'polite' }));
@@ -152,6 +193,15 @@ export class FormView {
       }
       case 'geopoint':
         return this.#geopoint(id, value, set);
+      case 'image':
+        return this.#photo(id, value, set);
+      case 'barcode': {
+        const typed = this.#input(node, id, value, set, appearance);
+        if (!canScan()) return typed;
+        const scan = el('button', { type: 'button', class: 'secondary', text: this.t('app.scan'),
+          onclick: async () => { const code = await scanCode(this.t); if (code) set(code); } });
+        return { el: el('div', { class: 'scan-box' }, typed.el, scan), sync: typed.sync };
+      }
       default:
         return this.#input(node, id, value, set, appearance);
     }
@@ -230,12 +280,36 @@ export class FormView {
     };
   }
 
-  /** Put each error under its question; returns the first question with an error. */
-  showErrors(errors) {
+  #photo(id, value, set) {
+    const input = el('input', { id, type: 'file', accept: 'image/*', capture: 'environment' });
+    const preview = el('img', { class: 'photo', alt: '', hidden: true });
+    const note = el('output', { class: 'photo-note' });
+    input.addEventListener('change', async () => {
+      const file = input.files?.[0];
+      if (!file) return;
+      note.textContent = this.t('form.photo_saving');
+      try { set(await storePhoto(file)); } catch { note.textContent = this.t('form.photo_failed'); }
+    });
+    let shown = null;
+    return {
+      el: el('div', { class: 'photo-box' }, input, note, preview),
+      sync: async () => {
+        const sha = value();
+        if (!sha || sha === shown) return;
+        shown = sha;
+        const url = await photoUrl(sha);
+        if (url) { preview.src = url; preview.hidden = false; note.textContent = this.t('form.photo_saved'); }
+      },
+    };
+  }
+
+  /** Put each error under its question (only `paths` when given); returns the first. */
+  showErrors(errors, paths = null) {
     let first = null;
     for (const item of this.items) {
       const box = item.el.querySelector(':scope > .errors');
       if (!box) continue;
+      if (paths && !paths.has(item.path)) continue;
       const list = errors[item.path] || [];
       box.replaceChildren(...list.map((e) => el('p', { class: 'error', text: e[this.lang] || e.vi })));
       item.el.classList.toggle('invalid', list.length > 0);

@@ -1,10 +1,12 @@
 // The sync queue: push finalized records, pull what the server has for this phone, ask what it
 // holds. A record leaves the queue only when the server answered `applied` or `duplicate` for
 // that exact (id, rev); nothing is ever deleted from the phone by sync.
-import { all, getKv, put, setKv, applyPullPage } from './db.js';
+import { all, get, getKv, put, setKv, applyPullPage } from './db.js';
+import { applyReview, waitingCount } from './records.js';
 
 const API = new URL('../../api/v1/', import.meta.url);
 const MAX_ITEMS = 100;
+export const APP_VERSION = '0.2';
 const MAX_BYTES = 900_000; // under the server's 1 MB, leaving room for the envelope
 
 export class AuthError extends Error {}
@@ -78,8 +80,38 @@ export function envelope(record) {
   return { id, rev, base_rev: base_rev || null, form_id, form_version, household_id: household_id || null, village_id, data, meta };
 }
 
+/** Photos named by queued records go first: the server refuses a record whose photo it lacks. */
+async function uploadBlobs(queue) {
+  const hashes = new Set();
+  for (const record of queue) collectHashes(record.data, hashes);
+  for (const sha of hashes) {
+    const stored = await get('blobs', sha);
+    if (!stored || stored.uploaded) continue;
+    await withRetry(async () => {
+      const token = await getKv('token');
+      const url = new URL(`blobs/${sha}`, API);
+      const head = await fetch(url, { method: 'HEAD', headers: { Authorization: `Bearer ${token}` } });
+      if (head.status === 401) throw new AuthError('unauthorized');
+      if (!head.ok) {
+        const response = await fetch(url, { method: 'PUT', body: stored.blob,
+          headers: { Authorization: `Bearer ${token}`, 'Content-Type': stored.blob.type || 'application/octet-stream' } });
+        if (response.status === 401) throw new AuthError('unauthorized');
+        if (!response.ok) throw new HttpError(response.status, await response.json().catch(() => null));
+      }
+    });
+    await put('blobs', { ...stored, uploaded: true });
+  }
+}
+
+function collectHashes(value, out) {
+  if (typeof value === 'string' && /^[0-9a-f]{64}$/.test(value)) out.add(value);
+  else if (Array.isArray(value)) value.forEach((v) => collectHashes(v, out));
+  else if (value && typeof value === 'object') Object.values(value).forEach((v) => collectHashes(v, out));
+}
+
 async function push(onProgress) {
   const queue = (await all('records')).filter((r) => r.state === 'finalized');
+  await uploadBlobs(queue);
   const counts = { applied: 0, duplicate: 0, conflict: 0, rejected: 0, total: queue.length };
   let done = 0;
   for (const batch of batches(queue)) {
@@ -113,7 +145,7 @@ async function pull(onProgress) {
   let pages = 0;
   for (;;) {
     const page = await withRetry(() => call(`sync/pull?since=${since}&limit=500`));
-    await applyPullPage(page.changes, page.next_since);
+    await applyPullPage(page.changes, page.next_since, applyReview);
     since = page.next_since;
     pages += 1;
     onProgress?.({ phase: 'pull', pages });
@@ -127,5 +159,14 @@ export async function syncNow(onProgress) {
   await pull(onProgress);
   const status = await withRetry(() => call('sync/status'));
   await setKv('server_status', { ...status, at: new Date().toISOString() });
+  await report();
   return { pushed, status };
+}
+
+/** Tell the commune office how many records wait on this phone (best effort). */
+async function report() {
+  try {
+    const records = await all('records');
+    await call('device/report', { method: 'POST', body: { unsynced: waitingCount(records) + records.filter((r) => r.state === 'draft').length, app_version: APP_VERSION } });
+  } catch { /* an older server without the report endpoint: nothing to do */ }
 }

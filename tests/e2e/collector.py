@@ -14,12 +14,23 @@ class Collector:
     def question(self, path: str) -> Any:
         return self.page.locator(f'[data-path="{path}"]')
 
+    def reveal(self, path: str) -> Any:
+        """The question at `path`, going forward through the form's parts until it shows."""
+        question = self.question(path)
+        question.wait_for(state="attached")
+        while not question.is_visible():
+            following = self.page.locator("#next")
+            assert following.is_enabled(), f"{path} is not on any later part of the form"
+            following.click()
+        return question
+
     def choose(self, path: str, *values: str) -> None:
+        question = self.reveal(path)
         for value in values:
-            self.question(path).locator(f'input[value="{value}"]').check()
+            question.locator(f'input[value="{value}"]').check()
 
     def type(self, path: str, text: str | int) -> None:
-        field = self.question(path).locator("input, textarea").first
+        field = self.reveal(path).locator("input, textarea").first
         field.fill(str(text))
         field.dispatch_event("change")
 

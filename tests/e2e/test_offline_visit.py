@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 from server.db import connect
 from tests.e2e.collector import Collector, two_members
@@ -37,7 +38,7 @@ def test_offline_household_visit_reaches_the_server_exactly_once(server, phone_p
     page.locator("#finalize").click()
     app.record_rows().first.wait_for()
     screenshot(page, "finalized-offline")
-    assert page.locator("#badge").inner_text() == "1"
+    expect(page.locator("#badge")).to_have_text("1")
 
     page.reload()
     row = app.record_rows().first
@@ -61,5 +62,5 @@ def test_offline_household_visit_reaches_the_server_exactly_once(server, phone_p
     assert stored(server, "SELECT count(*) FROM records WHERE id = ?", record_id) == [(1,)]
     assert stored(server, "SELECT count(*) FROM revisions WHERE record_id = ?", record_id) \
         == [(1,)]
-    assert page.locator("#badge").is_hidden()
+    expect(page.locator("#badge")).to_be_hidden()
     screenshot(page, "synced")

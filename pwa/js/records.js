@@ -1,0 +1,83 @@
+// What a record's state means to a volunteer, and what a household's visits add up to.
+// No DOM and no IndexedDB here, so node --test runs it as it is.
+
+/** Local states, in the order a record moves through them. */
+export const STATES = ['draft', 'finalized', 'synced', 'has_issues', 'approved', 'rejected', 'conflict'];
+/** States in which the volunteer may change the answers. */
+export const EDITABLE = new Set(['draft', 'rejected', 'has_issues']);
+/** States whose current revision the server has acknowledged. */
+export const ON_SERVER = new Set(['synced', 'has_issues', 'approved']);
+
+export function waitingCount(records) {
+  return records.filter((r) => r.state === 'finalized').length;
+}
+
+/** Records not yet safe on the server: what a backup file must carry. */
+export function unsynced(records) {
+  return records.filter((r) => !ON_SERVER.has(r.state));
+}
+
+function needsHelp(data) {
+  const members = Array.isArray(data.members) ? data.members : [];
+  const asked = members.some((m) => Array.isArray(m.needs_help) && m.needs_help.some((h) => h !== 'none'));
+  const support = Array.isArray(data.support) ? data.support : [];
+  return asked || support.some((s) => s.support_result === 'revisit');
+}
+
+/**
+ * A household's state for the list: not visited, visited, come back (with the date), nobody
+ * home, or members who still need help. The newest visit decides.
+ */
+export function householdStatus(visits, followup = null) {
+  const latest = [...visits].sort((a, b) => (a.updated_at || '').localeCompare(b.updated_at || '')).pop();
+  if (!latest) {
+    if (followup?.reason) return { key: `followup_${followup.reason}`, date: followup.date || null };
+    return { key: 'not_visited', date: null };
+  }
+  const data = latest.data || {};
+  if (data.outcome === 'come_back') return { key: 'come_back', date: data.revisit_date || null };
+  if (data.outcome && data.outcome !== 'completed') return { key: data.outcome, date: null };
+  if (data.outcome === 'completed' && needsHelp(data)) return { key: 'needs_help', date: null };
+  return { key: latest.state === 'draft' ? 'in_progress' : 'visited', date: null };
+}
+
+/** Apply a review decision pulled from the server to the local copy of the record. */
+export function applyReview(record, review) {
+  const next = { ...record, review };
+  // Only a decision about the revision the phone last sent changes what the phone shows.
+  if (review.rev && record.rev && review.rev !== record.rev) return next;
+  if (record.state === 'draft' || record.state === 'finalized') return next;
+  if (review.review_state === 'has_issues') next.state = 'has_issues';
+  else if (review.review_state === 'approved') next.state = 'approved';
+  else if (ON_SERVER.has(record.state)) next.state = 'synced';
+  return next;
+}
+
+/** The backup file of everything not yet safe on the server (the staff site can import it). */
+export function backupFile(records, device, now = new Date().toISOString()) {
+  const pending = unsynced(records);
+  const envelope = ({ id, rev, base_rev, form_id, form_version, household_id, village_id, data, meta }) => ({
+    id, rev, base_rev: base_rev || null, form_id, form_version, household_id: household_id || null, village_id, data, meta,
+  });
+  return {
+    format: 'gocua-backup',
+    version: 1,
+    device_id: device?.device_id || null,
+    user: device?.user ? { id: device.user.id, username: device.user.username } : null,
+    exported_at: now,
+    records: pending.filter((r) => r.rev).map(envelope),
+    local: pending,
+  };
+}
+
+/** Records from a backup file that this phone lacks or holds in an older version. */
+export function recordsToRestore(file, existing) {
+  if (!file || file.format !== 'gocua-backup' || !Array.isArray(file.local)) {
+    throw new Error('not a Gõ Cửa backup file');
+  }
+  const byId = new Map(existing.map((r) => [r.id, r]));
+  return file.local.filter((r) => {
+    const mine = byId.get(r.id);
+    return !mine || (!ON_SERVER.has(mine.state) && (mine.updated_at || '') < (r.updated_at || ''));
+  });
+}

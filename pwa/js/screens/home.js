@@ -1,0 +1,153 @@
+// The volunteer's home: sync state, her villages' households with where each one stands,
+// her records with where each one is, and keeping data safe.
+import { all, byIndex, getKv, put } from '../db.js';
+import { el, toast, uuid } from '../dom.js';
+import { t } from '../i18n.js';
+import { go, main, register, state } from '../nav.js';
+import { householdStatus, waitingCount } from '../records.js';
+import { canScan, scanCode } from '../scan.js';
+import { APP_VERSION } from '../sync.js';
+
+function pill(key, text) { return el('span', { class: `pill state-${key}`, text }); }
+
+function statusText(status) {
+  const text = t(`app.household_${status.key}`);
+  return status.date ? `${text} ${status.date}` : text;
+}
+
+async function show() {
+  const { sync: onSync, backup: onBackup, restore: onRestore } = state.actions;
+  const villages = (await all('villages')).filter((v) => v.active !== 0)
+    .sort((a, b) => a.name.localeCompare(b.name, 'vi'));
+  if (!state.village || !villages.some((v) => v.id === state.village)) state.village = villages[0]?.id || null;
+  const records = await all('records');
+  const households = state.village ? await byIndex('households', 'village_id', state.village) : [];
+  const status = await getKv('server_status');
+  const visits = new Map();
+  for (const r of records) visits.set(r.household_id, [...(visits.get(r.household_id) || []), r]);
+  const q = state.search.trim().toLocaleLowerCase('vi');
+  const shown = households
+    .filter((h) => !q || `${h.head_name} ${h.address} ${h.code}`.toLocaleLowerCase('vi').includes(q))
+    .sort((a, b) => a.head_name.localeCompare(b.head_name, 'vi'));
+
+  const search = el('input', { type: 'search', id: 'search', placeholder: t('app.search'), value: state.search,
+    'aria-label': t('app.search'),
+    oninput: (e) => { state.search = e.target.value; clearTimeout(show.timer); show.timer = setTimeout(() => go('home'), 250); } });
+  const waiting = waitingCount(records);
+
+  main().replaceChildren(...[
+    el('section', { class: 'card sync' },
+      el('div', { class: 'who', text: `${state.device.user.display_name} · ${state.device.commune.name}` }),
+      state.revoked ? el('div', { class: 'notice error', role: 'alert', id: 'revoked' },
+        el('p', { text: t('app.revoked') }),
+        el('button', { type: 'button', class: 'primary', text: t('app.backup_save'), onclick: onBackup })) : null,
+      el('button', { type: 'button', class: 'primary', id: 'sync', disabled: state.syncing || state.revoked || null,
+        text: state.syncing ? t('app.syncing') : waiting ? t('app.sync_count', { count: waiting }) : t('app.sync'),
+        onclick: () => onSync('button') }),
+      el('progress', { id: 'sync-progress', hidden: !state.syncing || null, max: state.progress?.total || 1, value: state.progress?.done || 0 }),
+      status ? el('p', { class: 'safe', id: 'safe', text: t('app.safe_on_server', { count: status.records }) }) : null,
+      state.notice ? el('p', { class: `notice ${state.notice.kind}`, role: 'status', text: state.notice.text }) : null),
+    el('nav', { class: 'villages', 'aria-label': t('records.village') },
+      ...villages.map((v) => el('button', { type: 'button', class: v.id === state.village ? 'chip active' : 'chip',
+        'aria-pressed': String(v.id === state.village), text: v.name,
+        onclick: () => { state.village = v.id; go('home'); } }))),
+    el('section', { class: 'households' },
+      el('h2', { text: t('app.households') }),
+      search,
+      el('div', { class: 'tools' },
+        canScan() ? el('button', { type: 'button', class: 'secondary', text: t('app.scan'),
+          onclick: async () => openByCode(await scanCode(t)) }) : null,
+        el('button', { type: 'button', class: 'secondary', id: 'type-code', text: t('app.type_code'), onclick: askCode }),
+        el('button', { type: 'button', class: 'secondary', id: 'add-household', text: t('app.add_household'), onclick: addHousehold })),
+      shown.length ? el('ul', { class: 'list', id: 'household-list' }, ...shown.map((h) => {
+        const s = householdStatus(visits.get(h.id) || [], h.followup);
+        return el('li', {}, el('button', { type: 'button', class: 'row', 'data-household': h.id, onclick: () => openHousehold(h) },
+          el('span', { class: 'name', text: h.head_name || h.code }),
+          el('span', { class: 'sub', text: [h.address, h.code].filter(Boolean).join(' · ') }),
+          pill(s.key, statusText(s))));
+      })) : el('p', { class: 'empty', text: q ? t('app.no_match') : t('app.no_households') })),
+    el('section', { class: 'records' },
+      el('h2', { text: t('app.my_records') }),
+      records.length ? el('ul', { class: 'list', id: 'record-list' }, ...records
+        .sort((a, b) => (b.updated_at || '').localeCompare(a.updated_at || ''))
+        .map((r) => el('li', {}, el('button', { type: 'button', class: 'row', 'data-record': r.id, onclick: () => go('visit', r.id) },
+          el('span', { class: 'name', text: r.data.head_name || r.household_name || r.id.slice(0, 8) }),
+          el('span', { class: 'sub', text: (r.updated_at || '').slice(0, 16).replace('T', ' ') }),
+          pill(r.state, t(`app.state_${r.state}`))))))
+        : el('p', { class: 'empty', text: t('app.no_records') })),
+    await safetyCard(onBackup, onRestore)].filter(Boolean));
+}
+
+async function safetyCard(onBackup, onRestore) {
+  const file = el('input', { type: 'file', accept: 'application/json,.json', id: 'restore-file', hidden: true,
+    onchange: (e) => e.target.files[0] && onRestore(e.target.files[0]) });
+  const used = el('p', { class: 'sub', id: 'storage' });
+  navigator.storage?.estimate?.().then((e) => {
+    used.textContent = t('app.storage_used', { mb: (e.usage / 1048576).toFixed(1) });
+  }).catch(() => {});
+  const standalone = matchMedia('(display-mode: standalone)').matches || navigator.standalone === true;
+  const ios = /iphone|ipad|ipod/i.test(navigator.userAgent);
+  return el('section', { class: 'card safety' },
+    el('h2', { text: t('app.safety') }),
+    standalone ? null : el('p', { class: 'notice warn', id: 'install-hint', text: ios ? t('app.install_ios') : t('app.install_hint') }),
+    used,
+    el('div', { class: 'tools' },
+      el('button', { type: 'button', class: 'secondary', id: 'backup', text: t('app.backup_save'), onclick: onBackup }),
+      el('button', { type: 'button', class: 'secondary', id: 'restore', text: t('app.backup_restore'), onclick: () => file.click() })),
+    file,
+    el('p', { class: 'sub', text: t('app.version', { version: APP_VERSION }) }));
+}
+
+async function openHousehold(household) {
+  const drafts = (await byIndex('records', 'household_id', household.id)).filter((r) => r.state === 'draft');
+  if (drafts.length) return go('visit', drafts[0].id);
+  return go('visit', null, household);
+}
+
+async function openByCode(code) {
+  if (!code) return;
+  const wanted = code.trim().toUpperCase();
+  const found = (await all('households')).find((h) => h.code === wanted || h.id === code.trim());
+  if (!found) { toast(t('app.code_not_found', { code: wanted }), 'error'); return; }
+  state.village = found.village_id;
+  await openHousehold(found);
+}
+
+function askCode() {
+  const input = el('input', { id: 'code-input', autocomplete: 'off', autocapitalize: 'characters' });
+  sheet(t('app.type_code'), [el('label', { for: 'code-input', text: t('app.household_code') }), input],
+    () => openByCode(input.value));
+}
+
+function addHousehold() {
+  const head = el('input', { id: 'new-head', autocomplete: 'off' });
+  const address = el('input', { id: 'new-address', autocomplete: 'off' });
+  sheet(t('app.add_household'), [
+    el('label', { for: 'new-head', text: t('app.new_head') }), head,
+    el('label', { for: 'new-address', text: t('app.new_address') }), address,
+  ], async () => {
+    if (!head.value.trim()) { toast(t('app.new_head_needed'), 'error'); return false; }
+    const household = { id: uuid(), village_id: state.village, code: '', head_name: head.value.trim(),
+      address: address.value.trim(), local: true };
+    await put('households', household);
+    await go('visit', null, household);
+    return true;
+  });
+}
+
+/** A simple bottom sheet with a form; `onOk` returning false keeps it open. */
+function sheet(title, fields, onOk) {
+  const box = el('form', { class: 'sheet', role: 'dialog', 'aria-label': title },
+    el('h2', { text: title }), ...fields,
+    el('div', { class: 'tools' },
+      el('button', { type: 'button', class: 'secondary', text: t('app.close'), onclick: () => box.remove() }),
+      el('button', { type: 'submit', class: 'primary', id: 'sheet-ok', text: t('app.ok') })));
+  box.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if ((await onOk()) !== false) box.remove();
+  });
+  document.body.append(box);
+  fields.find((f) => f.tagName === 'INPUT')?.focus();
+}
+
+register('home', show);

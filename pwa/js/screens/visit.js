@@ -1,0 +1,167 @@
+// One visit: the form a part at a time, every answer saved on the phone as it is given,
+// and Finalize, which checks with the same rules as the server before queueing the record.
+import { all, get, put } from '../db.js';
+import { el, localDate, toast, uuid } from '../dom.js';
+import { Form, Rules } from '../form.js';
+import { lang, message, t } from '../i18n.js';
+import { go, main, register, state } from '../nav.js';
+import { EDITABLE } from '../records.js';
+import { FormView } from '../render.js';
+
+async function latestForm() {
+  const forms = await all('forms');
+  forms.sort((a, b) => (a.version < b.version ? 1 : -1));
+  return forms[0] || null;
+}
+
+async function newRecord(household) {
+  const stored = await latestForm();
+  if (!stored) { toast(t('app.no_form'), 'error'); return null; }
+  const form = new Form(stored.definition);
+  const now = new Date().toISOString();
+  const data = {};
+  for (const node of form.nodes.values()) {
+    if (node.type === 'start') data[node.name] = now;
+    if (node.type === 'today') data[node.name] = localDate();
+  }
+  const record = {
+    id: uuid(), rev: null, base_rev: null, form_id: form.formId, form_version: form.version,
+    household_id: household.id, village_id: household.village_id, household_name: household.head_name,
+    data, meta: { started_at: now, visit_date: localDate(), device_id: state.device.device_id },
+    state: 'draft', created_at: now, updated_at: now,
+  };
+  await put('records', record);
+  state.actions.persist?.();
+  return record;
+}
+
+/** Open a record by id, or start a new visit to `household`. */
+async function show(id, household = null) {
+  const record = id ? await get('records', id) : await newRecord(household);
+  if (!record) return go('home');
+  const stored = await get('forms', `${record.form_id}@${record.form_version}`);
+  if (!stored) { toast(t('app.no_form'), 'error'); return go('home'); }
+  const form = new Form(stored.definition);
+  const rules = new Rules(form, { today: record.meta.visit_date });
+  const editable = EDITABLE.has(record.state);
+  const touched = new Set();
+  const body = el('div', { class: 'form-body' });
+  const summary = el('div', { class: 'summary', id: 'summary', role: 'alert', hidden: true });
+  const saved = el('span', { id: 'saved', class: 'saved', text: editable ? t('app.autosave') : t(`app.state_${record.state}`) });
+  let saving = Promise.resolve();
+
+  const save = (changes) => {
+    Object.assign(record, changes, { updated_at: new Date().toISOString() });
+    // A record sent back by the server or a reviewer becomes a draft again once touched.
+    if (record.state !== 'draft' && record.state !== 'finalized' && changes.data) record.state = 'draft';
+    const copy = structuredClone(record);
+    saving = saving.then(() => put('records', copy)).then(() => {
+      saved.textContent = t('app.saved_at', { time: new Date().toLocaleTimeString(lang()) });
+    }).catch(() => toast(t('app.save_failed'), 'error'));
+    return saving;
+  };
+
+  const view = new FormView({
+    form, rules, data: record.data, lang: lang(), root: body, t,
+    onChange: (data, path) => {
+      if (path) touched.add(path);
+      save({ data });
+      // Say what is wrong next to the question as soon as it is answered, not only at the end.
+      view.showErrors(rules.check(data, message), touched);
+      steps.update();
+    },
+  });
+  state.visit = { record, view };
+
+  const steps = pager(view);
+  const finalize = async () => {
+    const data = rules.settle(view.data);
+    const errors = rules.check(data, message);
+    const paths = Object.keys(errors);
+    if (paths.length) {
+      view.showErrors(errors);
+      summary.hidden = false;
+      summary.replaceChildren(el('p', { text: t('app.missing', { count: paths.length }) }),
+        el('ul', {}, ...paths.slice(0, 8).map((p) => el('li', {}, el('button', {
+          type: 'button', class: 'link', text: questionLabel(form, p),
+          onclick: () => { steps.open(view.pageOf(p)); body.querySelector(`[data-path="${CSS.escape(p)}"]`)?.scrollIntoView({ block: 'center' }); },
+        })))));
+      steps.open(view.pageOf(paths[0]));
+      summary.scrollIntoView({ block: 'start' });
+      return;
+    }
+    for (const node of form.nodes.values()) if (node.type === 'end') data[node.name] = new Date().toISOString();
+    await save({ data, state: 'finalized', rev: uuid(), base_rev: record.server_rev || null, errors: null });
+    await saving;
+    toast(t('app.finalized'));
+    await go('home');
+    state.actions.sync('finalize');
+  };
+  const back = async () => { await saving; await go('home'); };
+
+  main().replaceChildren(...[
+    el('div', { class: 'form-head' },
+      el('button', { type: 'button', class: 'link', id: 'back', text: `← ${t('app.back')}`, onclick: back }),
+      el('h1', { text: record.household_name || record.data.head_name || form.title }),
+      saved),
+    reviewNote(record),
+    record.state === 'rejected' && record.errors ? el('p', { class: 'error', text: t('app.server_rejected') }) : null,
+    summary, steps.el, body, steps.nav,
+    editable ? el('div', { class: 'actions' },
+      el('button', { type: 'button', class: 'secondary', id: 'save-draft', text: t('app.save_draft'), onclick: back }),
+      el('button', { type: 'button', class: 'primary', id: 'finalize', text: t('app.finalize'), onclick: finalize })) : null].filter(Boolean));
+  view.mount();
+  steps.update();
+  if (!editable) body.querySelectorAll('input, select, textarea, button').forEach((n) => { n.disabled = true; });
+  if (record.errors) view.showErrors(record.errors);
+  window.scrollTo(0, 0);
+}
+
+function reviewNote(record) {
+  const review = record.review;
+  if (!review || !review.comment) return null;
+  return el('div', { class: `notice review ${record.state}`, id: 'review-comment', role: 'note' },
+    el('strong', { text: t(`app.review_${review.review_state}`, { by: review.by || '' }) }),
+    el('p', { text: review.comment }));
+}
+
+function questionLabel(form, path) {
+  const name = path.replace(/^.*\./, '').replace(/\[\d+\]$/, '');
+  const node = form.nodes.get(name);
+  const member = /\[(\d+)\]/.exec(path);
+  const label = node ? form.label(node, lang()) : name;
+  return member ? `${label} (${Number(member[1]) + 1})` : label;
+}
+
+/** The parts of the form as steps: where you are, and Previous / Next. */
+function pager(view) {
+  const bar = el('progress', { class: 'steps-bar', id: 'progress', max: 1, value: 0 });
+  const title = el('p', { class: 'steps-title', id: 'step-title' });
+  const prev = el('button', { type: 'button', class: 'secondary', id: 'prev', text: `← ${t('app.previous')}` });
+  const next = el('button', { type: 'button', class: 'secondary', id: 'next', text: `${t('app.next')} →` });
+  const api = {
+    el: el('div', { class: 'steps' }, title, bar),
+    nav: el('div', { class: 'step-nav' }, prev, next),
+    open(index) {
+      if (index === undefined || index < 0) return;
+      view.showPage(index);
+      api.update();
+      window.scrollTo(0, 0);
+    },
+    update() {
+      const visible = view.visiblePages();
+      if (!visible.includes(view.current) && visible.length) view.showPage(visible[0]);
+      const at = visible.indexOf(view.current);
+      title.textContent = t('app.step', { at: at + 1, total: visible.length, title: view.pages[view.current]?.title || '' });
+      bar.max = Math.max(1, visible.length);
+      bar.value = at + 1;
+      prev.disabled = at <= 0;
+      next.disabled = at >= visible.length - 1;
+    },
+  };
+  prev.addEventListener('click', () => { const v = view.visiblePages(); api.open(v[v.indexOf(view.current) - 1]); });
+  next.addEventListener('click', () => { const v = view.visiblePages(); api.open(v[v.indexOf(view.current) + 1]); });
+  return api;
+}
+
+register('visit', show);

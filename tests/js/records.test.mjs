@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyReview, backupFile, householdStatus, recordsToRestore, unsynced, waitingCount } from '../../pwa/js/records.js';
+import { fitWithin } from '../../pwa/js/blobs.js';
+
+const rec = (over) => ({ id: 'r1', rev: 'a', state: 'synced', updated_at: '2026-11-20T08:00', data: {}, ...over });
+
+test('a household reads as its newest visit says', () => {
+  assert.deepEqual(householdStatus([]), { key: 'not_visited', date: null });
+  const later = rec({ updated_at: '2026-11-21', data: { outcome: 'come_back', revisit_date: '2026-11-25' } });
+  const earlier = rec({ updated_at: '2026-11-19', data: { outcome: 'completed' } });
+  assert.deepEqual(householdStatus([later, earlier]), { key: 'come_back', date: '2026-11-25' });
+  assert.equal(householdStatus([earlier]).key, 'visited');
+  const help = rec({ data: { outcome: 'completed', members: [{ needs_help: ['vneid'] }, { needs_help: ['none'] }] } });
+  assert.equal(householdStatus([help]).key, 'needs_help');
+  const noHelp = rec({ data: { outcome: 'completed', members: [{ needs_help: ['none'] }] } });
+  assert.equal(householdStatus([noHelp]).key, 'visited');
+  assert.equal(householdStatus([rec({ data: { outcome: 'nobody_home' } })]).key, 'nobody_home');
+});
+
+test('a review decision changes only the revision it is about', () => {
+  const sent = rec({ rev: 'a' });
+  assert.equal(applyReview(sent, { rev: 'a', review_state: 'has_issues', comment: '?' }).state, 'has_issues');
+  assert.equal(applyReview(sent, { rev: 'a', review_state: 'approved' }).state, 'approved');
+  assert.equal(applyReview(sent, { rev: 'old', review_state: 'has_issues' }).state, 'synced');
+  const editing = rec({ state: 'draft' });
+  assert.equal(applyReview(editing, { rev: 'a', review_state: 'approved' }).state, 'draft');
+  assert.equal(applyReview(editing, { rev: 'a', review_state: 'approved' }).review.review_state, 'approved');
+});
+
+test('the queue counts finalized records; the backup holds everything not on the server', () => {
+  const records = [rec({ id: '1', state: 'draft', rev: null }), rec({ id: '2', state: 'finalized' }),
+    rec({ id: '3', state: 'synced' }), rec({ id: '4', state: 'rejected' }), rec({ id: '5', state: 'approved' })];
+  assert.equal(waitingCount(records), 1);
+  assert.deepEqual(unsynced(records).map((r) => r.id), ['1', '2', '4']);
+  const file = backupFile(records, { device_id: 'd', user: { id: 7, username: 'v', display_name: 'V' } }, 'now');
+  assert.equal(file.format, 'gocua-backup');
+  assert.deepEqual(file.user, { id: 7, username: 'v' });
+  assert.deepEqual(file.records.map((r) => r.id), ['2', '4']); // drafts have no revision to push
+  assert.deepEqual(Object.keys(file.records[0]).sort(),
+    ['base_rev', 'data', 'form_id', 'form_version', 'household_id', 'id', 'meta', 'rev', 'village_id']);
+  assert.deepEqual(file.local.map((r) => r.id), ['1', '2', '4']);
+});
+
+test('restoring takes what the phone lacks or holds older, never over a synced record', () => {
+  const file = { format: 'gocua-backup', local: [rec({ id: 'a', state: 'finalized', updated_at: '2' }),
+    rec({ id: 'b', state: 'draft', updated_at: '2' }), rec({ id: 'c', state: 'draft', updated_at: '2' })] };
+  const existing = [rec({ id: 'b', state: 'draft', updated_at: '1' }), rec({ id: 'c', state: 'synced', updated_at: '1' })];
+  assert.deepEqual(recordsToRestore(file, existing).map((r) => r.id), ['a', 'b']);
+  assert.throws(() => recordsToRestore({ format: 'other' }, []), /backup/);
+});
+
+test('photos are scaled so the longer side is at most 1600 px, never enlarged', () => {
+  assert.deepEqual(fitWithin(4000, 3000), { width: 1600, height: 1200 });
+  assert.deepEqual(fitWithin(1200, 2400), { width: 800, height: 1600 });
+  assert.deepEqual(fitWithin(640, 480), { width: 640, height: 480 });
+});
