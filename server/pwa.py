@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, request
+from flask import Blueprint, Response, abort, current_app, redirect, request
 
 from schemas.messages import LANGUAGES, MESSAGES_DIR
 
@@ -28,9 +28,15 @@ mimetypes.add_type("application/manifest+json", ".webmanifest")
 mimetypes.add_type("text/javascript", ".mjs")
 
 
+def _pwa_dir() -> Path:
+    """The collector's files: pwa/ beside the server, or GOCUA_PWA_DIR (a deployed copy)."""
+    return Path(current_app.config.get("PWA_DIR") or PWA_DIR)
+
+
 def _shell_files() -> dict[str, Path]:
     """URL path under /app/ → file, for every file of the app shell."""
-    files = {p.relative_to(PWA_DIR).as_posix(): p for p in sorted(PWA_DIR.rglob("*"))
+    root = _pwa_dir()
+    files = {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*"))
              if p.is_file() and p.name != "sw.js" and not p.name.startswith(".")}
     for lang in LANGUAGES:  # the phone's words only; the server's areas stay on the server
         files[f"messages/{lang}.json"] = MESSAGES_DIR / f"{lang}.json"
@@ -83,7 +89,7 @@ def index() -> Response:
 def service_worker() -> Response:
     manifest = precache_manifest()
     body = (f"const PRECACHE = {json.dumps(manifest)};\n"
-            + (PWA_DIR / "sw.js").read_text(encoding="utf-8")).encode()
+            + (_pwa_dir() / "sw.js").read_text(encoding="utf-8")).encode()
     response = _send(body, gzip.compress(body), "text/javascript", manifest["version"])
     response.headers["Service-Worker-Allowed"] = "/app/"
     return response

@@ -22,8 +22,10 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.extra_env = extra_env or {}
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -33,7 +35,7 @@ class ServerProcess:
     def env(self) -> dict[str, str]:
         return {**os.environ, "GOCUA_DATA_DIR": str(self.data_dir),
                 "GOCUA_PORT": str(self.port), "GOCUA_HOST": "127.0.0.1",
-                "GOCUA_PUBLIC_URL": self.base, "PYTHONPATH": str(ROOT)}
+                "GOCUA_PUBLIC_URL": self.base, "PYTHONPATH": str(ROOT), **self.extra_env}
 
     def cli(self, *args: str) -> str:
         """Run ``gocua ARGS`` against this server's data; returns its output."""

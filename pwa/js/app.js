@@ -33,7 +33,7 @@ function errorText(e) {
 }
 
 async function refresh() {
-  if (!state.visit) await go('home');
+  if (state.screen === 'home') await go('home');
   await updateHeader();
 }
 
@@ -42,7 +42,7 @@ async function sync(reason) {
   clearTimeout(retryTimer);
   state.syncing = true;
   state.progress = null;
-  if (!state.visit) await go('home');
+  if (state.screen === 'home') await go('home');
   try {
     const { pushed } = await syncNow((p) => {
       if (p.phase !== 'push') return;
@@ -121,7 +121,7 @@ async function registerWorker() {
   // An update never interrupts an open form: it waits, says so, and applies on the home screen.
   const applyWhenIdle = () => {
     if (!reg.waiting) return;
-    if (state.visit) { toast(t('app.update_waiting')); return; }
+    if (state.screen === 'visit') { toast(t('app.update_waiting')); return; }
     reg.waiting.postMessage('skip-waiting');
   };
   reg.addEventListener('updatefound', () => reg.installing?.addEventListener('statechange', applyWhenIdle));

@@ -4,7 +4,7 @@ const screens = {};
 
 export const state = {
   device: null, village: null, search: '', visit: null, syncing: false, notice: null,
-  revoked: false, progress: null,
+  revoked: false, progress: null, screen: null,
   // What the screens ask the app to do: {enroll, sync, backup, restore}, set by app.js.
   actions: {},
 };
@@ -13,6 +13,9 @@ export function register(name, show) { screens[name] = show; }
 
 /** Show a screen: 'enroll', 'home' or 'visit' (with the record id). */
 export async function go(name, ...args) {
+  // Set at once, before any await: a sync finishing meanwhile must not redraw the home
+  // screen over a visit that is just opening.
+  state.screen = name;
   if (name !== 'visit') state.visit = null;
   const shown = await screens[name](...args);
   // The app applies a waiting update only when no form is open.

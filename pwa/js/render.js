@@ -91,7 +91,7 @@ export class FormView {
         box.append(list);
         const repeat = { node: child, el: box, list, position, path: prefix + child.name, count: -1 };
         if (!child.row.repeat_count) {
-          box.append(el('button', { type: 'button', class: 'secondary', text: this.t('form.add_repeat', { name: this.form.label(child, this.lang) }),
+          box.append(el('button', { type: 'button', class: 'secondary', 'data-add': child.name, text: this.t('form.add_repeat', { name: this.form.label(child, this.lang) }),
             onclick: () => this.#addInstance(repeat) }));
         }
         this.repeats.push(repeat);

@@ -74,6 +74,38 @@ class Collector:
         self.choose("support_given", "no")
 
 
+    def add(self, repeat: str) -> None:
+        """Add one more entry to a repeat the volunteer fills as she goes."""
+        button = self.page.locator(f'[data-add="{repeat}"]')
+        while not button.is_visible():
+            self.page.locator("#next").click()
+        button.click()
+
+    def enroll(self, url: str) -> None:
+        self.page.goto(url)
+        self.households().first.wait_for()
+        self.wait_controlled()
+
+    def open_household(self, index: int = 0) -> None:
+        self.households().nth(index).click()
+        self.page.locator("#finalize").wait_for()
+
+    def finalize(self) -> None:
+        self.page.locator("#finalize").click()
+        self.page.locator("#record-list").wait_for()
+
+    def wait_saved(self) -> None:
+        """Until every answer given so far is written to IndexedDB."""
+        self.page.locator('#saved[data-pending="0"]').wait_for(state="attached")
+
+    def value(self, path: str) -> str:
+        return self.question(path).locator("input, textarea").first.input_value()
+
+    def checked(self, path: str) -> list[str]:
+        boxes = self.question(path).locator("input:checked")
+        return [boxes.nth(i).get_attribute("value") for i in range(boxes.count())]
+
+
 def two_members() -> list[dict[str, Any]]:
     child = {"member_name": "Nguyễn Văn Nam", "relation": "child", "sex": "male",
              "birth_year": 2016, "answered_by": "proxy"}

@@ -55,9 +55,13 @@ async function show(id, household = null) {
     // A record sent back by the server or a reviewer becomes a draft again once touched.
     if (record.state !== 'draft' && record.state !== 'finalized' && changes.data) record.state = 'draft';
     const copy = structuredClone(record);
+    saved.dataset.pending = String(Number(saved.dataset.pending || 0) + 1);
     saving = saving.then(() => put('records', copy)).then(() => {
       saved.textContent = t('app.saved_at', { time: new Date().toLocaleTimeString(lang()) });
-    }).catch(() => toast(t('app.save_failed'), 'error'));
+    }).catch(() => toast(t('app.save_failed'), 'error')).finally(() => {
+      // Tests and the volunteer alike can see when every answer has reached the phone's disk.
+      saved.dataset.pending = String(Number(saved.dataset.pending) - 1);
+    });
     return saving;
   };
 
