@@ -8,8 +8,9 @@ self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
     const urls = ['', ...Object.keys(PRECACHE.files)].map((p) => BASE + p);
-    // cache: 'reload' skips the HTTP cache, so a new version never stores an old file.
-    await cache.addAll(urls.map((u) => new Request(u, { cache: 'reload' })));
+    // 'no-cache' revalidates each file (ETag): never stale, and what the page itself just
+    // loaded comes back as a bodiless 304 instead of being downloaded twice.
+    await cache.addAll(urls.map((u) => new Request(u, { cache: 'no-cache' })));
   })());
 });
 

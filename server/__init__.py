@@ -22,6 +22,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         DATABASE=str(data_dir / "gocua.db"),
         # The public base URL phones reach (behind the TLS proxy); empty: the request's own.
         PUBLIC_URL=os.environ.get("GOCUA_PUBLIC_URL", "").rstrip("/"),
+        # Where the collector's files are served from; empty: pwa/ of this checkout.
+        PWA_DIR=os.environ.get("GOCUA_PWA_DIR", ""),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("GOCUA_SECURE_COOKIES", "") == "1",

@@ -45,6 +45,8 @@ async function sync(reason) {
   if (state.screen === 'home') await go('home');
   try {
     const { pushed } = await syncNow((p) => {
+      // Show the households as soon as they are here; the status check can come after.
+      if (p.phase === 'pulled' && state.screen === 'home') go('home');
       if (p.phase !== 'push') return;
       state.progress = p;
       const bar = document.getElementById('sync-progress');
@@ -78,6 +80,7 @@ async function doEnroll(code) {
   state.device = await getKv('device');
   state.revoked = false;
   toast(t('app.enrolled', { name: state.device.user.display_name }));
+  await go('home');
   await sync('enroll');
 }
 
@@ -157,7 +160,7 @@ async function start() {
   if (code) {
     history.replaceState(null, '', location.pathname);
     await doEnroll(code);
-    if (!state.device) return;
+    return;
   }
   if (!state.device) { go('enroll'); await updateHeader(); return; }
   await go('home');

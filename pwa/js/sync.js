@@ -56,6 +56,7 @@ export async function enroll(code) {
   if (!response.ok) throw new HttpError(response.status, json);
   await setKv('token', json.token);
   await setKv('device', { device_id: json.device_id, user: json.user, commune: json.commune });
+  for (const village of json.villages || []) await put('villages', village);
   return json;
 }
 
@@ -157,6 +158,7 @@ async function pull(onProgress) {
 export async function syncNow(onProgress) {
   const pushed = await push(onProgress);
   await pull(onProgress);
+  onProgress?.({ phase: 'pulled' });
   const status = await withRetry(() => call('sync/status'));
   await setKv('server_status', { ...status, at: new Date().toISOString() });
   await report();
