@@ -28,6 +28,14 @@ QUESTION_TYPES = {
 AUTOMATIC_TYPES = {"calculate", "start", "end", "today"}
 
 _LANG_CODE = re.compile(r"\(([A-Za-z-]+)\)\s*$")
+# A choice_filter names the choices sheet's columns bare (``state = ${state}``): strings,
+# ${references}, function calls and operators stay, every other name is a column.
+_FILTER_TOKEN = re.compile(r"""'[^']*'|"[^"]*"|\$\{[^}]*\}|[A-Za-z_][\w.-]*(\s*\()?|[\s\S]""")
+_OPERATOR_WORDS = {"and", "or", "div", "mod"}
+CHOICE_PREFIX = "__choice_"
+# The words of the question XLSForm adds after a select ... or_other.
+OTHER_LABELS = {"vi": "Ghi rõ lựa chọn khác", "en": "Specify other"}
+OTHER_CHOICE = {"vi": "Khác", "en": "Other"}
 
 
 class FormError(ValueError):
@@ -79,6 +87,22 @@ def parse_type(raw: str) -> tuple[str, str | None, bool]:
     return base, None, False
 
 
+def choice_filter_expression(expr: str) -> tuple[str, list[str]]:
+    """``"state = ${state}"`` → ``("${__choice_state} = ${state}", ["state"])``: the bare
+    column names become references the expression engine resolves per choice."""
+    out: list[str] = []
+    columns: list[str] = []
+    for match in _FILTER_TOKEN.finditer(expr):
+        token = match.group(0)
+        if (token[0].isalpha() or token[0] == "_") and not match.group(1) \
+                and token not in _OPERATOR_WORDS:
+            if token not in columns:
+                columns.append(token)
+            token = "${" + CHOICE_PREFIX + token + "}"
+        out.append(token)
+    return "".join(out), columns
+
+
 def language_code(column_suffix: str) -> str:
     """``"Tiếng Việt (vi)"`` → ``"vi"``; a suffix without a code is its own name."""
     match = _LANG_CODE.search(column_suffix)
@@ -99,6 +123,9 @@ class Form:
         if not self.form_id or not self.version:
             raise FormError("settings must name form_id and version", sheet="settings")
         self.title = settings.get("form_title") or self.form_id
+        # XLSForm's own switch: a cascading list may repeat a name under another parent.
+        self.allow_duplicates = str(settings.get("allow_choice_duplicates") or "").strip().lower() \
+            in ("yes", "true", "true()")
         self.choices = self._read_choices(definition.get("choices") or [])
         self.root = Node(kind="group", name="", type="group", row={}, row_number=0)
         self.nodes: dict[str, Node] = {}
@@ -122,7 +149,8 @@ class Form:
                 continue
             if not list_name or not name:
                 raise FormError("a choice needs both list_name and name", number, "choices")
-            if any(str(c["name"]) == name for c in lists.get(list_name, [])):
+            if not self.allow_duplicates and any(str(c["name"]) == name
+                                                  for c in lists.get(list_name, [])):
                 raise FormError(f"choice '{name}' appears twice in list '{list_name}'",
                                 number, "choices")
             lists.setdefault(list_name, []).append({**row, "name": name})
@@ -157,6 +185,11 @@ class Form:
                                     "which the choices sheet does not have", number)
                 node = Node("field", name, base, row, number, repeats, list_name, or_other,
                             parent=parent)
+                if or_other:
+                    parent.children.append(node)
+                    self.nodes[name] = node
+                    node = self._other_question(node, parent)
+                    name = node.name
             else:
                 raise FormError(f"question type '{raw_type}' is not supported", number)
             parent.children.append(node)
@@ -164,6 +197,32 @@ class Form:
         if len(stack) > 1:
             raise FormError(f"'{stack[-1].name}' is opened but never closed",
                             stack[-1].row_number)
+
+    def _other_question(self, select: Node, parent: Node) -> Node:
+        """The text question XLSForm adds after ``select_... or_other``, asked on 'other'."""
+        name = f"{select.name}_other"
+        if name in self.nodes:
+            raise FormError(f"the name '{name}' is used twice", select.row_number)
+        row: dict[str, Any] = {"type": "text", "name": name,
+                               "relevant": f"selected(${{{select.name}}}, 'other')"}
+        for column in select.row:
+            if column.startswith("label::"):
+                code = language_code(column.split("::", 1)[1])
+                row[column] = OTHER_LABELS.get(code, OTHER_LABELS["en"])
+        if not any(c.startswith("label::") for c in select.row):
+            row["label"] = OTHER_LABELS["en"]
+        return Node("field", name, "text", row, select.row_number, select.repeats,
+                    parent=parent)
+
+    def choice_list(self, node: Node) -> list[dict[str, Any]]:
+        """The choices a select offers, with XLSForm's 'other' last for ``or_other``."""
+        choices = self.choices.get(node.list_name or "", [])
+        if not node.or_other:
+            return choices
+        other = {"list_name": node.list_name, "name": "other"}
+        for code, text in OTHER_CHOICE.items():
+            other[f"label::{code}"] = text
+        return [*choices, other]
 
     def _languages(self) -> list[str]:
         seen: list[str] = []

@@ -15,7 +15,15 @@ from typing import Any
 
 from schemas.expr_parser import FUNCTIONS
 from schemas.expressions import ExpressionError, parse
-from schemas.form import AUTOMATIC_TYPES, QUESTION_TYPES, Form, FormError, language_code, parse_type
+from schemas.form import (
+    AUTOMATIC_TYPES,
+    QUESTION_TYPES,
+    Form,
+    FormError,
+    choice_filter_expression,
+    language_code,
+    parse_type,
+)
 
 # Columns as the form model names them; translated ones may carry ``::Language (code)``.
 TRANSLATED_COLUMNS = ("label", "hint", "constraint_message", "required_message")
@@ -23,7 +31,8 @@ SURVEY_COLUMNS = frozenset({
     "type", "name", *TRANSLATED_COLUMNS, "required", "relevant", "constraint", "calculation",
     "choice_filter", "repeat_count", "appearance", "default", "read_only",
 })
-SETTINGS_COLUMNS = frozenset({"form_id", "version", "form_title", "default_language"})
+SETTINGS_COLUMNS = frozenset({"form_id", "version", "form_title", "default_language",
+                              "allow_choice_duplicates"})
 # Choice columns beyond these are the choice's own properties, which a choice_filter may test;
 # media columns are not: the phone would silently show a choice without its picture or sound.
 CHOICE_COLUMNS = frozenset({"list_name", "name", "label"})
@@ -270,6 +279,8 @@ def _expression_problems(row: dict[str, Any], number: int) -> Iterator[Problem]:
             continue
         if functions(value) - FUNCTIONS.keys():
             continue  # already reported, by name, in the row pass
+        if column == "choice_filter":
+            value = choice_filter_expression(value)[0]  # bare names are the choices' columns
         try:
             parse(value)
         except ExpressionError as error:

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from schemas.expressions import Context, ExpressionError, evaluate, evaluate_bool, to_number
-from schemas.form import Form, Node
+from schemas.form import CHOICE_PREFIX, Form, Node, choice_filter_expression
 from schemas.messages import message
 
 Errors = dict[str, list[dict[str, str]]]
@@ -107,6 +107,9 @@ class RecordChecker:
         if problem:
             _add(errors, path, problem)
             return
+        if node.get("choice_filter") and not self._filtered_in(node, value, position):
+            _add(errors, path, "not_a_choice")
+            return
         constraint = node.get("constraint")
         if constraint and not self._bool(constraint, position, node.name, default=False):
             self._add_custom(errors, path, node, "constraint_message", "constraint")
@@ -144,6 +147,33 @@ class RecordChecker:
         except ExpressionError:
             return None
         return int(number) if math.isfinite(number) else None
+
+    def _filtered_in(self, node: Node, value: Any, position: tuple[tuple[str, int], ...]) -> bool:
+        """Every chosen value is a choice the question's choice_filter offers right now."""
+        expr, columns = choice_filter_expression(node.get("choice_filter"))
+        fields = {**self.fields, **{CHOICE_PREFIX + c: [] for c in columns}}
+        rows = self.form.choices.get(node.list_name or "", [])
+        for chosen in value if isinstance(value, list) else [value]:
+            if node.or_other and chosen == "other":
+                continue
+            offered = False
+            for row in rows:
+                if row["name"] != chosen:
+                    continue
+                extra = {CHOICE_PREFIX + c: str(row.get(c) if row.get(c) is not None else "")
+                         for c in columns}
+                ctx = Context(data={**self._data, **extra}, fields=fields,
+                              position=[list(p) for p in position], current=node.name,
+                              today=self._today)
+                try:
+                    offered = evaluate_bool(expr, ctx)
+                except ExpressionError:
+                    offered = True  # a broken filter is the form's fault, not the volunteer's
+                if offered:
+                    break
+            if not offered:
+                return False
+        return True
 
     def _type_problem(self, node: Node, value: Any) -> str | None:
         kind = node.type

@@ -10,6 +10,25 @@ export const QUESTION_TYPES = new Set([
 export const AUTOMATIC_TYPES = new Set(['calculate', 'start', 'end', 'today']);
 
 const LANG_CODE = /\(([A-Za-z-]+)\)\s*$/;
+// A choice_filter names the choices sheet's columns bare; the same rule as schemas/form.py.
+const FILTER_TOKEN = /'[^']*'|"[^"]*"|\$\{[^}]*\}|[A-Za-z_][\w.-]*(\s*\()?|[\s\S]/g;
+const OPERATOR_WORDS = new Set(['and', 'or', 'div', 'mod']);
+export const CHOICE_PREFIX = '__choice_';
+const OTHER_LABELS = { vi: 'Ghi rõ lựa chọn khác', en: 'Specify other' };
+const OTHER_CHOICE = { vi: 'Khác', en: 'Other' };
+
+/** "state = ${state}" → ["${__choice_state} = ${state}", ["state"]] */
+export function choiceFilterExpression(expr) {
+  const columns = [];
+  const out = String(expr).replace(FILTER_TOKEN, (token, call) => {
+    if (/^[A-Za-z_]/.test(token) && !call && !OPERATOR_WORDS.has(token)) {
+      if (!columns.includes(token)) columns.push(token);
+      return '${' + CHOICE_PREFIX + token + '}';
+    }
+    return token;
+  });
+  return [out, columns];
+}
 const TRUE = new Set(['yes', 'true', 'true()']);
 const FALSE = new Set(['', 'no', 'false', 'false()']);
 
@@ -69,9 +88,14 @@ export class Form {
         stack.push(node);
       } else {
         node = { kind: 'field', name, type: base, row, repeats, listName, orOther, parent };
+        if (orOther) {
+          parent.children.push(node);
+          this.nodes.set(name, node);
+          node = this.#otherQuestion(node, parent);
+        }
       }
       parent.children.push(node);
-      this.nodes.set(name, node);
+      this.nodes.set(node.name, node);
     }
     this.languages = [];
     for (const node of this.nodes.values()) {
@@ -86,6 +110,21 @@ export class Form {
       || this.languages[0] || '';
     this.fields = {};
     for (const [name, node] of this.nodes) this.fields[name] = node.repeats;
+  }
+
+  #otherQuestion(select, parent) {
+    const row = { type: 'text', name: `${select.name}_other`, relevant: `selected(\${${select.name}}, 'other')` };
+    const labels = Object.keys(select.row).filter((c) => c.startsWith('label::'));
+    for (const column of labels) row[column] = OTHER_LABELS[languageCode(column.split('::')[1])] || OTHER_LABELS.en;
+    if (!labels.length) row.label = OTHER_LABELS.en;
+    return { kind: 'field', name: row.name, type: 'text', row, repeats: select.repeats, parent };
+  }
+
+  /** The choices a select offers, with XLSForm's 'other' last for or_other. */
+  choiceList(node) {
+    const choices = this.choices[node.listName] || [];
+    if (!node.orOther) return choices;
+    return [...choices, { list_name: node.listName, name: 'other', 'label::vi': OTHER_CHOICE.vi, 'label::en': OTHER_CHOICE.en }];
   }
 
   /** A translated column (label, hint, constraint_message ...) of a row. */
@@ -147,6 +186,42 @@ export class Rules {
     return this.bool(raw, data, position, node.name, true);
   }
 
+  /** A new repeat instance (or the top level, for the root) with the form's defaults. */
+  defaults(node) {
+    const out = {};
+    for (const child of node.children) {
+      if (child.kind === 'group') Object.assign(out, this.defaults(child));
+      else if (child.kind === 'field' && get(child, 'default') && !AUTOMATIC_TYPES.has(child.type)) {
+        out[child.name] = typedDefault(child, get(child, 'default'));
+      }
+    }
+    return out;
+  }
+
+  /** The choices a select offers now, after its choice_filter (all of them without one). */
+  allowedChoices(node, data, position) {
+    const all = this.form.choiceList(node);
+    const filter = get(node, 'choice_filter');
+    if (!filter) return all;
+    const [expr, columns] = choiceFilterExpression(filter);
+    const fields = { ...this.form.fields };
+    for (const c of columns) fields[CHOICE_PREFIX + c] = [];
+    return all.filter((choice) => {
+      if (node.orOther && choice.name === 'other') return true;
+      const extra = {};
+      for (const c of columns) extra[CHOICE_PREFIX + c] = choice[c] === undefined || choice[c] === null ? '' : String(choice[c]);
+      try {
+        return evaluateBool(expr, { data: { ...data, ...extra }, fields, position, current: node.name, today: this.today, now: this.now });
+      } catch { return true; }
+    });
+  }
+
+  #offered(node, value, data, position) {
+    if (!get(node, 'choice_filter')) return true;
+    const names = new Set(this.allowedChoices(node, data, position).map((c) => c.name));
+    return (Array.isArray(value) ? value : [value]).every((v) => names.has(v));
+  }
+
   repeatCount(node, data, position) {
     const expr = get(node, 'repeat_count');
     if (!expr) return null;
@@ -181,7 +256,7 @@ export class Rules {
         const list = Array.isArray(scope[child.name]) ? scope[child.name] : [];
         const count = this.repeatCount(child, data, position);
         if (count !== null) {
-          while (list.length < count) list.push({});
+          while (list.length < count) list.push(this.defaults(child));
           list.length = count;
         }
         scope[child.name] = list;
@@ -190,6 +265,9 @@ export class Rules {
         });
       } else if (!ok) {
         delete scope[child.name];
+      } else if (get(child, 'choice_filter') && !isEmpty(scope[child.name])
+                 && !this.#offered(child, scope[child.name], data, position)) {
+        delete scope[child.name]; // the parent answer changed: this choice is no longer offered
       } else if (child.type === 'calculate' && get(child, 'calculation')) {
         let value;
         try { value = evaluate(get(child, 'calculation'), this.ctx(data, position, child.name)); } catch { value = ''; }
@@ -238,7 +316,8 @@ export class Rules {
         }
         continue;
       }
-      const problem = typeProblem(this.form, child, value);
+      const problem = typeProblem(this.form, child, value)
+        || (this.#offered(child, value, data, position) ? null : 'not_a_choice');
       if (problem) { add(errors, path, problem, message(`field.${problem}`)); continue; }
       const constraint = get(child, 'constraint');
       if (constraint && !this.bool(constraint, data, position, child.name, false)) {
@@ -253,6 +332,13 @@ export class Rules {
     const en = this.form.text(node.row, column, 'en');
     add(errors, path, code, { vi: vi || generic.vi, en: en || generic.en });
   }
+}
+
+function typedDefault(node, raw) {
+  if (node.type === 'integer' && /^-?\d+$/.test(raw)) return Number(raw);
+  if (node.type === 'decimal' && Number.isFinite(Number(raw))) return Number(raw);
+  if (node.type === 'select_multiple') return raw.split(/\s+/).filter(Boolean);
+  return raw;
 }
 
 function add(errors, path, code, texts) {

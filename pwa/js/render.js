@@ -125,7 +125,7 @@ export class FormView {
 
   #addInstance(repeat) {
     const scope = scopeAt(this.data, repeat.position);
-    (scope[repeat.node.name] ||= []).push({});
+    (scope[repeat.node.name] ||= []).push(this.rules.defaults(repeat.node));
     this.#changed();
   }
 
@@ -173,20 +173,20 @@ export class FormView {
     if (hint) wrap.append(el('p', { class: 'hint', text: hint }));
     const value = () => scopeAt(this.data, position)?.[node.name];
     const set = (v) => this.#set(position, node.name, v, path);
-    const control = this.#control(node, id, value, set);
+    const control = this.#control(node, id, value, set, position);
     if (control.el) wrap.append(control.el);
     wrap.append(el('div', { class: 'errors', 'aria-live': 'polite' }));
     return { node, el: wrap, position, path, sync: control.sync };
   }
 
-  #control(node, id, value, set) {
+  #control(node, id, value, set, position) {
     const appearance = String(node.row.appearance || '');
     switch (node.type) {
       case 'note':
         return {};
       case 'select_one':
       case 'select_multiple':
-        return this.#choices(node, id, value, set, appearance);
+        return this.#choices(node, id, value, set, appearance, position);
       case 'acknowledge': {
         const box = el('input', { id, type: 'checkbox', onchange: (e) => set(e.target.checked ? 'OK' : '') });
         return { el: el('label', { class: 'choice' }, box, el('span', { text: 'OK' })), sync: () => { box.checked = value() === 'OK'; } };
@@ -213,7 +213,7 @@ export class FormView {
     const input = appearance.includes('multiline')
       ? el('textarea', { id, rows: 3 })
       : el('input', { id, type: types[node.type] || 'text', inputmode: node.type === 'integer' ? 'numeric' : node.type === 'decimal' ? 'decimal' : null, autocomplete: 'off' });
-    if (String(node.row.read_only || '').match(/^(yes|true)/i)) input.readOnly = true;
+    if (/^(yes|true)/i.test(String(node.row.read_only || ''))) input.readOnly = true;
     const parse = (raw) => {
       const text = raw.trim();
       if (!numeric || text === '') return node.type === 'text' ? raw : text;
@@ -226,16 +226,25 @@ export class FormView {
     return { el: input, sync: () => { if (document.activeElement !== input) input.value = value() ?? ''; } };
   }
 
-  #choices(node, id, value, set, appearance) {
+  #choices(node, id, value, set, appearance, position) {
     const multiple = node.type === 'select_multiple';
-    const choices = this.form.choices[node.listName] || [];
+    const choices = this.form.choiceList(node);
+    const filtered = !!String(node.row.choice_filter || '').trim();
+    // A cascading select shows only the choices its filter offers for the answers so far.
+    const offer = (elements) => {
+      if (!filtered) return;
+      const allowed = new Set(this.rules.allowedChoices(node, this.data, position).map((c) => c.name));
+      elements.forEach((e, i) => { e.hidden = !allowed.has(choices[i].name); });
+    };
     if (!multiple && appearance.includes('minimal')) {
       const select = el('select', { id, onchange: (e) => set(e.target.value) },
         el('option', { value: '', text: '—' }),
         ...choices.map((c) => el('option', { value: c.name, text: this.form.text(c, 'label', this.lang) || c.name })));
-      return { el: select, sync: () => { select.value = value() ?? ''; } };
+      const options = [...select.options].slice(1);
+      return { el: select, sync: () => { offer(options); select.value = value() ?? ''; } };
     }
     const box = el('div', { class: 'choices', role: multiple ? 'group' : 'radiogroup', id });
+    const labels = [];
     const inputs = choices.map((c) => {
       const input = el('input', { type: multiple ? 'checkbox' : 'radio', name: id, value: c.name });
       input.addEventListener('change', () => {
@@ -244,12 +253,15 @@ export class FormView {
         if (input.checked) chosen.add(c.name); else chosen.delete(c.name);
         set(choices.map((x) => x.name).filter((n) => chosen.has(n)));
       });
-      box.append(el('label', { class: 'choice' }, input, el('span', { text: this.form.text(c, 'label', this.lang) || c.name })));
+      const label = el('label', { class: 'choice' }, input, el('span', { text: this.form.text(c, 'label', this.lang) || c.name }));
+      labels.push(label);
+      box.append(label);
       return input;
     });
     return {
       el: box,
       sync: () => {
+        offer(labels);
         const v = value();
         for (const input of inputs) input.checked = multiple ? (v || []).includes(input.value) : v === input.value;
       },

@@ -8,18 +8,37 @@ import { go, main, register, state } from '../nav.js';
 import { EDITABLE } from '../records.js';
 import { FormView } from '../render.js';
 
-async function latestForm() {
-  const forms = await all('forms');
-  forms.sort((a, b) => (a.version < b.version ? 1 : -1));
-  return forms[0] || null;
+/** The newest version of each form the phone has. */
+async function latestForms() {
+  const newest = new Map();
+  for (const f of await all('forms')) {
+    const known = newest.get(f.form_id);
+    if (!known || known.version.localeCompare(f.version, 'en', { numeric: true }) < 0) newest.set(f.form_id, f);
+  }
+  return [...newest.values()];
+}
+
+/** One form: it; several: the volunteer picks (the default survey first). */
+function chooseForm(forms) {
+  if (forms.length < 2) return Promise.resolve(forms[0] || null);
+  return new Promise((resolve) => {
+    const sheet = el('div', { class: 'sheet', role: 'dialog', id: 'choose-form', 'aria-label': t('app.choose_form') },
+      el('h2', { text: t('app.choose_form') }),
+      ...forms.map((f) => el('button', { type: 'button', class: 'secondary', 'data-form': f.form_id,
+        text: new Form(f.definition).title, onclick: () => { sheet.remove(); resolve(f); } })),
+      el('button', { type: 'button', class: 'link', text: t('app.close'), onclick: () => { sheet.remove(); resolve(null); } }));
+    document.body.append(sheet);
+  });
 }
 
 async function newRecord(household) {
-  const stored = await latestForm();
-  if (!stored) { toast(t('app.no_form'), 'error'); return null; }
+  const forms = await latestForms();
+  if (!forms.length) { toast(t('app.no_form'), 'error'); return null; }
+  const stored = await chooseForm(forms);
+  if (!stored) return null;
   const form = new Form(stored.definition);
   const now = new Date().toISOString();
-  const data = {};
+  const data = new Rules(form).defaults(form.root);
   for (const node of form.nodes.values()) {
     if (node.type === 'start') data[node.name] = now;
     if (node.type === 'today') data[node.name] = localDate();
