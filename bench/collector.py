@@ -90,12 +90,16 @@ FILL = """async (n) => {
     const h = households[i % households.length];
     records.push({ id: crypto.randomUUID(), rev: crypto.randomUUID(), base_rev: null,
       form_id: form.form_id, form_version: form.version, household_id: h.id,
-      village_id: h.village_id, household_name: h.head_name, state: i % 3 ? 'synced' : 'finalized',
+      village_id: h.village_id, household_name: h.head_name,
+      state: i % 3 ? 'synced' : 'finalized',
       data: { outcome: 'completed', consent: 'yes', head_name: h.head_name, residents: 4,
-        members: Array.from({ length: 4 }, (_, k) => ({ member_name: 'Người ' + k, birth_year: 1970 + k })) },
-      meta: { visit_date: '2026-11-20' }, updated_at: new Date(Date.now() - i * 1000).toISOString() });
+        members: Array.from({ length: 4 },
+          (_, k) => ({ member_name: 'Người ' + k, birth_year: 1970 + k })) },
+      meta: { visit_date: '2026-11-20' },
+      updated_at: new Date(Date.now() - i * 1000).toISOString() });
   }
-  await db.transaction(['records'], 'readwrite', (s) => { for (const r of records) s.records.put(r); });
+  await db.transaction(['records'], 'readwrite',
+    (s) => { for (const r of records) s.records.put(r); });
   return records[0].id;
 }"""
 
