@@ -44,6 +44,13 @@ export function householdStatus(visits, followup = null) {
 /** Apply a review decision pulled from the server to the local copy of the record. */
 export function applyReview(record, review) {
   const next = { ...record, review };
+  // The office corrected the record itself: the phone takes the office's version as its own,
+  // unless the volunteer is editing it right now (her finalized edit will come back a conflict
+  // for the office to resolve, never lost).
+  if (review.data && review.rev && record.state !== 'draft' && record.state !== 'finalized') {
+    return { ...next, data: review.data, rev: review.rev, server_rev: review.rev, base_rev: null,
+      state: review.review_state === 'has_issues' ? 'has_issues' : review.review_state === 'approved' ? 'approved' : 'synced' };
+  }
   // Only a decision about the revision the phone last sent changes what the phone shows.
   if (review.rev && record.rev && review.rev !== record.rev) return next;
   if (record.state === 'draft' || record.state === 'finalized') return next;

@@ -28,6 +28,16 @@ test('a review decision changes only the revision it is about', () => {
   assert.equal(applyReview(editing, { rev: 'a', review_state: 'approved' }).review.review_state, 'approved');
 });
 
+test("the office's own correction replaces the phone's copy unless she is editing it", () => {
+  const edited = { rev: 'staff', review_state: 'edited', comment: 'sửa số nhà', data: { address: 'Số 14' } };
+  const adopted = applyReview(rec({ rev: 'a', data: { address: 'Số 41' } }), edited);
+  assert.equal(adopted.data.address, 'Số 14');
+  assert.equal(adopted.server_rev, 'staff');
+  assert.equal(adopted.state, 'synced');
+  const busy = applyReview(rec({ rev: 'a', state: 'draft', data: { address: 'Số 40' } }), edited);
+  assert.equal(busy.data.address, 'Số 40');
+});
+
 test('the queue counts finalized records; the backup holds everything not on the server', () => {
   const records = [rec({ id: '1', state: 'draft', rev: null }), rec({ id: '2', state: 'finalized' }),
     rec({ id: '3', state: 'synced' }), rec({ id: '4', state: 'rejected' }), rec({ id: '5', state: 'approved' })];
