@@ -36,6 +36,7 @@ class RecordChecker:
     def __init__(self, form: Form) -> None:
         self.form = form
         self.fields = form.field_repeats()
+        self._choice_names: dict[str, frozenset[Any]] = {}
         # Names that may appear at each data level: top level (key "") and inside each repeat.
         self.allowed: dict[str, set[str]] = {"": set()}
         for name, node in form.nodes.items():
@@ -50,6 +51,7 @@ class RecordChecker:
         errors: Errors = {}
         self._today = today
         self._data = data
+        self._memo: dict[tuple[str, tuple[tuple[str, int], ...], str | None], bool | None] = {}
         self._level(self.form.root, data, "", (), "", True, errors)
         return errors
 
@@ -134,12 +136,21 @@ class RecordChecker:
 
     def _bool(self, expr: str, position: tuple[tuple[str, int], ...], current: str | None,
               default: bool) -> bool:
-        try:
-            return evaluate_bool(expr, self._context(position, current))
-        except ExpressionError:
-            # The form was checked when it was imported; a broken expression cannot be the
-            # volunteer's fault, so it must not block their record.
-            return default
+        # Within one record an expression has one value per repeat position (and current field,
+        # when it uses '.'): the questions asked "if ${age} >= ${age_account}" of one member
+        # share a single evaluation. None marks an expression that failed.
+        key = (expr, position, current if "." in expr else None)
+        if key in self._memo:
+            value = self._memo[key]
+        else:
+            try:
+                value = evaluate_bool(expr, self._context(position, current))
+            except ExpressionError:
+                value = None
+            self._memo[key] = value
+        # The form was checked when it was imported; a broken expression cannot be the
+        # volunteer's fault, so it must not block their record.
+        return default if value is None else value
 
     def _number(self, expr: str, position: tuple[tuple[str, int], ...]) -> int | None:
         try:
@@ -217,7 +228,13 @@ class RecordChecker:
     def _is_choice(self, node: Node, value: str) -> bool:
         if node.or_other and value == "other":
             return True
-        return any(c["name"] == value for c in self.form.choices.get(node.list_name or "", []))
+        # A set per choice list, made on first use: a form version never changes.
+        list_name = node.list_name or ""
+        names = self._choice_names.get(list_name)
+        if names is None:
+            names = self._choice_names[list_name] = frozenset(
+                c["name"] for c in self.form.choices.get(list_name, []))
+        return value in names
 
     def _add_custom(self, errors: Errors, path: str, node: Node, column: str, code: str) -> None:
         custom = {lang: self.form.text(node.row, column, lang) for lang in ("vi", "en")}

@@ -16,7 +16,7 @@ from server.errors import register_error_handlers
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
-    data_dir = Path(os.environ.get("GOCUA_DATA_DIR", "data")).resolve()
+    data_dir = database.data_dir()
     app.config.from_mapping(
         DATA_DIR=str(data_dir),
         DATABASE=str(data_dir / "gocua.db"),
@@ -41,13 +41,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     app.teardown_appcontext(database.close_db)
 
+    from server.admin.routes import bp as admin_bp
+    from server.api.device import bp as device_bp
     from server.api.routes import bp as api_bp
     from server.pwa import bp as pwa_bp
+    from server.reports.routes import bp as reports_bp
     from server.review.routes import bp as review_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(pwa_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(device_bp)
+    app.register_blueprint(reports_bp)
     return app
 
 

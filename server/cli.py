@@ -13,20 +13,12 @@ import click
 import qrcode
 from werkzeug.security import generate_password_hash
 
-from server import migrations
-from server.db import connect, write_transaction
+from server.db import data_dir, open_data_db, write_transaction
 from server.people import ROLES, add_user, create_enrollment_code, new_password
 from server.seed import DEMO_VOLUNTEER, load_default_form, seed_demo
 
-
-def _data_dir() -> Path:
-    return Path(os.environ.get("GOCUA_DATA_DIR", "data")).resolve()
-
-
-def _db() -> Any:
-    db = connect(_data_dir() / "gocua.db")
-    migrations.apply(db)
-    return db
+_data_dir = data_dir
+_db = open_data_db
 
 
 def _public_url(host: str, port: int) -> str:
@@ -227,6 +219,32 @@ def user_reset_password(username: str) -> None:
                              [generate_password_hash(password), username]).rowcount
     if not changed:
         raise click.ClickException(f"no staff account named '{username}'")
+    click.echo(f"password: {password}")
+
+
+# Server-to-server replication lives in its own module (it never imports this one).
+from server.cli_sync import sync as _sync_group  # noqa: E402
+
+main.add_command(_sync_group, "sync")
+
+# The reports' commands live beside the reports.
+from server.reports.cli import reports as _reports_group  # noqa: E402
+
+main.add_command(_reports_group, "reports")
+
+
+@user.command("add-province-admin")
+@click.argument("username")
+@click.option("--name", "display_name", required=True)
+@click.option("--province", "province_code", required=True, help="2-digit province code")
+def user_add_province_admin(username: str, display_name: str, province_code: str) -> None:
+    """Add a province admin, who creates the province's communes and their first admins."""
+    db = _db()
+    password = new_password()
+    with write_transaction(db):
+        add_user(db, username, display_name, "admin", None, password=password,
+                 province_code=province_code)
+    click.echo(f"Added province admin '{username}' for province {province_code}.")
     click.echo(f"password: {password}")
 
 

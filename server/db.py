@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,3 +59,17 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
 def now_iso() -> str:
     """UTC time as stored everywhere in the database (ISO 8601, seconds, 'Z')."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def data_dir() -> Path:
+    """GOCUA_DATA_DIR, or ./data: where the database, the secret key and photos live."""
+    return Path(os.environ.get("GOCUA_DATA_DIR", "data")).resolve()
+
+
+def open_data_db() -> sqlite_utils.Database:
+    """The installation's database for a command-line task, migrated to the current schema."""
+    from server import migrations
+
+    db = connect(data_dir() / "gocua.db")
+    migrations.apply(db)
+    return db

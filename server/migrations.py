@@ -165,3 +165,331 @@ def apply(db: sqlite_utils.Database) -> list[str]:
     pending = [m.name for m in migrations.pending(db)]
     migrations.apply(db)
     return pending
+
+
+@migrations()
+def m002_reports(db: sqlite_utils.Database) -> None:
+    # Indicator counts per record (report_facts) and their sums per village and month of visit
+    # (report_totals), kept by server/reports/facts.py. Triggers queue every record that
+    # changes in report_dirty, whoever changes it, so the reports never read stale counts.
+    # A later step that rebuilds `records` (e.g. sqlite-utils transform) must re-create them.
+    _run(
+        db,
+        """
+        CREATE TABLE report_facts (
+            record_id TEXT PRIMARY KEY,
+            commune_id TEXT NOT NULL,
+            village_id TEXT NOT NULL,
+            household_key TEXT NOT NULL,     -- household id, or 'record:ID' when it has none
+            user_id INTEGER,
+            form_id TEXT NOT NULL,
+            state TEXT NOT NULL,             -- the record's review_state
+            visit_date TEXT NOT NULL,        -- YYYY-MM-DD
+            surveyed INTEGER NOT NULL,       -- 1: counts for the indicators
+            persons INTEGER NOT NULL,
+            counts TEXT NOT NULL,            -- {"indicator": [numerator, denominator]}
+            contrib TEXT NOT NULL DEFAULT '{}'  -- what it adds to report_totals now, by scope
+        );
+        CREATE INDEX report_facts_household ON report_facts(household_key);
+        CREATE INDEX report_facts_commune ON report_facts(commune_id, user_id);
+        CREATE TABLE report_totals (
+            scope TEXT NOT NULL,             -- 'all' (not rejected) or 'approved'
+            commune_id TEXT NOT NULL,
+            village_id TEXT NOT NULL,
+            month TEXT NOT NULL,             -- YYYY-MM of the visit
+            key TEXT NOT NULL,               -- visited, surveyed, persons, n:ID, d:ID
+            value INTEGER NOT NULL,
+            PRIMARY KEY (scope, commune_id, village_id, month, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE report_dirty (record_id TEXT PRIMARY KEY) WITHOUT ROWID;
+        -- 'definitions': the fingerprint of the indicator files the facts were counted with.
+        CREATE TABLE report_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+        CREATE TRIGGER records_report_insert AFTER INSERT ON records
+            BEGIN INSERT OR IGNORE INTO report_dirty (record_id) VALUES (NEW.id); END;
+        CREATE TRIGGER records_report_update AFTER UPDATE ON records
+            BEGIN INSERT OR IGNORE INTO report_dirty (record_id) VALUES (NEW.id);
+                  INSERT OR IGNORE INTO report_dirty (record_id) VALUES (OLD.id); END;
+        CREATE TRIGGER records_report_delete AFTER DELETE ON records
+            BEGIN INSERT OR IGNORE INTO report_dirty (record_id) VALUES (OLD.id); END;
+        INSERT INTO report_dirty (record_id) SELECT id FROM records;
+        """
+    )
+
+
+# The facts the submissions list filters on, filled from a record's answers on every write by
+# triggers, so that the push path needs no hook and the list never parses JSON to filter.
+_RECORD_FACTS = """
+    outcome = json_extract(NEW.data, '$.outcome'),
+    needs_help = (EXISTS (SELECT 1 FROM json_each(NEW.data, '$.members') m,
+                                 json_each(m.value, '$.needs_help') h WHERE h.value <> 'none')
+                  OR EXISTS (SELECT 1 FROM json_each(NEW.data, '$.support') s
+                             WHERE json_extract(s.value, '$.support_result') = 'revisit')),
+    visit_date = coalesce(json_extract(NEW.meta, '$.visit_date'),
+                          substr(json_extract(NEW.meta, '$.started_at'), 1, 10),
+                          substr(NEW.received_at, 1, 10))
+"""
+
+
+@migrations()
+def m003_review(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        f"""
+        ALTER TABLE records ADD COLUMN outcome TEXT;
+        ALTER TABLE records ADD COLUMN needs_help INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE records ADD COLUMN visit_date TEXT;
+        CREATE TRIGGER records_facts_insert AFTER INSERT ON records
+            BEGIN UPDATE records SET {_RECORD_FACTS} WHERE id = NEW.id; END;
+        CREATE TRIGGER records_facts_update AFTER UPDATE OF data, meta ON records
+            BEGIN UPDATE records SET {_RECORD_FACTS} WHERE id = NEW.id; END;
+        UPDATE records SET data = data;
+        -- Keyset paging, newest first, under each filter: (received_at, id) is the cursor.
+        -- Each index also carries every other filter column, so that a combination of
+        -- filters (and its count) is read from the index alone: the filter columns sit after
+        -- the JSON in the table's rows, where each lookup would read the whole record.
+        CREATE INDEX records_list ON records(commune_id, received_at, id,
+            village_id, user_id, review_state, outcome, needs_help);
+        CREATE INDEX records_list_village ON records(commune_id, village_id, received_at, id,
+            user_id, review_state, outcome, needs_help);
+        CREATE INDEX records_list_state ON records(commune_id, review_state, received_at, id,
+            village_id, user_id, outcome, needs_help);
+        CREATE INDEX records_list_user ON records(commune_id, user_id, received_at, id,
+            village_id, review_state, outcome, needs_help);
+        CREATE INDEX records_list_outcome ON records(commune_id, outcome, received_at, id,
+            village_id, user_id, review_state, needs_help);
+        CREATE INDEX records_list_help ON records(commune_id, needs_help, received_at, id,
+            village_id, user_id, review_state, outcome);
+        CREATE INDEX records_household ON records(household_id, visit_date);
+        CREATE INDEX revisions_open_conflicts ON revisions(record_id) WHERE status = 'conflict';
+        -- A conflict revision stays a conflict revision; these say how a reviewer settled it.
+        ALTER TABLE revisions ADD COLUMN resolved_at TEXT;
+        ALTER TABLE revisions ADD COLUMN resolved_by INTEGER;
+        ALTER TABLE revisions ADD COLUMN resolution TEXT;
+        CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            record_id TEXT NOT NULL REFERENCES records(id),
+            rev TEXT NOT NULL,
+            review_state TEXT NOT NULL CHECK (review_state IN
+                ('received', 'has_issues', 'edited', 'approved', 'rejected')),
+            comment TEXT NOT NULL DEFAULT '',
+            user_id INTEGER REFERENCES users(id),
+            username TEXT NOT NULL,
+            display_name TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL
+        );
+        CREATE INDEX reviews_record ON reviews(record_id, id);
+        -- Villages are versioned: a merged one stays (old records point at it) and names its
+        -- survivor; every name a village has had is kept with the time it changed.
+        ALTER TABLE villages ADD COLUMN merged_into TEXT REFERENCES villages(id);
+        ALTER TABLE villages ADD COLUMN merged_at TEXT;
+        CREATE TABLE village_names (
+            id INTEGER PRIMARY KEY,
+            village_id TEXT NOT NULL REFERENCES villages(id),
+            name TEXT NOT NULL,
+            valid_from TEXT NOT NULL,
+            valid_to TEXT
+        );
+        CREATE INDEX village_names_village ON village_names(village_id, id);
+        INSERT INTO village_names (village_id, name, valid_from)
+            SELECT id, name, created_at FROM villages;
+        -- Triggers, so that a village added or renamed by any part of the server has its history.
+        CREATE TRIGGER villages_name_insert AFTER INSERT ON villages
+            BEGIN INSERT INTO village_names (village_id, name, valid_from)
+                  VALUES (NEW.id, NEW.name, NEW.created_at); END;
+        CREATE TRIGGER villages_name_update AFTER UPDATE OF name ON villages
+            WHEN OLD.name IS NOT NEW.name
+            BEGIN UPDATE village_names SET valid_to = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+                      WHERE village_id = NEW.id AND valid_to IS NULL;
+                  INSERT INTO village_names (village_id, name, valid_from)
+                  VALUES (NEW.id, NEW.name, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')); END;
+        ALTER TABLE households ADD COLUMN removed_at TEXT;
+        CREATE TABLE household_moves (
+            id INTEGER PRIMARY KEY,
+            household_id TEXT NOT NULL REFERENCES households(id),
+            from_village TEXT NOT NULL,
+            to_village TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        -- The follow-up last sent to phones per household: a change only when it changes.
+        CREATE TABLE household_followups (
+            household_id TEXT PRIMARY KEY REFERENCES households(id),
+            followup TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        -- A CSV/XLSX file read and checked, waiting for the admin to confirm its import.
+        CREATE TABLE household_imports (
+            id INTEGER PRIMARY KEY,
+            commune_id TEXT NOT NULL REFERENCES communes(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            filename TEXT NOT NULL,
+            rows TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            applied_at TEXT
+        );
+        """,
+    )
+
+
+@migrations()
+def m004_people(db: sqlite_utils.Database) -> None:
+    # A province-level admin is an 'admin' row with no commune and a province_code: the role
+    # CHECK of m001 stays as it is, because rebuilding `users` inside this transaction would trip
+    # the foreign keys of every table that points at it.
+    _run(
+        db,
+        """
+        ALTER TABLE users ADD COLUMN province_code TEXT;
+        -- Bumped on a password change or reset: every session signed with an older value ends.
+        ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
+        -- Set by an admin's reset: the next login must choose a new password first.
+        ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX users_commune ON users(commune_id, role);
+        -- What the phone said in its last report (POST /api/v1/device/report).
+        ALTER TABLE devices ADD COLUMN reported_unsynced INTEGER;
+        ALTER TABLE devices ADD COLUMN reported_at TEXT;
+        ALTER TABLE devices ADD COLUMN app_version TEXT NOT NULL DEFAULT '';
+        CREATE INDEX devices_user ON devices(user_id);
+        CREATE INDEX enrollment_codes_user ON enrollment_codes(user_id);
+        -- Failed logins are counted per username and per address over the last minutes.
+        CREATE INDEX audit_log_username ON audit_log(username, action, at);
+        CREATE INDEX audit_log_ip ON audit_log(ip, action, at);
+        CREATE INDEX audit_log_target ON audit_log(target, action);
+        """,
+    )
+
+
+@migrations()
+def m005_sync(db: sqlite_utils.Database) -> None:
+    """Sync: revisions keep their whole envelope, an outbox orders everything a commune server
+    sends up to its province, and both sides keep the replication checkpoint."""
+    _run(
+        db,
+        """
+        -- This installation's id: a province keeps one checkpoint per source server.
+        CREATE TABLE sync_identity (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            server_id TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO sync_identity (id, server_id, created_at)
+            VALUES (1, lower(hex(randomblob(16))), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+        -- A conflict revision may name another form version, household or village than the
+        -- record's current one; NULL means the same as the record (rows from before m002).
+        ALTER TABLE revisions ADD COLUMN form_id TEXT;
+        ALTER TABLE revisions ADD COLUMN form_version TEXT;
+        ALTER TABLE revisions ADD COLUMN village_id TEXT;
+        ALTER TABLE revisions ADD COLUMN household_id TEXT;
+        -- /sync/status digests one device's revisions on every sync. (device_id) alone: its
+        -- entries append in rowid order, where (device_id, record_id, ...) would insert at
+        -- random UUID positions and cost a fifth of a push.
+        CREATE INDEX revisions_device ON revisions(device_id);
+        -- Province side: commune servers allowed to push one commune's records.
+        CREATE TABLE peers (
+            id TEXT PRIMARY KEY,
+            commune_id TEXT NOT NULL,        -- the commune row itself arrives with the first push
+            label TEXT NOT NULL DEFAULT '',
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT,
+            revoked_at TEXT
+        );
+        CREATE TABLE peer_checkpoints (
+            peer_id TEXT NOT NULL REFERENCES peers(id),
+            source_id TEXT NOT NULL,
+            checkpoint INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (peer_id, source_id)
+        );
+        -- Commune side: how far each upstream has acknowledged, and what it refused.
+        CREATE TABLE upstream_checkpoints (
+            url TEXT PRIMARY KEY,
+            commune_id TEXT NOT NULL,
+            checkpoint INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE upstream_rejects (
+            url TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            rev TEXT NOT NULL,
+            errors TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (url, record_id, rev)
+        );
+        -- Everything an upstream must learn of, in commit order (seq is assigned inside the
+        -- writing transaction, as in changes). Filled by triggers, so that every writer --
+        -- push, staff edits, imports, merges -- is replicated without knowing about it.
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,              -- form, commune, village, household, revision,
+                                             -- revision_data, record
+            entity_id TEXT NOT NULL,
+            rev TEXT,
+            commune_id TEXT
+        );
+        CREATE TRIGGER outbox_no_delete BEFORE DELETE ON outbox
+            BEGIN SELECT RAISE(ABORT, 'the outbox is append-only: checkpoints point into it'); END;
+        CREATE TRIGGER outbox_form AFTER INSERT ON forms BEGIN
+            INSERT INTO outbox (kind, entity_id) VALUES ('form', NEW.form_id || '@' || NEW.version);
+        END;
+        CREATE TRIGGER outbox_commune_insert AFTER INSERT ON communes BEGIN
+            INSERT INTO outbox (kind, entity_id, commune_id) VALUES ('commune', NEW.id, NEW.id);
+        END;
+        CREATE TRIGGER outbox_commune_update AFTER UPDATE ON communes BEGIN
+            INSERT INTO outbox (kind, entity_id, commune_id) VALUES ('commune', NEW.id, NEW.id);
+        END;
+        CREATE TRIGGER outbox_village_insert AFTER INSERT ON villages BEGIN
+            INSERT INTO outbox (kind, entity_id, commune_id)
+                VALUES ('village', NEW.id, NEW.commune_id);
+        END;
+        CREATE TRIGGER outbox_village_update AFTER UPDATE ON villages BEGIN
+            INSERT INTO outbox (kind, entity_id, commune_id)
+                VALUES ('village', NEW.id, NEW.commune_id);
+        END;
+        CREATE TRIGGER outbox_village_delete AFTER DELETE ON villages BEGIN
+            INSERT INTO outbox (kind, entity_id, commune_id)
+                VALUES ('village', OLD.id, OLD.commune_id);
+        END;
+        CREATE TRIGGER outbox_household_insert AFTER INSERT ON households BEGIN
+            INSERT INTO outbox (kind, entity_id, commune_id)
+                VALUES ('household', NEW.id, NEW.commune_id);
+        END;
+        CREATE TRIGGER outbox_household_update AFTER UPDATE ON households BEGIN
+            INSERT INTO outbox (kind, entity_id, commune_id)
+                VALUES ('household', NEW.id, NEW.commune_id);
+        END;
+        CREATE TRIGGER outbox_household_delete AFTER DELETE ON households BEGIN
+            INSERT INTO outbox (kind, entity_id, commune_id)
+                VALUES ('household', OLD.id, OLD.commune_id);
+        END;
+        CREATE TRIGGER outbox_revision AFTER INSERT ON revisions BEGIN
+            INSERT INTO outbox (kind, entity_id, rev, commune_id) VALUES ('revision',
+                NEW.record_id, NEW.rev, (SELECT commune_id FROM records WHERE id = NEW.record_id));
+        END;
+        -- A revision's answers change in place only when a person's data is erased: the
+        -- erasure must reach the upstream too.
+        CREATE TRIGGER outbox_revision_data AFTER UPDATE OF data ON revisions
+            WHEN OLD.data IS NOT NEW.data BEGIN
+            INSERT INTO outbox (kind, entity_id, rev, commune_id) VALUES ('revision_data',
+                NEW.record_id, NEW.rev, (SELECT commune_id FROM records WHERE id = NEW.record_id));
+        END;
+        CREATE TRIGGER outbox_record AFTER UPDATE OF rev, review_state ON records
+            WHEN OLD.rev IS NOT NEW.rev OR OLD.review_state IS NOT NEW.review_state BEGIN
+            INSERT INTO outbox (kind, entity_id, rev, commune_id)
+                VALUES ('record', NEW.id, NEW.rev, NEW.commune_id);
+        END;
+        -- What existed before this step, in an order an upstream can apply.
+        INSERT INTO outbox (kind, entity_id)
+            SELECT 'form', form_id || '@' || version FROM forms ORDER BY created_at, rowid;
+        INSERT INTO outbox (kind, entity_id, commune_id)
+            SELECT 'commune', id, id FROM communes ORDER BY rowid;
+        INSERT INTO outbox (kind, entity_id, commune_id)
+            SELECT 'village', id, commune_id FROM villages ORDER BY rowid;
+        INSERT INTO outbox (kind, entity_id, commune_id)
+            SELECT 'household', id, commune_id FROM households ORDER BY rowid;
+        INSERT INTO outbox (kind, entity_id, rev, commune_id)
+            SELECT 'revision', v.record_id, v.rev, r.commune_id FROM revisions v
+            JOIN records r ON r.id = v.record_id ORDER BY v.rowid;
+        INSERT INTO outbox (kind, entity_id, rev, commune_id)
+            SELECT 'record', id, rev, commune_id FROM records WHERE review_state != 'received';
+        """,
+    )

@@ -7,6 +7,7 @@ This module must not import Flask or the server: a province server and the CLI u
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -19,6 +20,9 @@ MAX_BATCH_ITEMS = 100
 MAX_BATCH_BYTES = 1_000_000
 DEFAULT_PULL_LIMIT = 500
 MAX_PULL_LIMIT = 1000
+# A photo downscaled on the phone is a few hundred KB; a scanned page a few MB.
+MAX_BLOB_BYTES = 5_000_000
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 # Every status a pushed item can get back.
 APPLIED, DUPLICATE, CONFLICT, REJECTED = "applied", "duplicate", "conflict", "rejected"
@@ -32,6 +36,11 @@ def _uuid(value: str) -> None:
         uuid.UUID(value)
     except (ValueError, TypeError, AttributeError):
         raise ValidationError("not_uuid") from None
+
+
+def _sha256(value: str) -> None:
+    if not isinstance(value, str) or len(value) != 64 or value.strip("0123456789abcdef"):
+        raise ValidationError("not_hash")
 
 
 def _text(required: bool = True, max_length: int = 200, validate_with: Any = None) -> fields.String:
@@ -67,14 +76,138 @@ class RecordSchema(Schema):
             raise ValidationError("not_lowercase")
 
 
+class CommuneSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = _text(max_length=5, validate_with=validate.Regexp(r"^\d{5}$", error="not_commune_code"))
+    name = _text()
+    province_code = _text(max_length=2)
+    province_name = _text()
+
+
+class FormVersionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    form_id = _text()
+    version = _text()
+    definition = fields.Dict(required=True, error_messages=_CODES)
+
+
+_OP = fields.String(load_default="put", error_messages=_CODES,
+                    validate=validate.OneOf(["put", "delete"], error="not_a_choice"))
+
+
+class VillageSchema(Schema):
+    """A village as it travels upstream: its current state, or ``op: delete``."""
+
+    class Meta:
+        unknown = RAISE
+
+    id = _text(max_length=100)
+    op = _OP
+    name = fields.String(load_default="", error_messages=_CODES)
+    active = fields.Boolean(load_default=True, error_messages=_CODES)
+    # A merged village stays as a version and names its survivor (absent: not sent).
+    merged_into = fields.String(allow_none=True, error_messages=_CODES)
+    merged_at = fields.String(allow_none=True, error_messages=_CODES)
+
+
+class HouseholdSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = _text(max_length=100)
+    op = _OP
+    village_id = fields.String(load_default=None, allow_none=True, error_messages=_CODES)
+    code = fields.String(load_default="", error_messages=_CODES)
+    head_name = fields.String(load_default="", error_messages=_CODES)
+    address = fields.String(load_default="", error_messages=_CODES)
+    removed_at = fields.String(allow_none=True, error_messages=_CODES)
+
+
+class RecordStateSchema(Schema):
+    """Which revision of a record is current and its review state, after the batch's items."""
+
+    class Meta:
+        unknown = RAISE
+
+    id = _text(validate_with=_uuid)
+    rev = _text(validate_with=_uuid)
+    review_state = _text(max_length=40)
+
+
+class RewriteSchema(Schema):
+    """A stored revision's answers as they are now: changed in place only by an erasure."""
+
+    class Meta:
+        unknown = RAISE
+
+    id = _text(validate_with=_uuid)
+    rev = _text(validate_with=_uuid)
+    data = fields.Dict(required=True, error_messages=_CODES)
+
+
+class UpstreamSchema(Schema):
+    """What a commune server sends beside its records: only server peers may send it.
+
+    ``checkpoint`` is the sender's outbox position this batch completes; the receiver stores
+    it for ``source`` in the batch's own transaction."""
+
+    class Meta:
+        unknown = RAISE
+
+    source = _text(max_length=64)
+    checkpoint = fields.Integer(required=True, error_messages=_CODES,
+                                validate=validate.Range(min=0, error="out_of_range"))
+    commune = fields.Nested(CommuneSchema, load_default=None, allow_none=True)
+    forms = fields.List(fields.Nested(FormVersionSchema), load_default=list)
+    villages = fields.List(fields.Nested(VillageSchema), load_default=list)
+    households = fields.List(fields.Nested(HouseholdSchema), load_default=list)
+    records = fields.List(fields.Nested(RecordStateSchema), load_default=list)
+    rewrites = fields.List(fields.Nested(RewriteSchema), load_default=list)
+
+
+_RECORD_SCHEMA = RecordSchema()
+_RECORD_KEYS = frozenset(_RECORD_SCHEMA.fields)
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def load_record(item: dict[str, Any]) -> dict[str, Any]:
+    """``RecordSchema().load(item)``, with a quick path for the plainly valid record (canonical
+    lower-case UUIDs, strings within their lengths, dicts): every pushed record passes here,
+    and marshmallow's general machinery costs as much as storing it. Anything else goes
+    through the schema, which raises ValidationError with the field errors."""
+    if item.keys() <= _RECORD_KEYS:
+        get = item.get
+        rid, rev, base_rev = get("id"), get("rev"), get("base_rev")
+        texts = (get("form_id"), get("form_version"), get("village_id"))
+        household, data, meta = get("household_id"), get("data"), get("meta", {})
+        if (type(rid) is str and _CANONICAL_UUID.fullmatch(rid)
+                and type(rev) is str and _CANONICAL_UUID.fullmatch(rev)
+                and (base_rev is None or (type(base_rev) is str
+                                          and _CANONICAL_UUID.fullmatch(base_rev)))
+                and all(type(t) is str and 0 < len(t) <= 200 for t in texts)
+                and (household is None or (type(household) is str and len(household) <= 100))
+                and type(data) is dict and type(meta) is dict):
+            return {"id": rid, "rev": rev, "base_rev": base_rev, "form_id": texts[0],
+                    "form_version": texts[1], "household_id": household,
+                    "village_id": texts[2], "data": dict(data), "meta": dict(meta)}
+    return _RECORD_SCHEMA.load(item)
+
+
 class PushSchema(Schema):
     """The batch; items are checked one by one so one bad item cannot sink the others."""
 
     class Meta:
         unknown = EXCLUDE
 
-    items = fields.List(fields.Raw(), required=True, error_messages=_CODES,
+    # Each item is a Record (checked on its own); the OpenAPI document says so by reference.
+    items = fields.List(fields.Raw(metadata={"allOf": [{"$ref": "#/components/schemas/Record"}]}),
+                        required=True, error_messages=_CODES,
                         validate=validate.Length(max=MAX_BATCH_ITEMS, error="too_many_items"))
+    upstream = fields.Nested(UpstreamSchema, load_default=None, allow_none=True)
 
 
 class EnrollSchema(Schema):
@@ -82,6 +215,18 @@ class EnrollSchema(Schema):
         unknown = EXCLUDE
 
     code = _text(max_length=64)
+
+
+class StatusQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    source = fields.String(load_default=None, error_messages=_CODES,
+                           validate=validate.Length(max=64, error="bad_length"))
+
+
+class BlobPathSchema(Schema):
+    sha256 = fields.String(required=True, validate=_sha256, error_messages=_CODES)
 
 
 class PullQuerySchema(Schema):

@@ -8,21 +8,35 @@ import zlib
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import ClientDisconnected
 
-from server.api import service
+from server.api import blobs, service
+from server.api.auth import bearer_token, caller_required
+from server.api.openapi import build_spec, operation
 from server.db import get_db
 from server.errors import ApiError
 from server.people import EnrollmentRefused, device_for_token
 from sync.protocol import (
     MAX_BATCH_BYTES,
     MAX_BATCH_ITEMS,
+    MAX_BLOB_BYTES,
     PROTOCOL_VERSION,
+    BlobPathSchema,
     EnrollSchema,
     PullQuerySchema,
     PushSchema,
+    StatusQuerySchema,
     field_errors,
+)
+from sync.responses import (
+    BlobSchema,
+    EnrollResponseSchema,
+    HealthSchema,
+    PullResponseSchema,
+    PushResponseSchema,
+    StatusResponseSchema,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -60,15 +74,20 @@ def _json_body(schema: Schema, limit: int = MAX_BATCH_BYTES) -> dict[str, Any]:
         raise ApiError(422, "validation_failed", errors) from None
 
 
+def _query(schema: Schema) -> dict[str, Any]:
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as error:
+        raise ApiError(422, "validation_failed", field_errors(error.messages)) from None
+
+
 def device_required(view: Any) -> Any:
-    """Bearer device token → ``g.device``; 401 with a reason a phone can show otherwise."""
+    """Bearer device token → ``g.device``; 401 with a reason a phone can show otherwise.
+    (Routes that server peers may call too use ``caller_required``.)"""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer ") or not header[7:].strip():
-            raise ApiError(401, "no_token")
-        device = device_for_token(get_db(), header[7:].strip())
+        device = device_for_token(get_db(), bearer_token())
         if device is None:
             raise ApiError(401, "bad_token")
         g.device = device
@@ -77,7 +96,13 @@ def device_required(view: Any) -> Any:
     return wrapper
 
 
+_ERRORS = {400: None, 401: None, 413: None, 422: None}
+
+
 @bp.post("/enroll")
+@operation(summary="Turn a one-time enrollment code into a device token", auth=False,
+           body=EnrollSchema, responses={200: EnrollResponseSchema, 400: None, 410: None,
+                                         422: None})
 def enroll() -> Any:
     body = _json_body(EnrollSchema(), limit=10_000)
     try:
@@ -88,27 +113,97 @@ def enroll() -> Any:
 
 
 @bp.post("/sync/push")
-@device_required
+@operation(summary="Push a batch of records (at most 100 items and 1 MB)", body=PushSchema,
+           responses={200: PushResponseSchema, **_ERRORS, 403: None, 409: None},
+           description="One result per item, in order, in one transaction. `upstream` is for"
+                       " server peers only (a commune server replicating to its province).")
+@caller_required
 def push() -> Any:
     body = _json_body(PushSchema())
-    results = service.push(get_db(), g.device, body["items"])
-    return jsonify({"results": results})
+    if body["upstream"] is not None and g.caller["kind"] != "peer":
+        raise ApiError(403, "peers_only")
+    return jsonify(service.push(get_db(), g.caller, body["items"], body["upstream"],
+                                current_app.config["DATA_DIR"]))
 
 
 @bp.get("/sync/pull")
-@device_required
+@operation(summary="The changes this caller may see after a checkpoint, one page",
+           query=PullQuerySchema, responses={200: PullResponseSchema, 401: None, 422: None})
+@caller_required
 def pull() -> Any:
-    try:
-        query = PullQuerySchema().load(request.args.to_dict())
-    except ValidationError as error:
-        raise ApiError(422, "validation_failed", field_errors(error.messages)) from None
-    return jsonify(service.pull(get_db(), g.device, query["since"], query["limit"]))
+    query = _query(PullQuerySchema())
+    return jsonify(service.pull(get_db(), g.caller, query["since"], query["limit"]))
 
 
 @bp.get("/sync/status")
-@device_required
+@operation(summary="What the server holds from this caller: counts and a digest",
+           query=StatusQuerySchema, responses={200: StatusResponseSchema, 401: None, 422: None})
+@caller_required
 def status() -> Any:
-    return jsonify(service.status(get_db(), g.device))
+    query = _query(StatusQuerySchema())
+    return jsonify(service.status(get_db(), g.caller, query["source"]))
+
+
+def _blob_address(sha256: str) -> str:
+    try:
+        return BlobPathSchema().load({"sha256": sha256})["sha256"]
+    except ValidationError as error:
+        raise ApiError(422, "validation_failed", field_errors(error.messages)) from None
+
+
+@bp.route("/blobs/<sha256>", methods=["HEAD"])
+@operation(summary="Does the server hold this blob? 200 with its size, or 404",
+           path=BlobPathSchema, responses={200: None, 404: None, 401: None},
+           methods=("HEAD",))
+@caller_required
+def blob_head(sha256: str) -> Any:
+    size = blobs.blob_size(current_app.config["DATA_DIR"], _blob_address(sha256))
+    response = Response(status=404 if size is None else 200)
+    if size is not None:
+        response.headers["X-Blob-Size"] = str(size)
+    return response
+
+
+@bp.put("/blobs/<sha256>")
+@operation(summary="Upload a photo or file, addressed by its SHA-256 (idempotent)",
+           path=BlobPathSchema, binary_body=True,
+           responses={200: BlobSchema, 201: BlobSchema, **_ERRORS},
+           description=f"At most {MAX_BLOB_BYTES:,} bytes. The body's SHA-256 must be the"
+                       " address; it is stored only whole (temporary file, then rename).")
+@caller_required
+def blob_put(sha256: str) -> Any:
+    sha256 = _blob_address(sha256)
+    length = request.content_length
+    if length is not None and length > MAX_BLOB_BYTES:
+        raise ApiError(413, "blob_too_large", max_bytes=MAX_BLOB_BYTES)
+    try:
+        size, created = blobs.store_blob(current_app.config["DATA_DIR"], sha256, request.stream,
+                                         MAX_BLOB_BYTES, expected_length=length)
+    except blobs.BlobTooLarge:
+        raise ApiError(413, "blob_too_large", max_bytes=MAX_BLOB_BYTES) from None
+    except blobs.BlobHashMismatch as mismatch:
+        raise ApiError(422, "blob_hash_mismatch", expected=sha256,
+                       actual=mismatch.actual) from None
+    except (blobs.BlobIncomplete, ClientDisconnected):
+        raise ApiError(400, "blob_incomplete") from None
+    response = jsonify({"sha256": sha256, "size": size, "created": created})
+    response.status_code = 201 if created else 200
+    return response
+
+
+@bp.get("/openapi.json")
+@operation(summary="This document", auth=False, responses={200: None})
+def openapi() -> Any:
+    spec = current_app.extensions.get("gocua_openapi")
+    if spec is None:
+        spec = current_app.extensions["gocua_openapi"] = build_spec(current_app)
+    return jsonify(spec)
+
+
+@bp.record_once
+def _remove_stale_uploads(state: Any) -> None:
+    # Uploads a killed process left half-written: never visible as blobs, only disk space.
+    blobs.remove_stale_temps(state.app.config["DATA_DIR"])
 
 
 @bp.after_request
@@ -128,6 +223,8 @@ def _compress(response: Response) -> Response:
 
 
 @bp.get("/health")
+@operation(summary="The server answers and knows its protocol", auth=False,
+           responses={200: HealthSchema})
 def health() -> Any:
     """For load balancers and tests: the server answers and knows its protocol."""
     return jsonify({"ok": True, "protocol": PROTOCOL_VERSION})

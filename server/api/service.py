@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 from marshmallow import ValidationError
 
+from schemas.form import Form
 from schemas.messages import message
-from schemas.validate import Errors
+from schemas.validate import Errors, RecordChecker
+from server.api import peers
+from server.api.auth import commune_village_ids
+from server.api.blobs import blob_size, image_answers
 from server.db import now_iso, write_transaction
 from server.forms import get_form
 from server.people import (
@@ -19,17 +24,17 @@ from server.people import (
     redeem_enrollment_code,
     villages_of,
 )
+from server.review.followup import refresh_household
+from server.review.register import same_place
 from sync.protocol import (
     APPLIED,
     CONFLICT,
     DUPLICATE,
     PROTOCOL_VERSION,
     REJECTED,
-    RecordSchema,
     field_errors,
+    load_record,
 )
-
-_record_schema = RecordSchema()
 
 
 def _dumps(value: Any) -> str:
@@ -56,13 +61,36 @@ def enroll(db: sqlite_utils.Database, code: str) -> dict[str, Any]:
     }
 
 
-def push(db: sqlite_utils.Database, device: dict[str, Any],
-         items: list[Any]) -> list[dict[str, Any]]:
-    """Store a batch in one transaction; one result per item, in order."""
+def push(db: sqlite_utils.Database, caller: dict[str, Any], items: list[Any],
+         upstream: dict[str, Any] | None = None,
+         data_dir: str | Path | None = None) -> dict[str, Any]:
+    """Store a batch in one transaction; one result per item, in order.
+
+    ``upstream`` (server peers only) brings the commune's villages, households and forms first
+    and the sender's checkpoint; ``data_dir`` is where blobs live (records naming a photo the
+    server lacks are rejected: clients upload photos first)."""
+    body: dict[str, Any] = {}
     with write_transaction(db):
-        results = [_push_one(db, device, item) for item in items]
-        db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [now_iso(), device["id"]])
-    return results
+        fresh = False
+        if upstream is not None:
+            # A batch older than the stored checkpoint is a replay: its records are
+            # duplicates, and its snapshot of villages and states must not undo newer ones.
+            fresh = upstream["checkpoint"] > peers.peer_checkpoint(db, caller, upstream["source"])
+            if fresh:
+                peers.apply_context(db, caller, upstream)
+            caller = {**caller, "village_ids": commune_village_ids(db, caller["commune_id"])}
+        batch = _Batch(db, caller, data_dir)
+        body["results"] = [batch.push_one(item) for item in items]
+        if upstream is not None:
+            if fresh:
+                peers.apply_record_states(db, caller, upstream["records"])
+                peers.apply_rewrites(db, caller, upstream["rewrites"])
+            body["checkpoint"] = peers.save_checkpoint(db, caller, upstream["source"],
+                                                       upstream["checkpoint"])
+        elif caller.get("id"):
+            db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?",
+                       [now_iso(), caller["id"]])
+    return body
 
 
 def _rejected(item: Any, errors: Errors) -> dict[str, Any]:
@@ -75,33 +103,130 @@ def _error(code: str, **params: Any) -> list[dict[str, str]]:
     return [{"code": code, **message(f"field.{code}", **params)}]
 
 
-def _push_one(db: sqlite_utils.Database, device: dict[str, Any], item: Any) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        return _rejected(item, {"_": _error("not_object")})
-    try:
-        record = _record_schema.load(item)
-    except ValidationError as error:
-        return _rejected(item, field_errors(error.messages))
-    rid, rev = record["id"], record["rev"]
-    current = db.execute("SELECT rev, commune_id FROM records WHERE id = ?", [rid]).fetchone()
-    if current and current[1] != device["commune_id"]:
-        return _rejected(item, {"id": _error("out_of_scope")})
-    seen = db.execute("SELECT status FROM revisions WHERE record_id = ? AND rev = ?",
-                      [rid, rev]).fetchone()
-    if seen:
-        first = CONFLICT if seen[0] == "conflict" else APPLIED
-        return {"id": rid, "rev": rev, "status": DUPLICATE, "first_status": first,
-                "server_rev": current[0] if current else rev}
-    problem = _scope_problem(db, device, record)
-    if problem:
-        return _rejected(item, problem)
-    found = get_form(db, record["form_id"], record["form_version"])
-    if found is None:
-        return _rejected(item, {"form_version": _error("unknown_form")})
-    errors = found[1].check(record["data"], today=_visit_day(record))
-    if errors:
-        return _rejected(item, errors)
-    return _store(db, device, record, current[0] if current else None)
+class _Batch:
+    """One push batch: its caller, its transaction, and the form versions it has looked up."""
+
+    def __init__(self, db: sqlite_utils.Database, caller: dict[str, Any],
+                 data_dir: str | Path | None) -> None:
+        self.db, self.caller, self.data_dir = db, caller, data_dir
+        self.forms: dict[tuple[str, str], tuple[Form, RecordChecker] | None] = {}
+        self.now = now_iso()
+
+    def form(self, form_id: str, version: str) -> tuple[Form, RecordChecker] | None:
+        key = (form_id, version)
+        if key not in self.forms:
+            self.forms[key] = get_form(self.db, form_id, version)
+        return self.forms[key]
+
+    def push_one(self, item: Any) -> dict[str, Any]:
+        if not isinstance(item, dict):
+            return _rejected(item, {"_": _error("not_object")})
+        try:
+            record = load_record(item)
+        except ValidationError as error:
+            return _rejected(item, field_errors(error.messages))
+        db, caller = self.db, self.caller
+        rid, rev = record["id"], record["rev"]
+        current = db.execute("SELECT rev, commune_id FROM records WHERE id = ?",
+                             [rid]).fetchone()
+        if current and current[1] != caller["commune_id"]:
+            return _rejected(item, {"id": _error("out_of_scope")})
+        seen = db.execute("SELECT status FROM revisions WHERE record_id = ? AND rev = ?",
+                          [rid, rev]).fetchone()
+        if seen:
+            first = CONFLICT if seen[0] == "conflict" else APPLIED
+            return {"id": rid, "rev": rev, "status": DUPLICATE, "first_status": first,
+                    "server_rev": current[0] if current else rev}
+        household = self._household(record)
+        problem = self._scope_problem(record, household)
+        if problem:
+            return _rejected(item, problem)
+        found = self.form(record["form_id"], record["form_version"])
+        if found is None:
+            return _rejected(item, {"form_version": _error("unknown_form")})
+        errors = found[1].check(record["data"], today=_visit_day(record))
+        if not errors:
+            errors = self._missing_blobs(found[0], record["data"])
+        if errors:
+            return _rejected(item, errors)
+        return self._store(record, current[0] if current else None, household is not None)
+
+    def _household(self, record: dict[str, Any]) -> str | None:
+        """The village of the record's household when the server knows it, else None."""
+        if not record["household_id"]:
+            return None
+        row = self.db.execute("SELECT village_id FROM households WHERE id = ?",
+                              [record["household_id"]]).fetchone()
+        return row[0] if row else None
+
+    def _scope_problem(self, record: dict[str, Any], household_village: str | None
+                       ) -> Errors | None:
+        if record["village_id"] not in self.caller["village_ids"]:
+            return {"village_id": _error("out_of_scope")}
+        if household_village is not None and not same_place(self.db, record["village_id"],
+                                                            household_village):
+            return {"household_id": _error("wrong_village")}
+        return None
+
+    def _missing_blobs(self, form: Form, data: dict[str, Any]) -> Errors:
+        errors: Errors = {}
+        if self.data_dir is None:
+            return errors
+        for path, value in image_answers(form, data):
+            if isinstance(value, str) and blob_size(self.data_dir, value) is None:
+                errors[path] = _error("missing_blob")
+        return errors
+
+    def _store(self, record: dict[str, Any], current_rev: str | None,
+               household_known: bool) -> dict[str, Any]:
+        db, caller, now = self.db, self.caller, self.now
+        rid, rev = record["id"], record["rev"]
+        household_id = record["household_id"]
+        if household_id and not household_known:
+            # A household met on the lane: the phone made its id; it joins the register.
+            data = record["data"]
+            add_household(db, record["village_id"], str(data.get("head_name") or ""),
+                          str(data.get("address") or ""), household_id=household_id)
+        data, meta = _dumps(record["data"]), _dumps(record["meta"])
+        conflict = current_rev is not None and current_rev != record["base_rev"]
+        if not conflict:
+            self._write_record(record, data, meta, current_rev is None)
+            # A visit can put a household on (or take it off) the follow-up list.
+            refresh_household(db, household_id)
+        # Plain INSERTs: this is the hot path of every sync.
+        db.execute(
+            "INSERT INTO revisions (record_id, rev, base_rev, status, data, meta, device_id,"
+            " user_id, received_at, form_id, form_version, village_id, household_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [rid, rev, record["base_rev"], "conflict" if conflict else "current", data, meta,
+             caller["id"], caller["user_id"], now, record["form_id"], record["form_version"],
+             record["village_id"], household_id])
+        if conflict:
+            # Someone else changed the record since this phone's copy: the server's version
+            # stays current, the phone's is kept beside it for a reviewer. Nothing is lost.
+            return {"id": rid, "rev": rev, "status": CONFLICT, "server_rev": current_rev}
+        return {"id": rid, "rev": rev, "status": APPLIED}
+
+    def _write_record(self, record: dict[str, Any], data: str, meta: str, new: bool) -> None:
+        db, caller, now = self.db, self.caller, self.now
+        values = [record["rev"], record["village_id"], record["household_id"],
+                  record["form_id"], record["form_version"], data, meta, caller["id"],
+                  caller["user_id"], now]
+        if new:
+            db.execute(
+                "INSERT INTO records (rev, village_id, household_id, form_id, form_version,"
+                " data, meta, device_id, user_id, updated_at, id, commune_id, received_at,"
+                " review_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received')",
+                [*values, record["id"], caller["commune_id"], now])
+            return
+        # A peer's record keeps the volunteer who made it on the sender: no device here.
+        db.execute(
+            "UPDATE records SET rev = ?, village_id = ?, household_id = ?, form_id = ?,"
+            " form_version = ?, data = ?, meta = ?, device_id = ?, user_id = ?,"
+            " updated_at = ?, review_state = 'received' WHERE id = ?",
+            [*values, record["id"]])
+        db.execute("UPDATE revisions SET status = 'superseded' WHERE record_id = ?"
+                   " AND status = 'current'", [record["id"]])
 
 
 def _visit_day(record: dict[str, Any]) -> str | None:
@@ -109,54 +234,6 @@ def _visit_day(record: dict[str, Any]) -> str | None:
     meta = record["meta"]
     day = str(meta.get("visit_date") or meta.get("started_at") or "")[:10]
     return day if len(day) == 10 else None
-
-
-def _scope_problem(db: sqlite_utils.Database, device: dict[str, Any],
-                   record: dict[str, Any]) -> Errors | None:
-    if record["village_id"] not in device["village_ids"]:
-        return {"village_id": _error("out_of_scope")}
-    household_id = record["household_id"]
-    if household_id:
-        row = db.execute("SELECT village_id FROM households WHERE id = ?",
-                         [household_id]).fetchone()
-        if row and row[0] != record["village_id"]:
-            return {"household_id": _error("wrong_village")}
-    return None
-
-
-def _store(db: sqlite_utils.Database, device: dict[str, Any], record: dict[str, Any],
-           current_rev: str | None) -> dict[str, Any]:
-    rid, rev, now = record["id"], record["rev"], now_iso()
-    household_id = record["household_id"]
-    if household_id and not db.execute("SELECT 1 FROM households WHERE id = ?",
-                                       [household_id]).fetchone():
-        # A household met on the lane: the phone made its id; it joins the register.
-        data = record["data"]
-        add_household(db, record["village_id"], str(data.get("head_name") or ""),
-                      str(data.get("address") or ""), household_id=household_id)
-    data, meta = _dumps(record["data"]), _dumps(record["meta"])
-    revision = {"record_id": rid, "rev": rev, "base_rev": record["base_rev"], "data": data,
-                "meta": meta, "device_id": device["id"], "user_id": device["user_id"],
-                "received_at": now}
-    if current_rev is not None and current_rev != record["base_rev"]:
-        # Someone else changed the record since this phone's copy: the server's version stays
-        # current, the phone's is kept beside it for a reviewer to resolve. Nothing is lost.
-        db["revisions"].insert({**revision, "status": "conflict"})
-        return {"id": rid, "rev": rev, "status": CONFLICT, "server_rev": current_rev}
-    columns = {"rev": rev, "village_id": record["village_id"],
-               "household_id": record["household_id"], "form_id": record["form_id"],
-               "form_version": record["form_version"], "data": data, "meta": meta,
-               "device_id": device["id"], "user_id": device["user_id"],
-               "review_state": "received", "updated_at": now}
-    if current_rev is None:
-        db["records"].insert({"id": rid, "commune_id": device["commune_id"],
-                              "received_at": now, **columns})
-    else:
-        db["records"].update(rid, columns)
-        db.execute("UPDATE revisions SET status = 'superseded' WHERE record_id = ?"
-                   " AND status = 'current'", [rid])
-    db["revisions"].insert({**revision, "status": "current"})
-    return {"id": rid, "rev": rev, "status": APPLIED}
 
 
 def pull(db: sqlite_utils.Database, device: dict[str, Any], since: int,
@@ -177,16 +254,35 @@ def pull(db: sqlite_utils.Database, device: dict[str, Any], since: int,
             "has_more": len(rows) > limit}
 
 
-def status(db: sqlite_utils.Database, device: dict[str, Any]) -> dict[str, Any]:
-    """What the server holds from this device: counts, and a digest of its (id, rev) pairs."""
-    pairs = db.execute("SELECT record_id, rev FROM revisions WHERE device_id = ?"
-                       " ORDER BY record_id, rev", [device["id"]]).fetchall()
-    digest = hashlib.sha256("".join(f"{rid} {rev}\n" for rid, rev in pairs).encode())
-    states = dict(db.execute("SELECT review_state, count(*) FROM records WHERE device_id = ?"
-                             " GROUP BY review_state", [device["id"]]).fetchall())
-    return {"device_id": device["id"], "revisions": len(pairs),
-            "records": sum(states.values()), "by_state": states,
-            "digest": digest.hexdigest()}
+def status(db: sqlite_utils.Database, caller: dict[str, Any],
+           source: str | None = None) -> dict[str, Any]:
+    """What the server holds from this caller: counts, and a digest of its (id, rev) pairs.
+    A phone: what it pushed. A server peer: its commune's, and its checkpoint for ``source``."""
+    if caller.get("kind") == "peer":
+        where, params = "r.commune_id = ?", [caller["commune_id"]]
+        pairs = db.execute("SELECT v.record_id, v.rev FROM revisions v JOIN records r"
+                           f" ON r.id = v.record_id WHERE {where}", params).fetchall()
+    else:
+        where, params = "r.device_id = ?", [caller["id"]]
+        pairs = db.execute("SELECT record_id, rev FROM revisions WHERE device_id = ?",
+                           params).fetchall()
+    states = dict(db.execute(f"SELECT review_state, count(*) FROM records r WHERE {where}"
+                             " GROUP BY review_state", params).fetchall())
+    body: dict[str, Any] = {"device_id": caller["id"], "revisions": len(pairs),
+                            "records": sum(states.values()), "by_state": states,
+                            "digest": pairs_digest(pairs)}
+    if caller.get("kind") == "peer":
+        body.update(peer=True, commune_id=caller["commune_id"],
+                    checkpoint=peers.peer_checkpoint(db, caller, source))
+    return body
 
 
-__all__ = ["EnrollmentRefused", "enroll", "pull", "push", "status"]
+def pairs_digest(pairs: Any) -> str:
+    """SHA-256 of the lines ``"{id} {rev}\\n"``, sorted by id then rev."""
+    digest = hashlib.sha256()
+    for rid, rev in sorted(pairs):
+        digest.update(f"{rid} {rev}\n".encode())
+    return digest.hexdigest()
+
+
+__all__ = ["EnrollmentRefused", "enroll", "pairs_digest", "pull", "push", "status"]

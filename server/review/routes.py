@@ -1,24 +1,61 @@
-"""The staff site: log in, the received records by village, one record with its form's labels."""
+"""The staff site: log in, the submissions list, one record, its review, edit and conflicts.
+
+Routes stay thin: they read the request, call plain functions (service, decisions, edit) and
+render. The register, follow-ups, people's rights and backups live in routes_register.py and
+routes_rights.py on the same blueprint.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from server.audit import audit
 from server.db import get_db, write_transaction
-from server.review import service
+from server.review import decisions, edit, service
+from server.review.decisions import ReviewRefused
+from server.review.diff import diff
 from server.staff import check_csrf, check_login, current_user, login_required, t, ui_lang
 
 bp = Blueprint("review", __name__)
+REVIEWERS = ("admin", "reviewer")
 
 
 @bp.app_context_processor
 def _template_helpers() -> dict[str, Any]:
-    from server.staff import csrf_token
+    from server.staff import csrf_token, home_url
 
-    return {"t": t, "lang": ui_lang(), "user": current_user(), "csrf_token": csrf_token}
+    return {"t": t, "lang": ui_lang(), "user": current_user(), "csrf_token": csrf_token,
+            "home_url": home_url}
+
+
+@bp.errorhandler(ReviewRefused)
+def _refused(error: ReviewRefused) -> Any:
+    return render_template("review/problem.html", message=t(error.code, **error.params),
+                           back=request.referrer), error.status
+
+
+def staff() -> dict[str, Any]:
+    user = current_user()
+    assert user is not None  # the login_required guard ran first
+    return user
+
+
+def audited(action: str, target: str = "", detail: str = "") -> None:
+    """Write one audit entry for the logged-in staff member, in its own transaction."""
+    db, user = get_db(), staff()
+    with write_transaction(db):
+        audit(db, action, user_id=user["id"], username=user["username"], target=target,
+              detail=detail)
 
 
 @bp.get("/lang/<code>")
@@ -61,33 +98,131 @@ def logout() -> Any:
 
 
 @bp.get("/")
-@login_required("admin", "reviewer")
+@login_required(*REVIEWERS)
 def records() -> Any:
-    user = current_user()
-    assert user is not None
-    db = get_db()
-    village_id = request.args.get("village") or None
+    user, db = staff(), get_db()
+    filters = service.Filters.from_args(request.args)
     villages = service.villages(db, user["commune_id"])
-    if village_id and village_id not in {v["id"] for v in villages}:
+    if filters.village and filters.village not in {v["id"] for v in villages}:
         abort(404)
-    page = request.args.get("page", 1, type=int) or 1
-    rows = service.list_records(db, user["commune_id"], village_id, page)
-    return render_template("review/records.html", villages=villages, village_id=village_id,
-                           records=rows, page=page, page_size=service.PAGE_SIZE)
+    rows, cursor = service.list_records(db, user["commune_id"], filters)
+    total = service.count_records(db, user["commune_id"], filters)
+    return render_template("review/records.html", villages=villages, filters=filters,
+                           records=rows, cursor=cursor, total=total,
+                           volunteers=service.volunteers(db, user["commune_id"]),
+                           states=service.REVIEW_STATES, outcomes=service.OUTCOMES,
+                           count_cap=service.COUNT_CAP)
+
+
+def _record_or_404(record_id: str) -> dict[str, Any]:
+    found = service.get_record(get_db(), staff()["commune_id"], record_id)
+    if found is None:
+        abort(404)
+    return found
 
 
 @bp.get("/records/<record_id>")
-@login_required("admin", "reviewer")
+@login_required(*REVIEWERS)
 def record(record_id: str) -> Any:
-    user = current_user()
-    assert user is not None
-    db = get_db()
-    found = service.get_record(db, user["commune_id"], record_id)
-    if found is None:
-        abort(404)
+    db, lang = get_db(), ui_lang()
+    found = _record_or_404(record_id)
+    form = found["form"]
+    revisions = service.revisions(db, record_id)
+    by_rev = {r["rev"]: r for r in revisions}
+    for r in revisions:
+        base = by_rev.get(r["base_rev"] or "")
+        r["changes"] = diff(form, base["data"], r["data"], lang) if base else None
+    audited("view_record", target=record_id)
+    return render_template(
+        "review/record.html", record=found, revisions=revisions,
+        sections=service.sections(form, found["data"], lang) if form else [],
+        reviews=service.reviews(db, record_id), visit=service.visit_facts(found),
+        conflicts=edit.open_conflicts(db, record_id), decisions=decisions.DECISIONS)
+
+
+@bp.post("/records/<record_id>/review")
+@login_required(*REVIEWERS)
+def review(record_id: str) -> Any:
+    check_csrf()
+    db, user = get_db(), staff()
+    state = request.form.get("review_state", "")
     with write_transaction(db):
-        audit(db, "view_record", user_id=user["id"], username=user["username"],
-              target=record_id)
-    lang = ui_lang()
-    sections = service.sections(found["form"], found["data"], lang) if found["form"] else []
-    return render_template("review/record.html", record=found, sections=sections)
+        found = _record_or_404(record_id)
+        decisions.decide(db, user, found, state, request.form.get("comment", ""),
+                         request.form.get("rev", ""))
+        audit(db, "review", user_id=user["id"], username=user["username"], target=record_id,
+              detail=state)
+    return redirect(url_for("review.record", record_id=record_id) + "#review")
+
+
+@bp.route("/records/<record_id>/edit", methods=["GET", "POST"])
+@login_required(*REVIEWERS)
+def edit_record(record_id: str) -> Any:
+    db, user, lang = get_db(), staff(), ui_lang()
+    found = _record_or_404(record_id)
+    if found["form"] is None:
+        raise ReviewRefused("review.error_no_form", status=409)
+    if request.method == "GET":
+        audited("view_record", target=record_id, detail="edit")
+        return render_template("review/edit.html", record=found, errors={}, comment="",
+                               view=edit.edit_view(found["form"], found["data"], lang))
+    check_csrf()
+    if request.form.get("rev") != found["rev"]:
+        raise ReviewRefused("review.error_stale", status=409)
+    data, errors = edit.read_form(found["form"], found["data"], request.form)
+    edit.recalculate(found["form"], data, edit.visit_day(found))
+    errors = errors or edit.check(found, data)
+    comment = request.form.get("comment", "")
+    if errors:
+        return render_template("review/edit.html", record=found, errors=errors,
+                               comment=comment, view=edit.edit_view(found["form"], data, lang),
+                               ), 422
+    with write_transaction(db):
+        fresh = _record_or_404(record_id)
+        if fresh["rev"] != found["rev"]:
+            raise ReviewRefused("review.error_stale", status=409)
+        changes = diff(found["form"], found["data"], data, lang)
+        rev = edit.save_edit(db, user, found, data, comment)
+        audit(db, "edit_record", user_id=user["id"], username=user["username"],
+              target=record_id, detail=f"rev {rev}; {len(changes)} answers changed")
+    return redirect(url_for("review.record", record_id=record_id, _anchor=f"rev-{rev}"))
+
+
+@bp.route("/records/<record_id>/conflicts/<rev>", methods=["GET", "POST"])
+@login_required(*REVIEWERS)
+def conflict(record_id: str, rev: str) -> Any:
+    db, user, lang = get_db(), staff(), ui_lang()
+    found = _record_or_404(record_id)
+    other = next((r for r in service.revisions(db, record_id)
+                  if r["rev"] == rev and r["status"] == "conflict"), None)
+    if other is None or found["form"] is None:
+        abort(404)
+    rows = edit.compare(found["form"], found["data"], other["data"], lang)
+    if request.method == "GET" or other["resolved_at"]:
+        audited("view_record", target=record_id, detail=f"conflict {rev}")
+        return render_template("review/conflict.html", record=found, other=other, rows=rows,
+                               errors={})
+    check_csrf()
+    if request.form.get("rev") != found["rev"]:
+        raise ReviewRefused("review.error_stale", status=409)
+    choice = request.form.get("choice", "merge")
+    picks = {r["name"]: ("other" if choice == "other" else "current" if choice == "current"
+                         else request.form.get(f"pick:{r['name']}", "current")) for r in rows}
+    data = edit.merged(found["form"], found["data"], other["data"], picks)
+    edit.recalculate(found["form"], data, edit.visit_day(found))
+    errors = edit.check(found, data) if data != found["data"] else {}
+    if errors:
+        return render_template("review/conflict.html", record=found, other=other, rows=rows,
+                               errors=errors, picks=picks), 422
+    resolution = {"current": "kept_current", "other": "took_conflict"}.get(choice, "merged")
+    with write_transaction(db):
+        fresh = _record_or_404(record_id)
+        if fresh["rev"] != found["rev"]:
+            raise ReviewRefused("review.error_stale", status=409)
+        new_rev = edit.resolve(db, user, found, rev, data, resolution)
+        audit(db, "resolve_conflict", user_id=user["id"], username=user["username"],
+              target=record_id, detail=f"{rev}: {resolution}; new rev {new_rev or '-'}")
+    return redirect(url_for("review.record", record_id=record_id))
+
+
+from server.review import routes_register, routes_rights  # noqa: E402,F401  (their views)

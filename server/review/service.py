@@ -1,8 +1,15 @@
-"""What the commune office reads: record lists and one record shown with its form's labels."""
+"""What the commune office reads: the submissions list (filters, keyset paging) and one record.
+
+The list stays fast at 100,000 records because every filter is a column with its own index
+ending in ``(received_at, id)`` (migration m003_review), and pages are found by that pair — the
+last row of a page is the cursor of the next — never by OFFSET.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
@@ -11,30 +18,141 @@ from schemas.form import Form, Node
 from server.forms import get_form
 
 PAGE_SIZE = 50
+REVIEW_STATES = ("received", "has_issues", "edited", "approved", "rejected")
+OUTCOMES = ("completed", "nobody_home", "refused", "empty_house", "come_back")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CURSOR = re.compile(r"^(\d{4}-\d{2}-\d{2}T[\d:]+Z)~([0-9a-f-]{1,64})$")
+
+
+@dataclass
+class Filters:
+    """The list's filters as read from the query string; unknown values are dropped."""
+
+    village: str = ""
+    volunteer: int | None = None
+    date_from: str = ""
+    date_to: str = ""
+    state: str = ""
+    outcome: str = ""
+    needs_help: bool = False
+    after: tuple[str, str] | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args: Any) -> Filters:
+        f = cls(village=args.get("village", "").strip())
+        volunteer = args.get("volunteer", "").strip()
+        if volunteer.isdigit():
+            f.volunteer = int(volunteer)
+        for name in ("date_from", "date_to"):
+            value = args.get(name, "").strip()
+            if value and not _DATE.match(value):
+                f.problems.append(name)
+            elif value:
+                setattr(f, name, value)
+        state, outcome = args.get("state", ""), args.get("outcome", "")
+        f.state = state if state in REVIEW_STATES else ""
+        f.outcome = outcome if outcome in OUTCOMES else ""
+        f.needs_help = args.get("needs_help") == "1"
+        match = _CURSOR.match(args.get("after", ""))
+        f.after = (match.group(1), match.group(2)) if match else None
+        return f
+
+    def query(self, **changes: Any) -> dict[str, Any]:
+        """The query string of these filters (for links), without the cursor unless given."""
+        out = {"village": self.village, "volunteer": self.volunteer or "",
+               "date_from": self.date_from, "date_to": self.date_to, "state": self.state,
+               "outcome": self.outcome, "needs_help": "1" if self.needs_help else ""}
+        out.update(changes)
+        return {k: v for k, v in out.items() if v not in ("", None)}
 
 
 def villages(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
-    return [dict(zip(("id", "name", "records"), r, strict=True)) for r in db.execute(
-        "SELECT v.id, v.name, (SELECT count(*) FROM records r WHERE r.village_id = v.id)"
-        " FROM villages v WHERE v.commune_id = ? ORDER BY v.name", [commune_id])]
+    """The commune's villages, the merged ones last (they name their survivor)."""
+    keys = ("id", "name", "active", "merged_into")
+    return [dict(zip(keys, r, strict=True)) for r in db.execute(
+        "SELECT id, name, active, merged_into FROM villages WHERE commune_id = ?"
+        " ORDER BY merged_into IS NOT NULL, name", [commune_id])]
 
 
-def list_records(db: sqlite_utils.Database, commune_id: str, village_id: str | None,
-                 page: int = 1) -> list[dict[str, Any]]:
-    where, params = "r.commune_id = ?", [commune_id]
-    if village_id:
-        where += " AND r.village_id = ?"
-        params.append(village_id)
+def village_ids_under(db: sqlite_utils.Database, village_id: str) -> list[str]:
+    """A village and every village merged into it (and into those): its records are all its
+    own now, while each record keeps pointing at the village it was made in."""
     rows = db.execute(
-        "SELECT r.id, r.received_at, r.review_state, v.name, h.code,"
-        " coalesce(h.head_name, json_extract(r.data, '$.head_name')),"
-        " u.display_name FROM records r JOIN villages v ON v.id = r.village_id"
+        "WITH RECURSIVE under(id) AS (SELECT ? UNION SELECT v.id FROM villages v"
+        " JOIN under u ON v.merged_into = u.id) SELECT id FROM under", [village_id]).fetchall()
+    return [r[0] for r in rows]
+
+
+def volunteers(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
+    return [dict(zip(("id", "display_name", "username"), r, strict=True)) for r in db.execute(
+        "SELECT id, display_name, username FROM users WHERE commune_id = ?"
+        " AND role = 'volunteer' ORDER BY display_name", [commune_id])]
+
+
+def _where(db: sqlite_utils.Database, commune_id: str,
+           f: Filters) -> tuple[str, list[Any]]:
+    where, params = ["r.commune_id = ?"], [commune_id]
+    if f.village:
+        ids = village_ids_under(db, f.village)
+        where.append(f"r.village_id IN ({','.join('?' * len(ids))})"
+                     if len(ids) > 1 else "r.village_id = ?")
+        params += ids
+    if f.volunteer is not None:
+        where.append("r.user_id = ?")
+        params.append(f.volunteer)
+    if f.date_from:
+        where.append("r.received_at >= ?")
+        params.append(f.date_from)
+    if f.date_to:
+        # Up to the end of that day: received_at is 'YYYY-MM-DDTHH:MM:SSZ'.
+        where.append("r.received_at < ?")
+        params.append(f.date_to + "T99")
+    if f.state:
+        where.append("r.review_state = ?")
+        params.append(f.state)
+    if f.outcome:
+        where.append("r.outcome = ?")
+        params.append(f.outcome)
+    if f.needs_help:
+        where.append("r.needs_help = 1")
+    return " AND ".join(where), params
+
+
+_LIST_KEYS = ("id", "received_at", "visit_date", "review_state", "outcome", "needs_help",
+              "village", "household_id", "household_code", "head_name", "volunteer")
+
+
+def list_records(db: sqlite_utils.Database, commune_id: str,
+                 f: Filters) -> tuple[list[dict[str, Any]], str | None]:
+    """One page, newest first; returns (rows, the cursor of the next page or None)."""
+    where, params = _where(db, commune_id, f)
+    if f.after:
+        where += " AND (r.received_at, r.id) < (?, ?)"
+        params += list(f.after)
+    rows = db.execute(
+        "SELECT r.id, r.received_at, r.visit_date, r.review_state, r.outcome, r.needs_help,"
+        " v.name, r.household_id, h.code,"
+        " coalesce(h.head_name, json_extract(r.data, '$.head_name')), u.display_name"
+        " FROM records r JOIN villages v ON v.id = r.village_id"
         " LEFT JOIN households h ON h.id = r.household_id LEFT JOIN users u ON u.id = r.user_id"
-        f" WHERE {where} ORDER BY r.received_at DESC, r.id LIMIT ? OFFSET ?",
-        [*params, PAGE_SIZE, (max(page, 1) - 1) * PAGE_SIZE]).fetchall()
-    keys = ("id", "received_at", "review_state", "village", "household_code", "head_name",
-            "volunteer")
-    return [dict(zip(keys, r, strict=True)) for r in rows]
+        f" WHERE {where} ORDER BY r.received_at DESC, r.id DESC LIMIT ?",
+        [*params, PAGE_SIZE + 1]).fetchall()
+    page = [dict(zip(_LIST_KEYS, r, strict=True)) for r in rows[:PAGE_SIZE]]
+    more = len(rows) > PAGE_SIZE
+    cursor = f"{page[-1]['received_at']}~{page[-1]['id']}" if more and page else None
+    return page, cursor
+
+
+COUNT_CAP = 10_000
+
+
+def count_records(db: sqlite_utils.Database, commune_id: str, f: Filters) -> int:
+    """How many records match, counted up to COUNT_CAP + 1: past that "more than 10,000" says
+    enough, and two filters that no single index covers would cost a lookup per record."""
+    where, params = _where(db, commune_id, f)
+    return int(db.execute(f"SELECT count(*) FROM (SELECT 1 FROM records r WHERE {where}"
+                          " LIMIT ?)", [*params, COUNT_CAP + 1]).fetchone()[0])
 
 
 def get_record(db: sqlite_utils.Database, commune_id: str,
@@ -42,25 +160,61 @@ def get_record(db: sqlite_utils.Database, commune_id: str,
     """One record of this commune (None when it is not: the caller answers 404 either way)."""
     row = db.execute(
         "SELECT r.id, r.rev, r.form_id, r.form_version, r.data, r.meta, r.received_at,"
-        " r.review_state, v.name, h.code,"
-        " coalesce(h.head_name, json_extract(r.data, '$.head_name')), u.display_name FROM records r"
+        " r.updated_at, r.review_state, r.village_id, v.name, r.household_id, h.code,"
+        " coalesce(h.head_name, json_extract(r.data, '$.head_name')), r.user_id,"
+        " u.display_name, u.username, r.device_id, r.visit_date, r.commune_id FROM records r"
         " JOIN villages v ON v.id = r.village_id LEFT JOIN households h ON h.id = r.household_id"
         " LEFT JOIN users u ON u.id = r.user_id WHERE r.id = ? AND r.commune_id = ?",
         [record_id, commune_id]).fetchone()
     if row is None:
         return None
     keys = ("id", "rev", "form_id", "form_version", "data", "meta", "received_at",
-            "review_state", "village", "household_code", "head_name", "volunteer")
+            "updated_at", "review_state", "village_id", "village", "household_id",
+            "household_code", "head_name", "user_id", "volunteer", "volunteer_username",
+            "device_id", "visit_date", "commune_id")
     record = dict(zip(keys, row, strict=True))
     record["data"] = json.loads(record["data"])
     record["meta"] = json.loads(record["meta"])
-    record["revisions"] = [dict(zip(("rev", "status", "received_at"), r, strict=True))
-                           for r in db.execute(
-        "SELECT rev, status, received_at FROM revisions WHERE record_id = ?"
-        " ORDER BY received_at, rev", [record_id])]
     found = get_form(db, record["form_id"], record["form_version"])
-    record["form"] = found[0] if found else None
+    record["form"], record["checker"] = found if found else (None, None)
     return record
+
+
+def revisions(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]:
+    """Every revision of a record, oldest first, with who sent or made it."""
+    keys = ("rev", "base_rev", "status", "data", "meta", "device_id", "user_id",
+            "received_at", "resolved_at", "resolution", "by", "role")
+    rows = db.execute(
+        "SELECT x.rev, x.base_rev, x.status, x.data, x.meta, x.device_id, x.user_id,"
+        " x.received_at, x.resolved_at, x.resolution, u.display_name, u.role"
+        " FROM revisions x LEFT JOIN users u ON u.id = x.user_id WHERE x.record_id = ?"
+        " ORDER BY x.received_at, x.rowid", [record_id]).fetchall()
+    out = []
+    for r in rows:
+        item = dict(zip(keys, r, strict=True))
+        item["data"] = json.loads(item["data"])
+        item["meta"] = json.loads(item["meta"])
+        out.append(item)
+    return out
+
+
+def reviews(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]:
+    keys = ("rev", "review_state", "comment", "display_name", "username", "at")
+    return [dict(zip(keys, r, strict=True)) for r in db.execute(
+        "SELECT rev, review_state, comment, display_name, username, at FROM reviews"
+        " WHERE record_id = ? ORDER BY id", [record_id])]
+
+
+def visit_facts(record: dict[str, Any]) -> dict[str, Any]:
+    """When, where and by whom: the start and end the form stamped, and the GPS point."""
+    data, meta = record["data"], record["meta"]
+    gps = str(data.get("gps") or "").split()
+    point = None
+    if len(gps) >= 2:
+        point = {"lat": gps[0], "lon": gps[1],
+                 "accuracy": gps[3] if len(gps) > 3 else None}
+    return {"start": data.get("start") or meta.get("started_at"), "end": data.get("end"),
+            "visit_date": meta.get("visit_date") or record.get("visit_date"), "gps": point}
 
 
 def answer_text(form: Form, node: Node, value: Any, lang: str) -> str:
@@ -96,6 +250,8 @@ def _collect(form: Form, node: Node, data: dict[str, Any], lang: str,
             columns = [n for n in form.walk(child) if n.kind == "field" and n.type != "note"
                        and n.repeats[-1:] == (child.name,)]
             instances = data.get(child.name) or []
+            if not instances:
+                continue
             section["tables"].append({
                 "title": form.label(child, lang),
                 "columns": [form.label(c, lang) for c in columns],

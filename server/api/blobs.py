@@ -1,0 +1,133 @@
+"""Photos and files, stored by their SHA-256 under ``DATA_DIR/blobs/ab/abcd…``.
+
+An upload is written to a temporary file, hashed on the way, flushed to disk, and only then
+renamed to its final name: a cut upload, a wrong hash or a killed process leaves no file under a
+real name, so "the server has blob X" always means the whole of X.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from schemas.form import Form
+
+CHUNK = 64 * 1024
+STALE_TEMP_SECONDS = 3600
+
+
+class BlobTooLarge(Exception):
+    """The body passed the size limit while it was being read."""
+
+
+class BlobHashMismatch(Exception):
+    """The body's SHA-256 is not the one its address names."""
+
+    def __init__(self, actual: str) -> None:
+        super().__init__(actual)
+        self.actual = actual
+
+
+class BlobIncomplete(Exception):
+    """The body ended before its announced length: the upload was cut."""
+
+
+def blob_root(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "blobs"
+
+
+def blob_path(data_dir: str | Path, sha256: str) -> Path:
+    return blob_root(data_dir) / sha256[:2] / sha256
+
+
+def blob_size(data_dir: str | Path, sha256: str) -> int | None:
+    try:
+        return blob_path(data_dir, sha256).stat().st_size
+    except FileNotFoundError:
+        return None
+
+
+def store_blob(data_dir: str | Path, sha256: str, stream: IO[bytes], limit: int,
+               expected_length: int | None = None) -> tuple[int, bool]:
+    """Read the stream into the store; returns (size, created). Raises BlobTooLarge,
+    BlobHashMismatch or BlobIncomplete, leaving nothing behind."""
+    final = blob_path(data_dir, sha256)
+    temp_dir = blob_root(data_dir) / ".tmp"
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    handle, temp_name = tempfile.mkstemp(dir=temp_dir, prefix=sha256[:8] + "-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise BlobTooLarge
+                digest.update(chunk)
+                out.write(chunk)
+            if expected_length is not None and size != expected_length:
+                raise BlobIncomplete
+            if digest.hexdigest() != sha256:
+                raise BlobHashMismatch(digest.hexdigest())
+            out.flush()
+            os.fsync(out.fileno())
+        if final.exists():
+            return size, False
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # Atomic on one file system: readers see no file or the whole file.
+        os.replace(temp_name, final)
+        temp_name = ""
+        return size, True
+    finally:
+        if temp_name:
+            Path(temp_name).unlink(missing_ok=True)
+
+
+def remove_stale_temps(data_dir: str | Path, older_than: float = STALE_TEMP_SECONDS) -> int:
+    """Temporary files a killed process left behind; never visible as blobs, only space."""
+    temp_dir = blob_root(data_dir) / ".tmp"
+    if not temp_dir.is_dir():
+        return 0
+    removed, cutoff = 0, time.time() - older_than
+    for path in temp_dir.iterdir():
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+def image_answers(form: Form, data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every answer to an image question, as (path, value): ``photo``, ``members[1].photo``."""
+    found: list[tuple[str, Any]] = []
+    for node in _image_nodes(form):
+        _collect(data, node.repeats, node.name, "", found)
+    return found
+
+
+def _image_nodes(form: Form) -> list[Any]:
+    # Forms are immutable per version, so the list is computed once per Form object.
+    cached = getattr(form, "_image_nodes", None)
+    if cached is None:
+        cached = [n for n in form.nodes.values() if n.kind == "field" and n.type == "image"]
+        form._image_nodes = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _collect(scope: Any, repeats: tuple[str, ...], name: str, prefix: str,
+             found: list[tuple[str, Any]]) -> None:
+    if not isinstance(scope, dict):
+        return
+    if not repeats:
+        if scope.get(name) not in (None, ""):
+            found.append((prefix + name, scope[name]))
+        return
+    instances = scope.get(repeats[0])
+    if isinstance(instances, list):
+        for index, instance in enumerate(instances):
+            _collect(instance, repeats[1:], name, f"{prefix}{repeats[0]}[{index}].", found)

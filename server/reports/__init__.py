@@ -1,0 +1,1 @@
+"""The reports: indicators, coverage, exports (routes.py thin; the work in service.py)."""

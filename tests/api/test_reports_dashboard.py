@@ -1,0 +1,360 @@
+"""The reports over HTTP: the hand-made households of tests/unit/test_indicators.py pushed by a
+phone, then read back from the JSON API, the dashboard, the province overview, as each role."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import uuid
+from typing import Any
+
+import pytest
+
+from server.db import now_iso, write_transaction
+from server.people import add_commune, add_household, add_user, add_village
+from server.reports.facts import rebuild, refresh_dirty
+from tests.records import household_data, record
+from tests.unit.test_indicators import EXPECTED, A, B, C, D
+
+PASSWORD = "mat-khau-du-dai-123"
+
+
+def login_as(client: Any, db: Any, role: str, commune_id: str | None = "99999",
+             province_code: str | None = None) -> dict[str, Any]:
+    username = f"{role}.{uuid.uuid4().hex[:6]}"
+    with write_transaction(db):
+        user = add_user(db, username, f"Cán bộ {role}", role, commune_id, password=PASSWORD,
+                        province_code=province_code)
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"username": username, "password": PASSWORD,
+                                           "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return user
+
+
+def store(db: Any, village_id: str, household_id: str | None, data: dict[str, Any],
+          visit_date: str = "2026-11-20", state: str = "received") -> str:
+    """A record put straight into the table, as a server edit or a rights deletion leaves one
+    (B has answers missing, which a phone could not send)."""
+    rid, now = str(uuid.uuid4()), now_iso()
+    with write_transaction(db):
+        db["records"].insert({
+            "id": rid, "rev": str(uuid.uuid4()), "commune_id": "99999", "village_id": village_id,
+            "household_id": household_id, "form_id": "ho_gia_dinh_cds",
+            "form_version": "2026.11.1", "data": json.dumps(data, ensure_ascii=False),
+            "meta": json.dumps({"visit_date": visit_date}), "device_id": None, "user_id": None,
+            "review_state": state, "received_at": now, "updated_at": now})
+    return rid
+
+
+def push(client: Any, phone: dict[str, Any], *items: dict[str, Any]) -> None:
+    response = client.post("/api/v1/sync/push", json={"items": list(items)},
+                           headers=phone["headers"])
+    assert [r["status"] for r in response.get_json()["results"]] == ["applied"] * len(items)
+
+
+@pytest.fixture
+def sweep(client: Any, db: Any, phone: dict[str, Any]) -> dict[str, Any]:
+    """Village V: two listed households (A and C visit them), a third listed for B, and D met
+    on the lane (it joins the register): 4 listed, 4 visited, 2 surveyed, 7 people. The
+    commune's other village has its 2 listed households unvisited: 6 listed in the commune."""
+    village = phone["villages"][0]["id"]
+    listed = [r[0] for r in db.execute("SELECT id FROM households WHERE village_id = ?"
+                                       " ORDER BY code", [village])]
+    assert len(listed) == 2
+    with write_transaction(db):
+        third = add_household(db, village, "Quàng Thị B Một")["id"]
+    items = {"A": record(village, listed[0], data=A), "C": record(village, listed[1], data=C),
+             "D": record(village, str(uuid.uuid4()), data=D)}
+    push(client, phone, *items.values())
+    ids = {k: v["id"] for k, v in items.items()}
+    ids["B"] = store(db, village, third, B)
+    return {"village": village, "other_village": phone["villages"][1]["id"], "ids": ids,
+            "households": [*listed, third]}
+
+
+def indicators(body: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    return {i["id"]: (i["numerator"], i["denominator"]) for i in body["indicators"]}
+
+
+def test_the_api_gives_the_hand_worked_answers(client, db, sweep):
+    login_as(client, db, "reviewer")
+    body = client.get("/reports/api/indicators").get_json()
+    assert body["coverage"] == {"listed": 6, "visited": 4, "surveyed": 2, "persons": 7,
+                                "percent": 66.7}
+    assert indicators(body) == EXPECTED
+    shares = {i["id"]: i for i in body["indicators"]}
+    assert shares["smartphone_adults"]["percent"] == 66.7  # 2 of 3
+    assert shares["smartphone_adults"]["target"]["percent"] == 80
+    assert "411" in shares["smartphone_adults"]["target"]["source"]
+    assert shares["smartphone_adults"]["met"] is False
+    assert shares["digital_signature"]["met"] is True  # 1 of 2 = 50% against 50%
+    village = next(v for v in body["villages"] if v["id"] == sweep["village"])
+    assert village["coverage"] == {"listed": 4, "visited": 4, "surveyed": 2, "persons": 7,
+                                   "percent": 100.0}
+    assert {k: (v["numerator"], v["denominator"]) for k, v in village["indicators"].items()} \
+        == EXPECTED
+
+
+def test_approved_records_only(client, db, sweep):
+    login_as(client, db, "admin")
+    with write_transaction(db):  # a review decision, as the review pages store it
+        db.execute("UPDATE records SET review_state = 'approved' WHERE id = ?",
+                   [sweep["ids"]["A"]])
+    body = client.get("/reports/api/indicators?approved=1").get_json()
+    assert body["scope"] == "approved"
+    assert body["coverage"] == {"listed": 6, "visited": 1, "surveyed": 1, "persons": 5,
+                                "percent": 16.7}
+    counted = indicators(body)
+    # Household A alone: A1 is the only adult asked about phones; A1, A2, A3 about VNeID.
+    assert counted["smartphone_adults"] == (1, 1)
+    assert counted["vneid_any"] == (2, 3)
+    assert counted["payment_account"] == (1, 2)
+    assert counted["bdhvs"] == (1, 1)
+    assert indicators(client.get("/reports/api/indicators").get_json()) == EXPECTED
+
+
+def test_rejected_records_do_not_count(client, db, sweep):
+    login_as(client, db, "admin")
+    with write_transaction(db):
+        db.execute("UPDATE records SET review_state = 'rejected' WHERE id = ?",
+                   [sweep["ids"]["B"]])
+    body = client.get("/reports/api/indicators").get_json()
+    assert body["coverage"]["surveyed"] == 1 and body["coverage"]["persons"] == 5
+    assert body["coverage"]["visited"] == 3
+    assert indicators(body)["fibre_households"] == (1, 1)
+
+
+def test_a_household_counts_once_by_its_latest_survey(client, db, phone, sweep):
+    login_as(client, db, "admin")
+    later = record(sweep["village"], sweep["households"][0],
+                   data=household_data(members=None, internet="mobile_only"),
+                   meta={"started_at": "2026-12-05T01:00:00Z", "visit_date": "2026-12-05"},
+                   # The smallest id: "latest" must mean the visit date, not the id.
+                   id="00000000-0000-4000-8000-000000000001")
+    later["data"]["members"] = later["data"]["members"][:1]  # one adult now lives there
+    later["data"]["residents"] = 1
+    push(client, phone, later)
+    body = client.get("/reports/api/indicators").get_json()
+    assert body["coverage"] == {"listed": 6, "visited": 4, "surveyed": 2, "persons": 3,
+                                "percent": 66.7}
+    counted = indicators(body)
+    assert counted["fibre_households"] == (0, 2)  # A's fibre gave way to 4G only
+    assert counted["smartphone_adults"] == (2, 3)  # the new adult, B1 and B2
+    months = {m["month"]: m for m in body["months"]}
+    assert (months["2026-11"]["visited"], months["2026-11"]["surveyed"]) == (3, 1)
+    assert (months["2026-12"]["visited"], months["2026-12"]["surveyed"]) == (1, 1)
+    assert months["2026-11"]["coverage"] == 50.0 and months["2026-12"]["coverage"] == 66.7
+
+
+def test_kept_counts_equal_a_full_recount_after_changes(client, db, phone, sweep):
+    ids = sweep["ids"]
+    with write_transaction(db):
+        db.execute("UPDATE records SET review_state = 'approved' WHERE id IN (?, ?)",
+                   [ids["A"], ids["B"]])
+        db.execute("UPDATE records SET data = ? WHERE id = ?",
+                   [json.dumps(household_data()), ids["D"]])
+        db.execute("UPDATE records SET village_id = ? WHERE id = ?",
+                   [sweep["other_village"], ids["C"]])
+    push(client, phone, record(sweep["village"], sweep["households"][1],
+                               meta={"visit_date": "2026-12-01"}))
+    with write_transaction(db):
+        db.execute("DELETE FROM revisions WHERE record_id = ?", [ids["A"]])
+        db.execute("DELETE FROM records WHERE id = ?", [ids["A"]])
+    login_as(client, db, "admin")
+    kept = client.get("/reports/api/indicators").get_json()
+    totals = db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall()
+    assert rebuild(db) > 0
+    assert db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall() == totals
+    assert client.get("/reports/api/indicators").get_json() == kept
+    assert kept["coverage"]["surveyed"] == 3  # B, D (now surveyed) and the December visit
+
+
+def test_a_village_and_what_is_outside_the_commune(client, db, sweep):
+    login_as(client, db, "admin")
+    one = client.get(f"/reports/api/indicators?village={sweep['village']}").get_json()
+    assert one["village"]["id"] == sweep["village"] and indicators(one) == EXPECTED
+    assert one["coverage"]["listed"] == 4 and one["coverage"]["percent"] == 100.0
+    other = client.get(f"/reports/api/indicators?village={sweep['other_village']}").get_json()
+    assert other["coverage"]["visited"] == 0
+    assert all(v == (0, 0) for v in indicators(other).values())
+    with write_transaction(db):
+        add_commune(db, "99998", "Xã Bên Cạnh", "99", "Tỉnh Minh Họa")
+        elsewhere = add_village(db, "99998", "Thôn Khác")["id"]
+    for url in (f"/reports/api/indicators?village={elsewhere}",
+                "/reports/api/indicators?village=nope", "/reports/api/indicators?commune=99998"):
+        response = client.get(url)
+        assert response.status_code == 404 and response.get_json()["code"] == "not_found"
+    assert client.get(f"/reports/?village={elsewhere}").status_code == 404
+
+
+def test_the_dashboard_page_shows_figures_targets_volunteers_and_prints(client, db, sweep):
+    login_as(client, db, "reviewer")
+    page = client.get("/reports/").get_data(as_text=True)
+    for ident, (num, den) in EXPECTED.items():
+        assert re.search(rf'id="indicator-{ident}" data-numerator="{num}" '
+                         rf'data-denominator="{den}"', page), ident
+    assert "66,7%" in page and "80,0%" in page  # a share and its target, Vietnamese style
+    assert "QĐ 411/QĐ-TTg" in page
+    assert "Tình nguyện viên mẫu" in page  # the demo volunteer's progress
+    assert "<svg" in page and "11/2026" in page
+    english = client.get("/reports/?lang=en").get_data(as_text=True)
+    assert "Adults with their own smartphone" in english and "66.7%" in english
+    printed = client.get("/reports/print").get_data(as_text=True)
+    assert "BÁO CÁO KẾT QUẢ KHẢO SÁT CÔNG DÂN SỐ" in printed and "66,7%" in printed
+
+
+def test_a_viewer_sees_indicators_but_no_personal_data(client, db, sweep):
+    login_as(client, db, "viewer")
+    page = client.get("/reports/").get_data(as_text=True)
+    assert client.get("/reports/").status_code == 200 and "66,7%" in page
+    assert "Tình nguyện viên mẫu" not in page
+    assert client.get("/reports/api/indicators").status_code == 200
+    assert client.get("/reports/indicators.csv").status_code == 200
+    assert client.get("/reports/dictionary.csv").status_code == 200
+    for url in ("/reports/export.xlsx", "/reports/export.xlsx?pseudo=1",
+                "/reports/export/households.csv", "/reports/export/members.csv?pseudo=1"):
+        assert client.get(url).status_code == 403, url
+
+
+def test_the_province_overview(client, db, sweep):
+    with write_transaction(db):
+        add_commune(db, "99998", "Xã Bên Cạnh", "99", "Tỉnh Minh Họa")
+        add_commune(db, "01001", "Phường Khác Tỉnh", "01", "Thành phố Khác")
+        add_household(db, add_village(db, "99998", "Thôn Mới")["id"], "Hộ chưa thăm")
+    login_as(client, db, "admin", commune_id=None, province_code="99")
+    body = client.get("/reports/api/province").get_json()
+    assert [c["name"] for c in body["communes"]] == ["Xã Bên Cạnh", "Xã Minh Họa"]
+    by_id = {c["id"]: c for c in body["communes"]}
+    assert by_id["99999"]["coverage"]["surveyed"] == 2
+    assert by_id["99998"]["coverage"] == {"listed": 1, "visited": 0, "surveyed": 0,
+                                          "persons": 0, "percent": 0.0}
+    assert body["coverage"]["listed"] == 7
+    assert {i["id"]: (i["numerator"], i["denominator"]) for g in body["groups"]
+            for i in g["indicators"]} == EXPECTED
+    page = client.get("/reports/province").get_data(as_text=True)
+    assert "Xã Bên Cạnh" in page and "Phường Khác Tỉnh" not in page
+    commune = client.get("/reports/?commune=99999").get_data(as_text=True)
+    assert "66,7%" in commune and "Tình nguyện viên mẫu" not in commune
+    assert client.get("/reports/?commune=01001").status_code == 404
+    assert client.get("/reports/export.xlsx?commune=99999").status_code == 403
+
+
+def test_commune_staff_cannot_open_the_province_overview(client, db, sweep):
+    login_as(client, db, "admin")
+    assert client.get("/reports/province").status_code == 403
+    assert client.get("/reports/api/province").status_code == 403
+    assert client.get("/reports/?commune=99998").status_code == 404
+
+
+def test_reports_need_a_login(client):
+    response = client.get("/reports/api/indicators")
+    assert response.status_code == 401 and response.get_json()["code"] == "unauthorized"
+    for url in ("/reports/", "/reports/export.xlsx", "/reports/dictionary.csv"):
+        page = client.get(url)
+        assert page.status_code == 302 and "/login" in page.headers["Location"]
+
+
+def test_every_change_to_a_record_is_queued_for_the_counts(db, sweep):
+    names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert {"records_report_insert", "records_report_update",
+            "records_report_delete"} <= names
+    db.execute("DELETE FROM report_dirty")
+    with write_transaction(db):
+        db.execute("UPDATE records SET review_state = 'approved' WHERE id = ?",
+                   [sweep["ids"]["C"]])
+    assert [r[0] for r in db.execute("SELECT record_id FROM report_dirty")] == [
+        sweep["ids"]["C"]]
+
+
+def test_kept_counts_follow_random_changes(db, sweep):
+    """Records of a few households come, change state, village, date and answers, and go, in a
+    seeded random order; after each step the kept sums equal a recount from nothing."""
+    rng = random.Random(20261120)
+    villages = [sweep["village"], sweep["other_village"]]
+    households = [*sweep["households"], None]
+    answers = [A, B, C, D, household_data()]
+    live = list(sweep["ids"].values())
+    for step in range(40):
+        action = rng.choice(["add", "state", "move", "edit", "date", "delete"])
+        if action == "add" or not live:
+            day = f"2026-{rng.choice([10, 11, 12])}-0{step % 9 + 1}"
+            live.append(store(db, rng.choice(villages), rng.choice(households),
+                              rng.choice(answers), day,
+                              rng.choice(["received", "approved", "rejected", "has_issues"])))
+            continue
+        target = rng.choice(live)
+        with write_transaction(db):
+            if action == "state":
+                db.execute("UPDATE records SET review_state = ? WHERE id = ?",
+                           [rng.choice(["received", "approved", "rejected"]), target])
+            elif action == "move":
+                db.execute("UPDATE records SET village_id = ?, household_id = ? WHERE id = ?",
+                           [rng.choice(villages), rng.choice(households), target])
+            elif action == "edit":
+                db.execute("UPDATE records SET data = ? WHERE id = ?",
+                           [json.dumps(rng.choice(answers)), target])
+            elif action == "date":
+                db.execute("UPDATE records SET meta = ? WHERE id = ?",
+                           [json.dumps({"visit_date": f"2026-0{rng.randint(1, 9)}-15"}), target])
+            else:
+                db.execute("DELETE FROM revisions WHERE record_id = ?", [target])
+                db.execute("DELETE FROM records WHERE id = ?", [target])
+                live.remove(target)
+        if step % 5 == 4:
+            refresh_dirty(db)
+            kept = db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall()
+            rebuild(db)
+            assert db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall() \
+                == kept, f"step {step}"
+
+
+def test_counts_made_under_other_indicator_files_are_recounted(client, db, sweep):
+    login_as(client, db, "admin")
+    assert indicators(client.get("/reports/api/indicators").get_json()) == EXPECTED
+    with write_transaction(db):  # as if the counts were kept under an older indicator file
+        db.execute("UPDATE report_state SET value = 'old' WHERE key = 'definitions'")
+        db.execute("UPDATE report_totals SET value = value + 7")
+    assert indicators(client.get("/reports/api/indicators").get_json()) == EXPECTED
+    assert db.execute("SELECT value FROM report_state").fetchone()[0] != "old"
+
+
+def test_the_reports_commands(app, db, sweep, monkeypatch):
+    from click.testing import CliRunner
+
+    from server.cli import main
+
+    monkeypatch.setenv("GOCUA_DATA_DIR", app.config["DATA_DIR"])
+    runner = CliRunner()
+    checked = runner.invoke(main, ["reports", "check"])
+    assert checked.exit_code == 0 and "ho_gia_dinh_cds 2026.11.1: OK, 15 indicators" in \
+        checked.output
+    refreshed = runner.invoke(main, ["reports", "refresh"])
+    assert refreshed.exit_code == 0 and refreshed.output.startswith("4 records counted")
+    again = runner.invoke(main, ["reports", "refresh"])
+    assert again.output.startswith("0 records counted")
+    assert runner.invoke(main, ["reports", "refresh", "--all"]).output.startswith("4 records")
+
+
+def test_a_merged_village_counts_under_its_survivor(client, db, sweep):
+    login_as(client, db, "admin")
+    source, target = sweep["village"], sweep["other_village"]
+    with write_transaction(db):  # what the register's merge does: records keep their village
+        db.execute("UPDATE villages SET active = 0, merged_into = ? WHERE id = ?",
+                   [target, source])
+        db.execute("UPDATE households SET village_id = ? WHERE village_id = ?",
+                   [target, source])
+        db.execute("UPDATE households SET removed_at = '2026-11-21T00:00:00Z' WHERE id = ?",
+                   [sweep["households"][2]])  # B's house taken off the register
+    body = client.get("/reports/api/indicators").get_json()
+    rows = {v["id"]: v for v in body["villages"]}
+    assert source not in rows  # the demo commune's third village stays beside the survivor
+    assert rows[target]["coverage"] == {"listed": 5, "visited": 4, "surveyed": 2,
+                                        "persons": 7, "percent": 80.0}
+    one = client.get(f"/reports/api/indicators?village={target}").get_json()
+    assert indicators(one) == EXPECTED and one["states"] == {"received": 4}
+    assert client.get(f"/reports/api/indicators?village={source}").status_code == 404
+    rows = client.get(f"/reports/export/households.csv?village={target}").data.decode()
+    assert all(rid in rows for rid in sweep["ids"].values())

@@ -1,0 +1,100 @@
+"""A person's rights: found by name across records and the register, exported as JSON, and
+erased — the record keeps its shape, no revision or feed entry keeps the name, the audit log
+says who and why."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+from server.review.rights import ERASED
+from tests.api.test_review_helpers import CSRF, audit_actions, post, problem, push, staff, text_of
+from tests.records import adult, child, household_data, record
+
+NAME = "Phạm Văn Đức"
+
+
+def visit(phone):
+    data = household_data(
+        head_name=NAME, respondent_name=NAME, phone="0912345678", notes="Anh Đức hẹn tối",
+        members=[adult(NAME, 1975, sex="male"), child("Phạm Thị Én", 2015)])
+    first = record(phone["villages"][0]["id"], str(uuid.uuid4()), data=data)
+    second = {**first, "rev": str(uuid.uuid4()), "base_rev": first["rev"],
+              "data": {**data, "address": "Số 4, xóm Chùa"}}
+    return first, second
+
+
+def keys_of(page: str) -> list[str]:
+    return re.findall(r'<tr data-key="([^"]+)">', page)
+
+
+def test_a_person_is_found_without_accents_exported_and_erased_everywhere(
+        client, app, phone, db):
+    first, second = visit(phone)
+    push(client, phone, first)
+    push(client, phone, second)
+    staff(client, app)
+    post(client, f"/records/{first['id']}/review", review_state="approved", rev=second["rev"])
+
+    found = keys_of(text_of(client.get("/people?q=pham van duc")))
+    household = first["household_id"]
+    assert sorted(found) == sorted([f"head:{first['id']}:", f"respondent:{first['id']}:",
+                                    f"member:{first['id']}:0", f"register:{household}:"])
+    assert keys_of(text_of(client.get("/people?q=thị én"))) == [f"member:{first['id']}:1"]
+
+    exported = client.post("/people/export", data={"csrf_token": CSRF, "key": found,
+                                                   "reason": "Yêu cầu ngày 2/12"})
+    assert exported.status_code == 200
+    assert exported.headers["Content-Disposition"].startswith("attachment;")
+    body = json.loads(exported.get_data())
+    assert body["format"] == "gocua-person-export"
+    member = next(i for i in body["items"] if i.get("role") == "member")
+    assert [r["answers"]["member"]["member_name"] for r in member["revisions"]] == [NAME, NAME]
+    head = next(i for i in body["items"] if i.get("role") == "head")
+    assert [r["answers"]["address"] for r in head["revisions"]] == ["Số 12, ngõ 3",
+                                                                    "Số 4, xóm Chùa"]
+    assert "members" not in head["revisions"][0]["answers"]  # other people's rows stay home
+    assert "Phạm Thị Én" not in exported.get_data(as_text=True)
+    assert any(i["kind"] == "household_register" for i in body["items"])
+
+    refused = client.post("/people/erase", data={"csrf_token": CSRF, "key": found})
+    assert refused.status_code == 400 and "lý do" in problem(refused)
+    erased = client.post("/people/erase", data={"csrf_token": CSRF, "key": found,
+                                                "reason": "Đơn yêu cầu xóa ngày 2/12"})
+    assert erased.status_code == 200 and 'id="erased"' in text_of(erased)
+
+    current = json.loads(db.execute("SELECT data FROM records").fetchone()[0])
+    assert current["head_name"] == current["respondent_name"] == ERASED
+    assert current["members"][0]["member_name"] == ERASED
+    assert current["members"][1]["member_name"] == "Phạm Thị Én"
+    assert "phone" not in current and "notes" not in current
+    assert current["members"][0]["birth_year"] == 1975  # the statistics stay
+    assert current["residents"] == 2 and len(current["members"]) == 2
+    everything = "\n".join(
+        [r[0] for r in db.execute("SELECT data FROM revisions")]
+        + [r[0] for r in db.execute("SELECT payload FROM changes")]
+        + ["|".join(map(str, r)) for r in db.execute("SELECT * FROM households")]
+        + ["|".join(map(str, r)) for r in db.execute("SELECT * FROM audit_log")])
+    for gone in (NAME, "0912345678", "Anh Đức hẹn tối", "xóm Chùa"):
+        assert gone not in everything
+    statuses = [r[0] for r in db.execute("SELECT status FROM revisions ORDER BY rowid")]
+    assert statuses == ["superseded", "superseded", "current"]
+    log = db.execute("SELECT username, detail, target FROM audit_log WHERE action ="
+                     " 'person_erase'").fetchall()
+    assert log == [("admin", "Đơn yêu cầu xóa ngày 2/12", log[0][2])]
+    assert first["id"] in log[0][2] and household in log[0][2]
+    assert {"person_search", "person_export", "person_erase"} <= set(audit_actions(db))
+    assert keys_of(text_of(client.get("/people?q=pham van duc"))) == []
+    assert client.get(f"/records/{first['id']}").status_code == 200
+
+
+def test_a_selection_outside_the_commune_or_made_up_is_refused(client, app, phone, db):
+    staff(client, app)
+    for key in ["member:00000000-0000-4000-8000-000000000000:0", "nobody:x:", "head:"]:
+        answer = client.post("/people/export", data={"csrf_token": CSRF, "key": key})
+        assert answer.status_code == 400
+    assert client.post("/people/erase", data={"csrf_token": CSRF,
+                                              "reason": "kiểm tra"}).status_code == 400
+    short = client.get("/people?q=a")
+    assert short.status_code == 400
