@@ -31,7 +31,8 @@ function needsHelp(data) {
 export function householdStatus(visits, followup = null) {
   const latest = [...visits].sort((a, b) => (a.updated_at || '').localeCompare(b.updated_at || '')).pop();
   if (!latest) {
-    if (followup?.reason) return { key: `followup_${followup.reason}`, date: followup.date || null };
+    // Another phone's visit, as the server's follow-up list has it.
+    if (followup?.reason) return { key: followup.reason, date: followup.date || null };
     return { key: 'not_visited', date: null };
   }
   const data = latest.data || {};

@@ -242,3 +242,26 @@ def test_backup_file_restores_the_same_records_on_another_phone(server, phone_pa
                       for i in range(rows.count()))
     assert restored == mine
     assert second.record_rows().count() == 3
+
+
+def test_a_revoked_phone_says_so_and_still_saves_its_backup(server, phone_page, tmp_path):
+    page = phone_page
+    app = enrolled(server, page)
+    server.stop()
+    app.open_household()
+    app.choose("outcome", "nobody_home")
+    app.finalize()
+    with connect(server.data_dir / "gocua.db") as db, db.conn:
+        db.execute("UPDATE devices SET revoked_at = '2026-11-23T00:00:00Z'")
+    server.start()
+    page.context.set_offline(True)  # the phone finds signal again: the app syncs by itself
+    page.context.set_offline(False)
+    expect(page.locator("#revoked")).to_contain_text("không còn được phép đồng bộ",
+                                                     timeout=30_000)
+    expect(page.locator("#sync")).to_be_disabled()
+    expect(page.locator("#badge")).to_have_text("1")  # the record stays on the phone
+    with page.expect_download() as download:
+        page.locator("#revoked button").click()
+    download.value.save_as(tmp_path / "backup.json")
+    backup = json.loads((tmp_path / "backup.json").read_text())
+    assert [r["data"]["outcome"] for r in backup["records"]] == ["nobody_home"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from tests.e2e.collector import Collector
 
 pytestmark = pytest.mark.e2e
 FORM = Path(__file__).resolve().parents[1] / "forms" / "all_types.json"
+PHOTO = Path(__file__).resolve().parents[2] / "pwa" / "icons" / "icon-512.png"  # a camera file
 
 
 def test_every_question_type_on_the_phone(server, browser):
@@ -51,6 +53,8 @@ def test_every_question_type_on_the_phone(server, browser):
 
     app.reveal("where").locator("button").click()
     expect(app.question("where").locator("output")).to_contain_text("8")  # accuracy shown
+    app.reveal("photo").locator("input[type=file]").set_input_files(str(PHOTO))
+    expect(app.question("photo").locator("img.photo")).to_be_visible()  # kept on the phone
     app.type("code", "8938505974192")
     app.type("kids[0].kid_name", "Bi")
     app.type("kids[1].kid_name", "Na")
@@ -72,4 +76,8 @@ def test_every_question_type_on_the_phone(server, browser):
     assert [k["kid_name"] for k in data["kids"]] == ["Bi", "Na"]
     assert [k["kid_age"] for k in data["kids"]] == [1, 1]  # the default in each new child
     assert data["visits"] == [{"visit_on": "2026-11-01"}] and data["secret"] == "h1"
+    # The photo went up before the record that names it, as a JPEG under its own hash.
+    stored = server.data_dir / "blobs" / data["photo"][:2] / data["photo"]
+    assert stored.read_bytes()[:3] == b"\xff\xd8\xff"
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == data["photo"]
     context.close()

@@ -16,6 +16,10 @@ test('a household reads as its newest visit says', () => {
   const noHelp = rec({ data: { outcome: 'completed', members: [{ needs_help: ['none'] }] } });
   assert.equal(householdStatus([noHelp]).key, 'visited');
   assert.equal(householdStatus([rec({ data: { outcome: 'nobody_home' } })]).key, 'nobody_home');
+  // Visited from another phone: the server's follow-up list says where it stands.
+  assert.deepEqual(householdStatus([], { reason: 'come_back', date: '2026-12-01', topics: [] }),
+    { key: 'come_back', date: '2026-12-01' });
+  assert.equal(householdStatus([], { reason: 'needs_help', date: null, topics: ['vneid'] }).key, 'needs_help');
 });
 
 test('a review decision changes only the revision it is about', () => {
