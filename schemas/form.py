@@ -62,10 +62,17 @@ class Node:
     or_other: bool = False
     children: list[Node] = field(default_factory=list)
     parent: Node | None = field(default=None, repr=False)
+    _columns: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def get(self, column: str) -> str:
-        value = self.row.get(column)
-        return "" if value is None else str(value).strip()
+        # Read for every record the server checks: rows never change, so strip each once.
+        try:
+            return self._columns[column]
+        except KeyError:
+            value = self.row.get(column)
+            text = "" if value is None else str(value).strip()
+            self._columns[column] = text
+            return text
 
     @property
     def appearance(self) -> str:
