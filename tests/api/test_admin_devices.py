@@ -5,23 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
 from tests.api.admin_helpers import (
     audit_rows,
-    logged_in,
     post,
     second_commune,
-    staff,
     user_id,
 )
 from tests.records import record
-
-
-@pytest.fixture
-def admin(app: Any, db: Any) -> Any:
-    staff(db, "quantri", "admin")
-    return logged_in(app, "quantri")
 
 
 def device_row(admin: Any, device_id: str) -> str:

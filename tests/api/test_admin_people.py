@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
 from server.db import write_transaction
 from tests.api.admin_helpers import (
     PASSWORD,
@@ -19,12 +17,6 @@ from tests.api.admin_helpers import (
     staff,
     user_id,
 )
-
-
-@pytest.fixture
-def admin(app: Any, db: Any) -> Any:
-    staff(db, "quantri", "admin")
-    return logged_in(app, "quantri")
 
 
 def villages(db: Any, commune_id: str = "99999") -> dict[str, str]:
