@@ -30,6 +30,7 @@ chromium:
 
 lint: $(TEST_OK)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 test: $(TEST_OK) chromium lint
 	$(VENV)/bin/pytest

@@ -24,10 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from werkzeug.security import generate_password_hash  # noqa: E402
 
 from server import create_app  # noqa: E402
-from server.db import connect, write_transaction  # noqa: E402
-from server.people import add_commune, add_user  # noqa: E402
-from server.seed import load_default_form, seed_demo  # noqa: E402
-from server.staff import login_wait  # noqa: E402
+from server.domain.accounts import (
+    add_user,
+    login_wait,  # noqa: E402
+)
+from server.domain.db import connect, write_transaction  # noqa: E402
+from server.domain.register import add_commune
+from server.domain.seed import load_default_form, seed_demo  # noqa: E402
 
 PASSWORD = "mat-khau-bench"
 ACTIONS = ["view_record", "view_record", "view_record", "login", "review", "login_failed",

@@ -35,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from schemas.form import Form  # noqa: E402
 from schemas.indicators import indicator_set  # noqa: E402
-from server import create_app, migrations  # noqa: E402
-from server.db import connect, write_transaction  # noqa: E402
-from server.people import add_user  # noqa: E402
-from server.reports.facts import refresh_dirty  # noqa: E402
-from server.seed import load_default_form  # noqa: E402
+from server import create_app
+from server.domain import migrations  # noqa: E402
+from server.domain.accounts import add_user
+from server.domain.db import connect, write_transaction  # noqa: E402
+from server.domain.reports.facts import refresh_dirty  # noqa: E402
+from server.domain.seed import load_default_form  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
 PASSWORD = "bench-password-123"

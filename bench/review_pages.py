@@ -23,8 +23,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from server import create_app  # noqa: E402
-from server.db import connect, write_transaction  # noqa: E402
-from server.seed import load_default_form, seed_demo  # noqa: E402
+from server.domain.db import connect, write_transaction  # noqa: E402
+from server.domain.seed import load_default_form, seed_demo  # noqa: E402
 from tests.records import adult, child, household_data  # noqa: E402
 
 

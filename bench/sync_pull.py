@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.sync_push import start_server  # noqa: E402
-from server.db import connect, write_transaction  # noqa: E402
-from server.people import add_household  # noqa: E402
+from server.domain.db import connect, write_transaction  # noqa: E402
+from server.domain.register import add_household
 
 
 def main() -> None:

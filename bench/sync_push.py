@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 import sqlite_utils  # noqa: E402
 
-from server.db import connect  # noqa: E402
+from server.domain.db import connect  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
 from tests.records import household_data, record  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402

@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.sync_push import prestore, raw_insert_rate  # noqa: E402
-from server.api.upstream import replicate  # noqa: E402
-from server.db import connect  # noqa: E402
+from server.domain.db import connect  # noqa: E402
+from server.domain.replication import replicate  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 

@@ -1,32 +1,38 @@
-"""Gõ Cửa's sync server: ``create_app()`` builds it, and the list of blueprints is its shape."""
+"""Gõ Cửa's sync server: ``create_app()`` builds it, and the list of blueprints is its shape.
+
+Three floors (docs/architecture.md): the domain (``server.domain``, Flask-free, the only place
+SQL is written), the web on top of it (``server.web``: this factory's blueprints and the
+app-wide wiring in ``server.web.site``), and the command line over both (``server.cli``).
+"""
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from server import db as database
-from server import migrations
-from server.errors import register_error_handlers
+from server import settings as setting
+from server.domain import db as database
+from server.domain import migrations
+from server.web import site
+from server.web.db import close_db
+from server.web.errors import register_error_handlers
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
-    data_dir = database.data_dir()
+    settings = setting.load()
     app.config.from_mapping(
-        DATA_DIR=str(data_dir),
-        DATABASE=str(data_dir / "gocua.db"),
-        # The public base URL phones reach (behind the TLS proxy); empty: the request's own.
-        PUBLIC_URL=os.environ.get("GOCUA_PUBLIC_URL", "").rstrip("/"),
-        # Where the collector's files are served from; empty: pwa/ of this checkout.
-        PWA_DIR=os.environ.get("GOCUA_PWA_DIR", ""),
+        DATA_DIR=str(settings.data_dir),
+        DATABASE=str(settings.data_dir / "gocua.db"),
+        PUBLIC_URL=settings.public_url,
+        PWA_DIR=settings.pwa_dir,
+        PROXY_HOPS=settings.proxy_hops,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("GOCUA_SECURE_COOKIES", "") == "1",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
         # Push batches are at most 1 MB of JSON; gzip bodies are checked again after inflating.
         MAX_CONTENT_LENGTH=8 * 1024 * 1024,
     )
@@ -39,21 +45,26 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         migrations.apply(db)
 
     register_error_handlers(app)
-    app.teardown_appcontext(database.close_db)
+    app.teardown_appcontext(close_db)
+    site.install(app, proxy_hops=int(app.config["PROXY_HOPS"] or 0))
 
-    from server.admin.routes import bp as admin_bp
-    from server.api.device import bp as device_bp
-    from server.api.routes import bp as api_bp
-    from server.pwa import bp as pwa_bp
-    from server.reports.routes import bp as reports_bp
-    from server.review.routes import bp as review_bp
+    # A blueprint's views live in the modules beside it; importing them adds them to it.
+    from server.web import admin, pwa, review
+    from server.web.admin import routes as _admin_views  # noqa: F401
+    from server.web.admin import routes_sheets as _admin_sheets  # noqa: F401
+    from server.web.api import device
+    from server.web.api import routes as api
+    from server.web.reports import routes as reports
+    from server.web.review import routes as _review_views  # noqa: F401
+    from server.web.review import routes_register as _register_views  # noqa: F401
+    from server.web.review import routes_rights as _rights_views  # noqa: F401
 
-    app.register_blueprint(api_bp)
-    app.register_blueprint(pwa_bp)
-    app.register_blueprint(review_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(device_bp)
-    app.register_blueprint(reports_bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(device.bp)
+    app.register_blueprint(pwa.bp)
+    app.register_blueprint(review.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(reports.bp)
     return app
 
 

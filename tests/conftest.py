@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from server import create_app
-from server.db import connect, write_transaction
-from server.people import create_enrollment_code
-from server.seed import DEMO_VOLUNTEER, load_default_form, seed_demo
+from server.domain.db import connect, write_transaction
+from server.domain.devices import create_enrollment_code
+from server.domain.seed import DEMO_VOLUNTEER, load_default_form, seed_demo
 
 
 @pytest.fixture

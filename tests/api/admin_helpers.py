@@ -10,8 +10,10 @@ import zxingcpp
 from PIL import Image, ImageDraw
 from werkzeug.security import generate_password_hash
 
-from server.db import write_transaction
-from server.people import add_commune, add_household, add_user, add_village, create_enrollment_code
+from server.domain.accounts import add_user
+from server.domain.db import write_transaction
+from server.domain.devices import create_enrollment_code
+from server.domain.register import add_commune, add_household, add_village
 
 PASSWORD = "mat-khau-thu-nghiem"  # staff made by these helpers log in with it
 

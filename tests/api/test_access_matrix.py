@@ -22,9 +22,11 @@ from typing import Any
 import pytest
 
 from server import create_app
-from server.db import connect, write_transaction
-from server.people import add_household, add_user, create_enrollment_code
-from server.seed import load_default_form, seed_demo
+from server.domain.accounts import add_user
+from server.domain.db import connect, write_transaction
+from server.domain.devices import create_enrollment_code
+from server.domain.register import add_household
+from server.domain.seed import load_default_form, seed_demo
 from tests.api.admin_helpers import logged_in, second_commune, staff, token
 from tests.records import household_data, record
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from server.db import write_transaction
+from server.domain.db import write_transaction
 from tests.api.admin_helpers import (
     PASSWORD,
     audit_rows,
@@ -144,7 +144,7 @@ def test_changing_villages_brings_the_new_ones_to_the_phone_and_takes_the_old_aw
     names = villages(db)
     bac_son = names["Thôn Bắc Sơn"]
     with write_transaction(db):
-        from server.people import add_household
+        from server.domain.register import add_household
         add_household(db, bac_son, "Hộ Bắc Sơn Cũ")
     assert pulled(since) == []  # not hers yet
     form = {"display_name": "Tình nguyện viên mẫu", "union": "doan", "phone": "0901234567",
@@ -183,7 +183,7 @@ def test_the_admin_adds_a_staff_account_shown_once_to_be_changed_at_first_login(
 def test_enrollment_cards_for_a_team_each_with_a_working_code(admin, client, db):
     names = villages(db)
     with write_transaction(db):
-        from server.people import add_user
+        from server.domain.accounts import add_user
         add_user(db, "tnv.hai", "Người Thứ Hai", "volunteer", "99999",
                  village_ids=[names["Thôn Đông"]])
         add_user(db, "tnv.bacson", "Người Bắc Sơn", "volunteer", "99999",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from server.cli import main
+from server.cli.main import main
 from tests.api.admin_helpers import (
     audit_rows,
     logged_in,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from server.staff import LOGIN_LIMIT_IP, LOGIN_LIMIT_USER
+from server.domain.accounts import LOGIN_LIMIT_IP, LOGIN_LIMIT_USER
 from tests.api.admin_helpers import PASSWORD, audit_rows, csrf, logged_in, login, staff, token
 
 

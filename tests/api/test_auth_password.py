@@ -62,7 +62,7 @@ def test_an_admin_resets_a_password_the_user_must_change_at_next_login(app, db):
 
 
 def test_an_admin_reset_lifts_a_lock(app, client, db):
-    from server.staff import LOGIN_LIMIT_USER
+    from server.domain.accounts import LOGIN_LIMIT_USER
 
     staff(db, "quantri", "admin")
     staff(db, "canbo", "reviewer")

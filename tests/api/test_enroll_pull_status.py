@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from server.db import write_transaction
-from server.people import add_household, add_village
+from server.domain.db import write_transaction
+from server.domain.register import add_household, add_village
 from tests.conftest import new_code
 from tests.records import record
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from server.review.followup import followup_of
+from server.domain.followups import followup_of
 from tests.api.test_review_helpers import last_seq, post, pull, push, staff, text_of
 from tests.records import adult, household_data, record
 

@@ -119,7 +119,7 @@ def test_changing_the_register_is_for_the_admin(client, app, db):
 
 def test_a_village_merged_into_another_is_the_same_place_for_its_households(
         client, app, db):
-    from server.review.register import same_place
+    from server.domain.register import same_place
 
     east, west = village_id(db, "Thôn Đông"), village_id(db, "Thôn Tây")
     north = village_id(db, "Thôn Bắc Sơn")

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from server.db import now_iso, write_transaction
-from server.people import add_commune, add_household, add_user, add_village
-from server.reports.facts import rebuild, refresh_dirty
+from server.domain.accounts import add_user
+from server.domain.db import now_iso, write_transaction
+from server.domain.register import add_commune, add_household, add_village
+from server.domain.reports.facts import rebuild, refresh_dirty
 from tests.records import household_data, record
 from tests.unit.test_indicators import EXPECTED, A, B, C, D
 
@@ -324,7 +325,7 @@ def test_counts_made_under_other_indicator_files_are_recounted(client, db, sweep
 def test_the_reports_commands(app, db, sweep, monkeypatch):
     from click.testing import CliRunner
 
-    from server.cli import main
+    from server.cli.main import main
 
     monkeypatch.setenv("GOCUA_DATA_DIR", app.config["DATA_DIR"])
     runner = CliRunner()

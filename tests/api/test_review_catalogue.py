@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 from schemas.messages import catalogue
-from server.review.decisions import DECISIONS
-from server.review.followup import REASONS
-from server.review.rights import ROLES
-from server.review.service import OUTCOMES, REVIEW_STATES
+from server.domain.followups import REASONS
+from server.domain.records.query import OUTCOMES, REVIEW_STATES
+from server.domain.records.rights import ROLES
+from server.domain.records.store import DECISIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,9 +22,9 @@ def test_every_composed_and_refusal_key_is_in_both_catalogues():
     keys |= {f"review.role_{r}" for r in ROLES}
     keys |= {f"review.push_{s}" for s in ("applied", "duplicate", "conflict", "rejected")}
     keys |= {f"review.resolved_{r}" for r in ("kept_current", "took_conflict", "merged")}
-    for path in (ROOT / "server/review").glob("*.py"):
+    for path in (ROOT / "server").rglob("*.py"):
         source = path.read_text()
-        keys |= set(re.findall(r'ReviewRefused\(\s*"(review\.[a-z_]+)"', source))
+        keys |= set(re.findall(r'Refused\(\s*"(review\.[a-z_]+)"', source))
         keys |= set(re.findall(r'"code": "(review\.[a-z_]+)"', source))
     assert len(keys) > 60
     for lang in ("vi", "en"):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from server.db import write_transaction
-from server.people import add_user
+from server.domain.accounts import add_user
+from server.domain.db import write_transaction
 from tests.api.test_staff_site import login
 from tests.conftest import new_code
 

@@ -8,8 +8,8 @@ import re
 import uuid
 from typing import Any
 
-from server.db import write_transaction
-from server.review.service import Filters, _where
+from server.domain.db import write_transaction
+from server.domain.records.query import Filters, _where
 from tests.api.test_review_helpers import staff, text_of
 from tests.records import adult, household_data
 

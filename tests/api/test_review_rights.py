@@ -8,7 +8,7 @@ import json
 import re
 import uuid
 
-from server.review.rights import ERASED
+from server.domain.records.rights import ERASED
 from tests.api.test_review_helpers import CSRF, audit_actions, post, problem, push, staff, text_of
 from tests.records import adult, child, household_data, record
 

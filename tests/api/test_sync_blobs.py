@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from server import create_app
-from server.api.blobs import blob_root
+from server.domain.blobs import blob_root
 from sync.protocol import MAX_BLOB_BYTES
 from tests.records import household_data, record
 from tests.sync.phone import small_record

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from server.api.auth import issue_peer_token
-from server.api.blobs import blob_path
-from server.api.upstream import UpstreamError, local_checkpoint, replicate, server_id
-from server.db import connect, write_transaction
-from server.people import add_household, add_village
+from server.domain.blobs import blob_path
+from server.domain.db import connect, write_transaction
+from server.domain.devices import issue_peer_token
+from server.domain.register import add_household, add_village
+from server.domain.replication import UpstreamError, local_checkpoint, replicate, server_id
 from sync.client import HttpError, RetryPolicy, SyncClient
 from tests.records import household_data, record
 from tests.sync.live import LiveServer

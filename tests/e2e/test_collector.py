@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from schemas.form import Form
-from server.db import connect
+from server.domain.db import connect
 from tests.e2e.collector import Collector
 from tests.e2e.conftest import screenshot
 from tests.records import adult

@@ -9,7 +9,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from server.db import connect
+from server.domain.db import connect
 from tests.e2e.conftest import ARTIFACTS, screenshot
 
 pytestmark = pytest.mark.e2e

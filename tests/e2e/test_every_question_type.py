@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from server.db import connect
+from server.domain.db import connect
 from tests.e2e.collector import Collector
 
 pytestmark = pytest.mark.e2e

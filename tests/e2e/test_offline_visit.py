@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from playwright.sync_api import expect
 
-from server.db import connect
+from server.domain.db import connect
 from tests.e2e.collector import Collector, two_members
 from tests.e2e.conftest import screenshot
 

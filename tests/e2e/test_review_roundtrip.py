@@ -8,7 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from server.db import connect
+from server.domain.db import connect
 from tests.e2e.collector import Collector
 from tests.server_process import ServerProcess
 
@@ -26,6 +26,14 @@ class Office:
         response = self.http.post(f"{self.base}/login", allow_redirects=False, data={
             "username": "admin", "password": password, "csrf_token": self._csrf(page)})
         assert response.status_code == 302
+        # A reset password, from the command line as on the admin page, must be changed first.
+        assert self.http.get(f"{self.base}/", allow_redirects=False).headers[
+            "Location"].endswith("/account/password")
+        form = self.http.get(f"{self.base}/account/password").text
+        new = "canbo-xa-minh-hoa-2026"
+        done = self.http.post(f"{self.base}/account/password", data={
+            "current": password, "new": new, "confirm": new, "csrf_token": self._csrf(form)})
+        assert done.status_code == 200
 
     @staticmethod
     def _csrf(html: str) -> str:

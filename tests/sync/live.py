@@ -14,9 +14,9 @@ import waitress
 from waitress import wasyncore
 
 from server import create_app
-from server.db import connect, write_transaction
-from server.people import create_enrollment_code
-from server.seed import DEMO_VOLUNTEER, load_default_form, seed_demo
+from server.domain.db import connect, write_transaction
+from server.domain.devices import create_enrollment_code
+from server.domain.seed import DEMO_VOLUNTEER, load_default_form, seed_demo
 from tests.server_process import free_port
 
 

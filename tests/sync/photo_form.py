@@ -10,8 +10,8 @@ from typing import Any
 import sqlite_utils
 
 from schemas.form import DEFAULT_FORM, Form
-from server.db import write_transaction
-from server.forms import install_form
+from server.domain.db import write_transaction
+from server.domain.forms import install_form
 
 PHOTO_VERSION = "2026.11.1-photo"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from server.cli import main
+from server.cli.main import main
 from sync.client import SyncClient
 from tests.sync.live import LiveServer
 from tests.sync.phone import Phone

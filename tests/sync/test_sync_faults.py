@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from server.db import connect
+from server.domain.db import connect
 from sync.client import RetriesExhausted, RetryPolicy, SyncClient, digest
 from tests.server_process import ServerProcess
 from tests.sync.fault_proxy import FAULTS, FaultProxy

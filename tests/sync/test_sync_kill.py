@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from server.db import connect
+from server.domain.db import connect
 from sync.client import HttpError, RetriesExhausted, RetryPolicy, SyncClient, digest, split_batches
 from tests.server_process import ServerProcess
 from tests.sync.phone import small_record

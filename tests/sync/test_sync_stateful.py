@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from server.api.auth import issue_peer_token
-from server.api.upstream import replicate
-from server.db import now_iso, write_transaction
-from server.people import add_user, set_villages
-from server.review.followup import send_household
-from server.review.register import remove_household
+from server.domain.accounts import add_user, set_villages
+from server.domain.db import now_iso, write_transaction
+from server.domain.devices import issue_peer_token
+from server.domain.followups import send_household
+from server.domain.register import remove_household
+from server.domain.replication import replicate
 from sync.client import RetriesExhausted, RetryPolicy, SyncClient, digest
 from tests.sync.fault_proxy import FaultProxy
 from tests.sync.live import LiveServer

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server.db import connect
+from server.domain.db import connect
 from tests.server_process import ServerProcess
 
 

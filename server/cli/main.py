@@ -1,0 +1,248 @@
+"""``gocua``: every operator task, from setting the server up to enrolling phones."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import qrcode
+
+from server import settings
+from server.cli.common import data_dir as _data_dir
+from server.cli.common import open_db as _db
+from server.domain import accounts
+from server.domain.accounts import ROLES, add_user, new_password
+from server.domain.db import write_transaction
+from server.domain.devices import create_enrollment_code, enrollment_url
+from server.domain.seed import DEMO_VOLUNTEER, load_default_form, seed_demo
+
+
+def _public_url(host: str, port: int) -> str:
+    configured = settings.load().public_url
+    if configured:
+        return configured
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    return f"http://{shown}:{port}"
+
+
+def _qr_text(content: str) -> str:
+    qr = qrcode.QRCode(border=1)
+    qr.add_data(content)
+    out = io.StringIO()
+    qr.print_ascii(out=out, invert=True)
+    return out.getvalue()
+
+
+@click.group()
+def main() -> None:
+    """Gõ Cửa: household digital-skills survey server and tools."""
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the database, load the default survey and the demo commune."""
+    _init(echo=True)
+
+
+def _init(echo: bool) -> dict[str, Any] | None:
+    db = _db()
+    added = load_default_form(db)
+    admin = seed_demo(db)
+    if echo:
+        click.echo(f"Database: {_data_dir() / 'gocua.db'}")
+        if added:
+            click.echo("Loaded the default survey.")
+    if admin:
+        click.echo("")
+        click.echo("Tài khoản quản trị / Admin login (shown only once, write it down):")
+        click.echo(f"  username: {admin['username']}")
+        click.echo(f"  password: {admin['password']}")
+        click.echo("  (forgotten? gocua user reset-password admin)")
+    return admin
+
+
+@main.command()
+@click.option("--host", default=lambda: settings.load().host,
+              show_default="GOCUA_HOST or 127.0.0.1")
+@click.option("--port", type=int, default=lambda: settings.load().port,
+              show_default="GOCUA_PORT or 8000")
+@click.option("--threads", type=int, default=8, show_default=True)
+def serve(host: str, port: int, threads: int) -> None:
+    """Set up if needed, then serve the staff site, the collector and the API."""
+    import waitress
+
+    from server import create_app
+
+    _init(echo=False)
+    base = _public_url(host, port)
+    db = _db()
+    code = _enroll_code(db, DEMO_VOLUNTEER)
+    click.echo("")
+    click.echo(f"Trang cán bộ / Staff site:     {base}/")
+    click.echo(f"Ứng dụng thu thập / Collector: {base}/app/")
+    if code:
+        url = enrollment_url(base, code)
+        click.echo("")
+        click.echo(f"Mã QR đăng ký điện thoại cho '{DEMO_VOLUNTEER}' / enrollment QR:")
+        click.echo(_qr_text(url))
+        click.echo(url)
+    click.echo("")
+    sys.stdout.flush()
+    waitress.serve(create_app(), host=host, port=port, threads=threads, ident="gocua")
+
+
+def _enroll_code(db: Any, username: str) -> str | None:
+    row = db.execute("SELECT id FROM users WHERE username = ? AND role = 'volunteer'",
+                     [username]).fetchone()
+    if row is None:
+        return None
+    with write_transaction(db):
+        return create_enrollment_code(db, row[0])
+
+
+@main.command()
+@click.argument("username", default=DEMO_VOLUNTEER)
+@click.option("--base-url", default=None, help="The address phones open (else GOCUA_PUBLIC_URL).")
+def enroll(username: str, base_url: str | None) -> None:
+    """Make a one-time enrollment code for a volunteer's phone: its QR code, then its URL."""
+    code = _enroll_code(_db(), username)
+    if code is None:
+        raise click.ClickException(f"no volunteer named '{username}'")
+    base = (base_url or "").rstrip("/") or _public_url(
+        settings.load().host, settings.load().port)
+    url = enrollment_url(base, code)
+    click.echo(_qr_text(url))
+    click.echo(f"Code: {code} (valid 24 h, once)")
+    click.echo(url)
+
+
+@main.group()
+def form() -> None:
+    """Survey forms: check and import XLSForm workbooks or form JSON."""
+
+
+def _read_form(path: Path, version: str | None) -> dict[str, Any]:
+    from schemas.form import Form, FormError
+    from schemas.formcheck import check_form
+    from schemas.xlsform import read_xlsform
+
+    try:
+        if path.suffix.lower() == ".xlsx":
+            return read_xlsform(path, version=version)
+        definition = json.loads(path.read_text(encoding="utf-8"))
+        if version:
+            definition.setdefault("settings", {})["version"] = version
+        problems = check_form(definition)
+        if problems:
+            first = problems[0]
+            where = f"Sheet '{first.sheet}', row {first.row}" if first.row else first.sheet
+            raise click.ClickException(f"{where}: {first.message_vi}\n{where}: {first.message_en}")
+        Form(definition)
+        return definition
+    except FormError as error:
+        raise click.ClickException(str(error)) from None
+    except (OSError, ValueError) as error:
+        raise click.ClickException(f"cannot read {path}: {error}") from None
+
+
+@form.command("check")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--version", default=None, help="the version, when the workbook names none")
+def form_check(path: Path, version: str | None) -> None:
+    """Check a form (.xlsx XLSForm or .json) without storing it."""
+    definition = _read_form(path, version)
+    settings = definition["settings"]
+    click.echo(f"OK: {settings['form_id']} version {settings['version']}")
+
+
+@form.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--version", default=None, help="the version, when the workbook names none")
+def form_import(path: Path, version: str | None) -> None:
+    """Check a form and store it as a new, immutable version phones receive on their next sync."""
+    from server.domain.forms import FormVersionExists, install_form
+
+    definition = _read_form(path, version)
+    db = _db()
+    try:
+        with write_transaction(db):
+            loaded, added = install_form(db, definition)
+    except FormVersionExists as error:
+        raise click.ClickException(str(error)) from None
+    state = "imported" if added else "already imported (same content)"
+    click.echo(f"{loaded.form_id} version {loaded.version}: {state}")
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts and volunteers."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--commune", "commune_id", required=True, help="5-digit commune code")
+@click.option("--village", "village_ids", multiple=True, help="village id (volunteers)")
+@click.option("--union", "union_name", default="")
+@click.option("--phone", default="")
+def user_add(username: str, display_name: str, role: str, commune_id: str,
+             village_ids: tuple[str, ...], union_name: str, phone: str) -> None:
+    """Add a staff account (prints its first password) or a volunteer."""
+    db = _db()
+    password = None if role == "volunteer" else new_password()
+    with write_transaction(db):
+        add_user(db, username, display_name, role, commune_id, password=password,
+                 union_name=union_name, phone=phone, village_ids=list(village_ids))
+    click.echo(f"Added {role} '{username}'.")
+    if password:
+        click.echo(f"password: {password}")
+
+
+@user.command("reset-password")
+@click.argument("username")
+def user_reset_password(username: str) -> None:
+    """Give a staff account a new random password, to be changed at the next login, and print
+    it. As on the admin page: every session of the account ends, a lock on the username lifts,
+    and the audit log says the command line did it."""
+    db = _db()
+    with write_transaction(db):
+        target = accounts.staff_by_username(db, username)
+        if target is None:
+            raise click.ClickException(f"no staff account named '{username}'")
+        password = accounts.reset_password(db, target, by_user_id=None, by_username="cli")
+    click.echo(f"password: {password}")
+
+
+# Server-to-server replication lives in its own module (it never imports this one).
+from server.cli.sync import sync as _sync_group  # noqa: E402
+
+main.add_command(_sync_group, "sync")
+
+# The reports' commands live beside the reports.
+from server.cli.reports import reports as _reports_group  # noqa: E402
+
+main.add_command(_reports_group, "reports")
+
+
+@user.command("add-province-admin")
+@click.argument("username")
+@click.option("--name", "display_name", required=True)
+@click.option("--province", "province_code", required=True, help="2-digit province code")
+def user_add_province_admin(username: str, display_name: str, province_code: str) -> None:
+    """Add a province admin, who creates the province's communes and their first admins."""
+    db = _db()
+    password = new_password()
+    with write_transaction(db):
+        add_user(db, username, display_name, "admin", None, password=password,
+                 province_code=province_code)
+    click.echo(f"Added province admin '{username}' for province {province_code}.")
+    click.echo(f"password: {password}")
+
+
+if __name__ == "__main__":
+    main()

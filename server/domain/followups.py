@@ -1,0 +1,154 @@
+"""Households to visit again, from the answers of their latest visit, and how phones learn them.
+
+A household needs another visit when its latest visit (by visit date, then arrival) ended with
+*come back later* (``revisit_date``), *nobody home*, or was completed while a member asked for
+help (``needs_help`` other than *none*) or support was left for another visit
+(``support_result = revisit``, ``support_revisit_date``). Refused and empty houses do not.
+
+Phones learn it through the pull feed: a ``household`` change whose ``data`` carries
+``followup`` — ``{"reason", "date", "topics"}`` or ``null`` — sent only when it changes.
+``refresh_household()`` must run in the transaction of every write that can change it: the
+staff site calls it itself; the push path calls it after storing a record.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from server.domain.db import now_iso
+from server.domain.feeds import record_change
+from server.domain.forms import get_form
+
+REASONS = ("come_back", "nobody_home", "needs_help")
+
+
+def followup_of(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The follow-up one visit's answers call for, or None."""
+    outcome = data.get("outcome")
+    if outcome == "come_back":
+        return {"reason": "come_back", "date": data.get("revisit_date") or None, "topics": []}
+    if outcome == "nobody_home":
+        return {"reason": "nobody_home", "date": None, "topics": []}
+    if outcome != "completed":
+        return None
+    topics: list[str] = []
+    for member in _dicts(data.get("members")):
+        for topic in member.get("needs_help") or []:
+            if topic != "none" and topic not in topics:
+                topics.append(topic)
+    dates = sorted(str(s.get("support_revisit_date")) for s in _dicts(data.get("support"))
+                   if s.get("support_result") == "revisit" and s.get("support_revisit_date"))
+    revisit = any(s.get("support_result") == "revisit" for s in _dicts(data.get("support")))
+    if not topics and not revisit:
+        return None
+    return {"reason": "needs_help", "date": dates[0] if dates else None, "topics": topics}
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def latest_visit(db: sqlite_utils.Database, household_id: str) -> dict[str, Any] | None:
+    row = db.execute(
+        "SELECT id, data, visit_date, form_id, form_version FROM records WHERE household_id = ?"
+        " ORDER BY visit_date DESC, received_at DESC, id DESC LIMIT 1", [household_id]).fetchone()
+    if row is None:
+        return None
+    return {"id": row[0], "data": json.loads(row[1]), "visit_date": row[2], "form_id": row[3],
+            "form_version": row[4]}
+
+
+def topic_labels(db: sqlite_utils.Database, form_id: str, version: str, topics: list[str],
+                 lang: str) -> list[str]:
+    """The help topics in the words of the form the visit used (phones label them too)."""
+    found = get_form(db, form_id, version)
+    node = found[0].nodes.get("needs_help") if found else None
+    if not found or node is None or not node.list_name:
+        return list(topics)
+    return [found[0].choice_label(node.list_name, t, lang) for t in topics]
+
+
+def household_followup(db: sqlite_utils.Database, household_id: str) -> dict[str, Any] | None:
+    visit = latest_visit(db, household_id)
+    return followup_of(visit["data"]) if visit else None
+
+
+def _household(db: sqlite_utils.Database, household_id: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT id, commune_id, village_id, code, head_name, address, removed_at"
+                     " FROM households WHERE id = ?", [household_id]).fetchone()
+    if row is None or row[6]:
+        return None
+    return dict(zip(("id", "commune_id", "village_id", "code", "head_name", "address"),
+                    row[:6], strict=True))
+
+
+def _remember(db: sqlite_utils.Database, household_id: str, text: str) -> None:
+    db.execute("INSERT INTO household_followups (household_id, followup, updated_at)"
+               " VALUES (?, ?, ?) ON CONFLICT (household_id) DO UPDATE SET"
+               " followup = excluded.followup, updated_at = excluded.updated_at",
+               [household_id, text, now_iso()])
+
+
+def send_household(db: sqlite_utils.Database, household_id: str,
+                   user_id: int | None = None) -> int | None:
+    """Put a household in the pull feed as phones store it: the register's fields and its
+    follow-up (so that a rename never wipes the follow-up a phone holds). ``user_id`` limits
+    the change to one volunteer's phones (catching up a newly given village)."""
+    household = _household(db, household_id)
+    if household is None:
+        return None
+    followup = household_followup(db, household_id)
+    _remember(db, household_id, json.dumps(followup, ensure_ascii=False, sort_keys=True))
+    return record_change(db, "household", household_id,
+                         {**household_payload(household), "followup": followup},
+                         commune_id=household["commune_id"], village_id=household["village_id"],
+                         user_id=user_id)
+
+
+def refresh_household(db: sqlite_utils.Database, household_id: str | None) -> int | None:
+    """Tell phones of a household's follow-up when it changed; returns the change's seq.
+    Must run inside the caller's write transaction."""
+    if not household_id or _household(db, household_id) is None:
+        return None
+    text = json.dumps(household_followup(db, household_id), ensure_ascii=False, sort_keys=True)
+    sent = db.execute("SELECT followup FROM household_followups WHERE household_id = ?",
+                      [household_id]).fetchone()
+    if (sent[0] if sent else "null") == text:
+        return None
+    return send_household(db, household_id)
+
+
+def village_followups(db: sqlite_utils.Database, village_ids: list[str]) -> list[dict[str, Any]]:
+    """The follow-up list of a village (and the villages merged into it): one row per
+    household whose latest visit calls for another, soonest date first."""
+    if not village_ids:
+        return []
+    marks = ",".join("?" * len(village_ids))
+    rows = db.execute(
+        "SELECT h.id, h.code, h.head_name, h.address, v.name, r.id, r.data, r.visit_date,"
+        " u.display_name, r.form_id, r.form_version FROM households h"
+        " JOIN villages v ON v.id = h.village_id"
+        " JOIN records r ON r.id = (SELECT x.id FROM records x WHERE x.household_id = h.id"
+        "   ORDER BY x.visit_date DESC, x.received_at DESC, x.id DESC LIMIT 1)"
+        " LEFT JOIN users u ON u.id = r.user_id"
+        f" WHERE h.village_id IN ({marks}) AND h.removed_at IS NULL"
+        " AND (r.outcome IN ('come_back', 'nobody_home') OR r.needs_help = 1)",
+        village_ids).fetchall()
+    out = []
+    for r in rows:
+        followup = followup_of(json.loads(r[6]))
+        if followup is None:
+            continue
+        out.append({"household_id": r[0], "code": r[1], "head_name": r[2], "address": r[3],
+                    "village": r[4], "record_id": r[5], "visit_date": r[7], "volunteer": r[8],
+                    "form_id": r[9], "form_version": r[10], **followup})
+    # Dated visits first, soonest first; then the rest by name.
+    out.sort(key=lambda f: (f["date"] is None, f["date"] or "", f["head_name"]))
+    return out
+
+
+def household_payload(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in ("id", "village_id", "code", "head_name", "address")}

@@ -1,0 +1,208 @@
+"""Households imported from a CSV or XLSX file: read, checked row by row, shown, then written.
+
+Reading writes nothing but the checked rows, kept for the admin to look at (``preview``);
+only ``apply`` adds households, the valid rows only, in one transaction, each one to the pull
+feed. A file is applied at most once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from typing import Any
+
+import sqlite_utils
+
+from server.domain.db import now_iso
+from server.domain.errors import Refused
+from server.domain.register import add_household, clean_name
+
+MAX_ROWS = 5000
+# Column titles as people write them, folded (no accents, lower case, underscores).
+COLUMNS = {
+    "village": {"village", "village_name", "thon", "ten_thon", "thon_to_dan_pho", "thon_ban"},
+    "head_name": {"head_name", "head", "chu_ho", "ten_chu_ho", "ho_ten_chu_ho", "ho_va_ten_chu_ho"},
+    "address": {"address", "dia_chi", "so_nha", "dia_chi_so_nha", "so_nha_dia_diem"},
+}
+
+
+def fold(text: str) -> str:
+    """'Tên chủ hộ' → 'ten chu ho': for matching what people type, never for storing."""
+    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(text.lower().split())
+
+
+def read_table(filename: str, raw: bytes) -> list[list[str]]:
+    """The file's rows as text cells; XLSX by its content (a zip), else CSV."""
+    if not raw.strip():
+        raise Refused("review.import_empty")
+    if raw[:4] == b"PK\x03\x04":
+        return _read_xlsx(raw)
+    if filename.lower().endswith((".xlsx", ".xls")):
+        raise Refused("review.import_bad_file")
+    return _read_csv(raw)
+
+
+def _read_xlsx(raw: bytes) -> list[list[str]]:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise Refused("review.import_bad_file") from None
+    try:
+        sheet = book.worksheets[0]
+        return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a house number typed as a number comes back as 12.0
+    return str(value)
+
+
+def _read_csv(raw: bytes) -> list[list[str]]:
+    for encoding in ("utf-8-sig", "cp1258"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise Refused("review.import_bad_file")
+    if "\x00" in text:
+        raise Refused("review.import_bad_file")
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return list(csv.reader(io.StringIO(text), dialect))
+
+
+def check_rows(db: sqlite_utils.Database, commune_id: str,
+               table: list[list[str]]) -> list[dict[str, Any]]:
+    """Each data row with its village, names and the reasons it cannot be imported."""
+    table = [row for row in table if any(cell.strip() for cell in row)]
+    if not table:
+        raise Refused("review.import_empty")
+    header = [fold(h).replace(" ", "_") for h in table[0]]
+    where = {}
+    for key, names in COLUMNS.items():
+        found = [i for i, h in enumerate(header) if h in names]
+        if found:
+            where[key] = found[0]
+    missing = [k for k in ("village", "head_name") if k not in where]
+    if missing:
+        raise Refused("review.import_missing_columns", columns=", ".join(missing))
+    if len(table) - 1 > MAX_ROWS:
+        raise Refused("review.import_too_many", max=MAX_ROWS)
+    villages = _villages(db, commune_id)
+    existing = {(v, fold(h), fold(a)) for v, h, a in db.execute(
+        "SELECT village_id, head_name, address FROM households WHERE commune_id = ?"
+        " AND removed_at IS NULL", [commune_id])}
+    seen: dict[tuple[str, str, str], int] = {}
+    rows = []
+    for line, cells in enumerate(table[1:], start=2):
+        def cell(key: str, cells: list[str] = cells) -> str:
+            index = where.get(key)
+            return clean_name(cells[index]) if index is not None and index < len(cells) else ""
+
+        row = {"line": line, "village_text": cell("village"), "head_name": cell("head_name"),
+               "address": cell("address"), "village_id": None, "village": "", "errors": []}
+        _check_row(row, villages, existing, seen)
+        rows.append(row)
+    return rows
+
+
+def _villages(db: sqlite_utils.Database, commune_id: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    rows = db.execute("SELECT v.id, v.name, v.merged_into, s.name FROM villages v"
+                      " LEFT JOIN villages s ON s.id = v.merged_into WHERE v.commune_id = ?"
+                      " ORDER BY v.merged_into IS NOT NULL", [commune_id]).fetchall()
+    for village_id, name, merged_into, survivor in rows:
+        entry = {"id": village_id, "name": name, "merged_into": merged_into,
+                 "survivor": survivor}
+        out.setdefault(village_id, entry)
+        out.setdefault(fold(name), entry)  # an active village wins a name over a merged one
+    return out
+
+
+def _check_row(row: dict[str, Any], villages: dict[str, dict[str, Any]],
+               existing: set[tuple[str, str, str]], seen: dict[tuple[str, str, str], int]) -> None:
+    errors: list[dict[str, Any]] = row["errors"]
+    village = villages.get(row["village_text"]) or villages.get(fold(row["village_text"]))
+    if not row["village_text"]:
+        errors.append({"code": "review.import_no_village_given"})
+    elif village is None:
+        errors.append({"code": "review.import_unknown_village", "name": row["village_text"]})
+    elif village["merged_into"]:
+        errors.append({"code": "review.import_merged_village", "name": village["name"],
+                       "survivor": village["survivor"]})
+    else:
+        row["village_id"], row["village"] = village["id"], village["name"]
+    if not row["head_name"]:
+        errors.append({"code": "review.import_no_head"})
+    elif len(row["head_name"]) > 200 or len(row["address"]) > 300:
+        errors.append({"code": "review.import_too_long"})
+    if row["village_id"] and row["head_name"]:
+        key = (row["village_id"], fold(row["head_name"]), fold(row["address"]))
+        if key in existing:
+            errors.append({"code": "review.import_exists"})
+        elif key in seen:
+            errors.append({"code": "review.import_repeated", "line": seen[key]})
+        else:
+            seen[key] = row["line"]
+
+
+def preview(db: sqlite_utils.Database, commune_id: str, staff: dict[str, Any], filename: str,
+            raw: bytes) -> int:
+    """Read and check a file; keep the checked rows; returns the import's id."""
+    rows = check_rows(db, commune_id, read_table(filename, raw))
+    return int(db["household_imports"].insert({
+        "commune_id": commune_id, "user_id": staff["id"], "filename": filename[:200],
+        "rows": json.dumps(rows, ensure_ascii=False), "created_at": now_iso(),
+        "applied_at": None}).last_pk)
+
+
+def get_import(db: sqlite_utils.Database, commune_id: str,
+               import_id: int) -> dict[str, Any] | None:
+    row = db.execute("SELECT id, filename, rows, created_at, applied_at FROM household_imports"
+                     " WHERE id = ? AND commune_id = ?", [import_id, commune_id]).fetchone()
+    if row is None:
+        return None
+    rows = json.loads(row[2])
+    return {"id": row[0], "filename": row[1], "rows": rows, "created_at": row[3],
+            "applied_at": row[4], "valid": sum(1 for r in rows if not r["errors"]),
+            "invalid": sum(1 for r in rows if r["errors"])}
+
+
+def apply(db: sqlite_utils.Database, commune_id: str, import_id: int) -> int:
+    """Add the valid rows of a checked file (inside the caller's transaction); returns how
+    many. The register is checked again: it may have changed since the preview."""
+    found = get_import(db, commune_id, import_id)
+    if found is None:
+        raise Refused("review.import_not_found", status=404)
+    if found["applied_at"]:
+        raise Refused("review.import_already", status=409)
+    rows = [r for r in found["rows"] if not r["errors"]]
+    if not rows:
+        raise Refused("review.import_nothing")
+    table = [["village", "head_name", "address"]]
+    table += [[r["village_id"], r["head_name"], r["address"]] for r in rows]
+    again = check_rows(db, commune_id, table)
+    if any(r["errors"] for r in again):
+        raise Refused("review.import_changed", status=409)
+    for row in again:
+        add_household(db, row["village_id"], row["head_name"], row["address"])
+    db.execute("UPDATE household_imports SET applied_at = ? WHERE id = ?",
+               [now_iso(), import_id])
+    return len(again)

@@ -1,0 +1,259 @@
+"""Editing a record on the server: the edit form's fields, reading it back, checking it with the
+form's own rules, and settling a conflict between two revisions question by question."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import sqlite_utils
+
+from schemas.expressions import Context, ExpressionError, evaluate
+from schemas.form import Form, Node
+from schemas.validate import Errors
+from server.domain.db import now_iso
+from server.domain.errors import Refused
+from server.domain.records.query import answer_text
+from server.domain.records.store import new_revision
+
+# Filled in by the phone or the form itself: shown, never typed by staff.
+_NOT_TYPED = {"calculate", "start", "end", "today", "note", "image", "acknowledge", "hidden"}
+
+
+def _editable(node: Node) -> bool:
+    return node.kind == "field" and node.type not in _NOT_TYPED and len(node.repeats) <= 1
+
+
+def field_view(form: Form, node: Node, value: Any, name: str, lang: str) -> dict[str, Any]:
+    """One question of the edit form: its input name, label, type, value and choices."""
+    view: dict[str, Any] = {"name": name, "label": form.label(node, lang), "type": node.type,
+                            "value": value, "path": _path(name), "choices": []}
+    if node.list_name:
+        view["choices"] = [(c["name"], form.text(c, "label", lang))
+                           for c in form.choices.get(node.list_name, [])]
+    if node.type == "select_multiple":
+        view["selected"] = value if isinstance(value, list) else []
+    return view
+
+
+def _path(name: str) -> str:
+    """``q:members:0:birth_year`` → ``members[0].birth_year``: the checker's error keys."""
+    parts = name.split(":")[1:]
+    return parts[0] if len(parts) == 1 else f"{parts[0]}[{parts[1]}].{parts[2]}"
+
+
+def edit_view(form: Form, data: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """The edit form, in form order: sections of questions; a repeat is one table per
+    instance the record has (staff change answers, not the number of members)."""
+    out: list[dict[str, Any]] = []
+    _edit_level(form, form.root, data, lang, out, "")
+    return [s for s in out if s["fields"] or s["instances"]]
+
+
+def _edit_level(form: Form, node: Node, data: dict[str, Any], lang: str,
+                out: list[dict[str, Any]], title: str) -> None:
+    section: dict[str, Any] = {"title": title, "fields": [], "instances": []}
+    out.append(section)
+    for child in node.children:
+        if child.kind == "group":
+            _edit_level(form, child, data, lang, out, form.label(child, lang))
+            section = {"title": "", "fields": [], "instances": []}
+            out.append(section)
+        elif child.kind == "repeat":
+            fields = [n for n in form.walk(child) if _editable(n)
+                      and n.repeats[-1:] == (child.name,)]
+            for index, inst in enumerate(data.get(child.name) or []):
+                if isinstance(inst, dict):
+                    section["instances"].append({
+                        "title": f"{form.label(child, lang)} {index + 1}",
+                        "fields": [field_view(form, n, inst.get(n.name),
+                                              f"q:{child.name}:{index}:{n.name}", lang)
+                                   for n in fields]})
+        elif _editable(child):
+            section["fields"].append(field_view(form, child, data.get(child.name),
+                                                f"q:{child.name}", lang))
+
+
+def read_form(form: Form, base: dict[str, Any], formdata: Any) -> tuple[dict[str, Any], Errors]:
+    """The edit form read back into record data, starting from ``base`` (so that what staff
+    cannot type — calculations, photos, times — is kept). An empty input removes the answer.
+    Returns (data, errors of values that are not even of the right kind)."""
+    data = copy.deepcopy(base)
+    errors: Errors = {}
+    for node in form.walk():
+        if not _editable(node):
+            continue
+        if not node.repeats:
+            _read_one(node, data, f"q:{node.name}", node.name, formdata, errors)
+            continue
+        instances = data.get(node.repeats[0])
+        for index, inst in enumerate(instances if isinstance(instances, list) else []):
+            if isinstance(inst, dict):
+                _read_one(node, inst, f"q:{node.repeats[0]}:{index}:{node.name}",
+                          f"{node.repeats[0]}[{index}].{node.name}", formdata, errors)
+    return data, errors
+
+
+def _read_one(node: Node, scope: dict[str, Any], name: str, path: str, formdata: Any,
+              errors: Errors) -> None:
+    if node.type == "select_multiple":
+        if f"{name}:present" not in formdata:
+            return
+        values = [v for v in formdata.getlist(name) if v]
+        _put(scope, node.name, values or None)
+        return
+    if name not in formdata:
+        return  # not on the form that was sent: leave the answer as it was
+    raw = formdata.get(name, "").strip()
+    if raw == "":
+        _put(scope, node.name, None)
+    elif node.type == "integer":
+        try:
+            _put(scope, node.name, int(raw))
+        except ValueError:
+            errors.setdefault(path, []).append({"code": "not_integer"})
+    elif node.type == "decimal":
+        try:
+            number = float(raw.replace(",", "."))
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            errors.setdefault(path, []).append({"code": "not_number"})
+        else:
+            _put(scope, node.name, int(number) if number.is_integer() and "." not in raw
+                 else number)
+    else:
+        _put(scope, node.name, raw)
+
+
+def _put(scope: dict[str, Any], name: str, value: Any) -> None:
+    if value is None:
+        scope.pop(name, None)
+    else:
+        scope[name] = value
+
+
+def recalculate(form: Form, data: dict[str, Any], today: str | None) -> None:
+    """Work the form's calculations out again (an edited birth year changes the age), for the
+    calculated answers the record already holds, as the phone would have."""
+    fields = form.field_repeats()
+    for node in form.walk():
+        if node.type != "calculate" or not node.get("calculation") or len(node.repeats) > 1:
+            continue
+        if node.repeats:
+            instances = data.get(node.repeats[0])
+            targets = [(inst, [[node.repeats[0], i]]) for i, inst in
+                       enumerate(instances if isinstance(instances, list) else [])
+                       if isinstance(inst, dict)]
+        else:
+            targets = [(data, [])]
+        for scope, position in targets:
+            if node.name not in scope:
+                continue
+            try:
+                value = evaluate(node.get("calculation"),
+                                 Context(data=data, fields=fields, position=position,
+                                         today=today))
+            except ExpressionError:
+                continue
+            scope[node.name] = _typed(value, scope[node.name])
+
+
+def _typed(value: Any, before: Any) -> Any:
+    # Keep the stored answer's kind: the phone stores a whole number as an integer.
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() \
+            and not isinstance(before, str):
+        return int(value)
+    if isinstance(before, str) and not isinstance(value, str):
+        return str(int(value) if isinstance(value, float) and value.is_integer() else value)
+    return value
+
+
+def visit_day(record: dict[str, Any]) -> str | None:
+    meta = record["meta"]
+    day = str(meta.get("visit_date") or meta.get("started_at") or "")[:10]
+    return day if len(day) == 10 else None
+
+
+def check(record: dict[str, Any], data: dict[str, Any]) -> Errors:
+    """The same rules the phone and the push path apply."""
+    if record["checker"] is None:
+        raise Refused("review.error_no_form", status=409)
+    return record["checker"].check(data, today=visit_day(record))
+
+
+def save_edit(db: sqlite_utils.Database, staff: dict[str, Any], record: dict[str, Any],
+              data: dict[str, Any], comment: str) -> str:
+    """Store a checked edit as a new revision; the caller holds the write transaction."""
+    if data == record["data"]:
+        raise Refused("review.error_no_change")
+    return new_revision(db, staff, record, data, comment)
+
+
+# -- conflicts -------------------------------------------------------------------------------
+
+def question_units(form: Form) -> list[Node]:
+    """What a reviewer chooses between in a conflict: each top-level question, and each
+    repeat as a whole (its instances belong together: members and their count)."""
+    return [n for n in form.walk() if not n.repeats and (
+        n.kind == "repeat" or (n.kind == "field" and n.type != "note"))]
+
+
+def compare(form: Form, current: dict[str, Any], other: dict[str, Any],
+            lang: str) -> list[dict[str, Any]]:
+    rows = []
+    for node in question_units(form):
+        if node.name not in current and node.name not in other:
+            continue
+        rows.append({"name": node.name, "label": form.label(node, lang),
+                     "current": _unit_text(form, node, current.get(node.name), lang),
+                     "other": _unit_text(form, node, other.get(node.name), lang),
+                     "same": current.get(node.name) == other.get(node.name)})
+    return rows
+
+
+def _unit_text(form: Form, node: Node, value: Any, lang: str) -> list[str]:
+    if node.kind != "repeat":
+        return [answer_text(form, node, value, lang)]
+    columns = [n for n in form.walk(node) if n.kind == "field" and n.type != "note"
+               and n.repeats[-1:] == (node.name,)]
+    lines = []
+    for index, inst in enumerate(value if isinstance(value, list) else []):
+        if isinstance(inst, dict):
+            parts = [answer_text(form, c, inst.get(c.name), lang) for c in columns[:4]]
+            lines.append(f"{index + 1}. " + " · ".join(p for p in parts if p))
+    return lines
+
+
+def merged(form: Form, current: dict[str, Any], other: dict[str, Any],
+           choices: dict[str, str]) -> dict[str, Any]:
+    """Current answers, with the other revision's for every question chosen so."""
+    data = copy.deepcopy(current)
+    for node in question_units(form):
+        if choices.get(node.name) == "other":
+            if node.name in other:
+                data[node.name] = copy.deepcopy(other[node.name])
+            else:
+                data.pop(node.name, None)
+    return data
+
+
+def open_conflicts(db: sqlite_utils.Database, record_id: str) -> list[str]:
+    return [r[0] for r in db.execute(
+        "SELECT rev FROM revisions WHERE record_id = ? AND status = 'conflict'"
+        " AND resolved_at IS NULL ORDER BY received_at", [record_id])]
+
+
+def resolve(db: sqlite_utils.Database, staff: dict[str, Any], record: dict[str, Any],
+            conflict_rev: str, data: dict[str, Any], resolution: str) -> str | None:
+    """Settle a conflict: the conflict revision stays (marked resolved, and how); the chosen
+    or merged answers become a new revision based on the current one, unless they are the
+    current answers already. Returns the new rev or None."""
+    rev = None
+    if data != record["data"]:
+        rev = new_revision(db, staff, record, data)
+    db.execute("UPDATE revisions SET resolved_at = ?, resolved_by = ?, resolution = ?"
+               " WHERE record_id = ? AND rev = ? AND status = 'conflict'",
+               [now_iso(), staff["id"], resolution, record["id"], conflict_rev])
+    return rev

@@ -1,0 +1,179 @@
+"""A push from a phone or a commune server: each item parsed, checked against its form and
+the caller's scope, and written through the records store, in one transaction; one result per
+item, in order. A commune server's push also brings its villages, households, forms and review
+states first (``server.domain.records.peers``)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from marshmallow import ValidationError
+
+from schemas.form import Form
+from schemas.messages import message
+from schemas.validate import Errors, RecordChecker
+from server.domain.blobs import blob_size, image_answers
+from server.domain.db import now_iso, write_transaction
+from server.domain.forms import get_form
+from server.domain.records import peers, store
+from server.domain.register import commune_village_ids, same_place
+from sync.protocol import APPLIED, CONFLICT, DUPLICATE, REJECTED, field_errors, load_record
+
+
+def push(db: sqlite_utils.Database, caller: dict[str, Any], items: list[Any],
+         upstream: dict[str, Any] | None = None,
+         data_dir: str | Path | None = None) -> dict[str, Any]:
+    """Store a batch in one transaction; one result per item, in order.
+
+    ``upstream`` (server peers only) brings the commune's villages, households and forms first
+    and the sender's checkpoint; ``data_dir`` is where blobs live (records naming a photo the
+    server lacks are rejected: clients upload photos first)."""
+    body: dict[str, Any] = {}
+    with write_transaction(db):
+        fresh = False
+        if upstream is not None:
+            # A batch older than the stored checkpoint is a replay: its records are
+            # duplicates, and its snapshot of villages and states must not undo newer ones.
+            fresh = upstream["checkpoint"] > peers.peer_checkpoint(db, caller, upstream["source"])
+            if fresh:
+                peers.apply_context(db, caller, upstream)
+            caller = {**caller, "village_ids": commune_village_ids(db, caller["commune_id"])}
+        batch = _Batch(db, caller, data_dir)
+        body["results"] = [batch.push_one(item) for item in items]
+        if upstream is not None:
+            if fresh:
+                peers.apply_record_states(db, caller, upstream["records"])
+                peers.apply_rewrites(db, caller, upstream["rewrites"])
+            body["checkpoint"] = peers.save_checkpoint(db, caller, upstream["source"],
+                                                       upstream["checkpoint"])
+        elif caller.get("id"):
+            db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?",
+                       [now_iso(), caller["id"]])
+    return body
+
+
+def _rejected(item: Any, errors: Errors) -> dict[str, Any]:
+    ident = item if isinstance(item, dict) else {}
+    return {"id": ident.get("id"), "rev": ident.get("rev"), "status": REJECTED,
+            "errors": errors}
+
+
+def _error(code: str, **params: Any) -> list[dict[str, str]]:
+    return [{"code": code, **message(f"field.{code}", **params)}]
+
+
+class _Batch:
+    """One push batch: its caller, its transaction, and the form versions it has looked up."""
+
+    def __init__(self, db: sqlite_utils.Database, caller: dict[str, Any],
+                 data_dir: str | Path | None) -> None:
+        self.db, self.caller, self.data_dir = db, caller, data_dir
+        self.forms: dict[tuple[str, str], tuple[Form, RecordChecker] | None] = {}
+        self.now = now_iso()
+
+    def form(self, form_id: str, version: str) -> tuple[Form, RecordChecker] | None:
+        key = (form_id, version)
+        if key not in self.forms:
+            self.forms[key] = get_form(self.db, form_id, version)
+        return self.forms[key]
+
+    def push_one(self, item: Any) -> dict[str, Any]:
+        if not isinstance(item, dict):
+            return _rejected(item, {"_": _error("not_object")})
+        try:
+            record = load_record(item)
+        except ValidationError as error:
+            return _rejected(item, field_errors(error.messages))
+        db, caller = self.db, self.caller
+        rid, rev = record["id"], record["rev"]
+        current = db.execute("SELECT rev, commune_id FROM records WHERE id = ?",
+                             [rid]).fetchone()
+        if current and current[1] != caller["commune_id"]:
+            return _rejected(item, {"id": _error("out_of_scope")})
+        seen = db.execute("SELECT status FROM revisions WHERE record_id = ? AND rev = ?",
+                          [rid, rev]).fetchone()
+        if seen:
+            first = CONFLICT if seen[0] == "conflict" else APPLIED
+            return {"id": rid, "rev": rev, "status": DUPLICATE, "first_status": first,
+                    "server_rev": current[0] if current else rev}
+        household = self._household(record)
+        problem = self._scope_problem(record, household)
+        if problem:
+            return _rejected(item, problem)
+        found = self.form(record["form_id"], record["form_version"])
+        if found is None:
+            return _rejected(item, {"form_version": _error("unknown_form")})
+        errors = found[1].check(record["data"], today=_visit_day(record))
+        if not errors:
+            errors = self._missing_blobs(found[0], record["data"])
+        if errors:
+            return _rejected(item, errors)
+        return store.store_pushed(db, caller, record, current[0] if current else None,
+                                  household is not None, self.now)
+
+    def _household(self, record: dict[str, Any]) -> str | None:
+        """The village of the record's household when the server knows it, else None."""
+        if not record["household_id"]:
+            return None
+        row = self.db.execute("SELECT village_id FROM households WHERE id = ?",
+                              [record["household_id"]]).fetchone()
+        return row[0] if row else None
+
+    def _scope_problem(self, record: dict[str, Any], household_village: str | None
+                       ) -> Errors | None:
+        if record["village_id"] not in self.caller["village_ids"]:
+            return {"village_id": _error("out_of_scope")}
+        if household_village is not None and not same_place(self.db, record["village_id"],
+                                                            household_village):
+            return {"household_id": _error("wrong_village")}
+        return None
+
+    def _missing_blobs(self, form: Form, data: dict[str, Any]) -> Errors:
+        errors: Errors = {}
+        if self.data_dir is None:
+            return errors
+        for path, value in image_answers(form, data):
+            if isinstance(value, str) and blob_size(self.data_dir, value) is None:
+                errors[path] = _error("missing_blob")
+        return errors
+
+
+def _visit_day(record: dict[str, Any]) -> str | None:
+    # today() in a constraint means the day of the visit, not the day the phone found signal.
+    meta = record["meta"]
+    day = str(meta.get("visit_date") or meta.get("started_at") or "")[:10]
+    return day if len(day) == 10 else None
+
+
+def status(db: sqlite_utils.Database, caller: dict[str, Any],
+           source: str | None = None) -> dict[str, Any]:
+    """What the server holds from this caller: counts, and a digest of its (id, rev) pairs.
+    A phone: what it pushed. A server peer: its commune's, and its checkpoint for ``source``."""
+    if caller.get("kind") == "peer":
+        where, params = "r.commune_id = ?", [caller["commune_id"]]
+        pairs = db.execute("SELECT v.record_id, v.rev FROM revisions v JOIN records r"
+                           f" ON r.id = v.record_id WHERE {where}", params).fetchall()
+    else:
+        where, params = "r.device_id = ?", [caller["id"]]
+        pairs = db.execute("SELECT record_id, rev FROM revisions WHERE device_id = ?",
+                           params).fetchall()
+    states = dict(db.execute(f"SELECT review_state, count(*) FROM records r WHERE {where}"
+                             " GROUP BY review_state", params).fetchall())
+    body: dict[str, Any] = {"device_id": caller["id"], "revisions": len(pairs),
+                            "records": sum(states.values()), "by_state": states,
+                            "digest": pairs_digest(pairs)}
+    if caller.get("kind") == "peer":
+        body.update(peer=True, commune_id=caller["commune_id"],
+                    checkpoint=peers.peer_checkpoint(db, caller, source))
+    return body
+
+
+def pairs_digest(pairs: Any) -> str:
+    """SHA-256 of the lines ``"{id} {rev}\\n"``, sorted by id then rev."""
+    digest = hashlib.sha256()
+    for rid, rev in sorted(pairs):
+        digest.update(f"{rid} {rev}\n".encode())
+    return digest.hexdigest()

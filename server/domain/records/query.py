@@ -1,0 +1,255 @@
+"""What the commune office reads: the submissions list (filters, keyset paging) and one record.
+
+The list stays fast at 100,000 records because every filter is a column with its own index
+ending in ``(received_at, id)`` (migration m003_review), and pages are found by that pair — the
+last row of a page is the cursor of the next — never by OFFSET.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from schemas.form import Form, Node
+from server.domain.forms import get_form
+from server.domain.register import village_ids_under
+
+PAGE_SIZE = 50
+REVIEW_STATES = ("received", "has_issues", "edited", "approved", "rejected")
+OUTCOMES = ("completed", "nobody_home", "refused", "empty_house", "come_back")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CURSOR = re.compile(r"^(\d{4}-\d{2}-\d{2}T[\d:]+Z)~([0-9a-f-]{1,64})$")
+
+
+@dataclass
+class Filters:
+    """The list's filters as read from the query string; unknown values are dropped."""
+
+    village: str = ""
+    volunteer: int | None = None
+    date_from: str = ""
+    date_to: str = ""
+    state: str = ""
+    outcome: str = ""
+    needs_help: bool = False
+    after: tuple[str, str] | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args: Any) -> Filters:
+        f = cls(village=args.get("village", "").strip())
+        volunteer = args.get("volunteer", "").strip()
+        if volunteer.isdigit():
+            f.volunteer = int(volunteer)
+        for name in ("date_from", "date_to"):
+            value = args.get(name, "").strip()
+            if value and not _DATE.match(value):
+                f.problems.append(name)
+            elif value:
+                setattr(f, name, value)
+        state, outcome = args.get("state", ""), args.get("outcome", "")
+        f.state = state if state in REVIEW_STATES else ""
+        f.outcome = outcome if outcome in OUTCOMES else ""
+        f.needs_help = args.get("needs_help") == "1"
+        match = _CURSOR.match(args.get("after", ""))
+        f.after = (match.group(1), match.group(2)) if match else None
+        return f
+
+    def query(self, **changes: Any) -> dict[str, Any]:
+        """The query string of these filters (for links), without the cursor unless given."""
+        out = {"village": self.village, "volunteer": self.volunteer or "",
+               "date_from": self.date_from, "date_to": self.date_to, "state": self.state,
+               "outcome": self.outcome, "needs_help": "1" if self.needs_help else ""}
+        out.update(changes)
+        return {k: v for k, v in out.items() if v not in ("", None)}
+
+
+def villages(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
+    """The commune's villages, the merged ones last (they name their survivor)."""
+    keys = ("id", "name", "active", "merged_into")
+    return [dict(zip(keys, r, strict=True)) for r in db.execute(
+        "SELECT id, name, active, merged_into FROM villages WHERE commune_id = ?"
+        " ORDER BY merged_into IS NOT NULL, name", [commune_id])]
+
+
+def volunteers(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
+    return [dict(zip(("id", "display_name", "username"), r, strict=True)) for r in db.execute(
+        "SELECT id, display_name, username FROM users WHERE commune_id = ?"
+        " AND role = 'volunteer' ORDER BY display_name", [commune_id])]
+
+
+def _where(db: sqlite_utils.Database, commune_id: str,
+           f: Filters) -> tuple[str, list[Any]]:
+    where, params = ["r.commune_id = ?"], [commune_id]
+    if f.village:
+        ids = village_ids_under(db, f.village)
+        where.append(f"r.village_id IN ({','.join('?' * len(ids))})"
+                     if len(ids) > 1 else "r.village_id = ?")
+        params += ids
+    if f.volunteer is not None:
+        where.append("r.user_id = ?")
+        params.append(f.volunteer)
+    if f.date_from:
+        where.append("r.received_at >= ?")
+        params.append(f.date_from)
+    if f.date_to:
+        # Up to the end of that day: received_at is 'YYYY-MM-DDTHH:MM:SSZ'.
+        where.append("r.received_at < ?")
+        params.append(f.date_to + "T99")
+    if f.state:
+        where.append("r.review_state = ?")
+        params.append(f.state)
+    if f.outcome:
+        where.append("r.outcome = ?")
+        params.append(f.outcome)
+    if f.needs_help:
+        where.append("r.needs_help = 1")
+    return " AND ".join(where), params
+
+
+_LIST_KEYS = ("id", "received_at", "visit_date", "review_state", "outcome", "needs_help",
+              "village", "household_id", "household_code", "head_name", "volunteer")
+
+
+def list_records(db: sqlite_utils.Database, commune_id: str,
+                 f: Filters) -> tuple[list[dict[str, Any]], str | None]:
+    """One page, newest first; returns (rows, the cursor of the next page or None)."""
+    where, params = _where(db, commune_id, f)
+    if f.after:
+        where += " AND (r.received_at, r.id) < (?, ?)"
+        params += list(f.after)
+    rows = db.execute(
+        "SELECT r.id, r.received_at, r.visit_date, r.review_state, r.outcome, r.needs_help,"
+        " v.name, r.household_id, h.code,"
+        " coalesce(h.head_name, json_extract(r.data, '$.head_name')), u.display_name"
+        " FROM records r JOIN villages v ON v.id = r.village_id"
+        " LEFT JOIN households h ON h.id = r.household_id LEFT JOIN users u ON u.id = r.user_id"
+        f" WHERE {where} ORDER BY r.received_at DESC, r.id DESC LIMIT ?",
+        [*params, PAGE_SIZE + 1]).fetchall()
+    page = [dict(zip(_LIST_KEYS, r, strict=True)) for r in rows[:PAGE_SIZE]]
+    more = len(rows) > PAGE_SIZE
+    cursor = f"{page[-1]['received_at']}~{page[-1]['id']}" if more and page else None
+    return page, cursor
+
+
+COUNT_CAP = 10_000
+
+
+def count_records(db: sqlite_utils.Database, commune_id: str, f: Filters) -> int:
+    """How many records match, counted up to COUNT_CAP + 1: past that "more than 10,000" says
+    enough, and two filters that no single index covers would cost a lookup per record."""
+    where, params = _where(db, commune_id, f)
+    return int(db.execute(f"SELECT count(*) FROM (SELECT 1 FROM records r WHERE {where}"
+                          " LIMIT ?)", [*params, COUNT_CAP + 1]).fetchone()[0])
+
+
+def get_record(db: sqlite_utils.Database, commune_id: str,
+               record_id: str) -> dict[str, Any] | None:
+    """One record of this commune (None when it is not: the caller answers 404 either way)."""
+    row = db.execute(
+        "SELECT r.id, r.rev, r.form_id, r.form_version, r.data, r.meta, r.received_at,"
+        " r.updated_at, r.review_state, r.village_id, v.name, r.household_id, h.code,"
+        " coalesce(h.head_name, json_extract(r.data, '$.head_name')), r.user_id,"
+        " u.display_name, u.username, r.device_id, r.visit_date, r.commune_id FROM records r"
+        " JOIN villages v ON v.id = r.village_id LEFT JOIN households h ON h.id = r.household_id"
+        " LEFT JOIN users u ON u.id = r.user_id WHERE r.id = ? AND r.commune_id = ?",
+        [record_id, commune_id]).fetchone()
+    if row is None:
+        return None
+    keys = ("id", "rev", "form_id", "form_version", "data", "meta", "received_at",
+            "updated_at", "review_state", "village_id", "village", "household_id",
+            "household_code", "head_name", "user_id", "volunteer", "volunteer_username",
+            "device_id", "visit_date", "commune_id")
+    record = dict(zip(keys, row, strict=True))
+    record["data"] = json.loads(record["data"])
+    record["meta"] = json.loads(record["meta"])
+    found = get_form(db, record["form_id"], record["form_version"])
+    record["form"], record["checker"] = found if found else (None, None)
+    return record
+
+
+def revisions(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]:
+    """Every revision of a record, oldest first, with who sent or made it."""
+    keys = ("rev", "base_rev", "status", "data", "meta", "device_id", "user_id",
+            "received_at", "resolved_at", "resolution", "by", "role")
+    rows = db.execute(
+        "SELECT x.rev, x.base_rev, x.status, x.data, x.meta, x.device_id, x.user_id,"
+        " x.received_at, x.resolved_at, x.resolution, u.display_name, u.role"
+        " FROM revisions x LEFT JOIN users u ON u.id = x.user_id WHERE x.record_id = ?"
+        " ORDER BY x.received_at, x.rowid", [record_id]).fetchall()
+    out = []
+    for r in rows:
+        item = dict(zip(keys, r, strict=True))
+        item["data"] = json.loads(item["data"])
+        item["meta"] = json.loads(item["meta"])
+        out.append(item)
+    return out
+
+
+def reviews(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]:
+    keys = ("rev", "review_state", "comment", "display_name", "username", "at")
+    return [dict(zip(keys, r, strict=True)) for r in db.execute(
+        "SELECT rev, review_state, comment, display_name, username, at FROM reviews"
+        " WHERE record_id = ? ORDER BY id", [record_id])]
+
+
+def visit_facts(record: dict[str, Any]) -> dict[str, Any]:
+    """When, where and by whom: the start and end the form stamped, and the GPS point."""
+    data, meta = record["data"], record["meta"]
+    gps = str(data.get("gps") or "").split()
+    point = None
+    if len(gps) >= 2:
+        point = {"lat": gps[0], "lon": gps[1],
+                 "accuracy": gps[3] if len(gps) > 3 else None}
+    return {"start": data.get("start") or meta.get("started_at"), "end": data.get("end"),
+            "visit_date": meta.get("visit_date") or record.get("visit_date"), "gps": point}
+
+
+def answer_text(form: Form, node: Node, value: Any, lang: str) -> str:
+    """An answer as a person reads it: choice labels instead of codes."""
+    if value is None or value == "" or value == []:
+        return ""
+    if node.type == "select_one":
+        return form.choice_label(node.list_name or "", str(value), lang)
+    if node.type == "select_multiple" and isinstance(value, list):
+        return ", ".join(form.choice_label(node.list_name or "", str(v), lang) for v in value)
+    return str(value)
+
+
+def sections(form: Form, data: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """The answered part of a record, in form order: rows of (label, answer), and each repeat
+    as a table with one row per instance."""
+    out: list[dict[str, Any]] = []
+    _collect(form, form.root, data, lang, out, "")
+    return [s for s in out if s["rows"] or s["tables"]]
+
+
+def _collect(form: Form, node: Node, data: dict[str, Any], lang: str,
+             out: list[dict[str, Any]], title: str) -> None:
+    section: dict[str, Any] = {"title": title, "rows": [], "tables": []}
+    out.append(section)
+    for child in node.children:
+        if child.kind == "group":
+            _collect(form, child, data, lang, out, form.label(child, lang))
+            # What follows the group belongs to this level again, below the group.
+            section = {"title": "", "rows": [], "tables": []}
+            out.append(section)
+        elif child.kind == "repeat":
+            columns = [n for n in form.walk(child) if n.kind == "field" and n.type != "note"
+                       and n.repeats[-1:] == (child.name,)]
+            instances = data.get(child.name) or []
+            if not instances:
+                continue
+            section["tables"].append({
+                "title": form.label(child, lang),
+                "columns": [form.label(c, lang) for c in columns],
+                "rows": [[answer_text(form, c, inst.get(c.name), lang) for c in columns]
+                         for inst in instances if isinstance(inst, dict)],
+            })
+        elif child.type != "note" and child.name in data:
+            section["rows"].append((form.label(child, lang),
+                                    answer_text(form, child, data[child.name], lang)))

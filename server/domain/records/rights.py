@@ -1,0 +1,251 @@
+"""A person's rights under Law 91/2025: find them, export what is held about them, erase it.
+
+A person appears in records as the head of household, the respondent, or a member of the
+roster, and in the register as a household's head. Staff find the occurrences by name
+(accents and case ignored), tick the ones that are this person, then export them (a JSON
+file) or erase them. Correcting goes through the ordinary edit page.
+
+Erasing keeps each record's shape — every question still answered, the statistics intact —
+and removes the personal answers: names become ``ERASED``, the phone, notes and GPS point go.
+It is a new revision made by the staff account, and every older revision of the record (and
+the register's row, and the pull feed's copies of it) is scrubbed the same way, so no copy
+remains. The audit log names who did it, when, which records, and why — never the name.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import sqlite_utils
+
+from server.domain.db import now_iso
+from server.domain.errors import Refused
+from server.domain.followups import send_household
+from server.domain.household_import import fold
+from server.domain.records.query import get_record
+from server.domain.records.store import new_revision
+
+ERASED = "[đã xóa]"
+# Personal answers by the role the person has in a record: (marked ERASED, removed). The
+# notes are free text that may name anyone, so they go whoever asks.
+PERSONAL = {
+    "head": (("head_name", "address"), ("phone", "gps", "notes")),
+    "respondent": (("respondent_name",), ("notes",)),
+}
+MEMBER_MARKED = ("member_name",)
+ROLES = ("head", "respondent", "member", "register")
+
+
+def _register_fold(db: sqlite_utils.Database) -> None:
+    db.register_function(lambda s: fold(s) if isinstance(s, str) else "",
+                         deterministic=True, name="gocua_fold", replace=True)
+
+
+def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[str, Any]]:
+    """Every place a name containing ``query`` appears, in current records and the register."""
+    needle = fold(query)
+    if len(needle) < 2:
+        raise Refused("review.people_query_short")
+    _register_fold(db)
+    like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = db.execute(
+        "SELECT r.id, 'head', NULL, json_extract(r.data, '$.head_name') AS name FROM records r"
+        " WHERE r.commune_id = :c AND gocua_fold(json_extract(r.data, '$.head_name'))"
+        "  LIKE :q ESCAPE '\\'"
+        " UNION ALL SELECT r.id, 'respondent', NULL, json_extract(r.data, '$.respondent_name')"
+        " FROM records r WHERE r.commune_id = :c"
+        "  AND gocua_fold(json_extract(r.data, '$.respondent_name')) LIKE :q ESCAPE '\\'"
+        " UNION ALL SELECT r.id, 'member', m.key, json_extract(m.value, '$.member_name')"
+        " FROM records r, json_each(r.data, '$.members') m WHERE r.commune_id = :c"
+        "  AND gocua_fold(json_extract(m.value, '$.member_name')) LIKE :q ESCAPE '\\'"
+        " UNION ALL SELECT h.id, 'register', NULL, h.head_name FROM households h"
+        " WHERE h.commune_id = :c AND gocua_fold(h.head_name) LIKE :q ESCAPE '\\'"
+        " LIMIT 500", {"c": commune_id, "q": like}).fetchall()
+    out = []
+    for target, role, index, name in rows:
+        if name == ERASED:
+            continue
+        out.append({"key": f"{role}:{target}:{'' if index is None else index}", "role": role,
+                    "target": target, "index": index, "name": name, **_where(db, role, target)})
+    return out
+
+
+def _where(db: sqlite_utils.Database, role: str, target: str) -> dict[str, Any]:
+    if role == "register":
+        row = db.execute("SELECT v.name, h.code, h.address FROM households h JOIN villages v"
+                         " ON v.id = h.village_id WHERE h.id = ?", [target]).fetchone()
+        return {"village": row[0], "household_code": row[1], "detail": row[2],
+                "visit_date": None}
+    row = db.execute("SELECT v.name, h.code, r.visit_date, json_extract(r.data, '$.address')"
+                     " FROM records r JOIN villages v ON v.id = r.village_id LEFT JOIN"
+                     " households h ON h.id = r.household_id WHERE r.id = ?",
+                     [target]).fetchone()
+    return {"village": row[0], "household_code": row[1], "visit_date": row[2],
+            "detail": row[3]}
+
+
+def parse_keys(commune_id: str, db: sqlite_utils.Database,
+               keys: list[str]) -> list[dict[str, Any]]:
+    """The ticked occurrences, each checked to belong to this commune."""
+    out = []
+    for key in dict.fromkeys(keys):
+        role, _, rest = key.partition(":")
+        target, _, index = rest.partition(":")
+        if role not in ROLES or not target or (index and not index.isdigit()):
+            raise Refused("review.people_bad_selection")
+        table = "households" if role == "register" else "records"
+        if not db.execute(f"SELECT 1 FROM {table} WHERE id = ? AND commune_id = ?",
+                          [target, commune_id]).fetchone():
+            raise Refused("review.people_bad_selection")
+        out.append({"role": role, "target": target, "index": int(index) if index else None})
+    if not out:
+        raise Refused("review.people_nothing_selected")
+    return out
+
+
+def _part(data: dict[str, Any], role: str, index: int | None) -> dict[str, Any] | None:
+    """The answers about this person in one version of a record."""
+    if role == "member":
+        members = data.get("members") if isinstance(data.get("members"), list) else []
+        if index is None or index >= len(members) or not isinstance(members[index], dict):
+            return None
+        support = [s for s in data.get("support") or [] if isinstance(s, dict)
+                   and s.get("support_member") == index + 1]
+        return {"member": members[index], "support_given": support}
+    return {k: v for k, v in data.items() if not isinstance(v, list)}
+
+
+def export(db: sqlite_utils.Database, commune_id: str,
+           selected: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything held about the person in the ticked places, every revision included."""
+    items = []
+    for sel in selected:
+        if sel["role"] == "register":
+            row = db.execute("SELECT h.id, h.code, h.head_name, h.address, v.name, h.created_at"
+                             " FROM households h JOIN villages v ON v.id = h.village_id"
+                             " WHERE h.id = ?", [sel["target"]]).fetchone()
+            items.append({"kind": "household_register", "household_id": row[0],
+                          "code": row[1], "head_name": row[2], "address": row[3],
+                          "village": row[4], "listed_at": row[5]})
+            continue
+        items.append(_export_record(db, sel))
+    return {"format": "gocua-person-export", "version": 1, "exported_at": now_iso(),
+            "commune_id": commune_id,
+            "controller": "Ủy ban nhân dân xã / Commune People's Committee", "items": items}
+
+
+def _export_record(db: sqlite_utils.Database, sel: dict[str, Any]) -> dict[str, Any]:
+    record = db.execute(
+        "SELECT r.id, r.form_id, r.form_version, r.visit_date, r.received_at, v.name, h.code,"
+        " u.display_name FROM records r JOIN villages v ON v.id = r.village_id"
+        " LEFT JOIN households h ON h.id = r.household_id LEFT JOIN users u ON u.id = r.user_id"
+        " WHERE r.id = ?", [sel["target"]]).fetchone()
+    revisions = []
+    for rev, status, received_at, data in db.execute(
+            "SELECT rev, status, received_at, data FROM revisions WHERE record_id = ?"
+            " ORDER BY received_at, rowid", [sel["target"]]):
+        revisions.append({"rev": rev, "status": status, "received_at": received_at,
+                          "answers": _part(json.loads(data), sel["role"], sel["index"])})
+    comments = [{"review_state": s, "comment": c, "at": a} for s, c, a in db.execute(
+        "SELECT review_state, comment, at FROM reviews WHERE record_id = ? ORDER BY id",
+        [sel["target"]])]
+    return {"kind": "survey_record", "record_id": record[0], "role": sel["role"],
+            "member_number": None if sel["index"] is None else sel["index"] + 1,
+            "form": f"{record[1]} {record[2]}", "visit_date": record[3],
+            "received_at": record[4], "village": record[5], "household_code": record[6],
+            "volunteer": record[7], "revisions": revisions, "review_comments": comments}
+
+
+def _scrub(data: dict[str, Any], roles: set[str], names: set[str],
+           indexes: set[int]) -> dict[str, Any]:
+    """``data`` without this person's personal answers (its shape kept)."""
+    data = copy.deepcopy(data)
+    for role in roles & PERSONAL.keys():
+        marked, dropped = PERSONAL[role]
+        for key in marked:
+            if key in data:
+                data[key] = ERASED
+        for key in dropped:
+            data.pop(key, None)
+    members = data.get("members") if isinstance(data.get("members"), list) else []
+    for index, member in enumerate(members):
+        if not isinstance(member, dict):
+            continue
+        # In older revisions the roster may be in another order: the name finds them too.
+        if index in indexes or fold(str(member.get("member_name") or "")) in names:
+            for key in MEMBER_MARKED:
+                if key in member:
+                    member[key] = ERASED
+    return data
+
+
+def erase(db: sqlite_utils.Database, staff: dict[str, Any], commune_id: str,
+          selected: list[dict[str, Any]]) -> list[str]:
+    """Erase the ticked occurrences (inside the caller's transaction); returns the record
+    and household ids touched, for the audit log."""
+    by_record: dict[str, dict[str, Any]] = {}
+    for sel in selected:
+        if sel["role"] == "register":
+            continue
+        entry = by_record.setdefault(sel["target"], {"roles": set(), "indexes": set(),
+                                                     "names": set()})
+        entry["roles"].add(sel["role"])
+        if sel["index"] is not None:
+            entry["indexes"].add(sel["index"])
+    touched = []
+    for record_id, entry in by_record.items():
+        _erase_record(db, staff, commune_id, record_id, entry)
+        touched.append(record_id)
+    for sel in selected:
+        if sel["role"] == "register":
+            _erase_household(db, sel["target"])
+            touched.append(sel["target"])
+    return touched
+
+
+def _erase_record(db: sqlite_utils.Database, staff: dict[str, Any], commune_id: str,
+                  record_id: str, entry: dict[str, Any]) -> None:
+    record = get_record(db, commune_id, record_id)
+    assert record is not None
+    members = record["data"].get("members") or []
+    entry["names"] = {fold(str(members[i].get("member_name") or "")) for i in entry["indexes"]
+                      if i < len(members) and isinstance(members[i], dict)} - {""}
+    scrubbed = _scrub(record["data"], entry["roles"], entry["names"], entry["indexes"])
+    if scrubbed != record["data"]:
+        new_revision(db, staff, record, scrubbed, "")
+    for rev, data in db.execute("SELECT rev, data FROM revisions WHERE record_id = ?",
+                                [record_id]).fetchall():
+        old = json.loads(data)
+        # Indexes too: over-erasing an older roster beats leaving a renamed person in it.
+        clean = _scrub(old, entry["roles"], entry["names"], entry["indexes"])
+        if clean != old:
+            db.execute("UPDATE revisions SET data = ? WHERE record_id = ? AND rev = ?",
+                       [json.dumps(clean, ensure_ascii=False, separators=(",", ":")),
+                        record_id, rev])
+    # An office correction travels to the phone with its answers: scrub those copies too.
+    for seq, payload in db.execute("SELECT seq, payload FROM changes WHERE kind = 'review'"
+                                   " AND entity_id = ?", [record_id]).fetchall():
+        change = json.loads(payload)
+        if isinstance(change.get("data"), dict):
+            clean = _scrub(change["data"], entry["roles"], entry["names"], entry["indexes"])
+            if clean != change["data"]:
+                change["data"] = clean
+                db.execute("UPDATE changes SET payload = ? WHERE seq = ?",
+                           [json.dumps(change, ensure_ascii=False, separators=(",", ":")), seq])
+    if "head" in entry["roles"] and record["household_id"]:
+        _erase_household(db, record["household_id"])
+
+
+def _erase_household(db: sqlite_utils.Database, household_id: str) -> None:
+    db.execute("UPDATE households SET head_name = ?, address = ?, updated_at = ? WHERE id = ?",
+               [ERASED, ERASED, now_iso(), household_id])
+    # Phones that pull from the start must not find the old name in the feed either.
+    for seq, payload in db.execute("SELECT seq, payload FROM changes WHERE kind = 'household'"
+                                   " AND entity_id = ?", [household_id]).fetchall():
+        data = json.loads(payload)
+        data.update({k: ERASED for k in ("head_name", "address") if k in data})
+        db.execute("UPDATE changes SET payload = ? WHERE seq = ?",
+                   [json.dumps(data, ensure_ascii=False, separators=(",", ":")), seq])
+    send_household(db, household_id)

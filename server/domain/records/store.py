@@ -1,0 +1,205 @@
+"""Review decisions and staff-made revisions: the writes of the review workspace.
+
+A decision (received / has issues / approved / rejected, with a comment) is kept in ``reviews``
+and sent to the phones of the volunteer who sent the record — a ``review`` change with
+``user_id`` set, so that nobody else's phone pulls it. A staff revision (an edit, a resolved
+conflict, an erasure) is a new current revision made by the staff account, with no device.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import sqlite_utils
+
+from server.domain.db import now_iso
+from server.domain.errors import Refused
+from server.domain.feeds import record_change
+from server.domain.followups import refresh_household
+from server.domain.register import (
+    add_household,
+)
+from sync.protocol import (
+    APPLIED,
+    CONFLICT,
+)
+
+# States a reviewer sets by hand; "edited" comes from a staff revision.
+DECISIONS = ("received", "has_issues", "approved", "rejected")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# Columns of a record that follow its current revision (and who last sent it, and its state).
+_CURRENT_COLUMNS = frozenset({"data", "meta", "form_id", "form_version", "village_id",
+                              "household_id", "device_id", "user_id", "review_state"})
+
+
+def make_current(db: sqlite_utils.Database, record_id: str, rev: str, values: dict[str, Any],
+                 now: str) -> None:
+    """The one place a record's current revision changes (a phone's push, an office edit, a
+    commune server's state): the revision that was current is superseded, and the record's
+    row takes ``rev`` with ``values`` (JSON columns already encoded). The caller writes the
+    new revision as ``current``, or promotes a stored one (``promote``)."""
+    unknown = set(values) - _CURRENT_COLUMNS
+    if unknown:
+        raise ValueError(f"not a column of the current revision: {sorted(unknown)}")
+    db.execute("UPDATE revisions SET status = 'superseded' WHERE record_id = ?"
+               " AND status = 'current' AND rev != ?", [record_id, rev])
+    columns = ", ".join(f"{name} = ?" for name in values)
+    db.execute(f"UPDATE records SET rev = ?, {columns}, updated_at = ? WHERE id = ?",
+               [rev, *values.values(), now, record_id])
+
+
+def promote(db: sqlite_utils.Database, record_id: str, rev: str) -> bool:
+    """Make a revision the server already holds current again (a commune server says which
+    one is); False when it does not hold it yet."""
+    revision = db.execute(
+        "SELECT v.data, v.meta, coalesce(v.form_id, r.form_id),"
+        " coalesce(v.form_version, r.form_version), coalesce(v.village_id, r.village_id),"
+        " coalesce(v.household_id, r.household_id) FROM revisions v"
+        " JOIN records r ON r.id = v.record_id WHERE v.record_id = ? AND v.rev = ?",
+        [record_id, rev]).fetchone()
+    if revision is None:
+        return False
+    make_current(db, record_id, rev, dict(zip(
+        ("data", "meta", "form_id", "form_version", "village_id", "household_id"), revision,
+        strict=True)), now_iso())
+    db.execute("UPDATE revisions SET status = 'current' WHERE record_id = ? AND rev = ?",
+               [record_id, rev])
+    return True
+
+
+def set_review_state(db: sqlite_utils.Database, record_id: str, state: str) -> None:
+    """A review state decided elsewhere (on the commune server that replicates here)."""
+    db.execute("UPDATE records SET review_state = ?, updated_at = ? WHERE id = ?",
+               [state, now_iso(), record_id])
+
+
+def rewrite_answers(db: sqlite_utils.Database, commune_id: str, record_id: str, rev: str,
+                    data: dict[str, Any]) -> None:
+    """Answers erased in place elsewhere (a person's right to deletion), erased here too: in
+    the revision, and in the record when that revision is current."""
+    encoded = _dumps(data)
+    changed = db.execute(
+        "UPDATE revisions SET data = ? WHERE record_id = ? AND rev = ? AND data != ?"
+        " AND record_id IN (SELECT id FROM records WHERE commune_id = ?)",
+        [encoded, record_id, rev, encoded, commune_id]).rowcount
+    if changed:
+        db.execute("UPDATE records SET data = ?, updated_at = ? WHERE id = ? AND rev = ?",
+                   [encoded, now_iso(), record_id, rev])
+
+
+def decide(db: sqlite_utils.Database, staff: dict[str, Any], record: dict[str, Any],
+           state: str, comment: str, rev: str) -> dict[str, Any]:
+    """Record a reviewer's decision on the current revision (inside the caller's
+    transaction). ``rev`` is the revision the reviewer read: a decision on a revision that
+    has since been replaced is refused, so nobody approves what they did not see."""
+    comment = comment.strip()
+    if state not in DECISIONS:
+        raise Refused("review.error_state")
+    if state in ("has_issues", "rejected") and not comment:
+        raise Refused("review.error_comment_needed")
+    if len(comment) > 2000:
+        raise Refused("review.error_comment_long")
+    if rev != record["rev"]:
+        raise Refused("review.error_stale", status=409)
+    return _write_review(db, staff, record, record["rev"], state, comment)
+
+
+def _write_review(db: sqlite_utils.Database, staff: dict[str, Any], record: dict[str, Any],
+                  rev: str, state: str, comment: str) -> dict[str, Any]:
+    at = now_iso()
+    db.execute("INSERT INTO reviews (record_id, rev, review_state, comment, user_id, username,"
+               " display_name, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               [record["id"], rev, state, comment, staff["id"], staff["username"],
+                staff["display_name"], at])
+    db.execute("UPDATE records SET review_state = ?, updated_at = ? WHERE id = ?",
+               [state, at, record["id"]])
+    payload = {"record_id": record["id"], "rev": rev, "review_state": state,
+               "comment": comment, "by": staff["display_name"], "at": at}
+    if state == "edited":
+        # The office changed the answers: the phone takes this version as its own copy.
+        payload["data"] = json.loads(db.execute("SELECT data FROM records WHERE id = ?",
+                                                [record["id"]]).fetchone()[0])
+    if record.get("user_id") is not None:
+        record_change(db, "review", record["id"], payload, commune_id=record["commune_id"],
+                      village_id=record["village_id"], user_id=record["user_id"])
+    return payload
+
+
+def new_revision(db: sqlite_utils.Database, staff: dict[str, Any], record: dict[str, Any],
+                 data: dict[str, Any], comment: str = "") -> str:
+    """Store ``data`` as the record's new current revision made by ``staff`` (based on the
+    current one), mark the record edited and tell the volunteer's phones. Returns the rev."""
+    rev, now = str(uuid.uuid4()), now_iso()
+    # The record stays the volunteer's (user_id, device_id): the revision says who edited.
+    make_current(db, record["id"], rev, {"data": _dumps(data)}, now)
+    db["revisions"].insert({
+        "record_id": record["id"], "rev": rev, "base_rev": record["rev"], "status": "current",
+        "data": _dumps(data), "meta": _dumps(record["meta"]), "device_id": None,
+        "user_id": staff["id"], "received_at": now, "form_id": record["form_id"],
+        "form_version": record["form_version"], "village_id": record["village_id"],
+        "household_id": record["household_id"]})
+    _write_review(db, staff, record, rev, "edited", comment.strip())
+    refresh_household(db, record.get("household_id"))
+    return rev
+
+
+def store_pushed(db: sqlite_utils.Database, caller: dict[str, Any], record: dict[str, Any],
+                 current_rev: str | None, household_known: bool, now: str
+                 ) -> dict[str, Any]:
+    """Write a checked record a phone or a commune server pushed: its revision, and the
+    record's current state unless someone changed it since the sender's copy (a conflict,
+    kept beside the current one for a reviewer). The push path: plain INSERTs."""
+    rid, rev = record["id"], record["rev"]
+    household_id = record["household_id"]
+    if household_id and not household_known:
+        # A household met on the lane: the phone made its id; it joins the register.
+        data = record["data"]
+        add_household(db, record["village_id"], str(data.get("head_name") or ""),
+                      str(data.get("address") or ""), household_id=household_id)
+    data, meta = _dumps(record["data"]), _dumps(record["meta"])
+    conflict = current_rev is not None and current_rev != record["base_rev"]
+    if not conflict:
+        _write_pushed(db, caller, record, data, meta, current_rev is None, now)
+        # A visit can put a household on (or take it off) the follow-up list.
+        refresh_household(db, household_id)
+    # Plain INSERTs: this is the hot path of every sync.
+    db.execute(
+        "INSERT INTO revisions (record_id, rev, base_rev, status, data, meta, device_id,"
+        " user_id, received_at, form_id, form_version, village_id, household_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [rid, rev, record["base_rev"], "conflict" if conflict else "current", data, meta,
+         caller["id"], caller["user_id"], now, record["form_id"], record["form_version"],
+         record["village_id"], household_id])
+    if conflict:
+        # Someone else changed the record since this phone's copy: the server's version
+        # stays current, the phone's is kept beside it for a reviewer. Nothing is lost.
+        return {"id": rid, "rev": rev, "status": CONFLICT, "server_rev": current_rev}
+    return {"id": rid, "rev": rev, "status": APPLIED}
+
+def _write_pushed(db: sqlite_utils.Database, caller: dict[str, Any], record: dict[str, Any],
+                  data: str, meta: str, new: bool, now: str) -> None:
+    values = [record["rev"], record["village_id"], record["household_id"],
+              record["form_id"], record["form_version"], data, meta, caller["id"],
+              caller["user_id"], now]
+    if new:
+        db.execute(
+            "INSERT INTO records (rev, village_id, household_id, form_id, form_version,"
+            " data, meta, device_id, user_id, updated_at, id, commune_id, received_at,"
+            " review_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received')",
+            [*values, record["id"], caller["commune_id"], now])
+        return
+    # A peer's record keeps the volunteer who made it on the sender: no device here.
+    make_current(db, record["id"], record["rev"], {
+        "village_id": record["village_id"], "household_id": record["household_id"],
+        "form_id": record["form_id"], "form_version": record["form_version"],
+        "data": data, "meta": meta, "device_id": caller["id"],
+        "user_id": caller["user_id"], "review_state": "received"}, now)
+
+

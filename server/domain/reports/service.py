@@ -1,0 +1,287 @@
+"""What the reports show: coverage and indicators for a commune, a village or the province,
+by month and by volunteer. Plain functions over ``report_totals`` and ``report_facts``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from typing import Any
+
+import sqlite_utils
+
+from schemas.indicators import Indicator, all_groups, all_indicators, percent
+from server.domain.reports.facts import refresh_dirty
+
+Totals = dict[str, int]
+
+
+def scope_name(approved: bool) -> str:
+    return "approved" if approved else "all"
+
+
+def commune(db: sqlite_utils.Database, commune_id: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT id, name, province_code, province_name FROM communes WHERE id = ?",
+                     [commune_id]).fetchone()
+    keys = ("id", "name", "province_code", "province_name")
+    return dict(zip(keys, row, strict=True)) if row else None
+
+
+def villages(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
+    """The commune's villages as they are now (a merged one is counted under its survivor)."""
+    survivors = survivor_map(db, commune_id)
+    return [dict(zip(("id", "name", "active"), r, strict=True)) for r in db.execute(
+        "SELECT id, name, active FROM villages WHERE commune_id = ? ORDER BY name",
+        [commune_id]) if r[0] not in survivors]
+
+
+def _has_column(db: sqlite_utils.Database, table: str, column: str) -> bool:
+    return any(r[1] == column for r in db.execute(f"PRAGMA table_info({table})"))
+
+
+def survivor_map(db: sqlite_utils.Database, commune_id: str) -> dict[str, str]:
+    """Merged village → the village it now counts under (following merges of merges).
+    Records keep the village they were made in; the reports show them under the survivor,
+    where the register moved the households."""
+    if not _has_column(db, "villages", "merged_into"):
+        return {}
+    merged = dict(db.execute("SELECT id, merged_into FROM villages WHERE commune_id = ?"
+                             " AND merged_into IS NOT NULL", [commune_id]).fetchall())
+    out = {}
+    for source in merged:
+        target, hops = merged[source], 0
+        while target in merged and hops < len(merged):
+            target, hops = merged[target], hops + 1
+        out[source] = target
+    return out
+
+
+def village_ids(db: sqlite_utils.Database, commune_id: str, village_id: str) -> list[str]:
+    """A village and the villages merged into it: whose records count for it."""
+    return [village_id, *(s for s, t in survivor_map(db, commune_id).items() if t == village_id)]
+
+
+def _in(column: str, values: list[str]) -> str:
+    return f"{column} IN ({','.join('?' * len(values))})"
+
+
+def dashboard(db: sqlite_utils.Database, commune_id: str, village_id: str | None,
+              approved: bool, lang: str, with_volunteers: bool) -> dict[str, Any]:
+    """Everything the dashboard, the printable report and the JSON API show."""
+    refresh_dirty(db)
+    scope = scope_name(approved)
+    survivors = survivor_map(db, commune_id)
+    where, params = "scope = ? AND commune_id = ?", [scope, commune_id]
+    if village_id:
+        ids = village_ids(db, commune_id, village_id)
+        where += " AND " + _in("village_id", ids)
+        params += ids
+    by_village: dict[str, Totals] = defaultdict(lambda: defaultdict(int))
+    by_month: dict[str, Totals] = defaultdict(lambda: defaultdict(int))
+    total: Totals = defaultdict(int)
+    for village, month, key, value in db.execute(
+            "SELECT village_id, month, key, sum(value) FROM report_totals"
+            f" WHERE {where} GROUP BY village_id, month, key", params):
+        by_village[survivors.get(village, village)][key] += value
+        by_month[month][key] += value
+        total[key] += value
+    listed = listed_by_village(db, commune_id)
+    if village_id:
+        listed = {village_id: listed.get(village_id, 0)}
+    listed_total = sum(listed.values())
+    rows = [{**v, "coverage": coverage(by_village.get(v["id"], {}), listed.get(v["id"], 0)),
+             "indicators": {i.id: _share(by_village.get(v["id"], {}), i)
+                            for i in all_indicators()}}
+            for v in villages(db, commune_id)
+            if (not village_id or v["id"] == village_id)
+            and (v["active"] or v["id"] in by_village)]
+    result: dict[str, Any] = {
+        "scope": scope,
+        "coverage": coverage(total, listed_total),
+        "groups": indicator_groups(total, lang),
+        "villages": rows,
+        "months": trend(by_month, listed_total),
+        "states": states(db, commune_id, village_id),
+    }
+    if with_volunteers:
+        result["volunteers"] = volunteers(db, commune_id, village_id, approved)
+    return result
+
+
+def _listed_sql(db: sqlite_utils.Database) -> str:
+    # Households taken off the register (moved away, duplicates) are no longer to visit.
+    return " AND h.removed_at IS NULL" if _has_column(db, "households", "removed_at") else ""
+
+
+def listed_by_village(db: sqlite_utils.Database, commune_id: str) -> dict[str, int]:
+    """Households on the register, per village (through the villages index: a province
+    database has hundreds of thousands of households)."""
+    return dict(db.execute(
+        "SELECT h.village_id, count(*) FROM villages v JOIN households h ON h.village_id = v.id"
+        f" WHERE v.commune_id = ?{_listed_sql(db)} GROUP BY h.village_id",
+        [commune_id]).fetchall())
+
+
+def coverage(totals: Totals, listed: int) -> dict[str, Any]:
+    visited = totals.get("visited", 0)
+    return {"listed": listed, "visited": visited, "surveyed": totals.get("surveyed", 0),
+            "persons": totals.get("persons", 0), "percent": percent(visited, listed)}
+
+
+def _share(totals: Totals, indicator: Indicator) -> dict[str, Any]:
+    num = totals.get(f"n:{indicator.id}", 0)
+    den = totals.get(f"d:{indicator.id}", 0)
+    return {"numerator": num, "denominator": den, "percent": percent(num, den)}
+
+
+def indicator_row(totals: Totals, indicator: Indicator, lang: str) -> dict[str, Any]:
+    share = _share(totals, indicator)
+    target = indicator.target
+    met = None
+    if target.percent is not None and share["percent"] is not None:
+        met = share["percent"] >= target.percent
+    return {"id": indicator.id, "label": indicator.text(lang), "unit": indicator.unit,
+            "group": indicator.group, **share,
+            "target": {"percent": target.percent, "year": target.year, "source": target.source,
+                       "note": target.note.get(lang, "")},
+            "met": met}
+
+
+def indicator_groups(totals: Totals, lang: str) -> list[dict[str, Any]]:
+    """The indicators as the page shows them: in the groups their files declare."""
+    groups = [{"id": str(g["id"]), "label": g["label"].get(lang) or g["label"].get("vi"),
+               "indicators": []} for g in all_groups()]
+    by_id = {g["id"]: g for g in groups}
+    for indicator in all_indicators():
+        group = by_id.get(indicator.group)
+        if group is None:
+            group = by_id.setdefault(indicator.group, {"id": indicator.group, "label": "",
+                                                       "indicators": []})
+            groups.append(group)
+        group["indicators"].append(indicator_row(totals, indicator, lang))
+    return [g for g in groups if g["indicators"]]
+
+
+def trend(by_month: dict[str, Totals], listed: int) -> list[dict[str, Any]]:
+    """Month by month: households visited and surveyed that month, and the running coverage
+    and indicator shares up to the end of each month."""
+    out = []
+    running: Totals = defaultdict(int)
+    for month in sorted(by_month):
+        for key, value in by_month[month].items():
+            running[key] += value
+        out.append({
+            "month": month, "visited": by_month[month].get("visited", 0),
+            "surveyed": by_month[month].get("surveyed", 0),
+            "persons": by_month[month].get("persons", 0),
+            "coverage": percent(running.get("visited", 0), listed),
+            "indicators": {i.id: _share(running, i)["percent"] for i in all_indicators()},
+        })
+    return out
+
+
+def states(db: sqlite_utils.Database, commune_id: str,
+           village_id: str | None) -> dict[str, int]:
+    """Records by review state: how much of what is counted has been approved."""
+    where, params = "commune_id = ?", [commune_id]
+    if village_id:
+        ids = village_ids(db, commune_id, village_id)
+        where += " AND " + _in("village_id", ids)
+        params += ids
+    return dict(db.execute(f"SELECT state, count(*) FROM report_facts WHERE {where}"
+                           " GROUP BY state", params).fetchall())
+
+
+def volunteers(db: sqlite_utils.Database, commune_id: str, village_id: str | None,
+               approved: bool) -> list[dict[str, Any]]:
+    """Progress per volunteer: visits made, households surveyed, people, review states."""
+    where, params = "f.commune_id = ?", [commune_id]
+    if village_id:
+        ids = village_ids(db, commune_id, village_id)
+        where += " AND " + _in("f.village_id", ids)
+        params += ids
+    where += " AND f.state = 'approved'" if approved else " AND f.state != 'rejected'"
+    keys = ("user_id", "name", "union_name", "visits", "surveyed", "persons", "approved",
+            "has_issues", "last_visit")
+    rows = [dict(zip(keys, r, strict=True)) for r in db.execute(
+        "SELECT f.user_id, coalesce(u.display_name, ''), coalesce(u.union_name, ''), count(*),"
+        " sum(f.surveyed), sum(f.persons * f.surveyed), sum(f.state = 'approved'),"
+        " sum(f.state = 'has_issues'), max(f.visit_date)"
+        f" FROM report_facts f LEFT JOIN users u ON u.id = f.user_id WHERE {where}"
+        " GROUP BY f.user_id ORDER BY count(*) DESC, 2", params)]
+    most = max((r["visits"] for r in rows), default=0)
+    for row in rows:
+        row["bar"] = percent(row["visits"], most) or 0
+    return rows
+
+
+def province(db: sqlite_utils.Database, province_code: str, approved: bool,
+             lang: str) -> dict[str, Any]:
+    """Every commune of a province, each with its coverage and indicators, and the sum."""
+    refresh_dirty(db)
+    per_commune: dict[str, Totals] = defaultdict(lambda: defaultdict(int))
+    total: Totals = defaultdict(int)
+    for commune_id, key, value in db.execute(
+            "SELECT t.commune_id, t.key, sum(t.value) FROM report_totals t"
+            " JOIN communes c ON c.id = t.commune_id WHERE t.scope = ? AND c.province_code = ?"
+            " GROUP BY t.commune_id, t.key", [scope_name(approved), province_code]):
+        per_commune[commune_id][key] += value
+        total[key] += value
+    listed = dict(db.execute(
+        "SELECT v.commune_id, count(*) FROM communes c JOIN villages v ON v.commune_id = c.id"
+        f" JOIN households h ON h.village_id = v.id WHERE c.province_code = ?{_listed_sql(db)}"
+        " GROUP BY v.commune_id", [province_code]).fetchall())
+    indicators = all_indicators()
+    rows = db.execute("SELECT id, name, province_name FROM communes WHERE province_code = ?"
+                      " ORDER BY name", [province_code]).fetchall()
+    communes = [{"id": c, "name": name,
+                 "coverage": coverage(per_commune.get(c, {}), listed.get(c, 0)),
+                 "indicators": {i.id: _share(per_commune.get(c, {}), i) for i in indicators}}
+                for c, name, _ in rows]
+    return {"province": {"code": province_code, "name": rows[0][2] if rows else ""},
+            "scope": scope_name(approved), "communes": communes,
+            "coverage": coverage(total, sum(listed.values())),
+            "groups": indicator_groups(total, lang)}
+
+
+def api_body(commune_row: dict[str, Any], village: dict[str, Any] | None,
+             report: dict[str, Any]) -> dict[str, Any]:
+    """The JSON API's answer: the same figures as the page, without names of people."""
+    return {
+        "commune": {"id": commune_row["id"], "name": commune_row["name"]},
+        "village": {"id": village["id"], "name": village["name"]} if village else None,
+        "scope": report["scope"],
+        "coverage": report["coverage"],
+        "indicators": [i for g in report["groups"] for i in g["indicators"]],
+        "villages": [{"id": v["id"], "name": v["name"], "coverage": v["coverage"],
+                      "indicators": v["indicators"]} for v in report["villages"]],
+        "months": report["months"],
+        "states": report["states"],
+    }
+
+
+def indicators_csv(commune_row: dict[str, Any], report: dict[str, Any], lang: str) -> str:
+    """The figures a commune reports upward, as CSV: the commune (or village) first, then each
+    village, each indicator with its numerator, denominator, share and target."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(["area", "area_id", "scope", "indicator", "label", "unit", "numerator",
+                     "denominator", "percent", "target_percent", "target_year", "target_source"])
+    scope = report["scope"]
+    areas = [(commune_row["name"], commune_row["id"], report["coverage"],
+              {i["id"]: i for g in report["groups"] for i in g["indicators"]})]
+    areas += [(v["name"], v["id"], v["coverage"], v["indicators"]) for v in report["villages"]]
+    for name, ident, cover, shares in areas:
+        for key in ("listed", "visited", "surveyed", "persons"):
+            writer.writerow([name, ident, scope, f"households_{key}" if key != "persons"
+                             else "persons_covered", "", "", cover[key], "", "", "", "", ""])
+        writer.writerow([name, ident, scope, "coverage", "", "household", cover["visited"],
+                         cover["listed"], cover["percent"], "", "", ""])
+        for indicator in all_indicators():
+            share = shares[indicator.id]
+            target = indicator.target
+            writer.writerow([name, ident, scope, indicator.id, indicator.text(lang),
+                             indicator.unit, share["numerator"], share["denominator"],
+                             share["percent"], target.percent, target.year, target.source])
+    return out.getvalue()

@@ -1,1 +1,0 @@
-"""The reports: indicators, coverage, exports (routes.py thin; the work in service.py)."""

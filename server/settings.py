@@ -1,0 +1,43 @@
+"""Every ``GOCUA_*`` setting, read here and nowhere else; the README lists each one (a test
+holds the two lists equal)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    data_dir: Path
+    public_url: str  # the HTTPS address phones reach; empty: the request's own
+    secure_cookies: bool
+    proxy_hops: int  # reverse proxies in front whose X-Forwarded-* are trusted
+    pwa_dir: str  # where the collector's files are served from; empty: pwa/ of this checkout
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def load() -> Settings:
+    """The settings as the environment gives them now (read on each call: tests and the CLI
+    set variables before starting a server)."""
+    return Settings(
+        host=os.environ.get("GOCUA_HOST", "127.0.0.1"),
+        port=_int("GOCUA_PORT", 8000),
+        data_dir=Path(os.environ.get("GOCUA_DATA_DIR", "data")).resolve(),
+        public_url=os.environ.get("GOCUA_PUBLIC_URL", "").rstrip("/"),
+        secure_cookies=os.environ.get("GOCUA_SECURE_COOKIES", "") == "1",
+        proxy_hops=_int("GOCUA_PROXY_HOPS", 0),
+        pwa_dir=os.environ.get("GOCUA_PWA_DIR", ""),
+    )

@@ -1,0 +1,179 @@
+"""The staff site's app-wide wiring, named by ``create_app()``: signed sessions that notice
+tampering, the reverse proxy's client address, the audit log's address for each request, the
+templates' helpers, error pages for people, and the pages every staff member shares (log in,
+log out, language, own password)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from schemas.messages import text
+from server.domain import accounts
+from server.domain.audit import audit, client_address
+from server.domain.db import write_transaction
+from server.domain.errors import Refused
+from server.web.db import get_db
+from server.web.errors import error_response
+from server.web.staff import change_password as change_own_password
+from server.web.staff import (
+    check_csrf,
+    check_login,
+    csrf_token,
+    current_user,
+    home_url,
+    login_required,
+    me,
+    t,
+    ui_lang,
+)
+
+bp = Blueprint("site", __name__)
+
+
+class _Sessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, noting a cookie whose signature does not verify (a
+    tampered or foreign cookie) so the guard can say so and audit it."""
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        serializer = self.get_signing_serializer(app)
+        value = request.cookies.get(self.get_cookie_name(app))
+        if serializer is None or not value:
+            return super().open_session(app, request)
+        try:
+            data = serializer.loads(value, max_age=int(
+                app.permanent_session_lifetime.total_seconds()))
+        except BadSignature:
+            request.environ["gocua.bad_session"] = True
+            return self.session_class()
+        return self.session_class(data)
+
+
+def _before_request() -> None:
+    client_address.set(request.remote_addr or "")
+
+
+def _after_request(response: Response) -> Response:
+    user = g.pop("logged_in", None)
+    if user and session.get("user_id") == user["id"]:
+        session["epoch"] = user["session_epoch"]  # the session belongs to this password
+        if response.status_code == 302 and response.location == url_for("review.records"):
+            response.location = home_url(user)  # no page asked for: the role's own start
+    pending = g.pop("deferred_audit", [])
+    if pending:
+        db = get_db()
+        with write_transaction(db):
+            for action, fields in pending:
+                audit(db, action, **fields)
+    return response
+
+
+def _template_helpers() -> dict[str, Any]:
+    return {"t": t, "lang": ui_lang(), "user": current_user(), "csrf_token": csrf_token,
+            "home_url": home_url}
+
+
+def _refused(error: Refused) -> Any:
+    return render_template("review/problem.html", message=t(error.code, **error.params),
+                           back=request.referrer), error.status
+
+
+_API_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+
+
+def _error_page(error: HTTPException) -> Any:
+    status = error.code or 500
+    if request.path.startswith("/api/"):
+        return error_response(status, _API_CODES.get(status, "http_error"), status=status)
+    key = g.get("error_key") or f"error.{_API_CODES.get(status, 'http_error')}"
+    other = "en" if ui_lang() == "vi" else "vi"
+    page = render_template("admin/error.html", key=key, status=status,
+                           other_text=text(key, other, status=status), other_lang=other,
+                           home=home_url(current_user()))
+    return page, status
+
+
+def install(app: Flask, proxy_hops: int) -> None:
+    """Everything app-wide on the staff side; ``proxy_hops`` reverse proxies in front are
+    trusted for the client's address (login limits and the audit log)."""
+    app.session_interface = _Sessions()
+    app.before_request(_before_request)
+    app.after_request(_after_request)
+    app.context_processor(_template_helpers)
+    app.register_error_handler(Refused, _refused)
+    for status in _API_CODES:
+        app.register_error_handler(status, _error_page)
+    if proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops,  # type: ignore[method-assign]
+                                x_proto=proxy_hops, x_host=proxy_hops)
+    app.register_blueprint(bp)
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str) -> Any:
+    if code in ("vi", "en"):
+        session["lang"] = code
+    target = request.args.get("next", "/")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    error = None
+    if request.method == "POST":
+        check_csrf()
+        username = request.form.get("username", "").strip()
+        user = check_login(username, request.form.get("password", ""))
+        db = get_db()
+        with write_transaction(db):
+            audit(db, "login" if user else "login_failed", user_id=user["id"] if user else None,
+                  username=username)
+        if user:
+            lang = session.get("lang")
+            session.clear()
+            session["user_id"] = user["id"]
+            if lang:
+                session["lang"] = lang
+            target = request.args.get("next", "")
+            safe = target.startswith("/") and not target.startswith("//")
+            return redirect(target if safe else url_for("review.records"))
+        error = t("login.failed")
+    return render_template("review/login.html", error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    check_csrf()
+    session.pop("user_id", None)
+    return redirect(url_for("site.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required()
+def password() -> Any:
+    problem = None
+    if request.method == "POST":
+        check_csrf()
+        form = request.form
+        problem = change_own_password(me(), form.get("current", ""), form.get("new", ""),
+                                      form.get("confirm", ""))
+        if problem is None:
+            return render_template("admin/message.html", key="admin.password_done",
+                                   ok=True)
+    return render_template("admin/password.html", problem=problem,
+                           min_length=accounts.MIN_PASSWORD), 422 if problem else 200
