@@ -3,6 +3,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 RUN_OK := $(VENV)/.run-installed
 TEST_OK := $(VENV)/.test-installed
+NODE_OK := node_modules/.installed
+ESLINT  := node_modules/.bin/eslint
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -28,9 +30,16 @@ chromium:
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium fonts-noto-core; }
 
-lint: $(TEST_OK)
+# The JavaScript linter, exactly as package-lock.json pins it; reinstalled only when the lock
+# (or package.json) changes.
+$(NODE_OK): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+lint: $(TEST_OK) $(NODE_OK)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(ESLINT) pwa tests/js
 
 test: $(TEST_OK) chromium lint
 	$(VENV)/bin/pytest
@@ -45,4 +54,4 @@ bench: $(TEST_OK)
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis test-artifacts
