@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
 
 from tests.server_process import ServerProcess
 
+# Playwright is imported only inside the fixtures and `expect` below: every pytest run collects this
+# folder, and `pytest -m "not e2e"` must collect (then deselect) it on a machine without Playwright.
 CHROMIUM = "/usr/bin/chromium"
-# Assertions wait as long as locators do: a sync on a loaded 2-core machine can take seconds.
-expect.set_options(timeout=15_000)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # Without these, Chromium keeps calling home through this machine's closed network.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -22,6 +21,12 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
+    from playwright.sync_api import expect as playwright_expect
+    from playwright.sync_api import sync_playwright
+
+    # Assertions wait as long as locators do: a sync on a loaded 2-core machine can take seconds.
+    # Set here, not at import, for the reason above; every page and so every assertion needs this.
+    playwright_expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield browser
@@ -44,6 +49,13 @@ def phone_page(browser: Any) -> Iterator[Any]:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def expect(actual: Any, message: str | None = None) -> Any:
+    """Playwright's `expect`, imported on first use (see the note at the top of this file)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(actual, message)
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -8,12 +8,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
 
 from schemas.form import Form
 from server.domain.db import connect
 from tests.e2e.collector import Collector
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import expect, screenshot
 from tests.records import adult
 from tests.server_process import ServerProcess
 

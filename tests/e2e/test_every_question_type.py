@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
 
 from server.domain.db import connect
 from tests.e2e.collector import Collector
+from tests.e2e.conftest import expect
 
 pytestmark = pytest.mark.e2e
 FORM = Path(__file__).resolve().parents[1] / "forms" / "all_types.json"

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from playwright.sync_api import expect
 
 from server.domain.db import connect
 from tests.e2e.collector import Collector, two_members
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import expect, screenshot
 
 pytestmark = pytest.mark.e2e
 

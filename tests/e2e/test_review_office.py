@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import expect
 
 from server.domain.db import connect
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import expect, screenshot
 from tests.records import adult, child, household_data, record
 from tests.server_process import ServerProcess
 

@@ -6,10 +6,10 @@ import re
 
 import pytest
 import requests
-from playwright.sync_api import expect
 
 from server.domain.db import connect
 from tests.e2e.collector import Collector
+from tests.e2e.conftest import expect
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e

@@ -8,12 +8,17 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from server.domain.db import connect
 from sync.client import RetriesExhausted, RetryPolicy, SyncClient, digest
 from tests.server_process import ServerProcess
 from tests.sync.fault_proxy import FAULTS, FaultProxy
 from tests.sync.phone import Phone
 from tests.sync.photo_form import photo
+
+# Left out of `make test-fast`: 10,000 revisions through a fault proxy to a real server (~20 s).
+pytestmark = pytest.mark.slow
 
 RECORDS, EDITS = 9_000, 1_000
 PHOTOS = 40

@@ -9,10 +9,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from server.domain.db import connect
 from sync.client import HttpError, RetriesExhausted, RetryPolicy, SyncClient, digest, split_batches
 from tests.server_process import ServerProcess
 from tests.sync.phone import small_record
+
+# Left out of `make test-fast`: kills and restarts a real `gocua serve` twenty times (about 40 s).
+pytestmark = pytest.mark.slow
 
 KILLS = 20
 RECORDS, EDITS = 10_000, 1_000

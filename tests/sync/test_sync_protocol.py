@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
@@ -38,6 +39,8 @@ def outcome(load: Any, item: dict[str, Any]) -> Any:
         return ("error", error.messages)
 
 
+# Left out of `make test-fast`: 400 Hypothesis examples (2-4 s on a loaded 2-core machine).
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(changes=st.fixed_dictionaries({}, optional=_FIELDS),
        dropped=st.sets(st.sampled_from(sorted(_FIELDS))))

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -27,6 +28,9 @@ from sync.client import RetriesExhausted, RetryPolicy, SyncClient, digest
 from tests.sync.fault_proxy import FaultProxy
 from tests.sync.live import LiveServer
 from tests.sync.phone import Phone
+
+# Left out of `make test-fast`: Hypothesis drives real servers, phones and a fault proxy (~30 s).
+pytestmark = pytest.mark.slow
 
 FAST = RetryPolicy(attempts=3, base=0.001, cap=0.005)
 

@@ -6,8 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from server.domain.db import connect
 from tests.server_process import ServerProcess
+
+# Left out of `make test-fast`: each test runs `gocua` in a new Python process (about 2 s each).
+pytestmark = pytest.mark.slow
 
 
 def test_init_twice_creates_once_and_prints_the_admin_password_once(tmp_path):
@@ -36,7 +41,8 @@ def test_reset_password_for_an_unknown_account_is_a_clear_error(tmp_path):
     assert "no staff account named 'nobody'" in done.stderr
 
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "xlsforms"
+# Copies of the shared workbooks (tests/xlsforms/README.md): tests read no file outside the repo.
+SHARED = Path(__file__).resolve().parents[1] / "xlsforms"
 DEFAULT_XLSX = Path(__file__).resolve().parents[2] / "schemas" / "forms" / "household_survey.xlsx"
 
 

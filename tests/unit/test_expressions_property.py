@@ -16,10 +16,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from schemas.expressions import Context, ExpressionError, evaluate
+
+# Left out of `make test-fast`: 750 Hypothesis expressions, each run by both engines (~5 s).
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "tests" / "js" / "eval_cli.mjs"

@@ -12,7 +12,8 @@ from openpyxl import Workbook, load_workbook
 from schemas.form import DEFAULT_FORM, Form, FormError
 from schemas.xlsform import XLSFormError, main, normalise_type, read_xlsform, write_xlsform
 
-SHARED_XLSFORMS = Path(__file__).parents[2].parent / "shared" / "xlsforms"
+# Copies of the shared workbooks (tests/xlsforms/README.md): tests read no file outside the repo.
+SHARED_XLSFORMS = Path(__file__).resolve().parents[1] / "xlsforms"
 DEFAULT_XLSX = DEFAULT_FORM.with_suffix(".xlsx")
 
 
