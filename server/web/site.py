@@ -65,7 +65,15 @@ class _Sessions(SecureCookieSessionInterface):
 
 
 def _before_request() -> None:
-    client_address.set(request.remote_addr or "")
+    g.address_token = client_address.set(request.remote_addr or "")
+
+
+def _teardown_request(_error: BaseException | None) -> None:
+    # A thread serves many requests (and tests run commands in-process): the address must not
+    # outlive its request.
+    token = g.pop("address_token", None)
+    if token is not None:
+        client_address.reset(token)
 
 
 def _after_request(response: Response) -> Response:
@@ -114,6 +122,7 @@ def install(app: Flask, proxy_hops: int) -> None:
     app.session_interface = _Sessions()
     app.before_request(_before_request)
     app.after_request(_after_request)
+    app.teardown_request(_teardown_request)
     app.context_processor(_template_helpers)
     app.register_error_handler(Refused, _refused)
     for status in _API_CODES:

@@ -97,3 +97,29 @@ def test_a_deactivated_account_is_logged_out_and_cannot_log_in(app, db):
     assert login(app.test_client(), "canbo").status_code == 302
     assert [r[0] for r in db.execute("SELECT action FROM audit_log WHERE action LIKE 'user_%'"
                                      " ORDER BY id")] == ["user_deactivated", "user_activated"]
+
+
+def test_the_command_line_reset_does_what_the_admin_page_does(app, client, db):
+    """``gocua user reset-password``: the account's sessions end, a lock on it lifts, the new
+    password must be changed at the next login, and the audit log says the CLI did it."""
+    from click.testing import CliRunner
+
+    from server.cli.main import main
+    from server.domain.accounts import LOGIN_LIMIT_USER
+
+    staff(db, "canbo", "reviewer")
+    before = logged_in(app, "canbo")
+    for _ in range(LOGIN_LIMIT_USER):
+        login(client, "canbo", "sai")
+    assert login(client, "canbo").status_code == 429
+    done = CliRunner().invoke(main, ["user", "reset-password", "canbo"],
+                              env={"GOCUA_DATA_DIR": app.config["DATA_DIR"]})
+    assert done.exit_code == 0, done.output
+    temporary = done.output.split("password:")[1].strip()
+    assert before.get("/account/password").status_code == 302  # the reset ended it
+    fresh = logged_in(app, "canbo", temporary)  # the lock lifted
+    assert fresh.get("/").headers["Location"].endswith("/account/password")
+    assert post(fresh, "/account/password",
+                {"current": temporary, "new": NEW, "confirm": NEW}).status_code == 200
+    assert fresh.get("/").status_code == 200
+    assert audit_rows(db, "password_reset") == [("cli", "user:canbo", "", "cli")]

@@ -181,3 +181,20 @@ def test_broken_gzip_is_400(client, phone):
     response = push_raw(client, phone, b"\x1f\x8bnot gzip", **{"Content-Encoding": "gzip"})
     assert response.status_code == 400
     assert response.get_json()["code"] == "bad_gzip"
+
+
+def test_a_push_writes_the_phones_row_once(client, phone, db):
+    """The phone's "last sync" is noted inside the push's own transaction: one write of its
+    row per push, not a second transaction before it (pushes at dusk contend for the lock)."""
+    db.execute("CREATE TABLE device_writes (n INTEGER)")
+    db.execute("CREATE TRIGGER count_device_writes AFTER UPDATE ON devices"
+               " BEGIN INSERT INTO device_writes VALUES (1); END")
+    db.conn.commit()
+    village = _village(phone)
+    db.execute("UPDATE devices SET last_seen_at = NULL")  # a phone not seen for a while
+    db.execute("DELETE FROM device_writes")
+    db.conn.commit()
+    response = push(client, phone, [record(village, _household(db, village))])
+    assert response.get_json()["results"][0]["status"] == "applied"
+    assert count(db, "SELECT count(*) FROM device_writes") == 1
+    assert count(db, "SELECT count(*) FROM devices WHERE last_seen_at IS NOT NULL") == 1
