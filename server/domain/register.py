@@ -306,13 +306,6 @@ def overview(db: sqlite_utils.Database, commune_id: str) -> dict[str, int]:
     }
 
 
-def villages(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
-    """The villages a volunteer can be given: active ones (a merged village is inactive)."""
-    return [{"id": r[0], "name": r[1]} for r in db.execute(
-        "SELECT id, name FROM villages WHERE commune_id = ? AND active = 1 ORDER BY name",
-        [commune_id])]
-
-
 def household_ids(db: sqlite_utils.Database, village_id: str) -> list[str]:
     removed = " AND removed_at IS NULL" if "removed_at" in db["households"].columns_dict else ""
     return [r[0] for r in db.execute(
@@ -373,10 +366,40 @@ def create_commune(db: sqlite_utils.Database, province_code: str,
     return create_staff(db, values["code"], values)
 
 
+def villages(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
+    """The commune's villages, the merged ones last (they name their survivor)."""
+    keys = ("id", "name", "active", "merged_into")
+    return [dict(zip(keys, r, strict=True)) for r in db.execute(
+        "SELECT id, name, active, merged_into FROM villages WHERE commune_id = ?"
+        " ORDER BY merged_into IS NOT NULL, name", [commune_id])]
+
+
+def assignable_villages(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
+    """The villages a volunteer can be given: active ones (a merged village is inactive)."""
+    return [{"id": v["id"], "name": v["name"]} for v in villages(db, commune_id) if v["active"]]
+
+
+def current_villages(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
+    """The villages as they are now: a merged one counts under its survivor."""
+    return [v for v in villages(db, commune_id) if not v["merged_into"]]
+
+
+# What merged into what: the one walk down ``merged_into`` from a village (or from every
+# survivor), so that "a village and what merged into it" means the same on every page.
+_MERGED_UNDER = (
+    "WITH RECURSIVE under(root, id) AS ({seeds} UNION SELECT u.root, v.id FROM villages v"
+    " JOIN under u ON v.merged_into = u.id) SELECT root, id FROM under")
+
+
 def village_ids_under(db: sqlite_utils.Database, village_id: str) -> list[str]:
     """A village and every village merged into it (and into those): its records are all its
     own now, while each record keeps pointing at the village it was made in."""
-    rows = db.execute(
-        "WITH RECURSIVE under(id) AS (SELECT ? UNION SELECT v.id FROM villages v"
-        " JOIN under u ON v.merged_into = u.id) SELECT id FROM under", [village_id]).fetchall()
-    return [r[0] for r in rows]
+    sql = _MERGED_UNDER.format(seeds="SELECT ?, ?")
+    return [row[1] for row in db.execute(sql, [village_id, village_id])]
+
+
+def survivors(db: sqlite_utils.Database, commune_id: str) -> dict[str, str]:
+    """Merged village → the village it now counts under (following merges of merges)."""
+    sql = _MERGED_UNDER.format(seeds="SELECT id, id FROM villages WHERE commune_id = ?"
+                                     " AND merged_into IS NULL")
+    return {row[1]: row[0] for row in db.execute(sql, [commune_id]) if row[0] != row[1]}

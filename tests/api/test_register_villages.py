@@ -136,3 +136,29 @@ def test_a_visit_made_before_a_merge_still_syncs(client, app, phone, db):
     staff(client, app)
     post(client, "/villages/merge", source=east, target=north)
     assert push(client, phone, record(east, household))[0]["status"] == "applied"
+
+
+def test_a_merge_of_a_merge_means_one_thing_on_the_register_and_in_the_reports(
+        client, app, db):
+    """Xóm Một merged into Xóm Hai, then Xóm Hai into Xóm Ba: every page that asks "this
+    village and what merged into it" gets the same answer from the register."""
+    from server.domain import register
+    from server.domain.reports import service as reports
+
+    staff(client, app)
+    for name in ("Xóm Một", "Xóm Hai", "Xóm Ba"):
+        assert post(client, "/villages", name=name).status_code == 302
+    east, west, north = (village_id(db, n) for n in ("Xóm Một", "Xóm Hai", "Xóm Ba"))
+    assert post(client, "/villages/merge", source=east, target=west).status_code == 302
+    assert post(client, "/villages/merge", source=west, target=north).status_code == 302
+    assert set(register.village_ids_under(db, north)) == {north, west, east}
+    assert set(register.village_ids_under(db, west)) == {west, east}
+    assert register.village_ids_under(db, east) == [east]
+    assert register.survivors(db, "99999") == {east: north, west: north}
+    current = {v["id"] for v in register.current_villages(db, "99999")}
+    assert north in current and not current & {east, west}
+    listed = [v["id"] for v in register.villages(db, "99999")]
+    assert listed.index(north) < listed.index(east) and listed.index(north) < listed.index(west)
+    report = reports.dashboard(db, "99999", north, approved=False, lang="vi",
+                               with_volunteers=False)
+    assert [v["id"] for v in report["villages"]] == [north]

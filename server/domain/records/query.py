@@ -68,14 +68,6 @@ class Filters:
         return {k: v for k, v in out.items() if v not in ("", None)}
 
 
-def villages(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
-    """The commune's villages, the merged ones last (they name their survivor)."""
-    keys = ("id", "name", "active", "merged_into")
-    return [dict(zip(keys, r, strict=True)) for r in db.execute(
-        "SELECT id, name, active, merged_into FROM villages WHERE commune_id = ?"
-        " ORDER BY merged_into IS NOT NULL, name", [commune_id])]
-
-
 def volunteers(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
     return [dict(zip(("id", "display_name", "username"), r, strict=True)) for r in db.execute(
         "SELECT id, display_name, username FROM users WHERE commune_id = ?"

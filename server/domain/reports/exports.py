@@ -26,8 +26,8 @@ from schemas.expressions import ExpressionError, references
 from schemas.form import Form, Node
 from schemas.indicators import indicator_set
 from schemas.messages import text
+from server.domain import register
 from server.domain.forms import get_form
-from server.domain.reports.service import village_ids
 
 # Question types that hold free text, places or pictures: never in a pseudonymised export.
 PERSONAL_TYPES = {"text", "geopoint", "image", "barcode"}
@@ -123,7 +123,7 @@ def records(db: sqlite_utils.Database, form: Form, options: ExportOptions) -> It
     """The records to export, one at a time from the cursor, in village then arrival order."""
     where, params = "r.commune_id = ? AND r.form_id = ?", [options.commune_id, form.form_id]
     if options.village_id:
-        ids = village_ids(db, options.commune_id, options.village_id)
+        ids = register.village_ids_under(db, options.village_id)
         where += f" AND r.village_id IN ({','.join('?' * len(ids))})"
         params += ids
     where += " AND r.review_state = 'approved'" if options.approved else \

@@ -11,6 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from schemas.indicators import Indicator, all_groups, all_indicators, percent
+from server.domain import register
 from server.domain.reports.facts import refresh_dirty
 
 Totals = dict[str, int]
@@ -27,40 +28,6 @@ def commune(db: sqlite_utils.Database, commune_id: str) -> dict[str, Any] | None
     return dict(zip(keys, row, strict=True)) if row else None
 
 
-def villages(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
-    """The commune's villages as they are now (a merged one is counted under its survivor)."""
-    survivors = survivor_map(db, commune_id)
-    return [dict(zip(("id", "name", "active"), r, strict=True)) for r in db.execute(
-        "SELECT id, name, active FROM villages WHERE commune_id = ? ORDER BY name",
-        [commune_id]) if r[0] not in survivors]
-
-
-def _has_column(db: sqlite_utils.Database, table: str, column: str) -> bool:
-    return any(r[1] == column for r in db.execute(f"PRAGMA table_info({table})"))
-
-
-def survivor_map(db: sqlite_utils.Database, commune_id: str) -> dict[str, str]:
-    """Merged village → the village it now counts under (following merges of merges).
-    Records keep the village they were made in; the reports show them under the survivor,
-    where the register moved the households."""
-    if not _has_column(db, "villages", "merged_into"):
-        return {}
-    merged = dict(db.execute("SELECT id, merged_into FROM villages WHERE commune_id = ?"
-                             " AND merged_into IS NOT NULL", [commune_id]).fetchall())
-    out = {}
-    for source in merged:
-        target, hops = merged[source], 0
-        while target in merged and hops < len(merged):
-            target, hops = merged[target], hops + 1
-        out[source] = target
-    return out
-
-
-def village_ids(db: sqlite_utils.Database, commune_id: str, village_id: str) -> list[str]:
-    """A village and the villages merged into it: whose records count for it."""
-    return [village_id, *(s for s, t in survivor_map(db, commune_id).items() if t == village_id)]
-
-
 def _in(column: str, values: list[str]) -> str:
     return f"{column} IN ({','.join('?' * len(values))})"
 
@@ -70,10 +37,10 @@ def dashboard(db: sqlite_utils.Database, commune_id: str, village_id: str | None
     """Everything the dashboard, the printable report and the JSON API show."""
     refresh_dirty(db)
     scope = scope_name(approved)
-    survivors = survivor_map(db, commune_id)
+    survivors = register.survivors(db, commune_id)
     where, params = "scope = ? AND commune_id = ?", [scope, commune_id]
     if village_id:
-        ids = village_ids(db, commune_id, village_id)
+        ids = register.village_ids_under(db, village_id)
         where += " AND " + _in("village_id", ids)
         params += ids
     by_village: dict[str, Totals] = defaultdict(lambda: defaultdict(int))
@@ -92,7 +59,7 @@ def dashboard(db: sqlite_utils.Database, commune_id: str, village_id: str | None
     rows = [{**v, "coverage": coverage(by_village.get(v["id"], {}), listed.get(v["id"], 0)),
              "indicators": {i.id: _share(by_village.get(v["id"], {}), i)
                             for i in all_indicators()}}
-            for v in villages(db, commune_id)
+            for v in register.current_villages(db, commune_id)
             if (not village_id or v["id"] == village_id)
             and (v["active"] or v["id"] in by_village)]
     result: dict[str, Any] = {
@@ -110,7 +77,7 @@ def dashboard(db: sqlite_utils.Database, commune_id: str, village_id: str | None
 
 def _listed_sql(db: sqlite_utils.Database) -> str:
     # Households taken off the register (moved away, duplicates) are no longer to visit.
-    return " AND h.removed_at IS NULL" if _has_column(db, "households", "removed_at") else ""
+    return " AND h.removed_at IS NULL"
 
 
 def listed_by_village(db: sqlite_utils.Database, commune_id: str) -> dict[str, int]:
@@ -185,7 +152,7 @@ def states(db: sqlite_utils.Database, commune_id: str,
     """Records by review state: how much of what is counted has been approved."""
     where, params = "commune_id = ?", [commune_id]
     if village_id:
-        ids = village_ids(db, commune_id, village_id)
+        ids = register.village_ids_under(db, village_id)
         where += " AND " + _in("village_id", ids)
         params += ids
     return dict(db.execute(f"SELECT state, count(*) FROM report_facts WHERE {where}"
@@ -197,7 +164,7 @@ def volunteers(db: sqlite_utils.Database, commune_id: str, village_id: str | Non
     """Progress per volunteer: visits made, households surveyed, people, review states."""
     where, params = "f.commune_id = ?", [commune_id]
     if village_id:
-        ids = village_ids(db, commune_id, village_id)
+        ids = register.village_ids_under(db, village_id)
         where += " AND " + _in("f.village_id", ids)
         params += ids
     where += " AND f.state = 'approved'" if approved else " AND f.state != 'rejected'"

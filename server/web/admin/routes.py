@@ -117,8 +117,8 @@ def _volunteers_page(values: dict[str, Any] | None = None,
     with write_transaction(db):
         audited("view_people", "volunteers", str(len(people)))
     return render_template("admin/volunteers.html", people=people,
-                           villages=register.villages(db, commune_id), values=values or {},
-                           errors=errors or {}, unions=accounts.UNIONS,
+                           villages=register.assignable_villages(db, commune_id),
+                           values=values or {}, errors=errors or {}, unions=accounts.UNIONS,
                            union_label=lambda name: accounts.union_label(name, t)), status
 
 
@@ -134,7 +134,7 @@ def add_volunteer() -> Any:
     check_csrf()
     db = get_db()
     values, errors = accounts.check_volunteer_form(
-        request.form, register.villages(db, me()["commune_id"]))
+        request.form, register.assignable_villages(db, me()["commune_id"]))
     if errors:
         return _volunteers_page(values, errors, 422)
     with write_transaction(db):
@@ -159,7 +159,7 @@ def _volunteer_page(person: dict[str, Any], values: dict[str, Any] | None = None
         audited("view_person", f"user:{person['username']}")
     return render_template("admin/volunteer.html", person=person, values=values or person,
                            errors=errors or {}, unions=accounts.UNIONS,
-                           villages=register.villages(db, me()["commune_id"]),
+                           villages=register.assignable_villages(db, me()["commune_id"]),
                            union_label=lambda name: accounts.union_label(name, t)), status
 
 
@@ -176,7 +176,7 @@ def edit_volunteer(user_id: int) -> Any:
     person = _volunteer_or_404(user_id)
     db = get_db()
     values, errors = accounts.check_volunteer_form(
-        request.form, register.villages(db, me()["commune_id"]))
+        request.form, register.assignable_villages(db, me()["commune_id"]))
     if errors:
         return _volunteer_page(person, {**person, **values}, errors, 422)
     from server.domain.followups import send_household

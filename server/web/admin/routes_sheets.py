@@ -20,13 +20,14 @@ from server.web.staff import audited, check_csrf, login_required, me
 @login_required("admin")
 def print_menu() -> Any:
     return render_template("admin/print.html",
-                           villages=register.villages(get_db(), me()["commune_id"]))
+                           villages=register.assignable_villages(get_db(), me()["commune_id"]))
 
 
 def _village_or_404(village_id: str | None) -> dict[str, Any] | None:
     if not village_id:
         return None
-    found = [v for v in register.villages(get_db(), me()["commune_id"]) if v["id"] == village_id]
+    found = [v for v in register.assignable_villages(get_db(), me()["commune_id"])
+             if v["id"] == village_id]
     if not found:
         abort(404)
     return found[0]

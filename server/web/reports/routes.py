@@ -27,6 +27,7 @@ from flask import (
 )
 
 from schemas.indicators import all_indicators
+from server.domain import register
 from server.domain.audit import audit
 from server.domain.db import connect, write_transaction
 from server.domain.reports import dictionary, exports, service
@@ -85,7 +86,7 @@ def _where(api: bool = False) -> dict[str, Any]:
             commune["province_code"] != user.get("province_code"):
         commune = None  # another province's commune: as if it did not exist
     village_id = request.args.get("village") or None
-    villages = service.villages(db, commune_id) if commune else []
+    villages = register.current_villages(db, commune_id) if commune else []
     village = next((v for v in villages if v["id"] == village_id), None)
     if commune is None or (village_id and village is None):
         if api:

@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 
+from server.domain import register
 from server.domain.audit import audit
 from server.domain.db import write_transaction
 from server.domain.errors import Refused
@@ -31,7 +32,7 @@ from server.web.staff import PERSONAL_DATA, audited, check_csrf, login_required,
 def records() -> Any:
     user, db = me(), get_db()
     filters = service.Filters.from_args(request.args)
-    villages = service.villages(db, user["commune_id"])
+    villages = register.villages(db, user["commune_id"])
     if filters.village and filters.village not in {v["id"] for v in villages}:
         abort(404)
     rows, cursor = service.list_records(db, user["commune_id"], filters)

@@ -15,7 +15,6 @@ from server.domain import household_import, register
 from server.domain.audit import audit
 from server.domain.db import write_transaction
 from server.domain.errors import Refused
-from server.domain.records import query as service
 from server.web.db import get_db
 from server.web.review import bp
 from server.web.staff import PERSONAL_DATA, audited, check_csrf, login_required, me, ui_lang
@@ -77,7 +76,7 @@ def village_merge() -> Any:
 @login_required(*PERSONAL_DATA)
 def households() -> Any:
     db, user = get_db(), me()
-    villages = service.villages(db, user["commune_id"])
+    villages = register.villages(db, user["commune_id"])
     village_id = request.args.get("village") or next(
         (v["id"] for v in villages if not v["merged_into"]), "")
     if village_id and village_id not in {v["id"] for v in villages}:
@@ -167,11 +166,11 @@ def household_import_apply(import_id: int) -> Any:
 @login_required(*PERSONAL_DATA)
 def followups() -> Any:
     db, user = get_db(), me()
-    villages = [v for v in service.villages(db, user["commune_id"]) if not v["merged_into"]]
+    villages = [v for v in register.villages(db, user["commune_id"]) if not v["merged_into"]]
     village_id = request.args.get("village") or (villages[0]["id"] if villages else "")
     if village_id and village_id not in {v["id"] for v in villages}:
         abort(404)
-    rows = followup.village_followups(db, service.village_ids_under(db, village_id))
+    rows = followup.village_followups(db, register.village_ids_under(db, village_id))
     for row in rows:
         row["topics"] = followup.topic_labels(db, row["form_id"], row["form_version"],
                                               row["topics"], ui_lang())
