@@ -23,7 +23,7 @@ $(TEST_OK): setup.cfg pyproject.toml | $(VENV)/bin/python
 	touch $@ $(RUN_OK)
 
 run: $(RUN_OK)
-	$(VENV)/bin/gocua serve
+	$(VENV)/bin/gocua serve --demo
 
 # Debian's Chromium drives the browser tests (Playwright cannot download its own here).
 chromium:

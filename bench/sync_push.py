@@ -40,7 +40,7 @@ BATCH = 100
 def start_server(data_dir: Path) -> tuple[ServerProcess, SyncClient, list[str]]:
     """A served Gõ Cửa with the demo commune, and an enrolled phone's client and villages."""
     server = ServerProcess(data_dir)
-    server.cli("init")
+    server.cli("init", "--demo")
     server.start()
     url = server.cli("enroll").strip().splitlines()[-1]
     client = SyncClient(server.base)

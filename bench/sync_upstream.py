@@ -30,7 +30,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     with tempfile.TemporaryDirectory() as folder:
         commune = ServerProcess(Path(folder) / "commune")
-        commune.cli("init")
+        commune.cli("init", "--demo")
         database = commune.data_dir / "gocua.db"
         with connect(database) as db:
             villages = [r[0] for r in db.execute("SELECT id FROM villages ORDER BY id")]

@@ -41,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or _secret_key(
         Path(app.config["DATA_DIR"]))
 
+    database.protect(Path(app.config["DATABASE"]).parent)
     with database.connect(app.config["DATABASE"]) as db:
         migrations.apply(db)
 

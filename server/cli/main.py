@@ -42,16 +42,22 @@ def main() -> None:
     """Gõ Cửa: household digital-skills survey server and tools."""
 
 
+_DEMO = click.option("--demo", is_flag=True,
+                     help="Also create the demo commune (Xã Minh Họa, code 99999) with its admin"
+                          " and a volunteer, to try the product; not for a real commune.")
+
+
 @main.command()
-def init() -> None:
-    """Create or upgrade the database, load the default survey and the demo commune."""
-    _init(echo=True)
+@_DEMO
+def init(demo: bool) -> None:
+    """Create or upgrade the database and load the default survey (and the demo commune)."""
+    _init(echo=True, demo=demo)
 
 
-def _init(echo: bool) -> dict[str, Any] | None:
+def _init(echo: bool, demo: bool) -> dict[str, Any] | None:
     db = _db()
     added = load_default_form(db)
-    admin = seed_demo(db)
+    admin = seed_demo(db) if demo else None
     if echo:
         click.echo(f"Database: {_data_dir() / 'gocua.db'}")
         if added:
@@ -62,6 +68,12 @@ def _init(echo: bool) -> dict[str, Any] | None:
         click.echo(f"  username: {admin['username']}")
         click.echo(f"  password: {admin['password']}")
         click.echo("  (forgotten? gocua user reset-password admin)")
+    elif not db.execute("SELECT 1 FROM users WHERE role != 'volunteer'").fetchone():
+        click.echo("")
+        click.echo("Chưa có tài khoản / No account yet. A commune: gocua commune add CODE --name"
+                   " NAME --province CODE --province-name NAME --admin USERNAME;"
+                   " a province: gocua user add-province-admin USERNAME --name NAME"
+                   " --province CODE.")
     return admin
 
 
@@ -71,25 +83,24 @@ def _init(echo: bool) -> dict[str, Any] | None:
 @click.option("--port", type=int, default=lambda: settings.load().port,
               show_default="GOCUA_PORT or 8000")
 @click.option("--threads", type=int, default=8, show_default=True)
-def serve(host: str, port: int, threads: int) -> None:
+@_DEMO
+def serve(host: str, port: int, threads: int, demo: bool) -> None:
     """Set up if needed, then serve the staff site, the collector and the API."""
     import waitress
 
     from server import create_app
 
-    _init(echo=False)
+    _init(echo=False, demo=demo)
     base = _public_url(host, port)
-    db = _db()
-    code = _enroll_code(db, DEMO_VOLUNTEER)
     click.echo("")
     click.echo(f"Trang cán bộ / Staff site:     {base}/")
     click.echo(f"Ứng dụng thu thập / Collector: {base}/app/")
-    if code:
-        url = enrollment_url(base, code)
+    # No enrollment code here: one printed at every start would sit in the service's log, valid
+    # for a day. Codes come from the admin pages, or from `gocua enroll` when asked.
+    if demo:
         click.echo("")
-        click.echo(f"Mã QR đăng ký điện thoại cho '{DEMO_VOLUNTEER}' / enrollment QR:")
-        click.echo(_qr_text(url))
-        click.echo(url)
+        click.echo(f"Đăng ký điện thoại / Enroll a phone: gocua enroll {DEMO_VOLUNTEER}"
+                   " (or the admin pages: Quản trị → Tình nguyện viên)")
     click.echo("")
     sys.stdout.flush()
     waitress.serve(create_app(), host=host, port=port, threads=threads, ident="gocua")
@@ -118,6 +129,48 @@ def enroll(username: str, base_url: str | None) -> None:
     click.echo(_qr_text(url))
     click.echo(f"Code: {code} (valid 24 h, once)")
     click.echo(url)
+
+
+@main.group()
+def commune() -> None:
+    """Communes on this server (a province admin can also add them on the staff site)."""
+
+
+@commune.command("add")
+@click.argument("code")
+@click.option("--name", required=True, help="The commune's name, e.g. 'Xã Minh Họa'.")
+@click.option("--province", "province_code", required=True, help="2-digit province code")
+@click.option("--province-name", required=True)
+@click.option("--admin", "username", required=True, help="The first admin's username.")
+@click.option("--admin-name", "display_name", default="Quản trị xã", show_default=True)
+@click.option("--village", "villages", multiple=True, help="A village (thôn); repeat for more.")
+def commune_add(code: str, name: str, province_code: str, province_name: str, username: str,
+                display_name: str, villages: tuple[str, ...]) -> None:
+    """Add a real commune with its first admin (the password is printed once and must be
+    changed at the first login), with the same checks as the staff site's form."""
+    from werkzeug.datastructures import MultiDict
+
+    from schemas.messages import text
+    from server.domain import register
+    from server.domain.errors import Refused
+
+    db = _db()
+    with write_transaction(db):
+        values, errors = register.check_commune_form(db, MultiDict({
+            "code": code, "name": name, "province_name": province_name, "username": username,
+            "display_name": display_name}))
+        if errors:
+            raise click.ClickException("; ".join(
+                f"{field}: {text(key, 'en')}" for field, key in errors.items()))
+        password = register.create_commune(db, province_code, values)
+        for village in villages:
+            try:
+                register.create_village(db, code, village)
+            except Refused as refused:
+                raise click.ClickException(
+                    f"{village}: {text(refused.code, 'en', **refused.params)}") from None
+    click.echo(f"Added commune {code} '{values['name']}' with admin '{values['username']}'.")
+    click.echo(f"password: {password}")
 
 
 @main.group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,9 +12,24 @@ from pathlib import Path
 import sqlite_utils
 
 
+def protect(data_dir: str | Path) -> None:
+    """Personal data is for this service's account alone: the data folder 0700, the database
+    and its WAL and shared-memory files 0600 (SQLite gives those the database's own mode).
+    Also tightens an installation made before this rule."""
+    folder = Path(data_dir)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for path in folder.glob("gocua.db*"):
+        path.chmod(0o600)
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
-    """Open the database file with the settings every connection needs, creating its folder."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    """Open the database file with the settings every connection needs, creating its folder
+    and, when new, the file itself readable by this account alone."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     # check_same_thread=False: waitress may tear a request down on another thread than the one
     # that opened it; each connection is still used by one request at a time.
     conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
@@ -59,6 +75,7 @@ def open_data_db(data_dir: Path) -> sqlite_utils.Database:
     current schema."""
     from server.domain import migrations
 
+    protect(data_dir)
     db = connect(data_dir / "gocua.db")
     migrations.apply(db)
     return db

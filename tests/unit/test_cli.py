@@ -17,15 +17,48 @@ pytestmark = pytest.mark.slow
 
 def test_init_twice_creates_once_and_prints_the_admin_password_once(tmp_path):
     server = ServerProcess(tmp_path)
-    first = server.cli("init")
+    first = server.cli("init", "--demo")
     assert "password:" in first and "Loaded the default survey." in first
-    second = server.cli("init")
+    second = server.cli("init", "--demo")
     assert "password:" not in second and "Loaded" not in second
+
+
+def test_a_real_commune_starts_without_the_demo_and_serve_prints_no_code(tmp_path):
+    server = ServerProcess(tmp_path)
+    out = server.cli("init")
+    assert "Loaded the default survey." in out and "gocua commune add" in out
+    with connect(server.data_dir / "gocua.db") as db:
+        assert db.execute("SELECT count(*) FROM communes").fetchone()[0] == 0
+    added = server.cli("commune", "add", "12345", "--name", "Xã Thật", "--province", "01",
+                       "--province-name", "Hà Nội", "--admin", "quantri.xathat",
+                       "--village", "Thôn Một", "--village", "Thôn Hai")
+    assert "password:" in added
+    with connect(server.data_dir / "gocua.db") as db:
+        assert db.execute("SELECT name, province_code FROM communes").fetchall() == [
+            ("Xã Thật", "01")]
+        assert db.execute("SELECT role, must_change_password FROM users"
+                          " WHERE username = 'quantri.xathat'").fetchall() == [("admin", 1)]
+        assert sorted(r[0] for r in db.execute("SELECT name FROM villages")) == [
+            "Thôn Hai", "Thôn Một"]
+    again = subprocess.run([sys.executable, "-m", "server.cli", "commune", "add", "12345",
+                            "--name", "Xã Khác", "--province", "01", "--province-name", "Hà Nội",
+                            "--admin", "quantri.khac"], env=server.env, capture_output=True,
+                           text=True)
+    assert again.returncode != 0 and "exists already" in again.stderr
+    assert "Traceback" not in again.stderr
+    # gocua serve mints no enrollment code: one printed at every start would sit in the log.
+    server.start()
+    try:
+        with connect(server.data_dir / "gocua.db") as db:
+            assert db.execute("SELECT count(*) FROM enrollment_codes").fetchone()[0] == 0
+    finally:
+        server.stop()
+    assert "#enroll=" not in server.log.read_text()
 
 
 def test_enroll_prints_a_qr_code_and_the_url_alone_on_the_last_line(tmp_path):
     server = ServerProcess(tmp_path)
-    server.cli("init")
+    server.cli("init", "--demo")
     out = server.cli("enroll").rstrip("\n").splitlines()
     assert out[-1].startswith(f"{server.base}/app/#enroll=")
     assert " " not in out[-1]
@@ -34,7 +67,7 @@ def test_enroll_prints_a_qr_code_and_the_url_alone_on_the_last_line(tmp_path):
 
 def test_reset_password_for_an_unknown_account_is_a_clear_error(tmp_path):
     server = ServerProcess(tmp_path)
-    server.cli("init")
+    server.cli("init", "--demo")
     done = subprocess.run([sys.executable, "-m", "server.cli", "user", "reset-password", "nobody"],
                           env=server.env, capture_output=True, text=True)
     assert done.returncode != 0
@@ -53,7 +86,7 @@ def gocua(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]
 
 def test_form_check_and_import_of_a_real_xlsform(tmp_path):
     server = ServerProcess(tmp_path)
-    server.cli("init")
+    server.cli("init", "--demo")
     checked = gocua(server, "form", "check", str(SHARED / "text_and_integer.xlsx"),
                     "--version", "1")
     assert checked.returncode == 0 and checked.stdout.startswith("OK: ")
@@ -69,7 +102,7 @@ def test_form_check_and_import_of_a_real_xlsform(tmp_path):
 
 def test_the_default_workbook_is_already_the_installed_default_form(tmp_path):
     server = ServerProcess(tmp_path)
-    server.cli("init")
+    server.cli("init", "--demo")
     done = gocua(server, "form", "import", str(DEFAULT_XLSX))
     assert done.returncode == 0, done.stderr
     assert "already imported (same content)" in done.stdout
