@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from schemas.expressions import Context, ExpressionError, evaluate, evaluate_bool, to_number
@@ -143,48 +144,18 @@ class RecordChecker:
         if key in self._memo:
             value = self._memo[key]
         else:
-            try:
-                value = evaluate_bool(expr, self._context(position, current))
-            except ExpressionError:
-                value = None
-            self._memo[key] = value
+            value = self._memo[key] = holds(expr, self._context(position, current))
         # The form was checked when it was imported; a broken expression cannot be the
         # volunteer's fault, so it must not block their record.
         return default if value is None else value
 
     def _number(self, expr: str, position: tuple[tuple[str, int], ...]) -> int | None:
-        try:
-            number = to_number(evaluate(expr, self._context(position, None)))
-        except ExpressionError:
-            return None
-        return int(number) if math.isfinite(number) else None
+        number = number_of(expr, self._context(position, None))
+        return int(number) if number is not None and math.isfinite(number) else None
 
     def _filtered_in(self, node: Node, value: Any, position: tuple[tuple[str, int], ...]) -> bool:
-        """Every chosen value is a choice the question's choice_filter offers right now."""
-        expr, columns = choice_filter_expression(node.get("choice_filter"))
-        fields = {**self.fields, **{CHOICE_PREFIX + c: [] for c in columns}}
-        rows = self.form.choices.get(node.list_name or "", [])
-        for chosen in value if isinstance(value, list) else [value]:
-            if node.or_other and chosen == "other":
-                continue
-            offered = False
-            for row in rows:
-                if row["name"] != chosen:
-                    continue
-                extra = {CHOICE_PREFIX + c: str(row.get(c) if row.get(c) is not None else "")
-                         for c in columns}
-                ctx = Context(data={**self._data, **extra}, fields=fields,
-                              position=[list(p) for p in position], current=node.name,
-                              today=self._today)
-                try:
-                    offered = evaluate_bool(expr, ctx)
-                except ExpressionError:
-                    offered = True  # a broken filter is the form's fault, not the volunteer's
-                if offered:
-                    break
-            if not offered:
-                return False
-        return True
+        return offered(self.form, self.fields, node, value, self._data,
+                       [list(p) for p in position], self._today)
 
     def _type_problem(self, node: Node, value: Any) -> str | None:
         kind = node.type
@@ -241,6 +212,50 @@ class RecordChecker:
         generic = message(f"field.{code}")
         errors.setdefault(path, []).append(
             {"code": code, **{lang: custom[lang] or generic[lang] for lang in generic}})
+
+
+# -- rules shared with schemas/settle.py ----------------------------------------------------------
+def holds(expr: str, ctx: Context) -> bool | None:
+    """``boolean(expr)``, or None when the expression fails (the caller picks the default)."""
+    try:
+        return evaluate_bool(expr, ctx)
+    except ExpressionError:
+        return None
+
+
+def number_of(expr: str, ctx: Context) -> float | None:
+    """``number(expr)`` (NaN included), or None when the expression fails."""
+    try:
+        return to_number(evaluate(expr, ctx))
+    except ExpressionError:
+        return None
+
+
+def offered(form: Form, fields: Mapping[str, Sequence[str]], node: Node, value: Any,
+            data: Mapping[str, Any], position: Sequence[Sequence[Any]], today: str | None,
+            now: str | None = None) -> bool:
+    """Every chosen value is a choice the question's choice_filter offers right now."""
+    expr, columns = choice_filter_expression(node.get("choice_filter"))
+    fields = {**fields, **{CHOICE_PREFIX + c: [] for c in columns}}
+    rows = form.choices.get(node.list_name or "", [])
+    for chosen in value if isinstance(value, list) else [value]:
+        if node.or_other and chosen == "other":
+            continue
+        found = False
+        for row in rows:
+            if row["name"] != chosen:
+                continue
+            extra = {CHOICE_PREFIX + c: str(row.get(c) if row.get(c) is not None else "")
+                     for c in columns}
+            ctx = Context(data={**data, **extra}, fields=fields, position=position,
+                          current=node.name, today=today, now=now)
+            # A broken filter is the form's fault, not the volunteer's: the choice stays.
+            found = holds(expr, ctx) is not False
+            if found:
+                break
+        if not found:
+            return False
+    return True
 
 
 def _add(errors: Errors, path: str, code: str, **params: Any) -> None:

@@ -233,7 +233,8 @@ export class Rules {
 
   /**
    * Recompute calculations and drop answers to questions that do not apply, in form order, as
-   * ODK does on submission. Returns a new data object; the input is not changed.
+   * ODK does on submission. Returns a new data object; the input is not changed. The server
+   * settles staff edits with schemas/settle.py; both pass schemas/settle_cases.json.
    */
   settle(data) {
     let out = structuredClone(data);

@@ -8,6 +8,9 @@ import uuid
 
 from markupsafe import escape
 
+from schemas.form import Form
+from server.db import write_transaction
+from server.forms import install_form
 from tests.api.test_review_helpers import (
     audit_actions,
     post,
@@ -103,6 +106,64 @@ def test_an_edit_of_a_revision_replaced_meanwhile_is_refused(client, app, phone,
     nothing = post(client, f"/records/{item['id']}/edit",
                    rev=db.execute("SELECT rev FROM records").fetchone()[0])
     assert nothing.status_code == 400 and "Không có gì thay đổi" in problem(nothing)
+
+
+def small_form(db) -> Form:
+    """A form whose calculations give a ratio and a yes/no, installed next to the default."""
+    definition = {"settings": {"form_id": "ho_nho", "version": "1"}, "survey": [
+        {"type": "integer", "name": "households"},
+        {"type": "integer", "name": "people"},
+        {"type": "calculate", "name": "per_household",
+         "calculation": "${people} div ${households}"},
+        {"type": "calculate", "name": "crowded", "calculation": "${people} > 5"}]}
+    with write_transaction(db):
+        return install_form(db, definition)[0]
+
+
+def stored_data(db, record_id):
+    return json.loads(db.execute("SELECT data FROM records WHERE id = ?",
+                                 [record_id]).fetchone()[0])
+
+
+def test_an_edit_settles_calculations_as_the_phone_does(client, app, phone, db):
+    # As the phone settled it: 4 div 2 = 2; 4 > 5 is false, stored as the text 'false'.
+    item = record(phone["villages"][0]["id"], form=small_form(db),
+                  data={"households": 2, "people": 4, "per_household": 2, "crowded": "false"})
+    push(client, phone, item)
+    staff(client, app)
+    saved = post(client, f"/records/{item['id']}/edit", rev=item["rev"],
+                 **{"q:households": "0", "q:people": "6"})
+    assert saved.status_code == 302
+    # 6 > 5 is stored 'true' as the phone stores it; 6 div 0 is not a finite number, so the
+    # phone keeps no answer, and neither does the office.
+    assert stored_data(db, item["id"]) == {"households": 0, "people": 6, "crowded": "true"}
+
+
+def test_an_edit_works_out_a_calculation_the_record_had_no_answer_for(client, app, phone, db):
+    # Pushed with no households: 3 div 0 left no per_household answer on the phone.
+    item = record(phone["villages"][0]["id"], form=small_form(db),
+                  data={"households": 0, "people": 3, "crowded": "false"})
+    push(client, phone, item)
+    staff(client, app)
+    saved = post(client, f"/records/{item['id']}/edit", rev=item["rev"],
+                 **{"q:households": "2", "q:people": "3"})
+    assert saved.status_code == 302
+    assert stored_data(db, item["id"]) == {"households": 2, "people": 3,
+                                           "per_household": 1.5, "crowded": "false"}
+
+
+def test_an_edit_that_lowers_the_residents_drops_the_members_beyond_them(
+        client, app, phone, db):
+    item = record(phone["villages"][0]["id"],
+                  data=household_data(members=[adult("Nguyễn Thị Hoa", 1980),
+                                               child("Nguyễn Văn Nam", 2016)]))
+    push(client, phone, item)
+    staff(client, app)
+    saved = post(client, f"/records/{item['id']}/edit", rev=item["rev"],
+                 **{"q:residents": "1"})
+    assert saved.status_code == 302  # the phone would fit the roster to one member too
+    assert [m["member_name"] for m in stored_data(db, item["id"])["members"]] == [
+        "Nguyễn Thị Hoa"]
 
 
 def conflicted(client, app, phone, db):

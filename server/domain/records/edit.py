@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlite_utils
 
-from schemas.expressions import Context, ExpressionError, evaluate
 from schemas.form import Form, Node
+from schemas.settle import settle
 from schemas.validate import Errors
 from server.domain.db import now_iso
 from server.domain.errors import Refused
@@ -134,40 +134,10 @@ def _put(scope: dict[str, Any], name: str, value: Any) -> None:
         scope[name] = value
 
 
-def recalculate(form: Form, data: dict[str, Any], today: str | None) -> None:
-    """Work the form's calculations out again (an edited birth year changes the age), for the
-    calculated answers the record already holds, as the phone would have."""
-    fields = form.field_repeats()
-    for node in form.walk():
-        if node.type != "calculate" or not node.get("calculation") or len(node.repeats) > 1:
-            continue
-        if node.repeats:
-            instances = data.get(node.repeats[0])
-            targets = [(inst, [[node.repeats[0], i]]) for i, inst in
-                       enumerate(instances if isinstance(instances, list) else [])
-                       if isinstance(inst, dict)]
-        else:
-            targets = [(data, [])]
-        for scope, position in targets:
-            if node.name not in scope:
-                continue
-            try:
-                value = evaluate(node.get("calculation"),
-                                 Context(data=data, fields=fields, position=position,
-                                         today=today))
-            except ExpressionError:
-                continue
-            scope[node.name] = _typed(value, scope[node.name])
-
-
-def _typed(value: Any, before: Any) -> Any:
-    # Keep the stored answer's kind: the phone stores a whole number as an integer.
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer() \
-            and not isinstance(before, str):
-        return int(value)
-    if isinstance(before, str) and not isinstance(value, str):
-        return str(int(value) if isinstance(value, float) and value.is_integer() else value)
-    return value
+def settled(record: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Edited answers settled by the form's rules as the phone settles them (calculations,
+    relevance, choice filters, repeat counts), with today() the day of the visit."""
+    return settle(record["form"], data, today=visit_day(record))
 
 
 def visit_day(record: dict[str, Any]) -> str | None:

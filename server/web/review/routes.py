@@ -100,7 +100,7 @@ def edit_record(record_id: str) -> Any:
     if request.form.get("rev") != found["rev"]:
         raise Refused("review.error_stale", status=409)
     data, errors = edit.read_form(found["form"], found["data"], request.form)
-    edit.recalculate(found["form"], data, edit.visit_day(found))
+    data = edit.settled(found, data)
     errors = errors or edit.check(found, data)
     comment = request.form.get("comment", "")
     if errors:
@@ -139,7 +139,7 @@ def conflict(record_id: str, rev: str) -> Any:
     picks = {r["name"]: ("other" if choice == "other" else "current" if choice == "current"
                          else request.form.get(f"pick:{r['name']}", "current")) for r in rows}
     data = edit.merged(found["form"], found["data"], other["data"], picks)
-    edit.recalculate(found["form"], data, edit.visit_day(found))
+    data = edit.settled(found, data)
     errors = edit.check(found, data) if data != found["data"] else {}
     if errors:
         return render_template("review/conflict.html", record=found, other=other, rows=rows,
