@@ -9,8 +9,8 @@ import uuid
 from markupsafe import escape
 
 from schemas.form import Form
-from server.db import write_transaction
-from server.forms import install_form
+from server.domain.db import write_transaction
+from server.domain.forms import install_form
 from tests.api.test_review_helpers import (
     audit_actions,
     post,
