@@ -6,9 +6,10 @@ TEST_OK := $(VENV)/.test-installed
 NODE_OK := node_modules/.installed
 ESLINT  := node_modules/.bin/eslint
 CHROMIUM := /usr/bin/chromium
+NGINX    := /usr/sbin/nginx
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast lint bench chromium clean
+.PHONY: run test test-fast lint bench chromium nginx clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -30,6 +31,12 @@ chromium:
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium fonts-noto-core; }
 
+# Debian's nginx, the reverse proxy tests/api/test_behind_nginx.py puts in front of `gocua serve`
+# (the tests run their own nginx on free ports; the package's service is not needed).
+nginx:
+	@test -x $(NGINX) || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends nginx; }
+
 # The JavaScript linter, exactly as package-lock.json pins it; reinstalled only when the lock
 # (or package.json) changes.
 $(NODE_OK): package.json package-lock.json
@@ -41,7 +48,7 @@ lint: $(TEST_OK) $(NODE_OK)
 	$(VENV)/bin/lint-imports
 	$(ESLINT) pwa tests/js
 
-test: $(TEST_OK) chromium lint
+test: $(TEST_OK) chromium nginx lint
 	$(VENV)/bin/pytest
 	node --test tests/js/
 

@@ -16,6 +16,7 @@ class Settings:
     public_url: str  # the HTTPS address phones reach; empty: the request's own
     secure_cookies: bool
     proxy_hops: int  # reverse proxies in front whose X-Forwarded-* are trusted
+    trusted_proxy: str  # the nearest proxy's address as the server sees it ('*': any peer)
     pwa_dir: str  # where the collector's files are served from; empty: pwa/ of this checkout
 
 
@@ -39,5 +40,6 @@ def load() -> Settings:
         public_url=os.environ.get("GOCUA_PUBLIC_URL", "").rstrip("/"),
         secure_cookies=os.environ.get("GOCUA_SECURE_COOKIES", "") == "1",
         proxy_hops=_int("GOCUA_PROXY_HOPS", 0),
+        trusted_proxy=os.environ.get("GOCUA_TRUSTED_PROXY", "").strip() or "127.0.0.1",
         pwa_dir=os.environ.get("GOCUA_PWA_DIR", ""),
     )

@@ -90,6 +90,7 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
 
     from server import create_app
 
+    options = proxy_options(settings.load())
     _init(echo=False, demo=demo)
     base = _public_url(host, port)
     click.echo("")
@@ -103,7 +104,27 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
                    " (or the admin pages: Quản trị → Tình nguyện viên)")
     click.echo("")
     sys.stdout.flush()
-    waitress.serve(create_app(), host=host, port=port, threads=threads, ident="gocua")
+    # waitress reads the proxy's X-Forwarded-* itself, so the app must not read them again
+    # (ProxyFix, which create_app() adds for PROXY_HOPS, is for the app served any other way).
+    app = create_app({"PROXY_HOPS": 0})
+    waitress.serve(app, host=host, port=port, threads=threads, ident="gocua", **options)
+
+
+FORWARDED_HEADERS = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
+
+
+def proxy_options(current: settings.Settings) -> dict[str, Any]:
+    """waitress's options for GOCUA_PROXY_HOPS reverse proxies in front, the nearest one at
+    GOCUA_TRUSTED_PROXY: only a request from that address has its X-Forwarded-For (its last
+    ``hops`` entries), -Proto and -Host believed. From any other peer, and always with no hops,
+    waitress removes every forwarded header, so a client cannot choose its own address."""
+    hops = current.proxy_hops
+    if hops < 0:
+        raise click.ClickException(f"GOCUA_PROXY_HOPS must be 0 or more, not {hops}")
+    if not hops:
+        return {"clear_untrusted_proxy_headers": True}
+    return {"trusted_proxy": current.trusted_proxy, "trusted_proxy_count": hops,
+            "trusted_proxy_headers": FORWARDED_HEADERS, "clear_untrusted_proxy_headers": True}
 
 
 def _enroll_code(db: Any, username: str) -> str | None:
