@@ -73,7 +73,7 @@ def audit_ips(data_dir: Path, action: str) -> list[str]:
 def _server(data_dir: Path, env: dict[str, str]) -> ServerProcess:
     server = ServerProcess(data_dir, extra_env=env)
     data_dir.mkdir(parents=True)
-    server.cli("init")
+    server.cli("init", "--demo")
     with connect(data_dir / "gocua.db") as db:
         staff(db, "canbo", "reviewer")
         staff(db, "canbo2", "reviewer")
