@@ -28,13 +28,12 @@ from flask import (
 
 from schemas.indicators import all_indicators
 from server.domain import register
-from server.domain.audit import audit
-from server.domain.db import connect, write_transaction
+from server.domain.db import connect
 from server.domain.reports import dictionary, exports, service
 from server.web.db import get_db
 from server.web.errors import ApiError
 from server.web.reports import charts
-from server.web.staff import current_user, login_required, t, ui_lang
+from server.web.staff import audited, current_user, login_required, t, ui_lang
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 STAFF = ("admin", "reviewer", "viewer", "province")
@@ -178,11 +177,8 @@ def exports_page() -> Any:
 
 
 def _audit(where: dict[str, Any], action: str, **detail: Any) -> None:
-    user, db = where["user"], where["db"]
-    target = where["village_id"] or where["commune"]["id"]
-    with write_transaction(db):
-        audit(db, action, user_id=user["id"], username=user["username"], target=target,
-              detail=json.dumps(detail, ensure_ascii=False, sort_keys=True))
+    audited(action, target=where["village_id"] or where["commune"]["id"],
+            detail=json.dumps(detail, ensure_ascii=False, sort_keys=True))
 
 
 def _options(where: dict[str, Any]) -> exports.ExportOptions:

@@ -12,7 +12,6 @@ from flask import abort, redirect, render_template, request, url_for
 
 from server.domain import followups as followup
 from server.domain import household_import, register
-from server.domain.audit import audit
 from server.domain.db import write_transaction
 from server.domain.errors import Refused
 from server.web.db import get_db
@@ -21,11 +20,6 @@ from server.web.staff import PERSONAL_DATA, audited, check_csrf, login_required,
 
 ADMIN = ("admin",)
 
-
-def _log(action: str, target: str = "", detail: str = "") -> None:
-    user = me()
-    audit(get_db(), action, user_id=user["id"], username=user["username"], target=target,
-          detail=detail)
 
 
 @bp.get("/villages")
@@ -43,7 +37,7 @@ def village_add() -> Any:
     db, user = get_db(), me()
     with write_transaction(db):
         row = register.create_village(db, user["commune_id"], request.form.get("name", ""))
-        _log("village_add", target=row["id"], detail=row["name"])
+        audited("village_add", target=row["id"], detail=row["name"])
     return redirect(url_for("review.villages"))
 
 
@@ -55,7 +49,7 @@ def village_rename(village_id: str) -> Any:
     with write_transaction(db):
         done = register.rename_village(db, user["commune_id"], village_id,
                                        request.form.get("name", ""))
-        _log("village_rename", target=village_id, detail=f"{done['old_name']} → {done['name']}")
+        audited("village_rename", target=village_id, detail=f"{done['old_name']} → {done['name']}")
     return redirect(url_for("review.villages"))
 
 
@@ -67,7 +61,7 @@ def village_merge() -> Any:
     source, target = request.form.get("source", ""), request.form.get("target", "")
     with write_transaction(db):
         done = register.merge_villages(db, user["commune_id"], source, target)
-        _log("village_merge", target=source,
+        audited("village_merge", target=source,
              detail=f"into {target}; {done['households']} households moved")
     return redirect(url_for("review.villages"))
 
@@ -117,11 +111,11 @@ def household_update(household_id: str) -> Any:
         found = _household_or_404(household_id)
         if request.form.get("action") == "remove":
             register.remove_household(db, found)
-            _log("household_remove", target=household_id)
+            audited("household_remove", target=household_id)
         else:
             register.update_household(db, found, request.form.get("head_name", ""),
                                       request.form.get("address", ""))
-            _log("household_update", target=household_id)
+            audited("household_update", target=household_id)
     return redirect(url_for("review.household", household_id=household_id))
 
 
@@ -138,7 +132,7 @@ def household_import_upload() -> Any:
     raw = upload.read()
     with write_transaction(db):
         import_id = household_import.preview(db, user["commune_id"], user, upload.filename, raw)
-        _log("household_import_read", target=str(import_id), detail=upload.filename[:100])
+        audited("household_import_read", target=str(import_id), detail=upload.filename[:100])
     return redirect(url_for("review.household_import_preview", import_id=import_id))
 
 
@@ -158,7 +152,7 @@ def household_import_apply(import_id: int) -> Any:
     db, user = get_db(), me()
     with write_transaction(db):
         added = household_import.apply(db, user["commune_id"], import_id)
-        _log("household_import", target=str(import_id), detail=f"{added} households")
+        audited("household_import", target=str(import_id), detail=f"{added} households")
     return redirect(url_for("review.household_import_preview", import_id=import_id))
 
 
