@@ -68,7 +68,7 @@ def _init(echo: bool, demo: bool) -> dict[str, Any] | None:
         click.echo(f"  username: {admin['username']}")
         click.echo(f"  password: {admin['password']}")
         click.echo("  (forgotten? gocua user reset-password admin)")
-    elif not db.execute("SELECT 1 FROM users WHERE role != 'volunteer'").fetchone():
+    elif not accounts.has_staff(db):
         click.echo("")
         click.echo("Chưa có tài khoản / No account yet. A commune: gocua commune add CODE --name"
                    " NAME --province CODE --province-name NAME --admin USERNAME;"
@@ -128,12 +128,11 @@ def proxy_options(current: settings.Settings) -> dict[str, Any]:
 
 
 def _enroll_code(db: Any, username: str) -> str | None:
-    row = db.execute("SELECT id FROM users WHERE username = ? AND role = 'volunteer'",
-                     [username]).fetchone()
-    if row is None:
+    user_id = accounts.volunteer_id(db, username)
+    if user_id is None:
         return None
     with write_transaction(db):
-        return create_enrollment_code(db, row[0])
+        return create_enrollment_code(db, user_id)
 
 
 @main.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import click
@@ -10,6 +9,7 @@ import click
 from schemas.form import Form
 from schemas.indicators import load_sets
 from server.cli.common import open_db
+from server.domain.forms import form_versions
 from server.domain.reports.facts import rebuild, refresh_dirty
 
 _db = open_db
@@ -26,12 +26,11 @@ def check() -> None:
     db = _db()
     problems = 0
     for indicator_set in load_sets():
-        rows = db.execute("SELECT version, definition FROM forms WHERE form_id = ?"
-                          " ORDER BY created_at", [indicator_set.form_id]).fetchall()
-        if not rows:
+        versions = form_versions(db, indicator_set.form_id)
+        if not versions:
             click.echo(f"{indicator_set.form_id}: no stored form of that id")
-        for version, definition in rows:
-            found = indicator_set.problems(Form(json.loads(definition)))
+        for version, definition in versions:
+            found = indicator_set.problems(Form(definition))
             problems += len(found)
             for problem in found:
                 click.echo(f"{indicator_set.form_id} {version}: {problem}")

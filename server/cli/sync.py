@@ -15,9 +15,17 @@ import click
 from schemas.messages import text
 from server.cli.common import data_dir, open_db
 from server.domain.db import write_transaction
-from server.domain.devices import issue_peer_token, revoke_peer
+from server.domain.devices import issue_peer_token, list_peers, revoke_peer
 from server.domain.records.push import pairs_digest
-from server.domain.replication import Report, UpstreamError, local_checkpoint, replicate, server_id
+from server.domain.replication import (
+    Report,
+    UpstreamError,
+    commune_pairs,
+    local_checkpoint,
+    newest_outbox_seq,
+    replicate,
+    server_id,
+)
 from sync.client import HttpError, RetriesExhausted, RetryPolicy, SyncClient
 
 _data_dir = data_dir
@@ -57,14 +65,11 @@ def token(commune_id: str, label: str) -> None:
 def peers() -> None:
     """(Province) The commune servers that may push here, with their checkpoints."""
     db = _db()
-    rows = db.execute(
-        "SELECT p.id, p.commune_id, p.label, p.last_seen_at, p.revoked_at,"
-        " (SELECT max(checkpoint) FROM peer_checkpoints c WHERE c.peer_id = p.id)"
-        " FROM peers p ORDER BY p.commune_id, p.created_at").fetchall()
-    for peer_id, commune_id, label, seen, revoked, checkpoint in rows:
-        state = f"revoked {revoked}" if revoked else f"last seen {seen or '-'}"
-        click.echo(f"{peer_id}  {commune_id}  {label or '-'}  checkpoint {checkpoint or 0}"
-                   f"  {state}")
+    for peer in list_peers(db):
+        state = (f"revoked {peer['revoked_at']}" if peer["revoked_at"]
+                 else f"last seen {peer['last_seen_at'] or '-'}")
+        click.echo(f"{peer['id']}  {peer['commune_id']}  {peer['label'] or '-'}"
+                   f"  checkpoint {peer['checkpoint']}  {state}")
 
 
 @sync.command("revoke")
@@ -140,9 +145,8 @@ def status(upstream: str, token_value: str) -> None:
     finally:
         client.close()
     commune_id = remote.get("commune_id", "")
-    pairs = db.execute("SELECT v.record_id, v.rev FROM revisions v JOIN records r"
-                       " ON r.id = v.record_id WHERE r.commune_id = ?", [commune_id]).fetchall()
-    newest = db.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
+    pairs = commune_pairs(db, commune_id)
+    newest = newest_outbox_seq(db)
     say("sync.status", url=url, commune=commune_id, remote=remote.get("checkpoint", 0),
         local=local_checkpoint(db, url) or 0, newest=newest, revisions=len(pairs),
         remote_revisions=remote.get("revisions", 0))

@@ -390,3 +390,14 @@ def staff_by_username(db: sqlite_utils.Database, username: str) -> dict[str, Any
     row = db.execute("SELECT id, username, role FROM users WHERE username = ?"
                      " AND role != 'volunteer'", [username]).fetchone()
     return dict(zip(("id", "username", "role"), row, strict=True)) if row else None
+
+
+def has_staff(db: sqlite_utils.Database) -> bool:
+    """Whether anyone can log in to the staff site yet (a new installation without the demo)."""
+    return db.execute("SELECT 1 FROM users WHERE role != 'volunteer'").fetchone() is not None
+
+
+def volunteer_id(db: sqlite_utils.Database, username: str) -> int | None:
+    row = db.execute("SELECT id FROM users WHERE username = ? AND role = 'volunteer'",
+                     [username]).fetchone()
+    return row[0] if row else None

@@ -227,3 +227,12 @@ def enroll(db: sqlite_utils.Database, code: str) -> dict[str, Any]:
 
 def enrollment_url(base: str, code: str) -> str:
     return f"{base}/app/#enroll={code}"
+
+
+def list_peers(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """(Province) The commune servers that may push here, with their checkpoints."""
+    keys = ("id", "commune_id", "label", "last_seen_at", "revoked_at", "checkpoint")
+    return [dict(zip(keys, row, strict=True)) for row in db.execute(
+        "SELECT p.id, p.commune_id, p.label, p.last_seen_at, p.revoked_at,"
+        " coalesce((SELECT max(checkpoint) FROM peer_checkpoints c WHERE c.peer_id = p.id), 0)"
+        " FROM peers p ORDER BY p.commune_id, p.created_at")]

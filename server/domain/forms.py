@@ -54,3 +54,10 @@ def get_form(db: sqlite_utils.Database, form_id: str,
     row = db.execute("SELECT definition FROM forms WHERE form_id = ? AND version = ?",
                      [form_id, version]).fetchone()
     return _parse(form_id, version, row[0]) if row else None
+
+
+def form_versions(db: sqlite_utils.Database, form_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every stored version of a form, oldest first, with its definition."""
+    return [(row[0], json.loads(row[1])) for row in db.execute(
+        "SELECT version, definition FROM forms WHERE form_id = ? ORDER BY created_at",
+        [form_id])]

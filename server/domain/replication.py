@@ -277,3 +277,15 @@ class _Sender:
                 if path.exists() and self.client.put_blob(path.read_bytes(), sha256):
                     self.report.blobs += 1
                 self.confirmed.add(sha256)
+
+
+def commune_pairs(db: sqlite_utils.Database, commune_id: str) -> list[tuple[str, str]]:
+    """Every (record, revision) this server holds for a commune: what the province's digest
+    is compared with."""
+    return [(row[0], row[1]) for row in db.execute(
+        "SELECT v.record_id, v.rev FROM revisions v JOIN records r ON r.id = v.record_id"
+        " WHERE r.commune_id = ?", [commune_id])]
+
+
+def newest_outbox_seq(db: sqlite_utils.Database) -> int:
+    return int(db.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0])
