@@ -493,3 +493,23 @@ def m005_sync(db: sqlite_utils.Database) -> None:
             SELECT 'record', id, rev, commune_id FROM records WHERE review_state != 'received';
         """,
     )
+
+
+@migrations()
+def m006_form_scope(db: sqlite_utils.Database) -> None:
+    # A form version is shared (every commune's phones receive it: the CLI, the default survey)
+    # or belongs to the communes listed in form_communes (a commune server's push brought it).
+    # The versions already here stay shared: who installed them is not known.
+    _run(
+        db,
+        """
+        ALTER TABLE forms ADD COLUMN shared INTEGER NOT NULL DEFAULT 1;
+        CREATE TABLE form_communes (
+            form_id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            commune_id TEXT NOT NULL,
+            PRIMARY KEY (form_id, version, commune_id),
+            FOREIGN KEY (form_id, version) REFERENCES forms(form_id, version)
+        );
+        """,
+    )

@@ -25,7 +25,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from schemas.messages import text
 from server.domain import accounts
-from server.domain.audit import audit, client_address
+from server.domain.audit import audit, client_address, reset_notices
 from server.domain.db import write_transaction
 from server.domain.errors import Refused
 from server.web.db import get_db
@@ -93,7 +93,13 @@ def _after_request(response: Response) -> Response:
 
 def _template_helpers() -> dict[str, Any]:
     return {"t": t, "lang": ui_lang(), "user": current_user(), "csrf_token": csrf_token,
-            "home_url": home_url}
+            "home_url": home_url, "login_notices": _login_notices}
+
+
+def _login_notices() -> dict[str, Any] | None:
+    """What the login found to tell (audit.reset_notices), shown once: on the first page
+    rendered after it, the password page too."""
+    return session.pop("notices", None) if current_user() else None
 
 
 def _refused(error: Refused) -> Any:
@@ -158,6 +164,9 @@ def login() -> Any:
             session["user_id"] = user["id"]
             if lang:
                 session["lang"] = lang
+            notices = reset_notices(db, user)
+            if notices:
+                session["notices"] = notices
             target = request.args.get("next", "")
             safe = target.startswith("/") and not target.startswith("//")
             return redirect(target if safe else url_for("review.records"))

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from server.cli.main import main
 from tests.api.admin_helpers import (
+    PASSWORD,
     audit_rows,
     logged_in,
     login,
@@ -118,3 +119,41 @@ def test_the_cli_adds_a_province_admin(app, tmp_path, monkeypatch):
     password = result.output.strip().splitlines()[-1].split(": ", 1)[1]
     client = logged_in(app, "tinh.01", password)
     assert client.get("/admin/communes").status_code == 200
+
+
+def first_page(client: Any, username: str, password: str = PASSWORD) -> str:
+    """The first page a login leads to (the password page, when one must be chosen)."""
+    response = login(client, username, password)
+    assert response.status_code == 302
+    return client.get(response.location, follow_redirects=True).get_data(as_text=True)
+
+
+def test_a_province_admins_reset_is_in_the_communes_log_and_told_at_next_login(
+        app, province, db):
+    second_commune(db)  # 88888, another province: its admin is told nothing
+    staff(db, "quantri", "admin")
+    staff(db, "phoquantri", "admin")
+    first_page(app.test_client(), "phoquantri")  # a login before the reset
+    shown = post(province, f"/admin/users/{user_id(db, 'quantri')}/reset-password")
+    temporary = re.search(r'id="new-password">([^<]+)<', shown.get_data(as_text=True)).group(1)
+    at = db.execute("SELECT at FROM audit_log WHERE action = 'password_reset'").fetchone()[0]
+
+    # Whoever logs in with the temporary password is told, on the first page, once.
+    holder = app.test_client()
+    page = first_page(holder, "quantri", temporary)
+    assert f"tinh.99 đã đặt lại mật khẩu của tài khoản quantri lúc {at}" in page
+    assert 'id="login-notices"' not in holder.get("/account/password").get_data(as_text=True)
+
+    # So is every other admin of the commune, at their next login, in their language.
+    deputy = app.test_client()
+    deputy.get("/lang/en")
+    page = first_page(deputy, "phoquantri")
+    assert f"tinh.99 reset the password of the account quantri at {at}" in page
+    assert 'id="login-notices"' not in first_page(app.test_client(), "phoquantri")
+
+    # And the commune's audit log shows the reset (and the logins after it); not another's.
+    log = deputy.get("/admin/audit").get_data(as_text=True)
+    row = re.search(r'<tr data-action="password_reset">(.*?)</tr>', log, re.S)
+    assert row and "tinh.99" in row.group(1) and "user:quantri" in row.group(1)
+    zeta = logged_in(app, "admin.zeta").get("/admin/audit").get_data(as_text=True)
+    assert "user:quantri" not in zeta and "tinh.99" not in zeta

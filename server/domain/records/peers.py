@@ -1,10 +1,15 @@
 """The receiving side of upstream replication (a province server): what a commune server sends
 beside its records, applied inside the push's one transaction.
 
-A peer token is bound to one commune. The commune row, form versions, villages and households
-come first (records point at them), then the batch's records go through the same checks as a
-phone's, then which revision is current and its review state, then the sender's checkpoint --
-all in one transaction, so a batch is either wholly here with its checkpoint or not at all.
+A peer token is bound to one commune and brings only what is that commune's: a form version
+it installs is that commune's alone (``install_form(commune_id=…)``: only its phones and records
+see it), and the commune's name and province belong to the province (the peer's commune row
+makes the commune when the province has none yet; later its values are ignored).
+
+The commune row, form versions, villages and households come first (records point at them),
+then the batch's records go through the same checks as a phone's, then which revision is
+current and its review state, then the sender's checkpoint -- all in one transaction, so a
+batch is either wholly here with its checkpoint or not at all.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ def _apply_context(db: sqlite_utils.Database, peer: dict[str, Any],
             raise ApiError(403, "wrong_commune", commune=commune["id"], allowed=commune_id)
         _put_commune(db, commune)
     for form in upstream["forms"]:
-        _put_form(db, form)
+        _put_form(db, commune_id, form)
     if upstream["villages"] and not db.execute("SELECT 1 FROM communes WHERE id = ?",
                                                [commune_id]).fetchone():
         raise ApiError(422, "unknown_commune", commune=commune_id)
@@ -53,23 +58,24 @@ def _apply_context(db: sqlite_utils.Database, peer: dict[str, Any],
 
 
 def _put_commune(db: sqlite_utils.Database, commune: dict[str, Any]) -> None:
+    # The province owns a commune's name and province: a peer's first push creates the row,
+    # later ones never move it (into another province's overview, or under another name).
+    # Ignored rather than refused: the commune server offers its row again on every run, and
+    # a refusal would stop its records over a field it cannot change through replication.
     db.execute(
         "INSERT INTO communes (id, name, province_code, province_name, created_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
-        " province_code = excluded.province_code, province_name = excluded.province_name"
-        " WHERE (name, province_code, province_name) IS NOT"
-        " (excluded.name, excluded.province_code, excluded.province_name)",
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
         [commune["id"], commune["name"], commune["province_code"], commune["province_name"],
          now_iso()])
 
 
-def _put_form(db: sqlite_utils.Database, form: dict[str, Any]) -> None:
+def _put_form(db: sqlite_utils.Database, commune_id: str, form: dict[str, Any]) -> None:
     settings = form["definition"].get("settings") or {}
     if (settings.get("form_id"), str(settings.get("version"))) != (form["form_id"],
                                                                     form["version"]):
         raise ApiError(422, "form_mismatch", form_id=form["form_id"], version=form["version"])
     try:
-        install_form(db, form["definition"])
+        install_form(db, form["definition"], commune_id=commune_id)
     except FormVersionExists:
         raise ApiError(409, "form_version_differs", form_id=form["form_id"],
                        version=form["version"]) from None

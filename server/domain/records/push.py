@@ -77,7 +77,8 @@ class _Batch:
     def form(self, form_id: str, version: str) -> tuple[Form, RecordChecker] | None:
         key = (form_id, version)
         if key not in self.forms:
-            self.forms[key] = get_form(self.db, form_id, version)
+            self.forms[key] = get_form(self.db, form_id, version,
+                                       commune_id=self.caller["commune_id"])
         return self.forms[key]
 
     def push_one(self, item: Any) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from schemas.form import Form, Node
 from schemas.indicators import indicator_set
 from schemas.messages import text
 from server.domain import register
-from server.domain.forms import get_form
+from server.domain.forms import get_form, newest_version
 
 # Question types that hold free text, places or pictures: never in a pseudonymised export.
 PERSONAL_TYPES = {"text", "geopoint", "image", "barcode"}
@@ -64,13 +64,9 @@ def latest_form(db: sqlite_utils.Database, commune_id: str, form_id: str | None)
     if not form_id:
         row = db.execute("SELECT form_id FROM records WHERE commune_id = ? GROUP BY form_id"
                          " ORDER BY count(*) DESC LIMIT 1", [commune_id]).fetchone()
-        row = row or db.execute("SELECT form_id FROM forms ORDER BY created_at LIMIT 1").fetchone()
-        if row is None:
-            return None
-        form_id = row[0]
-    version = db.execute("SELECT version FROM forms WHERE form_id = ?"
-                         " ORDER BY created_at DESC, version DESC LIMIT 1", [form_id]).fetchone()
-    found = get_form(db, form_id, version[0]) if version else None
+        form_id = row[0] if row else None
+    newest = newest_version(db, commune_id, form_id)  # never another commune's own version
+    found = get_form(db, *newest) if newest else None
     return found[0] if found else None
 
 
