@@ -29,7 +29,7 @@ from server.domain.audit import audit, client_address
 from server.domain.db import write_transaction
 from server.domain.errors import Refused
 from server.web.db import get_db
-from server.web.errors import error_response
+from server.web.errors import http_error_response
 from server.web.staff import change_password as change_own_password
 from server.web.staff import (
     check_csrf,
@@ -93,14 +93,15 @@ def _refused(error: Refused) -> Any:
                            back=request.referrer), error.status
 
 
-_API_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+# The statuses with a page for people, and the catalogue key (error.CODE) of each.
+_PAGE_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 
 
 def _error_page(error: HTTPException) -> Any:
     status = error.code or 500
     if request.path.startswith("/api/"):
-        return error_response(status, _API_CODES.get(status, "http_error"), status=status)
-    key = g.get("error_key") or f"error.{_API_CODES.get(status, 'http_error')}"
+        return http_error_response(error)
+    key = g.get("error_key") or f"error.{_PAGE_CODES.get(status, 'http_error')}"
     other = "en" if ui_lang() == "vi" else "vi"
     page = render_template("admin/error.html", key=key, status=status,
                            other_text=text(key, other, status=status), other_lang=other,
@@ -116,7 +117,7 @@ def install(app: Flask, proxy_hops: int) -> None:
     app.after_request(_after_request)
     app.context_processor(_template_helpers)
     app.register_error_handler(Refused, _refused)
-    for status in _API_CODES:
+    for status in _PAGE_CODES:
         app.register_error_handler(status, _error_page)
     if proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops,  # type: ignore[method-assign]

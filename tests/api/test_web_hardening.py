@@ -1,0 +1,41 @@
+"""Defects an adversarial review found on the web side, each pinned by the request that showed it:
+API errors as JSON, redirects that stay on this site, numbers too big for SQLite, bounded login
+fields, logout ending the session, the secret key's length, framing and caching headers, the
+enrollment rate limit and the reports API's guard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# -- 1. every API error is the JSON body, whichever handler Flask picks ----------------------
+
+
+def _api_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["ok"] is False and body["status"] == status and body["code"] == code
+    assert body["message"]["vi"] and body["message"]["en"]
+    assert body["message"]["en"] != f"error.{code}"  # the catalogue's words, not the key
+    return body
+
+
+def test_an_unknown_api_path_is_a_json_404(client):
+    # Flask hands 404 to the error page registered for it in server/web/site.py.
+    body = _api_error(client.get("/api/v1/no-such-thing"), 404, "not_found")
+    assert body["message"]["en"] == "Not found."
+    assert client.get("/no-such-page").mimetype == "text/html"  # people still get a page
+
+
+def test_a_wrong_method_on_the_api_is_a_json_405_with_allow(client):
+    for method in ("DELETE", "TRACE"):
+        response = client.open("/api/v1/enroll", method=method)
+        _api_error(response, 405, "method_not_allowed")
+        assert "POST" in response.headers["Allow"]
+
+
+def test_an_api_body_over_the_limit_is_a_json_413(app, client):
+    # 413 has no page of its own: server/web/errors.py's HTTPException handler answers it.
+    too_big = b"{" + b" " * app.config["MAX_CONTENT_LENGTH"] + b"}"
+    response = client.post("/api/v1/enroll", data=too_big, content_type="application/json")
+    _api_error(response, 413, "too_large")
