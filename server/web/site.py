@@ -6,6 +6,7 @@ log out, language, own password)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     Blueprint,
@@ -125,12 +126,30 @@ def install(app: Flask, proxy_hops: int) -> None:
     app.register_blueprint(bp)
 
 
+def safe_target(target: str | None, home: str) -> str:
+    """``target`` when it is a path on this site, else ``home``: the one check of every
+    redirect to an address the request names (``?next=``).
+
+    Browsers drop tabs and newlines from a Location and read a backslash as a slash, so
+    ``/%09/evil.example`` or ``/%5C/evil.example`` would leave the site (``//evil.example``),
+    and a CR/LF breaks the header itself. Hence: one leading slash, no backslash, no control
+    character, checked once more after percent-decoding (``next`` arrives decoded once
+    already) so that a doubly encoded one cannot slip through either."""
+    if not target:
+        return home
+    for form in (target, unquote(target)):
+        if (not form.startswith("/") or form.startswith("//") or "\\" in form
+                or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in form)):
+            return home
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else home
+
+
 @bp.get("/lang/<code>")
 def set_language(code: str) -> Any:
     if code in ("vi", "en"):
         session["lang"] = code
-    target = request.args.get("next", "/")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return redirect(safe_target(request.args.get("next"), "/"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -150,9 +169,8 @@ def login() -> Any:
             session["user_id"] = user["id"]
             if lang:
                 session["lang"] = lang
-            target = request.args.get("next", "")
-            safe = target.startswith("/") and not target.startswith("//")
-            return redirect(target if safe else url_for("review.records"))
+            # No page asked for: _after_request sends the role to its own start page.
+            return redirect(safe_target(request.args.get("next"), url_for("review.records")))
         error = t("login.failed")
     return render_template("review/login.html", error=error), 401 if error else 200
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.api.admin_helpers import PASSWORD, csrf, staff
+
 # -- 1. every API error is the JSON body, whichever handler Flask picks ----------------------
 
 
@@ -39,3 +41,32 @@ def test_an_api_body_over_the_limit_is_a_json_413(app, client):
     too_big = b"{" + b" " * app.config["MAX_CONTENT_LENGTH"] + b"}"
     response = client.post("/api/v1/enroll", data=too_big, content_type="application/json")
     _api_error(response, 413, "too_large")
+
+
+# -- 2. redirects after a language switch or a login stay on this site ----------------------
+
+EVIL_TARGETS = ("/%09/evil.example", "/%0d%0a/evil.example", "/%0a/evil.example",
+                "//evil.example", "/\\evil.example", "https://evil.example/",
+                "/%2509/evil.example", "%09/evil.example", "/%5C/evil.example", "")
+
+
+def test_the_language_switch_never_redirects_off_site(client):
+    for target in EVIL_TARGETS:
+        response = client.get(f"/lang/en?next={target}")
+        assert response.status_code == 302, target
+        assert response.headers["Location"] == "/", target
+
+
+def test_the_language_switch_keeps_a_path_of_this_site(client):
+    response = client.get("/lang/en?next=/reports/%3Fapproved%3D1")
+    assert response.headers["Location"] == "/reports/?approved=1"
+
+
+def test_a_login_never_redirects_off_site(app, db):
+    staff(db, "canbo", "reviewer")
+    for target in EVIL_TARGETS:
+        client = app.test_client()
+        response = client.post(f"/login?next={target}", data={
+            "username": "canbo", "password": PASSWORD, "csrf_token": csrf(client)})
+        assert response.status_code == 302, target
+        assert response.headers["Location"] == "/", target  # the reviewer's own start page
