@@ -23,6 +23,7 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from schemas.messages import text
 from server.domain import accounts
@@ -63,6 +64,21 @@ class _Sessions(SecureCookieSessionInterface):
             request.environ["gocua.bad_session"] = True
             return self.session_class()
         return self.session_class(data)
+
+
+SQLITE_MAX_INT = 2**63 - 1
+
+
+class _RowId(IntegerConverter):
+    """``<int:...>`` in every route: an id SQLite can hold, else no route matches (404).
+    Werkzeug's own takes any run of digits, Unicode ones too, and a number past SQLite's 64-bit
+    integers made the query raise OverflowError (a 500)."""
+
+    regex = r"[0-9]{1,19}"
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = SQLITE_MAX_INT, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def _before_request() -> None:
@@ -114,6 +130,7 @@ def install(app: Flask, proxy_hops: int) -> None:
     """Everything app-wide on the staff side; ``proxy_hops`` reverse proxies in front are
     trusted for the client's address (login limits and the audit log)."""
     app.session_interface = _Sessions()
+    app.url_map.converters["int"] = _RowId  # before the blueprints' rules are added
     app.before_request(_before_request)
     app.after_request(_after_request)
     app.context_processor(_template_helpers)

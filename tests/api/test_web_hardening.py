@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.admin_helpers import PASSWORD, csrf, staff
+from tests.api.admin_helpers import PASSWORD, csrf, logged_in, post, staff
 
 # -- 1. every API error is the JSON body, whichever handler Flask picks ----------------------
 
@@ -70,3 +70,32 @@ def test_a_login_never_redirects_off_site(app, db):
             "username": "canbo", "password": PASSWORD, "csrf_token": csrf(client)})
         assert response.status_code == 302, target
         assert response.headers["Location"] == "/", target  # the reviewer's own start page
+
+
+# -- 3. numbers in the address too big for SQLite --------------------------------------------
+
+HUGE = "99999999999999999999999"
+
+
+def test_huge_numbers_in_staff_addresses_are_404_not_500(app, db, admin):
+    reviewer = (staff(db, "canbo", "reviewer"), logged_in(app, "canbo"))[1]
+    assert reviewer.get(f"/?volunteer={HUGE}").status_code == 404
+    assert reviewer.get("/?volunteer=%C2%B2").status_code == 404  # "²" passes str.isdigit()
+    assert admin.get(f"/admin/volunteers/{HUGE}").status_code == 404
+    assert admin.get(f"/admin/volunteers/{HUGE}/enroll/ABCD").status_code == 404
+    assert post(admin, f"/admin/users/{HUGE}/active", {"active": "0"}).status_code == 404
+    assert admin.get(f"/households/import/{HUGE}").status_code == 404
+
+
+def test_a_volunteer_filter_of_the_commune_still_works_and_another_is_404(app, db):
+    staff(db, "canbo", "reviewer")
+    reviewer = logged_in(app, "canbo")
+    volunteer = db.execute("SELECT id FROM users WHERE username = 'tnv.demo'").fetchone()[0]
+    assert reviewer.get(f"/?volunteer={volunteer}").status_code == 200
+    assert reviewer.get("/?volunteer=").status_code == 200
+    assert reviewer.get("/?volunteer=123456").status_code == 404
+
+
+def test_a_huge_audit_page_number_is_clamped(admin):
+    response = admin.get(f"/admin/audit?page={HUGE}")
+    assert response.status_code == 200
