@@ -12,6 +12,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     g,
     redirect,
     render_template,
@@ -173,9 +174,15 @@ def set_language(code: str) -> Any:
 def login() -> Any:
     error = None
     if request.method == "POST":
-        check_csrf()
         username = request.form.get("username", "").strip()
-        user = check_login(username, request.form.get("password", ""))
+        password = request.form.get("password", "")
+        # Before anything else, the CSRF check's audit entry too: an overlong field is refused
+        # with nothing of it stored or hashed (the audit log is append-only).
+        if len(username) > accounts.MAX_USERNAME or len(password) > accounts.MAX_PASSWORD:
+            g.error_key = "admin.login_too_long"
+            abort(400)
+        check_csrf()
+        user = check_login(username, password)
         db = get_db()
         with write_transaction(db):
             audit(db, "login" if user else "login_failed", user_id=user["id"] if user else None,

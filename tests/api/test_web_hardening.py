@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.admin_helpers import PASSWORD, csrf, logged_in, post, staff
+from tests.api.admin_helpers import PASSWORD, audit_rows, csrf, logged_in, login, post, staff
 
 # -- 1. every API error is the JSON body, whichever handler Flask picks ----------------------
 
@@ -99,3 +99,46 @@ def test_a_volunteer_filter_of_the_commune_still_works_and_another_is_404(app, d
 def test_a_huge_audit_page_number_is_clamped(admin):
     response = admin.get(f"/admin/audit?page={HUGE}")
     assert response.status_code == 200
+
+
+# -- 4. login fields are bounded before anything is written ----------------------------------
+
+
+def test_an_overlong_username_is_refused_and_nothing_of_it_is_stored(app, client, db):
+    long_name = "a" * (5 * 1024 * 1024)
+    response = login(client, long_name)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "quá dài" in page and "too long" in page
+    assert login(client, "b" * 65).status_code == 400
+    no_csrf = client.post("/login", data={"username": "b" * 65, "password": "x"})
+    assert no_csrf.status_code == 400
+    stored = db.execute("SELECT max(length(username)), count(*) FROM audit_log").fetchone()
+    assert stored == (None, 0)
+    assert login(client, "c" * 64).status_code == 401  # the longest allowed is an ordinary try
+
+
+def test_an_overlong_password_is_refused_before_hashing(app, client, db):
+    staff(db, "canbo", "reviewer")
+    assert login(client, "canbo", "x" * 1025).status_code == 400
+    assert db.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
+    assert login(client, "canbo", "x" * 1024).status_code == 401
+
+
+def test_a_new_password_too_long_to_log_in_with_is_refused(app, db):
+    staff(db, "canbo", "reviewer")
+    client = logged_in(app, "canbo")
+    long = "y" * 1025
+    response = post(client, "/account/password", {"current": PASSWORD, "new": long,
+                                                   "confirm": long})
+    assert response.status_code == 422
+    assert "Mật khẩu mới quá dài" in response.get_data(as_text=True)
+    assert login(app.test_client(), "canbo").status_code == 302  # the old one still works
+
+
+def test_a_refused_logout_without_csrf_stores_no_overlong_username(client, db):
+    # /logout checks CSRF with nobody logged in, so the typed username is all it can log.
+    assert client.post("/logout", data={"username": "z" * 100_000}).status_code == 400
+    assert db.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
+    client.post("/logout", data={"username": "z" * 64})
+    assert audit_rows(db, "csrf_refused") == [("z" * 64, "/logout", "", "127.0.0.1")]
