@@ -60,6 +60,12 @@ def set_password(db: sqlite_utils.Database, user_id: int, password: str,
                           [user_id]).fetchone()[0])
 
 
+def end_sessions(db: sqlite_utils.Database, user_id: int) -> None:
+    """Every session of the user ends (a logout): sessions are signed cookies, so a copied one
+    would still work; the guard refuses a session whose epoch is no longer the user's."""
+    db.execute("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?", [user_id])
+
+
 def set_villages(db: sqlite_utils.Database, user_id: int, village_ids: list[str]) -> list[str]:
     """Give a volunteer these villages; returns the newly given ones.
 

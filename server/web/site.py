@@ -202,7 +202,18 @@ def login() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     check_csrf()
+    user = current_user()
+    if user is not None:
+        # Server-side, not only the cookie dropped: a copy of it (a shared office computer, a
+        # proxy's log) must not outlive the logout. Sessions are signed cookies with no row of
+        # their own, so this ends every session of the account, on every computer: what a
+        # commune wants when someone forgot to log out in the village hall (README).
+        db = get_db()
+        with write_transaction(db):
+            accounts.end_sessions(db, user["id"])
+            audit(db, "logout", user_id=user["id"], username=user["username"])
     session.pop("user_id", None)
+    session.pop("epoch", None)
     return redirect(url_for("site.login"))
 
 

@@ -142,3 +142,19 @@ def test_a_refused_logout_without_csrf_stores_no_overlong_username(client, db):
     assert db.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
     client.post("/logout", data={"username": "z" * 64})
     assert audit_rows(db, "csrf_refused") == [("z" * 64, "/logout", "", "127.0.0.1")]
+
+
+# -- 5. logging out ends the session on the server -------------------------------------------
+
+
+def test_a_copied_session_cookie_does_not_work_after_logout(app, db):
+    staff(db, "quantri", "admin")
+    client = logged_in(app, "quantri")
+    copied = client.get_cookie("session").value
+    assert post(client, "/logout").status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    response = thief.get("/admin/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert [r[0] for r in audit_rows(db, "logout")] == ["quantri"]
+    assert logged_in(app, "quantri").get("/admin/").status_code == 200  # logs in again
