@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.api.admin_helpers import PASSWORD, audit_rows, csrf, logged_in, login, post, staff
+from tests.conftest import config
 
 # -- 1. every API error is the JSON body, whichever handler Flask picks ----------------------
 
@@ -158,3 +161,28 @@ def test_a_copied_session_cookie_does_not_work_after_logout(app, db):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert [r[0] for r in audit_rows(db, "logout")] == ["quantri"]
     assert logged_in(app, "quantri").get("/admin/").status_code == 200  # logs in again
+
+
+# -- 6. the secret key must be long enough to sign sessions ----------------------------------
+
+
+def test_a_short_secret_key_refuses_to_start(tmp_path):
+    from server import create_app
+
+    for key in ("k", "test-secret", "x" * 31):
+        with pytest.raises(RuntimeError, match="at least 32 characters"):
+            create_app({**config(tmp_path), "SECRET_KEY": key})
+    create_app({**config(tmp_path), "SECRET_KEY": "x" * 32})  # the shortest allowed
+
+
+def test_a_short_secret_key_file_refuses_to_start(tmp_path):
+    from server import create_app
+
+    settings = {**config(tmp_path)}
+    del settings["SECRET_KEY"]
+    (tmp_path / "secret_key").write_text("abc\n")
+    with pytest.raises(RuntimeError, match="secret_key"):
+        create_app(settings)
+    (tmp_path / "secret_key").unlink()
+    create_app(settings)  # a missing file is made, 64 hex characters
+    assert len((tmp_path / "secret_key").read_text().strip()) == 64
