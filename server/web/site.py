@@ -92,6 +92,7 @@ def _after_request(response: Response) -> Response:
         session["epoch"] = user["session_epoch"]  # the session belongs to this password
         if response.status_code == 302 and response.location == url_for("review.records"):
             response.location = home_url(user)  # no page asked for: the role's own start
+    _security_headers(response)
     pending = g.pop("deferred_audit", [])
     if pending:
         db = get_db()
@@ -99,6 +100,27 @@ def _after_request(response: Response) -> Response:
             for action, fields in pending:
                 audit(db, action, **fields)
     return response
+
+
+# The collector's files (the service worker keeps copies and pwa.py sets their caching) and the
+# staff site's stylesheet: no personal data, and caching them is the point.
+_STATIC_PREFIXES = ("/app/", "/static/")
+
+
+def _security_headers(response: Response) -> None:
+    """Every response: no MIME sniffing, no full address in the Referer (a record's address
+    to a map site). Everything but static files: not framed (clickjacking a reviewer's
+    decision) and never stored by a browser or proxy, since the pages, exports and API answers
+    hold households' personal data and a shared office computer's cache would keep them."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path == "/app" or request.path.startswith(_STATIC_PREFIXES):
+        return
+    response.headers["X-Frame-Options"] = "DENY"
+    policy = response.headers.get("Content-Security-Policy")
+    response.headers["Content-Security-Policy"] = (
+        f"{policy}; frame-ancestors 'none'" if policy else "frame-ancestors 'none'")
+    response.headers["Cache-Control"] = "no-store"
 
 
 def _template_helpers() -> dict[str, Any]:

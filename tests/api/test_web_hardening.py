@@ -186,3 +186,29 @@ def test_a_short_secret_key_file_refuses_to_start(tmp_path):
     (tmp_path / "secret_key").unlink()
     create_app(settings)  # a missing file is made, 64 hex characters
     assert len((tmp_path / "secret_key").read_text().strip()) == 64
+
+
+# -- 7. framing and caching of staff pages ----------------------------------------------------
+
+
+def _assert_staff_headers(response: Any) -> None:
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_staff_pages_may_not_be_framed_or_cached(app, db, admin, client):
+    _assert_staff_headers(client.get("/login"))
+    _assert_staff_headers(admin.get("/admin/"))
+    _assert_staff_headers(admin.get("/admin/volunteers"))
+    _assert_staff_headers(admin.get("/reports/api/indicators"))
+    _assert_staff_headers(admin.get("/no-such-page"))
+
+
+def test_the_collectors_files_keep_their_own_caching(client):
+    response = client.get("/app/index.html")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-cache"  # the service worker's copies
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
