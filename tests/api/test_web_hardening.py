@@ -212,3 +212,31 @@ def test_the_collectors_files_keep_their_own_caching(client):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-cache"  # the service worker's copies
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+# -- 8. enrollment codes: unknown ones audited, guessing limited per address -----------------
+
+
+def _enroll(client: Any, code: str, address: str = "10.1.1.1") -> Any:
+    return client.post("/api/v1/enroll", json={"code": code},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def test_an_unknown_enrollment_code_is_audited_without_the_code(client, db):
+    assert _enroll(client, "ZZZZ-ZZZZ-ZZZZ").status_code == 400
+    rows = audit_rows(db, "enroll_refused")
+    assert rows == [("", "", "unknown", "10.1.1.1")]
+    assert "ZZZZ" not in repr(db.execute("SELECT * FROM audit_log").fetchall())
+
+
+def test_guessing_enrollment_codes_is_limited_per_address(client, db):
+    from server.domain.devices import ENROLL_LIMIT_IP
+    from tests.conftest import new_code
+
+    for n in range(ENROLL_LIMIT_IP):
+        assert _enroll(client, f"WRONG-{n:04d}").status_code == 400
+    blocked = _enroll(client, new_code(db))  # even a right code, from that address
+    body = _api_error(blocked, 429, "enroll_locked")
+    assert "15" in body["message"]["en"]
+    assert 0 < int(blocked.headers["Retry-After"]) <= 15 * 60
+    assert _enroll(client, new_code(db), address="10.1.1.2").status_code == 200
