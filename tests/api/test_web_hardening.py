@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from server.domain import accounts
+from server.domain.db import write_transaction
 from tests.api.admin_helpers import PASSWORD, audit_rows, csrf, logged_in, login, post, staff
 from tests.conftest import config
 
@@ -240,3 +242,23 @@ def test_guessing_enrollment_codes_is_limited_per_address(client, db):
     assert "15" in body["message"]["en"]
     assert 0 < int(blocked.headers["Retry-After"]) <= 15 * 60
     assert _enroll(client, new_code(db), address="10.1.1.2").status_code == 200
+
+
+# -- 9. the reports' JSON API has the one guard, password change included --------------------
+
+
+def test_the_reports_api_refuses_an_account_that_must_change_its_password(app, db):
+    staff(db, "xem", "viewer")
+    target = accounts.staff_by_username(db, "xem")
+    with write_transaction(db):
+        password = accounts.reset_password(db, target, by_user_id=None, by_username="cli")
+    client = app.test_client()
+    assert login(client, "xem", password).status_code == 302
+    for url in ("/reports/api/indicators", "/reports/api/province"):
+        _api_error(client.get(url), 403, "password_change_required")
+    new = "mat-khau-moi-dai-du"
+    assert post(client, "/account/password", {"current": password, "new": new,
+                                              "confirm": new}).status_code == 200
+    assert client.get("/reports/api/indicators").status_code == 200
+    _api_error(client.get("/reports/api/province"), 403, "forbidden")
+    _api_error(app.test_client().get("/reports/api/indicators"), 401, "unauthorized")
