@@ -60,6 +60,12 @@ def set_password(db: sqlite_utils.Database, user_id: int, password: str,
                           [user_id]).fetchone()[0])
 
 
+def end_sessions(db: sqlite_utils.Database, user_id: int) -> None:
+    """Every session of the user ends (a logout): sessions are signed cookies, so a copied one
+    would still work; the guard refuses a session whose epoch is no longer the user's."""
+    db.execute("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?", [user_id])
+
+
 def set_villages(db: sqlite_utils.Database, user_id: int, village_ids: list[str]) -> list[str]:
     """Give a volunteer these villages; returns the newly given ones.
 
@@ -278,6 +284,15 @@ LOGIN_LIMIT_IP = 20
 MIN_PASSWORD = 10
 
 
+# What a login form may carry: anything longer is refused before it is hashed, counted or
+# written to the append-only audit log. New usernames follow _USERNAME (at most 32); 64 leaves
+# room for the volunteers' made-up ones and for accounts made on the command line.
+MAX_USERNAME = 64
+
+
+MAX_PASSWORD = 1024
+
+
 _USER_KEYS = ("id", "username", "display_name", "role", "commune_id", "province_code",
               "session_epoch", "must_change_password")
 
@@ -343,6 +358,8 @@ def password_problem(user: dict[str, Any], new: str, confirm: str) -> str | None
     """The catalogue key saying what is wrong with a new password, or None."""
     if len(new) < MIN_PASSWORD:
         return "admin.password_short"
+    if len(new) > MAX_PASSWORD:  # it could never be typed at the login
+        return "admin.password_long"
     if new != confirm:
         return "admin.password_mismatch"
     if new.casefold() == user["username"].casefold():

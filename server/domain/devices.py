@@ -1,6 +1,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +39,29 @@ class EnrollmentRefused(Exception):
         self.audit = audit
 
 
+# Refused enrollment codes (unknown, used or expired) from one address that lock it for the
+# rest of the window, counted in the audit log as login_wait counts failed logins. A phone
+# retyping a code a few times is far below it; guessing a 10-letter code is far above.
+ENROLL_WINDOW = timedelta(minutes=15)
+
+
+ENROLL_LIMIT_IP = 20
+
+
+def enroll_wait(db: sqlite_utils.Database, ip: str, limit: int = ENROLL_LIMIT_IP) -> int:
+    """Seconds until this address may try an enrollment code again (0: now). Every attempt
+    while locked is refused, a right code too, or the lock would not stop a guesser."""
+    now = datetime.now(UTC)
+    start = (now - ENROLL_WINDOW).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows = db.execute("SELECT at FROM audit_log WHERE ip = ? AND action = 'enroll_refused'"
+                      " AND at > ? ORDER BY id DESC LIMIT ?", [ip, start, limit]).fetchall()
+    if len(rows) < limit:
+        return 0
+    # The lock lifts when the limit-th latest refusal leaves the window.
+    oldest = datetime.strptime(rows[-1][0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return max(1, math.ceil((oldest + ENROLL_WINDOW - now).total_seconds()))
+
+
 def create_enrollment_code(db: sqlite_utils.Database, user_id: int) -> str:
     code = new_enrollment_code()
     db["enrollment_codes"].insert({"code_hash": hash_secret(code), "user_id": user_id,
@@ -55,7 +79,10 @@ def redeem_enrollment_code(db: sqlite_utils.Database, code: str) -> tuple[dict[s
                      " FROM enrollment_codes c JOIN users u ON u.id = c.user_id"
                      " WHERE c.code_hash = ?", [hash_secret(normalise_code(code))]).fetchone()
     if row is None:
-        raise EnrollmentRefused("unknown")
+        # Audited (the guessing limit counts these rows), never with the code: a mistyped one
+        # is one letter away from a real code that may still be unused.
+        raise EnrollmentRefused("unknown", audit={"user_id": None, "username": "", "target": "",
+                                                  "detail": "unknown"})
     code_hash, user_id, expires_at, used_at, username = row
     reason = "used" if used_at else "expired" if expires_at <= now_iso() else None
     if reason:

@@ -14,12 +14,13 @@ from werkzeug.exceptions import HTTPException
 from schemas.messages import message
 from server.domain.errors import ApiError
 
-__all__ = ["ApiError", "error_body", "error_response", "register_error_handlers"]
+__all__ = ["ApiError", "error_body", "error_response", "http_error_response",
+           "register_error_handlers"]
 
 
-
-
-def error_body(status: int, code: str, errors: dict[str, Any] | None = None,
+# ``status`` and ``code`` are positional-only so that a message may have a ``{status}`` of its
+# own (``error.http_error``) without colliding with them.
+def error_body(status: int, code: str, errors: dict[str, Any] | None = None, /,
                **params: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "ok": False,
@@ -32,7 +33,7 @@ def error_body(status: int, code: str, errors: dict[str, Any] | None = None,
     return body
 
 
-def error_response(status: int, code: str, errors: dict[str, Any] | None = None,
+def error_response(status: int, code: str, errors: dict[str, Any] | None = None, /,
                    **params: Any) -> Response:
     response = jsonify(error_body(status, code, errors, **params))
     response.status_code = status
@@ -57,6 +58,18 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+def http_error_response(error: HTTPException) -> Response:
+    """An HTTP error Flask raised itself (404, 405, 413 ...) as the API's JSON body. Both
+    handlers that may get one for an /api/ path use it: the HTTPException handler below and the
+    staff site's error pages (server/web/site.py), which Flask prefers for their statuses."""
+    status = error.code or 500
+    response = error_response(status, _HTTP_CODES.get(status, "http_error"), status=status)
+    allowed = getattr(error, "valid_methods", None)
+    if allowed:  # a 405 says which methods the address does take
+        response.headers["Allow"] = ", ".join(allowed)
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:
@@ -66,8 +79,7 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(error: HTTPException) -> Any:
         if not _is_api():
             return error
-        status = error.code or 500
-        return error_response(status, _HTTP_CODES.get(status, "http_error"), status=status)
+        return http_error_response(error)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:

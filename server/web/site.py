@@ -6,11 +6,13 @@ log out, language, own password)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     g,
     redirect,
     render_template,
@@ -22,6 +24,7 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from schemas.messages import text
 from server.domain import accounts
@@ -29,7 +32,7 @@ from server.domain.audit import audit, client_address, reset_notices
 from server.domain.db import write_transaction
 from server.domain.errors import Refused
 from server.web.db import get_db
-from server.web.errors import error_response
+from server.web.errors import http_error_response
 from server.web.staff import change_password as change_own_password
 from server.web.staff import (
     check_csrf,
@@ -64,6 +67,21 @@ class _Sessions(SecureCookieSessionInterface):
         return self.session_class(data)
 
 
+SQLITE_MAX_INT = 2**63 - 1
+
+
+class _RowId(IntegerConverter):
+    """``<int:...>`` in every route: an id SQLite can hold, else no route matches (404).
+    Werkzeug's own takes any run of digits, Unicode ones too, and a number past SQLite's 64-bit
+    integers made the query raise OverflowError (a 500)."""
+
+    regex = r"[0-9]{1,19}"
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = SQLITE_MAX_INT, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def _before_request() -> None:
     g.address_token = client_address.set(request.remote_addr or "")
 
@@ -82,6 +100,7 @@ def _after_request(response: Response) -> Response:
         session["epoch"] = user["session_epoch"]  # the session belongs to this password
         if response.status_code == 302 and response.location == url_for("review.records"):
             response.location = home_url(user)  # no page asked for: the role's own start
+    _security_headers(response)
     pending = g.pop("deferred_audit", [])
     if pending:
         db = get_db()
@@ -89,6 +108,27 @@ def _after_request(response: Response) -> Response:
             for action, fields in pending:
                 audit(db, action, **fields)
     return response
+
+
+# The collector's files (the service worker keeps copies and pwa.py sets their caching) and the
+# staff site's stylesheet: no personal data, and caching them is the point.
+_STATIC_PREFIXES = ("/app/", "/static/")
+
+
+def _security_headers(response: Response) -> None:
+    """Every response: no MIME sniffing, no full address in the Referer (a record's address
+    to a map site). Everything but static files: not framed (clickjacking a reviewer's
+    decision) and never stored by a browser or proxy, since the pages, exports and API answers
+    hold households' personal data and a shared office computer's cache would keep them."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path == "/app" or request.path.startswith(_STATIC_PREFIXES):
+        return
+    response.headers["X-Frame-Options"] = "DENY"
+    policy = response.headers.get("Content-Security-Policy")
+    response.headers["Content-Security-Policy"] = (
+        f"{policy}; frame-ancestors 'none'" if policy else "frame-ancestors 'none'")
+    response.headers["Cache-Control"] = "no-store"
 
 
 def _template_helpers() -> dict[str, Any]:
@@ -107,14 +147,15 @@ def _refused(error: Refused) -> Any:
                            back=request.referrer), error.status
 
 
-_API_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+# The statuses with a page for people, and the catalogue key (error.CODE) of each.
+_PAGE_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 
 
 def _error_page(error: HTTPException) -> Any:
     status = error.code or 500
     if request.path.startswith("/api/"):
-        return error_response(status, _API_CODES.get(status, "http_error"), status=status)
-    key = g.get("error_key") or f"error.{_API_CODES.get(status, 'http_error')}"
+        return http_error_response(error)
+    key = g.get("error_key") or f"error.{_PAGE_CODES.get(status, 'http_error')}"
     other = "en" if ui_lang() == "vi" else "vi"
     page = render_template("admin/error.html", key=key, status=status,
                            other_text=text(key, other, status=status), other_lang=other,
@@ -126,12 +167,13 @@ def install(app: Flask, proxy_hops: int) -> None:
     """Everything app-wide on the staff side; ``proxy_hops`` reverse proxies in front are
     trusted for the client's address (login limits and the audit log)."""
     app.session_interface = _Sessions()
+    app.url_map.converters["int"] = _RowId  # before the blueprints' rules are added
     app.before_request(_before_request)
     app.after_request(_after_request)
     app.teardown_request(_teardown_request)
     app.context_processor(_template_helpers)
     app.register_error_handler(Refused, _refused)
-    for status in _API_CODES:
+    for status in _PAGE_CODES:
         app.register_error_handler(status, _error_page)
     if proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops,  # type: ignore[method-assign]
@@ -139,21 +181,45 @@ def install(app: Flask, proxy_hops: int) -> None:
     app.register_blueprint(bp)
 
 
+def safe_target(target: str | None, home: str) -> str:
+    """``target`` when it is a path on this site, else ``home``: the one check of every
+    redirect to an address the request names (``?next=``).
+
+    Browsers drop tabs and newlines from a Location and read a backslash as a slash, so
+    ``/%09/evil.example`` or ``/%5C/evil.example`` would leave the site (``//evil.example``),
+    and a CR/LF breaks the header itself. Hence: one leading slash, no backslash, no control
+    character, checked once more after percent-decoding (``next`` arrives decoded once
+    already) so that a doubly encoded one cannot slip through either."""
+    if not target:
+        return home
+    for form in (target, unquote(target)):
+        if (not form.startswith("/") or form.startswith("//") or "\\" in form
+                or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in form)):
+            return home
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else home
+
+
 @bp.get("/lang/<code>")
 def set_language(code: str) -> Any:
     if code in ("vi", "en"):
         session["lang"] = code
-    target = request.args.get("next", "/")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return redirect(safe_target(request.args.get("next"), "/"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     error = None
     if request.method == "POST":
-        check_csrf()
         username = request.form.get("username", "").strip()
-        user = check_login(username, request.form.get("password", ""))
+        password = request.form.get("password", "")
+        # Before anything else, the CSRF check's audit entry too: an overlong field is refused
+        # with nothing of it stored or hashed (the audit log is append-only).
+        if len(username) > accounts.MAX_USERNAME or len(password) > accounts.MAX_PASSWORD:
+            g.error_key = "admin.login_too_long"
+            abort(400)
+        check_csrf()
+        user = check_login(username, password)
         db = get_db()
         with write_transaction(db):
             audit(db, "login" if user else "login_failed", user_id=user["id"] if user else None,
@@ -167,9 +233,8 @@ def login() -> Any:
             notices = reset_notices(db, user)
             if notices:
                 session["notices"] = notices
-            target = request.args.get("next", "")
-            safe = target.startswith("/") and not target.startswith("//")
-            return redirect(target if safe else url_for("review.records"))
+            # No page asked for: _after_request sends the role to its own start page.
+            return redirect(safe_target(request.args.get("next"), url_for("review.records")))
         error = t("login.failed")
     return render_template("review/login.html", error=error), 401 if error else 200
 
@@ -177,7 +242,18 @@ def login() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     check_csrf()
+    user = current_user()
+    if user is not None:
+        # Server-side, not only the cookie dropped: a copy of it (a shared office computer, a
+        # proxy's log) must not outlive the logout. Sessions are signed cookies with no row of
+        # their own, so this ends every session of the account, on every computer: what a
+        # commune wants when someone forgot to log out in the village hall (README).
+        db = get_db()
+        with write_transaction(db):
+            accounts.end_sessions(db, user["id"])
+            audit(db, "logout", user_id=user["id"], username=user["username"])
     session.pop("user_id", None)
+    session.pop("epoch", None)
     return redirect(url_for("site.login"))
 
 

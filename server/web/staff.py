@@ -148,7 +148,10 @@ def check_csrf() -> None:
     if sent and hmac.compare_digest(sent, session.get("csrf", "")):
         return
     user = current_user() if session.get("user_id") is not None else None
-    username = user["username"] if user else request.form.get("username", "")[:64]
+    typed = request.form.get("username", "").strip()
+    # A typed username is logged only when it could be one: never a prefix of an overlong one.
+    username = user["username"] if user else (
+        typed if len(typed) <= accounts.MAX_USERNAME else "")
     if username:
         db = get_db()
         with write_transaction(db):

@@ -107,7 +107,8 @@ def test_a_tampered_session_cookie_logs_nobody_in_and_is_audited(app, db):
 def test_a_session_cookie_signed_with_another_key_is_refused(app, db, tmp_path):
     from server import create_app
 
-    other = create_app({"DATA_DIR": str(tmp_path / "other"), "SECRET_KEY": "another-key",
+    other = create_app({"DATA_DIR": str(tmp_path / "other"),
+                        "SECRET_KEY": "another-installation-another-secret-key",
                         "DATABASE": app.config["DATABASE"], "TESTING": True})
     staff(db, "quantri", "admin")
     forged = logged_in(other, "quantri").get_cookie("session").value
@@ -124,7 +125,7 @@ def test_session_cookies_are_http_only_and_same_site_and_secure_when_asked(app, 
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
     secure = create_app({"DATA_DIR": str(tmp_path / "s"), "DATABASE": app.config["DATABASE"],
-                         "SECRET_KEY": "k", "SESSION_COOKIE_SECURE": True})
+                         "SECRET_KEY": "k" * 32, "SESSION_COOKIE_SECURE": True})
     assert "Secure" in secure.test_client().get("/login").headers["Set-Cookie"]
 
 
@@ -140,7 +141,7 @@ def test_behind_a_proxy_the_client_address_is_the_forwarded_one(app, db, tmp_pat
     from server import create_app
 
     proxied = create_app({"DATA_DIR": str(tmp_path / "p"), "DATABASE": app.config["DATABASE"],
-                          "SECRET_KEY": "k", "PROXY_HOPS": 1})
+                          "SECRET_KEY": "k" * 32, "PROXY_HOPS": 1})
     client = proxied.test_client()
     client.post("/login", data={"username": "x", "password": "y", "csrf_token": csrf(client)},
                 headers={"X-Forwarded-For": "203.0.113.9"})

@@ -33,7 +33,7 @@ class LiveServer:
     def start(self) -> LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         app = create_app({"DATA_DIR": str(self.data_dir), "DATABASE": str(self.database),
-                          "SECRET_KEY": "test-secret"})
+                          "SECRET_KEY": "test-secret-key-of-the-test-suite-only"})
         if self.seed:
             with connect(self.database) as db:
                 load_default_form(db)

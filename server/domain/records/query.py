@@ -22,6 +22,7 @@ PAGE_SIZE = 50
 REVIEW_STATES = ("received", "has_issues", "edited", "approved", "rejected")
 OUTCOMES = ("completed", "nobody_home", "refused", "empty_house", "come_back")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that always fit SQLite's 64-bit integers
 _CURSOR = re.compile(r"^(\d{4}-\d{2}-\d{2}T[\d:]+Z)~([0-9a-f-]{1,64})$")
 
 
@@ -43,7 +44,7 @@ class Filters:
     def from_args(cls, args: Any) -> Filters:
         f = cls(village=args.get("village", "").strip())
         volunteer = args.get("volunteer", "").strip()
-        if volunteer.isdigit():
+        if _ID.fullmatch(volunteer):
             f.volunteer = int(volunteer)
         for name in ("date_from", "date_to"):
             value = args.get(name, "").strip()

@@ -24,6 +24,8 @@ from server.web.admin import bp, private_page, qr
 from server.web.db import get_db
 from server.web.staff import audited, check_csrf, login_required, me, t
 
+MAX_AUDIT_PAGE = 1_000_000  # 50 million rows: far past any commune's log
+
 
 @bp.get("/admin/")
 @login_required("admin", "province")
@@ -304,7 +306,9 @@ def add_commune() -> Any:
 @bp.get("/admin/audit")
 @login_required("admin", "province")
 def audit_log() -> Any:
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    # Clamped: a page number past the log's end shows an empty page, and OFFSET stays within
+    # SQLite's integers (a huge ?page= was an OverflowError).
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_AUDIT_PAGE)
     rows = journal.audit_page(get_db(), me(), page)
     return render_template("admin/audit.html", rows=rows, page=page,
                            page_size=journal.PAGE_SIZE, action_label=_action_label)

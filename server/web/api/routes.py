@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import zlib
 from functools import wraps
 from typing import Any
@@ -13,12 +14,13 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import ClientDisconnected
 
 from server.domain import blobs, devices, feeds
+from server.domain.audit import client_address
 from server.domain.devices import EnrollmentRefused, device_for_token
 from server.domain.records import push as records_push
 from server.web.api.auth import bearer_token, caller_required
 from server.web.api.openapi import build_spec, operation
 from server.web.db import get_db
-from server.web.errors import ApiError
+from server.web.errors import ApiError, error_response
 from server.web.staff import defer_audit
 from sync.protocol import (
     MAX_BATCH_BYTES,
@@ -104,8 +106,13 @@ _ERRORS = {400: None, 401: None, 413: None, 422: None}
 @bp.post("/enroll")
 @operation(summary="Turn a one-time enrollment code into a device token", auth=False,
            body=EnrollSchema, responses={200: EnrollResponseSchema, 400: None, 410: None,
-                                         422: None})
+                                         422: None, 429: None})
 def enroll() -> Any:
+    wait = devices.enroll_wait(get_db(), client_address.get())
+    if wait:  # too many refused codes from this address: guessing, or a very unlucky phone
+        locked = error_response(429, "enroll_locked", minutes=math.ceil(wait / 60))
+        locked.headers["Retry-After"] = str(wait)
+        return locked
     body = _json_body(EnrollSchema(), limit=10_000)
     try:
         return jsonify(devices.enroll(get_db(), body["code"]))

@@ -11,7 +11,6 @@ import json
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date
-from functools import wraps
 from typing import IO, Any
 
 from flask import (
@@ -52,24 +51,6 @@ def _num(value: Any) -> str:
 @bp.app_template_filter("pct")
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{_num(float(value))}%"
-
-
-def _api_guard(*roles: str) -> Any:
-    """The JSON API's login check: 401/403 as JSON errors instead of the login page."""
-
-    def decorator(view: Any) -> Any:
-        @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            user = current_user()
-            if user is None:
-                raise ApiError(401, "unauthorized")
-            if user["role"] not in roles:
-                raise ApiError(403, "forbidden")
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 def _where(api: bool = False) -> dict[str, Any]:
@@ -144,7 +125,7 @@ def province() -> Any:
 
 
 @bp.get("/api/indicators")
-@_api_guard(*STAFF)
+@login_required(*STAFF, api=True)
 def api_indicators() -> Any:
     where = _where(api=True)
     report = service.dashboard(where["db"], where["commune"]["id"], where["village_id"],
@@ -153,7 +134,7 @@ def api_indicators() -> Any:
 
 
 @bp.get("/api/province")
-@_api_guard(*STAFF)
+@login_required(*STAFF, api=True)
 def api_province() -> Any:
     user = current_user()
     assert user is not None

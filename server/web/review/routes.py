@@ -35,11 +35,16 @@ def records() -> Any:
     villages = register.villages(db, user["commune_id"])
     if filters.village and filters.village not in {v["id"] for v in villages}:
         abort(404)
+    volunteers = service.volunteers(db, user["commune_id"])
+    # A volunteer asked for who is none of the commune's (another commune's, or no id at all,
+    # such as a number too big for SQLite) is 404 like a village, not an unfiltered list.
+    if (request.args.get("volunteer", "").strip()
+            and filters.volunteer not in {v["id"] for v in volunteers}):
+        abort(404)
     rows, cursor = service.list_records(db, user["commune_id"], filters)
     total = service.count_records(db, user["commune_id"], filters)
     return render_template("review/records.html", villages=villages, filters=filters,
-                           records=rows, cursor=cursor, total=total,
-                           volunteers=service.volunteers(db, user["commune_id"]),
+                           records=rows, cursor=cursor, total=total, volunteers=volunteers,
                            states=service.REVIEW_STATES, outcomes=service.OUTCOMES,
                            count_cap=service.COUNT_CAP)
 
