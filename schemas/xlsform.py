@@ -39,6 +39,7 @@ from schemas.formcheck import (
     Problem,
     check_form,
 )
+from schemas.ziplimits import FORM, ZipRefused, check_zip
 
 UNSUPPORTED_SHEETS = ("external_choices", "entities", "osm")
 _YES_NO_COLUMNS = ("required", "read_only")
@@ -85,6 +86,7 @@ def read_xlsform(path: str | Path, *, version: str | None = None) -> dict[str, A
     if not path.is_file():
         raise XLSFormError("", None, "file", f"there is no file {path}",
                            f"không có tệp {path}")
+    _check_size(path)
     book = _pyxform_check(path)
     survey, survey_rows = _read_sheet(book, "survey")
     choices, choice_rows = _read_sheet(book, "choices")
@@ -105,6 +107,27 @@ def read_xlsform(path: str | Path, *, version: str | None = None) -> dict[str, A
             raise XLSFormError(sheet, first, sheet, f"the '{sheet}' sheet is not supported",
                                f"không hỗ trợ trang tính '{sheet}'")
     return definition
+
+
+_TOO_BIG = {
+    "too_big": ("the workbook is too large: unpacked, it would be more than {limit} MB",
+                "bảng tính quá lớn: khi giải nén sẽ vượt quá {limit} MB"),
+    "too_many_parts": ("the workbook has too many parts (more than {limit})",
+                       "bảng tính có quá nhiều thành phần (hơn {limit})"),
+    "packed": ("the workbook is packed far more tightly than a spreadsheet is (more than "
+               "{limit} times); save it again from Excel",
+               "bảng tính bị nén chặt bất thường (hơn {limit} lần); hãy lưu lại từ Excel"),
+}
+
+
+def _check_size(path: Path) -> None:
+    """Refuse a workbook that would unpack too far (a zip bomb) before pyxform opens it."""
+    try:
+        check_zip(path, FORM)
+    except ZipRefused as refused:
+        en, vi = _TOO_BIG[refused.reason]
+        raise XLSFormError("", None, "file", en.format(limit=refused.limit),
+                           vi.format(limit=refused.limit)) from None
 
 
 def _pyxform_check(path: Path) -> DefinitionData:

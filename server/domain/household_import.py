@@ -11,15 +11,25 @@ import csv
 import io
 import json
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 import sqlite_utils
 
+from schemas.ziplimits import MB, REGISTER, ZipRefused, check_zip
 from server.domain.db import now_iso
 from server.domain.errors import Refused
 from server.domain.register import add_household, clean_name
 
+# What a file may hold. Reading stops at the first data row past MAX_ROWS (check_rows refuses
+# the file), so a sheet or CSV is never read further than that; an XLSX is checked as a zip
+# first (schemas/ziplimits.py: REGISTER), a CSV by its bytes. Empty rows cost little but are
+# not free: a sheet or CSV reaching past MAX_LINES, counting them, is refused.
 MAX_ROWS = 5000
+MAX_LINES = 50_000
+MAX_COLUMNS = 50  # cells further right are not read
+MAX_CSV_BYTES = 8 * MB  # as the web's upload limit (MAX_CONTENT_LENGTH)
+MAX_LINE_CHARS = 65536  # a CSV line this long is no household
 # Column titles as people write them, folded (no accents, lower case, underscores).
 COLUMNS = {
     "village": {"village", "village_name", "thon", "ten_thon", "thon_to_dan_pho", "thon_ban"},
@@ -46,18 +56,41 @@ def read_table(filename: str, raw: bytes) -> list[list[str]]:
     return _read_csv(raw)
 
 
+def _first_rows(rows: Iterable[list[str]]) -> list[list[str]]:
+    """The rows up to the first data row past MAX_ROWS (enough for check_rows to refuse),
+    never reading further, nor past line MAX_LINES (empty lines count)."""
+    table: list[list[str]] = []
+    for number, row in enumerate(rows, start=1):
+        if number > MAX_LINES:
+            raise Refused("review.import_too_many_lines", max=MAX_LINES)
+        if any(cell.strip() for cell in row):
+            table.append(row[:MAX_COLUMNS])
+            if len(table) > MAX_ROWS + 1:  # the header and one row too many
+                break
+    return table
+
+
 def _read_xlsx(raw: bytes) -> list[list[str]]:
     import zipfile
 
     from openpyxl import load_workbook
 
     try:
+        check_zip(raw, REGISTER)
+    except ZipRefused as refused:
+        raise Refused(f"review.import_{refused.reason}", max=refused.limit) from None
+    try:
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError):
         raise Refused("review.import_bad_file") from None
     try:
         sheet = book.worksheets[0]
-        return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        # Read-only: one row at a time. max_col: a sheet's declared size (<dimension>) may
+        # claim 16,384 columns, and openpyxl pads every row to it.
+        return _first_rows([_cell(v) for v in row] for row in sheet.iter_rows(
+            max_col=MAX_COLUMNS, values_only=True))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError):
+        raise Refused("review.import_bad_file") from None
     finally:
         book.close()
 
@@ -71,6 +104,8 @@ def _cell(value: Any) -> str:
 
 
 def _read_csv(raw: bytes) -> list[list[str]]:
+    if len(raw) > MAX_CSV_BYTES:
+        raise Refused("review.import_too_big", max=MAX_CSV_BYTES // MB)
     for encoding in ("utf-8-sig", "cp1258"):
         try:
             text = raw.decode(encoding)
@@ -79,13 +114,16 @@ def _read_csv(raw: bytes) -> list[list[str]]:
             continue
     else:
         raise Refused("review.import_bad_file")
-    if "\x00" in text:
+    if "\x00" in text or max(map(len, text.split("\n"))) > MAX_LINE_CHARS:
         raise Refused("review.import_bad_file")
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return list(csv.reader(io.StringIO(text), dialect))
+    try:
+        return _first_rows(csv.reader(io.StringIO(text), dialect))
+    except csv.Error:  # a field past csv's own limit (128 KiB), a quote left open
+        raise Refused("review.import_bad_file") from None
 
 
 def check_rows(db: sqlite_utils.Database, commune_id: str,
@@ -164,9 +202,10 @@ def _check_row(row: dict[str, Any], villages: dict[str, dict[str, Any]],
 
 
 def preview(db: sqlite_utils.Database, commune_id: str, staff: dict[str, Any], filename: str,
-            raw: bytes) -> int:
-    """Read and check a file; keep the checked rows; returns the import's id."""
-    rows = check_rows(db, commune_id, read_table(filename, raw))
+            table: list[list[str]]) -> int:
+    """Check a file's rows (``read_table``: read before the write transaction, which need not
+    wait on the reading); keep the checked rows; returns the import's id."""
+    rows = check_rows(db, commune_id, table)
     return int(db["household_imports"].insert({
         "commune_id": commune_id, "user_id": staff["id"], "filename": filename[:200],
         "rows": json.dumps(rows, ensure_ascii=False), "created_at": now_iso(),

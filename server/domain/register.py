@@ -114,17 +114,17 @@ def merge_villages(db: sqlite_utils.Database, commune_id: str, source_id: str,
     now = now_iso()
     db.execute("UPDATE villages SET active = 0, merged_into = ?, merged_at = ? WHERE id = ?",
                [target_id, now, source_id])
-    moved = [r[0] for r in db.execute(
-        "SELECT id FROM households WHERE village_id = ? AND removed_at IS NULL", [source_id])]
+    own = household_ids(db, target_id)
+    moved = household_ids(db, source_id)
     db.execute("UPDATE households SET village_id = ?, updated_at = ? WHERE village_id = ?",
                [target_id, now, source_id])
-    for household_id in moved:
+    for household_id in moved:  # scoped to the target now: its volunteers, old and new, see it
         db.execute("INSERT INTO household_moves (household_id, from_village, to_village, at)"
                    " VALUES (?, ?, ?, ?)", [household_id, source_id, target_id, now])
         send_household(db, household_id)
     newly = _give_target(db, source_id, target_id)
-    for user_id in newly:
-        _catch_up(db, commune_id, target, user_id)
+    if newly:
+        _catch_up(db, commune_id, target, own)
     # The source keeps its volunteers, so that records they made before the merge and still
     # hold still sync; their phones drop the village itself.
     record_change(db, "village", source_id, {"id": source_id, "merged_into": target_id},
@@ -152,16 +152,17 @@ def _give_target(db: sqlite_utils.Database, source_id: str, target_id: str) -> l
 
 
 def _catch_up(db: sqlite_utils.Database, commune_id: str, target: dict[str, Any],
-              user_id: int) -> None:
-    # The volunteer's phones passed the target's earlier changes by (they were out of scope
-    # then): send the village and its households again, to that volunteer only.
+              own: list[str]) -> None:
+    # The volunteers newly given the target passed its earlier changes by (they were out of
+    # scope then): send the village and its own households again. Once, to the whole village,
+    # not once per new volunteer: the merge's write transaction (and the wait of every push
+    # behind it) then grows with the households, not households x volunteers. The target's
+    # volunteers get these puts again too; a put of what a phone holds changes nothing.
     record_change(db, "village", target["id"], {"id": target["id"], "name": target["name"],
                                                 "active": 1},
-                  commune_id=commune_id, village_id=target["id"], user_id=user_id)
-    for (household_id,) in db.execute(
-            "SELECT id FROM households WHERE village_id = ? AND removed_at IS NULL"
-            " ORDER BY created_at", [target["id"]]).fetchall():
-        send_household(db, household_id, user_id=user_id)
+                  commune_id=commune_id, village_id=target["id"])
+    for household_id in own:
+        send_household(db, household_id)
 
 
 # -- households -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 
+import openpyxl
 from openpyxl import Workbook
 
 from tests.api.test_review_helpers import (
@@ -17,6 +18,7 @@ from tests.api.test_review_helpers import (
     staff,
     text_of,
 )
+from tests.hostile_files import MB, SHEET, bomb, far_row_sheet, honest_xlsx, many_parts, rezip
 
 
 def upload(client, name: str, content: bytes):
@@ -101,3 +103,46 @@ def test_files_that_cannot_be_read_are_refused_with_the_reason(client, app, db):
     assert db.execute("SELECT count(*) FROM household_imports").fetchone()[0] == before
     missing = client.post("/households/import", data={"csrf_token": CSRF})
     assert missing.status_code == 400
+
+
+def test_a_zip_bomb_is_refused_from_its_directory_before_openpyxl_opens_it(
+        client, app, db, monkeypatch):
+    """A few hundred kilobytes that unpack past the limits: refused with the reason, read no
+    further than the zip's directory."""
+    honest = honest_xlsx([["village", "head_name"], ["Thôn Đông", "Hoàng Văn Em"]])
+    cases = [(bomb(honest, 26 * MB), "vượt quá 25 MB"),  # one part past 25 MB
+             (bomb(honest, 3 * MB), "nén chặt bất thường"),  # ~1000:1, a spreadsheet is ~10:1
+             (many_parts(honest, 501), "quá nhiều thành phần (hơn 500)")]
+    assert all(len(raw) < 300_000 for raw, _ in cases)
+
+    def opened(*args, **kwargs):
+        raise AssertionError("openpyxl opened a refused file")
+
+    staff(client, app)
+    before = db.execute("SELECT count(*) FROM household_imports").fetchone()[0]
+    with monkeypatch.context() as patch:
+        patch.setattr(openpyxl, "load_workbook", opened)
+        for raw, words in cases:
+            answer = upload(client, "ho.xlsx", raw)
+            assert answer.status_code == 400 and words in problem(answer), words
+        client.get("/lang/en")
+        english = upload(client, "ho.xlsx", cases[0][0])
+        assert "would be more than 25 MB" in problem(english)
+    assert db.execute("SELECT count(*) FROM household_imports").fetchone()[0] == before
+    assert upload(client, "ho.xlsx", honest).status_code == 302  # the same file, unpadded
+
+
+def test_reading_stops_at_the_line_limit_however_the_file_reaches_it(client, app, db):
+    """A sheet whose one row is numbered 1,048,576 (openpyxl yields every empty row before
+    it), a CSV of blank lines, a CSV line of 100 KB: each refused, none read to its end."""
+    honest = honest_xlsx([["village", "head_name"]])
+    far = rezip(honest, replace={SHEET: far_row_sheet(["village", "head_name"],
+                                                      ["Thôn Đông", "Hoàng Văn Em"], 1048576)})
+    blank_lines = ("village,head_name\n" + "\n" * 60_000 + "Thôn Đông,Hoàng Văn Em\n").encode()
+    long_line = ("village,head_name\nThôn Đông," + "A" * 100_000 + "\n").encode()
+    staff(client, app)
+    for name, raw, words in [("ho.xlsx", far, "quá dòng 50000"),
+                             ("ho.csv", blank_lines, "quá dòng 50000"),
+                             ("ho.csv", long_line, "Không đọc được tệp")]:
+        answer = upload(client, name, raw)
+        assert answer.status_code == 400 and words in problem(answer), name

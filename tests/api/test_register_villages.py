@@ -3,6 +3,8 @@ change phones must know is in their pull feed."""
 
 from __future__ import annotations
 
+from server.domain.db import write_transaction
+from server.domain.register import add_household
 from tests.api.test_review_helpers import (
     audit_actions,
     last_seq,
@@ -87,6 +89,31 @@ def test_a_merge_keeps_old_records_pointing_at_their_village_and_moves_the_house
     same = post(client, "/villages/merge", source=west, target=west)
     assert same.status_code == 400
     assert "village_merge" in audit_actions(db)
+
+
+def test_a_merge_writes_the_feed_once_per_household_however_many_volunteers_it_gives(
+        client, app, phone, db):
+    """A merge once wrote every survivor's household again for each volunteer it gave the
+    survivor, in one write transaction (households x volunteers: pushes waited past the busy
+    timeout). Now each household once, scoped to the survivor, whose volunteers all see it."""
+    east, north = village_id(db, "Thôn Đông"), village_id(db, "Thôn Bắc Sơn")
+    with write_transaction(db):
+        for i in range(40):
+            add_household(db, (east, north)[i % 2], f"Hộ {i}")
+    phones = [phone, *(other_phone(client, db, [east], f"tnv.dong{i}") for i in range(3))]
+    own = [r[0] for r in db.execute("SELECT id FROM households WHERE village_id = ?", [north])]
+    moved = [r[0] for r in db.execute("SELECT id FROM households WHERE village_id = ?", [east])]
+    staff(client, app)
+    since = last_seq(db)
+    assert post(client, "/villages/merge", source=east, target=north).status_code == 302
+    written = db.execute("SELECT kind, entity_id, op, village_id, user_id FROM changes"
+                         " WHERE seq > ?", [since]).fetchall()
+    assert len(written) == len(own) + len(moved) + 2  # the survivor's put, the merged's delete
+    assert {w[3] for w in written if w[0] == "household"} == {north}
+    assert all(w[4] is None for w in written)
+    for each in phones:  # every volunteer given the survivor: its households, old and new
+        got = {c["id"] for c in pull(client, each, since) if c["kind"] == "household"}
+        assert got == set(own) | set(moved)
 
 
 def test_a_household_is_edited_and_removed_and_phones_hear_of_it(client, app, phone, db):

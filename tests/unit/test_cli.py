@@ -114,3 +114,16 @@ def test_an_unsupported_form_fails_naming_sheet_row_and_feature_without_tracebac
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "Sheet 'survey', row 3" in done.stderr and "loop" in done.stderr
+
+
+def test_a_zip_bomb_form_is_a_one_reason_error_without_traceback(tmp_path):
+    from tests.hostile_files import MB, rezip
+
+    bomb = tmp_path / "bomb.xlsx"
+    bomb.write_bytes(rezip((SHARED / "text_and_integer.xlsx").read_bytes(),
+                           add={f"xl/padding{i}.xml": [b" " * MB] * 7 for i in range(3)}))
+    server = ServerProcess(tmp_path)
+    done = gocua(server, "form", "import", str(bomb), "--version", "1")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "the workbook is too large: unpacked, it would be more than 20 MB" in done.stderr
+    assert "vượt quá 20 MB" in done.stderr

@@ -233,3 +233,28 @@ def test_not_a_workbook(tmp_path: Path) -> None:
         read_xlsform(path)
     with pytest.raises(XLSFormError):
         read_xlsform(tmp_path / "missing.xlsx")
+
+
+def test_a_zip_bomb_workbook_is_refused_before_pyxform_opens_it(tmp_path, monkeypatch):
+    """A workbook of a few kilobytes that unpacks past the form's limits: an XLSFormError in
+    both languages (the CLI's one error, no traceback), and pyxform never reads it."""
+    from schemas import xlsform
+    from tests.hostile_files import MB, many_parts, rezip
+
+    honest = (SHARED_XLSFORMS / "text_and_integer.xlsx").read_bytes()
+    padding = [b" " * MB] * 11
+    cases = {"big.xlsx": (rezip(honest, add={"xl/padding.xml": padding}), "more than 10 MB"),
+             "parts.xlsx": (many_parts(honest, 501), "too many parts (more than 500)")}
+
+    def opened(*args, **kwargs):
+        raise AssertionError("pyxform opened a refused workbook")
+
+    monkeypatch.setattr(xlsform, "get_xlsform", opened)
+    for name, (raw, words) in cases.items():
+        assert len(raw) < 100_000
+        (tmp_path / name).write_bytes(raw)
+        with pytest.raises(XLSFormError) as refused:
+            read_xlsform(tmp_path / name, version="1")
+        assert words in refused.value.en, name
+    assert "vượt quá 10 MB" in refused.value.vi if name == "big.xlsx" else "(hơn 500)" in \
+        refused.value.vi

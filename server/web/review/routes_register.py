@@ -129,9 +129,10 @@ def household_import_upload() -> Any:
     if upload is None or not upload.filename:
         raise Refused("review.import_no_file")
     db, user = get_db(), me()
-    raw = upload.read()
+    table = household_import.read_table(upload.filename, upload.read())
     with write_transaction(db):
-        import_id = household_import.preview(db, user["commune_id"], user, upload.filename, raw)
+        import_id = household_import.preview(db, user["commune_id"], user, upload.filename,
+                                             table)
         audited("household_import_read", target=str(import_id), detail=upload.filename[:100])
     return redirect(url_for("review.household_import_preview", import_id=import_id))
 
