@@ -149,6 +149,18 @@ class RewriteSchema(Schema):
     data = fields.Dict(required=True, error_messages=_CODES)
 
 
+class ErasureSchema(Schema):
+    """A person's data erased on the sender: the receiver scrubs its copies of the household,
+    the row and every pull-feed entry, before it applies the batch's households."""
+
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(required=True, error_messages=_CODES,
+                         validate=validate.OneOf(["household"], error="not_a_choice"))
+    id = _text(max_length=100)
+
+
 class UpstreamSchema(Schema):
     """What a commune server sends beside its records: only server peers may send it.
 
@@ -167,6 +179,7 @@ class UpstreamSchema(Schema):
     households = fields.List(fields.Nested(HouseholdSchema), load_default=list)
     records = fields.List(fields.Nested(RecordStateSchema), load_default=list)
     rewrites = fields.List(fields.Nested(RewriteSchema), load_default=list)
+    erasures = fields.List(fields.Nested(ErasureSchema), load_default=list)
 
 
 _RECORD_SCHEMA = RecordSchema()

@@ -245,3 +245,19 @@ def apply(db: sqlite_utils.Database, commune_id: str, import_id: int) -> int:
     db.execute("UPDATE household_imports SET applied_at = ? WHERE id = ?",
                [now_iso(), import_id])
     return len(again)
+
+
+def forget(db: sqlite_utils.Database, commune_id: str, names: set[str]) -> list[int]:
+    """Drop the stored previews of this commune that list a head named one of ``names``
+    (folded): a person's data erased must not stay in a preview (inside the caller's
+    transaction). Returns the ids dropped."""
+    if not names:
+        return []
+    dropped = []
+    for import_id, rows in db.execute("SELECT id, rows FROM household_imports"
+                                      " WHERE commune_id = ?", [commune_id]).fetchall():
+        if any(fold(str(r.get("head_name") or "")) in names for r in json.loads(rows)):
+            dropped.append(import_id)
+    for import_id in dropped:
+        db.execute("DELETE FROM household_imports WHERE id = ?", [import_id])
+    return dropped

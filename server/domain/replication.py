@@ -1,5 +1,7 @@
 """The sending side of upstream replication (``gocua sync push --upstream URL --token T``):
 a commune server sends what its outbox recorded since the upstream's checkpoint.
+A person's data erased here travels as ``rewrites`` (revisions' answers) and ``erasures``
+(households), so the province scrubs its copies too.
 
 The upstream's checkpoint is the truth: it is stored in the same transaction as the batch it
 acknowledges, so a response lost on the way back costs one repeated (and harmless) batch. The
@@ -109,14 +111,18 @@ class _Batch:
     households: dict[str, dict[str, Any]] = field(default_factory=dict)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     rewrites: dict[str, dict[str, Any]] = field(default_factory=dict)
+    erasures: dict[str, dict[str, Any]] = field(default_factory=dict)
     size: int = 0
 
     def upstream(self) -> dict[str, Any]:
-        return {"source": self.source, "checkpoint": self.checkpoint, "commune": self.commune,
+        body = {"source": self.source, "checkpoint": self.checkpoint, "commune": self.commune,
                 "forms": list(self.forms.values()), "villages": list(self.villages.values()),
                 "households": list(self.households.values()),
                 "records": list(self.records.values()),
                 "rewrites": list(self.rewrites.values())}
+        if self.erasures:  # only when there are: a province before erasures refuses the key
+            body["erasures"] = list(self.erasures.values())
+        return body
 
 
 def _read_batch(db: sqlite_utils.Database, since: int, commune_id: str, max_items: int,
@@ -156,6 +162,8 @@ def _add(batch: _Batch, kind: str, payload: dict[str, Any]) -> None:
         batch.commune = payload
     elif kind == "revision_data":
         batch.rewrites[f"{payload['id']} {payload['rev']}"] = payload
+    elif kind == "household_erased":
+        batch.erasures[payload["id"]] = payload
     else:
         getattr(batch, {"village": "villages", "household": "households",
                         "record": "records"}[kind])[payload["id"]] = payload
@@ -178,6 +186,10 @@ def _payload(db: sqlite_utils.Database, kind: str, entity_id: str, rev: str | No
                          " WHERE v.record_id = ? AND v.rev = ? AND r.commune_id = ?",
                          [entity_id, rev, commune_id]).fetchone()
         return {"id": entity_id, "rev": rev, "data": json.loads(row[0])} if row else None
+    if kind == "household_erased":
+        # The erasure itself, not a state: the province scrubs its copies of the household
+        # (its feed's too), then the batch's households put the row as it is now.
+        return {"kind": "household", "id": entity_id}
     if kind == "record":
         row = db.execute("SELECT id, rev, review_state FROM records WHERE id = ?"
                          " AND commune_id = ?", [entity_id, commune_id]).fetchone()

@@ -13,6 +13,9 @@ import pytest
 from openpyxl import load_workbook
 
 from schemas.form import Form
+from server.domain.db import write_transaction
+from server.domain.forms import install_form
+from server.domain.register import add_village
 from tests.api.test_reports_dashboard import login_as, push
 from tests.records import adult, child, household_data, record
 from tests.unit.test_indicators import A, C
@@ -217,3 +220,62 @@ def test_the_indicator_table_gives_the_counts(client, db, records):
     assert by_key["smartphone_adults"]["target_percent"] == "80.0"
     assert (by_key["fibre_households"]["numerator"],
             by_key["fibre_households"]["denominator"]) == ("2", "2")
+
+
+HOSTILE = ['=HYPERLINK("http://x","y")', "+1+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
+           "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
+STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def hostile_form_and_villages(db: Any, village_id: str) -> None:
+    """A form version whose labels, and villages whose names, start like formulas."""
+    definition = json.loads(json.dumps(Form.load().definition))
+    definition["settings"]["version"] = "2026.11.99"
+    labelled = {"head_name", "outcome", "internet", "residents", "devices", "notes"}
+    rows = [r for r in definition["survey"] if r.get("name") in labelled]
+    for row, label in zip(rows, HOSTILE, strict=True):
+        row["label::Tiếng Việt (vi)"] = row["label::English (en)"] = label
+    for choice in definition["choices"]:
+        if (choice["list_name"], choice["name"]) == ("internet", "fibre"):
+            choice["label::Tiếng Việt (vi)"] = choice["label::English (en)"] = HOSTILE[0]
+    with write_transaction(db):
+        install_form(db, definition)
+        db.execute("UPDATE villages SET name = ? WHERE id = ?", [HOSTILE[0], village_id])
+        for name in HOSTILE[1:]:
+            add_village(db, "99999", name)
+
+
+def assert_no_formula_in_csv(response: Any) -> list[str]:
+    assert response.status_code == 200
+    content = response.data.decode("utf-8-sig")
+    cells = [c for row in csv.reader(io.StringIO(content, newline="")) for c in row]
+    assert cells and not [c for c in cells if c.startswith(STARTS)]
+    return cells
+
+
+def assert_no_formula_in_xlsx(response: Any) -> list[Any]:
+    book = workbook(response)
+    cells = [c for sheet in book.worksheets for row in sheet.iter_rows() for c in row]
+    assert cells and not [c.coordinate for c in cells if c.data_type == "f"]
+    return [c.value for c in cells]
+
+
+def test_labels_village_names_and_headers_that_look_like_formulas_stay_text(
+        client, db, records, phone):
+    hostile_form_and_villages(db, phone["villages"][0]["id"])
+    login_as(client, db, "admin")
+    for labels in ("", "?labels=1&lang=vi"):
+        values = assert_no_formula_in_xlsx(client.get(f"/reports/export.xlsx{labels}"))
+        assert HOSTILE[0] in values  # the village, and with labels a header and a choice
+        cells = assert_no_formula_in_csv(client.get(f"/reports/export/households.csv{labels}"))
+        assert "'" + HOSTILE[0] in cells
+    headers = assert_no_formula_in_xlsx(client.get("/reports/export.xlsx?labels=1&lang=en"))
+    assert set(HOSTILE[:4]) <= set(headers)
+    assert set(HOSTILE[:4]) <= {c.removeprefix("'") for c in assert_no_formula_in_csv(
+        client.get("/reports/export/households.csv?labels=1&lang=en"))}
+    dictionary = assert_no_formula_in_xlsx(client.get("/reports/dictionary.xlsx"))
+    assert set(HOSTILE[:4]) <= set(dictionary)
+    cells = assert_no_formula_in_csv(client.get("/reports/dictionary.csv"))
+    assert {"'" + h for h in HOSTILE} <= set(cells)
+    cells = assert_no_formula_in_csv(client.get("/reports/indicators.csv"))
+    assert {"'" + h for h in HOSTILE} <= set(cells)

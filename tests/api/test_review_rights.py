@@ -4,9 +4,11 @@ says who and why."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import uuid
+from pathlib import Path
 
 from server.domain.records.rights import ERASED
 from tests.api.test_review_helpers import CSRF, audit_actions, post, problem, push, staff, text_of
@@ -98,3 +100,48 @@ def test_a_selection_outside_the_commune_or_made_up_is_refused(client, app, phon
                                               "reason": "kiểm tra"}).status_code == 400
     short = client.get("/people?q=a")
     assert short.status_code == 400
+
+
+def erase_everywhere(client, query: str = "pham van duc") -> None:
+    found = keys_of(text_of(client.get(f"/people?q={query}")))
+    assert found
+    erased = client.post("/people/erase", data={"csrf_token": CSRF, "key": found,
+                                                "reason": "Đơn yêu cầu xóa ngày 2/12"})
+    assert erased.status_code == 200
+
+
+def test_an_import_preview_that_named_the_person_does_not_keep_them(client, app, phone, db):
+    staff(client, app)
+    csv = (f"Thôn,Tên chủ hộ,Địa chỉ\nThôn Đông,{NAME},Số 4 xóm Chùa\n"
+           "Thôn Tây,Lê Thị Hoa,Số 8\n")
+    read = client.post("/households/import", data={
+        "csrf_token": CSRF, "file": (io.BytesIO(csv.encode("utf-8")), "ho.csv")},
+        content_type="multipart/form-data")
+    preview = read.headers["Location"]
+    assert NAME in text_of(client.get(preview))
+    push(client, phone, visit(phone)[0])
+
+    erase_everywhere(client)
+    page = client.get(preview)
+    assert page.status_code == 404 or NAME not in text_of(page)
+    assert "xóm Chùa" not in text_of(page)
+    stored = "\n".join(r[0] for r in db.execute("SELECT rows FROM household_imports"))
+    assert NAME not in stored and "xóm Chùa" not in stored
+
+
+def test_after_an_erasure_the_database_files_hold_no_trace_of_the_name(client, app, phone, db):
+    first, second = visit(phone)
+    push(client, phone, first)
+    push(client, phone, second)
+    staff(client, app)
+    post(client, f"/records/{first['id']}/review", review_state="approved", rev=second["rev"])
+    folder = Path(app.config["DATABASE"]).parent
+    raw = NAME.encode("utf-8")
+    assert raw in (folder / "gocua.db-wal").read_bytes()  # before: the WAL holds it
+
+    erase_everywhere(client)
+    for name in ("gocua.db", "gocua.db-wal"):
+        path = folder / name
+        content = path.read_bytes() if path.exists() else b""
+        assert raw not in content, name
+        assert b"0912345678" not in content, name

@@ -4,6 +4,7 @@ province server (a real waitress server on loopback) with a peer token."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from server.domain.devices import issue_peer_token
 from server.domain.register import add_household, add_village
 from server.domain.replication import UpstreamError, local_checkpoint, replicate, server_id
 from sync.client import HttpError, RetryPolicy, SyncClient
+from tests.api.test_review_helpers import CSRF, staff
 from tests.records import household_data, record
 from tests.sync.live import LiveServer
 from tests.sync.photo_form import PHOTO_VERSION, install_photo_form, photo
@@ -237,3 +239,47 @@ def test_a_peer_pulls_its_whole_commune_and_nothing_meant_for_one_volunteer(clie
     status = client.get("/api/v1/sync/status?source=abc",
                         headers={"Authorization": f"Bearer {token}"}).get_json()
     assert status["peer"] is True and status["checkpoint"] == 0
+
+
+def whole_feed(upstream: SyncClient) -> str:
+    pages: list[dict[str, Any]] = []
+    upstream.pull_all(0, on_page=pages.append)
+    return json.dumps(pages, ensure_ascii=False)
+
+
+def test_a_person_erased_at_the_commune_is_erased_at_the_province_and_its_feed(
+        client, app, phone, db, province):
+    name, address = "Phạm Văn Đức", "Số 4, xóm Chùa"
+    item = record(phone["villages"][0]["id"], str(uuid.uuid4()),
+                  data=household_data(head_name=name, respondent_name=name, address=address))
+    push(client, phone, item)
+    with province.db() as up, write_transaction(up):
+        _, token = issue_peer_token(up, COMMUNE, "Xã Minh Họa")
+    upstream = SyncClient(province.base, token, retry=RetryPolicy(attempts=2, base=0.01))
+    replicate(db, upstream, province.base, db_dir(db))
+    assert name in whole_feed(upstream)  # before: it is there
+
+    staff(client, app)
+    found = re.findall(r'<tr data-key="([^"]+)">',
+                       client.get("/people?q=pham van duc").get_data(as_text=True))
+    assert any(k.startswith("register:") for k in found)
+    assert client.post("/people/erase", data={"csrf_token": CSRF, "key": found,
+                                              "reason": "Đơn yêu cầu xóa"}).status_code == 200
+    with province.db() as busy:  # another connection open: the WAL is not removed on close
+        busy.execute("SELECT 1").fetchone()
+        replicate(db, upstream, province.base, db_dir(db))
+        for file in ("gocua.db", "gocua.db-wal"):  # nor in the province's WAL or free pages
+            path = province.data_dir / file
+            assert name.encode() not in path.read_bytes(), file
+
+    assert_same(db, province)
+    feed = whole_feed(upstream)
+    for gone in (name, address):
+        assert gone not in feed
+    with province.db() as up:
+        kept = "\n".join([r[0] for r in up.execute("SELECT payload FROM changes")]
+                         + [r[0] for r in up.execute("SELECT data FROM revisions")]
+                         + [r[0] for r in up.execute("SELECT data FROM records")]
+                         + ["|".join(map(str, r)) for r in up.execute("SELECT * FROM households")])
+    for gone in (name, address):
+        assert gone not in kept

@@ -6,10 +6,11 @@ it installs is that commune's alone (``install_form(commune_id=…)``: only its 
 see it), and the commune's name and province belong to the province (the peer's commune row
 makes the commune when the province has none yet; later its values are ignored).
 
-The commune row, form versions, villages and households come first (records point at them),
-then the batch's records go through the same checks as a phone's, then which revision is
-current and its review state, then the sender's checkpoint -- all in one transaction, so a
-batch is either wholly here with its checkpoint or not at all.
+The commune row, form versions, villages and households come first (records point at them; a
+household whose person was erased on the sender is first scrubbed here, row and feed), then the
+batch's records go through the same checks as a phone's, then which revision is current and its
+review state, then the sender's checkpoint -- all in one transaction, so a batch is either
+wholly here with its checkpoint or not at all.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from server.domain.db import now_iso
 from server.domain.errors import ApiError
 from server.domain.feeds import record_change
 from server.domain.forms import FormVersionExists, install_form
-from server.domain.records import store
+from server.domain.records import rights, store
 
 
 def apply_context(db: sqlite_utils.Database, peer: dict[str, Any],
@@ -53,6 +54,8 @@ def _apply_context(db: sqlite_utils.Database, peer: dict[str, Any],
     villages = sorted(upstream["villages"], key=lambda v: bool(v.get("merged_into")))
     for village in villages:
         _put_village(db, commune_id, village)
+    for erasure in upstream.get("erasures") or []:
+        _erase_household(db, commune_id, erasure["id"])
     for household in upstream["households"]:
         _put_household(db, commune_id, household)
 
@@ -164,6 +167,16 @@ def _put_household(db: sqlite_utils.Database, commune_id: str,
                   {"id": household["id"]} if removed else {"id": household["id"], **payload},
                   commune_id=commune_id, village_id=row["village_id"],
                   op="delete" if removed else "put")
+
+
+def _erase_household(db: sqlite_utils.Database, commune_id: str, household_id: str) -> None:
+    # Before the batch's households: they then put the row as the sender has it now.
+    owner = _owner(db, "households", household_id)
+    if owner is None:
+        return  # never came here: the batch's households bring it already erased
+    if owner != commune_id:
+        raise ApiError(403, "wrong_commune", commune=owner, allowed=commune_id)
+    rights.erase_household(db, household_id)
 
 
 def _free_code(db: sqlite_utils.Database, code: str, household_id: str, commune_id: str) -> str:

@@ -9,7 +9,12 @@ Erasing keeps each record's shape — every question still answered, the statist
 and removes the personal answers: names become ``ERASED``, the phone, notes and GPS point go.
 It is a new revision made by the staff account, and every older revision of the record (and
 the register's row, and the pull feed's copies of it) is scrubbed the same way, so no copy
-remains. The audit log names who did it, when, which records, and why — never the name.
+remains. Stored previews of register imports that list the person are dropped (``forget``).
+The erasure reaches the province with the next ``gocua sync push``: rewritten revisions travel
+as ``rewrites``, an erased household as an ``erasures`` entry, and the province scrubs its own
+copies and feed the same way (``erase_household``). The audit log names who did it, when,
+which records, and why — never the name. The caller then runs ``db.purge_erased`` after the
+commit, so the name is not left behind in the WAL file either.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import sqlite_utils
 from server.domain.db import now_iso
 from server.domain.errors import Refused
 from server.domain.followups import send_household
-from server.domain.household_import import fold
+from server.domain.household_import import fold, forget
 from server.domain.records.query import get_record
 from server.domain.records.store import new_revision
 
@@ -194,24 +199,32 @@ def erase(db: sqlite_utils.Database, staff: dict[str, Any], commune_id: str,
         entry["roles"].add(sel["role"])
         if sel["index"] is not None:
             entry["indexes"].add(sel["index"])
-    touched = []
+    touched, names = [], set()
     for record_id, entry in by_record.items():
-        _erase_record(db, staff, commune_id, record_id, entry)
+        names |= _erase_record(db, staff, commune_id, record_id, entry)
         touched.append(record_id)
     for sel in selected:
         if sel["role"] == "register":
-            _erase_household(db, sel["target"])
+            names |= _erase_household(db, sel["target"])
             touched.append(sel["target"])
+    # A stored import preview is a working copy of a file the admin still holds: dropped
+    # whole, never scrubbed (a scrubbed pending row could be applied as a "[đã xóa]" head).
+    forget(db, commune_id, names)
     return touched
 
 
 def _erase_record(db: sqlite_utils.Database, staff: dict[str, Any], commune_id: str,
-                  record_id: str, entry: dict[str, Any]) -> None:
+                  record_id: str, entry: dict[str, Any]) -> set[str]:
+    """Scrub one record everywhere; returns the erased names, folded."""
     record = get_record(db, commune_id, record_id)
     assert record is not None
     members = record["data"].get("members") or []
     entry["names"] = {fold(str(members[i].get("member_name") or "")) for i in entry["indexes"]
                       if i < len(members) and isinstance(members[i], dict)} - {""}
+    erased = set(entry["names"])
+    for role in entry["roles"] & PERSONAL.keys():
+        erased |= {fold(str(record["data"].get(k) or "")) for k in PERSONAL[role][0]
+                   if k.endswith("_name")}
     scrubbed = _scrub(record["data"], entry["roles"], entry["names"], entry["indexes"])
     if scrubbed != record["data"]:
         new_revision(db, staff, record, scrubbed, "")
@@ -235,10 +248,25 @@ def _erase_record(db: sqlite_utils.Database, staff: dict[str, Any], commune_id: 
                 db.execute("UPDATE changes SET payload = ? WHERE seq = ?",
                            [json.dumps(change, ensure_ascii=False, separators=(",", ":")), seq])
     if "head" in entry["roles"] and record["household_id"]:
-        _erase_household(db, record["household_id"])
+        erased |= _erase_household(db, record["household_id"])
+    return erased - {"", fold(ERASED)}
 
 
-def _erase_household(db: sqlite_utils.Database, household_id: str) -> None:
+def _erase_household(db: sqlite_utils.Database, household_id: str) -> set[str]:
+    """Scrub a household's row and feed copies, and have the erasure sent upstream; returns
+    the head's folded name."""
+    row = db.execute("SELECT head_name FROM households WHERE id = ?", [household_id]).fetchone()
+    erase_household(db, household_id)
+    # The outbox's triggers send the row as it is now; the province must also scrub the
+    # copies its own feed keeps, so the erasure itself travels (replication.py: erasures).
+    db.execute("INSERT INTO outbox (kind, entity_id, commune_id) SELECT 'household_erased',"
+               " id, commune_id FROM households WHERE id = ?", [household_id])
+    return {fold(row[0])} - {"", fold(ERASED)} if row and row[0] else set()
+
+
+def erase_household(db: sqlite_utils.Database, household_id: str) -> None:
+    """A household's head name and address erased in its row and every pull-feed copy, then
+    the erased row sent to phones. Also how a province applies a commune's erasure."""
     db.execute("UPDATE households SET head_name = ?, address = ?, updated_at = ? WHERE id = ?",
                [ERASED, ERASED, now_iso(), household_id])
     # Phones that pull from the start must not find the old name in the feed either.

@@ -6,7 +6,6 @@ indicators with their expressions and targets. No personal data: any staff role 
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import IO, Any
@@ -15,6 +14,7 @@ from openpyxl import Workbook
 
 from schemas.form import Form
 from schemas.indicators import indicator_set
+from server.domain.reports.cells import CsvWriter, xlsx_row
 from server.domain.reports.exports import hidden_fields
 
 QUESTION_COLUMNS = ("table", "name", "type", "list_name", "label_vi", "label_en", "required",
@@ -60,9 +60,9 @@ def write_xlsx(form: Form, out: IO[bytes]) -> None:
                                  ("choices", CHOICE_COLUMNS, choice_rows(form)),
                                  ("indicators", INDICATOR_COLUMNS, indicator_rows(form))):
         sheet = book.create_sheet(title=title)
-        sheet.append(list(columns))
+        sheet.append(xlsx_row(sheet, columns))
         for row in rows:
-            sheet.append(row)
+            sheet.append(xlsx_row(sheet, row))
     book.save(out)
 
 
@@ -70,7 +70,7 @@ def csv_text(form: Form) -> str:
     """The questions as CSV, each select question's choices written ``code=label`` beside it."""
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.writer(out)
+    writer = CsvWriter(out)
     writer.writerow([*QUESTION_COLUMNS, "choices"])
     for row in question_rows(form):
         list_name = row[3]

@@ -9,7 +9,6 @@ its record; whoever receives the file cannot.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import io
@@ -20,7 +19,6 @@ from typing import IO, Any
 
 import sqlite_utils
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
 from schemas.expressions import ExpressionError, references
 from schemas.form import Form, Node
@@ -28,10 +26,10 @@ from schemas.indicators import indicator_set
 from schemas.messages import text
 from server.domain import register
 from server.domain.forms import get_form, newest_version
+from server.domain.reports.cells import CsvWriter, xlsx_row
 
 # Question types that hold free text, places or pictures: never in a pseudonymised export.
 PERSONAL_TYPES = {"text", "geopoint", "image", "barcode"}
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _META = ("record_id", "household_id", "household_code", "village", "volunteer", "visit_date",
          "review_state", "form_version", "received_at")
 _META_PSEUDO = ("record_key", "village", "volunteer_key", "visit_date", "review_state",
@@ -207,25 +205,17 @@ def csv_chunks(db: sqlite_utils.Database, form: Form, table: Table,
                options: ExportOptions) -> Iterator[bytes]:
     """One table as CSV (UTF-8 with a BOM, so that Excel reads Vietnamese right), in chunks."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = CsvWriter(buffer)
     buffer.write("\ufeff")
     writer.writerow(header(form, table, options))
     for record in records(db, form, options):
         for row in rows(form, table, record, options):
-            writer.writerow([_csv_safe(v) for v in row])
+            writer.writerow(row)
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode("utf-8")
-
-
-def _csv_safe(cell: Any) -> Any:
-    # A text answer starting with '=' would run as a formula when the file is opened in a
-    # spreadsheet: an apostrophe makes it text again (OWASP's advice for CSV injection).
-    if isinstance(cell, str) and cell.startswith(CSV_FORMULA_START):
-        return "'" + cell
-    return cell
 
 
 def write_xlsx(db: sqlite_utils.Database, form: Form, options: ExportOptions,
@@ -235,21 +225,13 @@ def write_xlsx(db: sqlite_utils.Database, form: Form, options: ExportOptions,
     parts = tables(form, options.pseudonymised)
     sheets = [book.create_sheet(title=t.name[:31]) for t in parts]
     for table, sheet in zip(parts, sheets, strict=True):
-        sheet.append(header(form, table, options))
+        sheet.append(xlsx_row(sheet, header(form, table, options)))
     count = 0
     for record in records(db, form, options):
         count += 1
         for table, sheet in zip(parts, sheets, strict=True):
             for row in rows(form, table, record, options):
-                sheet.append([_xlsx_cell(sheet, v) for v in row])
+                sheet.append(xlsx_row(sheet, row))
     book.save(out)
     return count
 
-
-def _xlsx_cell(sheet: Any, cell: Any) -> Any:
-    # openpyxl makes any string that starts with '=' a formula; an answer is always text.
-    if isinstance(cell, str) and cell.startswith("="):
-        made = WriteOnlyCell(sheet, cell)
-        made.data_type = "s"
-        return made
-    return cell

@@ -3,7 +3,6 @@ by month and by volunteer. Plain functions over ``report_totals`` and ``report_f
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from typing import Any
@@ -12,6 +11,7 @@ import sqlite_utils
 
 from schemas.indicators import Indicator, all_groups, all_indicators, percent
 from server.domain import register
+from server.domain.reports.cells import CsvWriter
 from server.domain.reports.facts import refresh_dirty
 
 Totals = dict[str, int]
@@ -232,7 +232,7 @@ def indicators_csv(commune_row: dict[str, Any], report: dict[str, Any], lang: st
     village, each indicator with its numerator, denominator, share and target."""
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.writer(out)
+    writer = CsvWriter(out)
     writer.writerow(["area", "area_id", "scope", "indicator", "label", "unit", "numerator",
                      "denominator", "percent", "target_percent", "target_year", "target_source"])
     scope = report["scope"]

@@ -15,6 +15,7 @@ from werkzeug.exceptions import ClientDisconnected
 
 from server.domain import blobs, devices, feeds
 from server.domain.audit import client_address
+from server.domain.db import purge_erased
 from server.domain.devices import EnrollmentRefused, device_for_token
 from server.domain.records import push as records_push
 from server.web.api.auth import bearer_token, caller_required
@@ -133,8 +134,12 @@ def push() -> Any:
     body = _json_body(PushSchema())
     if body["upstream"] is not None and g.caller["kind"] != "peer":
         raise ApiError(403, "peers_only")
-    return jsonify(records_push.push(get_db(), g.caller, body["items"], body["upstream"],
-                                current_app.config["DATA_DIR"]))
+    db, upstream = get_db(), body["upstream"]
+    answer = records_push.push(db, g.caller, body["items"], upstream,
+                               current_app.config["DATA_DIR"])
+    if upstream is not None and (upstream["erasures"] or upstream["rewrites"]):
+        purge_erased(db)  # the commune erased a person: no old copy stays in the WAL here
+    return jsonify(answer)
 
 
 @bp.get("/sync/pull")

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, current_app, render_template, request
 
 from server.domain.audit import audit
-from server.domain.db import write_transaction
+from server.domain.db import purge_erased, write_transaction
 from server.domain.errors import Refused
 from server.domain.records import backup, rights
 from server.web.db import get_db
@@ -66,6 +66,7 @@ def people_erase() -> Any:
         touched = rights.erase(db, user, user["commune_id"], selected)
         audit(db, "person_erase", user_id=user["id"], username=user["username"],
               target=",".join(touched)[:2000], detail=reason[:500])
+    purge_erased(db)
     return render_template("review/people.html", query="", found=None, done=len(touched))
 
 
