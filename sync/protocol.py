@@ -209,6 +209,15 @@ def load_record(item: dict[str, Any]) -> dict[str, Any]:
     return _RECORD_SCHEMA.load(item)
 
 
+class _Item(fields.Raw):
+    """Any JSON value, null too: a null item is one bad item (rejected alone, as any other),
+    not a bad batch. (Not ``allow_none``: the document still says an item is a Record.)"""
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None,
+                    **kwargs: Any) -> Any:
+        return None if value is None else super().deserialize(value, attr, data, **kwargs)
+
+
 class PushSchema(Schema):
     """The batch; items are checked one by one so one bad item cannot sink the others."""
 
@@ -216,9 +225,7 @@ class PushSchema(Schema):
         unknown = EXCLUDE
 
     # Each item is a Record (checked on its own); the OpenAPI document says so by reference.
-    # allow_none: a null item is one bad item (rejected alone), not a bad batch.
-    items = fields.List(fields.Raw(allow_none=True,
-                                   metadata={"allOf": [{"$ref": "#/components/schemas/Record"}]}),
+    items = fields.List(_Item(metadata={"allOf": [{"$ref": "#/components/schemas/Record"}]}),
                         required=True, error_messages=_CODES,
                         validate=validate.Length(max=MAX_BATCH_ITEMS, error="too_many_items"))
     upstream = fields.Nested(UpstreamSchema, load_default=None, allow_none=True)
