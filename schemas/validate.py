@@ -25,6 +25,10 @@ _FALSE = {"", "no", "false", "false()"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# The longest answer of any text (in code points, as the form language's string-length
+# counts): a form may ask for less with a constraint, never for more. The phone's checker
+# (pwa/js/form.js: MAX_TEXT_LENGTH) holds the same number; tests/unit/test_validate.py runs both.
+MAX_TEXT_LENGTH = 10_000
 
 
 def is_empty(value: Any) -> bool:
@@ -112,6 +116,9 @@ class RecordChecker:
             return
         if node.get("choice_filter") and not self._filtered_in(node, value, position):
             _add(errors, path, "not_a_choice")
+            return
+        if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
+            _add(errors, path, "too_long", max=MAX_TEXT_LENGTH)
             return
         constraint = node.get("constraint")
         if constraint and not self._bool(constraint, position, node.name, default=False):

@@ -7,8 +7,8 @@ This module must not import Flask or the server: a province server and the CLI u
 
 from __future__ import annotations
 
+import math
 import re
-import uuid
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
@@ -23,19 +23,27 @@ MAX_PULL_LIMIT = 1000
 # A photo downscaled on the phone is a few hundred KB; a scanned page a few MB.
 MAX_BLOB_BYTES = 5_000_000
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
+# How deep a record's ``data`` or ``meta`` may nest: the default survey needs 3 (a repeat of
+# objects); anything deeper is no form's answer, and would only cost the checker's stack.
+MAX_RECORD_DEPTH = 32
+# The largest integer a phone (JavaScript numbers) holds exactly; also far inside SQLite's.
+MAX_SAFE_INTEGER = 2**53 - 1
 
 # Every status a pushed item can get back.
 APPLIED, DUPLICATE, CONFLICT, REJECTED = "applied", "duplicate", "conflict", "rejected"
 
+_ANY_CASE_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
+                            r"-[0-9a-fA-F]{12}")
 _CODES = {"required": "required", "null": "required", "invalid": "wrong_type",
           "type": "wrong_type"}
 
 
 def _uuid(value: str) -> None:
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        raise ValidationError("not_uuid") from None
+    # The hyphenated form only: uuid.UUID() also takes "{…}", "urn:uuid:…" and bare hex, and
+    # an id becomes part of staff addresses (/review/…/<id>) and of the (id, rev) identity.
+    # Case is checked apart (``not_lowercase``), so an upper-case UUID says what is wrong.
+    if not isinstance(value, str) or not _ANY_CASE_UUID.fullmatch(value):
+        raise ValidationError("not_uuid")
 
 
 def _sha256(value: str) -> None:
@@ -62,17 +70,19 @@ class RecordSchema(Schema):
                              error_messages=_CODES)
     form_id = _text()
     form_version = _text()
+    # The phone makes a new household's id with crypto.randomUUID() (pwa/js/dom.js: uuid), the
+    # server with uuid4: a UUID, never "" nor a "/" that would break its staff page's address.
     household_id = fields.String(load_default=None, allow_none=True, error_messages=_CODES,
-                                 validate=validate.Length(max=100, error="bad_length"))
+                                 validate=_uuid)
     village_id = _text()
     data = fields.Dict(required=True, error_messages=_CODES)
     meta = fields.Dict(load_default=dict, error_messages=_CODES)
 
-    @validates("id", "rev")
-    def _lowercase(self, value: str, data_key: str) -> None:
+    @validates("id", "rev", "base_rev", "household_id")
+    def _lowercase(self, value: str | None, data_key: str) -> None:
         # (id, rev) is the identity of a revision: one spelling only, or a retry could
         # slip past the duplicate check as a "new" revision.
-        if value != value.lower():
+        if value is not None and value != value.lower():
             raise ValidationError("not_lowercase")
 
 
@@ -172,7 +182,8 @@ class UpstreamSchema(Schema):
 
     source = _text(max_length=64)
     checkpoint = fields.Integer(required=True, error_messages=_CODES,
-                                validate=validate.Range(min=0, error="out_of_range"))
+                                validate=validate.Range(min=0, max=MAX_SAFE_INTEGER,
+                                                        error="out_of_range"))
     commune = fields.Nested(CommuneSchema, load_default=None, allow_none=True)
     forms = fields.List(fields.Nested(FormVersionSchema), load_default=list)
     villages = fields.List(fields.Nested(VillageSchema), load_default=list)
@@ -202,12 +213,22 @@ def load_record(item: dict[str, Any]) -> dict[str, Any]:
                 and (base_rev is None or (type(base_rev) is str
                                           and _CANONICAL_UUID.fullmatch(base_rev)))
                 and all(type(t) is str and 0 < len(t) <= 200 for t in texts)
-                and (household is None or (type(household) is str and len(household) <= 100))
+                and (household is None or (type(household) is str
+                                           and _CANONICAL_UUID.fullmatch(household)))
                 and type(data) is dict and type(meta) is dict):
             return {"id": rid, "rev": rev, "base_rev": base_rev, "form_id": texts[0],
                     "form_version": texts[1], "household_id": household,
                     "village_id": texts[2], "data": dict(data), "meta": dict(meta)}
     return _RECORD_SCHEMA.load(item)
+
+
+class _Item(fields.Raw):
+    """Any JSON value, null too: a null item is one bad item (rejected alone, as any other),
+    not a bad batch. (Not ``allow_none``: the document still says an item is a Record.)"""
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None,
+                    **kwargs: Any) -> Any:
+        return None if value is None else super().deserialize(value, attr, data, **kwargs)
 
 
 class PushSchema(Schema):
@@ -217,7 +238,7 @@ class PushSchema(Schema):
         unknown = EXCLUDE
 
     # Each item is a Record (checked on its own); the OpenAPI document says so by reference.
-    items = fields.List(fields.Raw(metadata={"allOf": [{"$ref": "#/components/schemas/Record"}]}),
+    items = fields.List(_Item(metadata={"allOf": [{"$ref": "#/components/schemas/Record"}]}),
                         required=True, error_messages=_CODES,
                         validate=validate.Length(max=MAX_BATCH_ITEMS, error="too_many_items"))
     upstream = fields.Nested(UpstreamSchema, load_default=None, allow_none=True)
@@ -246,11 +267,75 @@ class PullQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
+    # Bounded above too: SQLite's integers stop at 2**63 - 1 (a larger one is an
+    # OverflowError, not an empty page), and a phone counts in JavaScript numbers.
     since = fields.Integer(load_default=0, error_messages=_CODES,
-                           validate=validate.Range(min=0, error="out_of_range"))
+                           validate=validate.Range(min=0, max=MAX_SAFE_INTEGER,
+                                                   error="out_of_range"))
     limit = fields.Integer(load_default=DEFAULT_PULL_LIMIT, error_messages=_CODES,
                            validate=validate.Range(min=1, max=MAX_PULL_LIMIT,
                                                    error="out_of_range"))
+
+
+class Unreadable:
+    """What the push body's reader (``sync.body``) puts where JSON held something no record may
+    hold and Python cannot even build: nesting past its depth, an integer of thousands of
+    digits. ``code`` is the field error the item is rejected with."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"Unreadable({self.code!r})"
+
+
+TOO_DEEP, TOO_LARGE = Unreadable("too_deep"), Unreadable("out_of_range")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: Any) -> bool:
+    """A string that UTF-8 (and so SQLite and every phone) can hold: no lone surrogate, which
+    JSON's ``"\\ud800"`` escape can carry although no text contains one."""
+    return isinstance(value, str) and not _SURROGATE.search(value)
+
+
+def value_problems(item: dict[str, Any]) -> dict[str, str]:
+    """Field → error code for what no record may hold whatever its form says: text that is not
+    Unicode (a lone surrogate), a number no phone can hold (past ±2**53 - 1, or not finite),
+    nesting deeper than MAX_RECORD_DEPTH. Checked before anything else reads the item, so that
+    neither the checker's recursion nor SQLite's UTF-8 meets it. Iterative: any depth is safe."""
+    problems: dict[str, str] = {}
+    for key, value in item.items():
+        name = key if clean_text(key) else "_"
+        stack: list[tuple[Any, int]] = [(value, 1)]
+        while stack:
+            value, depth = stack.pop()
+            code = _scalar_problem(value)
+            if code is None and isinstance(value, dict | list):
+                if depth > MAX_RECORD_DEPTH:
+                    code = "too_deep"
+                elif isinstance(value, dict):
+                    if not all(clean_text(k) for k in value):
+                        code = "bad_text"
+                    stack.extend((v, depth + 1) for v in value.values())
+                else:
+                    stack.extend((v, depth + 1) for v in value)
+            if code is not None:
+                problems[name] = code
+                break
+    return problems
+
+
+def _scalar_problem(value: Any) -> str | None:
+    if isinstance(value, str):
+        return None if clean_text(value) else "bad_text"
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    if isinstance(value, int):
+        return None if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else "out_of_range"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "out_of_range"
+    return value.code if isinstance(value, Unreadable) else "wrong_type"
 
 
 def field_errors(messages: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:

@@ -320,6 +320,10 @@ export class Rules {
       const problem = typeProblem(this.form, child, value)
         || (this.#offered(child, value, data, position) ? null : 'not_a_choice');
       if (problem) { add(errors, path, problem, message(`field.${problem}`)); continue; }
+      if (tooLong(value)) {
+        add(errors, path, 'too_long', message('field.too_long', { max: MAX_TEXT_LENGTH }));
+        continue;
+      }
       const constraint = get(child, 'constraint');
       if (constraint && !this.bool(constraint, data, position, child.name, false)) {
         this.#custom(errors, path, child, 'constraint_message', 'constraint', message);
@@ -340,6 +344,17 @@ function typedDefault(node, raw) {
   if (node.type === 'decimal' && Number.isFinite(Number(raw))) return Number(raw);
   if (node.type === 'select_multiple') return raw.split(/\s+/).filter(Boolean);
   return raw;
+}
+
+/**
+ * The longest answer of any text, in code points (as string-length counts): the server's
+ * checker (schemas/validate.py: MAX_TEXT_LENGTH) holds the same number.
+ */
+export const MAX_TEXT_LENGTH = 10000;
+
+function tooLong(value) {
+  // UTF-16 units are never fewer than code points: count the points only past the limit.
+  return typeof value === 'string' && value.length > MAX_TEXT_LENGTH && [...value].length > MAX_TEXT_LENGTH;
 }
 
 function add(errors, path, code, texts) {

@@ -1,7 +1,7 @@
 // The form on the screen: builds the questions once, then on every answer settles the data
 // (calculations, relevance) and only shows, hides or adds what changed, so typing is never
 // interrupted by a redraw.
-import { isEmpty } from './form.js';
+import { isEmpty, MAX_TEXT_LENGTH } from './form.js';
 import { el } from './dom.js';
 import { photoUrl, storePhoto } from './blobs.js';
 import { canScan, scanCode } from './scan.js';
@@ -214,6 +214,7 @@ export class FormView {
       ? el('textarea', { id, rows: 3 })
       : el('input', { id, type: types[node.type] || 'text', inputmode: node.type === 'integer' ? 'numeric' : node.type === 'decimal' ? 'decimal' : null, autocomplete: 'off' });
     if (/^(yes|true)/i.test(String(node.row.read_only || ''))) input.readOnly = true;
+    if (!numeric && !types[node.type]) input.maxLength = MAX_TEXT_LENGTH; // the checker's limit
     const parse = (raw) => {
       const text = raw.trim();
       if (!numeric || text === '') return node.type === 'text' ? raw : text;

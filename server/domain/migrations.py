@@ -513,3 +513,27 @@ def m006_form_scope(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@migrations()
+def m007_blob_owners(db: sqlite_utils.Database) -> None:
+    """Which commune holds which blob: the store on disk is shared, but HEAD /blobs/<hash> and
+    a record naming a photo answer only for the communes that uploaded it or whose records
+    name it. Existing blobs go to the communes whose records (any revision) name them; one
+    uploaded but not yet named is uploaded again by its phone, which costs only the bytes."""
+    _run(
+        db,
+        """
+        CREATE TABLE blob_owners (
+            commune_id TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (commune_id, sha256)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO blob_owners (commune_id, sha256, created_at)
+            SELECT DISTINCT r.commune_id, j.value, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+            FROM revisions v JOIN records r ON r.id = v.record_id, json_tree(v.data) j
+            WHERE j.type = 'text' AND length(j.value) = 64
+              AND j.value NOT GLOB '*[^0-9a-f]*';
+        """,
+    )

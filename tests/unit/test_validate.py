@@ -73,6 +73,13 @@ def test_a_calculated_answer_of_the_wrong_type_is_refused():
     assert codes(household_data(members=[member]))["members[0].age"] == ["wrong_type"]
 
 
+def test_a_text_answer_is_at_most_max_text_length_code_points():
+    assert codes(household_data(address="x" * 10_001)) == {"address": ["too_long"]}
+    assert codes(household_data(address="x" * 10_000)) == {}
+    # Counted as the form language's string-length counts: code points, not UTF-16 units.
+    assert codes(household_data(address="\U0001F3E0" * 10_000)) == {}
+
+
 # -- the phone and the server agree ------------------------------------------------------------
 def _mutations() -> list[dict[str, Any]]:
     base = household_data(members=[adult("Hoa", 1980), child("Nam", 2012), child("Bé", 2020)])
@@ -87,6 +94,9 @@ def _mutations() -> list[dict[str, Any]]:
         mutated = copy.deepcopy(base)
         del mutated["members"][0][name]
         cases.append(mutated)
+    cases += [household_data(address="x" * 10_001), household_data(address="x" * 10_000),
+              household_data(address="\U0001F3E0" * 10_000),
+              household_data(address="\U0001F3E0" * 10_001)]
     wrong_year = copy.deepcopy(base)
     wrong_year["members"][1]["birth_year"] = 1850
     cases.append(wrong_year)

@@ -15,12 +15,21 @@ from marshmallow import ValidationError
 from schemas.form import Form
 from schemas.messages import message
 from schemas.validate import Errors, RecordChecker
-from server.domain.blobs import blob_size, image_answers
+from server.domain.blobs import blob_visible, image_answers
 from server.domain.db import now_iso, write_transaction
 from server.domain.forms import get_form
 from server.domain.records import peers, store
-from server.domain.register import commune_village_ids, same_place
-from sync.protocol import APPLIED, CONFLICT, DUPLICATE, REJECTED, field_errors, load_record
+from server.domain.register import commune_village_ids, same_place, village_ids_under
+from sync.protocol import (
+    APPLIED,
+    CONFLICT,
+    DUPLICATE,
+    REJECTED,
+    clean_text,
+    field_errors,
+    load_record,
+    value_problems,
+)
 
 
 def push(db: sqlite_utils.Database, caller: dict[str, Any], items: list[Any],
@@ -57,8 +66,13 @@ def push(db: sqlite_utils.Database, caller: dict[str, Any], items: list[Any],
 
 def _rejected(item: Any, errors: Errors) -> dict[str, Any]:
     ident = item if isinstance(item, dict) else {}
-    return {"id": ident.get("id"), "rev": ident.get("rev"), "status": REJECTED,
+    return {"id": _echo(ident.get("id")), "rev": _echo(ident.get("rev")), "status": REJECTED,
             "errors": errors}
+
+
+def _echo(value: Any) -> str | None:
+    # Results are matched by position; an id is echoed back only when it is plain text.
+    return value if clean_text(value) and len(value) <= 200 else None
 
 
 def _error(code: str, **params: Any) -> list[dict[str, str]]:
@@ -73,6 +87,7 @@ class _Batch:
         self.db, self.caller, self.data_dir = db, caller, data_dir
         self.forms: dict[tuple[str, str], tuple[Form, RecordChecker] | None] = {}
         self.now = now_iso()
+        self.reachable: set[str] | None = None  # the caller's villages and those merged in
 
     def form(self, form_id: str, version: str) -> tuple[Form, RecordChecker] | None:
         key = (form_id, version)
@@ -84,18 +99,29 @@ class _Batch:
     def push_one(self, item: Any) -> dict[str, Any]:
         if not isinstance(item, dict):
             return _rejected(item, {"_": _error("not_object")})
+        problems = value_problems(item)
+        if problems:
+            return _rejected(item, {name: _error(code) for name, code in problems.items()})
         try:
             record = load_record(item)
         except ValidationError as error:
             return _rejected(item, field_errors(error.messages))
         db, caller = self.db, self.caller
         rid, rev = record["id"], record["rev"]
-        current = db.execute("SELECT rev, commune_id FROM records WHERE id = ?",
+        current = db.execute("SELECT rev, commune_id, village_id FROM records WHERE id = ?",
                              [rid]).fetchone()
-        if current and current[1] != caller["commune_id"]:
+        seen = db.execute("SELECT status, device_id FROM revisions WHERE record_id = ?"
+                          " AND rev = ?", [rid, rev]).fetchone()
+        if current and not self._may_change(current[1], current[2]) and not (
+                seen and caller.get("kind") != "peer" and caller["id"] is not None
+                and seen[1] == caller["id"]):
+            # The record is someone else's: another commune's, or (for a phone) one of its own
+            # commune's in a village it is not assigned to. Both get the same answer, so that a
+            # phone cannot tell "exists in another commune" from "exists in a village of mine
+            # I may not see"; that the id is taken it must learn either way, since ids are
+            # global and nothing is stored across communes. Only a retry of this phone's own
+            # revision (a lost answer, a village taken away since) still hears "duplicate".
             return _rejected(item, {"id": _error("out_of_scope")})
-        seen = db.execute("SELECT status FROM revisions WHERE record_id = ? AND rev = ?",
-                          [rid, rev]).fetchone()
         if seen:
             first = CONFLICT if seen[0] == "conflict" else APPLIED
             return {"id": rid, "rev": rev, "status": DUPLICATE, "first_status": first,
@@ -114,6 +140,19 @@ class _Batch:
             return _rejected(item, errors)
         return store.store_pushed(db, caller, record, current[0] if current else None,
                                   household is not None, self.now)
+
+    def _may_change(self, commune_id: str, village_id: str) -> bool:
+        """Whether the caller may change a stored record: a commune server, any of its
+        commune's; a phone, those whose stored village is one of its villages (or merged into
+        one) -- whatever village the pushed copy names."""
+        if commune_id != self.caller["commune_id"]:
+            return False
+        if self.caller.get("kind") == "peer":
+            return True
+        if self.reachable is None:
+            self.reachable = {under for village in self.caller["village_ids"]
+                              for under in village_ids_under(self.db, village)}
+        return village_id in self.reachable
 
     def _household(self, record: dict[str, Any]) -> str | None:
         """The village of the record's household when the server knows it, else None."""
@@ -137,7 +176,8 @@ class _Batch:
         if self.data_dir is None:
             return errors
         for path, value in image_answers(form, data):
-            if isinstance(value, str) and blob_size(self.data_dir, value) is None:
+            if isinstance(value, str) and blob_visible(self.db, self.data_dir,
+                                                       self.caller["commune_id"], value) is None:
                 errors[path] = _error("missing_blob")
         return errors
 

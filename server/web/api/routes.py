@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import math
 import zlib
 from functools import wraps
@@ -13,9 +12,10 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import ClientDisconnected
 
+from schemas.messages import message
 from server.domain import blobs, devices, feeds
 from server.domain.audit import client_address
-from server.domain.db import purge_erased
+from server.domain.db import purge_erased, write_transaction
 from server.domain.devices import EnrollmentRefused, device_for_token
 from server.domain.records import push as records_push
 from server.web.api.auth import bearer_token, caller_required
@@ -23,6 +23,7 @@ from server.web.api.openapi import build_spec, operation
 from server.web.db import get_db
 from server.web.errors import ApiError, error_response
 from server.web.staff import defer_audit
+from sync.body import loads
 from sync.protocol import (
     MAX_BATCH_BYTES,
     MAX_BATCH_ITEMS,
@@ -34,6 +35,7 @@ from sync.protocol import (
     PushSchema,
     StatusQuerySchema,
     field_errors,
+    value_problems,
 )
 from sync.responses import (
     BlobSchema,
@@ -64,7 +66,9 @@ def _body_bytes(limit: int) -> bytes:
 def _json_body(schema: Schema, limit: int = MAX_BATCH_BYTES) -> dict[str, Any]:
     raw = _body_bytes(limit)
     try:
-        body = json.loads(raw)
+        # One item nested thousands deep, or holding a 5,000-digit number, is still JSON:
+        # sync.body reads it so that only that item is rejected, not the batch.
+        body = loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise ApiError(400, "bad_json", detail=str(error)) from None
     if not isinstance(body, dict):
@@ -135,6 +139,13 @@ def push() -> Any:
     if body["upstream"] is not None and g.caller["kind"] != "peer":
         raise ApiError(403, "peers_only")
     db, upstream = get_db(), body["upstream"]
+    if upstream is not None:
+        # What a record may not hold, the context beside it may not either (it is stored too).
+        problems = value_problems(upstream)
+        if problems:
+            raise ApiError(422, "validation_failed", {
+                f"upstream.{name}": [{"code": code, **message(f"field.{code}")}]
+                for name, code in problems.items()})
     answer = records_push.push(db, g.caller, body["items"], upstream,
                                current_app.config["DATA_DIR"])
     if upstream is not None and (upstream["erasures"] or upstream["rewrites"]):
@@ -173,7 +184,8 @@ def _blob_address(sha256: str) -> str:
            methods=("HEAD",))
 @caller_required
 def blob_head(sha256: str) -> Any:
-    size = blobs.blob_size(current_app.config["DATA_DIR"], _blob_address(sha256))
+    size = blobs.blob_visible(get_db(), current_app.config["DATA_DIR"],
+                              g.caller["commune_id"], _blob_address(sha256))
     response = Response(status=404 if size is None else 200)
     if size is not None:
         response.headers["X-Blob-Size"] = str(size)
@@ -193,8 +205,8 @@ def blob_put(sha256: str) -> Any:
     if length is not None and length > MAX_BLOB_BYTES:
         raise ApiError(413, "blob_too_large", max_bytes=MAX_BLOB_BYTES)
     try:
-        size, created = blobs.store_blob(current_app.config["DATA_DIR"], sha256, request.stream,
-                                         MAX_BLOB_BYTES, expected_length=length)
+        size, _ = blobs.store_blob(current_app.config["DATA_DIR"], sha256, request.stream,
+                                   MAX_BLOB_BYTES, expected_length=length)
     except blobs.BlobTooLarge:
         raise ApiError(413, "blob_too_large", max_bytes=MAX_BLOB_BYTES) from None
     except blobs.BlobHashMismatch as mismatch:
@@ -202,6 +214,11 @@ def blob_put(sha256: str) -> Any:
                        actual=mismatch.actual) from None
     except (blobs.BlobIncomplete, ClientDisconnected):
         raise ApiError(400, "blob_incomplete") from None
+    # Only now, the whole body read and its hash checked: the caller has the content.
+    # "created" is from its commune's side, so the answer says nothing of other communes.
+    db = get_db()
+    with write_transaction(db):
+        created = blobs.claim_blob(db, g.caller["commune_id"], sha256)
     response = jsonify({"sha256": sha256, "size": size, "created": created})
     response.status_code = 201 if created else 200
     return response
