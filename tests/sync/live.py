@@ -47,21 +47,67 @@ class LiveServer:
             try:
                 if requests.get(f"{self.base}/api/v1/health", timeout=1).ok:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # A loaded machine can take more than a second over the first answer: not
+                # ready yet, which the deadline bounds.
                 time.sleep(0.02)
         raise RuntimeError("the live server did not answer")
 
     def stop(self) -> None:
+        """Stop as a process would: no new connections, the requests being served finish, the
+        open connections are closed, and only then the loop and its trigger go away.
+
+        The order matters. waitress's task threads hold the channels and pull the trigger (a
+        raw pipe fd) when they finish a request; closing everything at once from one thunk let
+        a task thread still in flight write to a closed fd -- EBADF, or worse, a byte into
+        whatever the next server had just opened on that number. And a thunk that closes the
+        trigger can run before pull_trigger() has written its wake-up byte (another pull woke
+        the loop first), so our own write then hit a closed fd: EBADF in stop()."""
         if self._server is None:
             return
-        server = self._server
-        # Closed from inside its own loop (a thunk through waitress's trigger): closing the
-        # sockets from this thread would race the loop's select().
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        if self._thread:
-            self._thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
+        server, thread = self._server, self._thread
+        assert thread is not None
+        # Everything that touches the loop's map runs in the loop (thunks through the trigger):
+        # closing a socket from this thread would race its select(). First the listening
+        # socket alone (BaseWSGIServer.close() would close the trigger with it).
+        self._in_loop(server, lambda: wasyncore.dispatcher.close(server))
+        # The loop keeps running meanwhile: a task thread may wait for it to flush its answer.
+        server.task_dispatcher.shutdown(timeout=30)
+        if server.task_dispatcher.threads:
+            raise RuntimeError(f"{self.base}: a request still running 30 s after stop()")
+
+        def close_connections() -> None:
+            server.trigger.del_channel()  # out of the map (the loop ends), but still open
+            wasyncore.close_all(server._map)
+
+        self._in_loop(server, close_connections)
+        thread.join(timeout=10)
+        if thread.is_alive():
+            raise RuntimeError(f"{self.base}: the server loop did not end")
+        # Nothing can pull the trigger any more: no task thread, no loop, no pending thunk.
+        server.trigger.close()
         self._server = self._thread = None
+
+    @staticmethod
+    def _in_loop(server: Any, thunk: Any) -> None:
+        """Run ``thunk`` in the server's loop thread and wait for it; its error is raised here
+        (the trigger would only log it)."""
+        done = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                thunk()
+            except BaseException as error:  # noqa: BLE001 -- handed to the caller below
+                errors.append(error)
+            finally:
+                done.set()
+
+        server.trigger.pull_trigger(run)
+        if not done.wait(timeout=10):
+            raise RuntimeError("the server loop did not run a thunk within 10 s")
+        if errors:
+            raise errors[0]
 
     def db(self) -> Any:
         return connect(self.database)
