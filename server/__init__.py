@@ -21,6 +21,10 @@ from server.web.db import close_db
 from server.web.errors import register_error_handlers
 
 
+class StartRefused(RuntimeError):
+    """The server will not start as configured; the message says what to change."""
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     settings = setting.load()
@@ -81,7 +85,7 @@ def _checked_key(configured: str | None, data_dir: Path) -> str:
         name, hint = ("SECRET_KEY", "") if configured else (
             f"the secret key in {data_dir / 'secret_key'}",
             " Delete the file and a new random one is made (everyone then logs in again).")
-        raise RuntimeError(f"Gõ Cửa will not start: {name} is {len(key)} characters long, and"
+        raise StartRefused(f"Gõ Cửa will not start: {name} is {len(key)} characters long, and"
                            f" at least {MIN_SECRET_KEY} characters are needed to sign staff"
                            f" sessions.{hint}")
     return key

@@ -88,7 +88,7 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
     """Set up if needed, then serve the staff site, the collector and the API."""
     import waitress
 
-    from server import create_app
+    from server import StartRefused, create_app
 
     options = proxy_options(settings.load())
     _init(echo=False, demo=demo)
@@ -106,7 +106,10 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
     sys.stdout.flush()
     # waitress reads the proxy's X-Forwarded-* itself, so the app must not read them again
     # (ProxyFix, which create_app() adds for PROXY_HOPS, is for the app served any other way).
-    app = create_app({"PROXY_HOPS": 0})
+    try:
+        app = create_app({"PROXY_HOPS": 0})
+    except StartRefused as refused:
+        raise click.ClickException(str(refused)) from None
     waitress.serve(app, host=host, port=port, threads=threads, ident="gocua", **options)
 
 

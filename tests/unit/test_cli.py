@@ -127,3 +127,15 @@ def test_a_zip_bomb_form_is_a_one_reason_error_without_traceback(tmp_path):
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "the workbook is too large: unpacked, it would be more than 20 MB" in done.stderr
     assert "vượt quá 20 MB" in done.stderr
+
+
+def test_serve_with_a_short_secret_key_says_so_in_one_line(tmp_path):
+    server = ServerProcess(tmp_path)
+    server.cli("init")
+    (tmp_path / "secret_key").write_text("short")
+    done = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port",
+                           str(server.port)], env=server.env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0
+    assert "at least 32 characters" in done.stderr and "secret_key" in done.stderr
+    assert "Traceback" not in done.stderr
