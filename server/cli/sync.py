@@ -59,12 +59,13 @@ def peers() -> None:
     db = _db()
     rows = db.execute(
         "SELECT p.id, p.commune_id, p.label, p.last_seen_at, p.revoked_at,"
-        " (SELECT max(checkpoint) FROM peer_checkpoints c WHERE c.peer_id = p.id)"
+        " (SELECT max(checkpoint) FROM peer_checkpoints c WHERE c.peer_id = p.id) AS checkpoint"
         " FROM peers p ORDER BY p.commune_id, p.created_at").fetchall()
-    for peer_id, commune_id, label, seen, revoked, checkpoint in rows:
-        state = f"revoked {revoked}" if revoked else f"last seen {seen or '-'}"
-        click.echo(f"{peer_id}  {commune_id}  {label or '-'}  checkpoint {checkpoint or 0}"
-                   f"  {state}")
+    for r in rows:
+        state = (f"revoked {r['revoked_at']}" if r["revoked_at"]
+                 else f"last seen {r['last_seen_at'] or '-'}")
+        click.echo(f"{r['id']}  {r['commune_id']}  {r['label'] or '-'}"
+                   f"  checkpoint {r['checkpoint'] or 0}  {state}")
 
 
 @sync.command("revoke")

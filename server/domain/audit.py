@@ -38,8 +38,7 @@ def audit_page(db: sqlite_utils.Database, caller: dict[str, Any],
         params: list[Any] = [caller["province_code"], caller["province_code"]]
     else:
         where, params = f"{scope} = ?", [caller["commune_id"]]
-    keys = ("id", "at", "username", "action", "target", "detail", "ip")
-    return [dict(zip(keys, r, strict=True)) for r in db.execute(
+    return [dict(r) for r in db.execute(
         "SELECT a.id, a.at, a.username, a.action, a.target, a.detail, a.ip FROM audit_log a"
         " LEFT JOIN users u ON u.id = a.user_id"
         " LEFT JOIN users n ON a.user_id IS NULL AND n.username = a.username"

@@ -91,14 +91,14 @@ class _Batch:
         rid, rev = record["id"], record["rev"]
         current = db.execute("SELECT rev, commune_id FROM records WHERE id = ?",
                              [rid]).fetchone()
-        if current and current[1] != caller["commune_id"]:
+        if current and current["commune_id"] != caller["commune_id"]:
             return _rejected(item, {"id": _error("out_of_scope")})
         seen = db.execute("SELECT status FROM revisions WHERE record_id = ? AND rev = ?",
                           [rid, rev]).fetchone()
         if seen:
             first = CONFLICT if seen[0] == "conflict" else APPLIED
             return {"id": rid, "rev": rev, "status": DUPLICATE, "first_status": first,
-                    "server_rev": current[0] if current else rev}
+                    "server_rev": current["rev"] if current else rev}
         household = self._household(record)
         problem = self._scope_problem(record, household)
         if problem:
@@ -111,7 +111,7 @@ class _Batch:
             errors = self._missing_blobs(found[0], record["data"])
         if errors:
             return _rejected(item, errors)
-        return store.store_pushed(db, caller, record, current[0] if current else None,
+        return store.store_pushed(db, caller, record, current["rev"] if current else None,
                                   household is not None, self.now)
 
     def _household(self, record: dict[str, Any]) -> str | None:
@@ -174,6 +174,6 @@ def status(db: sqlite_utils.Database, caller: dict[str, Any],
 def pairs_digest(pairs: Any) -> str:
     """SHA-256 of the lines ``"{id} {rev}\\n"``, sorted by id then rev."""
     digest = hashlib.sha256()
-    for rid, rev in sorted(pairs):
+    for rid, rev in sorted((rid, rev) for rid, rev in pairs):  # rows do not sort: tuples do
         digest.update(f"{rid} {rev}\n".encode())
     return digest.hexdigest()
