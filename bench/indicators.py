@@ -208,7 +208,8 @@ def bench_reports(scale: float, work: Path) -> None:
         add_user(db, "bench.reviewer", "Bench", "reviewer", "98000", password=PASSWORD)
         add_user(db, "bench.province", "Bench", "admin", None, password=PASSWORD,
                  province_code="98")
-    one_commune = db.execute("SELECT count(*), sum(json_array_length(data, '$.members'))"
+    one_commune = db.execute("SELECT count(*) AS records,"
+                             " sum(json_array_length(data, '$.members')) AS people"
                              " FROM records WHERE commune_id = '98000'").fetchone()
 
     def naive() -> None:
@@ -243,7 +244,7 @@ def bench_reports(scale: float, work: Path) -> None:
         page(commune_client, "/reports/")
 
     changed = timed(after_a_review)
-    print(f"one commune: {one_commune[0]:,} records, {one_commune[1]:,} people")
+    print(f"one commune: {one_commune['records']:,} records, {one_commune['people']:,} people")
     print(f"  baseline: counting the commune from its records {base:6.3f} s,"
           f" the province {facts:6.1f} s (above)")
     for name, (first, median), baseline in (

@@ -30,7 +30,7 @@ from tests.records import adult, child, household_data  # noqa: E402
 
 def bulk_insert(db: Any, n: int) -> None:
     villages = [r[0] for r in db.execute("SELECT id FROM villages ORDER BY name")]
-    households = [r[0] for r in db.execute("SELECT id, village_id FROM households")]
+    households = [r[0] for r in db.execute("SELECT id FROM households")]
     user = db.execute("SELECT id FROM users WHERE username = 'tnv.demo'").fetchone()[0]
     helped = json.dumps(household_data(members=[adult("Nguyễn Thị Hoa", 1980),
                                                 child("Nguyễn Văn Nam", 2016)]),

@@ -46,7 +46,7 @@ def main() -> None:
                 start = time.perf_counter()
                 rows = db.execute("SELECT seq, kind, entity_id, op, payload FROM changes"
                                   " WHERE seq <= ? ORDER BY seq", [since]).fetchall()
-                decoded = [json.loads(r[4]) for r in rows]
+                decoded = [json.loads(r["payload"]) for r in rows]
                 raw = time.perf_counter() - start
         finally:
             server.stop()

@@ -56,8 +56,7 @@ def main() -> None:
             province.stop()
     assert report.counts["applied"] >= n and held >= n, (report.counts, held)
     assert again.items == 0
-    keys = ("id", "rev", "village_id", "household_id", "form_id", "form_version", "data", "meta")
-    items = [dict(zip(keys, r, strict=True)) for r in rows]
+    items = [dict(r) for r in rows]
     for item in items:
         item["data"], item["meta"] = json.loads(item["data"]), json.loads(item["meta"])
     raw = raw_insert_rate(items, "99999")

@@ -125,9 +125,9 @@ def union_label(union_name: str, t: Any) -> str:
 
 
 def staff_list(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
-    keys = ("id", "username", "display_name", "role", "active", "must_change_password")
-    return [dict(zip(keys, r, strict=True)) for r in db.execute(
-        f"SELECT {', '.join(keys)} FROM users WHERE commune_id = ? AND role != 'volunteer'"
+    return [dict(r) for r in db.execute(
+        "SELECT id, username, display_name, role, active, must_change_password FROM users"
+        " WHERE commune_id = ? AND role != 'volunteer'"
         " ORDER BY active DESC, role, username", [commune_id])]
 
 
@@ -166,8 +166,7 @@ def user_in_scope(db: sqlite_utils.Database, caller: dict[str, Any],
                      " WHERE u.id = ?", [user_id]).fetchone()
     if row is None:
         return None
-    user = dict(zip(("id", "username", "display_name", "role", "commune_id", "active",
-                     "province_code"), row, strict=True))
+    user = dict(row)
     if caller["role"] == "admin" and user["commune_id"] == caller["commune_id"]:
         return user
     if (caller["role"] == "province" and user["role"] == "admin" and user["commune_id"]
@@ -184,13 +183,12 @@ def set_active(db: sqlite_utils.Database, user_id: int, active: bool) -> None:
 
 
 def volunteers(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
-    keys = ("id", "username", "display_name", "union_name", "phone", "active", "villages",
-            "devices")
-    return [dict(zip(keys, r, strict=True)) for r in db.execute(
+    return [dict(r) for r in db.execute(
         "SELECT u.id, u.username, u.display_name, u.union_name, u.phone, u.active,"
         " (SELECT group_concat(v.name, ', ') FROM user_villages uv"
-        "  JOIN villages v ON v.id = uv.village_id WHERE uv.user_id = u.id),"
+        "  JOIN villages v ON v.id = uv.village_id WHERE uv.user_id = u.id) AS villages,"
         " (SELECT count(*) FROM devices d WHERE d.user_id = u.id AND d.revoked_at IS NULL)"
+        " AS devices"
         " FROM users u WHERE u.commune_id = ? AND u.role = 'volunteer'"
         " ORDER BY u.active DESC, u.display_name", [commune_id])]
 
@@ -201,8 +199,7 @@ def volunteer(db: sqlite_utils.Database, commune_id: str, user_id: int) -> dict[
                      [user_id, commune_id]).fetchone()
     if row is None:
         return None
-    person = dict(zip(("id", "username", "display_name", "union_name", "phone", "active",
-                       "created_at"), row, strict=True))
+    person = dict(row)
     person["village_ids"] = user_village_ids(db, user_id)
     person["union_key"] = next((k for k, v in UNIONS.items() if v == person["union_name"]),
                                "other")
@@ -257,9 +254,8 @@ def team(db: sqlite_utils.Database, commune_id: str, village_id: str | None) -> 
 
 
 def province_admins(db: sqlite_utils.Database, province_code: str) -> list[dict[str, Any]]:
-    keys = ("id", "username", "display_name", "commune", "active")
-    return [dict(zip(keys, r, strict=True)) for r in db.execute(
-        "SELECT u.id, u.username, u.display_name, c.name, u.active FROM users u"
+    return [dict(r) for r in db.execute(
+        "SELECT u.id, u.username, u.display_name, c.name AS commune, u.active FROM users u"
         " JOIN communes c ON c.id = u.commune_id WHERE c.province_code = ? AND u.role = 'admin'"
         " ORDER BY c.name, u.username", [province_code])]
 
@@ -302,9 +298,9 @@ _USER_SQL = f"SELECT {', '.join(_USER_KEYS)}, password_hash FROM users"
 
 def _staff(row: Any) -> dict[str, Any] | None:
     """A users row as the session's user, with its effective role; None for a volunteer."""
-    if row is None or row[3] not in STAFF_ROLES:
+    if row is None or row["role"] not in STAFF_ROLES:
         return None
-    user = dict(zip(_USER_KEYS, row[:len(_USER_KEYS)], strict=True))
+    user = {key: row[key] for key in _USER_KEYS}
     if user["role"] == "admin" and user["commune_id"] is None:
         if not user["province_code"]:
             return None
@@ -372,10 +368,10 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str) -> dic
     for a known one, so the answer's timing does not tell which usernames exist."""
     row = db.execute(f"{_USER_SQL} WHERE username = ? AND active = 1", [username]).fetchone()
     user = _staff(row)
-    if user is None or not row[-1]:
+    if user is None or not row["password_hash"]:
         check_password_hash(_dummy_hash(), password)
         return None
-    return user if check_password_hash(row[-1], password) else None
+    return user if check_password_hash(row["password_hash"], password) else None
 
 
 def session_user(db: sqlite_utils.Database, user_id: int) -> dict[str, Any] | None:
@@ -406,7 +402,7 @@ def staff_by_username(db: sqlite_utils.Database, username: str) -> dict[str, Any
     """A staff account (any commune, a province admin too) by its username, active or not."""
     row = db.execute("SELECT id, username, role FROM users WHERE username = ?"
                      " AND role != 'volunteer'", [username]).fetchone()
-    return dict(zip(("id", "username", "role"), row, strict=True)) if row else None
+    return dict(row) if row else None
 
 
 def has_staff(db: sqlite_utils.Database) -> bool:

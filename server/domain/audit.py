@@ -47,8 +47,7 @@ def audit_page(db: sqlite_utils.Database, caller: dict[str, Any],
         params: list[Any] = [caller["province_code"], caller["province_code"]]
     else:
         where, params = f"({scope} = ? OR {_ABOUT_COMMUNE} = ?)", [caller["commune_id"]] * 2
-    keys = ("id", "at", "username", "action", "target", "detail", "ip")
-    return [dict(zip(keys, r, strict=True)) for r in db.execute(
+    return [dict(r) for r in db.execute(
         "SELECT a.id, a.at, a.username, a.action, a.target, a.detail, a.ip FROM audit_log a"
         " LEFT JOIN users u ON u.id = a.user_id"
         " LEFT JOIN users n ON a.user_id IS NULL AND n.username = a.username"
@@ -72,7 +71,7 @@ def reset_notices(db: sqlite_utils.Database, user: dict[str, Any]) -> dict[str, 
                         " ORDER BY id DESC LIMIT 2", [user["id"]]).fetchall()
     since = logins[1][0] if len(logins) > 1 else 0
     rows = db.execute(
-        "SELECT a.username, substr(a.target, 6), a.at FROM audit_log a"
+        "SELECT a.username AS \"by\", substr(a.target, 6) AS account, a.at FROM audit_log a"
         f" LEFT JOIN users u ON u.id = a.user_id {_ABOUT}"
         " WHERE a.action = 'password_reset' AND a.id > ?"
         " AND a.at >= (SELECT created_at FROM users WHERE id = ?)"
@@ -80,5 +79,5 @@ def reset_notices(db: sqlite_utils.Database, user: dict[str, Any]) -> dict[str, 
         " ORDER BY a.id DESC", [since, user["id"], user["commune_id"]]).fetchall()
     if not rows:
         return None
-    resets = [{"by": r[0], "account": r[1], "at": r[2]} for r in rows[:NOTICES]]
+    resets = [dict(r) for r in rows[:NOTICES]]
     return {"resets": resets, "more": len(rows) - len(resets)}

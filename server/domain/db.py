@@ -33,6 +33,9 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     # check_same_thread=False: waitress may tear a request down on another thread than the one
     # that opened it; each connection is still used by one request at a time.
     conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+    # Rows are read by column name (row["commune_id"], dict(row)); only a one-column result
+    # (a count, an id) is read as row[0].
+    conn.row_factory = sqlite3.Row
     db = sqlite_utils.Database(conn)
     db.execute("PRAGMA journal_mode=WAL")
     # NORMAL is durable across process crashes in WAL mode; only power loss can lose the very

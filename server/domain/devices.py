@@ -83,8 +83,8 @@ def redeem_enrollment_code(db: sqlite_utils.Database, code: str) -> tuple[dict[s
         # is one letter away from a real code that may still be unused.
         raise EnrollmentRefused("unknown", audit={"user_id": None, "username": "", "target": "",
                                                   "detail": "unknown"})
-    code_hash, user_id, expires_at, used_at, username = row
-    reason = "used" if used_at else "expired" if expires_at <= now_iso() else None
+    user_id, username = row["user_id"], row["username"]
+    reason = "used" if row["used_at"] else "expired" if row["expires_at"] <= now_iso() else None
     if reason:
         raise EnrollmentRefused(reason, audit={
             "user_id": user_id, "username": username, "target": f"user:{username}",
@@ -96,7 +96,7 @@ def redeem_enrollment_code(db: sqlite_utils.Database, code: str) -> tuple[dict[s
     # The WHERE makes a race between two phones with one code end with exactly one winner.
     used = db.execute("UPDATE enrollment_codes SET used_at = ?, device_id = ?"
                       " WHERE code_hash = ? AND used_at IS NULL",
-                      [now_iso(), device["id"], code_hash]).rowcount
+                      [now_iso(), device["id"], row["code_hash"]]).rowcount
     if used != 1:
         raise EnrollmentRefused("used")
     return device, token
@@ -116,8 +116,7 @@ def device_for_token(db: sqlite_utils.Database, token: str, *,
     if row is None:
         _note_refused_device(db, token_hash)
         return None
-    device = dict(zip(("id", "user_id", "commune_id", "username", "display_name"), row,
-                      strict=True))
+    device = dict(row)
     device["village_ids"] = user_village_ids(db, device["user_id"])
     if touch:
         _touch(db, device["id"])
@@ -147,12 +146,13 @@ def _note_refused_device(db: sqlite_utils.Database, token_hash: str) -> None:
                      [token_hash]).fetchone()
     if row is None:
         return
-    target = f"device:{row[0]}"
+    target = f"device:{row['id']}"
     since = (datetime.now(UTC) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
     if not db.execute("SELECT 1 FROM audit_log WHERE username = ? AND action = 'device_refused'"
-                      " AND at > ? AND target = ?", [row[2], since, target]).fetchone():
+                      " AND at > ? AND target = ?", [row["username"], since, target]).fetchone():
         with write_transaction(db):
-            audit(db, "device_refused", user_id=row[1], username=row[2], target=target)
+            audit(db, "device_refused", user_id=row["user_id"], username=row["username"],
+                  target=target)
 
 
 def revoke_device(db: sqlite_utils.Database, device_id: str) -> bool:
@@ -172,9 +172,10 @@ def peer_for_token(db: sqlite_utils.Database, token: str) -> dict[str, Any] | No
                      " AND revoked_at IS NULL", [hash_secret(token)]).fetchone()
     if row is None:
         return None
-    return {"kind": "peer", "id": None, "peer_id": row[0], "user_id": None,
-            "commune_id": row[1], "username": row[2], "display_name": row[2],
-            "village_ids": commune_village_ids(db, row[1])}
+    return {"kind": "peer", "id": None, "peer_id": row["id"], "user_id": None,
+            "commune_id": row["commune_id"], "username": row["label"],
+            "display_name": row["label"],
+            "village_ids": commune_village_ids(db, row["commune_id"])}
 
 
 def issue_peer_token(db: sqlite_utils.Database, commune_id: str,
@@ -205,31 +206,31 @@ def code_state(db: sqlite_utils.Database, user_id: int, code: str) -> dict[str, 
                      " AND user_id = ?", [hash_secret(normalise_code(code)), user_id]).fetchone()
     if row is None:
         return None
-    state = "used" if row[1] else "expired" if row[0] <= now_iso() else "valid"
-    return {"expires_at": row[0], "used_at": row[1], "state": state}
+    state = "used" if row["used_at"] else "expired" if row["expires_at"] <= now_iso() \
+        else "valid"
+    return {**dict(row), "state": state}
 
 
 def devices(db: sqlite_utils.Database, commune_id: str,
             user_id: int | None = None) -> list[dict[str, Any]]:
-    keys = ("id", "user_id", "username", "display_name", "created_at", "last_seen_at",
-            "revoked_at", "reported_unsynced", "reported_at", "app_version")
     where, params = "u.commune_id = ?", [commune_id]
     if user_id is not None:
         where += " AND u.id = ?"
         params.append(user_id)
-    return [dict(zip(keys, r, strict=True)) for r in db.execute(
-        "SELECT d.id, u.id, u.username, u.display_name, d.created_at, d.last_seen_at,"
-        " d.revoked_at, d.reported_unsynced, d.reported_at, d.app_version FROM devices d"
+    return [dict(r) for r in db.execute(
+        "SELECT d.id, u.id AS user_id, u.username, u.display_name, d.created_at,"
+        " d.last_seen_at, d.revoked_at, d.reported_unsynced, d.reported_at, d.app_version"
+        " FROM devices d"
         f" JOIN users u ON u.id = d.user_id WHERE {where}"
         " ORDER BY d.revoked_at IS NOT NULL, u.display_name, d.created_at", params)]
 
 
 def device_in_scope(db: sqlite_utils.Database, commune_id: str,
                     device_id: str) -> dict[str, Any] | None:
-    row = db.execute("SELECT d.id, u.id, u.username FROM devices d JOIN users u"
+    row = db.execute("SELECT d.id, u.id AS user_id, u.username FROM devices d JOIN users u"
                      " ON u.id = d.user_id WHERE d.id = ? AND u.commune_id = ?",
                      [device_id, commune_id]).fetchone()
-    return dict(zip(("id", "user_id", "username"), row, strict=True)) if row else None
+    return dict(row) if row else None
 
 
 def enroll(db: sqlite_utils.Database, code: str) -> dict[str, Any]:
@@ -239,15 +240,15 @@ def enroll(db: sqlite_utils.Database, code: str) -> dict[str, Any]:
         user = db.execute("SELECT id, username, display_name, commune_id FROM users"
                           " WHERE id = ?", [device["user_id"]]).fetchone()
         commune = db.execute("SELECT id, name, province_name FROM communes WHERE id = ?",
-                             [user[3]]).fetchone()
+                             [user["commune_id"]]).fetchone()
         village_ids = [r[0] for r in db.execute(
-            "SELECT village_id FROM user_villages WHERE user_id = ?", [user[0]])]
+            "SELECT village_id FROM user_villages WHERE user_id = ?", [user["id"]])]
     return {
         "protocol": PROTOCOL_VERSION,
         "device_id": device["id"],
         "token": token,
-        "user": {"id": user[0], "username": user[1], "display_name": user[2]},
-        "commune": {"id": commune[0], "name": commune[1], "province_name": commune[2]},
+        "user": {k: user[k] for k in ("id", "username", "display_name")},
+        "commune": dict(commune),
         "villages": villages_of(db, village_ids),
     }
 

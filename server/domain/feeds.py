@@ -36,7 +36,7 @@ def pull(db: sqlite_utils.Database, device: dict[str, Any], since: int,
         " AND (user_id IS NULL OR user_id = ?) ORDER BY seq LIMIT ?",
         [since, device["commune_id"], *villages, device["user_id"], limit + 1]).fetchall()
     page = rows[:limit]
-    changes = [{"seq": r[0], "kind": r[1], "id": r[2], "op": r[3], "data": json.loads(r[4])}
-               for r in page]
-    return {"changes": changes, "next_since": page[-1][0] if page else since,
+    changes = [{"seq": r["seq"], "kind": r["kind"], "id": r["entity_id"], "op": r["op"],
+                "data": json.loads(r["payload"])} for r in page]
+    return {"changes": changes, "next_since": page[-1]["seq"] if page else since,
             "has_more": len(rows) > limit}

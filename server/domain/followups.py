@@ -57,8 +57,7 @@ def latest_visit(db: sqlite_utils.Database, household_id: str) -> dict[str, Any]
         " ORDER BY visit_date DESC, received_at DESC, id DESC LIMIT 1", [household_id]).fetchone()
     if row is None:
         return None
-    return {"id": row[0], "data": json.loads(row[1]), "visit_date": row[2], "form_id": row[3],
-            "form_version": row[4]}
+    return {**dict(row), "data": json.loads(row["data"])}
 
 
 def topic_labels(db: sqlite_utils.Database, form_id: str, version: str, topics: list[str],
@@ -79,10 +78,9 @@ def household_followup(db: sqlite_utils.Database, household_id: str) -> dict[str
 def _household(db: sqlite_utils.Database, household_id: str) -> dict[str, Any] | None:
     row = db.execute("SELECT id, commune_id, village_id, code, head_name, address, removed_at"
                      " FROM households WHERE id = ?", [household_id]).fetchone()
-    if row is None or row[6]:
+    if row is None or row["removed_at"]:
         return None
-    return dict(zip(("id", "commune_id", "village_id", "code", "head_name", "address"),
-                    row[:6], strict=True))
+    return {k: row[k] for k in ("id", "commune_id", "village_id", "code", "head_name", "address")}
 
 
 def _remember(db: sqlite_utils.Database, household_id: str, text: str) -> None:
@@ -128,8 +126,9 @@ def village_followups(db: sqlite_utils.Database, village_ids: list[str]) -> list
         return []
     marks = ",".join("?" * len(village_ids))
     rows = db.execute(
-        "SELECT h.id, h.code, h.head_name, h.address, v.name, r.id, r.data, r.visit_date,"
-        " u.display_name, r.form_id, r.form_version FROM households h"
+        "SELECT h.id AS household_id, h.code, h.head_name, h.address, v.name AS village,"
+        " r.id AS record_id, r.data, r.visit_date, u.display_name AS volunteer, r.form_id,"
+        " r.form_version FROM households h"
         " JOIN villages v ON v.id = h.village_id"
         " JOIN records r ON r.id = (SELECT x.id FROM records x WHERE x.household_id = h.id"
         "   ORDER BY x.visit_date DESC, x.received_at DESC, x.id DESC LIMIT 1)"
@@ -139,12 +138,11 @@ def village_followups(db: sqlite_utils.Database, village_ids: list[str]) -> list
         village_ids).fetchall()
     out = []
     for r in rows:
-        followup = followup_of(json.loads(r[6]))
+        item = dict(r)
+        followup = followup_of(json.loads(item.pop("data")))
         if followup is None:
             continue
-        out.append({"household_id": r[0], "code": r[1], "head_name": r[2], "address": r[3],
-                    "village": r[4], "record_id": r[5], "visit_date": r[7], "volunteer": r[8],
-                    "form_id": r[9], "form_version": r[10], **followup})
+        out.append({**item, **followup})
     # Dated visits first, soonest first; then the rest by name.
     out.sort(key=lambda f: (f["date"] is None, f["date"] or "", f["head_name"]))
     return out

@@ -37,11 +37,11 @@ def install_form(db: sqlite_utils.Database, definition: dict[str, Any], *,
     row = db.execute("SELECT definition, shared FROM forms WHERE form_id = ? AND version = ?",
                      [form.form_id, form.version]).fetchone()
     if row:
-        if row[0] != text:
+        if row["definition"] != text:
             raise FormVersionExists(
                 f"form {form.form_id} version {form.version} already exists with other content;"
                 " give the new form a new version")
-        if row[1] or (commune_id is not None and _visible(db, form.form_id, form.version,
+        if row["shared"] or (commune_id is not None and _visible(db, form.form_id, form.version,
                                                           commune_id)):
             return form, False
         if commune_id is None:
@@ -116,6 +116,6 @@ def get_form(db: sqlite_utils.Database, form_id: str, version: str, *,
 
 def form_versions(db: sqlite_utils.Database, form_id: str) -> list[tuple[str, dict[str, Any]]]:
     """Every stored version of a form, oldest first, with its definition."""
-    return [(row[0], json.loads(row[1])) for row in db.execute(
+    return [(row["version"], json.loads(row["definition"])) for row in db.execute(
         "SELECT version, definition FROM forms WHERE form_id = ? ORDER BY created_at",
         [form_id])]

@@ -144,7 +144,7 @@ def check_rows(db: sqlite_utils.Database, commune_id: str,
     if len(table) - 1 > MAX_ROWS:
         raise Refused("review.import_too_many", max=MAX_ROWS)
     villages = _villages(db, commune_id)
-    existing = {(v, fold(h), fold(a)) for v, h, a in db.execute(
+    existing = {(r["village_id"], fold(r["head_name"]), fold(r["address"])) for r in db.execute(
         "SELECT village_id, head_name, address FROM households WHERE commune_id = ?"
         " AND removed_at IS NULL", [commune_id])}
     seen: dict[tuple[str, str, str], int] = {}
@@ -163,14 +163,14 @@ def check_rows(db: sqlite_utils.Database, commune_id: str,
 
 def _villages(db: sqlite_utils.Database, commune_id: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    rows = db.execute("SELECT v.id, v.name, v.merged_into, s.name FROM villages v"
+    rows = db.execute("SELECT v.id, v.name, v.merged_into, s.name AS survivor FROM villages v"
                       " LEFT JOIN villages s ON s.id = v.merged_into WHERE v.commune_id = ?"
                       " ORDER BY v.merged_into IS NOT NULL", [commune_id]).fetchall()
-    for village_id, name, merged_into, survivor in rows:
-        entry = {"id": village_id, "name": name, "merged_into": merged_into,
-                 "survivor": survivor}
-        out.setdefault(village_id, entry)
-        out.setdefault(fold(name), entry)  # an active village wins a name over a merged one
+    for r in rows:
+        entry = dict(r)
+        out.setdefault(entry["id"], entry)
+        # An active village wins a name over a merged one.
+        out.setdefault(fold(entry["name"]), entry)
     return out
 
 
@@ -218,9 +218,8 @@ def get_import(db: sqlite_utils.Database, commune_id: str,
                      " WHERE id = ? AND commune_id = ?", [import_id, commune_id]).fetchone()
     if row is None:
         return None
-    rows = json.loads(row[2])
-    return {"id": row[0], "filename": row[1], "rows": rows, "created_at": row[3],
-            "applied_at": row[4], "valid": sum(1 for r in rows if not r["errors"]),
+    rows = json.loads(row["rows"])
+    return {**dict(row), "rows": rows, "valid": sum(1 for r in rows if not r["errors"]),
             "invalid": sum(1 for r in rows if r["errors"])}
 
 

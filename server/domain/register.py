@@ -36,7 +36,7 @@ def _village(db: sqlite_utils.Database, commune_id: str, village_id: str) -> dic
                      " AND commune_id = ?", [village_id, commune_id]).fetchone()
     if row is None:
         raise Refused("review.error_no_village", status=404)
-    return dict(zip(("id", "name", "active", "merged_into"), row, strict=True))
+    return dict(row)
 
 
 def _check_name(db: sqlite_utils.Database, commune_id: str, name: str,
@@ -45,32 +45,30 @@ def _check_name(db: sqlite_utils.Database, commune_id: str, name: str,
     if not name or len(name) > MAX_NAME:
         raise Refused("review.error_village_name", max=MAX_NAME)
     # casefold in Python: SQLite's lower() leaves 'Đ' and 'Ô' as they are.
-    for other_id, other in db.execute("SELECT id, name FROM villages WHERE commune_id = ?"
-                                      " AND merged_into IS NULL", [commune_id]):
-        if other_id != village_id and other.casefold() == name.casefold():
-            raise Refused("review.error_village_exists", name=other)
+    for other in db.execute("SELECT id, name FROM villages WHERE commune_id = ?"
+                            " AND merged_into IS NULL", [commune_id]):
+        if other["id"] != village_id and other["name"].casefold() == name.casefold():
+            raise Refused("review.error_village_exists", name=other["name"])
     return name
 
 
 def register_villages(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
     """Villages with their counts, names over time, and what was merged into them."""
-    keys = ("id", "name", "active", "merged_into", "merged_at", "created_at", "households",
-            "records")
-    rows = [dict(zip(keys, r, strict=True)) for r in db.execute(
+    rows = [dict(r) for r in db.execute(
         "SELECT v.id, v.name, v.active, v.merged_into, v.merged_at, v.created_at,"
         " (SELECT count(*) FROM households h WHERE h.village_id = v.id"
-        "  AND h.removed_at IS NULL),"
+        "  AND h.removed_at IS NULL) AS households,"
         " (SELECT count(*) FROM records r WHERE r.commune_id = v.commune_id"
-        "  AND r.village_id = v.id)"
+        "  AND r.village_id = v.id) AS records"
         " FROM villages v WHERE v.commune_id = ? ORDER BY v.merged_into IS NOT NULL, v.name",
         [commune_id])]
     names = {}
-    for village_id, name, valid_from, valid_to in db.execute(
+    for r in db.execute(
             "SELECT n.village_id, n.name, n.valid_from, n.valid_to FROM village_names n"
             " JOIN villages v ON v.id = n.village_id WHERE v.commune_id = ? ORDER BY n.id",
             [commune_id]):
-        names.setdefault(village_id, []).append(
-            {"name": name, "valid_from": valid_from, "valid_to": valid_to})
+        names.setdefault(r["village_id"], []).append(
+            {"name": r["name"], "valid_from": r["valid_from"], "valid_to": r["valid_to"]})
     by_id = {v["id"]: v for v in rows}
     for v in rows:
         v["names"] = names.get(v["id"], [])
@@ -167,41 +165,37 @@ def _catch_up(db: sqlite_utils.Database, commune_id: str, target: dict[str, Any]
 
 # -- households -------------------------------------------------------------------------------
 
-_HOUSEHOLD_KEYS = ("id", "commune_id", "village_id", "village", "code", "head_name", "address",
-                   "created_at", "updated_at", "removed_at")
+_HOUSEHOLD_COLUMNS = ("h.id, h.commune_id, h.village_id, v.name AS village, h.code, h.head_name,"
+                      " h.address, h.created_at, h.updated_at, h.removed_at")
 
 
 def get_household(db: sqlite_utils.Database, commune_id: str,
                   household_id: str) -> dict[str, Any] | None:
     row = db.execute(
-        "SELECT h.id, h.commune_id, h.village_id, v.name, h.code, h.head_name, h.address,"
-        " h.created_at, h.updated_at, h.removed_at FROM households h"
+        f"SELECT {_HOUSEHOLD_COLUMNS} FROM households h"
         " JOIN villages v ON v.id = h.village_id WHERE h.id = ? AND h.commune_id = ?",
         [household_id, commune_id]).fetchone()
-    return dict(zip(_HOUSEHOLD_KEYS, row, strict=True)) if row else None
+    return dict(row) if row else None
 
 
 def households(db: sqlite_utils.Database, commune_id: str,
                village_id: str) -> list[dict[str, Any]]:
     ids = village_ids_under(db, village_id)
     marks = ",".join("?" * len(ids))
-    keys = (*_HOUSEHOLD_KEYS, "visits", "last_visit")
-    return [dict(zip(keys, r, strict=True)) for r in db.execute(
-        "SELECT h.id, h.commune_id, h.village_id, v.name, h.code, h.head_name, h.address,"
-        " h.created_at, h.updated_at, h.removed_at,"
-        " (SELECT count(*) FROM records r WHERE r.household_id = h.id),"
-        " (SELECT max(r.visit_date) FROM records r WHERE r.household_id = h.id)"
+    return [dict(r) for r in db.execute(
+        f"SELECT {_HOUSEHOLD_COLUMNS},"
+        " (SELECT count(*) FROM records r WHERE r.household_id = h.id) AS visits,"
+        " (SELECT max(r.visit_date) FROM records r WHERE r.household_id = h.id) AS last_visit"
         " FROM households h JOIN villages v ON v.id = h.village_id"
         f" WHERE h.commune_id = ? AND h.village_id IN ({marks}) AND h.removed_at IS NULL"
         " ORDER BY h.head_name, h.code", [commune_id, *ids])]
 
 
 def visits(db: sqlite_utils.Database, household_id: str) -> list[dict[str, Any]]:
-    keys = ("id", "visit_date", "received_at", "outcome", "review_state", "needs_help",
-            "village", "volunteer", "revisions")
-    return [dict(zip(keys, r, strict=True)) for r in db.execute(
+    return [dict(r) for r in db.execute(
         "SELECT r.id, r.visit_date, r.received_at, r.outcome, r.review_state, r.needs_help,"
-        " v.name, u.display_name, (SELECT count(*) FROM revisions x WHERE x.record_id = r.id)"
+        " v.name AS village, u.display_name AS volunteer,"
+        " (SELECT count(*) FROM revisions x WHERE x.record_id = r.id) AS revisions"
         " FROM records r JOIN villages v ON v.id = r.village_id"
         " LEFT JOIN users u ON u.id = r.user_id WHERE r.household_id = ?"
         " ORDER BY r.visit_date DESC, r.received_at DESC", [household_id])]
@@ -273,7 +267,7 @@ def villages_of(db: sqlite_utils.Database, village_ids: list[str]) -> list[dict[
     if not village_ids:
         return []
     marks = ",".join("?" * len(village_ids))
-    return [dict(zip(("id", "name"), r, strict=True)) for r in db.execute(
+    return [dict(r) for r in db.execute(
         f"SELECT id, name FROM villages WHERE id IN ({marks}) ORDER BY name", village_ids)]
 
 
@@ -288,8 +282,7 @@ _COMMUNE_CODE = re.compile(r"\d{5}")
 def commune(db: sqlite_utils.Database, commune_id: str) -> dict[str, Any] | None:
     row = db.execute("SELECT id, name, province_code, province_name FROM communes WHERE id = ?",
                      [commune_id]).fetchone()
-    return dict(zip(("id", "name", "province_code", "province_name"), row, strict=True)) \
-        if row else None
+    return dict(row) if row else None
 
 
 def overview(db: sqlite_utils.Database, commune_id: str) -> dict[str, int]:
@@ -319,18 +312,18 @@ def labels(db: sqlite_utils.Database, village_id: str) -> list[dict[str, Any]]:
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
-    return [{"id": r[0], "code": r[1]} for r in db.execute(
+    return [dict(r) for r in db.execute(
         f"SELECT id, code FROM households WHERE id IN ({marks}) ORDER BY code", ids)]
 
 
 def communes(db: sqlite_utils.Database, province_code: str) -> list[dict[str, Any]]:
-    keys = ("id", "name", "province_name", "created_at", "admins", "volunteers", "records")
-    return [dict(zip(keys, r, strict=True)) for r in db.execute(
+    return [dict(r) for r in db.execute(
         "SELECT c.id, c.name, c.province_name, c.created_at,"
         " (SELECT group_concat(username, ', ') FROM users WHERE commune_id = c.id"
-        "  AND role = 'admin' AND active = 1),"
-        " (SELECT count(*) FROM users WHERE commune_id = c.id AND role = 'volunteer'),"
-        " (SELECT count(*) FROM records WHERE commune_id = c.id)"
+        "  AND role = 'admin' AND active = 1) AS admins,"
+        " (SELECT count(*) FROM users WHERE commune_id = c.id AND role = 'volunteer')"
+        " AS volunteers,"
+        " (SELECT count(*) FROM records WHERE commune_id = c.id) AS records"
         " FROM communes c WHERE c.province_code = ? ORDER BY c.name", [province_code])]
 
 
@@ -396,11 +389,12 @@ def village_ids_under(db: sqlite_utils.Database, village_id: str) -> list[str]:
     """A village and every village merged into it (and into those): its records are all its
     own now, while each record keeps pointing at the village it was made in."""
     sql = _MERGED_UNDER.format(seeds="SELECT ?, ?")
-    return [row[1] for row in db.execute(sql, [village_id, village_id])]
+    return [row["id"] for row in db.execute(sql, [village_id, village_id])]
 
 
 def survivors(db: sqlite_utils.Database, commune_id: str) -> dict[str, str]:
     """Merged village → the village it now counts under (following merges of merges)."""
     sql = _MERGED_UNDER.format(seeds="SELECT id, id FROM villages WHERE commune_id = ?"
                                      " AND merged_into IS NULL")
-    return {row[1]: row[0] for row in db.execute(sql, [commune_id]) if row[0] != row[1]}
+    return {row["id"]: row["root"] for row in db.execute(sql, [commune_id])
+            if row["root"] != row["id"]}

@@ -79,8 +79,8 @@ def replicate(db: sqlite_utils.Database, client: SyncClient, url: str, data_dir:
             db.execute("UPDATE sync_identity SET server_id = lower(hex(randomblob(16)))")
         since = 0
     sender = _Sender(db, client, url, Path(data_dir), report)
-    retry = [tuple(r) for r in db.execute(
-        "SELECT record_id, rev FROM upstream_rejects WHERE url = ? ORDER BY at", [url])]
+    retry = db.execute("SELECT record_id, rev FROM upstream_rejects WHERE url = ? ORDER BY at",
+                       [url]).fetchall()
     for start in range(0, len(retry), max_items):
         # Refused before: offered again at the unchanged checkpoint (nothing else moves).
         batch = _Batch(server_id(db), since)
@@ -135,11 +135,12 @@ def _read_batch(db: sqlite_utils.Database, since: int, commune_id: str, max_item
         if not entries:
             return None
         batch = _Batch(server_id(db), since, commune=_commune(db, commune_id))
-        for seq, kind, entity_id, rev, entry_commune in entries:
-            if entry_commune not in (None, commune_id):
+        for entry in entries:
+            seq, kind = entry["seq"], entry["kind"]
+            if entry["commune_id"] not in (None, commune_id):
                 batch.checkpoint = seq  # another commune's: not this upstream's business
                 continue
-            payload = _payload(db, kind, entity_id, rev, commune_id)
+            payload = _payload(db, kind, entry["entity_id"], entry["rev"], commune_id)
             cost = len(encoded(payload)) + 1 if payload is not None else 0
             full = kind == "revision" and payload is not None and len(batch.items) >= max_items
             if full or (batch.size and batch.size + cost > max_bytes):
@@ -193,15 +194,14 @@ def _payload(db: sqlite_utils.Database, kind: str, entity_id: str, rev: str | No
     if kind == "record":
         row = db.execute("SELECT id, rev, review_state FROM records WHERE id = ?"
                          " AND commune_id = ?", [entity_id, commune_id]).fetchone()
-        return dict(zip(("id", "rev", "review_state"), row, strict=True)) if row else None
+        return dict(row) if row else None
     table = {"village": "villages", "household": "households"}.get(kind)
     if table is None:
         return None  # a kind a newer version added: skipped, the checkpoint moves on
     row = db.execute(f"SELECT * FROM {table} WHERE id = ?", [entity_id]).fetchone()
     if row is None:
         return {"id": entity_id, "op": "delete"}
-    columns = [c[0] for c in db.execute(f"SELECT * FROM {table} LIMIT 0").description]
-    current = dict(zip(columns, row, strict=True))
+    current = dict(row)
     keep = (("name", "active", "merged_into", "merged_at") if kind == "village" else
             ("village_id", "code", "head_name", "address", "removed_at"))
     payload = {"id": entity_id, "op": "put", **{k: current[k] for k in keep if k in current}}
@@ -213,23 +213,22 @@ def _payload(db: sqlite_utils.Database, kind: str, entity_id: str, rev: str | No
 def _commune(db: sqlite_utils.Database, commune_id: str) -> dict[str, Any] | None:
     row = db.execute("SELECT id, name, province_code, province_name FROM communes"
                      " WHERE id = ?", [commune_id]).fetchone()
-    return dict(zip(("id", "name", "province_code", "province_name"), row,
-                    strict=True)) if row else None
+    return dict(row) if row else None
 
 
 def _revision(db: sqlite_utils.Database, record_id: str, rev: str,
               commune_id: str) -> dict[str, Any] | None:
     row = db.execute(
-        "SELECT v.record_id, v.rev, v.base_rev, coalesce(v.form_id, r.form_id),"
-        " coalesce(v.form_version, r.form_version), coalesce(v.household_id, r.household_id),"
-        " coalesce(v.village_id, r.village_id), v.data, v.meta FROM revisions v"
+        "SELECT v.record_id AS id, v.rev, v.base_rev, coalesce(v.form_id, r.form_id) AS form_id,"
+        " coalesce(v.form_version, r.form_version) AS form_version,"
+        " coalesce(v.household_id, r.household_id) AS household_id,"
+        " coalesce(v.village_id, r.village_id) AS village_id, v.data, v.meta FROM revisions v"
         " JOIN records r ON r.id = v.record_id WHERE v.record_id = ? AND v.rev = ?"
         " AND r.commune_id = ?", [record_id, rev, commune_id]).fetchone()
     if row is None:
         return None
-    keys = ("id", "rev", "base_rev", "form_id", "form_version", "household_id", "village_id")
-    item = dict(zip(keys, row[:7], strict=True))
-    item["data"], item["meta"] = json.loads(row[7]), json.loads(row[8])
+    item = dict(row)
+    item["data"], item["meta"] = json.loads(row["data"]), json.loads(row["meta"])
     return item
 
 
@@ -294,7 +293,7 @@ class _Sender:
 def commune_pairs(db: sqlite_utils.Database, commune_id: str) -> list[tuple[str, str]]:
     """Every (record, revision) this server holds for a commune: what the province's digest
     is compared with."""
-    return [(row[0], row[1]) for row in db.execute(
+    return [(row["record_id"], row["rev"]) for row in db.execute(
         "SELECT v.record_id, v.rev FROM revisions v JOIN records r ON r.id = v.record_id"
         " WHERE r.commune_id = ?", [commune_id])]
 

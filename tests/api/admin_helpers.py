@@ -86,8 +86,10 @@ def user_id(db: Any, username: str) -> int:
 
 
 def audit_rows(db: Any, action: str) -> list[tuple[Any, ...]]:
-    return db.execute("SELECT username, target, detail, ip FROM audit_log WHERE action = ?"
-                      " ORDER BY id", [action]).fetchall()
+    """(username, target, detail, ip) of each entry of this action, oldest first."""
+    return [(r["username"], r["target"], r["detail"], r["ip"]) for r in db.execute(
+        "SELECT username, target, detail, ip FROM audit_log WHERE action = ? ORDER BY id",
+        [action])]
 
 
 def decode_png(data: bytes) -> str:

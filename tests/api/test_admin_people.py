@@ -34,8 +34,10 @@ def test_the_admin_adds_a_volunteer_with_union_phone_and_villages(admin, db):
     assert response.status_code == 303
     row = db.execute("SELECT id, username, role, union_name, phone, commune_id FROM users"
                      " WHERE display_name = 'Đỗ Thị Lan'").fetchone()
-    assert row[1:] == ("tnv.dothilan", "volunteer", "Hội Phụ nữ", "0912345678", "99999")
-    assert response.headers["Location"] == f"/admin/volunteers/{row[0]}"
+    assert {k: row[k] for k in ("username", "role", "union_name", "phone", "commune_id")} == {
+        "username": "tnv.dothilan", "role": "volunteer", "union_name": "Hội Phụ nữ",
+        "phone": "0912345678", "commune_id": "99999"}
+    assert response.headers["Location"] == f"/admin/volunteers/{row['id']}"
     page = admin.get(response.headers["Location"]).get_data(as_text=True)
     assert "Đỗ Thị Lan" in page and "0912345678" in page
     listing = admin.get("/admin/volunteers").get_data(as_text=True)
@@ -44,8 +46,9 @@ def test_the_admin_adds_a_volunteer_with_union_phone_and_villages(admin, db):
     assert [r[1] for r in audit_rows(db, "view_person")] == ["user:tnv.dothilan"]
     other = add_volunteer(admin, db, union="other", union_other="Giáo viên")
     assert other.status_code == 303
-    assert db.execute("SELECT username, union_name FROM users WHERE union_name = 'Giáo viên'"
-                      ).fetchone() == ("tnv.dothilan2", "Giáo viên")
+    assert dict(db.execute("SELECT username, union_name FROM users"
+                           " WHERE union_name = 'Giáo viên'").fetchone()) == {
+        "username": "tnv.dothilan2", "union_name": "Giáo viên"}
 
 
 def test_a_volunteer_form_with_a_mistake_says_which(admin, db):
@@ -56,7 +59,7 @@ def test_a_volunteer_form_with_a_mistake_says_which(admin, db):
         response = add_volunteer(admin, db, **fields)
         assert response.status_code == 422
         assert words in response.get_data(as_text=True)
-    assert db.execute("SELECT count(*) FROM users WHERE role = 'volunteer'").fetchone() == (1,)
+    assert db.execute("SELECT count(*) FROM users WHERE role = 'volunteer'").fetchone()[0] == 1
 
 
 def test_a_village_of_another_commune_reads_like_one_that_does_not_exist(admin, db):

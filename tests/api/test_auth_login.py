@@ -79,7 +79,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_audited(app, db):
     page = response.get_data(as_text=True)
     assert "Phiên làm việc đã hết hạn" in page and "The page has expired" in page
     assert audit_rows(db, "csrf_refused") == [("quantri", "/admin/staff", "", "127.0.0.1")]
-    assert db.execute("SELECT count(*) FROM users WHERE username = 'ke.gian'").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM users WHERE username = 'ke.gian'").fetchone()[0] == 0
     wrong = client.post("/admin/staff", data={"csrf_token": "doan-mo", "username": "ke.gian"})
     assert wrong.status_code == 400
 

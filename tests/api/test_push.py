@@ -125,7 +125,7 @@ def test_new_household_met_on_the_lane_joins_the_register(client, phone, db):
     assert push(client, phone, [item]).get_json()["results"][0]["status"] == "applied"
     row = db.execute("SELECT village_id, head_name FROM households WHERE id = ?",
                      [household_id]).fetchone()
-    assert row == (village, "Hộ Mới")
+    assert dict(row) == {"village_id": village, "head_name": "Hộ Mới"}
 
 
 def test_no_token_and_bad_token_are_401(client, phone):

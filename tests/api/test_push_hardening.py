@@ -128,7 +128,7 @@ def test_a_phone_cannot_take_over_a_record_of_a_village_it_is_not_assigned(
     assert [e["code"] for e in result["errors"]["id"]] == ["out_of_scope"]
     row = db.execute("SELECT rev, village_id, user_id, device_id FROM records WHERE id = ?",
                      [theirs["id"]]).fetchone()
-    assert row == (theirs["rev"], _village(neighbour), neighbour["user"]["id"],
+    assert tuple(row) == (theirs["rev"], _village(neighbour), neighbour["user"]["id"],
                    neighbour["device_id"])
     assert db.execute("SELECT count(*) FROM revisions WHERE record_id = ?",
                       [theirs["id"]]).fetchone()[0] == 1
@@ -185,8 +185,8 @@ def test_another_communes_id_answers_as_an_out_of_scope_one_of_ones_own_commune(
     assert _answer(results[0]) == _answer(results[1])
     assert _answer(results[2]) == _answer(results[3]) == _answer(results[0])
     assert results[0]["status"] == "rejected"
-    assert db.execute("SELECT commune_id, village_id FROM records WHERE id = ?",
-                      [elsewhere["id"]]).fetchone() == ("88888", _village(stranger))
+    assert tuple(db.execute("SELECT commune_id, village_id FROM records WHERE id = ?",
+                      [elsewhere["id"]]).fetchone()) == ("88888", _village(stranger))
 
 
 def _put(client: Any, phone: dict[str, Any], sha: str, content: bytes) -> Any:
@@ -232,7 +232,7 @@ def test_the_migration_gives_existing_blobs_to_the_communes_whose_records_name_t
         db.execute("DROP TABLE blob_owners")
         db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm007_blob_owners'")
     assert migrations.apply(db) == ["m007_blob_owners"]
-    assert db.execute("SELECT commune_id, sha256 FROM blob_owners").fetchall() == [
+    assert [tuple(r) for r in db.execute("SELECT commune_id, sha256 FROM blob_owners")] == [
         ("99999", sha)]
     assert client.head(f"/api/v1/blobs/{sha}", headers=phone["headers"]).status_code == 200
     assert client.head(f"/api/v1/blobs/{sha}", headers=stranger["headers"]).status_code == 404

@@ -166,10 +166,10 @@ def test_every_export_is_in_the_audit_log(client, db, records):
     client.get("/reports/indicators.csv?approved=1")
     rows = db.execute("SELECT user_id, action, target, detail FROM audit_log"
                       " WHERE action LIKE 'export%' ORDER BY id").fetchall()
-    assert [(r[0], r[1], r[2]) for r in rows] == [
+    assert [(r["user_id"], r["action"], r["target"]) for r in rows] == [
         (user["id"], "export_records", "99999"), (user["id"], "export_records", "99999"),
         (user["id"], "export_dictionary", "99999"), (user["id"], "export_indicators", "99999")]
-    details = [json.loads(r[3]) for r in rows]
+    details = [json.loads(r["detail"]) for r in rows]
     assert details[0]["format"] == "xlsx" and details[0]["pseudonymised"] is True
     assert details[1]["table"] == "members" and details[1]["pseudonymised"] is False
     assert details[3]["approved"] is True

@@ -47,14 +47,15 @@ def test_each_record_of_a_backup_is_applied_duplicate_conflict_or_rejected(
     assert "members[0].birth_year" in page
     stored = db.execute("SELECT device_id, user_id FROM records WHERE id = ?",
                         [fresh["id"]]).fetchone()
-    assert stored == (phone["device_id"], phone["user"]["id"])  # as if the phone sent it
+    # As if the phone sent it.
+    assert dict(stored) == {"device_id": phone["device_id"], "user_id": phone["user"]["id"]}
     assert db.execute("SELECT status FROM revisions WHERE rev = ?",
-                      [stale_edit["rev"]]).fetchone() == ("conflict",)
+                      [stale_edit["rev"]]).fetchone()[0] == "conflict"
 
     again = text_of(upload(client, content, lang="en"))
     assert [s for s, _ in results(again)] == ["duplicate", "duplicate", "duplicate", "rejected"]
     assert "Already here" in again
-    assert db.execute("SELECT count(*) FROM records").fetchone() == (2,)
+    assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 2
     assert audit_actions(db).count("import_backup") == 2
 
 
@@ -63,8 +64,8 @@ def test_a_backup_of_an_unknown_phone_is_stored_without_a_device(client, app, ph
     staff(client, app)
     page = text_of(upload(client, backup_file(phone, [fresh], device_id=str(uuid.uuid4()))))
     assert results(page) == [("applied", fresh["id"])]
-    assert db.execute("SELECT device_id, user_id FROM records").fetchone() == (
-        None, phone["user"]["id"])
+    assert dict(db.execute("SELECT device_id, user_id FROM records").fetchone()) == {
+        "device_id": None, "user_id": phone["user"]["id"]}
 
 
 def test_files_that_are_not_a_volunteers_backup_are_refused(client, app, phone, db):
@@ -84,4 +85,4 @@ def test_files_that_are_not_a_volunteers_backup_are_refused(client, app, phone, 
         answer = upload(client, content)
         assert answer.status_code == 400, words
         assert words in problem(answer)
-    assert db.execute("SELECT count(*) FROM records").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 0

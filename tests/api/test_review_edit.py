@@ -48,17 +48,17 @@ def test_a_staff_edit_is_a_checked_new_revision_with_its_diff(client, app, phone
                  comment="Sửa dấu tên chủ hộ")
     assert saved.status_code == 302
     rows = revisions(db, item["id"])
-    assert [(r[2], r[3], r[4]) for r in rows] == [
-        ("superseded", phone["device_id"], rows[0][4]), ("current", None, admin_id(db))]
-    new_rev = rows[1][0]
+    assert [(r["status"], r["device_id"], r["user_id"]) for r in rows] == [
+        ("superseded", phone["device_id"], rows[0]["user_id"]), ("current", None, admin_id(db))]
+    new_rev = rows[1]["rev"]
     assert rows[1][1] == item["rev"]
     stored = json.loads(db.execute("SELECT data FROM records WHERE id = ?",
                                    [item["id"]]).fetchone()[0])
     assert stored["head_name"] == "Nguyễn Thị Hoa"
     assert stored["members"][1]["birth_year"] == 2015
     assert stored["members"][1]["age"] == 11  # worked out again for the visit's year
-    assert db.execute("SELECT review_state, rev, device_id FROM records").fetchone() == (
-        "edited", new_rev, phone["device_id"])
+    assert dict(db.execute("SELECT review_state, rev, device_id FROM records").fetchone()) == {
+        "review_state": "edited", "rev": new_rev, "device_id": phone["device_id"]}
 
     page = text_of(client.get(f"/records/{item['id']}"))
     change = page.split(f'id="rev-{new_rev}"')[1].split("</details>")[0]
@@ -195,10 +195,10 @@ def test_a_conflict_is_merged_question_by_question_and_both_versions_stay(
     assert done.status_code == 302
     data = json.loads(db.execute("SELECT data FROM records").fetchone()[0])
     assert (data["internet"], data["head_name"]) == ("mobile_only", "Nguyễn Thị Hoà")
-    rows = {r[0]: r for r in revisions(db, item["id"])}
-    assert rows[mine["rev"]][2] == "conflict" and rows[mine["rev"]][5] == "merged"
-    current = [r for r in rows.values() if r[2] == "current"]
-    assert len(current) == 1 and current[0][1] == staff_rev
+    rows = {r["rev"]: r for r in revisions(db, item["id"])}
+    assert rows[mine["rev"]]["status"] == "conflict" and rows[mine["rev"]]["resolution"] == "merged"
+    current = [r for r in rows.values() if r["status"] == "current"]
+    assert len(current) == 1 and current[0]["base_rev"] == staff_rev
     kept = json.loads(db.execute("SELECT data FROM revisions WHERE rev = ?",
                                  [mine["rev"]]).fetchone()[0])
     assert kept == mine["data"]  # the phone's version is still there, whole
@@ -214,8 +214,8 @@ def test_keeping_the_current_version_marks_the_conflict_resolved_without_a_revis
          choice="current")
     rows = revisions(db, item["id"])
     assert len(rows) == before
-    assert [r[5] for r in rows if r[0] == mine["rev"]] == ["kept_current"]
-    assert db.execute("SELECT rev FROM records").fetchone() == (staff_rev,)
+    assert [r["resolution"] for r in rows if r["rev"] == mine["rev"]] == ["kept_current"]
+    assert db.execute("SELECT rev FROM records").fetchone()[0] == staff_rev
 
 
 def test_taking_the_phones_version_makes_it_current_on_top_of_the_staff_edit(
@@ -225,4 +225,5 @@ def test_taking_the_phones_version_makes_it_current_on_top_of_the_staff_edit(
          choice="other")
     data = json.loads(db.execute("SELECT data FROM records").fetchone()[0])
     assert data == mine["data"]
-    assert [r[1] for r in revisions(db, item["id"]) if r[2] == "current"] == [staff_rev]
+    assert [r["base_rev"] for r in revisions(db, item["id"])
+            if r["status"] == "current"] == [staff_rev]

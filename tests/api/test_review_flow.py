@@ -55,7 +55,7 @@ def test_has_issues_reaches_the_phone_and_the_fix_comes_back_to_be_approved(
     last = [c for c in pull(client, phone, since) if c["kind"] == "review"][-1]["data"]
     assert (last["review_state"], last["rev"]) == ("approved", fixed["rev"])
     state = db.execute("SELECT review_state FROM records WHERE id = ?", [item["id"]]).fetchone()
-    assert state == ("approved",)
+    assert state[0] == "approved"
     assert audit_actions(db).count("review") == 2
 
 
@@ -70,7 +70,7 @@ def test_a_decision_on_a_revision_already_replaced_is_refused(client, app, phone
                  rev=item["rev"])
     assert stale.status_code == 409
     assert "tải lại trang" in problem(stale)
-    assert db.execute("SELECT count(*) FROM reviews").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
 
 
 def test_has_issues_needs_a_comment_and_an_unknown_state_is_refused(client, app, phone, db):
@@ -83,7 +83,7 @@ def test_has_issues_needs_a_comment_and_an_unknown_state_is_refused(client, app,
     odd = post(client, f"/records/{item['id']}/review?lang=en", review_state="edited",
                rev=item["rev"], comment="x")
     assert odd.status_code == 400 and problem(odd) == "Not a valid state."
-    assert db.execute("SELECT review_state FROM records").fetchone() == ("received",)
+    assert db.execute("SELECT review_state FROM records").fetchone()[0] == "received"
 
 
 def test_review_needs_the_csrf_token_and_a_reviewer(client, app, phone, db):
@@ -97,4 +97,4 @@ def test_review_needs_the_csrf_token_and_a_reviewer(client, app, phone, db):
                          data={"review_state": "approved", "rev": item["rev"],
                                "csrf_token": "forged"})
     assert forged.status_code == 400
-    assert db.execute("SELECT review_state FROM records").fetchone() == ("received",)
+    assert db.execute("SELECT review_state FROM records").fetchone()[0] == "received"

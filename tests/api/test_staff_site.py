@@ -27,8 +27,8 @@ def test_wrong_password_is_refused_and_audited(client, app, db):
     response = login(client, app, password="wrong")
     assert response.status_code == 401
     assert "Sai tên đăng nhập hoặc mật khẩu" in response.get_data(as_text=True)
-    assert db.execute("SELECT action, username FROM audit_log").fetchall() == [
-        ("login_failed", "admin")]
+    assert [dict(r) for r in db.execute("SELECT action, username FROM audit_log")] == [
+        {"action": "login_failed", "username": "admin"}]
 
 
 def test_login_without_csrf_token_is_refused(client, app):

@@ -90,10 +90,10 @@ def test_a_peer_cannot_move_or_rename_its_commune(client, db):
              "province_name": "Tỉnh Minh Họa"}
     response = peer_push(client, peer_token(db, "88888"), commune=moved)
     assert response.status_code == 200, response.get_json()
-    assert db.execute("SELECT name, province_code, province_name FROM communes"
-                      " WHERE id = '88888'").fetchone() == before
+    assert tuple(db.execute("SELECT name, province_code, province_name FROM communes"
+                            " WHERE id = '88888'").fetchone()) == tuple(before)
     # A commune the province has no row for yet is still made by its server's first push.
     fresh = {"id": "77777", "name": "Xã Mới", "province_code": "88", "province_name": "Tỉnh Khác"}
     assert peer_push(client, peer_token(db, "77777"), commune=fresh).status_code == 200
-    assert db.execute("SELECT name, province_code FROM communes WHERE id = '77777'"
-                      ).fetchone() == ("Xã Mới", "88")
+    assert tuple(db.execute("SELECT name, province_code FROM communes WHERE id = '77777'"
+                            ).fetchone()) == ("Xã Mới", "88")

@@ -119,14 +119,14 @@ def test_an_overlong_username_is_refused_and_nothing_of_it_is_stored(app, client
     no_csrf = client.post("/login", data={"username": "b" * 65, "password": "x"})
     assert no_csrf.status_code == 400
     stored = db.execute("SELECT max(length(username)), count(*) FROM audit_log").fetchone()
-    assert stored == (None, 0)
+    assert tuple(stored) == (None, 0)
     assert login(client, "c" * 64).status_code == 401  # the longest allowed is an ordinary try
 
 
 def test_an_overlong_password_is_refused_before_hashing(app, client, db):
     staff(db, "canbo", "reviewer")
     assert login(client, "canbo", "x" * 1025).status_code == 400
-    assert db.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
     assert login(client, "canbo", "x" * 1024).status_code == 401
 
 
@@ -144,7 +144,7 @@ def test_a_new_password_too_long_to_log_in_with_is_refused(app, db):
 def test_a_refused_logout_without_csrf_stores_no_overlong_username(client, db):
     # /logout checks CSRF with nobody logged in, so the typed username is all it can log.
     assert client.post("/logout", data={"username": "z" * 100_000}).status_code == 400
-    assert db.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
     client.post("/logout", data={"username": "z" * 64})
     assert audit_rows(db, "csrf_refused") == [("z" * 64, "/logout", "", "127.0.0.1")]
 
@@ -228,7 +228,7 @@ def test_an_unknown_enrollment_code_is_audited_without_the_code(client, db):
     assert _enroll(client, "ZZZZ-ZZZZ-ZZZZ").status_code == 400
     rows = audit_rows(db, "enroll_refused")
     assert rows == [("", "", "unknown", "10.1.1.1")]
-    assert "ZZZZ" not in repr(db.execute("SELECT * FROM audit_log").fetchall())
+    assert "ZZZZ" not in repr([tuple(r) for r in db.execute("SELECT * FROM audit_log")])
 
 
 def test_guessing_enrollment_codes_is_limited_per_address(client, db):

@@ -23,7 +23,7 @@ YEAR = date.today().year  # the phone calculates ages from its own date
 
 def stored(server: ServerProcess, sql: str, *params):
     with connect(server.data_dir / "gocua.db") as db:
-        return db.execute(sql, params).fetchall()
+        return [tuple(r) for r in db.execute(sql, params)]  # as tuples, to compare
 
 
 def enrolled(server: ServerProcess, page) -> Collector:

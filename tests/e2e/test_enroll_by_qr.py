@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 def stored(server, sql: str, *params):
     with connect(server.data_dir / "gocua.db") as db:
-        return db.execute(sql, params).fetchall()
+        return [tuple(r) for r in db.execute(sql, params)]  # as tuples, to compare
 
 
 def test_the_admin_enrolls_a_volunteers_phone_by_qr(server, browser, phone_page):

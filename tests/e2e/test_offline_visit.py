@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 def stored(server, sql: str, *params):
     with connect(server.data_dir / "gocua.db") as db:
-        return db.execute(sql, params).fetchall()
+        return [tuple(r) for r in db.execute(sql, params)]  # as tuples, to compare
 
 
 def test_offline_household_visit_reaches_the_server_exactly_once(server, phone_page):

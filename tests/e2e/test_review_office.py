@@ -93,7 +93,7 @@ def desk(browser: Any, office: ServerProcess, password: str) -> Iterator[Any]:
 
 def stored(server: ServerProcess, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with connect(server.data_dir / "gocua.db") as db:
-        return db.execute(sql, params).fetchall()
+        return [tuple(r) for r in db.execute(sql, params)]  # as tuples, to compare
 
 
 def open_record(page: Any, record_id: str) -> None:

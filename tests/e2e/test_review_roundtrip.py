@@ -73,9 +73,9 @@ def test_has_issues_reaches_the_phone_the_fix_comes_back_and_is_approved(server,
         revisions = db.execute("SELECT status FROM revisions WHERE record_id = ?"
                                " ORDER BY received_at", [record_id]).fetchall()
         current = db.execute("SELECT review_state, json_extract(data, '$.revisit_date')"
-                             " FROM records WHERE id = ?", [record_id]).fetchone()
+                             " AS revisit_date FROM records WHERE id = ?", [record_id]).fetchone()
     assert [r[0] for r in revisions] == ["superseded", "current"]
-    assert current == ("received", "2030-01-16")
+    assert dict(current) == {"review_state": "received", "revisit_date": "2030-01-16"}
 
     office.decide(record_id, "approved")
     page.locator("#sync").click()

@@ -61,7 +61,7 @@ def test_ten_thousand_revisions_through_faults_arrive_exactly_once(tmp_path: Pat
         assert len(phone.created) == RECORDS + EDITS == len(phone.acked)
 
         with connect(server.data_dir / "gocua.db") as db:
-            held = db.execute("SELECT record_id, rev FROM revisions").fetchall()
+            held = [tuple(r) for r in db.execute("SELECT record_id, rev FROM revisions")]
             current = dict(db.execute("SELECT id, rev FROM records").fetchall())
             conflicts = db.execute("SELECT count(*) FROM revisions WHERE status = 'conflict'"
                                    ).fetchone()[0]

@@ -63,7 +63,7 @@ def _check_whole_batches(database: Path, batches: list[list[dict[str, Any]]]) ->
     """Every batch is either wholly stored or not at all; returns how many are stored."""
     with connect(database) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        held = set(db.execute("SELECT record_id, rev FROM revisions").fetchall())
+        held = {tuple(r) for r in db.execute("SELECT record_id, rev FROM revisions")}
         # The record rows and the upstream outbox commit with their revisions, or not at all.
         orphans = db.execute(
             "SELECT count(*) FROM records r WHERE NOT EXISTS (SELECT 1 FROM revisions v"
@@ -109,7 +109,7 @@ def test_kill_9_during_pushes_twenty_times(tmp_path: Path) -> None:
         assert pusher.failures >= KILLS
         assert _check_whole_batches(database, batches) == len(batches)
         with connect(database) as db:
-            held = db.execute("SELECT record_id, rev FROM revisions").fetchall()
+            held = [tuple(r) for r in db.execute("SELECT record_id, rev FROM revisions")]
         made = {(i["id"], i["rev"]) for i in items}
         assert len(held) == len(made) and set(held) == made
         assert client.status()["digest"] == digest(made)

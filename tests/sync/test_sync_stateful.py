@@ -79,7 +79,7 @@ class SyncMachine(RuleBasedStateMachine):
         with contextlib.suppress(RetriesExhausted):
             action()
 
-    def _records(self) -> list[tuple[str, str, str]]:
+    def _records(self) -> list[Any]:
         with self.commune.db() as db:
             return db.execute("SELECT id, rev, data FROM records ORDER BY id").fetchall()
 
@@ -120,7 +120,7 @@ class SyncMachine(RuleBasedStateMachine):
     def review(self, pick: int, state: str) -> None:
         records = self._records()
         if records:
-            rid = records[pick % len(records)][0]
+            rid = records[pick % len(records)]["id"]
             with self.commune.db() as db, write_transaction(db):
                 db.execute("UPDATE records SET review_state = ? WHERE id = ?", [state, rid])
 
@@ -131,7 +131,8 @@ class SyncMachine(RuleBasedStateMachine):
         records = self._records()
         if not records:
             return
-        rid, rev, data = records[pick % len(records)]
+        picked = records[pick % len(records)]
+        rid, data = picked["id"], picked["data"]
         new_rev, now = str(uuid.uuid4()), now_iso()
         with self.commune.db() as db, write_transaction(db):
             db.execute("UPDATE revisions SET status = 'superseded' WHERE record_id = ?"
@@ -163,9 +164,8 @@ class SyncMachine(RuleBasedStateMachine):
             rows = db.execute("SELECT id, commune_id, village_id, removed_at FROM households"
                               " WHERE removed_at IS NULL ORDER BY id").fetchall()
             if rows:
-                keys = ("id", "commune_id", "village_id", "removed_at")
                 with write_transaction(db):
-                    remove_household(db, dict(zip(keys, rows[pick % len(rows)], strict=True)))
+                    remove_household(db, dict(rows[pick % len(rows)]))
 
     @rule(which=st.sampled_from(["commune", "province"]))
     def restart(self, which: str) -> None:
@@ -182,12 +182,12 @@ class SyncMachine(RuleBasedStateMachine):
     @invariant()
     def nothing_acknowledged_is_lost_and_nothing_is_invented(self) -> None:
         with self.commune.db() as db:
-            commune = set(db.execute("SELECT record_id, rev FROM revisions").fetchall())
+            commune = {tuple(r) for r in db.execute("SELECT record_id, rev FROM revisions")}
         for phone in self.phones:
             assert phone.acked <= commune
         with self.province.db() as db:
-            province = db.execute("SELECT record_id, rev FROM revisions").fetchall()
-        assert set(province) <= commune
+            province = {tuple(r) for r in db.execute("SELECT record_id, rev FROM revisions")}
+        assert province <= commune
 
     def heal_and_check(self) -> None:
         for proxy in self.proxies:
@@ -232,7 +232,7 @@ _SAME = {
 
 
 def _rows(db: Any, sql: str) -> list[Any]:
-    rows = db.execute(sql).fetchall()
+    rows = [tuple(r) for r in db.execute(sql)]
     assert len(rows) == len(set(rows))  # exactly once
     return sorted(json.dumps(r) for r in rows)
 

@@ -34,10 +34,11 @@ def test_a_real_commune_starts_without_the_demo_and_serve_prints_no_code(tmp_pat
                        "--village", "Thôn Một", "--village", "Thôn Hai")
     assert "password:" in added
     with connect(server.data_dir / "gocua.db") as db:
-        assert db.execute("SELECT name, province_code FROM communes").fetchall() == [
+        assert [tuple(r) for r in db.execute("SELECT name, province_code FROM communes")] == [
             ("Xã Thật", "01")]
-        assert db.execute("SELECT role, must_change_password FROM users"
-                          " WHERE username = 'quantri.xathat'").fetchall() == [("admin", 1)]
+        assert [tuple(r) for r in db.execute("SELECT role, must_change_password FROM users"
+                                             " WHERE username = 'quantri.xathat'")] == [
+            ("admin", 1)]
         assert sorted(r[0] for r in db.execute("SELECT name FROM villages")) == [
             "Thôn Hai", "Thôn Một"]
     again = subprocess.run([sys.executable, "-m", "server.cli", "commune", "add", "12345",

@@ -51,15 +51,15 @@ def device_for(db: sqlite_utils.Database, commune_id: str,
     row = db.execute("SELECT id, username, display_name FROM users WHERE id = ?"
                      " AND commune_id = ? AND role = 'volunteer'",
                      [user["id"], commune_id]).fetchone()
-    if row is None or (user.get("username") and user["username"] != row[1]):
+    if row is None or (user.get("username") and user["username"] != row["username"]):
         raise Refused("review.backup_unknown_user")
     device_id = backup.get("device_id") if isinstance(backup.get("device_id"), str) else None
     if device_id and not db.execute("SELECT 1 FROM devices WHERE id = ? AND user_id = ?",
-                                    [device_id, row[0]]).fetchone():
+                                    [device_id, row["id"]]).fetchone():
         device_id = None
-    return {"id": device_id, "user_id": row[0], "commune_id": commune_id,
-            "village_ids": user_village_ids(db, row[0]), "username": row[1],
-            "display_name": row[2]}
+    return {"id": device_id, "user_id": row["id"], "commune_id": commune_id,
+            "village_ids": user_village_ids(db, row["id"]), "username": row["username"],
+            "display_name": row["display_name"]}
 
 
 def import_backup(db: sqlite_utils.Database, commune_id: str, backup: dict[str, Any],

@@ -93,7 +93,7 @@ def _owner(db: sqlite_utils.Database, table: str, entity_id: str) -> str | None:
 
 
 def _columns(db: sqlite_utils.Database, table: str) -> set[str]:
-    return {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+    return {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
 
 
 def _put_village(db: sqlite_utils.Database, commune_id: str, village: dict[str, Any]) -> None:
@@ -193,11 +193,11 @@ def apply_record_states(db: sqlite_utils.Database, peer: dict[str, Any],
     for state in states:
         row = db.execute("SELECT rev, review_state, commune_id FROM records WHERE id = ?",
                          [state["id"]]).fetchone()
-        if row is None or row[2] != peer["commune_id"]:
+        if row is None or row["commune_id"] != peer["commune_id"]:
             continue
-        if row[0] != state["rev"] and not store.promote(db, state["id"], state["rev"]):
+        if row["rev"] != state["rev"] and not store.promote(db, state["id"], state["rev"]):
             continue
-        if row[1] != state["review_state"]:
+        if row["review_state"] != state["review_state"]:
             store.set_review_state(db, state["id"], state["review_state"])
 
 

@@ -112,9 +112,10 @@ class _Batch:
                              [rid]).fetchone()
         seen = db.execute("SELECT status, device_id FROM revisions WHERE record_id = ?"
                           " AND rev = ?", [rid, rev]).fetchone()
-        if current and not self._may_change(current[1], current[2]) and not (
-                seen and caller.get("kind") != "peer" and caller["id"] is not None
-                and seen[1] == caller["id"]):
+        own_retry = (seen is not None and caller.get("kind") != "peer"
+                     and caller["id"] is not None and seen["device_id"] == caller["id"])
+        if current and not own_retry and not self._may_change(current["commune_id"],
+                                                              current["village_id"]):
             # The record is someone else's: another commune's, or (for a phone) one of its own
             # commune's in a village it is not assigned to. Both get the same answer, so that a
             # phone cannot tell "exists in another commune" from "exists in a village of mine
@@ -123,9 +124,9 @@ class _Batch:
             # revision (a lost answer, a village taken away since) still hears "duplicate".
             return _rejected(item, {"id": _error("out_of_scope")})
         if seen:
-            first = CONFLICT if seen[0] == "conflict" else APPLIED
+            first = CONFLICT if seen["status"] == "conflict" else APPLIED
             return {"id": rid, "rev": rev, "status": DUPLICATE, "first_status": first,
-                    "server_rev": current[0] if current else rev}
+                    "server_rev": current["rev"] if current else rev}
         household = self._household(record)
         problem = self._scope_problem(record, household)
         if problem:
@@ -138,7 +139,7 @@ class _Batch:
             errors = self._missing_blobs(found[0], record["data"])
         if errors:
             return _rejected(item, errors)
-        return store.store_pushed(db, caller, record, current[0] if current else None,
+        return store.store_pushed(db, caller, record, current["rev"] if current else None,
                                   household is not None, self.now)
 
     def _may_change(self, commune_id: str, village_id: str) -> bool:
@@ -215,6 +216,6 @@ def status(db: sqlite_utils.Database, caller: dict[str, Any],
 def pairs_digest(pairs: Any) -> str:
     """SHA-256 of the lines ``"{id} {rev}\\n"``, sorted by id then rev."""
     digest = hashlib.sha256()
-    for rid, rev in sorted(pairs):
+    for rid, rev in sorted((rid, rev) for rid, rev in pairs):  # rows do not sort: tuples do
         digest.update(f"{rid} {rev}\n".encode())
     return digest.hexdigest()

@@ -70,7 +70,7 @@ class Filters:
 
 
 def volunteers(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
-    return [dict(zip(("id", "display_name", "username"), r, strict=True)) for r in db.execute(
+    return [dict(r) for r in db.execute(
         "SELECT id, display_name, username FROM users WHERE commune_id = ?"
         " AND role = 'volunteer' ORDER BY display_name", [commune_id])]
 
@@ -104,10 +104,6 @@ def _where(db: sqlite_utils.Database, commune_id: str,
     return " AND ".join(where), params
 
 
-_LIST_KEYS = ("id", "received_at", "visit_date", "review_state", "outcome", "needs_help",
-              "village", "household_id", "household_code", "head_name", "volunteer")
-
-
 def list_records(db: sqlite_utils.Database, commune_id: str,
                  f: Filters) -> tuple[list[dict[str, Any]], str | None]:
     """One page, newest first; returns (rows, the cursor of the next page or None)."""
@@ -117,13 +113,13 @@ def list_records(db: sqlite_utils.Database, commune_id: str,
         params += list(f.after)
     rows = db.execute(
         "SELECT r.id, r.received_at, r.visit_date, r.review_state, r.outcome, r.needs_help,"
-        " v.name, r.household_id, h.code,"
-        " coalesce(h.head_name, json_extract(r.data, '$.head_name')), u.display_name"
-        " FROM records r JOIN villages v ON v.id = r.village_id"
+        " v.name AS village, r.household_id, h.code AS household_code,"
+        " coalesce(h.head_name, json_extract(r.data, '$.head_name')) AS head_name,"
+        " u.display_name AS volunteer FROM records r JOIN villages v ON v.id = r.village_id"
         " LEFT JOIN households h ON h.id = r.household_id LEFT JOIN users u ON u.id = r.user_id"
         f" WHERE {where} ORDER BY r.received_at DESC, r.id DESC LIMIT ?",
         [*params, PAGE_SIZE + 1]).fetchall()
-    page = [dict(zip(_LIST_KEYS, r, strict=True)) for r in rows[:PAGE_SIZE]]
+    page = [dict(r) for r in rows[:PAGE_SIZE]]
     more = len(rows) > PAGE_SIZE
     cursor = f"{page[-1]['received_at']}~{page[-1]['id']}" if more and page else None
     return page, cursor
@@ -145,19 +141,17 @@ def get_record(db: sqlite_utils.Database, commune_id: str,
     """One record of this commune (None when it is not: the caller answers 404 either way)."""
     row = db.execute(
         "SELECT r.id, r.rev, r.form_id, r.form_version, r.data, r.meta, r.received_at,"
-        " r.updated_at, r.review_state, r.village_id, v.name, r.household_id, h.code,"
-        " coalesce(h.head_name, json_extract(r.data, '$.head_name')), r.user_id,"
-        " u.display_name, u.username, r.device_id, r.visit_date, r.commune_id FROM records r"
+        " r.updated_at, r.review_state, r.village_id, v.name AS village, r.household_id,"
+        " h.code AS household_code,"
+        " coalesce(h.head_name, json_extract(r.data, '$.head_name')) AS head_name, r.user_id,"
+        " u.display_name AS volunteer, u.username AS volunteer_username, r.device_id,"
+        " r.visit_date, r.commune_id FROM records r"
         " JOIN villages v ON v.id = r.village_id LEFT JOIN households h ON h.id = r.household_id"
         " LEFT JOIN users u ON u.id = r.user_id WHERE r.id = ? AND r.commune_id = ?",
         [record_id, commune_id]).fetchone()
     if row is None:
         return None
-    keys = ("id", "rev", "form_id", "form_version", "data", "meta", "received_at",
-            "updated_at", "review_state", "village_id", "village", "household_id",
-            "household_code", "head_name", "user_id", "volunteer", "volunteer_username",
-            "device_id", "visit_date", "commune_id")
-    record = dict(zip(keys, row, strict=True))
+    record = dict(row)
     record["data"] = json.loads(record["data"])
     record["meta"] = json.loads(record["meta"])
     found = get_form(db, record["form_id"], record["form_version"])
@@ -167,16 +161,14 @@ def get_record(db: sqlite_utils.Database, commune_id: str,
 
 def revisions(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]:
     """Every revision of a record, oldest first, with who sent or made it."""
-    keys = ("rev", "base_rev", "status", "data", "meta", "device_id", "user_id",
-            "received_at", "resolved_at", "resolution", "by", "role")
     rows = db.execute(
         "SELECT x.rev, x.base_rev, x.status, x.data, x.meta, x.device_id, x.user_id,"
-        " x.received_at, x.resolved_at, x.resolution, u.display_name, u.role"
+        " x.received_at, x.resolved_at, x.resolution, u.display_name AS \"by\", u.role"
         " FROM revisions x LEFT JOIN users u ON u.id = x.user_id WHERE x.record_id = ?"
         " ORDER BY x.received_at, x.rowid", [record_id]).fetchall()
     out = []
     for r in rows:
-        item = dict(zip(keys, r, strict=True))
+        item = dict(r)
         item["data"] = json.loads(item["data"])
         item["meta"] = json.loads(item["meta"])
         out.append(item)
@@ -184,8 +176,7 @@ def revisions(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]
 
 
 def reviews(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]:
-    keys = ("rev", "review_state", "comment", "display_name", "username", "at")
-    return [dict(zip(keys, r, strict=True)) for r in db.execute(
+    return [dict(r) for r in db.execute(
         "SELECT rev, review_state, comment, display_name, username, at FROM reviews"
         " WHERE record_id = ? ORDER BY id", [record_id])]
 

@@ -56,7 +56,8 @@ def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[st
     _register_fold(db)
     like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows = db.execute(
-        "SELECT r.id, 'head', NULL, json_extract(r.data, '$.head_name') AS name FROM records r"
+        "SELECT r.id AS target, 'head' AS role, NULL AS member_index,"
+        " json_extract(r.data, '$.head_name') AS name FROM records r"
         " WHERE r.commune_id = :c AND gocua_fold(json_extract(r.data, '$.head_name'))"
         "  LIKE :q ESCAPE '\\'"
         " UNION ALL SELECT r.id, 'respondent', NULL, json_extract(r.data, '$.respondent_name')"
@@ -69,26 +70,28 @@ def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[st
         " WHERE h.commune_id = :c AND gocua_fold(h.head_name) LIKE :q ESCAPE '\\'"
         " LIMIT 500", {"c": commune_id, "q": like}).fetchall()
     out = []
-    for target, role, index, name in rows:
-        if name == ERASED:
+    for r in rows:
+        if r["name"] == ERASED:
             continue
+        role, target, index = r["role"], r["target"], r["member_index"]
         out.append({"key": f"{role}:{target}:{'' if index is None else index}", "role": role,
-                    "target": target, "index": index, "name": name, **_where(db, role, target)})
+                    "target": target, "index": index, "name": r["name"],
+                    **_where(db, role, target)})
     return out
 
 
 def _where(db: sqlite_utils.Database, role: str, target: str) -> dict[str, Any]:
     if role == "register":
-        row = db.execute("SELECT v.name, h.code, h.address FROM households h JOIN villages v"
+        row = db.execute("SELECT v.name AS village, h.code AS household_code,"
+                         " h.address AS detail FROM households h JOIN villages v"
                          " ON v.id = h.village_id WHERE h.id = ?", [target]).fetchone()
-        return {"village": row[0], "household_code": row[1], "detail": row[2],
-                "visit_date": None}
-    row = db.execute("SELECT v.name, h.code, r.visit_date, json_extract(r.data, '$.address')"
+        return {**dict(row), "visit_date": None}
+    row = db.execute("SELECT v.name AS village, h.code AS household_code, r.visit_date,"
+                     " json_extract(r.data, '$.address') AS detail"
                      " FROM records r JOIN villages v ON v.id = r.village_id LEFT JOIN"
                      " households h ON h.id = r.household_id WHERE r.id = ?",
                      [target]).fetchone()
-    return {"village": row[0], "household_code": row[1], "visit_date": row[2],
-            "detail": row[3]}
+    return dict(row)
 
 
 def parse_keys(commune_id: str, db: sqlite_utils.Database,
@@ -128,12 +131,11 @@ def export(db: sqlite_utils.Database, commune_id: str,
     items = []
     for sel in selected:
         if sel["role"] == "register":
-            row = db.execute("SELECT h.id, h.code, h.head_name, h.address, v.name, h.created_at"
+            row = db.execute("SELECT h.id AS household_id, h.code, h.head_name, h.address,"
+                             " v.name AS village, h.created_at AS listed_at"
                              " FROM households h JOIN villages v ON v.id = h.village_id"
                              " WHERE h.id = ?", [sel["target"]]).fetchone()
-            items.append({"kind": "household_register", "household_id": row[0],
-                          "code": row[1], "head_name": row[2], "address": row[3],
-                          "village": row[4], "listed_at": row[5]})
+            items.append({"kind": "household_register", **dict(row)})
             continue
         items.append(_export_record(db, sel))
     return {"format": "gocua-person-export", "version": 1, "exported_at": now_iso(),
@@ -143,24 +145,27 @@ def export(db: sqlite_utils.Database, commune_id: str,
 
 def _export_record(db: sqlite_utils.Database, sel: dict[str, Any]) -> dict[str, Any]:
     record = db.execute(
-        "SELECT r.id, r.form_id, r.form_version, r.visit_date, r.received_at, v.name, h.code,"
-        " u.display_name FROM records r JOIN villages v ON v.id = r.village_id"
+        "SELECT r.id, r.form_id, r.form_version, r.visit_date, r.received_at, v.name AS village,"
+        " h.code AS household_code, u.display_name AS volunteer"
+        " FROM records r JOIN villages v ON v.id = r.village_id"
         " LEFT JOIN households h ON h.id = r.household_id LEFT JOIN users u ON u.id = r.user_id"
         " WHERE r.id = ?", [sel["target"]]).fetchone()
     revisions = []
-    for rev, status, received_at, data in db.execute(
+    for r in db.execute(
             "SELECT rev, status, received_at, data FROM revisions WHERE record_id = ?"
             " ORDER BY received_at, rowid", [sel["target"]]):
-        revisions.append({"rev": rev, "status": status, "received_at": received_at,
-                          "answers": _part(json.loads(data), sel["role"], sel["index"])})
-    comments = [{"review_state": s, "comment": c, "at": a} for s, c, a in db.execute(
+        revisions.append({"rev": r["rev"], "status": r["status"], "received_at": r["received_at"],
+                          "answers": _part(json.loads(r["data"]), sel["role"], sel["index"])})
+    comments = [dict(r) for r in db.execute(
         "SELECT review_state, comment, at FROM reviews WHERE record_id = ? ORDER BY id",
         [sel["target"]])]
-    return {"kind": "survey_record", "record_id": record[0], "role": sel["role"],
+    return {"kind": "survey_record", "record_id": record["id"], "role": sel["role"],
             "member_number": None if sel["index"] is None else sel["index"] + 1,
-            "form": f"{record[1]} {record[2]}", "visit_date": record[3],
-            "received_at": record[4], "village": record[5], "household_code": record[6],
-            "volunteer": record[7], "revisions": revisions, "review_comments": comments}
+            "form": f"{record['form_id']} {record['form_version']}",
+            "visit_date": record["visit_date"], "received_at": record["received_at"],
+            "village": record["village"], "household_code": record["household_code"],
+            "volunteer": record["volunteer"], "revisions": revisions,
+            "review_comments": comments}
 
 
 def _scrub(data: dict[str, Any], roles: set[str], names: set[str],

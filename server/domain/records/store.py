@@ -59,16 +59,15 @@ def promote(db: sqlite_utils.Database, record_id: str, rev: str) -> bool:
     """Make a revision the server already holds current again (a commune server says which
     one is); False when it does not hold it yet."""
     revision = db.execute(
-        "SELECT v.data, v.meta, coalesce(v.form_id, r.form_id),"
-        " coalesce(v.form_version, r.form_version), coalesce(v.village_id, r.village_id),"
-        " coalesce(v.household_id, r.household_id) FROM revisions v"
+        "SELECT v.data, v.meta, coalesce(v.form_id, r.form_id) AS form_id,"
+        " coalesce(v.form_version, r.form_version) AS form_version,"
+        " coalesce(v.village_id, r.village_id) AS village_id,"
+        " coalesce(v.household_id, r.household_id) AS household_id FROM revisions v"
         " JOIN records r ON r.id = v.record_id WHERE v.record_id = ? AND v.rev = ?",
         [record_id, rev]).fetchone()
     if revision is None:
         return False
-    make_current(db, record_id, rev, dict(zip(
-        ("data", "meta", "form_id", "form_version", "village_id", "household_id"), revision,
-        strict=True)), now_iso())
+    make_current(db, record_id, rev, dict(revision), now_iso())
     db.execute("UPDATE revisions SET status = 'current' WHERE record_id = ? AND rev = ?",
                [record_id, rev])
     return True

@@ -123,15 +123,14 @@ def records(db: sqlite_utils.Database, form: Form, options: ExportOptions) -> It
     where += " AND r.review_state = 'approved'" if options.approved else \
         " AND r.review_state != 'rejected'"
     cursor = db.conn.execute(
-        "SELECT r.id, r.household_id, h.code, v.name, r.user_id, u.display_name, r.meta,"
-        " r.review_state, r.form_version, r.received_at, r.data FROM records r"
+        "SELECT r.id AS record_id, r.household_id, h.code AS household_code, v.name AS village,"
+        " r.user_id, u.display_name AS volunteer, r.meta, r.review_state, r.form_version,"
+        " r.received_at, r.data FROM records r"
         " JOIN villages v ON v.id = r.village_id LEFT JOIN households h ON h.id = r.household_id"
         f" LEFT JOIN users u ON u.id = r.user_id WHERE {where}"
         " ORDER BY r.commune_id, r.village_id, r.received_at, r.id", params)
-    keys = ("record_id", "household_id", "household_code", "village", "user_id", "volunteer",
-            "meta", "review_state", "form_version", "received_at", "data")
     for row in cursor:
-        record = dict(zip(keys, row, strict=True))
+        record = dict(row)
         meta = json.loads(record.pop("meta"))
         record["visit_date"] = str(meta.get("visit_date") or meta.get("started_at") or "")[:10]
         record["data"] = json.loads(record["data"])

@@ -18,6 +18,7 @@ Triggers on ``records`` (migration m005) queue every inserted, changed or delete
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -116,12 +117,11 @@ def _refresh(db: sqlite_utils.Database, ids: list[str]) -> None:
     _apply(db, delta)
 
 
-def _facts(db: sqlite_utils.Database, row: tuple[Any, ...],
+def _facts(db: sqlite_utils.Database, row: sqlite3.Row,
            forms: dict[tuple[str, str], Form | None]) -> dict[str, Any]:
-    (rid, commune_id, village_id, household_id, user_id, form_id, version, state, data, meta,
-     received_at) = row
-    meta = json.loads(meta)
-    visit_date = str(meta.get("visit_date") or meta.get("started_at") or received_at)[:10]
+    rid, form_id, version = row["id"], row["form_id"], row["form_version"]
+    meta = json.loads(row["meta"])
+    visit_date = str(meta.get("visit_date") or meta.get("started_at") or row["received_at"])[:10]
     if (form_id, version) not in forms:
         found = get_form(db, form_id, version)
         forms[(form_id, version)] = found[0] if found else None
@@ -129,12 +129,12 @@ def _facts(db: sqlite_utils.Database, row: tuple[Any, ...],
     indicators = indicator_set(form_id)
     surveyed, persons, counts = False, 0, {}
     if form is not None and indicators is not None:
-        facts = indicators.compute(form, json.loads(data), visit_date)
+        facts = indicators.compute(form, json.loads(row["data"]), visit_date)
         surveyed, persons = facts.surveyed, facts.persons
         counts = {k: list(v) for k, v in facts.counts.items() if v != (0, 0)}
-    return {"record_id": rid, "commune_id": commune_id, "village_id": village_id,
-            "household_key": household_id or f"record:{rid}", "user_id": user_id,
-            "form_id": form_id, "state": state, "visit_date": visit_date,
+    return {"record_id": rid, "commune_id": row["commune_id"], "village_id": row["village_id"],
+            "household_key": row["household_id"] or f"record:{rid}", "user_id": row["user_id"],
+            "form_id": form_id, "state": row["review_state"], "visit_date": visit_date,
             "surveyed": int(surveyed), "persons": persons,
             "counts": json.dumps(counts, separators=(",", ":"), sort_keys=True),
             "contrib": "{}"}
@@ -145,7 +145,7 @@ def _household_facts(db: sqlite_utils.Database, keys: Iterable[str]) -> list[dic
     out: list[dict[str, Any]] = []
     for start in range(0, len(keys), BATCH):
         chunk = keys[start:start + BATCH]
-        out += [dict(zip(_FACT_COLUMNS, r, strict=True)) for r in db.execute(
+        out += [dict(r) for r in db.execute(
             f"SELECT {', '.join(_FACT_COLUMNS)} FROM report_facts"
             f" WHERE household_key IN ({','.join('?' * len(chunk))})", chunk)]
     return out

@@ -24,8 +24,7 @@ def scope_name(approved: bool) -> str:
 def commune(db: sqlite_utils.Database, commune_id: str) -> dict[str, Any] | None:
     row = db.execute("SELECT id, name, province_code, province_name FROM communes WHERE id = ?",
                      [commune_id]).fetchone()
-    keys = ("id", "name", "province_code", "province_name")
-    return dict(zip(keys, row, strict=True)) if row else None
+    return dict(row) if row else None
 
 
 def _in(column: str, values: list[str]) -> str:
@@ -46,11 +45,12 @@ def dashboard(db: sqlite_utils.Database, commune_id: str, village_id: str | None
     by_village: dict[str, Totals] = defaultdict(lambda: defaultdict(int))
     by_month: dict[str, Totals] = defaultdict(lambda: defaultdict(int))
     total: Totals = defaultdict(int)
-    for village, month, key, value in db.execute(
-            "SELECT village_id, month, key, sum(value) FROM report_totals"
+    for r in db.execute(
+            "SELECT village_id, month, key, sum(value) AS value FROM report_totals"
             f" WHERE {where} GROUP BY village_id, month, key", params):
-        by_village[survivors.get(village, village)][key] += value
-        by_month[month][key] += value
+        key, value = r["key"], r["value"]
+        by_village[survivors.get(r["village_id"], r["village_id"])][key] += value
+        by_month[r["month"]][key] += value
         total[key] += value
     listed = listed_by_village(db, commune_id)
     if village_id:
@@ -168,12 +168,12 @@ def volunteers(db: sqlite_utils.Database, commune_id: str, village_id: str | Non
         where += " AND " + _in("f.village_id", ids)
         params += ids
     where += " AND f.state = 'approved'" if approved else " AND f.state != 'rejected'"
-    keys = ("user_id", "name", "union_name", "visits", "surveyed", "persons", "approved",
-            "has_issues", "last_visit")
-    rows = [dict(zip(keys, r, strict=True)) for r in db.execute(
-        "SELECT f.user_id, coalesce(u.display_name, ''), coalesce(u.union_name, ''), count(*),"
-        " sum(f.surveyed), sum(f.persons * f.surveyed), sum(f.state = 'approved'),"
-        " sum(f.state = 'has_issues'), max(f.visit_date)"
+    rows = [dict(r) for r in db.execute(
+        "SELECT f.user_id, coalesce(u.display_name, '') AS name,"
+        " coalesce(u.union_name, '') AS union_name, count(*) AS visits,"
+        " sum(f.surveyed) AS surveyed, sum(f.persons * f.surveyed) AS persons,"
+        " sum(f.state = 'approved') AS approved, sum(f.state = 'has_issues') AS has_issues,"
+        " max(f.visit_date) AS last_visit"
         f" FROM report_facts f LEFT JOIN users u ON u.id = f.user_id WHERE {where}"
         " GROUP BY f.user_id ORDER BY count(*) DESC, 2", params)]
     most = max((r["visits"] for r in rows), default=0)
@@ -188,12 +188,12 @@ def province(db: sqlite_utils.Database, province_code: str, approved: bool,
     refresh_dirty(db)
     per_commune: dict[str, Totals] = defaultdict(lambda: defaultdict(int))
     total: Totals = defaultdict(int)
-    for commune_id, key, value in db.execute(
-            "SELECT t.commune_id, t.key, sum(t.value) FROM report_totals t"
+    for r in db.execute(
+            "SELECT t.commune_id, t.key, sum(t.value) AS value FROM report_totals t"
             " JOIN communes c ON c.id = t.commune_id WHERE t.scope = ? AND c.province_code = ?"
             " GROUP BY t.commune_id, t.key", [scope_name(approved), province_code]):
-        per_commune[commune_id][key] += value
-        total[key] += value
+        per_commune[r["commune_id"]][r["key"]] += r["value"]
+        total[r["key"]] += r["value"]
     listed = dict(db.execute(
         "SELECT v.commune_id, count(*) FROM communes c JOIN villages v ON v.commune_id = c.id"
         f" JOIN households h ON h.village_id = v.id WHERE c.province_code = ?{_listed_sql(db)}"
@@ -201,11 +201,13 @@ def province(db: sqlite_utils.Database, province_code: str, approved: bool,
     indicators = all_indicators()
     rows = db.execute("SELECT id, name, province_name FROM communes WHERE province_code = ?"
                       " ORDER BY name", [province_code]).fetchall()
-    communes = [{"id": c, "name": name,
-                 "coverage": coverage(per_commune.get(c, {}), listed.get(c, 0)),
-                 "indicators": {i.id: _share(per_commune.get(c, {}), i) for i in indicators}}
-                for c, name, _ in rows]
-    return {"province": {"code": province_code, "name": rows[0][2] if rows else ""},
+    communes = [{"id": c["id"], "name": c["name"],
+                 "coverage": coverage(per_commune.get(c["id"], {}), listed.get(c["id"], 0)),
+                 "indicators": {i.id: _share(per_commune.get(c["id"], {}), i)
+                                for i in indicators}}
+                for c in rows]
+    return {"province": {"code": province_code,
+                         "name": rows[0]["province_name"] if rows else ""},
             "scope": scope_name(approved), "communes": communes,
             "coverage": coverage(total, sum(listed.values())),
             "groups": indicator_groups(total, lang)}
