@@ -28,6 +28,9 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 MAX_RECORD_DEPTH = 32
 # The largest integer a phone (JavaScript numbers) holds exactly; also far inside SQLite's.
 MAX_SAFE_INTEGER = 2**53 - 1
+# A household's head and address on the register (the phone's *Thêm hộ mới* holds the same).
+MAX_HEAD_NAME = 200
+MAX_ADDRESS = 300
 
 # Every status a pushed item can get back.
 APPLIED, DUPLICATE, CONFLICT, REJECTED = "applied", "duplicate", "conflict", "rejected"
@@ -58,6 +61,31 @@ def _text(required: bool = True, max_length: int = 200, validate_with: Any = Non
     return fields.String(required=required, error_messages=_CODES, validate=validators)
 
 
+class _Object(fields.Nested):
+    """A nested object whose wrong type is the field's own error (``wrong_type``), not one
+    under ``_schema``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, partial: Any = None,
+                     **kwargs: Any) -> Any:
+        if not isinstance(value, dict):
+            raise self.make_error("type")
+        return super()._deserialize(value, attr, data, partial=partial, **kwargs)
+
+
+class NewHouseholdSchema(Schema):
+    """A household met on the lane, as the volunteer typed it in *Thêm hộ mới*: the phone sends
+    it with each visit to a household the server may not hold yet. The server reads it only when
+    the household joins the register (a household already there is never renamed by a visit);
+    a visit that ended at the door (nobody home, come back later) asks no name in its answers."""
+
+    class Meta:
+        unknown = RAISE
+
+    head_name = _text(max_length=MAX_HEAD_NAME)
+    address = fields.String(load_default="", error_messages=_CODES,
+                            validate=validate.Length(max=MAX_ADDRESS, error="bad_length"))
+
+
 class RecordSchema(Schema):
     """One visit to one household with one form, as a phone finalized it."""
 
@@ -77,6 +105,9 @@ class RecordSchema(Schema):
     village_id = _text()
     data = fields.Dict(required=True, error_messages=_CODES)
     meta = fields.Dict(load_default=dict, error_messages=_CODES)
+    # Optional: older phones send none, and the register falls back to the answers.
+    household = _Object(NewHouseholdSchema, load_default=None, allow_none=True,
+                        error_messages=_CODES)
 
     @validates("id", "rev", "base_rev", "household_id")
     def _lowercase(self, value: str | None, data_key: str) -> None:
@@ -200,10 +231,11 @@ _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 
 def load_record(item: dict[str, Any]) -> dict[str, Any]:
     """``RecordSchema().load(item)``, with a quick path for the plainly valid record (canonical
-    lower-case UUIDs, strings within their lengths, dicts): every pushed record passes here,
-    and marshmallow's general machinery costs as much as storing it. Anything else goes
-    through the schema, which raises ValidationError with the field errors."""
-    if item.keys() <= _RECORD_KEYS:
+    lower-case UUIDs, strings within their lengths, dicts, no new household): every pushed
+    record passes here, and marshmallow's general machinery costs as much as storing it.
+    Anything else (a new household's ``household`` object too: rare, and checked by the schema
+    alone) goes through the schema, which raises ValidationError with the field errors."""
+    if item.keys() <= _RECORD_KEYS and item.get("household") is None:
         get = item.get
         rid, rev, base_rev = get("id"), get("rev"), get("base_rev")
         texts = (get("form_id"), get("form_version"), get("village_id"))
@@ -218,7 +250,8 @@ def load_record(item: dict[str, Any]) -> dict[str, Any]:
                 and type(data) is dict and type(meta) is dict):
             return {"id": rid, "rev": rev, "base_rev": base_rev, "form_id": texts[0],
                     "form_version": texts[1], "household_id": household,
-                    "village_id": texts[2], "data": dict(data), "meta": dict(meta)}
+                    "village_id": texts[2], "data": dict(data), "meta": dict(meta),
+                    "household": None}
     return _RECORD_SCHEMA.load(item)
 
 

@@ -4,7 +4,7 @@ import { all, getKv, put, setKv } from './db.js';
 import { toast } from './dom.js';
 import { lang, loadMessages, setLang, t } from './i18n.js';
 import { go, state } from './nav.js';
-import { backupFile, recordsToRestore, waitingCount } from './records.js';
+import { backupFile, recordsToRestore, waitingCount, withHouseholds } from './records.js';
 import { AuthError, HttpError, backoffDelay, enroll, syncNow } from './sync.js';
 import './screens/enroll.js';
 import './screens/home.js';
@@ -85,7 +85,7 @@ async function doEnroll(code) {
 }
 
 async function backup() {
-  const records = await all('records');
+  const records = withHouseholds(await all('records'), await all('households'));
   const file = backupFile(records, state.device);
   const blob = new Blob([JSON.stringify(file)], { type: 'application/json' });
   const link = document.createElement('a');

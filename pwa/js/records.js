@@ -61,12 +61,41 @@ export function applyReview(record, review) {
   return next;
 }
 
+/** A new household's head and address on the register (sync/protocol.py holds the same). */
+export const MAX_HEAD_NAME = 200;
+export const MAX_ADDRESS = 300;
+
+/**
+ * A record as the protocol sends it (a push, a backup file): its fields only, and `household`,
+ * the name and address typed in *Thêm hộ mới*, when it carries one (see withHouseholds).
+ */
+export function envelope(record) {
+  const { id, rev, base_rev, form_id, form_version, household_id, village_id, data, meta, household } = record;
+  const out = { id, rev, base_rev: base_rev || null, form_id, form_version, household_id: household_id || null, village_id, data, meta };
+  if (household && household_id) out.household = { head_name: household.head_name, address: household.address || '' };
+  return out;
+}
+
+/**
+ * Records whose household was added on this phone (`local`: the server may not hold it yet),
+ * each with that household's name and address as `household`, within the register's limits.
+ * A visit that ends at the door asks no name in its answers, so this is what names the
+ * household on the register. A record that already carries one keeps it (restored from a
+ * backup file, or its household since came back from the server).
+ */
+export function withHouseholds(records, households) {
+  const local = new Map(households.filter((h) => h.local && h.head_name).map((h) => [h.id, h]));
+  return records.map((record) => {
+    const household = local.get(record.household_id);
+    if (!household) return record;
+    return { ...record, household: { head_name: household.head_name.slice(0, MAX_HEAD_NAME),
+      address: (household.address || '').slice(0, MAX_ADDRESS) } };
+  });
+}
+
 /** The backup file of everything not yet safe on the server (the staff site can import it). */
 export function backupFile(records, device, now = new Date().toISOString()) {
   const pending = unsynced(records);
-  const envelope = ({ id, rev, base_rev, form_id, form_version, household_id, village_id, data, meta }) => ({
-    id, rev, base_rev: base_rev || null, form_id, form_version, household_id: household_id || null, village_id, data, meta,
-  });
   return {
     format: 'gocua-backup',
     version: 1,

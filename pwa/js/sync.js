@@ -2,7 +2,7 @@
 // holds. A record leaves the queue only when the server answered `applied` or `duplicate` for
 // that exact (id, rev); nothing is ever deleted from the phone by sync.
 import { all, get, getKv, put, setKv, applyPullPage } from './db.js';
-import { applyReview, waitingCount } from './records.js';
+import { applyReview, envelope, waitingCount, withHouseholds } from './records.js';
 
 const API = new URL('../../api/v1/', import.meta.url);
 const MAX_ITEMS = 100;
@@ -76,10 +76,7 @@ export function batches(records) {
   return out;
 }
 
-export function envelope(record) {
-  const { id, rev, base_rev, form_id, form_version, household_id, village_id, data, meta } = record;
-  return { id, rev, base_rev: base_rev || null, form_id, form_version, household_id: household_id || null, village_id, data, meta };
-}
+export { envelope }; // the push envelope, one for pushes and backup files (records.js)
 
 /** Photos named by queued records go first: the server refuses a record whose photo it lacks. */
 async function uploadBlobs(queue) {
@@ -111,7 +108,8 @@ function collectHashes(value, out) {
 }
 
 async function push(onProgress) {
-  const queue = (await all('records')).filter((r) => r.state === 'finalized');
+  // A household added on this phone travels with its records until the server holds it.
+  const queue = withHouseholds((await all('records')).filter((r) => r.state === 'finalized'), await all('households'));
   await uploadBlobs(queue);
   const counts = { applied: 0, duplicate: 0, conflict: 0, rejected: 0, total: queue.length };
   let done = 0;

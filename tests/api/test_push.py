@@ -128,6 +128,89 @@ def test_new_household_met_on_the_lane_joins_the_register(client, phone, db):
     assert dict(row) == {"village_id": village, "head_name": "Hộ Mới"}
 
 
+def _at_the_door(outcome: str, **answers: Any) -> dict[str, Any]:
+    """The answers of a visit that ended at the door: nothing about the household is asked."""
+    data = household_data(outcome=outcome, **answers)
+    kept = ("start", "age_vneid", "age_account", "age_adult", "outcome", "revisit_date",
+            "consent_notice_version")
+    return {key: value for key, value in data.items() if key in kept}
+
+
+def test_new_household_nobody_home_joins_the_register_with_the_name_typed(client, phone, db):
+    village = _village(phone)
+    household_id = str(uuid.uuid4())
+    item = record(village, household_id, data=_at_the_door("nobody_home"),
+                  household={"head_name": "Lò Thị  Mai", "address": "Bản Pá, nhà thứ ba"})
+    assert push(client, phone, [item]).get_json()["results"][0]["status"] == "applied"
+    row = db.execute("SELECT village_id, head_name, address FROM households WHERE id = ?",
+                     [household_id]).fetchone()
+    assert row == (village, "Lò Thị Mai", "Bản Pá, nhà thứ ba")  # spaces as the register's
+    # The phone's next pull carries the name, so it keeps showing it.
+    changes = client.get("/api/v1/sync/pull?since=0&limit=1000",
+                         headers=phone["headers"]).get_json()["changes"]
+    put = [c["data"] for c in changes if c["kind"] == "household" and c["id"] == household_id]
+    assert put[-1]["head_name"] == "Lò Thị Mai"
+    assert put[-1]["address"] == "Bản Pá, nhà thứ ba"
+
+
+def test_the_typed_household_wins_over_answers_and_never_renames_a_known_one(client, phone, db):
+    village = _village(phone)
+    household_id = str(uuid.uuid4())
+    come_back = record(village, household_id, household={"head_name": "Hộ Gõ Cửa"},
+                       data=_at_the_door("come_back", revisit_date="2099-01-01"))
+    assert push(client, phone, [come_back]).get_json()["results"][0]["status"] == "applied"
+    # A later visit's answers and a household object both leave the register's entry alone.
+    later = record(village, household_id, data=household_data(head_name="Tên Khác"),
+                   household={"head_name": "Cũng Khác", "address": "Nơi khác"})
+    assert push(client, phone, [later]).get_json()["results"][0]["status"] == "applied"
+    known = _household(db, village)
+    before = db.execute("SELECT head_name, address FROM households WHERE id = ?",
+                        [known]).fetchone()
+    visit = record(village, known, household={"head_name": "Đổi Tên", "address": "Đổi chỗ"})
+    assert push(client, phone, [visit]).get_json()["results"][0]["status"] == "applied"
+    rows = dict(db.execute("SELECT id, head_name || '|' || address FROM households"
+                           " WHERE id IN (?, ?)", [household_id, known]).fetchall())
+    assert rows == {household_id: "Hộ Gõ Cửa|", known: "|".join(before)}
+
+
+def test_a_completed_visit_from_an_older_phone_still_names_the_household(client, phone, db):
+    # No household object (a phone from before it existed): the answers name the household.
+    village = _village(phone)
+    household_id = str(uuid.uuid4())
+    item = record(village, household_id, data=household_data(head_name="Hộ  Cũ",
+                                                             address="Xóm Trên"))
+    assert "household" not in item
+    assert push(client, phone, [item]).get_json()["results"][0]["status"] == "applied"
+    assert db.execute("SELECT head_name, address FROM households WHERE id = ?",
+                      [household_id]).fetchone() == ("Hộ Cũ", "Xóm Trên")
+
+
+def test_the_household_object_is_checked_like_every_input(client, phone, db):
+    village = _village(phone)
+    cases = {
+        "long name": ({"head_name": "A" * 201}, "household.head_name", "bad_length"),
+        "empty name": ({"head_name": "", "address": "x"}, "household.head_name", "bad_length"),
+        "long address": ({"head_name": "A", "address": "B" * 301}, "household.address",
+                         "bad_length"),
+        "number": ({"head_name": 7}, "household.head_name", "wrong_type"),
+        "unknown key": ({"head_name": "A", "phone": "09"}, "household.phone", "unknown_field"),
+        "not an object": ("Hộ A", "household", "wrong_type"),
+        "lone surrogate": ({"head_name": "\ud800"}, "household", "bad_text"),
+    }
+    items = [record(village, str(uuid.uuid4()), data=_at_the_door("nobody_home"), household=h)
+             for h, _, _ in cases.values()]
+    results = push(client, phone, items).get_json()["results"]
+    for (name, (_, field, code)), result in zip(cases.items(), results, strict=True):
+        assert result["status"] == "rejected", name
+        assert [e["code"] for e in result["errors"][field]] == [code], name
+    ids = [i["household_id"] for i in items]
+    assert count(db, f"SELECT count(*) FROM households WHERE id IN ({','.join('?' * len(ids))})",
+                 *ids) == 0
+    fine = record(village, str(uuid.uuid4()), data=_at_the_door("refused"),
+                  household={"head_name": "A" * 200, "address": "B" * 300})
+    assert push(client, phone, [fine]).get_json()["results"][0]["status"] == "applied"
+
+
 def test_no_token_and_bad_token_are_401(client, phone):
     no_token = client.post("/api/v1/sync/push", json={"items": []})
     assert no_token.status_code == 401

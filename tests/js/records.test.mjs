@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyReview, backupFile, householdStatus, recordsToRestore, unsynced, waitingCount } from '../../pwa/js/records.js';
+import { applyReview, backupFile, householdStatus, recordsToRestore, unsynced, waitingCount, withHouseholds } from '../../pwa/js/records.js';
 import { fitWithin } from '../../pwa/js/blobs.js';
 
 const rec = (over) => ({ id: 'r1', rev: 'a', state: 'synced', updated_at: '2026-11-20T08:00', data: {}, ...over });
@@ -54,6 +54,26 @@ test('the queue counts finalized records; the backup holds everything not on the
   assert.deepEqual(Object.keys(file.records[0]).sort(),
     ['base_rev', 'data', 'form_id', 'form_version', 'household_id', 'id', 'meta', 'rev', 'village_id']);
   assert.deepEqual(file.local.map((r) => r.id), ['1', '2', '4']);
+});
+
+test('a household added on the phone travels with its records, bounded as the register', () => {
+  const households = [
+    { id: 'new', village_id: 'v', code: '', head_name: 'Lò Thị Mai', address: 'Bản Pá', local: true },
+    { id: 'long', village_id: 'v', code: '', head_name: 'A'.repeat(250), address: 'B'.repeat(350), local: true },
+    { id: 'known', village_id: 'v', code: 'H2345AB', head_name: 'Hộ Cũ', address: 'Xóm' },
+  ];
+  const records = [rec({ id: '1', household_id: 'new', state: 'finalized' }), rec({ id: '2', household_id: 'known' }),
+    rec({ id: '3', household_id: 'long' }), rec({ id: '4', household_id: null })];
+  const out = withHouseholds(records, households);
+  assert.deepEqual(out[0].household, { head_name: 'Lò Thị Mai', address: 'Bản Pá' });
+  assert.equal(out[1].household, undefined); // the register holds it: nothing to send
+  assert.deepEqual(out[2].household, { head_name: 'A'.repeat(200), address: 'B'.repeat(300) });
+  assert.equal(out[3].household, undefined);
+  // Once the server's household came back, a record keeps what it carried (a restored backup too).
+  assert.deepEqual(withHouseholds([out[0]], [])[0].household, out[0].household);
+  // The backup file's push envelopes carry it, so the office's import names the household.
+  const file = backupFile(out, { device_id: 'd', user: { id: 7, username: 'v' } }, 'now');
+  assert.deepEqual(file.records.find((r) => r.id === '1').household, out[0].household);
 });
 
 test('restoring takes what the phone lacks or holds older, never over a synced record', () => {

@@ -19,6 +19,13 @@ test('backoff grows with the attempt, has jitter and stops at five minutes', () 
   assert.equal(backoffDelay(3, () => 0.5), 4000);
 });
 
+test('a record of a household added on the phone carries its name and address', () => {
+  const record = { id: 'a', rev: 'b', form_id: 'f', form_version: '1', village_id: 'v', household_id: 'h',
+    data: { outcome: 'nobody_home' }, meta: {}, state: 'finalized', household: { head_name: 'Lò Thị Mai', address: 'Bản Pá' } };
+  assert.deepEqual(envelope(record).household, { head_name: 'Lò Thị Mai', address: 'Bản Pá' });
+  assert.equal('household' in envelope({ ...record, household: undefined }), false);
+});
+
 test('the envelope carries only the protocol fields', () => {
   const record = { id: 'a', rev: 'b', form_id: 'f', form_version: '1', village_id: 'v', data: {},
     meta: {}, state: 'finalized', household_name: 'X', errors: null };

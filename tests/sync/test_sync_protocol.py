@@ -24,6 +24,8 @@ _FIELDS = {"id": _IDS, "rev": _IDS, "base_rev": _IDS, "form_id": _TEXT,
                              st.lists(st.integers(), max_size=1), st.none()),
            "meta": st.one_of(st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
                              st.none()),
+           "household": st.one_of(st.none(), st.text(max_size=3), st.fixed_dictionaries(
+               {}, optional={"head_name": _TEXT, "address": _TEXT, "phone": _TEXT})),
            "extra": st.integers()}
 
 

@@ -4,7 +4,7 @@ import { all, byIndex, getKv, put } from '../db.js';
 import { el, toast, uuid } from '../dom.js';
 import { t } from '../i18n.js';
 import { go, main, register, state } from '../nav.js';
-import { householdStatus, waitingCount } from '../records.js';
+import { MAX_ADDRESS, MAX_HEAD_NAME, householdStatus, waitingCount } from '../records.js';
 import { canScan, scanCode } from '../scan.js';
 import { APP_VERSION } from '../sync.js';
 
@@ -120,8 +120,9 @@ function askCode() {
 }
 
 function addHousehold() {
-  const head = el('input', { id: 'new-head', autocomplete: 'off' });
-  const address = el('input', { id: 'new-address', autocomplete: 'off' });
+  // The register's limits: the name and address travel with the visit (records.js: withHouseholds).
+  const head = el('input', { id: 'new-head', autocomplete: 'off', maxlength: MAX_HEAD_NAME });
+  const address = el('input', { id: 'new-address', autocomplete: 'off', maxlength: MAX_ADDRESS });
   sheet(t('app.add_household'), [
     el('label', { for: 'new-head', text: t('app.new_head') }), head,
     el('label', { for: 'new-address', text: t('app.new_address') }), address,

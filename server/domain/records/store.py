@@ -20,10 +20,13 @@ from server.domain.feeds import record_change
 from server.domain.followups import refresh_household
 from server.domain.register import (
     add_household,
+    clean_name,
 )
 from sync.protocol import (
     APPLIED,
     CONFLICT,
+    MAX_ADDRESS,
+    MAX_HEAD_NAME,
 )
 
 # States a reviewer sets by hand; "edited" comes from a staff revision.
@@ -159,9 +162,8 @@ def store_pushed(db: sqlite_utils.Database, caller: dict[str, Any], record: dict
     household_id = record["household_id"]
     if household_id and not household_known:
         # A household met on the lane: the phone made its id; it joins the register.
-        data = record["data"]
-        add_household(db, record["village_id"], str(data.get("head_name") or ""),
-                      str(data.get("address") or ""), household_id=household_id)
+        add_household(db, record["village_id"], *_lane_household(record),
+                      household_id=household_id)
     data, meta = _dumps(record["data"]), _dumps(record["meta"])
     conflict = current_rev is not None and current_rev != record["base_rev"]
     if not conflict:
@@ -181,6 +183,23 @@ def store_pushed(db: sqlite_utils.Database, caller: dict[str, Any], record: dict
         # stays current, the phone's is kept beside it for a reviewer. Nothing is lost.
         return {"id": rid, "rev": rev, "status": CONFLICT, "server_rev": current_rev}
     return {"id": rid, "rev": rev, "status": APPLIED}
+
+
+def _lane_household(record: dict[str, Any]) -> tuple[str, str]:
+    """The head's name and the address of a household met on the lane: as the volunteer typed
+    them in *Thêm hộ mới* (the record's ``household``), each else from the visit's answers (an
+    older phone; only a completed visit asks them). Cleaned and bounded as the register's."""
+    typed, answers = record.get("household") or {}, record["data"]
+
+    def text(name: str, limit: int) -> str:
+        for source in (typed, answers):
+            value = source.get(name)
+            if isinstance(value, str) and clean_name(value):
+                return clean_name(value)[:limit]
+        return ""
+
+    return text("head_name", MAX_HEAD_NAME), text("address", MAX_ADDRESS)
+
 
 def _write_pushed(db: sqlite_utils.Database, caller: dict[str, Any], record: dict[str, Any],
                   data: str, meta: str, new: bool, now: str) -> None:
