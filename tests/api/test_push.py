@@ -144,7 +144,7 @@ def test_new_household_nobody_home_joins_the_register_with_the_name_typed(client
     assert push(client, phone, [item]).get_json()["results"][0]["status"] == "applied"
     row = db.execute("SELECT village_id, head_name, address FROM households WHERE id = ?",
                      [household_id]).fetchone()
-    assert row == (village, "Lò Thị Mai", "Bản Pá, nhà thứ ba")  # spaces as the register's
+    assert tuple(row) == (village, "Lò Thị Mai", "Bản Pá, nhà thứ ba")  # spaces as the register's
     # The phone's next pull carries the name, so it keeps showing it.
     changes = client.get("/api/v1/sync/pull?since=0&limit=1000",
                          headers=phone["headers"]).get_json()["changes"]
@@ -181,8 +181,8 @@ def test_a_completed_visit_from_an_older_phone_still_names_the_household(client,
                                                              address="Xóm Trên"))
     assert "household" not in item
     assert push(client, phone, [item]).get_json()["results"][0]["status"] == "applied"
-    assert db.execute("SELECT head_name, address FROM households WHERE id = ?",
-                      [household_id]).fetchone() == ("Hộ Cũ", "Xóm Trên")
+    assert tuple(db.execute("SELECT head_name, address FROM households WHERE id = ?",
+                            [household_id]).fetchone()) == ("Hộ Cũ", "Xóm Trên")
 
 
 def test_the_household_object_is_checked_like_every_input(client, phone, db):
