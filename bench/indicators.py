@@ -220,7 +220,7 @@ def bench_reports(scale: float, work: Path) -> None:
             indicators.compute(form, json.loads(data), json.loads(meta)["visit_date"])
 
     app = create_app({"DATA_DIR": str(path.parent), "DATABASE": str(path),
-                      "SECRET_KEY": "bench"})
+                      "SECRET_KEY": "bench-only-key-" + "0" * 32})
     commune_client, province_client = app.test_client(), app.test_client()
     login(commune_client, "bench.reviewer")
     login(province_client, "bench.province")

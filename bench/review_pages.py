@@ -81,7 +81,7 @@ def main() -> None:
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"DATA_DIR": tmp, "DATABASE": f"{tmp}/gocua.db",
-                          "SECRET_KEY": "bench"})
+                          "SECRET_KEY": "bench-only-key-" + "0" * 32})
         with connect(app.config["DATABASE"]) as db:
             load_default_form(db)
             admin = seed_demo(db)
