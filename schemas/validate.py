@@ -16,6 +16,7 @@ from typing import Any
 
 from schemas.expressions import Context, ExpressionError, evaluate, evaluate_bool, to_number
 from schemas.form import CHOICE_PREFIX, Form, Node, choice_filter_expression
+from schemas.labels import fill
 from schemas.messages import message
 
 Errors = dict[str, list[dict[str, str]]]
@@ -108,7 +109,7 @@ class RecordChecker:
             return
         if is_empty(value):
             if node.type not in ("note", "calculate") and self._required(node, position):
-                self._add_custom(errors, path, node, "required_message", "required")
+                self._add_custom(errors, path, node, "required_message", "required", position)
             return
         problem = self._type_problem(node, value)
         if problem:
@@ -122,7 +123,7 @@ class RecordChecker:
             return
         constraint = node.get("constraint")
         if constraint and not self._bool(constraint, position, node.name, default=False):
-            self._add_custom(errors, path, node, "constraint_message", "constraint")
+            self._add_custom(errors, path, node, "constraint_message", "constraint", position)
 
     # -- rules ----------------------------------------------------------------------------------
     def _relevant(self, node: Node, position: tuple[tuple[str, int], ...]) -> bool:
@@ -214,8 +215,11 @@ class RecordChecker:
                 c["name"] for c in self.form.choices.get(list_name, []))
         return value in names
 
-    def _add_custom(self, errors: Errors, path: str, node: Node, column: str, code: str) -> None:
-        custom = {lang: self.form.text(node.row, column, lang) for lang in ("vi", "en")}
+    def _add_custom(self, errors: Errors, path: str, node: Node, column: str, code: str,
+                    position: tuple[tuple[str, int], ...]) -> None:
+        # The form's own message, its ${references} filled in for this question's instance.
+        custom = {lang: fill(self.form.text(node.row, column, lang), self.form, self._data,
+                             position) for lang in ("vi", "en")}
         generic = message(f"field.{code}")
         errors.setdefault(path, []).append(
             {"code": code, **{lang: custom[lang] or generic[lang] for lang in generic}})

@@ -1,6 +1,7 @@
 // The form model and its rules on the phone: the JavaScript twin of schemas/form.py and
 // schemas/validate.py. No DOM here, so node --test runs it as it is.
 import { evaluate, evaluateBool, toNumber } from './expr.js';
+import { fill } from './labels.js';
 
 export const QUESTION_TYPES = new Set([
   'text', 'integer', 'decimal', 'select_one', 'select_multiple', 'date', 'time', 'datetime',
@@ -313,7 +314,7 @@ export class Rules {
       }
       if (isEmpty(value)) {
         if (child.type !== 'note' && child.type !== 'calculate' && this.required(child, data, position)) {
-          this.#custom(errors, path, child, 'required_message', 'required', message);
+          this.#custom(errors, path, child, 'required_message', 'required', message, data, position);
         }
         continue;
       }
@@ -326,15 +327,16 @@ export class Rules {
       }
       const constraint = get(child, 'constraint');
       if (constraint && !this.bool(constraint, data, position, child.name, false)) {
-        this.#custom(errors, path, child, 'constraint_message', 'constraint', message);
+        this.#custom(errors, path, child, 'constraint_message', 'constraint', message, data, position);
       }
     }
   }
 
-  #custom(errors, path, node, column, code, message) {
+  #custom(errors, path, node, column, code, message, data, position) {
+    // The form's own message, its ${references} filled in for this question's repeat instance.
     const generic = message(`field.${code}`);
-    const vi = this.form.text(node.row, column, 'vi');
-    const en = this.form.text(node.row, column, 'en');
+    const vi = fill(this.form.text(node.row, column, 'vi'), this.form, data, position);
+    const en = fill(this.form.text(node.row, column, 'en'), this.form, data, position);
     add(errors, path, code, { vi: vi || generic.vi, en: en || generic.en });
   }
 }

@@ -1,8 +1,10 @@
 // The form on the screen: builds the questions once, then on every answer settles the data
 // (calculations, relevance) and only shows, hides or adds what changed, so typing is never
-// interrupted by a redraw.
+// interrupted by a redraw. Words with ${name} references (labels, hints, choice labels) are
+// filled in where they are shown and again after every answer (pwa/js/labels.js), as text.
 import { isEmpty, MAX_TEXT_LENGTH } from './form.js';
 import { el } from './dom.js';
+import { fill, NO_INSTANCE } from './labels.js';
 import { photoUrl, storePhoto } from './blobs.js';
 import { canScan, scanCode } from './scan.js';
 
@@ -28,7 +30,34 @@ export class FormView {
     this.items = [];
     this.repeats = [];
     this.pages = [];
+    this.texts = [];
     this.current = 0;
+  }
+
+  /**
+   * `raw` filled in for the answers at `position`; when it has references, `show` is called
+   * with the new text after every answer (until the repeat instance at `path` is rebuilt).
+   */
+  #live(raw, position, path, show) {
+    if (raw.includes('${')) {
+      this.texts.push({ path, update: () => show(fill(raw, this.form, this.data, position)) });
+    }
+    return fill(raw, this.form, this.data, position);
+  }
+
+  /** A text node showing `raw` filled in, kept up to date. */
+  #liveText(raw, position, path) {
+    const node = document.createTextNode('');
+    node.data = this.#live(raw, position, path, (text) => { node.data = text; });
+    return node;
+  }
+
+  /** The label of the question at `path`, filled in for its repeat instance. */
+  labelOf(path) {
+    const item = this.items.find((i) => i.path === path);
+    if (!item) return null;
+    const position = item.node.kind === 'repeat' ? [...item.position, [item.node.name, NO_INSTANCE]] : item.position;
+    return fill(this.form.label(item.node, this.lang), this.form, this.data, position);
   }
 
   /**
@@ -40,11 +69,17 @@ export class FormView {
     this.items = [];
     this.repeats = [];
     this.pages = [];
+    this.texts = [];
     for (const child of this.form.root.children) {
       const own = child.kind !== 'field';
       let page = this.pages[this.pages.length - 1];
       if (own || !page || page.own) {
-        page = { own, title: own ? this.form.label(child, this.lang) : this.form.title, el: el('div', { class: 'page' }) };
+        page = { own, title: this.form.title, el: el('div', { class: 'page' }) };
+        if (own) {
+          const shown = page;
+          const position = child.kind === 'repeat' ? [[child.name, NO_INSTANCE]] : [];
+          page.title = this.#live(this.form.label(child, this.lang), position, child.name, (text) => { shown.title = text; });
+        }
         this.pages.push(page);
         this.root.append(page.el);
       }
@@ -78,21 +113,26 @@ export class FormView {
 
   #levelNodes(children, container, position, prefix) {
     for (const child of children) {
+      const label = this.form.label(child, this.lang);
       if (child.kind === 'group') {
         const box = el('fieldset', { class: 'group', 'data-name': child.name },
-          el('legend', { text: this.form.label(child, this.lang) }));
+          el('legend', {}, this.#liveText(label, position, prefix + child.name)));
         container.append(box);
         this.items.push({ node: child, el: box, position, path: prefix + child.name });
         this.#level(child, box, position, prefix);
       } else if (child.kind === 'repeat') {
+        // The repeat's own heading speaks for every instance: an instance's answers are ''.
+        const every = [...position, [child.name, NO_INSTANCE]];
         const box = el('section', { class: 'repeat', 'data-name': child.name },
-          el('h3', { text: this.form.label(child, this.lang) }));
+          el('h3', {}, this.#liveText(label, every, prefix + child.name)));
         const list = el('div', { class: 'instances' });
         box.append(list);
         const repeat = { node: child, el: box, list, position, path: prefix + child.name, count: -1 };
         if (!child.row.repeat_count) {
-          box.append(el('button', { type: 'button', class: 'secondary', 'data-add': child.name, text: this.t('form.add_repeat', { name: this.form.label(child, this.lang) }),
-            onclick: () => this.#addInstance(repeat) }));
+          const add = el('button', { type: 'button', class: 'secondary', 'data-add': child.name,
+            text: this.t('form.add_repeat', { name: this.#live(label, every, repeat.path, (text) => { add.textContent = this.t('form.add_repeat', { name: text }); }) }),
+            onclick: () => this.#addInstance(repeat) });
+          box.append(add);
         }
         this.repeats.push(repeat);
         this.items.push({ node: child, el: box, position, path: repeat.path });
@@ -109,16 +149,19 @@ export class FormView {
     const instances = scopeAt(this.data, repeat.position)?.[repeat.node.name] || [];
     const prefix = `${repeat.path}[`;
     this.items = this.items.filter((i) => !i.path.startsWith(prefix));
+    this.texts = this.texts.filter((t) => !t.path.startsWith(prefix));
     repeat.list.replaceChildren();
     instances.forEach((_, index) => {
+      const position = [...repeat.position, [repeat.node.name, index]];
       const box = el('div', { class: 'instance', 'data-index': index },
-        el('h4', { text: `${this.form.label(repeat.node, this.lang)} ${index + 1}` }));
+        el('h4', {}, this.#liveText(this.form.label(repeat.node, this.lang), position, `${prefix}${index}]`),
+          ` ${index + 1}`));
       if (!repeat.node.row.repeat_count) {
         box.append(el('button', { type: 'button', class: 'link', text: this.t('form.remove'),
           onclick: () => this.#removeInstance(repeat, index) }));
       }
       repeat.list.append(box);
-      this.#level(repeat.node, box, [...repeat.position, [repeat.node.name, index]], `${repeat.path}[${index}].`);
+      this.#level(repeat.node, box, position, `${repeat.path}[${index}].`);
     });
     repeat.count = instances.length;
   }
@@ -160,33 +203,34 @@ export class FormView {
       item.el.hidden = !shown;
       item.sync?.();
     }
+    for (const text of this.texts) text.update();
   }
 
   #field(node, position, path) {
     const id = `q-${path.replace(/[^\w-]/g, '_')}`;
     const required = String(node.row.required || '').trim() && !['no', 'false', 'false()'].includes(String(node.row.required).trim().toLowerCase());
     const wrap = el('div', { class: `question type-${node.type}`, 'data-name': node.name, 'data-path': path });
-    const label = el('label', { for: id, class: 'label', text: this.form.label(node, this.lang) });
+    const label = el('label', { for: id, class: 'label' }, this.#liveText(this.form.label(node, this.lang), position, path));
     if (required) label.append(el('span', { class: 'req', 'aria-hidden': 'true', text: ' *' }));
     wrap.append(label);
     const hint = this.form.text(node.row, 'hint', this.lang);
-    if (hint) wrap.append(el('p', { class: 'hint', text: hint }));
+    if (hint) wrap.append(el('p', { class: 'hint' }, this.#liveText(hint, position, path)));
     const value = () => scopeAt(this.data, position)?.[node.name];
     const set = (v) => this.#set(position, node.name, v, path);
-    const control = this.#control(node, id, value, set, position);
+    const control = this.#control(node, id, value, set, position, path);
     if (control.el) wrap.append(control.el);
     wrap.append(el('div', { class: 'errors', 'aria-live': 'polite' }));
     return { node, el: wrap, position, path, sync: control.sync };
   }
 
-  #control(node, id, value, set, position) {
+  #control(node, id, value, set, position, path) {
     const appearance = String(node.row.appearance || '');
     switch (node.type) {
       case 'note':
         return {};
       case 'select_one':
       case 'select_multiple':
-        return this.#choices(node, id, value, set, appearance, position);
+        return this.#choices(node, id, value, set, appearance, position, path);
       case 'acknowledge': {
         const box = el('input', { id, type: 'checkbox', onchange: (e) => set(e.target.checked ? 'OK' : '') });
         return { el: el('label', { class: 'choice' }, box, el('span', { text: 'OK' })), sync: () => { box.checked = value() === 'OK'; } };
@@ -227,9 +271,10 @@ export class FormView {
     return { el: input, sync: () => { if (document.activeElement !== input) input.value = value() ?? ''; } };
   }
 
-  #choices(node, id, value, set, appearance, position) {
+  #choices(node, id, value, set, appearance, position, path) {
     const multiple = node.type === 'select_multiple';
     const choices = this.form.choiceList(node);
+    const words = (c) => this.#liveText(this.form.text(c, 'label', this.lang) || c.name, position, path);
     const filtered = !!String(node.row.choice_filter || '').trim();
     // A cascading select shows only the choices its filter offers for the answers so far.
     const offer = (elements) => {
@@ -240,7 +285,7 @@ export class FormView {
     if (!multiple && appearance.includes('minimal')) {
       const select = el('select', { id, onchange: (e) => set(e.target.value) },
         el('option', { value: '', text: '—' }),
-        ...choices.map((c) => el('option', { value: c.name, text: this.form.text(c, 'label', this.lang) || c.name })));
+        ...choices.map((c) => el('option', { value: c.name }, words(c))));
       const options = [...select.options].slice(1);
       return { el: select, sync: () => { offer(options); select.value = value() ?? ''; } };
     }
@@ -254,7 +299,7 @@ export class FormView {
         if (input.checked) chosen.add(c.name); else chosen.delete(c.name);
         set(choices.map((x) => x.name).filter((n) => chosen.has(n)));
       });
-      const label = el('label', { class: 'choice' }, input, el('span', { text: this.form.text(c, 'label', this.lang) || c.name }));
+      const label = el('label', { class: 'choice' }, input, el('span', {}, words(c)));
       labels.push(label);
       box.append(label);
       return input;

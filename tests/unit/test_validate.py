@@ -129,3 +129,30 @@ def test_phone_settled_data_always_passes_the_server(members):
     settled = json.loads(out.stdout)[0]["settled"]
     assert settled["members"][0]["age"] == 2026 - 1960
     assert codes(settled) == {}
+
+
+def test_a_forms_own_messages_name_the_answers_on_both_checkers():
+    # required_message and constraint_message with ${references}: filled in for the member the
+    # error is about, in each language, by the server's checker and the phone's alike.
+    definition = {"settings": {"form_id": "msg", "version": "1"}, "survey": [
+        {"type": "text", "name": "head_name"},
+        {"type": "begin_repeat", "name": "members"},
+        {"type": "text", "name": "member_name"},
+        {"type": "integer", "name": "age", "required": "yes", "constraint": ". < 120",
+         "constraint_message::Tiếng Việt (vi)": "Tuổi của ${member_name} (hộ ${head_name})",
+         "constraint_message::English (en)": "${member_name}'s age",
+         "required_message::Tiếng Việt (vi)": "Hỏi tuổi của ${member_name}",
+         "required_message::English (en)": "Ask ${member_name}'s age"},
+        {"type": "end_repeat"}]}
+    data = {"head_name": "Lan", "members": [{"member_name": "An", "age": 130},
+                                            {"member_name": "Bình"}]}
+    expected = {
+        "members[0].age": [{"code": "constraint", "vi": "Tuổi của An (hộ Lan)",
+                            "en": "An's age"}],
+        "members[1].age": [{"code": "required", "vi": "Hỏi tuổi của Bình",
+                            "en": "Ask Bình's age"}]}
+    assert RecordChecker(Form(definition)).check(data) == expected
+    payload = {"form": definition, "cases": [{"data": data}]}
+    out = subprocess.run(["node", str(ROOT / "tests/js/check_cli.mjs")], input=json.dumps(payload),
+                         capture_output=True, text=True, check=True, timeout=60)
+    assert json.loads(out.stdout)[0]["errors"] == expected

@@ -106,7 +106,7 @@ async function show(id, household = null) {
       summary.hidden = false;
       summary.replaceChildren(el('p', { text: t('app.missing', { count: paths.length }) }),
         el('ul', {}, ...paths.slice(0, 8).map((p) => el('li', {}, el('button', {
-          type: 'button', class: 'link', text: questionLabel(form, p),
+          type: 'button', class: 'link', text: questionLabel(form, p, view),
           onclick: () => { steps.open(view.pageOf(p)); body.querySelector(`[data-path="${CSS.escape(p)}"]`)?.scrollIntoView({ block: 'center' }); },
         })))));
       steps.open(view.pageOf(paths[0]));
@@ -148,11 +148,12 @@ function reviewNote(record) {
     el('p', { text: review.comment }));
 }
 
-function questionLabel(form, path) {
+function questionLabel(form, path, view) {
   const name = path.replace(/^.*\./, '').replace(/\[\d+\]$/, '');
   const node = form.nodes.get(name);
   const member = /\[(\d+)\]/.exec(path);
-  const label = node ? form.label(node, lang()) : name;
+  // The label as the question shows it, ${references} filled in for its member.
+  const label = view.labelOf(path) ?? (node ? form.label(node, lang()) : name);
   return member ? `${label} (${Number(member[1]) + 1})` : label;
 }
 

@@ -4,41 +4,46 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas import labels
 from schemas.form import Form, Node
 from server.domain.records.query import answer_text
 
 
 def flatten(form: Form, data: dict[str, Any], lang: str) -> list[tuple[str, str, str]]:
     """Every answer as (path, label, text), in form order: ``members[1].birth_year`` reads
-    "Household members 2 · Year of birth". Answers the form does not know come last, by name."""
+    "Household members 2 · Year of birth" (``${references}`` filled in from ``data``). Answers
+    the form does not know come last, by name."""
     out: list[tuple[str, str, str]] = []
     known: set[str] = set()
-    _flatten(form, form.root, data, lang, "", "", out, known)
+    _flatten(form, form.root, data, lang, "", "", out, known, data, ())
     for key in sorted(k for k in data if k not in known):
         out.append((key, key, _raw(data[key])))
     return out
 
 
 def _flatten(form: Form, node: Node, scope: dict[str, Any], lang: str, prefix: str,
-             title: str, out: list[tuple[str, str, str]], known: set[str]) -> None:
+             title: str, out: list[tuple[str, str, str]], known: set[str],
+             data: dict[str, Any], position: tuple[tuple[str, int], ...]) -> None:
     for child in node.children:
         if child.kind == "group":
-            _flatten(form, child, scope, lang, prefix, title, out, known)
+            _flatten(form, child, scope, lang, prefix, title, out, known, data, position)
         elif child.kind == "repeat":
             known.add(child.name)
             instances = scope.get(child.name)
             if not isinstance(instances, list):
                 continue
-            label = form.label(child, lang)
             for index, instance in enumerate(instances):
                 if isinstance(instance, dict):
+                    at = (*position, (child.name, index))
+                    label = labels.label(form, child, lang, data, at)
                     _flatten(form, child, instance, lang, f"{prefix}{child.name}[{index}].",
-                             f"{title}{label} {index + 1} · ", out, set())
+                             f"{title}{label} {index + 1} · ", out, set(), data, at)
         elif child.type != "note":
             known.add(child.name)
             if child.name in scope:
-                out.append((prefix + child.name, title + form.label(child, lang),
-                            answer_text(form, child, scope[child.name], lang)))
+                out.append((prefix + child.name,
+                            title + labels.label(form, child, lang, data, position),
+                            answer_text(form, child, scope[child.name], lang, data, position)))
 
 
 def _raw(value: Any) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlite_utils
 
+from schemas import labels
 from schemas.form import Form, Node
 from schemas.settle import settle
 from schemas.validate import Errors
@@ -25,12 +26,15 @@ def _editable(node: Node) -> bool:
     return node.kind == "field" and node.type not in _NOT_TYPED and len(node.repeats) <= 1
 
 
-def field_view(form: Form, node: Node, value: Any, name: str, lang: str) -> dict[str, Any]:
-    """One question of the edit form: its input name, label, type, value and choices."""
-    view: dict[str, Any] = {"name": name, "label": form.label(node, lang), "type": node.type,
-                            "value": value, "path": _path(name), "choices": []}
+def field_view(form: Form, node: Node, value: Any, name: str, lang: str,
+               data: dict[str, Any], position: labels.Position = ()) -> dict[str, Any]:
+    """One question of the edit form: its input name, label, type, value and choices, their
+    ``${references}`` filled in from ``data`` at ``position`` (the question's instance)."""
+    view: dict[str, Any] = {"name": name, "label": labels.label(form, node, lang, data, position),
+                            "type": node.type, "value": value, "path": _path(name),
+                            "choices": []}
     if node.list_name:
-        view["choices"] = [(c["name"], form.text(c, "label", lang))
+        view["choices"] = [(c["name"], labels.text(form, c, "label", lang, data, position))
                            for c in form.choices.get(node.list_name, [])]
     if node.type == "select_multiple":
         view["selected"] = value if isinstance(value, list) else []
@@ -57,7 +61,7 @@ def _edit_level(form: Form, node: Node, data: dict[str, Any], lang: str,
     out.append(section)
     for child in node.children:
         if child.kind == "group":
-            _edit_level(form, child, data, lang, out, form.label(child, lang))
+            _edit_level(form, child, data, lang, out, labels.label(form, child, lang, data))
             section = {"title": "", "fields": [], "instances": []}
             out.append(section)
         elif child.kind == "repeat":
@@ -65,14 +69,15 @@ def _edit_level(form: Form, node: Node, data: dict[str, Any], lang: str,
                       and n.repeats[-1:] == (child.name,)]
             for index, inst in enumerate(data.get(child.name) or []):
                 if isinstance(inst, dict):
+                    at = [(child.name, index)]
                     section["instances"].append({
-                        "title": f"{form.label(child, lang)} {index + 1}",
+                        "title": f"{labels.label(form, child, lang, data, at)} {index + 1}",
                         "fields": [field_view(form, n, inst.get(n.name),
-                                              f"q:{child.name}:{index}:{n.name}", lang)
+                                              f"q:{child.name}:{index}:{n.name}", lang, data, at)
                                    for n in fields]})
         elif _editable(child):
             section["fields"].append(field_view(form, child, data.get(child.name),
-                                                f"q:{child.name}", lang))
+                                                f"q:{child.name}", lang, data))
 
 
 def read_form(form: Form, base: dict[str, Any], formdata: Any) -> tuple[dict[str, Any], Errors]:
@@ -176,22 +181,26 @@ def compare(form: Form, current: dict[str, Any], other: dict[str, Any],
     for node in question_units(form):
         if node.name not in current and node.name not in other:
             continue
-        rows.append({"name": node.name, "label": form.label(node, lang),
-                     "current": _unit_text(form, node, current.get(node.name), lang),
-                     "other": _unit_text(form, node, other.get(node.name), lang),
+        # A repeat is compared whole: its label speaks for every instance.
+        at = [(node.name, labels.NO_INSTANCE)] if node.kind == "repeat" else []
+        rows.append({"name": node.name, "label": labels.label(form, node, lang, current, at),
+                     "current": _unit_text(form, node, current, lang),
+                     "other": _unit_text(form, node, other, lang),
                      "same": current.get(node.name) == other.get(node.name)})
     return rows
 
 
-def _unit_text(form: Form, node: Node, value: Any, lang: str) -> list[str]:
+def _unit_text(form: Form, node: Node, data: dict[str, Any], lang: str) -> list[str]:
+    value = data.get(node.name)
     if node.kind != "repeat":
-        return [answer_text(form, node, value, lang)]
+        return [answer_text(form, node, value, lang, data)]
     columns = [n for n in form.walk(node) if n.kind == "field" and n.type != "note"
                and n.repeats[-1:] == (node.name,)]
     lines = []
     for index, inst in enumerate(value if isinstance(value, list) else []):
         if isinstance(inst, dict):
-            parts = [answer_text(form, c, inst.get(c.name), lang) for c in columns[:4]]
+            parts = [answer_text(form, c, inst.get(c.name), lang, data, [(node.name, index)])
+                     for c in columns[:4]]
             lines.append(f"{index + 1}. " + " · ".join(p for p in parts if p))
     return lines
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
+from schemas import labels
 from schemas.form import Form, Node
 from server.domain.forms import get_form
 from server.domain.register import village_ids_under
@@ -193,20 +194,29 @@ def visit_facts(record: dict[str, Any]) -> dict[str, Any]:
             "visit_date": meta.get("visit_date") or record.get("visit_date"), "gps": point}
 
 
-def answer_text(form: Form, node: Node, value: Any, lang: str) -> str:
-    """An answer as a person reads it: choice labels instead of codes."""
+def answer_text(form: Form, node: Node, value: Any, lang: str,
+                data: dict[str, Any] | None = None, position: labels.Position = ()) -> str:
+    """An answer as a person reads it: choice labels instead of codes, their
+    ``${references}`` filled in from the record's ``data`` at ``position`` when given."""
     if value is None or value == "" or value == []:
         return ""
+
+    def choice(name: Any) -> str:
+        text = form.choice_label(node.list_name or "", str(name), lang)
+        return text if data is None else labels.fill(text, form, data, position)
+
     if node.type == "select_one":
-        return form.choice_label(node.list_name or "", str(value), lang)
+        return choice(value)
     if node.type == "select_multiple" and isinstance(value, list):
-        return ", ".join(form.choice_label(node.list_name or "", str(v), lang) for v in value)
+        return ", ".join(choice(v) for v in value)
     return str(value)
 
 
 def sections(form: Form, data: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     """The answered part of a record, in form order: rows of (label, answer), and each repeat
-    as a table with one row per instance."""
+    as a table with one row per instance. Labels have their ``${references}`` filled in from
+    the record (schemas/labels.py); a repeat's table speaks for every instance, so there an
+    instance's own answers are ''."""
     out: list[dict[str, Any]] = []
     _collect(form, form.root, data, lang, out, "")
     return [s for s in out if s["rows"] or s["tables"]]
@@ -218,7 +228,7 @@ def _collect(form: Form, node: Node, data: dict[str, Any], lang: str,
     out.append(section)
     for child in node.children:
         if child.kind == "group":
-            _collect(form, child, data, lang, out, form.label(child, lang))
+            _collect(form, child, data, lang, out, labels.label(form, child, lang, data))
             # What follows the group belongs to this level again, below the group.
             section = {"title": "", "rows": [], "tables": []}
             out.append(section)
@@ -228,12 +238,14 @@ def _collect(form: Form, node: Node, data: dict[str, Any], lang: str,
             instances = data.get(child.name) or []
             if not instances:
                 continue
+            every = [(child.name, labels.NO_INSTANCE)]
             section["tables"].append({
-                "title": form.label(child, lang),
-                "columns": [form.label(c, lang) for c in columns],
-                "rows": [[answer_text(form, c, inst.get(c.name), lang) for c in columns]
-                         for inst in instances if isinstance(inst, dict)],
+                "title": labels.label(form, child, lang, data, every),
+                "columns": [labels.label(form, c, lang, data, every) for c in columns],
+                "rows": [[answer_text(form, c, inst.get(c.name), lang, data,
+                                      [(child.name, index)]) for c in columns]
+                         for index, inst in enumerate(instances) if isinstance(inst, dict)],
             })
         elif child.type != "note" and child.name in data:
-            section["rows"].append((form.label(child, lang),
-                                    answer_text(form, child, data[child.name], lang)))
+            section["rows"].append((labels.label(form, child, lang, data),
+                                    answer_text(form, child, data[child.name], lang, data)))
