@@ -45,6 +45,7 @@ $(NODE_OK): package.json package-lock.json
 
 lint: $(TEST_OK) $(NODE_OK)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(ESLINT) pwa tests/js
 

@@ -22,8 +22,12 @@ from tests.records import VISIT_DATE, adult, child, household_data  # noqa: E402
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    members = [adult("Nguyễn Thị Hoa", 1980), adult("Nguyễn Văn Tú", 1978, "spouse", "male"),
-               child("Nguyễn Văn Nam", 2013), child("Nguyễn Thị Bé", 2019)]
+    members = [
+        adult("Nguyễn Thị Hoa", 1980),
+        adult("Nguyễn Văn Tú", 1978, "spouse", "male"),
+        child("Nguyễn Văn Nam", 2013),
+        child("Nguyễn Thị Bé", 2019),
+    ]
     record = household_data(members=members)
     checker = RecordChecker(Form.load())
     assert checker.check(record, today=VISIT_DATE) == {}, "the bench record must be valid"

@@ -26,8 +26,12 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, FLAGS  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
-SLOW_3G = {"offline": False, "latency": 200, "downloadThroughput": 400_000 / 8,
-           "uploadThroughput": 400_000 / 8}  # 200 ms each way: 400 ms round trip
+SLOW_3G = {
+    "offline": False,
+    "latency": 200,
+    "downloadThroughput": 400_000 / 8,
+    "uploadThroughput": 400_000 / 8,
+}  # 200 ms each way: 400 ms round trip
 
 
 def first_visit_bytes(browser, server: ServerProcess) -> tuple[int, int]:
@@ -142,17 +146,23 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             sent, raw = first_visit_bytes(browser, server)
-            print(f"first visit transferred: {sent / 1024:.1f} KB gzip "
-                  f"({raw / 1024:.1f} KB uncompressed, ratio {sent / raw:.2f}); target <= 100 KB")
+            print(
+                f"first visit transferred: {sent / 1024:.1f} KB gzip "
+                f"({raw / 1024:.1f} KB uncompressed, ratio {sent / raw:.2f}); target <= 100 KB"
+            )
             baseline, first, later = slow_visits(browser, server)
-            print(f"slow 3G + 4x CPU: first visit usable {first:.2f} s (target <= 3 s); "
-                  f"later visit, server down {later:.2f} s (target <= 1 s); "
-                  f"one small file {baseline:.2f} s (ratios {first / baseline:.1f}x, "
-                  f"{later / baseline:.1f}x)")
+            print(
+                f"slow 3G + 4x CPU: first visit usable {first:.2f} s (target <= 3 s); "
+                f"later visit, server down {later:.2f} s (target <= 1 s); "
+                f"one small file {baseline:.2f} s (ratios {first / baseline:.1f}x, "
+                f"{later / baseline:.1f}x)"
+            )
             home, save, read = many_records(browser, server)
-            print(f"5,000 records on the phone: home screen {home:.0f} ms (target <= 300 ms); "
-                  f"saving a record {save:.1f} ms (target <= 50 ms); "
-                  f"baseline: reading one record {read:.1f} ms")
+            print(
+                f"5,000 records on the phone: home screen {home:.0f} ms (target <= 300 ms); "
+                f"saving a record {save:.1f} ms (target <= 50 ms); "
+                f"baseline: reading one record {read:.1f} ms"
+            )
         finally:
             browser.close()
             server.stop()

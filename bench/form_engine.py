@@ -30,16 +30,25 @@ def big_form(questions: int = 1000, calculations: int = 500) -> dict:
     for group in range(asked // 50):
         survey.append({"type": "begin_group", "name": f"g{group}", "label": f"Part {group}"})
         for i in range(group * 50, group * 50 + 50):
-            row = {"type": "integer", "name": f"q{i}", "label": f"Question {i}",
-                   "constraint": ". >= 0 and . <= 100"}
+            row = {
+                "type": "integer",
+                "name": f"q{i}",
+                "label": f"Question {i}",
+                "constraint": ". >= 0 and . <= 100",
+            }
             if i % 10 == 9:
                 row["relevant"] = f"${{q{i - 1}}} != 7"
             survey.append(row)
         survey.append({"type": "end_group"})
     for c in range(calculations):
         previous = f" + ${{c{c - 1}}}" if c else ""
-        survey.append({"type": "calculate", "name": f"c{c}",
-                       "calculation": f"coalesce(${{q{c % asked}}}, 0){previous}"})
+        survey.append(
+            {
+                "type": "calculate",
+                "name": f"c{c}",
+                "calculation": f"coalesce(${{q{c % asked}}}, 0){previous}",
+            }
+        )
     return {"settings": {"form_id": "big", "version": "1"}, "survey": survey, "choices": []}
 
 
@@ -84,13 +93,17 @@ def main() -> None:
         finally:
             browser.close()
             server.stop()
-    print(f"form of {result['questions']} questions (500 calculations): opens in "
-          f"{result['open']:.0f} ms (target <= 1000 ms), one answer recomputed in "
-          f"{result['change']:.1f} ms (target <= 50 ms, median of 7)")
-    print(f"baseline, the default survey ({base['questions']} questions): opens in "
-          f"{base['open']:.0f} ms,"
-          f" one answer in {base['change']:.1f} ms; ratios {result['open'] / base['open']:.1f}x, "
-          f"{result['change'] / base['change']:.1f}x")
+    print(
+        f"form of {result['questions']} questions (500 calculations): opens in "
+        f"{result['open']:.0f} ms (target <= 1000 ms), one answer recomputed in "
+        f"{result['change']:.1f} ms (target <= 50 ms, median of 7)"
+    )
+    print(
+        f"baseline, the default survey ({base['questions']} questions): opens in "
+        f"{base['open']:.0f} ms,"
+        f" one answer in {base['change']:.1f} ms; ratios {result['open'] / base['open']:.1f}x, "
+        f"{result['change'] / base['change']:.1f}x"
+    )
 
 
 if __name__ == "__main__":

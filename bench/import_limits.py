@@ -30,12 +30,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 MB = 1024 * 1024
-HEAD = (b'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet xmlns='
-        b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-        b'<row><c t="inlineStr"><is><t>village</t></is></c>'
-        b'<c t="inlineStr"><is><t>head_name</t></is></c></row>')
-ROW = ('<row><c t="inlineStr"><is><t>Thôn Đông</t></is></c>'
-       '<c t="inlineStr"><is><t>Nguyễn Văn An</t></is></c></row>').encode()
+HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet xmlns='
+    b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+    b'<row><c t="inlineStr"><is><t>village</t></is></c>'
+    b'<c t="inlineStr"><is><t>head_name</t></is></c></row>'
+)
+ROW = (
+    '<row><c t="inlineStr"><is><t>Thôn Đông</t></is></c>'
+    '<c t="inlineStr"><is><t>Nguyễn Văn An</t></is></c></row>'
+).encode()
 TAIL = b"</sheetData></worksheet>"
 SMALL = 10  # MB of sheet XML for the unguarded baseline
 
@@ -76,23 +80,39 @@ def bomb(sheet_mb: int) -> bytes:
                 members.append((info.filename, sheet, crc, size))
             else:
                 data = honest.read(info)
-                members.append((info.filename, _raw_deflate(data, True), zlib.crc32(data),
-                                len(data)))
+                members.append(
+                    (info.filename, _raw_deflate(data, True), zlib.crc32(data), len(data))
+                )
     out, directory = io.BytesIO(), io.BytesIO()
     for name, packed, crc, size in members:
         offset = out.tell()
         fields = (20, 0, 8, 0, 0x21, crc, len(packed), size, len(name.encode()), 0)
         out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, *fields) + name.encode() + packed)
-        directory.write(struct.pack("<IH", 0x02014B50, 20) + struct.pack(
-            "<HHHHHIIIHHHHHII", *fields[:-1], 0, 0, 0, 0, 0, offset) + name.encode())
+        directory.write(
+            struct.pack("<IH", 0x02014B50, 20)
+            + struct.pack("<HHHHHIIIHHHHHII", *fields[:-1], 0, 0, 0, 0, 0, offset)
+            + name.encode()
+        )
     start = out.tell()
     out.write(directory.getvalue())
-    out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members),
-                          len(directory.getvalue()), start, 0))
+    out.write(
+        struct.pack(
+            "<IHHHHIIH",
+            0x06054B50,
+            0,
+            0,
+            len(members),
+            len(members),
+            len(directory.getvalue()),
+            start,
+            0,
+        )
+    )
     return out.getvalue()
 
 
 # -- one case, in its own process --------------------------------------------------------------
+
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -119,14 +139,17 @@ def run_case(case: str, path: str) -> dict[str, object]:
         outcome = "read"
         if case == "unguarded":  # household_import._read_xlsx before the guard
             book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-            rows = [[household_import._cell(v) for v in row]
-                    for row in book.worksheets[0].iter_rows(values_only=True)]
+            rows = [
+                [household_import._cell(v) for v in row]
+                for row in book.worksheets[0].iter_rows(values_only=True)
+            ]
             book.close()
             outcome = f"{len(rows):,} rows read"
         else:
             try:
-                rows = household_import.check_rows(db, commune,
-                                                   household_import.read_table("x.xlsx", raw))
+                rows = household_import.check_rows(
+                    db, commune, household_import.read_table("x.xlsx", raw)
+                )
                 outcome = f"{len(rows):,} rows checked"
             except Refused as refused:
                 outcome = f"refused: {refused.code}"
@@ -136,8 +159,12 @@ def run_case(case: str, path: str) -> dict[str, object]:
 
 
 def measure(case: str, path: Path) -> dict[str, object]:
-    done = subprocess.run([sys.executable, __file__, "--case", case, str(path)],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--case", case, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -146,8 +173,11 @@ def main() -> None:
 
     bomb_mb = int(sys.argv[1]) if len(sys.argv) > 1 else 980
     with tempfile.TemporaryDirectory() as folder:
-        files = {"honest": Path(folder) / "honest.xlsx", "bomb": Path(folder) / "bomb.xlsx",
-                 "small bomb": Path(folder) / "small.xlsx"}
+        files = {
+            "honest": Path(folder) / "honest.xlsx",
+            "bomb": Path(folder) / "bomb.xlsx",
+            "small bomb": Path(folder) / "small.xlsx",
+        }
         files["honest"].write_bytes(honest_register(5000))
         started = time.perf_counter()
         files["bomb"].write_bytes(bomb(bomb_mb))
@@ -162,20 +192,26 @@ def main() -> None:
 
     def line(title: str, name: str) -> str:
         r = results[name]
-        return (f"{title:<44} {r['seconds']:7.2f} s  peak {r['peak']:6.0f} MB"
-                f" (at start {r['at_start']:.0f})  {r['outcome']}")
+        return (
+            f"{title:<44} {r['seconds']:7.2f} s  peak {r['peak']:6.0f} MB"
+            f" (at start {r['at_start']:.0f})  {r['outcome']}"
+        )
 
-    print(f"limits (schemas/ziplimits.py REGISTER): {REGISTER.total // MB} MB unpacked,"
-          f" {REGISTER.member // MB} MB a part, {REGISTER.members} parts,"
-          f" {REGISTER.ratio}:1 packing")
+    print(
+        f"limits (schemas/ziplimits.py REGISTER): {REGISTER.total // MB} MB unpacked,"
+        f" {REGISTER.member // MB} MB a part, {REGISTER.members} parts,"
+        f" {REGISTER.ratio}:1 packing"
+    )
     print(line(f"honest register, 5,000 rows ({sizes['honest']:.2f} MB)", "honest"))
     print(line(f"bomb, {bomb_mb} MB of sheet ({sizes['bomb']:.1f} MB file)", "bomb"))
     print(line(f"bomb, {SMALL} MB of sheet, read unguarded", "small bomb"))
     small = results["small bomb"]
     per_mb = (small["peak"] - small["at_start"]) / SMALL
-    print(f"unguarded, the {bomb_mb} MB bomb would take"
-          f" ~{small['seconds'] * bomb_mb / SMALL:,.0f} s and ~{per_mb * bomb_mb / 1024:,.1f} GB"
-          f" more (scaled from {SMALL} MB); the bomb was built in {built:.1f} s")
+    print(
+        f"unguarded, the {bomb_mb} MB bomb would take"
+        f" ~{small['seconds'] * bomb_mb / SMALL:,.0f} s and ~{per_mb * bomb_mb / 1024:,.1f} GB"
+        f" more (scaled from {SMALL} MB); the bomb was built in {built:.1f} s"
+    )
 
 
 if __name__ == "__main__":

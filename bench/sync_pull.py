@@ -30,8 +30,9 @@ def main() -> None:
         try:
             with connect(data_dir / "gocua.db") as db, write_transaction(db):
                 for i in range(n):
-                    add_household(db, villages[i % len(villages)], f"Hộ số {i}",
-                                  f"Số {i}, ngõ {i % 40}")
+                    add_household(
+                        db, villages[i % len(villages)], f"Hộ số {i}", f"Số {i}, ngõ {i % 40}"
+                    )
             pages = pulled = 0
             start = time.perf_counter()
 
@@ -44,16 +45,18 @@ def main() -> None:
             seconds = time.perf_counter() - start
             with connect(data_dir / "gocua.db") as db:
                 start = time.perf_counter()
-                rows = db.execute("SELECT seq, kind, entity_id, op, payload FROM changes"
-                                  " WHERE seq <= ? ORDER BY seq", [since]).fetchall()
+                rows = db.execute(
+                    "SELECT seq, kind, entity_id, op, payload FROM changes"
+                    " WHERE seq <= ? ORDER BY seq",
+                    [since],
+                ).fetchall()
                 decoded = [json.loads(r["payload"]) for r in rows]
                 raw = time.perf_counter() - start
         finally:
             server.stop()
     print(f"  pulled {pulled:,} changes ({n:,} households) in {pages} pages in {seconds:.2f} s")
     print(f"  pull:     {pulled / seconds:,.0f} changes/s")
-    print(f"  baseline: {len(decoded) / raw:,.0f} changes/s (one SELECT and json.loads,"
-          " no HTTP)")
+    print(f"  baseline: {len(decoded) / raw:,.0f} changes/s (one SELECT and json.loads, no HTTP)")
     print(f"  ratio:    {(pulled / seconds) / (len(decoded) / raw):.3f} of the baseline")
 
 

@@ -55,20 +55,24 @@ def make_records(villages: list[str], n: int) -> list[dict[str, Any]]:
 
 def bodies(records: list[dict[str, Any]]) -> list[bytes]:
     """The batches as a phone sends them, encoded before the clock starts."""
-    return [gzip.compress(json.dumps({"items": records[i:i + BATCH]},
-                                     ensure_ascii=False).encode(), 5)
-            for i in range(0, len(records), BATCH)]
+    return [
+        gzip.compress(json.dumps({"items": records[i : i + BATCH]}, ensure_ascii=False).encode(), 5)
+        for i in range(0, len(records), BATCH)
+    ]
 
 
 def push_all(base: str, token: str, encoded: list[bytes]) -> float:
     """Seconds to push every batch in order, each applied before the next is sent."""
     session = requests.Session()
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-               "Content-Encoding": "gzip", "Accept-Encoding": "gzip"}
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+        "Accept-Encoding": "gzip",
+    }
     start = time.perf_counter()
     for body in encoded:
-        response = session.post(f"{base}/api/v1/sync/push", data=body, headers=headers,
-                                timeout=120)
+        response = session.post(f"{base}/api/v1/sync/push", data=body, headers=headers, timeout=120)
         response.raise_for_status()
         statuses = {r["status"] for r in response.json()["results"]}
         assert statuses == {"applied"}, statuses
@@ -91,21 +95,31 @@ def raw_insert_rate(records: list[dict[str, Any]], commune_id: str) -> float:
 
 
 def row_of(item: dict[str, Any], commune_id: str, now: str) -> dict[str, Any]:
-    return {"id": item["id"], "rev": item["rev"], "commune_id": commune_id,
-            "village_id": item["village_id"], "household_id": item["household_id"],
-            "form_id": item["form_id"], "form_version": item["form_version"],
-            "data": json.dumps(item["data"], ensure_ascii=False, separators=(",", ":")),
-            "meta": json.dumps(item["meta"], ensure_ascii=False, separators=(",", ":")),
-            "device_id": None, "user_id": None, "review_state": "received",
-            "received_at": now, "updated_at": now}
+    return {
+        "id": item["id"],
+        "rev": item["rev"],
+        "commune_id": commune_id,
+        "village_id": item["village_id"],
+        "household_id": item["household_id"],
+        "form_id": item["form_id"],
+        "form_version": item["form_version"],
+        "data": json.dumps(item["data"], ensure_ascii=False, separators=(",", ":")),
+        "meta": json.dumps(item["meta"], ensure_ascii=False, separators=(",", ":")),
+        "device_id": None,
+        "user_id": None,
+        "review_state": "received",
+        "received_at": now,
+        "updated_at": now,
+    }
 
 
 def prestore(database: Path, villages: list[str], count: int, chunk: int = 50_000) -> float:
     """Write ``count`` records and their revisions straight into the database (triggers
     fire as for any write); returns the seconds it took."""
     db = connect(database)
-    commune_id = db.execute("SELECT commune_id FROM villages WHERE id = ?",
-                            [villages[0]]).fetchone()[0]
+    commune_id = db.execute(
+        "SELECT commune_id FROM villages WHERE id = ?", [villages[0]]
+    ).fetchone()[0]
     data = json.dumps(household_data(), ensure_ascii=False, separators=(",", ":"))
     meta = json.dumps({"started_at": "2026-11-20T01:00:00Z", "visit_date": "2026-11-20"})
     start = time.perf_counter()
@@ -119,12 +133,14 @@ def prestore(database: Path, villages: list[str], count: int, chunk: int = 50_00
             " form_version, data, meta, review_state, received_at, updated_at)"
             " VALUES (?, ?, ?, ?, NULL, 'ho_gia_dinh_cds', '2026.11.1', ?, ?, 'received',"
             " '2026-11-19T00:00:00Z', '2026-11-19T00:00:00Z')",
-            [(rid, rev, commune_id, village, data, meta) for rid, rev, village in rows])
+            [(rid, rev, commune_id, village, data, meta) for rid, rev, village in rows],
+        )
         db.conn.executemany(
             "INSERT INTO revisions (record_id, rev, base_rev, status, data, meta, received_at,"
             " form_id, form_version, village_id) VALUES (?, ?, NULL, 'current', ?, ?,"
             " '2026-11-19T00:00:00Z', 'ho_gia_dinh_cds', '2026.11.1', ?)",
-            [(rid, rev, data, meta, village) for rid, rev, village in rows])
+            [(rid, rev, data, meta, village) for rid, rev, village in rows],
+        )
         db.conn.execute("COMMIT")
     db.close()
     return time.perf_counter() - start
@@ -160,8 +176,9 @@ def run(n: int, stored: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=100_000)
-    parser.add_argument("--stored", type=int, default=0,
-                        help="records already in the database (e.g. 1000000)")
+    parser.add_argument(
+        "--stored", type=int, default=0, help="records already in the database (e.g. 1000000)"
+    )
     args = parser.parse_args()
     print("empty database:")
     empty = run(args.n, 0)

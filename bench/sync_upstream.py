@@ -47,11 +47,15 @@ def main() -> None:
                 start = time.perf_counter()
                 again = replicate(db, client, province.base, commune.data_dir)
                 second = time.perf_counter() - start
-                rows = db.execute("SELECT id, rev, village_id, household_id, form_id,"
-                                  " form_version, data, meta FROM records").fetchall()
+                rows = db.execute(
+                    "SELECT id, rev, village_id, household_id, form_id,"
+                    " form_version, data, meta FROM records"
+                ).fetchall()
             with connect(province.data_dir / "gocua.db") as up:
-                held = up.execute("SELECT count(*) FROM records WHERE commune_id = '99999'"
-                                  " AND form_id = 'ho_gia_dinh_cds'").fetchone()[0]
+                held = up.execute(
+                    "SELECT count(*) FROM records WHERE commune_id = '99999'"
+                    " AND form_id = 'ho_gia_dinh_cds'"
+                ).fetchone()[0]
         finally:
             province.stop()
     assert report.counts["applied"] >= n and held >= n, (report.counts, held)
@@ -61,8 +65,10 @@ def main() -> None:
         item["data"], item["meta"] = json.loads(item["data"]), json.loads(item["meta"])
     raw = raw_insert_rate(items, "99999")
     rate = report.items / seconds
-    print(f"  replicated {report.items:,} revisions in {report.batches:,} batches"
-          f" in {seconds:,.1f} s; a second run sent nothing in {second:.2f} s")
+    print(
+        f"  replicated {report.items:,} revisions in {report.batches:,} batches"
+        f" in {seconds:,.1f} s; a second run sent nothing in {second:.2f} s"
+    )
     print(f"  replication: {rate:,.0f} records/s")
     print(f"  baseline:    {raw:,.0f} records/s (sqlite-utils insert_all, one transaction)")
     print(f"  ratio:       {rate / raw:.3f} of the baseline")

@@ -42,10 +42,21 @@ def make_commune(path: Path, households: int, volunteers: int) -> tuple[str, str
         source = register.add_village(db, commune, "Thôn Đông")["id"]
         target = register.add_village(db, commune, "Thôn Bắc")["id"]
         for village in (source, target):
-            db["households"].insert_all([
-                {"id": str(uuid.uuid4()), "commune_id": commune, "village_id": village,
-                 "code": uuid.uuid4().hex[:10], "head_name": f"Hộ {i}", "address": "",
-                 "created_at": now, "updated_at": now} for i in range(households)])
+            db["households"].insert_all(
+                [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "commune_id": commune,
+                        "village_id": village,
+                        "code": uuid.uuid4().hex[:10],
+                        "head_name": f"Hộ {i}",
+                        "address": "",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in range(households)
+                ]
+            )
         for i in range(volunteers):
             add_user(db, f"tnv{i}", f"TNV {i}", "volunteer", commune, village_ids=[source])
     db.close()
@@ -56,23 +67,43 @@ def old_merge(db: Any, commune: str, source: str, target: str) -> None:
     """The merge as it was before (its code, in short): the survivor's households written
     again for each volunteer given it."""
     village, now = register._village(db, commune, target), now_iso()
-    db.execute("UPDATE villages SET active = 0, merged_into = ?, merged_at = ? WHERE id = ?",
-               [target, now, source])
+    db.execute(
+        "UPDATE villages SET active = 0, merged_into = ?, merged_at = ? WHERE id = ?",
+        [target, now, source],
+    )
     moved = register.household_ids(db, source)
-    db.execute("UPDATE households SET village_id = ?, updated_at = ? WHERE village_id = ?",
-               [target, now, source])
+    db.execute(
+        "UPDATE households SET village_id = ?, updated_at = ? WHERE village_id = ?",
+        [target, now, source],
+    )
     for household_id in moved:
-        db.execute("INSERT INTO household_moves (household_id, from_village, to_village, at)"
-                   " VALUES (?, ?, ?, ?)", [household_id, source, target, now])
+        db.execute(
+            "INSERT INTO household_moves (household_id, from_village, to_village, at)"
+            " VALUES (?, ?, ?, ?)",
+            [household_id, source, target, now],
+        )
         send_household(db, household_id)
     for user_id in register._give_target(db, source, target):
-        record_change(db, "village", target, {"id": target, "name": village["name"],
-                                              "active": 1},
-                      commune_id=commune, village_id=target, user_id=user_id)
+        record_change(
+            db,
+            "village",
+            target,
+            {"id": target, "name": village["name"], "active": 1},
+            commune_id=commune,
+            village_id=target,
+            user_id=user_id,
+        )
         for household_id in register.household_ids(db, target):
             send_household(db, household_id, user_id=user_id)
-    record_change(db, "village", source, {"id": source, "merged_into": target},
-                  commune_id=commune, village_id=source, op="delete")
+    record_change(
+        db,
+        "village",
+        source,
+        {"id": source, "merged_into": target},
+        commune_id=commune,
+        village_id=source,
+        op="delete",
+    )
 
 
 class Pusher(threading.Thread):
@@ -116,21 +147,24 @@ def run(households: int, volunteers: int, merge: Any) -> dict[str, float]:
         pusher.join()
         entries = db.execute("SELECT max(seq) FROM changes").fetchone()[0] - before
         db.close()
-    return {"seconds": seconds, "entries": entries, "wait": pusher.longest,
-            "locked": pusher.locked}
+    return {"seconds": seconds, "entries": entries, "wait": pusher.longest, "locked": pusher.locked}
 
 
 def main() -> None:
     households = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     print(f"merge of a village of {households:,} households into one of {households:,}")
-    print(f"{'':24} {'volunteers':>10} {'transaction':>12} {'feed entries':>13}"
-          f" {'longest push wait':>18} {'locked':>7}")
+    print(
+        f"{'':24} {'volunteers':>10} {'transaction':>12} {'feed entries':>13}"
+        f" {'longest push wait':>18} {'locked':>7}"
+    )
     rows = [("now", v, register.merge_villages) for v in (1, 10, 30)]
     rows += [("baseline (as before)", v, old_merge) for v in (1, 10)]
     for name, volunteers, merge in rows:
         r = run(households, volunteers, merge)
-        print(f"{name:<24} {volunteers:>10} {r['seconds']:>10.2f} s {r['entries']:>13,}"
-              f" {r['wait']:>16.2f} s {r['locked']:>7}")
+        print(
+            f"{name:<24} {volunteers:>10} {r['seconds']:>10.2f} s {r['entries']:>13,}"
+            f" {r['wait']:>16.2f} s {r['locked']:>7}"
+        )
 
 
 if __name__ == "__main__":

@@ -28,19 +28,55 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = [
-    "FUNCTIONS", "Binary", "Call", "Current", "ExpressionError", "Node", "Num", "Parent", "Ref",
-    "Str", "Unary", "parse", "references", "uses_current",
+    "FUNCTIONS",
+    "Binary",
+    "Call",
+    "Current",
+    "ExpressionError",
+    "Node",
+    "Num",
+    "Parent",
+    "Ref",
+    "Str",
+    "Unary",
+    "parse",
+    "references",
+    "uses_current",
 ]
 
 # name -> (minimum, maximum or None for "any number") argument count.
 FUNCTIONS: dict[str, tuple[int, int | None]] = {
-    "selected": (2, 2), "count-selected": (1, 1), "if": (3, 3), "coalesce": (2, 2),
-    "string-length": (1, 1), "regex": (2, 2), "today": (0, 0), "now": (0, 0), "int": (1, 1),
-    "number": (1, 1), "string": (1, 1), "boolean": (1, 1), "true": (0, 0), "false": (0, 0),
-    "not": (1, 1), "concat": (0, None), "join": (1, None), "contains": (2, 2),
-    "starts-with": (2, 2), "substr": (2, 3), "round": (1, 2), "floor": (1, 1),
-    "ceiling": (1, 1), "abs": (1, 1), "min": (1, None), "max": (1, None), "count": (1, 1),
-    "sum": (1, 1), "position": (1, 1), "decimal-date-time": (1, 1), "format-date": (2, 2),
+    "selected": (2, 2),
+    "count-selected": (1, 1),
+    "if": (3, 3),
+    "coalesce": (2, 2),
+    "string-length": (1, 1),
+    "regex": (2, 2),
+    "today": (0, 0),
+    "now": (0, 0),
+    "int": (1, 1),
+    "number": (1, 1),
+    "string": (1, 1),
+    "boolean": (1, 1),
+    "true": (0, 0),
+    "false": (0, 0),
+    "not": (1, 1),
+    "concat": (0, None),
+    "join": (1, None),
+    "contains": (2, 2),
+    "starts-with": (2, 2),
+    "substr": (2, 3),
+    "round": (1, 2),
+    "floor": (1, 1),
+    "ceiling": (1, 1),
+    "abs": (1, 1),
+    "min": (1, None),
+    "max": (1, None),
+    "count": (1, 1),
+    "sum": (1, 1),
+    "position": (1, 1),
+    "decimal-date-time": (1, 1),
+    "format-date": (2, 2),
 }
 
 # Functions whose argument is a node-set and so must be written as a reference.
@@ -108,7 +144,8 @@ class Call:
 
 Node = Num | Str | Ref | Current | Parent | Unary | Binary | Call
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>[ \t\r\n]+)
   | (?P<ref>\$\{(?P<refname>[^}]*)\})
   | (?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)
@@ -117,7 +154,9 @@ _TOKEN = re.compile(r"""
   | (?P<str>'[^']*'|"[^"]*")
   | (?P<op>!=|<=|>=|[=<>+\-*(),])
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _FIELD_NAME = re.compile(r"[^\W\d][\w.-]*")
 _OPERATOR_NAMES = frozenset({"and", "or", "div", "mod"})
 _EQ = frozenset({"=", "!="})
@@ -127,7 +166,7 @@ _MUL = frozenset({"*", "div", "mod"})
 
 
 def _syntax(expr: str, pos: int, what: str) -> ExpressionError:
-    near = expr[pos:pos + 12] or "end of expression"
+    near = expr[pos : pos + 12] or "end of expression"
     return ExpressionError("syntax", f"syntax error at position {pos} ({near!r}): {what}", pos)
 
 
@@ -233,8 +272,9 @@ class _Parser:
             if self.peek()[0] != "(":
                 if text in _OPERATOR_NAMES:
                     raise _syntax(self.expr, pos, f"operator '{text}' needs an operand before it")
-                raise _syntax(self.expr, pos,
-                              f"bare name '{text}' is not supported; write ${{{text}}}")
+                raise _syntax(
+                    self.expr, pos, f"bare name '{text}' is not supported; write ${{{text}}}"
+                )
             return self.call(text, pos)
         if kind == "dotdot":
             raise _syntax(self.expr, pos, "'..' is only supported as position(..)")
@@ -244,8 +284,9 @@ class _Parser:
 
     def call(self, name: str, pos: int) -> Node:
         if name not in FUNCTIONS:
-            raise ExpressionError("unknown_function", f"unknown function {name}() at position "
-                                  f"{pos}", pos)
+            raise ExpressionError(
+                "unknown_function", f"unknown function {name}() at position {pos}", pos
+            )
         self.take()  # "("
         self.enter()
         args: list[Node] = []
@@ -263,16 +304,24 @@ class _Parser:
         self.depth -= 1
         low, high = FUNCTIONS[name]
         if len(args) < low or (high is not None and len(args) > high):
-            wanted = str(low) if low == high else f"{low} or more" if high is None else \
-                f"{low} to {high}"
-            raise ExpressionError("arity", f"{name}() takes {wanted} argument(s), got "
-                                  f"{len(args)} (position {pos})", pos)
+            wanted = (
+                str(low)
+                if low == high
+                else f"{low} or more"
+                if high is None
+                else f"{low} to {high}"
+            )
+            raise ExpressionError(
+                "arity",
+                f"{name}() takes {wanted} argument(s), got {len(args)} (position {pos})",
+                pos,
+            )
         if name in _NODESET_ARG and not isinstance(args[0], Ref | Current):
-            raise ExpressionError("type", f"{name}() needs a ${{reference}} (position {pos})",
-                                  pos)
+            raise ExpressionError("type", f"{name}() needs a ${{reference}} (position {pos})", pos)
         if name == "position" and not isinstance(args[0], Parent):
-            raise ExpressionError("type", f"position() only supports position(..) (position "
-                                  f"{pos})", pos)
+            raise ExpressionError(
+                "type", f"position() only supports position(..) (position {pos})", pos
+            )
         return Call(name, tuple(args))
 
 

@@ -32,8 +32,10 @@ NAN = math.nan
 INF = math.inf
 _NUMBER = re.compile(r"[ \t\r\n]*(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))[ \t\r\n]*")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_DATETIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})"
-                       r"(?::([0-9]{2})(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?")
+_DATETIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})"
+    r"(?::([0-9]{2})(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -125,8 +127,12 @@ def number_to_string(x: float) -> str:
         text = "0." + "0" * -n + digits
     else:
         e = n - 1
-        text = digits[0] + ("." + digits[1:] if k > 1 else "") + ("e+" if e >= 0 else "e-") + \
-            str(abs(e))
+        text = (
+            digits[0]
+            + ("." + digits[1:] if k > 1 else "")
+            + ("e+" if e >= 0 else "e-")
+            + str(abs(e))
+        )
     return "-" + text if sign else text
 
 
@@ -218,8 +224,15 @@ def format_date(value: Value, fmt: str) -> str:
         hh, mi, ss = rem // 3600, rem % 3600 // 60, rem % 60
         if not 0 <= y <= 9999:
             return ""
-    codes = {"Y": f"{y:04d}", "m": f"{mo:02d}", "d": f"{d:02d}", "e": str(d),
-             "H": f"{hh:02d}", "M": f"{mi:02d}", "S": f"{ss:02d}"}
+    codes = {
+        "Y": f"{y:04d}",
+        "m": f"{mo:02d}",
+        "d": f"{d:02d}",
+        "e": str(d),
+        "H": f"{hh:02d}",
+        "M": f"{mi:02d}",
+        "S": f"{ss:02d}",
+    }
     out: list[str] = []
     i = 0
     while i < len(fmt):
@@ -310,6 +323,9 @@ def _mod(a: float, b: float) -> float:
 
 
 ARITHMETIC: dict[str, Callable[[float, float], float]] = {
-    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-    "div": _div, "mod": _mod,
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "div": _div,
+    "mod": _mod,
 }

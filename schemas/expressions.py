@@ -84,8 +84,15 @@ from schemas.expr_values import (
 )
 
 __all__ = [
-    "Context", "ExpressionError", "evaluate", "evaluate_bool", "parse", "references",
-    "to_boolean", "to_number", "to_string",
+    "Context",
+    "ExpressionError",
+    "evaluate",
+    "evaluate_bool",
+    "parse",
+    "references",
+    "to_boolean",
+    "to_number",
+    "to_string",
 ]
 
 
@@ -185,6 +192,7 @@ def _compile_binary(node: Binary) -> Fn:
         if type(a) is list or type(b) is list:
             return compare_nodesets(scalar, a, b)
         return scalar(a, b)
+
     return compare
 
 
@@ -197,7 +205,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
-            out.append(pattern[i:i + 2])
+            out.append(pattern[i : i + 2])
             i += 2
             continue
         if ch == "[":
@@ -224,7 +232,8 @@ def _substr(s: str, start: float, end: float | None) -> str:
         if x != x:
             return 0
         return int(max(-chars - 1.0, min(chars + 1.0, x)))
-    return s[index(start):chars if end is None else index(end)]
+
+    return s[index(start) : chars if end is None else index(end)]
 
 
 def _extreme(values: list[Value], smaller: bool) -> float:
@@ -268,15 +277,20 @@ def _math(f: Callable[[float], float]) -> Callable[[Value], float]:
     def apply(value: Value) -> float:
         x = to_number(value)
         return keep_zero_sign(float(f(x)), x) if math.isfinite(x) else x
+
     return apply
 
 
 _UNARY: dict[str, Callable[[Value], Value]] = {
     "count-selected": lambda a: float(len(_TOKENS.findall(to_string(a)))),
     "string-length": lambda a: float(len(to_string(a))),
-    "int": _math(math.trunc), "floor": _math(math.floor), "ceiling": _math(math.ceil),
+    "int": _math(math.trunc),
+    "floor": _math(math.floor),
+    "ceiling": _math(math.ceil),
     "abs": lambda a: abs(to_number(a)),
-    "number": to_number, "string": to_string, "boolean": to_boolean,
+    "number": to_number,
+    "string": to_string,
+    "boolean": to_boolean,
     "not": lambda a: not to_boolean(a),
     "decimal-date-time": to_number,
 }
@@ -288,7 +302,10 @@ _BINARY: dict[str, Callable[[Value, Value], Value]] = {
     "format-date": lambda d, f: format_date(d, to_string(f)),
 }
 _NULLARY: dict[str, Fn] = {
-    "true": lambda c: True, "false": lambda c: False, "today": _today, "now": _now,
+    "true": lambda c: True,
+    "false": lambda c: False,
+    "today": _today,
+    "now": _now,
     "position": _position,
 }
 
@@ -303,6 +320,7 @@ def _compile_call(node: Call) -> Fn:
         def nodes(c: Context) -> Value:
             target = arg.name if isinstance(arg, Ref) else c.current
             return _resolve(c, target, True)  # type: ignore[arg-type]
+
         if name == "count":
             return lambda c: float(len(nodes(c)))  # type: ignore[arg-type]
         return lambda c: _sum(nodes(c))
@@ -322,20 +340,25 @@ def _compile_call(node: Call) -> Fn:
         def coalesce(c: Context) -> Value:
             a = _first(fa(c))
             return a if to_string(a) != "" else _first(fb(c))
+
         return coalesce
     if name == "concat":
         return lambda c: "".join(to_string(v) for v in _expand([f(c) for f in fns]))
     if name == "join":
         return lambda c: to_string(fns[0](c)).join(
-            to_string(v) for v in _expand([f(c) for f in fns[1:]]))
+            to_string(v) for v in _expand([f(c) for f in fns[1:]])
+        )
     if name == "substr":
+
         def substr(c: Context) -> str:
             end = to_number(fns[2](c)) if len(fns) == 3 else None
             return _substr(to_string(fns[0](c)), to_number(fns[1](c)), end)
+
         return substr
     if name == "round":
-        return lambda c: round_half_away(to_number(fns[0](c)),
-                                         to_number(fns[1](c)) if len(fns) == 2 else 0.0)
+        return lambda c: round_half_away(
+            to_number(fns[0](c)), to_number(fns[1](c)) if len(fns) == 2 else 0.0
+        )
     if name in ("min", "max"):
         smaller = name == "min"
         return lambda c: _extreme([f(c) for f in fns], smaller)
@@ -393,4 +416,3 @@ def evaluate(expr: str, ctx: Context) -> Value:
 def evaluate_bool(expr: str, ctx: Context) -> bool:
     """``boolean(expr)``: how ``relevant``, ``constraint`` and ``required`` are read."""
     return to_boolean(evaluate(expr, ctx))
-

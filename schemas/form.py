@@ -20,9 +20,24 @@ DEFAULT_FORM = FORMS_DIR / "household_survey.json"
 
 # Types that hold an answer, and those that only shape the form.
 QUESTION_TYPES = {
-    "text", "integer", "decimal", "select_one", "select_multiple", "date", "time", "datetime",
-    "geopoint", "image", "barcode", "note", "calculate", "acknowledge", "hidden",
-    "start", "end", "today",
+    "text",
+    "integer",
+    "decimal",
+    "select_one",
+    "select_multiple",
+    "date",
+    "time",
+    "datetime",
+    "geopoint",
+    "image",
+    "barcode",
+    "note",
+    "calculate",
+    "acknowledge",
+    "hidden",
+    "start",
+    "end",
+    "today",
 }
 # Types whose value the form computes or the phone fills in itself: never asked, never required.
 AUTOMATIC_TYPES = {"calculate", "start", "end", "today"}
@@ -101,8 +116,11 @@ def choice_filter_expression(expr: str) -> tuple[str, list[str]]:
     columns: list[str] = []
     for match in _FILTER_TOKEN.finditer(expr):
         token = match.group(0)
-        if (token[0].isalpha() or token[0] == "_") and not match.group(1) \
-                and token not in _OPERATOR_WORDS:
+        if (
+            (token[0].isalpha() or token[0] == "_")
+            and not match.group(1)
+            and token not in _OPERATOR_WORDS
+        ):
             if token not in columns:
                 columns.append(token)
             token = "${" + CHOICE_PREFIX + token + "}"
@@ -131,8 +149,9 @@ class Form:
             raise FormError("settings must name form_id and version", sheet="settings")
         self.title = settings.get("form_title") or self.form_id
         # XLSForm's own switch: a cascading list may repeat a name under another parent.
-        self.allow_duplicates = str(settings.get("allow_choice_duplicates") or "").strip().lower() \
-            in ("yes", "true", "true()")
+        self.allow_duplicates = str(
+            settings.get("allow_choice_duplicates") or ""
+        ).strip().lower() in ("yes", "true", "true()")
         self.choices = self._read_choices(definition.get("choices") or [])
         self.root = Node(kind="group", name="", type="group", row={}, row_number=0)
         self.nodes: dict[str, Node] = {}
@@ -156,10 +175,12 @@ class Form:
                 continue
             if not list_name or not name:
                 raise FormError("a choice needs both list_name and name", number, "choices")
-            if not self.allow_duplicates and any(str(c["name"]) == name
-                                                  for c in lists.get(list_name, [])):
-                raise FormError(f"choice '{name}' appears twice in list '{list_name}'",
-                                number, "choices")
+            if not self.allow_duplicates and any(
+                str(c["name"]) == name for c in lists.get(list_name, [])
+            ):
+                raise FormError(
+                    f"choice '{name}' appears twice in list '{list_name}'", number, "choices"
+                )
             lists.setdefault(list_name, []).append({**row, "name": name})
         return lists
 
@@ -188,10 +209,14 @@ class Form:
                 stack.append(node)
             elif base in QUESTION_TYPES:
                 if base.startswith("select_") and (not list_name or list_name not in self.choices):
-                    raise FormError(f"'{name}' uses the choice list '{list_name}', "
-                                    "which the choices sheet does not have", number)
-                node = Node("field", name, base, row, number, repeats, list_name, or_other,
-                            parent=parent)
+                    raise FormError(
+                        f"'{name}' uses the choice list '{list_name}', "
+                        "which the choices sheet does not have",
+                        number,
+                    )
+                node = Node(
+                    "field", name, base, row, number, repeats, list_name, or_other, parent=parent
+                )
                 if or_other:
                     parent.children.append(node)
                     self.nodes[name] = node
@@ -202,24 +227,25 @@ class Form:
             parent.children.append(node)
             self.nodes[name] = node
         if len(stack) > 1:
-            raise FormError(f"'{stack[-1].name}' is opened but never closed",
-                            stack[-1].row_number)
+            raise FormError(f"'{stack[-1].name}' is opened but never closed", stack[-1].row_number)
 
     def _other_question(self, select: Node, parent: Node) -> Node:
         """The text question XLSForm adds after ``select_... or_other``, asked on 'other'."""
         name = f"{select.name}_other"
         if name in self.nodes:
             raise FormError(f"the name '{name}' is used twice", select.row_number)
-        row: dict[str, Any] = {"type": "text", "name": name,
-                               "relevant": f"selected(${{{select.name}}}, 'other')"}
+        row: dict[str, Any] = {
+            "type": "text",
+            "name": name,
+            "relevant": f"selected(${{{select.name}}}, 'other')",
+        }
         for column in select.row:
             if column.startswith("label::"):
                 code = language_code(column.split("::", 1)[1])
                 row[column] = OTHER_LABELS.get(code, OTHER_LABELS["en"])
         if not any(c.startswith("label::") for c in select.row):
             row["label"] = OTHER_LABELS["en"]
-        return Node("field", name, "text", row, select.row_number, select.repeats,
-                    parent=parent)
+        return Node("field", name, "text", row, select.row_number, select.repeats, parent=parent)
 
     def choice_list(self, node: Node) -> list[dict[str, Any]]:
         """The choices a select offers, with XLSForm's 'other' last for ``or_other``."""

@@ -27,18 +27,39 @@ from schemas.form import (
 
 # Columns as the form model names them; translated ones may carry ``::Language (code)``.
 TRANSLATED_COLUMNS = ("label", "hint", "constraint_message", "required_message")
-SURVEY_COLUMNS = frozenset({
-    "type", "name", *TRANSLATED_COLUMNS, "required", "relevant", "constraint", "calculation",
-    "choice_filter", "repeat_count", "appearance", "default", "read_only",
-})
-SETTINGS_COLUMNS = frozenset({"form_id", "version", "form_title", "default_language",
-                              "allow_choice_duplicates"})
+SURVEY_COLUMNS = frozenset(
+    {
+        "type",
+        "name",
+        *TRANSLATED_COLUMNS,
+        "required",
+        "relevant",
+        "constraint",
+        "calculation",
+        "choice_filter",
+        "repeat_count",
+        "appearance",
+        "default",
+        "read_only",
+    }
+)
+SETTINGS_COLUMNS = frozenset(
+    {"form_id", "version", "form_title", "default_language", "allow_choice_duplicates"}
+)
 # Choice columns beyond these are the choice's own properties, which a choice_filter may test;
 # media columns are not: the phone would silently show a choice without its picture or sound.
 CHOICE_COLUMNS = frozenset({"list_name", "name", "label"})
 MEDIA_COLUMNS = frozenset({"image", "big-image", "audio", "video", "media"})
-EXPRESSION_COLUMNS = ("relevant", "constraint", "calculation", "required", "read_only",
-                      "choice_filter", "repeat_count", "default")
+EXPRESSION_COLUMNS = (
+    "relevant",
+    "constraint",
+    "calculation",
+    "required",
+    "read_only",
+    "choice_filter",
+    "repeat_count",
+    "default",
+)
 # ``required`` and ``read_only`` hold either a yes/no word or an expression.
 # ``default`` is a literal value; the other columns are evaluated, so they must parse.
 _PARSED_COLUMNS = tuple(column for column in EXPRESSION_COLUMNS if column != "default")
@@ -52,12 +73,18 @@ _CALL = re.compile(r"([A-Za-z_][\w.:-]*)\s*\(")
 _OPERATORS = frozenset({"and", "or", "div", "mod"})
 _NAME = re.compile(r"^[^\W\d][\w.-]*$")
 _UNSUPPORTED_TYPE_HINTS = {
-    "select_one_from_file": ("choices must be on the choices sheet, not in a file",
-                             "lựa chọn phải nằm trên trang choices, không lấy từ tệp"),
-    "select_multiple_from_file": ("choices must be on the choices sheet, not in a file",
-                                  "lựa chọn phải nằm trên trang choices, không lấy từ tệp"),
-    "select_one_external": ("choices must be on the choices sheet",
-                            "lựa chọn phải nằm trên trang choices"),
+    "select_one_from_file": (
+        "choices must be on the choices sheet, not in a file",
+        "lựa chọn phải nằm trên trang choices, không lấy từ tệp",
+    ),
+    "select_multiple_from_file": (
+        "choices must be on the choices sheet, not in a file",
+        "lựa chọn phải nằm trên trang choices, không lấy từ tệp",
+    ),
+    "select_one_external": (
+        "choices must be on the choices sheet",
+        "lựa chọn phải nằm trên trang choices",
+    ),
     "begin_loop": ("use a repeat instead of a loop", "hãy dùng nhóm lặp (repeat) thay cho loop"),
 }
 
@@ -81,8 +108,11 @@ def check_form(definition: dict[str, Any]) -> list[Problem]:
     settings = definition.get("settings") or {}
     if isinstance(settings, list):
         settings = settings[0] if settings else {}
-    problems = [*_settings_problems(settings), *_survey_row_problems(survey),
-                *_choice_row_problems(choices)]
+    problems = [
+        *_settings_problems(settings),
+        *_survey_row_problems(survey),
+        *_choice_row_problems(choices),
+    ]
     try:
         form = Form(definition)
     except FormError as error:
@@ -112,11 +142,16 @@ def _split(column: str) -> tuple[str, str | None]:
 def _settings_problems(settings: dict[str, Any]) -> Iterator[Problem]:
     for column, example in (("form_id", "ho_gia_dinh_cds"), ("version", "2026.11.1")):
         if not _text(settings.get(column)):
-            yield Problem("settings", 2, column,
-                          f"the settings sheet needs a {column} column (for example {example}): "
-                          "every record names the form and the version it was collected with",
-                          f"trang settings cần có cột {column} (ví dụ {example}): mỗi phiếu ghi "
-                          "rõ biểu mẫu và phiên bản đã dùng để thu thập", column)
+            yield Problem(
+                "settings",
+                2,
+                column,
+                f"the settings sheet needs a {column} column (for example {example}): "
+                "every record names the form and the version it was collected with",
+                f"trang settings cần có cột {column} (ví dụ {example}): mỗi phiếu ghi "
+                "rõ biểu mẫu và phiên bản đã dùng để thu thập",
+                column,
+            )
     for column, value in settings.items():
         if column not in SETTINGS_COLUMNS and _text(value):
             yield _column_problem("settings", 2, column)
@@ -130,18 +165,25 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
         base, _, _ = parse_type(raw_type)
         if base not in QUESTION_TYPES and base not in STRUCTURE_TYPES:
             en_hint, vi_hint = _UNSUPPORTED_TYPE_HINTS.get(base, ("", ""))
-            yield Problem("survey", number, "type",
-                          f"the question type '{raw_type}' is not supported"
-                          + (f": {en_hint}" if en_hint else ""),
-                          f"không hỗ trợ kiểu câu hỏi '{raw_type}'"
-                          + (f": {vi_hint}" if vi_hint else ""), f"type '{raw_type}'")
+            yield Problem(
+                "survey",
+                number,
+                "type",
+                f"the question type '{raw_type}' is not supported"
+                + (f": {en_hint}" if en_hint else ""),
+                f"không hỗ trợ kiểu câu hỏi '{raw_type}'" + (f": {vi_hint}" if vi_hint else ""),
+                f"type '{raw_type}'",
+            )
         name = _text(row.get("name"))
         if name and not base.startswith("end_") and not _NAME.match(name):
-            yield Problem("survey", number, "name",
-                          f"'{name}' is not a valid name: use letters, digits and _ "
-                          "and start with a letter",
-                          f"'{name}' không dùng được làm tên: chỉ dùng chữ, số, dấu _ "
-                          "và bắt đầu bằng chữ", f"name '{name}'")
+            yield Problem(
+                "survey",
+                number,
+                "name",
+                f"'{name}' is not a valid name: use letters, digits and _ and start with a letter",
+                f"'{name}' không dùng được làm tên: chỉ dùng chữ, số, dấu _ và bắt đầu bằng chữ",
+                f"name '{name}'",
+            )
         for column, value in row.items():
             base_column, language = _split(column)
             known = base_column in TRANSLATED_COLUMNS if language else column in SURVEY_COLUMNS
@@ -165,20 +207,28 @@ def _choice_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
 
 
 def _column_problem(sheet: str, row: int, column: str) -> Problem:
-    return Problem(sheet, row, column,
-                   f"the column '{column}' is not supported: remove it or leave it empty",
-                   f"không hỗ trợ cột '{column}': hãy xóa cột này hoặc để trống",
-                   f"column '{column}'")
+    return Problem(
+        sheet,
+        row,
+        column,
+        f"the column '{column}' is not supported: remove it or leave it empty",
+        f"không hỗ trợ cột '{column}': hãy xóa cột này hoặc để trống",
+        f"column '{column}'",
+    )
 
 
 def _appearance_problems(row: int, appearance: str) -> Iterator[Problem]:
     # Both fetch or hand over data outside the form, which the offline phone cannot do.
     if "search(" in appearance or appearance.startswith("ex:"):
-        yield Problem("survey", row, "appearance",
-                      f"the appearance '{appearance}' is not supported: it needs data or an app "
-                      "outside the form",
-                      f"không hỗ trợ appearance '{appearance}': nó cần dữ liệu hoặc ứng dụng "
-                      "ngoài biểu mẫu", f"appearance '{appearance}'")
+        yield Problem(
+            "survey",
+            row,
+            "appearance",
+            f"the appearance '{appearance}' is not supported: it needs data or an app "
+            "outside the form",
+            f"không hỗ trợ appearance '{appearance}': nó cần dữ liệu hoặc ứng dụng ngoài biểu mẫu",
+            f"appearance '{appearance}'",
+        )
 
 
 def functions(expression: str) -> set[str]:
@@ -191,9 +241,14 @@ def _function_problems(row: int, column: str, value: str) -> Iterator[Problem]:
     if column in ("required", "read_only") and value.lower() in YES_NO_WORDS:
         return
     for name in sorted(functions(value) - FUNCTIONS.keys()):
-        yield Problem("survey", row, column,
-                      f"the function {name}() in {column} is not supported",
-                      f"không hỗ trợ hàm {name}() trong cột {column}", f"{name}()")
+        yield Problem(
+            "survey",
+            row,
+            column,
+            f"the function {name}() in {column} is not supported",
+            f"không hỗ trợ hàm {name}() trong cột {column}",
+            f"{name}()",
+        )
 
 
 # -- over the parsed form -----------------------------------------------------------------------
@@ -203,20 +258,35 @@ def _tree_problems(form: Form) -> Iterator[Problem]:
     for node in form.walk():
         yield from _reference_problems(form, node.row, node.row_number)
         yield from _expression_problems(node.row, node.row_number)
-        yield from _language_problems("survey", node.row, node.row_number, languages, default,
-                                      _needs_label(node.type, node.kind))
+        yield from _language_problems(
+            "survey",
+            node.row,
+            node.row_number,
+            languages,
+            default,
+            _needs_label(node.type, node.kind),
+        )
         if node.get("repeat_count") and node.kind != "repeat":
-            yield Problem("survey", node.row_number, "repeat_count",
-                          "repeat_count belongs on a begin_repeat row only",
-                          "cột repeat_count chỉ dùng ở dòng begin_repeat", "repeat_count")
+            yield Problem(
+                "survey",
+                node.row_number,
+                "repeat_count",
+                "repeat_count belongs on a begin_repeat row only",
+                "cột repeat_count chỉ dùng ở dòng begin_repeat",
+                "repeat_count",
+            )
     for number, row in enumerate(form.definition.get("choices") or [], start=2):
         if isinstance(row, dict) and _text(row.get("list_name")):
             yield from _language_problems("choices", row, number, languages, default, True)
     if default and languages and default not in languages:
-        yield Problem("settings", 2, "default_language",
-                      f"the default language '{default}' has no labels in the form",
-                      f"ngôn ngữ mặc định '{default}' không có nhãn nào trong biểu mẫu",
-                      "default_language")
+        yield Problem(
+            "settings",
+            2,
+            "default_language",
+            f"the default language '{default}' has no labels in the form",
+            f"ngôn ngữ mặc định '{default}' không có nhãn nào trong biểu mẫu",
+            "default_language",
+        )
 
 
 def _needs_label(node_type: str, kind: str) -> bool:
@@ -235,8 +305,14 @@ def _languages(form: Form) -> list[str]:
     return seen
 
 
-def _language_problems(sheet: str, row: dict[str, Any], number: int, languages: list[str],
-                       default: str, needs_label: bool) -> Iterator[Problem]:
+def _language_problems(
+    sheet: str,
+    row: dict[str, Any],
+    number: int,
+    languages: list[str],
+    default: str,
+    needs_label: bool,
+) -> Iterator[Problem]:
     present: dict[str, set[str]] = {}
     for column, value in row.items():
         base, language = _split(column)
@@ -244,15 +320,25 @@ def _language_problems(sheet: str, row: dict[str, Any], number: int, languages: 
             # As in XLSForm, a column without a language is in the default language.
             present.setdefault(base, set()).add(language_code(language) if language else default)
     if needs_label and "label" not in present and "hint" not in present:
-        yield Problem(sheet, number, "label", "this question has no label",
-                      "câu hỏi này chưa có nhãn", "label")
+        yield Problem(
+            sheet,
+            number,
+            "label",
+            "this question has no label",
+            "câu hỏi này chưa có nhãn",
+            "label",
+        )
     for base, found in present.items():
         for language in languages:
             if language not in found:
-                yield Problem(sheet, number, base,
-                              f"the {base} has no '{language}' text, which other rows have",
-                              f"cột {base} thiếu bản ngôn ngữ '{language}' mà các dòng khác có",
-                              f"{base}::{language}")
+                yield Problem(
+                    sheet,
+                    number,
+                    base,
+                    f"the {base} has no '{language}' text, which other rows have",
+                    f"cột {base} thiếu bản ngôn ngữ '{language}' mà các dòng khác có",
+                    f"{base}::{language}",
+                )
 
 
 def _reference_problems(form: Form, row: dict[str, Any], number: int) -> Iterator[Problem]:
@@ -262,10 +348,14 @@ def _reference_problems(form: Form, row: dict[str, Any], number: int) -> Iterato
             continue
         for name in _references(_text(value)):
             if name not in form.nodes:
-                yield Problem("survey", number, column,
-                              f"${{{name}}} in {column} names no field of the form",
-                              f"${{{name}}} trong cột {column} không trỏ tới trường nào "
-                              "của biểu mẫu", f"${{{name}}}")
+                yield Problem(
+                    "survey",
+                    number,
+                    column,
+                    f"${{{name}}} in {column} names no field of the form",
+                    f"${{{name}}} trong cột {column} không trỏ tới trường nào của biểu mẫu",
+                    f"${{{name}}}",
+                )
 
 
 def _references(text: str) -> Iterable[str]:
@@ -284,11 +374,15 @@ def _expression_problems(row: dict[str, Any], number: int) -> Iterator[Problem]:
         try:
             parse(value)
         except ExpressionError as error:
-            yield Problem("survey", number, column,
-                          f"the expression in {column} cannot be read: {error} — {value}",
-                          f"biểu thức trong cột {column} không đọc được "
-                          f"({_EXPRESSION_ERRORS_VI.get(error.code, error.code)}) — {value}",
-                          f"expression in {column}")
+            yield Problem(
+                "survey",
+                number,
+                column,
+                f"the expression in {column} cannot be read: {error} — {value}",
+                f"biểu thức trong cột {column} không đọc được "
+                f"({_EXPRESSION_ERRORS_VI.get(error.code, error.code)}) — {value}",
+                f"expression in {column}",
+            )
 
 
 _EXPRESSION_ERRORS_VI = {
@@ -303,23 +397,43 @@ _EXPRESSION_ERRORS_VI = {
 # -- Form's own refusals, in Vietnamese too ----------------------------------------------------
 # Form's English sentences, their Vietnamese, and the feature each one is about.
 _FORM_ERRORS = [
-    (re.compile(r"^settings must name form_id and version$"),
-     "phần cài đặt phải có form_id và version", "form_id, version"),
-    (re.compile(r"^a choice needs both list_name and name$"),
-     "mỗi lựa chọn cần có cả list_name và name", "list_name, name"),
-    (re.compile(r"^choice '(.*)' appears twice in list '(.*)'$"),
-     r"lựa chọn '\1' xuất hiện hai lần trong danh sách '\2'", r"choice '\1'"),
-    (re.compile(r"^'(.*)' has no matching begin$"), r"'\1' không có dòng begin tương ứng",
-     r"type '\1'"),
+    (
+        re.compile(r"^settings must name form_id and version$"),
+        "phần cài đặt phải có form_id và version",
+        "form_id, version",
+    ),
+    (
+        re.compile(r"^a choice needs both list_name and name$"),
+        "mỗi lựa chọn cần có cả list_name và name",
+        "list_name, name",
+    ),
+    (
+        re.compile(r"^choice '(.*)' appears twice in list '(.*)'$"),
+        r"lựa chọn '\1' xuất hiện hai lần trong danh sách '\2'",
+        r"choice '\1'",
+    ),
+    (
+        re.compile(r"^'(.*)' has no matching begin$"),
+        r"'\1' không có dòng begin tương ứng",
+        r"type '\1'",
+    ),
     (re.compile(r"^a '(.*)' row needs a name$"), r"dòng '\1' cần có tên (name)", "name"),
     (re.compile(r"^the name '(.*)' is used twice$"), r"tên '\1' bị dùng hai lần", r"name '\1'"),
-    (re.compile(r"^'(.*)' uses the choice list '(.*)', which the choices sheet does not have$"),
-     r"'\1' dùng danh sách lựa chọn '\2' nhưng trang choices không có danh sách này",
-     r"list '\2'"),
-    (re.compile(r"^question type '(.*)' is not supported$"), r"không hỗ trợ kiểu câu hỏi '\1'",
-     r"type '\1'"),
-    (re.compile(r"^'(.*)' is opened but never closed$"), r"'\1' được mở nhưng không được đóng",
-     r"'\1'"),
+    (
+        re.compile(r"^'(.*)' uses the choice list '(.*)', which the choices sheet does not have$"),
+        r"'\1' dùng danh sách lựa chọn '\2' nhưng trang choices không có danh sách này",
+        r"list '\2'",
+    ),
+    (
+        re.compile(r"^question type '(.*)' is not supported$"),
+        r"không hỗ trợ kiểu câu hỏi '\1'",
+        r"type '\1'",
+    ),
+    (
+        re.compile(r"^'(.*)' is opened but never closed$"),
+        r"'\1' được mở nhưng không được đóng",
+        r"'\1'",
+    ),
 ]
 
 
@@ -328,7 +442,9 @@ def _form_error_problem(error: FormError) -> Problem:
     english = str(error).removeprefix(where)
     for pattern, vietnamese, feature in _FORM_ERRORS:
         if match := pattern.match(english):
-            return Problem(error.sheet, error.row, "", english, match.expand(vietnamese),
-                           match.expand(feature))
-    return Problem(error.sheet, error.row, "", english,
-                   f"biểu mẫu không đọc được: {english}", "form")
+            return Problem(
+                error.sheet, error.row, "", english, match.expand(vietnamese), match.expand(feature)
+            )
+    return Problem(
+        error.sheet, error.row, "", english, f"biểu mẫu không đọc được: {english}", "form"
+    )

@@ -98,11 +98,15 @@ class IndicatorSet:
         try:
             coverage = raw.get("coverage") or {}
             indicators = tuple(_indicator(item, where) for item in raw["indicators"])
-            made = cls(form_id=str(raw["form_id"]), title=dict(raw.get("title") or {}),
-                       surveyed=str(coverage.get("surveyed") or "true()"),
-                       persons_repeat=str(coverage.get("persons") or ""),
-                       identifying=tuple(raw.get("identifying") or ()),
-                       groups=tuple(raw.get("groups") or ()), indicators=indicators)
+            made = cls(
+                form_id=str(raw["form_id"]),
+                title=dict(raw.get("title") or {}),
+                surveyed=str(coverage.get("surveyed") or "true()"),
+                persons_repeat=str(coverage.get("persons") or ""),
+                identifying=tuple(raw.get("identifying") or ()),
+                groups=tuple(raw.get("groups") or ()),
+                indicators=indicators,
+            )
         except (KeyError, TypeError, ValueError) as error:
             raise IndicatorError(f"{where}: {error}") from None
         ids = [i.id for i in indicators]
@@ -146,16 +150,20 @@ class IndicatorSet:
 
         def holds(expr: str, position: list[list[Any]]) -> bool:
             try:
-                return evaluate_bool(expr, Context(data=filled, fields=fields,
-                                                   position=position, today=visit_date))
+                return evaluate_bool(
+                    expr, Context(data=filled, fields=fields, position=position, today=visit_date)
+                )
             except ExpressionError:
                 return False
 
         counts = {i.id: (0, 0) for i in self.indicators}
         if not holds(self.surveyed, []):
             return RecordFacts(False, 0, counts)
-        persons = (sum(1 for _ in _positions(form, filled, self.persons_repeat))
-                   if self.persons_repeat else 0)
+        persons = (
+            sum(1 for _ in _positions(form, filled, self.persons_repeat))
+            if self.persons_repeat
+            else 0
+        )
         by_scope: dict[str, list[Indicator]] = {}
         for indicator in self.indicators:
             by_scope.setdefault(indicator.scope, []).append(indicator)
@@ -170,8 +178,10 @@ class IndicatorSet:
                         den = seen[indicator.denominator] = holds(indicator.denominator, position)
                     if den:
                         num, total = counts[indicator.id]
-                        counts[indicator.id] = (num + holds(indicator.numerator, position),
-                                                total + 1)
+                        counts[indicator.id] = (
+                            num + holds(indicator.numerator, position),
+                            total + 1,
+                        )
         return RecordFacts(True, persons, counts)
 
 
@@ -187,12 +197,21 @@ def _indicator(item: Mapping[str, Any], where: str) -> Indicator:
     if not label.get("vi") or not label.get("en"):
         raise ValueError(f"indicator {ident}: label needs vi and en")
     return Indicator(
-        id=ident, group=str(item.get("group") or ""), unit=unit, scope=str(item.get("scope") or ""),
-        label=label, denominator=str(item["denominator"]), numerator=str(item["numerator"]),
-        target=Target(percent=float(percent) if percent is not None else None,
-                      year=int(year) if year is not None else None,
-                      source=str(target.get("source") or ""), note=dict(target.get("note") or {})),
-        short=dict(item.get("short") or {}))
+        id=ident,
+        group=str(item.get("group") or ""),
+        unit=unit,
+        scope=str(item.get("scope") or ""),
+        label=label,
+        denominator=str(item["denominator"]),
+        numerator=str(item["numerator"]),
+        target=Target(
+            percent=float(percent) if percent is not None else None,
+            year=int(year) if year is not None else None,
+            source=str(target.get("source") or ""),
+            note=dict(target.get("note") or {}),
+        ),
+        short=dict(item.get("short") or {}),
+    )
 
 
 def _positions(form: Form, data: Mapping[str, Any], repeat: str) -> Iterator[list[list[Any]]]:
@@ -224,16 +243,23 @@ def _fields(form: Form) -> dict[str, list[str]]:
     return _FIELDS[form]
 
 
-def fill_calculations(form: Form, data: Mapping[str, Any], today: str | None,
-                      fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def fill_calculations(
+    form: Form, data: Mapping[str, Any], today: str | None, fields: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """A copy of ``data`` with the calculated answers it lacks computed, in form order."""
     out: dict[str, Any] = dict(data)
     _fill_level(form.root, out, out, [], fields or _fields(form), today)
     return out
 
 
-def _fill_level(node: Node, scope: dict[str, Any], data: dict[str, Any],
-                position: list[list[Any]], fields: Mapping[str, Any], today: str | None) -> None:
+def _fill_level(
+    node: Node,
+    scope: dict[str, Any],
+    data: dict[str, Any],
+    position: list[list[Any]],
+    fields: Mapping[str, Any],
+    today: str | None,
+) -> None:
     for child in node.children:
         if child.kind == "group":
             _fill_level(child, scope, data, position, fields, today)
@@ -244,13 +270,15 @@ def _fill_level(node: Node, scope: dict[str, Any], data: dict[str, Any],
             copied = [dict(i) if isinstance(i, dict) else {} for i in items]
             scope[child.name] = copied
             for index, instance in enumerate(copied):
-                _fill_level(child, instance, data, [*position, [child.name, index]], fields,
-                            today)
+                _fill_level(child, instance, data, [*position, [child.name, index]], fields, today)
         elif child.type == "calculate" and child.get("calculation") and child.name not in scope:
             try:
-                value = evaluate(child.get("calculation"),
-                                 Context(data=data, fields=fields, position=position,
-                                         current=child.name, today=today))
+                value = evaluate(
+                    child.get("calculation"),
+                    Context(
+                        data=data, fields=fields, position=position, current=child.name, today=today
+                    ),
+                )
             except ExpressionError:
                 continue
             value = _stored(value)
@@ -278,8 +306,9 @@ def percent(numerator: int, denominator: int) -> float | None:
 
 @cache
 def _read_files() -> tuple[tuple[str, str], ...]:
-    return tuple((p.name, p.read_text(encoding="utf-8"))
-                 for p in sorted(INDICATORS_DIR.glob("*.json")))
+    return tuple(
+        (p.name, p.read_text(encoding="utf-8")) for p in sorted(INDICATORS_DIR.glob("*.json"))
+    )
 
 
 @cache

@@ -63,14 +63,21 @@ def fill(text: str, form: Form, data: Mapping[str, Any], position: Position = ()
     return REFERENCE.sub(value, text)
 
 
-def text(form: Form, row: Mapping[str, Any], column: str, lang: str | None,
-         data: Mapping[str, Any], position: Position = ()) -> str:
+def text(
+    form: Form,
+    row: Mapping[str, Any],
+    column: str,
+    lang: str | None,
+    data: Mapping[str, Any],
+    position: Position = (),
+) -> str:
     """A translated column of a survey or choices row (``hint``, ``constraint_message``...),
     filled in."""
     return fill(form.text(dict(row), column, lang), form, data, position)
 
 
-def label(form: Form, node: Node, lang: str | None, data: Mapping[str, Any],
-          position: Position = ()) -> str:
+def label(
+    form: Form, node: Node, lang: str | None, data: Mapping[str, Any], position: Position = ()
+) -> str:
     """A question's, group's or repeat's label filled in (its name when it has none)."""
     return fill(form.label(node, lang), form, data, position)

@@ -45,8 +45,9 @@ _JS_INFINITY = re.compile(r"[+-]?Infinity")
 _INTEGER_DEFAULT = re.compile(r"-?[0-9]+")
 
 
-def settle(form: Form, data: dict[str, Any], today: str | None = None,
-           now: str | None = None) -> dict[str, Any]:
+def settle(
+    form: Form, data: dict[str, Any], today: str | None = None, now: str | None = None
+) -> dict[str, Any]:
     """The record's data settled by the form's rules; ``today``/``now`` are what ``today()``
     and ``now()`` give (the visit's day, for a record edited later)."""
     out = copy.deepcopy(data)
@@ -64,8 +65,7 @@ def defaults(node: Node) -> dict[str, Any]:
     for child in node.children:
         if child.kind == "group":
             out.update(defaults(child))
-        elif child.kind == "field" and child.get("default") \
-                and child.type not in AUTOMATIC_TYPES:
+        elif child.kind == "field" and child.get("default") and child.type not in AUTOMATIC_TYPES:
             out[child.name] = _typed_default(child, child.get("default"))
     return out
 
@@ -86,11 +86,23 @@ class _Settler:
         self.now = now
 
     def ctx(self, data: dict[str, Any], position: Position, current: str | None) -> Context:
-        return Context(data=data, fields=self.fields, position=position, current=current,
-                       today=self.today, now=self.now)
+        return Context(
+            data=data,
+            fields=self.fields,
+            position=position,
+            current=current,
+            today=self.today,
+            now=self.now,
+        )
 
-    def level(self, node: Node, scope: dict[str, Any], data: dict[str, Any],
-              position: Position, relevant: bool) -> None:
+    def level(
+        self,
+        node: Node,
+        scope: dict[str, Any],
+        data: dict[str, Any],
+        position: Position,
+        relevant: bool,
+    ) -> None:
         # `data` is the whole record being settled, `scope` the object that holds this level's
         # answers (the record itself, or one repeat instance): expressions read the answers
         # already settled above them.
@@ -102,9 +114,20 @@ class _Settler:
                 self.repeat(child, scope, data, position, ok)
             elif not ok:
                 scope.pop(child.name, None)
-            elif child.get("choice_filter") and not is_empty(scope.get(child.name)) \
-                    and not offered(self.form, self.fields, child, scope[child.name], data,
-                                    position, self.today, self.now):
+            elif (
+                child.get("choice_filter")
+                and not is_empty(scope.get(child.name))
+                and not offered(
+                    self.form,
+                    self.fields,
+                    child,
+                    scope[child.name],
+                    data,
+                    position,
+                    self.today,
+                    self.now,
+                )
+            ):
                 scope.pop(child.name, None)  # the parent answer changed: no longer offered
             elif child.type == "calculate" and child.get("calculation"):
                 value = self.calculate(child, data, position)
@@ -113,8 +136,14 @@ class _Settler:
                 else:
                     scope[child.name] = value
 
-    def repeat(self, node: Node, scope: dict[str, Any], data: dict[str, Any],
-               position: Position, relevant: bool) -> None:
+    def repeat(
+        self,
+        node: Node,
+        scope: dict[str, Any],
+        data: dict[str, Any],
+        position: Position,
+        relevant: bool,
+    ) -> None:
         if not relevant:
             scope.pop(node.name, None)
             return

@@ -62,9 +62,16 @@ class RecordChecker:
         return errors
 
     # -- walking --------------------------------------------------------------------------------
-    def _level(self, node: Node, scope: dict[str, Any], scope_name: str,
-               position: tuple[tuple[str, int], ...], prefix: str, relevant: bool,
-               errors: Errors) -> None:
+    def _level(
+        self,
+        node: Node,
+        scope: dict[str, Any],
+        scope_name: str,
+        position: tuple[tuple[str, int], ...],
+        prefix: str,
+        relevant: bool,
+        errors: Errors,
+    ) -> None:
         if node.kind != "group" or node is self.form.root:
             for key in scope:
                 if key not in self.allowed.get(scope_name, ()):
@@ -74,14 +81,26 @@ class RecordChecker:
             if child.kind == "group":
                 self._level(child, scope, scope_name, position, prefix, child_relevant, errors)
             elif child.kind == "repeat":
-                self._repeat(child, scope.get(child.name), position, prefix, child_relevant,
-                             errors)
+                self._repeat(child, scope.get(child.name), position, prefix, child_relevant, errors)
             else:
-                self._field(child, scope.get(child.name), position, prefix + child.name,
-                            child_relevant, errors)
+                self._field(
+                    child,
+                    scope.get(child.name),
+                    position,
+                    prefix + child.name,
+                    child_relevant,
+                    errors,
+                )
 
-    def _repeat(self, node: Node, value: Any, position: tuple[tuple[str, int], ...],
-                prefix: str, relevant: bool, errors: Errors) -> None:
+    def _repeat(
+        self,
+        node: Node,
+        value: Any,
+        position: tuple[tuple[str, int], ...],
+        prefix: str,
+        relevant: bool,
+        errors: Errors,
+    ) -> None:
         path = prefix + node.name
         if not relevant:
             if not is_empty(value):
@@ -98,11 +117,25 @@ class RecordChecker:
             if expected is not None and len(value) != expected:
                 _add(errors, path, "repeat_count", expected=expected, actual=len(value))
         for index, instance in enumerate(value):
-            self._level(node, instance, node.name, position + ((node.name, index),),
-                        f"{path}[{index}].", True, errors)
+            self._level(
+                node,
+                instance,
+                node.name,
+                position + ((node.name, index),),
+                f"{path}[{index}].",
+                True,
+                errors,
+            )
 
-    def _field(self, node: Node, value: Any, position: tuple[tuple[str, int], ...], path: str,
-               relevant: bool, errors: Errors) -> None:
+    def _field(
+        self,
+        node: Node,
+        value: Any,
+        position: tuple[tuple[str, int], ...],
+        path: str,
+        relevant: bool,
+        errors: Errors,
+    ) -> None:
         if not relevant:
             if not is_empty(value):
                 _add(errors, path, "not_relevant")
@@ -139,12 +172,17 @@ class RecordChecker:
         return self._bool(raw, position, node.name, default=True)
 
     def _context(self, position: tuple[tuple[str, int], ...], current: str | None) -> Context:
-        return Context(data=self._data, fields=self.fields,
-                       position=[list(p) for p in position], current=current,
-                       today=self._today)
+        return Context(
+            data=self._data,
+            fields=self.fields,
+            position=[list(p) for p in position],
+            current=current,
+            today=self._today,
+        )
 
-    def _bool(self, expr: str, position: tuple[tuple[str, int], ...], current: str | None,
-              default: bool) -> bool:
+    def _bool(
+        self, expr: str, position: tuple[tuple[str, int], ...], current: str | None, default: bool
+    ) -> bool:
         # Within one record an expression has one value per repeat position (and current field,
         # when it uses '.'): the questions asked "if ${age} >= ${age_account}" of one member
         # share a single evaluation. None marks an expression that failed.
@@ -162,8 +200,15 @@ class RecordChecker:
         return int(number) if number is not None and math.isfinite(number) else None
 
     def _filtered_in(self, node: Node, value: Any, position: tuple[tuple[str, int], ...]) -> bool:
-        return offered(self.form, self.fields, node, value, self._data,
-                       [list(p) for p in position], self._today)
+        return offered(
+            self.form,
+            self.fields,
+            node,
+            value,
+            self._data,
+            [list(p) for p in position],
+            self._today,
+        )
 
     def _type_problem(self, node: Node, value: Any) -> str | None:
         kind = node.type
@@ -212,17 +257,28 @@ class RecordChecker:
         names = self._choice_names.get(list_name)
         if names is None:
             names = self._choice_names[list_name] = frozenset(
-                c["name"] for c in self.form.choices.get(list_name, []))
+                c["name"] for c in self.form.choices.get(list_name, [])
+            )
         return value in names
 
-    def _add_custom(self, errors: Errors, path: str, node: Node, column: str, code: str,
-                    position: tuple[tuple[str, int], ...]) -> None:
+    def _add_custom(
+        self,
+        errors: Errors,
+        path: str,
+        node: Node,
+        column: str,
+        code: str,
+        position: tuple[tuple[str, int], ...],
+    ) -> None:
         # The form's own message, its ${references} filled in for this question's instance.
-        custom = {lang: fill(self.form.text(node.row, column, lang), self.form, self._data,
-                             position) for lang in ("vi", "en")}
+        custom = {
+            lang: fill(self.form.text(node.row, column, lang), self.form, self._data, position)
+            for lang in ("vi", "en")
+        }
         generic = message(f"field.{code}")
         errors.setdefault(path, []).append(
-            {"code": code, **{lang: custom[lang] or generic[lang] for lang in generic}})
+            {"code": code, **{lang: custom[lang] or generic[lang] for lang in generic}}
+        )
 
 
 # -- rules shared with schemas/settle.py ----------------------------------------------------------
@@ -242,9 +298,16 @@ def number_of(expr: str, ctx: Context) -> float | None:
         return None
 
 
-def offered(form: Form, fields: Mapping[str, Sequence[str]], node: Node, value: Any,
-            data: Mapping[str, Any], position: Sequence[Sequence[Any]], today: str | None,
-            now: str | None = None) -> bool:
+def offered(
+    form: Form,
+    fields: Mapping[str, Sequence[str]],
+    node: Node,
+    value: Any,
+    data: Mapping[str, Any],
+    position: Sequence[Sequence[Any]],
+    today: str | None,
+    now: str | None = None,
+) -> bool:
     """Every chosen value is a choice the question's choice_filter offers right now."""
     expr, columns = choice_filter_expression(node.get("choice_filter"))
     fields = {**fields, **{CHOICE_PREFIX + c: [] for c in columns}}
@@ -256,10 +319,18 @@ def offered(form: Form, fields: Mapping[str, Sequence[str]], node: Node, value: 
         for row in rows:
             if row["name"] != chosen:
                 continue
-            extra = {CHOICE_PREFIX + c: str(row.get(c) if row.get(c) is not None else "")
-                     for c in columns}
-            ctx = Context(data={**data, **extra}, fields=fields, position=position,
-                          current=node.name, today=today, now=now)
+            extra = {
+                CHOICE_PREFIX + c: str(row.get(c) if row.get(c) is not None else "")
+                for c in columns
+            }
+            ctx = Context(
+                data={**data, **extra},
+                fields=fields,
+                position=position,
+                current=node.name,
+                today=today,
+                now=now,
+            )
             # A broken filter is the form's fault, not the volunteer's: the choice stays.
             found = holds(expr, ctx) is not False
             if found:
@@ -301,5 +372,8 @@ def _is_geopoint(value: str) -> bool:
         return False
     if not all(math.isfinite(n) for n in numbers):
         return False
-    return -90 <= numbers[0] <= 90 and -180 <= numbers[1] <= 180 and (
-        len(numbers) < 4 or numbers[3] >= 0)
+    return (
+        -90 <= numbers[0] <= 90
+        and -180 <= numbers[1] <= 180
+        and (len(numbers) < 4 or numbers[3] >= 0)
+    )

@@ -45,16 +45,32 @@ UNSUPPORTED_SHEETS = ("external_choices", "entities", "osm")
 _YES_NO_COLUMNS = ("required", "read_only")
 # XLSForm's other spellings of the model's columns (pyxform's aliases), after snake_casing.
 _COLUMN_ALIASES = {
-    "survey": {"relevance": "relevant", "calculate": "calculation", "caption": "label",
-               "count": "repeat_count", "jr:count": "repeat_count", "readonly": "read_only",
-               "requiredmsg": "required_message", "constraining_message": "constraint_message",
-               "command": "type", "tag": "name", "value": "name"},
+    "survey": {
+        "relevance": "relevant",
+        "calculate": "calculation",
+        "caption": "label",
+        "count": "repeat_count",
+        "jr:count": "repeat_count",
+        "readonly": "read_only",
+        "requiredmsg": "required_message",
+        "constraining_message": "constraint_message",
+        "command": "type",
+        "tag": "name",
+        "value": "name",
+    },
     "choices": {"value": "name", "caption": "label"},
-    "settings": {"set_form_id": "form_id", "id_string": "form_id", "set_form_title": "form_title",
-                 "title": "form_title"},
+    "settings": {
+        "set_form_id": "form_id",
+        "id_string": "form_id",
+        "set_form_title": "form_title",
+        "title": "form_title",
+    },
 }
-_KNOWN_COLUMNS = {"survey": SURVEY_COLUMNS | MEDIA_COLUMNS,
-                  "choices": CHOICE_COLUMNS | MEDIA_COLUMNS, "settings": SETTINGS_COLUMNS}
+_KNOWN_COLUMNS = {
+    "survey": SURVEY_COLUMNS | MEDIA_COLUMNS,
+    "choices": CHOICE_COLUMNS | MEDIA_COLUMNS,
+    "settings": SETTINGS_COLUMNS,
+}
 _PYXFORM_ROW = re.compile(r"\[row : (\d+)\]")
 _PYXFORM_SHEET = re.compile(r"'(survey|choices|settings|external_choices|entities|osm)' sheet")
 _CODE_SPACING = re.compile(r"\s*\(")
@@ -84,8 +100,7 @@ def read_xlsform(path: str | Path, *, version: str | None = None) -> dict[str, A
     """
     path = Path(path)
     if not path.is_file():
-        raise XLSFormError("", None, "file", f"there is no file {path}",
-                           f"không có tệp {path}")
+        raise XLSFormError("", None, "file", f"there is no file {path}", f"không có tệp {path}")
     _check_size(path)
     book = _pyxform_check(path)
     survey, survey_rows = _read_sheet(book, "survey")
@@ -104,19 +119,30 @@ def read_xlsform(path: str | Path, *, version: str | None = None) -> dict[str, A
         rows = getattr(book, sheet) or []
         first = next((number for number, row in enumerate(rows, start=2) if row), None)
         if first is not None:
-            raise XLSFormError(sheet, first, sheet, f"the '{sheet}' sheet is not supported",
-                               f"không hỗ trợ trang tính '{sheet}'")
+            raise XLSFormError(
+                sheet,
+                first,
+                sheet,
+                f"the '{sheet}' sheet is not supported",
+                f"không hỗ trợ trang tính '{sheet}'",
+            )
     return definition
 
 
 _TOO_BIG = {
-    "too_big": ("the workbook is too large: unpacked, it would be more than {limit} MB",
-                "bảng tính quá lớn: khi giải nén sẽ vượt quá {limit} MB"),
-    "too_many_parts": ("the workbook has too many parts (more than {limit})",
-                       "bảng tính có quá nhiều thành phần (hơn {limit})"),
-    "packed": ("the workbook is packed far more tightly than a spreadsheet is (more than "
-               "{limit} times); save it again from Excel",
-               "bảng tính bị nén chặt bất thường (hơn {limit} lần); hãy lưu lại từ Excel"),
+    "too_big": (
+        "the workbook is too large: unpacked, it would be more than {limit} MB",
+        "bảng tính quá lớn: khi giải nén sẽ vượt quá {limit} MB",
+    ),
+    "too_many_parts": (
+        "the workbook has too many parts (more than {limit})",
+        "bảng tính có quá nhiều thành phần (hơn {limit})",
+    ),
+    "packed": (
+        "the workbook is packed far more tightly than a spreadsheet is (more than "
+        "{limit} times); save it again from Excel",
+        "bảng tính bị nén chặt bất thường (hơn {limit} lần); hãy lưu lại từ Excel",
+    ),
 }
 
 
@@ -126,8 +152,9 @@ def _check_size(path: Path) -> None:
         check_zip(path, FORM)
     except ZipRefused as refused:
         en, vi = _TOO_BIG[refused.reason]
-        raise XLSFormError("", None, "file", en.format(limit=refused.limit),
-                           vi.format(limit=refused.limit)) from None
+        raise XLSFormError(
+            "", None, "file", en.format(limit=refused.limit), vi.format(limit=refused.limit)
+        ) from None
 
 
 def _pyxform_check(path: Path) -> DefinitionData:
@@ -139,14 +166,18 @@ def _pyxform_check(path: Path) -> DefinitionData:
         convert(xlsform=asdict(book), validate=False, warnings=[])
     # pyxform is third-party code reading untrusted input: whatever it raises is its refusal.
     except Exception as error:
-        reason = str(error) if isinstance(error, PyXFormError) else \
-            f"{type(error).__name__}: {error}"
+        reason = (
+            str(error) if isinstance(error, PyXFormError) else f"{type(error).__name__}: {error}"
+        )
         sheet = _PYXFORM_SHEET.search(reason)
         row = _PYXFORM_ROW.search(reason)
-        raise XLSFormError(sheet.group(1) if sheet else "survey",
-                           int(row.group(1)) if row else _row_quoted(book, reason), "pyxform",
-                           f"the workbook breaks a rule of XLSForm: {reason}",
-                           f"bảng tính vi phạm quy tắc của XLSForm: {reason}") from None
+        raise XLSFormError(
+            sheet.group(1) if sheet else "survey",
+            int(row.group(1)) if row else _row_quoted(book, reason),
+            "pyxform",
+            f"the workbook breaks a rule of XLSForm: {reason}",
+            f"bảng tính vi phạm quy tắc của XLSForm: {reason}",
+        ) from None
     return book
 
 
@@ -155,8 +186,10 @@ def _row_quoted(book: DefinitionData | None, reason: str) -> int | None:
     (``Unknown question type 'frobnicate'.``)."""
     quoted = set(re.findall(r"'([^']+)'", reason))
     rows = (book.survey if book else None) or []
-    return next((number for number, row in enumerate(rows, start=2)
-                 if quoted.intersection(row.values())), None)
+    return next(
+        (number for number, row in enumerate(rows, start=2) if quoted.intersection(row.values())),
+        None,
+    )
 
 
 def _xlsform_error(problem: Problem, row_numbers: dict[str, list[int]]) -> XLSFormError:
@@ -167,8 +200,13 @@ def _xlsform_error(problem: Problem, row_numbers: dict[str, list[int]]) -> XLSFo
         row = numbers[row - 2]
     elif problem.sheet == "settings":
         row = 2
-    return XLSFormError(problem.sheet, row, problem.feature or problem.column,
-                        problem.message_en, problem.message_vi)
+    return XLSFormError(
+        problem.sheet,
+        row,
+        problem.feature or problem.column,
+        problem.message_en,
+        problem.message_vi,
+    )
 
 
 # -- reading the sheets -------------------------------------------------------------------------
@@ -182,9 +220,13 @@ def _read_sheet(book: DefinitionData, sheet: str) -> tuple[list[dict[str, str]],
         column = _column(sheet, header, double_colon)
         if column in columns.values():
             other = next(h for h, c in columns.items() if c == column)
-            raise XLSFormError(sheet, 1, f"column '{header}'",
-                               f"the columns '{other}' and '{header}' mean the same thing",
-                               f"hai cột '{other}' và '{header}' có cùng một nghĩa")
+            raise XLSFormError(
+                sheet,
+                1,
+                f"column '{header}'",
+                f"the columns '{other}' and '{header}' mean the same thing",
+                f"hai cột '{other}' và '{header}' có cùng một nghĩa",
+            )
         columns[header] = column
     rows: list[dict[str, str]] = []
     numbers: list[int] = []
@@ -233,8 +275,10 @@ def normalise_type(raw: str) -> str:
         return f"end_{kind}" if kind != constants.LOOP else text
     if match := RE_SELECT.match(text):
         command = match["select_command"]
-        kind = {constants.SELECT_ONE: "select_one",
-                constants.SELECT_ALL_THAT_APPLY: "select_multiple"}.get(aliases.select[command])
+        kind = {
+            constants.SELECT_ONE: "select_one",
+            constants.SELECT_ALL_THAT_APPLY: "select_multiple",
+        }.get(aliases.select[command])
         if kind is None or command in aliases.select_from_file:
             return text
         return f"{kind} {match['list_name']}" + (" or_other" if match["specify_other"] else "")
@@ -244,8 +288,11 @@ def normalise_type(raw: str) -> str:
 @cache
 def _type_aliases() -> dict[str, str]:
     """pyxform's other names for a supported type: those it turns into the very same XForm."""
-    plain = {t: QUESTION_TYPE_DICT[t] for t in QUESTION_TYPES if t in QUESTION_TYPE_DICT
-             and not t.startswith("select")}
+    plain = {
+        t: QUESTION_TYPE_DICT[t]
+        for t in QUESTION_TYPES
+        if t in QUESTION_TYPE_DICT and not t.startswith("select")
+    }
     found: dict[str, str] = {}
     for alias, spec in QUESTION_TYPE_DICT.items():
         if alias in QUESTION_TYPES or alias.startswith("select") or alias in aliases.select:
@@ -262,12 +309,18 @@ def write_xlsform(definition: dict[str, Any], path: str | Path) -> None:
     book = Workbook()
     book.remove(book.active)
     settings = definition.get("settings") or {}
-    sheets = {"survey": definition.get("survey") or [], "choices": definition.get("choices") or [],
-              "settings": settings if isinstance(settings, list) else [settings]}
+    sheets = {
+        "survey": definition.get("survey") or [],
+        "choices": definition.get("choices") or [],
+        "settings": settings if isinstance(settings, list) else [settings],
+    }
     for name, rows in sheets.items():
         sheet = book.create_sheet(name)
-        headers = list(dict.fromkeys(
-            key for row in rows for key, value in row.items() if value not in (None, "")))
+        headers = list(
+            dict.fromkeys(
+                key for row in rows for key, value in row.items() if value not in (None, "")
+            )
+        )
         sheet.append(headers)
         for number, row in enumerate(rows, start=2):
             for column, header in enumerate(headers, start=1):
@@ -284,8 +337,9 @@ def write_xlsform(definition: dict[str, Any], path: str | Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m schemas.xlsform", description=__doc__.split(
-        "\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m schemas.xlsform", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     export = commands.add_parser("export", help="form definition (JSON) → XLSForm (.xlsx)")
     export.add_argument("source", type=Path)
@@ -300,8 +354,9 @@ def main(argv: list[str] | None = None) -> int:
             write_xlsform(json.loads(args.source.read_text(encoding="utf-8")), args.target)
         else:
             definition = read_xlsform(args.source, version=args.version)
-            args.target.write_text(json.dumps(definition, ensure_ascii=False, indent=2) + "\n",
-                                   encoding="utf-8")
+            args.target.write_text(
+                json.dumps(definition, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
     except (FormError, OSError, json.JSONDecodeError) as error:
         print(error, file=sys.stderr)
         return 1

@@ -63,7 +63,9 @@ def check_zip(source: bytes | str | Path, limits: ZipLimits) -> None:
         raise ZipRefused("too_big", limits.member // MB)
     if sum(member.file_size for member in members) > limits.total:
         raise ZipRefused("too_big", limits.total // MB)
-    if any(member.file_size > RATIO_FLOOR
-           and member.file_size > limits.ratio * max(member.compress_size, 1)
-           for member in members):
+    if any(
+        member.file_size > RATIO_FLOOR
+        and member.file_size > limits.ratio * max(member.compress_size, 1)
+        for member in members
+    ):
         raise ZipRefused("packed", limits.ratio)

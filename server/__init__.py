@@ -42,8 +42,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
-    app.config["SECRET_KEY"] = _checked_key(app.config.get("SECRET_KEY"),
-                                            Path(app.config["DATA_DIR"]))
+    app.config["SECRET_KEY"] = _checked_key(
+        app.config.get("SECRET_KEY"), Path(app.config["DATA_DIR"])
+    )
 
     database.protect(Path(app.config["DATABASE"]).parent)
     with database.connect(app.config["DATABASE"]) as db:
@@ -82,12 +83,19 @@ def _checked_key(configured: str | None, data_dir: Path) -> str:
     """The configured key, else the installation's key file; refuses to start with a short one."""
     key = configured or _secret_key(data_dir)
     if len(key) < MIN_SECRET_KEY:
-        name, hint = ("SECRET_KEY", "") if configured else (
-            f"the secret key in {data_dir / 'secret_key'}",
-            " Delete the file and a new random one is made (everyone then logs in again).")
-        raise StartRefused(f"Gõ Cửa will not start: {name} is {len(key)} characters long, and"
-                           f" at least {MIN_SECRET_KEY} characters are needed to sign staff"
-                           f" sessions.{hint}")
+        name, hint = (
+            ("SECRET_KEY", "")
+            if configured
+            else (
+                f"the secret key in {data_dir / 'secret_key'}",
+                " Delete the file and a new random one is made (everyone then logs in again).",
+            )
+        )
+        raise StartRefused(
+            f"Gõ Cửa will not start: {name} is {len(key)} characters long, and"
+            f" at least {MIN_SECRET_KEY} characters are needed to sign staff"
+            f" sessions.{hint}"
+        )
     return key
 
 

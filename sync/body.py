@@ -42,8 +42,7 @@ def loads(raw: bytes | str) -> Any:
     """The body's value; ValueError (json.JSONDecodeError, UnicodeDecodeError) when it is not
     JSON in UTF-8."""
     # As json.loads reads bytes (it accepts UTF-16 and -32 too, and a UTF-8 BOM).
-    text = raw.decode(json.detect_encoding(raw), "surrogatepass") if isinstance(raw, bytes) \
-        else raw
+    text = raw.decode(json.detect_encoding(raw), "surrogatepass") if isinstance(raw, bytes) else raw
     try:
         return _DECODER.decode(text)
     except RecursionError:
@@ -83,8 +82,9 @@ def _value(text: str, index: int, depth: int) -> tuple[Any, int]:
         return members, index + 1
     while True:
         if _at(text, index) != '"':
-            raise json.JSONDecodeError("Expecting property name enclosed in double quotes",
-                                       text, index)
+            raise json.JSONDecodeError(
+                "Expecting property name enclosed in double quotes", text, index
+            )
         key, index = _DECODER.raw_decode(text, index)
         index = _space(text, index)
         if _at(text, index) != ":":

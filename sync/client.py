@@ -25,9 +25,12 @@ from sync.protocol import DEFAULT_PULL_LIMIT, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, 
 
 # Room for the envelope ({"items": [...], "upstream": ...}) under the server's byte limit.
 BATCH_BYTES = MAX_BATCH_BYTES - 50_000
-_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout,
-                   requests.exceptions.ChunkedEncodingError,
-                   requests.exceptions.ContentDecodingError)
+_NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
 class SyncError(Exception):
@@ -72,7 +75,7 @@ class RetryPolicy:
     cap: float = 300.0
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        return rand() * min(self.cap, self.base * 2 ** attempt)
+        return rand() * min(self.cap, self.base * 2**attempt)
 
 
 def is_retriable(error: BaseException) -> bool:
@@ -85,8 +88,9 @@ def encoded(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def split_batches(items: Iterable[Any], max_items: int = MAX_BATCH_ITEMS,
-                  max_bytes: int = BATCH_BYTES) -> Iterator[list[Any]]:
+def split_batches(
+    items: Iterable[Any], max_items: int = MAX_BATCH_ITEMS, max_bytes: int = BATCH_BYTES
+) -> Iterator[list[Any]]:
     """Consecutive batches within the protocol's limits, in order."""
     batch: list[Any] = []
     size = 0
@@ -104,11 +108,18 @@ def split_batches(items: Iterable[Any], max_items: int = MAX_BATCH_ITEMS,
 class SyncClient:
     """A client of one Gõ Cửa server. ``token`` is a device token or a server peer's."""
 
-    def __init__(self, base_url: str, token: str | None = None, *,
-                 timeout: tuple[float, float] = (5.0, 60.0),
-                 retry: RetryPolicy = RetryPolicy(), session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 rand: Callable[[], float] = random.random, gzip_from: int = 1024) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: tuple[float, float] = (5.0, 60.0),
+        retry: RetryPolicy = RetryPolicy(),
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        gzip_from: int = 1024,
+    ) -> None:
         self.base = base_url.rstrip("/") + "/api/v1/"
         self.token = token
         self.timeout = timeout
@@ -122,19 +133,33 @@ class SyncClient:
         self.session.close()
 
     # -- transport -------------------------------------------------------------------------------
-    def _once(self, method: str, path: str, body: bytes | None, headers: dict[str, str],
-              params: dict[str, Any] | None, want_json: bool) -> Any:
+    def _once(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        params: dict[str, Any] | None,
+        want_json: bool,
+    ) -> Any:
         self.attempts += 1
-        response = self.session.request(method, self.base + path, data=body, params=params,
-                                        headers=headers, timeout=self.timeout)
+        response = self.session.request(
+            method,
+            self.base + path,
+            data=body,
+            params=params,
+            headers=headers,
+            timeout=self.timeout,
+        )
         if response.status_code >= 400 and not (method == "HEAD" and response.status_code == 404):
             try:
                 error_body = response.json()
             except ValueError:
                 error_body = None
             error_type = AuthError if response.status_code == 401 else HttpError
-            raise error_type(response.status_code, error_body,
-                             _seconds(response.headers.get("Retry-After")))
+            raise error_type(
+                response.status_code, error_body, _seconds(response.headers.get("Retry-After"))
+            )
         if not want_json:
             return response
         try:
@@ -142,9 +167,17 @@ class SyncClient:
         except ValueError:
             raise GarbledResponse(f"{method} {path}: the body is not JSON") from None
 
-    def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
-                params: dict[str, Any] | None = None, want_json: bool = True,
-                content_type: str = "application/json") -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: bytes | None = None,
+        params: dict[str, Any] | None = None,
+        want_json: bool = True,
+        content_type: str = "application/json",
+    ) -> Any:
         """One call with retries; raises HttpError at once, RetriesExhausted at the end."""
         headers = {"Accept": "application/json"}
         if self.token:
@@ -178,16 +211,19 @@ class SyncClient:
         self.token = body["token"]
         return body
 
-    def push_batch(self, items: list[Any], upstream: dict[str, Any] | None = None
-                   ) -> dict[str, Any]:
+    def push_batch(
+        self, items: list[Any], upstream: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"items": items}
         if upstream is not None:
             body["upstream"] = upstream
         return self.request("POST", "sync/push", json_body=body)
 
-    def push(self, records: Iterable[Any],
-             on_batch: Callable[[list[Any], list[dict[str, Any]]], None] | None = None
-             ) -> list[dict[str, Any]]:
+    def push(
+        self,
+        records: Iterable[Any],
+        on_batch: Callable[[list[Any], list[dict[str, Any]]], None] | None = None,
+    ) -> list[dict[str, Any]]:
         """Push records in batches within the limits; one result per record, in order.
         ``on_batch(batch, results)`` runs after each acknowledged batch (mark them synced)."""
         results: list[dict[str, Any]] = []
@@ -201,8 +237,12 @@ class SyncClient:
     def pull(self, since: int = 0, limit: int = DEFAULT_PULL_LIMIT) -> dict[str, Any]:
         return self.request("GET", "sync/pull", params={"since": since, "limit": limit})
 
-    def pull_all(self, since: int = 0, on_page: Callable[[dict[str, Any]], None] | None = None,
-                 limit: int = DEFAULT_PULL_LIMIT) -> int:
+    def pull_all(
+        self,
+        since: int = 0,
+        on_page: Callable[[dict[str, Any]], None] | None = None,
+        limit: int = DEFAULT_PULL_LIMIT,
+    ) -> int:
         """Pull every page after ``since``; ``on_page(page)`` must store the page's changes
         and its ``next_since`` together. Returns the final checkpoint."""
         while True:
@@ -219,14 +259,14 @@ class SyncClient:
     def has_blob(self, sha256: str) -> bool:
         return self.request("HEAD", f"blobs/{sha256}", want_json=False).status_code == 200
 
-    def put_blob(self, content: bytes, sha256: str | None = None, ask_first: bool = True
-                 ) -> bool:
+    def put_blob(self, content: bytes, sha256: str | None = None, ask_first: bool = True) -> bool:
         """Upload a blob unless the server has it; True when this call stored it."""
         sha256 = sha256 or hashlib.sha256(content).hexdigest()
         if ask_first and self.has_blob(sha256):
             return False
-        body = self.request("PUT", f"blobs/{sha256}", data=content,
-                            content_type="application/octet-stream")
+        body = self.request(
+            "PUT", f"blobs/{sha256}", data=content, content_type="application/octet-stream"
+        )
         return bool(body["created"])
 
 

@@ -36,10 +36,11 @@ MAX_ADDRESS = 300
 # Every status a pushed item can get back.
 APPLIED, DUPLICATE, CONFLICT, REJECTED = "applied", "duplicate", "conflict", "rejected"
 
-_ANY_CASE_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
-                            r"-[0-9a-fA-F]{12}")
-_CODES = {"required": "required", "null": "required", "invalid": "wrong_type",
-          "type": "wrong_type"}
+_ANY_CASE_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
+    r"-[0-9a-fA-F]{12}"
+)
+_CODES = {"required": "required", "null": "required", "invalid": "wrong_type", "type": "wrong_type"}
 
 
 def _uuid(value: str) -> None:
@@ -66,8 +67,9 @@ class _Object(fields.Nested):
     """A nested object whose wrong type is the field's own error (``wrong_type``), not one
     under ``_schema``."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, partial: Any = None,
-                     **kwargs: Any) -> Any:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, partial: Any = None, **kwargs: Any
+    ) -> Any:
         if not isinstance(value, dict):
             raise self.make_error("type")
         return super()._deserialize(value, attr, data, partial=partial, **kwargs)
@@ -83,8 +85,11 @@ class NewHouseholdSchema(Schema):
         unknown = RAISE
 
     head_name = _text(max_length=MAX_HEAD_NAME)
-    address = fields.String(load_default="", error_messages=_CODES,
-                            validate=validate.Length(max=MAX_ADDRESS, error="bad_length"))
+    address = fields.String(
+        load_default="",
+        error_messages=_CODES,
+        validate=validate.Length(max=MAX_ADDRESS, error="bad_length"),
+    )
 
 
 class RecordSchema(Schema):
@@ -95,20 +100,23 @@ class RecordSchema(Schema):
 
     id = _text(validate_with=_uuid)
     rev = _text(validate_with=_uuid)
-    base_rev = fields.String(load_default=None, allow_none=True, validate=_uuid,
-                             error_messages=_CODES)
+    base_rev = fields.String(
+        load_default=None, allow_none=True, validate=_uuid, error_messages=_CODES
+    )
     form_id = _text()
     form_version = _text()
     # The phone makes a new household's id with crypto.randomUUID() (pwa/js/dom.js: uuid), the
     # server with uuid4: a UUID, never "" nor a "/" that would break its staff page's address.
-    household_id = fields.String(load_default=None, allow_none=True, error_messages=_CODES,
-                                 validate=_uuid)
+    household_id = fields.String(
+        load_default=None, allow_none=True, error_messages=_CODES, validate=_uuid
+    )
     village_id = _text()
     data = fields.Dict(required=True, error_messages=_CODES)
     meta = fields.Dict(load_default=dict, error_messages=_CODES)
     # Optional: older phones send none, and the register falls back to the answers.
-    household = _Object(NewHouseholdSchema, load_default=None, allow_none=True,
-                        error_messages=_CODES)
+    household = _Object(
+        NewHouseholdSchema, load_default=None, allow_none=True, error_messages=_CODES
+    )
 
     @validates("id", "rev", "base_rev", "household_id")
     def _lowercase(self, value: str | None, data_key: str) -> None:
@@ -137,8 +145,11 @@ class FormVersionSchema(Schema):
     definition = fields.Dict(required=True, error_messages=_CODES)
 
 
-_OP = fields.String(load_default="put", error_messages=_CODES,
-                    validate=validate.OneOf(["put", "delete"], error="not_a_choice"))
+_OP = fields.String(
+    load_default="put",
+    error_messages=_CODES,
+    validate=validate.OneOf(["put", "delete"], error="not_a_choice"),
+)
 
 
 class VillageSchema(Schema):
@@ -198,8 +209,11 @@ class ErasureSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    kind = fields.String(required=True, error_messages=_CODES,
-                         validate=validate.OneOf(["household"], error="not_a_choice"))
+    kind = fields.String(
+        required=True,
+        error_messages=_CODES,
+        validate=validate.OneOf(["household"], error="not_a_choice"),
+    )
     id = _text(max_length=100)
 
 
@@ -213,9 +227,11 @@ class UpstreamSchema(Schema):
         unknown = RAISE
 
     source = _text(max_length=64)
-    checkpoint = fields.Integer(required=True, error_messages=_CODES,
-                                validate=validate.Range(min=0, max=MAX_SAFE_INTEGER,
-                                                        error="out_of_range"))
+    checkpoint = fields.Integer(
+        required=True,
+        error_messages=_CODES,
+        validate=validate.Range(min=0, max=MAX_SAFE_INTEGER, error="out_of_range"),
+    )
     commune = fields.Nested(CommuneSchema, load_default=None, allow_none=True)
     forms = fields.List(fields.Nested(FormVersionSchema), load_default=list)
     villages = fields.List(fields.Nested(VillageSchema), load_default=list)
@@ -241,18 +257,34 @@ def load_record(item: dict[str, Any]) -> dict[str, Any]:
         rid, rev, base_rev = get("id"), get("rev"), get("base_rev")
         texts = (get("form_id"), get("form_version"), get("village_id"))
         household, data, meta = get("household_id"), get("data"), get("meta", {})
-        if (type(rid) is str and _CANONICAL_UUID.fullmatch(rid)
-                and type(rev) is str and _CANONICAL_UUID.fullmatch(rev)
-                and (base_rev is None or (type(base_rev) is str
-                                          and _CANONICAL_UUID.fullmatch(base_rev)))
-                and all(type(t) is str and 0 < len(t) <= 200 for t in texts)
-                and (household is None or (type(household) is str
-                                           and _CANONICAL_UUID.fullmatch(household)))
-                and type(data) is dict and type(meta) is dict):
-            return {"id": rid, "rev": rev, "base_rev": base_rev, "form_id": texts[0],
-                    "form_version": texts[1], "household_id": household,
-                    "village_id": texts[2], "data": dict(data), "meta": dict(meta),
-                    "household": None}
+        if (
+            type(rid) is str
+            and _CANONICAL_UUID.fullmatch(rid)
+            and type(rev) is str
+            and _CANONICAL_UUID.fullmatch(rev)
+            and (
+                base_rev is None or (type(base_rev) is str and _CANONICAL_UUID.fullmatch(base_rev))
+            )
+            and all(type(t) is str and 0 < len(t) <= 200 for t in texts)
+            and (
+                household is None
+                or (type(household) is str and _CANONICAL_UUID.fullmatch(household))
+            )
+            and type(data) is dict
+            and type(meta) is dict
+        ):
+            return {
+                "id": rid,
+                "rev": rev,
+                "base_rev": base_rev,
+                "form_id": texts[0],
+                "form_version": texts[1],
+                "household_id": household,
+                "village_id": texts[2],
+                "data": dict(data),
+                "meta": dict(meta),
+                "household": None,
+            }
     return _RECORD_SCHEMA.load(item)
 
 
@@ -260,8 +292,9 @@ class _Item(fields.Raw):
     """Any JSON value, null too: a null item is one bad item (rejected alone, as any other),
     not a bad batch. (Not ``allow_none``: the document still says an item is a Record.)"""
 
-    def deserialize(self, value: Any, attr: str | None = None, data: Any = None,
-                    **kwargs: Any) -> Any:
+    def deserialize(
+        self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any
+    ) -> Any:
         return None if value is None else super().deserialize(value, attr, data, **kwargs)
 
 
@@ -272,9 +305,12 @@ class PushSchema(Schema):
         unknown = EXCLUDE
 
     # Each item is a Record (checked on its own); the OpenAPI document says so by reference.
-    items = fields.List(_Item(metadata={"allOf": [{"$ref": "#/components/schemas/Record"}]}),
-                        required=True, error_messages=_CODES,
-                        validate=validate.Length(max=MAX_BATCH_ITEMS, error="too_many_items"))
+    items = fields.List(
+        _Item(metadata={"allOf": [{"$ref": "#/components/schemas/Record"}]}),
+        required=True,
+        error_messages=_CODES,
+        validate=validate.Length(max=MAX_BATCH_ITEMS, error="too_many_items"),
+    )
     upstream = fields.Nested(UpstreamSchema, load_default=None, allow_none=True)
 
 
@@ -289,8 +325,11 @@ class StatusQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    source = fields.String(load_default=None, error_messages=_CODES,
-                           validate=validate.Length(max=64, error="bad_length"))
+    source = fields.String(
+        load_default=None,
+        error_messages=_CODES,
+        validate=validate.Length(max=64, error="bad_length"),
+    )
 
 
 class BlobPathSchema(Schema):
@@ -303,12 +342,16 @@ class PullQuerySchema(Schema):
 
     # Bounded above too: SQLite's integers stop at 2**63 - 1 (a larger one is an
     # OverflowError, not an empty page), and a phone counts in JavaScript numbers.
-    since = fields.Integer(load_default=0, error_messages=_CODES,
-                           validate=validate.Range(min=0, max=MAX_SAFE_INTEGER,
-                                                   error="out_of_range"))
-    limit = fields.Integer(load_default=DEFAULT_PULL_LIMIT, error_messages=_CODES,
-                           validate=validate.Range(min=1, max=MAX_PULL_LIMIT,
-                                                   error="out_of_range"))
+    since = fields.Integer(
+        load_default=0,
+        error_messages=_CODES,
+        validate=validate.Range(min=0, max=MAX_SAFE_INTEGER, error="out_of_range"),
+    )
+    limit = fields.Integer(
+        load_default=DEFAULT_PULL_LIMIT,
+        error_messages=_CODES,
+        validate=validate.Range(min=1, max=MAX_PULL_LIMIT, error="out_of_range"),
+    )
 
 
 class Unreadable:
@@ -377,8 +420,7 @@ def _plainly_fine(item: dict[str, Any]) -> bool:
         text.encode("utf-8")
     except (ValueError, TypeError, RecursionError):
         return False
-    return (not _LONG_DIGITS.search(text)
-            and text.count("[") + text.count("{") <= MAX_RECORD_DEPTH)
+    return not _LONG_DIGITS.search(text) and text.count("[") + text.count("{") <= MAX_RECORD_DEPTH
 
 
 def _scalar_problem(value: Any) -> str | None:
@@ -407,8 +449,7 @@ def field_errors(messages: Any, prefix: str = "") -> dict[str, list[dict[str, st
                 code = item if item.replace("_", "").isalpha() and item.islower() else "invalid"
                 if item == "Unknown field.":
                     code = "unknown_field"
-                out.setdefault(prefix or "_", []).append({"code": code,
-                                                          **message(f"field.{code}")})
+                out.setdefault(prefix or "_", []).append({"code": code, **message(f"field.{code}")})
             else:
                 for field, items in field_errors(item, prefix).items():
                     out.setdefault(field, []).extend(items)

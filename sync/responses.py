@@ -30,9 +30,11 @@ class FieldErrorSchema(_Strict):
     en = fields.String(required=True)
 
 
-_FIELD_ERRORS = fields.Dict(keys=fields.String(),
-                            values=fields.List(fields.Nested(FieldErrorSchema)),
-                            metadata={"description": "field path → its errors"})
+_FIELD_ERRORS = fields.Dict(
+    keys=fields.String(),
+    values=fields.List(fields.Nested(FieldErrorSchema)),
+    metadata={"description": "field path → its errors"},
+)
 
 
 class ErrorSchema(_Strict):
@@ -74,18 +76,25 @@ class EnrollResponseSchema(_Strict):
 class PushResultSchema(_Strict):
     id = fields.String(required=True, allow_none=True)
     rev = fields.String(required=True, allow_none=True)
-    status = fields.String(required=True,
-                           validate=validate.OneOf([APPLIED, DUPLICATE, CONFLICT, REJECTED]))
-    first_status = fields.String(validate=validate.OneOf([APPLIED, CONFLICT]),
-                                 metadata={"description": "duplicate: how it was stored first"})
-    server_rev = fields.String(metadata={"description": "conflict and duplicate: the server's"
-                                                         " current rev"})
+    status = fields.String(
+        required=True, validate=validate.OneOf([APPLIED, DUPLICATE, CONFLICT, REJECTED])
+    )
+    first_status = fields.String(
+        validate=validate.OneOf([APPLIED, CONFLICT]),
+        metadata={"description": "duplicate: how it was stored first"},
+    )
+    server_rev = fields.String(
+        metadata={"description": "conflict and duplicate: the server's current rev"}
+    )
     errors = _FIELD_ERRORS
 
 
 class PushResponseSchema(_Strict):
-    results = fields.List(fields.Nested(PushResultSchema), required=True,
-                          metadata={"description": "one per item, in order"})
+    results = fields.List(
+        fields.Nested(PushResultSchema),
+        required=True,
+        metadata={"description": "one per item, in order"},
+    )
     checkpoint = fields.Integer(metadata={"description": "server peers: the stored checkpoint"})
 
 
@@ -108,8 +117,10 @@ class StatusResponseSchema(_Strict):
     records = fields.Integer(required=True)
     revisions = fields.Integer(required=True)
     by_state = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    digest = fields.String(required=True, metadata={
-        "description": "SHA-256 of the sorted lines '{id} {rev}\\n' the server holds"})
+    digest = fields.String(
+        required=True,
+        metadata={"description": "SHA-256 of the sorted lines '{id} {rev}\\n' the server holds"},
+    )
     peer = fields.Boolean(metadata={"description": "true for a server peer's token"})
     commune_id = fields.String(metadata={"description": "server peers: the commune it sends"})
     checkpoint = fields.Integer(metadata={"description": "server peers: stored for ?source="})

@@ -16,8 +16,12 @@ from server.domain.seed import DEMO_VOLUNTEER, load_default_form, seed_demo
 
 
 def config(folder: Path) -> dict[str, Any]:
-    return {"DATA_DIR": str(folder), "DATABASE": str(folder / "gocua.db"), "TESTING": True,
-            "SECRET_KEY": "test-secret-key-of-the-test-suite-only"}
+    return {
+        "DATA_DIR": str(folder),
+        "DATABASE": str(folder / "gocua.db"),
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-of-the-test-suite-only",
+    }
 
 
 @pytest.fixture(scope="session")

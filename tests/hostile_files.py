@@ -11,8 +11,10 @@ from openpyxl import Workbook
 
 MB = 1024 * 1024
 SHEET = "xl/worksheets/sheet1.xml"
-_HEAD = (b'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet xmlns='
-         b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet xmlns='
+    b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+)
 _TAIL = b"</sheetData></worksheet>"
 
 
@@ -26,19 +28,26 @@ def honest_xlsx(rows: Iterable[list[object]]) -> bytes:
 
 
 def _cells(number: int, values: list[str]) -> bytes:
-    cells = "".join(f'<c r="{chr(65 + i)}{number}" t="inlineStr"><is><t>{v}</t></is></c>'
-                    for i, v in enumerate(values))
+    cells = "".join(
+        f'<c r="{chr(65 + i)}{number}" t="inlineStr"><is><t>{v}</t></is></c>'
+        for i, v in enumerate(values)
+    )
     return f'<row r="{number}">{cells}</row>'.encode()
 
 
-def rezip(xlsx: bytes, replace: dict[str, Iterable[bytes]] | None = None,
-          add: dict[str, Iterable[bytes]] | None = None) -> bytes:
+def rezip(
+    xlsx: bytes,
+    replace: dict[str, Iterable[bytes]] | None = None,
+    add: dict[str, Iterable[bytes]] | None = None,
+) -> bytes:
     """``xlsx`` with some members' content replaced and others added, each streamed in
     chunks (deflated as written: a bomb is never held whole)."""
     replace, add = replace or {}, add or {}
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(xlsx)) as source, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+    with (
+        zipfile.ZipFile(io.BytesIO(xlsx)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target,
+    ):
         for info in source.infolist():
             if info.filename in replace:
                 continue
@@ -70,8 +79,12 @@ def far_row_sheet(header: list[str], last: list[str], row: int) -> Iterable[byte
 
 def bomb(xlsx: bytes, unpacked: int) -> bytes:
     """``xlsx`` with its first sheet padded to ``unpacked`` bytes of valid XML."""
-    return rezip(xlsx, replace={SHEET: padded_sheet(
-        ["village", "head_name"], [["Thôn Đông", "Hoàng Văn Em"]], unpacked)})
+    return rezip(
+        xlsx,
+        replace={
+            SHEET: padded_sheet(["village", "head_name"], [["Thôn Đông", "Hoàng Văn Em"]], unpacked)
+        },
+    )
 
 
 def many_parts(xlsx: bytes, count: int) -> bytes:

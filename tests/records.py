@@ -10,47 +10,94 @@ from schemas.form import Form
 VISIT_DATE = "2026-11-20"
 
 
-def adult(name: str, birth_year: int, relation: str = "head",
-          sex: str = "female") -> dict[str, Any]:
+def adult(
+    name: str, birth_year: int, relation: str = "head", sex: str = "female"
+) -> dict[str, Any]:
     return {
-        "member_name": name, "relation": relation, "sex": sex, "birth_year": birth_year,
-        "age": 2026 - birth_year, "answered_by": "self",
-        "phone_access": "own_smartphone", "used_internet": "yes", "vneid_level": "level2",
-        "vneid_login": "yes", "account_type": ["bank_app"], "cashless_30d": "yes",
-        "dvctt": "with_help", "health_book": "opens", "digital_signature": "no",
-        "bought_online": "yes", "social_apps": ["zalo"], "skill_apps_wifi": "alone",
-        "skill_information": "with_help", "skill_messaging": "alone", "skill_safety": "with_help",
-        "bdhvs": "not_yet", "needs_help": ["digital_signature"], "barriers": ["none"],
+        "member_name": name,
+        "relation": relation,
+        "sex": sex,
+        "birth_year": birth_year,
+        "age": 2026 - birth_year,
+        "answered_by": "self",
+        "phone_access": "own_smartphone",
+        "used_internet": "yes",
+        "vneid_level": "level2",
+        "vneid_login": "yes",
+        "account_type": ["bank_app"],
+        "cashless_30d": "yes",
+        "dvctt": "with_help",
+        "health_book": "opens",
+        "digital_signature": "no",
+        "bought_online": "yes",
+        "social_apps": ["zalo"],
+        "skill_apps_wifi": "alone",
+        "skill_information": "with_help",
+        "skill_messaging": "alone",
+        "skill_safety": "with_help",
+        "bdhvs": "not_yet",
+        "needs_help": ["digital_signature"],
+        "barriers": ["none"],
     }
 
 
 def child(name: str, birth_year: int) -> dict[str, Any]:
-    return {"member_name": name, "relation": "child", "sex": "male", "birth_year": birth_year,
-            "age": 2026 - birth_year, "answered_by": "proxy"}
+    return {
+        "member_name": name,
+        "relation": "child",
+        "sex": "male",
+        "birth_year": birth_year,
+        "age": 2026 - birth_year,
+        "answered_by": "proxy",
+    }
 
 
 def household_data(members: list[dict[str, Any]] | None = None, **answers: Any) -> dict[str, Any]:
-    members = members if members is not None else [adult("Nguyễn Thị Hoa", 1980),
-                                                   child("Nguyễn Văn Nam", 2016)]
+    members = (
+        members
+        if members is not None
+        else [adult("Nguyễn Thị Hoa", 1980), child("Nguyễn Văn Nam", 2016)]
+    )
     data = {
-        "start": "2026-11-20T08:00:00+07:00", "age_vneid": 14, "age_account": 15,
-        "age_adult": 18, "outcome": "completed", "consent_notice_version": "2026-1",
-        "consent": "yes", "respondent_name": "Nguyễn Thị Hoa", "head_name": "Nguyễn Thị Hoa",
-        "address": "Số 12, ngõ 3", "residents": len(members), "devices": ["smartphone"],
-        "internet": "fibre", "zalo_group": "yes", "sells_online": "no", "members": members,
+        "start": "2026-11-20T08:00:00+07:00",
+        "age_vneid": 14,
+        "age_account": 15,
+        "age_adult": 18,
+        "outcome": "completed",
+        "consent_notice_version": "2026-1",
+        "consent": "yes",
+        "respondent_name": "Nguyễn Thị Hoa",
+        "head_name": "Nguyễn Thị Hoa",
+        "address": "Số 12, ngõ 3",
+        "residents": len(members),
+        "devices": ["smartphone"],
+        "internet": "fibre",
+        "zalo_group": "yes",
+        "sells_online": "no",
+        "members": members,
         "support_given": "no",
     }
     data.update(answers)
     return data
 
 
-def record(village_id: str, household_id: str | None = None, data: dict[str, Any] | None = None,
-           form: Form | None = None, **envelope: Any) -> dict[str, Any]:
+def record(
+    village_id: str,
+    household_id: str | None = None,
+    data: dict[str, Any] | None = None,
+    form: Form | None = None,
+    **envelope: Any,
+) -> dict[str, Any]:
     form = form or Form.load()
     item = {
-        "id": str(uuid.uuid4()), "rev": str(uuid.uuid4()), "base_rev": None,
-        "form_id": form.form_id, "form_version": form.version, "household_id": household_id,
-        "village_id": village_id, "data": data if data is not None else household_data(),
+        "id": str(uuid.uuid4()),
+        "rev": str(uuid.uuid4()),
+        "base_rev": None,
+        "form_id": form.form_id,
+        "form_version": form.version,
+        "household_id": household_id,
+        "village_id": village_id,
+        "data": data if data is not None else household_data(),
         "meta": {"started_at": "2026-11-20T01:00:00Z", "visit_date": VISIT_DATE},
     }
     item.update(envelope)

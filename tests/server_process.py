@@ -22,8 +22,9 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, port: int | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.extra_env = extra_env or {}
         self.port = port or free_port()
@@ -33,14 +34,26 @@ class ServerProcess:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "GOCUA_DATA_DIR": str(self.data_dir),
-                "GOCUA_PORT": str(self.port), "GOCUA_HOST": "127.0.0.1",
-                "GOCUA_PUBLIC_URL": self.base, "PYTHONPATH": str(ROOT), **self.extra_env}
+        return {
+            **os.environ,
+            "GOCUA_DATA_DIR": str(self.data_dir),
+            "GOCUA_PORT": str(self.port),
+            "GOCUA_HOST": "127.0.0.1",
+            "GOCUA_PUBLIC_URL": self.base,
+            "PYTHONPATH": str(ROOT),
+            **self.extra_env,
+        }
 
     def cli(self, *args: str) -> str:
         """Run ``gocua ARGS`` against this server's data; returns its output."""
-        done = subprocess.run([sys.executable, "-m", "server.cli", *args], env=self.env,
-                              capture_output=True, text=True, timeout=60, check=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "server.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         return done.stdout
 
     def start(self) -> ServerProcess:
@@ -48,7 +61,11 @@ class ServerProcess:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "server.cli", "serve", "--demo", "--port", str(self.port)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

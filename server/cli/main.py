@@ -42,9 +42,12 @@ def main() -> None:
     """Gõ Cửa: household digital-skills survey server and tools."""
 
 
-_DEMO = click.option("--demo", is_flag=True,
-                     help="Also create the demo commune (Xã Minh Họa, code 99999) with its admin"
-                          " and a volunteer, to try the product; not for a real commune.")
+_DEMO = click.option(
+    "--demo",
+    is_flag=True,
+    help="Also create the demo commune (Xã Minh Họa, code 99999) with its admin"
+    " and a volunteer, to try the product; not for a real commune.",
+)
 
 
 @main.command()
@@ -70,18 +73,22 @@ def _init(echo: bool, demo: bool) -> dict[str, Any] | None:
         click.echo("  (forgotten? gocua user reset-password admin)")
     elif not accounts.has_staff(db):
         click.echo("")
-        click.echo("Chưa có tài khoản / No account yet. A commune: gocua commune add CODE --name"
-                   " NAME --province CODE --province-name NAME --admin USERNAME;"
-                   " a province: gocua user add-province-admin USERNAME --name NAME"
-                   " --province CODE.")
+        click.echo(
+            "Chưa có tài khoản / No account yet. A commune: gocua commune add CODE --name"
+            " NAME --province CODE --province-name NAME --admin USERNAME;"
+            " a province: gocua user add-province-admin USERNAME --name NAME"
+            " --province CODE."
+        )
     return admin
 
 
 @main.command()
-@click.option("--host", default=lambda: settings.load().host,
-              show_default="GOCUA_HOST or 127.0.0.1")
-@click.option("--port", type=int, default=lambda: settings.load().port,
-              show_default="GOCUA_PORT or 8000")
+@click.option(
+    "--host", default=lambda: settings.load().host, show_default="GOCUA_HOST or 127.0.0.1"
+)
+@click.option(
+    "--port", type=int, default=lambda: settings.load().port, show_default="GOCUA_PORT or 8000"
+)
 @click.option("--threads", type=int, default=8, show_default=True)
 @_DEMO
 def serve(host: str, port: int, threads: int, demo: bool) -> None:
@@ -100,8 +107,10 @@ def serve(host: str, port: int, threads: int, demo: bool) -> None:
     # for a day. Codes come from the admin pages, or from `gocua enroll` when asked.
     if demo:
         click.echo("")
-        click.echo(f"Đăng ký điện thoại / Enroll a phone: gocua enroll {DEMO_VOLUNTEER}"
-                   " (or the admin pages: Quản trị → Tình nguyện viên)")
+        click.echo(
+            f"Đăng ký điện thoại / Enroll a phone: gocua enroll {DEMO_VOLUNTEER}"
+            " (or the admin pages: Quản trị → Tình nguyện viên)"
+        )
     click.echo("")
     sys.stdout.flush()
     # waitress reads the proxy's X-Forwarded-* itself, so the app must not read them again
@@ -126,8 +135,12 @@ def proxy_options(current: settings.Settings) -> dict[str, Any]:
         raise click.ClickException(f"GOCUA_PROXY_HOPS must be 0 or more, not {hops}")
     if not hops:
         return {"clear_untrusted_proxy_headers": True}
-    return {"trusted_proxy": current.trusted_proxy, "trusted_proxy_count": hops,
-            "trusted_proxy_headers": FORWARDED_HEADERS, "clear_untrusted_proxy_headers": True}
+    return {
+        "trusted_proxy": current.trusted_proxy,
+        "trusted_proxy_count": hops,
+        "trusted_proxy_headers": FORWARDED_HEADERS,
+        "clear_untrusted_proxy_headers": True,
+    }
 
 
 def _enroll_code(db: Any, username: str) -> str | None:
@@ -146,8 +159,7 @@ def enroll(username: str, base_url: str | None) -> None:
     code = _enroll_code(_db(), username)
     if code is None:
         raise click.ClickException(f"no volunteer named '{username}'")
-    base = (base_url or "").rstrip("/") or _public_url(
-        settings.load().host, settings.load().port)
+    base = (base_url or "").rstrip("/") or _public_url(settings.load().host, settings.load().port)
     url = enrollment_url(base, code)
     click.echo(_qr_text(url))
     click.echo(f"Code: {code} (valid 24 h, once)")
@@ -167,8 +179,15 @@ def commune() -> None:
 @click.option("--admin", "username", required=True, help="The first admin's username.")
 @click.option("--admin-name", "display_name", default="Quản trị xã", show_default=True)
 @click.option("--village", "villages", multiple=True, help="A village (thôn); repeat for more.")
-def commune_add(code: str, name: str, province_code: str, province_name: str, username: str,
-                display_name: str, villages: tuple[str, ...]) -> None:
+def commune_add(
+    code: str,
+    name: str,
+    province_code: str,
+    province_name: str,
+    username: str,
+    display_name: str,
+    villages: tuple[str, ...],
+) -> None:
     """Add a real commune with its first admin (the password is printed once and must be
     changed at the first login), with the same checks as the staff site's form."""
     from werkzeug.datastructures import MultiDict
@@ -179,19 +198,30 @@ def commune_add(code: str, name: str, province_code: str, province_name: str, us
 
     db = _db()
     with write_transaction(db):
-        values, errors = register.check_commune_form(db, MultiDict({
-            "code": code, "name": name, "province_name": province_name, "username": username,
-            "display_name": display_name}))
+        values, errors = register.check_commune_form(
+            db,
+            MultiDict(
+                {
+                    "code": code,
+                    "name": name,
+                    "province_name": province_name,
+                    "username": username,
+                    "display_name": display_name,
+                }
+            ),
+        )
         if errors:
-            raise click.ClickException("; ".join(
-                f"{field}: {text(key, 'en')}" for field, key in errors.items()))
+            raise click.ClickException(
+                "; ".join(f"{field}: {text(key, 'en')}" for field, key in errors.items())
+            )
         password = register.create_commune(db, province_code, values)
         for village in villages:
             try:
                 register.create_village(db, code, village)
             except Refused as refused:
                 raise click.ClickException(
-                    f"{village}: {text(refused.code, 'en', **refused.params)}") from None
+                    f"{village}: {text(refused.code, 'en', **refused.params)}"
+                ) from None
     click.echo(f"Added commune {code} '{values['name']}' with admin '{values['username']}'.")
     click.echo(f"password: {password}")
 
@@ -266,14 +296,30 @@ def user() -> None:
 @click.option("--village", "village_ids", multiple=True, help="village id (volunteers)")
 @click.option("--union", "union_name", default="")
 @click.option("--phone", default="")
-def user_add(username: str, display_name: str, role: str, commune_id: str,
-             village_ids: tuple[str, ...], union_name: str, phone: str) -> None:
+def user_add(
+    username: str,
+    display_name: str,
+    role: str,
+    commune_id: str,
+    village_ids: tuple[str, ...],
+    union_name: str,
+    phone: str,
+) -> None:
     """Add a staff account (prints its first password) or a volunteer."""
     db = _db()
     password = None if role == "volunteer" else new_password()
     with write_transaction(db):
-        add_user(db, username, display_name, role, commune_id, password=password,
-                 union_name=union_name, phone=phone, village_ids=list(village_ids))
+        add_user(
+            db,
+            username,
+            display_name,
+            role,
+            commune_id,
+            password=password,
+            union_name=union_name,
+            phone=phone,
+            village_ids=list(village_ids),
+        )
     click.echo(f"Added {role} '{username}'.")
     if password:
         click.echo(f"password: {password}")
@@ -314,8 +360,15 @@ def user_add_province_admin(username: str, display_name: str, province_code: str
     db = _db()
     password = new_password()
     with write_transaction(db):
-        add_user(db, username, display_name, "admin", None, password=password,
-                 province_code=province_code)
+        add_user(
+            db,
+            username,
+            display_name,
+            "admin",
+            None,
+            password=password,
+            province_code=province_code,
+        )
     click.echo(f"Added province admin '{username}' for province {province_code}.")
     click.echo(f"password: {password}")
 

@@ -35,8 +35,10 @@ def check() -> None:
             for problem in found:
                 click.echo(f"{indicator_set.form_id} {version}: {problem}")
             if not found:
-                click.echo(f"{indicator_set.form_id} {version}: OK, "
-                           f"{len(indicator_set.indicators)} indicators")
+                click.echo(
+                    f"{indicator_set.form_id} {version}: OK, "
+                    f"{len(indicator_set.indicators)} indicators"
+                )
     if problems:
         raise click.ClickException(f"{problems} problems")
 

@@ -66,10 +66,15 @@ def peers() -> None:
     """(Province) The commune servers that may push here, with their checkpoints."""
     db = _db()
     for peer in list_peers(db):
-        state = (f"revoked {peer['revoked_at']}" if peer["revoked_at"]
-                 else f"last seen {peer['last_seen_at'] or '-'}")
-        click.echo(f"{peer['id']}  {peer['commune_id']}  {peer['label'] or '-'}"
-                   f"  checkpoint {peer['checkpoint']}  {state}")
+        state = (
+            f"revoked {peer['revoked_at']}"
+            if peer["revoked_at"]
+            else f"last seen {peer['last_seen_at'] or '-'}"
+        )
+        click.echo(
+            f"{peer['id']}  {peer['commune_id']}  {peer['label'] or '-'}"
+            f"  checkpoint {peer['checkpoint']}  {state}"
+        )
 
 
 @sync.command("revoke")
@@ -89,10 +94,19 @@ def _client(upstream: str, token_value: str) -> SyncClient:
     return SyncClient(upstream, token_value, retry=RetryPolicy(attempts=10, base=1.0, cap=120.0))
 
 
-_UPSTREAM = click.option("--upstream", required=True, envvar="GOCUA_UPSTREAM_URL",
-                         help="The province server's address (or GOCUA_UPSTREAM_URL).")
-_TOKEN = click.option("--token", "token_value", required=True, envvar="GOCUA_UPSTREAM_TOKEN",
-                      help="The token the province gave (or GOCUA_UPSTREAM_TOKEN).")
+_UPSTREAM = click.option(
+    "--upstream",
+    required=True,
+    envvar="GOCUA_UPSTREAM_URL",
+    help="The province server's address (or GOCUA_UPSTREAM_URL).",
+)
+_TOKEN = click.option(
+    "--token",
+    "token_value",
+    required=True,
+    envvar="GOCUA_UPSTREAM_TOKEN",
+    help="The token the province gave (or GOCUA_UPSTREAM_TOKEN).",
+)
 
 
 @sync.command("push")
@@ -122,9 +136,17 @@ def _print_report(report: Report, url: str) -> None:
     if report.items == 0 and report.batches <= 1:
         say("sync.nothing_new", url=url, checkpoint=report.checkpoint)
     else:
-        say("sync.pushed", url=url, items=report.items, batches=report.batches,
-            applied=counts["applied"], duplicate=counts["duplicate"],
-            conflict=counts["conflict"], blobs=report.blobs, checkpoint=report.checkpoint)
+        say(
+            "sync.pushed",
+            url=url,
+            items=report.items,
+            batches=report.batches,
+            applied=counts["applied"],
+            duplicate=counts["duplicate"],
+            conflict=counts["conflict"],
+            blobs=report.blobs,
+            checkpoint=report.checkpoint,
+        )
     for reject in report.rejects:
         fields = ", ".join(sorted(reject.get("errors") or {}))
         say("sync.rejected", id=reject["id"], rev=reject["rev"], fields=fields)
@@ -147,8 +169,15 @@ def status(upstream: str, token_value: str) -> None:
     commune_id = remote.get("commune_id", "")
     pairs = commune_pairs(db, commune_id)
     newest = newest_outbox_seq(db)
-    say("sync.status", url=url, commune=commune_id, remote=remote.get("checkpoint", 0),
-        local=local_checkpoint(db, url) or 0, newest=newest, revisions=len(pairs),
-        remote_revisions=remote.get("revisions", 0))
+    say(
+        "sync.status",
+        url=url,
+        commune=commune_id,
+        remote=remote.get("checkpoint", 0),
+        local=local_checkpoint(db, url) or 0,
+        newest=newest,
+        revisions=len(pairs),
+        remote_revisions=remote.get("revisions", 0),
+    )
     same = pairs_digest(pairs) == remote.get("digest")
     say("sync.in_step" if same else "sync.not_in_step")

@@ -54,13 +54,15 @@ def blob_size(data_dir: str | Path, sha256: str) -> int | None:
         return None
 
 
-def blob_visible(db: sqlite_utils.Database, data_dir: str | Path, commune_id: str,
-                 sha256: str) -> int | None:
+def blob_visible(
+    db: sqlite_utils.Database, data_dir: str | Path, commune_id: str, sha256: str
+) -> int | None:
     """The blob's size when ``commune_id`` holds it (its phones or its server uploaded it, or
     its records name it), else None: the store on disk is one for all communes, but whether
     it holds a photo is not any commune's business but its owners'."""
-    if not db.execute("SELECT 1 FROM blob_owners WHERE commune_id = ? AND sha256 = ?",
-                      [commune_id, sha256]).fetchone():
+    if not db.execute(
+        "SELECT 1 FROM blob_owners WHERE commune_id = ? AND sha256 = ?", [commune_id, sha256]
+    ).fetchone():
         return None
     return blob_size(data_dir, sha256)
 
@@ -69,12 +71,22 @@ def claim_blob(db: sqlite_utils.Database, commune_id: str, sha256: str) -> bool:
     """Note that ``commune_id`` holds a blob it has just uploaded whole (inside the caller's
     write transaction); True when it did not hold it before: "created" as far as that commune
     can tell, whether or not another commune's copy was already on disk."""
-    return db.execute("INSERT OR IGNORE INTO blob_owners (commune_id, sha256, created_at)"
-                      " VALUES (?, ?, ?)", [commune_id, sha256, now_iso()]).rowcount == 1
+    return (
+        db.execute(
+            "INSERT OR IGNORE INTO blob_owners (commune_id, sha256, created_at) VALUES (?, ?, ?)",
+            [commune_id, sha256, now_iso()],
+        ).rowcount
+        == 1
+    )
 
 
-def store_blob(data_dir: str | Path, sha256: str, stream: IO[bytes], limit: int,
-               expected_length: int | None = None) -> tuple[int, bool]:
+def store_blob(
+    data_dir: str | Path,
+    sha256: str,
+    stream: IO[bytes],
+    limit: int,
+    expected_length: int | None = None,
+) -> tuple[int, bool]:
     """Read the stream into the store; returns (size, created). Raises BlobTooLarge,
     BlobHashMismatch or BlobIncomplete, leaving nothing behind."""
     final = blob_path(data_dir, sha256)
@@ -141,8 +153,9 @@ def _image_nodes(form: Form) -> list[Any]:
     return cached
 
 
-def _collect(scope: Any, repeats: tuple[str, ...], name: str, prefix: str,
-             found: list[tuple[str, Any]]) -> None:
+def _collect(
+    scope: Any, repeats: tuple[str, ...], name: str, prefix: str, found: list[tuple[str, Any]]
+) -> None:
     if not isinstance(scope, dict):
         return
     if not repeats:

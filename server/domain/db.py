@@ -53,8 +53,6 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
-
-
 def purge_erased(db: sqlite_utils.Database) -> bool:
     """After an erasure has committed: copy the WAL into the database file and truncate it,
     so the old page images holding the erased values do not stay in ``gocua.db-wal`` until
@@ -81,9 +79,6 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
 def now_iso() -> str:
     """UTC time as stored everywhere in the database (ISO 8601, seconds, 'Z')."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-
 
 
 def open_data_db(data_dir: Path) -> sqlite_utils.Database:

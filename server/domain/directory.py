@@ -23,4 +23,3 @@ Errors = dict[str, str]  # field → catalogue key
 
 
 # -- the audit log ----------------------------------------------------------------------------
-

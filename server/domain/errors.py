@@ -16,11 +16,13 @@ class Refused(Exception):
         self.status = status
         self.params = params
 
+
 class ApiError(Exception):
     """A request the sync API refuses: an HTTP status, a code, and the message's parameters."""
 
-    def __init__(self, status: int, code: str, errors: dict[str, Any] | None = None,
-                 **params: Any) -> None:
+    def __init__(
+        self, status: int, code: str, errors: dict[str, Any] | None = None, **params: Any
+    ) -> None:
         super().__init__(code)
         self.status = status
         self.code = code

@@ -39,8 +39,11 @@ def followup_of(data: dict[str, Any]) -> dict[str, Any] | None:
         for topic in member.get("needs_help") or []:
             if topic != "none" and topic not in topics:
                 topics.append(topic)
-    dates = sorted(str(s.get("support_revisit_date")) for s in _dicts(data.get("support"))
-                   if s.get("support_result") == "revisit" and s.get("support_revisit_date"))
+    dates = sorted(
+        str(s.get("support_revisit_date"))
+        for s in _dicts(data.get("support"))
+        if s.get("support_result") == "revisit" and s.get("support_revisit_date")
+    )
     revisit = any(s.get("support_result") == "revisit" for s in _dicts(data.get("support")))
     if not topics and not revisit:
         return None
@@ -54,14 +57,17 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
 def latest_visit(db: sqlite_utils.Database, household_id: str) -> dict[str, Any] | None:
     row = db.execute(
         "SELECT id, data, visit_date, form_id, form_version FROM records WHERE household_id = ?"
-        " ORDER BY visit_date DESC, received_at DESC, id DESC LIMIT 1", [household_id]).fetchone()
+        " ORDER BY visit_date DESC, received_at DESC, id DESC LIMIT 1",
+        [household_id],
+    ).fetchone()
     if row is None:
         return None
     return {**dict(row), "data": json.loads(row["data"])}
 
 
-def topic_labels(db: sqlite_utils.Database, form_id: str, version: str, topics: list[str],
-                 lang: str) -> list[str]:
+def topic_labels(
+    db: sqlite_utils.Database, form_id: str, version: str, topics: list[str], lang: str
+) -> list[str]:
     """The help topics in the words of the form the visit used (phones label them too)."""
     found = get_form(db, form_id, version)
     node = found[0].nodes.get("needs_help") if found else None
@@ -76,22 +82,28 @@ def household_followup(db: sqlite_utils.Database, household_id: str) -> dict[str
 
 
 def _household(db: sqlite_utils.Database, household_id: str) -> dict[str, Any] | None:
-    row = db.execute("SELECT id, commune_id, village_id, code, head_name, address, removed_at"
-                     " FROM households WHERE id = ?", [household_id]).fetchone()
+    row = db.execute(
+        "SELECT id, commune_id, village_id, code, head_name, address, removed_at"
+        " FROM households WHERE id = ?",
+        [household_id],
+    ).fetchone()
     if row is None or row["removed_at"]:
         return None
     return {k: row[k] for k in ("id", "commune_id", "village_id", "code", "head_name", "address")}
 
 
 def _remember(db: sqlite_utils.Database, household_id: str, text: str) -> None:
-    db.execute("INSERT INTO household_followups (household_id, followup, updated_at)"
-               " VALUES (?, ?, ?) ON CONFLICT (household_id) DO UPDATE SET"
-               " followup = excluded.followup, updated_at = excluded.updated_at",
-               [household_id, text, now_iso()])
+    db.execute(
+        "INSERT INTO household_followups (household_id, followup, updated_at)"
+        " VALUES (?, ?, ?) ON CONFLICT (household_id) DO UPDATE SET"
+        " followup = excluded.followup, updated_at = excluded.updated_at",
+        [household_id, text, now_iso()],
+    )
 
 
-def send_household(db: sqlite_utils.Database, household_id: str,
-                   user_id: int | None = None) -> int | None:
+def send_household(
+    db: sqlite_utils.Database, household_id: str, user_id: int | None = None
+) -> int | None:
     """Put a household in the pull feed as phones store it: the register's fields and its
     follow-up (so that a rename never wipes the follow-up a phone holds). ``user_id`` limits
     the change to one volunteer's phones (catching up a newly given village)."""
@@ -100,10 +112,15 @@ def send_household(db: sqlite_utils.Database, household_id: str,
         return None
     followup = household_followup(db, household_id)
     _remember(db, household_id, json.dumps(followup, ensure_ascii=False, sort_keys=True))
-    return record_change(db, "household", household_id,
-                         {**household_payload(household), "followup": followup},
-                         commune_id=household["commune_id"], village_id=household["village_id"],
-                         user_id=user_id)
+    return record_change(
+        db,
+        "household",
+        household_id,
+        {**household_payload(household), "followup": followup},
+        commune_id=household["commune_id"],
+        village_id=household["village_id"],
+        user_id=user_id,
+    )
 
 
 def refresh_household(db: sqlite_utils.Database, household_id: str | None) -> int | None:
@@ -112,8 +129,9 @@ def refresh_household(db: sqlite_utils.Database, household_id: str | None) -> in
     if not household_id or _household(db, household_id) is None:
         return None
     text = json.dumps(household_followup(db, household_id), ensure_ascii=False, sort_keys=True)
-    sent = db.execute("SELECT followup FROM household_followups WHERE household_id = ?",
-                      [household_id]).fetchone()
+    sent = db.execute(
+        "SELECT followup FROM household_followups WHERE household_id = ?", [household_id]
+    ).fetchone()
     if (sent[0] if sent else "null") == text:
         return None
     return send_household(db, household_id)
@@ -135,7 +153,8 @@ def village_followups(db: sqlite_utils.Database, village_ids: list[str]) -> list
         " LEFT JOIN users u ON u.id = r.user_id"
         f" WHERE h.village_id IN ({marks}) AND h.removed_at IS NULL"
         " AND (r.outcome IN ('come_back', 'nobody_home') OR r.needs_help = 1)",
-        village_ids).fetchall()
+        village_ids,
+    ).fetchall()
     out = []
     for r in rows:
         item = dict(r)

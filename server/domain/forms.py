@@ -24,8 +24,9 @@ class FormVersionExists(ValueError):
     """A form version is immutable: the same id and version with other content is refused."""
 
 
-def install_form(db: sqlite_utils.Database, definition: dict[str, Any], *,
-                 commune_id: str | None = None) -> tuple[Form, bool]:
+def install_form(
+    db: sqlite_utils.Database, definition: dict[str, Any], *, commune_id: str | None = None
+) -> tuple[Form, bool]:
     """Store a form version (inside the caller's transaction); returns (form, newly_added).
 
     ``commune_id`` None: shared with every commune (the CLI, the default survey); else that
@@ -34,64 +35,92 @@ def install_form(db: sqlite_utils.Database, definition: dict[str, Any], *,
     for a version not shared, it makes the version shared (None) or adds that commune."""
     form = Form(definition)
     text = json.dumps(definition, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    row = db.execute("SELECT definition, shared FROM forms WHERE form_id = ? AND version = ?",
-                     [form.form_id, form.version]).fetchone()
+    row = db.execute(
+        "SELECT definition, shared FROM forms WHERE form_id = ? AND version = ?",
+        [form.form_id, form.version],
+    ).fetchone()
     if row:
         if row["definition"] != text:
             raise FormVersionExists(
                 f"form {form.form_id} version {form.version} already exists with other content;"
-                " give the new form a new version")
-        if row["shared"] or (commune_id is not None and _visible(db, form.form_id, form.version,
-                                                          commune_id)):
+                " give the new form a new version"
+            )
+        if row["shared"] or (
+            commune_id is not None and _visible(db, form.form_id, form.version, commune_id)
+        ):
             return form, False
         if commune_id is None:
-            db.execute("UPDATE forms SET shared = 1 WHERE form_id = ? AND version = ?",
-                       [form.form_id, form.version])
-            db.execute("DELETE FROM form_communes WHERE form_id = ? AND version = ?",
-                       [form.form_id, form.version])
+            db.execute(
+                "UPDATE forms SET shared = 1 WHERE form_id = ? AND version = ?",
+                [form.form_id, form.version],
+            )
+            db.execute(
+                "DELETE FROM form_communes WHERE form_id = ? AND version = ?",
+                [form.form_id, form.version],
+            )
         else:
             _add_commune(db, form, commune_id)
     else:
-        db.execute("INSERT INTO forms (form_id, version, title, definition, created_at, shared)"
-                   " VALUES (?, ?, ?, ?, ?, ?)",
-                   [form.form_id, form.version, str(form.title), text, now_iso(),
-                    int(commune_id is None)])
+        db.execute(
+            "INSERT INTO forms (form_id, version, title, definition, created_at, shared)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [form.form_id, form.version, str(form.title), text, now_iso(), int(commune_id is None)],
+        )
         if commune_id is not None:
             _add_commune(db, form, commune_id)
-    record_change(db, "form", f"{form.form_id}@{form.version}",
-                  {"form_id": form.form_id, "version": form.version, "definition": definition},
-                  commune_id=commune_id)
+    record_change(
+        db,
+        "form",
+        f"{form.form_id}@{form.version}",
+        {"form_id": form.form_id, "version": form.version, "definition": definition},
+        commune_id=commune_id,
+    )
     return form, True
 
 
 def _add_commune(db: sqlite_utils.Database, form: Form, commune_id: str) -> None:
-    db.execute("INSERT INTO form_communes (form_id, version, commune_id) VALUES (?, ?, ?)",
-               [form.form_id, form.version, commune_id])
+    db.execute(
+        "INSERT INTO form_communes (form_id, version, commune_id) VALUES (?, ?, ?)",
+        [form.form_id, form.version, commune_id],
+    )
 
 
 # A form version one commune may use: shared, or installed for that commune.
-_VISIBLE = ("(f.shared = 1 OR EXISTS (SELECT 1 FROM form_communes c WHERE c.form_id = f.form_id"
-            " AND c.version = f.version AND c.commune_id = ?))")
+_VISIBLE = (
+    "(f.shared = 1 OR EXISTS (SELECT 1 FROM form_communes c WHERE c.form_id = f.form_id"
+    " AND c.version = f.version AND c.commune_id = ?))"
+)
 
 
 def _visible(db: sqlite_utils.Database, form_id: str, version: str, commune_id: str) -> bool:
-    return db.execute(f"SELECT 1 FROM forms f WHERE f.form_id = ? AND f.version = ? AND {_VISIBLE}",
-                      [form_id, version, commune_id]).fetchone() is not None
+    return (
+        db.execute(
+            f"SELECT 1 FROM forms f WHERE f.form_id = ? AND f.version = ? AND {_VISIBLE}",
+            [form_id, version, commune_id],
+        ).fetchone()
+        is not None
+    )
 
 
-def newest_version(db: sqlite_utils.Database, commune_id: str,
-                   form_id: str | None = None) -> tuple[str, str] | None:
+def newest_version(
+    db: sqlite_utils.Database, commune_id: str, form_id: str | None = None
+) -> tuple[str, str] | None:
     """(form id, version): the newest version of ``form_id`` (default: the first form
     installed) that the commune may use; None when it may use none."""
     if form_id is None:
-        row = db.execute(f"SELECT f.form_id FROM forms f WHERE {_VISIBLE}"
-                         " ORDER BY f.created_at, f.rowid LIMIT 1", [commune_id]).fetchone()
+        row = db.execute(
+            f"SELECT f.form_id FROM forms f WHERE {_VISIBLE}"
+            " ORDER BY f.created_at, f.rowid LIMIT 1",
+            [commune_id],
+        ).fetchone()
         if row is None:
             return None
         form_id = row[0]
-    row = db.execute(f"SELECT f.version FROM forms f WHERE f.form_id = ? AND {_VISIBLE}"
-                     " ORDER BY f.created_at DESC, f.version DESC LIMIT 1",
-                     [form_id, commune_id]).fetchone()
+    row = db.execute(
+        f"SELECT f.version FROM forms f WHERE f.form_id = ? AND {_VISIBLE}"
+        " ORDER BY f.created_at DESC, f.version DESC LIMIT 1",
+        [form_id, commune_id],
+    ).fetchone()
     return (form_id, row[0]) if row else None
 
 
@@ -101,21 +130,26 @@ def _parse(form_id: str, version: str, text: str) -> tuple[Form, RecordChecker]:
     return form, RecordChecker(form)
 
 
-def get_form(db: sqlite_utils.Database, form_id: str, version: str, *,
-             commune_id: str | None = None) -> tuple[Form, RecordChecker] | None:
+def get_form(
+    db: sqlite_utils.Database, form_id: str, version: str, *, commune_id: str | None = None
+) -> tuple[Form, RecordChecker] | None:
     """The parsed form and its checker; parsed once per version (versions never change).
 
     With ``commune_id``, only a version that commune may use (a new record's form); without,
     any stored version (the form of a record already stored)."""
     if commune_id is not None and not _visible(db, form_id, version, commune_id):
         return None
-    row = db.execute("SELECT definition FROM forms WHERE form_id = ? AND version = ?",
-                     [form_id, version]).fetchone()
+    row = db.execute(
+        "SELECT definition FROM forms WHERE form_id = ? AND version = ?", [form_id, version]
+    ).fetchone()
     return _parse(form_id, version, row[0]) if row else None
 
 
 def form_versions(db: sqlite_utils.Database, form_id: str) -> list[tuple[str, dict[str, Any]]]:
     """Every stored version of a form, oldest first, with its definition."""
-    return [(row["version"], json.loads(row["definition"])) for row in db.execute(
-        "SELECT version, definition FROM forms WHERE form_id = ? ORDER BY created_at",
-        [form_id])]
+    return [
+        (row["version"], json.loads(row["definition"]))
+        for row in db.execute(
+            "SELECT version, definition FROM forms WHERE form_id = ? ORDER BY created_at", [form_id]
+        )
+    ]

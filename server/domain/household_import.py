@@ -87,8 +87,10 @@ def _read_xlsx(raw: bytes) -> list[list[str]]:
         sheet = book.worksheets[0]
         # Read-only: one row at a time. max_col: a sheet's declared size (<dimension>) may
         # claim 16,384 columns, and openpyxl pads every row to it.
-        return _first_rows([_cell(v) for v in row] for row in sheet.iter_rows(
-            max_col=MAX_COLUMNS, values_only=True))
+        return _first_rows(
+            [_cell(v) for v in row]
+            for row in sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True)
+        )
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError):
         raise Refused("review.import_bad_file") from None
     finally:
@@ -126,8 +128,9 @@ def _read_csv(raw: bytes) -> list[list[str]]:
         raise Refused("review.import_bad_file") from None
 
 
-def check_rows(db: sqlite_utils.Database, commune_id: str,
-               table: list[list[str]]) -> list[dict[str, Any]]:
+def check_rows(
+    db: sqlite_utils.Database, commune_id: str, table: list[list[str]]
+) -> list[dict[str, Any]]:
     """Each data row with its village, names and the reasons it cannot be imported."""
     table = [row for row in table if any(cell.strip() for cell in row)]
     if not table:
@@ -144,18 +147,31 @@ def check_rows(db: sqlite_utils.Database, commune_id: str,
     if len(table) - 1 > MAX_ROWS:
         raise Refused("review.import_too_many", max=MAX_ROWS)
     villages = _villages(db, commune_id)
-    existing = {(r["village_id"], fold(r["head_name"]), fold(r["address"])) for r in db.execute(
-        "SELECT village_id, head_name, address FROM households WHERE commune_id = ?"
-        " AND removed_at IS NULL", [commune_id])}
+    existing = {
+        (r["village_id"], fold(r["head_name"]), fold(r["address"]))
+        for r in db.execute(
+            "SELECT village_id, head_name, address FROM households WHERE commune_id = ?"
+            " AND removed_at IS NULL",
+            [commune_id],
+        )
+    }
     seen: dict[tuple[str, str, str], int] = {}
     rows = []
     for line, cells in enumerate(table[1:], start=2):
+
         def cell(key: str, cells: list[str] = cells) -> str:
             index = where.get(key)
             return clean_name(cells[index]) if index is not None and index < len(cells) else ""
 
-        row = {"line": line, "village_text": cell("village"), "head_name": cell("head_name"),
-               "address": cell("address"), "village_id": None, "village": "", "errors": []}
+        row = {
+            "line": line,
+            "village_text": cell("village"),
+            "head_name": cell("head_name"),
+            "address": cell("address"),
+            "village_id": None,
+            "village": "",
+            "errors": [],
+        }
         _check_row(row, villages, existing, seen)
         rows.append(row)
     return rows
@@ -163,9 +179,12 @@ def check_rows(db: sqlite_utils.Database, commune_id: str,
 
 def _villages(db: sqlite_utils.Database, commune_id: str) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    rows = db.execute("SELECT v.id, v.name, v.merged_into, s.name AS survivor FROM villages v"
-                      " LEFT JOIN villages s ON s.id = v.merged_into WHERE v.commune_id = ?"
-                      " ORDER BY v.merged_into IS NOT NULL", [commune_id]).fetchall()
+    rows = db.execute(
+        "SELECT v.id, v.name, v.merged_into, s.name AS survivor FROM villages v"
+        " LEFT JOIN villages s ON s.id = v.merged_into WHERE v.commune_id = ?"
+        " ORDER BY v.merged_into IS NOT NULL",
+        [commune_id],
+    ).fetchall()
     for r in rows:
         entry = dict(r)
         out.setdefault(entry["id"], entry)
@@ -174,8 +193,12 @@ def _villages(db: sqlite_utils.Database, commune_id: str) -> dict[str, dict[str,
     return out
 
 
-def _check_row(row: dict[str, Any], villages: dict[str, dict[str, Any]],
-               existing: set[tuple[str, str, str]], seen: dict[tuple[str, str, str], int]) -> None:
+def _check_row(
+    row: dict[str, Any],
+    villages: dict[str, dict[str, Any]],
+    existing: set[tuple[str, str, str]],
+    seen: dict[tuple[str, str, str], int],
+) -> None:
     errors: list[dict[str, Any]] = row["errors"]
     village = villages.get(row["village_text"]) or villages.get(fold(row["village_text"]))
     if not row["village_text"]:
@@ -183,8 +206,13 @@ def _check_row(row: dict[str, Any], villages: dict[str, dict[str, Any]],
     elif village is None:
         errors.append({"code": "review.import_unknown_village", "name": row["village_text"]})
     elif village["merged_into"]:
-        errors.append({"code": "review.import_merged_village", "name": village["name"],
-                       "survivor": village["survivor"]})
+        errors.append(
+            {
+                "code": "review.import_merged_village",
+                "name": village["name"],
+                "survivor": village["survivor"],
+            }
+        )
     else:
         row["village_id"], row["village"] = village["id"], village["name"]
     if not row["head_name"]:
@@ -201,26 +229,47 @@ def _check_row(row: dict[str, Any], villages: dict[str, dict[str, Any]],
             seen[key] = row["line"]
 
 
-def preview(db: sqlite_utils.Database, commune_id: str, staff: dict[str, Any], filename: str,
-            table: list[list[str]]) -> int:
+def preview(
+    db: sqlite_utils.Database,
+    commune_id: str,
+    staff: dict[str, Any],
+    filename: str,
+    table: list[list[str]],
+) -> int:
     """Check a file's rows (``read_table``: read before the write transaction, which need not
     wait on the reading); keep the checked rows; returns the import's id."""
     rows = check_rows(db, commune_id, table)
-    return int(db["household_imports"].insert({
-        "commune_id": commune_id, "user_id": staff["id"], "filename": filename[:200],
-        "rows": json.dumps(rows, ensure_ascii=False), "created_at": now_iso(),
-        "applied_at": None}).last_pk)
+    return int(
+        db["household_imports"]
+        .insert(
+            {
+                "commune_id": commune_id,
+                "user_id": staff["id"],
+                "filename": filename[:200],
+                "rows": json.dumps(rows, ensure_ascii=False),
+                "created_at": now_iso(),
+                "applied_at": None,
+            }
+        )
+        .last_pk
+    )
 
 
-def get_import(db: sqlite_utils.Database, commune_id: str,
-               import_id: int) -> dict[str, Any] | None:
-    row = db.execute("SELECT id, filename, rows, created_at, applied_at FROM household_imports"
-                     " WHERE id = ? AND commune_id = ?", [import_id, commune_id]).fetchone()
+def get_import(db: sqlite_utils.Database, commune_id: str, import_id: int) -> dict[str, Any] | None:
+    row = db.execute(
+        "SELECT id, filename, rows, created_at, applied_at FROM household_imports"
+        " WHERE id = ? AND commune_id = ?",
+        [import_id, commune_id],
+    ).fetchone()
     if row is None:
         return None
     rows = json.loads(row["rows"])
-    return {**dict(row), "rows": rows, "valid": sum(1 for r in rows if not r["errors"]),
-            "invalid": sum(1 for r in rows if r["errors"])}
+    return {
+        **dict(row),
+        "rows": rows,
+        "valid": sum(1 for r in rows if not r["errors"]),
+        "invalid": sum(1 for r in rows if r["errors"]),
+    }
 
 
 def apply(db: sqlite_utils.Database, commune_id: str, import_id: int) -> int:
@@ -241,8 +290,7 @@ def apply(db: sqlite_utils.Database, commune_id: str, import_id: int) -> int:
         raise Refused("review.import_changed", status=409)
     for row in again:
         add_household(db, row["village_id"], row["head_name"], row["address"])
-    db.execute("UPDATE household_imports SET applied_at = ? WHERE id = ?",
-               [now_iso(), import_id])
+    db.execute("UPDATE household_imports SET applied_at = ? WHERE id = ?", [now_iso(), import_id])
     return len(again)
 
 
@@ -253,8 +301,9 @@ def forget(db: sqlite_utils.Database, commune_id: str, names: set[str]) -> list[
     if not names:
         return []
     dropped = []
-    for import_id, rows in db.execute("SELECT id, rows FROM household_imports"
-                                      " WHERE commune_id = ?", [commune_id]).fetchall():
+    for import_id, rows in db.execute(
+        "SELECT id, rows FROM household_imports WHERE commune_id = ?", [commune_id]
+    ).fetchall():
         if any(fold(str(r.get("head_name") or "")) in names for r in json.loads(rows)):
             dropped.append(import_id)
     for import_id in dropped:

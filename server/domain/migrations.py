@@ -156,7 +156,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-        """
+        """,
     )
 
 
@@ -212,7 +212,7 @@ def m002_reports(db: sqlite_utils.Database) -> None:
         CREATE TRIGGER records_report_delete AFTER DELETE ON records
             BEGIN INSERT OR IGNORE INTO report_dirty (record_id) VALUES (OLD.id); END;
         INSERT INTO report_dirty (record_id) SELECT id FROM records;
-        """
+        """,
     )
 
 

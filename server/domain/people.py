@@ -5,7 +5,3 @@ the row it describes commit together.
 """
 
 from __future__ import annotations
-
-
-
-

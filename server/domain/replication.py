@@ -43,8 +43,9 @@ class Report:
     commune_id: str = ""
     batches: int = 0
     items: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        (APPLIED, DUPLICATE, CONFLICT, REJECTED), 0))
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys((APPLIED, DUPLICATE, CONFLICT, REJECTED), 0)
+    )
     blobs: int = 0
     checkpoint: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
@@ -55,14 +56,20 @@ def server_id(db: sqlite_utils.Database) -> str:
 
 
 def local_checkpoint(db: sqlite_utils.Database, url: str) -> int | None:
-    row = db.execute("SELECT checkpoint FROM upstream_checkpoints WHERE url = ?",
-                     [url]).fetchone()
+    row = db.execute("SELECT checkpoint FROM upstream_checkpoints WHERE url = ?", [url]).fetchone()
     return int(row[0]) if row else None
 
 
-def replicate(db: sqlite_utils.Database, client: SyncClient, url: str, data_dir: str | Path,
-              *, max_items: int = MAX_BATCH_ITEMS, max_bytes: int = BATCH_BYTES,
-              on_batch: Callable[[Report], None] | None = None) -> Report:
+def replicate(
+    db: sqlite_utils.Database,
+    client: SyncClient,
+    url: str,
+    data_dir: str | Path,
+    *,
+    max_items: int = MAX_BATCH_ITEMS,
+    max_bytes: int = BATCH_BYTES,
+    on_batch: Callable[[Report], None] | None = None,
+) -> Report:
     """Send everything new to the upstream, batch by batch; returns what happened."""
     remote = client.status(source=server_id(db))
     if not remote.get("peer"):
@@ -79,12 +86,13 @@ def replicate(db: sqlite_utils.Database, client: SyncClient, url: str, data_dir:
             db.execute("UPDATE sync_identity SET server_id = lower(hex(randomblob(16)))")
         since = 0
     sender = _Sender(db, client, url, Path(data_dir), report)
-    retry = db.execute("SELECT record_id, rev FROM upstream_rejects WHERE url = ? ORDER BY at",
-                       [url]).fetchall()
+    retry = db.execute(
+        "SELECT record_id, rev FROM upstream_rejects WHERE url = ? ORDER BY at", [url]
+    ).fetchall()
     for start in range(0, len(retry), max_items):
         # Refused before: offered again at the unchanged checkpoint (nothing else moves).
         batch = _Batch(server_id(db), since)
-        for record_id, rev in retry[start:start + max_items]:
+        for record_id, rev in retry[start : start + max_items]:
             item = _revision(db, record_id, rev, report.commune_id)
             if item is not None:
                 batch.items.append(item)
@@ -115,23 +123,32 @@ class _Batch:
     size: int = 0
 
     def upstream(self) -> dict[str, Any]:
-        body = {"source": self.source, "checkpoint": self.checkpoint, "commune": self.commune,
-                "forms": list(self.forms.values()), "villages": list(self.villages.values()),
-                "households": list(self.households.values()),
-                "records": list(self.records.values()),
-                "rewrites": list(self.rewrites.values())}
+        body = {
+            "source": self.source,
+            "checkpoint": self.checkpoint,
+            "commune": self.commune,
+            "forms": list(self.forms.values()),
+            "villages": list(self.villages.values()),
+            "households": list(self.households.values()),
+            "records": list(self.records.values()),
+            "rewrites": list(self.rewrites.values()),
+        }
         if self.erasures:  # only when there are: a province before erasures refuses the key
             body["erasures"] = list(self.erasures.values())
         return body
 
 
-def _read_batch(db: sqlite_utils.Database, since: int, commune_id: str, max_items: int,
-                max_bytes: int) -> _Batch | None:
+def _read_batch(
+    db: sqlite_utils.Database, since: int, commune_id: str, max_items: int, max_bytes: int
+) -> _Batch | None:
     """The next batch after ``since``, read in one snapshot; None when nothing is left."""
     db.conn.execute("BEGIN")
     try:
-        entries = db.execute("SELECT seq, kind, entity_id, rev, commune_id FROM outbox"
-                             " WHERE seq > ? ORDER BY seq LIMIT ?", [since, READ_AHEAD]).fetchall()
+        entries = db.execute(
+            "SELECT seq, kind, entity_id, rev, commune_id FROM outbox"
+            " WHERE seq > ? ORDER BY seq LIMIT ?",
+            [since, READ_AHEAD],
+        ).fetchall()
         if not entries:
             return None
         batch = _Batch(server_id(db), since, commune=_commune(db, commune_id))
@@ -166,34 +183,44 @@ def _add(batch: _Batch, kind: str, payload: dict[str, Any]) -> None:
     elif kind == "household_erased":
         batch.erasures[payload["id"]] = payload
     else:
-        getattr(batch, {"village": "villages", "household": "households",
-                        "record": "records"}[kind])[payload["id"]] = payload
+        getattr(
+            batch, {"village": "villages", "household": "households", "record": "records"}[kind]
+        )[payload["id"]] = payload
 
 
-def _payload(db: sqlite_utils.Database, kind: str, entity_id: str, rev: str | None,
-             commune_id: str) -> dict[str, Any] | None:
+def _payload(
+    db: sqlite_utils.Database, kind: str, entity_id: str, rev: str | None, commune_id: str
+) -> dict[str, Any] | None:
     if kind == "revision":
         return _revision(db, entity_id, rev or "", commune_id)
     if kind == "form":
         form_id, _, version = entity_id.rpartition("@")
-        row = db.execute("SELECT definition FROM forms WHERE form_id = ? AND version = ?",
-                         [form_id, version]).fetchone()
-        return {"form_id": form_id, "version": version,
-                "definition": json.loads(row[0])} if row else None
+        row = db.execute(
+            "SELECT definition FROM forms WHERE form_id = ? AND version = ?", [form_id, version]
+        ).fetchone()
+        return (
+            {"form_id": form_id, "version": version, "definition": json.loads(row[0])}
+            if row
+            else None
+        )
     if kind == "commune":
         return _commune(db, commune_id)
     if kind == "revision_data":
-        row = db.execute("SELECT v.data FROM revisions v JOIN records r ON r.id = v.record_id"
-                         " WHERE v.record_id = ? AND v.rev = ? AND r.commune_id = ?",
-                         [entity_id, rev, commune_id]).fetchone()
+        row = db.execute(
+            "SELECT v.data FROM revisions v JOIN records r ON r.id = v.record_id"
+            " WHERE v.record_id = ? AND v.rev = ? AND r.commune_id = ?",
+            [entity_id, rev, commune_id],
+        ).fetchone()
         return {"id": entity_id, "rev": rev, "data": json.loads(row[0])} if row else None
     if kind == "household_erased":
         # The erasure itself, not a state: the province scrubs its copies of the household
         # (its feed's too), then the batch's households put the row as it is now.
         return {"kind": "household", "id": entity_id}
     if kind == "record":
-        row = db.execute("SELECT id, rev, review_state FROM records WHERE id = ?"
-                         " AND commune_id = ?", [entity_id, commune_id]).fetchone()
+        row = db.execute(
+            "SELECT id, rev, review_state FROM records WHERE id = ? AND commune_id = ?",
+            [entity_id, commune_id],
+        ).fetchone()
         return dict(row) if row else None
     table = {"village": "villages", "household": "households"}.get(kind)
     if table is None:
@@ -202,8 +229,11 @@ def _payload(db: sqlite_utils.Database, kind: str, entity_id: str, rev: str | No
     if row is None:
         return {"id": entity_id, "op": "delete"}
     current = dict(row)
-    keep = (("name", "active", "merged_into", "merged_at") if kind == "village" else
-            ("village_id", "code", "head_name", "address", "removed_at"))
+    keep = (
+        ("name", "active", "merged_into", "merged_at")
+        if kind == "village"
+        else ("village_id", "code", "head_name", "address", "removed_at")
+    )
     payload = {"id": entity_id, "op": "put", **{k: current[k] for k in keep if k in current}}
     if kind == "village":
         payload["active"] = bool(payload.get("active", True))
@@ -211,20 +241,24 @@ def _payload(db: sqlite_utils.Database, kind: str, entity_id: str, rev: str | No
 
 
 def _commune(db: sqlite_utils.Database, commune_id: str) -> dict[str, Any] | None:
-    row = db.execute("SELECT id, name, province_code, province_name FROM communes"
-                     " WHERE id = ?", [commune_id]).fetchone()
+    row = db.execute(
+        "SELECT id, name, province_code, province_name FROM communes WHERE id = ?", [commune_id]
+    ).fetchone()
     return dict(row) if row else None
 
 
-def _revision(db: sqlite_utils.Database, record_id: str, rev: str,
-              commune_id: str) -> dict[str, Any] | None:
+def _revision(
+    db: sqlite_utils.Database, record_id: str, rev: str, commune_id: str
+) -> dict[str, Any] | None:
     row = db.execute(
         "SELECT v.record_id AS id, v.rev, v.base_rev, coalesce(v.form_id, r.form_id) AS form_id,"
         " coalesce(v.form_version, r.form_version) AS form_version,"
         " coalesce(v.household_id, r.household_id) AS household_id,"
         " coalesce(v.village_id, r.village_id) AS village_id, v.data, v.meta FROM revisions v"
         " JOIN records r ON r.id = v.record_id WHERE v.record_id = ? AND v.rev = ?"
-        " AND r.commune_id = ?", [record_id, rev, commune_id]).fetchone()
+        " AND r.commune_id = ?",
+        [record_id, rev, commune_id],
+    ).fetchone()
     if row is None:
         return None
     item = dict(row)
@@ -235,8 +269,14 @@ def _revision(db: sqlite_utils.Database, record_id: str, rev: str,
 class _Sender:
     """Uploads a batch's photos, pushes it, and keeps the results and the checkpoint."""
 
-    def __init__(self, db: sqlite_utils.Database, client: SyncClient, url: str, data_dir: Path,
-                 report: Report) -> None:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        client: SyncClient,
+        url: str,
+        data_dir: Path,
+        report: Report,
+    ) -> None:
         self.db, self.client, self.url, self.data_dir = db, client, url, data_dir
         self.report = report
         self.confirmed: set[str] = set()  # blobs the upstream has, asked once per run
@@ -258,7 +298,8 @@ class _Sender:
                 " VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET commune_id ="
                 " excluded.commune_id, checkpoint = excluded.checkpoint,"
                 " updated_at = excluded.updated_at",
-                [self.url, report.commune_id, report.checkpoint, now_iso()])
+                [self.url, report.commune_id, report.checkpoint, now_iso()],
+            )
 
     def _keep(self, result: dict[str, Any]) -> None:
         if result["status"] == REJECTED:
@@ -267,11 +308,19 @@ class _Sender:
                 "INSERT INTO upstream_rejects (url, record_id, rev, errors, at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (url, record_id, rev) DO UPDATE SET"
                 " errors = excluded.errors, at = excluded.at",
-                [self.url, result["id"], result["rev"],
-                 json.dumps(result.get("errors"), ensure_ascii=False), now_iso()])
+                [
+                    self.url,
+                    result["id"],
+                    result["rev"],
+                    json.dumps(result.get("errors"), ensure_ascii=False),
+                    now_iso(),
+                ],
+            )
         else:
-            self.db.execute("DELETE FROM upstream_rejects WHERE url = ? AND record_id = ?"
-                            " AND rev = ?", [self.url, result["id"], result["rev"]])
+            self.db.execute(
+                "DELETE FROM upstream_rejects WHERE url = ? AND record_id = ? AND rev = ?",
+                [self.url, result["id"], result["rev"]],
+            )
 
     def _upload_blobs(self, items: list[dict[str, Any]]) -> None:
         for item in items:
@@ -293,9 +342,14 @@ class _Sender:
 def commune_pairs(db: sqlite_utils.Database, commune_id: str) -> list[tuple[str, str]]:
     """Every (record, revision) this server holds for a commune: what the province's digest
     is compared with."""
-    return [(row["record_id"], row["rev"]) for row in db.execute(
-        "SELECT v.record_id, v.rev FROM revisions v JOIN records r ON r.id = v.record_id"
-        " WHERE r.commune_id = ?", [commune_id])]
+    return [
+        (row["record_id"], row["rev"])
+        for row in db.execute(
+            "SELECT v.record_id, v.rev FROM revisions v JOIN records r ON r.id = v.record_id"
+            " WHERE r.commune_id = ?",
+            [commune_id],
+        )
+    ]
 
 
 def newest_outbox_seq(db: sqlite_utils.Database) -> int:

@@ -14,11 +14,19 @@ from server.domain.db import write_transaction
 from server.domain.forms import install_form
 from server.domain.register import add_commune, add_household, add_village
 
-DEMO_COMMUNE = {"code": "99999", "name": "Xã Minh Họa", "province_code": "99",
-                "province_name": "Tỉnh Minh Họa"}
+DEMO_COMMUNE = {
+    "code": "99999",
+    "name": "Xã Minh Họa",
+    "province_code": "99",
+    "province_name": "Tỉnh Minh Họa",
+}
 DEMO_VILLAGES = ["Thôn Đông", "Thôn Tây", "Thôn Bắc Sơn"]
-DEMO_HOUSEHOLDS = [("Nguyễn Văn An", "Số 12, ngõ 3"), ("Trần Thị Bình", "Cạnh nhà văn hóa"),
-                   ("Lê Văn Cường", "Số 5"), ("Phạm Thị Dung", "Đầu ngõ 7")]
+DEMO_HOUSEHOLDS = [
+    ("Nguyễn Văn An", "Số 12, ngõ 3"),
+    ("Trần Thị Bình", "Cạnh nhà văn hóa"),
+    ("Lê Văn Cường", "Số 5"),
+    ("Phạm Thị Dung", "Đầu ngõ 7"),
+]
 DEMO_VOLUNTEER = "tnv.demo"
 
 
@@ -34,12 +42,24 @@ def seed_demo(db: sqlite_utils.Database) -> dict[str, Any] | None:
         return None
     password = new_password()
     with write_transaction(db):
-        commune = add_commune(db, DEMO_COMMUNE["code"], DEMO_COMMUNE["name"],
-                              DEMO_COMMUNE["province_code"], DEMO_COMMUNE["province_name"])
+        commune = add_commune(
+            db,
+            DEMO_COMMUNE["code"],
+            DEMO_COMMUNE["name"],
+            DEMO_COMMUNE["province_code"],
+            DEMO_COMMUNE["province_name"],
+        )
         villages = [add_village(db, commune["id"], name) for name in DEMO_VILLAGES]
         for index, (head, address) in enumerate(DEMO_HOUSEHOLDS):
             add_household(db, villages[index % 2]["id"], head, address)
         add_user(db, "admin", "Quản trị xã", "admin", commune["id"], password=password)
-        add_user(db, DEMO_VOLUNTEER, "Tình nguyện viên mẫu", "volunteer", commune["id"],
-                 union_name="Đoàn Thanh niên", village_ids=[villages[0]["id"], villages[1]["id"]])
+        add_user(
+            db,
+            DEMO_VOLUNTEER,
+            "Tình nguyện viên mẫu",
+            "volunteer",
+            commune["id"],
+            union_name="Đoàn Thanh niên",
+            village_ids=[villages[0]["id"], villages[1]["id"]],
+        )
     return {"username": "admin", "password": password}

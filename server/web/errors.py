@@ -14,14 +14,20 @@ from werkzeug.exceptions import HTTPException
 from schemas.messages import message
 from server.domain.errors import ApiError
 
-__all__ = ["ApiError", "error_body", "error_response", "http_error_response",
-           "register_error_handlers"]
+__all__ = [
+    "ApiError",
+    "error_body",
+    "error_response",
+    "http_error_response",
+    "register_error_handlers",
+]
 
 
 # ``status`` and ``code`` are positional-only so that a message may have a ``{status}`` of its
 # own (``error.http_error``) without colliding with them.
-def error_body(status: int, code: str, errors: dict[str, Any] | None = None, /,
-               **params: Any) -> dict[str, Any]:
+def error_body(
+    status: int, code: str, errors: dict[str, Any] | None = None, /, **params: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "ok": False,
         "status": status,
@@ -33,8 +39,9 @@ def error_body(status: int, code: str, errors: dict[str, Any] | None = None, /,
     return body
 
 
-def error_response(status: int, code: str, errors: dict[str, Any] | None = None, /,
-                   **params: Any) -> Response:
+def error_response(
+    status: int, code: str, errors: dict[str, Any] | None = None, /, **params: Any
+) -> Response:
     response = jsonify(error_body(status, code, errors, **params))
     response.status_code = status
     if status == 401:

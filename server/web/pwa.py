@@ -20,8 +20,13 @@ from flask import Blueprint, Response, abort, current_app, redirect, request
 from schemas.messages import LANGUAGES, MESSAGES_DIR
 
 PWA_DIR = Path(__file__).resolve().parents[2] / "pwa"
-_TEXT_TYPES = ("text/", "application/javascript", "application/json", "image/svg+xml",
-               "application/manifest+json")
+_TEXT_TYPES = (
+    "text/",
+    "application/javascript",
+    "application/json",
+    "image/svg+xml",
+    "application/manifest+json",
+)
 
 bp = Blueprint("pwa", __name__, url_prefix="/app")
 mimetypes.add_type("application/manifest+json", ".webmanifest")
@@ -36,8 +41,11 @@ def _pwa_dir() -> Path:
 def _shell_files() -> dict[str, Path]:
     """URL path under /app/ → file, for every file of the app shell."""
     root = _pwa_dir()
-    files = {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*"))
-             if p.is_file() and p.name != "sw.js" and not p.name.startswith(".")}
+    files = {
+        p.relative_to(root).as_posix(): p
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "sw.js" and not p.name.startswith(".")
+    }
     for lang in LANGUAGES:  # the phone's words only; the server's areas stay on the server
         files[f"messages/{lang}.json"] = MESSAGES_DIR / f"{lang}.json"
     return files
@@ -63,8 +71,10 @@ def precache_manifest() -> dict[str, Any]:
 def _send(data: bytes, gzipped: bytes, mimetype: str, etag: str) -> Response:
     if request.if_none_match and etag in request.if_none_match:
         return Response(status=304, headers={"ETag": f'"{etag}"'})
-    use_gzip = (mimetype.startswith(_TEXT_TYPES)
-                and "gzip" in request.headers.get("Accept-Encoding", "").lower())
+    use_gzip = (
+        mimetype.startswith(_TEXT_TYPES)
+        and "gzip" in request.headers.get("Accept-Encoding", "").lower()
+    )
     response = Response(gzipped if use_gzip else data, mimetype=mimetype)
     if use_gzip:
         response.headers["Content-Encoding"] = "gzip"
@@ -88,8 +98,10 @@ def index() -> Response:
 @bp.get("/sw.js")
 def service_worker() -> Response:
     manifest = precache_manifest()
-    body = (f"const PRECACHE = {json.dumps(manifest)};\n"
-            + (_pwa_dir() / "sw.js").read_text(encoding="utf-8")).encode()
+    body = (
+        f"const PRECACHE = {json.dumps(manifest)};\n"
+        + (_pwa_dir() / "sw.js").read_text(encoding="utf-8")
+    ).encode()
     response = _send(body, gzip.compress(body), "text/javascript", manifest["version"])
     response.headers["Service-Worker-Allowed"] = "/app/"
     return response

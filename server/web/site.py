@@ -59,8 +59,9 @@ class _Sessions(SecureCookieSessionInterface):
         if serializer is None or not value:
             return super().open_session(app, request)
         try:
-            data = serializer.loads(value, max_age=int(
-                app.permanent_session_lifetime.total_seconds()))
+            data = serializer.loads(
+                value, max_age=int(app.permanent_session_lifetime.total_seconds())
+            )
         except BadSignature:
             request.environ["gocua.bad_session"] = True
             return self.session_class()
@@ -77,8 +78,14 @@ class _RowId(IntegerConverter):
 
     regex = r"[0-9]{1,19}"
 
-    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
-                 max: int | None = SQLITE_MAX_INT, signed: bool = False) -> None:
+    def __init__(
+        self,
+        map: Any,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = SQLITE_MAX_INT,
+        signed: bool = False,
+    ) -> None:
         super().__init__(map, fixed_digits, min, max, signed)
 
 
@@ -127,13 +134,20 @@ def _security_headers(response: Response) -> None:
     response.headers["X-Frame-Options"] = "DENY"
     policy = response.headers.get("Content-Security-Policy")
     response.headers["Content-Security-Policy"] = (
-        f"{policy}; frame-ancestors 'none'" if policy else "frame-ancestors 'none'")
+        f"{policy}; frame-ancestors 'none'" if policy else "frame-ancestors 'none'"
+    )
     response.headers["Cache-Control"] = "no-store"
 
 
 def _template_helpers() -> dict[str, Any]:
-    return {"t": t, "lang": ui_lang(), "user": current_user(), "csrf_token": csrf_token,
-            "home_url": home_url, "login_notices": _login_notices}
+    return {
+        "t": t,
+        "lang": ui_lang(),
+        "user": current_user(),
+        "csrf_token": csrf_token,
+        "home_url": home_url,
+        "login_notices": _login_notices,
+    }
 
 
 def _login_notices() -> dict[str, Any] | None:
@@ -143,8 +157,9 @@ def _login_notices() -> dict[str, Any] | None:
 
 
 def _refused(error: Refused) -> Any:
-    return render_template("review/problem.html", message=t(error.code, **error.params),
-                           back=request.referrer), error.status
+    return render_template(
+        "review/problem.html", message=t(error.code, **error.params), back=request.referrer
+    ), error.status
 
 
 # The statuses with a page for people, and the catalogue key (error.CODE) of each.
@@ -157,9 +172,14 @@ def _error_page(error: HTTPException) -> Any:
         return http_error_response(error)
     key = g.get("error_key") or f"error.{_PAGE_CODES.get(status, 'http_error')}"
     other = "en" if ui_lang() == "vi" else "vi"
-    page = render_template("admin/error.html", key=key, status=status,
-                           other_text=text(key, other, status=status), other_lang=other,
-                           home=home_url(current_user()))
+    page = render_template(
+        "admin/error.html",
+        key=key,
+        status=status,
+        other_text=text(key, other, status=status),
+        other_lang=other,
+        home=home_url(current_user()),
+    )
     return page, status
 
 
@@ -176,8 +196,12 @@ def install(app: Flask, proxy_hops: int) -> None:
     for status in _PAGE_CODES:
         app.register_error_handler(status, _error_page)
     if proxy_hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops,  # type: ignore[method-assign]
-                                x_proto=proxy_hops, x_host=proxy_hops)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=proxy_hops,  # type: ignore[method-assign]
+            x_proto=proxy_hops,
+            x_host=proxy_hops,
+        )
     app.register_blueprint(bp)
 
 
@@ -193,8 +217,12 @@ def safe_target(target: str | None, home: str) -> str:
     if not target:
         return home
     for form in (target, unquote(target)):
-        if (not form.startswith("/") or form.startswith("//") or "\\" in form
-                or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in form)):
+        if (
+            not form.startswith("/")
+            or form.startswith("//")
+            or "\\" in form
+            or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in form)
+        ):
             return home
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else home
@@ -222,8 +250,12 @@ def login() -> Any:
         user = check_login(username, password)
         db = get_db()
         with write_transaction(db):
-            audit(db, "login" if user else "login_failed", user_id=user["id"] if user else None,
-                  username=username)
+            audit(
+                db,
+                "login" if user else "login_failed",
+                user_id=user["id"] if user else None,
+                username=username,
+            )
         if user:
             lang = session.get("lang")
             session.clear()
@@ -264,10 +296,11 @@ def password() -> Any:
     if request.method == "POST":
         check_csrf()
         form = request.form
-        problem = change_own_password(me(), form.get("current", ""), form.get("new", ""),
-                                      form.get("confirm", ""))
+        problem = change_own_password(
+            me(), form.get("current", ""), form.get("new", ""), form.get("confirm", "")
+        )
         if problem is None:
-            return render_template("admin/message.html", key="admin.password_done",
-                                   ok=True)
-    return render_template("admin/password.html", problem=problem,
-                           min_length=accounts.MIN_PASSWORD), 422 if problem else 200
+            return render_template("admin/message.html", key="admin.password_done", ok=True)
+    return render_template(
+        "admin/password.html", problem=problem, min_length=accounts.MIN_PASSWORD
+    ), 422 if problem else 200

@@ -43,9 +43,12 @@ def check_login(username: str, password: str) -> dict[str, Any] | None:
     db = get_db()
     config = current_app.config
     minutes = accounts.login_wait(
-        db, username, client_address.get(),
+        db,
+        username,
+        client_address.get(),
         user_limit=config.get("LOGIN_LIMIT_USER", accounts.LOGIN_LIMIT_USER),
-        ip_limit=config.get("LOGIN_LIMIT_IP", accounts.LOGIN_LIMIT_IP))
+        ip_limit=config.get("LOGIN_LIMIT_IP", accounts.LOGIN_LIMIT_IP),
+    )
     if minutes:
         with write_transaction(db):
             audit(db, "login_blocked", user_id=None, username=username)
@@ -58,9 +61,12 @@ def check_login(username: str, password: str) -> dict[str, Any] | None:
 
 def _locked_page(minutes: int) -> Any:
     other = "en" if ui_lang() == "vi" else "vi"
-    page = render_template("review/login.html", error=t("admin.login_locked", minutes=minutes),
-                           error_other=text("admin.login_locked", other, minutes=minutes),
-                           other_lang=other)
+    page = render_template(
+        "review/login.html",
+        error=t("admin.login_locked", minutes=minutes),
+        error_other=text("admin.login_locked", other, minutes=minutes),
+        other_lang=other,
+    )
     return make_response(page, 429)
 
 
@@ -97,8 +103,9 @@ def login_required(*roles: str, api: bool = False) -> Any:
             if user is None:
                 if api:
                     raise ApiError(401, "unauthorized")
-                return redirect(url_for("site.login", next=request.full_path,
-                                        reason=_anonymous_reason()))
+                return redirect(
+                    url_for("site.login", next=request.full_path, reason=_anonymous_reason())
+                )
             if user["must_change_password"] and request.endpoint != "site.password":
                 if api:
                     raise ApiError(403, "password_change_required")
@@ -129,12 +136,14 @@ def audited(action: str, target: str = "", detail: str = "") -> None:
     describes), else in a transaction of its own."""
     db, user = get_db(), me()
     if db.conn.in_transaction:
-        audit(db, action, user_id=user["id"], username=user["username"], target=target,
-              detail=detail)
+        audit(
+            db, action, user_id=user["id"], username=user["username"], target=target, detail=detail
+        )
         return
     with write_transaction(db):
-        audit(db, action, user_id=user["id"], username=user["username"], target=target,
-              detail=detail)
+        audit(
+            db, action, user_id=user["id"], username=user["username"], target=target, detail=detail
+        )
 
 
 def csrf_token() -> str:
@@ -150,13 +159,17 @@ def check_csrf() -> None:
     user = current_user() if session.get("user_id") is not None else None
     typed = request.form.get("username", "").strip()
     # A typed username is logged only when it could be one: never a prefix of an overlong one.
-    username = user["username"] if user else (
-        typed if len(typed) <= accounts.MAX_USERNAME else "")
+    username = user["username"] if user else (typed if len(typed) <= accounts.MAX_USERNAME else "")
     if username:
         db = get_db()
         with write_transaction(db):
-            audit(db, "csrf_refused", user_id=user["id"] if user else None, username=username,
-                  target=request.path)
+            audit(
+                db,
+                "csrf_refused",
+                user_id=user["id"] if user else None,
+                username=username,
+                target=request.path,
+            )
     g.error_key = "error.csrf"
     abort(400, description=text("error.csrf", ui_lang()))
 
@@ -174,8 +187,13 @@ def change_password(user: dict[str, Any], current: str, new: str, confirm: str) 
         return problem
     with write_transaction(db):
         session["epoch"] = accounts.set_password(db, user["id"], new)
-        audit(db, "password_changed", user_id=user["id"], username=user["username"],
-              target=f"user:{user['username']}")
+        audit(
+            db,
+            "password_changed",
+            user_id=user["id"],
+            username=user["username"],
+            target=f"user:{user['username']}",
+        )
     g.pop("user", None)
     return None
 
@@ -201,7 +219,8 @@ def home_url(user: dict[str, Any] | None) -> str:
     """Where a role starts: the records for the commune office, the indicators for a viewer,
     the communes for a province admin."""
     endpoint = {"viewer": "reports.dashboard", "province": "admin.communes"}.get(
-        (user or {}).get("role", ""), "review.records")
+        (user or {}).get("role", ""), "review.records"
+    )
     try:
         return url_for(endpoint)
     except BuildError:  # a part of the site this installation does not have

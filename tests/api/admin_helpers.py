@@ -26,8 +26,11 @@ def csrf(client: Any, url: str = "/login") -> str:
 
 def login(client: Any, username: str, password: str = PASSWORD, **environ: Any) -> Any:
     token = csrf(client)
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": token}, environ_base=environ)
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        environ_base=environ,
+    )
 
 
 # scrypt at a lower cost than production's: these tests are about who may log in, not about the
@@ -35,11 +38,17 @@ def login(client: Any, username: str, password: str = PASSWORD, **environ: Any) 
 FAST_HASH = generate_password_hash(PASSWORD, method="scrypt:1024:8:1")
 
 
-def staff(db: Any, username: str, role: str, commune_id: str | None = "99999",
-          province_code: str | None = None) -> int:
+def staff(
+    db: Any,
+    username: str,
+    role: str,
+    commune_id: str | None = "99999",
+    province_code: str | None = None,
+) -> int:
     with write_transaction(db):
-        user = add_user(db, username, username.title(), role, commune_id,
-                        province_code=province_code)
+        user = add_user(
+            db, username, username.title(), role, commune_id, province_code=province_code
+        )
         db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [FAST_HASH, user["id"]])
     return user["id"]
 
@@ -55,8 +64,11 @@ def token(client: Any) -> str:
     """The session's CSRF token: from the password page (every staff member has it), or the
     login page when nobody is logged in."""
     page = client.get("/account/password")
-    text = page.get_data(as_text=True) if page.status_code == 200 else \
-        client.get("/login").get_data(as_text=True)
+    text = (
+        page.get_data(as_text=True)
+        if page.status_code == 200
+        else client.get("/login").get_data(as_text=True)
+    )
     return re.search(r'name="csrf_token" value="([^"]+)"', text).group(1)
 
 
@@ -71,14 +83,26 @@ def second_commune(db: Any) -> dict[str, Any]:
         add_commune(db, "88888", "Xã Bí Mật Zeta", "88", "Tỉnh Khác Zeta")
         village = add_village(db, "88888", "Thôn Cách Ly Zeta")
         household = add_household(db, village["id"], "Hộ Cách Ly Zeta", "Số 9 Zeta")
-        volunteer = add_user(db, "tnv.zeta", "Người Zeta", "volunteer", "88888",
-                             union_name="Hội Phụ nữ", phone="0988888888",
-                             village_ids=[village["id"]])
+        volunteer = add_user(
+            db,
+            "tnv.zeta",
+            "Người Zeta",
+            "volunteer",
+            "88888",
+            union_name="Hội Phụ nữ",
+            phone="0988888888",
+            village_ids=[village["id"]],
+        )
         admin = add_user(db, "admin.zeta", "Quản Trị Zeta", "admin", "88888")
         db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [FAST_HASH, admin["id"]])
         code = create_enrollment_code(db, volunteer["id"])
-    return {"village": village, "household": household, "volunteer": volunteer,
-            "admin": admin, "code": code}
+    return {
+        "village": village,
+        "household": household,
+        "volunteer": volunteer,
+        "admin": admin,
+        "code": code,
+    }
 
 
 def user_id(db: Any, username: str) -> int:
@@ -87,9 +111,13 @@ def user_id(db: Any, username: str) -> int:
 
 def audit_rows(db: Any, action: str) -> list[tuple[Any, ...]]:
     """(username, target, detail, ip) of each entry of this action, oldest first."""
-    return [(r["username"], r["target"], r["detail"], r["ip"]) for r in db.execute(
-        "SELECT username, target, detail, ip FROM audit_log WHERE action = ? ORDER BY id",
-        [action])]
+    return [
+        (r["username"], r["target"], r["detail"], r["ip"])
+        for r in db.execute(
+            "SELECT username, target, detail, ip FROM audit_log WHERE action = ? ORDER BY id",
+            [action],
+        )
+    ]
 
 
 def decode_png(data: bytes) -> str:

@@ -19,20 +19,28 @@ def device_row(admin: Any, device_id: str) -> str:
     return re.search(rf'<tr data-device="{device_id}".*?</tr>', page, re.S).group(0)
 
 
-def test_the_admin_sees_each_phone_with_its_volunteer_last_sync_and_unsynced(admin, client,
-                                                                             phone, db):
+def test_the_admin_sees_each_phone_with_its_volunteer_last_sync_and_unsynced(
+    admin, client, phone, db
+):
     row = device_row(admin, phone["device_id"])
     assert "Tình nguyện viên mẫu" in row and "Chưa đồng bộ" in row and "Chưa báo" in row
     client.get("/api/v1/sync/pull", headers=phone["headers"])  # a sync with nothing to push
     assert "Chưa đồng bộ" not in device_row(admin, phone["device_id"])
-    client.post("/api/v1/sync/push", json={"items": [record(phone["villages"][0]["id"])]},
-                headers=phone["headers"])
-    report = client.post("/api/v1/device/report", json={"unsynced": 7, "app_version": "1.4"},
-                         headers=phone["headers"])
+    client.post(
+        "/api/v1/sync/push",
+        json={"items": [record(phone["villages"][0]["id"])]},
+        headers=phone["headers"],
+    )
+    report = client.post(
+        "/api/v1/device/report",
+        json={"unsynced": 7, "app_version": "1.4"},
+        headers=phone["headers"],
+    )
     assert report.status_code == 200
     assert report.get_json() == {"ok": True, "device_id": phone["device_id"]}
-    last_seen = db.execute("SELECT last_seen_at FROM devices WHERE id = ?",
-                           [phone["device_id"]]).fetchone()[0]
+    last_seen = db.execute(
+        "SELECT last_seen_at FROM devices WHERE id = ?", [phone["device_id"]]
+    ).fetchone()[0]
     row = device_row(admin, phone["device_id"])
     assert last_seen and last_seen in row
     assert re.search(r'class="unsynced">7 ', row) and "1.4" in row
@@ -40,11 +48,12 @@ def test_the_admin_sees_each_phone_with_its_volunteer_last_sync_and_unsynced(adm
 
 
 def test_a_bad_report_is_refused_field_by_field(client, phone):
-    for body, field, code in [({}, "unsynced", "required"),
-                              ({"unsynced": -1}, "unsynced", "out_of_range"),
-                              ({"unsynced": "3"}, "unsynced", "wrong_type"),
-                              ({"unsynced": 1, "app_version": "x" * 41}, "app_version",
-                               "bad_length")]:
+    for body, field, code in [
+        ({}, "unsynced", "required"),
+        ({"unsynced": -1}, "unsynced", "out_of_range"),
+        ({"unsynced": "3"}, "unsynced", "wrong_type"),
+        ({"unsynced": 1, "app_version": "x" * 41}, "app_version", "bad_length"),
+    ]:
         response = client.post("/api/v1/device/report", json=body, headers=phone["headers"])
         assert response.status_code == 422
         error = response.get_json()["errors"][field][0]
@@ -55,8 +64,9 @@ def test_a_bad_report_is_refused_field_by_field(client, phone):
     assert anonymous.status_code == 401 and anonymous.get_json()["code"] == "no_token"
 
 
-def test_a_revoked_phone_gets_401_on_its_next_sync_and_knocking_is_audited(admin, client,
-                                                                           phone, db):
+def test_a_revoked_phone_gets_401_on_its_next_sync_and_knocking_is_audited(
+    admin, client, phone, db
+):
     assert client.get("/api/v1/sync/status", headers=phone["headers"]).status_code == 200
     revoked = post(admin, f"/admin/devices/{phone['device_id']}/revoke")
     assert revoked.status_code == 303
@@ -70,10 +80,12 @@ def test_a_revoked_phone_gets_401_on_its_next_sync_and_knocking_is_audited(admin
     report = client.post("/api/v1/device/report", json={"unsynced": 3}, headers=phone["headers"])
     assert push.status_code == report.status_code == 401
     assert audit_rows(db, "device_revoked") == [
-        ("quantri", f"device:{phone['device_id']}", "user:tnv.demo", "127.0.0.1")]
+        ("quantri", f"device:{phone['device_id']}", "user:tnv.demo", "127.0.0.1")
+    ]
     # Four refused requests, one entry: a phone retrying must not flood the log.
     assert audit_rows(db, "device_refused") == [
-        ("tnv.demo", f"device:{phone['device_id']}", "", "127.0.0.1")]
+        ("tnv.demo", f"device:{phone['device_id']}", "", "127.0.0.1")
+    ]
     again = post(admin, f"/admin/devices/{phone['device_id']}/revoke")
     assert again.status_code == 303 and len(audit_rows(db, "device_revoked")) == 1
 

@@ -28,8 +28,14 @@ def province(app: Any, db: Any) -> Any:
 
 
 def new_commune(province: Any, **fields: str) -> Any:
-    form = {"code": "77777", "name": "Xã Mới Lập", "province_name": "Tỉnh Minh Họa",
-            "username": "admin.moilap", "display_name": "Quản Trị Mới", **fields}
+    form = {
+        "code": "77777",
+        "name": "Xã Mới Lập",
+        "province_name": "Tỉnh Minh Họa",
+        "username": "admin.moilap",
+        "display_name": "Quản Trị Mới",
+        **fields,
+    }
     return post(province, "/admin/communes", form)
 
 
@@ -38,8 +44,9 @@ def test_a_province_admin_creates_a_commune_and_its_first_admin(app, province, d
     created = new_commune(province)
     assert created.status_code == 200
     password = re.search(r'id="new-password">([^<]+)<', created.get_data(as_text=True)).group(1)
-    assert dict(db.execute("SELECT name, province_code FROM communes WHERE id = '77777'"
-                           ).fetchone()) == {"name": "Xã Mới Lập", "province_code": "99"}
+    assert dict(
+        db.execute("SELECT name, province_code FROM communes WHERE id = '77777'").fetchone()
+    ) == {"name": "Xã Mới Lập", "province_code": "99"}
     commune_admin = logged_in(app, "admin.moilap", password)
     assert commune_admin.get("/admin/").headers["Location"].endswith("/account/password")
     listing = province.get("/admin/communes").get_data(as_text=True)
@@ -48,10 +55,12 @@ def test_a_province_admin_creates_a_commune_and_its_first_admin(app, province, d
 
 
 def test_a_commune_form_with_a_mistake_says_which(province, db):
-    for fields, words in [({"code": "1234"}, "đúng 5 chữ số"),
-                          ({"code": "99999"}, "Đã có xã với mã này"),
-                          ({"username": "admin"}, "đã có người dùng"),
-                          ({"name": ""}, "Cần nhập tên")]:
+    for fields, words in [
+        ({"code": "1234"}, "đúng 5 chữ số"),
+        ({"code": "99999"}, "Đã có xã với mã này"),
+        ({"username": "admin"}, "đã có người dùng"),
+        ({"name": ""}, "Cần nhập tên"),
+    ]:
         response = new_commune(province, **fields)
         assert response.status_code == 422 and words in response.get_data(as_text=True)
     assert db.execute("SELECT count(*) FROM communes").fetchone()[0] == 1
@@ -87,7 +96,7 @@ def test_commune_admins_see_only_their_commune_and_the_audit_log_is_split(app, d
     assert there.get(f"/admin/volunteers/{other['volunteer']['id']}").status_code == 200
     assert there.get(f"/admin/volunteers/{user_id(db, 'tnv.demo')}").status_code == 404
     login(app.test_client(), "admin.zeta", "sai")  # a failed login of a known username
-    login(app.test_client(), "nguoi-la", "sai")    # and of nobody
+    login(app.test_client(), "nguoi-la", "sai")  # and of nobody
     mine = here.get("/admin/audit").get_data(as_text=True)
     theirs = there.get("/admin/audit").get_data(as_text=True)
     assert "admin.zeta" not in mine and "nguoi-la" not in mine and "quantri" in mine
@@ -113,8 +122,9 @@ def test_the_audit_log_is_paged_and_no_route_changes_it(app, db):
 
 def test_the_cli_adds_a_province_admin(app, tmp_path, monkeypatch):
     monkeypatch.setenv("GOCUA_DATA_DIR", str(tmp_path))
-    result = CliRunner().invoke(main, ["user", "add-province-admin", "tinh.01", "--name",
-                                       "Sở TTTT", "--province", "01"])
+    result = CliRunner().invoke(
+        main, ["user", "add-province-admin", "tinh.01", "--name", "Sở TTTT", "--province", "01"]
+    )
     assert result.exit_code == 0, result.output
     password = result.output.strip().splitlines()[-1].split(": ", 1)[1]
     client = logged_in(app, "tinh.01", password)
@@ -128,8 +138,7 @@ def first_page(client: Any, username: str, password: str = PASSWORD) -> str:
     return client.get(response.location, follow_redirects=True).get_data(as_text=True)
 
 
-def test_a_province_admins_reset_is_in_the_communes_log_and_told_at_next_login(
-        app, province, db):
+def test_a_province_admins_reset_is_in_the_communes_log_and_told_at_next_login(app, province, db):
     second_commune(db)  # 88888, another province: its admin is told nothing
     staff(db, "quantri", "admin")
     staff(db, "phoquantri", "admin")

@@ -41,8 +41,11 @@ def test_failures_older_than_the_window_do_not_count(app, client, db):
     staff(db, "canbo", "reviewer")
     old = (datetime.now(UTC) - timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%SZ")
     for _ in range(LOGIN_LIMIT_USER):  # the log is append-only: old failures are inserted
-        db.execute("INSERT INTO audit_log (at, username, action, ip) VALUES (?, 'canbo',"
-                   " 'login_failed', '127.0.0.1')", [old])
+        db.execute(
+            "INSERT INTO audit_log (at, username, action, ip) VALUES (?, 'canbo',"
+            " 'login_failed', '127.0.0.1')",
+            [old],
+        )
     db.conn.commit()
     assert login(client, "canbo").status_code == 302
 
@@ -73,8 +76,9 @@ def test_a_volunteer_cannot_log_in_to_the_staff_site(client, db):
 def test_a_form_without_its_csrf_token_is_refused_and_audited(app, db):
     staff(db, "quantri", "admin")
     client = logged_in(app, "quantri")
-    response = client.post("/admin/staff", data={"username": "ke.gian", "display_name": "X",
-                                                  "role": "admin"})
+    response = client.post(
+        "/admin/staff", data={"username": "ke.gian", "display_name": "X", "role": "admin"}
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "Phiên làm việc đã hết hạn" in page and "The page has expired" in page
@@ -107,9 +111,14 @@ def test_a_tampered_session_cookie_logs_nobody_in_and_is_audited(app, db):
 def test_a_session_cookie_signed_with_another_key_is_refused(app, db, tmp_path):
     from server import create_app
 
-    other = create_app({"DATA_DIR": str(tmp_path / "other"),
-                        "SECRET_KEY": "another-installation-another-secret-key",
-                        "DATABASE": app.config["DATABASE"], "TESTING": True})
+    other = create_app(
+        {
+            "DATA_DIR": str(tmp_path / "other"),
+            "SECRET_KEY": "another-installation-another-secret-key",
+            "DATABASE": app.config["DATABASE"],
+            "TESTING": True,
+        }
+    )
     staff(db, "quantri", "admin")
     forged = logged_in(other, "quantri").get_cookie("session").value
     client = app.test_client()
@@ -124,8 +133,14 @@ def test_session_cookies_are_http_only_and_same_site_and_secure_when_asked(app, 
     response = app.test_client().get("/login")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
-    secure = create_app({"DATA_DIR": str(tmp_path / "s"), "DATABASE": app.config["DATABASE"],
-                         "SECRET_KEY": "k" * 32, "SESSION_COOKIE_SECURE": True})
+    secure = create_app(
+        {
+            "DATA_DIR": str(tmp_path / "s"),
+            "DATABASE": app.config["DATABASE"],
+            "SECRET_KEY": "k" * 32,
+            "SESSION_COOKIE_SECURE": True,
+        }
+    )
     assert "Secure" in secure.test_client().get("/login").headers["Set-Cookie"]
 
 
@@ -140,11 +155,20 @@ def test_logout_ends_the_session(app, db):
 def test_behind_a_proxy_the_client_address_is_the_forwarded_one(app, db, tmp_path):
     from server import create_app
 
-    proxied = create_app({"DATA_DIR": str(tmp_path / "p"), "DATABASE": app.config["DATABASE"],
-                          "SECRET_KEY": "k" * 32, "PROXY_HOPS": 1})
+    proxied = create_app(
+        {
+            "DATA_DIR": str(tmp_path / "p"),
+            "DATABASE": app.config["DATABASE"],
+            "SECRET_KEY": "k" * 32,
+            "PROXY_HOPS": 1,
+        }
+    )
     client = proxied.test_client()
-    client.post("/login", data={"username": "x", "password": "y", "csrf_token": csrf(client)},
-                headers={"X-Forwarded-For": "203.0.113.9"})
+    client.post(
+        "/login",
+        data={"username": "x", "password": "y", "csrf_token": csrf(client)},
+        headers={"X-Forwarded-For": "203.0.113.9"},
+    )
     assert audit_rows(db, "login_failed")[-1][3] == "203.0.113.9"
     assert PASSWORD  # staff helpers' password stays the module's constant
 
@@ -157,8 +181,10 @@ def test_each_role_lands_on_its_own_start_page(app, db):
         assert login(app.test_client(), username).headers["Location"] == start
     asked = app.test_client()
     asked.get("/admin/staff")
-    response = asked.post("/login?next=/account/password", data={
-        "username": "xem", "password": PASSWORD, "csrf_token": csrf(asked)})
+    response = asked.post(
+        "/login?next=/account/password",
+        data={"username": "xem", "password": PASSWORD, "csrf_token": csrf(asked)},
+    )
     assert response.headers["Location"] == "/account/password"  # the page asked for wins
     forbidden = logged_in(app, "xem").get("/")
     assert forbidden.status_code == 403 and 'href="/reports/"' in forbidden.get_data(as_text=True)

@@ -32,10 +32,12 @@ def test_a_user_changes_their_password_and_their_other_sessions_end(app, db):
 def test_a_wrong_current_password_or_a_weak_new_one_is_refused(app, db):
     staff(db, "canbo", "reviewer")
     client = logged_in(app, "canbo")
-    cases = [({"current": "sai", "new": NEW, "confirm": NEW}, "Mật khẩu hiện tại không đúng"),
-             ({"current": PASSWORD, "new": "ngan", "confirm": "ngan"}, "quá ngắn"),
-             ({"current": PASSWORD, "new": NEW, "confirm": NEW + "x"}, "không giống nhau"),
-             ({"current": PASSWORD, "new": "canbo", "confirm": "canbo"}, "quá ngắn")]
+    cases = [
+        ({"current": "sai", "new": NEW, "confirm": NEW}, "Mật khẩu hiện tại không đúng"),
+        ({"current": PASSWORD, "new": "ngan", "confirm": "ngan"}, "quá ngắn"),
+        ({"current": PASSWORD, "new": NEW, "confirm": NEW + "x"}, "không giống nhau"),
+        ({"current": PASSWORD, "new": "canbo", "confirm": "canbo"}, "quá ngắn"),
+    ]
     for form, words in cases:
         response = post(client, "/account/password", form)
         assert response.status_code == 422
@@ -55,8 +57,12 @@ def test_an_admin_resets_a_password_the_user_must_change_at_next_login(app, db):
     assert before.get("/account/password").status_code == 302  # the reset ended it
     client = logged_in(app, "canbo", temporary)
     assert client.get("/").headers["Location"].endswith("/account/password")
-    assert post(client, "/account/password",
-                {"current": temporary, "new": NEW, "confirm": NEW}).status_code == 200
+    assert (
+        post(
+            client, "/account/password", {"current": temporary, "new": NEW, "confirm": NEW}
+        ).status_code
+        == 200
+    )
     assert client.get("/").status_code == 200
     assert audit_rows(db, "password_reset") == [("quantri", "user:canbo", "", "127.0.0.1")]
 
@@ -88,15 +94,20 @@ def test_a_deactivated_account_is_logged_out_and_cannot_log_in(app, db):
     staff(db, "canbo", "reviewer")
     session = logged_in(app, "canbo")
     admin = logged_in(app, "quantri")
-    response = post(admin, f"/admin/users/{user_id(db, 'canbo')}/active",
-                    {"active": "0", "next": "/admin/staff"})
+    response = post(
+        admin,
+        f"/admin/users/{user_id(db, 'canbo')}/active",
+        {"active": "0", "next": "/admin/staff"},
+    )
     assert response.status_code == 303 and response.headers["Location"] == "/admin/staff"
     assert session.get("/").status_code == 302
     assert login(app.test_client(), "canbo").status_code == 401
     post(admin, f"/admin/users/{user_id(db, 'canbo')}/active", {"active": "1"})
     assert login(app.test_client(), "canbo").status_code == 302
-    assert [r[0] for r in db.execute("SELECT action FROM audit_log WHERE action LIKE 'user_%'"
-                                     " ORDER BY id")] == ["user_deactivated", "user_activated"]
+    assert [
+        r[0]
+        for r in db.execute("SELECT action FROM audit_log WHERE action LIKE 'user_%' ORDER BY id")
+    ] == ["user_deactivated", "user_activated"]
 
 
 def test_the_command_line_reset_does_what_the_admin_page_does(app, client, db):
@@ -112,14 +123,19 @@ def test_the_command_line_reset_does_what_the_admin_page_does(app, client, db):
     for _ in range(LOGIN_LIMIT_USER):
         login(client, "canbo", "sai")
     assert login(client, "canbo").status_code == 429
-    done = CliRunner().invoke(main, ["user", "reset-password", "canbo"],
-                              env={"GOCUA_DATA_DIR": app.config["DATA_DIR"]})
+    done = CliRunner().invoke(
+        main, ["user", "reset-password", "canbo"], env={"GOCUA_DATA_DIR": app.config["DATA_DIR"]}
+    )
     assert done.exit_code == 0, done.output
     temporary = done.output.split("password:")[1].strip()
     assert before.get("/account/password").status_code == 302  # the reset ended it
     fresh = logged_in(app, "canbo", temporary)  # the lock lifted
     assert fresh.get("/").headers["Location"].endswith("/account/password")
-    assert post(fresh, "/account/password",
-                {"current": temporary, "new": NEW, "confirm": NEW}).status_code == 200
+    assert (
+        post(
+            fresh, "/account/password", {"current": temporary, "new": NEW, "confirm": NEW}
+        ).status_code
+        == 200
+    )
     assert fresh.get("/").status_code == 200
     assert audit_rows(db, "password_reset") == [("cli", "user:canbo", "", "cli")]

@@ -52,22 +52,31 @@ def client_at(address: str) -> requests.Session:
     return session
 
 
-def login(session: requests.Session, base: str, username: str, password: str,
-          forwarded_for: str = SPOOFED) -> int:
+def login(
+    session: requests.Session, base: str, username: str, password: str, forwarded_for: str = SPOOFED
+) -> int:
     """POST the login form (with its CSRF token); the status code."""
     headers = {"X-Forwarded-For": forwarded_for}
     page = session.get(f"{base}/login", headers=headers, timeout=10)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    response = session.post(f"{base}/login", headers=headers, timeout=10, allow_redirects=False,
-                            data={"username": username, "password": password,
-                                  "csrf_token": token})
+    response = session.post(
+        f"{base}/login",
+        headers=headers,
+        timeout=10,
+        allow_redirects=False,
+        data={"username": username, "password": password, "csrf_token": token},
+    )
     return response.status_code
 
 
 def audit_ips(data_dir: Path, action: str) -> list[str]:
     with connect(data_dir / "gocua.db") as db:
-        return [row[0] for row in db.execute(
-            "SELECT ip FROM audit_log WHERE action = ? ORDER BY id", [action]).fetchall()]
+        return [
+            row[0]
+            for row in db.execute(
+                "SELECT ip FROM audit_log WHERE action = ? ORDER BY id", [action]
+            ).fetchall()
+        ]
 
 
 def _server(data_dir: Path, env: dict[str, str]) -> ServerProcess:
@@ -89,16 +98,16 @@ def _nginx_conf(folder: Path, port: int, backend: int) -> Path:
     conf.write_text(f"""
 {user}daemon off;
 worker_processes 1;
-pid {folder / 'nginx.pid'};
-error_log {folder / 'error.log'} warn;
+pid {folder / "nginx.pid"};
+error_log {folder / "error.log"} warn;
 events {{}}
 http {{
     access_log off;
-    client_body_temp_path {temp['body']};
-    proxy_temp_path {temp['proxy']};
-    fastcgi_temp_path {temp['fastcgi']};
-    uwsgi_temp_path {temp['uwsgi']};
-    scgi_temp_path {temp['scgi']};
+    client_body_temp_path {temp["body"]};
+    proxy_temp_path {temp["proxy"]};
+    fastcgi_temp_path {temp["fastcgi"]};
+    uwsgi_temp_path {temp["uwsgi"]};
+    scgi_temp_path {temp["scgi"]};
     server {{
         listen 127.0.0.1:{port};
         location / {{
@@ -126,8 +135,11 @@ def nginx_in_front(tmp_path: Path) -> Iterator[tuple[str, ServerProcess]]:
     port = free_port()
     conf = _nginx_conf(folder, port, server.port)
     log = (folder / "stderr.log").open("wb")
-    proc = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(folder), "-e",
-                             str(folder / "error.log")], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [NGINX, "-c", str(conf), "-p", str(folder), "-e", str(folder / "error.log")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -147,7 +159,8 @@ def nginx_in_front(tmp_path: Path) -> Iterator[tuple[str, ServerProcess]]:
 
 
 def test_behind_nginx_one_address_is_locked_out_and_another_still_logs_in(
-        nginx_in_front: tuple[str, ServerProcess]) -> None:
+    nginx_in_front: tuple[str, ServerProcess],
+) -> None:
     base, server = nginx_in_front
     attacker, colleague = client_at(CLIENT_A), client_at(CLIENT_B)
     for n in range(LOGIN_LIMIT_IP):  # a name each time: only the address's count reaches its limit
@@ -162,7 +175,8 @@ def test_behind_nginx_one_address_is_locked_out_and_another_still_logs_in(
 
 
 def test_with_hops_only_the_proxy_is_trusted_not_a_client_that_reaches_the_server_directly(
-        nginx_in_front: tuple[str, ServerProcess]) -> None:
+    nginx_in_front: tuple[str, ServerProcess],
+) -> None:
     _, server = nginx_in_front
     assert login(client_at(CLIENT_A), server.base, "canbo", "sai") == 401
     assert audit_ips(server.data_dir, "login_failed") == [CLIENT_A]
@@ -172,8 +186,16 @@ def test_without_hops_a_forwarded_address_sent_to_the_server_is_ignored(tmp_path
     server = _server(tmp_path / "data", {"GOCUA_PROXY_HOPS": ""})
     try:
         assert login(client_at(CLIENT_A), server.base, "canbo", "sai") == 401
-        assert login(client_at(CLIENT_B), server.base, "canbo", "sai",
-                     forwarded_for=f"{SPOOFED}, 198.51.100.1") == 401
+        assert (
+            login(
+                client_at(CLIENT_B),
+                server.base,
+                "canbo",
+                "sai",
+                forwarded_for=f"{SPOOFED}, 198.51.100.1",
+            )
+            == 401
+        )
     finally:
         server.stop()
     assert audit_ips(server.data_dir, "login_failed") == [CLIENT_A, CLIENT_B]

@@ -27,8 +27,11 @@ def test_service_worker_precaches_every_shell_file_with_its_hash(client):
     worker = client.get("/app/sw.js")
     assert worker.headers["Service-Worker-Allowed"] == "/app/"
     precache = json.loads(re.match(r"const PRECACHE = (.*);\n", worker.get_data(as_text=True))[1])
-    shell = {p.relative_to(ROOT / "pwa").as_posix() for p in (ROOT / "pwa").rglob("*")
-             if p.is_file() and p.name != "sw.js"}
+    shell = {
+        p.relative_to(ROOT / "pwa").as_posix()
+        for p in (ROOT / "pwa").rglob("*")
+        if p.is_file() and p.name != "sw.js"
+    }
     assert set(precache["files"]) == shell | {"messages/vi.json", "messages/en.json"}
     for path, digest in precache["files"].items():
         assert client.get(f"/app/{path}").headers["ETag"] == f'"{digest}"'

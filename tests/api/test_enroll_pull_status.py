@@ -16,11 +16,16 @@ def test_enroll_gives_a_token_stored_only_as_a_hash(client, db):
     body = client.post("/api/v1/enroll", json={"code": code.lower()}).get_json()
     assert body["user"]["username"] == "tnv.demo"
     assert {v["name"] for v in body["villages"]} == {"Thôn Đông", "Thôn Tây"}
-    stored = db.execute("SELECT token_hash FROM devices WHERE id = ?",
-                        [body["device_id"]]).fetchone()[0]
+    stored = db.execute(
+        "SELECT token_hash FROM devices WHERE id = ?", [body["device_id"]]
+    ).fetchone()[0]
     assert stored == hashlib.sha256(body["token"].encode()).hexdigest()
-    assert db.execute("SELECT count(*) FROM devices WHERE token_hash = ?",
-                      [body["token"]]).fetchone()[0] == 0
+    assert (
+        db.execute("SELECT count(*) FROM devices WHERE token_hash = ?", [body["token"]]).fetchone()[
+            0
+        ]
+        == 0
+    )
 
 
 def test_a_code_works_once(client, db):
@@ -52,8 +57,9 @@ def test_an_unknown_code_or_a_missing_one_is_refused_clearly(client):
 def pull_all(client: Any, phone: dict[str, Any], limit: int) -> list[dict[str, Any]]:
     since, changes = 0, []
     while True:
-        page = client.get(f"/api/v1/sync/pull?since={since}&limit={limit}",
-                          headers=phone["headers"]).get_json()
+        page = client.get(
+            f"/api/v1/sync/pull?since={since}&limit={limit}", headers=phone["headers"]
+        ).get_json()
         changes += page["changes"]
         assert page["next_since"] >= since
         since = page["next_since"]
@@ -82,7 +88,8 @@ def test_pull_from_a_checkpoint_brings_only_what_is_new(client, phone, db):
         add_village(db, phone["commune"]["id"], "Thôn Ngoài Phạm Vi")
     page = client.get(f"/api/v1/sync/pull?since={since}", headers=phone["headers"]).get_json()
     assert [(c["kind"], c["data"].get("head_name")) for c in page["changes"]] == [
-        ("household", "Hộ Thêm")]
+        ("household", "Hộ Thêm")
+    ]
 
 
 def test_pull_rejects_a_bad_checkpoint(client, phone):

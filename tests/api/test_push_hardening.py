@@ -24,8 +24,11 @@ def _village(phone: dict[str, Any]) -> str:
 
 def push_raw(client: Any, phone: dict[str, Any], items: list[str]) -> Any:
     """A push whose items are JSON texts as written, for what json.dumps would not write."""
-    return client.post("/api/v1/sync/push", data='{"items": [' + ", ".join(items) + "]}",
-                       headers={**phone["headers"], "Content-Type": "application/json"})
+    return client.post(
+        "/api/v1/sync/push",
+        data='{"items": [' + ", ".join(items) + "]}",
+        headers={**phone["headers"], "Content-Type": "application/json"},
+    )
 
 
 def push(client: Any, phone: dict[str, Any], items: list[Any]) -> Any:
@@ -47,8 +50,10 @@ def enrolled(client: Any, db: Any, username: str) -> dict[str, Any]:
 def neighbour(client: Any, db: Any) -> dict[str, Any]:
     """The phone of another volunteer of the demo commune, in the one village the demo
     volunteer is not assigned to."""
-    village = db.execute("SELECT id FROM villages WHERE commune_id = '99999' AND id NOT IN"
-                         " (SELECT village_id FROM user_villages)").fetchone()[0]
+    village = db.execute(
+        "SELECT id FROM villages WHERE commune_id = '99999' AND id NOT IN"
+        " (SELECT village_id FROM user_villages)"
+    ).fetchone()[0]
     with write_transaction(db):
         add_user(db, "tnv.bacson", "Người Bắc Sơn", "volunteer", "99999", village_ids=[village])
     return enrolled(client, db, "tnv.bacson")
@@ -67,14 +72,19 @@ DEEP = "[" * 5000 + "]" * 5000
 
 def _bad_items(village: str) -> dict[str, tuple[str, str, str]]:
     """Name → (the item's JSON, the field named in the error, its code)."""
+
     def written(data_json: str | None = None, **envelope: Any) -> str:
         item = record(village, data=household_data(head_name="@@"), **envelope)
         text = json.dumps(item)
         return text.replace('"@@"', data_json) if data_json else text
+
     return {
         "lone surrogate in a text answer": (written('"\\ud800"'), "data", "bad_text"),
-        "lone surrogate in a key of meta": (written(meta={"x": 1}).replace(
-            '"meta": {"x"', '"meta": {"\\udfff"'), "meta", "bad_text"),
+        "lone surrogate in a key of meta": (
+            written(meta={"x": 1}).replace('"meta": {"x"', '"meta": {"\\udfff"'),
+            "meta",
+            "bad_text",
+        ),
         "empty household_id": (written(household_id=""), "household_id", "not_uuid"),
         "5,000-deep nesting in data": (written(DEEP), "data", "too_deep"),
         "33-deep nesting in data": (written("[" * 32 + "]" * 32), "data", "too_deep"),
@@ -89,8 +99,9 @@ def test_one_bad_item_is_rejected_alone_and_the_others_applied(client, phone, db
     village = _village(phone)
     good = [record(village) for _ in range(3)]
     bad, field, code = _bad_items(village)[case]
-    response = push_raw(client, phone, [json.dumps(good[0]), bad, json.dumps(good[1]),
-                                         json.dumps(good[2])])
+    response = push_raw(
+        client, phone, [json.dumps(good[0]), bad, json.dumps(good[1]), json.dumps(good[2])]
+    )
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     results = response.get_json()["results"]
     assert [r["status"] for r in results] == ["applied", "rejected", "applied", "applied"]
@@ -118,20 +129,35 @@ def test_pull_with_a_huge_number_is_422_not_500(client, phone, query):
 
 # -- 3. scope is checked against the stored record too -------------------------------------
 def test_a_phone_cannot_take_over_a_record_of_a_village_it_is_not_assigned(
-        client, phone, neighbour, db):
+    client, phone, neighbour, db
+):
     theirs = record(_village(neighbour))
     assert push(client, neighbour, [theirs]).get_json()["results"][0]["status"] == "applied"
-    takeover = {**theirs, "rev": str(uuid.uuid4()), "base_rev": theirs["rev"],
-                "village_id": _village(phone), "data": household_data(head_name="Của tôi")}
+    takeover = {
+        **theirs,
+        "rev": str(uuid.uuid4()),
+        "base_rev": theirs["rev"],
+        "village_id": _village(phone),
+        "data": household_data(head_name="Của tôi"),
+    }
     result = push(client, phone, [takeover]).get_json()["results"][0]
     assert result["status"] == "rejected"
     assert [e["code"] for e in result["errors"]["id"]] == ["out_of_scope"]
-    row = db.execute("SELECT rev, village_id, user_id, device_id FROM records WHERE id = ?",
-                     [theirs["id"]]).fetchone()
-    assert tuple(row) == (theirs["rev"], _village(neighbour), neighbour["user"]["id"],
-                   neighbour["device_id"])
-    assert db.execute("SELECT count(*) FROM revisions WHERE record_id = ?",
-                      [theirs["id"]]).fetchone()[0] == 1
+    row = db.execute(
+        "SELECT rev, village_id, user_id, device_id FROM records WHERE id = ?", [theirs["id"]]
+    ).fetchone()
+    assert tuple(row) == (
+        theirs["rev"],
+        _village(neighbour),
+        neighbour["user"]["id"],
+        neighbour["device_id"],
+    )
+    assert (
+        db.execute("SELECT count(*) FROM revisions WHERE record_id = ?", [theirs["id"]]).fetchone()[
+            0
+        ]
+        == 1
+    )
 
 
 # -- 4. text answers are bounded -----------------------------------------------------------
@@ -148,16 +174,19 @@ def test_a_text_answer_past_the_limit_is_rejected_too_long(client, phone, db):
 
 
 # -- 5. ids are UUIDs, spelled one way --------------------------------------------------------
-@pytest.mark.parametrize(("field", "value", "code"), [
-    ("household_id", "../../admin", "not_uuid"),
-    ("household_id", "a/b", "not_uuid"),
-    ("household_id", "", "not_uuid"),
-    ("household_id", str(uuid.uuid4()).upper(), "not_lowercase"),
-    ("id", "{" + str(uuid.uuid4()) + "}", "not_uuid"),
-    ("id", "urn:uuid:" + str(uuid.uuid4()), "not_uuid"),
-    ("rev", uuid.uuid4().hex, "not_uuid"),
-    ("base_rev", "urn:uuid:" + str(uuid.uuid4()), "not_uuid"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("household_id", "../../admin", "not_uuid"),
+        ("household_id", "a/b", "not_uuid"),
+        ("household_id", "", "not_uuid"),
+        ("household_id", str(uuid.uuid4()).upper(), "not_lowercase"),
+        ("id", "{" + str(uuid.uuid4()) + "}", "not_uuid"),
+        ("id", "urn:uuid:" + str(uuid.uuid4()), "not_uuid"),
+        ("rev", uuid.uuid4().hex, "not_uuid"),
+        ("base_rev", "urn:uuid:" + str(uuid.uuid4()), "not_uuid"),
+    ],
+)
 def test_ids_must_be_canonical_uuids(client, phone, db, field, value, code):
     item = record(_village(phone), **{field: value})
     result = push(client, phone, [item]).get_json()["results"][0]
@@ -172,26 +201,35 @@ def _answer(result: dict[str, Any]) -> tuple[str, Any]:
 
 
 def test_another_communes_id_answers_as_an_out_of_scope_one_of_ones_own_commune(
-        client, phone, neighbour, stranger, db):
+    client, phone, neighbour, stranger, db
+):
     elsewhere, next_door = record(_village(stranger)), record(_village(neighbour))
     assert push(client, stranger, [elsewhere]).get_json()["results"][0]["status"] == "applied"
     assert push(client, neighbour, [next_door]).get_json()["results"][0]["status"] == "applied"
     mine = _village(phone)
-    probes = [{**elsewhere, "rev": str(uuid.uuid4()), "village_id": mine},
-              {**next_door, "rev": str(uuid.uuid4()), "village_id": mine},
-              {**elsewhere, "village_id": mine},  # the same (id, rev): not a "duplicate" either
-              {**next_door, "village_id": mine}]
+    probes = [
+        {**elsewhere, "rev": str(uuid.uuid4()), "village_id": mine},
+        {**next_door, "rev": str(uuid.uuid4()), "village_id": mine},
+        {**elsewhere, "village_id": mine},  # the same (id, rev): not a "duplicate" either
+        {**next_door, "village_id": mine},
+    ]
     results = push(client, phone, probes).get_json()["results"]
     assert _answer(results[0]) == _answer(results[1])
     assert _answer(results[2]) == _answer(results[3]) == _answer(results[0])
     assert results[0]["status"] == "rejected"
-    assert tuple(db.execute("SELECT commune_id, village_id FROM records WHERE id = ?",
-                      [elsewhere["id"]]).fetchone()) == ("88888", _village(stranger))
+    assert tuple(
+        db.execute(
+            "SELECT commune_id, village_id FROM records WHERE id = ?", [elsewhere["id"]]
+        ).fetchone()
+    ) == ("88888", _village(stranger))
 
 
 def _put(client: Any, phone: dict[str, Any], sha: str, content: bytes) -> Any:
-    return client.put(f"/api/v1/blobs/{sha}", data=content,
-                      headers={**phone["headers"], "Content-Type": "image/jpeg"})
+    return client.put(
+        f"/api/v1/blobs/{sha}",
+        data=content,
+        headers={**phone["headers"], "Content-Type": "image/jpeg"},
+    )
 
 
 def test_a_blob_is_visible_only_to_the_commune_that_holds_it(client, phone, stranger):
@@ -212,20 +250,19 @@ def test_a_record_cannot_name_another_communes_photo(client, phone, stranger, db
     install_photo_form(db)
     content, sha = photo("theirs")
     assert _put(client, stranger, sha, content).status_code == 201
-    item = record(_village(phone), data=household_data(house_photo=sha),
-                  form_version=PHOTO_VERSION)
+    item = record(_village(phone), data=household_data(house_photo=sha), form_version=PHOTO_VERSION)
     result = push(client, phone, [item]).get_json()["results"][0]
     assert result["status"] == "rejected"
     assert [e["code"] for e in result["errors"]["house_photo"]] == ["missing_blob"]
 
 
 def test_the_migration_gives_existing_blobs_to_the_communes_whose_records_name_them(
-        client, phone, stranger, db):
+    client, phone, stranger, db
+):
     install_photo_form(db)
     content, sha = photo("before")
     _put(client, phone, sha, content)
-    item = record(_village(phone), data=household_data(house_photo=sha),
-                  form_version=PHOTO_VERSION)
+    item = record(_village(phone), data=household_data(house_photo=sha), form_version=PHOTO_VERSION)
     assert push(client, phone, [item]).get_json()["results"][0]["status"] == "applied"
     # As the database was before the step: no owners table, the step not applied.
     with write_transaction(db):
@@ -233,7 +270,8 @@ def test_the_migration_gives_existing_blobs_to_the_communes_whose_records_name_t
         db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm007_blob_owners'")
     assert migrations.apply(db) == ["m007_blob_owners"]
     assert [tuple(r) for r in db.execute("SELECT commune_id, sha256 FROM blob_owners")] == [
-        ("99999", sha)]
+        ("99999", sha)
+    ]
     assert client.head(f"/api/v1/blobs/{sha}", headers=phone["headers"]).status_code == 200
     assert client.head(f"/api/v1/blobs/{sha}", headers=stranger["headers"]).status_code == 404
 

@@ -32,8 +32,13 @@ huge_ints = st.one_of(st.integers(2**53, 10**30), st.integers(-(10**30), -(2**53
 deep = st.integers(33, 6000).map(lambda n: _raw("[" * n + "]" * n))
 giant_number = st.integers(4400, 6000).map(lambda n: _raw("9" * n))
 not_canonical_ids = st.text(max_size=40).filter(lambda s: not _is_uuid(s))
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-1000, 1000),
-                         st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=10))
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-1000, 1000),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=10),
+)
 
 
 def _is_uuid(text: str) -> bool:
@@ -47,9 +52,23 @@ def _is_uuid(text: str) -> bool:
 def bad_items(draw: Any, village: str) -> Any:
     """An item that no server may apply, and why."""
     item = record(village)
-    kind = draw(st.sampled_from(["surrogate_answer", "surrogate_key", "huge_meta", "deep_meta",
-                                 "deep_data", "giant_number", "wrong_type", "bad_id",
-                                 "bad_household", "not_an_object", "missing_data"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "surrogate_answer",
+                "surrogate_key",
+                "huge_meta",
+                "deep_meta",
+                "deep_data",
+                "giant_number",
+                "wrong_type",
+                "bad_id",
+                "bad_household",
+                "not_an_object",
+                "missing_data",
+            ]
+        )
+    )
     if kind == "surrogate_answer":
         item["data"]["head_name"] = draw(with_surrogate)
     elif kind == "surrogate_key":
@@ -63,13 +82,15 @@ def bad_items(draw: Any, village: str) -> Any:
     elif kind == "giant_number":
         item["data"][draw(st.sampled_from(["residents", "head_name"]))] = draw(giant_number)
     elif kind == "wrong_type":
-        item["data"]["head_name"] = draw(st.one_of(st.integers(), st.booleans(),
-                                                   st.lists(json_scalars, max_size=3)))
+        item["data"]["head_name"] = draw(
+            st.one_of(st.integers(), st.booleans(), st.lists(json_scalars, max_size=3))
+        )
     elif kind == "bad_id":
         item[draw(st.sampled_from(["id", "rev"]))] = draw(not_canonical_ids)
     elif kind == "bad_household":
-        item["household_id"] = draw(st.one_of(st.just(""), st.text(max_size=30).map(
-            lambda s: s + "/x"), st.integers()))
+        item["household_id"] = draw(
+            st.one_of(st.just(""), st.text(max_size=30).map(lambda s: s + "/x"), st.integers())
+        )
     elif kind == "not_an_object":
         return draw(st.one_of(json_scalars, st.lists(json_scalars, max_size=3)))
     else:
@@ -85,25 +106,43 @@ def _body(items: list[Any]) -> str:
 
 
 @pytest.mark.slow
-@settings(max_examples=100, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_random_batches_reject_the_bad_items_alone(client, phone, db, data):
     village = phone["villages"][0]["id"]
     valid = st.builds(lambda: record(village, data=household_data()))
-    plan = data.draw(st.lists(valid.map(lambda i: (True, i))
-                              | bad_items(village).map(lambda i: (False, i)),
-                              min_size=1, max_size=8), label="items")
+    plan = data.draw(
+        st.lists(
+            valid.map(lambda i: (True, i)) | bad_items(village).map(lambda i: (False, i)),
+            min_size=1,
+            max_size=8,
+        ),
+        label="items",
+    )
     good = [g for g, _ in plan]
     items = [i for _, i in plan]
-    response = client.post("/api/v1/sync/push", data=_body(items), headers={
-        **phone["headers"], "Content-Type": "application/json"})
+    response = client.post(
+        "/api/v1/sync/push",
+        data=_body(items),
+        headers={**phone["headers"], "Content-Type": "application/json"},
+    )
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     results = response.get_json()["results"]
     assert len(results) == len(items)
     assert [r["status"] for r in results] == ["applied" if g else "rejected" for g in good]
     ids = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)]
-    held = {r[0] for r in db.execute(
-        f"SELECT id FROM records WHERE id IN ({','.join('?' * len(ids))})", ids)} if ids else set()
+    held = (
+        {
+            r[0]
+            for r in db.execute(
+                f"SELECT id FROM records WHERE id IN ({','.join('?' * len(ids))})", ids
+            )
+        }
+        if ids
+        else set()
+    )
     assert held == {i["id"] for g, i in plan if g}
-

@@ -12,8 +12,12 @@ from tests.records import adult, household_data, record
 
 
 def households_of(db, village):
-    return [r[0] for r in db.execute("SELECT id FROM households WHERE village_id = ?"
-                                     " ORDER BY created_at, id", [village])]
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT id FROM households WHERE village_id = ? ORDER BY created_at, id", [village]
+        )
+    ]
 
 
 def shown(page: str) -> dict[str, str]:
@@ -22,34 +26,59 @@ def shown(page: str) -> dict[str, str]:
 
 def test_the_answers_that_call_for_another_visit():
     assert followup_of({"outcome": "come_back", "revisit_date": "2026-12-01"}) == {
-        "reason": "come_back", "date": "2026-12-01", "topics": []}
+        "reason": "come_back",
+        "date": "2026-12-01",
+        "topics": [],
+    }
     assert followup_of({"outcome": "nobody_home"})["reason"] == "nobody_home"
     assert followup_of({"outcome": "refused"}) is None
     assert followup_of({"outcome": "empty_house"}) is None
     helped = household_data(members=[adult("A", 1980)])
-    assert followup_of(helped) == {"reason": "needs_help", "date": None,
-                                   "topics": ["digital_signature"]}
+    assert followup_of(helped) == {
+        "reason": "needs_help",
+        "date": None,
+        "topics": ["digital_signature"],
+    }
     content = household_data(members=[{**adult("A", 1980), "needs_help": ["none"]}])
     assert followup_of(content) is None
-    later = household_data(members=[{**adult("A", 1980), "needs_help": ["none"]}],
-                           support_given="yes",
-                           support=[{"support_member": 1, "support_actions": ["install_vneid"],
-                                     "support_result": "revisit",
-                                     "support_revisit_date": "2026-11-27"}])
+    later = household_data(
+        members=[{**adult("A", 1980), "needs_help": ["none"]}],
+        support_given="yes",
+        support=[
+            {
+                "support_member": 1,
+                "support_actions": ["install_vneid"],
+                "support_result": "revisit",
+                "support_revisit_date": "2026-11-27",
+            }
+        ],
+    )
     assert followup_of(later) == {"reason": "needs_help", "date": "2026-11-27", "topics": []}
 
 
 def test_the_follow_up_list_of_a_village_follows_each_households_latest_visit(
-        client, app, phone, db):
+    client, app, phone, db
+):
     village = phone["villages"][0]["id"]
     first, second = households_of(db, village)[:2]
     come_back = household_data(outcome="come_back", revisit_date="2026-11-25")
     for key in list(come_back):
-        if key not in ("start", "age_vneid", "age_account", "age_adult", "outcome",
-                       "revisit_date", "consent_notice_version"):
+        if key not in (
+            "start",
+            "age_vneid",
+            "age_account",
+            "age_adult",
+            "outcome",
+            "revisit_date",
+            "consent_notice_version",
+        ):
             del come_back[key]
-    earlier = record(village, first, data=come_back,
-                     meta={"started_at": "2026-11-20T01:00:00Z", "visit_date": "2026-11-20"})
+    earlier = record(
+        village,
+        first,
+        data=come_back,
+        meta={"started_at": "2026-11-20T01:00:00Z", "visit_date": "2026-11-20"},
+    )
     helped = record(village, second)  # the default member needs help with a digital signature
     assert [r["status"] for r in push(client, phone, earlier, helped)] == ["applied"] * 2
     staff(client, app)
@@ -59,11 +88,14 @@ def test_the_follow_up_list_of_a_village_follows_each_households_latest_visit(
     assert "2026-11-25" in page and "Chữ ký số" in page  # the topic in the form's words
 
     done = household_data(members=[{**adult("Nguyễn Thị Hoa", 1980), "needs_help": ["none"]}])
-    later = record(village, first, data=done,
-                   meta={"started_at": "2026-11-25T01:00:00Z", "visit_date": "2026-11-25"})
+    later = record(
+        village,
+        first,
+        data=done,
+        meta={"started_at": "2026-11-25T01:00:00Z", "visit_date": "2026-11-25"},
+    )
     push(client, phone, later)
-    assert shown(text_of(client.get(f"/followups?village={village}"))) == {
-        second: "needs_help"}
+    assert shown(text_of(client.get(f"/followups?village={village}"))) == {second: "needs_help"}
     household = text_of(client.get(f"/households/{second}"))
     assert 'id="followup">Có người cần hỗ trợ' in household
 
@@ -78,19 +110,33 @@ def test_staff_edits_that_change_a_follow_up_tell_the_phones(client, app, phone,
 
     def edit(help_with: str) -> None:
         rev = db.execute("SELECT rev FROM records").fetchone()[0]
-        assert post(client, f"/records/{item['id']}/edit", rev=rev, **{
-            "q:members:0:needs_help:present": "1",
-            "q:members:0:needs_help": help_with}).status_code == 302
+        assert (
+            post(
+                client,
+                f"/records/{item['id']}/edit",
+                rev=rev,
+                **{"q:members:0:needs_help:present": "1", "q:members:0:needs_help": help_with},
+            ).status_code
+            == 302
+        )
 
     edit("vneid")
     edit("none")
-    followups = [(c["id"], c["data"]["followup"]) for c in pull(client, phone, since)
-                 if c["kind"] == "household"]
+    followups = [
+        (c["id"], c["data"]["followup"])
+        for c in pull(client, phone, since)
+        if c["kind"] == "household"
+    ]
     assert followups == [
         (household, {"reason": "needs_help", "date": None, "topics": ["vneid"]}),
-        (household, None)]
-    post(client, f"/records/{item['id']}/review", review_state="approved",
-         rev=db.execute("SELECT rev FROM records").fetchone()[0])
+        (household, None),
+    ]
+    post(
+        client,
+        f"/records/{item['id']}/review",
+        review_state="approved",
+        rev=db.execute("SELECT rev FROM records").fetchone()[0],
+    )
     assert len([c for c in pull(client, phone, since) if c["kind"] == "household"]) == 2
 
 
@@ -101,4 +147,5 @@ def test_a_pushed_visit_puts_its_follow_up_on_the_household_phones_pull(client, 
     push(client, phone, record(village, household, id=str(uuid.uuid4())))
     changes = [c for c in pull(client, phone, since) if c["kind"] == "household"]
     assert [c["data"].get("followup") for c in changes] == [
-        {"reason": "needs_help", "date": None, "topics": ["digital_signature"]}]
+        {"reason": "needs_help", "date": None, "topics": ["digital_signature"]}
+    ]

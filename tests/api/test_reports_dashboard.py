@@ -21,38 +21,70 @@ from tests.unit.test_indicators import EXPECTED, A, B, C, D
 PASSWORD = "mat-khau-du-dai-123"
 
 
-def login_as(client: Any, db: Any, role: str, commune_id: str | None = "99999",
-             province_code: str | None = None) -> dict[str, Any]:
+def login_as(
+    client: Any,
+    db: Any,
+    role: str,
+    commune_id: str | None = "99999",
+    province_code: str | None = None,
+) -> dict[str, Any]:
     username = f"{role}.{uuid.uuid4().hex[:6]}"
     with write_transaction(db):
-        user = add_user(db, username, f"Cán bộ {role}", role, commune_id, password=PASSWORD,
-                        province_code=province_code)
+        user = add_user(
+            db,
+            username,
+            f"Cán bộ {role}",
+            role,
+            commune_id,
+            password=PASSWORD,
+            province_code=province_code,
+        )
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": username, "password": PASSWORD,
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     return user
 
 
-def store(db: Any, village_id: str, household_id: str | None, data: dict[str, Any],
-          visit_date: str = "2026-11-20", state: str = "received") -> str:
+def store(
+    db: Any,
+    village_id: str,
+    household_id: str | None,
+    data: dict[str, Any],
+    visit_date: str = "2026-11-20",
+    state: str = "received",
+) -> str:
     """A record put straight into the table, as a server edit or a rights deletion leaves one
     (B has answers missing, which a phone could not send)."""
     rid, now = str(uuid.uuid4()), now_iso()
     with write_transaction(db):
-        db["records"].insert({
-            "id": rid, "rev": str(uuid.uuid4()), "commune_id": "99999", "village_id": village_id,
-            "household_id": household_id, "form_id": "ho_gia_dinh_cds",
-            "form_version": "2026.11.1", "data": json.dumps(data, ensure_ascii=False),
-            "meta": json.dumps({"visit_date": visit_date}), "device_id": None, "user_id": None,
-            "review_state": state, "received_at": now, "updated_at": now})
+        db["records"].insert(
+            {
+                "id": rid,
+                "rev": str(uuid.uuid4()),
+                "commune_id": "99999",
+                "village_id": village_id,
+                "household_id": household_id,
+                "form_id": "ho_gia_dinh_cds",
+                "form_version": "2026.11.1",
+                "data": json.dumps(data, ensure_ascii=False),
+                "meta": json.dumps({"visit_date": visit_date}),
+                "device_id": None,
+                "user_id": None,
+                "review_state": state,
+                "received_at": now,
+                "updated_at": now,
+            }
+        )
     return rid
 
 
 def push(client: Any, phone: dict[str, Any], *items: dict[str, Any]) -> None:
-    response = client.post("/api/v1/sync/push", json={"items": list(items)},
-                           headers=phone["headers"])
+    response = client.post(
+        "/api/v1/sync/push", json={"items": list(items)}, headers=phone["headers"]
+    )
     assert [r["status"] for r in response.get_json()["results"]] == ["applied"] * len(items)
 
 
@@ -62,18 +94,29 @@ def sweep(client: Any, db: Any, phone: dict[str, Any]) -> dict[str, Any]:
     on the lane (it joins the register): 4 listed, 4 visited, 2 surveyed, 7 people. The
     commune's other village has its 2 listed households unvisited: 6 listed in the commune."""
     village = phone["villages"][0]["id"]
-    listed = [r[0] for r in db.execute("SELECT id FROM households WHERE village_id = ?"
-                                       " ORDER BY code", [village])]
+    listed = [
+        r[0]
+        for r in db.execute(
+            "SELECT id FROM households WHERE village_id = ? ORDER BY code", [village]
+        )
+    ]
     assert len(listed) == 2
     with write_transaction(db):
         third = add_household(db, village, "Quàng Thị B Một")["id"]
-    items = {"A": record(village, listed[0], data=A), "C": record(village, listed[1], data=C),
-             "D": record(village, str(uuid.uuid4()), data=D)}
+    items = {
+        "A": record(village, listed[0], data=A),
+        "C": record(village, listed[1], data=C),
+        "D": record(village, str(uuid.uuid4()), data=D),
+    }
     push(client, phone, *items.values())
     ids = {k: v["id"] for k, v in items.items()}
     ids["B"] = store(db, village, third, B)
-    return {"village": village, "other_village": phone["villages"][1]["id"], "ids": ids,
-            "households": [*listed, third]}
+    return {
+        "village": village,
+        "other_village": phone["villages"][1]["id"],
+        "ids": ids,
+        "households": [*listed, third],
+    }
 
 
 def indicators(body: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -83,8 +126,13 @@ def indicators(body: dict[str, Any]) -> dict[str, tuple[int, int]]:
 def test_the_api_gives_the_hand_worked_answers(client, db, sweep):
     login_as(client, db, "reviewer")
     body = client.get("/reports/api/indicators").get_json()
-    assert body["coverage"] == {"listed": 6, "visited": 4, "surveyed": 2, "persons": 7,
-                                "percent": 66.7}
+    assert body["coverage"] == {
+        "listed": 6,
+        "visited": 4,
+        "surveyed": 2,
+        "persons": 7,
+        "percent": 66.7,
+    }
     assert indicators(body) == EXPECTED
     shares = {i["id"]: i for i in body["indicators"]}
     assert shares["smartphone_adults"]["percent"] == 66.7  # 2 of 3
@@ -93,21 +141,31 @@ def test_the_api_gives_the_hand_worked_answers(client, db, sweep):
     assert shares["smartphone_adults"]["met"] is False
     assert shares["digital_signature"]["met"] is True  # 1 of 2 = 50% against 50%
     village = next(v for v in body["villages"] if v["id"] == sweep["village"])
-    assert village["coverage"] == {"listed": 4, "visited": 4, "surveyed": 2, "persons": 7,
-                                   "percent": 100.0}
-    assert {k: (v["numerator"], v["denominator"]) for k, v in village["indicators"].items()} \
-        == EXPECTED
+    assert village["coverage"] == {
+        "listed": 4,
+        "visited": 4,
+        "surveyed": 2,
+        "persons": 7,
+        "percent": 100.0,
+    }
+    assert {
+        k: (v["numerator"], v["denominator"]) for k, v in village["indicators"].items()
+    } == EXPECTED
 
 
 def test_approved_records_only(client, db, sweep):
     login_as(client, db, "admin")
     with write_transaction(db):  # a review decision, as the review pages store it
-        db.execute("UPDATE records SET review_state = 'approved' WHERE id = ?",
-                   [sweep["ids"]["A"]])
+        db.execute("UPDATE records SET review_state = 'approved' WHERE id = ?", [sweep["ids"]["A"]])
     body = client.get("/reports/api/indicators?approved=1").get_json()
     assert body["scope"] == "approved"
-    assert body["coverage"] == {"listed": 6, "visited": 1, "surveyed": 1, "persons": 5,
-                                "percent": 16.7}
+    assert body["coverage"] == {
+        "listed": 6,
+        "visited": 1,
+        "surveyed": 1,
+        "persons": 5,
+        "percent": 16.7,
+    }
     counted = indicators(body)
     # Household A alone: A1 is the only adult asked about phones; A1, A2, A3 about VNeID.
     assert counted["smartphone_adults"] == (1, 1)
@@ -120,8 +178,7 @@ def test_approved_records_only(client, db, sweep):
 def test_rejected_records_do_not_count(client, db, sweep):
     login_as(client, db, "admin")
     with write_transaction(db):
-        db.execute("UPDATE records SET review_state = 'rejected' WHERE id = ?",
-                   [sweep["ids"]["B"]])
+        db.execute("UPDATE records SET review_state = 'rejected' WHERE id = ?", [sweep["ids"]["B"]])
     body = client.get("/reports/api/indicators").get_json()
     assert body["coverage"]["surveyed"] == 1 and body["coverage"]["persons"] == 5
     assert body["coverage"]["visited"] == 3
@@ -130,17 +187,25 @@ def test_rejected_records_do_not_count(client, db, sweep):
 
 def test_a_household_counts_once_by_its_latest_survey(client, db, phone, sweep):
     login_as(client, db, "admin")
-    later = record(sweep["village"], sweep["households"][0],
-                   data=household_data(members=None, internet="mobile_only"),
-                   meta={"started_at": "2026-12-05T01:00:00Z", "visit_date": "2026-12-05"},
-                   # The smallest id: "latest" must mean the visit date, not the id.
-                   id="00000000-0000-4000-8000-000000000001")
+    later = record(
+        sweep["village"],
+        sweep["households"][0],
+        data=household_data(members=None, internet="mobile_only"),
+        meta={"started_at": "2026-12-05T01:00:00Z", "visit_date": "2026-12-05"},
+        # The smallest id: "latest" must mean the visit date, not the id.
+        id="00000000-0000-4000-8000-000000000001",
+    )
     later["data"]["members"] = later["data"]["members"][:1]  # one adult now lives there
     later["data"]["residents"] = 1
     push(client, phone, later)
     body = client.get("/reports/api/indicators").get_json()
-    assert body["coverage"] == {"listed": 6, "visited": 4, "surveyed": 2, "persons": 3,
-                                "percent": 66.7}
+    assert body["coverage"] == {
+        "listed": 6,
+        "visited": 4,
+        "surveyed": 2,
+        "persons": 3,
+        "percent": 66.7,
+    }
     counted = indicators(body)
     assert counted["fibre_households"] == (0, 2)  # A's fibre gave way to 4G only
     assert counted["smartphone_adults"] == (2, 3)  # the new adult, B1 and B2
@@ -153,14 +218,20 @@ def test_a_household_counts_once_by_its_latest_survey(client, db, phone, sweep):
 def test_kept_counts_equal_a_full_recount_after_changes(client, db, phone, sweep):
     ids = sweep["ids"]
     with write_transaction(db):
-        db.execute("UPDATE records SET review_state = 'approved' WHERE id IN (?, ?)",
-                   [ids["A"], ids["B"]])
-        db.execute("UPDATE records SET data = ? WHERE id = ?",
-                   [json.dumps(household_data()), ids["D"]])
-        db.execute("UPDATE records SET village_id = ? WHERE id = ?",
-                   [sweep["other_village"], ids["C"]])
-    push(client, phone, record(sweep["village"], sweep["households"][1],
-                               meta={"visit_date": "2026-12-01"}))
+        db.execute(
+            "UPDATE records SET review_state = 'approved' WHERE id IN (?, ?)", [ids["A"], ids["B"]]
+        )
+        db.execute(
+            "UPDATE records SET data = ? WHERE id = ?", [json.dumps(household_data()), ids["D"]]
+        )
+        db.execute(
+            "UPDATE records SET village_id = ? WHERE id = ?", [sweep["other_village"], ids["C"]]
+        )
+    push(
+        client,
+        phone,
+        record(sweep["village"], sweep["households"][1], meta={"visit_date": "2026-12-01"}),
+    )
     with write_transaction(db):
         db.execute("DELETE FROM revisions WHERE record_id = ?", [ids["A"]])
         db.execute("DELETE FROM records WHERE id = ?", [ids["A"]])
@@ -184,8 +255,11 @@ def test_a_village_and_what_is_outside_the_commune(client, db, sweep):
     with write_transaction(db):
         add_commune(db, "99998", "Xã Bên Cạnh", "99", "Tỉnh Minh Họa")
         elsewhere = add_village(db, "99998", "Thôn Khác")["id"]
-    for url in (f"/reports/api/indicators?village={elsewhere}",
-                "/reports/api/indicators?village=nope", "/reports/api/indicators?commune=99998"):
+    for url in (
+        f"/reports/api/indicators?village={elsewhere}",
+        "/reports/api/indicators?village=nope",
+        "/reports/api/indicators?commune=99998",
+    ):
         response = client.get(url)
         assert response.status_code == 404 and response.get_json()["code"] == "not_found"
     assert client.get(f"/reports/?village={elsewhere}").status_code == 404
@@ -195,8 +269,11 @@ def test_the_dashboard_page_shows_figures_targets_volunteers_and_prints(client, 
     login_as(client, db, "reviewer")
     page = client.get("/reports/").get_data(as_text=True)
     for ident, (num, den) in EXPECTED.items():
-        assert re.search(rf'id="indicator-{ident}" data-numerator="{num}" '
-                         rf'data-denominator="{den}"', page), ident
+        assert re.search(
+            rf'id="indicator-{ident}" data-numerator="{num}" '
+            rf'data-denominator="{den}"',
+            page,
+        ), ident
     assert "66,7%" in page and "80,0%" in page  # a share and its target, Vietnamese style
     assert "QĐ 411/QĐ-TTg" in page
     assert "Tình nguyện viên mẫu" in page  # the demo volunteer's progress
@@ -215,8 +292,12 @@ def test_a_viewer_sees_indicators_but_no_personal_data(client, db, sweep):
     assert client.get("/reports/api/indicators").status_code == 200
     assert client.get("/reports/indicators.csv").status_code == 200
     assert client.get("/reports/dictionary.csv").status_code == 200
-    for url in ("/reports/export.xlsx", "/reports/export.xlsx?pseudo=1",
-                "/reports/export/households.csv", "/reports/export/members.csv?pseudo=1"):
+    for url in (
+        "/reports/export.xlsx",
+        "/reports/export.xlsx?pseudo=1",
+        "/reports/export/households.csv",
+        "/reports/export/members.csv?pseudo=1",
+    ):
         assert client.get(url).status_code == 403, url
 
 
@@ -230,11 +311,17 @@ def test_the_province_overview(client, db, sweep):
     assert [c["name"] for c in body["communes"]] == ["Xã Bên Cạnh", "Xã Minh Họa"]
     by_id = {c["id"]: c for c in body["communes"]}
     assert by_id["99999"]["coverage"]["surveyed"] == 2
-    assert by_id["99998"]["coverage"] == {"listed": 1, "visited": 0, "surveyed": 0,
-                                          "persons": 0, "percent": 0.0}
+    assert by_id["99998"]["coverage"] == {
+        "listed": 1,
+        "visited": 0,
+        "surveyed": 0,
+        "persons": 0,
+        "percent": 0.0,
+    }
     assert body["coverage"]["listed"] == 7
-    assert {i["id"]: (i["numerator"], i["denominator"]) for g in body["groups"]
-            for i in g["indicators"]} == EXPECTED
+    assert {
+        i["id"]: (i["numerator"], i["denominator"]) for g in body["groups"] for i in g["indicators"]
+    } == EXPECTED
     page = client.get("/reports/province").get_data(as_text=True)
     assert "Xã Bên Cạnh" in page and "Phường Khác Tỉnh" not in page
     commune = client.get("/reports/?commune=99999").get_data(as_text=True)
@@ -260,14 +347,11 @@ def test_reports_need_a_login(client):
 
 def test_every_change_to_a_record_is_queued_for_the_counts(db, sweep):
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    assert {"records_report_insert", "records_report_update",
-            "records_report_delete"} <= names
+    assert {"records_report_insert", "records_report_update", "records_report_delete"} <= names
     db.execute("DELETE FROM report_dirty")
     with write_transaction(db):
-        db.execute("UPDATE records SET review_state = 'approved' WHERE id = ?",
-                   [sweep["ids"]["C"]])
-    assert [r[0] for r in db.execute("SELECT record_id FROM report_dirty")] == [
-        sweep["ids"]["C"]]
+        db.execute("UPDATE records SET review_state = 'approved' WHERE id = ?", [sweep["ids"]["C"]])
+    assert [r[0] for r in db.execute("SELECT record_id FROM report_dirty")] == [sweep["ids"]["C"]]
 
 
 def test_kept_counts_follow_random_changes(db, sweep):
@@ -282,24 +366,39 @@ def test_kept_counts_follow_random_changes(db, sweep):
         action = rng.choice(["add", "state", "move", "edit", "date", "delete"])
         if action == "add" or not live:
             day = f"2026-{rng.choice([10, 11, 12])}-0{step % 9 + 1}"
-            live.append(store(db, rng.choice(villages), rng.choice(households),
-                              rng.choice(answers), day,
-                              rng.choice(["received", "approved", "rejected", "has_issues"])))
+            live.append(
+                store(
+                    db,
+                    rng.choice(villages),
+                    rng.choice(households),
+                    rng.choice(answers),
+                    day,
+                    rng.choice(["received", "approved", "rejected", "has_issues"]),
+                )
+            )
             continue
         target = rng.choice(live)
         with write_transaction(db):
             if action == "state":
-                db.execute("UPDATE records SET review_state = ? WHERE id = ?",
-                           [rng.choice(["received", "approved", "rejected"]), target])
+                db.execute(
+                    "UPDATE records SET review_state = ? WHERE id = ?",
+                    [rng.choice(["received", "approved", "rejected"]), target],
+                )
             elif action == "move":
-                db.execute("UPDATE records SET village_id = ?, household_id = ? WHERE id = ?",
-                           [rng.choice(villages), rng.choice(households), target])
+                db.execute(
+                    "UPDATE records SET village_id = ?, household_id = ? WHERE id = ?",
+                    [rng.choice(villages), rng.choice(households), target],
+                )
             elif action == "edit":
-                db.execute("UPDATE records SET data = ? WHERE id = ?",
-                           [json.dumps(rng.choice(answers)), target])
+                db.execute(
+                    "UPDATE records SET data = ? WHERE id = ?",
+                    [json.dumps(rng.choice(answers)), target],
+                )
             elif action == "date":
-                db.execute("UPDATE records SET meta = ? WHERE id = ?",
-                           [json.dumps({"visit_date": f"2026-0{rng.randint(1, 9)}-15"}), target])
+                db.execute(
+                    "UPDATE records SET meta = ? WHERE id = ?",
+                    [json.dumps({"visit_date": f"2026-0{rng.randint(1, 9)}-15"}), target],
+                )
             else:
                 db.execute("DELETE FROM revisions WHERE record_id = ?", [target])
                 db.execute("DELETE FROM records WHERE id = ?", [target])
@@ -308,8 +407,9 @@ def test_kept_counts_follow_random_changes(db, sweep):
             refresh_dirty(db)
             kept = db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall()
             rebuild(db)
-            assert db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall() \
-                == kept, f"step {step}"
+            assert (
+                db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall() == kept
+            ), f"step {step}"
 
 
 def test_counts_made_under_other_indicator_files_are_recounted(client, db, sweep):
@@ -330,8 +430,9 @@ def test_the_reports_commands(app, db, sweep, monkeypatch):
     monkeypatch.setenv("GOCUA_DATA_DIR", app.config["DATA_DIR"])
     runner = CliRunner()
     checked = runner.invoke(main, ["reports", "check"])
-    assert checked.exit_code == 0 and "ho_gia_dinh_cds 2026.11.1: OK, 15 indicators" in \
-        checked.output
+    assert (
+        checked.exit_code == 0 and "ho_gia_dinh_cds 2026.11.1: OK, 15 indicators" in checked.output
+    )
     refreshed = runner.invoke(main, ["reports", "refresh"])
     assert refreshed.exit_code == 0 and refreshed.output.startswith("4 records counted")
     again = runner.invoke(main, ["reports", "refresh"])
@@ -343,17 +444,22 @@ def test_a_merged_village_counts_under_its_survivor(client, db, sweep):
     login_as(client, db, "admin")
     source, target = sweep["village"], sweep["other_village"]
     with write_transaction(db):  # what the register's merge does: records keep their village
-        db.execute("UPDATE villages SET active = 0, merged_into = ? WHERE id = ?",
-                   [target, source])
-        db.execute("UPDATE households SET village_id = ? WHERE village_id = ?",
-                   [target, source])
-        db.execute("UPDATE households SET removed_at = '2026-11-21T00:00:00Z' WHERE id = ?",
-                   [sweep["households"][2]])  # B's house taken off the register
+        db.execute("UPDATE villages SET active = 0, merged_into = ? WHERE id = ?", [target, source])
+        db.execute("UPDATE households SET village_id = ? WHERE village_id = ?", [target, source])
+        db.execute(
+            "UPDATE households SET removed_at = '2026-11-21T00:00:00Z' WHERE id = ?",
+            [sweep["households"][2]],
+        )  # B's house taken off the register
     body = client.get("/reports/api/indicators").get_json()
     rows = {v["id"]: v for v in body["villages"]}
     assert source not in rows  # the demo commune's third village stays beside the survivor
-    assert rows[target]["coverage"] == {"listed": 5, "visited": 4, "surveyed": 2,
-                                        "persons": 7, "percent": 80.0}
+    assert rows[target]["coverage"] == {
+        "listed": 5,
+        "visited": 4,
+        "surveyed": 2,
+        "persons": 7,
+        "percent": 80.0,
+    }
     one = client.get(f"/reports/api/indicators?village={target}").get_json()
     assert indicators(one) == EXPECTED and one["states"] == {"received": 4}
     assert client.get(f"/reports/api/indicators?village={source}").status_code == 404

@@ -20,22 +20,45 @@ from tests.api.test_reports_dashboard import login_as, push
 from tests.records import adult, child, household_data, record
 from tests.unit.test_indicators import A, C
 
-PERSONAL = ["Lò Văn A Một", "Lò Thị A Hai", "Bản Mường, nhà số 7", "0912345678", "0987654321",
-            "Nguyễn Thị Hoa", "Nguyễn Văn Nam", "Số 12, ngõ 3", "21.35 103.91", "anh Tùng"]
+PERSONAL = [
+    "Lò Văn A Một",
+    "Lò Thị A Hai",
+    "Bản Mường, nhà số 7",
+    "0912345678",
+    "0987654321",
+    "Nguyễn Thị Hoa",
+    "Nguyễn Văn Nam",
+    "Số 12, ngõ 3",
+    "21.35 103.91",
+    "anh Tùng",
+]
 FORMULA = '=HYPERLINK("http://example.com","x")'
 
 
 @pytest.fixture
 def records(client: Any, db: Any, phone: dict[str, Any]) -> list[dict[str, Any]]:
     village = phone["villages"][0]["id"]
-    first = {**A, "head_name": "Lò Văn A Một", "respondent_name": "Lò Thị A Hai",
-             "address": "Bản Mường, nhà số 7", "phone": "0912345678",
-             "gps": "21.35 103.91 500 5", "notes": "Gọi anh Tùng 0987654321"}
-    third = household_data(members=[adult("Nguyễn Thị Hoa", 1980), child("Nguyễn Văn Nam", 2016)],
-                           notes=FORMULA, support_given="yes",
-                           support=[{"support_member": 1, "support_actions": ["install_vneid",
-                                                                              "scam_warning"],
-                                     "support_result": "done"}])
+    first = {
+        **A,
+        "head_name": "Lò Văn A Một",
+        "respondent_name": "Lò Thị A Hai",
+        "address": "Bản Mường, nhà số 7",
+        "phone": "0912345678",
+        "gps": "21.35 103.91 500 5",
+        "notes": "Gọi anh Tùng 0987654321",
+    }
+    third = household_data(
+        members=[adult("Nguyễn Thị Hoa", 1980), child("Nguyễn Văn Nam", 2016)],
+        notes=FORMULA,
+        support_given="yes",
+        support=[
+            {
+                "support_member": 1,
+                "support_actions": ["install_vneid", "scam_warning"],
+                "support_result": "done",
+            }
+        ],
+    )
     items = [record(village, data=first), record(village, data=C), record(village, data=third)]
     push(client, phone, *items)
     return items
@@ -88,15 +111,23 @@ def test_the_xlsx_export_read_back_matches_the_records(client, db, records):
     for item in records:
         mine = [m for m in members if m["record_id"] == item["id"]]
         assert [m["members_index"] for m in mine] == list(
-            range(1, len(item["data"].get("members", [])) + 1))
+            range(1, len(item["data"].get("members", [])) + 1)
+        )
         for row, answers in zip(mine, item["data"].get("members", []), strict=True):
             for name, cell in row.items():
                 if name in form.nodes:
                     assert cell == as_cell(answers.get(name)), (item["id"], name)
     support = sheet_rows(book, "support")
-    assert support == [{"record_id": records[2]["id"], "support_index": 1, "support_member": 1,
-                        "support_actions": "install_vneid scam_warning",
-                        "support_result": "done", "support_revisit_date": None}]
+    assert support == [
+        {
+            "record_id": records[2]["id"],
+            "support_index": 1,
+            "support_member": 1,
+            "support_actions": "install_vneid scam_warning",
+            "support_result": "done",
+            "support_revisit_date": None,
+        }
+    ]
 
 
 def test_an_answer_that_looks_like_a_formula_stays_text(client, db, records):
@@ -132,18 +163,26 @@ def test_the_csv_export_rows_match_the_records(client, db, records):
             expected = as_cell(item["data"].get(name))
             assert by_id[item["id"]][name] == ("" if expected is None else str(expected))
     members = csv_rows(client.get("/reports/export/members.csv"))
-    expected = [(item["id"], str(i), m["member_name"], str(m["birth_year"]))
-                for item in records for i, m in enumerate(item["data"].get("members", []), 1)]
-    assert sorted((m["record_id"], m["members_index"], m["member_name"], m["birth_year"])
-                  for m in members) == sorted(expected)
+    expected = [
+        (item["id"], str(i), m["member_name"], str(m["birth_year"]))
+        for item in records
+        for i, m in enumerate(item["data"].get("members", []), 1)
+    ]
+    assert sorted(
+        (m["record_id"], m["members_index"], m["member_name"], m["birth_year"]) for m in members
+    ) == sorted(expected)
 
 
 def test_the_pseudonymised_exports_hold_no_names_phones_or_addresses(client, db, records):
     login_as(client, db, "admin")
-    responses = [client.get("/reports/export.xlsx?pseudo=1"),
-                 client.get("/reports/export.xlsx?pseudo=1&labels=1"),
-                 *(client.get(f"/reports/export/{t}.csv?pseudo=1")
-                   for t in ("households", "members", "support"))]
+    responses = [
+        client.get("/reports/export.xlsx?pseudo=1"),
+        client.get("/reports/export.xlsx?pseudo=1&labels=1"),
+        *(
+            client.get(f"/reports/export/{t}.csv?pseudo=1")
+            for t in ("households", "members", "support")
+        ),
+    ]
     for response in responses:
         assert response.status_code == 200
         found = every_text(response)
@@ -164,11 +203,16 @@ def test_every_export_is_in_the_audit_log(client, db, records):
     client.get("/reports/export/members.csv")
     client.get("/reports/dictionary.xlsx")
     client.get("/reports/indicators.csv?approved=1")
-    rows = db.execute("SELECT user_id, action, target, detail FROM audit_log"
-                      " WHERE action LIKE 'export%' ORDER BY id").fetchall()
+    rows = db.execute(
+        "SELECT user_id, action, target, detail FROM audit_log"
+        " WHERE action LIKE 'export%' ORDER BY id"
+    ).fetchall()
     assert [(r["user_id"], r["action"], r["target"]) for r in rows] == [
-        (user["id"], "export_records", "99999"), (user["id"], "export_records", "99999"),
-        (user["id"], "export_dictionary", "99999"), (user["id"], "export_indicators", "99999")]
+        (user["id"], "export_records", "99999"),
+        (user["id"], "export_records", "99999"),
+        (user["id"], "export_dictionary", "99999"),
+        (user["id"], "export_indicators", "99999"),
+    ]
     details = [json.loads(r["detail"]) for r in rows]
     assert details[0]["format"] == "xlsx" and details[0]["pseudonymised"] is True
     assert details[1]["table"] == "members" and details[1]["pseudonymised"] is False
@@ -178,8 +222,7 @@ def test_every_export_is_in_the_audit_log(client, db, records):
 def test_approved_only_and_one_village(client, db, phone, records):
     login_as(client, db, "admin")
     with db.conn:
-        db.execute("UPDATE records SET review_state = 'approved' WHERE id = ?",
-                   [records[0]["id"]])
+        db.execute("UPDATE records SET review_state = 'approved' WHERE id = ?", [records[0]["id"]])
     approved = csv_rows(client.get("/reports/export/households.csv?approved=1"))
     assert [r["record_id"] for r in approved] == [records[0]["id"]]
     other = phone["villages"][1]["id"]
@@ -194,8 +237,7 @@ def test_the_data_dictionary_names_every_question_and_choice(client, db, records
     book = workbook(client.get("/reports/dictionary.xlsx"))
     questions = sheet_rows(book, "questions")
     names = {q["name"] for q in questions}
-    assert names == {n.name for n in form.nodes.values()
-                     if n.kind != "group" and n.type != "note"}
+    assert names == {n.name for n in form.nodes.values() if n.kind != "group" and n.type != "note"}
     phone = next(q for q in questions if q["name"] == "phone")
     assert phone["label_en"] == form.label(form.nodes["phone"], "en")
     assert phone["pseudonymised_export"] == "no"
@@ -215,15 +257,25 @@ def test_the_indicator_table_gives_the_counts(client, db, records):
     by_key = {r["indicator"]: r for r in commune}
     assert by_key["households_surveyed"]["numerator"] == "2"
     # Surveyed: A (A1 own smartphone) and the third (Nguyễn Thị Hoa, 46, own smartphone).
-    assert (by_key["smartphone_adults"]["numerator"],
-            by_key["smartphone_adults"]["denominator"]) == ("2", "2")
+    assert (
+        by_key["smartphone_adults"]["numerator"],
+        by_key["smartphone_adults"]["denominator"],
+    ) == ("2", "2")
     assert by_key["smartphone_adults"]["target_percent"] == "80.0"
-    assert (by_key["fibre_households"]["numerator"],
-            by_key["fibre_households"]["denominator"]) == ("2", "2")
+    assert (by_key["fibre_households"]["numerator"], by_key["fibre_households"]["denominator"]) == (
+        "2",
+        "2",
+    )
 
 
-HOSTILE = ['=HYPERLINK("http://x","y")', "+1+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
-           "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
+HOSTILE = [
+    '=HYPERLINK("http://x","y")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
 STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -261,7 +313,8 @@ def assert_no_formula_in_xlsx(response: Any) -> list[Any]:
 
 
 def test_labels_village_names_and_headers_that_look_like_formulas_stay_text(
-        client, db, records, phone):
+    client, db, records, phone
+):
     hostile_form_and_villages(db, phone["villages"][0]["id"])
     login_as(client, db, "admin")
     for labels in ("", "?labels=1&lang=vi"):
@@ -271,8 +324,12 @@ def test_labels_village_names_and_headers_that_look_like_formulas_stay_text(
         assert "'" + HOSTILE[0] in cells
     headers = assert_no_formula_in_xlsx(client.get("/reports/export.xlsx?labels=1&lang=en"))
     assert set(HOSTILE[:4]) <= set(headers)
-    assert set(HOSTILE[:4]) <= {c.removeprefix("'") for c in assert_no_formula_in_csv(
-        client.get("/reports/export/households.csv?labels=1&lang=en"))}
+    assert set(HOSTILE[:4]) <= {
+        c.removeprefix("'")
+        for c in assert_no_formula_in_csv(
+            client.get("/reports/export/households.csv?labels=1&lang=en")
+        )
+    }
     dictionary = assert_no_formula_in_xlsx(client.get("/reports/dictionary.xlsx"))
     assert set(HOSTILE[:4]) <= set(dictionary)
     cells = assert_no_formula_in_csv(client.get("/reports/dictionary.csv"))

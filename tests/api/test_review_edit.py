@@ -24,8 +24,11 @@ from tests.records import adult, child, household_data, record
 
 
 def revisions(db, record_id):
-    return db.execute("SELECT rev, base_rev, status, device_id, user_id, resolution"
-                      " FROM revisions WHERE record_id = ? ORDER BY rowid", [record_id]).fetchall()
+    return db.execute(
+        "SELECT rev, base_rev, status, device_id, user_id, resolution"
+        " FROM revisions WHERE record_id = ? ORDER BY rowid",
+        [record_id],
+    ).fetchall()
 
 
 def admin_id(db):
@@ -33,32 +36,45 @@ def admin_id(db):
 
 
 def test_a_staff_edit_is_a_checked_new_revision_with_its_diff(client, app, phone, db):
-    item = record(phone["villages"][0]["id"],
-                  data=household_data(head_name="Nguyen Thi Hoa",
-                                      members=[adult("Nguyễn Thị Hoa", 1980),
-                                               child("Nguyễn Văn Nam", 2016)]))
+    item = record(
+        phone["villages"][0]["id"],
+        data=household_data(
+            head_name="Nguyen Thi Hoa",
+            members=[adult("Nguyễn Thị Hoa", 1980), child("Nguyễn Văn Nam", 2016)],
+        ),
+    )
     push(client, phone, item)
     staff(client, app)
     form = text_of(client.get(f"/records/{item['id']}/edit"))
     assert 'name="q:head_name" value="Nguyen Thi Hoa"' in form
     assert 'name="q:members:1:birth_year"' in form
 
-    saved = post(client, f"/records/{item['id']}/edit", rev=item["rev"],
-                 **{"q:head_name": "Nguyễn Thị Hoa", "q:members:1:birth_year": "2015"},
-                 comment="Sửa dấu tên chủ hộ")
+    saved = post(
+        client,
+        f"/records/{item['id']}/edit",
+        rev=item["rev"],
+        **{"q:head_name": "Nguyễn Thị Hoa", "q:members:1:birth_year": "2015"},
+        comment="Sửa dấu tên chủ hộ",
+    )
     assert saved.status_code == 302
     rows = revisions(db, item["id"])
     assert [(r["status"], r["device_id"], r["user_id"]) for r in rows] == [
-        ("superseded", phone["device_id"], rows[0]["user_id"]), ("current", None, admin_id(db))]
+        ("superseded", phone["device_id"], rows[0]["user_id"]),
+        ("current", None, admin_id(db)),
+    ]
     new_rev = rows[1]["rev"]
     assert rows[1][1] == item["rev"]
-    stored = json.loads(db.execute("SELECT data FROM records WHERE id = ?",
-                                   [item["id"]]).fetchone()[0])
+    stored = json.loads(
+        db.execute("SELECT data FROM records WHERE id = ?", [item["id"]]).fetchone()[0]
+    )
     assert stored["head_name"] == "Nguyễn Thị Hoa"
     assert stored["members"][1]["birth_year"] == 2015
     assert stored["members"][1]["age"] == 11  # worked out again for the visit's year
     assert dict(db.execute("SELECT review_state, rev, device_id FROM records").fetchone()) == {
-        "review_state": "edited", "rev": new_rev, "device_id": phone["device_id"]}
+        "review_state": "edited",
+        "rev": new_rev,
+        "device_id": phone["device_id"],
+    }
 
     page = text_of(client.get(f"/records/{item['id']}"))
     change = page.split(f'id="rev-{new_rev}"')[1].split("</details>")[0]
@@ -70,25 +86,27 @@ def test_a_staff_edit_is_a_checked_new_revision_with_its_diff(client, app, phone
     assert "edit_record" in audit_actions(db)
     edited = [c["data"] for c in pull(client, phone) if c["kind"] == "review"]
     assert [(e["review_state"], e["rev"], e["comment"]) for e in edited] == [
-        ("edited", new_rev, "Sửa dấu tên chủ hộ")]
+        ("edited", new_rev, "Sửa dấu tên chủ hộ")
+    ]
 
 
-def test_an_edit_that_breaks_the_form_rules_is_shown_back_and_not_stored(
-        client, app, phone, db):
+def test_an_edit_that_breaks_the_form_rules_is_shown_back_and_not_stored(client, app, phone, db):
     item = record(phone["villages"][0]["id"])
     push(client, phone, item)
     staff(client, app)
-    bad = post(client, f"/records/{item['id']}/edit", rev=item["rev"],
-               **{"q:residents": "0", "q:members:0:birth_year": "một chín tám"})
+    bad = post(
+        client,
+        f"/records/{item['id']}/edit",
+        rev=item["rev"],
+        **{"q:residents": "0", "q:members:0:birth_year": "một chín tám"},
+    )
     assert bad.status_code == 422
     page = text_of(bad)
     assert 'id="edit-errors"' in page and "members[0].birth_year" in page
     assert "Phải là số nguyên." in page
-    emptied = post(client, f"/records/{item['id']}/edit", rev=item["rev"],
-                   **{"q:residents": "0"})
+    emptied = post(client, f"/records/{item['id']}/edit", rev=item["rev"], **{"q:residents": "0"})
     assert emptied.status_code == 422 and 'data-path="residents"' in text_of(emptied)
-    required = post(client, f"/records/{item['id']}/edit", rev=item["rev"],
-                    **{"q:head_name": ""})
+    required = post(client, f"/records/{item['id']}/edit", rev=item["rev"], **{"q:head_name": ""})
     assert required.status_code == 422
     assert escape("Cần trả lời câu này.") in text_of(required)
     assert len(revisions(db, item["id"])) == 1
@@ -100,39 +118,56 @@ def test_an_edit_of_a_revision_replaced_meanwhile_is_refused(client, app, phone,
     push(client, phone, item)
     staff(client, app)
     push(client, phone, {**item, "rev": str(uuid.uuid4()), "base_rev": item["rev"]})
-    stale = post(client, f"/records/{item['id']}/edit", rev=item["rev"],
-                 **{"q:head_name": "Ai đó"})
+    stale = post(client, f"/records/{item['id']}/edit", rev=item["rev"], **{"q:head_name": "Ai đó"})
     assert stale.status_code == 409 and problem(stale)
-    nothing = post(client, f"/records/{item['id']}/edit",
-                   rev=db.execute("SELECT rev FROM records").fetchone()[0])
+    nothing = post(
+        client,
+        f"/records/{item['id']}/edit",
+        rev=db.execute("SELECT rev FROM records").fetchone()[0],
+    )
     assert nothing.status_code == 400 and "Không có gì thay đổi" in problem(nothing)
 
 
 def small_form(db) -> Form:
     """A form whose calculations give a ratio and a yes/no, installed next to the default."""
-    definition = {"settings": {"form_id": "ho_nho", "version": "1"}, "survey": [
-        {"type": "integer", "name": "households"},
-        {"type": "integer", "name": "people"},
-        {"type": "calculate", "name": "per_household",
-         "calculation": "${people} div ${households}"},
-        {"type": "calculate", "name": "crowded", "calculation": "${people} > 5"}]}
+    definition = {
+        "settings": {"form_id": "ho_nho", "version": "1"},
+        "survey": [
+            {"type": "integer", "name": "households"},
+            {"type": "integer", "name": "people"},
+            {
+                "type": "calculate",
+                "name": "per_household",
+                "calculation": "${people} div ${households}",
+            },
+            {"type": "calculate", "name": "crowded", "calculation": "${people} > 5"},
+        ],
+    }
     with write_transaction(db):
         return install_form(db, definition)[0]
 
 
 def stored_data(db, record_id):
-    return json.loads(db.execute("SELECT data FROM records WHERE id = ?",
-                                 [record_id]).fetchone()[0])
+    return json.loads(
+        db.execute("SELECT data FROM records WHERE id = ?", [record_id]).fetchone()[0]
+    )
 
 
 def test_an_edit_settles_calculations_as_the_phone_does(client, app, phone, db):
     # As the phone settled it: 4 div 2 = 2; 4 > 5 is false, stored as the text 'false'.
-    item = record(phone["villages"][0]["id"], form=small_form(db),
-                  data={"households": 2, "people": 4, "per_household": 2, "crowded": "false"})
+    item = record(
+        phone["villages"][0]["id"],
+        form=small_form(db),
+        data={"households": 2, "people": 4, "per_household": 2, "crowded": "false"},
+    )
     push(client, phone, item)
     staff(client, app)
-    saved = post(client, f"/records/{item['id']}/edit", rev=item["rev"],
-                 **{"q:households": "0", "q:people": "6"})
+    saved = post(
+        client,
+        f"/records/{item['id']}/edit",
+        rev=item["rev"],
+        **{"q:households": "0", "q:people": "6"},
+    )
     assert saved.status_code == 302
     # 6 > 5 is stored 'true' as the phone stores it; 6 div 0 is not a finite number, so the
     # phone keeps no answer, and neither does the office.
@@ -141,29 +176,38 @@ def test_an_edit_settles_calculations_as_the_phone_does(client, app, phone, db):
 
 def test_an_edit_works_out_a_calculation_the_record_had_no_answer_for(client, app, phone, db):
     # Pushed with no households: 3 div 0 left no per_household answer on the phone.
-    item = record(phone["villages"][0]["id"], form=small_form(db),
-                  data={"households": 0, "people": 3, "crowded": "false"})
+    item = record(
+        phone["villages"][0]["id"],
+        form=small_form(db),
+        data={"households": 0, "people": 3, "crowded": "false"},
+    )
     push(client, phone, item)
     staff(client, app)
-    saved = post(client, f"/records/{item['id']}/edit", rev=item["rev"],
-                 **{"q:households": "2", "q:people": "3"})
+    saved = post(
+        client,
+        f"/records/{item['id']}/edit",
+        rev=item["rev"],
+        **{"q:households": "2", "q:people": "3"},
+    )
     assert saved.status_code == 302
-    assert stored_data(db, item["id"]) == {"households": 2, "people": 3,
-                                           "per_household": 1.5, "crowded": "false"}
+    assert stored_data(db, item["id"]) == {
+        "households": 2,
+        "people": 3,
+        "per_household": 1.5,
+        "crowded": "false",
+    }
 
 
-def test_an_edit_that_lowers_the_residents_drops_the_members_beyond_them(
-        client, app, phone, db):
-    item = record(phone["villages"][0]["id"],
-                  data=household_data(members=[adult("Nguyễn Thị Hoa", 1980),
-                                               child("Nguyễn Văn Nam", 2016)]))
+def test_an_edit_that_lowers_the_residents_drops_the_members_beyond_them(client, app, phone, db):
+    item = record(
+        phone["villages"][0]["id"],
+        data=household_data(members=[adult("Nguyễn Thị Hoa", 1980), child("Nguyễn Văn Nam", 2016)]),
+    )
     push(client, phone, item)
     staff(client, app)
-    saved = post(client, f"/records/{item['id']}/edit", rev=item["rev"],
-                 **{"q:residents": "1"})
+    saved = post(client, f"/records/{item['id']}/edit", rev=item["rev"], **{"q:residents": "1"})
     assert saved.status_code == 302  # the phone would fit the roster to one member too
-    assert [m["member_name"] for m in stored_data(db, item["id"])["members"]] == [
-        "Nguyễn Thị Hoa"]
+    assert [m["member_name"] for m in stored_data(db, item["id"])["members"]] == ["Nguyễn Thị Hoa"]
 
 
 def conflicted(client, app, phone, db):
@@ -171,17 +215,21 @@ def conflicted(client, app, phone, db):
     item = record(phone["villages"][0]["id"], data=household_data(internet="fibre"))
     push(client, phone, item)
     staff(client, app)
-    post(client, f"/records/{item['id']}/edit", rev=item["rev"],
-         **{"q:head_name": "Nguyễn Thị Hoà"})
-    mine = {**item, "rev": str(uuid.uuid4()), "base_rev": item["rev"],
-            "data": household_data(internet="mobile_only", head_name="Nguyễn T. Hoa")}
+    post(
+        client, f"/records/{item['id']}/edit", rev=item["rev"], **{"q:head_name": "Nguyễn Thị Hoà"}
+    )
+    mine = {
+        **item,
+        "rev": str(uuid.uuid4()),
+        "base_rev": item["rev"],
+        "data": household_data(internet="mobile_only", head_name="Nguyễn T. Hoa"),
+    }
     result = push(client, phone, mine)[0]
     assert result["status"] == "conflict"
     return item, mine, result["server_rev"]
 
 
-def test_a_conflict_is_merged_question_by_question_and_both_versions_stay(
-        client, app, phone, db):
+def test_a_conflict_is_merged_question_by_question_and_both_versions_stay(client, app, phone, db):
     item, mine, staff_rev = conflicted(client, app, phone, db)
     page = text_of(client.get(f"/records/{item['id']}"))
     assert f"/records/{item['id']}/conflicts/{mine['rev']}" in page
@@ -190,8 +238,13 @@ def test_a_conflict_is_merged_question_by_question_and_both_versions_stay(
     assert '<tr data-question="head_name" class="differs">' in side
     assert '<tr data-question="residents" class="same">' in side
 
-    done = post(client, f"/records/{item['id']}/conflicts/{mine['rev']}", rev=staff_rev,
-                choice="merge", **{"pick:internet": "other", "pick:head_name": "current"})
+    done = post(
+        client,
+        f"/records/{item['id']}/conflicts/{mine['rev']}",
+        rev=staff_rev,
+        choice="merge",
+        **{"pick:internet": "other", "pick:head_name": "current"},
+    )
     assert done.status_code == 302
     data = json.loads(db.execute("SELECT data FROM records").fetchone()[0])
     assert (data["internet"], data["head_name"]) == ("mobile_only", "Nguyễn Thị Hoà")
@@ -199,19 +252,20 @@ def test_a_conflict_is_merged_question_by_question_and_both_versions_stay(
     assert rows[mine["rev"]]["status"] == "conflict" and rows[mine["rev"]]["resolution"] == "merged"
     current = [r for r in rows.values() if r["status"] == "current"]
     assert len(current) == 1 and current[0]["base_rev"] == staff_rev
-    kept = json.loads(db.execute("SELECT data FROM revisions WHERE rev = ?",
-                                 [mine["rev"]]).fetchone()[0])
+    kept = json.loads(
+        db.execute("SELECT data FROM revisions WHERE rev = ?", [mine["rev"]]).fetchone()[0]
+    )
     assert kept == mine["data"]  # the phone's version is still there, whole
     assert f"/conflicts/{mine['rev']}" not in text_of(client.get(f"/records/{item['id']}"))
     assert "resolve_conflict" in audit_actions(db)
 
 
 def test_keeping_the_current_version_marks_the_conflict_resolved_without_a_revision(
-        client, app, phone, db):
+    client, app, phone, db
+):
     item, mine, staff_rev = conflicted(client, app, phone, db)
     before = len(revisions(db, item["id"]))
-    post(client, f"/records/{item['id']}/conflicts/{mine['rev']}", rev=staff_rev,
-         choice="current")
+    post(client, f"/records/{item['id']}/conflicts/{mine['rev']}", rev=staff_rev, choice="current")
     rows = revisions(db, item["id"])
     assert len(rows) == before
     assert [r["resolution"] for r in rows if r["rev"] == mine["rev"]] == ["kept_current"]
@@ -219,11 +273,12 @@ def test_keeping_the_current_version_marks_the_conflict_resolved_without_a_revis
 
 
 def test_taking_the_phones_version_makes_it_current_on_top_of_the_staff_edit(
-        client, app, phone, db):
+    client, app, phone, db
+):
     item, mine, staff_rev = conflicted(client, app, phone, db)
-    post(client, f"/records/{item['id']}/conflicts/{mine['rev']}", rev=staff_rev,
-         choice="other")
+    post(client, f"/records/{item['id']}/conflicts/{mine['rev']}", rev=staff_rev, choice="other")
     data = json.loads(db.execute("SELECT data FROM records").fetchone()[0])
     assert data == mine["data"]
-    assert [r["base_rev"] for r in revisions(db, item["id"])
-            if r["status"] == "current"] == [staff_rev]
+    assert [r["base_rev"] for r in revisions(db, item["id"]) if r["status"] == "current"] == [
+        staff_rev
+    ]

@@ -27,17 +27,30 @@ def assert_escaped(page: str, *expected: str) -> None:
 
 def test_payloads_come_back_escaped_on_every_page(client, app, phone, db):
     village = phone["villages"][0]["id"]
-    data = household_data(head_name=SCRIPT, respondent_name=IMAGE, address=LINK,
-                          notes=SCRIPT + IMAGE,
-                          members=[adult(SCRIPT, 1980), adult(LINK, 1982, relation="spouse")])
+    data = household_data(
+        head_name=SCRIPT,
+        respondent_name=IMAGE,
+        address=LINK,
+        notes=SCRIPT + IMAGE,
+        members=[adult(SCRIPT, 1980), adult(LINK, 1982, relation="spouse")],
+    )
     item = record(village, str(uuid.uuid4()), data=data)
     push(client, phone, item)
     staff(client, app)
-    post(client, f"/records/{item['id']}/review", review_state="has_issues", rev=item["rev"],
-         comment=IMAGE)
+    post(
+        client,
+        f"/records/{item['id']}/review",
+        review_state="has_issues",
+        rev=item["rev"],
+        comment=IMAGE,
+    )
     post(client, f"/records/{item['id']}/edit", rev=item["rev"], **{"q:address": SCRIPT})
-    mine = {**item, "rev": str(uuid.uuid4()), "base_rev": item["rev"],
-            "data": {**data, "head_name": LINK}}
+    mine = {
+        **item,
+        "rev": str(uuid.uuid4()),
+        "base_rev": item["rev"],
+        "data": {**data, "head_name": LINK},
+    }
     push(client, phone, mine)  # a conflict with the staff edit
     post(client, f"/villages/{village}/rename", name=IMAGE)
     household = item["household_id"]
@@ -70,18 +83,26 @@ def test_payloads_come_back_escaped_on_every_page(client, app, phone, db):
     assert_escaped(text_of(duplicate), SCRIPT)
 
     csv = f"village,head_name,address\n{IMAGE.replace(chr(34), '')},{SCRIPT},x\n"
-    read = client.post("/households/import", data={
-        "csrf_token": CSRF, "file": (io.BytesIO(csv.encode()), "a.csv")},
-        content_type="multipart/form-data")
+    read = client.post(
+        "/households/import",
+        data={"csrf_token": CSRF, "file": (io.BytesIO(csv.encode()), "a.csv")},
+        content_type="multipart/form-data",
+    )
     preview = text_of(client.get(read.headers["Location"]))
     assert_escaped(preview, SCRIPT)
     assert SCRIPT not in preview and "<img src=x" not in preview
 
-    backup = {"format": "gocua-backup", "version": 1, "device_id": phone["device_id"],
-              "user": {"id": phone["user"]["id"], "username": phone["user"]["username"]},
-              "records": [{**record(village), "id": SCRIPT}]}
-    answer = client.post("/backups", data={
-        "csrf_token": CSRF, "file": (io.BytesIO(json.dumps(backup).encode()), "b.json")},
-        content_type="multipart/form-data")
+    backup = {
+        "format": "gocua-backup",
+        "version": 1,
+        "device_id": phone["device_id"],
+        "user": {"id": phone["user"]["id"], "username": phone["user"]["username"]},
+        "records": [{**record(village), "id": SCRIPT}],
+    }
+    answer = client.post(
+        "/backups",
+        data={"csrf_token": CSRF, "file": (io.BytesIO(json.dumps(backup).encode()), "b.json")},
+        content_type="multipart/form-data",
+    )
     assert answer.status_code == 200
     assert_escaped(text_of(answer), SCRIPT)

@@ -20,8 +20,7 @@ from tests.api.test_review_helpers import (
 from tests.records import adult, household_data, record
 
 
-def test_has_issues_reaches_the_phone_and_the_fix_comes_back_to_be_approved(
-        client, app, phone, db):
+def test_has_issues_reaches_the_phone_and_the_fix_comes_back_to_be_approved(client, app, phone, db):
     village = phone["villages"][0]["id"]
     item = record(village, data=household_data(members=[adult("Lê Thị Mai", 1910)]))
     assert push(client, phone, item)[0]["status"] == "applied"
@@ -29,29 +28,47 @@ def test_has_issues_reaches_the_phone_and_the_fix_comes_back_to_be_approved(
     staff(client, app)
     since = max(c["seq"] for c in pull(client, phone))
 
-    sent = post(client, f"/records/{item['id']}/review", review_state="has_issues",
-                rev=item["rev"], comment="Năm sinh 1910 có đúng không?")
+    sent = post(
+        client,
+        f"/records/{item['id']}/review",
+        review_state="has_issues",
+        rev=item["rev"],
+        comment="Năm sinh 1910 có đúng không?",
+    )
     assert sent.status_code == 302
     reviews = [c for c in pull(client, phone, since) if c["kind"] == "review"]
-    assert [(c["id"], c["data"]["review_state"], c["data"]["comment"], c["data"]["rev"])
-            for c in reviews] == [(item["id"], "has_issues", "Năm sinh 1910 có đúng không?",
-                                   item["rev"])]
+    assert [
+        (c["id"], c["data"]["review_state"], c["data"]["comment"], c["data"]["rev"])
+        for c in reviews
+    ] == [(item["id"], "has_issues", "Năm sinh 1910 có đúng không?", item["rev"])]
     assert reviews[0]["data"]["by"] == "Quản trị xã"
     assert not [c for c in pull(client, neighbour) if c["kind"] == "review"]
 
-    fixed = {**item, "rev": str(uuid.uuid4()), "base_rev": item["rev"],
-             "data": household_data(members=[adult("Lê Thị Mai", 1960)])}
+    fixed = {
+        **item,
+        "rev": str(uuid.uuid4()),
+        "base_rev": item["rev"],
+        "data": household_data(members=[adult("Lê Thị Mai", 1960)]),
+    }
     assert push(client, phone, fixed)[0]["status"] == "applied"
     page = text_of(client.get(f"/records/{item['id']}"))
     assert 'id="review-state">Đã nhận<' in page  # the push reset it to received
     changed = page.split(f'id="rev-{fixed["rev"]}"')[1].split("</details>")[0]
     assert 'data-path="members[0].birth_year"' in changed
-    assert "<td class=\"old\">1910</td>" in changed and "<td class=\"new\">1960</td>" in changed
+    assert '<td class="old">1910</td>' in changed and '<td class="new">1960</td>' in changed
     assert 'data-path="members[0].age"' in changed  # the phone recalculated the age
     assert escape("Năm sinh 1910 có đúng không?") in page
 
-    assert post(client, f"/records/{item['id']}/review", review_state="approved",
-                rev=fixed["rev"], comment="").status_code == 302
+    assert (
+        post(
+            client,
+            f"/records/{item['id']}/review",
+            review_state="approved",
+            rev=fixed["rev"],
+            comment="",
+        ).status_code
+        == 302
+    )
     last = [c for c in pull(client, phone, since) if c["kind"] == "review"][-1]["data"]
     assert (last["review_state"], last["rev"]) == ("approved", fixed["rev"])
     state = db.execute("SELECT review_state FROM records WHERE id = ?", [item["id"]]).fetchone()
@@ -66,8 +83,7 @@ def test_a_decision_on_a_revision_already_replaced_is_refused(client, app, phone
     staff(client, app)
     newer = {**item, "rev": str(uuid.uuid4()), "base_rev": item["rev"]}
     push(client, phone, newer)
-    stale = post(client, f"/records/{item['id']}/review", review_state="approved",
-                 rev=item["rev"])
+    stale = post(client, f"/records/{item['id']}/review", review_state="approved", rev=item["rev"])
     assert stale.status_code == 409
     assert "tải lại trang" in problem(stale)
     assert db.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
@@ -77,11 +93,21 @@ def test_has_issues_needs_a_comment_and_an_unknown_state_is_refused(client, app,
     item = record(phone["villages"][0]["id"])
     push(client, phone, item)
     staff(client, app)
-    bare = post(client, f"/records/{item['id']}/review", review_state="has_issues",
-                rev=item["rev"], comment="  ")
+    bare = post(
+        client,
+        f"/records/{item['id']}/review",
+        review_state="has_issues",
+        rev=item["rev"],
+        comment="  ",
+    )
     assert bare.status_code == 400 and "nhận xét" in problem(bare)
-    odd = post(client, f"/records/{item['id']}/review?lang=en", review_state="edited",
-               rev=item["rev"], comment="x")
+    odd = post(
+        client,
+        f"/records/{item['id']}/review?lang=en",
+        review_state="edited",
+        rev=item["rev"],
+        comment="x",
+    )
     assert odd.status_code == 400 and problem(odd) == "Not a valid state."
     assert db.execute("SELECT review_state FROM records").fetchone()[0] == "received"
 
@@ -89,12 +115,14 @@ def test_has_issues_needs_a_comment_and_an_unknown_state_is_refused(client, app,
 def test_review_needs_the_csrf_token_and_a_reviewer(client, app, phone, db):
     item = record(phone["villages"][0]["id"])
     push(client, phone, item)
-    anonymous = client.post(f"/records/{item['id']}/review",
-                            data={"review_state": "approved", "rev": item["rev"]})
+    anonymous = client.post(
+        f"/records/{item['id']}/review", data={"review_state": "approved", "rev": item["rev"]}
+    )
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
     staff(client, app)
-    forged = client.post(f"/records/{item['id']}/review",
-                         data={"review_state": "approved", "rev": item["rev"],
-                               "csrf_token": "forged"})
+    forged = client.post(
+        f"/records/{item['id']}/review",
+        data={"review_state": "approved", "rev": item["rev"], "csrf_token": "forged"},
+    )
     assert forged.status_code == 400
     assert db.execute("SELECT review_state FROM records").fetchone()[0] == "received"

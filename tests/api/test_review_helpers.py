@@ -29,8 +29,9 @@ def reviewer(client: Any, db: Any) -> Any:
         add_user(db, "canbo.duyet", "Cán bộ duyệt", "reviewer", "99999", password=password)
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    answer = client.post("/login", data={"username": "canbo.duyet", "password": password,
-                                         "csrf_token": token})
+    answer = client.post(
+        "/login", data={"username": "canbo.duyet", "password": password, "csrf_token": token}
+    )
     assert answer.status_code == 302
     with client.session_transaction() as session:
         session["csrf"] = CSRF
@@ -42,8 +43,9 @@ def post(client: Any, path: str, **form: Any) -> Any:
 
 
 def push(client: Any, phone: dict[str, Any], *items: dict[str, Any]) -> list[dict[str, Any]]:
-    response = client.post("/api/v1/sync/push", json={"items": list(items)},
-                           headers=phone["headers"])
+    response = client.post(
+        "/api/v1/sync/push", json={"items": list(items)}, headers=phone["headers"]
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()["results"]
 
@@ -51,8 +53,9 @@ def push(client: Any, phone: dict[str, Any], *items: dict[str, Any]) -> list[dic
 def pull(client: Any, phone: dict[str, Any], since: int = 0) -> list[dict[str, Any]]:
     changes: list[dict[str, Any]] = []
     while True:
-        page = client.get(f"/api/v1/sync/pull?since={since}&limit=500",
-                          headers=phone["headers"]).get_json()
+        page = client.get(
+            f"/api/v1/sync/pull?since={since}&limit=500", headers=phone["headers"]
+        ).get_json()
         changes += page["changes"]
         since = page["next_since"]
         if not page["has_more"]:
@@ -63,12 +66,14 @@ def last_seq(db: Any) -> int:
     return int(db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
 
 
-def other_phone(client: Any, db: Any, village_ids: list[str],
-                username: str = "tnv.khac") -> dict[str, Any]:
+def other_phone(
+    client: Any, db: Any, village_ids: list[str], username: str = "tnv.khac"
+) -> dict[str, Any]:
     """An enrolled phone of another volunteer of the demo commune."""
     with write_transaction(db):
-        add_user(db, username, "Tình nguyện viên khác", "volunteer", "99999",
-                 village_ids=village_ids)
+        add_user(
+            db, username, "Tình nguyện viên khác", "volunteer", "99999", village_ids=village_ids
+        )
     body = client.post("/api/v1/enroll", json={"code": new_code(db, username)}).get_json()
     body["headers"] = {"Authorization": f"Bearer {body['token']}"}
     return body

@@ -16,27 +16,50 @@ from tests.records import record
 VI, EN = "label::Tiếng Việt (vi)", "label::English (en)"
 SCRIPT = "<script>alert(1)</script>"
 DEFINITION = {
-    "settings": {"form_id": "nhan_tham_chieu", "version": "1",
-                 "default_language": "Tiếng Việt (vi)"},
+    "settings": {
+        "form_id": "nhan_tham_chieu",
+        "version": "1",
+        "default_language": "Tiếng Việt (vi)",
+    },
     "survey": [
         {"type": "text", "name": "head_name", VI: "Họ tên chủ hộ", EN: "Head's name"},
-        {"type": "text", "name": "phone", VI: "Số điện thoại của ${head_name}",
-         EN: "${head_name}'s phone"},
-        {"type": "select_one whose", "name": "answered_by",
-         VI: "Ai trả lời thay ${head_name}?", EN: "Who answers for ${head_name}?"},
-        {"type": "begin_group", "name": "home", VI: "Nhà của ${head_name}",
-         EN: "${head_name}'s home"},
+        {
+            "type": "text",
+            "name": "phone",
+            VI: "Số điện thoại của ${head_name}",
+            EN: "${head_name}'s phone",
+        },
+        {
+            "type": "select_one whose",
+            "name": "answered_by",
+            VI: "Ai trả lời thay ${head_name}?",
+            EN: "Who answers for ${head_name}?",
+        },
+        {
+            "type": "begin_group",
+            "name": "home",
+            VI: "Nhà của ${head_name}",
+            EN: "${head_name}'s home",
+        },
         {"type": "integer", "name": "rooms", VI: "Số phòng", EN: "Rooms"},
         {"type": "end_group"},
         {"type": "begin_repeat", "name": "members", VI: "Thành viên", EN: "Member"},
         {"type": "text", "name": "member_name", VI: "Họ tên", EN: "Name"},
-        {"type": "integer", "name": "age", VI: "Tuổi của ${member_name}",
-         EN: "Age of ${member_name}"},
+        {
+            "type": "integer",
+            "name": "age",
+            VI: "Tuổi của ${member_name}",
+            EN: "Age of ${member_name}",
+        },
         {"type": "end_repeat"},
     ],
     "choices": [
-        {"list_name": "whose", "name": "head", VI: "Chủ hộ ${head_name}",
-         EN: "The head, ${head_name}"},
+        {
+            "list_name": "whose",
+            "name": "head",
+            VI: "Chủ hộ ${head_name}",
+            EN: "The head, ${head_name}",
+        },
         {"list_name": "whose", "name": "other", VI: "Người khác", EN: "Someone else"},
     ],
 }
@@ -45,8 +68,13 @@ DEFINITION = {
 def pushed(client, app, phone, db, **answers):
     with write_transaction(db):
         form: Form = install_form(db, DEFINITION)[0]
-    data = {"head_name": "Lan", "phone": "0912", "answered_by": "head", "rooms": 3,
-            "members": [{"member_name": "An", "age": 40}, {"member_name": "Bình", "age": 12}]}
+    data = {
+        "head_name": "Lan",
+        "phone": "0912",
+        "answered_by": "head",
+        "rooms": 3,
+        "members": [{"member_name": "An", "age": 40}, {"member_name": "Bình", "age": 12}],
+    }
     data.update(answers)
     item = record(phone["villages"][0]["id"], form=form, data=data)
     push(client, phone, item)
@@ -86,8 +114,12 @@ def test_the_edit_form_fills_references_per_member(client, app, phone, db):
 def test_the_conflict_page_fills_references(client, app, phone, db):
     item = pushed(client, app, phone, db)
     post(client, f"/records/{item['id']}/edit", rev=item["rev"], **{"q:phone": "0913"})
-    mine = {**item, "rev": str(uuid.uuid4()), "base_rev": item["rev"],
-            "data": {**item["data"], "phone": "0914"}}
+    mine = {
+        **item,
+        "rev": str(uuid.uuid4()),
+        "base_rev": item["rev"],
+        "data": {**item["data"], "phone": "0914"},
+    }
     push(client, phone, mine)
     page = text_of(client.get(f"/records/{item['id']}/conflicts/{mine['rev']}"))
     assert "${" not in page

@@ -30,22 +30,31 @@ def store(db: Any, n: int) -> list[dict[str, Any]]:
                 data = household_data(members=[{**adult("A", 1980), "needs_help": help_with}])
             else:
                 data = {"outcome": outcome}
-            row = {"id": str(uuid.uuid4()), "rev": str(uuid.uuid4()), "commune_id": "99999",
-                   "village_id": villages[i % 3], "household_id": None,
-                   "form_id": "ho_gia_dinh_cds", "form_version": "2026.11.1",
-                   "data": json.dumps(data), "meta": "{}", "device_id": None,
-                   "user_id": user if i % 4 else None, "review_state": STATES[i // 9 % 3],
-                   "received_at": f"2026-11-{10 + i // 40:02d}T08:00:{i // 7 % 60:02d}Z",
-                   "updated_at": "2026-11-30T00:00:00Z"}
+            row = {
+                "id": str(uuid.uuid4()),
+                "rev": str(uuid.uuid4()),
+                "commune_id": "99999",
+                "village_id": villages[i % 3],
+                "household_id": None,
+                "form_id": "ho_gia_dinh_cds",
+                "form_version": "2026.11.1",
+                "data": json.dumps(data),
+                "meta": "{}",
+                "device_id": None,
+                "user_id": user if i % 4 else None,
+                "review_state": STATES[i // 9 % 3],
+                "received_at": f"2026-11-{10 + i // 40:02d}T08:00:{i // 7 % 60:02d}Z",
+                "updated_at": "2026-11-30T00:00:00Z",
+            }
             db["records"].insert(row)
-            rows.append({**row, "needs_help": outcome == "completed" and i % 2 == 1,
-                         "outcome": outcome})
+            rows.append(
+                {**row, "needs_help": outcome == "completed" and i % 2 == 1, "outcome": outcome}
+            )
     return rows
 
 
 def newest_first(rows: list[dict[str, Any]]) -> list[str]:
-    return [r["id"] for r in sorted(rows, key=lambda r: (r["received_at"], r["id"]),
-                                    reverse=True)]
+    return [r["id"] for r in sorted(rows, key=lambda r: (r["received_at"], r["id"]), reverse=True)]
 
 
 def walk(client: Any, query: str) -> tuple[list[str], int]:
@@ -81,10 +90,13 @@ def test_each_filter_and_their_combination(client, app, db):
         "outcome=come_back": [r for r in rows if r["outcome"] == "come_back"],
         "needs_help=1": [r for r in rows if r["needs_help"]],
         "date_from=2026-11-11&date_to=2026-11-12": [
-            r for r in rows if "2026-11-11" <= r["received_at"][:10] <= "2026-11-12"],
+            r for r in rows if "2026-11-11" <= r["received_at"][:10] <= "2026-11-12"
+        ],
         f"village={village}&needs_help=1&state=received": [
-            r for r in rows if r["village_id"] == village and r["needs_help"]
-            and r["review_state"] == "received"],
+            r
+            for r in rows
+            if r["village_id"] == village and r["needs_help"] and r["review_state"] == "received"
+        ],
     }
     for query, expected in cases.items():
         assert expected, query
@@ -97,8 +109,9 @@ def test_the_list_of_a_survivor_village_shows_the_merged_villages_records(client
     rows = store(db, 12)
     staff(client, app)
     east, west = rows[0]["village_id"], rows[1]["village_id"]
-    client.post("/villages/merge", data={"csrf_token": "test-csrf-token", "source": east,
-                                         "target": west})
+    client.post(
+        "/villages/merge", data={"csrf_token": "test-csrf-token", "source": east, "target": west}
+    )
     ids, _ = walk(client, f"village={west}")
     assert ids == newest_first([r for r in rows if r["village_id"] in (east, west)])
 
@@ -106,13 +119,24 @@ def test_the_list_of_a_survivor_village_shows_the_merged_villages_records(client
 def test_every_filter_pages_through_an_index_without_sorting(db):
     store(db, 30)
     village = db.execute("SELECT id FROM villages LIMIT 1").fetchone()[0]
-    for args in [{}, {"village": village}, {"volunteer": "2"}, {"state": "approved"},
-                 {"outcome": "completed"}, {"needs_help": "1"},
-                 {"date_from": "2026-11-11", "after": "2026-11-12T08:00:00Z~abc"}]:
+    for args in [
+        {},
+        {"village": village},
+        {"volunteer": "2"},
+        {"state": "approved"},
+        {"outcome": "completed"},
+        {"needs_help": "1"},
+        {"date_from": "2026-11-11", "after": "2026-11-12T08:00:00Z~abc"},
+    ]:
         where, params = _where(db, "99999", Filters.from_args(args))
-        plan = " / ".join(r[3] for r in db.execute(
-            "EXPLAIN QUERY PLAN SELECT r.id FROM records r"
-            f" WHERE {where} AND (r.received_at, r.id) < (?, ?)"
-            " ORDER BY r.received_at DESC, r.id DESC LIMIT 51", [*params, "9", "z"]))
+        plan = " / ".join(
+            r[3]
+            for r in db.execute(
+                "EXPLAIN QUERY PLAN SELECT r.id FROM records r"
+                f" WHERE {where} AND (r.received_at, r.id) < (?, ?)"
+                " ORDER BY r.received_at DESC, r.id DESC LIMIT 51",
+                [*params, "9", "z"],
+            )
+        )
         assert "USING" in plan and "INDEX" in plan, (args, plan)
         assert "TEMP B-TREE" not in plan, (args, plan)

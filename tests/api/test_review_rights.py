@@ -19,11 +19,19 @@ NAME = "Phạm Văn Đức"
 
 def visit(phone):
     data = household_data(
-        head_name=NAME, respondent_name=NAME, phone="0912345678", notes="Anh Đức hẹn tối",
-        members=[adult(NAME, 1975, sex="male"), child("Phạm Thị Én", 2015)])
+        head_name=NAME,
+        respondent_name=NAME,
+        phone="0912345678",
+        notes="Anh Đức hẹn tối",
+        members=[adult(NAME, 1975, sex="male"), child("Phạm Thị Én", 2015)],
+    )
     first = record(phone["villages"][0]["id"], str(uuid.uuid4()), data=data)
-    second = {**first, "rev": str(uuid.uuid4()), "base_rev": first["rev"],
-              "data": {**data, "address": "Số 4, xóm Chùa"}}
+    second = {
+        **first,
+        "rev": str(uuid.uuid4()),
+        "base_rev": first["rev"],
+        "data": {**data, "address": "Số 4, xóm Chùa"},
+    }
     return first, second
 
 
@@ -31,8 +39,7 @@ def keys_of(page: str) -> list[str]:
     return re.findall(r'<tr data-key="([^"]+)">', page)
 
 
-def test_a_person_is_found_without_accents_exported_and_erased_everywhere(
-        client, app, phone, db):
+def test_a_person_is_found_without_accents_exported_and_erased_everywhere(client, app, phone, db):
     first, second = visit(phone)
     push(client, phone, first)
     push(client, phone, second)
@@ -41,12 +48,19 @@ def test_a_person_is_found_without_accents_exported_and_erased_everywhere(
 
     found = keys_of(text_of(client.get("/people?q=pham van duc")))
     household = first["household_id"]
-    assert sorted(found) == sorted([f"head:{first['id']}:", f"respondent:{first['id']}:",
-                                    f"member:{first['id']}:0", f"register:{household}:"])
+    assert sorted(found) == sorted(
+        [
+            f"head:{first['id']}:",
+            f"respondent:{first['id']}:",
+            f"member:{first['id']}:0",
+            f"register:{household}:",
+        ]
+    )
     assert keys_of(text_of(client.get("/people?q=thị én"))) == [f"member:{first['id']}:1"]
 
-    exported = client.post("/people/export", data={"csrf_token": CSRF, "key": found,
-                                                   "reason": "Yêu cầu ngày 2/12"})
+    exported = client.post(
+        "/people/export", data={"csrf_token": CSRF, "key": found, "reason": "Yêu cầu ngày 2/12"}
+    )
     assert exported.status_code == 200
     assert exported.headers["Content-Disposition"].startswith("attachment;")
     body = json.loads(exported.get_data())
@@ -54,16 +68,20 @@ def test_a_person_is_found_without_accents_exported_and_erased_everywhere(
     member = next(i for i in body["items"] if i.get("role") == "member")
     assert [r["answers"]["member"]["member_name"] for r in member["revisions"]] == [NAME, NAME]
     head = next(i for i in body["items"] if i.get("role") == "head")
-    assert [r["answers"]["address"] for r in head["revisions"]] == ["Số 12, ngõ 3",
-                                                                    "Số 4, xóm Chùa"]
+    assert [r["answers"]["address"] for r in head["revisions"]] == [
+        "Số 12, ngõ 3",
+        "Số 4, xóm Chùa",
+    ]
     assert "members" not in head["revisions"][0]["answers"]  # other people's rows stay home
     assert "Phạm Thị Én" not in exported.get_data(as_text=True)
     assert any(i["kind"] == "household_register" for i in body["items"])
 
     refused = client.post("/people/erase", data={"csrf_token": CSRF, "key": found})
     assert refused.status_code == 400 and "lý do" in problem(refused)
-    erased = client.post("/people/erase", data={"csrf_token": CSRF, "key": found,
-                                                "reason": "Đơn yêu cầu xóa ngày 2/12"})
+    erased = client.post(
+        "/people/erase",
+        data={"csrf_token": CSRF, "key": found, "reason": "Đơn yêu cầu xóa ngày 2/12"},
+    )
     assert erased.status_code == 200 and 'id="erased"' in text_of(erased)
 
     current = json.loads(db.execute("SELECT data FROM records").fetchone()[0])
@@ -77,13 +95,15 @@ def test_a_person_is_found_without_accents_exported_and_erased_everywhere(
         [r[0] for r in db.execute("SELECT data FROM revisions")]
         + [r[0] for r in db.execute("SELECT payload FROM changes")]
         + ["|".join(map(str, r)) for r in db.execute("SELECT * FROM households")]
-        + ["|".join(map(str, r)) for r in db.execute("SELECT * FROM audit_log")])
+        + ["|".join(map(str, r)) for r in db.execute("SELECT * FROM audit_log")]
+    )
     for gone in (NAME, "0912345678", "Anh Đức hẹn tối", "xóm Chùa"):
         assert gone not in everything
     statuses = [r[0] for r in db.execute("SELECT status FROM revisions ORDER BY rowid")]
     assert statuses == ["superseded", "superseded", "current"]
-    log = db.execute("SELECT username, detail, target FROM audit_log WHERE action ="
-                     " 'person_erase'").fetchall()
+    log = db.execute(
+        "SELECT username, detail, target FROM audit_log WHERE action = 'person_erase'"
+    ).fetchall()
     assert [(r["username"], r["detail"]) for r in log] == [("admin", "Đơn yêu cầu xóa ngày 2/12")]
     assert first["id"] in log[0]["target"] and household in log[0]["target"]
     assert {"person_search", "person_export", "person_erase"} <= set(audit_actions(db))
@@ -96,8 +116,10 @@ def test_a_selection_outside_the_commune_or_made_up_is_refused(client, app, phon
     for key in ["member:00000000-0000-4000-8000-000000000000:0", "nobody:x:", "head:"]:
         answer = client.post("/people/export", data={"csrf_token": CSRF, "key": key})
         assert answer.status_code == 400
-    assert client.post("/people/erase", data={"csrf_token": CSRF,
-                                              "reason": "kiểm tra"}).status_code == 400
+    assert (
+        client.post("/people/erase", data={"csrf_token": CSRF, "reason": "kiểm tra"}).status_code
+        == 400
+    )
     short = client.get("/people?q=a")
     assert short.status_code == 400
 
@@ -105,18 +127,21 @@ def test_a_selection_outside_the_commune_or_made_up_is_refused(client, app, phon
 def erase_everywhere(client, query: str = "pham van duc") -> None:
     found = keys_of(text_of(client.get(f"/people?q={query}")))
     assert found
-    erased = client.post("/people/erase", data={"csrf_token": CSRF, "key": found,
-                                                "reason": "Đơn yêu cầu xóa ngày 2/12"})
+    erased = client.post(
+        "/people/erase",
+        data={"csrf_token": CSRF, "key": found, "reason": "Đơn yêu cầu xóa ngày 2/12"},
+    )
     assert erased.status_code == 200
 
 
 def test_an_import_preview_that_named_the_person_does_not_keep_them(client, app, phone, db):
     staff(client, app)
-    csv = (f"Thôn,Tên chủ hộ,Địa chỉ\nThôn Đông,{NAME},Số 4 xóm Chùa\n"
-           "Thôn Tây,Lê Thị Hoa,Số 8\n")
-    read = client.post("/households/import", data={
-        "csrf_token": CSRF, "file": (io.BytesIO(csv.encode("utf-8")), "ho.csv")},
-        content_type="multipart/form-data")
+    csv = f"Thôn,Tên chủ hộ,Địa chỉ\nThôn Đông,{NAME},Số 4 xóm Chùa\nThôn Tây,Lê Thị Hoa,Số 8\n"
+    read = client.post(
+        "/households/import",
+        data={"csrf_token": CSRF, "file": (io.BytesIO(csv.encode("utf-8")), "ho.csv")},
+        content_type="multipart/form-data",
+    )
     preview = read.headers["Location"]
     assert NAME in text_of(client.get(preview))
     push(client, phone, visit(phone)[0])

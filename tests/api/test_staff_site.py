@@ -14,8 +14,14 @@ from tests.records import household_data, record
 def login(client: Any, app: Any, password: str | None = None) -> Any:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    return client.post("/login", data={"username": "admin", "csrf_token": token,
-                                       "password": password or app.config["ADMIN_PASSWORD"]})
+    return client.post(
+        "/login",
+        data={
+            "username": "admin",
+            "csrf_token": token,
+            "password": password or app.config["ADMIN_PASSWORD"],
+        },
+    )
 
 
 def test_pages_need_a_login(client):
@@ -28,12 +34,14 @@ def test_wrong_password_is_refused_and_audited(client, app, db):
     assert response.status_code == 401
     assert "Sai tên đăng nhập hoặc mật khẩu" in response.get_data(as_text=True)
     assert [dict(r) for r in db.execute("SELECT action, username FROM audit_log")] == [
-        {"action": "login_failed", "username": "admin"}]
+        {"action": "login_failed", "username": "admin"}
+    ]
 
 
 def test_login_without_csrf_token_is_refused(client, app):
-    response = client.post("/login", data={"username": "admin",
-                                           "password": app.config["ADMIN_PASSWORD"]})
+    response = client.post(
+        "/login", data={"username": "admin", "password": app.config["ADMIN_PASSWORD"]}
+    )
     assert response.status_code == 400
 
 

@@ -17,8 +17,11 @@ from tests.sync.photo_form import PHOTO_VERSION, install_photo_form, photo
 
 
 def put(client: Any, phone: dict[str, Any], sha256: str, body: bytes, **headers: str) -> Any:
-    return client.put(f"/api/v1/blobs/{sha256}", data=body,
-                      headers={**phone["headers"], "Content-Type": "image/jpeg", **headers})
+    return client.put(
+        f"/api/v1/blobs/{sha256}",
+        data=body,
+        headers={**phone["headers"], "Content-Type": "image/jpeg", **headers},
+    )
 
 
 def head(client: Any, phone: dict[str, Any], sha256: str) -> Any:
@@ -58,9 +61,12 @@ def test_a_body_whose_hash_differs_is_refused_and_nothing_is_kept(client, phone,
 
 def test_a_cut_upload_leaves_nothing_half_written(client, phone, app):
     content, sha = photo("c")
-    response = client.put(f"/api/v1/blobs/{sha}", data=content[: len(content) // 2],
-                          headers=phone["headers"],
-                          environ_overrides={"CONTENT_LENGTH": str(len(content))})
+    response = client.put(
+        f"/api/v1/blobs/{sha}",
+        data=content[: len(content) // 2],
+        headers=phone["headers"],
+        environ_overrides={"CONTENT_LENGTH": str(len(content))},
+    )
     assert response.status_code == 400
     assert response.get_json()["code"] == "blob_incomplete"
     assert files_under(blob_root(app.config["DATA_DIR"])) == []
@@ -96,21 +102,31 @@ def test_stale_temporary_files_of_a_killed_upload_are_removed_at_start(app):
 
 
 def test_a_record_naming_a_photo_the_server_lacks_is_rejected_until_it_is_uploaded(
-        client, phone, db):
+    client, phone, db
+):
     install_photo_form(db)
     village = phone["villages"][0]["id"]
     house, house_sha = photo("house")
     face, face_sha = photo("face")
     members = household_data()["members"]
     members[0]["member_photo"] = face_sha
-    item = record(village, data=household_data(members=members, house_photo=house_sha),
-                  form_version=PHOTO_VERSION)
-    push = lambda: client.post("/api/v1/sync/push", json={"items": [item]},  # noqa: E731
-                               headers=phone["headers"]).get_json()["results"][0]
+    item = record(
+        village,
+        data=household_data(members=members, house_photo=house_sha),
+        form_version=PHOTO_VERSION,
+    )
+
+    def push() -> dict:
+        return client.post(
+            "/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"]
+        ).get_json()["results"][0]
+
     first = push()
     assert first["status"] == "rejected"
     assert {k: [e["code"] for e in v] for k, v in first["errors"].items()} == {
-        "house_photo": ["missing_blob"], "members[0].member_photo": ["missing_blob"]}
+        "house_photo": ["missing_blob"],
+        "members[0].member_photo": ["missing_blob"],
+    }
     assert first["errors"]["house_photo"][0]["vi"]
     put(client, phone, house_sha, house)
     assert list(push()["errors"]) == ["members[0].member_photo"]
@@ -121,6 +137,7 @@ def test_a_record_naming_a_photo_the_server_lacks_is_rejected_until_it_is_upload
 def test_records_without_photos_are_not_slowed_by_the_check(client, phone, db):
     install_photo_form(db)
     item = small_record(phone["villages"][0]["id"], form_version=PHOTO_VERSION)
-    result = client.post("/api/v1/sync/push", json={"items": [item]},
-                         headers=phone["headers"]).get_json()["results"][0]
+    result = client.post(
+        "/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"]
+    ).get_json()["results"][0]
     assert result["status"] == "applied"

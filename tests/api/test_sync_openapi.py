@@ -46,21 +46,34 @@ def test_every_api_route_and_method_is_in_the_document(app, client):
 
 def test_the_sync_routes_are_documented_with_their_schemas(app, client):
     paths = spec(client)["paths"]
-    ours = {re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", r.rule)
-            for r in app.url_map.iter_rules() if r.endpoint.startswith("api.")}
-    assert {"/api/v1/sync/push", "/api/v1/sync/pull", "/api/v1/sync/status", "/api/v1/enroll",
-            "/api/v1/blobs/{sha256}", "/api/v1/health", "/api/v1/openapi.json"} <= ours
+    ours = {
+        re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", r.rule)
+        for r in app.url_map.iter_rules()
+        if r.endpoint.startswith("api.")
+    }
+    assert {
+        "/api/v1/sync/push",
+        "/api/v1/sync/pull",
+        "/api/v1/sync/status",
+        "/api/v1/enroll",
+        "/api/v1/blobs/{sha256}",
+        "/api/v1/health",
+        "/api/v1/openapi.json",
+    } <= ours
     for path in ours:
         for method, operation in paths[path].items():
             assert "x-undocumented" not in operation, (method, path)
             assert operation["responses"], (method, path)
     push = paths["/api/v1/sync/push"]["post"]
     assert push["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Push"}
+        "$ref": "#/components/schemas/Push"
+    }
     assert push["security"] == [{"bearer": []}]
     assert "security" not in paths["/api/v1/enroll"]["post"]
     assert {p["name"] for p in paths["/api/v1/sync/pull"]["get"]["parameters"]} == {
-        "since", "limit"}
+        "since",
+        "limit",
+    }
 
 
 def test_component_schemas_are_the_validating_schemas(client):
@@ -71,8 +84,9 @@ def test_component_schemas_are_the_validating_schemas(client):
     assert push["items"]["items"] == {"allOf": [{"$ref": "#/components/schemas/Record"}]}
     record_doc = components["Record"]
     assert set(record_doc["properties"]) == set(RecordSchema().fields)
-    assert set(record_doc["required"]) == {n for n, f in RecordSchema().fields.items()
-                                           if f.required}
+    assert set(record_doc["required"]) == {
+        n for n, f in RecordSchema().fields.items() if f.required
+    }
 
 
 def load(schema: type[Schema], body: Any) -> Any:
@@ -89,15 +103,20 @@ def test_real_answers_match_the_documented_response_schemas(client, phone, db):
     headers = phone["headers"]
     first = client.post("/api/v1/sync/push", json={"items": [good, bad]}, headers=headers)
     again = client.post("/api/v1/sync/push", json={"items": [good, stale]}, headers=headers)
-    statuses = [r["status"] for body in (first, again)
-                for r in load(PushResponseSchema, body.get_json())["results"]]
+    statuses = [
+        r["status"]
+        for body in (first, again)
+        for r in load(PushResponseSchema, body.get_json())["results"]
+    ]
     assert statuses == ["applied", "rejected", "duplicate", "conflict"]
     load(PullResponseSchema, client.get("/api/v1/sync/pull", headers=headers).get_json())
     load(StatusResponseSchema, client.get("/api/v1/sync/status", headers=headers).get_json())
-    errors = [client.post("/api/v1/sync/push", json={"items": [{}] * 101}, headers=headers),
-              client.get("/api/v1/sync/pull?since=-1", headers=headers),
-              client.put(f"/api/v1/blobs/{photo('x')[1]}", data=b"no", headers=headers),
-              client.get("/api/v1/sync/status")]
+    errors = [
+        client.post("/api/v1/sync/push", json={"items": [{}] * 101}, headers=headers),
+        client.get("/api/v1/sync/pull?since=-1", headers=headers),
+        client.put(f"/api/v1/blobs/{photo('x')[1]}", data=b"no", headers=headers),
+        client.get("/api/v1/sync/status"),
+    ]
     assert [e.status_code for e in errors] == [413, 422, 422, 401]
     for error in errors:
         load(ErrorSchema, error.get_json())

@@ -40,8 +40,9 @@ def peer_client(province: LiveServer, commune: str = COMMUNE) -> SyncClient:
 
 
 def push(client: Any, phone: dict[str, Any], *items: dict[str, Any]) -> list[dict[str, Any]]:
-    return client.post("/api/v1/sync/push", json={"items": list(items)},
-                       headers=phone["headers"]).get_json()["results"]
+    return client.post(
+        "/api/v1/sync/push", json={"items": list(items)}, headers=phone["headers"]
+    ).get_json()["results"]
 
 
 def rows(db: Any, sql: str) -> set[tuple[Any, ...]]:
@@ -51,7 +52,7 @@ def rows(db: Any, sql: str) -> set[tuple[Any, ...]]:
 SAME = {
     "revisions": "SELECT record_id, rev, base_rev, status, data, meta FROM revisions",
     "records": "SELECT id, rev, commune_id, village_id, household_id, form_id, form_version,"
-               " data, review_state FROM records",
+    " data, review_state FROM records",
     "villages": "SELECT id, commune_id, name, active FROM villages",
     "households": "SELECT id, village_id, code, head_name, address, removed_at FROM households",
     "forms": "SELECT form_id, version, definition FROM forms",
@@ -65,12 +66,17 @@ def assert_same(commune: Any, province: LiveServer) -> None:
 
 
 def test_records_villages_households_and_forms_travel_then_nothing_is_new(
-        client, phone, db, province):
+    client, phone, db, province
+):
     village = phone["villages"][0]["id"]
     first, met = record(village), record(village, str(uuid.uuid4()))
     push(client, phone, first, met)
-    edit = {**first, "rev": str(uuid.uuid4()), "base_rev": first["rev"],
-            "data": household_data(zalo_group="no")}
+    edit = {
+        **first,
+        "rev": str(uuid.uuid4()),
+        "base_rev": first["rev"],
+        "data": household_data(zalo_group="no"),
+    }
     stale = {**first, "rev": str(uuid.uuid4()), "base_rev": first["rev"]}
     assert [r["status"] for r in push(client, phone, edit, stale)] == ["applied", "conflict"]
 
@@ -97,13 +103,15 @@ def test_reviews_renames_removals_and_new_households_follow(client, phone, db, p
     push(client, phone, item)
     upstream = peer_client(province)
     replicate(db, upstream, province.base, db_dir(db))
-    household = db.execute("SELECT id FROM households WHERE village_id = ? LIMIT 1",
-                           [village]).fetchone()[0]
+    household = db.execute(
+        "SELECT id FROM households WHERE village_id = ? LIMIT 1", [village]
+    ).fetchone()[0]
     with write_transaction(db):
         db.execute("UPDATE records SET review_state = 'approved' WHERE id = ?", [item["id"]])
         db.execute("UPDATE villages SET name = 'Thôn Đông Mới' WHERE id = ?", [village])
-        db.execute("UPDATE households SET removed_at = '2026-11-21T00:00:00Z' WHERE id = ?",
-                   [household])
+        db.execute(
+            "UPDATE households SET removed_at = '2026-11-21T00:00:00Z' WHERE id = ?", [household]
+        )
         add_household(db, village, "Hộ Mới")
         gone = add_village(db, COMMUNE, "Thôn Tạm")["id"]
         brief = add_household(db, gone, "Hộ Tạm")["id"]
@@ -125,14 +133,19 @@ def test_reviews_renames_removals_and_new_households_follow(client, phone, db, p
 
 def test_an_erasure_in_place_reaches_the_province(client, phone, db, province):
     first = record(phone["villages"][0]["id"])
-    edit = {**first, "rev": str(uuid.uuid4()), "base_rev": first["rev"],
-            "data": household_data(zalo_group="no")}
+    edit = {
+        **first,
+        "rev": str(uuid.uuid4()),
+        "base_rev": first["rev"],
+        "data": household_data(zalo_group="no"),
+    }
     push(client, phone, first)
     push(client, phone, edit)
     upstream = peer_client(province)
     replicate(db, upstream, province.base, db_dir(db))
-    erased = json.dumps(household_data(head_name="", respondent_name=""), ensure_ascii=False,
-                        separators=(",", ":"))
+    erased = json.dumps(
+        household_data(head_name="", respondent_name=""), ensure_ascii=False, separators=(",", ":")
+    )
     with write_transaction(db):  # as a person's right to deletion scrubs every revision
         db.execute("UPDATE revisions SET data = ?", [erased])
         db.execute("UPDATE records SET data = ?", [erased])
@@ -147,8 +160,9 @@ def test_photos_are_uploaded_before_the_records_that_name_them(client, phone, db
     install_photo_form(db)
     content, sha = photo("house")
     client.put(f"/api/v1/blobs/{sha}", data=content, headers=phone["headers"])
-    item = record(phone["villages"][0]["id"], data=household_data(house_photo=sha),
-                  form_version=PHOTO_VERSION)
+    item = record(
+        phone["villages"][0]["id"], data=household_data(house_photo=sha), form_version=PHOTO_VERSION
+    )
     assert push(client, phone, item)[0]["status"] == "applied"
     report = replicate(db, peer_client(province), province.base, db_dir(db))
     assert report.blobs == 1 and report.counts["applied"] == 1
@@ -166,16 +180,20 @@ def test_a_replayed_old_batch_does_not_undo_newer_states(client, phone, db, prov
         db.execute("UPDATE villages SET name = 'Tên Mới' WHERE id = ?", [item["village_id"]])
     replicate(db, upstream, province.base, db_dir(db))
     # The first batch again, late: its states and village names are older than the province's.
-    old = {"source": server_id(db), "checkpoint": first,
-           "villages": [{"id": item["village_id"], "name": "Tên Cũ"}],
-           "records": [{"id": item["id"], "rev": item["rev"], "review_state": "received"}]}
+    old = {
+        "source": server_id(db),
+        "checkpoint": first,
+        "villages": [{"id": item["village_id"], "name": "Tên Cũ"}],
+        "records": [{"id": item["id"], "rev": item["rev"], "review_state": "received"}],
+    }
     answer = upstream.push_batch([item], old)
     assert answer["results"][0]["status"] == "duplicate"
     assert_same(db, province)
 
 
 def test_a_restored_commune_database_sends_everything_again_as_a_new_source(
-        client, phone, db, province):
+    client, phone, db, province
+):
     push(client, phone, record(phone["villages"][0]["id"]))
     upstream = peer_client(province)
     replicate(db, upstream, province.base, db_dir(db))
@@ -190,8 +208,9 @@ def test_a_restored_commune_database_sends_everything_again_as_a_new_source(
 
 def test_a_record_the_province_refuses_is_offered_again_next_time(client, phone, db, province):
     village = phone["villages"][0]["id"]
-    household = db.execute("SELECT id FROM households WHERE village_id = ? LIMIT 1",
-                           [village]).fetchone()[0]
+    household = db.execute(
+        "SELECT id FROM households WHERE village_id = ? LIMIT 1", [village]
+    ).fetchone()[0]
     upstream = peer_client(province)
     replicate(db, upstream, province.base, db_dir(db))
     other = db.execute("SELECT id FROM villages WHERE id != ? LIMIT 1", [village]).fetchone()[0]
@@ -214,13 +233,20 @@ def test_a_token_is_for_one_commune_and_context_is_for_servers_only(client, phon
     with pytest.raises(UpstreamError) as not_here:
         replicate(db, other, province.base, db_dir(db))
     assert not_here.value.code == "commune_not_here"
-    commune = {"id": COMMUNE, "name": "Xã Khác", "province_code": "99",
-               "province_name": "Tỉnh Minh Họa"}
+    commune = {
+        "id": COMMUNE,
+        "name": "Xã Khác",
+        "province_code": "99",
+        "province_name": "Tỉnh Minh Họa",
+    }
     with pytest.raises(HttpError) as refused:
         other.push_batch([], {"source": "x", "checkpoint": 1, "commune": commune})
     assert refused.value.status == 403 and refused.value.code == "wrong_commune"
-    response = client.post("/api/v1/sync/push", headers=phone["headers"], json={
-        "items": [], "upstream": {"source": "x", "checkpoint": 1}})
+    response = client.post(
+        "/api/v1/sync/push",
+        headers=phone["headers"],
+        json={"items": [], "upstream": {"source": "x", "checkpoint": 1}},
+    )
     assert response.status_code == 403 and response.get_json()["code"] == "peers_only"
     with connect(province.database) as up:
         assert up.execute("SELECT count(*) FROM communes").fetchone()[0] == 0
@@ -229,15 +255,20 @@ def test_a_token_is_for_one_commune_and_context_is_for_servers_only(client, phon
 def test_a_peer_pulls_its_whole_commune_and_nothing_meant_for_one_volunteer(client, phone, db):
     with write_transaction(db):
         _, token = issue_peer_token(db, COMMUNE)
-        db.execute("INSERT INTO changes (commune_id, user_id, kind, entity_id, op, payload,"
-                   " created_at) VALUES (?, 1, 'review', 'r', 'put', '{}', 'now')", [COMMUNE])
-    body = client.get("/api/v1/sync/pull?limit=1000",
-                      headers={"Authorization": f"Bearer {token}"}).get_json()
+        db.execute(
+            "INSERT INTO changes (commune_id, user_id, kind, entity_id, op, payload,"
+            " created_at) VALUES (?, 1, 'review', 'r', 'put', '{}', 'now')",
+            [COMMUNE],
+        )
+    body = client.get(
+        "/api/v1/sync/pull?limit=1000", headers={"Authorization": f"Bearer {token}"}
+    ).get_json()
     villages = {c["id"] for c in body["changes"] if c["kind"] == "village"}
     assert villages == {r[0] for r in db.execute("SELECT id FROM villages")}  # all three
     assert "review" not in {c["kind"] for c in body["changes"]}
-    status = client.get("/api/v1/sync/status?source=abc",
-                        headers={"Authorization": f"Bearer {token}"}).get_json()
+    status = client.get(
+        "/api/v1/sync/status?source=abc", headers={"Authorization": f"Bearer {token}"}
+    ).get_json()
     assert status["peer"] is True and status["checkpoint"] == 0
 
 
@@ -248,10 +279,14 @@ def whole_feed(upstream: SyncClient) -> str:
 
 
 def test_a_person_erased_at_the_commune_is_erased_at_the_province_and_its_feed(
-        client, app, phone, db, province):
+    client, app, phone, db, province
+):
     name, address = "Phạm Văn Đức", "Số 4, xóm Chùa"
-    item = record(phone["villages"][0]["id"], str(uuid.uuid4()),
-                  data=household_data(head_name=name, respondent_name=name, address=address))
+    item = record(
+        phone["villages"][0]["id"],
+        str(uuid.uuid4()),
+        data=household_data(head_name=name, respondent_name=name, address=address),
+    )
     push(client, phone, item)
     with province.db() as up, write_transaction(up):
         _, token = issue_peer_token(up, COMMUNE, "Xã Minh Họa")
@@ -260,11 +295,16 @@ def test_a_person_erased_at_the_commune_is_erased_at_the_province_and_its_feed(
     assert name in whole_feed(upstream)  # before: it is there
 
     staff(client, app)
-    found = re.findall(r'<tr data-key="([^"]+)">',
-                       client.get("/people?q=pham van duc").get_data(as_text=True))
+    found = re.findall(
+        r'<tr data-key="([^"]+)">', client.get("/people?q=pham van duc").get_data(as_text=True)
+    )
     assert any(k.startswith("register:") for k in found)
-    assert client.post("/people/erase", data={"csrf_token": CSRF, "key": found,
-                                              "reason": "Đơn yêu cầu xóa"}).status_code == 200
+    assert (
+        client.post(
+            "/people/erase", data={"csrf_token": CSRF, "key": found, "reason": "Đơn yêu cầu xóa"}
+        ).status_code
+        == 200
+    )
     with province.db() as busy:  # another connection open: the WAL is not removed on close
         busy.execute("SELECT 1").fetchone()
         replicate(db, upstream, province.base, db_dir(db))
@@ -277,9 +317,11 @@ def test_a_person_erased_at_the_commune_is_erased_at_the_province_and_its_feed(
     for gone in (name, address):
         assert gone not in feed
     with province.db() as up:
-        kept = "\n".join([r[0] for r in up.execute("SELECT payload FROM changes")]
-                         + [r[0] for r in up.execute("SELECT data FROM revisions")]
-                         + [r[0] for r in up.execute("SELECT data FROM records")]
-                         + ["|".join(map(str, r)) for r in up.execute("SELECT * FROM households")])
+        kept = "\n".join(
+            [r[0] for r in up.execute("SELECT payload FROM changes")]
+            + [r[0] for r in up.execute("SELECT data FROM revisions")]
+            + [r[0] for r in up.execute("SELECT data FROM records")]
+            + ["|".join(map(str, r)) for r in up.execute("SELECT * FROM households")]
+        )
     for gone in (name, address):
         assert gone not in kept

@@ -50,9 +50,18 @@ def test_an_api_body_over_the_limit_is_a_json_413(app, client):
 
 # -- 2. redirects after a language switch or a login stay on this site ----------------------
 
-EVIL_TARGETS = ("/%09/evil.example", "/%0d%0a/evil.example", "/%0a/evil.example",
-                "//evil.example", "/\\evil.example", "https://evil.example/",
-                "/%2509/evil.example", "%09/evil.example", "/%5C/evil.example", "")
+EVIL_TARGETS = (
+    "/%09/evil.example",
+    "/%0d%0a/evil.example",
+    "/%0a/evil.example",
+    "//evil.example",
+    "/\\evil.example",
+    "https://evil.example/",
+    "/%2509/evil.example",
+    "%09/evil.example",
+    "/%5C/evil.example",
+    "",
+)
 
 
 def test_the_language_switch_never_redirects_off_site(client):
@@ -71,8 +80,10 @@ def test_a_login_never_redirects_off_site(app, db):
     staff(db, "canbo", "reviewer")
     for target in EVIL_TARGETS:
         client = app.test_client()
-        response = client.post(f"/login?next={target}", data={
-            "username": "canbo", "password": PASSWORD, "csrf_token": csrf(client)})
+        response = client.post(
+            f"/login?next={target}",
+            data={"username": "canbo", "password": PASSWORD, "csrf_token": csrf(client)},
+        )
         assert response.status_code == 302, target
         assert response.headers["Location"] == "/", target  # the reviewer's own start page
 
@@ -134,8 +145,9 @@ def test_a_new_password_too_long_to_log_in_with_is_refused(app, db):
     staff(db, "canbo", "reviewer")
     client = logged_in(app, "canbo")
     long = "y" * 1025
-    response = post(client, "/account/password", {"current": PASSWORD, "new": long,
-                                                   "confirm": long})
+    response = post(
+        client, "/account/password", {"current": PASSWORD, "new": long, "confirm": long}
+    )
     assert response.status_code == 422
     assert "Mật khẩu mới quá dài" in response.get_data(as_text=True)
     assert login(app.test_client(), "canbo").status_code == 302  # the old one still works
@@ -220,8 +232,7 @@ def test_the_collectors_files_keep_their_own_caching(client):
 
 
 def _enroll(client: Any, code: str, address: str = "10.1.1.1") -> Any:
-    return client.post("/api/v1/enroll", json={"code": code},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post("/api/v1/enroll", json={"code": code}, environ_base={"REMOTE_ADDR": address})
 
 
 def test_an_unknown_enrollment_code_is_audited_without_the_code(client, db):
@@ -257,8 +268,12 @@ def test_the_reports_api_refuses_an_account_that_must_change_its_password(app, d
     for url in ("/reports/api/indicators", "/reports/api/province"):
         _api_error(client.get(url), 403, "password_change_required")
     new = "mat-khau-moi-dai-du"
-    assert post(client, "/account/password", {"current": password, "new": new,
-                                              "confirm": new}).status_code == 200
+    assert (
+        post(
+            client, "/account/password", {"current": password, "new": new, "confirm": new}
+        ).status_code
+        == 200
+    )
     assert client.get("/reports/api/indicators").status_code == 200
     _api_error(client.get("/reports/api/province"), 403, "forbidden")
     _api_error(app.test_client().get("/reports/api/indicators"), 401, "unauthorized")

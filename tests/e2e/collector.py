@@ -36,8 +36,9 @@ class Collector:
 
     def wait_controlled(self) -> None:
         """Until the service worker controls the page: only then does it load offline."""
-        self.page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller"
-                                    " !== null")
+        self.page.wait_for_function(
+            "navigator.serviceWorker && navigator.serviceWorker.controller !== null"
+        )
 
     def households(self) -> Any:
         return self.page.locator("#household-list [data-household]")
@@ -73,7 +74,6 @@ class Collector:
             self.fill_member(index, member)
         self.choose("support_given", "no")
 
-
     def add(self, repeat: str) -> None:
         """Add one more entry to a repeat the volunteer fills as she goes."""
         button = self.page.locator(f'[data-add="{repeat}"]')
@@ -107,6 +107,11 @@ class Collector:
 
 
 def two_members() -> list[dict[str, Any]]:
-    child = {"member_name": "Nguyễn Văn Nam", "relation": "child", "sex": "male",
-             "birth_year": 2016, "answered_by": "proxy"}
+    child = {
+        "member_name": "Nguyễn Văn Nam",
+        "relation": "child",
+        "sex": "male",
+        "birth_year": 2016,
+        "answered_by": "proxy",
+    }
     return [adult("Nguyễn Thị Hoa", 1980), child]

@@ -15,8 +15,15 @@ from tests.server_process import ServerProcess
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # Without these, Chromium keeps calling home through this machine's closed network.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +50,13 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 @pytest.fixture
 def phone_page(browser: Any) -> Iterator[Any]:
     """A 360×640 phone screen with its own storage (IndexedDB, service worker)."""
-    context = browser.new_context(viewport={"width": 360, "height": 640}, locale="vi-VN",
-                                  device_scale_factor=2, is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 360, "height": 640},
+        locale="vi-VN",
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page

@@ -33,17 +33,44 @@ def enrolled(server: ServerProcess, page) -> Collector:
 
 
 def six_members() -> list[dict]:
-    teen = {"member_name": "Trần Thị Mai", "relation": "child", "sex": "female",
-            "birth_year": YEAR - 14, "answered_by": "self", "vneid_level": "level1",
-            "vneid_login": "no"}
-    small = {"member_name": "Trần Văn Bi", "relation": "child", "sex": "male",
-             "birth_year": YEAR - 9, "answered_by": "proxy"}
-    baby = {"member_name": "Trần Thị Na", "relation": "grandchild", "sex": "female",
-            "birth_year": YEAR - 2, "answered_by": "proxy"}
-    away = {"member_name": "Trần Văn Ông", "relation": "parent", "sex": "male",
-            "birth_year": YEAR - 76, "answered_by": "absent"}
-    return [adult("Trần Văn Hùng", YEAR - 45, "head", "male"),
-            adult("Lê Thị Lan", YEAR - 41, "spouse", "female"), teen, small, baby, away]
+    teen = {
+        "member_name": "Trần Thị Mai",
+        "relation": "child",
+        "sex": "female",
+        "birth_year": YEAR - 14,
+        "answered_by": "self",
+        "vneid_level": "level1",
+        "vneid_login": "no",
+    }
+    small = {
+        "member_name": "Trần Văn Bi",
+        "relation": "child",
+        "sex": "male",
+        "birth_year": YEAR - 9,
+        "answered_by": "proxy",
+    }
+    baby = {
+        "member_name": "Trần Thị Na",
+        "relation": "grandchild",
+        "sex": "female",
+        "birth_year": YEAR - 2,
+        "answered_by": "proxy",
+    }
+    away = {
+        "member_name": "Trần Văn Ông",
+        "relation": "parent",
+        "sex": "male",
+        "birth_year": YEAR - 76,
+        "answered_by": "absent",
+    }
+    return [
+        adult("Trần Văn Hùng", YEAR - 45, "head", "male"),
+        adult("Lê Thị Lan", YEAR - 41, "spouse", "female"),
+        teen,
+        small,
+        baby,
+        away,
+    ]
 
 
 def test_the_whole_survey_with_six_members_in_both_languages(server, phone_page):
@@ -61,7 +88,8 @@ def test_the_whole_survey_with_six_members_in_both_languages(server, phone_page)
     page.locator("#lang").click()  # half way through, the volunteer switches to English
     form = Form.load()
     expect(app.reveal("head_name").locator(".label")).to_contain_text(
-        form.label(form.nodes["head_name"], "en"))
+        form.label(form.nodes["head_name"], "en")
+    )
     assert app.value("head_name") == "Trần Văn Hùng"  # nothing lost by switching
 
     app.type("residents", len(members))
@@ -138,7 +166,8 @@ def test_answers_survive_reload_and_closing_the_app_mid_form(server, phone_page,
 
 
 def test_the_app_killed_while_the_server_applies_a_push_loses_and_repeats_nothing(
-        server, phone_page):
+    server, phone_page
+):
     page = phone_page
     app = enrolled(server, page)
     applied, signal = [], {"cut_after_applying": False}
@@ -196,7 +225,8 @@ def test_a_new_version_waits_while_a_form_is_open(tmp_path, browser):
 
         page.locator("#back").click()  # the form is closed: now the update applies
         page.wait_for_function(
-            f"caches.keys().then(k => k.length === 1 && k[0] !== {json.dumps(before[0])})")
+            f"caches.keys().then(k => k.length === 1 && k[0] !== {json.dumps(before[0])})"
+        )
         page.locator("#record-list").wait_for()
         app.record_rows().first.click()
         assert app.value("respondent_name") == "Võ Thị Hạnh"
@@ -205,8 +235,9 @@ def test_a_new_version_waits_while_a_form_is_open(tmp_path, browser):
         server.stop()
 
 
-def test_backup_file_restores_the_same_records_on_another_phone(server, phone_page, browser,
-                                                                tmp_path):
+def test_backup_file_restores_the_same_records_on_another_phone(
+    server, phone_page, browser, tmp_path
+):
     page = phone_page
     app = enrolled(server, page)
     server.stop()  # out of signal: records pile up on the phone
@@ -218,9 +249,12 @@ def test_backup_file_restores_the_same_records_on_another_phone(server, phone_pa
     app.open_household(0)  # a second visit, left as a draft
     app.choose("outcome", "completed")
     page.locator("#back").click()
-    assert page.evaluate("""new Promise(r => { const q = indexedDB.open('gocua');
+    assert (
+        page.evaluate("""new Promise(r => { const q = indexedDB.open('gocua');
         q.onsuccess = () => q.result.transaction('kv').objectStore('kv').get('persist_asked')
-          .onsuccess = (e) => r(e.target.result && e.target.result.value); })""") is True
+          .onsuccess = (e) => r(e.target.result && e.target.result.value); })""")
+        is True
+    )
     with page.expect_download() as download:
         page.locator("#backup").click()
     path = tmp_path / "backup.json"
@@ -236,9 +270,13 @@ def test_backup_file_restores_the_same_records_on_another_phone(server, phone_pa
     other.locator("#restore-file").set_input_files(str(path))
     other.locator("#record-list [data-record]").nth(2).wait_for()
     rows = other.locator("#record-list [data-record]")
-    restored = sorted((rows.nth(i).get_attribute("data-record"),
-                       rows.nth(i).locator(".pill").get_attribute("class").split("state-")[1])
-                      for i in range(rows.count()))
+    restored = sorted(
+        (
+            rows.nth(i).get_attribute("data-record"),
+            rows.nth(i).locator(".pill").get_attribute("class").split("state-")[1],
+        )
+        for i in range(rows.count())
+    )
     assert restored == mine
     assert second.record_rows().count() == 3
 
@@ -255,8 +293,7 @@ def test_a_revoked_phone_says_so_and_still_saves_its_backup(server, phone_page, 
     server.start()
     page.context.set_offline(True)  # the phone finds signal again: the app syncs by itself
     page.context.set_offline(False)
-    expect(page.locator("#revoked")).to_contain_text("không còn được phép đồng bộ",
-                                                     timeout=30_000)
+    expect(page.locator("#revoked")).to_contain_text("không còn được phép đồng bộ", timeout=30_000)
     expect(page.locator("#sync")).to_be_disabled()
     expect(page.locator("#badge")).to_have_text("1")  # the record stays on the phone
     with page.expect_download() as download:

@@ -21,8 +21,17 @@ def stored(server, sql: str, *params):
 
 
 def test_the_admin_enrolls_a_volunteers_phone_by_qr(server, browser, phone_page):
-    output = server.cli("user", "add", "quantri.e2e", "--name", "Quản trị E2E", "--role",
-                        "admin", "--commune", "99999")
+    output = server.cli(
+        "user",
+        "add",
+        "quantri.e2e",
+        "--name",
+        "Quản trị E2E",
+        "--role",
+        "admin",
+        "--commune",
+        "99999",
+    )
     password = re.search(r"password: (\S+)", output).group(1)
     desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     admin = desk.new_page()
@@ -59,10 +68,10 @@ def test_the_admin_enrolls_a_volunteers_phone_by_qr(server, browser, phone_page)
         chips.first.wait_for()
         assert chips.all_inner_texts() == ["Thôn Bắc Sơn"]  # her village, and only hers
         screenshot(phone_page, "enrolled-by-qr")
-        (user_id,) = stored(server, "SELECT id FROM users WHERE display_name = ?",
-                            "Phạm Thị Hồng")[0]
-        devices = stored(server, "SELECT id, last_seen_at FROM devices WHERE user_id = ?",
-                         user_id)
+        (user_id,) = stored(server, "SELECT id FROM users WHERE display_name = ?", "Phạm Thị Hồng")[
+            0
+        ]
+        devices = stored(server, "SELECT id, last_seen_at FROM devices WHERE user_id = ?", user_id)
         assert len(devices) == 1 and devices[0][1]  # enrolled, and it synced
 
         admin.goto(f"{server.base}/admin/devices")

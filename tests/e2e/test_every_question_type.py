@@ -20,8 +20,9 @@ PHOTO = Path(__file__).resolve().parents[2] / "pwa" / "icons" / "icon-512.png"  
 def test_every_question_type_on_the_phone(server, browser):
     server.cli("form", "import", str(FORM))
     where = {"latitude": 20.4, "longitude": 106.17, "accuracy": 8}
-    context = browser.new_context(viewport={"width": 360, "height": 640},
-                                  permissions=["geolocation"], geolocation=where)
+    context = browser.new_context(
+        viewport={"width": 360, "height": 640}, permissions=["geolocation"], geolocation=where
+    )
     page = context.new_page()
     app = Collector(page)
     app.enroll(server.cli("enroll").strip().splitlines()[-1])

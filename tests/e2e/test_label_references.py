@@ -13,28 +13,53 @@ from tests.e2e.conftest import expect
 pytestmark = pytest.mark.e2e
 VI, EN = "label::Tiếng Việt (vi)", "label::English (en)"
 FORM = {
-    "settings": {"form_id": "label_refs", "version": "1", "form_title": "Nhãn có tham chiếu",
-                 "default_language": "Tiếng Việt (vi)"},
+    "settings": {
+        "form_id": "label_refs",
+        "version": "1",
+        "form_title": "Nhãn có tham chiếu",
+        "default_language": "Tiếng Việt (vi)",
+    },
     "survey": [
         {"type": "text", "name": "head_name", VI: "Họ tên chủ hộ", EN: "Head's name"},
         {"type": "integer", "name": "size", VI: "Số người", EN: "People"},
-        {"type": "note", "name": "greeting", VI: "Xin chào ${head_name}", EN: "Hello ${head_name}",
-         "hint::Tiếng Việt (vi)": "Hộ của ${head_name}: ${size} người",
-         "hint::English (en)": "${head_name}'s household: ${size} people"},
+        {
+            "type": "note",
+            "name": "greeting",
+            VI: "Xin chào ${head_name}",
+            EN: "Hello ${head_name}",
+            "hint::Tiếng Việt (vi)": "Hộ của ${head_name}: ${size} người",
+            "hint::English (en)": "${head_name}'s household: ${size} people",
+        },
         {"type": "select_one whose", "name": "answered_by", VI: "Ai trả lời?", EN: "Who answers?"},
-        {"type": "begin_repeat", "name": "members", VI: "Thành viên ${member_name}",
-         EN: "Member ${member_name}"},
+        {
+            "type": "begin_repeat",
+            "name": "members",
+            VI: "Thành viên ${member_name}",
+            EN: "Member ${member_name}",
+        },
         {"type": "text", "name": "member_name", VI: "Họ tên", EN: "Name"},
-        {"type": "begin_group", "name": "digital", VI: "Kỹ năng số của ${member_name}",
-         EN: "Digital skills of ${member_name}"},
-        {"type": "select_one yes_no", "name": "uses_internet",
-         VI: "${member_name} có dùng Internet không?", EN: "Does ${member_name} use the Internet?"},
+        {
+            "type": "begin_group",
+            "name": "digital",
+            VI: "Kỹ năng số của ${member_name}",
+            EN: "Digital skills of ${member_name}",
+        },
+        {
+            "type": "select_one yes_no",
+            "name": "uses_internet",
+            VI: "${member_name} có dùng Internet không?",
+            EN: "Does ${member_name} use the Internet?",
+        },
         {"type": "end_group"},
         {"type": "end_repeat"},
     ],
     "choices": [
-        {"list_name": "whose", "name": "head", VI: "Chủ hộ ${head_name}",
-         EN: "The head, ${head_name}"},
+        {
+            "list_name": "whose",
+            "name": "head",
+            VI: "Chủ hộ ${head_name}",
+            EN: "The head, ${head_name}",
+        },
         {"list_name": "whose", "name": "other", VI: "Người khác", EN: "Someone else"},
         {"list_name": "yes_no", "name": "yes", VI: "Có", EN: "Yes"},
         {"list_name": "yes_no", "name": "no", VI: "Không", EN: "No"},
@@ -43,7 +68,8 @@ FORM = {
 
 
 def test_references_in_labels_hints_and_repeat_headings_follow_the_answers(
-        server, phone_page, tmp_path):
+    server, phone_page, tmp_path
+):
     path = tmp_path / "label_refs.json"
     path.write_text(json.dumps(FORM, ensure_ascii=False), encoding="utf-8")
     server.cli("form", "import", str(path))
@@ -67,7 +93,8 @@ def test_references_in_labels_hints_and_repeat_headings_follow_the_answers(
     expect(greeting.locator("label")).to_have_text("Xin chào <b>Mai</b>")
     expect(greeting.locator(".hint")).to_have_text("Hộ của <b>Mai</b>: 3 người")
     expect(app.question("answered_by").locator("label.choice").first).to_have_text(
-        "Chủ hộ <b>Mai</b>")
+        "Chủ hộ <b>Mai</b>"
+    )
     assert greeting.locator("b").count() == 0
 
     # Each member's heading, group and question name that member.
@@ -81,7 +108,8 @@ def test_references_in_labels_hints_and_repeat_headings_follow_the_answers(
     expect(second.locator("h4")).to_have_text("Thành viên Bình 2")
     expect(second.locator('[data-name="digital"] > legend')).to_have_text("Kỹ năng số của Bình")
     expect(app.question("members[1].uses_internet").locator("label.label")).to_have_text(
-        "Bình có dùng Internet không?")
+        "Bình có dùng Internet không?"
+    )
     expect(members.locator("h3")).to_have_text("Thành viên ")  # shared by every member
 
     app.type("members[0].member_name", "Ân")

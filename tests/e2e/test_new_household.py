@@ -28,17 +28,22 @@ def add_household(page, head_name: str, address: str) -> None:
     page.locator("#finalize").wait_for()
 
 
-def sync_and_check(server: ServerProcess, page, app: Collector, head_name: str, address: str,
-                   outcome: str) -> None:
+def sync_and_check(
+    server: ServerProcess, page, app: Collector, head_name: str, address: str, outcome: str
+) -> None:
     page.locator("#sync").click()
     page.locator("#record-list .pill.state-synced").wait_for()
     page.locator("#safe").wait_for()  # the status comes after the pull
     page.locator("#sync:not([disabled])").wait_for()
 
     # The register holds the household with the name and address the volunteer typed.
-    rows = stored(server, "SELECT h.id, h.code, h.head_name, h.address, r.outcome"
-                  " FROM households h JOIN records r ON r.household_id = h.id"
-                  " WHERE h.head_name = ?", head_name)
+    rows = stored(
+        server,
+        "SELECT h.id, h.code, h.head_name, h.address, r.outcome"
+        " FROM households h JOIN records r ON r.household_id = h.id"
+        " WHERE h.head_name = ?",
+        head_name,
+    )
     assert [row[2:] for row in rows] == [(head_name, address, outcome)]
     household_id, code = rows[0][:2]
 

@@ -50,16 +50,18 @@ def test_offline_household_visit_reaches_the_server_exactly_once(server, phone_p
     page.locator("#record-list .pill.state-synced").wait_for()
     page.locator("#safe").wait_for()
     assert stored(server, "SELECT count(*) FROM records WHERE id = ?", record_id) == [(1,)]
-    members = stored(server, "SELECT json_array_length(data, '$.members'),"
-                     " json_extract(data, '$.members[0].age') FROM records WHERE id = ?",
-                     record_id)
+    members = stored(
+        server,
+        "SELECT json_array_length(data, '$.members'),"
+        " json_extract(data, '$.members[0].age') FROM records WHERE id = ?",
+        record_id,
+    )
     assert members == [(2, date.today().year - 1980)]  # the age the phone calculated
 
     page.locator("#sync").click()
     page.locator("#sync:not([disabled])").wait_for()
     page.locator(".notice.ok").wait_for()
     assert stored(server, "SELECT count(*) FROM records WHERE id = ?", record_id) == [(1,)]
-    assert stored(server, "SELECT count(*) FROM revisions WHERE record_id = ?", record_id) \
-        == [(1,)]
+    assert stored(server, "SELECT count(*) FROM revisions WHERE record_id = ?", record_id) == [(1,)]
     expect(page.locator("#badge")).to_be_hidden()
     screenshot(page, "synced")

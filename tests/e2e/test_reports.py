@@ -17,15 +17,29 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_reviewer_reads_and_prints_the_report(server: Any, browser: Any) -> None:
-    password = re.search(r"password: (\S+)", server.cli(
-        "user", "add", "bao.cao", "--name", "Cán bộ báo cáo", "--role", "reviewer",
-        "--commune", "99999")).group(1)
+    password = re.search(
+        r"password: (\S+)",
+        server.cli(
+            "user",
+            "add",
+            "bao.cao",
+            "--name",
+            "Cán bộ báo cáo",
+            "--role",
+            "reviewer",
+            "--commune",
+            "99999",
+        ),
+    ).group(1)
     code = server.cli("enroll", "tnv.demo").strip().splitlines()[-1].split("#enroll=")[1]
     phone = requests.post(f"{server.base}/api/v1/enroll", json={"code": code}, timeout=30).json()
     village = phone["villages"][0]["id"]
-    pushed = requests.post(f"{server.base}/api/v1/sync/push", timeout=30,
-                           headers={"Authorization": f"Bearer {phone['token']}"},
-                           json={"items": [record(village, data=A), record(village, data=C)]})
+    pushed = requests.post(
+        f"{server.base}/api/v1/sync/push",
+        timeout=30,
+        headers={"Authorization": f"Bearer {phone['token']}"},
+        json={"items": [record(village, data=A), record(village, data=C)]},
+    )
     assert [r["status"] for r in pushed.json()["results"]] == ["applied", "applied"]
 
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")

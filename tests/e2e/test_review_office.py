@@ -31,24 +31,30 @@ class Phone:
     def __init__(self, server: ServerProcess) -> None:
         code = server.cli("enroll").strip().splitlines()[-1].split("#enroll=")[1]
         self.base = server.base
-        body = requests.post(f"{self.base}/api/v1/enroll", json={"code": code},
-                             timeout=30).json()
+        body = requests.post(f"{self.base}/api/v1/enroll", json={"code": code}, timeout=30).json()
         self.villages = {v["name"]: v["id"] for v in body["villages"]}
         self.headers = {"Authorization": f"Bearer {body['token']}"}
         self.since = 0
 
     def push(self, *items: dict[str, Any]) -> list[str]:
-        answer = requests.post(f"{self.base}/api/v1/sync/push", json={"items": list(items)},
-                               headers=self.headers, timeout=30)
+        answer = requests.post(
+            f"{self.base}/api/v1/sync/push",
+            json={"items": list(items)},
+            headers=self.headers,
+            timeout=30,
+        )
         answer.raise_for_status()
         return [r["status"] for r in answer.json()["results"]]
 
     def pull(self) -> list[dict[str, Any]]:
         changes: list[dict[str, Any]] = []
         while True:
-            page = requests.get(f"{self.base}/api/v1/sync/pull",
-                                params={"since": self.since, "limit": 500},
-                                headers=self.headers, timeout=30).json()
+            page = requests.get(
+                f"{self.base}/api/v1/sync/pull",
+                params={"since": self.since, "limit": 500},
+                headers=self.headers,
+                timeout=30,
+            ).json()
             changes += page["changes"]
             self.since = page["next_since"]
             if not page["has_more"]:
@@ -69,16 +75,26 @@ def phone(office: ServerProcess) -> Phone:
 
 @pytest.fixture(scope="module")
 def password(office: ServerProcess) -> str:
-    out = office.cli("user", "add", "canbo.xa", "--name", "Chị Thu Cán Bộ", "--role", "admin",
-                     "--commune", "99999")
+    out = office.cli(
+        "user",
+        "add",
+        "canbo.xa",
+        "--name",
+        "Chị Thu Cán Bộ",
+        "--role",
+        "admin",
+        "--commune",
+        "99999",
+    )
     return re.search(r"password: (\S+)", out).group(1)
 
 
 @pytest.fixture
 def desk(browser: Any, office: ServerProcess, password: str) -> Iterator[Any]:
     """The commune office's desktop browser, logged in."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN",
-                                  accept_downloads=True)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="vi-VN", accept_downloads=True
+    )
     page = context.new_page()
     page.set_default_timeout(20_000)
     page.goto(f"{office.base}/login")
@@ -110,8 +126,9 @@ def decide(page: Any, state: str, comment: str = "") -> None:
 
 def test_review_comment_reaches_the_phone_and_the_fix_is_approved(desk, office, phone):
     village = phone.villages["Thôn Đông"]
-    item = record(village, data=household_data(members=[adult("Hà Thị Lụa", 1910),
-                                                        child("Hà Văn Tí", 2016)]))
+    item = record(
+        village, data=household_data(members=[adult("Hà Thị Lụa", 1910), child("Hà Văn Tí", 2016)])
+    )
     assert phone.push(item) == ["applied"]
     phone.pull()
 
@@ -124,11 +141,15 @@ def test_review_comment_reaches_the_phone_and_the_fix_is_approved(desk, office, 
 
     reviews = [c["data"] for c in phone.pull() if c["kind"] == "review"]
     assert [(r["record_id"], r["review_state"], r["comment"]) for r in reviews] == [
-        (item["id"], "has_issues", "Năm sinh của bà Lụa là 1910?")]
+        (item["id"], "has_issues", "Năm sinh của bà Lụa là 1910?")
+    ]
 
-    fixed = {**item, "rev": str(uuid.uuid4()), "base_rev": item["rev"],
-             "data": household_data(members=[adult("Hà Thị Lụa", 1951),
-                                             child("Hà Văn Tí", 2016)])}
+    fixed = {
+        **item,
+        "rev": str(uuid.uuid4()),
+        "base_rev": item["rev"],
+        "data": household_data(members=[adult("Hà Thị Lụa", 1951), child("Hà Văn Tí", 2016)]),
+    }
     assert phone.push(fixed) == ["applied"]
     open_record(desk, item["id"])
     expect(desk.locator("#review-state")).to_have_text("Đã nhận")
@@ -143,8 +164,9 @@ def test_review_comment_reaches_the_phone_and_the_fix_is_approved(desk, office, 
 
 
 def test_a_staff_edit_and_its_diff(desk, office, phone):
-    item = record(phone.villages["Thôn Tây"], data=household_data(head_name="Nguyen Van Binh",
-                                                                   residents=2))
+    item = record(
+        phone.villages["Thôn Tây"], data=household_data(head_name="Nguyen Van Binh", residents=2)
+    )
     assert phone.push(item) == ["applied"]
     open_record(desk, item["id"])
     desk.click("#edit-link")
@@ -161,17 +183,22 @@ def test_a_staff_edit_and_its_diff(desk, office, phone):
     expect(row.locator(".new")).to_have_text("Nguyễn Văn Bình")
     expect(desk.locator("#review-state")).to_have_text("Đã chỉnh sửa")
     screenshot(desk, "review-staff-edit")
-    assert stored(office, "SELECT status, device_id IS NULL FROM revisions WHERE record_id = ?"
-                  " ORDER BY rowid", item["id"]) == [("superseded", 0), ("current", 1)]
+    assert stored(
+        office,
+        "SELECT status, device_id IS NULL FROM revisions WHERE record_id = ? ORDER BY rowid",
+        item["id"],
+    ) == [("superseded", 0), ("current", 1)]
     edited = [c["data"] for c in phone.pull() if c["kind"] == "review"]
     assert edited[-1]["review_state"] == "edited"
 
 
 def test_a_csv_import_with_a_bad_row(desk, office, tmp_path: Path):
     csv = tmp_path / "ho-bac-son.csv"
-    csv.write_text("thon,chu_ho,dia_chi\nThôn Bắc Sơn,Lò Thị Xuân,Bản trên\n"
-                   "Thôn Không Tên,Lò Văn Hạ,Bản dưới\nThôn Bắc Sơn,Lò Văn Thu,Bản giữa\n",
-                   encoding="utf-8")
+    csv.write_text(
+        "thon,chu_ho,dia_chi\nThôn Bắc Sơn,Lò Thị Xuân,Bản trên\n"
+        "Thôn Không Tên,Lò Văn Hạ,Bản dưới\nThôn Bắc Sơn,Lò Văn Thu,Bản giữa\n",
+        encoding="utf-8",
+    )
     desk.goto(f"{desk.base}/households/import")
     desk.set_input_files("input[type=file]", str(csv))
     desk.click("#import-form button[type=submit]")
@@ -182,8 +209,9 @@ def test_a_csv_import_with_a_bad_row(desk, office, tmp_path: Path):
     assert stored(office, "SELECT count(*) FROM households WHERE head_name LIKE 'Lò %'") == [(0,)]
     desk.click("#import-apply")
     expect(desk.locator("#import-done")).to_be_visible()
-    assert sorted(stored(office, "SELECT head_name FROM households WHERE head_name LIKE 'Lò %'")
-                  ) == [("Lò Thị Xuân",), ("Lò Văn Thu",)]
+    assert sorted(
+        stored(office, "SELECT head_name FROM households WHERE head_name LIKE 'Lò %'")
+    ) == [("Lò Thị Xuân",), ("Lò Văn Thu",)]
 
 
 def test_two_villages_merged(desk, office):
@@ -201,14 +229,19 @@ def test_two_villages_merged(desk, office):
     expect(desk.locator(f'tr[data-village="{target}"]')).to_contain_text("gồm cả Xóm Trại")
     screenshot(desk, "villages-merged")
     assert stored(office, "SELECT merged_into, active FROM villages WHERE id = ?", source) == [
-        (target, 0)]
+        (target, 0)
+    ]
 
 
 def test_a_persons_data_exported_and_erased(desk, office, phone, tmp_path: Path):
     name = "Mùa A Chứ"
-    item = record(phone.villages["Thôn Tây"], str(uuid.uuid4()),
-                  data=household_data(head_name=name, respondent_name=name,
-                                      members=[adult(name, 1970, sex="male")]))
+    item = record(
+        phone.villages["Thôn Tây"],
+        str(uuid.uuid4()),
+        data=household_data(
+            head_name=name, respondent_name=name, members=[adult(name, 1970, sex="male")]
+        ),
+    )
     assert phone.push(item) == ["applied"]
     desk.goto(f"{desk.base}/people?q=mua a chu")
     boxes = desk.locator("#person-form input[name=key]")
@@ -233,4 +266,5 @@ def test_a_persons_data_exported_and_erased(desk, office, phone, tmp_path: Path)
     data = stored(office, "SELECT data FROM revisions WHERE record_id = ?", item["id"])
     assert len(data) == 2 and all(name not in d for (d,) in data)
     assert stored(office, "SELECT detail FROM audit_log WHERE action = 'person_erase'") == [
-        ("Đơn đề nghị xóa của ông Chứ",)]
+        ("Đơn đề nghị xóa của ông Chứ",)
+    ]

@@ -23,16 +23,24 @@ class Office:
         self.http = requests.Session()
         password = server.cli("user", "reset-password", "admin").split("password:")[1].strip()
         page = self.http.get(f"{self.base}/login").text
-        response = self.http.post(f"{self.base}/login", allow_redirects=False, data={
-            "username": "admin", "password": password, "csrf_token": self._csrf(page)})
+        response = self.http.post(
+            f"{self.base}/login",
+            allow_redirects=False,
+            data={"username": "admin", "password": password, "csrf_token": self._csrf(page)},
+        )
         assert response.status_code == 302
         # A reset password, from the command line as on the admin page, must be changed first.
-        assert self.http.get(f"{self.base}/", allow_redirects=False).headers[
-            "Location"].endswith("/account/password")
+        assert (
+            self.http.get(f"{self.base}/", allow_redirects=False)
+            .headers["Location"]
+            .endswith("/account/password")
+        )
         form = self.http.get(f"{self.base}/account/password").text
         new = "canbo-xa-minh-hoa-2026"
-        done = self.http.post(f"{self.base}/account/password", data={
-            "current": password, "new": new, "confirm": new, "csrf_token": self._csrf(form)})
+        done = self.http.post(
+            f"{self.base}/account/password",
+            data={"current": password, "new": new, "confirm": new, "csrf_token": self._csrf(form)},
+        )
         assert done.status_code == 200
 
     @staticmethod
@@ -42,9 +50,16 @@ class Office:
     def decide(self, record_id: str, state: str, comment: str = "") -> None:
         page = self.http.get(f"{self.base}/records/{record_id}").text
         rev = re.search(r'name="rev" value="([^"]+)"', page).group(1)
-        response = self.http.post(f"{self.base}/records/{record_id}/review", data={
-            "csrf_token": self._csrf(page), "rev": rev, "review_state": state,
-            "comment": comment}, allow_redirects=False)
+        response = self.http.post(
+            f"{self.base}/records/{record_id}/review",
+            data={
+                "csrf_token": self._csrf(page),
+                "rev": rev,
+                "review_state": state,
+                "comment": comment,
+            },
+            allow_redirects=False,
+        )
         assert response.status_code == 302, response.text
 
 
@@ -70,10 +85,14 @@ def test_has_issues_reaches_the_phone_the_fix_comes_back_and_is_approved(server,
     page.locator("#finalize").click()
     expect(row.locator(".pill")).to_have_class(re.compile("state-synced"))
     with connect(server.data_dir / "gocua.db") as db:
-        revisions = db.execute("SELECT status FROM revisions WHERE record_id = ?"
-                               " ORDER BY received_at", [record_id]).fetchall()
-        current = db.execute("SELECT review_state, json_extract(data, '$.revisit_date')"
-                             " AS revisit_date FROM records WHERE id = ?", [record_id]).fetchone()
+        revisions = db.execute(
+            "SELECT status FROM revisions WHERE record_id = ? ORDER BY received_at", [record_id]
+        ).fetchall()
+        current = db.execute(
+            "SELECT review_state, json_extract(data, '$.revisit_date')"
+            " AS revisit_date FROM records WHERE id = ?",
+            [record_id],
+        ).fetchone()
     assert [r[0] for r in revisions] == ["superseded", "current"]
     assert dict(current) == {"review_state": "received", "revisit_date": "2030-01-16"}
 

@@ -25,10 +25,19 @@ import threading
 from collections import Counter, deque
 from typing import Any
 
-FAULTS = ("drop_request", "drop_response", "repeat", "cut_request", "cut_response", "hold",
-          "unavailable")
-_UNAVAILABLE = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\n"
-                b"Content-Length: 23\r\nConnection: close\r\n\r\n<h1>503 proxy busy</h1>")
+FAULTS = (
+    "drop_request",
+    "drop_response",
+    "repeat",
+    "cut_request",
+    "cut_response",
+    "hold",
+    "unavailable",
+)
+_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\n"
+    b"Content-Length: 23\r\nConnection: close\r\n\r\n<h1>503 proxy busy</h1>"
+)
 
 
 def _read_request(conn: socket.socket) -> bytes | None:
@@ -56,8 +65,15 @@ def _read_request(conn: socket.socket) -> bytes | None:
 
 
 class FaultProxy:
-    def __init__(self, target_port: int, *, seed: int = 0, rate: float = 0.3,
-                 faults: tuple[str, ...] = FAULTS, max_threads: int = 16) -> None:
+    def __init__(
+        self,
+        target_port: int,
+        *,
+        seed: int = 0,
+        rate: float = 0.3,
+        faults: tuple[str, ...] = FAULTS,
+        max_threads: int = 16,
+    ) -> None:
         self.target = ("127.0.0.1", target_port)
         self.random = random.Random(seed)
         self.rate = rate

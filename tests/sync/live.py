@@ -32,14 +32,20 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        app = create_app({"DATA_DIR": str(self.data_dir), "DATABASE": str(self.database),
-                          "SECRET_KEY": "test-secret-key-of-the-test-suite-only"})
+        app = create_app(
+            {
+                "DATA_DIR": str(self.data_dir),
+                "DATABASE": str(self.database),
+                "SECRET_KEY": "test-secret-key-of-the-test-suite-only",
+            }
+        )
         if self.seed:
             with connect(self.database) as db:
                 load_default_form(db)
                 seed_demo(db)
-        self._server = waitress.create_server(app, host="127.0.0.1", port=self.port,
-                                              threads=4, ident="gocua-test")
+        self._server = waitress.create_server(
+            app, host="127.0.0.1", port=self.port, threads=4, ident="gocua-test"
+        )
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 20
@@ -114,7 +120,8 @@ class LiveServer:
 
     def enrollment_code(self, username: str = DEMO_VOLUNTEER) -> str:
         with connect(self.database) as db:
-            user_id = db.execute("SELECT id FROM users WHERE username = ?",
-                                 [username]).fetchone()[0]
+            user_id = db.execute("SELECT id FROM users WHERE username = ?", [username]).fetchone()[
+                0
+            ]
             with write_transaction(db):
                 return create_enrollment_code(db, user_id)

@@ -10,8 +10,13 @@ from typing import Any
 from sync.client import SyncClient, split_batches
 from tests.records import record
 
-SMALL = {"start": "2026-11-20T08:00:00+07:00", "age_vneid": 14, "age_account": 15,
-         "age_adult": 18, "outcome": "nobody_home"}
+SMALL = {
+    "start": "2026-11-20T08:00:00+07:00",
+    "age_vneid": 14,
+    "age_account": 15,
+    "age_adult": 18,
+    "outcome": "nobody_home",
+}
 KEPT = ("applied", "duplicate", "conflict")
 
 
@@ -46,8 +51,9 @@ class Phone:
     def edit(self, record_id: str, **answers: Any) -> dict[str, Any]:
         before = self.latest[record_id]
         data = {**before["data"], **answers}
-        return self.finalize({**before, "rev": str(uuid.uuid4()), "base_rev": before["rev"],
-                              "data": data})
+        return self.finalize(
+            {**before, "rev": str(uuid.uuid4()), "base_rev": before["rev"], "data": data}
+        )
 
     def push(self) -> None:
         """Send the queue in order; raises when a batch cannot be sent (the rest waits)."""
@@ -69,8 +75,11 @@ class Phone:
     def _apply(self, page: dict[str, Any]) -> None:
         for change in page["changes"]:
             kind, op = change["kind"], change["op"]
-            store = {"village": self.villages, "household": self.households,
-                     "review": self.reviews}.get(kind)
+            store = {
+                "village": self.villages,
+                "household": self.households,
+                "review": self.reviews,
+            }.get(kind)
             if store is None:
                 continue
             if op == "delete":

@@ -17,18 +17,20 @@ PHOTO_VERSION = "2026.11.1-photo"
 
 
 def _image(name: str, vi: str, en: str) -> dict[str, Any]:
-    return {"type": "image", "name": name, "label::Tiếng Việt (vi)": vi,
-            "label::English (en)": en}
+    return {"type": "image", "name": name, "label::Tiếng Việt (vi)": vi, "label::English (en)": en}
 
 
 def photo_form_definition() -> dict[str, Any]:
     definition = json.loads(DEFAULT_FORM.read_text(encoding="utf-8"))
     survey = definition["survey"]
     names = [row.get("name") for row in survey]
-    survey.insert(names.index("member_name") + 1,
-                  _image("member_photo", "Ảnh thành viên", "Photo of the member"))
-    survey.insert(names.index("outcome") + 1,
-                  _image("house_photo", "Ảnh ngôi nhà", "Photo of the house"))
+    survey.insert(
+        names.index("member_name") + 1,
+        _image("member_photo", "Ảnh thành viên", "Photo of the member"),
+    )
+    survey.insert(
+        names.index("outcome") + 1, _image("house_photo", "Ảnh ngôi nhà", "Photo of the house")
+    )
     definition["settings"]["version"] = PHOTO_VERSION
     return definition
 

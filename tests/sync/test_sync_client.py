@@ -45,8 +45,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         server: Script = self.server  # type: ignore[assignment]
-        server.seen.append({"method": self.command, "path": self.path,
-                            "headers": dict(self.headers), "body": body})
+        server.seen.append(
+            {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+        )
         answer = server.answers.pop(0)
         if answer == "hang":
             time.sleep(1.0)
@@ -76,9 +77,14 @@ def script() -> Iterator[Script]:
 
 def client_for(base: str, **options: Any) -> tuple[SyncClient, list[float]]:
     slept: list[float] = []
-    client = SyncClient(base, "tok", sleep=slept.append, rand=lambda: 1.0,
-                        retry=options.pop("retry", RetryPolicy(attempts=4, base=1.0, cap=300)),
-                        **options)
+    client = SyncClient(
+        base,
+        "tok",
+        sleep=slept.append,
+        rand=lambda: 1.0,
+        retry=options.pop("retry", RetryPolicy(attempts=4, base=1.0, cap=300)),
+        **options,
+    )
     return client, slept
 
 
@@ -101,9 +107,10 @@ def test_429_waits_at_least_what_retry_after_says(script):
     assert slept == [7.0]
 
 
-@pytest.mark.parametrize(("status", "error"), [(400, HttpError), (404, HttpError),
-                                               (413, HttpError), (422, HttpError),
-                                               (401, AuthError)])
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(400, HttpError), (404, HttpError), (413, HttpError), (422, HttpError), (401, AuthError)],
+)
 def test_other_4xx_are_never_retried(script, status, error):
     script.answers = [(status, {}, {**ERROR, "status": status, "code": "nope"}), OK]
     client, slept = client_for(script.base)
@@ -135,7 +142,17 @@ def test_a_server_that_never_answers_times_out_and_is_retried(script):
 def test_full_jitter_stays_within_the_exponential_bound_and_the_cap():
     policy = RetryPolicy(base=1.0, cap=300.0)
     assert [policy.delay(n, lambda: 1.0) for n in range(10)] == [
-        1, 2, 4, 8, 16, 32, 64, 128, 256, 300]
+        1,
+        2,
+        4,
+        8,
+        16,
+        32,
+        64,
+        128,
+        256,
+        300,
+    ]
     assert policy.delay(3, lambda: 0.0) == 0.0
     assert 0 <= policy.delay(5) <= 32
 
@@ -154,10 +171,16 @@ def test_big_bodies_are_gzipped_and_batches_stay_within_the_limits(script):
 
 
 def test_blobs_ask_first_and_upload_only_what_is_missing(script):
-    script.answers = [(200, {}, b""), (404, {}, b""), (201, {}, {"sha256": "a" * 64,
-                                                                 "size": 3, "created": True})]
+    script.answers = [
+        (200, {}, b""),
+        (404, {}, b""),
+        (201, {}, {"sha256": "a" * 64, "size": 3, "created": True}),
+    ]
     client, _ = client_for(script.base)
     assert client.put_blob(b"abc", "b" * 64) is False  # the server has it: nothing sent
     assert client.put_blob(b"abc", "a" * 64) is True
     assert [(s["method"], s["body"]) for s in script.seen] == [
-        ("HEAD", b""), ("HEAD", b""), ("PUT", b"abc")]
+        ("HEAD", b""),
+        ("HEAD", b""),
+        ("PUT", b"abc"),
+    ]

@@ -38,23 +38,27 @@ def test_ten_thousand_revisions_through_faults_arrive_exactly_once(tmp_path: Pat
         villages = [c["id"] for c in direct.pull(0, 1000)["changes"] if c["kind"] == "village"]
         with FaultProxy(server.port, seed=4, rate=0.35) as proxy:
             # Tiny backoff: the faults are the proxy's, not a real network's.
-            client = SyncClient(proxy.base, direct.token, timeout=(2, 30),
-                                retry=RetryPolicy(attempts=6, base=0.002, cap=0.02))
+            client = SyncClient(
+                proxy.base,
+                direct.token,
+                timeout=(2, 30),
+                retry=RetryPolicy(attempts=6, base=0.002, cap=0.02),
+            )
             photos = [photo(str(n)) for n in range(PHOTOS)]
             for content, sha in photos:
                 _until_sent(lambda c=content, h=sha: client.put_blob(c, h))
             phone = Phone(client)
             for n in range(RECORDS):
                 phone.new(villages[n % len(villages)])
-            edited = [item["id"] for item in phone.queue[::RECORDS // EDITS]]
+            edited = [item["id"] for item in phone.queue[:: RECORDS // EDITS]]
             _sync_until_stuck(phone)
             for record_id in edited:
                 phone.edit(record_id, outcome="refused")
             _sync_until_stuck(phone)
             assert all(proxy.counts[fault] > 0 for fault in FAULTS), proxy.counts
 
-            proxy.heal()   # faults stop; requests still held back arrive now, late
-            phone.push()   # one more sync
+            proxy.heal()  # faults stop; requests still held back arrive now, late
+            phone.push()  # one more sync
         # Held requests reached the server after newer ones: batches out of order.
         assert proxy.counts["late_delivery"] >= proxy.counts["hold"] > 0
         assert not phone.queue and not phone.refused
@@ -63,8 +67,9 @@ def test_ten_thousand_revisions_through_faults_arrive_exactly_once(tmp_path: Pat
         with connect(server.data_dir / "gocua.db") as db:
             held = [tuple(r) for r in db.execute("SELECT record_id, rev FROM revisions")]
             current = dict(db.execute("SELECT id, rev FROM records").fetchall())
-            conflicts = db.execute("SELECT count(*) FROM revisions WHERE status = 'conflict'"
-                                   ).fetchone()[0]
+            conflicts = db.execute(
+                "SELECT count(*) FROM revisions WHERE status = 'conflict'"
+            ).fetchone()[0]
         assert len(held) == len(set(held)) and set(held) == phone.created
         assert current == {rid: item["rev"] for rid, item in phone.latest.items()}
         assert conflicts == 0
@@ -73,7 +78,8 @@ def test_ten_thousand_revisions_through_faults_arrive_exactly_once(tmp_path: Pat
         # Cut uploads left nothing: every stored photo is whole, no temporary file remains.
         stored = [p for p in (server.data_dir / "blobs").rglob("*") if p.is_file()]
         assert sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in stored) == sorted(
-            sha for _, sha in photos)
+            sha for _, sha in photos
+        )
     finally:
         server.stop()
 

@@ -67,7 +67,8 @@ def _check_whole_batches(database: Path, batches: list[list[dict[str, Any]]]) ->
         # The record rows and the upstream outbox commit with their revisions, or not at all.
         orphans = db.execute(
             "SELECT count(*) FROM records r WHERE NOT EXISTS (SELECT 1 FROM revisions v"
-            " WHERE v.record_id = r.id AND v.rev = r.rev AND v.status = 'current')").fetchone()
+            " WHERE v.record_id = r.id AND v.rev = r.rev AND v.status = 'current')"
+        ).fetchone()
         outboxed = db.execute("SELECT count(*) FROM outbox WHERE kind = 'revision'").fetchone()
     assert orphans[0] == 0 and outboxed[0] == len(held)
     stored = 0
@@ -81,14 +82,21 @@ def _check_whole_batches(database: Path, batches: list[list[dict[str, Any]]]) ->
 def test_kill_9_during_pushes_twenty_times(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "server").start()
     url = server.cli("enroll").strip().splitlines()[-1]
-    client = SyncClient(server.base, timeout=(1, 10),
-                        retry=RetryPolicy(attempts=3, base=0.005, cap=0.05))
+    client = SyncClient(
+        server.base, timeout=(1, 10), retry=RetryPolicy(attempts=3, base=0.005, cap=0.05)
+    )
     client.enroll(url.split("#enroll=")[1])
     villages = [c["id"] for c in client.pull(0, 1000)["changes"] if c["kind"] == "village"]
     items = [small_record(villages[n % len(villages)]) for n in range(RECORDS)]
     for first in items[:EDITS]:
-        items.append({**first, "rev": small_record(first["village_id"])["rev"],
-                      "base_rev": first["rev"], "data": {**first["data"], "outcome": "refused"}})
+        items.append(
+            {
+                **first,
+                "rev": small_record(first["village_id"])["rev"],
+                "base_rev": first["rev"],
+                "data": {**first["data"], "outcome": "refused"},
+            }
+        )
     batches = list(split_batches(items))
     database = server.data_dir / "gocua.db"
     chance = random.Random(9)

@@ -45,18 +45,28 @@ class SyncMachine(RuleBasedStateMachine):
         self.root = Path(tempfile.mkdtemp(prefix="gocua-stateful-"))
         self.commune = LiveServer(self.root / "commune").start()
         self.province = LiveServer(self.root / "province", seed=False).start()
-        self.proxies = [FaultProxy(self.commune.port, seed=1, rate=0.3).start(),
-                        FaultProxy(self.province.port, seed=2, rate=0.3).start()]
+        self.proxies = [
+            FaultProxy(self.commune.port, seed=1, rate=0.3).start(),
+            FaultProxy(self.province.port, seed=2, rate=0.3).start(),
+        ]
         for proxy in self.proxies:
             proxy.enabled = False
         db = self.commune.db()
         self.villages = [r[0] for r in db.execute("SELECT id FROM villages ORDER BY name")]
         with write_transaction(db):
-            second = add_user(db, "tnv.hai", "Tình nguyện viên hai", "volunteer", "99999",
-                              village_ids=self.villages[1:])
+            second = add_user(
+                db,
+                "tnv.hai",
+                "Tình nguyện viên hai",
+                "volunteer",
+                "99999",
+                village_ids=self.villages[1:],
+            )
             _, token = issue_peer_token(self.province.db(), "99999")
-        self.users = [db.execute("SELECT id FROM users WHERE username = 'tnv.demo'"
-                                 ).fetchone()[0], second["id"]]
+        self.users = [
+            db.execute("SELECT id FROM users WHERE username = 'tnv.demo'").fetchone()[0],
+            second["id"],
+        ]
         db.close()
         self.upstream = _client(self.proxies[1].base, token)
         self.phones: list[Phone] = []
@@ -84,21 +94,31 @@ class SyncMachine(RuleBasedStateMachine):
             return db.execute("SELECT id, rev, data FROM records ORDER BY id").fetchall()
 
     # -- rules -----------------------------------------------------------------------------------
-    @rule(who=st.integers(0, 1), pick=st.integers(0, 10), household=st.sampled_from(
-        ["none", "known", "new"]))
+    @rule(
+        who=st.integers(0, 1),
+        pick=st.integers(0, 10),
+        household=st.sampled_from(["none", "known", "new"]),
+    )
     def finalize_a_visit(self, who: int, pick: int, household: str) -> None:
         phone = self.phones[who]
         if not phone.villages:
             return
         village = sorted(phone.villages)[pick % len(phone.villages)]
         known = sorted(h for h, v in phone.households.items() if v.get("village_id") == village)
-        household_id = (None if household == "none" or (household == "known" and not known)
-                        else known[pick % len(known)] if household == "known"
-                        else str(uuid.uuid4()))
+        household_id = (
+            None
+            if household == "none" or (household == "known" and not known)
+            else known[pick % len(known)]
+            if household == "known"
+            else str(uuid.uuid4())
+        )
         phone.new(village, household_id=household_id)
 
-    @rule(who=st.integers(0, 1), pick=st.integers(0, 50), outcome=st.sampled_from(
-        ["refused", "empty_house", "nobody_home"]))
+    @rule(
+        who=st.integers(0, 1),
+        pick=st.integers(0, 50),
+        outcome=st.sampled_from(["refused", "empty_house", "nobody_home"]),
+    )
     def edit_a_visit(self, who: int, pick: int, outcome: str) -> None:
         phone = self.phones[who]
         mine = [rid for rid, item in phone.latest.items() if item["village_id"] in phone.villages]
@@ -112,11 +132,11 @@ class SyncMachine(RuleBasedStateMachine):
     @rule()
     def replicate_upstream(self) -> None:
         with self.commune.db() as db:
-            self._try(lambda: replicate(db, self.upstream, self.province.base,
-                                        self.commune.data_dir))
+            self._try(
+                lambda: replicate(db, self.upstream, self.province.base, self.commune.data_dir)
+            )
 
-    @rule(pick=st.integers(0, 50), state=st.sampled_from(["approved", "has_issues",
-                                                          "rejected"]))
+    @rule(pick=st.integers(0, 50), state=st.sampled_from(["approved", "has_issues", "rejected"]))
     def review(self, pick: int, state: str) -> None:
         records = self._records()
         if records:
@@ -135,13 +155,21 @@ class SyncMachine(RuleBasedStateMachine):
         rid, data = picked["id"], picked["data"]
         new_rev, now = str(uuid.uuid4()), now_iso()
         with self.commune.db() as db, write_transaction(db):
-            db.execute("UPDATE revisions SET status = 'superseded' WHERE record_id = ?"
-                       " AND status = 'current'", [rid])
-            db.execute("INSERT INTO revisions (record_id, rev, base_rev, status, data, meta,"
-                       " received_at) SELECT id, ?, rev, 'current', ?, meta, ? FROM records"
-                       " WHERE id = ?", [new_rev, data, now, rid])
-            db.execute("UPDATE records SET rev = ?, review_state = 'edited', updated_at = ?"
-                       " WHERE id = ?", [new_rev, now, rid])
+            db.execute(
+                "UPDATE revisions SET status = 'superseded' WHERE record_id = ?"
+                " AND status = 'current'",
+                [rid],
+            )
+            db.execute(
+                "INSERT INTO revisions (record_id, rev, base_rev, status, data, meta,"
+                " received_at) SELECT id, ?, rev, 'current', ?, meta, ? FROM records"
+                " WHERE id = ?",
+                [new_rev, data, now, rid],
+            )
+            db.execute(
+                "UPDATE records SET rev = ?, review_state = 'edited', updated_at = ? WHERE id = ?",
+                [new_rev, now, rid],
+            )
 
     @precondition(lambda self: len(self.villages) == 3)
     @rule(who=st.integers(0, 1), chosen=st.sets(st.integers(0, 2), min_size=1))
@@ -154,15 +182,18 @@ class SyncMachine(RuleBasedStateMachine):
         with self.commune.db() as db, write_transaction(db):
             for village in set_villages(db, self.users[who], villages):
                 for (household,) in db.execute(
-                        "SELECT id FROM households WHERE village_id = ? AND removed_at IS NULL",
-                        [village]).fetchall():
+                    "SELECT id FROM households WHERE village_id = ? AND removed_at IS NULL",
+                    [village],
+                ).fetchall():
                     send_household(db, household, user_id=self.users[who])
 
     @rule(pick=st.integers(0, 50))
     def remove_a_household(self, pick: int) -> None:
         with self.commune.db() as db:
-            rows = db.execute("SELECT id, commune_id, village_id, removed_at FROM households"
-                              " WHERE removed_at IS NULL ORDER BY id").fetchall()
+            rows = db.execute(
+                "SELECT id, commune_id, village_id, removed_at FROM households"
+                " WHERE removed_at IS NULL ORDER BY id"
+            ).fetchall()
             if rows:
                 with write_transaction(db):
                     remove_household(db, dict(rows[pick % len(rows)]))
@@ -214,12 +245,18 @@ class SyncMachine(RuleBasedStateMachine):
             assert phone.client.status()["digest"] == digest(phone.acked)
 
     def _scope(self, db: Any, user_id: int) -> tuple[set[str], set[str]]:
-        villages = {r[0] for r in db.execute(
-            "SELECT village_id FROM user_villages WHERE user_id = ?", [user_id])}
+        villages = {
+            r[0]
+            for r in db.execute("SELECT village_id FROM user_villages WHERE user_id = ?", [user_id])
+        }
         marks = ",".join("?" * len(villages))
-        households = {r[0] for r in db.execute(
-            f"SELECT id FROM households WHERE village_id IN ({marks}) AND removed_at IS NULL",
-            sorted(villages))}
+        households = {
+            r[0]
+            for r in db.execute(
+                f"SELECT id FROM households WHERE village_id IN ({marks}) AND removed_at IS NULL",
+                sorted(villages),
+            )
+        }
         return villages, households
 
 
@@ -248,7 +285,11 @@ class HealingMachine(SyncMachine):
 # Bounded: about 20 s. No shrinking phase: a failure prints its whole sequence at once, where
 # shrinking runs of real servers could take many minutes.
 HealingMachine.TestCase.settings = settings(
-    max_examples=20, stateful_step_count=40, deadline=None, database=None,
+    max_examples=20,
+    stateful_step_count=40,
+    deadline=None,
+    database=None,
     phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 test_phones_commune_and_province_converge = HealingMachine.TestCase

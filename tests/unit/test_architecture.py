@@ -28,8 +28,11 @@ def test_the_readme_lists_no_setting_the_code_does_not_read():
 
 
 def test_the_environment_is_read_in_the_settings_module_alone():
-    readers = sorted(str(p.relative_to(ROOT)) for p in CODE
-                     if re.search(r"os\.environ\b|os\.getenv\b|getenv\(", p.read_text()))
+    readers = sorted(
+        str(p.relative_to(ROOT))
+        for p in CODE
+        if re.search(r"os\.environ\b|os\.getenv\b|getenv\(", p.read_text())
+    )
     assert readers == ["server/settings.py"]
 
 
@@ -39,6 +42,10 @@ def test_sql_is_written_in_the_domain_alone():
     sql = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b|\bdb\[\"\w+\"\]")
     above = [p for folder in ("server/web", "server/cli") for p in (ROOT / folder).rglob("*.py")]
     assert above, "the scan found no modules: it is looking in the wrong place"
-    writers = sorted(f"{p.relative_to(ROOT)}:{n}" for p in above
-                     for n, line in enumerate(p.read_text().splitlines(), 1) if sql.search(line))
+    writers = sorted(
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in above
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if sql.search(line)
+    )
     assert not writers, writers

@@ -29,22 +29,59 @@ def test_a_real_commune_starts_without_the_demo_and_serve_prints_no_code(tmp_pat
     assert "Loaded the default survey." in out and "gocua commune add" in out
     with connect(server.data_dir / "gocua.db") as db:
         assert db.execute("SELECT count(*) FROM communes").fetchone()[0] == 0
-    added = server.cli("commune", "add", "12345", "--name", "Xã Thật", "--province", "01",
-                       "--province-name", "Hà Nội", "--admin", "quantri.xathat",
-                       "--village", "Thôn Một", "--village", "Thôn Hai")
+    added = server.cli(
+        "commune",
+        "add",
+        "12345",
+        "--name",
+        "Xã Thật",
+        "--province",
+        "01",
+        "--province-name",
+        "Hà Nội",
+        "--admin",
+        "quantri.xathat",
+        "--village",
+        "Thôn Một",
+        "--village",
+        "Thôn Hai",
+    )
     assert "password:" in added
     with connect(server.data_dir / "gocua.db") as db:
         assert [tuple(r) for r in db.execute("SELECT name, province_code FROM communes")] == [
-            ("Xã Thật", "01")]
-        assert [tuple(r) for r in db.execute("SELECT role, must_change_password FROM users"
-                                             " WHERE username = 'quantri.xathat'")] == [
-            ("admin", 1)]
+            ("Xã Thật", "01")
+        ]
+        assert [
+            tuple(r)
+            for r in db.execute(
+                "SELECT role, must_change_password FROM users WHERE username = 'quantri.xathat'"
+            )
+        ] == [("admin", 1)]
         assert sorted(r[0] for r in db.execute("SELECT name FROM villages")) == [
-            "Thôn Hai", "Thôn Một"]
-    again = subprocess.run([sys.executable, "-m", "server.cli", "commune", "add", "12345",
-                            "--name", "Xã Khác", "--province", "01", "--province-name", "Hà Nội",
-                            "--admin", "quantri.khac"], env=server.env, capture_output=True,
-                           text=True)
+            "Thôn Hai",
+            "Thôn Một",
+        ]
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "commune",
+            "add",
+            "12345",
+            "--name",
+            "Xã Khác",
+            "--province",
+            "01",
+            "--province-name",
+            "Hà Nội",
+            "--admin",
+            "quantri.khac",
+        ],
+        env=server.env,
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode != 0 and "exists already" in again.stderr
     assert "Traceback" not in again.stderr
     # gocua serve mints no enrollment code: one printed at every start would sit in the log.
@@ -69,8 +106,12 @@ def test_enroll_prints_a_qr_code_and_the_url_alone_on_the_last_line(tmp_path):
 def test_reset_password_for_an_unknown_account_is_a_clear_error(tmp_path):
     server = ServerProcess(tmp_path)
     server.cli("init", "--demo")
-    done = subprocess.run([sys.executable, "-m", "server.cli", "user", "reset-password", "nobody"],
-                          env=server.env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "user", "reset-password", "nobody"],
+        env=server.env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0
     assert "no staff account named 'nobody'" in done.stderr
 
@@ -81,21 +122,25 @@ DEFAULT_XLSX = Path(__file__).resolve().parents[2] / "schemas" / "forms" / "hous
 
 
 def gocua(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], env=server.env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_form_check_and_import_of_a_real_xlsform(tmp_path):
     server = ServerProcess(tmp_path)
     server.cli("init", "--demo")
-    checked = gocua(server, "form", "check", str(SHARED / "text_and_integer.xlsx"),
-                    "--version", "1")
+    checked = gocua(
+        server, "form", "check", str(SHARED / "text_and_integer.xlsx"), "--version", "1"
+    )
     assert checked.returncode == 0 and checked.stdout.startswith("OK: ")
-    first = gocua(server, "form", "import", str(SHARED / "text_and_integer.xlsx"),
-                  "--version", "1")
+    first = gocua(server, "form", "import", str(SHARED / "text_and_integer.xlsx"), "--version", "1")
     assert first.returncode == 0 and "imported" in first.stdout
-    again = gocua(server, "form", "import", str(SHARED / "text_and_integer.xlsx"),
-                  "--version", "1")
+    again = gocua(server, "form", "import", str(SHARED / "text_and_integer.xlsx"), "--version", "1")
     assert "already imported" in again.stdout
     with connect(tmp_path / "gocua.db") as db:
         assert db.execute("SELECT count(*) FROM forms").fetchone()[0] == 2
@@ -121,8 +166,12 @@ def test_a_zip_bomb_form_is_a_one_reason_error_without_traceback(tmp_path):
     from tests.hostile_files import MB, rezip
 
     bomb = tmp_path / "bomb.xlsx"
-    bomb.write_bytes(rezip((SHARED / "text_and_integer.xlsx").read_bytes(),
-                           add={f"xl/padding{i}.xml": [b" " * MB] * 7 for i in range(3)}))
+    bomb.write_bytes(
+        rezip(
+            (SHARED / "text_and_integer.xlsx").read_bytes(),
+            add={f"xl/padding{i}.xml": [b" " * MB] * 7 for i in range(3)},
+        )
+    )
     server = ServerProcess(tmp_path)
     done = gocua(server, "form", "import", str(bomb), "--version", "1")
     assert done.returncode != 0 and "Traceback" not in done.stderr
@@ -134,9 +183,13 @@ def test_serve_with_a_short_secret_key_says_so_in_one_line(tmp_path):
     server = ServerProcess(tmp_path)
     server.cli("init")
     (tmp_path / "secret_key").write_text("short")
-    done = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port",
-                           str(server.port)], env=server.env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "serve", "--port", str(server.port)],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "at least 32 characters" in done.stderr and "secret_key" in done.stderr
     assert "Traceback" not in done.stderr

@@ -14,13 +14,16 @@ def _mode(path) -> int:
 
 def test_a_new_installation_is_readable_by_its_own_account_alone(tmp_path):
     folder = tmp_path / "data"
-    app = create_app({"DATA_DIR": str(folder), "DATABASE": str(folder / "gocua.db"),
-                      "SECRET_KEY": "k" * 64})
+    app = create_app(
+        {"DATA_DIR": str(folder), "DATABASE": str(folder / "gocua.db"), "SECRET_KEY": "k" * 64}
+    )
     from server.domain.db import connect
 
     with connect(app.config["DATABASE"]) as db, write_transaction(db):
-        db.execute("INSERT INTO communes (id, name, province_code, province_name, created_at)"
-                   " VALUES ('12345', 'Xã Thử', '01', 'Hà Nội', '2026-11-30T00:00:00Z')")
+        db.execute(
+            "INSERT INTO communes (id, name, province_code, province_name, created_at)"
+            " VALUES ('12345', 'Xã Thử', '01', 'Hà Nội', '2026-11-30T00:00:00Z')"
+        )
         files = sorted(p.name for p in folder.glob("gocua.db*"))
         assert files == ["gocua.db", "gocua.db-shm", "gocua.db-wal"]  # WAL files exist now
         assert {p.name: _mode(p) for p in folder.glob("gocua.db*")} == dict.fromkeys(files, 0o600)
@@ -33,7 +36,8 @@ def test_an_older_installation_is_tightened_at_start(tmp_path):
     folder.chmod(0o755)
     (folder / "gocua.db").touch(mode=0o644)
     (folder / "gocua.db").chmod(0o644)
-    create_app({"DATA_DIR": str(folder), "DATABASE": str(folder / "gocua.db"),
-                "SECRET_KEY": "k" * 64})
+    create_app(
+        {"DATA_DIR": str(folder), "DATABASE": str(folder / "gocua.db"), "SECRET_KEY": "k" * 64}
+    )
     assert _mode(folder) == 0o700
     assert _mode(folder / "gocua.db") == 0o600

@@ -16,16 +16,55 @@ from schemas.validate import RecordChecker
 VI, EN = "label::Tiếng Việt (vi)", "label::English (en)"
 # DESIGN.md's expression language, plus format-date() for the birth year.
 DESIGN_FUNCTIONS = {
-    "selected", "count-selected", "if", "coalesce", "string-length", "regex", "today", "int",
-    "number", "concat", "count", "sum", "position", "not", "format-date",
+    "selected",
+    "count-selected",
+    "if",
+    "coalesce",
+    "string-length",
+    "regex",
+    "today",
+    "int",
+    "number",
+    "concat",
+    "count",
+    "sum",
+    "position",
+    "not",
+    "format-date",
 }
 # Words (in names: tokens) that would mean the form asks for data the law or DESIGN.md forbids.
-FORBIDDEN_NAME_TOKENS = {"cccd", "cmnd", "password", "otp", "pin", "ethnic", "ethnicity",
-                         "dantoc", "iban"}
-FORBIDDEN_NAME_PARTS = ("id_number", "account_number", "so_tai_khoan", "dan_toc", "mat_khau",
-                        "can_cuoc")
-FORBIDDEN_LABEL_WORDS = ("cccd", "căn cước", "password", "mật khẩu", "otp", "dân tộc", "ethnic",
-                         "số tài khoản", "account number", "id number", "id card number")
+FORBIDDEN_NAME_TOKENS = {
+    "cccd",
+    "cmnd",
+    "password",
+    "otp",
+    "pin",
+    "ethnic",
+    "ethnicity",
+    "dantoc",
+    "iban",
+}
+FORBIDDEN_NAME_PARTS = (
+    "id_number",
+    "account_number",
+    "so_tai_khoan",
+    "dan_toc",
+    "mat_khau",
+    "can_cuoc",
+)
+FORBIDDEN_LABEL_WORDS = (
+    "cccd",
+    "căn cước",
+    "password",
+    "mật khẩu",
+    "otp",
+    "dân tộc",
+    "ethnic",
+    "số tài khoản",
+    "account number",
+    "id number",
+    "id card number",
+)
 FREE_ENTRY = {"text", "integer", "decimal", "barcode", "image", "hidden"}
 
 
@@ -40,8 +79,11 @@ def form() -> Form:
 
 
 def asked(form: Form) -> list[Any]:
-    return [n for n in form.walk()
-            if n.kind == "field" and n.type not in AUTOMATIC_TYPES and n.type != "note"]
+    return [
+        n
+        for n in form.walk()
+        if n.kind == "field" and n.type not in AUTOMATIC_TYPES and n.type != "note"
+    ]
 
 
 def test_settings(form: Form) -> None:
@@ -72,8 +114,11 @@ def test_every_translated_column_has_both_languages(definition: dict[str, Any]) 
 
 
 def test_parts_a_to_f_in_order(form: Form) -> None:
-    parts = [form.label(n, "vi")[:2] for n in form.walk() if n.kind != "field"
-             and re.match(r"^[A-F]\. ", form.label(n, "vi"))]
+    parts = [
+        form.label(n, "vi")[:2]
+        for n in form.walk()
+        if n.kind != "field" and re.match(r"^[A-F]\. ", form.label(n, "vi"))
+    ]
     assert parts == ["A.", "B.", "C.", "D.", "E.", "F."]
 
 
@@ -106,8 +151,11 @@ def test_check_form_finds_no_problem(definition: dict[str, Any]) -> None:
 
 def test_rules_of_the_brief(form: Form) -> None:
     n = form.nodes
-    assert [n[x].get("calculation") for x in ("age_vneid", "age_account", "age_adult")] == \
-        ["14", "15", "18"]
+    assert [n[x].get("calculation") for x in ("age_vneid", "age_account", "age_adult")] == [
+        "14",
+        "15",
+        "18",
+    ]
     assert n["consent_notice_version"].get("calculation") == "'2026-1'"
     assert n["start"].type == "start" and n["end"].type == "end"
     assert n["members"].kind == "repeat" and n["members"].get("repeat_count") == "${residents}"
@@ -136,8 +184,10 @@ def test_nothing_personal_before_consent(form: Form) -> None:
         if not seen_consent or node.kind == "field" and node.type in AUTOMATIC_TYPES:
             continue
         gates = [node, *_ancestors(node)]
-        assert any("${consent} = 'yes'" in g.get("relevant") or
-                   "${consent} = 'no'" in g.get("relevant") for g in gates), node.name
+        assert any(
+            "${consent} = 'yes'" in g.get("relevant") or "${consent} = 'no'" in g.get("relevant")
+            for g in gates
+        ), node.name
 
 
 def _ancestors(node: Any) -> list[Any]:
@@ -155,14 +205,29 @@ THRESHOLDS = {"age_vneid": "14", "age_account": "15", "age_adult": "18"}
 
 def adult(**overrides: Any) -> dict[str, Any]:
     member = {
-        "member_name": "Nguyễn Văn An", "relation": "head", "sex": "male", "birth_year": 1970,
-        "age": 56, "answered_by": "self", "phone_access": "own_smartphone",
-        "used_internet": "yes", "vneid_level": "level2", "vneid_login": "yes",
-        "account_type": ["bank_app"], "cashless_30d": "yes", "dvctt": "with_help",
-        "health_book": "cannot_open", "digital_signature": "no", "bought_online": "yes",
-        "social_apps": ["zalo", "facebook"], "skill_apps_wifi": "alone",
-        "skill_information": "with_help", "skill_messaging": "alone",
-        "skill_safety": "cannot", "bdhvs": "not_yet", "needs_help": ["health_book"],
+        "member_name": "Nguyễn Văn An",
+        "relation": "head",
+        "sex": "male",
+        "birth_year": 1970,
+        "age": 56,
+        "answered_by": "self",
+        "phone_access": "own_smartphone",
+        "used_internet": "yes",
+        "vneid_level": "level2",
+        "vneid_login": "yes",
+        "account_type": ["bank_app"],
+        "cashless_30d": "yes",
+        "dvctt": "with_help",
+        "health_book": "cannot_open",
+        "digital_signature": "no",
+        "bought_online": "yes",
+        "social_apps": ["zalo", "facebook"],
+        "skill_apps_wifi": "alone",
+        "skill_information": "with_help",
+        "skill_messaging": "alone",
+        "skill_safety": "cannot",
+        "bdhvs": "not_yet",
+        "needs_help": ["health_book"],
         "barriers": ["fear_scams"],
     }
     return {**member, **overrides}
@@ -170,17 +235,40 @@ def adult(**overrides: Any) -> dict[str, Any]:
 
 def household(**overrides: Any) -> dict[str, Any]:
     data = {
-        **THRESHOLDS, "outcome": "completed", "consent_notice_version": "2026-1",
-        "consent": "yes", "respondent_name": "Nguyễn Văn An", "head_name": "Nguyễn Văn An",
-        "address": "Số 12 ngõ 3", "phone": "0912345678", "residents": 2,
-        "devices": ["smartphone"], "internet": "fibre", "zalo_group": "yes",
+        **THRESHOLDS,
+        "outcome": "completed",
+        "consent_notice_version": "2026-1",
+        "consent": "yes",
+        "respondent_name": "Nguyễn Văn An",
+        "head_name": "Nguyễn Văn An",
+        "address": "Số 12 ngõ 3",
+        "phone": "0912345678",
+        "residents": 2,
+        "devices": ["smartphone"],
+        "internet": "fibre",
+        "zalo_group": "yes",
         "sells_online": "no",
-        "members": [adult(), {"member_name": "Nguyễn Minh Khôi", "relation": "child",
-                              "sex": "male", "birth_year": 2012, "age": 14,
-                              "answered_by": "proxy", "vneid_level": "none"}],
+        "members": [
+            adult(),
+            {
+                "member_name": "Nguyễn Minh Khôi",
+                "relation": "child",
+                "sex": "male",
+                "birth_year": 2012,
+                "age": 14,
+                "answered_by": "proxy",
+                "vneid_level": "none",
+            },
+        ],
         "support_given": "yes",
-        "support": [{"support_member": 1, "support_actions": ["open_health_book"],
-                     "support_result": "revisit", "support_revisit_date": "2026-12-01"}],
+        "support": [
+            {
+                "support_member": 1,
+                "support_actions": ["open_health_book"],
+                "support_result": "revisit",
+                "support_revisit_date": "2026-12-01",
+            }
+        ],
     }
     return {**data, **overrides}
 
@@ -205,8 +293,12 @@ def test_come_back_later_needs_a_date(form: Form) -> None:
 
 def test_no_consent_ends_the_form(form: Form) -> None:
     checker = RecordChecker(form)
-    refused = {**THRESHOLDS, "outcome": "completed", "consent_notice_version": "2026-1",
-               "consent": "no"}
+    refused = {
+        **THRESHOLDS,
+        "outcome": "completed",
+        "consent_notice_version": "2026-1",
+        "consent": "no",
+    }
     assert checker.check(refused, today=TODAY) == {}
     errors = checker.check({**refused, "respondent_name": "X"}, today=TODAY)
     assert errors["respondent_name"][0]["code"] == "not_relevant"
@@ -240,17 +332,21 @@ def _row(definition: dict[str, Any], name: str) -> tuple[int, dict[str, Any]]:
     raise KeyError(name)
 
 
-@pytest.mark.parametrize(("name", "change", "column"), [
-    ("accepts_qr", {"relevant": "${sells_onlin} = 'yes'"}, "relevant"),
-    ("residents", {"constraint": ". >= 1 and"}, "constraint"),
-    ("residents", {"repeat_count": "2"}, "repeat_count"),
-    ("phone", {"calculation": "pulldata('a', 'b', 'c', ${phone})"}, "calculation"),
-    ("phone", {"label::English (en)": ""}, "label"),
-    ("phone", {"media::image": "phone.png"}, "media::image"),
-    ("age", {"type": "audio"}, "type"),
-])
-def test_check_form_names_the_row(definition: dict[str, Any], name: str,
-                                  change: dict[str, str], column: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "change", "column"),
+    [
+        ("accepts_qr", {"relevant": "${sells_onlin} = 'yes'"}, "relevant"),
+        ("residents", {"constraint": ". >= 1 and"}, "constraint"),
+        ("residents", {"repeat_count": "2"}, "repeat_count"),
+        ("phone", {"calculation": "pulldata('a', 'b', 'c', ${phone})"}, "calculation"),
+        ("phone", {"label::English (en)": ""}, "label"),
+        ("phone", {"media::image": "phone.png"}, "media::image"),
+        ("age", {"type": "audio"}, "type"),
+    ],
+)
+def test_check_form_names_the_row(
+    definition: dict[str, Any], name: str, change: dict[str, str], column: str
+) -> None:
     broken = copy.deepcopy(definition)
     number, row = _row(broken, name)
     row.update(change)
@@ -269,10 +365,12 @@ def test_check_form_reports_a_missing_version(definition: dict[str, Any]) -> Non
 
 
 def test_check_form_reports_a_missing_choice_list_in_both_languages(
-        definition: dict[str, Any]) -> None:
+    definition: dict[str, Any],
+) -> None:
     broken = copy.deepcopy(definition)
     broken["choices"] = [c for c in broken["choices"] if c["list_name"] != "sex"]
     problems = check_form(broken)
-    assert [(p.sheet, p.row, p.feature) for p in problems] == \
-        [("survey", _row(broken, "sex")[0], "list 'sex'")]
+    assert [(p.sheet, p.row, p.feature) for p in problems] == [
+        ("survey", _row(broken, "sex")[0], "list 'sex'")
+    ]
     assert "danh sách lựa chọn 'sex'" in problems[0].message_vi

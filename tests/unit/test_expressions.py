@@ -46,13 +46,15 @@ def matches(actual: Any, expect: Any) -> bool:
         if "inf" in expect:
             return type(actual) is float and actual == math.inf * expect["inf"]
         wanted = expect["nodeset"]
-        return (type(actual) is list and len(actual) == len(wanted)
-                and all(matches(a, w) for a, w in zip(actual, wanted, strict=True)))
+        return (
+            type(actual) is list
+            and len(actual) == len(wanted)
+            and all(matches(a, w) for a, w in zip(actual, wanted, strict=True))
+        )
     if isinstance(expect, bool):
         return type(actual) is bool and actual is expect
     if isinstance(expect, int | float):
-        return (type(actual) is float
-                and math.isclose(actual, expect, rel_tol=1e-12, abs_tol=1e-12))
+        return type(actual) is float and math.isclose(actual, expect, rel_tol=1e-12, abs_tol=1e-12)
     return type(actual) is str and actual == expect
 
 
@@ -131,8 +133,9 @@ def test_references() -> None:
 
 
 def test_evaluate_bool_reads_relevance_like_odk() -> None:
-    ctx = Context(data={"n": 0, "s": "x", "m": [{"v": ""}]}, fields={"n": [], "s": [], "m": [],
-                                                                     "v": ["m"]})
+    ctx = Context(
+        data={"n": 0, "s": "x", "m": [{"v": ""}]}, fields={"n": [], "s": [], "m": [], "v": ["m"]}
+    )
     assert evaluate_bool("${n}", ctx) is False
     assert evaluate_bool("${s}", ctx) is True
     assert evaluate_bool("${v}", ctx) is True  # a non-empty node-set, as XPath says
@@ -162,13 +165,15 @@ def test_numbers_come_back_as_float_never_int() -> None:
 def test_today_and_now_default_to_the_clock() -> None:
     ctx = Context(data={}, fields={})
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", evaluate("today()", ctx))
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}",
-                        evaluate("now()", ctx))
+    assert re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}", evaluate("now()", ctx)
+    )
 
 
 def test_context_position_accepts_tuples() -> None:
-    ctx = Context(data={"r": [{"x": 1}, {"x": 2}]}, fields={"r": [], "x": ["r"]},
-                  position=(("r", 1),))
+    ctx = Context(
+        data={"r": [{"x": 1}, {"x": 2}]}, fields={"r": [], "x": ["r"]}, position=(("r", 1),)
+    )
     assert evaluate("${x}", ctx) == 2.0
 
 
@@ -189,8 +194,14 @@ def test_malformed_data_does_not_crash() -> None:
 
 
 def test_every_function_in_the_grammar_is_implemented() -> None:
-    ctx = Context(data={"r": [{"x": 1}]}, fields={"r": [], "x": ["r"]}, current="x",
-                  position=[["r", 0]], today="2024-01-01", now="2024-01-01T00:00:00Z")
+    ctx = Context(
+        data={"r": [{"x": 1}]},
+        fields={"r": [], "x": ["r"]},
+        current="x",
+        position=[["r", 0]],
+        today="2024-01-01",
+        now="2024-01-01T00:00:00Z",
+    )
     for name, (low, _) in expr_parser.FUNCTIONS.items():
         args = {"count": "${x}", "sum": "${x}", "position": ".."}.get(name, ", ".join(["1"] * low))
         evaluate(f"{name}({args})", ctx)

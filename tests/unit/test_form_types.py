@@ -20,13 +20,27 @@ TODAY = "2026-11-20"
 
 
 def valid(**changes: Any) -> dict[str, Any]:
-    data = {"name": "Lan", "count": 2, "weight": 3.5, "visit_day": "2026-11-20",
-            "visit_time": "08:30", "moment": "2026-11-20T08:30", "ack": "OK", "secret": "h1",
-            "double": 4, "colour": "red", "fruit": ["mango", "other"], "fruit_other": "ổi",
-            "region": "north", "province": "namdinh", "where": "21.0 105.8 12 5",
-            "photo": "a" * 64, "code": "8938505974192",
-            "kids": [{"kid_name": "Bi", "kid_age": 3}, {"kid_name": "Na", "kid_age": 1}],
-            "visits": [{"visit_on": "2026-11-01"}]}
+    data = {
+        "name": "Lan",
+        "count": 2,
+        "weight": 3.5,
+        "visit_day": "2026-11-20",
+        "visit_time": "08:30",
+        "moment": "2026-11-20T08:30",
+        "ack": "OK",
+        "secret": "h1",
+        "double": 4,
+        "colour": "red",
+        "fruit": ["mango", "other"],
+        "fruit_other": "ổi",
+        "region": "north",
+        "province": "namdinh",
+        "where": "21.0 105.8 12 5",
+        "photo": "a" * 64,
+        "code": "8938505974192",
+        "kids": [{"kid_name": "Bi", "kid_age": 3}, {"kid_name": "Na", "kid_age": 1}],
+        "visits": [{"visit_on": "2026-11-01"}],
+    }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -56,10 +70,18 @@ def server_codes(data: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def phone(cases: list[dict[str, Any]], settle: bool = False) -> list[dict[str, Any]]:
-    payload = {"form": DEFINITION,
-               "cases": [{"data": d, "today": TODAY, "settle": settle} for d in cases]}
-    out = subprocess.run(["node", str(ROOT / "tests/js/check_cli.mjs")], input=json.dumps(payload),
-                         capture_output=True, text=True, check=True, timeout=60)
+    payload = {
+        "form": DEFINITION,
+        "cases": [{"data": d, "today": TODAY, "settle": settle} for d in cases],
+    }
+    out = subprocess.run(
+        ["node", str(ROOT / "tests/js/check_cli.mjs")],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return json.loads(out.stdout)
 
 
@@ -80,7 +102,8 @@ def test_the_expected_problems_are_found():
 def test_the_phone_finds_the_same_problems(name):
     js = phone([CASES[name]])[0]["errors"]
     assert {p: [e["code"] for e in errs] for p, errs in js.items()} == {
-        p: c for p, c in server_codes(CASES[name]).items() if c != ["not_relevant"]}
+        p: c for p, c in server_codes(CASES[name]).items() if c != ["not_relevant"]
+    }
 
 
 def test_settling_drops_a_choice_the_cascade_no_longer_offers_and_the_orphan_other():

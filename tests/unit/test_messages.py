@@ -31,18 +31,29 @@ def test_vietnamese_and_english_have_the_same_keys_and_placeholders():
 
 def test_every_key_the_code_asks_for_exists():
     used: set[str] = set()
-    for path in [*ROOT.glob("pwa/js/*.js"), *ROOT.glob("server/templates/**/*.html"),
-                 *ROOT.glob("server/**/*.py")]:
+    for path in [
+        *ROOT.glob("pwa/js/*.js"),
+        *ROOT.glob("server/templates/**/*.html"),
+        *ROOT.glob("server/**/*.py"),
+    ]:
         used |= set(re.findall(r"\bt\(\s*['\"]([a-z_]+\.[a-z_.]+)['\"]", path.read_text()))
     for path in ROOT.glob("server/**/*.py"):
         source = path.read_text()
         used |= {f"error.{c}" for c in re.findall(r'ApiError\(\s*\d+,\s*"([a-z_]+)"', source)}
         used |= {f"field.{c}" for c in re.findall(r'_error\(\s*"([a-z_]+)"', source)}
-    for source in [(ROOT / "schemas/validate.py").read_text(),
-                   (ROOT / "sync/protocol.py").read_text()]:
-        used |= {f"field.{c}" for c in re.findall(r'"(not_[a-z_]+|wrong_type|repeat_count|'
-                                                  r'unknown_field|repeated_choice|no_answer_'
-                                                  r'expected|bad_length|out_of_range)"', source)}
+    for source in [
+        (ROOT / "schemas/validate.py").read_text(),
+        (ROOT / "sync/protocol.py").read_text(),
+    ]:
+        used |= {
+            f"field.{c}"
+            for c in re.findall(
+                r'"(not_[a-z_]+|wrong_type|repeat_count|'
+                r"unknown_field|repeated_choice|no_answer_"
+                r'expected|bad_length|out_of_range)"',
+                source,
+            )
+        }
     used |= {f"error.enroll_{r}" for r in ("unknown", "used", "expired")}
     used |= {f"app.state_{s}" for s in ("draft", "finalized", "synced", "rejected", "conflict")}
     missing = sorted(k for k in used if k not in catalogue("vi"))

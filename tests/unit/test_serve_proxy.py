@@ -17,18 +17,28 @@ def _client_seen(options: dict[str, Any], peer: str, forwarded_for: str) -> dict
     seen: dict[str, str] = {}
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        seen.update(addr=environ["REMOTE_ADDR"], scheme=environ["wsgi.url_scheme"],
-                    host=environ.get("HTTP_HOST", ""),
-                    forwarded=environ.get("HTTP_X_FORWARDED_FOR", "(none)"))
+        seen.update(
+            addr=environ["REMOTE_ADDR"],
+            scheme=environ["wsgi.url_scheme"],
+            host=environ.get("HTTP_HOST", ""),
+            forwarded=environ.get("HTTP_X_FORWARDED_FOR", "(none)"),
+        )
         start_response("200 OK", [])
         return []
 
     server = create_server(app, host="127.0.0.1", port=0, **options)
     try:
-        server.application({
-            "REMOTE_ADDR": peer, "wsgi.url_scheme": "http", "HTTP_HOST": "127.0.0.1:8000",
-            "HTTP_X_FORWARDED_FOR": forwarded_for, "HTTP_X_FORWARDED_PROTO": "https",
-            "HTTP_X_FORWARDED_HOST": "gocua.example.vn"}, lambda *_: None)
+        server.application(
+            {
+                "REMOTE_ADDR": peer,
+                "wsgi.url_scheme": "http",
+                "HTTP_HOST": "127.0.0.1:8000",
+                "HTTP_X_FORWARDED_FOR": forwarded_for,
+                "HTTP_X_FORWARDED_PROTO": "https",
+                "HTTP_X_FORWARDED_HOST": "gocua.example.vn",
+            },
+            lambda *_: None,
+        )
     finally:
         server.close()
     return seen
@@ -37,8 +47,12 @@ def _client_seen(options: dict[str, Any], peer: str, forwarded_for: str) -> dict
 def test_without_hops_forwarded_headers_are_removed(monkeypatch):
     monkeypatch.delenv("GOCUA_PROXY_HOPS", raising=False)
     seen = _client_seen(proxy_options(settings.load()), "127.0.0.1", "203.0.113.7")
-    assert seen == {"addr": "127.0.0.1", "scheme": "http", "host": "127.0.0.1:8000",
-                    "forwarded": "(none)"}
+    assert seen == {
+        "addr": "127.0.0.1",
+        "scheme": "http",
+        "host": "127.0.0.1:8000",
+        "forwarded": "(none)",
+    }
 
 
 def test_one_hop_takes_the_address_the_proxy_saw_not_what_the_client_wrote(monkeypatch):
@@ -56,8 +70,11 @@ def test_forwarded_headers_count_only_from_the_trusted_proxy(monkeypatch):
     two_hops = _client_seen(options, "10.0.0.5", "203.0.113.7, 198.51.100.4, 10.0.0.9")
     assert two_hops["addr"] == "198.51.100.4"
     direct = _client_seen(options, "127.0.0.1", "203.0.113.7")  # not the proxy: ignored
-    assert (direct["addr"], direct["scheme"], direct["forwarded"]) == ("127.0.0.1", "http",
-                                                                       "(none)")
+    assert (direct["addr"], direct["scheme"], direct["forwarded"]) == (
+        "127.0.0.1",
+        "http",
+        "(none)",
+    )
 
 
 def test_a_negative_hop_count_is_refused(monkeypatch):

@@ -44,25 +44,37 @@ def test_stored_numbers_are_written_as_javascript_writes_them() -> None:
     # JSON.stringify(3) is '3', of -0 '0', of 2**60 '1152921504606847000', of 1e21 '1e+21'.
     assert json.dumps(stored_number(3.0)) == "3"
     assert json.dumps(stored_number(-0.0)) == "0"
-    assert json.dumps(stored_number(2.0 ** 60)) == "1152921504606847000"
+    assert json.dumps(stored_number(2.0**60)) == "1152921504606847000"
     assert json.dumps(stored_number(1e21)) == "1e+21"
     assert stored_number(0.5) == 0.5 and isinstance(stored_number(0.5), float)
 
 
 def test_an_instance_that_is_not_an_object_is_left_for_the_checker() -> None:
-    form = Form({"settings": {"form_id": "f", "version": "1"}, "survey": [
-        {"type": "begin_repeat", "name": "r"},
-        {"type": "calculate", "name": "k", "calculation": "1"},
-        {"type": "end_repeat"}]})
+    form = Form(
+        {
+            "settings": {"form_id": "f", "version": "1"},
+            "survey": [
+                {"type": "begin_repeat", "name": "r"},
+                {"type": "calculate", "name": "k", "calculation": "1"},
+                {"type": "end_repeat"},
+            ],
+        }
+    )
     assert settle(form, {"r": ["x", {}]}) == {"r": ["x", {"k": 1}]}
 
 
 def test_defaults_of_the_root_are_a_new_records_answers() -> None:
-    form = Form({"settings": {"form_id": "f", "version": "1"}, "survey": [
-        {"type": "integer", "name": "n", "default": "2"},
-        {"type": "begin_repeat", "name": "r"},
-        {"type": "text", "name": "inside", "default": "x"},
-        {"type": "end_repeat"},
-        {"type": "calculate", "name": "c", "calculation": "1", "default": "9"}]})
+    form = Form(
+        {
+            "settings": {"form_id": "f", "version": "1"},
+            "survey": [
+                {"type": "integer", "name": "n", "default": "2"},
+                {"type": "begin_repeat", "name": "r"},
+                {"type": "text", "name": "inside", "default": "x"},
+                {"type": "end_repeat"},
+                {"type": "calculate", "name": "c", "calculation": "1", "default": "9"},
+            ],
+        }
+    )
     # The repeat's own defaults belong to its instances; a calculation's default is not used.
     assert defaults(form.root) == {"n": 2}

@@ -20,8 +20,10 @@ CHECKER = RecordChecker(FORM)
 
 
 def codes(data: dict[str, Any]) -> dict[str, list[str]]:
-    return {path: [e["code"] for e in errs]
-            for path, errs in CHECKER.check(data, today=VISIT_DATE).items()}
+    return {
+        path: [e["code"] for e in errs]
+        for path, errs in CHECKER.check(data, today=VISIT_DATE).items()
+    }
 
 
 def test_a_complete_household_passes():
@@ -77,26 +79,39 @@ def test_a_text_answer_is_at_most_max_text_length_code_points():
     assert codes(household_data(address="x" * 10_001)) == {"address": ["too_long"]}
     assert codes(household_data(address="x" * 10_000)) == {}
     # Counted as the form language's string-length counts: code points, not UTF-16 units.
-    assert codes(household_data(address="\U0001F3E0" * 10_000)) == {}
+    assert codes(household_data(address="\U0001f3e0" * 10_000)) == {}
 
 
 # -- the phone and the server agree ------------------------------------------------------------
 def _mutations() -> list[dict[str, Any]]:
     base = household_data(members=[adult("Hoa", 1980), child("Nam", 2012), child("Bé", 2020)])
-    cases = [base, household_data(consent="no"), {"outcome": "refused"},
-             household_data(phone="0912345678"), household_data(phone="912345678"),
-             household_data(residents=31), household_data(devices=["none", "smartphone"]),
-             household_data(internet="none"), household_data(sells_online="yes"),
-             household_data(support_given="yes", support=[{"support_member": 4,
-                                                           "support_actions": ["scam_warning"],
-                                                           "support_result": "done"}])]
+    cases = [
+        base,
+        household_data(consent="no"),
+        {"outcome": "refused"},
+        household_data(phone="0912345678"),
+        household_data(phone="912345678"),
+        household_data(residents=31),
+        household_data(devices=["none", "smartphone"]),
+        household_data(internet="none"),
+        household_data(sells_online="yes"),
+        household_data(
+            support_given="yes",
+            support=[
+                {"support_member": 4, "support_actions": ["scam_warning"], "support_result": "done"}
+            ],
+        ),
+    ]
     for name in ("vneid_level", "account_type", "birth_year", "answered_by"):
         mutated = copy.deepcopy(base)
         del mutated["members"][0][name]
         cases.append(mutated)
-    cases += [household_data(address="x" * 10_001), household_data(address="x" * 10_000),
-              household_data(address="\U0001F3E0" * 10_000),
-              household_data(address="\U0001F3E0" * 10_001)]
+    cases += [
+        household_data(address="x" * 10_001),
+        household_data(address="x" * 10_000),
+        household_data(address="\U0001f3e0" * 10_000),
+        household_data(address="\U0001f3e0" * 10_001),
+    ]
     wrong_year = copy.deepcopy(base)
     wrong_year["members"][1]["birth_year"] = 1850
     cases.append(wrong_year)
@@ -105,16 +120,25 @@ def _mutations() -> list[dict[str, Any]]:
 
 def test_python_and_javascript_rules_give_the_same_errors():
     cases = _mutations()
-    payload = {"form": json.loads(DEFAULT_FORM.read_text(encoding="utf-8")),
-               "cases": [{"data": c, "today": VISIT_DATE} for c in cases]}
-    out = subprocess.run(["node", str(ROOT / "tests/js/check_cli.mjs")], input=json.dumps(payload),
-                         capture_output=True, text=True, check=True, timeout=60)
+    payload = {
+        "form": json.loads(DEFAULT_FORM.read_text(encoding="utf-8")),
+        "cases": [{"data": c, "today": VISIT_DATE} for c in cases],
+    }
+    out = subprocess.run(
+        ["node", str(ROOT / "tests/js/check_cli.mjs")],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     for case, js in zip(cases, json.loads(out.stdout), strict=True):
         js_codes = {p: [e["code"] for e in errs] for p, errs in js["errors"].items()}
         # The phone settles data before checking, so it never reports 'not_relevant' or
         # 'unknown_field': those only come from a sender that is not our app.
-        server = {p: c for p, c in codes(case).items()
-                  if c not in (["not_relevant"], ["unknown_field"])}
+        server = {
+            p: c for p, c in codes(case).items() if c not in (["not_relevant"], ["unknown_field"])
+        }
         assert js_codes == server, case
 
 
@@ -122,10 +146,18 @@ def test_python_and_javascript_rules_give_the_same_errors():
 def test_phone_settled_data_always_passes_the_server(members):
     roster = [adult(f"Người {i}", 1960 + i) for i in range(members)]
     data = household_data(members=roster)
-    payload = {"form": json.loads(DEFAULT_FORM.read_text(encoding="utf-8")),
-               "cases": [{"data": data, "today": VISIT_DATE, "settle": True}]}
-    out = subprocess.run(["node", str(ROOT / "tests/js/check_cli.mjs")], input=json.dumps(payload),
-                         capture_output=True, text=True, check=True, timeout=60)
+    payload = {
+        "form": json.loads(DEFAULT_FORM.read_text(encoding="utf-8")),
+        "cases": [{"data": data, "today": VISIT_DATE, "settle": True}],
+    }
+    out = subprocess.run(
+        ["node", str(ROOT / "tests/js/check_cli.mjs")],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     settled = json.loads(out.stdout)[0]["settled"]
     assert settled["members"][0]["age"] == 2026 - 1960
     assert codes(settled) == {}
@@ -134,25 +166,41 @@ def test_phone_settled_data_always_passes_the_server(members):
 def test_a_forms_own_messages_name_the_answers_on_both_checkers():
     # required_message and constraint_message with ${references}: filled in for the member the
     # error is about, in each language, by the server's checker and the phone's alike.
-    definition = {"settings": {"form_id": "msg", "version": "1"}, "survey": [
-        {"type": "text", "name": "head_name"},
-        {"type": "begin_repeat", "name": "members"},
-        {"type": "text", "name": "member_name"},
-        {"type": "integer", "name": "age", "required": "yes", "constraint": ". < 120",
-         "constraint_message::Tiếng Việt (vi)": "Tuổi của ${member_name} (hộ ${head_name})",
-         "constraint_message::English (en)": "${member_name}'s age",
-         "required_message::Tiếng Việt (vi)": "Hỏi tuổi của ${member_name}",
-         "required_message::English (en)": "Ask ${member_name}'s age"},
-        {"type": "end_repeat"}]}
-    data = {"head_name": "Lan", "members": [{"member_name": "An", "age": 130},
-                                            {"member_name": "Bình"}]}
+    definition = {
+        "settings": {"form_id": "msg", "version": "1"},
+        "survey": [
+            {"type": "text", "name": "head_name"},
+            {"type": "begin_repeat", "name": "members"},
+            {"type": "text", "name": "member_name"},
+            {
+                "type": "integer",
+                "name": "age",
+                "required": "yes",
+                "constraint": ". < 120",
+                "constraint_message::Tiếng Việt (vi)": "Tuổi của ${member_name} (hộ ${head_name})",
+                "constraint_message::English (en)": "${member_name}'s age",
+                "required_message::Tiếng Việt (vi)": "Hỏi tuổi của ${member_name}",
+                "required_message::English (en)": "Ask ${member_name}'s age",
+            },
+            {"type": "end_repeat"},
+        ],
+    }
+    data = {
+        "head_name": "Lan",
+        "members": [{"member_name": "An", "age": 130}, {"member_name": "Bình"}],
+    }
     expected = {
-        "members[0].age": [{"code": "constraint", "vi": "Tuổi của An (hộ Lan)",
-                            "en": "An's age"}],
-        "members[1].age": [{"code": "required", "vi": "Hỏi tuổi của Bình",
-                            "en": "Ask Bình's age"}]}
+        "members[0].age": [{"code": "constraint", "vi": "Tuổi của An (hộ Lan)", "en": "An's age"}],
+        "members[1].age": [{"code": "required", "vi": "Hỏi tuổi của Bình", "en": "Ask Bình's age"}],
+    }
     assert RecordChecker(Form(definition)).check(data) == expected
     payload = {"form": definition, "cases": [{"data": data}]}
-    out = subprocess.run(["node", str(ROOT / "tests/js/check_cli.mjs")], input=json.dumps(payload),
-                         capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        ["node", str(ROOT / "tests/js/check_cli.mjs")],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     assert json.loads(out.stdout)[0]["errors"] == expected

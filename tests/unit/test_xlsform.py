@@ -21,15 +21,22 @@ def default_definition() -> dict[str, Any]:
     return json.loads(DEFAULT_FORM.read_text(encoding="utf-8"))
 
 
-def workbook(tmp_path: Path, survey: list[list[str]], choices: list[list[str]] | None = None,
-             settings: list[list[str]] | None = None, name: str = "form.xlsx") -> Path:
+def workbook(
+    tmp_path: Path,
+    survey: list[list[str]],
+    choices: list[list[str]] | None = None,
+    settings: list[list[str]] | None = None,
+    name: str = "form.xlsx",
+) -> Path:
     """A workbook written cell by cell, headers as given: not through write_xlsform."""
     book = Workbook()
     book.remove(book.active)
-    sheets = {"survey": survey,
-              "choices": choices or [["list_name", "name", "label"], ["yn", "yes", "Yes"],
-                                     ["yn", "no", "No"]],
-              "settings": settings or [["form_id", "version"], ["test", "1"]]}
+    sheets = {
+        "survey": survey,
+        "choices": choices
+        or [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"]],
+        "settings": settings or [["form_id", "version"], ["test", "1"]],
+    }
     for title, rows in sheets.items():
         sheet = book.create_sheet(title)
         for row in rows:
@@ -55,9 +62,11 @@ def test_the_workbook_has_the_three_sheets() -> None:
 
 
 def test_a_value_starting_with_equals_stays_text(tmp_path: Path) -> None:
-    definition = {"settings": {"form_id": "t", "version": "1"},
-                  "survey": [{"type": "note", "name": "n", "label": "=1+1 is two"}],
-                  "choices": []}
+    definition = {
+        "settings": {"form_id": "t", "version": "1"},
+        "survey": [{"type": "note", "name": "n", "label": "=1+1 is two"}],
+        "choices": [],
+    }
     write_xlsform(definition, tmp_path / "eq.xlsx")
     assert read_xlsform(tmp_path / "eq.xlsx") == definition
 
@@ -101,8 +110,10 @@ def test_a_shared_form_imports_or_names_sheet_row_and_feature(path: Path) -> Non
         definition = read_xlsform(path)
     except XLSFormError as error:
         assert error.sheet and isinstance(error.row, int) and error.feature
-        for message, sheet_word, row_word in ((error.en, "Sheet", "row"),
-                                              (error.vi, "Trang tính", "dòng")):
+        for message, sheet_word, row_word in (
+            (error.en, "Sheet", "row"),
+            (error.vi, "Trang tính", "dòng"),
+        ):
             assert f"{sheet_word} '{error.sheet}'" in message
             assert f"{row_word} {error.row}," in message
             assert error.feature in message
@@ -117,8 +128,9 @@ def test_a_shared_form_with_a_version(path: Path) -> None:
         definition = read_xlsform(path, version="1")
         settings = definition["settings"]
         assert settings["version"] == "1"
-        assert settings["form_id"] == ("cascading_selects1" if path.stem == "choice_filter_test"
-                                       else path.stem)  # the workbook's own id, else its name
+        assert settings["form_id"] == (
+            "cascading_selects1" if path.stem == "choice_filter_test" else path.stem
+        )  # the workbook's own id, else its name
         Form(definition)
     else:
         with pytest.raises(XLSFormError) as caught:
@@ -129,38 +141,62 @@ def test_a_shared_form_with_a_version(path: Path) -> None:
 def test_no_version_is_never_made_up() -> None:
     with pytest.raises(XLSFormError) as caught:
         read_xlsform(SHARED_XLSFORMS / "text_and_integer.xlsx")
-    assert (caught.value.sheet, caught.value.row, caught.value.feature) == \
-        ("settings", 2, "version")
+    assert (caught.value.sheet, caught.value.row, caught.value.feature) == (
+        "settings",
+        2,
+        "version",
+    )
 
 
 def test_xlsform_spellings_become_the_model(tmp_path: Path) -> None:
-    path = workbook(tmp_path, [
-        ["TYPE", "Name", "LABEL:English(en)", "Relevance", "Required"],
-        ["select one from yn", "ok", "OK?", "", "TRUE"],
-        ["begin group", "g", "Group", "${ok} = 'yes'", ""],
-        ["int", "n", "How many?", "", "no"],
-        ["end group", "", "", "", ""],
-    ], choices=[["list name", "name", "label:English(en)"], ["yn", "yes", "Yes"],
-                ["yn", "no", "No"]])
+    path = workbook(
+        tmp_path,
+        [
+            ["TYPE", "Name", "LABEL:English(en)", "Relevance", "Required"],
+            ["select one from yn", "ok", "OK?", "", "TRUE"],
+            ["begin group", "g", "Group", "${ok} = 'yes'", ""],
+            ["int", "n", "How many?", "", "no"],
+            ["end group", "", "", "", ""],
+        ],
+        choices=[
+            ["list name", "name", "label:English(en)"],
+            ["yn", "yes", "Yes"],
+            ["yn", "no", "No"],
+        ],
+    )
     definition = read_xlsform(path)
     assert definition["survey"] == [
         {"type": "select_one yn", "name": "ok", "label::English (en)": "OK?", "required": "yes"},
-        {"type": "begin_group", "name": "g", "label::English (en)": "Group",
-         "relevant": "${ok} = 'yes'"},
+        {
+            "type": "begin_group",
+            "name": "g",
+            "label::English (en)": "Group",
+            "relevant": "${ok} = 'yes'",
+        },
         {"type": "integer", "name": "n", "label::English (en)": "How many?", "required": "no"},
         {"type": "end_group"},
     ]
-    assert definition["choices"][0] == {"list_name": "yn", "name": "yes",
-                                        "label::English (en)": "Yes"}
+    assert definition["choices"][0] == {
+        "list_name": "yn",
+        "name": "yes",
+        "label::English (en)": "Yes",
+    }
 
 
-@pytest.mark.parametrize(("raw", "model"), [
-    ("begin repeat", "begin_repeat"), ("end_repeat", "end_repeat"),
-    ("select all that apply from d or specify other", "select_multiple d or_other"),
-    ("select_one  yn", "select_one yn"), ("dateTime", "datetime"), ("gps", "geopoint"),
-    ("select_one_from_file a.csv", "select_one_from_file a.csv"), ("rank yn", "rank yn"),
-    ("begin loop over d", "begin loop over d"),
-])
+@pytest.mark.parametrize(
+    ("raw", "model"),
+    [
+        ("begin repeat", "begin_repeat"),
+        ("end_repeat", "end_repeat"),
+        ("select all that apply from d or specify other", "select_multiple d or_other"),
+        ("select_one  yn", "select_one yn"),
+        ("dateTime", "datetime"),
+        ("gps", "geopoint"),
+        ("select_one_from_file a.csv", "select_one_from_file a.csv"),
+        ("rank yn", "rank yn"),
+        ("begin loop over d", "begin loop over d"),
+    ],
+)
 def test_normalise_type(raw: str, model: str) -> None:
     assert normalise_type(raw) == model
 
@@ -168,24 +204,39 @@ def test_normalise_type(raw: str, model: str) -> None:
 # -- what Gõ Cửa does not do, row by row --------------------------------------------------------
 UNSUPPORTED = [
     ("pulldata", ["calculate", "c", "", "pulldata('f', 'a', 'b', ${q})", ""], "pulldata()"),
-    ("choice_name", ["calculate", "c", "", "jr:choice-name(${q}, '${q}')", ""],
-     "jr:choice-name()"),
-    ("indexed_repeat", ["calculate", "c", "", "indexed-repeat(${q}, ${q}, 1)", ""],
-     "indexed-repeat()"),
+    ("choice_name", ["calculate", "c", "", "jr:choice-name(${q}, '${q}')", ""], "jr:choice-name()"),
+    (
+        "indexed_repeat",
+        ["calculate", "c", "", "indexed-repeat(${q}, ${q}, 1)", ""],
+        "indexed-repeat()",
+    ),
     ("unknown_to_us", ["rank yn", "c", "Rank", "", ""], "type 'rank yn'"),
     ("unknown_to_all", ["frobnicate", "c", "What?", "", ""], "pyxform"),
-    ("from_file", ["select_one_from_file fruit.csv", "c", "Fruit", "", ""],
-     "type 'select_one_from_file fruit.csv'"),
-    ("search", ["select_one yn", "c", "Fruit", "", "search('fruit')"],
-     "appearance 'search('fruit')'"),
+    (
+        "from_file",
+        ["select_one_from_file fruit.csv", "c", "Fruit", "", ""],
+        "type 'select_one_from_file fruit.csv'",
+    ),
+    (
+        "search",
+        ["select_one yn", "c", "Fruit", "", "search('fruit')"],
+        "appearance 'search('fruit')'",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "row", "feature"), UNSUPPORTED, ids=[u[0] for u in UNSUPPORTED])
-def test_unsupported_feature_names_its_row(tmp_path: Path, case: str, row: list[str],
-                                           feature: str) -> None:
-    path = workbook(tmp_path, [["type", "name", "label", "calculation", "appearance"],
-                               ["text", "q", "Question", "", ""], row])
+def test_unsupported_feature_names_its_row(
+    tmp_path: Path, case: str, row: list[str], feature: str
+) -> None:
+    path = workbook(
+        tmp_path,
+        [
+            ["type", "name", "label", "calculation", "appearance"],
+            ["text", "q", "Question", "", ""],
+            row,
+        ],
+    )
     with pytest.raises(XLSFormError) as caught:
         read_xlsform(path)
     error = caught.value
@@ -194,8 +245,14 @@ def test_unsupported_feature_names_its_row(tmp_path: Path, case: str, row: list[
 
 
 def test_a_media_column_with_content_is_refused(tmp_path: Path) -> None:
-    path = workbook(tmp_path, [["type", "name", "label", "media::image"],
-                               ["note", "a", "A", ""], ["note", "b", "B", "b.png"]])
+    path = workbook(
+        tmp_path,
+        [
+            ["type", "name", "label", "media::image"],
+            ["note", "a", "A", ""],
+            ["note", "b", "B", "b.png"],
+        ],
+    )
     with pytest.raises(XLSFormError) as caught:
         read_xlsform(path)
     assert (caught.value.row, caught.value.feature) == (3, "column 'media::image'")
@@ -207,8 +264,16 @@ def test_an_empty_unsupported_column_is_harmless(tmp_path: Path) -> None:
 
 
 def test_rows_are_counted_as_excel_counts_them(tmp_path: Path) -> None:
-    path = workbook(tmp_path, [["type", "name", "label", "relevant"], ["text", "a", "A", ""],
-                               [], [], ["text", "b", "B", "${nowhere} = 1"]])
+    path = workbook(
+        tmp_path,
+        [
+            ["type", "name", "label", "relevant"],
+            ["text", "a", "A", ""],
+            [],
+            [],
+            ["text", "b", "B", "${nowhere} = 1"],
+        ],
+    )
     with pytest.raises(XLSFormError) as caught:
         read_xlsform(path)
     assert caught.value.row == 5
@@ -243,8 +308,10 @@ def test_a_zip_bomb_workbook_is_refused_before_pyxform_opens_it(tmp_path, monkey
 
     honest = (SHARED_XLSFORMS / "text_and_integer.xlsx").read_bytes()
     padding = [b" " * MB] * 11
-    cases = {"big.xlsx": (rezip(honest, add={"xl/padding.xml": padding}), "more than 10 MB"),
-             "parts.xlsx": (many_parts(honest, 501), "too many parts (more than 500)")}
+    cases = {
+        "big.xlsx": (rezip(honest, add={"xl/padding.xml": padding}), "more than 10 MB"),
+        "parts.xlsx": (many_parts(honest, 501), "too many parts (more than 500)"),
+    }
 
     def opened(*args, **kwargs):
         raise AssertionError("pyxform opened a refused workbook")
@@ -256,5 +323,8 @@ def test_a_zip_bomb_workbook_is_refused_before_pyxform_opens_it(tmp_path, monkey
         with pytest.raises(XLSFormError) as refused:
             read_xlsform(tmp_path / name, version="1")
         assert words in refused.value.en, name
-    assert "vượt quá 10 MB" in refused.value.vi if name == "big.xlsx" else "(hơn 500)" in \
-        refused.value.vi
+    assert (
+        "vượt quá 10 MB" in refused.value.vi
+        if name == "big.xlsx"
+        else "(hơn 500)" in refused.value.vi
+    )

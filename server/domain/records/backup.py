@@ -33,8 +33,11 @@ def read(raw: bytes) -> dict[str, Any]:
     if body.get("version") != 1:
         raise Refused("review.backup_version", version=str(body.get("version"))[:20])
     user, records = body.get("user"), body.get("records")
-    if not isinstance(user, dict) or not isinstance(user.get("id"), int) \
-            or isinstance(user.get("id"), bool):
+    if (
+        not isinstance(user, dict)
+        or not isinstance(user.get("id"), int)
+        or isinstance(user.get("id"), bool)
+    ):
         raise Refused("review.backup_no_user")
     if not isinstance(records, list):
         raise Refused("review.backup_no_records")
@@ -43,27 +46,40 @@ def read(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def device_for(db: sqlite_utils.Database, commune_id: str,
-               backup: dict[str, Any]) -> dict[str, Any]:
+def device_for(
+    db: sqlite_utils.Database, commune_id: str, backup: dict[str, Any]
+) -> dict[str, Any]:
     """The push 'device' of the volunteer who made the backup: their phone when the server
     knows it (so the phone's status digest counts these records), else none."""
     user = backup["user"]
-    row = db.execute("SELECT id, username, display_name FROM users WHERE id = ?"
-                     " AND commune_id = ? AND role = 'volunteer'",
-                     [user["id"], commune_id]).fetchone()
+    row = db.execute(
+        "SELECT id, username, display_name FROM users WHERE id = ?"
+        " AND commune_id = ? AND role = 'volunteer'",
+        [user["id"], commune_id],
+    ).fetchone()
     if row is None or (user.get("username") and user["username"] != row["username"]):
         raise Refused("review.backup_unknown_user")
     device_id = backup.get("device_id") if isinstance(backup.get("device_id"), str) else None
-    if device_id and not db.execute("SELECT 1 FROM devices WHERE id = ? AND user_id = ?",
-                                    [device_id, row["id"]]).fetchone():
+    if (
+        device_id
+        and not db.execute(
+            "SELECT 1 FROM devices WHERE id = ? AND user_id = ?", [device_id, row["id"]]
+        ).fetchone()
+    ):
         device_id = None
-    return {"id": device_id, "user_id": row["id"], "commune_id": commune_id,
-            "village_ids": user_village_ids(db, row["id"]), "username": row["username"],
-            "display_name": row["display_name"]}
+    return {
+        "id": device_id,
+        "user_id": row["id"],
+        "commune_id": commune_id,
+        "village_ids": user_village_ids(db, row["id"]),
+        "username": row["username"],
+        "display_name": row["display_name"],
+    }
 
 
-def import_backup(db: sqlite_utils.Database, commune_id: str, backup: dict[str, Any],
-                  data_dir: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def import_backup(
+    db: sqlite_utils.Database, commune_id: str, backup: dict[str, Any], data_dir: str | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Push every record of the file as its volunteer; returns (device, results in order).
     Each batch of 100 is one transaction, as a phone's push is; ``data_dir`` holds the photos
     (a record naming one the server lacks is rejected, as from the phone)."""
@@ -71,7 +87,7 @@ def import_backup(db: sqlite_utils.Database, commune_id: str, backup: dict[str, 
     items = backup["records"]
     results: list[dict[str, Any]] = []
     for start in range(0, len(items), MAX_BATCH_ITEMS):
-        body = push.push(db, device, items[start:start + MAX_BATCH_ITEMS], data_dir=data_dir)
+        body = push.push(db, device, items[start : start + MAX_BATCH_ITEMS], data_dir=data_dir)
         results += body["results"]
     return device, results
 

@@ -21,9 +21,18 @@ def flatten(form: Form, data: dict[str, Any], lang: str) -> list[tuple[str, str,
     return out
 
 
-def _flatten(form: Form, node: Node, scope: dict[str, Any], lang: str, prefix: str,
-             title: str, out: list[tuple[str, str, str]], known: set[str],
-             data: dict[str, Any], position: tuple[tuple[str, int], ...]) -> None:
+def _flatten(
+    form: Form,
+    node: Node,
+    scope: dict[str, Any],
+    lang: str,
+    prefix: str,
+    title: str,
+    out: list[tuple[str, str, str]],
+    known: set[str],
+    data: dict[str, Any],
+    position: tuple[tuple[str, int], ...],
+) -> None:
     for child in node.children:
         if child.kind == "group":
             _flatten(form, child, scope, lang, prefix, title, out, known, data, position)
@@ -36,28 +45,46 @@ def _flatten(form: Form, node: Node, scope: dict[str, Any], lang: str, prefix: s
                 if isinstance(instance, dict):
                     at = (*position, (child.name, index))
                     label = labels.label(form, child, lang, data, at)
-                    _flatten(form, child, instance, lang, f"{prefix}{child.name}[{index}].",
-                             f"{title}{label} {index + 1} · ", out, set(), data, at)
+                    _flatten(
+                        form,
+                        child,
+                        instance,
+                        lang,
+                        f"{prefix}{child.name}[{index}].",
+                        f"{title}{label} {index + 1} · ",
+                        out,
+                        set(),
+                        data,
+                        at,
+                    )
         elif child.type != "note":
             known.add(child.name)
             if child.name in scope:
-                out.append((prefix + child.name,
-                            title + labels.label(form, child, lang, data, position),
-                            answer_text(form, child, scope[child.name], lang, data, position)))
+                out.append(
+                    (
+                        prefix + child.name,
+                        title + labels.label(form, child, lang, data, position),
+                        answer_text(form, child, scope[child.name], lang, data, position),
+                    )
+                )
 
 
 def _raw(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-def diff(form: Form | None, old: dict[str, Any], new: dict[str, Any],
-         lang: str) -> list[dict[str, str]]:
+def diff(
+    form: Form | None, old: dict[str, Any], new: dict[str, Any], lang: str
+) -> list[dict[str, str]]:
     """The answers that differ: ``[{path, label, old, new}]`` in form order; an answer that
     appeared or went away has an empty side."""
     if form is None:
         keys = sorted(set(old) | set(new))
-        return [{"path": k, "label": k, "old": _raw(old.get(k, "")), "new": _raw(new.get(k, ""))}
-                for k in keys if old.get(k) != new.get(k)]
+        return [
+            {"path": k, "label": k, "old": _raw(old.get(k, "")), "new": _raw(new.get(k, ""))}
+            for k in keys
+            if old.get(k) != new.get(k)
+        ]
     before = {path: (label, text) for path, label, text in flatten(form, old, lang)}
     after = {path: (label, text) for path, label, text in flatten(form, new, lang)}
     order = [p for p, _, _ in flatten(form, new, lang)]

@@ -26,16 +26,30 @@ def _editable(node: Node) -> bool:
     return node.kind == "field" and node.type not in _NOT_TYPED and len(node.repeats) <= 1
 
 
-def field_view(form: Form, node: Node, value: Any, name: str, lang: str,
-               data: dict[str, Any], position: labels.Position = ()) -> dict[str, Any]:
+def field_view(
+    form: Form,
+    node: Node,
+    value: Any,
+    name: str,
+    lang: str,
+    data: dict[str, Any],
+    position: labels.Position = (),
+) -> dict[str, Any]:
     """One question of the edit form: its input name, label, type, value and choices, their
     ``${references}`` filled in from ``data`` at ``position`` (the question's instance)."""
-    view: dict[str, Any] = {"name": name, "label": labels.label(form, node, lang, data, position),
-                            "type": node.type, "value": value, "path": _path(name),
-                            "choices": []}
+    view: dict[str, Any] = {
+        "name": name,
+        "label": labels.label(form, node, lang, data, position),
+        "type": node.type,
+        "value": value,
+        "path": _path(name),
+        "choices": [],
+    }
     if node.list_name:
-        view["choices"] = [(c["name"], labels.text(form, c, "label", lang, data, position))
-                           for c in form.choices.get(node.list_name, [])]
+        view["choices"] = [
+            (c["name"], labels.text(form, c, "label", lang, data, position))
+            for c in form.choices.get(node.list_name, [])
+        ]
     if node.type == "select_multiple":
         view["selected"] = value if isinstance(value, list) else []
     return view
@@ -55,8 +69,9 @@ def edit_view(form: Form, data: dict[str, Any], lang: str) -> list[dict[str, Any
     return [s for s in out if s["fields"] or s["instances"]]
 
 
-def _edit_level(form: Form, node: Node, data: dict[str, Any], lang: str,
-                out: list[dict[str, Any]], title: str) -> None:
+def _edit_level(
+    form: Form, node: Node, data: dict[str, Any], lang: str, out: list[dict[str, Any]], title: str
+) -> None:
     section: dict[str, Any] = {"title": title, "fields": [], "instances": []}
     out.append(section)
     for child in node.children:
@@ -65,19 +80,33 @@ def _edit_level(form: Form, node: Node, data: dict[str, Any], lang: str,
             section = {"title": "", "fields": [], "instances": []}
             out.append(section)
         elif child.kind == "repeat":
-            fields = [n for n in form.walk(child) if _editable(n)
-                      and n.repeats[-1:] == (child.name,)]
+            fields = [
+                n for n in form.walk(child) if _editable(n) and n.repeats[-1:] == (child.name,)
+            ]
             for index, inst in enumerate(data.get(child.name) or []):
                 if isinstance(inst, dict):
                     at = [(child.name, index)]
-                    section["instances"].append({
-                        "title": f"{labels.label(form, child, lang, data, at)} {index + 1}",
-                        "fields": [field_view(form, n, inst.get(n.name),
-                                              f"q:{child.name}:{index}:{n.name}", lang, data, at)
-                                   for n in fields]})
+                    section["instances"].append(
+                        {
+                            "title": f"{labels.label(form, child, lang, data, at)} {index + 1}",
+                            "fields": [
+                                field_view(
+                                    form,
+                                    n,
+                                    inst.get(n.name),
+                                    f"q:{child.name}:{index}:{n.name}",
+                                    lang,
+                                    data,
+                                    at,
+                                )
+                                for n in fields
+                            ],
+                        }
+                    )
         elif _editable(child):
-            section["fields"].append(field_view(form, child, data.get(child.name),
-                                                f"q:{child.name}", lang, data))
+            section["fields"].append(
+                field_view(form, child, data.get(child.name), f"q:{child.name}", lang, data)
+            )
 
 
 def read_form(form: Form, base: dict[str, Any], formdata: Any) -> tuple[dict[str, Any], Errors]:
@@ -95,13 +124,20 @@ def read_form(form: Form, base: dict[str, Any], formdata: Any) -> tuple[dict[str
         instances = data.get(node.repeats[0])
         for index, inst in enumerate(instances if isinstance(instances, list) else []):
             if isinstance(inst, dict):
-                _read_one(node, inst, f"q:{node.repeats[0]}:{index}:{node.name}",
-                          f"{node.repeats[0]}[{index}].{node.name}", formdata, errors)
+                _read_one(
+                    node,
+                    inst,
+                    f"q:{node.repeats[0]}:{index}:{node.name}",
+                    f"{node.repeats[0]}[{index}].{node.name}",
+                    formdata,
+                    errors,
+                )
     return data, errors
 
 
-def _read_one(node: Node, scope: dict[str, Any], name: str, path: str, formdata: Any,
-              errors: Errors) -> None:
+def _read_one(
+    node: Node, scope: dict[str, Any], name: str, path: str, formdata: Any, errors: Errors
+) -> None:
     if node.type == "select_multiple":
         if f"{name}:present" not in formdata:
             return
@@ -126,8 +162,9 @@ def _read_one(node: Node, scope: dict[str, Any], name: str, path: str, formdata:
         if not math.isfinite(number):
             errors.setdefault(path, []).append({"code": "not_number"})
         else:
-            _put(scope, node.name, int(number) if number.is_integer() and "." not in raw
-                 else number)
+            _put(
+                scope, node.name, int(number) if number.is_integer() and "." not in raw else number
+            )
     else:
         _put(scope, node.name, raw)
 
@@ -158,8 +195,13 @@ def check(record: dict[str, Any], data: dict[str, Any]) -> Errors:
     return record["checker"].check(data, today=visit_day(record))
 
 
-def save_edit(db: sqlite_utils.Database, staff: dict[str, Any], record: dict[str, Any],
-              data: dict[str, Any], comment: str) -> str:
+def save_edit(
+    db: sqlite_utils.Database,
+    staff: dict[str, Any],
+    record: dict[str, Any],
+    data: dict[str, Any],
+    comment: str,
+) -> str:
     """Store a checked edit as a new revision; the caller holds the write transaction."""
     if data == record["data"]:
         raise Refused("review.error_no_change")
@@ -168,25 +210,35 @@ def save_edit(db: sqlite_utils.Database, staff: dict[str, Any], record: dict[str
 
 # -- conflicts -------------------------------------------------------------------------------
 
+
 def question_units(form: Form) -> list[Node]:
     """What a reviewer chooses between in a conflict: each top-level question, and each
     repeat as a whole (its instances belong together: members and their count)."""
-    return [n for n in form.walk() if not n.repeats and (
-        n.kind == "repeat" or (n.kind == "field" and n.type != "note"))]
+    return [
+        n
+        for n in form.walk()
+        if not n.repeats and (n.kind == "repeat" or (n.kind == "field" and n.type != "note"))
+    ]
 
 
-def compare(form: Form, current: dict[str, Any], other: dict[str, Any],
-            lang: str) -> list[dict[str, Any]]:
+def compare(
+    form: Form, current: dict[str, Any], other: dict[str, Any], lang: str
+) -> list[dict[str, Any]]:
     rows = []
     for node in question_units(form):
         if node.name not in current and node.name not in other:
             continue
         # A repeat is compared whole: its label speaks for every instance.
         at = [(node.name, labels.NO_INSTANCE)] if node.kind == "repeat" else []
-        rows.append({"name": node.name, "label": labels.label(form, node, lang, current, at),
-                     "current": _unit_text(form, node, current, lang),
-                     "other": _unit_text(form, node, other, lang),
-                     "same": current.get(node.name) == other.get(node.name)})
+        rows.append(
+            {
+                "name": node.name,
+                "label": labels.label(form, node, lang, current, at),
+                "current": _unit_text(form, node, current, lang),
+                "other": _unit_text(form, node, other, lang),
+                "same": current.get(node.name) == other.get(node.name),
+            }
+        )
     return rows
 
 
@@ -194,19 +246,25 @@ def _unit_text(form: Form, node: Node, data: dict[str, Any], lang: str) -> list[
     value = data.get(node.name)
     if node.kind != "repeat":
         return [answer_text(form, node, value, lang, data)]
-    columns = [n for n in form.walk(node) if n.kind == "field" and n.type != "note"
-               and n.repeats[-1:] == (node.name,)]
+    columns = [
+        n
+        for n in form.walk(node)
+        if n.kind == "field" and n.type != "note" and n.repeats[-1:] == (node.name,)
+    ]
     lines = []
     for index, inst in enumerate(value if isinstance(value, list) else []):
         if isinstance(inst, dict):
-            parts = [answer_text(form, c, inst.get(c.name), lang, data, [(node.name, index)])
-                     for c in columns[:4]]
+            parts = [
+                answer_text(form, c, inst.get(c.name), lang, data, [(node.name, index)])
+                for c in columns[:4]
+            ]
             lines.append(f"{index + 1}. " + " · ".join(p for p in parts if p))
     return lines
 
 
-def merged(form: Form, current: dict[str, Any], other: dict[str, Any],
-           choices: dict[str, str]) -> dict[str, Any]:
+def merged(
+    form: Form, current: dict[str, Any], other: dict[str, Any], choices: dict[str, str]
+) -> dict[str, Any]:
     """Current answers, with the other revision's for every question chosen so."""
     data = copy.deepcopy(current)
     for node in question_units(form):
@@ -219,20 +277,33 @@ def merged(form: Form, current: dict[str, Any], other: dict[str, Any],
 
 
 def open_conflicts(db: sqlite_utils.Database, record_id: str) -> list[str]:
-    return [r[0] for r in db.execute(
-        "SELECT rev FROM revisions WHERE record_id = ? AND status = 'conflict'"
-        " AND resolved_at IS NULL ORDER BY received_at", [record_id])]
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT rev FROM revisions WHERE record_id = ? AND status = 'conflict'"
+            " AND resolved_at IS NULL ORDER BY received_at",
+            [record_id],
+        )
+    ]
 
 
-def resolve(db: sqlite_utils.Database, staff: dict[str, Any], record: dict[str, Any],
-            conflict_rev: str, data: dict[str, Any], resolution: str) -> str | None:
+def resolve(
+    db: sqlite_utils.Database,
+    staff: dict[str, Any],
+    record: dict[str, Any],
+    conflict_rev: str,
+    data: dict[str, Any],
+    resolution: str,
+) -> str | None:
     """Settle a conflict: the conflict revision stays (marked resolved, and how); the chosen
     or merged answers become a new revision based on the current one, unless they are the
     current answers already. Returns the new rev or None."""
     rev = None
     if data != record["data"]:
         rev = new_revision(db, staff, record, data)
-    db.execute("UPDATE revisions SET resolved_at = ?, resolved_by = ?, resolution = ?"
-               " WHERE record_id = ? AND rev = ? AND status = 'conflict'",
-               [now_iso(), staff["id"], resolution, record["id"], conflict_rev])
+    db.execute(
+        "UPDATE revisions SET resolved_at = ?, resolved_by = ?, resolution = ?"
+        " WHERE record_id = ? AND rev = ? AND status = 'conflict'",
+        [now_iso(), staff["id"], resolution, record["id"], conflict_rev],
+    )
     return rev

@@ -28,8 +28,9 @@ from server.domain.forms import FormVersionExists, install_form
 from server.domain.records import rights, store
 
 
-def apply_context(db: sqlite_utils.Database, peer: dict[str, Any],
-                  upstream: dict[str, Any]) -> None:
+def apply_context(
+    db: sqlite_utils.Database, peer: dict[str, Any], upstream: dict[str, Any]
+) -> None:
     try:
         _apply_context(db, peer, upstream)
     except sqlite3.IntegrityError as error:
@@ -37,8 +38,9 @@ def apply_context(db: sqlite_utils.Database, peer: dict[str, Any],
         raise ApiError(409, "upstream_inconsistent", detail=str(error)) from None
 
 
-def _apply_context(db: sqlite_utils.Database, peer: dict[str, Any],
-                   upstream: dict[str, Any]) -> None:
+def _apply_context(
+    db: sqlite_utils.Database, peer: dict[str, Any], upstream: dict[str, Any]
+) -> None:
     commune_id = peer["commune_id"]
     commune = upstream.get("commune")
     if commune is not None:
@@ -47,8 +49,10 @@ def _apply_context(db: sqlite_utils.Database, peer: dict[str, Any],
         _put_commune(db, commune)
     for form in upstream["forms"]:
         _put_form(db, commune_id, form)
-    if upstream["villages"] and not db.execute("SELECT 1 FROM communes WHERE id = ?",
-                                               [commune_id]).fetchone():
+    if (
+        upstream["villages"]
+        and not db.execute("SELECT 1 FROM communes WHERE id = ?", [commune_id]).fetchone()
+    ):
         raise ApiError(422, "unknown_commune", commune=commune_id)
     # Villages merged into another come after the one they name.
     villages = sorted(upstream["villages"], key=lambda v: bool(v.get("merged_into")))
@@ -68,23 +72,33 @@ def _put_commune(db: sqlite_utils.Database, commune: dict[str, Any]) -> None:
     db.execute(
         "INSERT INTO communes (id, name, province_code, province_name, created_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-        [commune["id"], commune["name"], commune["province_code"], commune["province_name"],
-         now_iso()])
+        [
+            commune["id"],
+            commune["name"],
+            commune["province_code"],
+            commune["province_name"],
+            now_iso(),
+        ],
+    )
 
 
 def _put_form(db: sqlite_utils.Database, commune_id: str, form: dict[str, Any]) -> None:
     settings = form["definition"].get("settings") or {}
-    if (settings.get("form_id"), str(settings.get("version"))) != (form["form_id"],
-                                                                    form["version"]):
+    if (settings.get("form_id"), str(settings.get("version"))) != (
+        form["form_id"],
+        form["version"],
+    ):
         raise ApiError(422, "form_mismatch", form_id=form["form_id"], version=form["version"])
     try:
         install_form(db, form["definition"], commune_id=commune_id)
     except FormVersionExists:
-        raise ApiError(409, "form_version_differs", form_id=form["form_id"],
-                       version=form["version"]) from None
+        raise ApiError(
+            409, "form_version_differs", form_id=form["form_id"], version=form["version"]
+        ) from None
     except FormError as error:
-        raise ApiError(422, "form_invalid", form_id=form["form_id"], version=form["version"],
-                       detail=str(error)) from None
+        raise ApiError(
+            422, "form_invalid", form_id=form["form_id"], version=form["version"], detail=str(error)
+        ) from None
 
 
 def _owner(db: sqlite_utils.Database, table: str, entity_id: str) -> str | None:
@@ -111,8 +125,15 @@ def _put_village(db: sqlite_utils.Database, commune_id: str, village: dict[str, 
             db.execute("ROLLBACK TO village_delete")
             db.execute("RELEASE village_delete")
             db.execute("UPDATE villages SET active = 0 WHERE id = ?", [village["id"]])
-        record_change(db, "village", village["id"], {"id": village["id"]},
-                      commune_id=commune_id, village_id=village["id"], op="delete")
+        record_change(
+            db,
+            "village",
+            village["id"],
+            {"id": village["id"]},
+            commune_id=commune_id,
+            village_id=village["id"],
+            op="delete",
+        )
         return
     row = {"name": village["name"], "active": int(village["active"])}
     known = _columns(db, "villages")
@@ -120,24 +141,30 @@ def _put_village(db: sqlite_utils.Database, commune_id: str, village: dict[str, 
         if optional in village and optional in known:
             row[optional] = village[optional]
     if owner is None:
-        db["villages"].insert({"id": village["id"], "commune_id": commune_id,
-                               "created_at": now_iso(), **row})
+        db["villages"].insert(
+            {"id": village["id"], "commune_id": commune_id, "created_at": now_iso(), **row}
+        )
     else:
         db["villages"].update(village["id"], row)
-    record_change(db, "village", village["id"], {"id": village["id"], "name": row["name"],
-                                                 "active": row["active"]},
-                  commune_id=commune_id, village_id=village["id"])
+    record_change(
+        db,
+        "village",
+        village["id"],
+        {"id": village["id"], "name": row["name"], "active": row["active"]},
+        commune_id=commune_id,
+        village_id=village["id"],
+    )
 
 
-def _put_household(db: sqlite_utils.Database, commune_id: str,
-                   household: dict[str, Any]) -> None:
+def _put_household(db: sqlite_utils.Database, commune_id: str, household: dict[str, Any]) -> None:
     owner = _owner(db, "households", household["id"])
     if owner not in (None, commune_id):
         raise ApiError(403, "wrong_commune", commune=owner, allowed=commune_id)
     if household["op"] == "delete":
         if owner is not None:
-            current = db.execute("SELECT village_id FROM households WHERE id = ?",
-                                 [household["id"]]).fetchone()[0]
+            current = db.execute(
+                "SELECT village_id FROM households WHERE id = ?", [household["id"]]
+            ).fetchone()[0]
             try:
                 db.execute("SAVEPOINT household_delete")
                 db.execute("DELETE FROM households WHERE id = ?", [household["id"]])
@@ -145,28 +172,45 @@ def _put_household(db: sqlite_utils.Database, commune_id: str,
             except sqlite3.IntegrityError:  # visits still name it: it stays on the register
                 db.execute("ROLLBACK TO household_delete")
                 db.execute("RELEASE household_delete")
-            record_change(db, "household", household["id"], {"id": household["id"]},
-                          commune_id=commune_id, village_id=current, op="delete")
+            record_change(
+                db,
+                "household",
+                household["id"],
+                {"id": household["id"]},
+                commune_id=commune_id,
+                village_id=current,
+                op="delete",
+            )
         return
     if _owner(db, "villages", household["village_id"] or "") != commune_id:
         raise ApiError(422, "unknown_village", village=household["village_id"])
     now = now_iso()
-    row = {"village_id": household["village_id"], "head_name": household["head_name"],
-           "address": household["address"], "updated_at": now,
-           "code": _free_code(db, household["code"], household["id"], commune_id)}
+    row = {
+        "village_id": household["village_id"],
+        "head_name": household["head_name"],
+        "address": household["address"],
+        "updated_at": now,
+        "code": _free_code(db, household["code"], household["id"], commune_id),
+    }
     if "removed_at" in household and "removed_at" in _columns(db, "households"):
         row["removed_at"] = household["removed_at"]
     if owner is None:
-        db["households"].insert({"id": household["id"], "commune_id": commune_id,
-                                 "created_at": now, **row})
+        db["households"].insert(
+            {"id": household["id"], "commune_id": commune_id, "created_at": now, **row}
+        )
     else:
         db["households"].update(household["id"], row)
     payload = {k: row[k] for k in ("village_id", "code", "head_name", "address")}
     removed = row.get("removed_at")
-    record_change(db, "household", household["id"],
-                  {"id": household["id"]} if removed else {"id": household["id"], **payload},
-                  commune_id=commune_id, village_id=row["village_id"],
-                  op="delete" if removed else "put")
+    record_change(
+        db,
+        "household",
+        household["id"],
+        {"id": household["id"]} if removed else {"id": household["id"], **payload},
+        commune_id=commune_id,
+        village_id=row["village_id"],
+        op="delete" if removed else "put",
+    )
 
 
 def _erase_household(db: sqlite_utils.Database, commune_id: str, household_id: str) -> None:
@@ -186,13 +230,15 @@ def _free_code(db: sqlite_utils.Database, code: str, household_id: str, commune_
     return code if taken is None or taken[0] == household_id else f"{code}-{commune_id}"
 
 
-def apply_record_states(db: sqlite_utils.Database, peer: dict[str, Any],
-                        states: list[dict[str, Any]]) -> None:
+def apply_record_states(
+    db: sqlite_utils.Database, peer: dict[str, Any], states: list[dict[str, Any]]
+) -> None:
     """Which revision is current and the review state, as on the sender. A revision this
     server does not hold yet is skipped: a later batch carries it and the state again."""
     for state in states:
-        row = db.execute("SELECT rev, review_state, commune_id FROM records WHERE id = ?",
-                         [state["id"]]).fetchone()
+        row = db.execute(
+            "SELECT rev, review_state, commune_id FROM records WHERE id = ?", [state["id"]]
+        ).fetchone()
         if row is None or row["commune_id"] != peer["commune_id"]:
             continue
         if row["rev"] != state["rev"] and not store.promote(db, state["id"], state["rev"]):
@@ -201,22 +247,26 @@ def apply_record_states(db: sqlite_utils.Database, peer: dict[str, Any],
             store.set_review_state(db, state["id"], state["review_state"])
 
 
-def apply_rewrites(db: sqlite_utils.Database, peer: dict[str, Any],
-                   rewrites: list[dict[str, Any]]) -> None:
+def apply_rewrites(
+    db: sqlite_utils.Database, peer: dict[str, Any], rewrites: list[dict[str, Any]]
+) -> None:
     """Answers erased in place on the sender (a person's right to deletion), erased here too."""
     for rewrite in rewrites:
-        store.rewrite_answers(db, peer["commune_id"], rewrite["id"], rewrite["rev"],
-                              rewrite["data"])
+        store.rewrite_answers(
+            db, peer["commune_id"], rewrite["id"], rewrite["rev"], rewrite["data"]
+        )
 
 
-def save_checkpoint(db: sqlite_utils.Database, peer: dict[str, Any], source: str,
-                    checkpoint: int) -> int:
+def save_checkpoint(
+    db: sqlite_utils.Database, peer: dict[str, Any], source: str, checkpoint: int
+) -> int:
     """Keep the sender's outbox position; never moves back (a replayed old batch)."""
     db.execute(
         "INSERT INTO peer_checkpoints (peer_id, source_id, checkpoint, updated_at)"
         " VALUES (?, ?, ?, ?) ON CONFLICT (peer_id, source_id) DO UPDATE SET"
         " checkpoint = max(checkpoint, excluded.checkpoint), updated_at = excluded.updated_at",
-        [peer["peer_id"], source, checkpoint, now_iso()])
+        [peer["peer_id"], source, checkpoint, now_iso()],
+    )
     db.execute("UPDATE peers SET last_seen_at = ? WHERE id = ?", [now_iso(), peer["peer_id"]])
     return peer_checkpoint(db, peer, source)
 
@@ -224,6 +274,8 @@ def save_checkpoint(db: sqlite_utils.Database, peer: dict[str, Any], source: str
 def peer_checkpoint(db: sqlite_utils.Database, peer: dict[str, Any], source: str | None) -> int:
     if not source:
         return 0
-    row = db.execute("SELECT checkpoint FROM peer_checkpoints WHERE peer_id = ?"
-                     " AND source_id = ?", [peer["peer_id"], source]).fetchone()
+    row = db.execute(
+        "SELECT checkpoint FROM peer_checkpoints WHERE peer_id = ? AND source_id = ?",
+        [peer["peer_id"], source],
+    ).fetchone()
     return int(row[0]) if row else 0

@@ -32,9 +32,13 @@ from sync.protocol import (
 )
 
 
-def push(db: sqlite_utils.Database, caller: dict[str, Any], items: list[Any],
-         upstream: dict[str, Any] | None = None,
-         data_dir: str | Path | None = None) -> dict[str, Any]:
+def push(
+    db: sqlite_utils.Database,
+    caller: dict[str, Any],
+    items: list[Any],
+    upstream: dict[str, Any] | None = None,
+    data_dir: str | Path | None = None,
+) -> dict[str, Any]:
     """Store a batch in one transaction; one result per item, in order.
 
     ``upstream`` (server peers only) brings the commune's villages, households and forms first
@@ -56,18 +60,24 @@ def push(db: sqlite_utils.Database, caller: dict[str, Any], items: list[Any],
             if fresh:
                 peers.apply_record_states(db, caller, upstream["records"])
                 peers.apply_rewrites(db, caller, upstream["rewrites"])
-            body["checkpoint"] = peers.save_checkpoint(db, caller, upstream["source"],
-                                                       upstream["checkpoint"])
+            body["checkpoint"] = peers.save_checkpoint(
+                db, caller, upstream["source"], upstream["checkpoint"]
+            )
         elif caller.get("id"):
-            db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?",
-                       [now_iso(), caller["id"]])
+            db.execute(
+                "UPDATE devices SET last_seen_at = ? WHERE id = ?", [now_iso(), caller["id"]]
+            )
     return body
 
 
 def _rejected(item: Any, errors: Errors) -> dict[str, Any]:
     ident = item if isinstance(item, dict) else {}
-    return {"id": _echo(ident.get("id")), "rev": _echo(ident.get("rev")), "status": REJECTED,
-            "errors": errors}
+    return {
+        "id": _echo(ident.get("id")),
+        "rev": _echo(ident.get("rev")),
+        "status": REJECTED,
+        "errors": errors,
+    }
 
 
 def _echo(value: Any) -> str | None:
@@ -82,8 +92,9 @@ def _error(code: str, **params: Any) -> list[dict[str, str]]:
 class _Batch:
     """One push batch: its caller, its transaction, and the form versions it has looked up."""
 
-    def __init__(self, db: sqlite_utils.Database, caller: dict[str, Any],
-                 data_dir: str | Path | None) -> None:
+    def __init__(
+        self, db: sqlite_utils.Database, caller: dict[str, Any], data_dir: str | Path | None
+    ) -> None:
         self.db, self.caller, self.data_dir = db, caller, data_dir
         self.forms: dict[tuple[str, str], tuple[Form, RecordChecker] | None] = {}
         self.now = now_iso()
@@ -92,8 +103,9 @@ class _Batch:
     def form(self, form_id: str, version: str) -> tuple[Form, RecordChecker] | None:
         key = (form_id, version)
         if key not in self.forms:
-            self.forms[key] = get_form(self.db, form_id, version,
-                                       commune_id=self.caller["commune_id"])
+            self.forms[key] = get_form(
+                self.db, form_id, version, commune_id=self.caller["commune_id"]
+            )
         return self.forms[key]
 
     def push_one(self, item: Any) -> dict[str, Any]:
@@ -108,14 +120,23 @@ class _Batch:
             return _rejected(item, field_errors(error.messages))
         db, caller = self.db, self.caller
         rid, rev = record["id"], record["rev"]
-        current = db.execute("SELECT rev, commune_id, village_id FROM records WHERE id = ?",
-                             [rid]).fetchone()
-        seen = db.execute("SELECT status, device_id FROM revisions WHERE record_id = ?"
-                          " AND rev = ?", [rid, rev]).fetchone()
-        own_retry = (seen is not None and caller.get("kind") != "peer"
-                     and caller["id"] is not None and seen["device_id"] == caller["id"])
-        if current and not own_retry and not self._may_change(current["commune_id"],
-                                                              current["village_id"]):
+        current = db.execute(
+            "SELECT rev, commune_id, village_id FROM records WHERE id = ?", [rid]
+        ).fetchone()
+        seen = db.execute(
+            "SELECT status, device_id FROM revisions WHERE record_id = ? AND rev = ?", [rid, rev]
+        ).fetchone()
+        own_retry = (
+            seen is not None
+            and caller.get("kind") != "peer"
+            and caller["id"] is not None
+            and seen["device_id"] == caller["id"]
+        )
+        if (
+            current
+            and not own_retry
+            and not self._may_change(current["commune_id"], current["village_id"])
+        ):
             # The record is someone else's: another commune's, or (for a phone) one of its own
             # commune's in a village it is not assigned to. Both get the same answer, so that a
             # phone cannot tell "exists in another commune" from "exists in a village of mine
@@ -125,8 +146,13 @@ class _Batch:
             return _rejected(item, {"id": _error("out_of_scope")})
         if seen:
             first = CONFLICT if seen["status"] == "conflict" else APPLIED
-            return {"id": rid, "rev": rev, "status": DUPLICATE, "first_status": first,
-                    "server_rev": current["rev"] if current else rev}
+            return {
+                "id": rid,
+                "rev": rev,
+                "status": DUPLICATE,
+                "first_status": first,
+                "server_rev": current["rev"] if current else rev,
+            }
         household = self._household(record)
         problem = self._scope_problem(record, household)
         if problem:
@@ -139,8 +165,9 @@ class _Batch:
             errors = self._missing_blobs(found[0], record["data"])
         if errors:
             return _rejected(item, errors)
-        return store.store_pushed(db, caller, record, current["rev"] if current else None,
-                                  household is not None, self.now)
+        return store.store_pushed(
+            db, caller, record, current["rev"] if current else None, household is not None, self.now
+        )
 
     def _may_change(self, commune_id: str, village_id: str) -> bool:
         """Whether the caller may change a stored record: a commune server, any of its
@@ -151,24 +178,30 @@ class _Batch:
         if self.caller.get("kind") == "peer":
             return True
         if self.reachable is None:
-            self.reachable = {under for village in self.caller["village_ids"]
-                              for under in village_ids_under(self.db, village)}
+            self.reachable = {
+                under
+                for village in self.caller["village_ids"]
+                for under in village_ids_under(self.db, village)
+            }
         return village_id in self.reachable
 
     def _household(self, record: dict[str, Any]) -> str | None:
         """The village of the record's household when the server knows it, else None."""
         if not record["household_id"]:
             return None
-        row = self.db.execute("SELECT village_id FROM households WHERE id = ?",
-                              [record["household_id"]]).fetchone()
+        row = self.db.execute(
+            "SELECT village_id FROM households WHERE id = ?", [record["household_id"]]
+        ).fetchone()
         return row[0] if row else None
 
-    def _scope_problem(self, record: dict[str, Any], household_village: str | None
-                       ) -> Errors | None:
+    def _scope_problem(
+        self, record: dict[str, Any], household_village: str | None
+    ) -> Errors | None:
         if record["village_id"] not in self.caller["village_ids"]:
             return {"village_id": _error("out_of_scope")}
-        if household_village is not None and not same_place(self.db, record["village_id"],
-                                                            household_village):
+        if household_village is not None and not same_place(
+            self.db, record["village_id"], household_village
+        ):
             return {"household_id": _error("wrong_village")}
         return None
 
@@ -177,8 +210,10 @@ class _Batch:
         if self.data_dir is None:
             return errors
         for path, value in image_answers(form, data):
-            if isinstance(value, str) and blob_visible(self.db, self.data_dir,
-                                                       self.caller["commune_id"], value) is None:
+            if (
+                isinstance(value, str)
+                and blob_visible(self.db, self.data_dir, self.caller["commune_id"], value) is None
+            ):
                 errors[path] = _error("missing_blob")
         return errors
 
@@ -190,26 +225,42 @@ def _visit_day(record: dict[str, Any]) -> str | None:
     return day if len(day) == 10 else None
 
 
-def status(db: sqlite_utils.Database, caller: dict[str, Any],
-           source: str | None = None) -> dict[str, Any]:
+def status(
+    db: sqlite_utils.Database, caller: dict[str, Any], source: str | None = None
+) -> dict[str, Any]:
     """What the server holds from this caller: counts, and a digest of its (id, rev) pairs.
     A phone: what it pushed. A server peer: its commune's, and its checkpoint for ``source``."""
     if caller.get("kind") == "peer":
         where, params = "r.commune_id = ?", [caller["commune_id"]]
-        pairs = db.execute("SELECT v.record_id, v.rev FROM revisions v JOIN records r"
-                           f" ON r.id = v.record_id WHERE {where}", params).fetchall()
+        pairs = db.execute(
+            "SELECT v.record_id, v.rev FROM revisions v JOIN records r"
+            f" ON r.id = v.record_id WHERE {where}",
+            params,
+        ).fetchall()
     else:
         where, params = "r.device_id = ?", [caller["id"]]
-        pairs = db.execute("SELECT record_id, rev FROM revisions WHERE device_id = ?",
-                           params).fetchall()
-    states = dict(db.execute(f"SELECT review_state, count(*) FROM records r WHERE {where}"
-                             " GROUP BY review_state", params).fetchall())
-    body: dict[str, Any] = {"device_id": caller["id"], "revisions": len(pairs),
-                            "records": sum(states.values()), "by_state": states,
-                            "digest": pairs_digest(pairs)}
+        pairs = db.execute(
+            "SELECT record_id, rev FROM revisions WHERE device_id = ?", params
+        ).fetchall()
+    states = dict(
+        db.execute(
+            f"SELECT review_state, count(*) FROM records r WHERE {where} GROUP BY review_state",
+            params,
+        ).fetchall()
+    )
+    body: dict[str, Any] = {
+        "device_id": caller["id"],
+        "revisions": len(pairs),
+        "records": sum(states.values()),
+        "by_state": states,
+        "digest": pairs_digest(pairs),
+    }
     if caller.get("kind") == "peer":
-        body.update(peer=True, commune_id=caller["commune_id"],
-                    checkpoint=peers.peer_checkpoint(db, caller, source))
+        body.update(
+            peer=True,
+            commune_id=caller["commune_id"],
+            checkpoint=peers.peer_checkpoint(db, caller, source),
+        )
     return body
 
 

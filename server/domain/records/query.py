@@ -63,26 +63,37 @@ class Filters:
 
     def query(self, **changes: Any) -> dict[str, Any]:
         """The query string of these filters (for links), without the cursor unless given."""
-        out = {"village": self.village, "volunteer": self.volunteer or "",
-               "date_from": self.date_from, "date_to": self.date_to, "state": self.state,
-               "outcome": self.outcome, "needs_help": "1" if self.needs_help else ""}
+        out = {
+            "village": self.village,
+            "volunteer": self.volunteer or "",
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "state": self.state,
+            "outcome": self.outcome,
+            "needs_help": "1" if self.needs_help else "",
+        }
         out.update(changes)
         return {k: v for k, v in out.items() if v not in ("", None)}
 
 
 def volunteers(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in db.execute(
-        "SELECT id, display_name, username FROM users WHERE commune_id = ?"
-        " AND role = 'volunteer' ORDER BY display_name", [commune_id])]
+    return [
+        dict(r)
+        for r in db.execute(
+            "SELECT id, display_name, username FROM users WHERE commune_id = ?"
+            " AND role = 'volunteer' ORDER BY display_name",
+            [commune_id],
+        )
+    ]
 
 
-def _where(db: sqlite_utils.Database, commune_id: str,
-           f: Filters) -> tuple[str, list[Any]]:
+def _where(db: sqlite_utils.Database, commune_id: str, f: Filters) -> tuple[str, list[Any]]:
     where, params = ["r.commune_id = ?"], [commune_id]
     if f.village:
         ids = village_ids_under(db, f.village)
-        where.append(f"r.village_id IN ({','.join('?' * len(ids))})"
-                     if len(ids) > 1 else "r.village_id = ?")
+        where.append(
+            f"r.village_id IN ({','.join('?' * len(ids))})" if len(ids) > 1 else "r.village_id = ?"
+        )
         params += ids
     if f.volunteer is not None:
         where.append("r.user_id = ?")
@@ -105,8 +116,9 @@ def _where(db: sqlite_utils.Database, commune_id: str,
     return " AND ".join(where), params
 
 
-def list_records(db: sqlite_utils.Database, commune_id: str,
-                 f: Filters) -> tuple[list[dict[str, Any]], str | None]:
+def list_records(
+    db: sqlite_utils.Database, commune_id: str, f: Filters
+) -> tuple[list[dict[str, Any]], str | None]:
     """One page, newest first; returns (rows, the cursor of the next page or None)."""
     where, params = _where(db, commune_id, f)
     if f.after:
@@ -119,7 +131,8 @@ def list_records(db: sqlite_utils.Database, commune_id: str,
         " u.display_name AS volunteer FROM records r JOIN villages v ON v.id = r.village_id"
         " LEFT JOIN households h ON h.id = r.household_id LEFT JOIN users u ON u.id = r.user_id"
         f" WHERE {where} ORDER BY r.received_at DESC, r.id DESC LIMIT ?",
-        [*params, PAGE_SIZE + 1]).fetchall()
+        [*params, PAGE_SIZE + 1],
+    ).fetchall()
     page = [dict(r) for r in rows[:PAGE_SIZE]]
     more = len(rows) > PAGE_SIZE
     cursor = f"{page[-1]['received_at']}~{page[-1]['id']}" if more and page else None
@@ -133,12 +146,15 @@ def count_records(db: sqlite_utils.Database, commune_id: str, f: Filters) -> int
     """How many records match, counted up to COUNT_CAP + 1: past that "more than 10,000" says
     enough, and two filters that no single index covers would cost a lookup per record."""
     where, params = _where(db, commune_id, f)
-    return int(db.execute(f"SELECT count(*) FROM (SELECT 1 FROM records r WHERE {where}"
-                          " LIMIT ?)", [*params, COUNT_CAP + 1]).fetchone()[0])
+    return int(
+        db.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM records r WHERE {where} LIMIT ?)",
+            [*params, COUNT_CAP + 1],
+        ).fetchone()[0]
+    )
 
 
-def get_record(db: sqlite_utils.Database, commune_id: str,
-               record_id: str) -> dict[str, Any] | None:
+def get_record(db: sqlite_utils.Database, commune_id: str, record_id: str) -> dict[str, Any] | None:
     """One record of this commune (None when it is not: the caller answers 404 either way)."""
     row = db.execute(
         "SELECT r.id, r.rev, r.form_id, r.form_version, r.data, r.meta, r.received_at,"
@@ -149,7 +165,8 @@ def get_record(db: sqlite_utils.Database, commune_id: str,
         " r.visit_date, r.commune_id FROM records r"
         " JOIN villages v ON v.id = r.village_id LEFT JOIN households h ON h.id = r.household_id"
         " LEFT JOIN users u ON u.id = r.user_id WHERE r.id = ? AND r.commune_id = ?",
-        [record_id, commune_id]).fetchone()
+        [record_id, commune_id],
+    ).fetchone()
     if row is None:
         return None
     record = dict(row)
@@ -164,9 +181,11 @@ def revisions(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]
     """Every revision of a record, oldest first, with who sent or made it."""
     rows = db.execute(
         "SELECT x.rev, x.base_rev, x.status, x.data, x.meta, x.device_id, x.user_id,"
-        " x.received_at, x.resolved_at, x.resolution, u.display_name AS \"by\", u.role"
+        ' x.received_at, x.resolved_at, x.resolution, u.display_name AS "by", u.role'
         " FROM revisions x LEFT JOIN users u ON u.id = x.user_id WHERE x.record_id = ?"
-        " ORDER BY x.received_at, x.rowid", [record_id]).fetchall()
+        " ORDER BY x.received_at, x.rowid",
+        [record_id],
+    ).fetchall()
     out = []
     for r in rows:
         item = dict(r)
@@ -177,9 +196,14 @@ def revisions(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]
 
 
 def reviews(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in db.execute(
-        "SELECT rev, review_state, comment, display_name, username, at FROM reviews"
-        " WHERE record_id = ? ORDER BY id", [record_id])]
+    return [
+        dict(r)
+        for r in db.execute(
+            "SELECT rev, review_state, comment, display_name, username, at FROM reviews"
+            " WHERE record_id = ? ORDER BY id",
+            [record_id],
+        )
+    ]
 
 
 def visit_facts(record: dict[str, Any]) -> dict[str, Any]:
@@ -188,14 +212,23 @@ def visit_facts(record: dict[str, Any]) -> dict[str, Any]:
     gps = str(data.get("gps") or "").split()
     point = None
     if len(gps) >= 2:
-        point = {"lat": gps[0], "lon": gps[1],
-                 "accuracy": gps[3] if len(gps) > 3 else None}
-    return {"start": data.get("start") or meta.get("started_at"), "end": data.get("end"),
-            "visit_date": meta.get("visit_date") or record.get("visit_date"), "gps": point}
+        point = {"lat": gps[0], "lon": gps[1], "accuracy": gps[3] if len(gps) > 3 else None}
+    return {
+        "start": data.get("start") or meta.get("started_at"),
+        "end": data.get("end"),
+        "visit_date": meta.get("visit_date") or record.get("visit_date"),
+        "gps": point,
+    }
 
 
-def answer_text(form: Form, node: Node, value: Any, lang: str,
-                data: dict[str, Any] | None = None, position: labels.Position = ()) -> str:
+def answer_text(
+    form: Form,
+    node: Node,
+    value: Any,
+    lang: str,
+    data: dict[str, Any] | None = None,
+    position: labels.Position = (),
+) -> str:
     """An answer as a person reads it: choice labels instead of codes, their
     ``${references}`` filled in from the record's ``data`` at ``position`` when given."""
     if value is None or value == "" or value == []:
@@ -222,8 +255,9 @@ def sections(form: Form, data: dict[str, Any], lang: str) -> list[dict[str, Any]
     return [s for s in out if s["rows"] or s["tables"]]
 
 
-def _collect(form: Form, node: Node, data: dict[str, Any], lang: str,
-             out: list[dict[str, Any]], title: str) -> None:
+def _collect(
+    form: Form, node: Node, data: dict[str, Any], lang: str, out: list[dict[str, Any]], title: str
+) -> None:
     section: dict[str, Any] = {"title": title, "rows": [], "tables": []}
     out.append(section)
     for child in node.children:
@@ -233,19 +267,35 @@ def _collect(form: Form, node: Node, data: dict[str, Any], lang: str,
             section = {"title": "", "rows": [], "tables": []}
             out.append(section)
         elif child.kind == "repeat":
-            columns = [n for n in form.walk(child) if n.kind == "field" and n.type != "note"
-                       and n.repeats[-1:] == (child.name,)]
+            columns = [
+                n
+                for n in form.walk(child)
+                if n.kind == "field" and n.type != "note" and n.repeats[-1:] == (child.name,)
+            ]
             instances = data.get(child.name) or []
             if not instances:
                 continue
             every = [(child.name, labels.NO_INSTANCE)]
-            section["tables"].append({
-                "title": labels.label(form, child, lang, data, every),
-                "columns": [labels.label(form, c, lang, data, every) for c in columns],
-                "rows": [[answer_text(form, c, inst.get(c.name), lang, data,
-                                      [(child.name, index)]) for c in columns]
-                         for index, inst in enumerate(instances) if isinstance(inst, dict)],
-            })
+            section["tables"].append(
+                {
+                    "title": labels.label(form, child, lang, data, every),
+                    "columns": [labels.label(form, c, lang, data, every) for c in columns],
+                    "rows": [
+                        [
+                            answer_text(
+                                form, c, inst.get(c.name), lang, data, [(child.name, index)]
+                            )
+                            for c in columns
+                        ]
+                        for index, inst in enumerate(instances)
+                        if isinstance(inst, dict)
+                    ],
+                }
+            )
         elif child.type != "note" and child.name in data:
-            section["rows"].append((labels.label(form, child, lang, data),
-                                    answer_text(form, child, data[child.name], lang, data)))
+            section["rows"].append(
+                (
+                    labels.label(form, child, lang, data),
+                    answer_text(form, child, data[child.name], lang, data),
+                )
+            )

@@ -44,8 +44,12 @@ ROLES = ("head", "respondent", "member", "register")
 
 
 def _register_fold(db: sqlite_utils.Database) -> None:
-    db.register_function(lambda s: fold(s) if isinstance(s, str) else "",
-                         deterministic=True, name="gocua_fold", replace=True)
+    db.register_function(
+        lambda s: fold(s) if isinstance(s, str) else "",
+        deterministic=True,
+        name="gocua_fold",
+        replace=True,
+    )
 
 
 def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[str, Any]]:
@@ -68,34 +72,47 @@ def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[st
         "  AND gocua_fold(json_extract(m.value, '$.member_name')) LIKE :q ESCAPE '\\'"
         " UNION ALL SELECT h.id, 'register', NULL, h.head_name FROM households h"
         " WHERE h.commune_id = :c AND gocua_fold(h.head_name) LIKE :q ESCAPE '\\'"
-        " LIMIT 500", {"c": commune_id, "q": like}).fetchall()
+        " LIMIT 500",
+        {"c": commune_id, "q": like},
+    ).fetchall()
     out = []
     for r in rows:
         if r["name"] == ERASED:
             continue
         role, target, index = r["role"], r["target"], r["member_index"]
-        out.append({"key": f"{role}:{target}:{'' if index is None else index}", "role": role,
-                    "target": target, "index": index, "name": r["name"],
-                    **_where(db, role, target)})
+        out.append(
+            {
+                "key": f"{role}:{target}:{'' if index is None else index}",
+                "role": role,
+                "target": target,
+                "index": index,
+                "name": r["name"],
+                **_where(db, role, target),
+            }
+        )
     return out
 
 
 def _where(db: sqlite_utils.Database, role: str, target: str) -> dict[str, Any]:
     if role == "register":
-        row = db.execute("SELECT v.name AS village, h.code AS household_code,"
-                         " h.address AS detail FROM households h JOIN villages v"
-                         " ON v.id = h.village_id WHERE h.id = ?", [target]).fetchone()
+        row = db.execute(
+            "SELECT v.name AS village, h.code AS household_code,"
+            " h.address AS detail FROM households h JOIN villages v"
+            " ON v.id = h.village_id WHERE h.id = ?",
+            [target],
+        ).fetchone()
         return {**dict(row), "visit_date": None}
-    row = db.execute("SELECT v.name AS village, h.code AS household_code, r.visit_date,"
-                     " json_extract(r.data, '$.address') AS detail"
-                     " FROM records r JOIN villages v ON v.id = r.village_id LEFT JOIN"
-                     " households h ON h.id = r.household_id WHERE r.id = ?",
-                     [target]).fetchone()
+    row = db.execute(
+        "SELECT v.name AS village, h.code AS household_code, r.visit_date,"
+        " json_extract(r.data, '$.address') AS detail"
+        " FROM records r JOIN villages v ON v.id = r.village_id LEFT JOIN"
+        " households h ON h.id = r.household_id WHERE r.id = ?",
+        [target],
+    ).fetchone()
     return dict(row)
 
 
-def parse_keys(commune_id: str, db: sqlite_utils.Database,
-               keys: list[str]) -> list[dict[str, Any]]:
+def parse_keys(commune_id: str, db: sqlite_utils.Database, keys: list[str]) -> list[dict[str, Any]]:
     """The ticked occurrences, each checked to belong to this commune."""
     out = []
     for key in dict.fromkeys(keys):
@@ -104,8 +121,9 @@ def parse_keys(commune_id: str, db: sqlite_utils.Database,
         if role not in ROLES or not target or (index and not index.isdigit()):
             raise Refused("review.people_bad_selection")
         table = "households" if role == "register" else "records"
-        if not db.execute(f"SELECT 1 FROM {table} WHERE id = ? AND commune_id = ?",
-                          [target, commune_id]).fetchone():
+        if not db.execute(
+            f"SELECT 1 FROM {table} WHERE id = ? AND commune_id = ?", [target, commune_id]
+        ).fetchone():
             raise Refused("review.people_bad_selection")
         out.append({"role": role, "target": target, "index": int(index) if index else None})
     if not out:
@@ -119,28 +137,40 @@ def _part(data: dict[str, Any], role: str, index: int | None) -> dict[str, Any] 
         members = data.get("members") if isinstance(data.get("members"), list) else []
         if index is None or index >= len(members) or not isinstance(members[index], dict):
             return None
-        support = [s for s in data.get("support") or [] if isinstance(s, dict)
-                   and s.get("support_member") == index + 1]
+        support = [
+            s
+            for s in data.get("support") or []
+            if isinstance(s, dict) and s.get("support_member") == index + 1
+        ]
         return {"member": members[index], "support_given": support}
     return {k: v for k, v in data.items() if not isinstance(v, list)}
 
 
-def export(db: sqlite_utils.Database, commune_id: str,
-           selected: list[dict[str, Any]]) -> dict[str, Any]:
+def export(
+    db: sqlite_utils.Database, commune_id: str, selected: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Everything held about the person in the ticked places, every revision included."""
     items = []
     for sel in selected:
         if sel["role"] == "register":
-            row = db.execute("SELECT h.id AS household_id, h.code, h.head_name, h.address,"
-                             " v.name AS village, h.created_at AS listed_at"
-                             " FROM households h JOIN villages v ON v.id = h.village_id"
-                             " WHERE h.id = ?", [sel["target"]]).fetchone()
+            row = db.execute(
+                "SELECT h.id AS household_id, h.code, h.head_name, h.address,"
+                " v.name AS village, h.created_at AS listed_at"
+                " FROM households h JOIN villages v ON v.id = h.village_id"
+                " WHERE h.id = ?",
+                [sel["target"]],
+            ).fetchone()
             items.append({"kind": "household_register", **dict(row)})
             continue
         items.append(_export_record(db, sel))
-    return {"format": "gocua-person-export", "version": 1, "exported_at": now_iso(),
-            "commune_id": commune_id,
-            "controller": "Ủy ban nhân dân xã / Commune People's Committee", "items": items}
+    return {
+        "format": "gocua-person-export",
+        "version": 1,
+        "exported_at": now_iso(),
+        "commune_id": commune_id,
+        "controller": "Ủy ban nhân dân xã / Commune People's Committee",
+        "items": items,
+    }
 
 
 def _export_record(db: sqlite_utils.Database, sel: dict[str, Any]) -> dict[str, Any]:
@@ -149,27 +179,49 @@ def _export_record(db: sqlite_utils.Database, sel: dict[str, Any]) -> dict[str, 
         " h.code AS household_code, u.display_name AS volunteer"
         " FROM records r JOIN villages v ON v.id = r.village_id"
         " LEFT JOIN households h ON h.id = r.household_id LEFT JOIN users u ON u.id = r.user_id"
-        " WHERE r.id = ?", [sel["target"]]).fetchone()
+        " WHERE r.id = ?",
+        [sel["target"]],
+    ).fetchone()
     revisions = []
     for r in db.execute(
-            "SELECT rev, status, received_at, data FROM revisions WHERE record_id = ?"
-            " ORDER BY received_at, rowid", [sel["target"]]):
-        revisions.append({"rev": r["rev"], "status": r["status"], "received_at": r["received_at"],
-                          "answers": _part(json.loads(r["data"]), sel["role"], sel["index"])})
-    comments = [dict(r) for r in db.execute(
-        "SELECT review_state, comment, at FROM reviews WHERE record_id = ? ORDER BY id",
-        [sel["target"]])]
-    return {"kind": "survey_record", "record_id": record["id"], "role": sel["role"],
-            "member_number": None if sel["index"] is None else sel["index"] + 1,
-            "form": f"{record['form_id']} {record['form_version']}",
-            "visit_date": record["visit_date"], "received_at": record["received_at"],
-            "village": record["village"], "household_code": record["household_code"],
-            "volunteer": record["volunteer"], "revisions": revisions,
-            "review_comments": comments}
+        "SELECT rev, status, received_at, data FROM revisions WHERE record_id = ?"
+        " ORDER BY received_at, rowid",
+        [sel["target"]],
+    ):
+        revisions.append(
+            {
+                "rev": r["rev"],
+                "status": r["status"],
+                "received_at": r["received_at"],
+                "answers": _part(json.loads(r["data"]), sel["role"], sel["index"]),
+            }
+        )
+    comments = [
+        dict(r)
+        for r in db.execute(
+            "SELECT review_state, comment, at FROM reviews WHERE record_id = ? ORDER BY id",
+            [sel["target"]],
+        )
+    ]
+    return {
+        "kind": "survey_record",
+        "record_id": record["id"],
+        "role": sel["role"],
+        "member_number": None if sel["index"] is None else sel["index"] + 1,
+        "form": f"{record['form_id']} {record['form_version']}",
+        "visit_date": record["visit_date"],
+        "received_at": record["received_at"],
+        "village": record["village"],
+        "household_code": record["household_code"],
+        "volunteer": record["volunteer"],
+        "revisions": revisions,
+        "review_comments": comments,
+    }
 
 
-def _scrub(data: dict[str, Any], roles: set[str], names: set[str],
-           indexes: set[int]) -> dict[str, Any]:
+def _scrub(
+    data: dict[str, Any], roles: set[str], names: set[str], indexes: set[int]
+) -> dict[str, Any]:
     """``data`` without this person's personal answers (its shape kept)."""
     data = copy.deepcopy(data)
     for role in roles & PERSONAL.keys():
@@ -191,16 +243,21 @@ def _scrub(data: dict[str, Any], roles: set[str], names: set[str],
     return data
 
 
-def erase(db: sqlite_utils.Database, staff: dict[str, Any], commune_id: str,
-          selected: list[dict[str, Any]]) -> list[str]:
+def erase(
+    db: sqlite_utils.Database,
+    staff: dict[str, Any],
+    commune_id: str,
+    selected: list[dict[str, Any]],
+) -> list[str]:
     """Erase the ticked occurrences (inside the caller's transaction); returns the record
     and household ids touched, for the audit log."""
     by_record: dict[str, dict[str, Any]] = {}
     for sel in selected:
         if sel["role"] == "register":
             continue
-        entry = by_record.setdefault(sel["target"], {"roles": set(), "indexes": set(),
-                                                     "names": set()})
+        entry = by_record.setdefault(
+            sel["target"], {"roles": set(), "indexes": set(), "names": set()}
+        )
         entry["roles"].add(sel["role"])
         if sel["index"] is not None:
             entry["indexes"].add(sel["index"])
@@ -218,40 +275,54 @@ def erase(db: sqlite_utils.Database, staff: dict[str, Any], commune_id: str,
     return touched
 
 
-def _erase_record(db: sqlite_utils.Database, staff: dict[str, Any], commune_id: str,
-                  record_id: str, entry: dict[str, Any]) -> set[str]:
+def _erase_record(
+    db: sqlite_utils.Database,
+    staff: dict[str, Any],
+    commune_id: str,
+    record_id: str,
+    entry: dict[str, Any],
+) -> set[str]:
     """Scrub one record everywhere; returns the erased names, folded."""
     record = get_record(db, commune_id, record_id)
     assert record is not None
     members = record["data"].get("members") or []
-    entry["names"] = {fold(str(members[i].get("member_name") or "")) for i in entry["indexes"]
-                      if i < len(members) and isinstance(members[i], dict)} - {""}
+    entry["names"] = {
+        fold(str(members[i].get("member_name") or ""))
+        for i in entry["indexes"]
+        if i < len(members) and isinstance(members[i], dict)
+    } - {""}
     erased = set(entry["names"])
     for role in entry["roles"] & PERSONAL.keys():
-        erased |= {fold(str(record["data"].get(k) or "")) for k in PERSONAL[role][0]
-                   if k.endswith("_name")}
+        erased |= {
+            fold(str(record["data"].get(k) or "")) for k in PERSONAL[role][0] if k.endswith("_name")
+        }
     scrubbed = _scrub(record["data"], entry["roles"], entry["names"], entry["indexes"])
     if scrubbed != record["data"]:
         new_revision(db, staff, record, scrubbed, "")
-    for rev, data in db.execute("SELECT rev, data FROM revisions WHERE record_id = ?",
-                                [record_id]).fetchall():
+    for rev, data in db.execute(
+        "SELECT rev, data FROM revisions WHERE record_id = ?", [record_id]
+    ).fetchall():
         old = json.loads(data)
         # Indexes too: over-erasing an older roster beats leaving a renamed person in it.
         clean = _scrub(old, entry["roles"], entry["names"], entry["indexes"])
         if clean != old:
-            db.execute("UPDATE revisions SET data = ? WHERE record_id = ? AND rev = ?",
-                       [json.dumps(clean, ensure_ascii=False, separators=(",", ":")),
-                        record_id, rev])
+            db.execute(
+                "UPDATE revisions SET data = ? WHERE record_id = ? AND rev = ?",
+                [json.dumps(clean, ensure_ascii=False, separators=(",", ":")), record_id, rev],
+            )
     # An office correction travels to the phone with its answers: scrub those copies too.
-    for seq, payload in db.execute("SELECT seq, payload FROM changes WHERE kind = 'review'"
-                                   " AND entity_id = ?", [record_id]).fetchall():
+    for seq, payload in db.execute(
+        "SELECT seq, payload FROM changes WHERE kind = 'review' AND entity_id = ?", [record_id]
+    ).fetchall():
         change = json.loads(payload)
         if isinstance(change.get("data"), dict):
             clean = _scrub(change["data"], entry["roles"], entry["names"], entry["indexes"])
             if clean != change["data"]:
                 change["data"] = clean
-                db.execute("UPDATE changes SET payload = ? WHERE seq = ?",
-                           [json.dumps(change, ensure_ascii=False, separators=(",", ":")), seq])
+                db.execute(
+                    "UPDATE changes SET payload = ? WHERE seq = ?",
+                    [json.dumps(change, ensure_ascii=False, separators=(",", ":")), seq],
+                )
     if "head" in entry["roles"] and record["household_id"]:
         erased |= _erase_household(db, record["household_id"])
     return erased - {"", fold(ERASED)}
@@ -264,21 +335,30 @@ def _erase_household(db: sqlite_utils.Database, household_id: str) -> set[str]:
     erase_household(db, household_id)
     # The outbox's triggers send the row as it is now; the province must also scrub the
     # copies its own feed keeps, so the erasure itself travels (replication.py: erasures).
-    db.execute("INSERT INTO outbox (kind, entity_id, commune_id) SELECT 'household_erased',"
-               " id, commune_id FROM households WHERE id = ?", [household_id])
+    db.execute(
+        "INSERT INTO outbox (kind, entity_id, commune_id) SELECT 'household_erased',"
+        " id, commune_id FROM households WHERE id = ?",
+        [household_id],
+    )
     return {fold(row[0])} - {"", fold(ERASED)} if row and row[0] else set()
 
 
 def erase_household(db: sqlite_utils.Database, household_id: str) -> None:
     """A household's head name and address erased in its row and every pull-feed copy, then
     the erased row sent to phones. Also how a province applies a commune's erasure."""
-    db.execute("UPDATE households SET head_name = ?, address = ?, updated_at = ? WHERE id = ?",
-               [ERASED, ERASED, now_iso(), household_id])
+    db.execute(
+        "UPDATE households SET head_name = ?, address = ?, updated_at = ? WHERE id = ?",
+        [ERASED, ERASED, now_iso(), household_id],
+    )
     # Phones that pull from the start must not find the old name in the feed either.
-    for seq, payload in db.execute("SELECT seq, payload FROM changes WHERE kind = 'household'"
-                                   " AND entity_id = ?", [household_id]).fetchall():
+    for seq, payload in db.execute(
+        "SELECT seq, payload FROM changes WHERE kind = 'household' AND entity_id = ?",
+        [household_id],
+    ).fetchall():
         data = json.loads(payload)
         data.update({k: ERASED for k in ("head_name", "address") if k in data})
-        db.execute("UPDATE changes SET payload = ? WHERE seq = ?",
-                   [json.dumps(data, ensure_ascii=False, separators=(",", ":")), seq])
+        db.execute(
+            "UPDATE changes SET payload = ? WHERE seq = ?",
+            [json.dumps(data, ensure_ascii=False, separators=(",", ":")), seq],
+        )
     send_household(db, household_id)

@@ -38,12 +38,24 @@ def _dumps(value: Any) -> str:
 
 
 # Columns of a record that follow its current revision (and who last sent it, and its state).
-_CURRENT_COLUMNS = frozenset({"data", "meta", "form_id", "form_version", "village_id",
-                              "household_id", "device_id", "user_id", "review_state"})
+_CURRENT_COLUMNS = frozenset(
+    {
+        "data",
+        "meta",
+        "form_id",
+        "form_version",
+        "village_id",
+        "household_id",
+        "device_id",
+        "user_id",
+        "review_state",
+    }
+)
 
 
-def make_current(db: sqlite_utils.Database, record_id: str, rev: str, values: dict[str, Any],
-                 now: str) -> None:
+def make_current(
+    db: sqlite_utils.Database, record_id: str, rev: str, values: dict[str, Any], now: str
+) -> None:
     """The one place a record's current revision changes (a phone's push, an office edit, a
     commune server's state): the revision that was current is superseded, and the record's
     row takes ``rev`` with ``values`` (JSON columns already encoded). The caller writes the
@@ -51,11 +63,16 @@ def make_current(db: sqlite_utils.Database, record_id: str, rev: str, values: di
     unknown = set(values) - _CURRENT_COLUMNS
     if unknown:
         raise ValueError(f"not a column of the current revision: {sorted(unknown)}")
-    db.execute("UPDATE revisions SET status = 'superseded' WHERE record_id = ?"
-               " AND status = 'current' AND rev != ?", [record_id, rev])
+    db.execute(
+        "UPDATE revisions SET status = 'superseded' WHERE record_id = ?"
+        " AND status = 'current' AND rev != ?",
+        [record_id, rev],
+    )
     columns = ", ".join(f"{name} = ?" for name in values)
-    db.execute(f"UPDATE records SET rev = ?, {columns}, updated_at = ? WHERE id = ?",
-               [rev, *values.values(), now, record_id])
+    db.execute(
+        f"UPDATE records SET rev = ?, {columns}, updated_at = ? WHERE id = ?",
+        [rev, *values.values(), now, record_id],
+    )
 
 
 def promote(db: sqlite_utils.Database, record_id: str, rev: str) -> bool:
@@ -67,37 +84,51 @@ def promote(db: sqlite_utils.Database, record_id: str, rev: str) -> bool:
         " coalesce(v.village_id, r.village_id) AS village_id,"
         " coalesce(v.household_id, r.household_id) AS household_id FROM revisions v"
         " JOIN records r ON r.id = v.record_id WHERE v.record_id = ? AND v.rev = ?",
-        [record_id, rev]).fetchone()
+        [record_id, rev],
+    ).fetchone()
     if revision is None:
         return False
     make_current(db, record_id, rev, dict(revision), now_iso())
-    db.execute("UPDATE revisions SET status = 'current' WHERE record_id = ? AND rev = ?",
-               [record_id, rev])
+    db.execute(
+        "UPDATE revisions SET status = 'current' WHERE record_id = ? AND rev = ?", [record_id, rev]
+    )
     return True
 
 
 def set_review_state(db: sqlite_utils.Database, record_id: str, state: str) -> None:
     """A review state decided elsewhere (on the commune server that replicates here)."""
-    db.execute("UPDATE records SET review_state = ?, updated_at = ? WHERE id = ?",
-               [state, now_iso(), record_id])
+    db.execute(
+        "UPDATE records SET review_state = ?, updated_at = ? WHERE id = ?",
+        [state, now_iso(), record_id],
+    )
 
 
-def rewrite_answers(db: sqlite_utils.Database, commune_id: str, record_id: str, rev: str,
-                    data: dict[str, Any]) -> None:
+def rewrite_answers(
+    db: sqlite_utils.Database, commune_id: str, record_id: str, rev: str, data: dict[str, Any]
+) -> None:
     """Answers erased in place elsewhere (a person's right to deletion), erased here too: in
     the revision, and in the record when that revision is current."""
     encoded = _dumps(data)
     changed = db.execute(
         "UPDATE revisions SET data = ? WHERE record_id = ? AND rev = ? AND data != ?"
         " AND record_id IN (SELECT id FROM records WHERE commune_id = ?)",
-        [encoded, record_id, rev, encoded, commune_id]).rowcount
+        [encoded, record_id, rev, encoded, commune_id],
+    ).rowcount
     if changed:
-        db.execute("UPDATE records SET data = ?, updated_at = ? WHERE id = ? AND rev = ?",
-                   [encoded, now_iso(), record_id, rev])
+        db.execute(
+            "UPDATE records SET data = ?, updated_at = ? WHERE id = ? AND rev = ?",
+            [encoded, now_iso(), record_id, rev],
+        )
 
 
-def decide(db: sqlite_utils.Database, staff: dict[str, Any], record: dict[str, Any],
-           state: str, comment: str, rev: str) -> dict[str, Any]:
+def decide(
+    db: sqlite_utils.Database,
+    staff: dict[str, Any],
+    record: dict[str, Any],
+    state: str,
+    comment: str,
+    rev: str,
+) -> dict[str, Any]:
     """Record a reviewer's decision on the current revision (inside the caller's
     transaction). ``rev`` is the revision the reviewer read: a decision on a revision that
     has since been replaced is refused, so nobody approves what they did not see."""
@@ -113,48 +144,101 @@ def decide(db: sqlite_utils.Database, staff: dict[str, Any], record: dict[str, A
     return _write_review(db, staff, record, record["rev"], state, comment)
 
 
-def _write_review(db: sqlite_utils.Database, staff: dict[str, Any], record: dict[str, Any],
-                  rev: str, state: str, comment: str) -> dict[str, Any]:
+def _write_review(
+    db: sqlite_utils.Database,
+    staff: dict[str, Any],
+    record: dict[str, Any],
+    rev: str,
+    state: str,
+    comment: str,
+) -> dict[str, Any]:
     at = now_iso()
-    db.execute("INSERT INTO reviews (record_id, rev, review_state, comment, user_id, username,"
-               " display_name, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-               [record["id"], rev, state, comment, staff["id"], staff["username"],
-                staff["display_name"], at])
-    db.execute("UPDATE records SET review_state = ?, updated_at = ? WHERE id = ?",
-               [state, at, record["id"]])
-    payload = {"record_id": record["id"], "rev": rev, "review_state": state,
-               "comment": comment, "by": staff["display_name"], "at": at}
+    db.execute(
+        "INSERT INTO reviews (record_id, rev, review_state, comment, user_id, username,"
+        " display_name, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            record["id"],
+            rev,
+            state,
+            comment,
+            staff["id"],
+            staff["username"],
+            staff["display_name"],
+            at,
+        ],
+    )
+    db.execute(
+        "UPDATE records SET review_state = ?, updated_at = ? WHERE id = ?",
+        [state, at, record["id"]],
+    )
+    payload = {
+        "record_id": record["id"],
+        "rev": rev,
+        "review_state": state,
+        "comment": comment,
+        "by": staff["display_name"],
+        "at": at,
+    }
     if state == "edited":
         # The office changed the answers: the phone takes this version as its own copy.
-        payload["data"] = json.loads(db.execute("SELECT data FROM records WHERE id = ?",
-                                                [record["id"]]).fetchone()[0])
+        payload["data"] = json.loads(
+            db.execute("SELECT data FROM records WHERE id = ?", [record["id"]]).fetchone()[0]
+        )
     if record.get("user_id") is not None:
-        record_change(db, "review", record["id"], payload, commune_id=record["commune_id"],
-                      village_id=record["village_id"], user_id=record["user_id"])
+        record_change(
+            db,
+            "review",
+            record["id"],
+            payload,
+            commune_id=record["commune_id"],
+            village_id=record["village_id"],
+            user_id=record["user_id"],
+        )
     return payload
 
 
-def new_revision(db: sqlite_utils.Database, staff: dict[str, Any], record: dict[str, Any],
-                 data: dict[str, Any], comment: str = "") -> str:
+def new_revision(
+    db: sqlite_utils.Database,
+    staff: dict[str, Any],
+    record: dict[str, Any],
+    data: dict[str, Any],
+    comment: str = "",
+) -> str:
     """Store ``data`` as the record's new current revision made by ``staff`` (based on the
     current one), mark the record edited and tell the volunteer's phones. Returns the rev."""
     rev, now = str(uuid.uuid4()), now_iso()
     # The record stays the volunteer's (user_id, device_id): the revision says who edited.
     make_current(db, record["id"], rev, {"data": _dumps(data)}, now)
-    db["revisions"].insert({
-        "record_id": record["id"], "rev": rev, "base_rev": record["rev"], "status": "current",
-        "data": _dumps(data), "meta": _dumps(record["meta"]), "device_id": None,
-        "user_id": staff["id"], "received_at": now, "form_id": record["form_id"],
-        "form_version": record["form_version"], "village_id": record["village_id"],
-        "household_id": record["household_id"]})
+    db["revisions"].insert(
+        {
+            "record_id": record["id"],
+            "rev": rev,
+            "base_rev": record["rev"],
+            "status": "current",
+            "data": _dumps(data),
+            "meta": _dumps(record["meta"]),
+            "device_id": None,
+            "user_id": staff["id"],
+            "received_at": now,
+            "form_id": record["form_id"],
+            "form_version": record["form_version"],
+            "village_id": record["village_id"],
+            "household_id": record["household_id"],
+        }
+    )
     _write_review(db, staff, record, rev, "edited", comment.strip())
     refresh_household(db, record.get("household_id"))
     return rev
 
 
-def store_pushed(db: sqlite_utils.Database, caller: dict[str, Any], record: dict[str, Any],
-                 current_rev: str | None, household_known: bool, now: str
-                 ) -> dict[str, Any]:
+def store_pushed(
+    db: sqlite_utils.Database,
+    caller: dict[str, Any],
+    record: dict[str, Any],
+    current_rev: str | None,
+    household_known: bool,
+    now: str,
+) -> dict[str, Any]:
     """Write a checked record a phone or a commune server pushed: its revision, and the
     record's current state unless someone changed it since the sender's copy (a conflict,
     kept beside the current one for a reviewer). The push path: plain INSERTs."""
@@ -162,8 +246,7 @@ def store_pushed(db: sqlite_utils.Database, caller: dict[str, Any], record: dict
     household_id = record["household_id"]
     if household_id and not household_known:
         # A household met on the lane: the phone made its id; it joins the register.
-        add_household(db, record["village_id"], *_lane_household(record),
-                      household_id=household_id)
+        add_household(db, record["village_id"], *_lane_household(record), household_id=household_id)
     data, meta = _dumps(record["data"]), _dumps(record["meta"])
     conflict = current_rev is not None and current_rev != record["base_rev"]
     if not conflict:
@@ -175,9 +258,22 @@ def store_pushed(db: sqlite_utils.Database, caller: dict[str, Any], record: dict
         "INSERT INTO revisions (record_id, rev, base_rev, status, data, meta, device_id,"
         " user_id, received_at, form_id, form_version, village_id, household_id)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [rid, rev, record["base_rev"], "conflict" if conflict else "current", data, meta,
-         caller["id"], caller["user_id"], now, record["form_id"], record["form_version"],
-         record["village_id"], household_id])
+        [
+            rid,
+            rev,
+            record["base_rev"],
+            "conflict" if conflict else "current",
+            data,
+            meta,
+            caller["id"],
+            caller["user_id"],
+            now,
+            record["form_id"],
+            record["form_version"],
+            record["village_id"],
+            household_id,
+        ],
+    )
     if conflict:
         # Someone else changed the record since this phone's copy: the server's version
         # stays current, the phone's is kept beside it for a reviewer. Nothing is lost.
@@ -201,23 +297,50 @@ def _lane_household(record: dict[str, Any]) -> tuple[str, str]:
     return text("head_name", MAX_HEAD_NAME), text("address", MAX_ADDRESS)
 
 
-def _write_pushed(db: sqlite_utils.Database, caller: dict[str, Any], record: dict[str, Any],
-                  data: str, meta: str, new: bool, now: str) -> None:
-    values = [record["rev"], record["village_id"], record["household_id"],
-              record["form_id"], record["form_version"], data, meta, caller["id"],
-              caller["user_id"], now]
+def _write_pushed(
+    db: sqlite_utils.Database,
+    caller: dict[str, Any],
+    record: dict[str, Any],
+    data: str,
+    meta: str,
+    new: bool,
+    now: str,
+) -> None:
+    values = [
+        record["rev"],
+        record["village_id"],
+        record["household_id"],
+        record["form_id"],
+        record["form_version"],
+        data,
+        meta,
+        caller["id"],
+        caller["user_id"],
+        now,
+    ]
     if new:
         db.execute(
             "INSERT INTO records (rev, village_id, household_id, form_id, form_version,"
             " data, meta, device_id, user_id, updated_at, id, commune_id, received_at,"
             " review_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received')",
-            [*values, record["id"], caller["commune_id"], now])
+            [*values, record["id"], caller["commune_id"], now],
+        )
         return
     # A peer's record keeps the volunteer who made it on the sender: no device here.
-    make_current(db, record["id"], record["rev"], {
-        "village_id": record["village_id"], "household_id": record["household_id"],
-        "form_id": record["form_id"], "form_version": record["form_version"],
-        "data": data, "meta": meta, "device_id": caller["id"],
-        "user_id": caller["user_id"], "review_state": "received"}, now)
-
-
+    make_current(
+        db,
+        record["id"],
+        record["rev"],
+        {
+            "village_id": record["village_id"],
+            "household_id": record["household_id"],
+            "form_id": record["form_id"],
+            "form_version": record["form_version"],
+            "data": data,
+            "meta": meta,
+            "device_id": caller["id"],
+            "user_id": caller["user_id"],
+            "review_state": "received",
+        },
+        now,
+    )

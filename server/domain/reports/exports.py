@@ -30,10 +30,26 @@ from server.domain.reports.cells import CsvWriter, xlsx_row
 
 # Question types that hold free text, places or pictures: never in a pseudonymised export.
 PERSONAL_TYPES = {"text", "geopoint", "image", "barcode"}
-_META = ("record_id", "household_id", "household_code", "village", "volunteer", "visit_date",
-         "review_state", "form_version", "received_at")
-_META_PSEUDO = ("record_key", "village", "volunteer_key", "visit_date", "review_state",
-                "form_version", "received_at")
+_META = (
+    "record_id",
+    "household_id",
+    "household_code",
+    "village",
+    "volunteer",
+    "visit_date",
+    "review_state",
+    "form_version",
+    "received_at",
+)
+_META_PSEUDO = (
+    "record_key",
+    "village",
+    "volunteer_key",
+    "visit_date",
+    "review_state",
+    "form_version",
+    "received_at",
+)
 
 
 @dataclass
@@ -60,8 +76,11 @@ def latest_form(db: sqlite_utils.Database, commune_id: str, form_id: str | None)
     """The form to export: the one asked for, else the one with most records in the commune;
     its newest version gives the columns (older versions fill the columns they share)."""
     if not form_id:
-        row = db.execute("SELECT form_id FROM records WHERE commune_id = ? GROUP BY form_id"
-                         " ORDER BY count(*) DESC LIMIT 1", [commune_id]).fetchone()
+        row = db.execute(
+            "SELECT form_id FROM records WHERE commune_id = ? GROUP BY form_id"
+            " ORDER BY count(*) DESC LIMIT 1",
+            [commune_id],
+        ).fetchone()
         form_id = row[0] if row else None
     newest = newest_version(db, commune_id, form_id)  # never another commune's own version
     found = get_form(db, *newest) if newest else None
@@ -72,8 +91,11 @@ def hidden_fields(form: Form) -> set[str]:
     """Questions a pseudonymised export leaves out, and calculations made from them."""
     found = indicator_set(form.form_id)
     listed = set(found.identifying) if found else set()
-    hidden = {n.name for n in form.nodes.values()
-              if n.kind == "field" and (n.type in PERSONAL_TYPES or n.name in listed)}
+    hidden = {
+        n.name
+        for n in form.nodes.values()
+        if n.kind == "field" and (n.type in PERSONAL_TYPES or n.name in listed)
+    }
     for node in form.nodes.values():  # in form order: a calculation reads earlier answers
         if node.type == "calculate" and _reads(node.get("calculation")) & hidden:
             hidden.add(node.name)
@@ -102,13 +124,19 @@ def tables(form: Form, pseudonymised: bool) -> list[Table]:
 
 
 def header(form: Form, table: Table, options: ExportOptions) -> list[str]:
-    keys = ["record_key" if options.pseudonymised else "record_id",
-            *(f"{r}_index" for r in table.chain)]
+    keys = [
+        "record_key" if options.pseudonymised else "record_id",
+        *(f"{r}_index" for r in table.chain),
+    ]
     if not table.chain:
         keys = list(_META_PSEUDO if options.pseudonymised else _META)
     if options.labels:
-        names = [text(f"reports.col.{k}", options.lang) if not k.endswith("_index")
-                 else text("reports.col.index", options.lang, table=k[:-6]) for k in keys]
+        names = [
+            text(f"reports.col.{k}", options.lang)
+            if not k.endswith("_index")
+            else text("reports.col.index", options.lang, table=k[:-6])
+            for k in keys
+        ]
         return names + [form.label(c, options.lang) for c in table.columns]
     return keys + [c.name for c in table.columns]
 
@@ -120,15 +148,20 @@ def records(db: sqlite_utils.Database, form: Form, options: ExportOptions) -> It
         ids = register.village_ids_under(db, options.village_id)
         where += f" AND r.village_id IN ({','.join('?' * len(ids))})"
         params += ids
-    where += " AND r.review_state = 'approved'" if options.approved else \
-        " AND r.review_state != 'rejected'"
+    where += (
+        " AND r.review_state = 'approved'"
+        if options.approved
+        else " AND r.review_state != 'rejected'"
+    )
     cursor = db.conn.execute(
         "SELECT r.id AS record_id, r.household_id, h.code AS household_code, v.name AS village,"
         " r.user_id, u.display_name AS volunteer, r.meta, r.review_state, r.form_version,"
         " r.received_at, r.data FROM records r"
         " JOIN villages v ON v.id = r.village_id LEFT JOIN households h ON h.id = r.household_id"
         f" LEFT JOIN users u ON u.id = r.user_id WHERE {where}"
-        " ORDER BY r.commune_id, r.village_id, r.received_at, r.id", params)
+        " ORDER BY r.commune_id, r.village_id, r.received_at, r.id",
+        params,
+    )
     for row in cursor:
         record = dict(row)
         meta = json.loads(record.pop("meta"))
@@ -147,14 +180,31 @@ def _meta_values(record: dict[str, Any], options: ExportOptions) -> list[Any]:
     if options.labels:
         state = text(f"state.{state}", options.lang)
     if options.pseudonymised:
-        volunteer = pseudonym(options.secret, "user", record["user_id"]) \
-            if record["user_id"] is not None else None
-        return [pseudonym(options.secret, "record", record["record_id"]), record["village"],
-                volunteer, record["visit_date"], state, record["form_version"],
-                record["received_at"]]
-    return [record["record_id"], record["household_id"], record["household_code"],
-            record["village"], record["volunteer"], record["visit_date"], state,
-            record["form_version"], record["received_at"]]
+        volunteer = (
+            pseudonym(options.secret, "user", record["user_id"])
+            if record["user_id"] is not None
+            else None
+        )
+        return [
+            pseudonym(options.secret, "record", record["record_id"]),
+            record["village"],
+            volunteer,
+            record["visit_date"],
+            state,
+            record["form_version"],
+            record["received_at"],
+        ]
+    return [
+        record["record_id"],
+        record["household_id"],
+        record["household_code"],
+        record["village"],
+        record["volunteer"],
+        record["visit_date"],
+        state,
+        record["form_version"],
+        record["received_at"],
+    ]
 
 
 def value(form: Form, node: Node, answer: Any, options: ExportOptions) -> Any:
@@ -164,8 +214,9 @@ def value(form: Form, node: Node, answer: Any, options: ExportOptions) -> Any:
         return None
     if node.type == "select_multiple" and isinstance(answer, list):
         if options.labels:
-            return "; ".join(form.choice_label(node.list_name or "", str(a), options.lang)
-                             for a in answer)
+            return "; ".join(
+                form.choice_label(node.list_name or "", str(a), options.lang) for a in answer
+            )
         return " ".join(str(a) for a in answer)
     if node.type == "select_one" and options.labels:
         return form.choice_label(node.list_name or "", str(answer), options.lang)
@@ -174,18 +225,24 @@ def value(form: Form, node: Node, answer: Any, options: ExportOptions) -> Any:
     return answer
 
 
-def rows(form: Form, table: Table, record: dict[str, Any],
-         options: ExportOptions) -> Iterator[list[Any]]:
+def rows(
+    form: Form, table: Table, record: dict[str, Any], options: ExportOptions
+) -> Iterator[list[Any]]:
     """The rows one record gives a table: one for households, one per repeat instance."""
-    key = pseudonym(options.secret, "record", record["record_id"]) if options.pseudonymised \
+    key = (
+        pseudonym(options.secret, "record", record["record_id"])
+        if options.pseudonymised
         else record["record_id"]
+    )
     if not table.chain:
         yield _meta_values(record, options) + [
-            value(form, c, record["data"].get(c.name), options) for c in table.columns]
+            value(form, c, record["data"].get(c.name), options) for c in table.columns
+        ]
         return
     for indexes, instance in _instances(record["data"], table.chain):
-        yield [key, *indexes] + [value(form, c, instance.get(c.name), options)
-                                 for c in table.columns]
+        yield [key, *indexes] + [
+            value(form, c, instance.get(c.name), options) for c in table.columns
+        ]
 
 
 def _instances(scope: Any, chain: tuple[str, ...]) -> Iterator[tuple[list[int], dict]]:
@@ -200,8 +257,9 @@ def _instances(scope: Any, chain: tuple[str, ...]) -> Iterator[tuple[list[int], 
                 yield [index, *inner], found
 
 
-def csv_chunks(db: sqlite_utils.Database, form: Form, table: Table,
-               options: ExportOptions) -> Iterator[bytes]:
+def csv_chunks(
+    db: sqlite_utils.Database, form: Form, table: Table, options: ExportOptions
+) -> Iterator[bytes]:
     """One table as CSV (UTF-8 with a BOM, so that Excel reads Vietnamese right), in chunks."""
     buffer = io.StringIO()
     writer = CsvWriter(buffer)
@@ -217,8 +275,9 @@ def csv_chunks(db: sqlite_utils.Database, form: Form, table: Table,
     yield buffer.getvalue().encode("utf-8")
 
 
-def write_xlsx(db: sqlite_utils.Database, form: Form, options: ExportOptions,
-               out: IO[bytes]) -> int:
+def write_xlsx(
+    db: sqlite_utils.Database, form: Form, options: ExportOptions, out: IO[bytes]
+) -> int:
     """Every table as a sheet of one workbook, written row by row; returns the record count."""
     book = Workbook(write_only=True)
     parts = tables(form, options.pseudonymised)
@@ -233,4 +292,3 @@ def write_xlsx(db: sqlite_utils.Database, form: Form, options: ExportOptions,
                 sheet.append(xlsx_row(sheet, row))
     book.save(out)
     return count
-

@@ -33,8 +33,20 @@ from server.domain.forms import get_form
 SCOPES = ("all", "approved")
 FACTS_VERSION = "1"  # raise when the counting rules below change: every record is recounted
 BATCH = 500
-_FACT_COLUMNS = ("record_id", "commune_id", "village_id", "household_key", "user_id", "form_id",
-                 "state", "visit_date", "surveyed", "persons", "counts", "contrib")
+_FACT_COLUMNS = (
+    "record_id",
+    "commune_id",
+    "village_id",
+    "household_key",
+    "user_id",
+    "form_id",
+    "state",
+    "visit_date",
+    "surveyed",
+    "persons",
+    "counts",
+    "contrib",
+)
 Delta = dict[tuple[str, str, str, str, str], int]
 
 
@@ -53,13 +65,14 @@ def refresh_dirty(db: sqlite_utils.Database) -> int:
     if row is None or row[0] != stamp:
         with write_transaction(db):
             _forget_all(db)
-            db.execute("INSERT OR REPLACE INTO report_state (key, value)"
-                       " VALUES ('definitions', ?)", [stamp])
+            db.execute(
+                "INSERT OR REPLACE INTO report_state (key, value) VALUES ('definitions', ?)",
+                [stamp],
+            )
     done = 0
     while db.execute("SELECT 1 FROM report_dirty LIMIT 1").fetchone():
         with write_transaction(db):
-            ids = [r[0] for r in db.execute("SELECT record_id FROM report_dirty LIMIT ?",
-                                            [BATCH])]
+            ids = [r[0] for r in db.execute("SELECT record_id FROM report_dirty LIMIT ?", [BATCH])]
             _refresh(db, ids)
             _delete_in(db, "report_dirty", "record_id", ids)
         done += len(ids)
@@ -88,12 +101,17 @@ def _forget_all(db: sqlite_utils.Database) -> None:
 
 def _refresh(db: sqlite_utils.Database, ids: list[str]) -> None:
     marks = ",".join("?" * len(ids))
-    old_keys = {r[0] for r in db.execute(
-        f"SELECT household_key FROM report_facts WHERE record_id IN ({marks})", ids)}
+    old_keys = {
+        r[0]
+        for r in db.execute(
+            f"SELECT household_key FROM report_facts WHERE record_id IN ({marks})", ids
+        )
+    }
     rows = db.execute(
         "SELECT id, commune_id, village_id, household_id, user_id, form_id, form_version,"
         f" review_state, data, meta, received_at FROM records WHERE id IN ({marks})",
-        ids).fetchall()
+        ids,
+    ).fetchall()
     forms: dict[tuple[str, str], Form | None] = {}
     new_facts = [_facts(db, row, forms) for row in rows]
     keys = old_keys | {f["household_key"] for f in new_facts}
@@ -117,8 +135,9 @@ def _refresh(db: sqlite_utils.Database, ids: list[str]) -> None:
     _apply(db, delta)
 
 
-def _facts(db: sqlite_utils.Database, row: sqlite3.Row,
-           forms: dict[tuple[str, str], Form | None]) -> dict[str, Any]:
+def _facts(
+    db: sqlite_utils.Database, row: sqlite3.Row, forms: dict[tuple[str, str], Form | None]
+) -> dict[str, Any]:
     rid, form_id, version = row["id"], row["form_id"], row["form_version"]
     meta = json.loads(row["meta"])
     visit_date = str(meta.get("visit_date") or meta.get("started_at") or row["received_at"])[:10]
@@ -132,22 +151,35 @@ def _facts(db: sqlite_utils.Database, row: sqlite3.Row,
         facts = indicators.compute(form, json.loads(row["data"]), visit_date)
         surveyed, persons = facts.surveyed, facts.persons
         counts = {k: list(v) for k, v in facts.counts.items() if v != (0, 0)}
-    return {"record_id": rid, "commune_id": row["commune_id"], "village_id": row["village_id"],
-            "household_key": row["household_id"] or f"record:{rid}", "user_id": row["user_id"],
-            "form_id": form_id, "state": row["review_state"], "visit_date": visit_date,
-            "surveyed": int(surveyed), "persons": persons,
-            "counts": json.dumps(counts, separators=(",", ":"), sort_keys=True),
-            "contrib": "{}"}
+    return {
+        "record_id": rid,
+        "commune_id": row["commune_id"],
+        "village_id": row["village_id"],
+        "household_key": row["household_id"] or f"record:{rid}",
+        "user_id": row["user_id"],
+        "form_id": form_id,
+        "state": row["review_state"],
+        "visit_date": visit_date,
+        "surveyed": int(surveyed),
+        "persons": persons,
+        "counts": json.dumps(counts, separators=(",", ":"), sort_keys=True),
+        "contrib": "{}",
+    }
 
 
 def _household_facts(db: sqlite_utils.Database, keys: Iterable[str]) -> list[dict[str, Any]]:
     keys = list(keys)
     out: list[dict[str, Any]] = []
     for start in range(0, len(keys), BATCH):
-        chunk = keys[start:start + BATCH]
-        out += [dict(r) for r in db.execute(
-            f"SELECT {', '.join(_FACT_COLUMNS)} FROM report_facts"
-            f" WHERE household_key IN ({','.join('?' * len(chunk))})", chunk)]
+        chunk = keys[start : start + BATCH]
+        out += [
+            dict(r)
+            for r in db.execute(
+                f"SELECT {', '.join(_FACT_COLUMNS)} FROM report_facts"
+                f" WHERE household_key IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+        ]
     return out
 
 
@@ -191,14 +223,17 @@ def _apply(db: sqlite_utils.Database, delta: Delta) -> None:
     db.conn.executemany(
         "INSERT INTO report_totals (scope, commune_id, village_id, month, key, value)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, commune_id, village_id, month, key)"
-        " DO UPDATE SET value = value + excluded.value", changed)
+        " DO UPDATE SET value = value + excluded.value",
+        changed,
+    )
     db.conn.executemany(
         "DELETE FROM report_totals WHERE scope = ? AND commune_id = ? AND village_id = ?"
-        " AND month = ? AND key = ? AND value = 0", [c[:5] for c in changed])
+        " AND month = ? AND key = ? AND value = 0",
+        [c[:5] for c in changed],
+    )
 
 
 def _delete_in(db: sqlite_utils.Database, table: str, column: str, values: list[str]) -> None:
     for start in range(0, len(values), BATCH):
-        chunk = values[start:start + BATCH]
-        db.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))})",
-                   chunk)
+        chunk = values[start : start + BATCH]
+        db.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)

@@ -22,8 +22,9 @@ def scope_name(approved: bool) -> str:
 
 
 def commune(db: sqlite_utils.Database, commune_id: str) -> dict[str, Any] | None:
-    row = db.execute("SELECT id, name, province_code, province_name FROM communes WHERE id = ?",
-                     [commune_id]).fetchone()
+    row = db.execute(
+        "SELECT id, name, province_code, province_name FROM communes WHERE id = ?", [commune_id]
+    ).fetchone()
     return dict(row) if row else None
 
 
@@ -31,8 +32,14 @@ def _in(column: str, values: list[str]) -> str:
     return f"{column} IN ({','.join('?' * len(values))})"
 
 
-def dashboard(db: sqlite_utils.Database, commune_id: str, village_id: str | None,
-              approved: bool, lang: str, with_volunteers: bool) -> dict[str, Any]:
+def dashboard(
+    db: sqlite_utils.Database,
+    commune_id: str,
+    village_id: str | None,
+    approved: bool,
+    lang: str,
+    with_volunteers: bool,
+) -> dict[str, Any]:
     """Everything the dashboard, the printable report and the JSON API show."""
     refresh_dirty(db)
     scope = scope_name(approved)
@@ -46,8 +53,10 @@ def dashboard(db: sqlite_utils.Database, commune_id: str, village_id: str | None
     by_month: dict[str, Totals] = defaultdict(lambda: defaultdict(int))
     total: Totals = defaultdict(int)
     for r in db.execute(
-            "SELECT village_id, month, key, sum(value) AS value FROM report_totals"
-            f" WHERE {where} GROUP BY village_id, month, key", params):
+        "SELECT village_id, month, key, sum(value) AS value FROM report_totals"
+        f" WHERE {where} GROUP BY village_id, month, key",
+        params,
+    ):
         key, value = r["key"], r["value"]
         by_village[survivors.get(r["village_id"], r["village_id"])][key] += value
         by_month[r["month"]][key] += value
@@ -56,12 +65,15 @@ def dashboard(db: sqlite_utils.Database, commune_id: str, village_id: str | None
     if village_id:
         listed = {village_id: listed.get(village_id, 0)}
     listed_total = sum(listed.values())
-    rows = [{**v, "coverage": coverage(by_village.get(v["id"], {}), listed.get(v["id"], 0)),
-             "indicators": {i.id: _share(by_village.get(v["id"], {}), i)
-                            for i in all_indicators()}}
-            for v in register.current_villages(db, commune_id)
-            if (not village_id or v["id"] == village_id)
-            and (v["active"] or v["id"] in by_village)]
+    rows = [
+        {
+            **v,
+            "coverage": coverage(by_village.get(v["id"], {}), listed.get(v["id"], 0)),
+            "indicators": {i.id: _share(by_village.get(v["id"], {}), i) for i in all_indicators()},
+        }
+        for v in register.current_villages(db, commune_id)
+        if (not village_id or v["id"] == village_id) and (v["active"] or v["id"] in by_village)
+    ]
     result: dict[str, Any] = {
         "scope": scope,
         "coverage": coverage(total, listed_total),
@@ -83,16 +95,24 @@ def _listed_sql(db: sqlite_utils.Database) -> str:
 def listed_by_village(db: sqlite_utils.Database, commune_id: str) -> dict[str, int]:
     """Households on the register, per village (through the villages index: a province
     database has hundreds of thousands of households)."""
-    return dict(db.execute(
-        "SELECT h.village_id, count(*) FROM villages v JOIN households h ON h.village_id = v.id"
-        f" WHERE v.commune_id = ?{_listed_sql(db)} GROUP BY h.village_id",
-        [commune_id]).fetchall())
+    return dict(
+        db.execute(
+            "SELECT h.village_id, count(*) FROM villages v JOIN households h ON h.village_id = v.id"
+            f" WHERE v.commune_id = ?{_listed_sql(db)} GROUP BY h.village_id",
+            [commune_id],
+        ).fetchall()
+    )
 
 
 def coverage(totals: Totals, listed: int) -> dict[str, Any]:
     visited = totals.get("visited", 0)
-    return {"listed": listed, "visited": visited, "surveyed": totals.get("surveyed", 0),
-            "persons": totals.get("persons", 0), "percent": percent(visited, listed)}
+    return {
+        "listed": listed,
+        "visited": visited,
+        "surveyed": totals.get("surveyed", 0),
+        "persons": totals.get("persons", 0),
+        "percent": percent(visited, listed),
+    }
 
 
 def _share(totals: Totals, indicator: Indicator) -> dict[str, Any]:
@@ -107,23 +127,39 @@ def indicator_row(totals: Totals, indicator: Indicator, lang: str) -> dict[str, 
     met = None
     if target.percent is not None and share["percent"] is not None:
         met = share["percent"] >= target.percent
-    return {"id": indicator.id, "label": indicator.text(lang), "unit": indicator.unit,
-            "group": indicator.group, **share,
-            "target": {"percent": target.percent, "year": target.year, "source": target.source,
-                       "note": target.note.get(lang, "")},
-            "met": met}
+    return {
+        "id": indicator.id,
+        "label": indicator.text(lang),
+        "unit": indicator.unit,
+        "group": indicator.group,
+        **share,
+        "target": {
+            "percent": target.percent,
+            "year": target.year,
+            "source": target.source,
+            "note": target.note.get(lang, ""),
+        },
+        "met": met,
+    }
 
 
 def indicator_groups(totals: Totals, lang: str) -> list[dict[str, Any]]:
     """The indicators as the page shows them: in the groups their files declare."""
-    groups = [{"id": str(g["id"]), "label": g["label"].get(lang) or g["label"].get("vi"),
-               "indicators": []} for g in all_groups()]
+    groups = [
+        {
+            "id": str(g["id"]),
+            "label": g["label"].get(lang) or g["label"].get("vi"),
+            "indicators": [],
+        }
+        for g in all_groups()
+    ]
     by_id = {g["id"]: g for g in groups}
     for indicator in all_indicators():
         group = by_id.get(indicator.group)
         if group is None:
-            group = by_id.setdefault(indicator.group, {"id": indicator.group, "label": "",
-                                                       "indicators": []})
+            group = by_id.setdefault(
+                indicator.group, {"id": indicator.group, "label": "", "indicators": []}
+            )
             groups.append(group)
         group["indicators"].append(indicator_row(totals, indicator, lang))
     return [g for g in groups if g["indicators"]]
@@ -137,30 +173,36 @@ def trend(by_month: dict[str, Totals], listed: int) -> list[dict[str, Any]]:
     for month in sorted(by_month):
         for key, value in by_month[month].items():
             running[key] += value
-        out.append({
-            "month": month, "visited": by_month[month].get("visited", 0),
-            "surveyed": by_month[month].get("surveyed", 0),
-            "persons": by_month[month].get("persons", 0),
-            "coverage": percent(running.get("visited", 0), listed),
-            "indicators": {i.id: _share(running, i)["percent"] for i in all_indicators()},
-        })
+        out.append(
+            {
+                "month": month,
+                "visited": by_month[month].get("visited", 0),
+                "surveyed": by_month[month].get("surveyed", 0),
+                "persons": by_month[month].get("persons", 0),
+                "coverage": percent(running.get("visited", 0), listed),
+                "indicators": {i.id: _share(running, i)["percent"] for i in all_indicators()},
+            }
+        )
     return out
 
 
-def states(db: sqlite_utils.Database, commune_id: str,
-           village_id: str | None) -> dict[str, int]:
+def states(db: sqlite_utils.Database, commune_id: str, village_id: str | None) -> dict[str, int]:
     """Records by review state: how much of what is counted has been approved."""
     where, params = "commune_id = ?", [commune_id]
     if village_id:
         ids = register.village_ids_under(db, village_id)
         where += " AND " + _in("village_id", ids)
         params += ids
-    return dict(db.execute(f"SELECT state, count(*) FROM report_facts WHERE {where}"
-                           " GROUP BY state", params).fetchall())
+    return dict(
+        db.execute(
+            f"SELECT state, count(*) FROM report_facts WHERE {where} GROUP BY state", params
+        ).fetchall()
+    )
 
 
-def volunteers(db: sqlite_utils.Database, commune_id: str, village_id: str | None,
-               approved: bool) -> list[dict[str, Any]]:
+def volunteers(
+    db: sqlite_utils.Database, commune_id: str, village_id: str | None, approved: bool
+) -> list[dict[str, Any]]:
     """Progress per volunteer: visits made, households surveyed, people, review states."""
     where, params = "f.commune_id = ?", [commune_id]
     if village_id:
@@ -168,53 +210,74 @@ def volunteers(db: sqlite_utils.Database, commune_id: str, village_id: str | Non
         where += " AND " + _in("f.village_id", ids)
         params += ids
     where += " AND f.state = 'approved'" if approved else " AND f.state != 'rejected'"
-    rows = [dict(r) for r in db.execute(
-        "SELECT f.user_id, coalesce(u.display_name, '') AS name,"
-        " coalesce(u.union_name, '') AS union_name, count(*) AS visits,"
-        " sum(f.surveyed) AS surveyed, sum(f.persons * f.surveyed) AS persons,"
-        " sum(f.state = 'approved') AS approved, sum(f.state = 'has_issues') AS has_issues,"
-        " max(f.visit_date) AS last_visit"
-        f" FROM report_facts f LEFT JOIN users u ON u.id = f.user_id WHERE {where}"
-        " GROUP BY f.user_id ORDER BY count(*) DESC, 2", params)]
+    rows = [
+        dict(r)
+        for r in db.execute(
+            "SELECT f.user_id, coalesce(u.display_name, '') AS name,"
+            " coalesce(u.union_name, '') AS union_name, count(*) AS visits,"
+            " sum(f.surveyed) AS surveyed, sum(f.persons * f.surveyed) AS persons,"
+            " sum(f.state = 'approved') AS approved, sum(f.state = 'has_issues') AS has_issues,"
+            " max(f.visit_date) AS last_visit"
+            f" FROM report_facts f LEFT JOIN users u ON u.id = f.user_id WHERE {where}"
+            " GROUP BY f.user_id ORDER BY count(*) DESC, 2",
+            params,
+        )
+    ]
     most = max((r["visits"] for r in rows), default=0)
     for row in rows:
         row["bar"] = percent(row["visits"], most) or 0
     return rows
 
 
-def province(db: sqlite_utils.Database, province_code: str, approved: bool,
-             lang: str) -> dict[str, Any]:
+def province(
+    db: sqlite_utils.Database, province_code: str, approved: bool, lang: str
+) -> dict[str, Any]:
     """Every commune of a province, each with its coverage and indicators, and the sum."""
     refresh_dirty(db)
     per_commune: dict[str, Totals] = defaultdict(lambda: defaultdict(int))
     total: Totals = defaultdict(int)
     for r in db.execute(
-            "SELECT t.commune_id, t.key, sum(t.value) AS value FROM report_totals t"
-            " JOIN communes c ON c.id = t.commune_id WHERE t.scope = ? AND c.province_code = ?"
-            " GROUP BY t.commune_id, t.key", [scope_name(approved), province_code]):
+        "SELECT t.commune_id, t.key, sum(t.value) AS value FROM report_totals t"
+        " JOIN communes c ON c.id = t.commune_id WHERE t.scope = ? AND c.province_code = ?"
+        " GROUP BY t.commune_id, t.key",
+        [scope_name(approved), province_code],
+    ):
         per_commune[r["commune_id"]][r["key"]] += r["value"]
         total[r["key"]] += r["value"]
-    listed = dict(db.execute(
-        "SELECT v.commune_id, count(*) FROM communes c JOIN villages v ON v.commune_id = c.id"
-        f" JOIN households h ON h.village_id = v.id WHERE c.province_code = ?{_listed_sql(db)}"
-        " GROUP BY v.commune_id", [province_code]).fetchall())
+    listed = dict(
+        db.execute(
+            "SELECT v.commune_id, count(*) FROM communes c JOIN villages v ON v.commune_id = c.id"
+            f" JOIN households h ON h.village_id = v.id WHERE c.province_code = ?{_listed_sql(db)}"
+            " GROUP BY v.commune_id",
+            [province_code],
+        ).fetchall()
+    )
     indicators = all_indicators()
-    rows = db.execute("SELECT id, name, province_name FROM communes WHERE province_code = ?"
-                      " ORDER BY name", [province_code]).fetchall()
-    communes = [{"id": c["id"], "name": c["name"],
-                 "coverage": coverage(per_commune.get(c["id"], {}), listed.get(c["id"], 0)),
-                 "indicators": {i.id: _share(per_commune.get(c["id"], {}), i)
-                                for i in indicators}}
-                for c in rows]
-    return {"province": {"code": province_code,
-                         "name": rows[0]["province_name"] if rows else ""},
-            "scope": scope_name(approved), "communes": communes,
-            "coverage": coverage(total, sum(listed.values())),
-            "groups": indicator_groups(total, lang)}
+    rows = db.execute(
+        "SELECT id, name, province_name FROM communes WHERE province_code = ? ORDER BY name",
+        [province_code],
+    ).fetchall()
+    communes = [
+        {
+            "id": c["id"],
+            "name": c["name"],
+            "coverage": coverage(per_commune.get(c["id"], {}), listed.get(c["id"], 0)),
+            "indicators": {i.id: _share(per_commune.get(c["id"], {}), i) for i in indicators},
+        }
+        for c in rows
+    ]
+    return {
+        "province": {"code": province_code, "name": rows[0]["province_name"] if rows else ""},
+        "scope": scope_name(approved),
+        "communes": communes,
+        "coverage": coverage(total, sum(listed.values())),
+        "groups": indicator_groups(total, lang),
+    }
 
 
-def api_body(commune_row: dict[str, Any], village: dict[str, Any] | None,
-             report: dict[str, Any]) -> dict[str, Any]:
+def api_body(
+    commune_row: dict[str, Any], village: dict[str, Any] | None, report: dict[str, Any]
+) -> dict[str, Any]:
     """The JSON API's answer: the same figures as the page, without names of people."""
     return {
         "commune": {"id": commune_row["id"], "name": commune_row["name"]},
@@ -222,8 +285,15 @@ def api_body(commune_row: dict[str, Any], village: dict[str, Any] | None,
         "scope": report["scope"],
         "coverage": report["coverage"],
         "indicators": [i for g in report["groups"] for i in g["indicators"]],
-        "villages": [{"id": v["id"], "name": v["name"], "coverage": v["coverage"],
-                      "indicators": v["indicators"]} for v in report["villages"]],
+        "villages": [
+            {
+                "id": v["id"],
+                "name": v["name"],
+                "coverage": v["coverage"],
+                "indicators": v["indicators"],
+            }
+            for v in report["villages"]
+        ],
         "months": report["months"],
         "states": report["states"],
     }
@@ -235,22 +305,83 @@ def indicators_csv(commune_row: dict[str, Any], report: dict[str, Any], lang: st
     out = io.StringIO()
     out.write("\ufeff")
     writer = CsvWriter(out)
-    writer.writerow(["area", "area_id", "scope", "indicator", "label", "unit", "numerator",
-                     "denominator", "percent", "target_percent", "target_year", "target_source"])
+    writer.writerow(
+        [
+            "area",
+            "area_id",
+            "scope",
+            "indicator",
+            "label",
+            "unit",
+            "numerator",
+            "denominator",
+            "percent",
+            "target_percent",
+            "target_year",
+            "target_source",
+        ]
+    )
     scope = report["scope"]
-    areas = [(commune_row["name"], commune_row["id"], report["coverage"],
-              {i["id"]: i for g in report["groups"] for i in g["indicators"]})]
+    areas = [
+        (
+            commune_row["name"],
+            commune_row["id"],
+            report["coverage"],
+            {i["id"]: i for g in report["groups"] for i in g["indicators"]},
+        )
+    ]
     areas += [(v["name"], v["id"], v["coverage"], v["indicators"]) for v in report["villages"]]
     for name, ident, cover, shares in areas:
         for key in ("listed", "visited", "surveyed", "persons"):
-            writer.writerow([name, ident, scope, f"households_{key}" if key != "persons"
-                             else "persons_covered", "", "", cover[key], "", "", "", "", ""])
-        writer.writerow([name, ident, scope, "coverage", "", "household", cover["visited"],
-                         cover["listed"], cover["percent"], "", "", ""])
+            writer.writerow(
+                [
+                    name,
+                    ident,
+                    scope,
+                    f"households_{key}" if key != "persons" else "persons_covered",
+                    "",
+                    "",
+                    cover[key],
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
+        writer.writerow(
+            [
+                name,
+                ident,
+                scope,
+                "coverage",
+                "",
+                "household",
+                cover["visited"],
+                cover["listed"],
+                cover["percent"],
+                "",
+                "",
+                "",
+            ]
+        )
         for indicator in all_indicators():
             share = shares[indicator.id]
             target = indicator.target
-            writer.writerow([name, ident, scope, indicator.id, indicator.text(lang),
-                             indicator.unit, share["numerator"], share["denominator"],
-                             share["percent"], target.percent, target.year, target.source])
+            writer.writerow(
+                [
+                    name,
+                    ident,
+                    scope,
+                    indicator.id,
+                    indicator.text(lang),
+                    indicator.unit,
+                    share["numerator"],
+                    share["denominator"],
+                    share["percent"],
+                    target.percent,
+                    target.year,
+                    target.source,
+                ]
+            )
     return out.getvalue()

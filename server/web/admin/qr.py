@@ -34,9 +34,11 @@ def svg(data: str, border: int = 2) -> str:
             while x < size and row[x]:
                 x += 1
             runs.append(f"M{start} {y}h{x - start}v1h{start - x}z")
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}"'
-            f' shape-rendering="crispEdges" role="img"><rect width="{size}" height="{size}"'
-            f' fill="#fff"/><path fill="#000" d="{"".join(runs)}"/></svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}"'
+        f' shape-rendering="crispEdges" role="img"><rect width="{size}" height="{size}"'
+        f' fill="#fff"/><path fill="#000" d="{"".join(runs)}"/></svg>'
+    )
 
 
 def png(data: str, box_size: int = 8, border: int = 4) -> bytes:

@@ -34,17 +34,23 @@ def index() -> Any:
     if user["role"] == "province":
         return redirect(url_for("admin.communes"))
     db = get_db()
-    return render_template("admin/index.html", commune=register.commune(db, user["commune_id"]),
-                           counts=register.overview(db, user["commune_id"]))
+    return render_template(
+        "admin/index.html",
+        commune=register.commune(db, user["commune_id"]),
+        counts=register.overview(db, user["commune_id"]),
+    )
 
 
 # -- staff accounts ---------------------------------------------------------------------------
 
-def _staff_page(values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-                status: int = 200) -> Any:
+
+def _staff_page(
+    values: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200
+) -> Any:
     users = accounts.staff_list(get_db(), me()["commune_id"])
-    return render_template("admin/staff.html", users=users, values=values or {},
-                           errors=errors or {}), status
+    return render_template(
+        "admin/staff.html", users=users, values=values or {}, errors=errors or {}
+    ), status
 
 
 @bp.get("/admin/staff")
@@ -64,8 +70,14 @@ def add_staff() -> Any:
     with write_transaction(db):
         password = accounts.create_staff(db, me()["commune_id"], values)
         audited("user_created", f"user:{values['username']}", values["role"])
-    return private_page(render_template("admin/password_shown.html", username=values["username"],
-                                    password=password, back=url_for("admin.staff_accounts")))
+    return private_page(
+        render_template(
+            "admin/password_shown.html",
+            username=values["username"],
+            password=password,
+            back=url_for("admin.staff_accounts"),
+        )
+    )
 
 
 @bp.post("/admin/users/<int:user_id>/reset-password")
@@ -79,12 +91,15 @@ def reset_password(user_id: int) -> Any:
     if target["id"] == me()["id"]:
         return render_template("admin/message.html", key="admin.error_self"), 422
     with write_transaction(db):
-        password = accounts.reset_password(db, target, by_user_id=me()["id"],
-                                           by_username=me()["username"])
+        password = accounts.reset_password(
+            db, target, by_user_id=me()["id"], by_username=me()["username"]
+        )
     back = url_for("admin.communes" if me()["role"] == "province" else "admin.staff_accounts")
-    return private_page(render_template("admin/password_shown.html",
-                                        username=target["username"], password=password,
-                                        back=back))
+    return private_page(
+        render_template(
+            "admin/password_shown.html", username=target["username"], password=password, back=back
+        )
+    )
 
 
 @bp.post("/admin/users/<int:user_id>/active")
@@ -101,8 +116,9 @@ def set_active(user_id: int) -> Any:
     with write_transaction(db):
         accounts.set_active(db, user_id, active)
         audited("user_activated" if active else "user_deactivated", f"user:{target['username']}")
-    return redirect(request.form.get("next") if _safe(request.form.get("next"))
-                    else url_for("admin.index"), 303)
+    return redirect(
+        request.form.get("next") if _safe(request.form.get("next")) else url_for("admin.index"), 303
+    )
 
 
 def _safe(target: str | None) -> bool:
@@ -111,17 +127,24 @@ def _safe(target: str | None) -> bool:
 
 # -- volunteers -------------------------------------------------------------------------------
 
-def _volunteers_page(values: dict[str, Any] | None = None,
-                     errors: dict[str, str] | None = None, status: int = 200) -> Any:
+
+def _volunteers_page(
+    values: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200
+) -> Any:
     db = get_db()
     commune_id = me()["commune_id"]
     people = accounts.volunteers(db, commune_id)
     with write_transaction(db):
         audited("view_people", "volunteers", str(len(people)))
-    return render_template("admin/volunteers.html", people=people,
-                           villages=register.assignable_villages(db, commune_id),
-                           values=values or {}, errors=errors or {}, unions=accounts.UNIONS,
-                           union_label=lambda name: accounts.union_label(name, t)), status
+    return render_template(
+        "admin/volunteers.html",
+        people=people,
+        villages=register.assignable_villages(db, commune_id),
+        values=values or {},
+        errors=errors or {},
+        unions=accounts.UNIONS,
+        union_label=lambda name: accounts.union_label(name, t),
+    ), status
 
 
 @bp.get("/admin/volunteers")
@@ -136,7 +159,8 @@ def add_volunteer() -> Any:
     check_csrf()
     db = get_db()
     values, errors = accounts.check_volunteer_form(
-        request.form, register.assignable_villages(db, me()["commune_id"]))
+        request.form, register.assignable_villages(db, me()["commune_id"])
+    )
     if errors:
         return _volunteers_page(values, errors, 422)
     with write_transaction(db):
@@ -154,15 +178,24 @@ def _volunteer_or_404(user_id: int) -> dict[str, Any]:
     return person
 
 
-def _volunteer_page(person: dict[str, Any], values: dict[str, Any] | None = None,
-                    errors: dict[str, str] | None = None, status: int = 200) -> Any:
+def _volunteer_page(
+    person: dict[str, Any],
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Any:
     db = get_db()
     with write_transaction(db):
         audited("view_person", f"user:{person['username']}")
-    return render_template("admin/volunteer.html", person=person, values=values or person,
-                           errors=errors or {}, unions=accounts.UNIONS,
-                           villages=register.assignable_villages(db, me()["commune_id"]),
-                           union_label=lambda name: accounts.union_label(name, t)), status
+    return render_template(
+        "admin/volunteer.html",
+        person=person,
+        values=values or person,
+        errors=errors or {},
+        unions=accounts.UNIONS,
+        villages=register.assignable_villages(db, me()["commune_id"]),
+        union_label=lambda name: accounts.union_label(name, t),
+    ), status
 
 
 @bp.get("/admin/volunteers/<int:user_id>")
@@ -178,7 +211,8 @@ def edit_volunteer(user_id: int) -> Any:
     person = _volunteer_or_404(user_id)
     db = get_db()
     values, errors = accounts.check_volunteer_form(
-        request.form, register.assignable_villages(db, me()["commune_id"]))
+        request.form, register.assignable_villages(db, me()["commune_id"])
+    )
     if errors:
         return _volunteer_page(person, {**person, **values}, errors, 422)
     from server.domain.followups import send_household
@@ -187,8 +221,11 @@ def edit_volunteer(user_id: int) -> Any:
         for village_id in accounts.update_volunteer(db, user_id, values):
             for household_id in register.household_ids(db, village_id):
                 send_household(db, household_id, user_id=user_id)
-        audited("volunteer_edited", f"user:{person['username']}",
-               "villages=" + ",".join(values["village_ids"]))
+        audited(
+            "volunteer_edited",
+            f"user:{person['username']}",
+            "villages=" + ",".join(values["village_ids"]),
+        )
     return redirect(url_for("admin.volunteer", user_id=user_id), 303)
 
 
@@ -219,8 +256,9 @@ def _code_or_404(user_id: int, code: str, valid_only: bool) -> tuple[dict, dict]
 def enroll_page(user_id: int, code: str) -> Any:
     person, state = _code_or_404(user_id, code, valid_only=False)
     url = enrollment_url(staff.public_base_url(), code)
-    return private_page(render_template("admin/enroll.html", person=person, code=code, url=url,
-                                    state=state))
+    return private_page(
+        render_template("admin/enroll.html", person=person, code=code, url=url, state=state)
+    )
 
 
 @bp.get("/admin/volunteers/<int:user_id>/enroll/<code>/qr.png")
@@ -245,11 +283,13 @@ def enroll_svg(user_id: int, code: str) -> Any:
 
 # -- phones -----------------------------------------------------------------------------------
 
+
 @bp.get("/admin/devices")
 @login_required("admin")
 def devices() -> Any:
-    return render_template("admin/devices.html",
-                           devices=phones.devices(get_db(), me()["commune_id"]))
+    return render_template(
+        "admin/devices.html", devices=phones.devices(get_db(), me()["commune_id"])
+    )
 
 
 @bp.post("/admin/devices/<device_id>/revoke")
@@ -269,14 +309,20 @@ def revoke(device_id: str) -> Any:
 
 # -- communes (province admins) ---------------------------------------------------------------
 
-def _communes_page(values: dict[str, Any] | None = None,
-                   errors: dict[str, str] | None = None, status: int = 200) -> Any:
+
+def _communes_page(
+    values: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200
+) -> Any:
     db = get_db()
     code = me()["province_code"]
     defaults = {"province_name": register.province_name(db, code)}
-    return render_template("admin/communes.html", communes=register.communes(db, code),
-                           admins=accounts.province_admins(db, code),
-                           values=values or defaults, errors=errors or {}), status
+    return render_template(
+        "admin/communes.html",
+        communes=register.communes(db, code),
+        admins=accounts.province_admins(db, code),
+        values=values or defaults,
+        errors=errors or {},
+    ), status
 
 
 @bp.get("/admin/communes")
@@ -297,11 +343,18 @@ def add_commune() -> Any:
         password = register.create_commune(db, me()["province_code"], values)
         audited("commune_created", f"commune:{values['code']}", values["name"])
         audited("user_created", f"user:{values['username']}", "admin")
-    return private_page(render_template("admin/password_shown.html", username=values["username"],
-                                    password=password, back=url_for("admin.communes")))
+    return private_page(
+        render_template(
+            "admin/password_shown.html",
+            username=values["username"],
+            password=password,
+            back=url_for("admin.communes"),
+        )
+    )
 
 
 # -- the audit log and one's own password -----------------------------------------------------
+
 
 @bp.get("/admin/audit")
 @login_required("admin", "province")
@@ -310,13 +363,16 @@ def audit_log() -> Any:
     # SQLite's integers (a huge ?page= was an OverflowError).
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_AUDIT_PAGE)
     rows = journal.audit_page(get_db(), me(), page)
-    return render_template("admin/audit.html", rows=rows, page=page,
-                           page_size=journal.PAGE_SIZE, action_label=_action_label)
+    return render_template(
+        "admin/audit.html",
+        rows=rows,
+        page=page,
+        page_size=journal.PAGE_SIZE,
+        action_label=_action_label,
+    )
 
 
 def _action_label(action: str) -> str:
     key = f"admin.action_{action}"
     label = t(key)
     return action if label == key else label
-
-

@@ -19,15 +19,19 @@ from server.web.staff import audited, check_csrf, login_required, me
 @bp.get("/admin/print")
 @login_required("admin")
 def print_menu() -> Any:
-    return render_template("admin/print.html",
-                           villages=register.assignable_villages(get_db(), me()["commune_id"]))
+    return render_template(
+        "admin/print.html", villages=register.assignable_villages(get_db(), me()["commune_id"])
+    )
 
 
 def _village_or_404(village_id: str | None) -> dict[str, Any] | None:
     if not village_id:
         return None
-    found = [v for v in register.assignable_villages(get_db(), me()["commune_id"])
-             if v["id"] == village_id]
+    found = [
+        v
+        for v in register.assignable_villages(get_db(), me()["commune_id"])
+        if v["id"] == village_id
+    ]
     if not found:
         abort(404)
     return found[0]
@@ -46,8 +50,14 @@ def print_cards() -> Any:
             code = devices.new_code(db, person["id"])
             audited("enrollment_code", f"user:{person['username']}", "card")
             cards.append({**person, "code": code, "svg": qr.svg(enrollment_url(base, code))})
-    return private_page(render_template("admin/cards.html", cards=cards, village=village,
-                                    commune=register.commune(db, me()["commune_id"])))
+    return private_page(
+        render_template(
+            "admin/cards.html",
+            cards=cards,
+            village=village,
+            commune=register.commune(db, me()["commune_id"]),
+        )
+    )
 
 
 @bp.get("/admin/print/labels")
@@ -60,5 +70,9 @@ def print_labels() -> Any:
     rows = [{**row, "svg": qr.svg(row["code"])} for row in register.labels(db, village["id"])]
     with write_transaction(db):
         audited("print_labels", f"village:{village['id']}", str(len(rows)))
-    return render_template("admin/labels.html", labels=rows, village=village,
-                           commune=register.commune(db, me()["commune_id"]))
+    return render_template(
+        "admin/labels.html",
+        labels=rows,
+        village=village,
+        commune=register.commune(db, me()["commune_id"]),
+    )

@@ -46,5 +46,3 @@ def caller_required(view: Any = None, *, touch: bool = True) -> Any:
         return view(*args, **kwargs)
 
     return wrapper
-
-

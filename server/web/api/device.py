@@ -15,25 +15,31 @@ from server.web.api.routes import _json_body, device_required
 from server.web.db import get_db
 
 bp = Blueprint("device", __name__, url_prefix="/api/v1/device")
-_CODES = {"required": "required", "null": "required", "invalid": "wrong_type",
-          "type": "wrong_type"}
+_CODES = {"required": "required", "null": "required", "invalid": "wrong_type", "type": "wrong_type"}
 
 
 class ReportSchema(Schema):
     class Meta:
         unknown = EXCLUDE  # a newer collector may say more
 
-    unsynced = fields.Integer(required=True, strict=True, error_messages=_CODES,
-                              validate=validate.Range(min=0, max=1_000_000,
-                                                      error="out_of_range"))
-    app_version = fields.String(load_default="", error_messages=_CODES,
-                                validate=validate.Length(max=40, error="bad_length"))
+    unsynced = fields.Integer(
+        required=True,
+        strict=True,
+        error_messages=_CODES,
+        validate=validate.Range(min=0, max=1_000_000, error="out_of_range"),
+    )
+    app_version = fields.String(
+        load_default="", error_messages=_CODES, validate=validate.Length(max=40, error="bad_length")
+    )
 
 
 @bp.post("/report")
-@operation(summary="A phone reports how many records it still holds unsent", body=ReportSchema,
-           responses={200: None, 400: None, 401: None, 422: None},
-           description="Shown to the commune admin beside the phone's last sync.")
+@operation(
+    summary="A phone reports how many records it still holds unsent",
+    body=ReportSchema,
+    responses={200: None, 400: None, 401: None, 422: None},
+    description="Shown to the commune admin beside the phone's last sync.",
+)
 @device_required
 def report() -> Any:
     """``{unsynced, app_version}`` → ``{ok, device_id}``; a revoked phone gets 401 ``bad_token``

@@ -78,8 +78,9 @@ def _json_body(schema: Schema, limit: int = MAX_BATCH_BYTES) -> dict[str, Any]:
     except ValidationError as error:
         errors = field_errors(error.messages)
         if any(e["code"] == "too_many_items" for e in errors.get("items", [])):
-            raise ApiError(413, "batch_too_large", max_bytes=limit,
-                           max_items=MAX_BATCH_ITEMS) from None
+            raise ApiError(
+                413, "batch_too_large", max_bytes=limit, max_items=MAX_BATCH_ITEMS
+            ) from None
         raise ApiError(422, "validation_failed", errors) from None
 
 
@@ -109,9 +110,12 @@ _ERRORS = {400: None, 401: None, 413: None, 422: None}
 
 
 @bp.post("/enroll")
-@operation(summary="Turn a one-time enrollment code into a device token", auth=False,
-           body=EnrollSchema, responses={200: EnrollResponseSchema, 400: None, 410: None,
-                                         422: None, 429: None})
+@operation(
+    summary="Turn a one-time enrollment code into a device token",
+    auth=False,
+    body=EnrollSchema,
+    responses={200: EnrollResponseSchema, 400: None, 410: None, 422: None, 429: None},
+)
 def enroll() -> Any:
     wait = devices.enroll_wait(get_db(), client_address.get())
     if wait:  # too many refused codes from this address: guessing, or a very unlucky phone
@@ -124,15 +128,19 @@ def enroll() -> Any:
     except EnrollmentRefused as refused:
         if refused.audit:
             defer_audit("enroll_refused", **refused.audit)
-        raise ApiError(400 if refused.reason == "unknown" else 410,
-                       f"enroll_{refused.reason}") from None
+        raise ApiError(
+            400 if refused.reason == "unknown" else 410, f"enroll_{refused.reason}"
+        ) from None
 
 
 @bp.post("/sync/push")
-@operation(summary="Push a batch of records (at most 100 items and 1 MB)", body=PushSchema,
-           responses={200: PushResponseSchema, **_ERRORS, 403: None, 409: None},
-           description="One result per item, in order, in one transaction. `upstream` is for"
-                       " server peers only (a commune server replicating to its province).")
+@operation(
+    summary="Push a batch of records (at most 100 items and 1 MB)",
+    body=PushSchema,
+    responses={200: PushResponseSchema, **_ERRORS, 403: None, 409: None},
+    description="One result per item, in order, in one transaction. `upstream` is for"
+    " server peers only (a commune server replicating to its province).",
+)
 @caller_required(touch=False)
 def push() -> Any:
     body = _json_body(PushSchema())
@@ -143,19 +151,28 @@ def push() -> Any:
         # What a record may not hold, the context beside it may not either (it is stored too).
         problems = value_problems(upstream)
         if problems:
-            raise ApiError(422, "validation_failed", {
-                f"upstream.{name}": [{"code": code, **message(f"field.{code}")}]
-                for name, code in problems.items()})
-    answer = records_push.push(db, g.caller, body["items"], upstream,
-                               current_app.config["DATA_DIR"])
+            raise ApiError(
+                422,
+                "validation_failed",
+                {
+                    f"upstream.{name}": [{"code": code, **message(f"field.{code}")}]
+                    for name, code in problems.items()
+                },
+            )
+    answer = records_push.push(
+        db, g.caller, body["items"], upstream, current_app.config["DATA_DIR"]
+    )
     if upstream is not None and (upstream["erasures"] or upstream["rewrites"]):
         purge_erased(db)  # the commune erased a person: no old copy stays in the WAL here
     return jsonify(answer)
 
 
 @bp.get("/sync/pull")
-@operation(summary="The changes this caller may see after a checkpoint, one page",
-           query=PullQuerySchema, responses={200: PullResponseSchema, 401: None, 422: None})
+@operation(
+    summary="The changes this caller may see after a checkpoint, one page",
+    query=PullQuerySchema,
+    responses={200: PullResponseSchema, 401: None, 422: None},
+)
 @caller_required
 def pull() -> Any:
     query = _query(PullQuerySchema())
@@ -163,8 +180,11 @@ def pull() -> Any:
 
 
 @bp.get("/sync/status")
-@operation(summary="What the server holds from this caller: counts and a digest",
-           query=StatusQuerySchema, responses={200: StatusResponseSchema, 401: None, 422: None})
+@operation(
+    summary="What the server holds from this caller: counts and a digest",
+    query=StatusQuerySchema,
+    responses={200: StatusResponseSchema, 401: None, 422: None},
+)
 @caller_required
 def status() -> Any:
     query = _query(StatusQuerySchema())
@@ -179,13 +199,17 @@ def _blob_address(sha256: str) -> str:
 
 
 @bp.route("/blobs/<sha256>", methods=["HEAD"])
-@operation(summary="Does the server hold this blob? 200 with its size, or 404",
-           path=BlobPathSchema, responses={200: None, 404: None, 401: None},
-           methods=("HEAD",))
+@operation(
+    summary="Does the server hold this blob? 200 with its size, or 404",
+    path=BlobPathSchema,
+    responses={200: None, 404: None, 401: None},
+    methods=("HEAD",),
+)
 @caller_required
 def blob_head(sha256: str) -> Any:
-    size = blobs.blob_visible(get_db(), current_app.config["DATA_DIR"],
-                              g.caller["commune_id"], _blob_address(sha256))
+    size = blobs.blob_visible(
+        get_db(), current_app.config["DATA_DIR"], g.caller["commune_id"], _blob_address(sha256)
+    )
     response = Response(status=404 if size is None else 200)
     if size is not None:
         response.headers["X-Blob-Size"] = str(size)
@@ -193,11 +217,14 @@ def blob_head(sha256: str) -> Any:
 
 
 @bp.put("/blobs/<sha256>")
-@operation(summary="Upload a photo or file, addressed by its SHA-256 (idempotent)",
-           path=BlobPathSchema, binary_body=True,
-           responses={200: BlobSchema, 201: BlobSchema, **_ERRORS},
-           description=f"At most {MAX_BLOB_BYTES:,} bytes. The body's SHA-256 must be the"
-                       " address; it is stored only whole (temporary file, then rename).")
+@operation(
+    summary="Upload a photo or file, addressed by its SHA-256 (idempotent)",
+    path=BlobPathSchema,
+    binary_body=True,
+    responses={200: BlobSchema, 201: BlobSchema, **_ERRORS},
+    description=f"At most {MAX_BLOB_BYTES:,} bytes. The body's SHA-256 must be the"
+    " address; it is stored only whole (temporary file, then rename).",
+)
 @caller_required
 def blob_put(sha256: str) -> Any:
     sha256 = _blob_address(sha256)
@@ -205,13 +232,17 @@ def blob_put(sha256: str) -> Any:
     if length is not None and length > MAX_BLOB_BYTES:
         raise ApiError(413, "blob_too_large", max_bytes=MAX_BLOB_BYTES)
     try:
-        size, _ = blobs.store_blob(current_app.config["DATA_DIR"], sha256, request.stream,
-                                   MAX_BLOB_BYTES, expected_length=length)
+        size, _ = blobs.store_blob(
+            current_app.config["DATA_DIR"],
+            sha256,
+            request.stream,
+            MAX_BLOB_BYTES,
+            expected_length=length,
+        )
     except blobs.BlobTooLarge:
         raise ApiError(413, "blob_too_large", max_bytes=MAX_BLOB_BYTES) from None
     except blobs.BlobHashMismatch as mismatch:
-        raise ApiError(422, "blob_hash_mismatch", expected=sha256,
-                       actual=mismatch.actual) from None
+        raise ApiError(422, "blob_hash_mismatch", expected=sha256, actual=mismatch.actual) from None
     except (blobs.BlobIncomplete, ClientDisconnected):
         raise ApiError(400, "blob_incomplete") from None
     # Only now, the whole body read and its hash checked: the caller has the content.
@@ -242,9 +273,12 @@ def _remove_stale_uploads(state: Any) -> None:
 @bp.after_request
 def _compress(response: Response) -> Response:
     # Phones on 2G pay for every byte: JSON shrinks five- to tenfold.
-    if (response.direct_passthrough or response.status_code < 200
-            or "gzip" not in request.headers.get("Accept-Encoding", "").lower()
-            or response.headers.get("Content-Encoding")):
+    if (
+        response.direct_passthrough
+        or response.status_code < 200
+        or "gzip" not in request.headers.get("Accept-Encoding", "").lower()
+        or response.headers.get("Content-Encoding")
+    ):
         return response
     data = response.get_data()
     if len(data) < 1024:
@@ -256,8 +290,9 @@ def _compress(response: Response) -> Response:
 
 
 @bp.get("/health")
-@operation(summary="The server answers and knows its protocol", auth=False,
-           responses={200: HealthSchema})
+@operation(
+    summary="The server answers and knows its protocol", auth=False, responses={200: HealthSchema}
+)
 def health() -> Any:
     """For load balancers and tests: the server answers and knows its protocol."""
     return jsonify({"ok": True, "protocol": PROTOCOL_VERSION})

@@ -62,8 +62,7 @@ def _where(api: bool = False) -> dict[str, Any]:
     if user["commune_id"] and request.args.get("commune", commune_id) != commune_id:
         commune_id = ""
     commune = service.commune(db, commune_id) if commune_id else None
-    if commune and not user["commune_id"] and \
-            commune["province_code"] != user.get("province_code"):
+    if commune and not user["commune_id"] and commune["province_code"] != user.get("province_code"):
         commune = None  # another province's commune: as if it did not exist
     village_id = request.args.get("village") or None
     villages = register.current_villages(db, commune_id) if commune else []
@@ -72,19 +71,34 @@ def _where(api: bool = False) -> dict[str, Any]:
         if api:
             raise ApiError(404, "not_found")
         abort(404)
-    return {"user": user, "db": db, "commune": commune, "villages": villages,
-            "village": village, "village_id": village_id,
-            "approved": request.args.get("approved") == "1"}
+    return {
+        "user": user,
+        "db": db,
+        "commune": commune,
+        "villages": villages,
+        "village": village,
+        "village_id": village_id,
+        "approved": request.args.get("approved") == "1",
+    }
 
 
 def _report(where: dict[str, Any]) -> dict[str, Any]:
-    report = service.dashboard(where["db"], where["commune"]["id"], where["village_id"],
-                               where["approved"], ui_lang(),
-                               with_volunteers=where["user"]["role"] in PERSONAL)
+    report = service.dashboard(
+        where["db"],
+        where["commune"]["id"],
+        where["village_id"],
+        where["approved"],
+        ui_lang(),
+        with_volunteers=where["user"]["role"] in PERSONAL,
+    )
     commune = None if where["user"]["commune_id"] else where["commune"]["id"]
     for row in report["villages"]:
-        row["url"] = url_for("reports.dashboard", commune=commune, village=row["id"],
-                             approved="1" if where["approved"] else None)
+        row["url"] = url_for(
+            "reports.dashboard",
+            commune=commune,
+            village=row["id"],
+            approved="1" if where["approved"] else None,
+        )
     return report
 
 
@@ -93,9 +107,14 @@ def _report(where: dict[str, Any]) -> dict[str, Any]:
 def dashboard() -> Any:
     where = _where()
     report = _report(where)
-    return render_template("reports/dashboard.html", **where, report=report,
-                           chart=charts.trend_chart(report["months"]), charts=charts,
-                           indicators=all_indicators())
+    return render_template(
+        "reports/dashboard.html",
+        **where,
+        report=report,
+        chart=charts.trend_chart(report["months"]),
+        charts=charts,
+        indicators=all_indicators(),
+    )
 
 
 @bp.get("/print")
@@ -103,9 +122,15 @@ def dashboard() -> Any:
 def printable() -> Any:
     where = _where()
     report = _report(where)
-    return render_template("reports/print.html", **where, report=report,
-                           chart=charts.trend_chart(report["months"]), charts=charts,
-                           indicators=all_indicators(), today=date.today().isoformat())
+    return render_template(
+        "reports/print.html",
+        **where,
+        report=report,
+        chart=charts.trend_chart(report["months"]),
+        charts=charts,
+        indicators=all_indicators(),
+        today=date.today().isoformat(),
+    )
 
 
 @bp.get("/province")
@@ -118,18 +143,30 @@ def province() -> Any:
     approved = request.args.get("approved") == "1"
     report = service.province(get_db(), user["province_code"], approved, ui_lang())
     for row in report["communes"]:
-        row["url"] = url_for("reports.dashboard", commune=row["id"],
-                             approved="1" if approved else None)
-    return render_template("reports/province.html", report=report, approved=approved,
-                           charts=charts, indicators=all_indicators())
+        row["url"] = url_for(
+            "reports.dashboard", commune=row["id"], approved="1" if approved else None
+        )
+    return render_template(
+        "reports/province.html",
+        report=report,
+        approved=approved,
+        charts=charts,
+        indicators=all_indicators(),
+    )
 
 
 @bp.get("/api/indicators")
 @login_required(*STAFF, api=True)
 def api_indicators() -> Any:
     where = _where(api=True)
-    report = service.dashboard(where["db"], where["commune"]["id"], where["village_id"],
-                               where["approved"], ui_lang(), with_volunteers=False)
+    report = service.dashboard(
+        where["db"],
+        where["commune"]["id"],
+        where["village_id"],
+        where["approved"],
+        ui_lang(),
+        with_volunteers=False,
+    )
     return jsonify(service.api_body(where["commune"], where["village"], report))
 
 
@@ -140,8 +177,9 @@ def api_province() -> Any:
     assert user is not None
     if user["role"] != "province":
         raise ApiError(403, "forbidden")
-    report = service.province(get_db(), user["province_code"],
-                              request.args.get("approved") == "1", ui_lang())
+    report = service.province(
+        get_db(), user["province_code"], request.args.get("approved") == "1", ui_lang()
+    )
     return jsonify(report)
 
 
@@ -150,25 +188,43 @@ def api_province() -> Any:
 def exports_page() -> Any:
     where = _where()
     form = exports.latest_form(where["db"], where["commune"]["id"], request.args.get("form"))
-    parts = [{"name": table.name, "label": form.label(form.nodes[table.name], ui_lang())
-              if table.chain else t("reports.table_households")}
-             for table in (exports.tables(form, False) if form else [])]
-    return render_template("reports/exports.html", **where, form=form, tables=parts,
-                           may_export=where["user"]["role"] in PERSONAL)
+    parts = [
+        {
+            "name": table.name,
+            "label": form.label(form.nodes[table.name], ui_lang())
+            if table.chain
+            else t("reports.table_households"),
+        }
+        for table in (exports.tables(form, False) if form else [])
+    ]
+    return render_template(
+        "reports/exports.html",
+        **where,
+        form=form,
+        tables=parts,
+        may_export=where["user"]["role"] in PERSONAL,
+    )
 
 
 def _audit(where: dict[str, Any], action: str, **detail: Any) -> None:
-    audited(action, target=where["village_id"] or where["commune"]["id"],
-            detail=json.dumps(detail, ensure_ascii=False, sort_keys=True))
+    audited(
+        action,
+        target=where["village_id"] or where["commune"]["id"],
+        detail=json.dumps(detail, ensure_ascii=False, sort_keys=True),
+    )
 
 
 def _options(where: dict[str, Any]) -> exports.ExportOptions:
     lang = request.args.get("lang") or ui_lang()
     return exports.ExportOptions(
-        commune_id=where["commune"]["id"], village_id=where["village_id"],
-        approved=where["approved"], labels=request.args.get("labels") == "1",
+        commune_id=where["commune"]["id"],
+        village_id=where["village_id"],
+        approved=where["approved"],
+        labels=request.args.get("labels") == "1",
         pseudonymised=request.args.get("pseudo") == "1",
-        lang=lang if lang in ("vi", "en") else "vi", secret=current_app.config["SECRET_KEY"])
+        lang=lang if lang in ("vi", "en") else "vi",
+        secret=current_app.config["SECRET_KEY"],
+    )
 
 
 def _filename(where: dict[str, Any], stem: str, suffix: str) -> str:
@@ -189,11 +245,20 @@ def export_xlsx() -> Any:
     where = _where()
     form = _export_form(where)
     options = _options(where)
-    _audit(where, "export_records", format="xlsx", form=form.form_id, approved=options.approved,
-           labels=options.labels, pseudonymised=options.pseudonymised)
+    _audit(
+        where,
+        "export_records",
+        format="xlsx",
+        form=form.form_id,
+        approved=options.approved,
+        labels=options.labels,
+        pseudonymised=options.pseudonymised,
+    )
     stem = "records-pseudonymised" if options.pseudonymised else "records"
-    return _send_workbook(lambda out: exports.write_xlsx(where["db"], form, options, out),
-                          _filename(where, stem, ".xlsx"))
+    return _send_workbook(
+        lambda out: exports.write_xlsx(where["db"], form, options, out),
+        _filename(where, stem, ".xlsx"),
+    )
 
 
 def _send_workbook(write: Callable[[IO[bytes]], Any], name: str) -> Response:
@@ -215,22 +280,34 @@ def export_csv(table: str) -> Any:
     where = _where()
     form = _export_form(where)
     options = _options(where)
-    found = next((t for t in exports.tables(form, options.pseudonymised) if t.name == table),
-                 None)
+    found = next((t for t in exports.tables(form, options.pseudonymised) if t.name == table), None)
     if found is None:
         abort(404)
-    _audit(where, "export_records", format="csv", form=form.form_id, table=table,
-           approved=options.approved, labels=options.labels,
-           pseudonymised=options.pseudonymised)
+    _audit(
+        where,
+        "export_records",
+        format="csv",
+        form=form.form_id,
+        table=table,
+        approved=options.approved,
+        labels=options.labels,
+        pseudonymised=options.pseudonymised,
+    )
     stem = f"{table}-pseudonymised" if options.pseudonymised else table
     body = _stream_csv(current_app.config["DATABASE"], form, found, options)
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename={_filename(where, stem, '.csv')}",
-        "Cache-Control": "no-store"})
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f"attachment; filename={_filename(where, stem, '.csv')}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
-def _stream_csv(path: str, form: Any, table: exports.Table,
-                options: exports.ExportOptions) -> Iterator[bytes]:
+def _stream_csv(
+    path: str, form: Any, table: exports.Table, options: exports.ExportOptions
+) -> Iterator[bytes]:
     # The request's connection is closed when the view returns, before the body is sent:
     # the stream reads through its own.
     db = connect(path)
@@ -250,8 +327,11 @@ def data_dictionary(fmt: str) -> Any:
     _audit(where, "export_dictionary", format=fmt, form=form.form_id, version=form.version)
     name = f"gocua-{form.form_id}-{form.version}-dictionary.{fmt}"
     if fmt == "csv":
-        return Response(dictionary.csv_text(form).encode("utf-8"), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment; filename={name}"})
+        return Response(
+            dictionary.csv_text(form).encode("utf-8"),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f"attachment; filename={name}"},
+        )
     return _send_workbook(lambda out: dictionary.write_xlsx(form, out), name)
 
 
@@ -259,9 +339,20 @@ def data_dictionary(fmt: str) -> Any:
 @login_required(*STAFF)
 def indicators_csv() -> Any:
     where = _where()
-    report = service.dashboard(where["db"], where["commune"]["id"], where["village_id"],
-                               where["approved"], ui_lang(), with_volunteers=False)
+    report = service.dashboard(
+        where["db"],
+        where["commune"]["id"],
+        where["village_id"],
+        where["approved"],
+        ui_lang(),
+        with_volunteers=False,
+    )
     _audit(where, "export_indicators", format="csv", approved=where["approved"])
     body = service.indicators_csv(where["commune"], report, ui_lang())
-    return Response(body.encode("utf-8"), mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename={_filename(where, 'indicators', '.csv')}"})
+    return Response(
+        body.encode("utf-8"),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f"attachment; filename={_filename(where, 'indicators', '.csv')}"
+        },
+    )

@@ -38,15 +38,24 @@ def records() -> Any:
     volunteers = service.volunteers(db, user["commune_id"])
     # A volunteer asked for who is none of the commune's (another commune's, or no id at all,
     # such as a number too big for SQLite) is 404 like a village, not an unfiltered list.
-    if (request.args.get("volunteer", "").strip()
-            and filters.volunteer not in {v["id"] for v in volunteers}):
+    if request.args.get("volunteer", "").strip() and filters.volunteer not in {
+        v["id"] for v in volunteers
+    }:
         abort(404)
     rows, cursor = service.list_records(db, user["commune_id"], filters)
     total = service.count_records(db, user["commune_id"], filters)
-    return render_template("review/records.html", villages=villages, filters=filters,
-                           records=rows, cursor=cursor, total=total, volunteers=volunteers,
-                           states=service.REVIEW_STATES, outcomes=service.OUTCOMES,
-                           count_cap=service.COUNT_CAP)
+    return render_template(
+        "review/records.html",
+        villages=villages,
+        filters=filters,
+        records=rows,
+        cursor=cursor,
+        total=total,
+        volunteers=volunteers,
+        states=service.REVIEW_STATES,
+        outcomes=service.OUTCOMES,
+        count_cap=service.COUNT_CAP,
+    )
 
 
 def _record_or_404(record_id: str) -> dict[str, Any]:
@@ -69,10 +78,15 @@ def record(record_id: str) -> Any:
         r["changes"] = diff(form, base["data"], r["data"], lang) if base else None
     audited("view_record", target=record_id)
     return render_template(
-        "review/record.html", record=found, revisions=revisions,
+        "review/record.html",
+        record=found,
+        revisions=revisions,
         sections=service.sections(form, found["data"], lang) if form else [],
-        reviews=service.reviews(db, record_id), visit=service.visit_facts(found),
-        conflicts=edit.open_conflicts(db, record_id), decisions=decisions.DECISIONS)
+        reviews=service.reviews(db, record_id),
+        visit=service.visit_facts(found),
+        conflicts=edit.open_conflicts(db, record_id),
+        decisions=decisions.DECISIONS,
+    )
 
 
 @bp.post("/records/<record_id>/review")
@@ -83,10 +97,17 @@ def review(record_id: str) -> Any:
     state = request.form.get("review_state", "")
     with write_transaction(db):
         found = _record_or_404(record_id)
-        decisions.decide(db, user, found, state, request.form.get("comment", ""),
-                         request.form.get("rev", ""))
-        audit(db, "review", user_id=user["id"], username=user["username"], target=record_id,
-              detail=state)
+        decisions.decide(
+            db, user, found, state, request.form.get("comment", ""), request.form.get("rev", "")
+        )
+        audit(
+            db,
+            "review",
+            user_id=user["id"],
+            username=user["username"],
+            target=record_id,
+            detail=state,
+        )
     return redirect(url_for("review.record", record_id=record_id) + "#review")
 
 
@@ -99,8 +120,13 @@ def edit_record(record_id: str) -> Any:
         raise Refused("review.error_no_form", status=409)
     if request.method == "GET":
         audited("view_record", target=record_id, detail="edit")
-        return render_template("review/edit.html", record=found, errors={}, comment="",
-                               view=edit.edit_view(found["form"], found["data"], lang))
+        return render_template(
+            "review/edit.html",
+            record=found,
+            errors={},
+            comment="",
+            view=edit.edit_view(found["form"], found["data"], lang),
+        )
     check_csrf()
     if request.form.get("rev") != found["rev"]:
         raise Refused("review.error_stale", status=409)
@@ -109,17 +135,27 @@ def edit_record(record_id: str) -> Any:
     errors = errors or edit.check(found, data)
     comment = request.form.get("comment", "")
     if errors:
-        return render_template("review/edit.html", record=found, errors=errors,
-                               comment=comment, view=edit.edit_view(found["form"], data, lang),
-                               ), 422
+        return render_template(
+            "review/edit.html",
+            record=found,
+            errors=errors,
+            comment=comment,
+            view=edit.edit_view(found["form"], data, lang),
+        ), 422
     with write_transaction(db):
         fresh = _record_or_404(record_id)
         if fresh["rev"] != found["rev"]:
             raise Refused("review.error_stale", status=409)
         changes = diff(found["form"], found["data"], data, lang)
         rev = edit.save_edit(db, user, found, data, comment)
-        audit(db, "edit_record", user_id=user["id"], username=user["username"],
-              target=record_id, detail=f"rev {rev}; {len(changes)} answers changed")
+        audit(
+            db,
+            "edit_record",
+            user_id=user["id"],
+            username=user["username"],
+            target=record_id,
+            detail=f"rev {rev}; {len(changes)} answers changed",
+        )
     return redirect(url_for("review.record", record_id=record_id, _anchor=f"rev-{rev}"))
 
 
@@ -128,35 +164,55 @@ def edit_record(record_id: str) -> Any:
 def conflict(record_id: str, rev: str) -> Any:
     db, user, lang = get_db(), me(), ui_lang()
     found = _record_or_404(record_id)
-    other = next((r for r in service.revisions(db, record_id)
-                  if r["rev"] == rev and r["status"] == "conflict"), None)
+    other = next(
+        (
+            r
+            for r in service.revisions(db, record_id)
+            if r["rev"] == rev and r["status"] == "conflict"
+        ),
+        None,
+    )
     if other is None or found["form"] is None:
         abort(404)
     rows = edit.compare(found["form"], found["data"], other["data"], lang)
     if request.method == "GET" or other["resolved_at"]:
         audited("view_record", target=record_id, detail=f"conflict {rev}")
-        return render_template("review/conflict.html", record=found, other=other, rows=rows,
-                               errors={})
+        return render_template(
+            "review/conflict.html", record=found, other=other, rows=rows, errors={}
+        )
     check_csrf()
     if request.form.get("rev") != found["rev"]:
         raise Refused("review.error_stale", status=409)
     choice = request.form.get("choice", "merge")
-    picks = {r["name"]: ("other" if choice == "other" else "current" if choice == "current"
-                         else request.form.get(f"pick:{r['name']}", "current")) for r in rows}
+    picks = {
+        r["name"]: (
+            "other"
+            if choice == "other"
+            else "current"
+            if choice == "current"
+            else request.form.get(f"pick:{r['name']}", "current")
+        )
+        for r in rows
+    }
     data = edit.merged(found["form"], found["data"], other["data"], picks)
     data = edit.settled(found, data)
     errors = edit.check(found, data) if data != found["data"] else {}
     if errors:
-        return render_template("review/conflict.html", record=found, other=other, rows=rows,
-                               errors=errors, picks=picks), 422
+        return render_template(
+            "review/conflict.html", record=found, other=other, rows=rows, errors=errors, picks=picks
+        ), 422
     resolution = {"current": "kept_current", "other": "took_conflict"}.get(choice, "merged")
     with write_transaction(db):
         fresh = _record_or_404(record_id)
         if fresh["rev"] != found["rev"]:
             raise Refused("review.error_stale", status=409)
         new_rev = edit.resolve(db, user, found, rev, data, resolution)
-        audit(db, "resolve_conflict", user_id=user["id"], username=user["username"],
-              target=record_id, detail=f"{rev}: {resolution}; new rev {new_rev or '-'}")
+        audit(
+            db,
+            "resolve_conflict",
+            user_id=user["id"],
+            username=user["username"],
+            target=record_id,
+            detail=f"{rev}: {resolution}; new rev {new_rev or '-'}",
+        )
     return redirect(url_for("review.record", record_id=record_id))
-
-

@@ -21,13 +21,13 @@ from server.web.staff import PERSONAL_DATA, audited, check_csrf, login_required,
 ADMIN = ("admin",)
 
 
-
 @bp.get("/villages")
 @login_required(*PERSONAL_DATA)
 def villages() -> Any:
     rows = register.register_villages(get_db(), me()["commune_id"])
-    return render_template("review/villages.html", villages=rows,
-                           active=[v for v in rows if not v["merged_into"]])
+    return render_template(
+        "review/villages.html", villages=rows, active=[v for v in rows if not v["merged_into"]]
+    )
 
 
 @bp.post("/villages")
@@ -47,8 +47,9 @@ def village_rename(village_id: str) -> Any:
     check_csrf()
     db, user = get_db(), me()
     with write_transaction(db):
-        done = register.rename_village(db, user["commune_id"], village_id,
-                                       request.form.get("name", ""))
+        done = register.rename_village(
+            db, user["commune_id"], village_id, request.form.get("name", "")
+        )
         audited("village_rename", target=village_id, detail=f"{done['old_name']} → {done['name']}")
     return redirect(url_for("review.villages"))
 
@@ -61,8 +62,11 @@ def village_merge() -> Any:
     source, target = request.form.get("source", ""), request.form.get("target", "")
     with write_transaction(db):
         done = register.merge_villages(db, user["commune_id"], source, target)
-        audited("village_merge", target=source,
-             detail=f"into {target}; {done['households']} households moved")
+        audited(
+            "village_merge",
+            target=source,
+            detail=f"into {target}; {done['households']} households moved",
+        )
     return redirect(url_for("review.villages"))
 
 
@@ -72,12 +76,14 @@ def households() -> Any:
     db, user = get_db(), me()
     villages = register.villages(db, user["commune_id"])
     village_id = request.args.get("village") or next(
-        (v["id"] for v in villages if not v["merged_into"]), "")
+        (v["id"] for v in villages if not v["merged_into"]), ""
+    )
     if village_id and village_id not in {v["id"] for v in villages}:
         abort(404)
     rows = register.households(db, user["commune_id"], village_id)
-    return render_template("review/households.html", villages=villages,
-                           village_id=village_id, households=rows)
+    return render_template(
+        "review/households.html", villages=villages, village_id=village_id, households=rows
+    )
 
 
 def _household_or_404(household_id: str) -> dict[str, Any]:
@@ -95,11 +101,16 @@ def household(household_id: str) -> Any:
     visit = followup.latest_visit(db, household_id)
     due = followup.followup_of(visit["data"]) if visit else None
     if due and visit:
-        due["topics"] = followup.topic_labels(db, visit["form_id"], visit["form_version"],
-                                              due["topics"], ui_lang())
+        due["topics"] = followup.topic_labels(
+            db, visit["form_id"], visit["form_version"], due["topics"], ui_lang()
+        )
     audited("view_household", target=household_id)
-    return render_template("review/household.html", household=found,
-                           visits=register.visits(db, household_id), followup=due)
+    return render_template(
+        "review/household.html",
+        household=found,
+        visits=register.visits(db, household_id),
+        followup=due,
+    )
 
 
 @bp.post("/households/<household_id>")
@@ -113,8 +124,9 @@ def household_update(household_id: str) -> Any:
             register.remove_household(db, found)
             audited("household_remove", target=household_id)
         else:
-            register.update_household(db, found, request.form.get("head_name", ""),
-                                      request.form.get("address", ""))
+            register.update_household(
+                db, found, request.form.get("head_name", ""), request.form.get("address", "")
+            )
             audited("household_update", target=household_id)
     return redirect(url_for("review.household", household_id=household_id))
 
@@ -131,8 +143,7 @@ def household_import_upload() -> Any:
     db, user = get_db(), me()
     table = household_import.read_table(upload.filename, upload.read())
     with write_transaction(db):
-        import_id = household_import.preview(db, user["commune_id"], user, upload.filename,
-                                             table)
+        import_id = household_import.preview(db, user["commune_id"], user, upload.filename, table)
         audited("household_import_read", target=str(import_id), detail=upload.filename[:100])
     return redirect(url_for("review.household_import_preview", import_id=import_id))
 
@@ -167,7 +178,9 @@ def followups() -> Any:
         abort(404)
     rows = followup.village_followups(db, register.village_ids_under(db, village_id))
     for row in rows:
-        row["topics"] = followup.topic_labels(db, row["form_id"], row["form_version"],
-                                              row["topics"], ui_lang())
-    return render_template("review/followups.html", villages=villages, village_id=village_id,
-                           followups=rows)
+        row["topics"] = followup.topic_labels(
+            db, row["form_id"], row["form_version"], row["topics"], ui_lang()
+        )
+    return render_template(
+        "review/followups.html", villages=villages, village_id=village_id, followups=rows
+    )

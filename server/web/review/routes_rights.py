@@ -26,8 +26,11 @@ def people() -> Any:
     if query:
         found = rights.find(get_db(), me()["commune_id"], query)
         # The name itself stays out of the append-only log: only what was shown.
-        audited("person_search", detail=f"{len(found)} places",
-                target=",".join(sorted({f["target"] for f in found}))[:2000])
+        audited(
+            "person_search",
+            detail=f"{len(found)} places",
+            target=",".join(sorted({f["target"] for f in found}))[:2000],
+        )
     return render_template("review/people.html", query=query, found=found, done=None)
 
 
@@ -43,14 +46,23 @@ def people_export() -> Any:
     selected = _selected()
     body = rights.export(db, user["commune_id"], selected)
     with write_transaction(db):
-        audit(db, "person_export", user_id=user["id"], username=user["username"],
-              target=",".join(s["target"] for s in selected)[:2000],
-              detail=request.form.get("reason", "").strip()[:500])
+        audit(
+            db,
+            "person_export",
+            user_id=user["id"],
+            username=user["username"],
+            target=",".join(s["target"] for s in selected)[:2000],
+            detail=request.form.get("reason", "").strip()[:500],
+        )
     name = f"gocua-person-{body['exported_at'][:10]}.json"
-    return Response(json.dumps(body, ensure_ascii=False, indent=1),
-                    mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"',
-                             "Cache-Control": "no-store"})
+    return Response(
+        json.dumps(body, ensure_ascii=False, indent=1),
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @bp.post("/people/erase")
@@ -64,8 +76,14 @@ def people_erase() -> Any:
     selected = _selected()
     with write_transaction(db):
         touched = rights.erase(db, user, user["commune_id"], selected)
-        audit(db, "person_erase", user_id=user["id"], username=user["username"],
-              target=",".join(touched)[:2000], detail=reason[:500])
+        audit(
+            db,
+            "person_erase",
+            user_id=user["id"],
+            username=user["username"],
+            target=",".join(touched)[:2000],
+            detail=reason[:500],
+        )
     purge_erased(db)
     return render_template("review/people.html", query="", found=None, done=len(touched))
 
@@ -81,12 +99,19 @@ def backups() -> Any:
         raise Refused("review.import_no_file")
     db, user = get_db(), me()
     content = backup.read(upload.read())
-    device, results = backup.import_backup(db, user["commune_id"], content,
-                                           current_app.config["DATA_DIR"])
+    device, results = backup.import_backup(
+        db, user["commune_id"], content, current_app.config["DATA_DIR"]
+    )
     counts = backup.summary(results)
     with write_transaction(db):
-        audit(db, "import_backup", user_id=user["id"], username=user["username"],
-              target=device["username"],
-              detail=", ".join(f"{k} {v}" for k, v in counts.items()))
-    return render_template("review/backup.html", results=results, counts=counts,
-                           device=device, lang_code=ui_lang())
+        audit(
+            db,
+            "import_backup",
+            user_id=user["id"],
+            username=user["username"],
+            target=device["username"],
+            detail=", ".join(f"{k} {v}" for k, v in counts.items()),
+        )
+    return render_template(
+        "review/backup.html", results=results, counts=counts, device=device, lang_code=ui_lang()
+    )
