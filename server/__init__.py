@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PUBLIC_URL=settings.public_url,
         PWA_DIR=settings.pwa_dir,
         PROXY_HOPS=settings.proxy_hops,
+        TIMEZONE=settings.timezone,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,

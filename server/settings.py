@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Settings:
     proxy_hops: int  # reverse proxies in front whose X-Forwarded-* are trusted
     trusted_proxy: str  # the nearest proxy's address as the server sees it ('*': any peer)
     pwa_dir: str  # where the collector's files are served from; empty: pwa/ of this checkout
+    timezone: ZoneInfo  # the zone staff pages show times in and date filters count days in
 
 
 def _int(name: str, default: int) -> int:
@@ -28,6 +30,19 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
+
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+def _zone(name: str, default: str) -> ZoneInfo:
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        return ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise SystemExit(
+            f"{name} must be a time zone name such as {default!r} (the IANA list), not {raw!r}"
+        ) from None
 
 
 def load() -> Settings:
@@ -42,4 +57,5 @@ def load() -> Settings:
         proxy_hops=_int("GOCUA_PROXY_HOPS", 0),
         trusted_proxy=os.environ.get("GOCUA_TRUSTED_PROXY", "").strip() or "127.0.0.1",
         pwa_dir=os.environ.get("GOCUA_PWA_DIR", ""),
+        timezone=_zone("GOCUA_TIMEZONE", DEFAULT_TIMEZONE),
     )

@@ -118,3 +118,16 @@ export function recordsToRestore(file, existing) {
     return !mine || (!ON_SERVER.has(mine.state) && (mine.updated_at || '') < (r.updated_at || ''));
   });
 }
+
+/**
+ * A stored UTC time (an ISO string) as the volunteer reads it: in the phone's own zone, day first,
+ * `30/11/2026 04:15` (vi-VN or en-GB). Anything that is not a time is given back as it is.
+ */
+export function localTime(iso, lang = 'vi') {
+  const moment = typeof iso === 'string' && iso.length >= 16 ? new Date(iso) : null;
+  if (!moment || Number.isNaN(moment.getTime())) return iso || '';
+  const parts = Object.fromEntries(new Intl.DateTimeFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', {
+    day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+  }).formatToParts(moment).map((p) => [p.type, p.value]));
+  return `${parts.day}/${parts.month}/${parts.year} ${parts.hour}:${parts.minute}`;
+}

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
     Flask,
     Response,
     abort,
+    current_app,
     g,
     redirect,
     render_template,
@@ -27,7 +29,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from schemas.messages import text
-from server.domain import accounts
+from server.domain import accounts, clock
 from server.domain.audit import audit, client_address, reset_notices
 from server.domain.db import write_transaction
 from server.domain.errors import Refused
@@ -150,6 +152,18 @@ def _template_helpers() -> dict[str, Any]:
     }
 
 
+def local_time(iso: str | None) -> str:
+    """The ``local_time`` filter: a stored UTC time as the server's zone reads it
+    (clock.local_time), on every staff page that shows one."""
+    return clock.local_time(iso, zone(), ui_lang())
+
+
+def zone() -> ZoneInfo:
+    """The server's zone (``GOCUA_TIMEZONE``): what staff pages show and date filters count in."""
+    configured = current_app.config["TIMEZONE"]
+    return configured if isinstance(configured, ZoneInfo) else ZoneInfo(str(configured))
+
+
 def _login_notices() -> dict[str, Any] | None:
     """What the login found to tell (audit.reset_notices), shown once: on the first page
     rendered after it, the password page too."""
@@ -192,6 +206,7 @@ def install(app: Flask, proxy_hops: int) -> None:
     app.after_request(_after_request)
     app.teardown_request(_teardown_request)
     app.context_processor(_template_helpers)
+    app.add_template_filter(local_time, "local_time")
     app.register_error_handler(Refused, _refused)
     for status in _PAGE_CODES:
         app.register_error_handler(status, _error_page)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from server.domain.clock import local_time
 from tests.api.admin_helpers import (
     audit_rows,
     post,
@@ -42,7 +44,8 @@ def test_the_admin_sees_each_phone_with_its_volunteer_last_sync_and_unsynced(
         "SELECT last_seen_at FROM devices WHERE id = ?", [phone["device_id"]]
     ).fetchone()[0]
     row = device_row(admin, phone["device_id"])
-    assert last_seen and last_seen in row
+    # Shown in the server's zone (Asia/Ho_Chi_Minh by default), not as the stored UTC.
+    assert last_seen and local_time(last_seen, ZoneInfo("Asia/Ho_Chi_Minh")) in row
     assert re.search(r'class="unsynced">7 ', row) and "1.4" in row
     assert "7" in admin.get("/admin/").get_data(as_text=True)
 

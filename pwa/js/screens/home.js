@@ -2,9 +2,9 @@
 // her records with where each one is, and keeping data safe.
 import { all, byIndex, getKv, put } from '../db.js';
 import { el, toast, uuid } from '../dom.js';
-import { t } from '../i18n.js';
+import { lang, t } from '../i18n.js';
 import { go, main, register, state } from '../nav.js';
-import { MAX_ADDRESS, MAX_HEAD_NAME, householdStatus, waitingCount } from '../records.js';
+import { MAX_ADDRESS, MAX_HEAD_NAME, householdStatus, localTime, waitingCount } from '../records.js';
 import { canScan, scanCode } from '../scan.js';
 import { APP_VERSION } from '../sync.js';
 
@@ -72,7 +72,7 @@ async function show() {
         .sort((a, b) => (b.updated_at || '').localeCompare(a.updated_at || ''))
         .map((r) => el('li', {}, el('button', { type: 'button', class: 'row', 'data-record': r.id, onclick: () => go('visit', r.id) },
           el('span', { class: 'name', text: r.data.head_name || r.household_name || r.id.slice(0, 8) }),
-          el('span', { class: 'sub', text: (r.updated_at || '').slice(0, 16).replace('T', ' ') }),
+          el('span', { class: 'sub', text: localTime(r.updated_at, lang()) }),
           pill(r.state, t(`app.state_${r.state}`))))))
         : el('p', { class: 'empty', text: t('app.no_records') })),
     await safetyCard(onBackup, onRestore)].filter(Boolean));

@@ -11,11 +11,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
 from schemas import labels
 from schemas.form import Form, Node
+from server.domain import clock
 from server.domain.forms import get_form
 from server.domain.register import village_ids_under
 
@@ -40,10 +42,13 @@ class Filters:
     needs_help: bool = False
     after: tuple[str, str] | None = None
     problems: list[str] = field(default_factory=list)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # whose days date_from/to are
 
     @classmethod
-    def from_args(cls, args: Any) -> Filters:
+    def from_args(cls, args: Any, zone: ZoneInfo | None = None) -> Filters:
         f = cls(village=args.get("village", "").strip())
+        if zone is not None:
+            f.zone = zone
         volunteer = args.get("volunteer", "").strip()
         if _ID.fullmatch(volunteer):
             f.volunteer = int(volunteer)
@@ -98,13 +103,13 @@ def _where(db: sqlite_utils.Database, commune_id: str, f: Filters) -> tuple[str,
     if f.volunteer is not None:
         where.append("r.user_id = ?")
         params.append(f.volunteer)
+    # The days are the server zone's (what the list shows); received_at is UTC.
     if f.date_from:
         where.append("r.received_at >= ?")
-        params.append(f.date_from)
+        params.append(clock.day_start_utc(f.date_from, f.zone))
     if f.date_to:
-        # Up to the end of that day: received_at is 'YYYY-MM-DDTHH:MM:SSZ'.
         where.append("r.received_at < ?")
-        params.append(f.date_to + "T99")
+        params.append(clock.day_end_utc(f.date_to, f.zone))
     if f.state:
         where.append("r.review_state = ?")
         params.append(f.state)

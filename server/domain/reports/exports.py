@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 from openpyxl import Workbook
@@ -24,7 +25,7 @@ from schemas.expressions import ExpressionError, references
 from schemas.form import Form, Node
 from schemas.indicators import indicator_set
 from schemas.messages import text
-from server.domain import register
+from server.domain import clock, register
 from server.domain.forms import get_form, newest_version
 from server.domain.reports.cells import CsvWriter, xlsx_row
 
@@ -40,6 +41,7 @@ _META = (
     "review_state",
     "form_version",
     "received_at",
+    "received_local",
 )
 _META_PSEUDO = (
     "record_key",
@@ -49,6 +51,7 @@ _META_PSEUDO = (
     "review_state",
     "form_version",
     "received_at",
+    "received_local",
 )
 
 
@@ -61,6 +64,7 @@ class ExportOptions:
     pseudonymised: bool = False
     lang: str = "vi"
     secret: str = ""
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # of received_local
 
 
 @dataclass
@@ -175,6 +179,12 @@ def pseudonym(secret: str, kind: str, value: Any) -> str:
     return digest.hexdigest()[:16]
 
 
+def _local(received_at: str, options: ExportOptions) -> str:
+    """The UTC ``received_at`` in the server's zone, sortable: ``2026-11-30 04:15``."""
+    moment = clock.to_local(received_at, options.zone)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
 def _meta_values(record: dict[str, Any], options: ExportOptions) -> list[Any]:
     state = record["review_state"]
     if options.labels:
@@ -193,6 +203,7 @@ def _meta_values(record: dict[str, Any], options: ExportOptions) -> list[Any]:
             state,
             record["form_version"],
             record["received_at"],
+            _local(record["received_at"], options),
         ]
     return [
         record["record_id"],
@@ -204,6 +215,7 @@ def _meta_values(record: dict[str, Any], options: ExportOptions) -> list[Any]:
         state,
         record["form_version"],
         record["received_at"],
+        _local(record["received_at"], options),
     ]
 
 

@@ -32,6 +32,7 @@ from server.domain.reports import dictionary, exports, service
 from server.web.db import get_db
 from server.web.errors import ApiError
 from server.web.reports import charts
+from server.web.site import zone
 from server.web.staff import audited, current_user, login_required, t, ui_lang
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -224,6 +225,7 @@ def _options(where: dict[str, Any]) -> exports.ExportOptions:
         pseudonymised=request.args.get("pseudo") == "1",
         lang=lang if lang in ("vi", "en") else "vi",
         secret=current_app.config["SECRET_KEY"],
+        zone=zone(),
     )
 
 

@@ -24,6 +24,7 @@ from server.domain.records import store as decisions
 from server.domain.records.diff import diff
 from server.web.db import get_db
 from server.web.review import bp
+from server.web.site import zone
 from server.web.staff import PERSONAL_DATA, audited, check_csrf, login_required, me, ui_lang
 
 
@@ -31,7 +32,7 @@ from server.web.staff import PERSONAL_DATA, audited, check_csrf, login_required,
 @login_required(*PERSONAL_DATA)
 def records() -> Any:
     user, db = me(), get_db()
-    filters = service.Filters.from_args(request.args)
+    filters = service.Filters.from_args(request.args, zone())
     villages = register.villages(db, user["commune_id"])
     if filters.village and filters.village not in {v["id"] for v in villages}:
         abort(404)
