@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 
 from server.cli.main import main
+from server.domain.clock import local_time
 from tests.api.admin_helpers import (
     PASSWORD,
     audit_rows,
@@ -145,7 +147,8 @@ def test_a_province_admins_reset_is_in_the_communes_log_and_told_at_next_login(a
     first_page(app.test_client(), "phoquantri")  # a login before the reset
     shown = post(province, f"/admin/users/{user_id(db, 'quantri')}/reset-password")
     temporary = re.search(r'id="new-password">([^<]+)<', shown.get_data(as_text=True)).group(1)
-    at = db.execute("SELECT at FROM audit_log WHERE action = 'password_reset'").fetchone()[0]
+    stored = db.execute("SELECT at FROM audit_log WHERE action = 'password_reset'").fetchone()[0]
+    at = local_time(stored, ZoneInfo("Asia/Ho_Chi_Minh"))  # told in the server's zone
 
     # Whoever logs in with the temporary password is told, on the first page, once.
     holder = app.test_client()
