@@ -11,6 +11,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from schemas.text import fold
+
 
 def protect(data_dir: str | Path) -> None:
     """Personal data is for this service's account alone: the data folder 0700, the database
@@ -50,7 +52,15 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     # file (Debian's SQLite does it by default, other builds do not; no cost measurable on
     # bench/sync_push.py, which mostly inserts).
     db.execute("PRAGMA secure_delete=ON")
+    # fold(text): search without case, tone marks or đ/d (schemas/text.py), as
+    # ``fold(column) LIKE ? ESCAPE '\\'`` with schemas.text.like_pattern(query); SQLite's own
+    # lower() and LIKE know ASCII only. NULL and numbers fold to ''.
+    conn.create_function("fold", 1, _sql_fold, deterministic=True)
     return db
+
+
+def _sql_fold(value: object) -> str:
+    return fold(value) if isinstance(value, str) else ""
 
 
 def purge_erased(db: sqlite_utils.Database) -> bool:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 import sqlite_utils
 
+from schemas.text import fold
 from schemas.ziplimits import MB, REGISTER, ZipRefused, check_zip
 from server.domain.db import now_iso
 from server.domain.errors import Refused
@@ -36,13 +36,6 @@ COLUMNS = {
     "head_name": {"head_name", "head", "chu_ho", "ten_chu_ho", "ho_ten_chu_ho", "ho_va_ten_chu_ho"},
     "address": {"address", "dia_chi", "so_nha", "dia_chi_so_nha", "so_nha_dia_diem"},
 }
-
-
-def fold(text: str) -> str:
-    """'Tên chủ hộ' → 'ten chu ho': for matching what people type, never for storing."""
-    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(text.lower().split())
 
 
 def read_table(filename: str, raw: bytes) -> list[list[str]]:

@@ -17,6 +17,7 @@ from typing import Any
 import sqlite_utils
 from werkzeug.datastructures import MultiDict
 
+from schemas.text import fold, like_pattern
 from server.domain.accounts import Errors, check_staff_form, create_staff
 from server.domain.db import now_iso
 from server.domain.errors import Refused
@@ -225,9 +226,21 @@ def get_household(
     return dict(row) if row else None
 
 
-def households(db: sqlite_utils.Database, commune_id: str, village_id: str) -> list[dict[str, Any]]:
+def households(
+    db: sqlite_utils.Database, commune_id: str, village_id: str, query: str = ""
+) -> list[dict[str, Any]]:
+    """A village's households (with those of villages merged into it); with ``query``, those
+    whose head's name, address or code holds it, whatever the case, tone marks and đ/d (the
+    phone's search, pwa/js/text.js)."""
     ids = village_ids_under(db, village_id)
     marks = ",".join("?" * len(ids))
+    search, params = "", []
+    if fold(query):
+        search = (
+            " AND fold(h.head_name || ' ' || coalesce(h.address, '') || ' ' || h.code)"
+            " LIKE ? ESCAPE '\\'"
+        )
+        params = [like_pattern(query)]
     return [
         dict(r)
         for r in db.execute(
@@ -236,8 +249,8 @@ def households(db: sqlite_utils.Database, commune_id: str, village_id: str) -> l
             " (SELECT max(r.visit_date) FROM records r WHERE r.household_id = h.id) AS last_visit"
             " FROM households h JOIN villages v ON v.id = h.village_id"
             f" WHERE h.commune_id = ? AND h.village_id IN ({marks}) AND h.removed_at IS NULL"
-            " ORDER BY h.head_name, h.code",
-            [commune_id, *ids],
+            f"{search} ORDER BY h.head_name, h.code",
+            [commune_id, *ids, *params],
         )
     ]
 

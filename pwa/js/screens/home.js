@@ -7,6 +7,11 @@ import { go, main, register, state } from '../nav.js';
 import { MAX_ADDRESS, MAX_HEAD_NAME, householdStatus, localTime, waitingCount } from '../records.js';
 import { canScan, scanCode } from '../scan.js';
 import { APP_VERSION } from '../sync.js';
+import { filterHouseholds, searchIndex } from '../text.js';
+
+// Each household's folded search text, kept while the app runs (searchIndex refolds one only
+// when its name, address or code changed).
+const folded = new Map();
 
 function pill(key, text) { return el('span', { class: `pill state-${key}`, text }); }
 
@@ -25,9 +30,7 @@ async function show() {
   const status = await getKv('server_status');
   const visits = new Map();
   for (const r of records) visits.set(r.household_id, [...(visits.get(r.household_id) || []), r]);
-  const q = state.search.trim().toLocaleLowerCase('vi');
-  const shown = households
-    .filter((h) => !q || `${h.head_name} ${h.address} ${h.code}`.toLocaleLowerCase('vi').includes(q))
+  const shown = filterHouseholds(households, searchIndex(households, folded), state.search)
     .sort((a, b) => a.head_name.localeCompare(b.head_name, 'vi'));
 
   const search = el('input', { type: 'search', id: 'search', placeholder: t('app.search'), value: state.search,
@@ -65,7 +68,7 @@ async function show() {
           el('span', { class: 'name', text: h.head_name || h.code }),
           el('span', { class: 'sub', text: [h.address, h.code].filter(Boolean).join(' · ') }),
           pill(s.key, statusText(s))));
-      })) : el('p', { class: 'empty', text: q ? t('app.no_match') : t('app.no_households') })),
+      })) : el('p', { class: 'empty', text: state.search.trim() ? t('app.no_match') : t('app.no_households') })),
     el('section', { class: 'records' },
       el('h2', { text: t('app.my_records') }),
       records.length ? el('ul', { class: 'list', id: 'record-list' }, ...records

@@ -25,10 +25,11 @@ from typing import Any
 
 import sqlite_utils
 
+from schemas.text import fold, like_pattern
 from server.domain.db import now_iso
 from server.domain.errors import Refused
 from server.domain.followups import send_household
-from server.domain.household_import import fold, forget
+from server.domain.household_import import forget
 from server.domain.records.query import get_record
 from server.domain.records.store import new_revision
 
@@ -43,35 +44,25 @@ MEMBER_MARKED = ("member_name",)
 ROLES = ("head", "respondent", "member", "register")
 
 
-def _register_fold(db: sqlite_utils.Database) -> None:
-    db.register_function(
-        lambda s: fold(s) if isinstance(s, str) else "",
-        deterministic=True,
-        name="gocua_fold",
-        replace=True,
-    )
-
-
 def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[str, Any]]:
     """Every place a name containing ``query`` appears, in current records and the register."""
     needle = fold(query)
     if len(needle) < 2:
         raise Refused("review.people_query_short")
-    _register_fold(db)
-    like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    like = like_pattern(query)
     rows = db.execute(
         "SELECT r.id AS target, 'head' AS role, NULL AS member_index,"
         " json_extract(r.data, '$.head_name') AS name FROM records r"
-        " WHERE r.commune_id = :c AND gocua_fold(json_extract(r.data, '$.head_name'))"
+        " WHERE r.commune_id = :c AND fold(json_extract(r.data, '$.head_name'))"
         "  LIKE :q ESCAPE '\\'"
         " UNION ALL SELECT r.id, 'respondent', NULL, json_extract(r.data, '$.respondent_name')"
         " FROM records r WHERE r.commune_id = :c"
-        "  AND gocua_fold(json_extract(r.data, '$.respondent_name')) LIKE :q ESCAPE '\\'"
+        "  AND fold(json_extract(r.data, '$.respondent_name')) LIKE :q ESCAPE '\\'"
         " UNION ALL SELECT r.id, 'member', m.key, json_extract(m.value, '$.member_name')"
         " FROM records r, json_each(r.data, '$.members') m WHERE r.commune_id = :c"
-        "  AND gocua_fold(json_extract(m.value, '$.member_name')) LIKE :q ESCAPE '\\'"
+        "  AND fold(json_extract(m.value, '$.member_name')) LIKE :q ESCAPE '\\'"
         " UNION ALL SELECT h.id, 'register', NULL, h.head_name FROM households h"
-        " WHERE h.commune_id = :c AND gocua_fold(h.head_name) LIKE :q ESCAPE '\\'"
+        " WHERE h.commune_id = :c AND fold(h.head_name) LIKE :q ESCAPE '\\'"
         " LIMIT 500",
         {"c": commune_id, "q": like},
     ).fetchall()

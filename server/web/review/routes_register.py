@@ -80,9 +80,17 @@ def households() -> Any:
     )
     if village_id and village_id not in {v["id"] for v in villages}:
         abort(404)
-    rows = register.households(db, user["commune_id"], village_id)
+    query = request.args.get("q", "").strip()
+    rows = register.households(db, user["commune_id"], village_id, query)
+    if query:
+        # As the people search: the words searched stay out of the append-only log.
+        audited("household_search", target=village_id, detail=f"{len(rows)} households")
     return render_template(
-        "review/households.html", villages=villages, village_id=village_id, households=rows
+        "review/households.html",
+        villages=villages,
+        village_id=village_id,
+        households=rows,
+        query=query,
     )
 
 
