@@ -53,10 +53,11 @@ test: $(TEST_OK) chromium nginx lint
 	$(VENV)/bin/pytest
 	node --test tests/js/
 
-# The quick loop, about 50 s of CPU time: no browser, and none of the tests marked slow (servers
-# killed and faulted for real, Hypothesis runs of hundreds of examples). `make test` runs them too.
+# The quick loop, under a minute on two cores (pytest-xdist, one worker a core): no browser, and
+# none of the tests marked slow (servers killed and faulted for real, Hypothesis runs of hundreds
+# of examples). `make test` runs them too.
 test-fast: $(TEST_OK)
-	$(VENV)/bin/pytest -m "not e2e and not slow"
+	$(VENV)/bin/pytest -n 2 -m "not e2e and not slow"
 	node --test tests/js/
 
 bench: $(TEST_OK)

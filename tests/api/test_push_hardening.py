@@ -180,11 +180,11 @@ def test_a_text_answer_past_the_limit_is_rejected_too_long(client, phone, db):
         ("household_id", "../../admin", "not_uuid"),
         ("household_id", "a/b", "not_uuid"),
         ("household_id", "", "not_uuid"),
-        ("household_id", str(uuid.uuid4()).upper(), "not_lowercase"),
-        ("id", "{" + str(uuid.uuid4()) + "}", "not_uuid"),
-        ("id", "urn:uuid:" + str(uuid.uuid4()), "not_uuid"),
-        ("rev", uuid.uuid4().hex, "not_uuid"),
-        ("base_rev", "urn:uuid:" + str(uuid.uuid4()), "not_uuid"),
+        ("household_id", "8450836B-419D-4814-AFF4-11508F4C0286", "not_lowercase"),
+        ("id", "{72d2720e-5722-42d9-8679-c4e521b3059f}", "not_uuid"),
+        ("id", "urn:uuid:441e5fa3-f447-4bbb-8118-46fe70338d24", "not_uuid"),
+        ("rev", "0f3c8e2a9b5d4c6e8f1a2b3c4d5e6f70", "not_uuid"),
+        ("base_rev", "urn:uuid:5b1e9d2c-3a4f-4e6b-9c8d-7e6f5a4b3c2d", "not_uuid"),
     ],
 )
 def test_ids_must_be_canonical_uuids(client, phone, db, field, value, code):
