@@ -454,3 +454,12 @@ def field_errors(messages: Any, prefix: str = "") -> dict[str, list[dict[str, st
                 for field, items in field_errors(item, prefix).items():
                     out.setdefault(field, []).extend(items)
     return out
+
+
+def visit_day(record: dict[str, Any]) -> str | None:
+    """The day of the visit (``YYYY-MM-DD``) a record's meta names, or None: ``today()`` in a
+    form's rules means that day, on the phone, at push and in an office edit alike, not the day
+    the phone found signal or the office looked."""
+    meta = record["meta"]
+    day = str(meta.get("visit_date") or meta.get("started_at") or "")[:10]
+    return day if len(day) == 10 else None

@@ -13,6 +13,11 @@ import { filterHouseholds, searchIndex } from '../text.js';
 // when its name, address or code changed).
 const folded = new Map();
 
+// Renders run concurrently (a sync's pull redraws the home while a search redraws it too): each
+// reads IndexedDB first, and only the newest may draw, or an older one finishing last would put
+// back an unfiltered list under a filled search box (or the home over a visit just opened).
+let drawing = 0;
+
 function pill(key, text) { return el('span', { class: `pill state-${key}`, text }); }
 
 function statusText(status) {
@@ -21,6 +26,7 @@ function statusText(status) {
 }
 
 async function show() {
+  const mine = ++drawing;
   const { sync: onSync, backup: onBackup, restore: onRestore } = state.actions;
   const villages = (await all('villages')).filter((v) => v.active !== 0)
     .sort((a, b) => a.name.localeCompare(b.name, 'vi'));
@@ -37,6 +43,8 @@ async function show() {
     'aria-label': t('app.search'),
     oninput: (e) => { state.search = e.target.value; clearTimeout(show.timer); show.timer = setTimeout(() => go('home'), 250); } });
   const waiting = waitingCount(records);
+  const safety = await safetyCard(onBackup, onRestore);
+  if (mine !== drawing || state.screen !== 'home') return;
 
   main().replaceChildren(...[
     el('section', { class: 'card sync' },
@@ -78,7 +86,7 @@ async function show() {
           el('span', { class: 'sub', text: localTime(r.updated_at, lang()) }),
           pill(r.state, t(`app.state_${r.state}`))))))
         : el('p', { class: 'empty', text: t('app.no_records') })),
-    await safetyCard(onBackup, onRestore)].filter(Boolean));
+    safety].filter(Boolean));
 }
 
 async function safetyCard(onBackup, onRestore) {

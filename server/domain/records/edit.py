@@ -17,6 +17,7 @@ from server.domain.db import now_iso
 from server.domain.errors import Refused
 from server.domain.records.query import answer_text
 from server.domain.records.store import new_revision
+from sync.protocol import visit_day
 
 # Filled in by the phone or the form itself: shown, never typed by staff.
 _NOT_TYPED = {"calculate", "start", "end", "today", "note", "image", "acknowledge", "hidden"}
@@ -180,12 +181,6 @@ def settled(record: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """Edited answers settled by the form's rules as the phone settles them (calculations,
     relevance, choice filters, repeat counts), with today() the day of the visit."""
     return settle(record["form"], data, today=visit_day(record))
-
-
-def visit_day(record: dict[str, Any]) -> str | None:
-    meta = record["meta"]
-    day = str(meta.get("visit_date") or meta.get("started_at") or "")[:10]
-    return day if len(day) == 10 else None
 
 
 def check(record: dict[str, Any], data: dict[str, Any]) -> Errors:

@@ -29,6 +29,7 @@ from sync.protocol import (
     field_errors,
     load_record,
     value_problems,
+    visit_day,
 )
 
 
@@ -160,7 +161,7 @@ class _Batch:
         found = self.form(record["form_id"], record["form_version"])
         if found is None:
             return _rejected(item, {"form_version": _error("unknown_form")})
-        errors = found[1].check(record["data"], today=_visit_day(record))
+        errors = found[1].check(record["data"], today=visit_day(record))
         if not errors:
             errors = self._missing_blobs(found[0], record["data"])
         if errors:
@@ -216,13 +217,6 @@ class _Batch:
             ):
                 errors[path] = _error("missing_blob")
         return errors
-
-
-def _visit_day(record: dict[str, Any]) -> str | None:
-    # today() in a constraint means the day of the visit, not the day the phone found signal.
-    meta = record["meta"]
-    day = str(meta.get("visit_date") or meta.get("started_at") or "")[:10]
-    return day if len(day) == 10 else None
 
 
 def status(
