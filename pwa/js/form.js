@@ -55,6 +55,28 @@ export function isEmpty(v) {
   return v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
 }
 
+// A text question holds a phone number when its name ends with one of these words (English or
+// Vietnamese, optionally followed by "number"): phone, contact_phone, so_dien_thoai, sdt,
+// mobile_no; not phone_access or phone_brand.
+const PHONE_NAME = /(?:^|[_.-])(?:phone|tel|telephone|mobile|sdt|dien_?thoai)(?:[_.-](?:number|no|num))?$/i;
+// A constraint that only a string of digits can meet: regex(., '^0[0-9]{9}$'), regex(., '\d+').
+const DIGITS_ONLY = /^regex\(\s*\.\s*,\s*(['"])\^?(?:\\d|\\\+|\[0-9\]|[0-9]|\{\d+(?:,\d*)?\}|[+*?])+\$?\1\s*\)$/;
+
+/**
+ * The keyboard a typed answer needs (the input's `inputmode`): `numeric` for an integer or a
+ * text shown with `appearance=numbers` or constrained to digits, `decimal` for a decimal, `tel`
+ * for a text that holds a phone number; null for the letter keyboard.
+ */
+export function inputMode(node) {
+  if (node.type === 'integer') return 'numeric';
+  if (node.type === 'decimal') return 'decimal';
+  if (node.type !== 'text') return null;
+  if (PHONE_NAME.test(node.name)) return 'tel';
+  const appearance = String(node.row.appearance || '').toLowerCase().split(/\s+/);
+  if (appearance.includes('numbers') || DIGITS_ONLY.test(String(node.row.constraint || '').trim())) return 'numeric';
+  return null;
+}
+
 /** A parsed form definition (the XLSForm model as JSON). */
 export class Form {
   constructor(definition) {

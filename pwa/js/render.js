@@ -2,7 +2,7 @@
 // (calculations, relevance) and only shows, hides or adds what changed, so typing is never
 // interrupted by a redraw. Words with ${name} references (labels, hints, choice labels) are
 // filled in where they are shown and again after every answer (pwa/js/labels.js), as text.
-import { isEmpty, MAX_TEXT_LENGTH } from './form.js';
+import { inputMode, isEmpty, MAX_TEXT_LENGTH } from './form.js';
 import { el } from './dom.js';
 import { fill, NO_INSTANCE } from './labels.js';
 import { photoUrl, storePhoto } from './blobs.js';
@@ -256,7 +256,7 @@ export class FormView {
     const numeric = node.type === 'integer' || node.type === 'decimal';
     const input = appearance.includes('multiline')
       ? el('textarea', { id, rows: 3 })
-      : el('input', { id, type: types[node.type] || 'text', inputmode: node.type === 'integer' ? 'numeric' : node.type === 'decimal' ? 'decimal' : null, autocomplete: 'off' });
+      : el('input', { id, type: types[node.type] || 'text', inputmode: inputMode(node), autocomplete: 'off' });
     if (/^(yes|true)/i.test(String(node.row.read_only || ''))) input.readOnly = true;
     if (!numeric && !types[node.type]) input.maxLength = MAX_TEXT_LENGTH; // the checker's limit
     const parse = (raw) => {

@@ -1,6 +1,6 @@
 // The volunteer's home: sync state, her villages' households with where each one stands,
 // her records with where each one is, and keeping data safe.
-import { all, byIndex, getKv, put } from '../db.js';
+import { all, byIndex, getKv, put, setKv } from '../db.js';
 import { el, toast, uuid } from '../dom.js';
 import { lang, t } from '../i18n.js';
 import { go, main, register, state } from '../nav.js';
@@ -30,6 +30,8 @@ async function show() {
   const { sync: onSync, backup: onBackup, restore: onRestore } = state.actions;
   const villages = (await all('villages')).filter((v) => v.active !== 0)
     .sort((a, b) => a.name.localeCompare(b.name, 'vi'));
+  // The village chosen last, kept on the phone for its volunteer: reopening the app finds it.
+  if (!state.village) state.village = await getKv(villageKey());
   if (!state.village || !villages.some((v) => v.id === state.village)) state.village = villages[0]?.id || null;
   const records = await all('records');
   const households = state.village ? await byIndex('households', 'village_id', state.village) : [];
@@ -61,7 +63,7 @@ async function show() {
     el('nav', { class: 'villages', 'aria-label': t('records.village') },
       ...villages.map((v) => el('button', { type: 'button', class: v.id === state.village ? 'chip active' : 'chip',
         'aria-pressed': String(v.id === state.village), text: v.name,
-        onclick: () => { state.village = v.id; go('home'); } }))),
+        onclick: () => { chooseVillage(v.id); go('home'); } }))),
     el('section', { class: 'households' },
       el('h2', { text: t('app.households') }),
       search,
@@ -87,6 +89,13 @@ async function show() {
           pill(r.state, t(`app.state_${r.state}`))))))
         : el('p', { class: 'empty', text: t('app.no_records') })),
     safety].filter(Boolean));
+}
+
+function villageKey() { return `village:${state.device?.user?.id ?? ''}`; }
+
+function chooseVillage(id) {
+  state.village = id;
+  setKv(villageKey(), id).catch(() => {}); // only a convenience: the list works without it
 }
 
 async function safetyCard(onBackup, onRestore) {
@@ -120,7 +129,7 @@ async function openByCode(code) {
   const wanted = code.trim().toUpperCase();
   const found = (await all('households')).find((h) => h.code === wanted || h.id === code.trim());
   if (!found) { toast(t('app.code_not_found', { code: wanted }), 'error'); return; }
-  state.village = found.village_id;
+  chooseVillage(found.village_id);
   await openHousehold(found);
 }
 
