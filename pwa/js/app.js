@@ -163,7 +163,9 @@ async function start() {
     return;
   }
   if (!state.device) { go('enroll'); await updateHeader(); return; }
-  await go('home');
+  // A visit open when the page was reloaded or the phone closed the app opens again where it was.
+  const open = await getKv('open_visit');
+  await (open ? go('visit', open) : go('home'));
   await updateHeader();
   sync('open');
 }

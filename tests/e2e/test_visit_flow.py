@@ -47,3 +47,40 @@ def test_number_questions_open_the_number_keyboard(server, phone_page):
     expect(app.reveal("members[0].birth_year").locator("input")).to_have_attribute(
         "inputmode", "numeric"
     )
+
+
+def step_title(page) -> str:
+    return page.locator("#step-title").inner_text()
+
+
+def test_a_reload_and_a_reopened_draft_return_to_the_same_part(server, phone_page):
+    page = phone_page
+    app = enrolled(server, page)
+    app.open_household()
+    app.choose("outcome", "completed")
+    app.choose("consent", "yes")
+    app.type("respondent_name", "Trần Văn Hùng")
+    app.type("residents", 2)  # part B
+    app.type("members[1].member_name", "Lê Thị Lan")  # part C, the second member
+    app.wait_saved()
+    where = step_title(page)
+    assert where.startswith("Phần 3/")
+
+    page.reload()
+    expect(page.locator("#step-title")).to_have_text(where)
+    member = app.question("members[1].member_name")
+    expect(member).to_be_visible()
+    expect(member.locator("input")).to_have_value("Lê Thị Lan")
+    expect(member).to_be_in_viewport()
+
+    page.locator("#prev").click()  # part B now
+    where = step_title(page)
+    page.locator("#back").click()
+    app.record_rows().first.click()  # the draft, from the list
+    expect(page.locator("#step-title")).to_have_text(where)
+
+    page.locator("#back").click()
+    app.record_rows().first.wait_for()
+    page.reload()  # the visit was closed: the app opens on the home screen
+    app.households().first.wait_for()
+    expect(page.locator("#finalize")).to_have_count(0)

@@ -1,12 +1,15 @@
 // One visit: the form a part at a time, every answer saved on the phone as it is given,
 // and Finalize, which checks with the same rules as the server before queueing the record.
-import { all, get, put } from '../db.js';
+import { all, get, getKv, put, setKv } from '../db.js';
 import { el, localDate, toast, uuid } from '../dom.js';
 import { Form, Rules } from '../form.js';
 import { lang, message, t } from '../i18n.js';
 import { go, main, register, state } from '../nav.js';
 import { EDITABLE } from '../records.js';
 import { FormView } from '../render.js';
+
+/** The kv key of the record open on the screen: app.js opens it again at start. */
+const OPEN_VISIT = 'open_visit';
 
 /** The newest version of each form the phone has. */
 async function latestForms() {
@@ -84,10 +87,20 @@ async function show(id, household = null) {
     return saving;
   };
 
+  // Where the volunteer is in this record (its part, the question answered last): a reload, the
+  // app reopened after the phone closed it, or the draft opened again from the list goes back there.
+  const placeKey = `place:${record.id}`;
+  const place = await getKv(placeKey, null) || {};
+  const remember = (changes) => {
+    Object.assign(place, changes);
+    setKv(placeKey, { page: place.page, path: place.path }).catch(() => {});
+  };
+  await setKv(OPEN_VISIT, record.id);
+
   const view = new FormView({
     form, rules, data: record.data, lang: lang(), root: body, t,
     onChange: (data, path) => {
-      if (path) touched.add(path);
+      if (path) { touched.add(path); remember({ page: view.current, path }); }
       save({ data });
       // Say what is wrong next to the question as soon as it is answered, not only at the end.
       view.showErrors(rules.check(data, message), touched);
@@ -96,7 +109,7 @@ async function show(id, household = null) {
   });
   state.visit = { record, view };
 
-  const steps = pager(view);
+  const steps = pager(view, (page) => remember({ page, path: null }));
   const finalize = async () => {
     const data = rules.settle(view.data);
     const errors = rules.check(data, message);
@@ -138,7 +151,20 @@ async function show(id, household = null) {
   if (!editable) body.querySelectorAll('input, select, textarea, button').forEach((n) => { n.disabled = true; });
   if (record.errors) view.showErrors(record.errors);
   window.scrollTo(0, 0);
+  if (Number.isInteger(place.page)) {
+    // The part may no longer apply (an answer elsewhere changed): the nearest earlier one that does.
+    const visible = view.visiblePages();
+    const page = visible.filter((p) => p <= place.page).pop() ?? visible[0];
+    if (page !== undefined && page !== view.current) { view.showPage(page); steps.update(); }
+    const question = place.path && page === place.page ? body.querySelector(`[data-path="${CSS.escape(place.path)}"]`) : null;
+    if (question && !question.hidden) question.scrollIntoView({ block: 'center' });
+  }
 }
+
+// Leaving the visit for the home screen, by any way, closes it (unless a visit opened meanwhile).
+document.addEventListener('gocua:home', () => {
+  if (state.screen === 'home') setKv(OPEN_VISIT, null).catch(() => {});
+});
 
 function reviewNote(record) {
   const review = record.review;
@@ -157,8 +183,8 @@ function questionLabel(form, path, view) {
   return member ? `${label} (${Number(member[1]) + 1})` : label;
 }
 
-/** The parts of the form as steps: where you are, and Previous / Next. */
-function pager(view) {
+/** The parts of the form as steps: where you are, and Previous / Next; `onOpen(page)` on a move. */
+function pager(view, onOpen) {
   const bar = el('progress', { class: 'steps-bar', id: 'progress', max: 1, value: 0 });
   const title = el('p', { class: 'steps-title', id: 'step-title' });
   const prev = el('button', { type: 'button', class: 'secondary', id: 'prev', text: `← ${t('app.previous')}` });
@@ -170,6 +196,7 @@ function pager(view) {
       if (index === undefined || index < 0) return;
       view.showPage(index);
       api.update();
+      onOpen(index);
       window.scrollTo(0, 0);
     },
     update() {
