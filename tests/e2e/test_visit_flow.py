@@ -3,6 +3,8 @@ already known, who was helped, what is missing and the keyboard, each kept acros
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.e2e.collector import Collector
@@ -84,3 +86,45 @@ def test_a_reload_and_a_reopened_draft_return_to_the_same_part(server, phone_pag
     page.reload()  # the visit was closed: the app opens on the home screen
     app.households().first.wait_for()
     expect(page.locator("#finalize")).to_have_count(0)
+
+
+def focused_path(page) -> str | None:
+    return page.evaluate("document.activeElement?.closest('[data-path]')?.dataset.path ?? null")
+
+
+def test_next_tells_what_the_part_misses_and_finalize_lists_every_problem(server, phone_page):
+    page = phone_page
+    app = enrolled(server, page)
+    app.open_household()
+    app.choose("outcome", "completed")
+    app.choose("consent", "yes")
+    first = step_title(page)
+
+    page.locator("#next").click()  # the respondent's name is required and empty
+    notice = page.locator("#part-missing")
+    expect(notice).to_be_visible()
+    expect(notice.locator("[data-goto]")).to_have_count(1)
+    expect(notice.locator('[data-goto="respondent_name"]')).to_be_visible()
+    expect(app.question("respondent_name")).to_have_class(re.compile(r"\binvalid\b"))
+    assert step_title(page) == first  # told, not moved
+    notice.locator('[data-goto="respondent_name"]').click()
+    assert focused_path(page) == "respondent_name"
+    page.locator("#next").click()  # told once: the volunteer may go on and answer later
+    expect(page.locator("#step-title")).not_to_have_text(first)
+    expect(notice).to_be_hidden()
+
+    app.type("residents", 2)
+    page.locator("#finalize").click()
+    summary = page.locator("#summary")
+    expect(summary).to_be_visible()
+    count = summary.locator("li").count()
+    assert count > 8  # more than the eight the list once stopped at
+    expect(summary.locator("p").first).to_contain_text(f"Còn {count} câu")
+    items = summary.locator("li [data-goto]")
+    paths = [items.nth(i).get_attribute("data-goto") for i in range(items.count())]
+    assert len(paths) == count
+    assert "respondent_name" in paths and "members[1].sex" in paths  # repeats counted too
+    summary.locator('[data-goto="members[1].sex"]').click()
+    sex = app.question("members[1].sex")
+    expect(sex).to_be_in_viewport()
+    assert focused_path(page) == "members[1].sex"

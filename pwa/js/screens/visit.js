@@ -69,6 +69,10 @@ async function show(id, household = null) {
   const touched = new Set();
   const body = el('div', { class: 'form-body' });
   const summary = el('div', { class: 'summary', id: 'summary', role: 'alert', hidden: true });
+  // What the part being left still misses, told once: a second "Next" goes on (drafts may be
+  // incomplete; the volunteer must only know).
+  const partNotice = el('div', { class: 'summary', id: 'part-missing', role: 'alert', hidden: true });
+  let warned = null;
   const saved = el('span', { id: 'saved', class: 'saved', text: editable ? t('app.autosave') : t(`app.state_${record.state}`) });
   let saving = Promise.resolve();
 
@@ -103,13 +107,49 @@ async function show(id, household = null) {
       if (path) { touched.add(path); remember({ page: view.current, path }); }
       save({ data });
       // Say what is wrong next to the question as soon as it is answered, not only at the end.
-      view.showErrors(rules.check(data, message), touched);
+      const errors = rules.check(data, message);
+      view.showErrors(errors, touched);
+      if (!partNotice.hidden) tellMissing(errors);
       steps.update();
     },
   });
   state.visit = { record, view };
 
-  const steps = pager(view, (page) => remember({ page, path: null }));
+  const steps = pager(view, (page) => {
+    warned = null;
+    partNotice.hidden = true;
+    remember({ page, path: null });
+  }, (page) => {
+    // Leaving a part: say once what it still misses.
+    if (!editable || warned === page) return true;
+    warned = page;
+    return !tellMissing(rules.check(view.data, message));
+  });
+
+  /** Show the question at `path`: its part, scrolled to, its first control focused. */
+  const goTo = (path) => {
+    const page = view.pageOf(path);
+    if (page !== view.current) steps.open(page);
+    const question = body.querySelector(`[data-path="${CSS.escape(path)}"]`);
+    if (!question) return;
+    question.scrollIntoView({ block: 'center' });
+    question.querySelector('input, select, textarea, button')?.focus({ preventScroll: true });
+  };
+  const listOf = (paths) => el('ul', { class: 'missing' }, ...paths.map((p) => el('li', {}, el('button', {
+    type: 'button', class: 'link', 'data-goto': p, text: questionLabel(form, p, view), onclick: () => goTo(p) }))));
+
+  /** The required questions of the warned part still unanswered, told; false when none are. */
+  const tellMissing = (errors) => {
+    const paths = Object.keys(errors).filter((p) => view.pageOf(p) === warned && errors[p].some((e) => e.code === 'required'));
+    partNotice.hidden = !paths.length;
+    if (!paths.length) return false;
+    paths.forEach((p) => touched.add(p));
+    view.showErrors(errors, touched);
+    partNotice.replaceChildren(el('p', { text: t('app.part_missing', { count: paths.length }) }),
+      listOf(paths), el('p', { text: t('app.part_missing_next') }));
+    return true;
+  };
+
   const finalize = async () => {
     const data = rules.settle(view.data);
     const errors = rules.check(data, message);
@@ -117,11 +157,8 @@ async function show(id, household = null) {
     if (paths.length) {
       view.showErrors(errors);
       summary.hidden = false;
-      summary.replaceChildren(el('p', { text: t('app.missing', { count: paths.length }) }),
-        el('ul', {}, ...paths.slice(0, 8).map((p) => el('li', {}, el('button', {
-          type: 'button', class: 'link', text: questionLabel(form, p, view),
-          onclick: () => { steps.open(view.pageOf(p)); body.querySelector(`[data-path="${CSS.escape(p)}"]`)?.scrollIntoView({ block: 'center' }); },
-        })))));
+      // Every problem listed, each a way to its question: the count is the list's length.
+      summary.replaceChildren(el('p', { text: t('app.missing', { count: paths.length }) }), listOf(paths));
       steps.open(view.pageOf(paths[0]));
       summary.scrollIntoView({ block: 'start' });
       return;
@@ -142,7 +179,7 @@ async function show(id, household = null) {
       saved),
     reviewNote(record),
     record.state === 'rejected' && record.errors ? el('p', { class: 'error', text: t('app.server_rejected') }) : null,
-    summary, steps.el, body, steps.nav,
+    summary, steps.el, body, partNotice, steps.nav,
     editable ? el('div', { class: 'actions' },
       el('button', { type: 'button', class: 'secondary', id: 'save-draft', text: t('app.save_draft'), onclick: back }),
       el('button', { type: 'button', class: 'primary', id: 'finalize', text: t('app.finalize'), onclick: finalize })) : null].filter(Boolean));
@@ -183,8 +220,11 @@ function questionLabel(form, path, view) {
   return member ? `${label} (${Number(member[1]) + 1})` : label;
 }
 
-/** The parts of the form as steps: where you are, and Previous / Next; `onOpen(page)` on a move. */
-function pager(view, onOpen) {
+/**
+ * The parts of the form as steps: where you are, and Previous / Next; `onOpen(page)` on a move,
+ * `mayLeave(page)` before Next leaves one (false: stay).
+ */
+function pager(view, onOpen, mayLeave) {
   const bar = el('progress', { class: 'steps-bar', id: 'progress', max: 1, value: 0 });
   const title = el('p', { class: 'steps-title', id: 'step-title' });
   const prev = el('button', { type: 'button', class: 'secondary', id: 'prev', text: `← ${t('app.previous')}` });
@@ -211,7 +251,11 @@ function pager(view, onOpen) {
     },
   };
   prev.addEventListener('click', () => { const v = view.visiblePages(); api.open(v[v.indexOf(view.current) - 1]); });
-  next.addEventListener('click', () => { const v = view.visiblePages(); api.open(v[v.indexOf(view.current) + 1]); });
+  next.addEventListener('click', () => {
+    if (!mayLeave(view.current)) return;
+    const v = view.visiblePages();
+    api.open(v[v.indexOf(view.current) + 1]);
+  });
   return api;
 }
 
