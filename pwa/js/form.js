@@ -77,6 +77,36 @@ export function inputMode(node) {
   return null;
 }
 
+// ". <= count(${members})" in a constraint: the answer is the number of one of that repeat's entries.
+const COUNT_BOUND = /(?:^|\band\s+)\.\s*<=\s*count\(\s*\$\{\s*([^{}\s]+)\s*\}\s*\)(?=\s*(?:$|and\b))/;
+
+/**
+ * The repeat an integer question picks an entry of, by its number (1, 2 ...): the question's
+ * constraint bounds it by that repeat's count, `. >= 1 and . <= count(${members})`, and the
+ * repeat is not one the question is in. The phone offers the entries by name (see entryName);
+ * the answer stays the number. Null for any other question.
+ */
+export function pickedRepeat(form, node) {
+  if (node.type !== 'integer') return null;
+  const m = COUNT_BOUND.exec(String(node.row.constraint || '').trim());
+  const repeat = m ? form.nodes.get(m[1]) : null;
+  if (!repeat || repeat.kind !== 'repeat' || node.repeats.includes(repeat.name)) return null;
+  // Its entries must be one list seen from the question: the repeats around it enclose the question too.
+  return repeat.repeats.every((name, i) => node.repeats[i] === name) ? repeat : null;
+}
+
+/** The question that names an entry of `repeat`: its first text question (outside inner repeats). */
+export function entryNameField(repeat) {
+  for (const child of repeat.children) {
+    if (child.kind === 'field' && child.type === 'text') return child;
+    if (child.kind === 'group') {
+      const inner = entryNameField(child);
+      if (inner) return inner;
+    }
+  }
+  return null;
+}
+
 /** A parsed form definition (the XLSForm model as JSON). */
 export class Form {
   constructor(definition) {

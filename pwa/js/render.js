@@ -2,7 +2,7 @@
 // (calculations, relevance) and only shows, hides or adds what changed, so typing is never
 // interrupted by a redraw. Words with ${name} references (labels, hints, choice labels) are
 // filled in where they are shown and again after every answer (pwa/js/labels.js), as text.
-import { inputMode, isEmpty, MAX_TEXT_LENGTH } from './form.js';
+import { entryNameField, inputMode, isEmpty, MAX_TEXT_LENGTH, pickedRepeat } from './form.js';
 import { el } from './dom.js';
 import { fill, NO_INSTANCE } from './labels.js';
 import { photoUrl, storePhoto } from './blobs.js';
@@ -246,9 +246,41 @@ export class FormView {
           onclick: async () => { const code = await scanCode(this.t); if (code) set(code); } });
         return { el: el('div', { class: 'scan-box' }, typed.el, scan), sync: typed.sync };
       }
+      case 'integer': {
+        const repeat = pickedRepeat(this.form, node);
+        return repeat ? this.#entries(id, value, set, repeat, position) : this.#input(node, id, value, set, appearance);
+      }
       default:
         return this.#input(node, id, value, set, appearance);
     }
+  }
+
+  /**
+   * An integer that numbers one entry of `repeat` ("which member was helped"): the entries
+   * offered by their names (the repeat's first text question), "Member N" while unnamed. The
+   * answer stays the number; the list is redrawn only when a name or the count changes.
+   */
+  #entries(id, value, set, repeat, position) {
+    const box = el('div', { class: 'choices', role: 'radiogroup', id });
+    const named = entryNameField(repeat);
+    let drawn = null;
+    return {
+      el: box,
+      sync: () => {
+        const entries = scopeAt(this.data, position.slice(0, repeat.repeats.length))?.[repeat.name] || [];
+        const names = entries.map((entry, i) => String(named ? entry?.[named.name] ?? '' : '').trim()
+          || this.t('form.repeat_entry', { n: i + 1 }));
+        const key = names.join('\n');
+        if (key !== drawn) {
+          drawn = key;
+          box.replaceChildren(...names.map((name, i) => el('label', { class: 'choice' },
+            el('input', { type: 'radio', name: id, value: String(i + 1), onchange: () => set(i + 1) }),
+            el('span', { text: name }))));
+        }
+        const chosen = String(value() ?? '');
+        for (const input of box.querySelectorAll('input')) input.checked = input.value === chosen;
+      },
+    };
   }
 
   #input(node, id, value, set, appearance) {

@@ -110,7 +110,7 @@ def test_the_whole_survey_with_six_members_in_both_languages(server, phone_page)
     expect(app.question("members[5].phone_access")).to_be_hidden()
     app.choose("support_given", "yes")
     app.add("support")
-    app.type("support[0].support_member", 3)
+    app.choose("support[0].support_member", "3")  # picked by name, stored as the number
     app.choose("support[0].support_actions", "install_vneid", "scam_warning")
     app.choose("support[0].support_result", "done")
     page.locator("#lang").click()  # back to Vietnamese for the end
@@ -126,6 +126,7 @@ def test_the_whole_survey_with_six_members_in_both_languages(server, phone_page)
     assert "phone_access" not in data["members"][3]
     assert data["no_internet_reason"] == ["cost"] and data["accepts_qr"] == "yes"
     assert data["support"][0]["support_actions"] == ["install_vneid", "scam_warning"]
+    assert data["support"][0]["support_member"] == 3
 
 
 def test_a_visit_that_ends_at_the_door_asks_nothing_more(server, phone_page):

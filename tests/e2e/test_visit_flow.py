@@ -128,3 +128,53 @@ def test_next_tells_what_the_part_misses_and_finalize_lists_every_problem(server
     sex = app.question("members[1].sex")
     expect(sex).to_be_in_viewport()
     assert focused_path(page) == "members[1].sex"
+
+
+RECORDS = """async () => {
+  const db = await new Promise((ok) => {
+    const q = indexedDB.open('gocua');
+    q.onsuccess = () => ok(q.result);
+  });
+  return new Promise((ok) => {
+    const q = db.transaction('records').objectStore('records').getAll();
+    q.onsuccess = () => ok(q.result);
+  });
+}"""
+
+
+def choice_labels(question) -> list[str]:
+    return [text.strip() for text in question.locator("label.choice").all_inner_texts()]
+
+
+def test_the_member_helped_is_picked_by_name(server, phone_page):
+    page = phone_page
+    app = enrolled(server, page)
+    app.open_household()
+    app.choose("outcome", "completed")
+    app.choose("consent", "yes")
+    app.type("residents", 3)
+    app.type("members[0].member_name", "Nguyễn Thị Hoa")
+    app.type("members[2].member_name", "Nguyễn Văn Nam")  # the second not named yet
+    app.choose("support_given", "yes")
+    app.add("support")
+    helped = app.reveal("support[0].support_member")
+    expect(helped.locator("label.choice")).to_have_count(3)
+    assert choice_labels(helped) == ["Nguyễn Thị Hoa", "Thành viên 2", "Nguyễn Văn Nam"]
+    app.choose("support[0].support_member", "3")
+
+    page.locator("#prev").click()  # the second member gets a name: the choice follows
+    app.type("members[1].member_name", "Nguyễn Thị Bé")
+    app.reveal("support[0].support_member")
+    expect(helped.locator("label.choice").nth(1)).to_have_text("Nguyễn Thị Bé")
+    assert app.checked("support[0].support_member") == ["3"]
+    app.wait_saved()
+    (record,) = page.evaluate(RECORDS)
+    assert record["data"]["support"][0]["support_member"] == 3  # the answer stays the number
+
+    page.locator("#lang").click()
+    expect(page.locator("#step-title")).to_contain_text("E. Support")  # still on its part
+    page.locator("#prev").click()
+    app.type("members[1].member_name", "")
+    expect(app.reveal("support[0].support_member").locator("label.choice").nth(1)).to_have_text(
+        "Member 2"
+    )
