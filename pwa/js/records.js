@@ -61,6 +61,40 @@ export function applyReview(record, review) {
   return next;
 }
 
+/**
+ * What the register knows of a household, and the question names that take it as their first
+ * answer: the register's own names, English and Vietnamese (as its import's columns).
+ */
+export const HOUSEHOLD_QUESTIONS = { head_name: ['head_name', 'chu_ho'], address: ['address', 'dia_chi'] };
+
+/**
+ * `data` with the household's head and address given as the answer to each `text` question
+ * named for them (HOUSEHOLD_QUESTIONS, outside any repeat) that applies now and has no answer,
+ * except those in `own`: the volunteer changed them herself (emptied too), they stay hers.
+ * `rules` is the form's Rules; returns `data` itself when nothing is given.
+ */
+export function prefill(rules, data, household, own = []) {
+  let out = data;
+  for (const [field, names] of Object.entries(HOUSEHOLD_QUESTIONS)) {
+    const value = String(household?.[field] ?? '').trim();
+    if (!value) continue;
+    for (const name of names) {
+      const node = rules.form.nodes.get(name);
+      if (!node || node.kind !== 'field' || node.type !== 'text' || node.repeats.length) continue;
+      if (own.includes(name) || !(out[name] === undefined || out[name] === '') || !applies(rules, node, out)) continue;
+      if (out === data) out = { ...data };
+      out[name] = value;
+    }
+  }
+  return out;
+}
+
+/** The question and every group around it are relevant. */
+function applies(rules, node, data) {
+  for (let n = node; n?.parent; n = n.parent) if (!rules.relevant(n, data, [])) return false;
+  return true;
+}
+
 /** A new household's head and address on the register (sync/protocol.py holds the same). */
 export const MAX_HEAD_NAME = 200;
 export const MAX_ADDRESS = 300;

@@ -22,11 +22,13 @@ function scopeAt(data, position) {
 export class FormView {
   /**
    * @param {{form: import('./form.js').Form, rules: import('./form.js').Rules, data: object,
-   *   lang: string, root: HTMLElement, onChange: (data: object) => void, t: Function}} opts
+   *   lang: string, root: HTMLElement, onChange: (data: object) => void, t: Function,
+   *   prefill?: (data: object, path: string|null) => object}} opts  `prefill` gives answers
+   *   known before the visit (the household's name) to settled data; `path` was just answered.
    */
-  constructor({ form, rules, data, lang, root, onChange, t }) {
-    Object.assign(this, { form, rules, lang, root, onChange, t });
-    this.data = rules.settle(data || {});
+  constructor({ form, rules, data, lang, root, onChange, t, prefill = null }) {
+    Object.assign(this, { form, rules, lang, root, onChange, t, prefill });
+    this.data = this.#settled(data || {}, null);
     this.items = [];
     this.repeats = [];
     this.pages = [];
@@ -185,8 +187,14 @@ export class FormView {
     this.#changed(path);
   }
 
+  #settled(data, path) {
+    const settled = this.rules.settle(data);
+    const filled = this.prefill ? this.prefill(settled, path) : settled;
+    return filled === settled ? settled : this.rules.settle(filled);
+  }
+
   #changed(path = null) {
-    this.data = this.rules.settle(this.data);
+    this.data = this.#settled(this.data, path);
     this.refresh();
     this.onChange(this.data, path);
   }

@@ -4,7 +4,9 @@ already known, who was helped, what is missing and the keyboard, each kept acros
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import openpyxl
 import pytest
 
 from tests.e2e.collector import Collector
@@ -178,3 +180,92 @@ def test_the_member_helped_is_picked_by_name(server, phone_page):
     expect(app.reveal("support[0].support_member").locator("label.choice").nth(1)).to_have_text(
         "Member 2"
     )
+
+
+def test_the_household_s_name_and_address_are_the_first_answers(server, phone_page):
+    page = phone_page
+    app = enrolled(server, page)
+    row = app.households().first
+    head, address = row.locator(".name").inner_text(), row.locator(".sub").inner_text()
+    app.open_household()
+    app.choose("outcome", "completed")
+    app.choose("consent", "yes")
+    assert app.value("head_name") == head  # from the register, still editable
+    assert address.startswith(app.value("address")) and app.value("address")
+    app.type("head_name", "Nguyễn Văn Sáng")  # the volunteer's own answer stands ...
+    app.type("address", "")  # ... an emptied one too
+    app.type("residents", 1)
+    app.wait_saved()
+    page.reload()
+    assert app.value("head_name") == "Nguyễn Văn Sáng" and app.value("address") == ""
+
+    page.locator("#back").click()
+    page.locator("#add-household").click()  # a household met on the lane
+    page.locator("#new-head").fill("Lò Thị Mai")
+    page.locator("#new-address").fill("Bản Pá, nhà sàn cuối")
+    page.locator("#sheet-ok").click()
+    app.choose("outcome", "completed")
+    app.choose("consent", "yes")
+    assert app.value("head_name") == "Lò Thị Mai"
+    assert app.value("address") == "Bản Pá, nhà sàn cuối"
+
+
+def small_workbook(path: Path) -> Path:
+    """Another commune's own form: Vietnamese names, its own repeat, numbers of every kind."""
+    book = openpyxl.Workbook()
+    survey = book.active
+    survey.title = "survey"
+    for line in [
+        ("type", "name", "label", "relevant", "constraint", "appearance"),
+        ("select_one co_khong", "gap", "Gặp được chủ hộ?", None, None, None),
+        ("begin_group", "thong_tin", "Thông tin", "${gap} = 'co'", None, None),
+        ("text", "chu_ho", "Chủ hộ", None, None, None),
+        ("text", "dia_chi", "Địa chỉ", None, None, None),
+        ("text", "so_dien_thoai", "Số điện thoại", None, None, None),
+        ("text", "so_nha", "Số nhà", None, None, "numbers"),
+        ("decimal", "dien_tich", "Diện tích (m²)", None, None, None),
+        ("end_group", None, None, None, None, None),
+        ("begin_repeat", "nguoi", "Người", "${gap} = 'co'", None, None),
+        ("text", "ten", "Tên", None, None, None),
+        ("end_repeat", None, None, None, None, None),
+        ("integer", "nguoi_giup", "Ai được giúp?", None, ". >= 1 and . <= count(${nguoi})", None),
+    ]:
+        survey.append(line)
+    choices = book.create_sheet("choices")
+    for line in [
+        ("list_name", "name", "label"),
+        ("co_khong", "co", "Có"),
+        ("co_khong", "khong", "Không"),
+    ]:
+        choices.append(line)
+    settings = book.create_sheet("settings")
+    settings.append(("form_id", "version", "form_title"))
+    settings.append(("ho_nho", "1", "Phiếu nhỏ"))
+    book.save(path)
+    return path
+
+
+def test_any_form_gets_the_household_the_keyboards_and_the_names(server, phone_page, tmp_path):
+    server.cli("form", "import", str(small_workbook(tmp_path / "ho_nho.xlsx")))
+    page = phone_page
+    app = enrolled(server, page)
+    row = app.households().first
+    head = row.locator(".name").inner_text()
+    row.click()
+    page.locator('#choose-form [data-form="ho_nho"]').click()
+    page.locator("#finalize").wait_for()
+    expect(app.question("chu_ho")).to_be_hidden()
+    app.choose("gap", "co")
+    assert app.value("chu_ho") == head and app.value("dia_chi")
+    expect(app.question("so_dien_thoai").locator("input")).to_have_attribute("inputmode", "tel")
+    expect(app.question("so_nha").locator("input")).to_have_attribute("inputmode", "numeric")
+    expect(app.question("dien_tich").locator("input")).to_have_attribute("inputmode", "decimal")
+    app.add("nguoi")
+    app.add("nguoi")
+    app.type("nguoi[1].ten", "Lò Văn Sáng")
+    helped = app.reveal("nguoi_giup")
+    assert choice_labels(helped) == ["Thành viên 1", "Lò Văn Sáng"]
+    app.choose("nguoi_giup", "2")
+    app.wait_saved()
+    record = next(r for r in page.evaluate(RECORDS) if r["form_id"] == "ho_nho")
+    assert record["data"]["chu_ho"] == head and record["data"]["nguoi_giup"] == 2

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyReview, backupFile, householdStatus, recordsToRestore, unsynced, waitingCount, withHouseholds } from '../../pwa/js/records.js';
+import { applyReview, backupFile, householdStatus, prefill, recordsToRestore, unsynced, waitingCount, withHouseholds } from '../../pwa/js/records.js';
 import { fitWithin } from '../../pwa/js/blobs.js';
+import { Form, Rules } from '../../pwa/js/form.js';
+import { readFileSync } from 'node:fs';
 
 const rec = (over) => ({ id: 'r1', rev: 'a', state: 'synced', updated_at: '2026-11-20T08:00', data: {}, ...over });
 
@@ -88,4 +90,22 @@ test('photos are scaled so the longer side is at most 1600 px, never enlarged', 
   assert.deepEqual(fitWithin(4000, 3000), { width: 1600, height: 1200 });
   assert.deepEqual(fitWithin(1200, 2400), { width: 800, height: 1600 });
   assert.deepEqual(fitWithin(640, 480), { width: 640, height: 480 });
+});
+
+test('prefill gives the household as the first answer where its question applies, until changed', () => {
+  const form = new Form(JSON.parse(readFileSync(new URL('../../schemas/forms/household_survey.json', import.meta.url))));
+  const rules = new Rules(form, { today: '2026-11-20' });
+  const household = { head_name: 'Lò Thị Mai', address: 'Bản Pá' };
+  const start = { outcome: 'completed' };
+  assert.equal(prefill(rules, start, household), start); // part B does not apply yet
+  const yes = { outcome: 'completed', consent: 'yes' };
+  assert.deepEqual(prefill(rules, yes, household), { ...yes, head_name: 'Lò Thị Mai', address: 'Bản Pá' });
+  assert.deepEqual(prefill(rules, { ...yes, head_name: 'Lò Văn Sáng' }, household).head_name, 'Lò Văn Sáng');
+  assert.deepEqual(prefill(rules, yes, household, ['address']), { ...yes, head_name: 'Lò Thị Mai' });
+  assert.equal(prefill(rules, yes, { head_name: '  ' }), yes);
+  const own = new Form({ settings: { form_id: 'f', version: '1' }, survey: [
+    { type: 'text', name: 'chu_ho' }, { type: 'integer', name: 'address' },
+    { type: 'begin_repeat', name: 'people' }, { type: 'text', name: 'head_name' }, { type: 'end_repeat' },
+  ] });
+  assert.deepEqual(prefill(new Rules(own), {}, household), { chu_ho: 'Lò Thị Mai' }); // text, outside repeats
 });

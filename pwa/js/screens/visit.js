@@ -5,7 +5,7 @@ import { el, localDate, toast, uuid } from '../dom.js';
 import { Form, Rules } from '../form.js';
 import { lang, message, t } from '../i18n.js';
 import { go, main, register, state } from '../nav.js';
-import { EDITABLE } from '../records.js';
+import { EDITABLE, HOUSEHOLD_QUESTIONS, prefill } from '../records.js';
 import { FormView } from '../render.js';
 
 /** The kv key of the record open on the screen: app.js opens it again at start. */
@@ -101,8 +101,18 @@ async function show(id, household = null) {
   };
   await setKv(OPEN_VISIT, record.id);
 
+  // What the register (or *Thêm hộ mới*) knows of the household is the first answer to the
+  // questions named for it, until the volunteer changes one herself (records.js: prefill).
+  const listed = record.household_id ? await get('households', record.household_id) : null;
+  const known = { head_name: listed?.head_name || record.household_name || '', address: listed?.address || '' };
+  const named = new Set(Object.values(HOUSEHOLD_QUESTIONS).flat());
+  const given = (data, path) => {
+    if (named.has(path) && !(record.own_answers ||= []).includes(path)) record.own_answers.push(path);
+    return prefill(rules, data, known, record.own_answers || []);
+  };
+
   const view = new FormView({
-    form, rules, data: record.data, lang: lang(), root: body, t,
+    form, rules, data: record.data, lang: lang(), root: body, t, prefill: editable ? given : null,
     onChange: (data, path) => {
       if (path) { touched.add(path); remember({ page: view.current, path }); }
       save({ data });
