@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from tests.e2e.collector import Collector
-from tests.e2e.conftest import expect
+from tests.e2e.conftest import expect, screenshot
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -109,6 +109,7 @@ def test_next_tells_what_the_part_misses_and_finalize_lists_every_problem(server
     expect(notice.locator('[data-goto="respondent_name"]')).to_be_visible()
     expect(app.question("respondent_name")).to_have_class(re.compile(r"\binvalid\b"))
     assert step_title(page) == first  # told, not moved
+    screenshot(page, "visit-part-missing")
     notice.locator('[data-goto="respondent_name"]').click()
     assert focused_path(page) == "respondent_name"
     page.locator("#next").click()  # told once: the volunteer may go on and answer later
@@ -125,6 +126,7 @@ def test_next_tells_what_the_part_misses_and_finalize_lists_every_problem(server
     items = summary.locator("li [data-goto]")
     paths = [items.nth(i).get_attribute("data-goto") for i in range(items.count())]
     assert len(paths) == count
+    screenshot(page, "visit-finalize-missing")
     assert "respondent_name" in paths and "members[1].sex" in paths  # repeats counted too
     summary.locator('[data-goto="members[1].sex"]').click()
     sex = app.question("members[1].sex")
@@ -162,6 +164,7 @@ def test_the_member_helped_is_picked_by_name(server, phone_page):
     helped = app.reveal("support[0].support_member")
     expect(helped.locator("label.choice")).to_have_count(3)
     assert choice_labels(helped) == ["Nguyễn Thị Hoa", "Thành viên 2", "Nguyễn Văn Nam"]
+    screenshot(page, "visit-member-by-name")
     app.choose("support[0].support_member", "3")
 
     page.locator("#prev").click()  # the second member gets a name: the choice follows
