@@ -132,24 +132,36 @@ def push(upstream: str, token_value: str) -> None:
 
 
 def _print_report(report: Report, url: str) -> None:
-    counts = report.counts
-    if report.items == 0 and report.batches <= 1:
+    if not report.anything_sent():
         say("sync.nothing_new", url=url, checkpoint=report.checkpoint)
     else:
-        say(
-            "sync.pushed",
-            url=url,
-            items=report.items,
-            batches=report.batches,
-            applied=counts["applied"],
-            duplicate=counts["duplicate"],
-            conflict=counts["conflict"],
-            blobs=report.blobs,
-            checkpoint=report.checkpoint,
-        )
+        for lang in ("vi", "en"):
+            click.echo(
+                text(
+                    "sync.pushed",
+                    lang,
+                    url=url,
+                    batches=report.batches,
+                    what="; ".join(_sent(report, lang)),
+                    checkpoint=report.checkpoint,
+                )
+            )
     for reject in report.rejects:
         fields = ", ".join(sorted(reject.get("errors") or {}))
         say("sync.rejected", id=reject["id"], rev=reject["rev"], fields=fields)
+
+
+def _sent(report: Report, lang: str) -> list[str]:
+    """What a run sent, kind by kind, leaving out the kinds it sent none of."""
+    parts = []
+    if report.items:
+        parts.append(text("sync.sent_revisions", lang, count=report.items, **report.counts))
+    if report.blobs:
+        parts.append(text("sync.sent_photos", lang, count=report.blobs))
+    parts += [
+        text(f"sync.sent_{kind}", lang, count=count) for kind, count in report.sent.items() if count
+    ]
+    return parts
 
 
 @sync.command("status")

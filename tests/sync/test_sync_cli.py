@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
 from server.cli.main import main
+from server.domain.db import write_transaction
+from server.domain.register import add_household, add_village
+from server.domain.replication import server_id
 from sync.client import SyncClient
 from tests.sync.live import LiveServer
 from tests.sync.phone import Phone
@@ -15,6 +19,11 @@ from tests.sync.phone import Phone
 
 def gocua(server: LiveServer, *args: str) -> Result:
     return CliRunner(env={"GOCUA_DATA_DIR": str(server.data_dir)}).invoke(main, list(args))
+
+
+def source_of(server: LiveServer) -> str:
+    with server.db() as db:
+        return server_id(db)
 
 
 def test_token_push_twice_status_and_revoke(tmp_path: Path) -> None:
@@ -33,9 +42,26 @@ def test_token_push_twice_status_and_revoke(tmp_path: Path) -> None:
         assert issued.exit_code == 0 and "Shown once" in issued.output and " " not in token
         upstream = ("--upstream", province.base, "--token", token)
         first = gocua(commune, "sync", "push", *upstream)
-        assert f"Sent 2 record revisions to {province.base} in 1 batches: 2 new" in first.output
+        assert f"Sent to {province.base} in 1 batches: 2 record revisions (2 new," in first.output
+        checkpoint = re.search(r"checkpoint: (\d+)\.", first.output).group(1)
+        assert int(checkpoint) > 0
         second = gocua(commune, "sync", "push", *upstream)
         assert "Nothing new to send" in second.output and "Không có gì mới" in second.output
+        assert f"(the province's checkpoint: {checkpoint})" in second.output
+
+        # No record revision, but review states, a village and a household: said, and counted.
+        with commune.db() as db, write_transaction(db):
+            db.execute("UPDATE records SET review_state = 'approved'")
+            village = add_village(db, "99999", "Thôn Mới")["id"]
+            add_household(db, village, "Hộ Mới")
+        third = gocua(commune, "sync", "push", *upstream)
+        assert third.exit_code == 0 and "Nothing new" not in third.output
+        said = third.output.splitlines()[1]
+        assert "2 record states" in said and "1 villages" in said and "1 households" in said
+        assert "record revisions" not in said and "trạng thái phiếu" in third.output
+        assert re.search(r"checkpoint: (\d+)\.", said).group(1) == str(
+            SyncClient(province.base, token).status(source_of(commune))["checkpoint"]
+        )
         assert "In step" in gocua(commune, "sync", "status", *upstream).output
         assert "99999  Xã Minh Họa" in gocua(province, "sync", "peers").output
 

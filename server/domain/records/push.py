@@ -61,6 +61,7 @@ def push(
             if fresh:
                 peers.apply_record_states(db, caller, upstream["records"])
                 peers.apply_rewrites(db, caller, upstream["rewrites"])
+                peers.apply_resolutions(db, caller, upstream["resolutions"])
             body["checkpoint"] = peers.save_checkpoint(
                 db, caller, upstream["source"], upstream["checkpoint"]
             )
