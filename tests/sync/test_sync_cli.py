@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from server.cli.main import main
 from server.domain.db import write_transaction
 from server.domain.register import add_household, add_village
 from server.domain.replication import server_id
-from sync.client import SyncClient
+from sync.client import AuthError, SyncClient
 from tests.sync.live import LiveServer
 from tests.sync.phone import Phone
 
@@ -68,7 +69,17 @@ def test_token_push_twice_status_and_revoke(tmp_path: Path) -> None:
         peer_id = issued.output.split("server id ")[1].split(")")[0]
         assert gocua(province, "sync", "revoke", peer_id).exit_code == 0
         refused = gocua(commune, "sync", "push", *upstream)
-        assert refused.exit_code != 0 and "401 bad_token" in refused.output
+        # A commune server is told what its admin should do, in both languages -- not the
+        # phone's "save a backup file".
+        assert refused.exit_code != 0 and "401 peer_revoked" in refused.output
+        assert "ask the province for a new token" in refused.output
+        assert "hãy xin tỉnh một mã mới" in refused.output
+        assert "phone" not in refused.output and "backup" not in refused.output
+        assert "401 peer_revoked" in gocua(commune, "sync", "status", *upstream).output
+        unknown = SyncClient(province.base, "not-a-token-anyone-was-given")
+        with pytest.raises(AuthError) as never_issued:
+            unknown.status()
+        assert never_issued.value.code == "bad_token"  # a token never issued: it may be a phone's
         bad = gocua(province, "sync", "token", "9999")
         assert bad.exit_code != 0 and "5 digits" in bad.output
     finally:
