@@ -163,6 +163,8 @@ def _print_report(report: Report, url: str) -> None:
     for reject in report.rejects:
         fields = ", ".join(sorted(reject.get("errors") or {}))
         say("sync.rejected", id=reject["id"], rev=reject["rev"], fields=fields)
+    if report.resolutions_waiting:
+        say("sync.resolutions_waiting", count=report.resolutions_waiting)
 
 
 def _sent(report: Report, lang: str) -> list[str]:

@@ -23,7 +23,7 @@ import sqlite_utils
 from server.domain.blobs import blob_path, image_answers
 from server.domain.db import now_iso, write_transaction
 from server.domain.forms import get_form
-from sync.client import BATCH_BYTES, SyncClient, encoded
+from sync.client import BATCH_BYTES, HttpError, SyncClient, encoded
 from sync.protocol import APPLIED, CONFLICT, DUPLICATE, MAX_BATCH_ITEMS, REJECTED
 
 READ_AHEAD = 1000  # outbox entries read per query
@@ -51,6 +51,9 @@ class Report:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     # What the upstream was sent, kind by kind (record revisions are ``items``).
     sent: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SENT_KINDS, 0))
+
+    # Resolutions a province from before them refused: kept, offered again on every run.
+    resolutions_waiting: int = 0
 
     def anything_sent(self) -> bool:
         return bool(self.items or self.blobs or any(self.sent.values()))
@@ -318,7 +321,16 @@ class _Sender:
 
     def send(self, batch: _Batch) -> None:
         self._upload_blobs(batch.items)
-        answer = self.client.push_batch(batch.items, batch.upstream())
+        waiting: list[dict[str, Any]] = []
+        try:
+            answer = self.client.push_batch(batch.items, batch.upstream())
+        except HttpError as error:
+            if not (batch.resolutions and _refuses_resolutions(error)):
+                raise
+            # A province from before resolutions: its records must not wait for its upgrade.
+            # The batch goes without them, and each waits as a retry of its revision (below).
+            waiting, batch.resolutions = list(batch.resolutions.values()), {}
+            answer = self.client.push_batch(batch.items, batch.upstream())
         report = self.report
         report.batches += 1
         report.items += len(batch.items)
@@ -337,6 +349,15 @@ class _Sender:
             for result in answer["results"]:
                 report.counts[result["status"]] = report.counts.get(result["status"], 0) + 1
                 self._keep(result)
+            for resolution in waiting:
+                # Offered again with its revision on every run (``upstream_rejects`` is the
+                # retry list), until a province that takes resolutions answers for it.
+                self.db.execute(
+                    "INSERT INTO upstream_rejects (url, record_id, rev, errors, at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (url, record_id, rev) DO NOTHING",
+                    [self.url, resolution["id"], resolution["rev"], _UNTAKEN, now_iso()],
+                )
+            report.resolutions_waiting += len(waiting)
             self.db.execute(
                 "INSERT INTO upstream_checkpoints (url, commune_id, checkpoint, updated_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET commune_id ="
@@ -346,6 +367,8 @@ class _Sender:
             )
 
     def _keep(self, result: dict[str, Any]) -> None:
+        # (A resolution the province refused waits in upstream_rejects too: once a batch with
+        # its revision is answered, the province took the resolution with it.)
         if result["status"] == REJECTED:
             self.report.rejects.append(result)
             self.db.execute(
@@ -381,6 +404,19 @@ class _Sender:
                 if path.exists() and self.client.put_blob(path.read_bytes(), sha256):
                     self.report.blobs += 1
                 self.confirmed.add(sha256)
+
+
+_UNTAKEN = json.dumps({"resolutions": [{"code": "unknown_field"}]})
+
+
+def _refuses_resolutions(error: HttpError) -> bool:
+    """A province from before resolutions refuses the key itself (422, ``unknown_field``)."""
+    errors = error.body.get("errors") or {}
+    return error.status == 422 and any(
+        key == "upstream.resolutions"
+        and any(isinstance(e, dict) and e.get("code") == "unknown_field" for e in value or [])
+        for key, value in errors.items()
+    )
 
 
 def commune_pairs(db: sqlite_utils.Database, commune_id: str) -> list[tuple[str, str]]:

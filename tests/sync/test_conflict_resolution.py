@@ -19,6 +19,7 @@ from server.domain.db import write_transaction
 from server.domain.records.edit import open_conflicts
 from sync.client import SyncClient
 from tests.sync.live import LiveServer
+from tests.sync.older_province import OlderProvince
 from tests.sync.phone import Phone
 
 PASSWORD = "mat-khau-du-dai-1"
@@ -227,3 +228,39 @@ def test_a_conflict_replicated_to_the_province_is_settled_at_the_commune_only(
     for phone in (a, b):
         phone.pull()
         assert phone.reviews[record["id"]]["resolved"]["rev"] == loser
+
+
+def test_an_older_province_takes_the_records_and_the_resolutions_wait_for_its_upgrade(
+    servers: Any,
+) -> None:
+    commune, province = servers
+    a = enrolled(commune, "tnv.demo")
+    b = enrolled(commune, "tnv.demo")
+    record, _current, loser = conflict(a, b, next(iter(a.villages)))
+    Office(commune, "canbo.xa").resolve(record["id"], loser, "current")
+    older = OlderProvince(province.base).start()
+    try:
+        token = gocua(province, "sync", "token", COMMUNE).output.strip().splitlines()[-1]
+        upstream = ("--upstream", older.base, "--token", token)
+        for _run in range(2):
+            pushed = gocua(commune, "sync", "push", *upstream)
+            # The records are not held back by a key the province does not know yet.
+            assert pushed.exit_code == 0, pushed.output
+            assert "does not take conflict resolutions yet (an older version): 1 wait" in (
+                pushed.output
+            )
+            with commune.db() as here, province.db() as there:
+                assert set(revisions(there, record["id"])) == set(revisions(here, record["id"]))
+                assert revisions(there, record["id"])[loser][1] is None
+        assert older.refused == 2
+
+        older.upgraded = True
+        pushed = gocua(commune, "sync", "push", *upstream)
+        assert pushed.exit_code == 0 and "does not take" not in pushed.output
+        with commune.db() as here, province.db() as there:
+            assert revisions(there, record["id"]) == revisions(here, record["id"])
+            assert here.execute("SELECT count(*) FROM upstream_rejects").fetchone()[0] == 0
+        again = gocua(commune, "sync", "push", *upstream)
+        assert "Nothing new to send" in again.output
+    finally:
+        older.stop()
