@@ -48,7 +48,7 @@ class Office:
     def csrf(self, path: str) -> str:
         return re.search(r'name="csrf_token" value="([^"]+)"', self.page(path)).group(1)
 
-    def resolve(self, record_id: str, conflict_rev: str, choice: str) -> None:
+    def resolve(self, record_id: str, conflict_rev: str, choice: str, **picks: str) -> None:
         path = f"/records/{record_id}/conflicts/{conflict_rev}"
         html = self.page(path)
         answer = self.http.post(
@@ -57,6 +57,7 @@ class Office:
                 "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', html).group(1),
                 "rev": re.search(r'name="rev" value="([^"]+)"', html).group(1),
                 "choice": choice,
+                **{f"pick:{name}": side for name, side in picks.items()},
             },
             allow_redirects=False,
         )
@@ -139,9 +140,11 @@ def test_every_resolution_reaches_both_phones_and_the_province(servers: Any) -> 
 
     kept, kept_current, kept_conflict = conflict(a, b, village)
     took, took_current, took_conflict = conflict(a, b, village)
+    mixed, _mixed_current, mixed_conflict = conflict(a, b, village)
     office = Office(commune, "canbo.xa")
     office.resolve(kept["id"], kept_conflict, "current")
     office.resolve(took["id"], took_conflict, "other")
+    office.resolve(mixed["id"], mixed_conflict, "merge", outcome="other")
     with commune.db() as db:
         took_new = db.execute("SELECT rev FROM records WHERE id = ?", [took["id"]]).fetchone()[0]
     assert took_new not in (took_current, took_conflict)  # the office's revision of A's answers
@@ -165,6 +168,11 @@ def test_every_resolution_reaches_both_phones_and_the_province(servers: Any) -> 
             "resolution": "took_conflict",
         }
         assert phone.reviews[took["id"]]["data"]["outcome"] == "empty_house"
+        assert phone.reviews[mixed["id"]]["resolved"] == {
+            "rev": mixed_conflict,
+            "resolution": "merged",
+        }
+        assert phone.reviews[mixed["id"]]["data"]["outcome"] == "empty_house"
 
     # A later decision is about the kept revision, which the losing phone now holds too.
     office.decide(kept["id"], "approved")
@@ -176,14 +184,15 @@ def test_every_resolution_reaches_both_phones_and_the_province(servers: Any) -> 
     token = issued.output.strip().splitlines()[-1]
     pushed = gocua(commune, "sync", "push", "--upstream", province.base, "--token", token)
     assert pushed.exit_code == 0, pushed.output
-    assert "2 conflict resolutions" in pushed.output and "2 xung đột đã xử lý" in pushed.output
+    assert "3 conflict resolutions" in pushed.output and "3 xung đột đã xử lý" in pushed.output
 
     with commune.db() as here, province.db() as there:
-        for record in (kept, took):
+        for record in (kept, took, mixed):
             assert revisions(there, record["id"]) == revisions(here, record["id"])
             assert open_conflicts(there, record["id"]) == []
         assert revisions(there, kept["id"])[kept_conflict][:2] == ("conflict", "kept_current")
         assert revisions(there, took["id"])[took_conflict][:2] == ("conflict", "took_conflict")
+        assert revisions(there, mixed["id"])[mixed_conflict][:2] == ("conflict", "merged")
         states = "SELECT id, rev, review_state FROM records ORDER BY id"
         assert [tuple(r) for r in there.execute(states)] == [tuple(r) for r in here.execute(states)]
 
