@@ -52,7 +52,12 @@ export function householdStatus(visits, followup = null) {
 /** Apply a review decision pulled from the server to the local copy of the record. */
 export function applyReview(record, review) {
   const next = { ...record, review };
-  if (review.resolved && review.data && review.rev && !UNSENT.has(record.state)) return applyResolution(next, record, review);
+  const settles = Boolean(review.resolved && review.data && review.rev);
+  // Her revision waits on the server as a conflict: only the office settling that very revision
+  // moves it (an edit or a decision meanwhile is about another version, and so is another
+  // conflict's settlement).
+  if (record.state === 'conflict') return settles && review.resolved.rev === record.rev ? applyResolution(next, record, review) : next;
+  if (settles && !UNSENT.has(record.state)) return applyResolution(next, record, review);
   // The office corrected the record itself: the phone takes the office's version as its own,
   // unless the volunteer is editing it right now (her finalized edit will come back a conflict
   // for the office to resolve, never lost).

@@ -66,8 +66,13 @@ test('a settled conflict reaches both phones: each takes the kept answers and sa
   const merged = { ...took, data: { address: 'Số 3' }, resolved: { rev: 'b', resolution: 'merged' } };
   assert.equal(applyReview(loser, merged).state, 'resolved');
   assert.equal(applyReview(winner, merged).state, 'resolved');
-  // A decision about the current revision while the conflict is still open changes nothing.
+  // While its conflict is open, a decision, an office edit or another conflict's settlement is
+  // about another version: the phone still says Xung đột, with its own answers.
   assert.equal(applyReview(loser, { rev: 'a', review_state: 'approved' }).state, 'conflict');
+  const edit = applyReview(loser, { rev: 'staff', review_state: 'edited', data: { address: 'Số 5' } });
+  assert.deepEqual([edit.state, edit.data.address], ['conflict', 'Số 2']);
+  const another = applyReview(loser, { ...kept, resolved: { rev: 'c', resolution: 'kept_current' } });
+  assert.deepEqual([another.state, another.rev, another.data.address], ['conflict', 'b', 'Số 2']);
   // Answers the server does not hold yet are never overwritten.
   for (const state of ['draft', 'finalized', 'rejected']) {
     const busy = applyReview(rec({ rev: 'b', state, data: { address: 'Số 9' } }), kept);
