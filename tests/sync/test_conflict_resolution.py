@@ -216,6 +216,7 @@ def test_a_conflict_replicated_to_the_province_is_settled_at_the_commune_only(
     assert "xung đột, chờ xử lý" not in page and ">Xử lý <code>" not in page
     view = reader.page(f"/records/{record['id']}/conflicts/{loser}")
     assert 'id="replicated"' in view and 'name="choice"' not in view
+    assert "Máy chủ của xã gửi phiên bản này lên" in view
     token = re.search(r'name="csrf_token" value="([^"]+)"', view).group(1)
     reader.http.post(
         f"{province.base}/records/{record['id']}/conflicts/{loser}",
