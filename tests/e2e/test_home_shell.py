@@ -99,6 +99,44 @@ def test_a_server_that_is_down_when_the_app_opens_is_said_so(server, phone_page)
     expect(page.locator("#net")).to_have_attribute("data-state", "unreachable")
 
 
+def test_the_light_check_asks_once_in_two_quiet_minutes_and_no_more(server, phone_page):
+    """The phone's timers on a controlled clock: minutes pass in an instant, exactly."""
+    page = phone_page
+    checks: list[str] = []
+    page.on("request", lambda r: checks.append(r.url) if "/api/v1/health" in r.url else None)
+    page.clock.install()
+    enroll(server, page)
+    net = page.locator("#net")
+    expect(net).to_have_text("Máy chủ: kết nối được")
+
+    def checks_after(minutes: str) -> int:
+        """Checks made while the clock runs `minutes`: a marker request issued afterwards
+        arrives after any of them, so that none is still on its way when they are counted."""
+        before = len(checks)
+        page.clock.run_for(minutes)
+        with page.expect_request("**/api/v1/health?marker"):
+            page.evaluate("fetch('../api/v1/health?marker').catch(() => {})")
+        checks.pop()
+        return len(checks) - before
+
+    assert checks_after("01:50") == 0  # the sync on enrolling was heard from: nothing to check
+    assert checks_after("00:15") == 1
+    expect(net).to_have_text("Máy chủ: kết nối được")
+
+    server.stop()
+    assert checks_after("01:55") == 0
+    with page.expect_request("**/api/v1/health"):
+        page.clock.run_for("00:10")
+    expect(net).to_have_text("Máy chủ: không trả lời")  # no sync, no tap: the check said so
+    for _ in range(3):  # a server that stays down is asked once per two minutes, no more
+        assert checks_after("01:55") == 0
+        assert checks_after("00:10") == 1
+
+    server.start()
+    page.locator("#sync").click()
+    expect(net).to_have_text("Máy chủ: kết nối được")
+
+
 def assert_uncovered(page: Any, selector: str) -> None:
     """What is at the centre of each of these controls is the control itself, and no message
     overlaps it. One synchronous look, so that a redraw cannot come in between."""
