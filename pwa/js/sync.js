@@ -29,8 +29,14 @@ function heard(answered) {
   reachEvents.dispatchEvent(new Event(changed ? 'change' : 'heard'));
 }
 
-// A proxy in front of a stopped server answers for it: 502/503/504 mean the server did not.
+// A proxy in front of a stopped server answers for it: 502/503/504 mean the server did not. A
+// Wi-Fi login page answers any address with HTML: only the server's JSON (or a HEAD) counts.
 const NOT_ANSWERING = new Set([502, 503, 504]);
+
+export function answeredBy(response, method = 'GET') {
+  const json = (response.headers.get('Content-Type') || '').includes('json');
+  return !NOT_ANSWERING.has(response.status) && (json || method === 'HEAD');
+}
 
 /** fetch, noting whether the server answered. */
 async function request(url, init) {
@@ -41,7 +47,7 @@ async function request(url, init) {
     heard(false);
     throw error;
   }
-  heard(!NOT_ANSWERING.has(response.status));
+  heard(answeredBy(response, init?.method));
   return response;
 }
 
@@ -68,7 +74,7 @@ export async function checkServer() {
     const response = await request(new URL('health', API), {
       cache: 'no-store', signal: AbortSignal.timeout?.(CHECK_TIMEOUT), // older browsers: no limit but theirs
     });
-    return response.ok;
+    return response.ok && reach.answered === true;
   } catch {
     return false;
   }
