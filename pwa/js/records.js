@@ -194,3 +194,13 @@ export function localTime(iso, lang = 'vi') {
   }).formatToParts(moment).map((p) => [p.type, p.value]));
   return `${parts.day}/${parts.month}/${parts.year} ${parts.hour}:${parts.minute}`;
 }
+
+/**
+ * A calendar date (`2026-12-01`: a return visit's day) as the volunteer reads it, day first as
+ * `localTime` writes it: `01/12/2026`. A date has no zone, so nothing is converted. Anything
+ * else is given back as it is.
+ */
+export function localDay(ymd) {
+  const match = typeof ymd === 'string' ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd) : null;
+  return match ? `${match[3]}/${match[2]}/${match[1]}` : ymd || '';
+}
