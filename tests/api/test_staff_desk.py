@@ -1,0 +1,100 @@
+"""What commune staff met on the office desktop: the first redirect, the favicon, compressed
+stylesheets, the first-login password page, the demo admin's printed password."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+from server import create_app
+from server.domain.db import connect
+from server.domain.seed import load_default_form, seed_demo
+from tests.api.admin_helpers import logged_in, post, staff, user_id
+from tests.conftest import config
+
+NEW = "mot-mat-khau-moi-dai"
+
+
+def test_an_anonymous_visit_to_the_home_page_goes_to_a_clean_login_address(client):
+    assert client.get("/").headers["Location"] in ("/login", "/login?next=/")
+    # A page with a query keeps it, and only then carries a "?".
+    asked = client.get("/records/abc?lang=en").headers["Location"]
+    assert asked == "/login?next=/records/abc?lang%3Den"
+    assert client.get("/admin/").headers["Location"] == "/login?next=/admin/"
+
+
+def test_the_login_goes_back_to_the_page_asked_for_and_never_off_the_site(app, db):
+    staff(db, "canbo", "reviewer")
+    client = app.test_client()
+    target = client.get("/?village=x").headers["Location"]
+    page = client.get(target).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    done = client.post(
+        target, data={"username": "canbo", "password": "mat-khau-thu-nghiem", "csrf_token": token}
+    )
+    assert done.headers["Location"] == "/?village=x"
+    evil = app.test_client()
+    page = evil.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    away = evil.post(
+        "/login?next=//evil.example/",
+        data={"username": "canbo", "password": "mat-khau-thu-nghiem", "csrf_token": token},
+    )
+    assert away.headers["Location"] == "/"
+
+
+def test_the_favicon_is_the_collector_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    icon = Path(__file__).resolve().parents[2] / "pwa" / "icons" / "icon-192.png"
+    assert response.data == icon.read_bytes()
+    assert "no-store" not in response.headers.get("Cache-Control", "")
+
+
+def test_the_staff_stylesheet_is_sent_gzipped_when_asked_and_revalidated(client):
+    plain = client.get("/static/staff.css")
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+    assert plain.headers["Content-Type"] == "text/css; charset=utf-8"
+    packed = client.get("/static/staff.css", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert packed.headers["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(packed.data) == plain.data and len(packed.data) < len(plain.data) / 2
+    etag = packed.headers["ETag"]
+    again = client.get("/static/staff.css", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert client.get("/static/../__init__.py").status_code == 404
+    assert client.get("/static/none.css").status_code == 404
+
+
+def test_a_new_account_is_told_it_is_new_and_a_reset_one_that_it_was_reset(app, admin, db):
+    shown = post(
+        admin, "/admin/staff", {"username": "canbo.moi", "display_name": "Cán Bộ", "role": "viewer"}
+    )
+    first = re.search(r'id="new-password">([^<]+)<', shown.get_data(as_text=True)).group(1)
+    new = logged_in(app, "canbo.moi", first)
+    page = new.get("/account/password").get_data(as_text=True)
+    assert "tài khoản mới" in page and "đặt lại" not in page
+    english = new.get("/account/password?lang=en").get_data(as_text=True)
+    assert "new account" in english and "reset" not in english
+
+    assert post(new, "/account/password", {"current": first, "new": NEW, "confirm": NEW})
+    reset = post(admin, f"/admin/users/{user_id(db, 'canbo.moi')}/reset-password")
+    temporary = re.search(r'id="new-password">([^<]+)<', reset.get_data(as_text=True)).group(1)
+    again = logged_in(app, "canbo.moi", temporary).get("/account/password?lang=en")
+    assert "An admin reset your password" in again.get_data(as_text=True)
+    assert "new account" not in again.get_data(as_text=True)
+
+
+def test_the_demo_admin_must_change_the_printed_password(tmp_path):
+    app = create_app(config(tmp_path))
+    with connect(app.config["DATABASE"]) as db:
+        load_default_form(db)
+        printed = seed_demo(db)["password"]
+    client = logged_in(app, "admin", printed)
+    assert client.get("/").headers["Location"] == "/account/password"
+    page = client.get("/account/password").get_data(as_text=True)
+    assert "tài khoản mới" in page
+    changed = post(client, "/account/password", {"current": printed, "new": NEW, "confirm": NEW})
+    assert changed.status_code == 200
+    assert client.get("/").status_code == 200
