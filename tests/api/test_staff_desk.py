@@ -7,11 +7,15 @@ import gzip
 import re
 from pathlib import Path
 
+from markupsafe import escape
+
+from schemas.messages import LANGUAGES, text
 from server import create_app
 from server.domain.db import connect
 from server.domain.seed import load_default_form, seed_demo
 from tests.api.admin_helpers import logged_in, post, staff, user_id
 from tests.conftest import config
+from tests.records import record
 
 NEW = "mot-mat-khau-moi-dai"
 
@@ -98,3 +102,21 @@ def test_the_demo_admin_must_change_the_printed_password(tmp_path):
     changed = post(client, "/account/password", {"current": printed, "new": NEW, "confirm": NEW})
     assert changed.status_code == 200
     assert client.get("/").status_code == 200
+
+
+def test_the_audit_page_names_every_action_in_the_chosen_language(app, admin, phone, db):
+    village = phone["villages"][0]["id"]
+    item = record(village)
+    admin.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
+    admin.get(f"/records/{item['id']}")
+    post(admin, f"/records/{item['id']}/review", {"review_state": "approved", "rev": item["rev"]})
+    admin.get(f"/households?village={village}&q=Nguyen")
+    for lang in LANGUAGES:
+        page = admin.get(f"/admin/audit?lang={lang}").get_data(as_text=True)
+        rows = re.findall(r'<tr data-action="([a-z_]+)">(.*?)</tr>', page, re.S)
+        assert {"login", "view_record", "review"} <= {action for action, _ in rows}
+        for action, row in rows:
+            cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+            label = str(escape(text(f"admin.action_{action}", lang)))
+            assert cells[2] == label, (lang, action, cells[2])
+            assert action not in cells[2]
