@@ -52,7 +52,7 @@ def test_has_issues_reaches_the_phone_and_the_fix_comes_back_to_be_approved(clie
     }
     assert push(client, phone, fixed)[0]["status"] == "applied"
     page = text_of(client.get(f"/records/{item['id']}"))
-    assert 'id="review-state">Đã nhận<' in page  # the push reset it to received
+    assert 'id="review-state">Đã sửa, chờ duyệt lại<' in page  # to look at again
     changed = page.split(f'id="rev-{fixed["rev"]}"')[1].split("</details>")[0]
     assert 'data-path="members[0].birth_year"' in changed
     assert '<td class="old">1910</td>' in changed and '<td class="new">1960</td>' in changed

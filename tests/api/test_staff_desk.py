@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import uuid
 from pathlib import Path
 
 from markupsafe import escape
@@ -120,3 +121,53 @@ def test_the_audit_page_names_every_action_in_the_chosen_language(app, admin, ph
             label = str(escape(text(f"admin.action_{action}", lang)))
             assert cells[2] == label, (lang, action, cells[2])
             assert action not in cells[2]
+
+
+def _states(client, query: str = "") -> dict[str, str]:
+    """Record id → the state the list shows, for the list filtered by ``query``."""
+    page = client.get(f"/?{query}").get_data(as_text=True)
+    return dict(
+        re.findall(r'<tr data-record="([^"]+)">.*?class="state state-[a-z_]+">([^<]+)<', page, re.S)
+    )
+
+
+def test_a_record_corrected_after_has_issues_reads_corrected_and_has_its_filter(
+    app, admin, phone, db
+):
+    village = phone["villages"][0]["id"]
+    fixed, waiting, fresh = record(village), record(village), record(village)
+    for item in (fixed, waiting, fresh):
+        admin.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
+        post(
+            admin,
+            f"/records/{item['id']}/review",
+            {"review_state": "has_issues", "rev": item["rev"], "comment": "Hỏi lại"},
+        )
+    # fresh: sent again, then marked received by hand: no longer waiting for a second look.
+    again = {**fixed, "rev": str(uuid.uuid4()), "base_rev": fixed["rev"]}
+    renewed = {**fresh, "rev": str(uuid.uuid4()), "base_rev": fresh["rev"]}
+    admin.post("/api/v1/sync/push", json={"items": [again, renewed]}, headers=phone["headers"])
+    post(
+        admin, f"/records/{fresh['id']}/review", {"review_state": "received", "rev": renewed["rev"]}
+    )
+
+    assert _states(admin) == {
+        fixed["id"]: "Đã sửa, chờ duyệt lại",
+        waiting["id"]: "Cần sửa",
+        fresh["id"]: "Đã nhận",
+    }
+    assert _states(admin, "lang=en")[fixed["id"]] == "Corrected, to re-review"
+    assert set(_states(admin, "state=corrected")) == {fixed["id"]}
+    assert set(_states(admin, "state=received")) == {fresh["id"]}
+    assert set(_states(admin, "state=has_issues")) == {waiting["id"]}
+    listing = admin.get("/?state=corrected").get_data(as_text=True)
+    assert '<option value="corrected" selected>Đã sửa, chờ duyệt lại</option>' in listing
+    assert ">1 phiếu</p>" in listing
+    page = admin.get(f"/records/{fixed['id']}?lang=en").get_data(as_text=True)
+    assert 'id="review-state">Corrected, to re-review<' in page
+    # Approving it ends the second look; what the phones and exports hold stays "received".
+    stored = db.execute("SELECT review_state FROM records WHERE id = ?", [fixed["id"]]).fetchone()
+    assert stored[0] == "received"
+    post(admin, f"/records/{fixed['id']}/review", {"review_state": "approved", "rev": again["rev"]})
+    assert _states(admin)[fixed["id"]] == "Đã duyệt"
+    assert not _states(admin, "state=corrected")

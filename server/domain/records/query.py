@@ -22,7 +22,20 @@ from server.domain.forms import get_form
 from server.domain.register import village_ids_under
 
 PAGE_SIZE = 50
-REVIEW_STATES = ("received", "has_issues", "edited", "approved", "rejected")
+CORRECTED = "corrected"
+# The states the office filters on and reads: the stored ones, and CORRECTED.
+REVIEW_STATES = ("received", CORRECTED, "has_issues", "edited", "approved", "rejected")
+# A record whose last decision was "has_issues" and that the volunteer has sent again since (a
+# push makes it "received" once more, on a new rev) is waiting for its second look: the office
+# reads it as CORRECTED, not as one more new record. Derived here, the one place, from the
+# stored state and the last review (reviews_record index), so that nothing else changes: the
+# phones, the replication and the exports keep the stored state.
+_CORRECTED_SQL = (
+    "(r.review_state = 'received' AND coalesce((SELECT w.review_state = 'has_issues'"
+    " AND w.rev != r.rev FROM reviews w WHERE w.record_id = r.id ORDER BY w.id DESC LIMIT 1),"
+    " 0))"
+)
+_SHOWN_STATE_SQL = f"CASE WHEN {_CORRECTED_SQL} THEN '{CORRECTED}' ELSE r.review_state END"
 OUTCOMES = ("completed", "nobody_home", "refused", "empty_house", "come_back")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that always fit SQLite's 64-bit integers
@@ -110,7 +123,11 @@ def _where(db: sqlite_utils.Database, commune_id: str, f: Filters) -> tuple[str,
     if f.date_to:
         where.append("r.received_at < ?")
         params.append(clock.day_end_utc(f.date_to, f.zone))
-    if f.state:
+    if f.state == CORRECTED:
+        where.append(_CORRECTED_SQL)
+    elif f.state == "received":
+        where.append(f"r.review_state = 'received' AND NOT {_CORRECTED_SQL}")
+    elif f.state:
         where.append("r.review_state = ?")
         params.append(f.state)
     if f.outcome:
@@ -130,7 +147,8 @@ def list_records(
         where += " AND (r.received_at, r.id) < (?, ?)"
         params += list(f.after)
     rows = db.execute(
-        "SELECT r.id, r.received_at, r.visit_date, r.review_state, r.outcome, r.needs_help,"
+        f"SELECT r.id, r.received_at, r.visit_date, r.review_state, {_SHOWN_STATE_SQL}"
+        " AS shown_state, r.outcome, r.needs_help,"
         " v.name AS village, r.household_id, h.code AS household_code,"
         " coalesce(h.head_name, json_extract(r.data, '$.head_name')) AS head_name,"
         " u.display_name AS volunteer FROM records r JOIN villages v ON v.id = r.village_id"
@@ -163,7 +181,8 @@ def get_record(db: sqlite_utils.Database, commune_id: str, record_id: str) -> di
     """One record of this commune (None when it is not: the caller answers 404 either way)."""
     row = db.execute(
         "SELECT r.id, r.rev, r.form_id, r.form_version, r.data, r.meta, r.received_at,"
-        " r.updated_at, r.review_state, r.village_id, v.name AS village, r.household_id,"
+        f" r.updated_at, r.review_state, {_SHOWN_STATE_SQL} AS shown_state, r.village_id,"
+        " v.name AS village, r.household_id,"
         " h.code AS household_code,"
         " coalesce(h.head_name, json_extract(r.data, '$.head_name')) AS head_name, r.user_id,"
         " u.display_name AS volunteer, u.username AS volunteer_username, r.device_id,"
