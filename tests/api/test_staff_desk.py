@@ -4,19 +4,22 @@ stylesheets, the first-login password page, the demo admin's printed password.""
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import uuid
 from pathlib import Path
 
 from markupsafe import escape
 
+from schemas.form import Form
 from schemas.messages import LANGUAGES, text
 from server import create_app
-from server.domain.db import connect
+from server.domain import register
+from server.domain.db import connect, write_transaction
 from server.domain.seed import load_default_form, seed_demo
-from tests.api.admin_helpers import logged_in, post, staff, user_id
+from tests.api.admin_helpers import logged_in, post, staff, token, user_id
 from tests.conftest import config
-from tests.records import record
+from tests.records import adult, child, household_data, record
 
 NEW = "mot-mat-khau-moi-dai"
 
@@ -171,3 +174,106 @@ def test_a_record_corrected_after_has_issues_reads_corrected_and_has_its_filter(
     post(admin, f"/records/{fixed['id']}/review", {"review_state": "approved", "rev": again["rev"]})
     assert _states(admin)[fixed["id"]] == "Đã duyệt"
     assert not _states(admin, "state=corrected")
+
+
+def test_has_issues_without_a_comment_stays_on_the_record_with_what_was_typed(
+    app, admin, phone, db
+):
+    item = record(phone["villages"][0]["id"])
+    admin.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
+    url = f"/records/{item['id']}/review"
+    for lang, words in (("vi", "Cần viết nhận xét"), ("en", "Write a comment")):
+        refused = post(
+            admin,
+            f"{url}?lang={lang}",
+            {"review_state": "has_issues", "rev": item["rev"], "comment": "  "},
+        )
+        assert refused.status_code == 422
+        page = refused.get_data(as_text=True)
+        assert 'id="review-state"' in page and 'class="review-form"' in page  # the record page
+        after = page.split('id="review-comment"')[1]
+        assert after.index('id="comment-error"') < after.index("</form>")  # beside the field
+        assert words in after.split("</p>")[0]
+        assert re.search(r'value="has_issues" checked', page)
+    long = "Năm sinh? " * 201
+    refused = post(admin, url, {"review_state": "rejected", "rev": item["rev"], "comment": long})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert f">{long}</textarea>" in page and 'value="rejected" checked' in page
+    assert "tối đa 2000" in page
+    stored = db.execute("SELECT count(*) FROM reviews WHERE record_id = ?", [item["id"]])
+    assert stored.fetchone()[0] == 0
+    done = post(
+        admin, url, {"review_state": "has_issues", "rev": item["rev"], "comment": "Hỏi lại"}
+    )
+    assert done.status_code == 302
+
+
+def _upload(client, content: str):
+    answer = client.post(
+        "/households/import",
+        data={"csrf_token": token(client), "file": (io.BytesIO(content.encode()), "ho.csv")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return answer.headers["Location"]
+
+
+def test_a_register_file_naming_a_village_by_a_former_name_goes_to_the_village_it_is_now(
+    app, admin, db
+):
+    ids = dict(db.execute("SELECT name, id FROM villages WHERE commune_id = '99999'"))
+    with write_transaction(db):
+        # Thôn Bắc Sơn is renamed Thôn Bắc, then merged into Thôn Đông, which is renamed.
+        register.rename_village(db, "99999", ids["Thôn Bắc Sơn"], "Thôn Bắc")
+        register.merge_villages(db, "99999", ids["Thôn Bắc Sơn"], ids["Thôn Đông"])
+        register.rename_village(db, "99999", ids["Thôn Đông"], "Thôn Đông Bắc")
+    where = _upload(
+        admin,
+        "thon,chu_ho,dia_chi\n"
+        "Thôn Bắc Sơn,Lò Thị Xuân,Bản trên\n"
+        "thôn bắc,Lò Văn Hạ,Bản dưới\n"
+        "Thôn Đông,Lò Văn Thu,Bản giữa\n"
+        "Thôn Tây,Lò Văn Tư,Bản cuối\n"
+        "Thôn Không Có,Lò Văn Năm,Bản xa\n",
+    )
+    page = admin.get(where).get_data(as_text=True)
+    lines = dict(re.findall(r'<tr data-line="(\d+)" class="(ok|bad)">', page))
+    assert lines == {"2": "ok", "3": "ok", "4": "ok", "5": "ok", "6": "bad"}
+    row = page.split('data-line="2"')[1].split("</tr>")[0]
+    assert "<td>Thôn Đông Bắc</td>" in row
+    assert "Thôn Bắc Sơn nay là thôn Thôn Đông Bắc" in row
+    assert "nay là" not in page.split('data-line="5"')[1].split("</tr>")[0]
+    english = admin.get(f"{where}?lang=en").get_data(as_text=True)
+    assert "Village Thôn Đông is now Thôn Đông Bắc" in english
+    applied = admin.post(where, data={"csrf_token": token(admin)})
+    assert applied.status_code == 302
+    added = db.execute(
+        "SELECT v.name, count(*) FROM households h JOIN villages v ON v.id = h.village_id"
+        " WHERE h.head_name LIKE 'Lò %' GROUP BY v.name ORDER BY v.name"
+    ).fetchall()
+    assert [tuple(r) for r in added] == [("Thôn Tây", 1), ("Thôn Đông Bắc", 3)]
+
+
+def test_each_member_is_a_block_of_questions_and_answers_not_a_wide_table(app, admin, phone):
+    members = [adult("Nguyễn Thị Hoa", 1980), child("Nguyễn Văn Nam", 2016)]
+    item = record(phone["villages"][0]["id"], data=household_data(members=members))
+    admin.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
+    page = admin.get(f"/records/{item['id']}").get_data(as_text=True)
+    assert '<table class="repeat">' not in page
+    roster = page.split('<div class="repeat" data-name="members">')[1]
+    blocks = re.findall(
+        r'<article class="instance" data-number="(\d)">(.*?)</article>', roster, re.S
+    )
+    assert [number for number, _ in blocks] == ["1", "2"]
+    form = Form.load()
+    for (_, block), member in zip(blocks, members, strict=True):
+        heading = re.search(r"<h4>(.*?)</h4>", block).group(1)
+        assert heading.endswith(f"· {member['member_name']}")
+        pairs = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", block))
+        year = str(escape(form.label(form.nodes["birth_year"], "vi")))
+        assert pairs[year] == str(member["birth_year"])
+        sex = str(escape(form.label(form.nodes["sex"], "vi")))
+        assert pairs[sex] == str(escape(form.choice_label("sex", member["sex"], "vi")))
+    # The child was asked less: its block holds only what was answered.
+    assert len(re.findall("<dt>", blocks[1][1])) < len(re.findall("<dt>", blocks[0][1]))

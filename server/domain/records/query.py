@@ -271,51 +271,30 @@ def answer_text(
 
 def sections(form: Form, data: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     """The answered part of a record, in form order: rows of (label, answer), and each repeat
-    as a table with one row per instance. Labels have their ``${references}`` filled in from
-    the record (schemas/labels.py); a repeat's table speaks for every instance, so there an
-    instance's own answers are ''."""
+    (the household's members, or any form's) as one block per instance, its own answered
+    questions as (label, answer) rows: a desk reads a member down the page, where a table of
+    every question across needed scrolling sideways. Labels have their ``${references}``
+    filled in from the record (schemas/labels.py), inside a block from that instance's."""
     out: list[dict[str, Any]] = []
     _collect(form, form.root, data, lang, out, "")
-    return [s for s in out if s["rows"] or s["tables"]]
+    return [s for s in out if s["rows"] or s["repeats"]]
 
 
 def _collect(
     form: Form, node: Node, data: dict[str, Any], lang: str, out: list[dict[str, Any]], title: str
 ) -> None:
-    section: dict[str, Any] = {"title": title, "rows": [], "tables": []}
+    section: dict[str, Any] = {"title": title, "rows": [], "repeats": []}
     out.append(section)
     for child in node.children:
         if child.kind == "group":
             _collect(form, child, data, lang, out, labels.label(form, child, lang, data))
             # What follows the group belongs to this level again, below the group.
-            section = {"title": "", "rows": [], "tables": []}
+            section = {"title": "", "rows": [], "repeats": []}
             out.append(section)
         elif child.kind == "repeat":
-            columns = [
-                n
-                for n in form.walk(child)
-                if n.kind == "field" and n.type != "note" and n.repeats[-1:] == (child.name,)
-            ]
-            instances = data.get(child.name) or []
-            if not instances:
-                continue
-            every = [(child.name, labels.NO_INSTANCE)]
-            section["tables"].append(
-                {
-                    "title": labels.label(form, child, lang, data, every),
-                    "columns": [labels.label(form, c, lang, data, every) for c in columns],
-                    "rows": [
-                        [
-                            answer_text(
-                                form, c, inst.get(c.name), lang, data, [(child.name, index)]
-                            )
-                            for c in columns
-                        ]
-                        for index, inst in enumerate(instances)
-                        if isinstance(inst, dict)
-                    ],
-                }
-            )
+            block = _repeat(form, child, data.get(child.name), data, lang, ())
+            if block is not None:
+                section["repeats"].append(block)
         elif child.type != "note" and child.name in data:
             section["rows"].append(
                 (
@@ -323,3 +302,54 @@ def _collect(
                     answer_text(form, child, data[child.name], lang, data),
                 )
             )
+
+
+def _repeat(
+    form: Form,
+    repeat: Node,
+    instances: Any,
+    data: dict[str, Any],
+    lang: str,
+    outer: tuple[tuple[str, int], ...],
+) -> dict[str, Any] | None:
+    """One repeat's blocks: ``{"title", "name", "instances": [{"number", "heading", "rows",
+    "repeats"}]}``, a repeat inside it nested in its instance's block; None when unanswered."""
+    if not isinstance(instances, list) or not instances:
+        return None
+    inner = [n for n in form.walk(repeat) if n is not repeat and n.repeats[-1:] == (repeat.name,)]
+    fields = [n for n in inner if n.kind == "field" and n.type != "note"]
+    nested = [n for n in inner if n.kind == "repeat"]
+    every = (*outer, (repeat.name, labels.NO_INSTANCE))
+    blocks = []
+    for index, instance in enumerate(instances):
+        if not isinstance(instance, dict):
+            continue
+        position = (*outer, (repeat.name, index))
+        answered = [f for f in fields if instance.get(f.name) not in (None, "", [])]
+        rows = [
+            (
+                labels.label(form, f, lang, data, position),
+                answer_text(form, f, instance[f.name], lang, data, position),
+            )
+            for f in answered
+        ]
+        # The instance's first text answer (a member's name) says whose block it is.
+        name = next((a for f, (_, a) in zip(answered, rows, strict=True) if f.type == "text"), "")
+        blocks.append(
+            {
+                "number": index + 1,
+                "heading": labels.label(form, repeat, lang, data, position),
+                "name": name,
+                "rows": rows,
+                "repeats": [
+                    b
+                    for n in nested
+                    if (b := _repeat(form, n, instance.get(n.name), data, lang, position))
+                ],
+            }
+        )
+    return {
+        "title": labels.label(form, repeat, lang, data, every),
+        "name": repeat.name,
+        "instances": blocks,
+    }
