@@ -48,6 +48,7 @@ from server.web.staff import (
     login_required,
     me,
     t,
+    this_page,
     ui_lang,
 )
 
@@ -152,6 +153,7 @@ def _template_helpers() -> dict[str, Any]:
         "csrf_token": csrf_token,
         "home_url": home_url,
         "login_notices": _login_notices,
+        "this_page": this_page,
     }
 
 

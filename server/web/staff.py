@@ -103,9 +103,7 @@ def login_required(*roles: str, api: bool = False) -> Any:
             if user is None:
                 if api:
                     raise ApiError(401, "unauthorized")
-                return redirect(
-                    url_for("site.login", next=_this_page(), reason=_anonymous_reason())
-                )
+                return redirect(url_for("site.login", next=this_page(), reason=_anonymous_reason()))
             if user["must_change_password"] and request.endpoint != "site.password":
                 if api:
                     raise ApiError(403, "password_change_required")
@@ -121,7 +119,7 @@ def login_required(*roles: str, api: bool = False) -> Any:
     return decorator
 
 
-def _this_page() -> str:
+def this_page() -> str:
     """The page asked for, to come back to after logging in: its path, and its query only
     when it has one (``request.full_path`` always ends in ``?``, so ``/`` became ``/?``)."""
     query = request.query_string.decode("latin-1")

@@ -277,3 +277,11 @@ def test_each_member_is_a_block_of_questions_and_answers_not_a_wide_table(app, a
         assert pairs[sex] == str(escape(form.choice_label("sex", member["sex"], "vi")))
     # The child was asked less: its block holds only what was answered.
     assert len(re.findall("<dt>", blocks[1][1])) < len(re.findall("<dt>", blocks[0][1]))
+
+
+def test_the_language_link_comes_back_to_the_same_page_without_a_stray_question_mark(admin):
+    page = admin.get("/").get_data(as_text=True)
+    assert 'href="/lang/en?next=/"' in page
+    page = admin.get("/admin/staff?x=1").get_data(as_text=True)
+    assert 'href="/lang/en?next=/admin/staff?x%3D1"' in page
+    assert admin.get("/lang/en?next=/").headers["Location"] == "/"
