@@ -241,11 +241,11 @@ def test_a_register_file_naming_a_village_by_a_former_name_goes_to_the_village_i
     lines = dict(re.findall(r'<tr data-line="(\d+)" class="(ok|bad)">', page))
     assert lines == {"2": "ok", "3": "ok", "4": "ok", "5": "ok", "6": "bad"}
     row = page.split('data-line="2"')[1].split("</tr>")[0]
-    assert "<td>Thôn Đông Bắc</td>" in row
-    assert "Thôn Bắc Sơn nay là thôn Thôn Đông Bắc" in row
+    assert '<td class="long">Thôn Đông Bắc</td>' in row
+    assert "“Thôn Bắc Sơn” nay là Thôn Đông Bắc" in row
     assert "nay là" not in page.split('data-line="5"')[1].split("</tr>")[0]
     english = admin.get(f"{where}?lang=en").get_data(as_text=True)
-    assert "Village Thôn Đông is now Thôn Đông Bắc" in english
+    assert "“Thôn Đông” is now Thôn Đông Bắc" in english
     applied = admin.post(where, data={"csrf_token": token(admin)})
     assert applied.status_code == 302
     added = db.execute(
