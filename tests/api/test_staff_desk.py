@@ -138,7 +138,8 @@ def test_a_record_corrected_after_has_issues_reads_corrected_and_has_its_filter(
     app, admin, phone, db
 ):
     village = phone["villages"][0]["id"]
-    fixed, waiting, fresh = record(village), record(village), record(village)
+    home = db.execute("SELECT id FROM households WHERE village_id = ?", [village]).fetchone()[0]
+    fixed, waiting, fresh = record(village, home), record(village), record(village)
     for item in (fixed, waiting, fresh):
         admin.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
         post(
@@ -168,6 +169,8 @@ def test_a_record_corrected_after_has_issues_reads_corrected_and_has_its_filter(
     assert ">1 phiếu</p>" in listing
     page = admin.get(f"/records/{fixed['id']}?lang=en").get_data(as_text=True)
     assert 'id="review-state">Corrected, to re-review<' in page
+    visits = admin.get(f"/households/{home}").get_data(as_text=True)
+    assert "<td>Đã sửa, chờ duyệt lại</td>" in visits
     # Approving it ends the second look; what the phones and exports hold stays "received".
     stored = db.execute("SELECT review_state FROM records WHERE id = ?", [fixed["id"]]).fetchone()
     assert stored[0] == "received"

@@ -138,6 +138,20 @@ def _where(db: sqlite_utils.Database, commune_id: str, f: Filters) -> tuple[str,
     return " AND ".join(where), params
 
 
+def shown_states(db: sqlite_utils.Database, record_ids: list[str]) -> dict[str, str]:
+    """Record id → the state the office reads (CORRECTED included), for pages that list
+    records from elsewhere (a household's visits)."""
+    if not record_ids:
+        return {}
+    marks = ",".join("?" * len(record_ids))
+    return {
+        row[0]: row[1]
+        for row in db.execute(
+            f"SELECT r.id, {_SHOWN_STATE_SQL} FROM records r WHERE r.id IN ({marks})", record_ids
+        )
+    }
+
+
 def list_records(
     db: sqlite_utils.Database, commune_id: str, f: Filters
 ) -> tuple[list[dict[str, Any]], str | None]:
