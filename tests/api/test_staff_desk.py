@@ -124,6 +124,8 @@ def test_the_audit_page_names_every_action_in_the_chosen_language(app, admin, ph
             label = str(escape(text(f"admin.action_{action}", lang)))
             assert cells[2] == label, (lang, action, cells[2])
             assert action not in cells[2]
+        decision = re.search(r'<tr data-action="review">.*?class="muted">([^<]*)<', page, re.S)
+        assert decision.group(1) == text("state.approved", lang)
 
 
 def _states(client, query: str = "") -> dict[str, str]:
