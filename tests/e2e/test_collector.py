@@ -135,7 +135,7 @@ def test_a_visit_that_ends_at_the_door_asks_nothing_more(server, phone_page):
     expect(app.question("consent")).to_be_hidden()
     expect(phone_page.locator("#next")).to_be_disabled()  # no later part applies
     app.finalize()
-    expect(phone_page.locator("#badge")).to_have_text("1")
+    expect(phone_page.locator("#badge")).to_have_text("1 phiếu chờ gửi")
 
 
 def test_answers_survive_reload_and_closing_the_app_mid_form(server, phone_page, browser):
@@ -185,7 +185,7 @@ def test_the_app_killed_while_the_server_applies_a_push_loses_and_repeats_nothin
         app.choose("outcome", "nobody_home")
         app.finalize()
     ids = [app.record_rows().nth(i).get_attribute("data-record") for i in range(3)]
-    expect(page.locator("#badge")).to_have_text("3")
+    expect(page.locator("#badge")).to_have_text("3 phiếu chờ gửi")
 
     signal["cut_after_applying"] = True
     page.locator("#sync:not([disabled])").click()
@@ -295,7 +295,7 @@ def test_a_revoked_phone_says_so_and_still_saves_its_backup(server, phone_page, 
     page.context.set_offline(False)
     expect(page.locator("#revoked")).to_contain_text("không còn được phép đồng bộ", timeout=30_000)
     expect(page.locator("#sync")).to_be_disabled()
-    expect(page.locator("#badge")).to_have_text("1")  # the record stays on the phone
+    expect(page.locator("#badge")).to_have_text("1 phiếu chờ gửi")  # the record stays on the phone
     with page.expect_download() as download:
         page.locator("#revoked button").click()
     download.value.save_as(tmp_path / "backup.json")

@@ -2,9 +2,9 @@
 // her records with where each one is, and keeping data safe.
 import { all, byIndex, getKv, put } from '../db.js';
 import { el, toast, uuid } from '../dom.js';
-import { lang, t } from '../i18n.js';
+import { lang, say, t } from '../i18n.js';
 import { go, main, register, state } from '../nav.js';
-import { MAX_ADDRESS, MAX_HEAD_NAME, householdStatus, localTime, waitingCount } from '../records.js';
+import { MAX_ADDRESS, MAX_HEAD_NAME, householdStatus, localDay, localTime, waitingCount } from '../records.js';
 import { canScan, scanCode } from '../scan.js';
 import { APP_VERSION } from '../sync.js';
 import { filterHouseholds, searchIndex } from '../text.js';
@@ -22,7 +22,12 @@ function pill(key, text) { return el('span', { class: `pill state-${key}`, text 
 
 function statusText(status) {
   const text = t(`app.household_${status.key}`);
-  return status.date ? `${text} ${status.date}` : text;
+  return status.date ? `${text} ${localDay(status.date)}` : text;
+}
+
+/** The last sync's outcome, in the current language, its time in the phone's zone. */
+function noticeText(notice) {
+  return say(notice.key ? { ...notice, params: { ...notice.params, time: localTime(notice.at, lang()) } } : notice);
 }
 
 async function show() {
@@ -45,10 +50,14 @@ async function show() {
   const waiting = waitingCount(records);
   const safety = await safetyCard(onBackup, onRestore);
   if (mine !== drawing || state.screen !== 'home') return;
+  // Coming from another screen (Lưu nháp, a finished visit, enrollment), the home opens at its
+  // top, not wherever the long form was scrolled to; a redraw (a sync, a search) stays put.
+  const arriving = !main().querySelector('#home');
 
   main().replaceChildren(...[
-    el('section', { class: 'card sync' },
-      el('div', { class: 'who', text: `${state.device.user.display_name} · ${state.device.commune.name}` }),
+    el('section', { class: 'card sync', id: 'home' },
+      el('h1', { text: state.device.commune.name }),
+      el('div', { class: 'who', text: state.device.user.display_name }),
       state.revoked ? el('div', { class: 'notice error', role: 'alert', id: 'revoked' },
         el('p', { text: t('app.revoked') }),
         el('button', { type: 'button', class: 'primary', text: t('app.backup_save'), onclick: onBackup })) : null,
@@ -57,7 +66,7 @@ async function show() {
         onclick: () => onSync('button') }),
       el('progress', { id: 'sync-progress', hidden: !state.syncing || null, max: state.progress?.total || 1, value: state.progress?.done || 0 }),
       status ? el('p', { class: 'safe', id: 'safe', text: t('app.safe_on_server', { count: status.records }) }) : null,
-      state.notice ? el('p', { class: `notice ${state.notice.kind}`, role: 'status', text: state.notice.text }) : null),
+      state.notice ? el('p', { class: `notice ${state.notice.kind}`, id: 'sync-notice', role: 'status', text: noticeText(state.notice) }) : null),
     el('nav', { class: 'villages', 'aria-label': t('records.village') },
       ...villages.map((v) => el('button', { type: 'button', class: v.id === state.village ? 'chip active' : 'chip',
         'aria-pressed': String(v.id === state.village), text: v.name,
@@ -87,6 +96,7 @@ async function show() {
           pill(r.state, t(`app.state_${r.state}`))))))
         : el('p', { class: 'empty', text: t('app.no_records') })),
     safety].filter(Boolean));
+  if (arriving) window.scrollTo(0, 0);
 }
 
 async function safetyCard(onBackup, onRestore) {
@@ -134,11 +144,26 @@ function addHousehold() {
   // The register's limits: the name and address travel with the visit (records.js: withHouseholds).
   const head = el('input', { id: 'new-head', autocomplete: 'off', maxlength: MAX_HEAD_NAME });
   const address = el('input', { id: 'new-address', autocomplete: 'off', maxlength: MAX_ADDRESS });
+  // The error sits in the dialog under its field and is the field's description, so a screen
+  // reader reads it with the field; a toast would show behind the dialog.
+  const needed = el('p', { class: 'error', id: 'new-head-error', role: 'alert', hidden: true, text: t('app.new_head_needed') });
+  head.addEventListener('input', () => {
+    if (!head.value.trim()) return;
+    needed.hidden = true;
+    head.removeAttribute('aria-invalid');
+    head.removeAttribute('aria-describedby');
+  });
   sheet(t('app.add_household'), [
-    el('label', { for: 'new-head', text: t('app.new_head') }), head,
+    el('label', { for: 'new-head', text: t('app.new_head') }), head, needed,
     el('label', { for: 'new-address', text: t('app.new_address') }), address,
   ], async () => {
-    if (!head.value.trim()) { toast(t('app.new_head_needed'), 'error'); return false; }
+    if (!head.value.trim()) {
+      needed.hidden = false;
+      head.setAttribute('aria-invalid', 'true');
+      head.setAttribute('aria-describedby', needed.id);
+      head.focus();
+      return false;
+    }
     const household = { id: uuid(), village_id: state.village, code: '', head_name: head.value.trim(),
       address: address.value.trim(), local: true };
     await put('households', household);

@@ -229,6 +229,9 @@ def revisions(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]
         item = dict(r)
         item["data"] = json.loads(item["data"])
         item["meta"] = json.loads(item["meta"])
+        # Sent by a commune server (a province's copy): neither a phone nor a staff account
+        # of this server made it, and a conflict among them is settled on the commune.
+        item["replicated"] = item["device_id"] is None and item["user_id"] is None
         out.append(item)
     return out
 

@@ -193,7 +193,7 @@ def conflict(record_id: str, rev: str) -> Any:
     if other is None or found["form"] is None:
         abort(404)
     rows = edit.compare(found["form"], found["data"], other["data"], lang)
-    if request.method == "GET" or other["resolved_at"]:
+    if request.method == "GET" or other["resolved_at"] or other["replicated"]:
         audited("view_record", target=record_id, detail=f"conflict {rev}")
         return render_template(
             "review/conflict.html", record=found, other=other, rows=rows, errors={}
@@ -213,7 +213,9 @@ def conflict(record_id: str, rev: str) -> Any:
         for r in rows
     }
     data = edit.merged(found["form"], found["data"], other["data"], picks)
-    data = edit.settled(found, data)
+    # Keeping the current version keeps that very revision: settling it again could add a
+    # calculation it lacks and make a new revision nobody chose.
+    data = found["data"] if choice == "current" else edit.settled(found, data)
     errors = edit.check(found, data) if data != found["data"] else {}
     if errors:
         return render_template(
