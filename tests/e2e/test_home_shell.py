@@ -417,3 +417,19 @@ def test_every_status_chip_is_readable_and_the_shell_passes_the_audit(server, ph
     expect(page.locator("h1")).to_be_visible()
     Collector(page).open_household()
     expect(page.locator("h1")).to_have_count(1)
+
+
+def test_a_redraw_while_the_volunteer_types_a_search_keeps_her_text_and_caret(server, phone_page):
+    page = phone_page
+    enroll(server, page)
+    box = page.locator("#search")
+    box.click()
+    page.keyboard.type("le")
+    # A redraw that began before the keystrokes (a sync's pull arriving, say) draws the home again
+    # while she keeps typing.
+    page.evaluate("import('./js/nav.js').then((nav) => nav.go('home'))")
+    page.keyboard.type(" van")
+    expect(box).to_have_value("le van")
+    expect(box).to_be_focused()
+    expect(Collector(page).households()).to_have_count(1)
+    expect(Collector(page).households().first.locator(".name")).to_have_text("Lê Văn Cường")

@@ -46,15 +46,15 @@ async function show() {
   const shown = filterHouseholds(households, searchIndex(households, folded), state.search)
     .sort((a, b) => a.head_name.localeCompare(b.head_name, 'vi'));
 
-  const search = el('input', { type: 'search', id: 'search', placeholder: t('app.search'), value: state.search,
-    'aria-label': t('app.search'),
-    oninput: (e) => { state.search = e.target.value; clearTimeout(show.timer); show.timer = setTimeout(() => go('home'), 250); } });
+  const search = searchInput();
   const waiting = waitingCount(records);
   const safety = await safetyCard(onBackup, onRestore);
   if (mine !== drawing || state.screen !== 'home') return;
   // Coming from another screen (Lưu nháp, a finished visit, enrollment), the home opens at its
   // top, not wherever the long form was scrolled to; a redraw (a sync, a search) stays put.
   const arriving = !main().querySelector('#home');
+  const typing = document.activeElement === search;
+  const [from, to] = [search.selectionStart, search.selectionEnd];
 
   main().replaceChildren(...[
     el('section', { class: 'card sync', id: 'home' },
@@ -99,6 +99,21 @@ async function show() {
         : el('p', { class: 'empty', text: t('app.no_records') })),
     safety].filter(Boolean));
   if (arriving) window.scrollTo(0, 0);
+  // Moving the box blurred it: the volunteer typing on goes on typing where she was.
+  if (typing) { search.focus({ preventScroll: true }); search.setSelectionRange(from, to); }
+}
+
+// One search box for the life of the app. A redraw (a sync's pull, a search's own result) moves
+// it into the new home instead of making another, so what the volunteer is typing, and where,
+// is never dropped by a redraw that started before her keystroke.
+let searchBox = null;
+
+function searchInput() {
+  searchBox ||= el('input', { type: 'search', id: 'search', value: state.search,
+    oninput: (e) => { state.search = e.target.value; clearTimeout(show.timer); show.timer = setTimeout(() => go('home'), 250); } });
+  searchBox.placeholder = t('app.search');
+  searchBox.setAttribute('aria-label', t('app.search'));
+  return searchBox;
 }
 
 function villageKey() { return `village:${state.device?.user?.id ?? ''}`; }
