@@ -114,7 +114,7 @@ def check_form(definition: dict[str, Any]) -> list[Problem]:
         *_choice_row_problems(choices),
     ]
     try:
-        form = Form(definition)
+        form = Form(with_version(definition, "0"))
     except FormError as error:
         # Rows already reported explain Form's refusal better than its English sentence does.
         if not any(p.sheet == error.sheet and error.row in (p.row, None) for p in problems):
@@ -122,6 +122,18 @@ def check_form(definition: dict[str, Any]) -> list[Problem]:
     else:
         problems += _tree_problems(form)
     return sorted(problems, key=lambda p: (_sheet_order(p.sheet), p.row or 0))
+
+
+def with_version(definition: dict[str, Any], version: str) -> dict[str, Any]:
+    """The definition with ``version`` in its settings when they name none (a shallow copy);
+    as it is when they do. A form without a version is checked as any other: the server gives
+    it one when it is imported (``server.domain.forms.install_form``)."""
+    settings = definition.get("settings") or {}
+    if isinstance(settings, list):
+        settings = settings[0] if settings else {}
+    if not isinstance(settings, dict) or _text(settings.get("version")):
+        return definition
+    return {**definition, "settings": {**settings, "version": version}}
 
 
 def _sheet_order(sheet: str) -> int:
@@ -140,18 +152,18 @@ def _split(column: str) -> tuple[str, str | None]:
 
 # -- row by row ---------------------------------------------------------------------------------
 def _settings_problems(settings: dict[str, Any]) -> Iterator[Problem]:
-    for column, example in (("form_id", "ho_gia_dinh_cds"), ("version", "2026.11.1")):
-        if not _text(settings.get(column)):
-            yield Problem(
-                "settings",
-                2,
-                column,
-                f"the settings sheet needs a {column} column (for example {example}): "
-                "every record names the form and the version it was collected with",
-                f"trang settings cần có cột {column} (ví dụ {example}): mỗi phiếu ghi "
-                "rõ biểu mẫu và phiên bản đã dùng để thu thập",
-                column,
-            )
+    # No version is no problem: the import makes one (see with_version).
+    if not _text(settings.get("form_id")):
+        yield Problem(
+            "settings",
+            2,
+            "form_id",
+            "the settings sheet needs a form_id column (for example ho_gia_dinh_cds): "
+            "every record names the form it was collected with",
+            "trang settings cần có cột form_id (ví dụ ho_gia_dinh_cds): mỗi phiếu ghi "
+            "rõ biểu mẫu đã dùng để thu thập",
+            "form_id",
+        )
     for column, value in settings.items():
         if column not in SETTINGS_COLUMNS and _text(value):
             yield _column_problem("settings", 2, column)

@@ -233,7 +233,7 @@ def form() -> None:
 
 def _read_form(path: Path, version: str | None) -> dict[str, Any]:
     from schemas.form import Form, FormError
-    from schemas.formcheck import check_form
+    from schemas.formcheck import check_form, with_version
     from schemas.xlsform import read_xlsform
 
     try:
@@ -247,7 +247,7 @@ def _read_form(path: Path, version: str | None) -> dict[str, Any]:
             first = problems[0]
             where = f"Sheet '{first.sheet}', row {first.row}" if first.row else first.sheet
             raise click.ClickException(f"{where}: {first.message_vi}\n{where}: {first.message_en}")
-        Form(definition)
+        Form(with_version(definition, "0"))
         return definition
     except FormError as error:
         raise click.ClickException(str(error)) from None
@@ -262,7 +262,15 @@ def form_check(path: Path, version: str | None) -> None:
     """Check a form (.xlsx XLSForm or .json) without storing it."""
     definition = _read_form(path, version)
     settings = definition["settings"]
-    click.echo(f"OK: {settings['form_id']} version {settings['version']}")
+    if settings.get("version"):
+        click.echo(f"OK: {settings['form_id']} version {settings['version']}")
+    else:
+        click.echo(
+            f"OK: {settings['form_id']}, chưa có phiên bản: `gocua form import` tạo phiên bản "
+            "theo giờ tải lên (YYYYMMDDHH, UTC), trừ khi đã có phiên bản cùng nội dung\n"
+            f"OK: {settings['form_id']}, no version: `gocua form import` makes one from the "
+            "upload time (YYYYMMDDHH, UTC) unless a stored version has the same content"
+        )
 
 
 @form.command("import")

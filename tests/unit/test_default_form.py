@@ -357,11 +357,15 @@ def test_check_form_names_the_row(
     assert first.message_en and first.message_vi and first.message_en != first.message_vi
 
 
-def test_check_form_reports_a_missing_version(definition: dict[str, Any]) -> None:
+def test_check_form_reports_a_missing_form_id_not_a_missing_version(
+    definition: dict[str, Any],
+) -> None:
     broken = copy.deepcopy(definition)
     del broken["settings"]["version"]
+    assert check_form(broken) == []  # the import makes one
+    del broken["settings"]["form_id"]
     problems = check_form(broken)
-    assert [(p.sheet, p.column) for p in problems] == [("settings", "version")]
+    assert [(p.sheet, p.column) for p in problems] == [("settings", "form_id")]
 
 
 def test_check_form_reports_a_missing_choice_list_in_both_languages(

@@ -10,6 +10,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from schemas.form import DEFAULT_FORM, Form, FormError
+from schemas.formcheck import with_version
 from schemas.xlsform import XLSFormError, main, normalise_type, read_xlsform, write_xlsform
 
 # Copies of the shared workbooks (tests/xlsforms/README.md): tests read no file outside the repo.
@@ -118,7 +119,7 @@ def test_a_shared_form_imports_or_names_sheet_row_and_feature(path: Path) -> Non
             assert f"{row_word} {error.row}," in message
             assert error.feature in message
     else:
-        Form(definition)
+        Form(with_version(definition, "1"))
 
 
 @pytest.mark.parametrize("path", SHARED, ids=lambda p: p.stem)
@@ -138,14 +139,11 @@ def test_a_shared_form_with_a_version(path: Path) -> None:
         assert (caught.value.sheet, caught.value.row, caught.value.feature) == expected
 
 
-def test_no_version_is_never_made_up() -> None:
-    with pytest.raises(XLSFormError) as caught:
-        read_xlsform(SHARED_XLSFORMS / "text_and_integer.xlsx")
-    assert (caught.value.sheet, caught.value.row, caught.value.feature) == (
-        "settings",
-        2,
-        "version",
-    )
+def test_no_version_is_left_for_the_import_to_make() -> None:
+    """The reader never makes a version up: the server does, at import, from the upload time
+    (tests/unit/test_form_versions.py)."""
+    definition = read_xlsform(SHARED_XLSFORMS / "text_and_integer.xlsx")
+    assert definition["settings"] == {"form_id": "text_and_integer"}
 
 
 def test_xlsform_spellings_become_the_model(tmp_path: Path) -> None:
