@@ -278,13 +278,13 @@ def form_check(path: Path, version: str | None) -> None:
 @click.option("--version", default=None, help="the version, when the workbook names none")
 def form_import(path: Path, version: str | None) -> None:
     """Check a form and store it as a new, immutable version phones receive on their next sync."""
-    from server.domain.forms import FormVersionExists, install_form
+    from server.domain.forms import FormVersionExists, import_form
 
     definition = _read_form(path, version)
     db = _db()
     try:
         with write_transaction(db):
-            loaded, added = install_form(db, definition)
+            loaded, added = import_form(db, definition)
     except FormVersionExists as error:
         raise click.ClickException(str(error)) from None
     state = "imported" if added else "already imported (same content)"

@@ -30,7 +30,6 @@ def install_form(
     definition: dict[str, Any],
     *,
     commune_id: str | None = None,
-    now: datetime | None = None,
 ) -> tuple[Form, bool]:
     """Store a form version (inside the caller's transaction); returns (form, newly_added).
 
@@ -38,11 +37,7 @@ def install_form(
     commune's alone (a commune server's push). The same version installed again with the same
     content is a no-op, so start-up and ``gocua init`` can load the default survey every time;
     for a version not shared, it makes the version shared (None) or adds that commune.
-
-    A definition whose settings name no version gets one here (``version_for``), as ODK
-    Central gives one: the version of a stored one with the same content, else one made from
-    ``now`` (the upload time)."""
-    definition = version_for(db, definition, now or datetime.now(UTC))
+    A definition must name its version here (``import_form`` makes one)."""
     form = Form(definition)
     text = _canonical(definition)
     row = db.execute(
@@ -86,6 +81,15 @@ def install_form(
         commune_id=commune_id,
     )
     return form, True
+
+
+def import_form(
+    db: sqlite_utils.Database, definition: dict[str, Any], now: datetime | None = None
+) -> tuple[Form, bool]:
+    """An operator's upload (``gocua form import``): shared with every commune, and given a
+    version when its settings name none, as ODK Central gives one (``version_for``, ``now``
+    being the upload time). Only here: a commune server's form names its own version."""
+    return install_form(db, version_for(db, definition, now or datetime.now(UTC)))
 
 
 def _canonical(definition: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ import sqlite_utils
 from schemas.formcheck import check_form
 from schemas.xlsform import read_xlsform
 from server.domain.db import open_data_db, write_transaction
-from server.domain.forms import form_versions, install_form, newest_version
+from server.domain.forms import form_versions, import_form, install_form, newest_version
 from tests.unit.test_xlsform import workbook
 
 AT = datetime(2026, 11, 29, 14, 5, tzinfo=UTC)
@@ -35,7 +35,7 @@ def form(label: str = "Name?", version: str | None = None) -> dict[str, Any]:
 
 def install(db: sqlite_utils.Database, definition: dict[str, Any], at: datetime = AT) -> Any:
     with write_transaction(db):
-        loaded, added = install_form(db, definition, now=at)
+        loaded, added = import_form(db, definition, at)
     return loaded.version, added
 
 
@@ -120,3 +120,12 @@ def test_a_workbook_without_a_settings_sheet_takes_its_file_name(
     definition = read_xlsform(tmp_path / "hamlet_visit.xlsx")
     assert definition["settings"] == {"form_id": "hamlet_visit"}
     assert install(db, definition) == ("2026112914", True)
+
+
+def test_only_an_operators_import_makes_a_version(db: sqlite_utils.Database) -> None:
+    """A commune server's form (replication) names its own version: none is made for it."""
+    from schemas.form import FormError
+
+    with pytest.raises(FormError), write_transaction(db):
+        install_form(db, form(), commune_id="12345")
+    assert form_versions(db, "census") == []
