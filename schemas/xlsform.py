@@ -41,6 +41,8 @@ from schemas.formcheck import (
 )
 from schemas.ziplimits import FORM, ZipRefused, check_zip
 
+# What pyxform reads as a workbook: .xlsx and .xlsm with openpyxl, the older .xls with xlrd.
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 UNSUPPORTED_SHEETS = ("external_choices", "entities", "osm")
 _YES_NO_COLUMNS = ("required", "read_only")
 # XLSForm's other spellings of the model's columns (pyxform's aliases), after snake_casing.
@@ -161,7 +163,9 @@ def _pyxform_check(path: Path) -> DefinitionData:
     """The workbook's sheets as pyxform reads them, once pyxform has found no fault in them."""
     book: DefinitionData | None = None
     try:
-        book = get_xlsform(str(path))
+        # By its suffix in any case (FORM.XLS): pyxform would otherwise guess from the bytes.
+        suffix = path.suffix.lower()
+        book = get_xlsform(str(path), file_type=suffix if suffix in WORKBOOK_SUFFIXES else None)
         # A copy: pyxform may change what it is given, and the sheets are read again below.
         convert(xlsform=asdict(book), validate=False, warnings=[])
     # pyxform is third-party code reading untrusted input: whatever it raises is its refusal.

@@ -234,10 +234,16 @@ def form() -> None:
 def _read_form(path: Path, version: str | None) -> dict[str, Any]:
     from schemas.form import Form, FormError
     from schemas.formcheck import check_form, with_version
-    from schemas.xlsform import read_xlsform
+    from schemas.xlsform import WORKBOOK_SUFFIXES, read_xlsform
 
+    suffix = path.suffix.lower()
+    if suffix not in (*WORKBOOK_SUFFIXES, ".json"):
+        raise click.ClickException(
+            f"{path.name}: biểu mẫu phải là tệp .xlsx, .xlsm, .xls (XLSForm) hoặc .json\n"
+            f"{path.name}: a form is an .xlsx, .xlsm or .xls file (XLSForm) or .json"
+        )
     try:
-        if path.suffix.lower() == ".xlsx":
+        if suffix in WORKBOOK_SUFFIXES:
             return read_xlsform(path, version=version)
         definition = json.loads(path.read_text(encoding="utf-8"))
         if version:
@@ -259,7 +265,7 @@ def _read_form(path: Path, version: str | None) -> dict[str, Any]:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--version", default=None, help="the version, when the workbook names none")
 def form_check(path: Path, version: str | None) -> None:
-    """Check a form (.xlsx XLSForm or .json) without storing it."""
+    """Check a form (an .xlsx, .xlsm or .xls XLSForm, or .json) without storing it."""
     definition = _read_form(path, version)
     settings = definition["settings"]
     if settings.get("version"):
