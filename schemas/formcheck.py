@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from schemas.expr_parser import FUNCTIONS
@@ -23,6 +23,14 @@ from schemas.form import (
     choice_filter_expression,
     language_code,
     parse_type,
+)
+from schemas.formextras import (
+    USED_SETTINGS,
+    Verdict,
+    appearance_verdicts,
+    parameter_verdicts,
+    setting_verdict,
+    survey_column_verdict,
 )
 
 # Columns as the form model names them; translated ones may carry ``::Language (code)``.
@@ -43,9 +51,7 @@ SURVEY_COLUMNS = frozenset(
         "read_only",
     }
 )
-SETTINGS_COLUMNS = frozenset(
-    {"form_id", "version", "form_title", "default_language", "allow_choice_duplicates"}
-)
+SETTINGS_COLUMNS = USED_SETTINGS
 # Choice columns beyond these are the choice's own properties, which a choice_filter may test;
 # media columns are not: the phone would silently show a choice without its picture or sound.
 CHOICE_COLUMNS = frozenset({"list_name", "name", "label"})
@@ -91,7 +97,8 @@ _UNSUPPORTED_TYPE_HINTS = {
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a form, where it is, in both languages."""
+    """One thing wrong with a form, where it is, in both languages; or, with ``warning``, one
+    thing of it that Gõ Cửa ignores because it changes no answer."""
 
     sheet: str
     row: int | None  # 1-based data row + 1, as Excel numbers it; None for the whole sheet
@@ -99,15 +106,36 @@ class Problem:
     message_en: str
     message_vi: str
     feature: str = ""  # what the problem is about: a type, a column, a function, a name
+    warning: bool = False
+    more: int = 0  # a warning: how many other rows have the same one
 
 
 def check_form(definition: dict[str, Any]) -> list[Problem]:
     """Every problem of a form definition, sorted by sheet and row; empty when it is usable."""
-    survey = [r for r in definition.get("survey") or [] if isinstance(r, dict)]
-    choices = [r for r in definition.get("choices") or [] if isinstance(r, dict)]
+    return review_form(definition)[0]
+
+
+def review_form(definition: dict[str, Any]) -> tuple[list[Problem], list[Problem]]:
+    """(problems, warnings) of a form definition, each sorted by sheet and row. A warning is
+    listed once, at its first row, with how many rows more have it."""
+    found = _all_problems(definition)
+    problems = [p for p in found if not p.warning]
+    warnings: dict[tuple[str, str, str], Problem] = {}
+    for warning in (p for p in found if p.warning):
+        key = (warning.sheet, warning.column, warning.feature)
+        first = warnings.get(key)
+        warnings[key] = replace(first, more=first.more + 1) if first else warning
+    return problems, list(warnings.values())
+
+
+def _all_problems(definition: dict[str, Any]) -> list[Problem]:
+    survey = [r for r in _rows(definition.get("survey")) if isinstance(r, dict)]
+    choices = [r for r in _rows(definition.get("choices")) if isinstance(r, dict)]
     settings = definition.get("settings") or {}
     if isinstance(settings, list):
         settings = settings[0] if settings else {}
+    if not isinstance(settings, dict):
+        settings = {}
     problems = [
         *_settings_problems(settings),
         *_survey_row_problems(survey),
@@ -122,6 +150,16 @@ def check_form(definition: dict[str, Any]) -> list[Problem]:
     else:
         problems += _tree_problems(form)
     return sorted(problems, key=lambda p: (_sheet_order(p.sheet), p.row or 0))
+
+
+def _rows(rows: Any) -> list[Any]:
+    return rows if isinstance(rows, list) else []
+
+
+def _verdict_problem(sheet: str, row: int | None, column: str, verdict: Verdict) -> Problem:
+    return Problem(
+        sheet, row, column, verdict.en, verdict.vi, verdict.feature, warning=not verdict.refused
+    )
 
 
 def with_version(definition: dict[str, Any], version: str) -> dict[str, Any]:
@@ -165,8 +203,8 @@ def _settings_problems(settings: dict[str, Any]) -> Iterator[Problem]:
             "form_id",
         )
     for column, value in settings.items():
-        if column not in SETTINGS_COLUMNS and _text(value):
-            yield _column_problem("settings", 2, column)
+        if _text(value) and (verdict := setting_verdict(str(column), _text(value))):
+            yield _verdict_problem("settings", 2, str(column), verdict)
 
 
 def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
@@ -197,25 +235,55 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
                 f"name '{name}'",
             )
         for column, value in row.items():
-            base_column, language = _split(column)
-            known = base_column in TRANSLATED_COLUMNS if language else column in SURVEY_COLUMNS
-            if not known and _text(value):
-                yield _column_problem("survey", number, column)
-        yield from _appearance_problems(number, _text(row.get("appearance")))
+            yield from _survey_column_problems(number, str(column), _text(value))
+        for verdict in appearance_verdicts(_text(row.get("appearance"))):
+            yield _verdict_problem("survey", number, "appearance", verdict)
         for column in EXPRESSION_COLUMNS:
             yield from _function_problems(number, column, _text(row.get(column)))
+
+
+def _is_media(column: str) -> bool:
+    base = column.split("::")[0].strip().lower()
+    return base in MEDIA_COLUMNS or base == "media"
+
+
+def _survey_column_problems(number: int, column: str, value: str) -> Iterator[Problem]:
+    base_column, language = _split(column)
+    known = base_column in TRANSLATED_COLUMNS if language else column in SURVEY_COLUMNS
+    if known or not value:
+        return
+    if _is_media(column):
+        # The phone would silently show the question without its picture or sound.
+        yield _column_problem("survey", number, column)
+    elif column.lower() == "parameters":
+        for verdict in parameter_verdicts(value):
+            yield _verdict_problem("survey", number, column, verdict)
+    else:
+        yield _verdict_problem("survey", number, column, survey_column_verdict(column))
 
 
 def _choice_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
     for number, row in enumerate(rows, start=2):
         for column, value in row.items():
+            column = str(column)
             base_column, language = _split(column)
-            if language is not None:
-                known = base_column == "label"
-            else:
-                known = column not in MEDIA_COLUMNS and bool(_NAME.match(column))
-            if not known and _text(value):
+            if not _text(value) or (language is not None and base_column == "label"):
+                continue
+            if _is_media(column):
                 yield _column_problem("choices", number, column)
+            elif language is not None or not _NAME.match(column):
+                # Not a name a choice_filter could test: a note beside the lists.
+                yield Problem(
+                    "choices",
+                    number,
+                    column,
+                    f"the column '{column}' is ignored: it is no label and no name a "
+                    "choice_filter can use",
+                    f"bỏ qua cột '{column}': đây không phải nhãn, cũng không phải tên mà "
+                    "choice_filter dùng được",
+                    f"column '{column}'",
+                    warning=True,
+                )
 
 
 def _column_problem(sheet: str, row: int, column: str) -> Problem:
@@ -227,20 +295,6 @@ def _column_problem(sheet: str, row: int, column: str) -> Problem:
         f"không hỗ trợ cột '{column}': hãy xóa cột này hoặc để trống",
         f"column '{column}'",
     )
-
-
-def _appearance_problems(row: int, appearance: str) -> Iterator[Problem]:
-    # Both fetch or hand over data outside the form, which the offline phone cannot do.
-    if "search(" in appearance or appearance.startswith("ex:"):
-        yield Problem(
-            "survey",
-            row,
-            "appearance",
-            f"the appearance '{appearance}' is not supported: it needs data or an app "
-            "outside the form",
-            f"không hỗ trợ appearance '{appearance}': nó cần dữ liệu hoặc ứng dụng ngoài biểu mẫu",
-            f"appearance '{appearance}'",
-        )
 
 
 def functions(expression: str) -> set[str]:
@@ -295,9 +349,12 @@ def _tree_problems(form: Form) -> Iterator[Problem]:
             "settings",
             2,
             "default_language",
-            f"the default language '{default}' has no labels in the form",
-            f"ngôn ngữ mặc định '{default}' không có nhãn nào trong biểu mẫu",
+            f"the default language '{default}' has no labels in the form: the phone starts "
+            "in the form's first language",
+            f"ngôn ngữ mặc định '{default}' không có nhãn nào trong biểu mẫu: điện thoại bắt "
+            "đầu bằng ngôn ngữ đầu tiên của biểu mẫu",
             "default_language",
+            warning=True,
         )
 
 
@@ -343,13 +400,17 @@ def _language_problems(
     for base, found in present.items():
         for language in languages:
             if language not in found:
+                # As ODK Collect does, the phone shows the text in another language instead.
                 yield Problem(
                     sheet,
                     number,
                     base,
-                    f"the {base} has no '{language}' text, which other rows have",
-                    f"cột {base} thiếu bản ngôn ngữ '{language}' mà các dòng khác có",
+                    f"the {base} has no '{language}' text, which other rows have: in "
+                    f"'{language}' it is shown in another language",
+                    f"cột {base} thiếu bản ngôn ngữ '{language}' mà các dòng khác có: khi "
+                    f"chọn '{language}' sẽ hiển thị bằng ngôn ngữ khác",
                     f"{base}::{language}",
+                    warning=True,
                 )
 
 

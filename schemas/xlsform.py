@@ -16,7 +16,7 @@ import argparse
 import json
 import re
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from schemas.formcheck import (
     SURVEY_COLUMNS,
     TRANSLATED_COLUMNS,
     Problem,
-    check_form,
+    review_form,
 )
 from schemas.ziplimits import FORM, ZipRefused, check_zip
 
@@ -94,11 +94,15 @@ class XLSFormError(FormError):
         self.args = (f"{self.vi}\n{self.en}",)
 
 
-def read_xlsform(path: str | Path, *, version: str | None = None) -> dict[str, Any]:
+def read_xlsform(
+    path: str | Path, *, version: str | None = None, warnings: list[Problem] | None = None
+) -> dict[str, Any]:
     """Read an XLSForm workbook into a form definition; raise ``XLSFormError`` if it cannot be.
 
     ``form_id`` falls back to the file name, as in pyxform. ``version`` is used only when the
-    settings sheet names none: a record must always name the version it was collected with.
+    settings sheet names none; with neither, the definition has none and the import makes one.
+    What the form has that Gõ Cửa ignores (it changes no answer) is added to ``warnings``, as
+    pyxform adds its own, each with its Excel row.
     """
     path = Path(path)
     if not path.is_file():
@@ -113,9 +117,10 @@ def read_xlsform(path: str | Path, *, version: str | None = None) -> dict[str, A
     if version and not settings.get("version"):
         settings["version"] = version
     definition = {"settings": settings, "survey": survey, "choices": choices}
-    problems = check_form(definition)
+    problems, ignored = review_form(definition)
+    excel_rows = {"survey": survey_rows, "choices": choice_rows}
     if problems:
-        raise _xlsform_error(problems[0], {"survey": survey_rows, "choices": choice_rows})
+        raise _xlsform_error(problems[0], excel_rows)
     # Checked last: the survey row that uses such a sheet is the clearer thing to point at.
     for sheet in UNSUPPORTED_SHEETS:
         rows = getattr(book, sheet) or []
@@ -128,6 +133,8 @@ def read_xlsform(path: str | Path, *, version: str | None = None) -> dict[str, A
                 f"the '{sheet}' sheet is not supported",
                 f"không hỗ trợ trang tính '{sheet}'",
             )
+    if warnings is not None:
+        warnings.extend(replace(w, row=_excel_row(w, excel_rows)) for w in ignored)
     return definition
 
 
@@ -196,17 +203,19 @@ def _row_quoted(book: DefinitionData | None, reason: str) -> int | None:
     )
 
 
-def _xlsform_error(problem: Problem, row_numbers: dict[str, list[int]]) -> XLSFormError:
+def _excel_row(problem: Problem, row_numbers: dict[str, list[int]]) -> int | None:
     # Problems count the rows of the definition; Excel also counts the blank rows left out.
     numbers = row_numbers.get(problem.sheet)
     row = problem.row
     if numbers is not None and row is not None and 2 <= row < len(numbers) + 2:
-        row = numbers[row - 2]
-    elif problem.sheet == "settings":
-        row = 2
+        return numbers[row - 2]
+    return 2 if problem.sheet == "settings" else row
+
+
+def _xlsform_error(problem: Problem, row_numbers: dict[str, list[int]]) -> XLSFormError:
     return XLSFormError(
         problem.sheet,
-        row,
+        _excel_row(problem, row_numbers),
         problem.feature or problem.column,
         problem.message_en,
         problem.message_vi,
@@ -259,12 +268,28 @@ def _column(sheet: str, header: str, double_colon: bool) -> str:
     if not double_colon and first.strip().lower() == "jr":  # jr:count is a name, not a language
         first, sep, rest = header, "", ""
     base = "_".join(first.split()).lower()
+    # XLSForm's older spelling of a column by its XForm attribute: bind::jr:constraintMsg is
+    # constraint_message, bind::relevant is relevant (pyxform's own aliases).
+    attribute = ("control" if base == "body" else base, rest.strip())
+    if sheet == "survey" and sep and (column := _attribute_columns().get(attribute)):
+        return column
     base = _COLUMN_ALIASES[sheet].get(base, base)
     if base not in _KNOWN_COLUMNS[sheet]:
         return header
     if not sep:
         return base
     return f"{base}::{_CODE_SPACING.sub(' (', rest).strip()}"
+
+
+@cache
+def _attribute_columns() -> dict[tuple[str, str], str]:
+    """(``bind``/``control``, attribute) → the model's column, from pyxform's aliases."""
+    found: dict[tuple[str, str], str] = {}
+    for alias, target in aliases.survey_header.items():
+        column = _COLUMN_ALIASES["survey"].get(alias, alias)
+        if isinstance(target, tuple) and column in SURVEY_COLUMNS:
+            found.setdefault(target, column)
+    return found
 
 
 def normalise_type(raw: str) -> str:
@@ -304,6 +329,8 @@ def _type_aliases() -> dict[str, str]:
         same = [name for name, other in plain.items() if other == spec]
         if len(same) == 1:  # "q calculate" is calculate and hidden alike: leave it unknown
             found[alias] = same[0]
+    # XLSForm's first name for acknowledge: the same widget, its answer "OK" a string as well.
+    found["trigger"] = "acknowledge"
     return found
 
 
