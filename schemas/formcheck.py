@@ -17,6 +17,7 @@ from schemas.expr_parser import FUNCTIONS
 from schemas.expressions import ExpressionError, parse
 from schemas.form import (
     AUTOMATIC_TYPES,
+    EMPTY_METADATA_TYPES,
     QUESTION_TYPES,
     Form,
     FormError,
@@ -224,6 +225,8 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
                 f"không hỗ trợ kiểu câu hỏi '{raw_type}'" + (f": {vi_hint}" if vi_hint else ""),
                 f"type '{raw_type}'",
             )
+        if base in EMPTY_METADATA_TYPES:
+            yield from _empty_metadata_problems(number, base, _text(row.get("required")))
         name = _text(row.get("name"))
         if name and not base.startswith("end_") and not _NAME.match(name):
             yield Problem(
@@ -240,6 +243,29 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
             yield _verdict_problem("survey", number, "appearance", verdict)
         for column in EXPRESSION_COLUMNS:
             yield from _function_problems(number, column, _text(row.get(column)))
+
+
+def _empty_metadata_problems(number: int, kind: str, required: str) -> Iterator[Problem]:
+    if required and required.lower() not in ("no", "false", "false()"):
+        yield Problem(
+            "survey",
+            number,
+            "required",
+            f"'{kind}' is always empty on the phone, so it cannot be required",
+            f"'{kind}' luôn để trống trên điện thoại nên không thể bắt buộc",
+            f"type '{kind}'",
+        )
+    yield Problem(
+        "survey",
+        number,
+        "type",
+        f"the metadata '{kind}' stays empty: a web app cannot read the phone's SIM, number or "
+        "account (nor can ODK Collect on recent Android)",
+        f"siêu dữ liệu '{kind}' luôn để trống: ứng dụng web không đọc được SIM, số điện thoại "
+        "hay tài khoản của máy (ODK Collect trên Android mới cũng không)",
+        f"type '{kind}'",
+        warning=True,
+    )
 
 
 def _is_media(column: str) -> bool:

@@ -331,6 +331,9 @@ def _type_aliases() -> dict[str, str]:
             found[alias] = same[0]
     # XLSForm's first name for acknowledge: the same widget, its answer "OK" a string as well.
     found["trigger"] = "acknowledge"
+    # ODK Collect fills uri:deviceid and deviceid alike today; the others stay empty anyway.
+    for kind in ("deviceid", "username", "phonenumber", "email", "simserial", "subscriberid"):
+        found[f"uri:{kind}"] = kind
     return found
 
 

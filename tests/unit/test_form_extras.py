@@ -247,3 +247,58 @@ def test_the_check_lists_each_warning_in_both_languages(tmp_path: Path) -> None:
         "Warning: Sheet 'settings', row 2, setting 'style': the setting 'style' is ignored "
         "(a theme for Enketo's pages): it changes no answer",
     ]
+
+
+# -- metadata -----------------------------------------------------------------------------------
+def test_metadata_the_phone_fills_imports_with_no_label(tmp_path: Path) -> None:
+    survey = [
+        ["type", "name", "label"],
+        ["start", "started", ""],
+        ["end time", "ended", ""],
+        ["today", "day", ""],
+        ["imei", "device", ""],
+        ["uri:deviceid", "device_uri", ""],
+        ["username", "volunteer", ""],
+        ["text", "q", "Q"],
+    ]
+    warnings: list[Problem] = []
+    definition = read_xlsform(workbook(tmp_path, survey), warnings=warnings)
+    assert [row["type"] for row in definition["survey"]] == [
+        "start",
+        "end",
+        "today",
+        "deviceid",
+        "deviceid",
+        "username",
+        "text",
+    ]
+    assert warnings == []
+
+
+def test_metadata_a_web_app_cannot_read_stays_empty_with_a_warning(tmp_path: Path) -> None:
+    survey = [
+        ["type", "name", "label", "required"],
+        ["phonenumber", "phone", "", ""],
+        ["email", "mail", "", ""],
+        ["get sim id", "sim", "", ""],
+        ["subscriberid", "subscriber", "", ""],
+    ]
+    warnings = read(tmp_path, survey)
+    assert where(warnings) == [
+        ("survey", 2, "type 'phonenumber'", 0),
+        ("survey", 3, "type 'email'", 0),
+        ("survey", 4, "type 'simserial'", 0),
+        ("survey", 5, "type 'subscriberid'", 0),
+    ]
+    assert "stays empty" in warnings[0].message_en and "luôn để trống" in warnings[0].message_vi
+    survey[1][3] = "yes"
+    error = refused(tmp_path, survey)
+    assert (error.sheet, error.row, error.feature) == ("survey", 2, "type 'phonenumber'")
+    assert "cannot be required" in error.en
+
+
+@pytest.mark.parametrize("kind", ["audit", "start-geopoint", "background-audio"])
+def test_metadata_that_records_more_is_refused(tmp_path: Path, kind: str) -> None:
+    name = "audit" if kind == "audit" else "m"  # pyxform's own rule for audits
+    error = refused(tmp_path, [["type", "name", "label"], ["text", "q", "Q"], [kind, name, ""]])
+    assert (error.sheet, error.row) == ("survey", 3) and kind in error.feature

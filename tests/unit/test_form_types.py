@@ -22,6 +22,11 @@ TODAY = "2026-11-20"
 def valid(**changes: Any) -> dict[str, Any]:
     data = {
         "name": "Lan",
+        "started": "2026-11-20T08:00:00.000Z",
+        "ended": "2026-11-20T08:40:00.000Z",
+        "on_day": "2026-11-20",
+        "device": "3f2c9a",
+        "volunteer": "tnv.demo",
         "count": 2,
         "weight": 3.5,
         "visit_day": "2026-11-20",
@@ -62,6 +67,13 @@ CASES = {
     "bad datetime": valid(moment="yesterday"),
     "bad decimal": valid(weight="3,5"),
     "note answered": valid(info="x"),
+    "metadata left out": valid(started=None, ended=None, on_day=None, device=None, volunteer=None),
+    "bad start": valid(started="soon"),
+    "bad today": valid(on_day="2026-11-31"),
+    "device id not text": valid(device=7),
+    "username not text": valid(volunteer=["tnv.demo"]),
+    "phone number given": valid(phone_no="0912345678"),
+    "email given": valid(mail="lan@example.org"),
 }
 
 
@@ -96,6 +108,18 @@ def test_the_expected_problems_are_found():
     assert server_codes(CASES["acknowledge missing"]) == {"ack": ["required"]}
     assert server_codes(CASES["bad geopoint"]) == {"where": ["not_geopoint"]}
     assert server_codes(CASES["note answered"]) == {"info": ["no_answer_expected"]}
+
+
+def test_metadata_is_checked_never_required_and_the_unreadable_kind_stays_empty():
+    assert server_codes(CASES["metadata left out"]) == {}
+    assert server_codes(CASES["bad start"]) == {"started": ["not_datetime"]}
+    assert server_codes(CASES["bad today"]) == {"on_day": ["not_date"]}
+    assert server_codes(CASES["device id not text"]) == {"device": ["wrong_type"]}
+    assert server_codes(CASES["username not text"]) == {"volunteer": ["wrong_type"]}
+    assert server_codes(CASES["phone number given"]) == {"phone_no": ["no_answer_expected"]}
+    assert server_codes(CASES["email given"]) == {"mail": ["no_answer_expected"]}
+    metadata = ["started", "ended", "on_day", "device", "volunteer", "phone_no", "mail"]
+    assert all(FORM.nodes[name].type != "text" for name in metadata)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
