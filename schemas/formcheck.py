@@ -190,7 +190,28 @@ def _split(column: str) -> tuple[str, str | None]:
 
 
 # -- row by row ---------------------------------------------------------------------------------
+# form_id and version name every record: plain words, short enough for a page and a URL.
+MAX_ID_LENGTH = 255
+
+
 def _settings_problems(settings: dict[str, Any]) -> Iterator[Problem]:
+    for column in ("form_id", "version"):
+        value = settings.get(column)
+        if value in (None, "") or (
+            isinstance(value, str | int | float)
+            and not isinstance(value, bool)
+            and len(str(value).strip()) <= MAX_ID_LENGTH
+        ):
+            continue
+        yield Problem(
+            "settings",
+            2,
+            column,
+            f"the {column} must be a word or a number of at most {MAX_ID_LENGTH} characters",
+            f"{column} phải là một từ hoặc một số, dài tối đa {MAX_ID_LENGTH} ký tự",
+            column,
+        )
+        return
     # No version is no problem: the import makes one (see with_version).
     if not _text(settings.get("form_id")):
         yield Problem(

@@ -302,3 +302,12 @@ def test_metadata_that_records_more_is_refused(tmp_path: Path, kind: str) -> Non
     name = "audit" if kind == "audit" else "m"  # pyxform's own rule for audits
     error = refused(tmp_path, [["type", "name", "label"], ["text", "q", "Q"], [kind, name, ""]])
     assert (error.sheet, error.row) == ("survey", 3) and kind in error.feature
+
+
+def test_form_id_and_version_are_short_words(tmp_path: Path) -> None:
+    survey = [["type", "name", "label"], ["text", "q", "Q"]]
+    for settings in ([["form_id"], ["f" * 256]], [["form_id", "version"], ["f", "9" * 256]]):
+        error = refused(tmp_path, survey, settings=settings)
+        assert (error.sheet, error.row) == ("settings", 2)
+        assert "at most 255" in error.en and "tối đa 255" in error.vi
+    assert read(tmp_path, survey, settings=[["form_id", "version"], ["f" * 255, "9" * 255]]) == []
