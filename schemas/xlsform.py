@@ -249,6 +249,8 @@ def _read_sheet(book: DefinitionData, sheet: str) -> tuple[list[dict[str, str]],
             if not row.get("type"):
                 continue  # XLSForm skips a row without a type as a comment
             row["type"] = normalise_type(row["type"])
+            if row["type"] == "phone number":
+                _phone_number(row)
             for column in _YES_NO_COLUMNS:
                 if column in row and row[column] in aliases.yes_no:
                     row[column] = "yes" if aliases.yes_no[row[column]] else "no"
@@ -258,6 +260,16 @@ def _read_sheet(book: DefinitionData, sheet: str) -> tuple[list[dict[str, str]],
             rows.append(row)
             numbers.append(number)
     return rows, numbers
+
+
+# pyxform's "phone number" is a text question of digits only: this constraint, as its XForm has.
+PHONE_NUMBER_CONSTRAINT = "regex(., '^\\d*$')"
+
+
+def _phone_number(row: dict[str, str]) -> None:
+    row["type"] = "text"
+    own = str(row.get("constraint") or "").strip()
+    row["constraint"] = f"({own}) and {PHONE_NUMBER_CONSTRAINT}" if own else PHONE_NUMBER_CONSTRAINT
 
 
 def _column(sheet: str, header: str, double_colon: bool) -> str:

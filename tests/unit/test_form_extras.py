@@ -311,3 +311,26 @@ def test_form_id_and_version_are_short_words(tmp_path: Path) -> None:
         assert (error.sheet, error.row) == ("settings", 2)
         assert "at most 255" in error.en and "tối đa 255" in error.vi
     assert read(tmp_path, survey, settings=[["form_id", "version"], ["f" * 255, "9" * 255]]) == []
+
+
+def test_a_phone_number_is_a_text_of_digits_as_pyxform_writes_it(tmp_path: Path) -> None:
+    from schemas.form import Form
+    from schemas.validate import RecordChecker
+
+    survey = [
+        ["type", "name", "label", "constraint"],
+        ["phone number", "phone", "Phone", ""],
+        ["phone number", "mobile", "Mobile", "string-length(.) = 10"],
+    ]
+    definition = read_xlsform(
+        workbook(tmp_path, survey, settings=[["form_id", "version"], ["f", "1"]])
+    )
+    assert definition["survey"][0]["type"] == definition["survey"][1]["type"] == "text"
+    checker = RecordChecker(Form(definition))
+    assert checker.check({"phone": "0912345678", "mobile": "0912345678"}) == {}
+    errors = checker.check({"phone": "0912 345", "mobile": "091234"})
+    assert (
+        [e["code"] for e in errors["phone"]]
+        == [e["code"] for e in errors["mobile"]]
+        == ["constraint"]
+    )
