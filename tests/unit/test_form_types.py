@@ -143,3 +143,16 @@ def test_or_other_adds_the_choice_and_the_question_in_form_order():
     names = list(FORM.nodes)
     assert names.index("fruit_other") == names.index("fruit") + 1
     assert FORM.label(FORM.nodes["fruit_other"], "vi") == "Ghi rõ lựa chọn khác"
+
+
+def test_staff_never_type_metadata_and_an_edit_keeps_it():
+    from werkzeug.datastructures import MultiDict
+
+    from server.domain.records.edit import edit_view, read_form
+
+    shown = {f["name"] for s in edit_view(FORM, valid(), "vi") for f in s["fields"]}
+    assert "q:name" in shown
+    metadata = ["started", "ended", "on_day", "device", "volunteer", "phone_no", "mail"]
+    assert not shown & {f"q:{name}" for name in metadata}
+    data, errors = read_form(FORM, valid(), MultiDict({"q:name": "Lan", "q:device": "forged"}))
+    assert errors == {} and data["device"] == "3f2c9a" and data["volunteer"] == "tnv.demo"
