@@ -44,6 +44,9 @@ from schemas.ziplimits import FORM, ZipRefused, check_zip
 # What pyxform reads as a workbook: .xlsx and .xlsm with openpyxl, the older .xls with xlrd.
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 UNSUPPORTED_SHEETS = ("external_choices", "entities", "osm")
+# Sheets only select_one_external and osm questions read; the entities sheet makes ODK Central
+# keep data outside the record, so it is refused even with no question naming it.
+_USED_ONLY_BY_REFUSED_TYPES = ("external_choices", "osm")
 _YES_NO_COLUMNS = ("required", "read_only")
 # XLSForm's other spellings of the model's columns (pyxform's aliases), after snake_casing.
 _COLUMN_ALIASES = {
@@ -125,7 +128,20 @@ def read_xlsform(
     for sheet in UNSUPPORTED_SHEETS:
         rows = getattr(book, sheet) or []
         first = next((number for number, row in enumerate(rows, start=2) if row), None)
-        if first is not None:
+        if first is not None and sheet in _USED_ONLY_BY_REFUSED_TYPES:
+            # No question uses it (one that did was refused above): it changes no answer.
+            ignored.append(
+                Problem(
+                    sheet,
+                    first,
+                    "",
+                    f"the '{sheet}' sheet is ignored: no question uses it",
+                    f"bỏ qua trang tính '{sheet}': không câu hỏi nào dùng nó",
+                    f"sheet '{sheet}'",
+                    warning=True,
+                )
+            )
+        elif first is not None:
             raise XLSFormError(
                 sheet,
                 first,

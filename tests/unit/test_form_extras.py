@@ -334,3 +334,30 @@ def test_a_phone_number_is_a_text_of_digits_as_pyxform_writes_it(tmp_path: Path)
         == [e["code"] for e in errors["mobile"]]
         == ["constraint"]
     )
+
+
+def test_an_unused_external_choices_sheet_is_ignored_an_entities_sheet_refused(
+    tmp_path: Path,
+) -> None:
+    survey = [["type", "name", "label"], ["text", "q", "Q"]]
+    external = [["list_name", "name", "label"], ["towns", "hanoi", "Hà Nội"]]
+    assert where(read(tmp_path, survey, external_choices=external)) == [
+        ("external_choices", 2, "sheet 'external_choices'", 0)
+    ]
+    entities = [["list_name", "label"], ["households", "concat(${q}, '')"]]
+    error = refused(tmp_path, survey, entities=entities)
+    assert (error.sheet, error.row, error.feature) == ("entities", 2, "entities")
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("geotrace", "use a geopoint"),
+        ("audio", "only photos"),
+        ("range", "constraint"),
+        ("start-geopoint", "geopoint question"),
+    ],
+)
+def test_a_type_not_supported_says_what_to_use(tmp_path: Path, kind: str, words: str) -> None:
+    error = refused(tmp_path, [["type", "name", "label"], ["text", "q", "Q"], [kind, "m", "M"]])
+    assert (error.row, error.feature) == (3, f"type '{kind}'") and words in error.en

@@ -28,6 +28,7 @@ def workbook(
     choices: list[list[str]] | None = None,
     settings: list[list[str]] | None = None,
     name: str = "form.xlsx",
+    **other_sheets: list[list[str]],
 ) -> Path:
     """A workbook written cell by cell, headers as given: not through write_xlsform."""
     book = Workbook()
@@ -37,6 +38,7 @@ def workbook(
         "choices": choices
         or [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"]],
         "settings": settings or [["form_id", "version"], ["test", "1"]],
+        **other_sheets,
     }
     for title, rows in sheets.items():
         sheet = book.create_sheet(title)
