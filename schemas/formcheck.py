@@ -26,6 +26,7 @@ from schemas.form import (
     parse_type,
 )
 from schemas.formextras import (
+    TYPE_ADVICE,
     USED_SETTINGS,
     Verdict,
     appearance_verdicts,
@@ -79,61 +80,6 @@ _STRING = re.compile(r"'[^']*'|\"[^\"]*\"")
 _CALL = re.compile(r"([A-Za-z_][\w.:-]*)\s*\(")
 _OPERATORS = frozenset({"and", "or", "div", "mod"})
 _NAME = re.compile(r"^[^\W\d][\w.-]*$")
-_UNSUPPORTED_TYPE_HINTS = {
-    "select_one_from_file": (
-        "choices must be on the choices sheet, not in a file",
-        "lựa chọn phải nằm trên trang choices, không lấy từ tệp",
-    ),
-    "select_multiple_from_file": (
-        "choices must be on the choices sheet, not in a file",
-        "lựa chọn phải nằm trên trang choices, không lấy từ tệp",
-    ),
-    "select_one_external": (
-        "choices must be on the choices sheet",
-        "lựa chọn phải nằm trên trang choices",
-    ),
-    "begin_loop": ("use a repeat instead of a loop", "hãy dùng nhóm lặp (repeat) thay cho loop"),
-    "geotrace": (
-        "a line drawn on a map is not collected: use a geopoint",
-        "không thu thập đường vẽ trên bản đồ: hãy dùng geopoint",
-    ),
-    "geoshape": (
-        "a shape drawn on a map is not collected: use a geopoint",
-        "không thu thập vùng vẽ trên bản đồ: hãy dùng geopoint",
-    ),
-    "audio": ("only photos are collected", "chỉ thu thập ảnh chụp"),
-    "video": ("only photos are collected", "chỉ thu thập ảnh chụp"),
-    "file": ("only photos are collected", "chỉ thu thập ảnh chụp"),
-    "background-audio": ("sound is never recorded", "không bao giờ ghi âm"),
-    "range": (
-        "use an integer or decimal with a constraint",
-        "hãy dùng integer hoặc decimal kèm constraint",
-    ),
-    "rank": (
-        "use one select_one per place in the order",
-        "hãy dùng mỗi vị trí một câu select_one",
-    ),
-    "audit": (
-        "no log of the volunteer's moves through the form is kept",
-        "không lưu nhật ký thao tác của tình nguyện viên trên biểu mẫu",
-    ),
-    "start-geopoint": (
-        "add a geopoint question the volunteer fills",
-        "hãy thêm câu hỏi geopoint để tình nguyện viên điền",
-    ),
-    "background-geopoint": (
-        "add a geopoint question the volunteer fills",
-        "hãy thêm câu hỏi geopoint để tình nguyện viên điền",
-    ),
-    "csv-external": (
-        "attached files are not read by expressions",
-        "biểu thức không đọc tệp đính kèm",
-    ),
-    "xml-external": (
-        "attached files are not read by expressions",
-        "biểu thức không đọc tệp đính kèm",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -276,7 +222,7 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
             continue
         base, _, _ = parse_type(raw_type)
         if base not in QUESTION_TYPES and base not in STRUCTURE_TYPES:
-            en_hint, vi_hint = _UNSUPPORTED_TYPE_HINTS.get(base, ("", ""))
+            en_hint, vi_hint = TYPE_ADVICE.get(base, ("", ""))
             yield Problem(
                 "survey",
                 number,

@@ -39,6 +39,65 @@ def _refused(feature: str, en: str, vi: str) -> Verdict:
 
 _YES = frozenset({"yes", "true", "true()", "1"})
 
+# -- question types -----------------------------------------------------------------------------
+# What to use instead of a question type Gõ Cửa does not collect (it is refused all the same).
+TYPE_ADVICE = {
+    "select_one_from_file": (
+        "choices must be on the choices sheet, not in a file",
+        "lựa chọn phải nằm trên trang choices, không lấy từ tệp",
+    ),
+    "select_multiple_from_file": (
+        "choices must be on the choices sheet, not in a file",
+        "lựa chọn phải nằm trên trang choices, không lấy từ tệp",
+    ),
+    "select_one_external": (
+        "choices must be on the choices sheet",
+        "lựa chọn phải nằm trên trang choices",
+    ),
+    "begin_loop": ("use a repeat instead of a loop", "hãy dùng nhóm lặp (repeat) thay cho loop"),
+    "geotrace": (
+        "a line drawn on a map is not collected: use a geopoint",
+        "không thu thập đường vẽ trên bản đồ: hãy dùng geopoint",
+    ),
+    "geoshape": (
+        "a shape drawn on a map is not collected: use a geopoint",
+        "không thu thập vùng vẽ trên bản đồ: hãy dùng geopoint",
+    ),
+    "audio": ("only photos are collected", "chỉ thu thập ảnh chụp"),
+    "video": ("only photos are collected", "chỉ thu thập ảnh chụp"),
+    "file": ("only photos are collected", "chỉ thu thập ảnh chụp"),
+    "background-audio": ("sound is never recorded", "không bao giờ ghi âm"),
+    "range": (
+        "use an integer or decimal with a constraint",
+        "hãy dùng integer hoặc decimal kèm constraint",
+    ),
+    "rank": (
+        "use one select_one per place in the order",
+        "hãy dùng mỗi vị trí một câu select_one",
+    ),
+    "audit": (
+        "no log of the volunteer's moves through the form is kept",
+        "không lưu nhật ký thao tác của tình nguyện viên trên biểu mẫu",
+    ),
+    "start-geopoint": (
+        "add a geopoint question the volunteer fills",
+        "hãy thêm câu hỏi geopoint để tình nguyện viên điền",
+    ),
+    "background-geopoint": (
+        "add a geopoint question the volunteer fills",
+        "hãy thêm câu hỏi geopoint để tình nguyện viên điền",
+    ),
+    "csv-external": (
+        "attached files are not read by expressions",
+        "biểu thức không đọc tệp đính kèm",
+    ),
+    "xml-external": (
+        "attached files are not read by expressions",
+        "biểu thức không đọc tệp đính kèm",
+    ),
+}
+
+
 # -- settings -----------------------------------------------------------------------------------
 USED_SETTINGS = frozenset(
     {"form_id", "version", "form_title", "default_language", "allow_choice_duplicates"}
