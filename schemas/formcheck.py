@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pyxform.utils import default_is_dynamic
+
 from schemas.expr_parser import FUNCTIONS
 from schemas.expressions import ExpressionError, parse
 from schemas.form import (
@@ -176,6 +178,8 @@ def _split(column: str) -> tuple[str, str | None]:
 
 
 # -- row by row ---------------------------------------------------------------------------------
+# pyxform decides whether a default is an expression by the XForm type's name.
+_XFORM_TYPES = {"datetime": "dateTime", "start": "dateTime", "end": "dateTime", "today": "date"}
 # form_id and version name every record: plain words, short enough for a page and a URL.
 MAX_ID_LENGTH = 255
 
@@ -234,6 +238,19 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
             )
         if base in EMPTY_METADATA_TYPES:
             yield from _empty_metadata_problems(number, base, _text(row.get("required")))
+        default = _text(row.get("default"))
+        if default and default_is_dynamic(default, _XFORM_TYPES.get(base, base)):
+            # ODK works such a default out when the form opens; here it would be kept as words.
+            yield Problem(
+                "survey",
+                number,
+                "default",
+                f"a default worked out by an expression ({default}) is not supported: use a "
+                "plain value, or a calculation",
+                f"không hỗ trợ giá trị mặc định tính bằng biểu thức ({default}): hãy dùng một "
+                "giá trị cố định, hoặc cột calculation",
+                "default",
+            )
         name = _text(row.get("name"))
         if name and not base.startswith("end_") and not _NAME.match(name):
             yield Problem(

@@ -361,3 +361,32 @@ def test_an_unused_external_choices_sheet_is_ignored_an_entities_sheet_refused(
 def test_a_type_not_supported_says_what_to_use(tmp_path: Path, kind: str, words: str) -> None:
     error = refused(tmp_path, [["type", "name", "label"], ["text", "q", "Q"], [kind, "m", "M"]])
     assert (error.row, error.feature) == (3, f"type '{kind}'") and words in error.en
+
+
+@pytest.mark.parametrize(
+    ("kind", "default", "dynamic"),
+    [
+        ("date", "today()", True),
+        ("text", "concat(${q}, '!')", True),
+        ("integer", "${n} + 1", True),
+        ("date", "2026-01-01", False),
+        ("integer", "-5", False),
+        ("decimal", "3.5", False),
+        ("text", "Thôn Đông", False),
+    ],
+)
+def test_a_default_worked_out_by_an_expression_is_refused(
+    tmp_path: Path, kind: str, default: str, dynamic: bool
+) -> None:
+    survey = [
+        ["type", "name", "label", "default"],
+        ["integer", "n", "N", ""],
+        ["text", "q", "Q", ""],
+        [kind, "d", "D", default],
+    ]
+    if not dynamic:
+        assert read(tmp_path, survey) == []
+        return
+    error = refused(tmp_path, survey)
+    assert (error.sheet, error.row, error.feature) == ("survey", 4, "default")
+    assert default in error.en and default in error.vi
