@@ -250,7 +250,7 @@ def parameter_verdicts(value: str) -> Iterator[Verdict]:
 
 
 # -- appearances --------------------------------------------------------------------------------
-USED_APPEARANCES = frozenset({"minimal", "multiline", "field-list"})
+USED_APPEARANCES = frozenset({"minimal", "multiline", "field-list", "numbers"})
 # Appearances that collect something else than the question's type says on the phone.
 _REFUSED_APPEARANCES = {
     "signature": ("a signature drawn on the screen", "chữ ký vẽ trên màn hình"),

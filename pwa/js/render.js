@@ -256,7 +256,7 @@ export class FormView {
     const numeric = node.type === 'integer' || node.type === 'decimal';
     const input = appearance.includes('multiline')
       ? el('textarea', { id, rows: 3 })
-      : el('input', { id, type: types[node.type] || 'text', inputmode: node.type === 'integer' ? 'numeric' : node.type === 'decimal' ? 'decimal' : null, autocomplete: 'off' });
+      : el('input', { id, type: types[node.type] || 'text', inputmode: node.type === 'integer' || /\bnumbers\b/.test(appearance) ? 'numeric' : node.type === 'decimal' ? 'decimal' : null, autocomplete: 'off' });
     if (/^(yes|true)/i.test(String(node.row.read_only || ''))) input.readOnly = true;
     if (!numeric && !types[node.type]) input.maxLength = MAX_TEXT_LENGTH; // the checker's limit
     const parse = (raw) => {

@@ -36,6 +36,9 @@ def test_every_question_type_on_the_phone(server, browser):
         expect(page.locator(f'[data-path="{metadata}"]')).to_have_count(0)  # never asked
     app.type("name", "Lan")
     app.type("story", "Dòng một\nDòng hai")
+    # appearance 'numbers': a text answer typed on the phone's number pad.
+    expect(app.question("digits").locator("input")).to_have_attribute("inputmode", "numeric")
+    app.type("digits", "0912345678")
     app.type("count", 2)
     app.type("visit_day", "2026-11-20")
     app.type("visit_time", "08:30")
@@ -78,6 +81,7 @@ def test_every_question_type_on_the_phone(server, browser):
     assert data["started"].endswith("Z") and re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["on_day"])
     assert "phone_no" not in data and "mail" not in data
     assert data["story"] == "Dòng một\nDòng hai" and data["count"] == 2 and data["double"] == 4
+    assert data["digits"] == "0912345678"  # text all the same, leading 0 and all
     assert data["weight"] == 3.5 and data["ack"] == "OK" and data["colour"] == "green"
     assert data["fruit"] == ["mango", "other"] and data["fruit_other"] == "Ổi"
     assert (data["region"], data["province"]) == ("south", "cantho")
