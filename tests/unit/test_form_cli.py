@@ -60,3 +60,11 @@ def test_another_kind_of_file_is_refused_in_both_languages(tmp_path: Path, name:
     assert done.exit_code == 1
     assert "biểu mẫu phải là tệp .xlsx, .xlsm, .xls (XLSForm) hoặc .json" in done.output
     assert "a form is an .xlsx, .xlsm or .xls file (XLSForm) or .json" in done.output
+
+
+def test_the_default_survey_checks_with_no_warning(tmp_path: Path) -> None:
+    from schemas.form import DEFAULT_FORM
+
+    for path in (DEFAULT_FORM, DEFAULT_FORM.with_suffix(".xlsx")):
+        done = gocua(tmp_path, "form", "check", path)
+        assert done.output == "OK: ho_gia_dinh_cds version 2026.11.1\n", done.output
