@@ -4,7 +4,8 @@ pyxform judges the workbook first, so a form ODK tools would refuse is refused h
 pyxform's reason. The sheets are then read into the form model with the columns as written:
 only spellings XLSForm itself treats as the same are unified (``LABEL::EN`` and ``label::EN``,
 ``relevance`` and ``relevant``, ``begin group`` and ``begin_group``). Whatever Gõ Cửa would run
-differently from ODK is an ``XLSFormError`` naming the sheet, the Excel row and the feature.
+differently from ODK is an ``XLSFormError`` naming the sheet, the Excel row and the feature;
+what it ignores because it changes no answer is a warning (``schemas/formextras.py``).
 
     python -m schemas.xlsform export schemas/forms/household_survey.json household_survey.xlsx
     python -m schemas.xlsform import some_form.xlsx some_form.json [--version 2026.1]
@@ -415,7 +416,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             write_xlsform(json.loads(args.source.read_text(encoding="utf-8")), args.target)
         else:
-            definition = read_xlsform(args.source, version=args.version)
+            warnings: list[Problem] = []
+            definition = read_xlsform(args.source, version=args.version, warnings=warnings)
+            for warning in warnings:
+                print(f"{warning.sheet} {warning.row}: {warning.message_en}", file=sys.stderr)
             args.target.write_text(
                 json.dumps(definition, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
             )
