@@ -26,7 +26,8 @@ class StartRefused(RuntimeError):
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    # The staff site's /static/ is site.py's (compressed as the collector's files are).
+    app = Flask(__name__, static_folder=None)
     settings = setting.load()
     app.config.from_mapping(
         DATA_DIR=str(settings.data_dir),

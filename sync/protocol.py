@@ -217,6 +217,26 @@ class ErasureSchema(Schema):
     id = _text(max_length=100)
 
 
+RESOLUTIONS = ("kept_current", "took_conflict", "merged")
+
+
+class ResolutionSchema(Schema):
+    """A conflict revision settled on the sender (kept aside, or its answers taken in whole
+    or in part by a new revision that travels as an item): the receiver marks its copy so."""
+
+    class Meta:
+        unknown = RAISE
+
+    id = _text(validate_with=_uuid)
+    rev = _text(validate_with=_uuid)
+    resolution = fields.String(
+        required=True,
+        error_messages=_CODES,
+        validate=validate.OneOf(RESOLUTIONS, error="not_a_choice"),
+    )
+    resolved_at = _text(max_length=40)
+
+
 class UpstreamSchema(Schema):
     """What a commune server sends beside its records: only server peers may send it.
 
@@ -239,6 +259,7 @@ class UpstreamSchema(Schema):
     records = fields.List(fields.Nested(RecordStateSchema), load_default=list)
     rewrites = fields.List(fields.Nested(RewriteSchema), load_default=list)
     erasures = fields.List(fields.Nested(ErasureSchema), load_default=list)
+    resolutions = fields.List(fields.Nested(ResolutionSchema), load_default=list)
 
 
 _RECORD_SCHEMA = RecordSchema()

@@ -2,34 +2,55 @@
 // (on opening, on regaining the network, after finalizing, by the button) and keeps data safe.
 import { all, getKv, put, setKv } from './db.js';
 import { toast } from './dom.js';
-import { lang, loadMessages, setLang, t } from './i18n.js';
+import { lang, loadMessages, say, setLang, t } from './i18n.js';
 import { go, state } from './nav.js';
 import { backupFile, recordsToRestore, waitingCount, withHouseholds } from './records.js';
-import { AuthError, HttpError, backoffDelay, enroll, syncNow } from './sync.js';
+import {
+  AuthError, CHECK_EVERY, HttpError, backoffDelay, checkDelay, checkServer, enroll, reach, reachEvents, reachState, syncNow,
+} from './sync.js';
 import './screens/enroll.js';
 import './screens/home.js';
 import './screens/visit.js';
 
 let retryTimer = null;
 let failures = 0;
+let checkTimer = null;
 
-async function updateHeader() {
-  const records = await all('records');
-  const waiting = waitingCount(records);
-  const badge = document.getElementById('badge');
-  badge.textContent = String(waiting);
-  badge.hidden = waiting === 0;
-  badge.title = t('app.waiting_count', { count: waiting });
-  const net = document.getElementById('net');
-  net.textContent = navigator.onLine ? t('app.online') : t('app.offline');
-  net.className = navigator.onLine ? 'net online' : 'net offline';
-  document.getElementById('lang').textContent = lang() === 'vi' ? 'EN' : 'VI';
+// The light check of the server (sync.js: checkServer) when nothing else asked it lately. Never
+// while the app is hidden, the phone has no network, or a sync runs or waits to retry: those are
+// exchanges themselves, and a server that is down is then asked only by the sync's backoff.
+function scheduleCheck(delay = checkDelay(reach.at)) {
+  clearTimeout(checkTimer);
+  checkTimer = setTimeout(() => {
+    if (document.hidden || !navigator.onLine || state.syncing || retryTimer || !state.device) {
+      scheduleCheck(CHECK_EVERY);
+      return;
+    }
+    checkServer(); // hearing back (or not) schedules the next one
+  }, delay);
 }
 
-function errorText(e) {
-  if (e instanceof HttpError && e.body?.message) return e.body.message[lang()] || e.body.message.vi;
-  if (e instanceof AuthError) return t('app.revoked');
-  return t('app.network_error');
+async function updateHeader() {
+  const waiting = waitingCount(await all('records'));
+  const badge = document.getElementById('badge');
+  badge.textContent = t(waiting === 1 ? 'app.waiting_one' : 'app.waiting_count', { count: waiting });
+  badge.dataset.count = String(waiting);
+  const net = document.getElementById('net');
+  const now = reachState(navigator.onLine, reach.answered);
+  net.textContent = t(`app.server_${now}`);
+  net.className = `net ${now}`;
+  net.dataset.state = now;
+  const switcher = document.getElementById('lang');
+  // The accessible name starts with the visible text (WCAG 2.5.3), then says what it does.
+  switcher.textContent = lang() === 'vi' ? 'EN' : 'VI';
+  switcher.setAttribute('aria-label', lang() === 'vi' ? 'EN – English' : 'VI – Tiếng Việt');
+}
+
+/** A failed sync as a message kept by its code, rendered in whatever language is current. */
+function errorMessage(e) {
+  if (e instanceof HttpError && e.body?.message?.vi) return { vi: e.body.message.vi, en: e.body.message.en || e.body.message.vi };
+  if (e instanceof AuthError) return { key: 'app.revoked' };
+  return { key: 'app.network_error' };
 }
 
 async function refresh() {
@@ -40,6 +61,7 @@ async function refresh() {
 async function sync(reason) {
   if (state.syncing || !state.device || state.revoked) return;
   clearTimeout(retryTimer);
+  retryTimer = null;
   state.syncing = true;
   state.progress = null;
   if (state.screen === 'home') await go('home');
@@ -53,16 +75,17 @@ async function sync(reason) {
       if (bar) { bar.max = p.total || 1; bar.value = p.done; }
     });
     failures = 0;
-    const time = new Date().toLocaleTimeString(lang(), { hour: '2-digit', minute: '2-digit' });
-    state.notice = { kind: 'ok', text: pushed.total ? t('app.sync_done', { ...pushed, time }) : t('app.sync_nothing', { time }) };
+    // Kept as a code and a time: the home renders it in the language and zone of the moment.
+    state.notice = { kind: 'ok', key: pushed.total ? 'app.sync_done' : 'app.sync_nothing', params: { ...pushed },
+      at: new Date().toISOString() };
     navigator.serviceWorker?.getRegistration().then((r) => r?.update()).catch(() => {});
   } catch (e) {
     if (e instanceof AuthError) state.revoked = true;
-    state.notice = { kind: 'error', text: errorText(e) };
-    if (reason === 'button') toast(errorText(e), 'error');
+    state.notice = { kind: 'error', ...errorMessage(e) };
+    if (reason === 'button') toast(say(errorMessage(e)), 'error');
     if (!(e instanceof AuthError)) {
       // Try again by itself later, further apart each time, up to five minutes.
-      retryTimer = setTimeout(() => sync('retry'), Math.max(5000, backoffDelay(++failures)));
+      retryTimer = setTimeout(() => { retryTimer = null; sync('retry'); }, Math.max(5000, backoffDelay(++failures)));
     }
   } finally {
     state.syncing = false;
@@ -74,7 +97,7 @@ async function doEnroll(code) {
   try {
     await enroll(code.trim());
   } catch (e) {
-    go('enroll', errorText(e));
+    go('enroll', say(errorMessage(e)));
     return;
   }
   state.device = await getKv('device');
@@ -143,6 +166,9 @@ async function start() {
   await loadMessages();
   setLang(await getKv('lang', 'vi')); // Vietnamese first; English by the switch
   state.actions = { enroll: doEnroll, sync, backup, restore, persist };
+  // The visit's steps stick right under the header, whose height changes with its messages.
+  const bar = document.getElementById('bar');
+  new ResizeObserver(() => document.documentElement.style.setProperty('--bar-height', `${bar.offsetHeight}px`)).observe(bar);
   document.getElementById('lang').addEventListener('click', async () => {
     setLang(lang() === 'vi' ? 'en' : 'vi');
     await setKv('lang', lang());
@@ -154,6 +180,9 @@ async function start() {
   window.addEventListener('online', () => { updateHeader(); sync('online'); });
   window.addEventListener('offline', updateHeader);
   document.addEventListener('gocua:home', updateHeader);
+  reachEvents.addEventListener('change', () => { updateHeader(); scheduleCheck(); });
+  reachEvents.addEventListener('heard', () => scheduleCheck());
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) scheduleCheck(); });
   registerWorker().catch(() => {});
   const code = new URLSearchParams(location.hash.slice(1)).get('enroll');
   state.device = await getKv('device');
@@ -162,8 +191,15 @@ async function start() {
     await doEnroll(code);
     return;
   }
-  if (!state.device) { go('enroll'); await updateHeader(); return; }
-  await go('home');
+  if (!state.device) {
+    go('enroll');
+    await updateHeader();
+    checkServer(); // whether enrolling can work now; nothing else asks the server on this screen
+    return;
+  }
+  // A visit open when the page was reloaded or the phone closed the app opens again where it was.
+  const open = await getKv('open_visit');
+  await (open ? go('visit', open) : go('home'));
   await updateHeader();
   sync('open');
 }

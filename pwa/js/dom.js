@@ -13,10 +13,13 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** A short message at the bottom of the screen; errors stay longer. */
+/** A short message in the top bar, under the status; errors stay longer. */
 export function toast(text, kind = 'info') {
   const box = el('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status', text });
-  document.getElementById('toasts')?.append(box);
+  const shelf = document.getElementById('toasts');
+  shelf?.append(box);
+  // They take room in the header: the three newest at most.
+  while (shelf && shelf.children.length > 3) shelf.firstElementChild.remove();
   setTimeout(() => box.remove(), kind === 'error' ? 10000 : 5000);
 }
 

@@ -59,6 +59,58 @@ export function isEmpty(v) {
   return v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
 }
 
+// A text question holds a phone number when its name ends with one of these words (English or
+// Vietnamese, optionally followed by "number"): phone, contact_phone, so_dien_thoai, sdt,
+// mobile_no; not phone_access or phone_brand.
+const PHONE_NAME = /(?:^|[_.-])(?:phone|tel|telephone|mobile|sdt|dien_?thoai)(?:[_.-](?:number|no|num))?$/i;
+// A constraint that only a string of digits can meet: regex(., '^0[0-9]{9}$'), regex(., '\d+').
+const DIGITS_ONLY = /^regex\(\s*\.\s*,\s*(['"])\^?(?:\\d|\\\+|\[0-9\]|[0-9]|\{\d+(?:,\d*)?\}|[+*?])+\$?\1\s*\)$/;
+
+/**
+ * The keyboard a typed answer needs (the input's `inputmode`): `numeric` for an integer or a
+ * text shown with `appearance=numbers` or constrained to digits, `decimal` for a decimal, `tel`
+ * for a text that holds a phone number; null for the letter keyboard.
+ */
+export function inputMode(node) {
+  if (node.type === 'integer') return 'numeric';
+  if (node.type === 'decimal') return 'decimal';
+  if (node.type !== 'text') return null;
+  if (PHONE_NAME.test(node.name)) return 'tel';
+  const appearance = String(node.row.appearance || '').toLowerCase().split(/\s+/);
+  if (appearance.includes('numbers') || DIGITS_ONLY.test(String(node.row.constraint || '').trim())) return 'numeric';
+  return null;
+}
+
+// ". <= count(${members})" in a constraint: the answer is the number of one of that repeat's entries.
+const COUNT_BOUND = /(?:^|\band\s+)\.\s*<=\s*count\(\s*\$\{\s*([^{}\s]+)\s*\}\s*\)(?=\s*(?:$|and\b))/;
+
+/**
+ * The repeat an integer question picks an entry of, by its number (1, 2 ...): the question's
+ * constraint bounds it by that repeat's count, `. >= 1 and . <= count(${members})`, and the
+ * repeat is not one the question is in. The phone offers the entries by name (see entryName);
+ * the answer stays the number. Null for any other question.
+ */
+export function pickedRepeat(form, node) {
+  if (node.type !== 'integer') return null;
+  const m = COUNT_BOUND.exec(String(node.row.constraint || '').trim());
+  const repeat = m ? form.nodes.get(m[1]) : null;
+  if (!repeat || repeat.kind !== 'repeat' || node.repeats.includes(repeat.name)) return null;
+  // Its entries must be one list seen from the question: the repeats around it enclose the question too.
+  return repeat.repeats.every((name, i) => node.repeats[i] === name) ? repeat : null;
+}
+
+/** The question that names an entry of `repeat`: its first text question (outside inner repeats). */
+export function entryNameField(repeat) {
+  for (const child of repeat.children) {
+    if (child.kind === 'field' && child.type === 'text') return child;
+    if (child.kind === 'group') {
+      const inner = entryNameField(child);
+      if (inner) return inner;
+    }
+  }
+  return null;
+}
+
 /** A parsed form definition (the XLSForm model as JSON). */
 export class Form {
   constructor(definition) {

@@ -28,3 +28,14 @@ export function message(key, params = {}) {
     en: format(catalogues.en?.[key] ?? key, params),
   };
 }
+
+/**
+ * A message kept by its code, `{key, params}`, or as the server sent it, `{vi, en}`, in the
+ * current language: what is kept to be shown later (the last sync's outcome) is kept this way,
+ * so that switching the language changes it too.
+ */
+export function say(kept) {
+  if (!kept) return '';
+  if (kept.key) return t(kept.key, kept.params);
+  return kept[current] || kept.vi || '';
+}

@@ -2,11 +2,18 @@
 // No DOM and no IndexedDB here, so node --test runs it as it is.
 
 /** Local states, in the order a record moves through them. */
-export const STATES = ['draft', 'finalized', 'synced', 'has_issues', 'approved', 'rejected', 'conflict'];
+export const STATES = ['draft', 'finalized', 'synced', 'has_issues', 'approved', 'rejected', 'conflict', 'resolved'];
 /** States in which the volunteer may change the answers. */
 export const EDITABLE = new Set(['draft', 'rejected', 'has_issues']);
-/** States whose current revision the server has acknowledged. */
-export const ON_SERVER = new Set(['synced', 'has_issues', 'approved']);
+/** States whose current revision the server has acknowledged. `resolved`: the office settled a
+ * conflict with another version than this phone's, which the phone now holds. */
+export const ON_SERVER = new Set(['synced', 'has_issues', 'approved', 'resolved']);
+/** States whose answers the server does not hold yet: a decision never overwrites them. */
+const UNSENT = new Set(['draft', 'finalized', 'rejected']);
+
+function stateFor(review) {
+  return review.review_state === 'has_issues' ? 'has_issues' : review.review_state === 'approved' ? 'approved' : 'synced';
+}
 
 export function waitingCount(records) {
   return records.filter((r) => r.state === 'finalized').length;
@@ -45,20 +52,76 @@ export function householdStatus(visits, followup = null) {
 /** Apply a review decision pulled from the server to the local copy of the record. */
 export function applyReview(record, review) {
   const next = { ...record, review };
+  const settles = Boolean(review.resolved && review.data && review.rev);
+  // Her revision waits on the server as a conflict: only the office settling that very revision
+  // moves it (an edit or a decision meanwhile is about another version, and so is another
+  // conflict's settlement).
+  if (record.state === 'conflict') return settles && review.resolved.rev === record.rev ? applyResolution(next, record, review) : next;
+  if (settles && !UNSENT.has(record.state)) return applyResolution(next, record, review);
   // The office corrected the record itself: the phone takes the office's version as its own,
   // unless the volunteer is editing it right now (her finalized edit will come back a conflict
   // for the office to resolve, never lost).
-  if (review.data && review.rev && record.state !== 'draft' && record.state !== 'finalized') {
-    return { ...next, data: review.data, rev: review.rev, server_rev: review.rev, base_rev: null,
-      state: review.review_state === 'has_issues' ? 'has_issues' : review.review_state === 'approved' ? 'approved' : 'synced' };
+  if (review.data && review.rev && !UNSENT.has(record.state)) {
+    return { ...next, data: review.data, rev: review.rev, server_rev: review.rev, base_rev: null, state: stateFor(review) };
   }
   // Only a decision about the revision the phone last sent changes what the phone shows.
   if (review.rev && record.rev && review.rev !== record.rev) return next;
-  if (record.state === 'draft' || record.state === 'finalized') return next;
+  if (UNSENT.has(record.state)) return next;
   if (review.review_state === 'has_issues') next.state = 'has_issues';
   else if (review.review_state === 'approved') next.state = 'approved';
   else if (ON_SERVER.has(record.state)) next.state = 'synced';
   return next;
+}
+
+/**
+ * The office settled a conflict on this record (`review.resolved`: which conflict revision, and
+ * `kept_current`, `took_conflict` or `merged`). Whichever phone this is, the one whose revision
+ * was current or the one whose revision conflicted, it takes the server's answers and revision,
+ * so that later decisions about the record reach it. When the server now keeps answers other
+ * than this phone's, the state says so (`resolved`) and the phone's own answers stay beside
+ * (`set_aside`); the server holds them too, as the conflict revision.
+ */
+function applyResolution(next, record, review) {
+  const { rev: conflictRev, resolution } = review.resolved;
+  const kept = record.rev === review.rev || (record.rev === conflictRev && resolution === 'took_conflict');
+  const out = { ...next, data: review.data, rev: review.rev, server_rev: review.rev, base_rev: null,
+    state: kept ? stateFor(review) : 'resolved' };
+  if (!kept && record.rev !== review.rev) out.set_aside = { rev: record.rev, data: record.data, resolution };
+  return out;
+}
+
+/**
+ * What the register knows of a household, and the question names that take it as their first
+ * answer: the register's own names, English and Vietnamese (as its import's columns).
+ */
+export const HOUSEHOLD_QUESTIONS = { head_name: ['head_name', 'chu_ho'], address: ['address', 'dia_chi'] };
+
+/**
+ * `data` with the household's head and address given as the answer to each `text` question
+ * named for them (HOUSEHOLD_QUESTIONS, outside any repeat) that applies now and has no answer,
+ * except those in `own`: the volunteer changed them herself (emptied too), they stay hers.
+ * `rules` is the form's Rules; returns `data` itself when nothing is given.
+ */
+export function prefill(rules, data, household, own = []) {
+  let out = data;
+  for (const [field, names] of Object.entries(HOUSEHOLD_QUESTIONS)) {
+    const value = String(household?.[field] ?? '').trim();
+    if (!value) continue;
+    for (const name of names) {
+      const node = rules.form.nodes.get(name);
+      if (!node || node.kind !== 'field' || node.type !== 'text' || node.repeats.length) continue;
+      if (own.includes(name) || !(out[name] === undefined || out[name] === '') || !applies(rules, node, out)) continue;
+      if (out === data) out = { ...data };
+      out[name] = value;
+    }
+  }
+  return out;
+}
+
+/** The question and every group around it are relevant. */
+function applies(rules, node, data) {
+  for (let n = node; n?.parent; n = n.parent) if (!rules.relevant(n, data, [])) return false;
+  return true;
 }
 
 /** A new household's head and address on the register (sync/protocol.py holds the same). */
@@ -130,4 +193,14 @@ export function localTime(iso, lang = 'vi') {
     day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
   }).formatToParts(moment).map((p) => [p.type, p.value]));
   return `${parts.day}/${parts.month}/${parts.year} ${parts.hour}:${parts.minute}`;
+}
+
+/**
+ * A calendar date (`2026-12-01`: a return visit's day) as the volunteer reads it, day first as
+ * `localTime` writes it: `01/12/2026`. A date has no zone, so nothing is converted. Anything
+ * else is given back as it is.
+ */
+export function localDay(ymd) {
+  const match = typeof ymd === 'string' ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd) : null;
+  return match ? `${match[3]}/${match[2]}/${match[1]}` : ymd || '';
 }

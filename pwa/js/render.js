@@ -2,7 +2,7 @@
 // (calculations, relevance) and only shows, hides or adds what changed, so typing is never
 // interrupted by a redraw. Words with ${name} references (labels, hints, choice labels) are
 // filled in where they are shown and again after every answer (pwa/js/labels.js), as text.
-import { isEmpty, MAX_TEXT_LENGTH } from './form.js';
+import { entryNameField, inputMode, isEmpty, MAX_TEXT_LENGTH, pickedRepeat } from './form.js';
 import { el } from './dom.js';
 import { fill, NO_INSTANCE } from './labels.js';
 import { photoUrl, storePhoto } from './blobs.js';
@@ -22,11 +22,13 @@ function scopeAt(data, position) {
 export class FormView {
   /**
    * @param {{form: import('./form.js').Form, rules: import('./form.js').Rules, data: object,
-   *   lang: string, root: HTMLElement, onChange: (data: object) => void, t: Function}} opts
+   *   lang: string, root: HTMLElement, onChange: (data: object) => void, t: Function,
+   *   prefill?: (data: object, path: string|null) => object}} opts  `prefill` gives answers
+   *   known before the visit (the household's name) to settled data; `path` was just answered.
    */
-  constructor({ form, rules, data, lang, root, onChange, t }) {
-    Object.assign(this, { form, rules, lang, root, onChange, t });
-    this.data = rules.settle(data || {});
+  constructor({ form, rules, data, lang, root, onChange, t, prefill = null }) {
+    Object.assign(this, { form, rules, lang, root, onChange, t, prefill });
+    this.data = this.#settled(data || {}, null);
     this.items = [];
     this.repeats = [];
     this.pages = [];
@@ -185,8 +187,14 @@ export class FormView {
     this.#changed(path);
   }
 
+  #settled(data, path) {
+    const settled = this.rules.settle(data);
+    const filled = this.prefill ? this.prefill(settled, path) : settled;
+    return filled === settled ? settled : this.rules.settle(filled);
+  }
+
   #changed(path = null) {
-    this.data = this.rules.settle(this.data);
+    this.data = this.#settled(this.data, path);
     this.refresh();
     this.onChange(this.data, path);
   }
@@ -246,9 +254,41 @@ export class FormView {
           onclick: async () => { const code = await scanCode(this.t); if (code) set(code); } });
         return { el: el('div', { class: 'scan-box' }, typed.el, scan), sync: typed.sync };
       }
+      case 'integer': {
+        const repeat = pickedRepeat(this.form, node);
+        return repeat ? this.#entries(id, value, set, repeat, position) : this.#input(node, id, value, set, appearance);
+      }
       default:
         return this.#input(node, id, value, set, appearance);
     }
+  }
+
+  /**
+   * An integer that numbers one entry of `repeat` ("which member was helped"): the entries
+   * offered by their names (the repeat's first text question), "Member N" while unnamed. The
+   * answer stays the number; the list is redrawn only when a name or the count changes.
+   */
+  #entries(id, value, set, repeat, position) {
+    const box = el('div', { class: 'choices', role: 'radiogroup', id });
+    const named = entryNameField(repeat);
+    let drawn = null;
+    return {
+      el: box,
+      sync: () => {
+        const entries = scopeAt(this.data, position.slice(0, repeat.repeats.length))?.[repeat.name] || [];
+        const names = entries.map((entry, i) => String(named ? entry?.[named.name] ?? '' : '').trim()
+          || this.t('form.repeat_entry', { n: i + 1 }));
+        const key = names.join('\n');
+        if (key !== drawn) {
+          drawn = key;
+          box.replaceChildren(...names.map((name, i) => el('label', { class: 'choice' },
+            el('input', { type: 'radio', name: id, value: String(i + 1), onchange: () => set(i + 1) }),
+            el('span', { text: name }))));
+        }
+        const chosen = String(value() ?? '');
+        for (const input of box.querySelectorAll('input')) input.checked = input.value === chosen;
+      },
+    };
   }
 
   #input(node, id, value, set, appearance) {
@@ -256,7 +296,7 @@ export class FormView {
     const numeric = node.type === 'integer' || node.type === 'decimal';
     const input = appearance.includes('multiline')
       ? el('textarea', { id, rows: 3 })
-      : el('input', { id, type: types[node.type] || 'text', inputmode: node.type === 'integer' || /\bnumbers\b/.test(appearance) ? 'numeric' : node.type === 'decimal' ? 'decimal' : null, autocomplete: 'off' });
+      : el('input', { id, type: types[node.type] || 'text', inputmode: inputMode(node), autocomplete: 'off' });
     if (/^(yes|true)/i.test(String(node.row.read_only || ''))) input.readOnly = true;
     if (!numeric && !types[node.type]) input.maxLength = MAX_TEXT_LENGTH; // the checker's limit
     const parse = (raw) => {

@@ -14,6 +14,72 @@ export class HttpError extends Error {
   constructor(status, body) { super(`HTTP ${status}`); this.status = status; this.body = body; }
 }
 
+// Whether the server answers, as the phone last heard it: `answered` is null until the first
+// exchange since the app opened. navigator.onLine only says that the phone has a network; a
+// server that is down, or a captive portal, leaves it true. Every real exchange (a sync, an
+// enrollment) updates this; `checkServer` is the light check for when nothing else asked lately.
+export const reach = { answered: null, at: 0 };
+/** Dispatches 'change' whenever `reach` changes. */
+export const reachEvents = new EventTarget();
+
+function heard(answered) {
+  const changed = reach.answered !== answered;
+  reach.answered = answered;
+  reach.at = Date.now();
+  reachEvents.dispatchEvent(new Event(changed ? 'change' : 'heard'));
+}
+
+// A proxy in front of a stopped server answers for it: 502/503/504 mean the server did not. A
+// Wi-Fi login page answers any address with HTML: only the server's JSON (or a HEAD) counts.
+const NOT_ANSWERING = new Set([502, 503, 504]);
+
+export function answeredBy(response, method = 'GET') {
+  const json = (response.headers.get('Content-Type') || '').includes('json');
+  return !NOT_ANSWERING.has(response.status) && (json || method === 'HEAD');
+}
+
+/** fetch, noting whether the server answered. */
+async function request(url, init) {
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    heard(false);
+    throw error;
+  }
+  heard(answeredBy(response, init?.method));
+  return response;
+}
+
+/** The header's words for the server: 'offline', 'checking' (not asked yet), 'reachable', 'unreachable'. */
+export function reachState(onLine, answered) {
+  if (!onLine) return 'offline';
+  if (answered === null) return 'checking';
+  return answered ? 'reachable' : 'unreachable';
+}
+
+// The light check: one small GET, at most once per CHECK_EVERY since the last exchange, and only
+// when no sync is running or waiting to retry (those are exchanges themselves).
+export const CHECK_EVERY = 120_000;
+const CHECK_TIMEOUT = 10_000;
+
+/** Milliseconds until the light check is due, given when the server was last heard from. */
+export function checkDelay(lastHeardAt, now = Date.now()) {
+  return Math.max(0, Math.min(CHECK_EVERY, lastHeardAt + CHECK_EVERY - now));
+}
+
+/** Ask the server whether it answers (no token, no data): true or false, within ten seconds. */
+export async function checkServer() {
+  try {
+    const response = await request(new URL('health', API), {
+      cache: 'no-store', signal: AbortSignal.timeout?.(CHECK_TIMEOUT), // older browsers: no limit but theirs
+    });
+    return response.ok && reach.answered === true;
+  } catch {
+    return false;
+  }
+}
+
 function retriable(error) {
   return !(error instanceof AuthError) && (!(error instanceof HttpError)
     || error.status === 429 || error.status >= 500);
@@ -29,7 +95,7 @@ async function call(path, { method = 'GET', body } = {}) {
   const headers = { Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(new URL(path, API), {
+  const response = await request(new URL(path, API), {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store',
   });
   let json = null;
@@ -49,7 +115,7 @@ async function withRetry(fn, { attempts = 4, sleep = (ms) => new Promise((r) => 
 }
 
 export async function enroll(code) {
-  const response = await fetch(new URL('enroll', API), {
+  const response = await request(new URL('enroll', API), {
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }),
   });
   const json = await response.json().catch(() => null);
@@ -88,10 +154,10 @@ async function uploadBlobs(queue) {
     await withRetry(async () => {
       const token = await getKv('token');
       const url = new URL(`blobs/${sha}`, API);
-      const head = await fetch(url, { method: 'HEAD', headers: { Authorization: `Bearer ${token}` } });
+      const head = await request(url, { method: 'HEAD', headers: { Authorization: `Bearer ${token}` } });
       if (head.status === 401) throw new AuthError('unauthorized');
       if (!head.ok) {
-        const response = await fetch(url, { method: 'PUT', body: stored.blob,
+        const response = await request(url, { method: 'PUT', body: stored.blob,
           headers: { Authorization: `Bearer ${token}`, 'Content-Type': stored.blob.type || 'application/octet-stream' } });
         if (response.status === 401) throw new AuthError('unauthorized');
         if (!response.ok) throw new HttpError(response.status, await response.json().catch(() => null));

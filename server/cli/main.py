@@ -68,7 +68,8 @@ def _init(echo: bool, demo: bool) -> dict[str, Any] | None:
         click.echo("Tài khoản quản trị / Admin login (shown only once, write it down):")
         click.echo(f"  username: {admin['username']}")
         click.echo(f"  password: {admin['password']}")
-        click.echo("  (forgotten? gocua user reset-password admin)")
+        click.echo("  (đổi ở lần đăng nhập đầu / to be changed at the first login;")
+        click.echo("   forgotten? gocua user reset-password admin)")
     elif not accounts.has_staff(db):
         click.echo("")
         click.echo(

@@ -42,6 +42,20 @@ def _fail(key: str, **params: Any) -> click.ClickException:
     return click.ClickException(f"{text(key, 'vi', **params)}\n{text(key, 'en', **params)}")
 
 
+def _upstream_failed(url: str, error: HttpError | RetriesExhausted) -> click.ClickException:
+    """The upstream's refusal in its own words, each language on its line (a revoked token
+    says what the commune admin should do)."""
+    last = error.last if isinstance(error, RetriesExhausted) else error
+    said = last.body.get("message") if isinstance(last, HttpError) else None
+    lines = []
+    for lang in ("vi", "en"):
+        detail = str(error)
+        if isinstance(last, HttpError) and isinstance(said, dict) and said.get(lang):
+            detail = f"HTTP {last.status} {last.code}: {said[lang]}"
+        lines.append(text("sync.upstream_failed", lang, url=url, error=detail))
+    return click.ClickException("\n".join(lines))
+
+
 @click.group()
 def sync() -> None:
     """Replication between servers: a commune server sends its records up to its province."""
@@ -123,7 +137,7 @@ def push(upstream: str, token_value: str) -> None:
     except UpstreamError as error:
         raise _fail(f"sync.{error.code}", url=url, **error.params) from None
     except (HttpError, RetriesExhausted) as error:
-        raise _fail("sync.upstream_failed", url=url, error=str(error)) from None
+        raise _upstream_failed(url, error) from None
     finally:
         client.close()
     _print_report(report, url)
@@ -132,24 +146,38 @@ def push(upstream: str, token_value: str) -> None:
 
 
 def _print_report(report: Report, url: str) -> None:
-    counts = report.counts
-    if report.items == 0 and report.batches <= 1:
+    if not report.anything_sent():
         say("sync.nothing_new", url=url, checkpoint=report.checkpoint)
     else:
-        say(
-            "sync.pushed",
-            url=url,
-            items=report.items,
-            batches=report.batches,
-            applied=counts["applied"],
-            duplicate=counts["duplicate"],
-            conflict=counts["conflict"],
-            blobs=report.blobs,
-            checkpoint=report.checkpoint,
-        )
+        for lang in ("vi", "en"):
+            click.echo(
+                text(
+                    "sync.pushed",
+                    lang,
+                    url=url,
+                    batches=report.batches,
+                    what="; ".join(_sent(report, lang)),
+                    checkpoint=report.checkpoint,
+                )
+            )
     for reject in report.rejects:
         fields = ", ".join(sorted(reject.get("errors") or {}))
         say("sync.rejected", id=reject["id"], rev=reject["rev"], fields=fields)
+    if report.resolutions_waiting:
+        say("sync.resolutions_waiting", count=report.resolutions_waiting)
+
+
+def _sent(report: Report, lang: str) -> list[str]:
+    """What a run sent, kind by kind, leaving out the kinds it sent none of."""
+    parts = []
+    if report.items:
+        parts.append(text("sync.sent_revisions", lang, count=report.items, **report.counts))
+    if report.blobs:
+        parts.append(text("sync.sent_photos", lang, count=report.blobs))
+    parts += [
+        text(f"sync.sent_{kind}", lang, count=count) for kind, count in report.sent.items() if count
+    ]
+    return parts
 
 
 @sync.command("status")
@@ -163,7 +191,7 @@ def status(upstream: str, token_value: str) -> None:
     try:
         remote = client.status(source=server_id(db))
     except (HttpError, RetriesExhausted) as error:
-        raise _fail("sync.upstream_failed", url=url, error=str(error)) from None
+        raise _upstream_failed(url, error) from None
     finally:
         client.close()
     commune_id = remote.get("commune_id", "")

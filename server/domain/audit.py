@@ -102,3 +102,16 @@ def reset_notices(db: sqlite_utils.Database, user: dict[str, Any]) -> dict[str, 
         return None
     resets = [dict(r) for r in rows[:NOTICES]]
     return {"resets": resets, "more": len(rows) - len(resets)}
+
+
+def password_was_reset(db: sqlite_utils.Database, user: dict[str, Any]) -> bool:
+    """Whether the password this account must change came from a reset (an admin's, or the
+    command line's) rather than from its creation: a reset since its last own change. The
+    password page says which, so that a new account is not told "an admin reset it"."""
+    row = db.execute(
+        "SELECT a.action FROM audit_log a WHERE a.target = ?"
+        " AND a.action IN ('password_reset', 'password_changed')"
+        " AND a.at >= (SELECT created_at FROM users WHERE id = ?) ORDER BY a.id DESC LIMIT 1",
+        [f"user:{user['username']}", user["id"]],
+    ).fetchone()
+    return row is not None and row[0] == "password_reset"

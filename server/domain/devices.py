@@ -235,6 +235,15 @@ def peer_for_token(db: sqlite_utils.Database, token: str) -> dict[str, Any] | No
     }
 
 
+def peer_token_revoked(db: sqlite_utils.Database, token: str) -> bool:
+    """Whether ``token`` is a commune server's the province revoked: that server is told so in
+    its own words, not the phone's."""
+    row = db.execute(
+        "SELECT 1 FROM peers WHERE token_hash = ? AND revoked_at IS NOT NULL", [hash_secret(token)]
+    ).fetchone()
+    return row is not None
+
+
 def issue_peer_token(
     db: sqlite_utils.Database, commune_id: str, label: str = ""
 ) -> tuple[str, str]:

@@ -43,29 +43,45 @@ def record_change(
 def pull(
     db: sqlite_utils.Database, device: dict[str, Any], since: int, limit: int
 ) -> dict[str, Any]:
-    """The changes after ``since`` this device may see, oldest first, one page."""
+    """The changes after ``since`` this device may see, oldest first, one page (the answer of
+    page_json, read back)."""
+    page: dict[str, Any] = json.loads(page_json(db, device, since, limit))
+    return page
+
+
+def page_json(db: sqlite_utils.Database, device: dict[str, Any], since: int, limit: int) -> str:
+    """The changes after ``since`` this device may see, oldest first, one page.
+
+    A page costs what it returns, not what follows the cursor: each half of the UNION walks
+    ``changes_scope`` (commune_id, seq) in seq order and stops at the page size, and SQLite merges
+    the two ordered halves. Written as one ``commune_id IS NULL OR commune_id = ?`` test, the
+    planner instead gathered every later change of the commune and sorted them (a second for the
+    first page of a million-change feed)."""
     villages = device["village_ids"]
     marks = ",".join("?" * len(villages)) or "NULL"
-    rows = db.execute(
-        "SELECT seq, kind, entity_id, op, payload FROM changes WHERE seq > ?"
-        " AND (commune_id IS NULL OR commune_id = ?)"
+    visible = (
         f" AND (village_id IS NULL OR village_id IN ({marks}))"
-        " AND (user_id IS NULL OR user_id = ?) ORDER BY seq LIMIT ?",
-        [since, device["commune_id"], *villages, device["user_id"], limit + 1],
+        " AND (user_id IS NULL OR user_id = ?) ORDER BY seq LIMIT ?"
+    )
+    rows = db.execute(
+        "SELECT seq, json_object('seq', seq, 'kind', kind, 'id', entity_id, 'op', op,"
+        " 'data', json(payload)) AS change FROM ("
+        " SELECT * FROM (SELECT seq, kind, entity_id, op, payload FROM changes"
+        f"  WHERE commune_id IS NULL AND seq > ?{visible})"
+        " UNION ALL"
+        " SELECT * FROM (SELECT seq, kind, entity_id, op, payload FROM changes"
+        f"  WHERE commune_id = ? AND seq > ?{visible})"
+        ") ORDER BY seq LIMIT ?",
+        [
+            *[since, *villages, device["user_id"], limit + 1],
+            *[device["commune_id"], since, *villages, device["user_id"], limit + 1],
+            limit + 1,
+        ],
     ).fetchall()
     page = rows[:limit]
-    changes = [
-        {
-            "seq": r["seq"],
-            "kind": r["kind"],
-            "id": r["entity_id"],
-            "op": r["op"],
-            "data": json.loads(r["payload"]),
-        }
-        for r in page
-    ]
-    return {
-        "changes": changes,
-        "next_since": page[-1]["seq"] if page else since,
-        "has_more": len(rows) > limit,
-    }
+    # SQLite writes each change as JSON (the stored payload spliced in as it is): not decoded
+    # and encoded again in Python, a third of a page's cost.
+    changes = ",".join(r["change"] for r in page)
+    next_since = page[-1]["seq"] if page else since
+    more = "true" if len(rows) > limit else "false"
+    return f'{{"changes":[{changes}],"next_since":{int(next_since)},"has_more":{more}}}'

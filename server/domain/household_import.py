@@ -19,7 +19,7 @@ from schemas.text import fold
 from schemas.ziplimits import MB, REGISTER, ZipRefused, check_zip
 from server.domain.db import now_iso
 from server.domain.errors import Refused
-from server.domain.register import add_household, clean_name
+from server.domain.register import add_household, clean_name, survivors
 
 # What a file may hold. Reading stops at the first data row past MAX_ROWS (check_rows refuses
 # the file), so a sheet or CSV is never read further than that; an XLSX is checked as a zip
@@ -171,18 +171,30 @@ def check_rows(
 
 
 def _villages(db: sqlite_utils.Database, commune_id: str) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+    """Every name a register file may give a village of the commune (folded), and each id, to
+    the village that takes its households now: itself, or the village it was merged into
+    (``register.survivors``, merges of merges followed). A current name wins over a merged
+    village's, and both over a former name (``village_names``: what it was called before a
+    rename), so that one name never reaches two villages."""
+    now = survivors(db, commune_id)
     rows = db.execute(
-        "SELECT v.id, v.name, v.merged_into, s.name AS survivor FROM villages v"
-        " LEFT JOIN villages s ON s.id = v.merged_into WHERE v.commune_id = ?"
+        "SELECT v.id, v.name, v.merged_into FROM villages v WHERE v.commune_id = ?"
         " ORDER BY v.merged_into IS NOT NULL",
         [commune_id],
     ).fetchall()
-    for r in rows:
-        entry = dict(r)
-        out.setdefault(entry["id"], entry)
-        # An active village wins a name over a merged one.
-        out.setdefault(fold(entry["name"]), entry)
+    by_id = {r["id"]: dict(r) for r in rows}
+    former = db.execute(
+        "SELECT n.village_id, n.name FROM village_names n JOIN villages v ON v.id = n.village_id"
+        " WHERE v.commune_id = ? AND n.valid_to IS NOT NULL ORDER BY n.id DESC",
+        [commune_id],
+    ).fetchall()
+    out: dict[str, dict[str, Any]] = {}
+    named = [(r["id"], r["name"]) for r in rows] + [(r[0], r[1]) for r in former]
+    for village_id, name in named:
+        survivor = by_id[now.get(village_id, village_id)]
+        entry = {"id": survivor["id"], "name": survivor["name"], "given": name}
+        out.setdefault(village_id, entry)
+        out.setdefault(fold(name), entry)
     return out
 
 
@@ -198,16 +210,18 @@ def _check_row(
         errors.append({"code": "review.import_no_village_given"})
     elif village is None:
         errors.append({"code": "review.import_unknown_village", "name": row["village_text"]})
-    elif village["merged_into"]:
-        errors.append(
-            {
-                "code": "review.import_merged_village",
-                "name": village["name"],
-                "survivor": village["survivor"],
-            }
-        )
     else:
         row["village_id"], row["village"] = village["id"], village["name"]
+        if fold(village["given"]) != fold(village["name"]):
+            # A former name (merged into another village, or renamed): the households go to
+            # the village it is now, and the preview says so.
+            row["notes"] = [
+                {
+                    "code": "review.import_village_now",
+                    "name": village["given"],
+                    "survivor": village["name"],
+                }
+            ]
     if not row["head_name"]:
         errors.append({"code": "review.import_no_head"})
     elif len(row["head_name"]) > 200 or len(row["address"]) > 300:

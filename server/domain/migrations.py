@@ -537,3 +537,46 @@ def m007_blob_owners(db: sqlite_utils.Database) -> None:
               AND j.value NOT GLOB '*[^0-9a-f]*';
         """,
     )
+
+
+@migrations()
+def m008_conflict_resolutions(db: sqlite_utils.Database) -> None:
+    """A settled conflict travels: to the province (an outbox entry, whoever settles it), and
+    to the phones of both volunteers involved. Conflicts settled before this step told no
+    phone when the current version was kept, so the phone whose revision lost showed a
+    conflict for ever: each such phone hears of it now, as the domain tells it from now on
+    (``store.tell_resolution``), and the province receives every past resolution."""
+    _run(
+        db,
+        """
+        CREATE TRIGGER outbox_resolution AFTER UPDATE OF resolved_at ON revisions
+            WHEN NEW.resolved_at IS NOT NULL AND OLD.resolved_at IS NOT NEW.resolved_at BEGIN
+            INSERT INTO outbox (kind, entity_id, rev, commune_id) VALUES ('resolution',
+                NEW.record_id, NEW.rev, (SELECT commune_id FROM records WHERE id = NEW.record_id));
+        END;
+        INSERT INTO outbox (kind, entity_id, rev, commune_id)
+            SELECT 'resolution', v.record_id, v.rev, r.commune_id FROM revisions v
+            JOIN records r ON r.id = v.record_id
+            WHERE v.status = 'conflict' AND v.resolved_at IS NOT NULL
+            ORDER BY v.resolved_at, v.rowid;
+        INSERT INTO changes (commune_id, village_id, user_id, kind, entity_id, op, payload,
+                             created_at)
+            SELECT r.commune_id, r.village_id, t.user_id, 'review', r.id, 'put',
+                json_object('record_id', r.id, 'rev', r.rev, 'review_state', r.review_state,
+                    'comment', '', 'by', coalesce(s.display_name, ''), 'at', v.resolved_at,
+                    'data', json(r.data),
+                    'resolved', json_object('rev', v.rev, 'resolution', v.resolution)),
+                strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+            FROM (SELECT v.rowid AS revision, r.user_id FROM revisions v
+                    JOIN records r ON r.id = v.record_id
+                    WHERE v.status = 'conflict' AND v.resolved_at IS NOT NULL
+                  UNION
+                  SELECT rowid, user_id FROM revisions
+                    WHERE status = 'conflict' AND resolved_at IS NOT NULL) t
+            JOIN revisions v ON v.rowid = t.revision
+            JOIN records r ON r.id = v.record_id
+            LEFT JOIN users s ON s.id = v.resolved_by
+            WHERE t.user_id IS NOT NULL
+            ORDER BY v.resolved_at, v.rowid, t.user_id;
+        """,
+    )

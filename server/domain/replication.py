@@ -23,7 +23,7 @@ import sqlite_utils
 from server.domain.blobs import blob_path, image_answers
 from server.domain.db import now_iso, write_transaction
 from server.domain.forms import get_form
-from sync.client import BATCH_BYTES, SyncClient, encoded
+from sync.client import BATCH_BYTES, HttpError, SyncClient, encoded
 from sync.protocol import APPLIED, CONFLICT, DUPLICATE, MAX_BATCH_ITEMS, REJECTED
 
 READ_AHEAD = 1000  # outbox entries read per query
@@ -47,8 +47,19 @@ class Report:
         default_factory=lambda: dict.fromkeys((APPLIED, DUPLICATE, CONFLICT, REJECTED), 0)
     )
     blobs: int = 0
-    checkpoint: int = 0
+    checkpoint: int = 0  # the upstream's, after the run (before it, when nothing was sent)
     rejects: list[dict[str, Any]] = field(default_factory=list)
+    # What the upstream was sent, kind by kind (record revisions are ``items``).
+    sent: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SENT_KINDS, 0))
+
+    # Resolutions a province from before them refused: kept, offered again on every run.
+    resolutions_waiting: int = 0
+
+    def anything_sent(self) -> bool:
+        return bool(self.items or self.blobs or any(self.sent.values()))
+
+
+SENT_KINDS = ("forms", "villages", "households", "states", "resolutions", "rewrites", "erasures")
 
 
 def server_id(db: sqlite_utils.Database) -> str:
@@ -77,14 +88,14 @@ def replicate(
     report = Report(commune_id=remote["commune_id"])
     if _commune(db, report.commune_id) is None:
         raise UpstreamError("commune_not_here", commune=report.commune_id)
-    since = int(remote["checkpoint"])
+    since = report.checkpoint = int(remote["checkpoint"])
     newest = db.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
     if since > newest:
         # The upstream acknowledged more than this database ever wrote: it was restored from
         # a backup. Continue as a new source, from the start (everything is idempotent).
         with write_transaction(db):
             db.execute("UPDATE sync_identity SET server_id = lower(hex(randomblob(16)))")
-        since = 0
+        since = report.checkpoint = 0
     sender = _Sender(db, client, url, Path(data_dir), report)
     retry = db.execute(
         "SELECT record_id, rev FROM upstream_rejects WHERE url = ? ORDER BY at", [url]
@@ -96,6 +107,10 @@ def replicate(
             item = _revision(db, record_id, rev, report.commune_id)
             if item is not None:
                 batch.items.append(item)
+            # A conflict settled while the province refused it: its outbox entry is past.
+            settled = _resolution(db, record_id, rev, report.commune_id)
+            if settled is not None:
+                _add(batch, "resolution", settled)
         sender.send(batch)
     while True:
         batch = _read_batch(db, since, report.commune_id, max_items, max_bytes)
@@ -120,6 +135,7 @@ class _Batch:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     rewrites: dict[str, dict[str, Any]] = field(default_factory=dict)
     erasures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resolutions: dict[str, dict[str, Any]] = field(default_factory=dict)
     size: int = 0
 
     def upstream(self) -> dict[str, Any]:
@@ -133,8 +149,11 @@ class _Batch:
             "records": list(self.records.values()),
             "rewrites": list(self.rewrites.values()),
         }
-        if self.erasures:  # only when there are: a province before erasures refuses the key
+        # Only when there are: a province from before either key refuses it.
+        if self.erasures:
             body["erasures"] = list(self.erasures.values())
+        if self.resolutions:
+            body["resolutions"] = list(self.resolutions.values())
         return body
 
 
@@ -182,6 +201,8 @@ def _add(batch: _Batch, kind: str, payload: dict[str, Any]) -> None:
         batch.rewrites[f"{payload['id']} {payload['rev']}"] = payload
     elif kind == "household_erased":
         batch.erasures[payload["id"]] = payload
+    elif kind == "resolution":
+        batch.resolutions[f"{payload['id']} {payload['rev']}"] = payload
     else:
         getattr(
             batch, {"village": "villages", "household": "households", "record": "records"}[kind]
@@ -216,6 +237,8 @@ def _payload(
         # The erasure itself, not a state: the province scrubs its copies of the household
         # (its feed's too), then the batch's households put the row as it is now.
         return {"kind": "household", "id": entity_id}
+    if kind == "resolution":
+        return _resolution(db, entity_id, rev or "", commune_id)
     if kind == "record":
         row = db.execute(
             "SELECT id, rev, review_state FROM records WHERE id = ? AND commune_id = ?",
@@ -266,6 +289,20 @@ def _revision(
     return item
 
 
+def _resolution(
+    db: sqlite_utils.Database, record_id: str, rev: str, commune_id: str
+) -> dict[str, Any] | None:
+    """How a conflict revision was settled here (sent after the revision itself, and after
+    the new revision that took its answers, if one did: the outbox orders them so)."""
+    row = db.execute(
+        "SELECT v.record_id AS id, v.rev, v.resolution, v.resolved_at FROM revisions v"
+        " JOIN records r ON r.id = v.record_id WHERE v.record_id = ? AND v.rev = ?"
+        " AND r.commune_id = ? AND v.resolved_at IS NOT NULL AND v.resolution IS NOT NULL",
+        [record_id, rev, commune_id],
+    ).fetchone()
+    return dict(row) if row else None
+
+
 class _Sender:
     """Uploads a batch's photos, pushes it, and keeps the results and the checkpoint."""
 
@@ -284,15 +321,43 @@ class _Sender:
 
     def send(self, batch: _Batch) -> None:
         self._upload_blobs(batch.items)
-        answer = self.client.push_batch(batch.items, batch.upstream())
+        waiting: list[dict[str, Any]] = []
+        try:
+            answer = self.client.push_batch(batch.items, batch.upstream())
+        except HttpError as error:
+            if not (batch.resolutions and _refuses_resolutions(error)):
+                raise
+            # A province from before resolutions: its records must not wait for its upgrade.
+            # The batch goes without them, and each waits as a retry of its revision (below).
+            waiting, batch.resolutions = list(batch.resolutions.values()), {}
+            answer = self.client.push_batch(batch.items, batch.upstream())
         report = self.report
         report.batches += 1
         report.items += len(batch.items)
         report.checkpoint = int(answer.get("checkpoint", batch.checkpoint))
+        for kind, entries in (
+            ("forms", batch.forms),
+            ("villages", batch.villages),
+            ("households", batch.households),
+            ("states", batch.records),
+            ("resolutions", batch.resolutions),
+            ("rewrites", batch.rewrites),
+            ("erasures", batch.erasures),
+        ):
+            report.sent[kind] += len(entries)
         with write_transaction(self.db):
             for result in answer["results"]:
                 report.counts[result["status"]] = report.counts.get(result["status"], 0) + 1
                 self._keep(result)
+            for resolution in waiting:
+                # Offered again with its revision on every run (``upstream_rejects`` is the
+                # retry list), until a province that takes resolutions answers for it.
+                self.db.execute(
+                    "INSERT INTO upstream_rejects (url, record_id, rev, errors, at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (url, record_id, rev) DO NOTHING",
+                    [self.url, resolution["id"], resolution["rev"], _UNTAKEN, now_iso()],
+                )
+            report.resolutions_waiting += len(waiting)
             self.db.execute(
                 "INSERT INTO upstream_checkpoints (url, commune_id, checkpoint, updated_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET commune_id ="
@@ -302,6 +367,8 @@ class _Sender:
             )
 
     def _keep(self, result: dict[str, Any]) -> None:
+        # (A resolution the province refused waits in upstream_rejects too: once a batch with
+        # its revision is answered, the province took the resolution with it.)
         if result["status"] == REJECTED:
             self.report.rejects.append(result)
             self.db.execute(
@@ -337,6 +404,19 @@ class _Sender:
                 if path.exists() and self.client.put_blob(path.read_bytes(), sha256):
                     self.report.blobs += 1
                 self.confirmed.add(sha256)
+
+
+_UNTAKEN = json.dumps({"resolutions": [{"code": "unknown_field"}]})
+
+
+def _refuses_resolutions(error: HttpError) -> bool:
+    """A province from before resolutions refuses the key itself (422, ``unknown_field``)."""
+    errors = error.body.get("errors") or {}
+    return error.status == 422 and any(
+        key == "upstream.resolutions"
+        and any(isinstance(e, dict) and e.get("code") == "unknown_field" for e in value or [])
+        for key, value in errors.items()
+    )
 
 
 def commune_pairs(db: sqlite_utils.Database, commune_id: str) -> list[tuple[str, str]]:

@@ -52,7 +52,10 @@ def seed_demo(db: sqlite_utils.Database) -> dict[str, Any] | None:
         villages = [add_village(db, commune["id"], name) for name in DEMO_VILLAGES]
         for index, (head, address) in enumerate(DEMO_HOUSEHOLDS):
             add_household(db, villages[index % 2]["id"], head, address)
-        add_user(db, "admin", "Quản trị xã", "admin", commune["id"], password=password)
+        admin = add_user(db, "admin", "Quản trị xã", "admin", commune["id"], password=password)
+        # Printed on the console (and so in a terminal's scrollback or a service's log): like
+        # every first password, it must be changed at the first login.
+        db.execute("UPDATE users SET must_change_password = 1 WHERE id = ?", [admin["id"]])
         add_user(
             db,
             DEMO_VOLUNTEER,

@@ -5,6 +5,7 @@ log out, language, own password)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
@@ -27,12 +28,14 @@ from itsdangerous import BadSignature
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
+from werkzeug.security import safe_join
 
 from schemas.messages import text
 from server.domain import accounts, clock
-from server.domain.audit import audit, client_address, reset_notices
+from server.domain.audit import audit, client_address, password_was_reset, reset_notices
 from server.domain.db import write_transaction
 from server.domain.errors import Refused
+from server.web.assets import PWA_DIR, STATIC_DIR, send_file
 from server.web.db import get_db
 from server.web.errors import http_error_response
 from server.web.staff import change_password as change_own_password
@@ -45,6 +48,7 @@ from server.web.staff import (
     login_required,
     me,
     t,
+    this_page,
     ui_lang,
 )
 
@@ -121,7 +125,7 @@ def _after_request(response: Response) -> Response:
 
 # The collector's files (the service worker keeps copies and pwa.py sets their caching) and the
 # staff site's stylesheet: no personal data, and caching them is the point.
-_STATIC_PREFIXES = ("/app/", "/static/")
+_STATIC_PREFIXES = ("/app/", "/static/", "/favicon.ico")
 
 
 def _security_headers(response: Response) -> None:
@@ -149,6 +153,7 @@ def _template_helpers() -> dict[str, Any]:
         "csrf_token": csrf_token,
         "home_url": home_url,
         "login_notices": _login_notices,
+        "this_page": this_page,
     }
 
 
@@ -217,7 +222,29 @@ def install(app: Flask, proxy_hops: int) -> None:
             x_proto=proxy_hops,
             x_host=proxy_hops,
         )
+    # Endpoint "static", as Flask's own would be: templates ask url_for('static', ...).
+    app.add_url_rule("/static/<path:filename>", "static", _static_file)
     app.register_blueprint(bp)
+
+
+def _static_file(filename: str) -> Response:
+    """The staff site's stylesheet (and whatever else server/static/ holds), compressed for
+    a browser that takes gzip, as the collector's files are."""
+    path = safe_join(str(STATIC_DIR), filename)
+    if path is None or not Path(path).is_file():
+        abort(404)
+    return send_file(Path(path))
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask every site for it: the collector's own icon (PNG, which every browser
+    takes as a favicon), so the tab shows Gõ Cửa and the log no 404."""
+    folder = Path(current_app.config.get("PWA_DIR") or PWA_DIR)
+    path = folder / "icons" / "icon-192.png"
+    if not path.is_file():
+        abort(404)
+    return send_file(path)
 
 
 def safe_target(target: str | None, home: str) -> str:
@@ -316,6 +343,10 @@ def password() -> Any:
         )
         if problem is None:
             return render_template("admin/message.html", key="admin.password_done", ok=True)
+    user = me()
     return render_template(
-        "admin/password.html", problem=problem, min_length=accounts.MIN_PASSWORD
+        "admin/password.html",
+        problem=problem,
+        min_length=accounts.MIN_PASSWORD,
+        was_reset=bool(user["must_change_password"]) and password_was_reset(get_db(), user),
     ), 422 if problem else 200

@@ -103,9 +103,7 @@ def login_required(*roles: str, api: bool = False) -> Any:
             if user is None:
                 if api:
                     raise ApiError(401, "unauthorized")
-                return redirect(
-                    url_for("site.login", next=request.full_path, reason=_anonymous_reason())
-                )
+                return redirect(url_for("site.login", next=this_page(), reason=_anonymous_reason()))
             if user["must_change_password"] and request.endpoint != "site.password":
                 if api:
                     raise ApiError(403, "password_change_required")
@@ -119,6 +117,13 @@ def login_required(*roles: str, api: bool = False) -> Any:
         return wrapper
 
     return decorator
+
+
+def this_page() -> str:
+    """The page asked for, to come back to after logging in: its path, and its query only
+    when it has one (``request.full_path`` always ends in ``?``, so ``/`` became ``/?``)."""
+    query = request.query_string.decode("latin-1")
+    return f"{request.path}?{query}" if query else request.path
 
 
 def _anonymous_reason() -> str | None:

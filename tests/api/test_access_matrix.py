@@ -90,6 +90,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/app/<path:name>"): Case("/app/js/app.js", everyone(), other="/app/../secret_key"),
     ("GET", "/app/sw.js"): Case("/app/sw.js", everyone()),
     ("GET", "/static/<path:filename>"): Case("/static/staff.css", everyone()),
+    ("GET", "/favicon.ico"): Case("/favicon.ico", everyone()),
     ("GET", "/api/v1/health"): Case("/api/v1/health", everyone()),
     ("GET", "/api/v1/openapi.json"): Case("/api/v1/openapi.json", everyone()),
     ("GET", "/lang/<code>"): Case("/lang/en?next=/admin/", everyone(302)),

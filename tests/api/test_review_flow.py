@@ -3,6 +3,7 @@ what changed → approved; decisions reach only the phones of the volunteer who 
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from markupsafe import escape
@@ -52,7 +53,7 @@ def test_has_issues_reaches_the_phone_and_the_fix_comes_back_to_be_approved(clie
     }
     assert push(client, phone, fixed)[0]["status"] == "applied"
     page = text_of(client.get(f"/records/{item['id']}"))
-    assert 'id="review-state">Đã nhận<' in page  # the push reset it to received
+    assert 'id="review-state">Đã sửa, chờ duyệt lại<' in page  # to look at again
     changed = page.split(f'id="rev-{fixed["rev"]}"')[1].split("</details>")[0]
     assert 'data-path="members[0].birth_year"' in changed
     assert '<td class="old">1910</td>' in changed and '<td class="new">1960</td>' in changed
@@ -100,7 +101,8 @@ def test_has_issues_needs_a_comment_and_an_unknown_state_is_refused(client, app,
         rev=item["rev"],
         comment="  ",
     )
-    assert bare.status_code == 400 and "nhận xét" in problem(bare)
+    # Back on the record's page, the form as it was sent, the reason beside the comment.
+    assert bare.status_code == 422 and "nhận xét" in form_error(bare, "comment-error")
     odd = post(
         client,
         f"/records/{item['id']}/review?lang=en",
@@ -108,8 +110,14 @@ def test_has_issues_needs_a_comment_and_an_unknown_state_is_refused(client, app,
         rev=item["rev"],
         comment="x",
     )
-    assert odd.status_code == 400 and problem(odd) == "Not a valid state."
+    assert odd.status_code == 422 and form_error(odd, "state-error") == "Not a valid state."
     assert db.execute("SELECT review_state FROM records").fetchone()[0] == "received"
+
+
+def form_error(response, error_id: str) -> str:
+    match = re.search(f'id="{error_id}" role="alert">([^<]*)<', text_of(response))
+    assert match, text_of(response)[:500]
+    return match.group(1)
 
 
 def test_review_needs_the_csrf_token_and_a_reviewer(client, app, phone, db):

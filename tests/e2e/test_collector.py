@@ -110,7 +110,7 @@ def test_the_whole_survey_with_six_members_in_both_languages(server, phone_page)
     expect(app.question("members[5].phone_access")).to_be_hidden()
     app.choose("support_given", "yes")
     app.add("support")
-    app.type("support[0].support_member", 3)
+    app.choose("support[0].support_member", "3")  # picked by name, stored as the number
     app.choose("support[0].support_actions", "install_vneid", "scam_warning")
     app.choose("support[0].support_result", "done")
     page.locator("#lang").click()  # back to Vietnamese for the end
@@ -126,6 +126,7 @@ def test_the_whole_survey_with_six_members_in_both_languages(server, phone_page)
     assert "phone_access" not in data["members"][3]
     assert data["no_internet_reason"] == ["cost"] and data["accepts_qr"] == "yes"
     assert data["support"][0]["support_actions"] == ["install_vneid", "scam_warning"]
+    assert data["support"][0]["support_member"] == 3
 
 
 def test_a_visit_that_ends_at_the_door_asks_nothing_more(server, phone_page):
@@ -135,7 +136,7 @@ def test_a_visit_that_ends_at_the_door_asks_nothing_more(server, phone_page):
     expect(app.question("consent")).to_be_hidden()
     expect(phone_page.locator("#next")).to_be_disabled()  # no later part applies
     app.finalize()
-    expect(phone_page.locator("#badge")).to_have_text("1")
+    expect(phone_page.locator("#badge")).to_have_text("1 phiếu chờ gửi")
 
 
 def test_answers_survive_reload_and_closing_the_app_mid_form(server, phone_page, browser):
@@ -150,8 +151,8 @@ def test_answers_survive_reload_and_closing_the_app_mid_form(server, phone_page,
     app.type("members[1].member_name", "Phạm Văn Tí")
     app.wait_saved()
 
-    page.reload()
-    app.record_rows().first.click()
+    page.reload()  # the open record comes back by itself
+    expect(app.question("members[1].member_name")).to_be_visible()
     assert app.value("members[1].member_name") == "Phạm Văn Tí"
     assert app.value("residents") == "2"
 
@@ -159,7 +160,7 @@ def test_answers_survive_reload_and_closing_the_app_mid_form(server, phone_page,
     page.close()
     again.goto(f"{server.base}/app/")
     reopened = Collector(again)
-    reopened.record_rows().first.click()
+    expect(reopened.question("members[1].member_name")).to_be_visible()
     assert reopened.value("head_name") == "Phạm Thị Dung"
     assert reopened.checked("consent") == ["yes"]
     assert reopened.value("members[1].member_name") == "Phạm Văn Tí"
@@ -185,7 +186,7 @@ def test_the_app_killed_while_the_server_applies_a_push_loses_and_repeats_nothin
         app.choose("outcome", "nobody_home")
         app.finalize()
     ids = [app.record_rows().nth(i).get_attribute("data-record") for i in range(3)]
-    expect(page.locator("#badge")).to_have_text("3")
+    expect(page.locator("#badge")).to_have_text("3 phiếu chờ gửi")
 
     signal["cut_after_applying"] = True
     page.locator("#sync:not([disabled])").click()
@@ -295,7 +296,7 @@ def test_a_revoked_phone_says_so_and_still_saves_its_backup(server, phone_page, 
     page.context.set_offline(False)
     expect(page.locator("#revoked")).to_contain_text("không còn được phép đồng bộ", timeout=30_000)
     expect(page.locator("#sync")).to_be_disabled()
-    expect(page.locator("#badge")).to_have_text("1")  # the record stays on the phone
+    expect(page.locator("#badge")).to_have_text("1 phiếu chờ gửi")  # the record stays on the phone
     with page.expect_download() as download:
         page.locator("#revoked button").click()
     download.value.save_as(tmp_path / "backup.json")

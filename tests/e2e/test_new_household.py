@@ -81,6 +81,6 @@ def test_a_new_household_come_back_offline_keeps_its_name(server, phone_page):
     app.choose("outcome", "come_back")
     app.type("revisit_date", date.today().isoformat())
     app.finalize()
-    expect(page.locator("#badge")).to_have_text("1")
+    expect(page.locator("#badge")).to_have_text("1 phiếu chờ gửi")
     server.start()
     sync_and_check(server, page, app, "Vàng A Dính", "Xóm Đồi, cạnh trạm điện", "come_back")

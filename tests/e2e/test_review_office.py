@@ -152,7 +152,7 @@ def test_review_comment_reaches_the_phone_and_the_fix_is_approved(desk, office, 
     }
     assert phone.push(fixed) == ["applied"]
     open_record(desk, item["id"])
-    expect(desk.locator("#review-state")).to_have_text("Đã nhận")
+    expect(desk.locator("#review-state")).to_have_text("Đã sửa, chờ duyệt lại")
     change = desk.locator(f'#rev-{fixed["rev"]} tr[data-path="members[0].birth_year"]')
     expect(change.locator(".old")).to_have_text("1910")
     expect(change.locator(".new")).to_have_text("1951")

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Form, Rules, parseType, typeProblem } from '../../pwa/js/form.js';
+import { Form, Rules, entryNameField, inputMode, parseType, pickedRepeat, typeProblem } from '../../pwa/js/form.js';
 
 const definition = JSON.parse(readFileSync(new URL('../../schemas/forms/household_survey.json', import.meta.url)));
 const form = new Form(definition);
@@ -59,4 +59,38 @@ test('type rules match the server: integers, choices, dates, photos', () => {
   assert.equal(typeProblem(form, devices, ['fax']), 'not_a_choice');
   assert.equal(typeProblem(form, { type: 'date' }, '2026-02-30x'), 'not_date');
   assert.equal(typeProblem(form, { type: 'image' }, 'a'.repeat(64)), null);
+});
+
+test('inputMode opens the number, decimal or phone keyboard where the answer needs it', () => {
+  const q = (type, name, row = {}) => ({ type, name, row: { type, name, ...row } });
+  assert.equal(inputMode(q('integer', 'residents')), 'numeric');
+  assert.equal(inputMode(q('decimal', 'weight')), 'decimal');
+  assert.equal(inputMode(q('text', 'house_no', { appearance: 'numbers' })), 'numeric');
+  assert.equal(inputMode(q('text', 'id', { constraint: "regex(., '^[0-9]{12}$')" })), 'numeric');
+  assert.equal(inputMode(q('text', 'pin', { constraint: "regex(., '\\d{4}')" })), 'numeric');
+  for (const name of ['phone', 'contact_phone', 'so_dien_thoai', 'sdt', 'mobile_no', 'phone_number']) {
+    assert.equal(inputMode(q('text', name)), 'tel', name);
+  }
+  assert.equal(inputMode(form.nodes.get('phone')), 'tel'); // the default survey's
+  for (const name of ['phone_brand', 'telegram', 'head_name', 'notes']) assert.equal(inputMode(q('text', name)), null, name);
+  assert.equal(inputMode(q('text', 'code', { constraint: "regex(., '^[A-Z]{2}[0-9]+$')" })), null);
+  assert.equal(inputMode(q('select_one', 'phone')), null);
+});
+
+test('an integer bounded by a repeat count picks one of its entries, named by its first text', () => {
+  const repeat = pickedRepeat(form, form.nodes.get('support_member'));
+  assert.equal(repeat.name, 'members');
+  assert.equal(entryNameField(repeat).name, 'member_name');
+  assert.equal(pickedRepeat(form, form.nodes.get('residents')), null);
+  assert.equal(pickedRepeat(form, form.nodes.get('birth_year')), null);
+  const own = new Form({ settings: { form_id: 'f', version: '1' }, survey: [
+    { type: 'begin_repeat', name: 'kids' }, { type: 'integer', name: 'age' }, { type: 'text', name: 'kid' },
+    { type: 'integer', name: 'sibling', constraint: '. <= count(${kids})' }, { type: 'end_repeat' },
+    { type: 'integer', name: 'eldest', constraint: '. >= 1 and . <= count( ${kids} )' },
+    { type: 'integer', name: 'many', constraint: '. <= count(${kids}) * 2' },
+  ] });
+  assert.equal(pickedRepeat(own, own.nodes.get('eldest')).name, 'kids');
+  assert.equal(entryNameField(own.nodes.get('kids')).name, 'kid');
+  assert.equal(pickedRepeat(own, own.nodes.get('sibling')), null); // inside the repeat it counts
+  assert.equal(pickedRepeat(own, own.nodes.get('many')), null);
 });

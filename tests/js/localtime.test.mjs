@@ -23,3 +23,17 @@ test('what is not a time is left as it is', () => {
   assert.equal(shown('Asia/Ho_Chi_Minh', '2026-11-30', 'vi'), '2026-11-30');
   assert.equal(shown('Asia/Ho_Chi_Minh', 'nonsense-nonsense', 'vi'), 'nonsense-nonsense');
 });
+
+function day(tz, ymd) {
+  const script = `import(${JSON.stringify(RECORDS)}).then((m) => process.stdout.write(m.localDay(${JSON.stringify(ymd)})));`;
+  return execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+}
+
+test('a calendar date reads day first and is the same day in every zone', () => {
+  for (const tz of ['Asia/Ho_Chi_Minh', 'America/Los_Angeles', 'Pacific/Kiritimati', 'UTC']) {
+    assert.equal(day(tz, '2026-12-01'), '01/12/2026');
+  }
+  assert.equal(day('UTC', ''), '');
+  assert.equal(day('UTC', '2026-12-01T10:00:00Z'), '2026-12-01T10:00:00Z');
+  assert.equal(day('UTC', 'hôm nay'), 'hôm nay');
+});

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyReview, backupFile, householdStatus, recordsToRestore, unsynced, waitingCount, withHouseholds } from '../../pwa/js/records.js';
+import { applyReview, backupFile, householdStatus, prefill, recordsToRestore, unsynced, waitingCount, withHouseholds } from '../../pwa/js/records.js';
 import { fitWithin } from '../../pwa/js/blobs.js';
+import { Form, Rules } from '../../pwa/js/form.js';
+import { readFileSync } from 'node:fs';
 
 const rec = (over) => ({ id: 'r1', rev: 'a', state: 'synced', updated_at: '2026-11-20T08:00', data: {}, ...over });
 
@@ -40,6 +42,44 @@ test("the office's own correction replaces the phone's copy unless she is editin
   assert.equal(adopted.state, 'synced');
   const busy = applyReview(rec({ rev: 'a', state: 'draft', data: { address: 'Số 40' } }), edited);
   assert.equal(busy.data.address, 'Số 40');
+});
+
+test('a settled conflict reaches both phones: each takes the kept answers and says whose they are', () => {
+  // Phone A sent `a` (current); phone B sent `b` on the same base: a conflict, `b` kept aside.
+  const winner = rec({ rev: 'a', state: 'synced', data: { address: 'Số 1' } });
+  const loser = rec({ rev: 'b', state: 'conflict', server_rev: 'a', data: { address: 'Số 2' } });
+  const kept = { rev: 'a', review_state: 'received', comment: '', data: { address: 'Số 1' },
+    resolved: { rev: 'b', resolution: 'kept_current' } };
+  const lost = applyReview(loser, kept);
+  assert.equal(lost.state, 'resolved');
+  assert.deepEqual([lost.rev, lost.server_rev, lost.data.address], ['a', 'a', 'Số 1']);
+  assert.deepEqual(lost.set_aside, { rev: 'b', data: { address: 'Số 2' }, resolution: 'kept_current' });
+  const won = applyReview(winner, kept);
+  assert.equal(won.state, 'synced');
+  assert.equal(won.set_aside, undefined);
+  // A later decision is about the kept revision: it now applies to the losing phone too.
+  assert.equal(applyReview(lost, { rev: 'a', review_state: 'approved' }).state, 'approved');
+  // Taking the phone's version: it is B's answers in a new revision made by the office.
+  const took = { rev: 'staff', review_state: 'edited', comment: '', data: { address: 'Số 2' },
+    resolved: { rev: 'b', resolution: 'took_conflict' } };
+  assert.equal(applyReview(loser, took).state, 'synced');
+  assert.deepEqual([applyReview(winner, took).state, applyReview(winner, took).data.address], ['resolved', 'Số 2']);
+  assert.equal(applyReview(winner, took).set_aside.data.address, 'Số 1');
+  const merged = { ...took, data: { address: 'Số 3' }, resolved: { rev: 'b', resolution: 'merged' } };
+  assert.equal(applyReview(loser, merged).state, 'resolved');
+  assert.equal(applyReview(winner, merged).state, 'resolved');
+  // While its conflict is open, a decision, an office edit or another conflict's settlement is
+  // about another version: the phone still says Xung đột, with its own answers.
+  assert.equal(applyReview(loser, { rev: 'a', review_state: 'approved' }).state, 'conflict');
+  const edit = applyReview(loser, { rev: 'staff', review_state: 'edited', data: { address: 'Số 5' } });
+  assert.deepEqual([edit.state, edit.data.address], ['conflict', 'Số 2']);
+  const another = applyReview(loser, { ...kept, resolved: { rev: 'c', resolution: 'kept_current' } });
+  assert.deepEqual([another.state, another.rev, another.data.address], ['conflict', 'b', 'Số 2']);
+  // Answers the server does not hold yet are never overwritten.
+  for (const state of ['draft', 'finalized', 'rejected']) {
+    const busy = applyReview(rec({ rev: 'b', state, data: { address: 'Số 9' } }), kept);
+    assert.deepEqual([busy.state, busy.data.address], [state, 'Số 9']);
+  }
 });
 
 test('the queue counts finalized records; the backup holds everything not on the server', () => {
@@ -88,4 +128,22 @@ test('photos are scaled so the longer side is at most 1600 px, never enlarged', 
   assert.deepEqual(fitWithin(4000, 3000), { width: 1600, height: 1200 });
   assert.deepEqual(fitWithin(1200, 2400), { width: 800, height: 1600 });
   assert.deepEqual(fitWithin(640, 480), { width: 640, height: 480 });
+});
+
+test('prefill gives the household as the first answer where its question applies, until changed', () => {
+  const form = new Form(JSON.parse(readFileSync(new URL('../../schemas/forms/household_survey.json', import.meta.url))));
+  const rules = new Rules(form, { today: '2026-11-20' });
+  const household = { head_name: 'Lò Thị Mai', address: 'Bản Pá' };
+  const start = { outcome: 'completed' };
+  assert.equal(prefill(rules, start, household), start); // part B does not apply yet
+  const yes = { outcome: 'completed', consent: 'yes' };
+  assert.deepEqual(prefill(rules, yes, household), { ...yes, head_name: 'Lò Thị Mai', address: 'Bản Pá' });
+  assert.deepEqual(prefill(rules, { ...yes, head_name: 'Lò Văn Sáng' }, household).head_name, 'Lò Văn Sáng');
+  assert.deepEqual(prefill(rules, yes, household, ['address']), { ...yes, head_name: 'Lò Thị Mai' });
+  assert.equal(prefill(rules, yes, { head_name: '  ' }), yes);
+  const own = new Form({ settings: { form_id: 'f', version: '1' }, survey: [
+    { type: 'text', name: 'chu_ho' }, { type: 'integer', name: 'address' },
+    { type: 'begin_repeat', name: 'people' }, { type: 'text', name: 'head_name' }, { type: 'end_repeat' },
+  ] });
+  assert.deepEqual(prefill(new Rules(own), {}, household), { chu_ho: 'Lò Thị Mai' }); // text, outside repeats
 });

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay, batches, envelope } from '../../pwa/js/sync.js';
+import {
+  CHECK_EVERY, answeredBy, backoffDelay, batches, checkDelay, envelope, reachState,
+} from '../../pwa/js/sync.js';
 
 test('batches keep to 100 records and under 1 MB', () => {
   const small = Array.from({ length: 250 }, (_, i) => ({ id: String(i), data: {} }));
@@ -31,4 +33,34 @@ test('the envelope carries only the protocol fields', () => {
     meta: {}, state: 'finalized', household_name: 'X', errors: null };
   assert.deepEqual(Object.keys(envelope(record)).sort(),
     ['base_rev', 'data', 'form_id', 'form_version', 'household_id', 'id', 'meta', 'rev', 'village_id']);
+});
+
+test('the header tells no network, not asked yet, answering and not answering apart', () => {
+  assert.equal(reachState(false, true), 'offline');
+  assert.equal(reachState(false, null), 'offline');
+  assert.equal(reachState(true, null), 'checking');
+  assert.equal(reachState(true, true), 'reachable');
+  assert.equal(reachState(true, false), 'unreachable');
+});
+
+test('the light check waits its interval after the last exchange, and no longer', () => {
+  const now = 10_000_000;
+  assert.equal(checkDelay(now, now), CHECK_EVERY);
+  assert.equal(checkDelay(now - 30_000, now), CHECK_EVERY - 30_000);
+  assert.equal(checkDelay(now - 10 * CHECK_EVERY, now), 0);
+  assert.equal(checkDelay(now + 60_000, now), CHECK_EVERY); // a clock set back: still bounded
+  assert.ok(CHECK_EVERY >= 60_000, 'never more than one check a minute');
+});
+
+test('only the server\'s own answers count as the server answering', () => {
+  const json = { 'Content-Type': 'application/json' };
+  assert.equal(answeredBy(new Response('{"ok":true}', { status: 200, headers: json })), true);
+  assert.equal(answeredBy(new Response('{}', { status: 401, headers: json })), true); // revoked, but there
+  assert.equal(answeredBy(new Response('{}', { status: 500, headers: json })), true);
+  // A proxy whose server is down, and a Wi-Fi login page that answers every address.
+  for (const status of [502, 503, 504]) {
+    assert.equal(answeredBy(new Response('<h1>Bad Gateway</h1>', { status, headers: { 'Content-Type': 'text/html' } })), false);
+  }
+  assert.equal(answeredBy(new Response('<form>Đăng nhập Wi-Fi</form>', { status: 200, headers: { 'Content-Type': 'text/html' } })), false);
+  assert.equal(answeredBy(new Response(null, { status: 404 }), 'HEAD'), true); // a photo the server lacks
 });

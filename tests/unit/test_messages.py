@@ -56,5 +56,7 @@ def test_every_key_the_code_asks_for_exists():
         }
     used |= {f"error.enroll_{r}" for r in ("unknown", "used", "expired")}
     used |= {f"app.state_{s}" for s in ("draft", "finalized", "synced", "rejected", "conflict")}
+    used |= {f"app.server_{s}" for s in ("checking", "offline", "reachable", "unreachable")}
+    used |= {"app.waiting_one", "app.waiting_count"}
     missing = sorted(k for k in used if k not in catalogue("vi"))
     assert used and missing == []

@@ -1,10 +1,10 @@
 // The volunteer's home: sync state, her villages' households with where each one stands,
 // her records with where each one is, and keeping data safe.
-import { all, byIndex, getKv, put } from '../db.js';
+import { all, byIndex, getKv, put, setKv } from '../db.js';
 import { el, toast, uuid } from '../dom.js';
-import { lang, t } from '../i18n.js';
+import { lang, say, t } from '../i18n.js';
 import { go, main, register, state } from '../nav.js';
-import { MAX_ADDRESS, MAX_HEAD_NAME, householdStatus, localTime, waitingCount } from '../records.js';
+import { MAX_ADDRESS, MAX_HEAD_NAME, householdStatus, localDay, localTime, waitingCount } from '../records.js';
 import { canScan, scanCode } from '../scan.js';
 import { APP_VERSION } from '../sync.js';
 import { filterHouseholds, searchIndex } from '../text.js';
@@ -22,7 +22,12 @@ function pill(key, text) { return el('span', { class: `pill state-${key}`, text 
 
 function statusText(status) {
   const text = t(`app.household_${status.key}`);
-  return status.date ? `${text} ${status.date}` : text;
+  return status.date ? `${text} ${localDay(status.date)}` : text;
+}
+
+/** The last sync's outcome, in the current language, its time in the phone's zone. */
+function noticeText(notice) {
+  return say(notice.key ? { ...notice, params: { ...notice.params, time: localTime(notice.at, lang()) } } : notice);
 }
 
 async function show() {
@@ -30,6 +35,8 @@ async function show() {
   const { sync: onSync, backup: onBackup, restore: onRestore } = state.actions;
   const villages = (await all('villages')).filter((v) => v.active !== 0)
     .sort((a, b) => a.name.localeCompare(b.name, 'vi'));
+  // The village chosen last, kept on the phone for its volunteer: reopening the app finds it.
+  if (!state.village) state.village = await getKv(villageKey());
   if (!state.village || !villages.some((v) => v.id === state.village)) state.village = villages[0]?.id || null;
   const records = await all('records');
   const households = state.village ? await byIndex('households', 'village_id', state.village) : [];
@@ -45,10 +52,14 @@ async function show() {
   const waiting = waitingCount(records);
   const safety = await safetyCard(onBackup, onRestore);
   if (mine !== drawing || state.screen !== 'home') return;
+  // Coming from another screen (Lưu nháp, a finished visit, enrollment), the home opens at its
+  // top, not wherever the long form was scrolled to; a redraw (a sync, a search) stays put.
+  const arriving = !main().querySelector('#home');
 
   main().replaceChildren(...[
-    el('section', { class: 'card sync' },
-      el('div', { class: 'who', text: `${state.device.user.display_name} · ${state.device.commune.name}` }),
+    el('section', { class: 'card sync', id: 'home' },
+      el('h1', { text: state.device.commune.name }),
+      el('div', { class: 'who', text: state.device.user.display_name }),
       state.revoked ? el('div', { class: 'notice error', role: 'alert', id: 'revoked' },
         el('p', { text: t('app.revoked') }),
         el('button', { type: 'button', class: 'primary', text: t('app.backup_save'), onclick: onBackup })) : null,
@@ -57,11 +68,11 @@ async function show() {
         onclick: () => onSync('button') }),
       el('progress', { id: 'sync-progress', hidden: !state.syncing || null, max: state.progress?.total || 1, value: state.progress?.done || 0 }),
       status ? el('p', { class: 'safe', id: 'safe', text: t('app.safe_on_server', { count: status.records }) }) : null,
-      state.notice ? el('p', { class: `notice ${state.notice.kind}`, role: 'status', text: state.notice.text }) : null),
+      state.notice ? el('p', { class: `notice ${state.notice.kind}`, id: 'sync-notice', role: 'status', text: noticeText(state.notice) }) : null),
     el('nav', { class: 'villages', 'aria-label': t('records.village') },
       ...villages.map((v) => el('button', { type: 'button', class: v.id === state.village ? 'chip active' : 'chip',
         'aria-pressed': String(v.id === state.village), text: v.name,
-        onclick: () => { state.village = v.id; go('home'); } }))),
+        onclick: () => { chooseVillage(v.id); go('home'); } }))),
     el('section', { class: 'households' },
       el('h2', { text: t('app.households') }),
       search,
@@ -87,6 +98,14 @@ async function show() {
           pill(r.state, t(`app.state_${r.state}`))))))
         : el('p', { class: 'empty', text: t('app.no_records') })),
     safety].filter(Boolean));
+  if (arriving) window.scrollTo(0, 0);
+}
+
+function villageKey() { return `village:${state.device?.user?.id ?? ''}`; }
+
+function chooseVillage(id) {
+  state.village = id;
+  setKv(villageKey(), id).catch(() => {}); // only a convenience: the list works without it
 }
 
 async function safetyCard(onBackup, onRestore) {
@@ -120,7 +139,7 @@ async function openByCode(code) {
   const wanted = code.trim().toUpperCase();
   const found = (await all('households')).find((h) => h.code === wanted || h.id === code.trim());
   if (!found) { toast(t('app.code_not_found', { code: wanted }), 'error'); return; }
-  state.village = found.village_id;
+  chooseVillage(found.village_id);
   await openHousehold(found);
 }
 
@@ -134,11 +153,26 @@ function addHousehold() {
   // The register's limits: the name and address travel with the visit (records.js: withHouseholds).
   const head = el('input', { id: 'new-head', autocomplete: 'off', maxlength: MAX_HEAD_NAME });
   const address = el('input', { id: 'new-address', autocomplete: 'off', maxlength: MAX_ADDRESS });
+  // The error sits in the dialog under its field and is the field's description, so a screen
+  // reader reads it with the field; a toast would show behind the dialog.
+  const needed = el('p', { class: 'error', id: 'new-head-error', role: 'alert', hidden: true, text: t('app.new_head_needed') });
+  head.addEventListener('input', () => {
+    if (!head.value.trim()) return;
+    needed.hidden = true;
+    head.removeAttribute('aria-invalid');
+    head.removeAttribute('aria-describedby');
+  });
   sheet(t('app.add_household'), [
-    el('label', { for: 'new-head', text: t('app.new_head') }), head,
+    el('label', { for: 'new-head', text: t('app.new_head') }), head, needed,
     el('label', { for: 'new-address', text: t('app.new_address') }), address,
   ], async () => {
-    if (!head.value.trim()) { toast(t('app.new_head_needed'), 'error'); return false; }
+    if (!head.value.trim()) {
+      needed.hidden = false;
+      head.setAttribute('aria-invalid', 'true');
+      head.setAttribute('aria-describedby', needed.id);
+      head.focus();
+      return false;
+    }
     const household = { id: uuid(), village_id: state.village, code: '', head_name: head.value.trim(),
       address: address.value.trim(), local: true };
     await put('households', household);

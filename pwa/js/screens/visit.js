@@ -1,12 +1,15 @@
 // One visit: the form a part at a time, every answer saved on the phone as it is given,
 // and Finalize, which checks with the same rules as the server before queueing the record.
-import { all, get, put } from '../db.js';
+import { all, get, getKv, put, setKv } from '../db.js';
 import { el, localDate, toast, uuid } from '../dom.js';
 import { Form, Rules } from '../form.js';
 import { lang, message, t } from '../i18n.js';
 import { go, main, register, state } from '../nav.js';
-import { EDITABLE } from '../records.js';
+import { EDITABLE, HOUSEHOLD_QUESTIONS, prefill } from '../records.js';
 import { FormView } from '../render.js';
+
+/** The kv key of the record open on the screen: app.js opens it again at start. */
+const OPEN_VISIT = 'open_visit';
 
 /** The newest version of each form the phone has. */
 async function latestForms() {
@@ -68,6 +71,10 @@ async function show(id, household = null) {
   const touched = new Set();
   const body = el('div', { class: 'form-body' });
   const summary = el('div', { class: 'summary', id: 'summary', role: 'alert', hidden: true });
+  // What the part being left still misses, told once: a second "Next" goes on (drafts may be
+  // incomplete; the volunteer must only know).
+  const partNotice = el('div', { class: 'summary', id: 'part-missing', role: 'alert', hidden: true });
+  let warned = null;
   const saved = el('span', { id: 'saved', class: 'saved', text: editable ? t('app.autosave') : t(`app.state_${record.state}`) });
   let saving = Promise.resolve();
 
@@ -86,19 +93,75 @@ async function show(id, household = null) {
     return saving;
   };
 
+  // Where the volunteer is in this record (its part, the question answered last): a reload, the
+  // app reopened after the phone closed it, or the draft opened again from the list goes back there.
+  const placeKey = `place:${record.id}`;
+  const place = await getKv(placeKey, null) || {};
+  const remember = (changes) => {
+    Object.assign(place, changes);
+    setKv(placeKey, { page: place.page, path: place.path }).catch(() => {});
+  };
+  await setKv(OPEN_VISIT, record.id);
+
+  // What the register (or *Thêm hộ mới*) knows of the household is the first answer to the
+  // questions named for it, until the volunteer changes one herself (records.js: prefill).
+  const listed = record.household_id ? await get('households', record.household_id) : null;
+  const known = { head_name: listed?.head_name || record.household_name || '', address: listed?.address || '' };
+  const named = new Set(Object.values(HOUSEHOLD_QUESTIONS).flat());
+  const given = (data, path) => {
+    if (named.has(path) && !(record.own_answers ||= []).includes(path)) record.own_answers.push(path);
+    return prefill(rules, data, known, record.own_answers || []);
+  };
+
   const view = new FormView({
-    form, rules, data: record.data, lang: lang(), root: body, t,
+    form, rules, data: record.data, lang: lang(), root: body, t, prefill: editable ? given : null,
     onChange: (data, path) => {
-      if (path) touched.add(path);
+      if (path) { touched.add(path); remember({ page: view.current, path }); }
       save({ data });
       // Say what is wrong next to the question as soon as it is answered, not only at the end.
-      view.showErrors(rules.check(data, message), touched);
+      const errors = rules.check(data, message);
+      view.showErrors(errors, touched);
+      if (!partNotice.hidden) tellMissing(errors);
       steps.update();
     },
   });
   state.visit = { record, view };
 
-  const steps = pager(view);
+  const steps = pager(view, (page) => {
+    warned = null;
+    partNotice.hidden = true;
+    remember({ page, path: null });
+  }, (page) => {
+    // Leaving a part: say once what it still misses.
+    if (!editable || warned === page) return true;
+    warned = page;
+    return !tellMissing(rules.check(view.data, message));
+  });
+
+  /** Show the question at `path`: its part, scrolled to, its first control focused. */
+  const goTo = (path) => {
+    const page = view.pageOf(path);
+    if (page !== view.current) steps.open(page);
+    const question = body.querySelector(`[data-path="${CSS.escape(path)}"]`);
+    if (!question) return;
+    question.scrollIntoView({ block: 'center' });
+    question.querySelector('input, select, textarea, button')?.focus({ preventScroll: true });
+  };
+  const listOf = (paths) => el('ul', { class: 'missing' }, ...paths.map((p) => el('li', {}, el('button', {
+    type: 'button', class: 'link', 'data-goto': p, text: questionLabel(form, p, view), onclick: () => goTo(p) }))));
+
+  /** The required questions of the warned part still unanswered, told; false when none are. */
+  const tellMissing = (errors) => {
+    const paths = Object.keys(errors).filter((p) => view.pageOf(p) === warned && errors[p].some((e) => e.code === 'required'));
+    partNotice.hidden = !paths.length;
+    if (!paths.length) return false;
+    paths.forEach((p) => touched.add(p));
+    view.showErrors(errors, touched);
+    partNotice.replaceChildren(el('p', { text: t('app.part_missing', { count: paths.length }) }),
+      listOf(paths), el('p', { text: t('app.part_missing_next') }));
+    return true;
+  };
+
   const finalize = async () => {
     const data = rules.settle(view.data);
     const errors = rules.check(data, message);
@@ -106,11 +169,8 @@ async function show(id, household = null) {
     if (paths.length) {
       view.showErrors(errors);
       summary.hidden = false;
-      summary.replaceChildren(el('p', { text: t('app.missing', { count: paths.length }) }),
-        el('ul', {}, ...paths.slice(0, 8).map((p) => el('li', {}, el('button', {
-          type: 'button', class: 'link', text: questionLabel(form, p, view),
-          onclick: () => { steps.open(view.pageOf(p)); body.querySelector(`[data-path="${CSS.escape(p)}"]`)?.scrollIntoView({ block: 'center' }); },
-        })))));
+      // Every problem listed, each a way to its question: the count is the list's length.
+      summary.replaceChildren(el('p', { text: t('app.missing', { count: paths.length }) }), listOf(paths));
       steps.open(view.pageOf(paths[0]));
       summary.scrollIntoView({ block: 'start' });
       return;
@@ -131,7 +191,7 @@ async function show(id, household = null) {
       saved),
     reviewNote(record),
     record.state === 'rejected' && record.errors ? el('p', { class: 'error', text: t('app.server_rejected') }) : null,
-    summary, steps.el, body, steps.nav,
+    summary, steps.el, body, partNotice, steps.nav,
     editable ? el('div', { class: 'actions' },
       el('button', { type: 'button', class: 'secondary', id: 'save-draft', text: t('app.save_draft'), onclick: back }),
       el('button', { type: 'button', class: 'primary', id: 'finalize', text: t('app.finalize'), onclick: finalize })) : null].filter(Boolean));
@@ -140,7 +200,20 @@ async function show(id, household = null) {
   if (!editable) body.querySelectorAll('input, select, textarea, button').forEach((n) => { n.disabled = true; });
   if (record.errors) view.showErrors(record.errors);
   window.scrollTo(0, 0);
+  if (Number.isInteger(place.page)) {
+    // The part may no longer apply (an answer elsewhere changed): the nearest earlier one that does.
+    const visible = view.visiblePages();
+    const page = visible.filter((p) => p <= place.page).pop() ?? visible[0];
+    if (page !== undefined && page !== view.current) { view.showPage(page); steps.update(); }
+    const question = place.path && page === place.page ? body.querySelector(`[data-path="${CSS.escape(place.path)}"]`) : null;
+    if (question && !question.hidden) question.scrollIntoView({ block: 'center' });
+  }
 }
+
+// Leaving the visit for the home screen, by any way, closes it (unless a visit opened meanwhile).
+document.addEventListener('gocua:home', () => {
+  if (state.screen === 'home') setKv(OPEN_VISIT, null).catch(() => {});
+});
 
 function reviewNote(record) {
   const review = record.review;
@@ -159,8 +232,11 @@ function questionLabel(form, path, view) {
   return member ? `${label} (${Number(member[1]) + 1})` : label;
 }
 
-/** The parts of the form as steps: where you are, and Previous / Next. */
-function pager(view) {
+/**
+ * The parts of the form as steps: where you are, and Previous / Next; `onOpen(page)` on a move,
+ * `mayLeave(page)` before Next leaves one (false: stay).
+ */
+function pager(view, onOpen, mayLeave) {
   const bar = el('progress', { class: 'steps-bar', id: 'progress', max: 1, value: 0 });
   const title = el('p', { class: 'steps-title', id: 'step-title' });
   const prev = el('button', { type: 'button', class: 'secondary', id: 'prev', text: `← ${t('app.previous')}` });
@@ -172,6 +248,7 @@ function pager(view) {
       if (index === undefined || index < 0) return;
       view.showPage(index);
       api.update();
+      onOpen(index);
       window.scrollTo(0, 0);
     },
     update() {
@@ -186,7 +263,11 @@ function pager(view) {
     },
   };
   prev.addEventListener('click', () => { const v = view.visiblePages(); api.open(v[v.indexOf(view.current) - 1]); });
-  next.addEventListener('click', () => { const v = view.visiblePages(); api.open(v[v.indexOf(view.current) + 1]); });
+  next.addEventListener('click', () => {
+    if (!mayLeave(view.current)) return;
+    const v = view.visiblePages();
+    api.open(v[v.indexOf(view.current) + 1]);
+  });
   return api;
 }
 

@@ -16,7 +16,7 @@ from schemas.validate import Errors
 from server.domain.db import now_iso
 from server.domain.errors import Refused
 from server.domain.records.query import answer_text
-from server.domain.records.store import new_revision
+from server.domain.records.store import new_revision, tell_resolution
 from sync.protocol import visit_day
 
 # Filled in by the phone or the form itself (metadata: start, deviceid …): shown, never typed
@@ -272,12 +272,15 @@ def merged(
     return data
 
 
-def open_conflicts(db: sqlite_utils.Database, record_id: str) -> list[str]:
+def open_conflicts(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]:
+    """The conflict revisions still to settle, oldest first; ``replicated``: it came from a
+    commune server (no device, no user here), and is settled there, not on this server."""
     return [
-        r[0]
+        {"rev": r[0], "replicated": bool(r[1])}
         for r in db.execute(
-            "SELECT rev FROM revisions WHERE record_id = ? AND status = 'conflict'"
-            " AND resolved_at IS NULL ORDER BY received_at",
+            "SELECT rev, device_id IS NULL AND user_id IS NULL FROM revisions"
+            " WHERE record_id = ? AND status = 'conflict' AND resolved_at IS NULL"
+            " ORDER BY received_at",
             [record_id],
         )
     ]
@@ -293,10 +296,24 @@ def resolve(
 ) -> str | None:
     """Settle a conflict: the conflict revision stays (marked resolved, and how); the chosen
     or merged answers become a new revision based on the current one, unless they are the
-    current answers already. Returns the new rev or None."""
+    current answers already. Either way both phones hear of it: the one that sent the current
+    revision and the one that sent the conflict revision. Returns the new rev or None."""
+    conflict = db.execute(
+        "SELECT user_id, device_id FROM revisions WHERE record_id = ? AND rev = ?"
+        " AND status = 'conflict' AND resolved_at IS NULL",
+        [record["id"], conflict_rev],
+    ).fetchone()
+    if conflict is None:
+        raise Refused("review.error_stale", status=409)
+    if conflict["user_id"] is None and conflict["device_id"] is None:
+        # Replicated from a commune server: settled there, and the answer comes back up.
+        raise Refused("review.error_conflict_replicated", status=409)
+    resolved = {"rev": conflict_rev, "resolution": resolution, "user_id": conflict["user_id"]}
     rev = None
     if data != record["data"]:
-        rev = new_revision(db, staff, record, data)
+        rev = new_revision(db, staff, record, data, resolved=resolved)
+    else:
+        tell_resolution(db, staff, record, resolved)
     db.execute(
         "UPDATE revisions SET resolved_at = ?, resolved_by = ?, resolution = ?"
         " WHERE record_id = ? AND rev = ? AND status = 'conflict'",

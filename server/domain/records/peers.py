@@ -8,9 +8,9 @@ makes the commune when the province has none yet; later its values are ignored).
 
 The commune row, form versions, villages and households come first (records point at them; a
 household whose person was erased on the sender is first scrubbed here, row and feed), then the
-batch's records go through the same checks as a phone's, then which revision is current and its
-review state, then the sender's checkpoint -- all in one transaction, so a batch is either
-wholly here with its checkpoint or not at all.
+batch's records go through the same checks as a phone's, then which revision is current, its
+review state and the conflicts settled on the sender, then the sender's checkpoint -- all in one
+transaction, so a batch is either wholly here with its checkpoint or not at all.
 """
 
 from __future__ import annotations
@@ -245,6 +245,24 @@ def apply_record_states(
             continue
         if row["review_state"] != state["review_state"]:
             store.set_review_state(db, state["id"], state["review_state"])
+
+
+def apply_resolutions(
+    db: sqlite_utils.Database, peer: dict[str, Any], resolutions: list[dict[str, Any]]
+) -> None:
+    """Conflicts settled on the sender, settled here the same way: the conflict revision is
+    marked (the answers the sender kept travel as revisions and states, as any other). A
+    revision this server does not hold yet is skipped: sending it again brings its resolution
+    with it."""
+    for resolution in resolutions:
+        store.mark_resolved(
+            db,
+            peer["commune_id"],
+            resolution["id"],
+            resolution["rev"],
+            resolution["resolution"],
+            resolution["resolved_at"],
+        )
 
 
 def apply_rewrites(

@@ -61,6 +61,9 @@ def push(
             if fresh:
                 peers.apply_record_states(db, caller, upstream["records"])
                 peers.apply_rewrites(db, caller, upstream["rewrites"])
+            # Even from a replay: a resolution only ever settles what is still open, so an old
+            # batch cannot undo anything, and a retried revision brings its resolution along.
+            peers.apply_resolutions(db, caller, upstream["resolutions"])
             body["checkpoint"] = peers.save_checkpoint(
                 db, caller, upstream["source"], upstream["checkpoint"]
             )

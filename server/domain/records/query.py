@@ -22,7 +22,20 @@ from server.domain.forms import get_form
 from server.domain.register import village_ids_under
 
 PAGE_SIZE = 50
-REVIEW_STATES = ("received", "has_issues", "edited", "approved", "rejected")
+CORRECTED = "corrected"
+# The states the office filters on and reads: the stored ones, and CORRECTED.
+REVIEW_STATES = ("received", CORRECTED, "has_issues", "edited", "approved", "rejected")
+# A record whose last decision was "has_issues" and that the volunteer has sent again since (a
+# push makes it "received" once more, on a new rev) is waiting for its second look: the office
+# reads it as CORRECTED, not as one more new record. Derived here, the one place, from the
+# stored state and the last review (reviews_record index), so that nothing else changes: the
+# phones, the replication and the exports keep the stored state.
+_CORRECTED_SQL = (
+    "(r.review_state = 'received' AND coalesce((SELECT w.review_state = 'has_issues'"
+    " AND w.rev != r.rev FROM reviews w WHERE w.record_id = r.id ORDER BY w.id DESC LIMIT 1),"
+    " 0))"
+)
+_SHOWN_STATE_SQL = f"CASE WHEN {_CORRECTED_SQL} THEN '{CORRECTED}' ELSE r.review_state END"
 OUTCOMES = ("completed", "nobody_home", "refused", "empty_house", "come_back")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that always fit SQLite's 64-bit integers
@@ -110,7 +123,11 @@ def _where(db: sqlite_utils.Database, commune_id: str, f: Filters) -> tuple[str,
     if f.date_to:
         where.append("r.received_at < ?")
         params.append(clock.day_end_utc(f.date_to, f.zone))
-    if f.state:
+    if f.state == CORRECTED:
+        where.append(_CORRECTED_SQL)
+    elif f.state == "received":
+        where.append(f"r.review_state = 'received' AND NOT {_CORRECTED_SQL}")
+    elif f.state:
         where.append("r.review_state = ?")
         params.append(f.state)
     if f.outcome:
@@ -119,6 +136,20 @@ def _where(db: sqlite_utils.Database, commune_id: str, f: Filters) -> tuple[str,
     if f.needs_help:
         where.append("r.needs_help = 1")
     return " AND ".join(where), params
+
+
+def shown_states(db: sqlite_utils.Database, record_ids: list[str]) -> dict[str, str]:
+    """Record id → the state the office reads (CORRECTED included), for pages that list
+    records from elsewhere (a household's visits)."""
+    if not record_ids:
+        return {}
+    marks = ",".join("?" * len(record_ids))
+    return {
+        row[0]: row[1]
+        for row in db.execute(
+            f"SELECT r.id, {_SHOWN_STATE_SQL} FROM records r WHERE r.id IN ({marks})", record_ids
+        )
+    }
 
 
 def list_records(
@@ -130,7 +161,8 @@ def list_records(
         where += " AND (r.received_at, r.id) < (?, ?)"
         params += list(f.after)
     rows = db.execute(
-        "SELECT r.id, r.received_at, r.visit_date, r.review_state, r.outcome, r.needs_help,"
+        f"SELECT r.id, r.received_at, r.visit_date, r.review_state, {_SHOWN_STATE_SQL}"
+        " AS shown_state, r.outcome, r.needs_help,"
         " v.name AS village, r.household_id, h.code AS household_code,"
         " coalesce(h.head_name, json_extract(r.data, '$.head_name')) AS head_name,"
         " u.display_name AS volunteer FROM records r JOIN villages v ON v.id = r.village_id"
@@ -163,7 +195,8 @@ def get_record(db: sqlite_utils.Database, commune_id: str, record_id: str) -> di
     """One record of this commune (None when it is not: the caller answers 404 either way)."""
     row = db.execute(
         "SELECT r.id, r.rev, r.form_id, r.form_version, r.data, r.meta, r.received_at,"
-        " r.updated_at, r.review_state, r.village_id, v.name AS village, r.household_id,"
+        f" r.updated_at, r.review_state, {_SHOWN_STATE_SQL} AS shown_state, r.village_id,"
+        " v.name AS village, r.household_id,"
         " h.code AS household_code,"
         " coalesce(h.head_name, json_extract(r.data, '$.head_name')) AS head_name, r.user_id,"
         " u.display_name AS volunteer, u.username AS volunteer_username, r.device_id,"
@@ -196,6 +229,9 @@ def revisions(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]
         item = dict(r)
         item["data"] = json.loads(item["data"])
         item["meta"] = json.loads(item["meta"])
+        # Sent by a commune server (a province's copy): neither a phone nor a staff account
+        # of this server made it, and a conflict among them is settled on the commune.
+        item["replicated"] = item["device_id"] is None and item["user_id"] is None
         out.append(item)
     return out
 
@@ -252,51 +288,30 @@ def answer_text(
 
 def sections(form: Form, data: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     """The answered part of a record, in form order: rows of (label, answer), and each repeat
-    as a table with one row per instance. Labels have their ``${references}`` filled in from
-    the record (schemas/labels.py); a repeat's table speaks for every instance, so there an
-    instance's own answers are ''."""
+    (the household's members, or any form's) as one block per instance, its own answered
+    questions as (label, answer) rows: a desk reads a member down the page, where a table of
+    every question across needed scrolling sideways. Labels have their ``${references}``
+    filled in from the record (schemas/labels.py), inside a block from that instance's."""
     out: list[dict[str, Any]] = []
     _collect(form, form.root, data, lang, out, "")
-    return [s for s in out if s["rows"] or s["tables"]]
+    return [s for s in out if s["rows"] or s["repeats"]]
 
 
 def _collect(
     form: Form, node: Node, data: dict[str, Any], lang: str, out: list[dict[str, Any]], title: str
 ) -> None:
-    section: dict[str, Any] = {"title": title, "rows": [], "tables": []}
+    section: dict[str, Any] = {"title": title, "rows": [], "repeats": []}
     out.append(section)
     for child in node.children:
         if child.kind == "group":
             _collect(form, child, data, lang, out, labels.label(form, child, lang, data))
             # What follows the group belongs to this level again, below the group.
-            section = {"title": "", "rows": [], "tables": []}
+            section = {"title": "", "rows": [], "repeats": []}
             out.append(section)
         elif child.kind == "repeat":
-            columns = [
-                n
-                for n in form.walk(child)
-                if n.kind == "field" and n.type != "note" and n.repeats[-1:] == (child.name,)
-            ]
-            instances = data.get(child.name) or []
-            if not instances:
-                continue
-            every = [(child.name, labels.NO_INSTANCE)]
-            section["tables"].append(
-                {
-                    "title": labels.label(form, child, lang, data, every),
-                    "columns": [labels.label(form, c, lang, data, every) for c in columns],
-                    "rows": [
-                        [
-                            answer_text(
-                                form, c, inst.get(c.name), lang, data, [(child.name, index)]
-                            )
-                            for c in columns
-                        ]
-                        for index, inst in enumerate(instances)
-                        if isinstance(inst, dict)
-                    ],
-                }
-            )
+            block = _repeat(form, child, data.get(child.name), data, lang, ())
+            if block is not None:
+                section["repeats"].append(block)
         elif child.type != "note" and child.name in data:
             section["rows"].append(
                 (
@@ -304,3 +319,54 @@ def _collect(
                     answer_text(form, child, data[child.name], lang, data),
                 )
             )
+
+
+def _repeat(
+    form: Form,
+    repeat: Node,
+    instances: Any,
+    data: dict[str, Any],
+    lang: str,
+    outer: tuple[tuple[str, int], ...],
+) -> dict[str, Any] | None:
+    """One repeat's blocks: ``{"title", "name", "instances": [{"number", "heading", "rows",
+    "repeats"}]}``, a repeat inside it nested in its instance's block; None when unanswered."""
+    if not isinstance(instances, list) or not instances:
+        return None
+    inner = [n for n in form.walk(repeat) if n is not repeat and n.repeats[-1:] == (repeat.name,)]
+    fields = [n for n in inner if n.kind == "field" and n.type != "note"]
+    nested = [n for n in inner if n.kind == "repeat"]
+    every = (*outer, (repeat.name, labels.NO_INSTANCE))
+    blocks = []
+    for index, instance in enumerate(instances):
+        if not isinstance(instance, dict):
+            continue
+        position = (*outer, (repeat.name, index))
+        answered = [f for f in fields if instance.get(f.name) not in (None, "", [])]
+        rows = [
+            (
+                labels.label(form, f, lang, data, position),
+                answer_text(form, f, instance[f.name], lang, data, position),
+            )
+            for f in answered
+        ]
+        # The instance's first text answer (a member's name) says whose block it is.
+        name = next((a for f, (_, a) in zip(answered, rows, strict=True) if f.type == "text"), "")
+        blocks.append(
+            {
+                "number": index + 1,
+                "heading": labels.label(form, repeat, lang, data, position),
+                "name": name,
+                "rows": rows,
+                "repeats": [
+                    b
+                    for n in nested
+                    if (b := _repeat(form, n, instance.get(n.name), data, lang, position))
+                ],
+            }
+        )
+    return {
+        "title": labels.label(form, repeat, lang, data, every),
+        "name": repeat.name,
+        "instances": blocks,
+    }

@@ -1,8 +1,9 @@
 """Review decisions and staff-made revisions: the writes of the review workspace.
 
 A decision (received / has issues / approved / rejected, with a comment) is kept in ``reviews``
-and sent to the phones of the volunteer who sent the record — a ``review`` change with
-``user_id`` set, so that nobody else's phone pulls it. A staff revision (an edit, a resolved
+and sent to the phones of the volunteers who sent the record's revisions — a ``review`` change
+with ``user_id`` set, so that nobody else's phone pulls it. A settled conflict is told to them
+too, whether or not it made a new revision. A staff revision (an edit, a resolved
 conflict, an erasure) is a new current revision made by the staff account, with no device.
 """
 
@@ -103,6 +104,24 @@ def set_review_state(db: sqlite_utils.Database, record_id: str, state: str) -> N
     )
 
 
+def mark_resolved(
+    db: sqlite_utils.Database,
+    commune_id: str,
+    record_id: str,
+    rev: str,
+    resolution: str,
+    resolved_at: str,
+) -> None:
+    """A conflict settled elsewhere (on the commune server that replicates here): its copy
+    here is marked settled, by nobody of this server."""
+    db.execute(
+        "UPDATE revisions SET resolved_at = ?, resolution = ? WHERE record_id = ? AND rev = ?"
+        " AND status = 'conflict' AND resolved_at IS NULL"
+        " AND record_id IN (SELECT id FROM records WHERE commune_id = ?)",
+        [resolved_at, resolution, record_id, rev, commune_id],
+    )
+
+
 def rewrite_answers(
     db: sqlite_utils.Database, commune_id: str, record_id: str, rev: str, data: dict[str, Any]
 ) -> None:
@@ -151,6 +170,7 @@ def _write_review(
     rev: str,
     state: str,
     comment: str,
+    resolved: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     at = now_iso()
     db.execute(
@@ -181,10 +201,40 @@ def _write_review(
     }
     if state == "edited":
         # The office changed the answers: the phone takes this version as its own copy.
-        payload["data"] = json.loads(
-            db.execute("SELECT data FROM records WHERE id = ?", [record["id"]]).fetchone()[0]
+        payload["data"] = _current_data(db, record["id"])
+    _tell_phones(db, record, payload, resolved)
+    return payload
+
+
+def _current_data(db: sqlite_utils.Database, record_id: str) -> Any:
+    return json.loads(
+        db.execute("SELECT data FROM records WHERE id = ?", [record_id]).fetchone()[0]
+    )
+
+
+def _tell_phones(
+    db: sqlite_utils.Database,
+    record: dict[str, Any],
+    payload: dict[str, Any],
+    resolved: dict[str, Any] | None,
+) -> None:
+    """A ``review`` change for the phones of every volunteer who sent a revision of the record:
+    the one who sent the current revision, and one whose revision conflicted (another
+    volunteer, or another phone of the same one) -- each holds a copy whose fate the office
+    decides. Nobody else's phone pulls it (``user_id`` on the change)."""
+    users = [record.get("user_id")]
+    if resolved is not None:
+        payload["resolved"] = {"rev": resolved["rev"], "resolution": resolved["resolution"]}
+        users.append(resolved.get("user_id"))
+    users += [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT user_id FROM revisions WHERE record_id = ?"
+            " AND device_id IS NOT NULL AND user_id IS NOT NULL",
+            [record["id"]],
         )
-    if record.get("user_id") is not None:
+    ]
+    for user_id in dict.fromkeys(u for u in users if u is not None):
         record_change(
             db,
             "review",
@@ -192,8 +242,31 @@ def _write_review(
             payload,
             commune_id=record["commune_id"],
             village_id=record["village_id"],
-            user_id=record["user_id"],
+            user_id=user_id,
         )
+
+
+def tell_resolution(
+    db: sqlite_utils.Database,
+    staff: dict[str, Any],
+    record: dict[str, Any],
+    resolved: dict[str, Any],
+) -> dict[str, Any]:
+    """A conflict settled by keeping the current revision: no new revision and no new review
+    decision, but both phones learn of it -- the current answers and state, and which conflict
+    revision was settled how -- so the phone whose revision lost stops showing a conflict and
+    follows the record's later decisions. (A collector from before ``resolved`` takes ``data``
+    and ``rev`` as it takes an office edit: it, too, leaves the conflict.)"""
+    payload = {
+        "record_id": record["id"],
+        "rev": record["rev"],
+        "review_state": record["review_state"],
+        "comment": "",
+        "by": staff["display_name"],
+        "at": now_iso(),
+        "data": _current_data(db, record["id"]),
+    }
+    _tell_phones(db, record, payload, resolved)
     return payload
 
 
@@ -203,9 +276,12 @@ def new_revision(
     record: dict[str, Any],
     data: dict[str, Any],
     comment: str = "",
+    resolved: dict[str, Any] | None = None,
 ) -> str:
     """Store ``data`` as the record's new current revision made by ``staff`` (based on the
-    current one), mark the record edited and tell the volunteer's phones. Returns the rev."""
+    current one), mark the record edited and tell the volunteer's phones (and, settling a
+    conflict, ``resolved``: ``{rev, resolution, user_id}``, those of the conflict's sender).
+    Returns the rev."""
     rev, now = str(uuid.uuid4()), now_iso()
     # The record stays the volunteer's (user_id, device_id): the revision says who edited.
     make_current(db, record["id"], rev, {"data": _dumps(data)}, now)
@@ -226,7 +302,7 @@ def new_revision(
             "household_id": record["household_id"],
         }
     )
-    _write_review(db, staff, record, rev, "edited", comment.strip())
+    _write_review(db, staff, record, rev, "edited", comment.strip(), resolved)
     refresh_household(db, record.get("household_id"))
     return rev
 

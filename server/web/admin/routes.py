@@ -369,7 +369,17 @@ def audit_log() -> Any:
         page=page,
         page_size=journal.PAGE_SIZE,
         action_label=_action_label,
+        detail_text=_detail_text,
     )
+
+
+def _detail_text(row: dict[str, Any]) -> str:
+    """A row's detail as people read it: a decision's state in words, not its code."""
+    if row["action"] == "review" and row["detail"]:
+        key = f"state.{row['detail']}"
+        label = t(key)
+        return row["detail"] if label == key else label
+    return row["detail"]
 
 
 def _action_label(action: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import g, request
 
-from server.domain.devices import device_for_token, peer_for_token
+from server.domain.devices import device_for_token, peer_for_token, peer_token_revoked
 from server.web.db import get_db
 from server.web.errors import ApiError
 
@@ -41,7 +41,10 @@ def caller_required(view: Any = None, *, touch: bool = True) -> Any:
         else:
             peer = peer_for_token(db, token)
             if peer is None:
-                raise ApiError(401, "bad_token")
+                # A revoked commune server is no phone: its admin needs another remedy.
+                raise ApiError(
+                    401, "peer_revoked" if peer_token_revoked(db, token) else "bad_token"
+                )
             g.caller = peer
         return view(*args, **kwargs)
 

@@ -176,7 +176,8 @@ def push() -> Any:
 @caller_required
 def pull() -> Any:
     query = _query(PullQuerySchema())
-    return jsonify(feeds.pull(get_db(), g.caller, query["since"], query["limit"]))
+    page = feeds.page_json(get_db(), g.caller, query["since"], query["limit"])
+    return current_app.response_class(page, mimetype="application/json")
 
 
 @bp.get("/sync/status")

@@ -69,8 +69,13 @@ def _record_or_404(record_id: str) -> dict[str, Any]:
 @bp.get("/records/<record_id>")
 @login_required(*PERSONAL_DATA)
 def record(record_id: str) -> Any:
-    db, lang = get_db(), ui_lang()
-    found = _record_or_404(record_id)
+    return _record_page(_record_or_404(record_id))
+
+
+def _record_page(found: dict[str, Any], decision: dict[str, str] | None = None) -> Any:
+    """One record's page; ``decision``: a decision sent back to be completed (its state,
+    comment and problem), shown in the form as it was typed."""
+    db, lang, record_id = get_db(), ui_lang(), found["id"]
     form = found["form"]
     revisions = service.revisions(db, record_id)
     by_rev = {r["rev"]: r for r in revisions}
@@ -87,7 +92,14 @@ def record(record_id: str) -> Any:
         visit=service.visit_facts(found),
         conflicts=edit.open_conflicts(db, record_id),
         decisions=decisions.DECISIONS,
+        decision=decision or {"state": found["review_state"], "comment": "", "problem": ""},
     )
+
+
+# A decision refused for what the reviewer typed goes back to the form, with the text kept.
+_DECISION_PROBLEMS = frozenset(
+    {"review.error_comment_needed", "review.error_comment_long", "review.error_state"}
+)
 
 
 @bp.post("/records/<record_id>/review")
@@ -96,11 +108,16 @@ def review(record_id: str) -> Any:
     check_csrf()
     db, user = get_db(), me()
     state = request.form.get("review_state", "")
+    comment = request.form.get("comment", "")
     with write_transaction(db):
         found = _record_or_404(record_id)
-        decisions.decide(
-            db, user, found, state, request.form.get("comment", ""), request.form.get("rev", "")
-        )
+        try:
+            decisions.decide(db, user, found, state, comment, request.form.get("rev", ""))
+        except Refused as refused:
+            if refused.code not in _DECISION_PROBLEMS:
+                raise
+            sent_back = {"state": state, "comment": comment, "problem": refused.code}
+            return _record_page(found, sent_back), 422
         audit(
             db,
             "review",
@@ -176,7 +193,7 @@ def conflict(record_id: str, rev: str) -> Any:
     if other is None or found["form"] is None:
         abort(404)
     rows = edit.compare(found["form"], found["data"], other["data"], lang)
-    if request.method == "GET" or other["resolved_at"]:
+    if request.method == "GET" or other["resolved_at"] or other["replicated"]:
         audited("view_record", target=record_id, detail=f"conflict {rev}")
         return render_template(
             "review/conflict.html", record=found, other=other, rows=rows, errors={}
@@ -196,7 +213,9 @@ def conflict(record_id: str, rev: str) -> Any:
         for r in rows
     }
     data = edit.merged(found["form"], found["data"], other["data"], picks)
-    data = edit.settled(found, data)
+    # Keeping the current version keeps that very revision: settling it again could add a
+    # calculation it lacks and make a new revision nobody chose.
+    data = found["data"] if choice == "current" else edit.settled(found, data)
     errors = edit.check(found, data) if data != found["data"] else {}
     if errors:
         return render_template(

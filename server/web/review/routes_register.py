@@ -14,6 +14,7 @@ from server.domain import followups as followup
 from server.domain import household_import, register
 from server.domain.db import write_transaction
 from server.domain.errors import Refused
+from server.domain.records import query as records
 from server.web.db import get_db
 from server.web.review import bp
 from server.web.staff import PERSONAL_DATA, audited, check_csrf, login_required, me, ui_lang
@@ -113,10 +114,14 @@ def household(household_id: str) -> Any:
             db, visit["form_id"], visit["form_version"], due["topics"], ui_lang()
         )
     audited("view_household", target=household_id)
+    visits = register.visits(db, household_id)
+    states = records.shown_states(db, [v["id"] for v in visits])
+    for v in visits:
+        v["shown_state"] = states.get(v["id"], v["review_state"])
     return render_template(
         "review/household.html",
         household=found,
-        visits=register.visits(db, household_id),
+        visits=visits,
         followup=due,
     )
 

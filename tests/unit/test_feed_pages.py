@@ -1,0 +1,109 @@
+"""The pull feed's pages: exactly the changes a phone may see, in order, each page's cost bounded by
+its size rather than by how much of the feed follows the cursor."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+
+from server.domain import migrations
+from server.domain.db import connect, write_transaction
+from server.domain.feeds import pull, record_change
+
+COMMUNES = ["C1", "C2", None]
+VILLAGES = ["V1", "V2", "V3", None]
+USERS = [1, 2, None]
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> sqlite_utils.Database:
+    database = connect(tmp_path / "gocua.db")
+    migrations.apply(database)
+    return database
+
+
+def fill(db: sqlite_utils.Database, rows: list[tuple[Any, Any, Any]]) -> None:
+    with write_transaction(db):
+        for i, (commune, village, user) in enumerate(rows):
+            record_change(
+                db,
+                "household",
+                f"h{i}",
+                {"i": i},
+                commune_id=commune,
+                village_id=village,
+                user_id=user,
+            )
+
+
+def may_see(device: dict[str, Any], commune: Any, village: Any, user: Any) -> bool:
+    return (
+        (commune is None or commune == device["commune_id"])
+        and (village is None or village in device["village_ids"])
+        and (user is None or user == device["user_id"])
+    )
+
+
+def walk(db: sqlite_utils.Database, device: dict[str, Any], limit: int) -> list[int]:
+    since, seen = 0, []
+    while True:
+        page = pull(db, device, since, limit)
+        seen += [change["data"]["i"] for change in page["changes"]]
+        assert len(page["changes"]) <= limit
+        if not page["has_more"]:
+            return seen
+        assert len(page["changes"]) == limit, "a page short of its size must be the last"
+        since = page["next_since"]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_pages_hold_exactly_what_the_phone_may_see_in_order(
+    db: sqlite_utils.Database, seed: int
+) -> None:
+    chance = random.Random(seed)
+    rows = [
+        (chance.choice(COMMUNES), chance.choice(VILLAGES), chance.choice(USERS)) for _ in range(400)
+    ]
+    fill(db, rows)
+    devices = [
+        {"commune_id": "C1", "village_ids": ["V1", "V3"], "user_id": 1},
+        {"commune_id": "C2", "village_ids": [], "user_id": 2},
+        {"commune_id": "C1", "village_ids": ["V1", "V2", "V3"], "user_id": 3},
+    ]
+    for device in devices:
+        expected = [i for i, row in enumerate(rows) if may_see(device, *row)]
+        for limit in (1, 7, 50, 1000):
+            assert walk(db, device, limit) == expected
+
+
+def steps_for_first_page(db: sqlite_utils.Database, device: dict[str, Any]) -> int:
+    """SQLite virtual-machine steps (in thousands) the first page costs: a count of work done,
+    the same on a fast machine or a slow one."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    db.conn.set_progress_handler(count, 1000)
+    try:
+        pull(db, device, 0, 100)
+    finally:
+        db.conn.set_progress_handler(None, 0)
+    return steps
+
+
+def test_a_page_costs_its_size_not_the_length_of_the_feed(db: sqlite_utils.Database) -> None:
+    device = {"commune_id": "C1", "village_ids": ["V1", "V2"], "user_id": 1}
+    fill(db, [(None, None, None)] * 5 + [("C1", "V1", None)] * 1_000)
+    short = steps_for_first_page(db, device)
+    fill(db, [("C1", "V2", None), (None, None, None)] * 20_000)
+    long = steps_for_first_page(db, device)
+    # Before pages were bounded, the first page gathered and sorted all 41,000 later changes:
+    # about forty times the work of the short feed.
+    assert long <= short * 1.5 + 2, (short, long)
