@@ -38,9 +38,21 @@ QUESTION_TYPES = {
     "start",
     "end",
     "today",
+    "deviceid",
+    "username",
+    "phonenumber",
+    "email",
+    "simserial",
+    "subscriberid",
 }
+# XLSForm's metadata the phone fills with no question shown: start when the visit opens, end
+# at finalize, today, deviceid (the phone's enrolled device id), username (the volunteer's).
+METADATA_TYPES = {"start", "end", "today", "deviceid", "username"}
+# Metadata a web app cannot read (as ODK Collect on recent Android cannot): the volunteer's SIM,
+# number or account. Accepted, always left empty, a warning at import.
+EMPTY_METADATA_TYPES = {"phonenumber", "email", "simserial", "subscriberid"}
 # Types whose value the form computes or the phone fills in itself: never asked, never required.
-AUTOMATIC_TYPES = {"calculate", "start", "end", "today"}
+AUTOMATIC_TYPES = {"calculate"} | METADATA_TYPES | EMPTY_METADATA_TYPES
 
 _LANG_CODE = re.compile(r"\(([A-Za-z-]+)\)\s*$")
 # A choice_filter names the choices sheet's columns bare (``state = ${state}``): strings,

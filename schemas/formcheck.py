@@ -10,19 +10,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from pyxform.utils import default_is_dynamic
 
 from schemas.expr_parser import FUNCTIONS
 from schemas.expressions import ExpressionError, parse
 from schemas.form import (
     AUTOMATIC_TYPES,
+    EMPTY_METADATA_TYPES,
     QUESTION_TYPES,
     Form,
     FormError,
     choice_filter_expression,
     language_code,
     parse_type,
+)
+from schemas.formextras import (
+    TYPE_ADVICE,
+    USED_SETTINGS,
+    Verdict,
+    appearance_verdicts,
+    parameter_verdicts,
+    setting_verdict,
+    survey_column_verdict,
 )
 
 # Columns as the form model names them; translated ones may carry ``::Language (code)``.
@@ -43,9 +55,7 @@ SURVEY_COLUMNS = frozenset(
         "read_only",
     }
 )
-SETTINGS_COLUMNS = frozenset(
-    {"form_id", "version", "form_title", "default_language", "allow_choice_duplicates"}
-)
+SETTINGS_COLUMNS = USED_SETTINGS
 # Choice columns beyond these are the choice's own properties, which a choice_filter may test;
 # media columns are not: the phone would silently show a choice without its picture or sound.
 CHOICE_COLUMNS = frozenset({"list_name", "name", "label"})
@@ -72,26 +82,12 @@ _STRING = re.compile(r"'[^']*'|\"[^\"]*\"")
 _CALL = re.compile(r"([A-Za-z_][\w.:-]*)\s*\(")
 _OPERATORS = frozenset({"and", "or", "div", "mod"})
 _NAME = re.compile(r"^[^\W\d][\w.-]*$")
-_UNSUPPORTED_TYPE_HINTS = {
-    "select_one_from_file": (
-        "choices must be on the choices sheet, not in a file",
-        "lựa chọn phải nằm trên trang choices, không lấy từ tệp",
-    ),
-    "select_multiple_from_file": (
-        "choices must be on the choices sheet, not in a file",
-        "lựa chọn phải nằm trên trang choices, không lấy từ tệp",
-    ),
-    "select_one_external": (
-        "choices must be on the choices sheet",
-        "lựa chọn phải nằm trên trang choices",
-    ),
-    "begin_loop": ("use a repeat instead of a loop", "hãy dùng nhóm lặp (repeat) thay cho loop"),
-}
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a form, where it is, in both languages."""
+    """One thing wrong with a form, where it is, in both languages; or, with ``warning``, one
+    thing of it that Gõ Cửa ignores because it changes no answer."""
 
     sheet: str
     row: int | None  # 1-based data row + 1, as Excel numbers it; None for the whole sheet
@@ -99,22 +95,43 @@ class Problem:
     message_en: str
     message_vi: str
     feature: str = ""  # what the problem is about: a type, a column, a function, a name
+    warning: bool = False
+    more: int = 0  # a warning: how many other rows have the same one
 
 
 def check_form(definition: dict[str, Any]) -> list[Problem]:
     """Every problem of a form definition, sorted by sheet and row; empty when it is usable."""
-    survey = [r for r in definition.get("survey") or [] if isinstance(r, dict)]
-    choices = [r for r in definition.get("choices") or [] if isinstance(r, dict)]
+    return review_form(definition)[0]
+
+
+def review_form(definition: dict[str, Any]) -> tuple[list[Problem], list[Problem]]:
+    """(problems, warnings) of a form definition, each sorted by sheet and row. A warning is
+    listed once, at its first row, with how many rows more have it."""
+    found = _all_problems(definition)
+    problems = [p for p in found if not p.warning]
+    warnings: dict[tuple[str, str, str], Problem] = {}
+    for warning in (p for p in found if p.warning):
+        key = (warning.sheet, warning.column, warning.feature)
+        first = warnings.get(key)
+        warnings[key] = replace(first, more=first.more + 1) if first else warning
+    return problems, list(warnings.values())
+
+
+def _all_problems(definition: dict[str, Any]) -> list[Problem]:
+    survey = [r for r in _rows(definition.get("survey")) if isinstance(r, dict)]
+    choices = [r for r in _rows(definition.get("choices")) if isinstance(r, dict)]
     settings = definition.get("settings") or {}
     if isinstance(settings, list):
         settings = settings[0] if settings else {}
+    if not isinstance(settings, dict):
+        settings = {}
     problems = [
         *_settings_problems(settings),
         *_survey_row_problems(survey),
         *_choice_row_problems(choices),
     ]
     try:
-        form = Form(definition)
+        form = Form(with_version(definition, "0"))
     except FormError as error:
         # Rows already reported explain Form's refusal better than its English sentence does.
         if not any(p.sheet == error.sheet and error.row in (p.row, None) for p in problems):
@@ -122,6 +139,28 @@ def check_form(definition: dict[str, Any]) -> list[Problem]:
     else:
         problems += _tree_problems(form)
     return sorted(problems, key=lambda p: (_sheet_order(p.sheet), p.row or 0))
+
+
+def _rows(rows: Any) -> list[Any]:
+    return rows if isinstance(rows, list) else []
+
+
+def _verdict_problem(sheet: str, row: int | None, column: str, verdict: Verdict) -> Problem:
+    return Problem(
+        sheet, row, column, verdict.en, verdict.vi, verdict.feature, warning=not verdict.refused
+    )
+
+
+def with_version(definition: dict[str, Any], version: str) -> dict[str, Any]:
+    """The definition with ``version`` in its settings when they name none (a shallow copy);
+    as it is when they do. A form without a version is checked as any other: the server gives
+    it one when it is imported (``server.domain.forms.install_form``)."""
+    settings = definition.get("settings") or {}
+    if isinstance(settings, list):
+        settings = settings[0] if settings else {}
+    if not isinstance(settings, dict) or _text(settings.get("version")):
+        return definition
+    return {**definition, "settings": {**settings, "version": version}}
 
 
 def _sheet_order(sheet: str) -> int:
@@ -139,22 +178,45 @@ def _split(column: str) -> tuple[str, str | None]:
 
 
 # -- row by row ---------------------------------------------------------------------------------
+# pyxform decides whether a default is an expression by the XForm type's name.
+_XFORM_TYPES = {"datetime": "dateTime", "start": "dateTime", "end": "dateTime", "today": "date"}
+# form_id and version name every record: plain words, short enough for a page and a URL.
+MAX_ID_LENGTH = 255
+
+
 def _settings_problems(settings: dict[str, Any]) -> Iterator[Problem]:
-    for column, example in (("form_id", "ho_gia_dinh_cds"), ("version", "2026.11.1")):
-        if not _text(settings.get(column)):
-            yield Problem(
-                "settings",
-                2,
-                column,
-                f"the settings sheet needs a {column} column (for example {example}): "
-                "every record names the form and the version it was collected with",
-                f"trang settings cần có cột {column} (ví dụ {example}): mỗi phiếu ghi "
-                "rõ biểu mẫu và phiên bản đã dùng để thu thập",
-                column,
-            )
+    for column in ("form_id", "version"):
+        value = settings.get(column)
+        if value in (None, "") or (
+            isinstance(value, str | int | float)
+            and not isinstance(value, bool)
+            and len(str(value).strip()) <= MAX_ID_LENGTH
+        ):
+            continue
+        yield Problem(
+            "settings",
+            2,
+            column,
+            f"the {column} must be a word or a number of at most {MAX_ID_LENGTH} characters",
+            f"{column} phải là một từ hoặc một số, dài tối đa {MAX_ID_LENGTH} ký tự",
+            column,
+        )
+        return
+    # No version is no problem: the import makes one (see with_version).
+    if not _text(settings.get("form_id")):
+        yield Problem(
+            "settings",
+            2,
+            "form_id",
+            "the settings sheet needs a form_id column (for example ho_gia_dinh_cds): "
+            "every record names the form it was collected with",
+            "trang settings cần có cột form_id (ví dụ ho_gia_dinh_cds): mỗi phiếu ghi "
+            "rõ biểu mẫu đã dùng để thu thập",
+            "form_id",
+        )
     for column, value in settings.items():
-        if column not in SETTINGS_COLUMNS and _text(value):
-            yield _column_problem("settings", 2, column)
+        if _text(value) and (verdict := setting_verdict(str(column), _text(value))):
+            yield _verdict_problem("settings", 2, str(column), verdict)
 
 
 def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
@@ -164,7 +226,7 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
             continue
         base, _, _ = parse_type(raw_type)
         if base not in QUESTION_TYPES and base not in STRUCTURE_TYPES:
-            en_hint, vi_hint = _UNSUPPORTED_TYPE_HINTS.get(base, ("", ""))
+            en_hint, vi_hint = TYPE_ADVICE.get(base, ("", ""))
             yield Problem(
                 "survey",
                 number,
@@ -173,6 +235,21 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
                 + (f": {en_hint}" if en_hint else ""),
                 f"không hỗ trợ kiểu câu hỏi '{raw_type}'" + (f": {vi_hint}" if vi_hint else ""),
                 f"type '{raw_type}'",
+            )
+        if base in EMPTY_METADATA_TYPES:
+            yield from _empty_metadata_problems(number, base, _text(row.get("required")))
+        default = _text(row.get("default"))
+        if default and default_is_dynamic(default, _XFORM_TYPES.get(base, base)):
+            # ODK works such a default out when the form opens; here it would be kept as words.
+            yield Problem(
+                "survey",
+                number,
+                "default",
+                f"a default worked out by an expression ({default}) is not supported: use a "
+                "plain value, or a calculation",
+                f"không hỗ trợ giá trị mặc định tính bằng biểu thức ({default}): hãy dùng một "
+                "giá trị cố định, hoặc cột calculation",
+                "default",
             )
         name = _text(row.get("name"))
         if name and not base.startswith("end_") and not _NAME.match(name):
@@ -185,25 +262,78 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
                 f"name '{name}'",
             )
         for column, value in row.items():
-            base_column, language = _split(column)
-            known = base_column in TRANSLATED_COLUMNS if language else column in SURVEY_COLUMNS
-            if not known and _text(value):
-                yield _column_problem("survey", number, column)
-        yield from _appearance_problems(number, _text(row.get("appearance")))
+            yield from _survey_column_problems(number, str(column), _text(value))
+        for verdict in appearance_verdicts(_text(row.get("appearance"))):
+            yield _verdict_problem("survey", number, "appearance", verdict)
         for column in EXPRESSION_COLUMNS:
             yield from _function_problems(number, column, _text(row.get(column)))
+
+
+def _empty_metadata_problems(number: int, kind: str, required: str) -> Iterator[Problem]:
+    if required and required.lower() not in ("no", "false", "false()"):
+        yield Problem(
+            "survey",
+            number,
+            "required",
+            f"'{kind}' is always empty on the phone, so it cannot be required",
+            f"'{kind}' luôn để trống trên điện thoại nên không thể bắt buộc",
+            f"type '{kind}'",
+        )
+    yield Problem(
+        "survey",
+        number,
+        "type",
+        f"the metadata '{kind}' stays empty: a web app cannot read the phone's SIM, number or "
+        "account (nor can ODK Collect on recent Android)",
+        f"siêu dữ liệu '{kind}' luôn để trống: ứng dụng web không đọc được SIM, số điện thoại "
+        "hay tài khoản của máy (ODK Collect trên Android mới cũng không)",
+        f"type '{kind}'",
+        warning=True,
+    )
+
+
+def _is_media(column: str) -> bool:
+    base = column.split("::")[0].strip().lower()
+    return base in MEDIA_COLUMNS or base == "media"
+
+
+def _survey_column_problems(number: int, column: str, value: str) -> Iterator[Problem]:
+    base_column, language = _split(column)
+    known = base_column in TRANSLATED_COLUMNS if language else column in SURVEY_COLUMNS
+    if known or not value:
+        return
+    if _is_media(column):
+        # The phone would silently show the question without its picture or sound.
+        yield _column_problem("survey", number, column)
+    elif column.lower() == "parameters":
+        for verdict in parameter_verdicts(value):
+            yield _verdict_problem("survey", number, column, verdict)
+    else:
+        yield _verdict_problem("survey", number, column, survey_column_verdict(column))
 
 
 def _choice_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
     for number, row in enumerate(rows, start=2):
         for column, value in row.items():
+            column = str(column)
             base_column, language = _split(column)
-            if language is not None:
-                known = base_column == "label"
-            else:
-                known = column not in MEDIA_COLUMNS and bool(_NAME.match(column))
-            if not known and _text(value):
+            if not _text(value) or (language is not None and base_column == "label"):
+                continue
+            if _is_media(column):
                 yield _column_problem("choices", number, column)
+            elif language is not None or not _NAME.match(column):
+                # Not a name a choice_filter could test: a note beside the lists.
+                yield Problem(
+                    "choices",
+                    number,
+                    column,
+                    f"the column '{column}' is ignored: it is no label and no name a "
+                    "choice_filter can use",
+                    f"bỏ qua cột '{column}': đây không phải nhãn, cũng không phải tên mà "
+                    "choice_filter dùng được",
+                    f"column '{column}'",
+                    warning=True,
+                )
 
 
 def _column_problem(sheet: str, row: int, column: str) -> Problem:
@@ -215,20 +345,6 @@ def _column_problem(sheet: str, row: int, column: str) -> Problem:
         f"không hỗ trợ cột '{column}': hãy xóa cột này hoặc để trống",
         f"column '{column}'",
     )
-
-
-def _appearance_problems(row: int, appearance: str) -> Iterator[Problem]:
-    # Both fetch or hand over data outside the form, which the offline phone cannot do.
-    if "search(" in appearance or appearance.startswith("ex:"):
-        yield Problem(
-            "survey",
-            row,
-            "appearance",
-            f"the appearance '{appearance}' is not supported: it needs data or an app "
-            "outside the form",
-            f"không hỗ trợ appearance '{appearance}': nó cần dữ liệu hoặc ứng dụng ngoài biểu mẫu",
-            f"appearance '{appearance}'",
-        )
 
 
 def functions(expression: str) -> set[str]:
@@ -283,9 +399,12 @@ def _tree_problems(form: Form) -> Iterator[Problem]:
             "settings",
             2,
             "default_language",
-            f"the default language '{default}' has no labels in the form",
-            f"ngôn ngữ mặc định '{default}' không có nhãn nào trong biểu mẫu",
+            f"the default language '{default}' has no labels in the form: the phone starts "
+            "in the form's first language",
+            f"ngôn ngữ mặc định '{default}' không có nhãn nào trong biểu mẫu: điện thoại bắt "
+            "đầu bằng ngôn ngữ đầu tiên của biểu mẫu",
             "default_language",
+            warning=True,
         )
 
 
@@ -331,13 +450,17 @@ def _language_problems(
     for base, found in present.items():
         for language in languages:
             if language not in found:
+                # As ODK Collect does, the phone shows the text in another language instead.
                 yield Problem(
                     sheet,
                     number,
                     base,
-                    f"the {base} has no '{language}' text, which other rows have",
-                    f"cột {base} thiếu bản ngôn ngữ '{language}' mà các dòng khác có",
+                    f"the {base} has no '{language}' text, which other rows have: in "
+                    f"'{language}' it is shown in another language",
+                    f"cột {base} thiếu bản ngôn ngữ '{language}' mà các dòng khác có: khi "
+                    f"chọn '{language}' sẽ hiển thị bằng ngôn ngữ khác",
                     f"{base}::{language}",
+                    warning=True,
                 )
 
 

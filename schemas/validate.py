@@ -15,7 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from schemas.expressions import Context, ExpressionError, evaluate, evaluate_bool, to_number
-from schemas.form import CHOICE_PREFIX, Form, Node, choice_filter_expression
+from schemas.form import (
+    CHOICE_PREFIX,
+    EMPTY_METADATA_TYPES,
+    Form,
+    Node,
+    choice_filter_expression,
+)
 from schemas.labels import fill
 from schemas.messages import message
 
@@ -242,7 +248,9 @@ class RecordChecker:
             return None if isinstance(value, str) and _SHA256.match(value) else "not_blob"
         if kind == "acknowledge":
             return None if value == "OK" else "wrong_type"
-        if kind == "note":
+        if kind in ("deviceid", "username"):
+            return None if isinstance(value, str) else "wrong_type"
+        if kind == "note" or kind in EMPTY_METADATA_TYPES:
             return "no_answer_expected"
         if kind == "calculate":
             ok = isinstance(value, str | int | float) and not isinstance(value, bool)

@@ -4,7 +4,8 @@ pyxform judges the workbook first, so a form ODK tools would refuse is refused h
 pyxform's reason. The sheets are then read into the form model with the columns as written:
 only spellings XLSForm itself treats as the same are unified (``LABEL::EN`` and ``label::EN``,
 ``relevance`` and ``relevant``, ``begin group`` and ``begin_group``). Whatever Gõ Cửa would run
-differently from ODK is an ``XLSFormError`` naming the sheet, the Excel row and the feature.
+differently from ODK is an ``XLSFormError`` naming the sheet, the Excel row and the feature;
+what it ignores because it changes no answer is a warning (``schemas/formextras.py``).
 
     python -m schemas.xlsform export schemas/forms/household_survey.json household_survey.xlsx
     python -m schemas.xlsform import some_form.xlsx some_form.json [--version 2026.1]
@@ -16,7 +17,7 @@ import argparse
 import json
 import re
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,16 @@ from schemas.formcheck import (
     SURVEY_COLUMNS,
     TRANSLATED_COLUMNS,
     Problem,
-    check_form,
+    review_form,
 )
 from schemas.ziplimits import FORM, ZipRefused, check_zip
 
+# What pyxform reads as a workbook: .xlsx and .xlsm with openpyxl, the older .xls with xlrd.
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 UNSUPPORTED_SHEETS = ("external_choices", "entities", "osm")
+# Sheets only select_one_external and osm questions read; the entities sheet makes ODK Central
+# keep data outside the record, so it is refused even with no question naming it.
+_USED_ONLY_BY_REFUSED_TYPES = ("external_choices", "osm")
 _YES_NO_COLUMNS = ("required", "read_only")
 # XLSForm's other spellings of the model's columns (pyxform's aliases), after snake_casing.
 _COLUMN_ALIASES = {
@@ -92,11 +98,15 @@ class XLSFormError(FormError):
         self.args = (f"{self.vi}\n{self.en}",)
 
 
-def read_xlsform(path: str | Path, *, version: str | None = None) -> dict[str, Any]:
+def read_xlsform(
+    path: str | Path, *, version: str | None = None, warnings: list[Problem] | None = None
+) -> dict[str, Any]:
     """Read an XLSForm workbook into a form definition; raise ``XLSFormError`` if it cannot be.
 
     ``form_id`` falls back to the file name, as in pyxform. ``version`` is used only when the
-    settings sheet names none: a record must always name the version it was collected with.
+    settings sheet names none; with neither, the definition has none and the import makes one.
+    What the form has that Gõ Cửa ignores (it changes no answer) is added to ``warnings``, as
+    pyxform adds its own, each with its Excel row.
     """
     path = Path(path)
     if not path.is_file():
@@ -111,14 +121,28 @@ def read_xlsform(path: str | Path, *, version: str | None = None) -> dict[str, A
     if version and not settings.get("version"):
         settings["version"] = version
     definition = {"settings": settings, "survey": survey, "choices": choices}
-    problems = check_form(definition)
+    problems, ignored = review_form(definition)
+    excel_rows = {"survey": survey_rows, "choices": choice_rows}
     if problems:
-        raise _xlsform_error(problems[0], {"survey": survey_rows, "choices": choice_rows})
+        raise _xlsform_error(problems[0], excel_rows)
     # Checked last: the survey row that uses such a sheet is the clearer thing to point at.
     for sheet in UNSUPPORTED_SHEETS:
         rows = getattr(book, sheet) or []
         first = next((number for number, row in enumerate(rows, start=2) if row), None)
-        if first is not None:
+        if first is not None and sheet in _USED_ONLY_BY_REFUSED_TYPES:
+            # No question uses it (one that did was refused above): it changes no answer.
+            ignored.append(
+                Problem(
+                    sheet,
+                    first,
+                    "",
+                    f"the '{sheet}' sheet is ignored: no question uses it",
+                    f"bỏ qua trang tính '{sheet}': không câu hỏi nào dùng nó",
+                    f"sheet '{sheet}'",
+                    warning=True,
+                )
+            )
+        elif first is not None:
             raise XLSFormError(
                 sheet,
                 first,
@@ -126,6 +150,8 @@ def read_xlsform(path: str | Path, *, version: str | None = None) -> dict[str, A
                 f"the '{sheet}' sheet is not supported",
                 f"không hỗ trợ trang tính '{sheet}'",
             )
+    if warnings is not None:
+        warnings.extend(replace(w, row=_excel_row(w, excel_rows)) for w in ignored)
     return definition
 
 
@@ -161,7 +187,9 @@ def _pyxform_check(path: Path) -> DefinitionData:
     """The workbook's sheets as pyxform reads them, once pyxform has found no fault in them."""
     book: DefinitionData | None = None
     try:
-        book = get_xlsform(str(path))
+        # By its suffix in any case (FORM.XLS): pyxform would otherwise guess from the bytes.
+        suffix = path.suffix.lower()
+        book = get_xlsform(str(path), file_type=suffix if suffix in WORKBOOK_SUFFIXES else None)
         # A copy: pyxform may change what it is given, and the sheets are read again below.
         convert(xlsform=asdict(book), validate=False, warnings=[])
     # pyxform is third-party code reading untrusted input: whatever it raises is its refusal.
@@ -192,17 +220,19 @@ def _row_quoted(book: DefinitionData | None, reason: str) -> int | None:
     )
 
 
-def _xlsform_error(problem: Problem, row_numbers: dict[str, list[int]]) -> XLSFormError:
+def _excel_row(problem: Problem, row_numbers: dict[str, list[int]]) -> int | None:
     # Problems count the rows of the definition; Excel also counts the blank rows left out.
     numbers = row_numbers.get(problem.sheet)
     row = problem.row
     if numbers is not None and row is not None and 2 <= row < len(numbers) + 2:
-        row = numbers[row - 2]
-    elif problem.sheet == "settings":
-        row = 2
+        return numbers[row - 2]
+    return 2 if problem.sheet == "settings" else row
+
+
+def _xlsform_error(problem: Problem, row_numbers: dict[str, list[int]]) -> XLSFormError:
     return XLSFormError(
         problem.sheet,
-        row,
+        _excel_row(problem, row_numbers),
         problem.feature or problem.column,
         problem.message_en,
         problem.message_vi,
@@ -236,6 +266,8 @@ def _read_sheet(book: DefinitionData, sheet: str) -> tuple[list[dict[str, str]],
             if not row.get("type"):
                 continue  # XLSForm skips a row without a type as a comment
             row["type"] = normalise_type(row["type"])
+            if row["type"] == "phone number":
+                _phone_number(row)
             for column in _YES_NO_COLUMNS:
                 if column in row and row[column] in aliases.yes_no:
                     row[column] = "yes" if aliases.yes_no[row[column]] else "no"
@@ -247,6 +279,16 @@ def _read_sheet(book: DefinitionData, sheet: str) -> tuple[list[dict[str, str]],
     return rows, numbers
 
 
+# pyxform's "phone number" is a text question of digits only: this constraint, as its XForm has.
+PHONE_NUMBER_CONSTRAINT = "regex(., '^\\d*$')"
+
+
+def _phone_number(row: dict[str, str]) -> None:
+    row["type"] = "text"
+    own = str(row.get("constraint") or "").strip()
+    row["constraint"] = f"({own}) and {PHONE_NUMBER_CONSTRAINT}" if own else PHONE_NUMBER_CONSTRAINT
+
+
 def _column(sheet: str, header: str, double_colon: bool) -> str:
     """A header as the model names it; an unknown header stays as written, as in pyxform."""
     header = " ".join(header.split())
@@ -255,12 +297,28 @@ def _column(sheet: str, header: str, double_colon: bool) -> str:
     if not double_colon and first.strip().lower() == "jr":  # jr:count is a name, not a language
         first, sep, rest = header, "", ""
     base = "_".join(first.split()).lower()
+    # XLSForm's older spelling of a column by its XForm attribute: bind::jr:constraintMsg is
+    # constraint_message, bind::relevant is relevant (pyxform's own aliases).
+    attribute = ("control" if base == "body" else base, rest.strip())
+    if sheet == "survey" and sep and (column := _attribute_columns().get(attribute)):
+        return column
     base = _COLUMN_ALIASES[sheet].get(base, base)
     if base not in _KNOWN_COLUMNS[sheet]:
         return header
     if not sep:
         return base
     return f"{base}::{_CODE_SPACING.sub(' (', rest).strip()}"
+
+
+@cache
+def _attribute_columns() -> dict[tuple[str, str], str]:
+    """(``bind``/``control``, attribute) → the model's column, from pyxform's aliases."""
+    found: dict[tuple[str, str], str] = {}
+    for alias, target in aliases.survey_header.items():
+        column = _COLUMN_ALIASES["survey"].get(alias, alias)
+        if isinstance(target, tuple) and column in SURVEY_COLUMNS:
+            found.setdefault(target, column)
+    return found
 
 
 def normalise_type(raw: str) -> str:
@@ -300,6 +358,11 @@ def _type_aliases() -> dict[str, str]:
         same = [name for name, other in plain.items() if other == spec]
         if len(same) == 1:  # "q calculate" is calculate and hidden alike: leave it unknown
             found[alias] = same[0]
+    # XLSForm's first name for acknowledge: the same widget, its answer "OK" a string as well.
+    found["trigger"] = "acknowledge"
+    # ODK Collect fills uri:deviceid and deviceid alike today; the others stay empty anyway.
+    for kind in ("deviceid", "username", "phonenumber", "email", "simserial", "subscriberid"):
+        found[f"uri:{kind}"] = kind
     return found
 
 
@@ -353,7 +416,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             write_xlsform(json.loads(args.source.read_text(encoding="utf-8")), args.target)
         else:
-            definition = read_xlsform(args.source, version=args.version)
+            warnings: list[Problem] = []
+            definition = read_xlsform(args.source, version=args.version, warnings=warnings)
+            for warning in warnings:
+                print(f"{warning.sheet} {warning.row}: {warning.message_en}", file=sys.stderr)
             args.target.write_text(
                 json.dumps(definition, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
             )

@@ -6,9 +6,13 @@ import { fill } from './labels.js';
 export const QUESTION_TYPES = new Set([
   'text', 'integer', 'decimal', 'select_one', 'select_multiple', 'date', 'time', 'datetime',
   'geopoint', 'image', 'barcode', 'note', 'calculate', 'acknowledge', 'hidden',
-  'start', 'end', 'today',
+  'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid',
 ]);
-export const AUTOMATIC_TYPES = new Set(['calculate', 'start', 'end', 'today']);
+// Metadata filled with no question shown (screens/visit.js), and those a web app cannot read,
+// always left empty: the same sets as schemas/form.py.
+export const METADATA_TYPES = new Set(['start', 'end', 'today', 'deviceid', 'username']);
+export const EMPTY_METADATA_TYPES = new Set(['phonenumber', 'email', 'simserial', 'subscriberid']);
+export const AUTOMATIC_TYPES = new Set(['calculate', ...METADATA_TYPES, ...EMPTY_METADATA_TYPES]);
 
 const LANG_CODE = /\(([A-Za-z-]+)\)\s*$/;
 // A choice_filter names the choices sheet's columns bare; the same rule as schemas/form.py.
@@ -420,6 +424,13 @@ function isChoice(form, node, value) {
   return (form.choices[node.listName] || []).some((c) => c.name === value);
 }
 
+/** A calendar day as the server reads one: Date.parse takes 2026-11-31 as 1 December. */
+function isDate(value) {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value) || value < '0001') return false;
+  const day = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(day.getTime()) && day.toISOString().slice(0, 10) === value;
+}
+
 /** The same type rules as the server's (schemas/validate.py). */
 export function typeProblem(form, node, value) {
   switch (node.type) {
@@ -437,8 +448,7 @@ export function typeProblem(form, node, value) {
       if (new Set(value).size !== value.length) return 'repeated_choice';
       return value.every((v) => isChoice(form, node, v)) ? null : 'not_a_choice';
     case 'date': case 'today':
-      return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value)
-        && !Number.isNaN(Date.parse(value)) ? null : 'not_date';
+      return isDate(value) ? null : 'not_date';
     case 'time':
       return typeof value === 'string' && /^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?$/.test(value) ? null : 'not_time';
     case 'datetime': case 'start': case 'end':
@@ -453,7 +463,9 @@ export function typeProblem(form, node, value) {
       return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value) ? null : 'not_blob';
     case 'acknowledge':
       return value === 'OK' ? null : 'wrong_type';
-    case 'note':
+    case 'deviceid': case 'username':
+      return typeof value === 'string' ? null : 'wrong_type';
+    case 'note': case 'phonenumber': case 'email': case 'simserial': case 'subscriberid':
       return 'no_answer_expected';
     case 'calculate':
       return (typeof value === 'string' || typeof value === 'number') ? null : 'wrong_type';

@@ -8,7 +8,7 @@ import { fill, NO_INSTANCE } from './labels.js';
 import { photoUrl, storePhoto } from './blobs.js';
 import { canScan, scanCode } from './scan.js';
 
-const HIDDEN_TYPES = new Set(['calculate', 'hidden', 'start', 'end', 'today']);
+const HIDDEN_TYPES = new Set(['calculate', 'hidden', 'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid']);
 
 function scopeAt(data, position) {
   let scope = data;

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -228,63 +226,6 @@ def commune_add(
 
 
 @main.group()
-def form() -> None:
-    """Survey forms: check and import XLSForm workbooks or form JSON."""
-
-
-def _read_form(path: Path, version: str | None) -> dict[str, Any]:
-    from schemas.form import Form, FormError
-    from schemas.formcheck import check_form
-    from schemas.xlsform import read_xlsform
-
-    try:
-        if path.suffix.lower() == ".xlsx":
-            return read_xlsform(path, version=version)
-        definition = json.loads(path.read_text(encoding="utf-8"))
-        if version:
-            definition.setdefault("settings", {})["version"] = version
-        problems = check_form(definition)
-        if problems:
-            first = problems[0]
-            where = f"Sheet '{first.sheet}', row {first.row}" if first.row else first.sheet
-            raise click.ClickException(f"{where}: {first.message_vi}\n{where}: {first.message_en}")
-        Form(definition)
-        return definition
-    except FormError as error:
-        raise click.ClickException(str(error)) from None
-    except (OSError, ValueError) as error:
-        raise click.ClickException(f"cannot read {path}: {error}") from None
-
-
-@form.command("check")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--version", default=None, help="the version, when the workbook names none")
-def form_check(path: Path, version: str | None) -> None:
-    """Check a form (.xlsx XLSForm or .json) without storing it."""
-    definition = _read_form(path, version)
-    settings = definition["settings"]
-    click.echo(f"OK: {settings['form_id']} version {settings['version']}")
-
-
-@form.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--version", default=None, help="the version, when the workbook names none")
-def form_import(path: Path, version: str | None) -> None:
-    """Check a form and store it as a new, immutable version phones receive on their next sync."""
-    from server.domain.forms import FormVersionExists, install_form
-
-    definition = _read_form(path, version)
-    db = _db()
-    try:
-        with write_transaction(db):
-            loaded, added = install_form(db, definition)
-    except FormVersionExists as error:
-        raise click.ClickException(str(error)) from None
-    state = "imported" if added else "already imported (same content)"
-    click.echo(f"{loaded.form_id} version {loaded.version}: {state}")
-
-
-@main.group()
 def user() -> None:
     """Staff accounts and volunteers."""
 
@@ -350,6 +291,11 @@ main.add_command(_sync_group, "sync")
 from server.cli.reports import reports as _reports_group  # noqa: E402
 
 main.add_command(_reports_group, "reports")
+
+# So do the forms' commands, beside the importer.
+from server.cli.forms import form as _form_group  # noqa: E402
+
+main.add_command(_form_group, "form")
 
 
 @user.command("add-province-admin")

@@ -9,6 +9,7 @@ picks it. ``forms.shared`` says which; ``form_communes`` lists the communes of o
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -25,16 +26,20 @@ class FormVersionExists(ValueError):
 
 
 def install_form(
-    db: sqlite_utils.Database, definition: dict[str, Any], *, commune_id: str | None = None
+    db: sqlite_utils.Database,
+    definition: dict[str, Any],
+    *,
+    commune_id: str | None = None,
 ) -> tuple[Form, bool]:
     """Store a form version (inside the caller's transaction); returns (form, newly_added).
 
     ``commune_id`` None: shared with every commune (the CLI, the default survey); else that
     commune's alone (a commune server's push). The same version installed again with the same
     content is a no-op, so start-up and ``gocua init`` can load the default survey every time;
-    for a version not shared, it makes the version shared (None) or adds that commune."""
+    for a version not shared, it makes the version shared (None) or adds that commune.
+    A definition must name its version here (``import_form`` makes one)."""
     form = Form(definition)
-    text = json.dumps(definition, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = _canonical(definition)
     row = db.execute(
         "SELECT definition, shared FROM forms WHERE form_id = ? AND version = ?",
         [form.form_id, form.version],
@@ -76,6 +81,59 @@ def install_form(
         commune_id=commune_id,
     )
     return form, True
+
+
+def import_form(
+    db: sqlite_utils.Database, definition: dict[str, Any], now: datetime | None = None
+) -> tuple[Form, bool]:
+    """An operator's upload (``gocua form import``): shared with every commune, and given a
+    version when its settings name none, as ODK Central gives one (``version_for``, ``now``
+    being the upload time). Only here: a commune server's form names its own version."""
+    return install_form(db, version_for(db, definition, now or datetime.now(UTC)))
+
+
+def _canonical(definition: dict[str, Any]) -> str:
+    return json.dumps(definition, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _settings(definition: dict[str, Any]) -> dict[str, Any]:
+    settings = definition.get("settings") or {}
+    if isinstance(settings, list):  # the settings sheet as rows: the first row counts
+        settings = settings[0] if settings else {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def _content_key(definition: dict[str, Any]) -> str:
+    """What a version is, apart from its name: the definition without ``settings.version``."""
+    settings = {k: v for k, v in _settings(definition).items() if k != "version"}
+    return _canonical({**definition, "settings": settings})
+
+
+def version_for(
+    db: sqlite_utils.Database, definition: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """``definition`` with a version, when its settings name none.
+
+    The same content as a stored version of the form (whatever that version is called) takes
+    that version, so uploading one workbook twice makes no second version. Otherwise the
+    version is the upload hour in UTC, ``YYYYMMDDHH`` (``2026113001``), or one more than the
+    form's largest version of that shape when that one is not smaller (a second upload within
+    the hour, a clock set back): made versions are ten digits and only grow, read as numbers
+    or as text alike."""
+    settings = _settings(definition)
+    if str(settings.get("version") or "").strip():
+        return definition
+    form_id = str(settings.get("form_id") or "").strip()
+    key = _content_key(definition)
+    made: list[int] = []
+    for version, stored in form_versions(db, form_id):
+        if _content_key(stored) == key:
+            return {**definition, "settings": {**settings, "version": version}}
+        if len(version) == 10 and version.isascii() and version.isdigit():
+            made.append(int(version))
+    hour = int(now.astimezone(UTC).strftime("%Y%m%d%H"))
+    version = str(max([hour, *(v + 1 for v in made)]))
+    return {**definition, "settings": {**settings, "version": version}}
 
 
 def _add_commune(db: sqlite_utils.Database, form: Form, commune_id: str) -> None:

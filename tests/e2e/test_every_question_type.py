@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,13 @@ def test_every_question_type_on_the_phone(server, browser):
     page.locator("#finalize").wait_for()
 
     assert app.value("weight") == "3.5"  # the form's default
+    for metadata in ("started", "device", "volunteer", "phone_no", "mail"):
+        expect(page.locator(f'[data-path="{metadata}"]')).to_have_count(0)  # never asked
     app.type("name", "Lan")
     app.type("story", "Dòng một\nDòng hai")
+    # appearance 'numbers': a text answer typed on the phone's number pad.
+    expect(app.question("digits").locator("input")).to_have_attribute("inputmode", "numeric")
+    app.type("digits", "0912345678")
     app.type("count", 2)
     app.type("visit_day", "2026-11-20")
     app.type("visit_time", "08:30")
@@ -67,8 +73,15 @@ def test_every_question_type_on_the_phone(server, browser):
 
     with connect(server.data_dir / "gocua.db") as db:
         (raw,) = db.execute("SELECT data FROM records WHERE form_id = 'all_types'").fetchone()
+        (device,) = db.execute("SELECT id FROM devices").fetchone()
     data = json.loads(raw)
+    # The metadata the phone fills with no question shown; what it cannot read stays empty.
+    assert data["device"] == device and data["volunteer"] == "tnv.demo"
+    assert data["started"] <= data["ended"]  # opened, then finalized (ISO times in UTC)
+    assert data["started"].endswith("Z") and re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["on_day"])
+    assert "phone_no" not in data and "mail" not in data
     assert data["story"] == "Dòng một\nDòng hai" and data["count"] == 2 and data["double"] == 4
+    assert data["digits"] == "0912345678"  # text all the same, leading 0 and all
     assert data["weight"] == 3.5 and data["ack"] == "OK" and data["colour"] == "green"
     assert data["fruit"] == ["mango", "other"] and data["fruit_other"] == "Ổi"
     assert (data["region"], data["province"]) == ("south", "cantho")

@@ -146,6 +146,24 @@ def test_form_check_and_import_of_a_real_xlsform(tmp_path):
         assert db.execute("SELECT count(*) FROM forms").fetchone()[0] == 2
 
 
+def test_a_workbook_without_a_version_is_imported_once_with_a_made_version(tmp_path):
+    server = ServerProcess(tmp_path)
+    server.cli("init")
+    path = str(SHARED / "text_and_integer.xlsx")
+    checked = gocua(server, "form", "check", path)
+    assert checked.returncode == 0, checked.stderr
+    assert "no version" in checked.stdout and "chưa có phiên bản" in checked.stdout
+    first = gocua(server, "form", "import", path)
+    assert first.returncode == 0, first.stderr
+    version = first.stdout.split(" version ")[1].split(":")[0]
+    assert len(version) == 10 and version.isdigit() and "imported" in first.stdout
+    again = gocua(server, "form", "import", path)
+    assert again.stdout == f"text_and_integer version {version}: already imported (same content)\n"
+    with connect(tmp_path / "gocua.db") as db:
+        rows = db.execute("SELECT version FROM forms WHERE form_id = 'text_and_integer'")
+        assert [row[0] for row in rows] == [version]
+
+
 def test_the_default_workbook_is_already_the_installed_default_form(tmp_path):
     server = ServerProcess(tmp_path)
     server.cli("init", "--demo")

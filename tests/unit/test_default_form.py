@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from schemas.form import AUTOMATIC_TYPES, DEFAULT_FORM, Form
-from schemas.formcheck import EXPRESSION_COLUMNS, check_form, functions
+from schemas.formcheck import EXPRESSION_COLUMNS, check_form, functions, review_form
 from schemas.validate import RecordChecker
 
 VI, EN = "label::Tiếng Việt (vi)", "label::English (en)"
@@ -339,7 +339,6 @@ def _row(definition: dict[str, Any], name: str) -> tuple[int, dict[str, Any]]:
         ("residents", {"constraint": ". >= 1 and"}, "constraint"),
         ("residents", {"repeat_count": "2"}, "repeat_count"),
         ("phone", {"calculation": "pulldata('a', 'b', 'c', ${phone})"}, "calculation"),
-        ("phone", {"label::English (en)": ""}, "label"),
         ("phone", {"media::image": "phone.png"}, "media::image"),
         ("age", {"type": "audio"}, "type"),
     ],
@@ -357,11 +356,31 @@ def test_check_form_names_the_row(
     assert first.message_en and first.message_vi and first.message_en != first.message_vi
 
 
-def test_check_form_reports_a_missing_version(definition: dict[str, Any]) -> None:
+def test_a_label_missing_a_language_is_a_warning_not_a_problem(
+    definition: dict[str, Any],
+) -> None:
+    """The phone shows the text in another language, as ODK Collect does: nothing collected
+    changes, so the form imports and the check lists where."""
+    broken = copy.deepcopy(definition)
+    number, row = _row(broken, "phone")
+    row["label::English (en)"] = ""
+    problems, warnings = review_form(broken)
+    assert problems == []
+    before = review_form(definition)[1]
+    [added] = [w for w in warnings if w not in before]
+    assert (added.sheet, added.row, added.feature) == ("survey", number, "label::en")
+    assert "'en'" in added.message_en and "'en'" in added.message_vi
+
+
+def test_check_form_reports_a_missing_form_id_not_a_missing_version(
+    definition: dict[str, Any],
+) -> None:
     broken = copy.deepcopy(definition)
     del broken["settings"]["version"]
+    assert check_form(broken) == []  # the import makes one
+    del broken["settings"]["form_id"]
     problems = check_form(broken)
-    assert [(p.sheet, p.column) for p in problems] == [("settings", "version")]
+    assert [(p.sheet, p.column) for p in problems] == [("settings", "form_id")]
 
 
 def test_check_form_reports_a_missing_choice_list_in_both_languages(

@@ -22,6 +22,11 @@ TODAY = "2026-11-20"
 def valid(**changes: Any) -> dict[str, Any]:
     data = {
         "name": "Lan",
+        "started": "2026-11-20T08:00:00.000Z",
+        "ended": "2026-11-20T08:40:00.000Z",
+        "on_day": "2026-11-20",
+        "device": "3f2c9a",
+        "volunteer": "tnv.demo",
         "count": 2,
         "weight": 3.5,
         "visit_day": "2026-11-20",
@@ -62,6 +67,13 @@ CASES = {
     "bad datetime": valid(moment="yesterday"),
     "bad decimal": valid(weight="3,5"),
     "note answered": valid(info="x"),
+    "metadata left out": valid(started=None, ended=None, on_day=None, device=None, volunteer=None),
+    "bad start": valid(started="soon"),
+    "bad today": valid(on_day="2026-11-31"),
+    "device id not text": valid(device=7),
+    "username not text": valid(volunteer=["tnv.demo"]),
+    "phone number given": valid(phone_no="0912345678"),
+    "email given": valid(mail="lan@example.org"),
 }
 
 
@@ -98,6 +110,18 @@ def test_the_expected_problems_are_found():
     assert server_codes(CASES["note answered"]) == {"info": ["no_answer_expected"]}
 
 
+def test_metadata_is_checked_never_required_and_the_unreadable_kind_stays_empty():
+    assert server_codes(CASES["metadata left out"]) == {}
+    assert server_codes(CASES["bad start"]) == {"started": ["not_datetime"]}
+    assert server_codes(CASES["bad today"]) == {"on_day": ["not_date"]}
+    assert server_codes(CASES["device id not text"]) == {"device": ["wrong_type"]}
+    assert server_codes(CASES["username not text"]) == {"volunteer": ["wrong_type"]}
+    assert server_codes(CASES["phone number given"]) == {"phone_no": ["no_answer_expected"]}
+    assert server_codes(CASES["email given"]) == {"mail": ["no_answer_expected"]}
+    metadata = ["started", "ended", "on_day", "device", "volunteer", "phone_no", "mail"]
+    assert all(FORM.nodes[name].type != "text" for name in metadata)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_phone_finds_the_same_problems(name):
     js = phone([CASES[name]])[0]["errors"]
@@ -119,3 +143,16 @@ def test_or_other_adds_the_choice_and_the_question_in_form_order():
     names = list(FORM.nodes)
     assert names.index("fruit_other") == names.index("fruit") + 1
     assert FORM.label(FORM.nodes["fruit_other"], "vi") == "Ghi rõ lựa chọn khác"
+
+
+def test_staff_never_type_metadata_and_an_edit_keeps_it():
+    from werkzeug.datastructures import MultiDict
+
+    from server.domain.records.edit import edit_view, read_form
+
+    shown = {f["name"] for s in edit_view(FORM, valid(), "vi") for f in s["fields"]}
+    assert "q:name" in shown
+    metadata = ["started", "ended", "on_day", "device", "volunteer", "phone_no", "mail"]
+    assert not shown & {f"q:{name}" for name in metadata}
+    data, errors = read_form(FORM, valid(), MultiDict({"q:name": "Lan", "q:device": "forged"}))
+    assert errors == {} and data["device"] == "3f2c9a" and data["volunteer"] == "tnv.demo"

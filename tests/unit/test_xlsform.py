@@ -10,6 +10,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from schemas.form import DEFAULT_FORM, Form, FormError
+from schemas.formcheck import with_version
 from schemas.xlsform import XLSFormError, main, normalise_type, read_xlsform, write_xlsform
 
 # Copies of the shared workbooks (tests/xlsforms/README.md): tests read no file outside the repo.
@@ -27,6 +28,7 @@ def workbook(
     choices: list[list[str]] | None = None,
     settings: list[list[str]] | None = None,
     name: str = "form.xlsx",
+    **other_sheets: list[list[str]],
 ) -> Path:
     """A workbook written cell by cell, headers as given: not through write_xlsform."""
     book = Workbook()
@@ -36,6 +38,7 @@ def workbook(
         "choices": choices
         or [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"]],
         "settings": settings or [["form_id", "version"], ["test", "1"]],
+        **other_sheets,
     }
     for title, rows in sheets.items():
         sheet = book.create_sheet(title)
@@ -84,24 +87,32 @@ def test_import_command_reports_the_error(tmp_path: Path, capsys: Any) -> None:
 
 
 # -- other people's forms -----------------------------------------------------------------------
-SHARED = sorted(SHARED_XLSFORMS.glob("*.xlsx"))
+SHARED = sorted(p for p in SHARED_XLSFORMS.iterdir() if p.suffix in (".xls", ".xlsx"))
 # What each shared form gives when a version is supplied: imported, or (sheet, row, feature).
 EXPECTED: dict[str, tuple[str, int, str] | None] = {
     "case_insensitivity": ("survey", 3, "type 'select_one_external c1'"),
     "choice_filter_test": None,  # cascading selects, duplicates allowed by its settings
-    "field-list": ("survey", 3, "label::chinese"),
-    "flat_xlsform_test": ("survey", 6, "column 'rows'"),
-    "group": ("survey", 4, "type 'phone number'"),
+    "field-list": None,  # a label missing a language is shown in another one: a warning
+    "flat_xlsform_test": ("survey", 9, "column 'image'"),  # 'rows' is ignored: a warning
+    "gps": None,  # an .xls, read with xlrd as pyxform reads it
+    "group": None,  # its 'phone number' is a text of digits, as pyxform writes it
     "loop": ("survey", 3, "type 'begin loop over toilet_type'"),
     "specify_other": None,
     "text_and_integer": None,
-    "xlsform_spec_test": ("survey", 4, "column 'rows'"),
+    "tutorial": None,  # the 'tutorial notes' column is ignored, as ODK ignores it
+    "widgets": ("survey", 14, "type 'audio'"),  # bind:jr:constraintMsg is constraint_message
+    "xlsform_spec_test": ("survey", 9, "column 'image'"),
     "yes_or_no_question": None,
 }
 
 
 def test_the_shared_forms_are_all_here() -> None:
     assert {path.stem for path in SHARED} == set(EXPECTED)
+    assert [p.name for p in SHARED if p.suffix == ".xls"] == [
+        "gps.xls",
+        "tutorial.xls",
+        "widgets.xls",
+    ]
 
 
 @pytest.mark.parametrize("path", SHARED, ids=lambda p: p.stem)
@@ -118,7 +129,7 @@ def test_a_shared_form_imports_or_names_sheet_row_and_feature(path: Path) -> Non
             assert f"{row_word} {error.row}," in message
             assert error.feature in message
     else:
-        Form(definition)
+        Form(with_version(definition, "1"))
 
 
 @pytest.mark.parametrize("path", SHARED, ids=lambda p: p.stem)
@@ -138,14 +149,11 @@ def test_a_shared_form_with_a_version(path: Path) -> None:
         assert (caught.value.sheet, caught.value.row, caught.value.feature) == expected
 
 
-def test_no_version_is_never_made_up() -> None:
-    with pytest.raises(XLSFormError) as caught:
-        read_xlsform(SHARED_XLSFORMS / "text_and_integer.xlsx")
-    assert (caught.value.sheet, caught.value.row, caught.value.feature) == (
-        "settings",
-        2,
-        "version",
-    )
+def test_no_version_is_left_for_the_import_to_make() -> None:
+    """The reader never makes a version up: the server does, at import, from the upload time
+    (tests/unit/test_form_versions.py)."""
+    definition = read_xlsform(SHARED_XLSFORMS / "text_and_integer.xlsx")
+    assert definition["settings"] == {"form_id": "text_and_integer"}
 
 
 def test_xlsform_spellings_become_the_model(tmp_path: Path) -> None:
@@ -328,3 +336,112 @@ def test_a_zip_bomb_workbook_is_refused_before_pyxform_opens_it(tmp_path, monkey
         if name == "big.xlsx"
         else "(hơn 500)" in refused.value.vi
     )
+
+
+# -- .xls and .xlsm, as pyxform reads them ------------------------------------------------------
+XLS_SURVEY = [
+    ["type", "name", "label::Tiếng Việt (vi)", "label::English (en)", "required", "relevant"],
+    ["select_one yn", "ok", "Đồng ý?", "Agree?", "yes", ""],
+    ["integer", "age", "Tuổi", "Age", "TRUE", "${ok} = 'yes'"],
+    ["begin repeat", "people", "Người", "People", "", ""],
+    ["text", "who", "Tên", "Name", "", ""],
+    ["end repeat", "", "", "", "", ""],
+]
+XLS_CHOICES = [
+    ["list_name", "name", "label::Tiếng Việt (vi)", "label::English (en)"],
+    ["yn", "yes", "Có", "Yes"],
+    ["yn", "no", "Không", "No"],
+]
+XLS_SETTINGS = [["form_id", "form_title", "default_language"], ["xls_form", "Biểu mẫu", "vi"]]
+
+
+def xls_workbook(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
+    """An Excel 97-2003 workbook, written by xlwt cell by cell: the format pyxform reads with
+    xlrd, and the one older ODK forms are still kept in."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    for title, rows in sheets.items():
+        sheet = book.add_sheet(title)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value not in ("", None):
+                    sheet.write(r, c, value)
+    book.save(str(path))
+    return path
+
+
+def test_an_xls_workbook_reads_as_its_xlsx_twin(tmp_path: Path) -> None:
+    xls = xls_workbook(
+        tmp_path / "form.xls",
+        {"survey": XLS_SURVEY, "choices": XLS_CHOICES, "settings": XLS_SETTINGS},
+    )
+    assert xls.read_bytes()[:4] == bytes.fromhex("d0cf11e0")  # OLE2, not a zip
+    xlsx = workbook(tmp_path, XLS_SURVEY, XLS_CHOICES, XLS_SETTINGS)
+    definition = read_xlsform(xls)
+    assert definition == read_xlsform(xlsx)
+    assert definition["survey"][1] == {
+        "type": "integer",
+        "name": "age",
+        "label::Tiếng Việt (vi)": "Tuổi",
+        "label::English (en)": "Age",
+        "required": "yes",
+        "relevant": "${ok} = 'yes'",
+    }
+    Form(with_version(definition, "1"))
+
+
+def test_an_xls_number_cell_reads_as_pyxform_writes_it(tmp_path: Path) -> None:
+    """xlrd gives every number as a float: a version typed as 3 is "3", never "3.0"."""
+    xls = xls_workbook(
+        tmp_path / "n.xls",
+        {
+            "survey": [["type", "name", "label", "constraint"], ["integer", "n", "N", ". < 10"]],
+            "settings": [["form_id", "version"], ["n", 3]],
+        },
+    )
+    assert read_xlsform(xls)["settings"] == {"form_id": "n", "version": "3"}
+
+
+def test_an_xls_problem_names_sheet_row_and_feature(tmp_path: Path) -> None:
+    xls = xls_workbook(
+        tmp_path / "bad.xls",
+        {
+            "survey": [["type", "name", "label"], ["text", "a", "A"], [], ["rank yn", "r", "R"]],
+            "choices": XLS_CHOICES,
+        },
+    )
+    with pytest.raises(XLSFormError) as caught:
+        read_xlsform(xls)
+    assert (caught.value.sheet, caught.value.row, caught.value.feature) == (
+        "survey",
+        4,
+        "type 'rank yn'",
+    )
+
+
+def test_an_xlsm_workbook_is_read_as_an_xlsx(tmp_path: Path) -> None:
+    """A macro-enabled workbook (its content type says so) is read as pyxform reads it; its
+    macros are never run, openpyxl only reads the sheets."""
+    import zipfile
+
+    plain = workbook(tmp_path, XLS_SURVEY, XLS_CHOICES, XLS_SETTINGS)
+    xlsm = tmp_path / "macro.xlsm"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(xlsm, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "[Content_Types].xml":
+                data = data.replace(
+                    b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+                    b"application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+                )
+                assert b"macroEnabled" in data
+            target.writestr(item, data)
+    definition = read_xlsform(xlsm)
+    assert definition == read_xlsform(plain)
+    assert definition["settings"]["form_id"] == "xls_form"
+
+
+def test_the_suffix_counts_in_any_case(tmp_path: Path) -> None:
+    xls = xls_workbook(tmp_path / "UPPER.XLS", {"survey": XLS_SURVEY, "choices": XLS_CHOICES})
+    assert read_xlsform(xls)["settings"] == {"form_id": "UPPER"}

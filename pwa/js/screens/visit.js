@@ -45,6 +45,8 @@ async function newRecord(household) {
   for (const node of form.nodes.values()) {
     if (node.type === 'start') data[node.name] = now;
     if (node.type === 'today') data[node.name] = localDate();
+    if (node.type === 'deviceid') data[node.name] = state.device.device_id;
+    if (node.type === 'username') data[node.name] = state.device.user.username;
   }
   const record = {
     id: uuid(), rev: null, base_rev: null, form_id: form.formId, form_version: form.version,

@@ -10,7 +10,7 @@ from typing import Any
 import sqlite_utils
 
 from schemas import labels
-from schemas.form import Form, Node
+from schemas.form import AUTOMATIC_TYPES, Form, Node
 from schemas.settle import settle
 from schemas.validate import Errors
 from server.domain.db import now_iso
@@ -19,8 +19,9 @@ from server.domain.records.query import answer_text
 from server.domain.records.store import new_revision, tell_resolution
 from sync.protocol import visit_day
 
-# Filled in by the phone or the form itself: shown, never typed by staff.
-_NOT_TYPED = {"calculate", "start", "end", "today", "note", "image", "acknowledge", "hidden"}
+# Filled in by the phone or the form itself (metadata: start, deviceid …): shown, never typed
+# by staff.
+_NOT_TYPED = {"note", "image", "acknowledge", "hidden"} | AUTOMATIC_TYPES
 
 
 def _editable(node: Node) -> bool:

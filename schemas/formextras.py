@@ -1,0 +1,294 @@
+"""What Gõ Cửa does with the XLSForm columns, settings, parameters and appearances it does not run.
+
+Forms people already have carry much that other tools use: a theme for Enketo (``style``), an
+encryption key, a server address, hints for ODK Collect's widgets. Each is sorted here, once:
+
+- **ignored, with a warning**: it changes no answer, only how another tool shows or sends the
+  form; the form imports, and ``gocua form check`` lists it (sheet, row, column);
+- **refused**: it would make the form collect something else than the workbook says (a
+  drawing where it asks a signature, choices it adds, answers set by another app), so the form
+  is refused naming sheet, row and feature, never imported as a different form.
+
+``schemas/formcheck.py`` asks; every sentence is here in Vietnamese and English.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What becomes of one thing the form uses: ``refused``, else ignored with a warning."""
+
+    refused: bool
+    feature: str
+    en: str
+    vi: str
+
+
+def _ignored(feature: str, en: str, vi: str) -> Verdict:
+    return Verdict(False, feature, en, vi)
+
+
+def _refused(feature: str, en: str, vi: str) -> Verdict:
+    return Verdict(True, feature, en, vi)
+
+
+_YES = frozenset({"yes", "true", "true()", "1"})
+
+# -- question types -----------------------------------------------------------------------------
+# What to use instead of a question type Gõ Cửa does not collect (it is refused all the same).
+TYPE_ADVICE = {
+    "select_one_from_file": (
+        "choices must be on the choices sheet, not in a file",
+        "lựa chọn phải nằm trên trang choices, không lấy từ tệp",
+    ),
+    "select_multiple_from_file": (
+        "choices must be on the choices sheet, not in a file",
+        "lựa chọn phải nằm trên trang choices, không lấy từ tệp",
+    ),
+    "select_one_external": (
+        "choices must be on the choices sheet",
+        "lựa chọn phải nằm trên trang choices",
+    ),
+    "begin_loop": ("use a repeat instead of a loop", "hãy dùng nhóm lặp (repeat) thay cho loop"),
+    "geotrace": (
+        "a line drawn on a map is not collected: use a geopoint",
+        "không thu thập đường vẽ trên bản đồ: hãy dùng geopoint",
+    ),
+    "geoshape": (
+        "a shape drawn on a map is not collected: use a geopoint",
+        "không thu thập vùng vẽ trên bản đồ: hãy dùng geopoint",
+    ),
+    "audio": ("only photos are collected", "chỉ thu thập ảnh chụp"),
+    "video": ("only photos are collected", "chỉ thu thập ảnh chụp"),
+    "file": ("only photos are collected", "chỉ thu thập ảnh chụp"),
+    "background-audio": ("sound is never recorded", "không bao giờ ghi âm"),
+    "range": (
+        "use an integer or decimal with a constraint",
+        "hãy dùng integer hoặc decimal kèm constraint",
+    ),
+    "rank": (
+        "use one select_one per place in the order",
+        "hãy dùng mỗi vị trí một câu select_one",
+    ),
+    "audit": (
+        "no log of the volunteer's moves through the form is kept",
+        "không lưu nhật ký thao tác của tình nguyện viên trên biểu mẫu",
+    ),
+    "start-geopoint": (
+        "add a geopoint question the volunteer fills",
+        "hãy thêm câu hỏi geopoint để tình nguyện viên điền",
+    ),
+    "background-geopoint": (
+        "add a geopoint question the volunteer fills",
+        "hãy thêm câu hỏi geopoint để tình nguyện viên điền",
+    ),
+    "csv-external": (
+        "attached files are not read by expressions",
+        "biểu thức không đọc tệp đính kèm",
+    ),
+    "xml-external": (
+        "attached files are not read by expressions",
+        "biểu thức không đọc tệp đính kèm",
+    ),
+}
+
+
+# -- settings -----------------------------------------------------------------------------------
+USED_SETTINGS = frozenset(
+    {"form_id", "version", "form_title", "default_language", "allow_choice_duplicates"}
+)
+_SETTING_REASONS = {
+    "style": ("a theme for Enketo's pages", "giao diện trang của Enketo"),
+    "instance_name": (
+        "the name ODK Collect gives each filled form in its lists",
+        "tên ODK Collect đặt cho mỗi phiếu trong danh sách",
+    ),
+    "submission_url": (
+        "where ODK Collect sends records: Gõ Cửa phones send them to this server",
+        "địa chỉ ODK Collect gửi phiếu: điện thoại Gõ Cửa gửi về máy chủ này",
+    ),
+    "public_key": (
+        "ODK's encryption of each record with this key is not done: records are kept on the "
+        "phone and the server unencrypted, behind their access rules",
+        "không mã hóa từng phiếu bằng khóa này như ODK: phiếu được lưu trên điện thoại và máy "
+        "chủ không mã hóa, theo quy tắc truy cập",
+    ),
+    "auto_send": ("ODK Collect's sending setting", "cài đặt gửi phiếu của ODK Collect"),
+    "auto_delete": ("ODK Collect's deleting setting", "cài đặt xóa phiếu của ODK Collect"),
+    "omit_instanceid": (
+        "every Gõ Cửa record has its own id",
+        "mỗi phiếu Gõ Cửa luôn có mã riêng",
+    ),
+    "clean_text_values": (
+        "how pyxform trims spaces in labels",
+        "cách pyxform cắt khoảng trắng trong nhãn",
+    ),
+}
+
+
+def setting_verdict(column: str, value: str) -> Verdict | None:
+    """None for a setting Gõ Cửa uses; else what becomes of it."""
+    if column in USED_SETTINGS:
+        return None
+    key = column.lower()
+    feature = f"setting '{column}'"
+    if key == "add_none_option" and value.strip().lower() in _YES:
+        return _refused(
+            feature,
+            "adding a 'none' choice to every select_multiple is not supported: add it to the "
+            "choice lists",
+            "không hỗ trợ tự thêm lựa chọn 'none' vào mọi câu select_multiple: hãy thêm nó vào "
+            "danh sách lựa chọn",
+        )
+    en, vi = _SETTING_REASONS.get(key, ("", ""))
+    en, vi = (f" ({en})", f" ({vi})") if en else ("", "")
+    return _ignored(
+        feature,
+        f"the setting '{column}' is ignored{en}: it changes no answer",
+        f"bỏ qua cài đặt '{column}'{vi}: nó không đổi câu trả lời",
+    )
+
+
+# -- survey columns -----------------------------------------------------------------------------
+_DISPLAY = (
+    "shown differently by ODK Collect or Enketo only",
+    "chỉ đổi cách ODK Collect hoặc Enketo hiển thị",
+)
+_OTHER_TOOL = ("read by another tool only", "chỉ công cụ khác đọc cột này")
+# Columns ODK tools give a meaning that changes what a record holds.
+_REFUSED_COLUMNS = {
+    "trigger": (
+        "working a question out again when another answer changes (trigger) is not supported",
+        "không hỗ trợ tính lại câu hỏi khi câu trả lời khác thay đổi (trigger)",
+    ),
+    "intent": (
+        "answers filled by another app (intent) are not supported",
+        "không hỗ trợ câu trả lời do ứng dụng khác điền (intent)",
+    ),
+    "save_to": (
+        "saving to entities is not supported",
+        "không hỗ trợ lưu vào thực thể (entities)",
+    ),
+}
+# Display-only columns and attributes (their base, lower case, after any ``body::``).
+_DISPLAY_COLUMNS = frozenset(
+    {"rows", "autoplay", "buttontext", "noapperrorstring", "no_app_error_string", "guidance_hint"}
+)
+# ``bind::`` attributes in ODK's own namespaces set what is stored; others are another tool's.
+_ODK_NAMESPACES = ("jr:", "odk:", "orx:", "entities:")
+
+
+def survey_column_verdict(column: str) -> Verdict | None:
+    """What becomes of a survey column the model does not use (as it is named in the sheet)."""
+    feature = f"column '{column}'"
+    group, sep, rest = column.partition("::")
+    base = (rest if sep and group.lower() in ("body", "control") else column).split("::")[0]
+    key = base.lower()
+    if key in _REFUSED_COLUMNS or (sep and group.lower() == "bind" and key.startswith("entities")):
+        en, vi = _REFUSED_COLUMNS.get(key, _REFUSED_COLUMNS["save_to"])
+        return _refused(feature, en, vi)
+    if sep and group.lower() == "bind":
+        if rest.lower().startswith(_ODK_NAMESPACES) or ":" not in rest:
+            return _refused(
+                feature,
+                f"the binding '{rest}' is not supported: it changes what the question stores",
+                f"không hỗ trợ ràng buộc '{rest}': nó thay đổi dữ liệu câu hỏi lưu lại",
+            )
+        en, vi = _OTHER_TOOL
+    elif key in _DISPLAY_COLUMNS or (sep and group.lower() in ("body", "control")):
+        en, vi = _DISPLAY
+    elif key.startswith(("sms_", "compact_tag")) or (sep and group.lower() == "instance"):
+        en, vi = _OTHER_TOOL
+    else:
+        en, vi = ("ODK tools ignore it too", "các công cụ ODK cũng bỏ qua cột này")
+    return _ignored(
+        feature,
+        f"the column '{column}' is ignored ({en}): it changes no answer",
+        f"bỏ qua cột '{column}' ({vi}): nó không đổi câu trả lời",
+    )
+
+
+# -- parameters ---------------------------------------------------------------------------------
+# ODK's parameters that only shape a widget: the order choices are shown in, a photo's size
+# (the phone downscales photos itself), when a GPS reading is good enough to take.
+_DISPLAY_PARAMETERS = frozenset(
+    {
+        "randomize",
+        "seed",
+        "max-pixels",
+        "capture-accuracy",
+        "warning-accuracy",
+        "allow-mock-accuracy",
+        "quality",
+    }
+)
+_PARAMETER = re.compile(r"([\w-]+)\s*=\s*('[^']*'|\"[^\"]*\"|\S*)")
+
+
+def parameter_verdicts(value: str) -> Iterator[Verdict]:
+    """One verdict per parameter of a ``parameters`` cell (``randomize=true seed=${s}``)."""
+    found = _PARAMETER.findall(value) or [(value.strip(), "")]
+    for name, _ in found:
+        feature = f"parameter '{name}'"
+        if name.lower() in _DISPLAY_PARAMETERS:
+            yield _ignored(
+                feature,
+                f"the parameter '{name}' is ignored ({_DISPLAY[0]}): it changes no answer",
+                f"bỏ qua tham số '{name}' ({_DISPLAY[1]}): nó không đổi câu trả lời",
+            )
+        else:
+            yield _refused(
+                feature,
+                f"the parameter '{name}' is not supported",
+                f"không hỗ trợ tham số '{name}'",
+            )
+
+
+# -- appearances --------------------------------------------------------------------------------
+USED_APPEARANCES = frozenset({"minimal", "multiline", "field-list", "numbers"})
+# Appearances that collect something else than the question's type says on the phone.
+_REFUSED_APPEARANCES = {
+    "signature": ("a signature drawn on the screen", "chữ ký vẽ trên màn hình"),
+    "draw": ("a drawing", "hình vẽ"),
+    "annotate": ("a drawing over a photo", "hình vẽ trên ảnh"),
+}
+
+
+def appearance_verdicts(appearance: str) -> Iterator[Verdict]:
+    """One verdict per appearance word Gõ Cửa does not use (``search(...)`` counts as one)."""
+    if "search(" in appearance:
+        yield _refused(
+            f"appearance '{appearance}'",
+            f"the appearance '{appearance}' is not supported: it needs data or an app outside "
+            "the form",
+            f"không hỗ trợ appearance '{appearance}': nó cần dữ liệu hoặc ứng dụng ngoài biểu mẫu",
+        )
+        return
+    for word in appearance.split():
+        if word in USED_APPEARANCES:
+            continue
+        feature = f"appearance '{word}'"
+        if word.startswith(("ex:", "printer:")):
+            yield _refused(
+                feature,
+                f"the appearance '{word}' is not supported: it needs an app outside the form",
+                f"không hỗ trợ appearance '{word}': nó cần ứng dụng ngoài biểu mẫu",
+            )
+        elif word in _REFUSED_APPEARANCES:
+            en, vi = _REFUSED_APPEARANCES[word]
+            yield _refused(
+                feature,
+                f"the appearance '{word}' is not supported: the phone would take a photo, not {en}",
+                f"không hỗ trợ appearance '{word}': điện thoại sẽ chụp ảnh, không phải {vi}",
+            )
+        else:
+            yield _ignored(
+                feature,
+                f"the appearance '{word}' is ignored: the phone shows the question as usual",
+                f"bỏ qua appearance '{word}': điện thoại hiển thị câu hỏi như thường lệ",
+            )
