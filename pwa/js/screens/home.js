@@ -149,16 +149,18 @@ function addHousehold() {
 
 /** A simple bottom sheet with a form; `onOk` returning false keeps it open. */
 function sheet(title, fields, onOk) {
-  const box = el('form', { class: 'sheet', role: 'dialog', 'aria-label': title },
+  // A form may not be the dialog itself (ARIA): the dialog holds it.
+  const box = el('form', { class: 'sheet' },
     el('h2', { text: title }), ...fields,
     el('div', { class: 'tools' },
-      el('button', { type: 'button', class: 'secondary', text: t('app.close'), onclick: () => box.remove() }),
+      el('button', { type: 'button', class: 'secondary', text: t('app.close'), onclick: () => dialog.remove() }),
       el('button', { type: 'submit', class: 'primary', id: 'sheet-ok', text: t('app.ok') })));
   box.addEventListener('submit', async (e) => {
     e.preventDefault();
-    if ((await onOk()) !== false) box.remove();
+    if ((await onOk()) !== false) dialog.remove();
   });
-  document.body.append(box);
+  const dialog = el('div', { role: 'dialog', 'aria-label': title }, box);
+  document.body.append(dialog);
   fields.find((f) => f.tagName === 'INPUT')?.focus();
 }
 
