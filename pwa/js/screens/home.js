@@ -18,6 +18,13 @@ const folded = new Map();
 // back an unfiltered list under a filled search box (or the home over a visit just opened).
 let drawing = 0;
 
+// Search answers each keystroke from what the last render read (no IndexedDB, no sorting) and
+// redraws the list alone, so the box keeps the focus and the phone's keyboard stays up. A long
+// list shows its first rows and a button for more: 5,000 rows take a slow phone a second to draw.
+const PAGE = 20;
+const byName = new Intl.Collator('vi');
+let listing = { households: [], index: [], visits: new Map(), rows: new Map(), limit: PAGE };
+
 function pill(key, text) { return el('span', { class: `pill state-${key}`, text }); }
 
 function statusText(status) {
@@ -36,15 +43,24 @@ async function show() {
   const status = await getKv('server_status');
   const visits = new Map();
   for (const r of records) visits.set(r.household_id, [...(visits.get(r.household_id) || []), r]);
-  const shown = filterHouseholds(households, searchIndex(households, folded), state.search)
-    .sort((a, b) => a.head_name.localeCompare(b.head_name, 'vi'));
-
-  const search = el('input', { type: 'search', id: 'search', placeholder: t('app.search'), value: state.search,
-    'aria-label': t('app.search'),
-    oninput: (e) => { state.search = e.target.value; clearTimeout(show.timer); show.timer = setTimeout(() => go('home'), 250); } });
+  const sorted = households.sort((a, b) => byName.compare(a.head_name, b.head_name));
   const waiting = waitingCount(records);
   const safety = await safetyCard(onBackup, onRestore);
   if (mine !== drawing || state.screen !== 'home') return;
+
+  // From here on nothing waits: the box and the list are made with what is typed now.
+  listing = { households: sorted, index: searchIndex(sorted, folded), visits, rows: new Map(), limit: PAGE };
+  const typing = document.activeElement?.id === 'search';
+  let list = householdList();
+  const search = el('input', { type: 'search', id: 'search', placeholder: t('app.search'), value: state.search,
+    'aria-label': t('app.search'),
+    oninput: (e) => {
+      state.search = e.target.value;
+      listing.limit = PAGE;
+      const next = householdList();
+      list.replaceWith(next);
+      list = next;
+    } });
 
   main().replaceChildren(...[
     el('section', { class: 'card sync' },
@@ -70,13 +86,7 @@ async function show() {
           onclick: async () => openByCode(await scanCode(t)) }) : null,
         el('button', { type: 'button', class: 'secondary', id: 'type-code', text: t('app.type_code'), onclick: askCode }),
         el('button', { type: 'button', class: 'secondary', id: 'add-household', text: t('app.add_household'), onclick: addHousehold })),
-      shown.length ? el('ul', { class: 'list', id: 'household-list' }, ...shown.map((h) => {
-        const s = householdStatus(visits.get(h.id) || [], h.followup);
-        return el('li', {}, el('button', { type: 'button', class: 'row', 'data-household': h.id, onclick: () => openHousehold(h) },
-          el('span', { class: 'name', text: h.head_name || h.code }),
-          el('span', { class: 'sub', text: [h.address, h.code].filter(Boolean).join(' · ') }),
-          pill(s.key, statusText(s))));
-      })) : el('p', { class: 'empty', text: state.search.trim() ? t('app.no_match') : t('app.no_households') })),
+      list),
     el('section', { class: 'records' },
       el('h2', { text: t('app.my_records') }),
       records.length ? el('ul', { class: 'list', id: 'record-list' }, ...records
@@ -87,6 +97,43 @@ async function show() {
           pill(r.state, t(`app.state_${r.state}`))))))
         : el('p', { class: 'empty', text: t('app.no_records') })),
     safety].filter(Boolean));
+  // A sync that redraws the home while the volunteer types leaves her in the box.
+  if (typing) { search.focus(); search.setSelectionRange(search.value.length, search.value.length); }
+}
+
+/** The households matching the search box, the first `listing.limit` of them drawn. */
+function householdList() {
+  const { households, index, visits, rows } = listing;
+  const shown = filterHouseholds(households, index, state.search);
+  if (!shown.length) return el('p', { class: 'empty', text: state.search.trim() ? t('app.no_match') : t('app.no_households') });
+  // A row is made once a render, and the next keystrokes that show it again reuse it.
+  const row = (h) => {
+    if (rows.has(h.id)) return rows.get(h.id);
+    const s = householdStatus(visits.get(h.id) || [], h.followup);
+    const item = el('li', {}, el('button', { type: 'button', class: 'row', 'data-household': h.id, onclick: () => openHousehold(h) },
+      el('span', { class: 'name', text: h.head_name || h.code }),
+      el('span', { class: 'sub', text: [h.address, h.code].filter(Boolean).join(' · ') }),
+      pill(s.key, statusText(s))));
+    rows.set(h.id, item);
+    return item;
+  };
+  const list = el('ul', { class: 'list', id: 'household-list', 'data-total': shown.length });
+  const more = el('button', { type: 'button', class: 'secondary', id: 'more-households' });
+  const moreItem = el('li', {}, more);
+  const grow = () => {
+    moreItem.remove();
+    list.append(...shown.slice(list.childElementCount, listing.limit).map(row));
+    const left = shown.length - listing.limit;
+    if (left > 0) { more.textContent = t('app.more_households', { count: Math.min(left, PAGE) }); list.append(moreItem); }
+  };
+  more.addEventListener('click', () => {
+    const first = list.childElementCount - 1;
+    listing.limit += PAGE;
+    grow();
+    list.children[first]?.querySelector('button')?.focus(); // where the new rows start
+  });
+  grow();
+  return list;
 }
 
 async function safetyCard(onBackup, onRestore) {
