@@ -37,8 +37,8 @@ nginx:
 	@test -x $(NGINX) || { $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends nginx; }
 
-# The JavaScript linter, exactly as package-lock.json pins it; reinstalled only when the lock
-# (or package.json) changes.
+# The JavaScript linter and axe-core (the browser tests' accessibility checker), exactly as
+# package-lock.json pins them; reinstalled only when the lock (or package.json) changes.
 $(NODE_OK): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
@@ -49,7 +49,7 @@ lint: $(TEST_OK) $(NODE_OK)
 	$(VENV)/bin/lint-imports
 	$(ESLINT) pwa tests/js
 
-test: $(TEST_OK) chromium nginx lint
+test: $(TEST_OK) $(NODE_OK) chromium nginx lint
 	$(VENV)/bin/pytest
 	node --test tests/js/
 

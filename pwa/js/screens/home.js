@@ -18,6 +18,13 @@ const folded = new Map();
 // back an unfiltered list under a filled search box (or the home over a visit just opened).
 let drawing = 0;
 
+// Search answers each keystroke from what the last render read (no IndexedDB, no sorting) and
+// redraws the list alone, so the box keeps the focus and the phone's keyboard stays up. A long
+// list shows its first rows and a button for more: 5,000 rows take a slow phone a second to draw.
+const PAGE = 20;
+const byName = new Intl.Collator('vi');
+let listing = { households: [], index: [], visits: new Map(), rows: new Map(), limit: PAGE };
+
 function pill(key, text) { return el('span', { class: `pill state-${key}`, text }); }
 
 function statusText(status) {
@@ -43,18 +50,27 @@ async function show() {
   const status = await getKv('server_status');
   const visits = new Map();
   for (const r of records) visits.set(r.household_id, [...(visits.get(r.household_id) || []), r]);
-  const shown = filterHouseholds(households, searchIndex(households, folded), state.search)
-    .sort((a, b) => a.head_name.localeCompare(b.head_name, 'vi'));
-
-  const search = searchInput();
+  const sorted = households.sort((a, b) => byName.compare(a.head_name, b.head_name));
   const waiting = waitingCount(records);
   const safety = await safetyCard(onBackup, onRestore);
   if (mine !== drawing || state.screen !== 'home') return;
   // Coming from another screen (Lưu nháp, a finished visit, enrollment), the home opens at its
   // top, not wherever the long form was scrolled to; a redraw (a sync, a search) stays put.
   const arriving = !main().querySelector('#home');
-  const typing = document.activeElement === search;
-  const [from, to] = [search.selectionStart, search.selectionEnd];
+
+  // From here on nothing waits: the box and the list are made with what is typed now.
+  listing = { households: sorted, index: searchIndex(sorted, folded), visits, rows: new Map(), limit: PAGE };
+  const typing = document.activeElement?.id === 'search';
+  let list = householdList();
+  const search = el('input', { type: 'search', id: 'search', placeholder: t('app.search'), value: state.search,
+    'aria-label': t('app.search'),
+    oninput: (e) => {
+      state.search = e.target.value;
+      listing.limit = PAGE;
+      const next = householdList();
+      list.replaceWith(next);
+      list = next;
+    } });
 
   main().replaceChildren(...[
     el('section', { class: 'card sync', id: 'home' },
@@ -81,13 +97,7 @@ async function show() {
           onclick: async () => openByCode(await scanCode(t)) }) : null,
         el('button', { type: 'button', class: 'secondary', id: 'type-code', text: t('app.type_code'), onclick: askCode }),
         el('button', { type: 'button', class: 'secondary', id: 'add-household', text: t('app.add_household'), onclick: addHousehold })),
-      shown.length ? el('ul', { class: 'list', id: 'household-list' }, ...shown.map((h) => {
-        const s = householdStatus(visits.get(h.id) || [], h.followup);
-        return el('li', {}, el('button', { type: 'button', class: 'row', 'data-household': h.id, onclick: () => openHousehold(h) },
-          el('span', { class: 'name', text: h.head_name || h.code }),
-          el('span', { class: 'sub', text: [h.address, h.code].filter(Boolean).join(' · ') }),
-          pill(s.key, statusText(s))));
-      })) : el('p', { class: 'empty', text: state.search.trim() ? t('app.no_match') : t('app.no_households') })),
+      list),
     el('section', { class: 'records' },
       el('h2', { text: t('app.my_records') }),
       records.length ? el('ul', { class: 'list', id: 'record-list' }, ...records
@@ -99,21 +109,8 @@ async function show() {
         : el('p', { class: 'empty', text: t('app.no_records') })),
     safety].filter(Boolean));
   if (arriving) window.scrollTo(0, 0);
-  // Moving the box blurred it: the volunteer typing on goes on typing where she was.
-  if (typing) { search.focus({ preventScroll: true }); search.setSelectionRange(from, to); }
-}
-
-// One search box for the life of the app. A redraw (a sync's pull, a search's own result) moves
-// it into the new home instead of making another, so what the volunteer is typing, and where,
-// is never dropped by a redraw that started before her keystroke.
-let searchBox = null;
-
-function searchInput() {
-  searchBox ||= el('input', { type: 'search', id: 'search', value: state.search,
-    oninput: (e) => { state.search = e.target.value; clearTimeout(show.timer); show.timer = setTimeout(() => go('home'), 250); } });
-  searchBox.placeholder = t('app.search');
-  searchBox.setAttribute('aria-label', t('app.search'));
-  return searchBox;
+  // A sync that redraws the home while the volunteer types leaves her in the box.
+  if (typing) { search.focus(); search.setSelectionRange(search.value.length, search.value.length); }
 }
 
 function villageKey() { return `village:${state.device?.user?.id ?? ''}`; }
@@ -121,6 +118,41 @@ function villageKey() { return `village:${state.device?.user?.id ?? ''}`; }
 function chooseVillage(id) {
   state.village = id;
   setKv(villageKey(), id).catch(() => {}); // only a convenience: the list works without it
+}
+
+/** The households matching the search box, the first `listing.limit` of them drawn. */
+function householdList() {
+  const { households, index, visits, rows } = listing;
+  const shown = filterHouseholds(households, index, state.search);
+  if (!shown.length) return el('p', { class: 'empty', text: state.search.trim() ? t('app.no_match') : t('app.no_households') });
+  // A row is made once a render, and the next keystrokes that show it again reuse it.
+  const row = (h) => {
+    if (rows.has(h.id)) return rows.get(h.id);
+    const s = householdStatus(visits.get(h.id) || [], h.followup);
+    const item = el('li', {}, el('button', { type: 'button', class: 'row', 'data-household': h.id, onclick: () => openHousehold(h) },
+      el('span', { class: 'name', text: h.head_name || h.code }),
+      el('span', { class: 'sub', text: [h.address, h.code].filter(Boolean).join(' · ') }),
+      pill(s.key, statusText(s))));
+    rows.set(h.id, item);
+    return item;
+  };
+  const list = el('ul', { class: 'list', id: 'household-list', 'data-total': shown.length });
+  const more = el('button', { type: 'button', class: 'secondary', id: 'more-households' });
+  const moreItem = el('li', {}, more);
+  const grow = () => {
+    moreItem.remove();
+    list.append(...shown.slice(list.childElementCount, listing.limit).map(row));
+    const left = shown.length - listing.limit;
+    if (left > 0) { more.textContent = t('app.more_households', { count: Math.min(left, PAGE) }); list.append(moreItem); }
+  };
+  more.addEventListener('click', () => {
+    const first = list.childElementCount - 1;
+    listing.limit += PAGE;
+    grow();
+    list.children[first]?.querySelector('button')?.focus(); // where the new rows start
+  });
+  grow();
+  return list;
 }
 
 async function safetyCard(onBackup, onRestore) {
@@ -198,16 +230,18 @@ function addHousehold() {
 
 /** A simple bottom sheet with a form; `onOk` returning false keeps it open. */
 function sheet(title, fields, onOk) {
-  const box = el('form', { class: 'sheet', role: 'dialog', 'aria-label': title },
+  // A form may not be the dialog itself (ARIA): the dialog holds it.
+  const box = el('form', { class: 'sheet' },
     el('h2', { text: title }), ...fields,
     el('div', { class: 'tools' },
-      el('button', { type: 'button', class: 'secondary', text: t('app.close'), onclick: () => box.remove() }),
+      el('button', { type: 'button', class: 'secondary', text: t('app.close'), onclick: () => dialog.remove() }),
       el('button', { type: 'submit', class: 'primary', id: 'sheet-ok', text: t('app.ok') })));
   box.addEventListener('submit', async (e) => {
     e.preventDefault();
-    if ((await onOk()) !== false) box.remove();
+    if ((await onOk()) !== false) dialog.remove();
   });
-  document.body.append(box);
+  const dialog = el('div', { role: 'dialog', 'aria-label': title }, box);
+  document.body.append(dialog);
   fields.find((f) => f.tagName === 'INPUT')?.focus();
 }
 

@@ -238,7 +238,8 @@ function questionLabel(form, path, view) {
  */
 function pager(view, onOpen, mayLeave) {
   const bar = el('progress', { class: 'steps-bar', id: 'progress', max: 1, value: 0 });
-  const title = el('p', { class: 'steps-title', id: 'step-title' });
+  // The part's title heads the part: the repeats' headings under it are level 3.
+  const title = el('p', { class: 'steps-title', id: 'step-title', role: 'heading', 'aria-level': '2' });
   const prev = el('button', { type: 'button', class: 'secondary', id: 'prev', text: `← ${t('app.previous')}` });
   const next = el('button', { type: 'button', class: 'secondary', id: 'next', text: `${t('app.next')} →` });
   const api = {

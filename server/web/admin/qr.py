@@ -7,6 +7,7 @@ so that a page of thirty labels stays small enough to print from a commune offic
 from __future__ import annotations
 
 import io
+from html import escape
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
@@ -19,8 +20,9 @@ def _matrix(data: str, border: int) -> list[list[bool]]:
     return qr.get_matrix()
 
 
-def svg(data: str, border: int = 2) -> str:
-    """An SVG drawing of the code, sized by its container (viewBox in modules)."""
+def svg(data: str, border: int = 2, label: str = "") -> str:
+    """An SVG drawing of the code, sized by its container (viewBox in modules); ``label`` is
+    what a screen reader says for it on a page (the drawing itself says nothing)."""
     matrix = _matrix(data, border)
     size = len(matrix)
     runs = []
@@ -36,7 +38,9 @@ def svg(data: str, border: int = 2) -> str:
             runs.append(f"M{start} {y}h{x - start}v1h{start - x}z")
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}"'
-        f' shape-rendering="crispEdges" role="img"><rect width="{size}" height="{size}"'
+        f' shape-rendering="crispEdges" role="img"'
+        + (f' aria-label="{escape(label)}"' if label else "")
+        + f'><rect width="{size}" height="{size}"'
         f' fill="#fff"/><path fill="#000" d="{"".join(runs)}"/></svg>'
     )
 

@@ -13,7 +13,7 @@ from server.domain.devices import enrollment_url
 from server.web import staff
 from server.web.admin import bp, private_page, qr
 from server.web.db import get_db
-from server.web.staff import audited, check_csrf, login_required, me
+from server.web.staff import audited, check_csrf, login_required, me, t
 
 
 @bp.get("/admin/print")
@@ -49,7 +49,9 @@ def print_cards() -> Any:
         for person in accounts.team(db, me()["commune_id"], village["id"] if village else None):
             code = devices.new_code(db, person["id"])
             audited("enrollment_code", f"user:{person['username']}", "card")
-            cards.append({**person, "code": code, "svg": qr.svg(enrollment_url(base, code))})
+            label = t("admin.qr_card", name=person["display_name"])
+            url = enrollment_url(base, code)
+            cards.append({**person, "code": code, "svg": qr.svg(url, label=label)})
     return private_page(
         render_template(
             "admin/cards.html",
@@ -67,7 +69,10 @@ def print_labels() -> Any:
     if village is None:
         abort(404)
     db = get_db()
-    rows = [{**row, "svg": qr.svg(row["code"])} for row in register.labels(db, village["id"])]
+    rows = [
+        {**row, "svg": qr.svg(row["code"], label=t("admin.qr_label", code=row["code"]))}
+        for row in register.labels(db, village["id"])
+    ]
     with write_transaction(db):
         audited("print_labels", f"village:{village['id']}", str(len(rows)))
     return render_template(

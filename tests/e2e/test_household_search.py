@@ -1,0 +1,60 @@
+"""The household search on the phone: typed one key at a time, it answers every keystroke and
+keeps the volunteer in the box; a long village shows its first rows and more on request."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.text import fold
+from server.domain.db import connect, write_transaction
+from server.domain.register import add_household
+from tests.e2e.collector import Collector
+from tests.e2e.conftest import expect
+
+pytestmark = pytest.mark.e2e
+
+PAGE = 20  # pwa/js/screens/home.js: PAGE
+PEOPLE = ["Lê Văn Cường", "Nguyễn Thị Hoa", "Trần Cương", "Phạm Thị Dung", "Lê Thị Lan"]
+
+
+def test_typing_answers_each_key_and_keeps_the_focus(server, phone_page):
+    with connect(server.data_dir / "gocua.db") as db:
+        (east,) = db.execute("SELECT id FROM villages WHERE name = 'Thôn Đông'").fetchone()
+        with write_transaction(db):
+            for n in range(120):
+                add_household(db, east, PEOPLE[n % len(PEOPLE)], f"Số {n + 1}, ngõ {n % 7}")
+        texts = [
+            fold(f"{r['head_name']} {r['address']} {r['code']}")
+            for r in db.execute("SELECT * FROM households WHERE village_id = ?", [east])
+        ]
+    page, app = phone_page, Collector(phone_page)
+    app.enroll(server.cli("enroll").strip().splitlines()[-1])
+    page.locator("nav.villages button", has_text="Thôn Đông").click()
+
+    # 122 households: the first 20 drawn, then 20 more at a time, on request.
+    rows = app.households()
+    expect(rows).to_have_count(PAGE)
+    expect(page.locator("#household-list")).to_have_attribute("data-total", "122")
+    more = page.locator("#more-households")
+    more.click()
+    expect(rows).to_have_count(2 * PAGE)
+    expect(rows.nth(PAGE)).to_be_focused()  # where the new rows start
+    for shown in range(3 * PAGE, 122, PAGE):
+        more.click()
+        expect(rows).to_have_count(shown)
+    more.click()
+    expect(rows).to_have_count(122)
+    expect(more).to_have_count(0)
+
+    box = page.locator("#search")
+    box.click()
+    for query in ("cuong", "le van", "so 5"):
+        box.fill("")
+        for end in range(1, len(query) + 1):
+            page.keyboard.type(query[end - 1])
+            wanted = sum(fold(query[:end]) in text for text in texts)
+            expect(page.locator("#household-list")).to_have_attribute("data-total", str(wanted))
+            expect(rows).to_have_count(min(wanted, PAGE))
+            expect(box).to_be_focused()  # the phone's keyboard stays up
+            expect(box).to_have_value(query[:end])
+    expect(rows.first.locator(".sub")).to_contain_text("Số 5")
