@@ -40,15 +40,6 @@ def record_change(
     return int(cursor.lastrowid or 0)
 
 
-def pull(
-    db: sqlite_utils.Database, device: dict[str, Any], since: int, limit: int
-) -> dict[str, Any]:
-    """The changes after ``since`` this device may see, oldest first, one page (the answer of
-    page_json, read back)."""
-    page: dict[str, Any] = json.loads(page_json(db, device, since, limit))
-    return page
-
-
 def page_json(db: sqlite_utils.Database, device: dict[str, Any], since: int, limit: int) -> str:
     """The changes after ``since`` this device may see, oldest first, one page.
 

@@ -47,16 +47,25 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     process.stop()
 
 
+PHONE = {
+    "viewport": {"width": 360, "height": 640},
+    "locale": "vi-VN",
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+def phone_context(browser: Any, **options: Any) -> Any:
+    """A new 360×640 phone (its own storage: IndexedDB, service worker), with ``options`` on top
+    of the phone's (a time zone, say)."""
+    return browser.new_context(**{**PHONE, **options})
+
+
 @pytest.fixture
 def phone_page(browser: Any) -> Iterator[Any]:
     """A 360×640 phone screen with its own storage (IndexedDB, service worker)."""
-    context = browser.new_context(
-        viewport={"width": 360, "height": 640},
-        locale="vi-VN",
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
+    context = phone_context(browser)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page

@@ -20,7 +20,7 @@ import pytest
 
 from server.domain.db import connect
 from tests.e2e.collector import Collector, two_members
-from tests.e2e.conftest import expect
+from tests.e2e.conftest import expect, phone_context
 from tests.e2e.test_review_office import Phone
 from tests.records import adult, child, household_data, record
 from tests.server_process import ServerProcess
@@ -153,14 +153,7 @@ def desk_decide(desk: Any, base: str, record_id: str, state: str, comment: str) 
 def collector_scans(site: Site) -> dict[str, list[dict[str, Any]]]:
     """Walk the collector once as a volunteer does, scanning each screen on the way."""
     scans: dict[str, list[dict[str, Any]]] = {}
-    context = site.browser.new_context(
-        viewport={"width": 360, "height": 640},
-        locale="vi-VN",
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        bypass_csp=True,
-    )
+    context = phone_context(site.browser, bypass_csp=True)
     page = context.new_page()
     page.set_default_timeout(20_000)
     app = Collector(page)

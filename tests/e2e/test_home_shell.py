@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.e2e.collector import Collector
-from tests.e2e.conftest import expect, screenshot
+from tests.e2e.conftest import expect, phone_context, screenshot
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -27,14 +27,7 @@ ZONE = "Asia/Ho_Chi_Minh"  # not the test machine's: shows that the phone's own 
 @pytest.fixture
 def vn_page(browser: Any) -> Iterator[Any]:
     """A phone in Việt Nam: the phone_page of conftest, with the zone set."""
-    context = browser.new_context(
-        viewport={"width": 360, "height": 640},
-        locale="vi-VN",
-        timezone_id=ZONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
+    context = phone_context(browser, timezone_id=ZONE)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page

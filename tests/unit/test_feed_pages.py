@@ -3,6 +3,7 @@ its size rather than by how much of the feed follows the cursor."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import sqlite_utils
 
 from server.domain import migrations
 from server.domain.db import connect, write_transaction
-from server.domain.feeds import pull, record_change
+from server.domain.feeds import page_json, record_change
 
 COMMUNES = ["C1", "C2", None]
 VILLAGES = ["V1", "V2", "V3", None]
@@ -46,6 +47,11 @@ def may_see(device: dict[str, Any], commune: Any, village: Any, user: Any) -> bo
         and (village is None or village in device["village_ids"])
         and (user is None or user == device["user_id"])
     )
+
+
+def pull(db: sqlite_utils.Database, device: dict[str, Any], since: int, limit: int) -> Any:
+    """A page as the phone reads it: the answer's JSON, parsed."""
+    return json.loads(page_json(db, device, since, limit))
 
 
 def walk(db: sqlite_utils.Database, device: dict[str, Any], limit: int) -> list[int]:

@@ -202,16 +202,9 @@ def conflict(record_id: str, rev: str) -> Any:
     if request.form.get("rev") != found["rev"]:
         raise Refused("review.error_stale", status=409)
     choice = request.form.get("choice", "merge")
-    picks = {
-        r["name"]: (
-            "other"
-            if choice == "other"
-            else "current"
-            if choice == "current"
-            else request.form.get(f"pick:{r['name']}", "current")
-        )
-        for r in rows
-    }
+    # One side for every answer, or (merge) each answer's own pick.
+    whole = choice if choice in ("current", "other") else None
+    picks = {r["name"]: whole or request.form.get(f"pick:{r['name']}", "current") for r in rows}
     data = edit.merged(found["form"], found["data"], other["data"], picks)
     # Keeping the current version keeps that very revision: settling it again could add a
     # calculation it lacks and make a new revision nobody chose.
