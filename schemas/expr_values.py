@@ -77,8 +77,17 @@ def to_number(value: Value) -> float:
 
 def _string_to_number(text: str) -> float:
     plain = _plain_number(text)
-    # Dates are not cached: their value follows the local zone, which may change.
-    return plain if plain is not None else date_to_days(text)
+    if plain is not None:
+        return plain
+    # The zone is part of the key, for a date's value follows the local zone, which time.tzset()
+    # may change; its names and offsets stand for it (reading the TZ variable each time costs
+    # more than the cache saves).
+    return _date_number(text, time.tzname, time.timezone, time.altzone)
+
+
+@lru_cache(maxsize=8192)
+def _date_number(text: str, *_zone: object) -> float:
+    return date_to_days(text)
 
 
 @lru_cache(maxsize=8192)
