@@ -285,6 +285,22 @@ def test_forms_using_odks_functions_import(tmp_path: Path) -> None:
     assert form.choice_labels()["yn"] == {"yes": "Yes", "no": "No"}
 
 
+def test_an_unknown_function_is_refused_naming_sheet_row_and_column(tmp_path: Path) -> None:
+    path = workbook(
+        tmp_path,
+        [
+            ["type", "name", "label", "constraint"],
+            ["text", "q", "Question", "ends-with(., 'x')"],
+            ["integer", "n", "Number", ". < pow(2, 8) and sha256(.) != ''"],
+        ],
+    )
+    with pytest.raises(XLSFormError) as caught:
+        read_xlsform(path)
+    error = caught.value
+    assert (error.sheet, error.row, error.feature) == ("survey", 3, "sha256()")
+    assert "in constraint" in error.en and "cột constraint" in error.vi
+
+
 @pytest.mark.parametrize(("case", "row", "feature"), UNSUPPORTED, ids=[u[0] for u in UNSUPPORTED])
 def test_unsupported_feature_names_its_row(
     tmp_path: Path, case: str, row: list[str], feature: str
