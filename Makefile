@@ -21,6 +21,9 @@ $(RUN_OK): setup.cfg pyproject.toml | $(VENV)/bin/python
 
 $(TEST_OK): setup.cfg pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e '.[test]'
+	# pyodata's wheel also installs its own test suite as a top-level package named `tests`,
+	# which would hide this project's tests/ from `import tests.…`.
+	rm -rf $(VENV)/lib/python*/site-packages/tests
 	touch $@ $(RUN_OK)
 
 run: $(RUN_OK)

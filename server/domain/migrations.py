@@ -580,3 +580,24 @@ def m008_conflict_resolutions(db: sqlite_utils.Database) -> None:
             ORDER BY v.resolved_at, v.rowid, t.user_id;
         """,
     )
+
+
+@migrations()
+def m012_api_tokens(db: sqlite_utils.Database) -> None:
+    """Tokens a staff member makes for a program that reads the OData feed (Excel, Power BI):
+    kept as a hash only, each the staff member's own and as wide as the staff member is."""
+    _run(
+        db,
+        """
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+        CREATE INDEX api_tokens_user ON api_tokens(user_id, id);
+        """,
+    )

@@ -438,6 +438,7 @@ STAFF_PAGES = [
     ("admin", "admin.print_labels", "/admin/print/labels?village={village}"),
     ("admin", "admin.audit_log", "/admin/audit"),
     ("admin", "site.password", "/account/password"),
+    ("admin", "odata.tokens", "/odata/tokens"),
     ("admin", "error", "/records/khong-co"),
     ("reviewer", "review.records", "/"),
     ("reviewer", "review.record", "/records/{record}"),
@@ -457,6 +458,7 @@ STAFF_PAGES = [
     ("viewer", "reports.exports_page", "/reports/exports"),
     ("viewer", "reports.printable", "/reports/print"),
     ("viewer", "site.password", "/account/password"),
+    ("viewer", "odata.tokens", "/odata/tokens"),
     ("province", "reports.province", "/reports/province"),
     ("province", "reports.dashboard", "/reports/?commune=99999"),
     ("province", "admin.index", "/admin/"),
@@ -484,6 +486,9 @@ NOT_PAGES = {
     "reports.export_xlsx": "a download",
     "reports.export_csv": "a download",
     "reports.indicators_csv": "a download",
+    "odata.service": "the OData feed: JSON",
+    "odata.metadata": "the OData feed: XML",
+    "odata.entities": "the OData feed: JSON",
 }
 
 

@@ -159,6 +159,7 @@ def _every_page(office: ServerProcess, desk: Any, tmp_path: Path) -> list[str]:
         "/reports/",
         "/reports/print",
         "/reports/exports",
+        "/odata/tokens",
         "/admin/",
         "/admin/staff",
         "/admin/volunteers",

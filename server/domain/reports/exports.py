@@ -145,9 +145,20 @@ def header(form: Form, table: Table, options: ExportOptions) -> list[str]:
     return keys + [c.name for c in table.columns]
 
 
-def records(db: sqlite_utils.Database, form: Form, options: ExportOptions) -> Iterator[dict]:
-    """The records to export, one at a time from the cursor, in village then arrival order."""
+def records(
+    db: sqlite_utils.Database,
+    form: Form,
+    options: ExportOptions,
+    condition: tuple[str, list[Any]] | None = None,
+) -> Iterator[dict]:
+    """The records to export, one at a time from the cursor, in village then arrival order;
+    with a ``condition`` (SQL over ``r``, and its parameters: the OData feed's filter and page
+    cursor), in arrival order, the order of the ``records_list`` index."""
     where, params = "r.commune_id = ? AND r.form_id = ?", [options.commune_id, form.form_id]
+    order = "r.commune_id, r.village_id, r.received_at, r.id"
+    if condition is not None:
+        where, params = f"{where} AND ({condition[0]})", [*params, *condition[1]]
+        order = "r.commune_id, r.received_at, r.id"
     if options.village_id:
         ids = register.village_ids_under(db, options.village_id)
         where += f" AND r.village_id IN ({','.join('?' * len(ids))})"
@@ -162,8 +173,7 @@ def records(db: sqlite_utils.Database, form: Form, options: ExportOptions) -> It
         " r.user_id, u.display_name AS volunteer, r.meta, r.review_state, r.form_version,"
         " r.received_at, r.data FROM records r"
         " JOIN villages v ON v.id = r.village_id LEFT JOIN households h ON h.id = r.household_id"
-        f" LEFT JOIN users u ON u.id = r.user_id WHERE {where}"
-        " ORDER BY r.commune_id, r.village_id, r.received_at, r.id",
+        f" LEFT JOIN users u ON u.id = r.user_id WHERE {where} ORDER BY {order}",
         params,
     )
     for row in cursor:

@@ -1,0 +1,436 @@
+"""A form's records as a read-only OData v4 service, shaped like ODK Central's.
+
+The entity sets are the export's tables (``reports/exports.py: tables``): ``Submissions`` for the
+households and ``Submissions.<repeat>`` (``Submissions.<outer>.<inner>`` when nested) for each
+repeat, whose rows carry ``__Submissions-id`` (and the enclosing repeat row's id) to link them,
+as Central does. Rows are the export's rows, so a pseudonymised feed is the pseudonymised export:
+the same hidden questions and keyed record and volunteer keys, one rule in one place.
+
+Pages follow the records' arrival order (the ``records_list`` index) and are found by a cursor,
+never by counting rows from the start: ``$skiptoken`` says where the last page stopped as the
+arrival second and how many rows of that second were already given, so a viewer's cursor
+carries no record id.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+from xml.sax.saxutils import quoteattr
+
+import sqlite_utils
+
+from schemas.form import Form, Node
+from server.domain.reports import exports
+
+DEFAULT_TOP = 1000  # rows a page holds when the client names no $top
+MAX_TOP = 10000
+MAX_SKIP = 100000
+MAX_FILTER = 500  # characters of $filter
+MAX_TERMS = 40  # comparisons in one $filter
+MAX_SELECT = 300  # properties named in $select
+MAX_QUERY_VALUE = 2000  # characters of any one query option
+NAMESPACE = "org.gocua.user"
+ROOT = "Submissions"
+
+# The question's type as an OData type; any other type is text, as ODK writes it.
+_EDM = {
+    "integer": "Edm.Int64",
+    "decimal": "Edm.Decimal",
+    "range": "Edm.Decimal",
+    "date": "Edm.Date",
+    "dateTime": "Edm.DateTimeOffset",
+}
+
+# The export's columns about the record, as the members of Central's ``__system``.
+_SYSTEM = {
+    "household_id": ("householdId", "Edm.String"),
+    "household_code": ("householdCode", "Edm.String"),
+    "village": ("village", "Edm.String"),
+    "volunteer": ("submitterName", "Edm.String"),
+    "volunteer_key": ("submitterId", "Edm.String"),
+    "visit_date": ("visitDate", "Edm.String"),
+    "review_state": ("reviewState", "Edm.String"),
+    "form_version": ("formVersion", "Edm.String"),
+    "received_at": ("submissionDate", "Edm.DateTimeOffset"),
+}
+_KEYS = ("record_id", "record_key")
+
+
+class ODataError(Exception):
+    """A request the service refuses: an HTTP status, an OData error code, and the catalogue
+    key (with its parameters) of the message people read."""
+
+    def __init__(self, status: int, code: str, key: str, **params: Any) -> None:
+        super().__init__(code)
+        self.status, self.code, self.key, self.params = status, code, key, params
+
+
+@dataclass
+class EntitySet:
+    name: str  # in the URL: Submissions, Submissions.members
+    type_name: str  # an OData identifier: Submissions, Submissions_members
+    table: exports.Table
+    columns: list[tuple[str, str, Node | None]] = field(default_factory=list)  # name, Edm type
+    links: list[str] = field(default_factory=list)  # the parents' id properties, outermost first
+
+
+def entity_sets(form: Form, pseudonymised: bool) -> list[EntitySet]:
+    out = []
+    for table in exports.tables(form, pseudonymised):
+        path = [ROOT, *table.chain]
+        found = EntitySet(".".join(path), "_".join(path), table)
+        found.links = ["__" + "-".join(path[: i + 1]) + "-id" for i in range(len(path) - 1)]
+        found.columns = [(c.name, _EDM.get(c.type, "Edm.String"), c) for c in table.columns]
+        out.append(found)
+    return out
+
+
+def find_set(sets: list[EntitySet], name: str) -> EntitySet:
+    found = next((s for s in sets if s.name == name), None)
+    if found is None:
+        raise ODataError(404, "not_found", "odata.error_no_set", name=name[:80])
+    return found
+
+
+def system_members(pseudonymised: bool) -> list[tuple[str, str]]:
+    meta = exports._META_PSEUDO if pseudonymised else exports._META
+    return [_SYSTEM[k] for k in meta if k in _SYSTEM]
+
+
+def service_document(base: str, sets: list[EntitySet]) -> dict[str, Any]:
+    return {
+        "@odata.context": f"{base}/$metadata",
+        "value": [{"name": s.name, "kind": "EntitySet", "url": s.name} for s in sets],
+    }
+
+
+def metadata_xml(sets: list[EntitySet], pseudonymised: bool) -> str:
+    """The EDMX document: one entity type per set, keyed by ``__id``; the record's own facts
+    in the complex type ``SubmissionMetadata`` (``__system``)."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">',
+        "<edmx:DataServices>",
+        f'<Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="{NAMESPACE}">',
+        '<ComplexType Name="SubmissionMetadata">',
+    ]
+    lines += [
+        f'<Property Name="{name}" Type="{edm}"/>' for name, edm in system_members(pseudonymised)
+    ]
+    lines.append("</ComplexType>")
+    for s in sets:
+        lines += [
+            f"<EntityType Name={quoteattr(s.type_name)}>",
+            '<Key><PropertyRef Name="__id"/></Key>',
+            '<Property Name="__id" Type="Edm.String" Nullable="false"/>',
+        ]
+        if not s.table.chain:
+            lines.append(f'<Property Name="__system" Type="{NAMESPACE}.SubmissionMetadata"/>')
+        lines += [f'<Property Name={quoteattr(link)} Type="Edm.String"/>' for link in s.links]
+        lines += [f'<Property Name={quoteattr(n)} Type="{edm}"/>' for n, edm, _ in s.columns]
+        lines.append("</EntityType>")
+    lines.append('<EntityContainer Name="SubmissionService">')
+    for s in sets:
+        kind = quoteattr(f"{NAMESPACE}.{s.type_name}")
+        lines.append(f"<EntitySet Name={quoteattr(s.name)} EntityType={kind}/>")
+    lines += ["</EntityContainer>", "</Schema>", "</edmx:DataServices>", "</edmx:Edmx>"]
+    return "\n".join(lines) + "\n"
+
+
+# ---- $filter: comparisons of two fields, joined by and/or, in parentheses at will ----------
+
+_FIELDS = {"__system/submissionDate": "r.received_at", "__system/reviewState": "r.review_state"}
+_OPS = {"eq": "=", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+_TOKEN = re.compile(
+    r"\s*(?:(?P<open>\()|(?P<close>\))|(?P<string>'(?:[^']|'')*')"
+    r"|(?P<time>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?)"
+    r"|(?P<word>[A-Za-z_][A-Za-z0-9_/]*))"
+)
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, at = [], 0
+    while at < len(text):
+        if text[at:].strip() == "":
+            break
+        match = _TOKEN.match(text, at)
+        if match is None or match.end() == at:
+            raise ODataError(400, "bad_filter", "odata.error_filter_at", at=at + 1)
+        kind = match.lastgroup or ""
+        out.append((kind, match.group(kind)))
+        at = match.end()
+    return out
+
+
+def _instant(literal: str) -> str:
+    """A date or time literal as the stored UTC form (``2026-11-30T04:15:00Z``)."""
+    try:
+        if len(literal) == 10:
+            moment = datetime.fromisoformat(literal).replace(tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(literal.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ODataError(400, "bad_filter", "odata.error_filter_value", value=literal) from error
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens, self.at, self.terms = tokens, 0, 0
+
+    def peek(self) -> tuple[str, str]:
+        return self.tokens[self.at] if self.at < len(self.tokens) else ("end", "")
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        self.at += 1
+        return token
+
+    def expression(self, depth: int = 0) -> tuple[str, list[Any]]:
+        if depth > 10:
+            raise ODataError(400, "bad_filter", "odata.error_filter_long")
+        sql, params = self.conjunction(depth)
+        while self.peek() == ("word", "or"):
+            self.take()
+            right, more = self.conjunction(depth)
+            sql, params = f"({sql} OR {right})", params + more
+        return sql, params
+
+    def conjunction(self, depth: int) -> tuple[str, list[Any]]:
+        sql, params = self.primary(depth)
+        while self.peek() == ("word", "and"):
+            self.take()
+            right, more = self.primary(depth)
+            sql, params = f"({sql} AND {right})", params + more
+        return sql, params
+
+    def primary(self, depth: int) -> tuple[str, list[Any]]:
+        kind, value = self.take()
+        if kind == "open":
+            sql, params = self.expression(depth + 1)
+            if self.take()[0] != "close":
+                raise ODataError(400, "bad_filter", "odata.error_filter_syntax")
+            return sql, params
+        if kind != "word" or value not in _FIELDS:
+            raise ODataError(400, "bad_filter", "odata.error_filter_field", name=value[:60])
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise ODataError(400, "bad_filter", "odata.error_filter_long")
+        op_kind, op = self.take()
+        if op_kind != "word" or op not in _OPS:
+            raise ODataError(400, "bad_filter", "odata.error_filter_syntax")
+        literal_kind, literal = self.take()
+        column = _FIELDS[value]
+        if literal_kind == "word" and literal == "null":
+            if op not in ("eq", "ne"):
+                raise ODataError(400, "bad_filter", "odata.error_filter_syntax")
+            return f"{column} IS {'NOT ' if op == 'ne' else ''}NULL", []
+        if column == "r.received_at" and literal_kind == "time":
+            return f"{column} {_OPS[op]} ?", [_instant(literal)]
+        if column == "r.review_state" and literal_kind == "string":
+            return f"{column} {_OPS[op]} ?", [literal[1:-1].replace("''", "'")]
+        raise ODataError(400, "bad_filter", "odata.error_filter_value", value=literal[:60])
+
+
+def parse_filter(text: str) -> tuple[str, list[Any]]:
+    """``$filter`` over the submission date and the review state as SQL over ``r`` with its
+    parameters; anything else is an ODataError (400)."""
+    if len(text) > MAX_FILTER:
+        raise ODataError(400, "bad_filter", "odata.error_filter_long")
+    parser = _Parser(_tokens(text))
+    sql, params = parser.expression()
+    if parser.peek()[0] != "end":
+        raise ODataError(400, "bad_filter", "odata.error_filter_syntax")
+    return sql, params
+
+
+# ---- the query options and one page ----------------------------------------------------------
+
+
+@dataclass
+class Query:
+    top: int = DEFAULT_TOP
+    skip: int = 0
+    count: bool = False
+    select: list[str] | None = None
+    where: tuple[str, list[Any]] | None = None
+    after: tuple[str, int] | None = None  # arrival second, rows of it already given
+    raw: dict[str, str] = field(default_factory=dict)  # the options a next page repeats
+
+
+_OPTIONS = {"$top", "$skip", "$count", "$filter", "$select", "$skiptoken", "$format"}
+
+
+def _number(args: Any, name: str, most: int) -> int | None:
+    raw = args.get(name)
+    if raw is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) > most:
+        raise ODataError(400, "bad_option", "odata.error_number", option=name, most=most)
+    return int(raw)
+
+
+def parse_query(args: Any, entity_set: EntitySet) -> Query:
+    """The request's query options, each checked and bounded (an ODataError when not)."""
+    for name in args:
+        if len(args.get(name, "")) > MAX_QUERY_VALUE:
+            raise ODataError(400, "bad_option", "odata.error_long", option=name[:40])
+        if name.startswith("$") and name not in _OPTIONS:
+            raise ODataError(400, "bad_option", "odata.error_unsupported", option=name[:40])
+    fmt = args.get("$format")
+    if fmt is not None and fmt.split(";")[0] != "json":
+        raise ODataError(400, "bad_option", "odata.error_unsupported", option="$format")
+    query = Query()
+    top = _number(args, "$top", MAX_TOP)
+    query.top = DEFAULT_TOP if top is None else top
+    query.skip = _number(args, "$skip", MAX_SKIP) or 0
+    count = args.get("$count")
+    if count not in (None, "true", "false"):
+        raise ODataError(400, "bad_option", "odata.error_count")
+    query.count = count == "true"
+    if args.get("$filter"):
+        # A repeat's rows have no date or state of their own: their submission's count.
+        query.where = parse_filter(args["$filter"])
+    if args.get("$select"):
+        names = [n.strip() for n in args["$select"].split(",")]
+        known = {"__id", *entity_set.links, *(n for n, _, _ in entity_set.columns)}
+        if not entity_set.table.chain:
+            known.add("__system")
+        if len(names) > MAX_SELECT:
+            raise ODataError(400, "bad_option", "odata.error_long", option="$select")
+        unknown = next((n for n in names if n not in known), None)
+        if unknown is not None:
+            raise ODataError(400, "bad_select", "odata.error_select", name=unknown[:60])
+        query.select = names
+    if args.get("$skiptoken"):
+        query.after = _read_cursor(args["$skiptoken"])
+    query.raw = {
+        k: args[k] for k in ("$filter", "$select", "$count") if args.get(k) not in (None, "")
+    }
+    if top is not None:
+        query.raw["$top"] = str(top)
+    return query
+
+
+_CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)~([0-9]{1,9})")
+
+
+def _cursor(received_at: str, given: int) -> str:
+    return base64.urlsafe_b64encode(f"{received_at}~{given}".encode()).decode().rstrip("=")
+
+
+def _read_cursor(token: str) -> tuple[str, int]:
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ODataError(400, "bad_option", "odata.error_skiptoken") from error
+    match = _CURSOR.fullmatch(text)
+    if match is None:
+        raise ODataError(400, "bad_option", "odata.error_skiptoken")
+    return match.group(1), int(match.group(2))
+
+
+def _typed(edm: str, value: Any) -> Any:
+    """A cell as the JSON its OData type wants (stored answers were checked against the form,
+    so a number parses; what does not is given as null rather than as a wrong type)."""
+    if value is None:
+        return None
+    try:
+        if edm == "Edm.Int64":
+            return int(value)
+        if edm == "Edm.Decimal":
+            number = float(value)
+            return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _entity(entity_set: EntitySet, header: list[str], cells: list[Any]) -> dict[str, Any]:
+    """One export row as an OData entity."""
+    named = dict(zip(header, cells, strict=True))
+    key = named.get("record_id", named.get("record_key"))
+    out: dict[str, Any] = {}
+    if not entity_set.table.chain:
+        out["__id"] = key
+        out["__system"] = {
+            _SYSTEM[k][0]: named[k] for k in header if k in _SYSTEM and k not in _KEYS
+        }
+    else:
+        indexes = [str(named[f"{r}_index"]) for r in entity_set.table.chain]
+        out["__id"] = "/".join([str(key), *indexes])
+        for depth, link in enumerate(entity_set.links):
+            out[link] = "/".join([str(key), *indexes[:depth]])
+    for name, edm, _ in entity_set.columns:
+        out[name] = _typed(edm, named[name])
+    return out
+
+
+def _rows(
+    db: sqlite_utils.Database,
+    form: Form,
+    entity_set: EntitySet,
+    options: exports.ExportOptions,
+    query: Query,
+) -> Iterator[tuple[str, list[Any]]]:
+    """(arrival second, row) after the cursor, in order, read lazily from the records."""
+    where: list[str] = []
+    params: list[Any] = []
+    if query.where:
+        where.append(query.where[0])
+        params += query.where[1]
+    if query.after:
+        where.append("r.received_at >= ?")
+        params.append(query.after[0])
+    condition = (" AND ".join(where) or "1", params)
+    passed = 0
+    for record in exports.records(db, form, options, condition):
+        for row in exports.rows(form, entity_set.table, record, options):
+            if query.after and record["received_at"] == query.after[0] and passed < query.after[1]:
+                passed += 1
+                continue
+            yield record["received_at"], row
+
+
+def page(
+    db: sqlite_utils.Database,
+    form: Form,
+    entity_set: EntitySet,
+    options: exports.ExportOptions,
+    query: Query,
+    base: str,
+) -> dict[str, Any]:
+    """One page of an entity set as the OData JSON body, with ``@odata.nextLink`` when rows
+    remain after it."""
+    header = exports.header(form, entity_set.table, options)
+    body: dict[str, Any] = {"@odata.context": f"{base}/$metadata#{entity_set.name}"}
+    if query.count:
+        everything = Query(where=query.where)
+        body["@odata.count"] = sum(1 for _ in _rows(db, form, entity_set, options, everything))
+    value: list[dict[str, Any]] = []
+    # Where the rows read so far end: a second, and how many rows of it were read.
+    second, given = query.after if query.after else ("", 0)
+    for passed, (received_at, row) in enumerate(_rows(db, form, entity_set, options, query)):
+        if len(value) == query.top:
+            body["@odata.nextLink"] = _next_link(base, entity_set, query, second, given)
+            break
+        if passed >= query.skip:
+            value.append(_entity(entity_set, header, row))
+        given = given + 1 if received_at == second else 1
+        second = received_at
+    if query.select is not None:
+        value = [{k: e[k] for k in query.select if k in e} for e in value]
+    body["value"] = value
+    return body
+
+
+def _next_link(base: str, entity_set: EntitySet, query: Query, second: str, given: int) -> str:
+    # The rows $skip passed are behind the cursor: the next page skips none.
+    options = {**query.raw, "$skiptoken": _cursor(second, given)}
+    return f"{base}/{entity_set.name}?{urlencode(options)}"

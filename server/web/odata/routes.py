@@ -1,0 +1,142 @@
+"""The OData v4 feed: ``/odata/<form_id>.svc`` (service document), ``.../$metadata`` and
+``.../<entity set>``. A program shows a staff member's API token (``Authorization: Bearer``, or
+as the password of Basic authentication, which Excel and Power BI send); every read is audited.
+Refusals are OData error bodies in the language the client asks for, never a 5xx."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from flask import Response, current_app, request
+
+from schemas.messages import text
+from server.domain import api_tokens, odata
+from server.domain.audit import audit
+from server.domain.db import write_transaction
+from server.domain.reports import exports
+from server.web.db import get_db
+from server.web.odata import bp
+from server.web.site import zone
+from server.web.staff import public_base_url
+
+MAX_FORM_ID = 100
+JSON = "application/json;odata.metadata=minimal"
+
+
+def _lang() -> str:
+    best = request.accept_languages.best_match(["vi", "en"])
+    return best or "vi"
+
+
+@bp.errorhandler(odata.ODataError)
+def _refused(error: odata.ODataError) -> Response:
+    lang = _lang()
+    body = {
+        "error": {
+            "code": error.code,
+            "message": text(error.key, lang, **error.params),
+            "details": [{"code": error.code, "message": text(error.key, "en", **error.params)}]
+            if lang != "en"
+            else [],
+        }
+    }
+    response = _json(body, error.status)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="Go Cua OData", charset="UTF-8"'
+    return response
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    response = Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")), status, mimetype=None
+    )
+    response.headers["Content-Type"] = JSON
+    response.headers["OData-Version"] = "4.0"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _token() -> str:
+    header = request.headers.get("Authorization", "")
+    if len(header) > 400:
+        return ""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2]
+    return ""
+
+
+def _open(form_id: str, what: str) -> tuple[Any, dict[str, Any], Any, exports.ExportOptions]:
+    """The token's staff member and the form asked for, the read audited; refusals raised."""
+    db = get_db()
+    user = api_tokens.token_user(db, _token())
+    if user is None:
+        raise odata.ODataError(401, "unauthorized", "odata.error_token")
+    with write_transaction(db):
+        api_tokens.mark_used(db, user["token_id"])
+        audit(
+            db,
+            "odata_read",
+            user_id=user["id"],
+            username=user["username"],
+            target=f"form:{form_id[:MAX_FORM_ID]}",
+            detail=json.dumps(
+                {
+                    "set": what[:100],
+                    "query": request.query_string.decode("latin-1")[:500],
+                    "token": user["token_id"],
+                },
+                ensure_ascii=False,
+                sort_keys=True,
+            ),
+        )
+    too_long = len(form_id) > MAX_FORM_ID
+    form = None if too_long else exports.latest_form(db, user["commune_id"], form_id)
+    if form is None:
+        raise odata.ODataError(404, "not_found", "odata.error_no_form", form=form_id[:MAX_FORM_ID])
+    options = exports.ExportOptions(
+        commune_id=user["commune_id"],
+        pseudonymised=user["role"] == "viewer",  # a viewer's feed is the pseudonymised export
+        secret=current_app.config["SECRET_KEY"],
+        zone=zone(),
+    )
+    return db, user, form, options
+
+
+def _base(form_id: str) -> str:
+    return f"{public_base_url()}/odata/{form_id}.svc"
+
+
+@bp.get("/<form_id>.svc")
+@bp.get("/<form_id>.svc/")
+def service(form_id: str) -> Response:
+    _db, _user, form, options = _open(form_id, "")
+    sets = odata.entity_sets(form, options.pseudonymised)
+    return _json(odata.service_document(_base(form_id), sets))
+
+
+@bp.get("/<form_id>.svc/$metadata")
+def metadata(form_id: str) -> Response:
+    _db, _user, form, options = _open(form_id, "$metadata")
+    sets = odata.entity_sets(form, options.pseudonymised)
+    response = Response(odata.metadata_xml(sets, options.pseudonymised), mimetype="application/xml")
+    response.headers["OData-Version"] = "4.0"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/<form_id>.svc/<path:name>")
+def entities(form_id: str, name: str) -> Response:
+    db, _user, form, options = _open(form_id, name)
+    found = odata.find_set(odata.entity_sets(form, options.pseudonymised), name)
+    query = odata.parse_query(request.args, found)
+    return _json(odata.page(db, form, found, options, query, _base(form_id)))
