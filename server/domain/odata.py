@@ -110,18 +110,39 @@ def service_document(base: str, sets: list[EntitySet]) -> dict[str, Any]:
     }
 
 
-def metadata_xml(sets: list[EntitySet], pseudonymised: bool) -> str:
+_V2_EDM = {"Edm.Date": "Edm.DateTime"}  # OData v2 has no date without a time
+
+
+def metadata_xml(sets: list[EntitySet], pseudonymised: bool, v2: bool = False) -> str:
     """The EDMX document: one entity type per set, keyed by ``__id``; the record's own facts
-    in the complex type ``SubmissionMetadata`` (``__system``)."""
+    in the complex type ``SubmissionMetadata`` (``__system``). ``v2``: the same model in
+    OData v2's namespaces and types, for clients that speak only v2."""
+
+    def edm(kind: str) -> str:
+        return _V2_EDM.get(kind, kind) if v2 else kind
+
+    if v2:
+        head = [
+            '<edmx:Edmx xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx" Version="1.0">',
+            '<edmx:DataServices xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/'
+            'metadata" m:DataServiceVersion="2.0">',
+            '<Schema xmlns="http://schemas.microsoft.com/ado/2008/09/edm"'
+            f' Namespace="{NAMESPACE}">',
+        ]
+    else:
+        head = [
+            '<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">',
+            "<edmx:DataServices>",
+            f'<Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="{NAMESPACE}">',
+        ]
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        '<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">',
-        "<edmx:DataServices>",
-        f'<Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="{NAMESPACE}">',
+        *head,
         '<ComplexType Name="SubmissionMetadata">',
     ]
     lines += [
-        f'<Property Name="{name}" Type="{edm}"/>' for name, edm in system_members(pseudonymised)
+        f'<Property Name="{name}" Type="{edm(kind)}"/>'
+        for name, kind in system_members(pseudonymised)
     ]
     lines.append("</ComplexType>")
     for s in sets:
@@ -133,14 +154,54 @@ def metadata_xml(sets: list[EntitySet], pseudonymised: bool) -> str:
         if not s.table.chain:
             lines.append(f'<Property Name="__system" Type="{NAMESPACE}.SubmissionMetadata"/>')
         lines += [f'<Property Name={quoteattr(link)} Type="Edm.String"/>' for link in s.links]
-        lines += [f'<Property Name={quoteattr(n)} Type="{edm}"/>' for n, edm, _ in s.columns]
+        lines += [f'<Property Name={quoteattr(n)} Type="{edm(k)}"/>' for n, k, _ in s.columns]
         lines.append("</EntityType>")
-    lines.append('<EntityContainer Name="SubmissionService">')
+    default = ' m:IsDefaultEntityContainer="true"' if v2 else ""
+    lines.append(f'<EntityContainer Name="SubmissionService"{default}>')
     for s in sets:
         kind = quoteattr(f"{NAMESPACE}.{s.type_name}")
         lines.append(f"<EntitySet Name={quoteattr(s.name)} EntityType={kind}/>")
     lines += ["</EntityContainer>", "</Schema>", "</edmx:DataServices>", "</edmx:Edmx>"]
     return "\n".join(lines) + "\n"
+
+
+def _v2_value(kind: str, value: Any) -> Any:
+    """A v4 JSON value as OData v2's JSON writes it: 64-bit integers and decimals as strings,
+    dates and times as ``/Date(milliseconds)/``."""
+    if value is None:
+        return None
+    if kind in ("Edm.Int64", "Edm.Decimal"):
+        return str(value)
+    if kind in ("Edm.Date", "Edm.DateTimeOffset"):
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        millis = int(moment.timestamp() * 1000)
+        return f"/Date({millis}+0000)/" if kind == "Edm.DateTimeOffset" else f"/Date({millis})/"
+    return value
+
+
+def as_v2(body: dict[str, Any], entity_set: EntitySet, pseudonymised: bool) -> dict[str, Any]:
+    """A page in OData v2's JSON (``{"d": {"results", "__count", "__next"}}``)."""
+    kinds = {name: kind for name, kind, _ in entity_set.columns}
+    system = dict(system_members(pseudonymised))
+    results = []
+    for entity in body["value"]:
+        row = {"__metadata": {"type": f"{NAMESPACE}.{entity_set.type_name}"}}
+        for name, value in entity.items():
+            if name == "__system":
+                value = {k: _v2_value(system.get(k, ""), v) for k, v in value.items()}
+            row[name] = _v2_value(kinds.get(name, ""), value)
+        results.append(row)
+    out: dict[str, Any] = {"results": results}
+    if "@odata.count" in body:
+        out["__count"] = str(body["@odata.count"])
+    if "@odata.nextLink" in body:
+        out["__next"] = body["@odata.nextLink"]
+    return {"d": out}
 
 
 # ---- $filter: comparisons of two fields, joined by and/or, in parentheses at will ----------
@@ -265,6 +326,7 @@ class Query:
 
 
 _OPTIONS = {"$top", "$skip", "$count", "$filter", "$select", "$skiptoken", "$format"}
+_V2_OPTIONS = {"$top", "$skip", "$inlinecount", "$filter", "$select", "$skiptoken", "$format"}
 
 
 def _number(args: Any, name: str, most: int) -> int | None:
@@ -276,12 +338,14 @@ def _number(args: Any, name: str, most: int) -> int | None:
     return int(raw)
 
 
-def parse_query(args: Any, entity_set: EntitySet) -> Query:
-    """The request's query options, each checked and bounded (an ODataError when not)."""
+def parse_query(args: Any, entity_set: EntitySet, v2: bool = False) -> Query:
+    """The request's query options, each checked and bounded (an ODataError when not); ``v2``:
+    as an OData v2 client sends them (``$inlinecount=allpages`` for ``$count=true``)."""
+    known = _V2_OPTIONS if v2 else _OPTIONS
     for name in args:
         if len(args.get(name, "")) > MAX_QUERY_VALUE:
             raise ODataError(400, "bad_option", "odata.error_long", option=name[:40])
-        if name.startswith("$") and name not in _OPTIONS:
+        if name.startswith("$") and name not in known:
             raise ODataError(400, "bad_option", "odata.error_unsupported", option=name[:40])
     fmt = args.get("$format")
     if fmt is not None and fmt.split(";")[0] != "json":
@@ -290,10 +354,10 @@ def parse_query(args: Any, entity_set: EntitySet) -> Query:
     top = _number(args, "$top", MAX_TOP)
     query.top = DEFAULT_TOP if top is None else top
     query.skip = _number(args, "$skip", MAX_SKIP) or 0
-    count = args.get("$count")
-    if count not in (None, "true", "false"):
+    count = args.get("$inlinecount" if v2 else "$count")
+    if count not in ((None, "allpages", "none") if v2 else (None, "true", "false")):
         raise ODataError(400, "bad_option", "odata.error_count")
-    query.count = count == "true"
+    query.count = count in ("true", "allpages")
     if args.get("$filter"):
         # A repeat's rows have no date or state of their own: their submission's count.
         query.where = parse_filter(args["$filter"])
@@ -311,7 +375,9 @@ def parse_query(args: Any, entity_set: EntitySet) -> Query:
     if args.get("$skiptoken"):
         query.after = _read_cursor(args["$skiptoken"])
     query.raw = {
-        k: args[k] for k in ("$filter", "$select", "$count") if args.get(k) not in (None, "")
+        k: args[k]
+        for k in ("$filter", "$select", "$count", "$inlinecount")
+        if args.get(k) not in (None, "")
     }
     if top is not None:
         query.raw["$top"] = str(top)

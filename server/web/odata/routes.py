@@ -49,12 +49,25 @@ def _refused(error: odata.ODataError) -> Response:
     return response
 
 
+def _v2() -> bool:
+    """Whether the client speaks OData v2 only: it names a v1-v3 ``MaxDataServiceVersion``
+    and no v4 ``OData-MaxVersion`` (pyodata, older Power Query connectors)."""
+    if request.headers.get("OData-MaxVersion") or request.headers.get("OData-Version"):
+        return False
+    named = request.headers.get("MaxDataServiceVersion") or ""
+    return named[:2] in ("1.", "2.", "3.")
+
+
 def _json(body: Any, status: int = 200) -> Response:
     response = Response(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")), status, mimetype=None
     )
-    response.headers["Content-Type"] = JSON
-    response.headers["OData-Version"] = "4.0"
+    if _v2():
+        response.headers["Content-Type"] = "application/json;charset=utf-8"
+        response.headers["DataServiceVersion"] = "2.0"
+    else:
+        response.headers["Content-Type"] = JSON
+        response.headers["OData-Version"] = "4.0"
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -121,6 +134,8 @@ def _base(form_id: str) -> str:
 def service(form_id: str) -> Response:
     _db, _user, form, options = _open(form_id, "")
     sets = odata.entity_sets(form, options.pseudonymised)
+    if _v2():
+        return _json({"d": {"EntitySets": [s.name for s in sets]}})
     return _json(odata.service_document(_base(form_id), sets))
 
 
@@ -128,8 +143,9 @@ def service(form_id: str) -> Response:
 def metadata(form_id: str) -> Response:
     _db, _user, form, options = _open(form_id, "$metadata")
     sets = odata.entity_sets(form, options.pseudonymised)
-    response = Response(odata.metadata_xml(sets, options.pseudonymised), mimetype="application/xml")
-    response.headers["OData-Version"] = "4.0"
+    body = odata.metadata_xml(sets, options.pseudonymised, v2=_v2())
+    response = Response(body, mimetype="application/xml")
+    response.headers["DataServiceVersion" if _v2() else "OData-Version"] = "2.0" if _v2() else "4.0"
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -138,5 +154,6 @@ def metadata(form_id: str) -> Response:
 def entities(form_id: str, name: str) -> Response:
     db, _user, form, options = _open(form_id, name)
     found = odata.find_set(odata.entity_sets(form, options.pseudonymised), name)
-    query = odata.parse_query(request.args, found)
-    return _json(odata.page(db, form, found, options, query, _base(form_id)))
+    query = odata.parse_query(request.args, found, v2=_v2())
+    body = odata.page(db, form, found, options, query, _base(form_id))
+    return _json(odata.as_v2(body, found, options.pseudonymised) if _v2() else body)
