@@ -65,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from server.web.odata import routes as _odata_views  # noqa: F401
     from server.web.odata import tokens as _odata_tokens  # noqa: F401
     from server.web.reports import routes as reports
+    from server.web.reports import table as _table_views  # noqa: F401
     from server.web.review import routes as _review_views  # noqa: F401
     from server.web.review import routes_register as _register_views  # noqa: F401
     from server.web.review import routes_rights as _rights_views  # noqa: F401

@@ -373,7 +373,7 @@ def parse_query(args: Any, entity_set: EntitySet, v2: bool = False) -> Query:
             raise ODataError(400, "bad_select", "odata.error_select", name=unknown[:60])
         query.select = names
     if args.get("$skiptoken"):
-        query.after = _read_cursor(args["$skiptoken"])
+        query.after = read_cursor(args["$skiptoken"])
     query.raw = {
         k: args[k]
         for k in ("$filter", "$select", "$count", "$inlinecount")
@@ -391,7 +391,7 @@ def _cursor(received_at: str, given: int) -> str:
     return base64.urlsafe_b64encode(f"{received_at}~{given}".encode()).decode().rstrip("=")
 
 
-def _read_cursor(token: str) -> tuple[str, int]:
+def read_cursor(token: str) -> tuple[str, int]:
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
     except (ValueError, UnicodeDecodeError) as error:
@@ -464,6 +464,29 @@ def _rows(
             yield record["received_at"], row
 
 
+def page_rows(
+    db: sqlite_utils.Database,
+    form: Form,
+    entity_set: EntitySet,
+    options: exports.ExportOptions,
+    query: Query,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page's entities, and the cursor (``$skiptoken``) of the next page when rows remain."""
+    header = exports.header(form, entity_set.table, options)
+    value: list[dict[str, Any]] = []
+    # Where the rows read so far end: a second, and how many rows of it were read.
+    second, given = query.after if query.after else ("", 0)
+    for passed, (received_at, row) in enumerate(_rows(db, form, entity_set, options, query)):
+        if len(value) == query.top:
+            # The rows $skip passed are behind the cursor: the next page skips none.
+            return value, _cursor(second, given)
+        if passed >= query.skip:
+            value.append(_entity(entity_set, header, row))
+        given = given + 1 if received_at == second else 1
+        second = received_at
+    return value, None
+
+
 def page(
     db: sqlite_utils.Database,
     form: Form,
@@ -474,29 +497,15 @@ def page(
 ) -> dict[str, Any]:
     """One page of an entity set as the OData JSON body, with ``@odata.nextLink`` when rows
     remain after it."""
-    header = exports.header(form, entity_set.table, options)
     body: dict[str, Any] = {"@odata.context": f"{base}/$metadata#{entity_set.name}"}
     if query.count:
         everything = Query(where=query.where)
         body["@odata.count"] = sum(1 for _ in _rows(db, form, entity_set, options, everything))
-    value: list[dict[str, Any]] = []
-    # Where the rows read so far end: a second, and how many rows of it were read.
-    second, given = query.after if query.after else ("", 0)
-    for passed, (received_at, row) in enumerate(_rows(db, form, entity_set, options, query)):
-        if len(value) == query.top:
-            body["@odata.nextLink"] = _next_link(base, entity_set, query, second, given)
-            break
-        if passed >= query.skip:
-            value.append(_entity(entity_set, header, row))
-        given = given + 1 if received_at == second else 1
-        second = received_at
+    value, cursor = page_rows(db, form, entity_set, options, query)
+    if cursor is not None:
+        following = {**query.raw, "$skiptoken": cursor}
+        body["@odata.nextLink"] = f"{base}/{entity_set.name}?{urlencode(following)}"
     if query.select is not None:
         value = [{k: e[k] for k in query.select if k in e} for e in value]
     body["value"] = value
     return body
-
-
-def _next_link(base: str, entity_set: EntitySet, query: Query, second: str, given: int) -> str:
-    # The rows $skip passed are behind the cursor: the next page skips none.
-    options = {**query.raw, "$skiptoken": _cursor(second, given)}
-    return f"{base}/{entity_set.name}?{urlencode(options)}"

@@ -213,6 +213,24 @@ MATRIX: dict[tuple[str, str], Case] = {
         page(*REVIEWERS),
         other="/reports/export/households.csv?commune=88888",
     ),
+    ("GET", "/reports/table"): Case("/reports/table?col=head_name&col=phone", page(*INDICATORS)),
+    ("GET", "/reports/table.csv"): Case(
+        "/reports/table.csv?col=head_name&col=phone", page(*INDICATORS)
+    ),
+    # -- the OData feed: an API token only (a staff session is none) --------------------------
+    ("GET", "/odata/<form_id>.svc"): Case("/odata/ho_gia_dinh_cds.svc", everyone(401)),
+    ("GET", "/odata/<form_id>.svc/"): Case("/odata/ho_gia_dinh_cds.svc/", everyone(401)),
+    ("GET", "/odata/<form_id>.svc/$metadata"): Case(
+        "/odata/ho_gia_dinh_cds.svc/$metadata", everyone(401)
+    ),
+    ("GET", "/odata/<form_id>.svc/<path:name>"): Case(
+        "/odata/ho_gia_dinh_cds.svc/Submissions", everyone(401)
+    ),
+    ("GET", "/odata/tokens"): Case("/odata/tokens", page(*INDICATORS)),
+    ("POST", "/odata/tokens"): Case("/odata/tokens", page(*INDICATORS), data={"name": "ma trận"}),
+    ("POST", "/odata/tokens/<int:token_id>/revoke"): Case(
+        "/odata/tokens/999999/revoke", page(*INDICATORS, ok=404)
+    ),
     ("GET", "/reports/dictionary.<fmt>"): Case(
         "/reports/dictionary.csv", page(*INDICATORS, province=404)
     ),

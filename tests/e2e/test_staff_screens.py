@@ -160,6 +160,7 @@ def _every_page(office: ServerProcess, desk: Any, tmp_path: Path) -> list[str]:
         "/reports/print",
         "/reports/exports",
         "/odata/tokens",
+        "/reports/table",
         "/admin/",
         "/admin/staff",
         "/admin/volunteers",

@@ -1,0 +1,225 @@
+"""/reports/table: a form's submissions as a table on the staff site, the form's questions as
+columns (labels in the page's language), filtered by review state and days received, a column
+picker, pages by the OData feed's cursor, and the current view as CSV.
+
+Rows come from the OData feed's domain (``domain/odata.py`` over ``reports/exports.py``): a
+viewer's table is the pseudonymised export, as the viewer's feed is.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from flask import Response, abort, current_app, render_template, request
+
+from schemas.form import Form
+from schemas.messages import text
+from server.domain import clock, odata
+from server.domain.db import connect
+from server.domain.reports import exports
+from server.domain.reports.cells import CsvWriter
+from server.web.db import get_db
+from server.web.reports.routes import bp
+from server.web.site import zone
+from server.web.staff import audited, login_required, me, ui_lang
+
+PAGE = 50
+MAX_COLUMNS = 60
+DEFAULT_COLUMNS = 8
+STATES = ("received", "has_issues", "edited", "approved")  # rejected records are not exported
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day(name: str) -> str:
+    value = request.args.get(name, "").strip()
+    if not _DAY.fullmatch(value):
+        return ""
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return ""
+    return value
+
+
+def _view() -> dict[str, Any]:
+    """The form, its columns, the chosen ones and the filter, from the query string (unknown
+    values dropped), within the staff member's commune."""
+    db, user = get_db(), me()
+    form = exports.latest_form(db, user["commune_id"], request.args.get("form", "")[:100] or None)
+    if form is None:
+        abort(404)
+    options = exports.ExportOptions(
+        commune_id=user["commune_id"],
+        pseudonymised=user["role"] == "viewer",
+        secret=current_app.config["SECRET_KEY"],
+        zone=zone(),
+    )
+    root = odata.entity_sets(form, options.pseudonymised)[0]
+    names = [name for name, _, _ in root.columns]
+    chosen = [c for c in request.args.getlist("col")[:MAX_COLUMNS] if c in names]
+    state = request.args.get("state", "")
+    state = state if state in STATES else ""
+    day_from, day_to = _day("from"), _day("to")
+    terms = []
+    if state:
+        terms.append(f"__system/reviewState eq '{state}'")
+    if day_from:
+        terms.append(f"__system/submissionDate ge {clock.day_start_utc(day_from, zone())}")
+    if day_to:
+        terms.append(f"__system/submissionDate lt {clock.day_end_utc(day_to, zone())}")
+    query = odata.Query(top=PAGE)
+    if terms:
+        query.where = odata.parse_filter(" and ".join(terms))
+    return {
+        "db": db,
+        "form": form,
+        "options": options,
+        "root": root,
+        "nodes": {name: node for name, _, node in root.columns},
+        "columns": chosen or names[:DEFAULT_COLUMNS],
+        "state": state,
+        "day_from": day_from,
+        "day_to": day_to,
+        "query": query,
+    }
+
+
+def _cell(form: Form, node: Any, value: Any, lang: str) -> str:
+    """An answer as people read it: a choice's label in the page's language."""
+    if value is None or value == "":
+        return ""
+    if node is not None and node.type == "select_one":
+        return form.choice_label(node.list_name or "", str(value), lang)
+    if node is not None and node.type == "select_multiple":
+        return "; ".join(
+            form.choice_label(node.list_name or "", v, lang) for v in str(value).split()
+        )
+    return str(value)
+
+
+def _meta(view: dict[str, Any], lang: str) -> list[tuple[str, str]]:
+    """The record's own columns: (``__system`` member, its heading)."""
+    keys = [("submissionDate", "received_local"), ("village", "village")]
+    keys.append(("reviewState", "review_state"))
+    if not view["options"].pseudonymised:
+        keys.append(("submitterName", "volunteer"))
+    return [(key, text(f"reports.col.{column}", lang)) for key, column in keys]
+
+
+def _line(view: dict[str, Any], entity: dict[str, Any], lang: str) -> list[str]:
+    system = entity["__system"]
+    cells = []
+    for key, _ in _meta(view, lang):
+        value = system.get(key)
+        if key == "submissionDate":
+            value = clock.local_time(value, view["options"].zone, lang)
+        elif key == "reviewState":
+            value = text(f"state.{value}", lang)
+        cells.append("" if value is None else str(value))
+    form, nodes = view["form"], view["nodes"]
+    return cells + [_cell(form, nodes.get(c), entity.get(c), lang) for c in view["columns"]]
+
+
+@bp.get("/table")
+@login_required("admin", "reviewer", "viewer")
+def table() -> Any:
+    view = _view()
+    after = request.args.get("after", "")
+    if after:
+        try:
+            view["query"].after = odata.read_cursor(after[:200])
+        except odata.ODataError:
+            abort(400)
+    lang = ui_lang()
+    entities, cursor = odata.page_rows(
+        view["db"], view["form"], view["root"], view["options"], view["query"]
+    )
+    form = view["form"]
+    return render_template(
+        "reports/table.html",
+        form=form,
+        meta=_meta(view, lang),
+        questions=[(c, form.label(view["nodes"][c], lang)) for c in view["columns"]],
+        every=[(name, form.label(node, lang)) for name, node in view["nodes"].items()],
+        chosen=set(view["columns"]),
+        lines=[_line(view, e, lang) for e in entities],
+        cursor=cursor,
+        state=view["state"],
+        states=STATES,
+        day_from=view["day_from"],
+        day_to=view["day_to"],
+        pseudonymised=view["options"].pseudonymised,
+        args=[
+            (k, v) for k in ("form", "state", "from", "to", "col") for v in request.args.getlist(k)
+        ],
+    )
+
+
+@bp.get("/table.csv")
+@login_required("admin", "reviewer", "viewer")
+def table_csv() -> Any:
+    view = _view()
+    lang = ui_lang()
+    audited(
+        "export_records",
+        target=me()["commune_id"],
+        detail=json.dumps(
+            {
+                "format": "table_csv",
+                "form": view["form"].form_id,
+                "columns": view["columns"],
+                "state": view["state"],
+                "from": view["day_from"],
+                "to": view["day_to"],
+                "pseudonymised": view["options"].pseudonymised,
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        ),
+    )
+    form = view["form"]
+    heading = [label for _, label in _meta(view, lang)] + [
+        form.label(view["nodes"][c], lang) for c in view["columns"]
+    ]
+    body = _csv(current_app.config["DATABASE"], view, heading, lang)
+    name = f"gocua-{me()['commune_id']}-{form.form_id}-table-{date.today().isoformat()}.csv"
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f"attachment; filename={name}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _csv(path: str, view: dict[str, Any], heading: list[str], lang: str) -> Iterator[bytes]:
+    """Every row of the view, page after page by the cursor, through a connection of its own
+    (the request's is given back before the body is sent)."""
+    db = connect(path)
+    try:
+        buffer = io.StringIO()
+        writer = CsvWriter(buffer)
+        buffer.write("\ufeff")
+        writer.writerow(heading)
+        query = view["query"]
+        query.top = odata.MAX_TOP
+        while True:
+            entities, cursor = odata.page_rows(
+                db, view["form"], view["root"], view["options"], query
+            )
+            for entity in entities:
+                writer.writerow(_line(view, entity, lang))
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+            if cursor is None:
+                return
+            query.after = odata.read_cursor(cursor)
+    finally:
+        db.close()
