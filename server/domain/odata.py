@@ -322,11 +322,18 @@ class Query:
     select: list[str] | None = None
     where: tuple[str, list[Any]] | None = None
     after: tuple[str, int] | None = None  # arrival second, rows of it already given
+    newest_first: bool = False  # $orderby=__system/submissionDate desc
     raw: dict[str, str] = field(default_factory=dict)  # the options a next page repeats
 
 
-_OPTIONS = {"$top", "$skip", "$count", "$filter", "$select", "$skiptoken", "$format"}
-_V2_OPTIONS = {"$top", "$skip", "$inlinecount", "$filter", "$select", "$skiptoken", "$format"}
+_OPTIONS = {"$top", "$skip", "$count", "$filter", "$select", "$skiptoken", "$format", "$orderby"}
+_V2_OPTIONS = (_OPTIONS - {"$count"}) | {"$inlinecount"}
+# The one order pages can be found in by a cursor: the records' arrival (an index's order).
+_ORDERS = {
+    "__system/submissionDate": False,
+    "__system/submissionDate asc": False,
+    "__system/submissionDate desc": True,
+}
 
 
 def _number(args: Any, name: str, most: int) -> int | None:
@@ -372,11 +379,16 @@ def parse_query(args: Any, entity_set: EntitySet, v2: bool = False) -> Query:
         if unknown is not None:
             raise ODataError(400, "bad_select", "odata.error_select", name=unknown[:60])
         query.select = names
+    if args.get("$orderby") is not None:
+        order = " ".join(args["$orderby"].split())
+        if order not in _ORDERS:
+            raise ODataError(400, "bad_option", "odata.error_orderby")
+        query.newest_first = _ORDERS[order]
     if args.get("$skiptoken"):
         query.after = read_cursor(args["$skiptoken"])
     query.raw = {
         k: args[k]
-        for k in ("$filter", "$select", "$count", "$inlinecount")
+        for k in ("$filter", "$select", "$count", "$inlinecount", "$orderby")
         if args.get(k) not in (None, "")
     }
     if top is not None:
@@ -452,11 +464,11 @@ def _rows(
         where.append(query.where[0])
         params += query.where[1]
     if query.after:
-        where.append("r.received_at >= ?")
+        where.append("r.received_at <= ?" if query.newest_first else "r.received_at >= ?")
         params.append(query.after[0])
     condition = (" AND ".join(where) or "1", params)
     passed = 0
-    for record in exports.records(db, form, options, condition):
+    for record in exports.records(db, form, options, condition, query.newest_first):
         for row in exports.rows(form, entity_set.table, record, options):
             if query.after and record["received_at"] == query.after[0] and passed < query.after[1]:
                 passed += 1
@@ -499,7 +511,7 @@ def page(
     remain after it."""
     body: dict[str, Any] = {"@odata.context": f"{base}/$metadata#{entity_set.name}"}
     if query.count:
-        everything = Query(where=query.where)
+        everything = Query(where=query.where, newest_first=query.newest_first)
         body["@odata.count"] = sum(1 for _ in _rows(db, form, entity_set, options, everything))
     value, cursor = page_rows(db, form, entity_set, options, query)
     if cursor is not None:

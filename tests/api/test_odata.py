@@ -206,6 +206,13 @@ def test_pages_follow_the_next_links_over_records_of_one_second(client, db, phon
     assert [r["__id"] for r in rows(client, token, f"{FEED}/Submissions.members?$top=3")] == [
         r["__id"] for r in members
     ]
+    newest = rows(client, token, f"{FEED}/Submissions?$orderby=__system/submissionDate desc")
+    assert [r["__id"] for r in newest] == [r["__id"] for r in everything["value"]][::-1]
+    for top in (1, 4):
+        paged = rows(
+            client, token, f"{FEED}/Submissions?$top={top}&$orderby=__system/submissionDate desc"
+        )
+        assert [r["__id"] for r in paged] == [r["__id"] for r in newest], top
     skipped = get(client, token, f"{FEED}/Submissions?$skip=2&$top=3&$count=true").get_json()
     assert [r["__id"] for r in skipped["value"]] == [r["__id"] for r in everything["value"][2:5]]
     assert skipped["@odata.count"] == 9
@@ -271,6 +278,7 @@ def test_filter_and_select(client, db, records):
         "$select=head_name,nope",
         "$select=" + ",".join(["__id"] * 301),
         "$orderby=__id",
+        "$orderby=__system/submissionDate sideways",
         "$expand=*",
         "$format=xml",
         "$skiptoken=not-a-token",

@@ -150,15 +150,20 @@ def records(
     form: Form,
     options: ExportOptions,
     condition: tuple[str, list[Any]] | None = None,
+    newest_first: bool = False,
 ) -> Iterator[dict]:
     """The records to export, one at a time from the cursor, in village then arrival order;
     with a ``condition`` (SQL over ``r``, and its parameters: the OData feed's filter and page
-    cursor), in arrival order, the order of the ``records_list`` index."""
+    cursor), in arrival order (``newest_first``: reversed), the ``records_list`` index's."""
     where, params = "r.commune_id = ? AND r.form_id = ?", [options.commune_id, form.form_id]
     order = "r.commune_id, r.village_id, r.received_at, r.id"
     if condition is not None:
         where, params = f"{where} AND ({condition[0]})", [*params, *condition[1]]
-        order = "r.commune_id, r.received_at, r.id"
+        order = (
+            "r.commune_id DESC, r.received_at DESC, r.id DESC"
+            if newest_first
+            else "r.commune_id, r.received_at, r.id"
+        )
     if options.village_id:
         ids = register.village_ids_under(db, options.village_id)
         where += f" AND r.village_id IN ({','.join('?' * len(ids))})"

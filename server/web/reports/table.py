@@ -72,7 +72,8 @@ def _view() -> dict[str, Any]:
         terms.append(f"__system/submissionDate ge {clock.day_start_utc(day_from, zone())}")
     if day_to:
         terms.append(f"__system/submissionDate lt {clock.day_end_utc(day_to, zone())}")
-    query = odata.Query(top=PAGE)
+    newest = request.args.get("sort") == "newest"
+    query = odata.Query(top=PAGE, newest_first=newest)
     if terms:
         query.where = odata.parse_filter(" and ".join(terms))
     return {
@@ -86,6 +87,7 @@ def _view() -> dict[str, Any]:
         "day_from": day_from,
         "day_to": day_to,
         "query": query,
+        "newest": newest,
     }
 
 
@@ -154,8 +156,11 @@ def table() -> Any:
         day_from=view["day_from"],
         day_to=view["day_to"],
         pseudonymised=view["options"].pseudonymised,
+        newest=view["newest"],
         args=[
-            (k, v) for k in ("form", "state", "from", "to", "col") for v in request.args.getlist(k)
+            (k, v)
+            for k in ("form", "state", "from", "to", "col", "sort")
+            for v in request.args.getlist(k)
         ],
     )
 
