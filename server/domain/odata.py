@@ -236,9 +236,10 @@ def _instant(literal: str) -> str:
             moment = datetime.fromisoformat(literal).replace(tzinfo=UTC)
         else:
             moment = datetime.fromisoformat(literal.replace("Z", "+00:00"))
-    except ValueError as error:
+        # A time at either end of the calendar has no UTC time in it.
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError) as error:
         raise ODataError(400, "bad_filter", "odata.error_filter_value", value=literal) from error
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _Parser:

@@ -268,6 +268,8 @@ def test_filter_and_select(client, db, records):
         "$filter=" + " or ".join(["__system/reviewState eq 'a'"] * 41),
         "$filter=" + "x" * 600,
         "$filter=1 eq 1; DROP TABLE records",
+        "$filter=__system/submissionDate gt 9999-12-31T23:59:59-01:00",
+        "$filter=__system/submissionDate gt 0001-01-01T00:00:00%2B01:00",
         "$filter=__system/reviewState eq 'a' \x00",
         "$top=-1",
         "$top=10001",

@@ -93,3 +93,13 @@ def test_a_viewers_table_is_pseudonymised(client, db, records):
 def test_a_province_admin_has_no_table(client, db, records):
     login_as(client, db, "admin", commune_id=None, province_code="01")
     assert client.get("/reports/table").status_code == 403
+
+
+def test_days_at_the_ends_of_the_calendar_are_no_filter(client, db, records):
+    login_as(client, db, "admin")
+    for query in ("to=9999-12-31", "from=0001-01-01", "from=9999-12-31&to=0001-01-01"):
+        for path in ("/reports/table", "/reports/table.csv"):
+            response = client.get(f"{path}?{query}")
+            assert response.status_code == 200, (path, query)
+    page = client.get("/reports/table?from=0001-01-01").get_data(as_text=True)
+    assert len(cells(page)) == 3

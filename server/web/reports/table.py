@@ -40,8 +40,10 @@ def _day(name: str) -> str:
     if not _DAY.fullmatch(value):
         return ""
     try:
-        date.fromisoformat(value)
-    except ValueError:
+        # The day must have a start and an end in UTC: 0001-01-01 and 9999-12-31 do not.
+        clock.day_start_utc(value, zone())
+        clock.day_end_utc(value, zone())
+    except (ValueError, OverflowError):
         return ""
     return value
 
