@@ -484,6 +484,9 @@ NOT_PAGES = {
     "reports.export_xlsx": "a download",
     "reports.export_csv": "a download",
     "reports.indicators_csv": "a download",
+    "openrosa.form_list": "OpenRosa XML for ODK Collect",
+    "openrosa.xform": "OpenRosa XML for ODK Collect",
+    "openrosa.manifest": "OpenRosa XML for ODK Collect",
 }
 
 
@@ -535,3 +538,13 @@ def test_cards_sheet(site: Site, office_data: dict[str, str]) -> None:
         assert_accessible("the enrollment cards", axe_violations(cards))
     finally:
         cards.close()
+
+
+@pytest.mark.e2e
+def test_collect_phone_page(site: Site, office_data: dict[str, str]) -> None:
+    """The ODK Collect settings QR code, shown once in the answer to the admin's POST."""
+    page = site.desk("admin")
+    page.goto(f"{site.base}/admin/volunteers/{office_data['volunteer']}")
+    page.locator("#new-collect").click()
+    page.locator("#collect-qr svg").wait_for()
+    assert_accessible("the ODK Collect phone page", axe_violations(page))
