@@ -66,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from server.web.openrosa import routes as openrosa
     from server.web.reports import routes as reports
     from server.web.review import routes as _review_views  # noqa: F401
+    from server.web.review import routes_collect as _collect_views  # noqa: F401
     from server.web.review import routes_register as _register_views  # noqa: F401
     from server.web.review import routes_rights as _rights_views  # noqa: F401
 

@@ -107,6 +107,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("PUT", "/api/v1/blobs/<sha256>"): Case(f"/api/v1/blobs/{BLOB_SHA}", api(201), body=BLOB),
     ("HEAD", "/api/v1/blobs/<sha256>"): Case(f"/api/v1/blobs/{BLOB_SHA}", api(200)),
     # -- ODK Collect: the phone's token is in the address, whoever else asks -------------------
+    ("GET", "/collect"): Case("/collect", page(*REVIEWERS)),
+    ("POST", "/collect/attach"): Case(
+        "/collect/attach", page(*REVIEWERS, ok=404), data={"instance_id": "uuid:khong-co"}
+    ),
     ("GET", "/key/<token>/formList"): Case("/key/{collect_a}/formList", everyone()),
     ("GET", "/key/<token>/forms/<form_id>/versions/<version>/form.xml"): Case(
         "/key/{collect_a}/forms/ho_gia_dinh_cds/versions/2026.11.1/form.xml",

@@ -18,6 +18,7 @@ from server.domain.devices import add_collect_device, revoke_device
 from server.domain.forms import install_form
 from server.domain.openrosa.instance import MAX_DEPTH
 from server.domain.seed import DEMO_VOLUNTEER
+from tests.api.admin_helpers import second_commune
 from tests.collect_client import CollectClient
 from tests.records import adult, child, household_data
 from tests.sync.live import LiveServer
@@ -225,18 +226,36 @@ def test_a_revoked_collect_phone_is_told_so(server: LiveServer) -> None:
     filled = client.fill(the_form(client), answers(household(server)["code"]))
     with server.db() as db, write_transaction(db):
         revoke_device(db, device_id)
-    response = requests.get(f"{url}/formList", timeout=10)
-    assert response.status_code == 403
-    assert "thu hồi" in response.text and "revoked" in response.text
-    head = requests.head(f"{url}/submission", timeout=10)
-    assert head.status_code == 403
+    for response in (
+        requests.get(f"{url}/formList", timeout=10),
+        requests.post(
+            f"{url}/submission",
+            files={"xml_submission_file": ("s.xml", filled.xml(), "text/xml")},
+            timeout=10,
+        ),
+    ):
+        assert response.status_code == 403
+        assert "thu hồi" in response.text and "revoked" in response.text
+    assert requests.head(f"{url}/submission", timeout=10).status_code == 403
     assert stored(server, "SELECT * FROM openrosa_submissions") == []
-    assert filled.instance_id
 
 
-def test_another_communes_phone_sees_none_of_it(server: LiveServer) -> None:
+def test_an_unknown_key_is_refused(server: LiveServer) -> None:
     response = requests.get(f"{server.base}/key/{'x' * 43}/formList", timeout=10)
     assert response.status_code == 403
+
+
+def test_another_communes_collect_phone_cannot_reach_this_communes_households(
+    server: LiveServer,
+) -> None:
+    with server.db() as db:
+        second_commune(db)
+    _, url = collect_phone(server, "tnv.zeta")
+    client = CollectClient(url)
+    filled = client.fill(the_form(client), answers(household(server)["code"]))
+    (answer,) = client.submit(filled)
+    assert answer.status == 400 and "household_code: Không có hộ nào có mã này" in answer.message
+    assert stored(server, "SELECT * FROM records") == []
 
 
 HOSTILE = {

@@ -25,11 +25,14 @@ import sqlite_utils
 from pyxform.xls2xform import convert
 
 from schemas.messages import message
+from server.domain.accounts import user_village_ids
+from server.domain.audit import audit
 from server.domain.blobs import claim_blob, store_blob
 from server.domain.db import now_iso, write_transaction
 from server.domain.forms import get_form, newest_version
 from server.domain.openrosa.instance import (
     HOUSEHOLD_QUESTION,
+    Instance,
     InstanceRefused,
     map_instance,
     read_instance,
@@ -54,6 +57,7 @@ class Outcome:
     key: str
     params: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    record_id: str | None = None
 
 
 # -- forms ------------------------------------------------------------------------------------
@@ -215,44 +219,63 @@ def submit(
                     instance.instance_id,
                 ],
             )
-        form, checker = found
-        mapped = map_instance(form, instance.root)
-        missing = [name for name in mapped.file_names if name not in files_known]
-        if missing:
-            _set_state(db, instance.instance_id, "partial")
-            return Outcome(201, "partial", {"count": len(missing)})
-        for holder, key in mapped.media:
-            holder[key] = files_known[holder[key]]
-        record = _record(db, caller, instance, form.form_id, form.version, mapped.data)
-        code = str(mapped.data.get(HOUSEHOLD_QUESTION) or "").strip()
-        if not code:
-            errors = checker.check(mapped.data, today=_day(record["meta"]))
-            if errors:
-                return _rejected(db, instance.instance_id, errors)
-            _set_state(db, instance.instance_id, "unattached")
-            return Outcome(201, "unattached")
-        household = db.execute(
-            "SELECT id, village_id FROM households"
-            " WHERE code = ? AND commune_id = ? AND removed_at IS NULL",
-            [code.upper(), caller["commune_id"]],
-        ).fetchone()
-        if household is None:
-            errors = {
-                HOUSEHOLD_QUESTION: [
-                    {"code": "unknown_household", **message("openrosa.unknown_household")}
-                ]
-            }
+        return _settle(db, caller, instance, files_known, data_dir)
+
+
+def _settle(
+    db: sqlite_utils.Database,
+    caller: dict[str, Any],
+    instance: Instance,
+    files_known: dict[str, str],
+    data_dir: str | Path,
+    household_code: str | None = None,
+) -> Outcome:
+    """What a kept submission becomes once it is whole (inside the caller's transaction): a
+    record through the collector's push, or kept as rejected or unattached. ``household_code``:
+    the household the office attaches it to, when its answers name none."""
+    found = get_form(db, instance.form_id, instance.version)
+    if found is None:
+        return Outcome(404, "unknown_form", {"form": instance.form_id, "version": instance.version})
+    form, checker = found
+    mapped = map_instance(form, instance.root)
+    missing = [name for name in mapped.file_names if name not in files_known]
+    if missing:
+        _set_state(db, instance.instance_id, "partial")
+        return Outcome(201, "partial", {"count": len(missing)})
+    for holder, key in mapped.media:
+        holder[key] = files_known[holder[key]]
+    record = _record(db, caller, instance, form.form_id, form.version, mapped.data)
+    code = household_code or str(mapped.data.get(HOUSEHOLD_QUESTION) or "").strip()
+    if not code:
+        errors = checker.check(mapped.data, today=_day(record["meta"]))
+        if errors:
             return _rejected(db, instance.instance_id, errors)
-        record.update(household_id=household["id"], village_id=household["village_id"])
-        result = push_within(db, caller, [record], data_dir)[0]
-        if result["status"] not in (APPLIED, DUPLICATE, CONFLICT):
-            return _rejected(db, instance.instance_id, result.get("errors") or {})
-        db.execute(
-            "UPDATE openrosa_submissions SET state = 'stored', errors = NULL, record_id = ?,"
-            " rev = ? WHERE instance_id = ?",
-            [record["id"], record["rev"], instance.instance_id],
-        )
-        return Outcome(201, "conflict" if result["status"] == CONFLICT else "received")
+        _set_state(db, instance.instance_id, "unattached")
+        return Outcome(201, "unattached")
+    household = db.execute(
+        "SELECT id, village_id FROM households"
+        " WHERE code = ? AND commune_id = ? AND removed_at IS NULL",
+        [code.strip().upper(), caller["commune_id"]],
+    ).fetchone()
+    if household is None:
+        errors = {
+            HOUSEHOLD_QUESTION: [
+                {"code": "unknown_household", **message("openrosa.unknown_household")}
+            ]
+        }
+        return _rejected(db, instance.instance_id, errors)
+    record.update(household_id=household["id"], village_id=household["village_id"])
+    result = push_within(db, caller, [record], data_dir)[0]
+    if result["status"] not in (APPLIED, DUPLICATE, CONFLICT):
+        return _rejected(db, instance.instance_id, result.get("errors") or {})
+    db.execute(
+        "UPDATE openrosa_submissions SET state = 'stored', errors = NULL, record_id = ?,"
+        " rev = ? WHERE instance_id = ?",
+        [record["id"], record["rev"], instance.instance_id],
+    )
+    return Outcome(
+        201, "conflict" if result["status"] == CONFLICT else "received", {}, {}, record["id"]
+    )
 
 
 def _set_state(db: sqlite_utils.Database, instance_id: str, state: str) -> None:
@@ -273,7 +296,7 @@ def _rejected(db: sqlite_utils.Database, instance_id: str, errors: dict[str, Any
 def _record(
     db: sqlite_utils.Database,
     caller: dict[str, Any],
-    instance: Any,
+    instance: Instance,
     form_id: str,
     version: str,
     data: dict[str, Any],
@@ -313,14 +336,86 @@ def _day(meta: dict[str, Any]) -> str | None:
     return day if len(day) == 10 else None
 
 
+# Answers that tell the office which household a waiting submission is about.
+SUMMARY_QUESTIONS = ("head_name", "respondent_name", "address", "start")
+
+
 def waiting(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
     """The commune's Collect submissions that are not records yet, newest first: waiting for
-    files, for a household, or rejected by the check (with its errors)."""
+    files, for a household, or rejected by the check (with its errors), each with the answers
+    that say which household it is about."""
     rows = db.execute(
-        "SELECT s.instance_id, s.form_id, s.form_version, s.state, s.errors, s.received_at,"
-        " s.updated_at, u.username, u.display_name FROM openrosa_submissions s"
+        "SELECT s.instance_id, s.form_id, s.form_version, s.state, s.errors, s.xml,"
+        " s.received_at, s.updated_at, u.username, u.display_name FROM openrosa_submissions s"
         " JOIN users u ON u.id = s.user_id"
         " WHERE s.commune_id = ? AND s.state != 'stored' ORDER BY s.updated_at DESC LIMIT 500",
         [commune_id],
     ).fetchall()
-    return [{**dict(r), "errors": json.loads(r["errors"]) if r["errors"] else {}} for r in rows]
+    found = []
+    for row in rows:
+        item = dict(row)
+        del item["xml"]
+        item["errors"] = json.loads(row["errors"]) if row["errors"] else {}
+        item["summary"] = _summary(db, row["xml"], row["form_id"], row["form_version"])
+        found.append(item)
+    return found
+
+
+def _summary(
+    db: sqlite_utils.Database, xml: str, form_id: str, version: str
+) -> list[tuple[str, str]]:
+    form = get_form(db, form_id, version)
+    try:
+        instance = read_instance(xml.encode("utf-8"))
+    except InstanceRefused:
+        return []
+    if form is None:
+        return []
+    data = map_instance(form[0], instance.root).data
+    return [(name, str(data[name])) for name in SUMMARY_QUESTIONS if data.get(name)]
+
+
+def attach(
+    db: sqlite_utils.Database,
+    commune_id: str,
+    instance_id: str,
+    household_code: str,
+    data_dir: str | Path,
+    staff: dict[str, Any],
+) -> Outcome | None:
+    """The office attaches a kept submission that named no household to one (by its code):
+    it becomes a record of the volunteer who sent it, through the same push, in the
+    volunteer's villages. None when the commune has no such submission waiting."""
+    with write_transaction(db):
+        row = db.execute(
+            "SELECT s.xml, s.files, s.device_id, s.user_id FROM openrosa_submissions s"
+            " WHERE s.instance_id = ? AND s.commune_id = ? AND s.state IN"
+            " ('unattached', 'rejected')",
+            [instance_id, commune_id],
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            instance = read_instance(row["xml"].encode("utf-8"))
+        except InstanceRefused as refused:
+            return Outcome(400, refused.code, refused.params)
+        caller = {
+            "kind": "device",
+            "id": row["device_id"],
+            "user_id": row["user_id"],
+            "commune_id": commune_id,
+            "village_ids": user_village_ids(db, row["user_id"]),
+        }
+        outcome = _settle(
+            db, caller, instance, json.loads(row["files"]), data_dir, household_code or None
+        )
+        if outcome.record_id is not None:
+            audit(
+                db,
+                "collect_attached",
+                user_id=staff["id"],
+                username=staff["username"],
+                target=f"record:{outcome.record_id}",
+                detail=f"household:{household_code}",
+            )
+        return outcome
