@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from pyxform.validators.odk_validate import check_xform
 
 from schemas.form import DEFAULT_FORM
 from server.domain.db import write_transaction
@@ -25,6 +26,7 @@ from tests.sync.live import LiveServer
 from tests.sync.photo_form import photo
 
 COLLECT_VERSION = "2026.11.1-collect"
+ALL_TYPES = Path(__file__).resolve().parent.parent / "forms" / "all_types.json"
 
 
 def collect_form_definition() -> dict[str, Any]:
@@ -158,6 +160,25 @@ def test_collect_sends_a_visit_sends_it_again_and_edits_it(server: LiveServer) -
     ]
     methods = [m for m, _ in client.requests]
     assert methods == ["GET"] * 3 + ["HEAD", "POST"] * 3
+
+
+@pytest.mark.slow
+def test_every_served_xform_passes_odk_validate(server: LiveServer, tmp_path: Path) -> None:
+    """ODK Validate (the jar pyxform ships, run with Debian's Java) over each XForm a phone
+    can download: every form's newest version from the list, and the older default survey."""
+    with server.db() as db, write_transaction(db):
+        install_form(db, json.loads(ALL_TYPES.read_text(encoding="utf-8")))
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    listed = client.form_list()
+    assert {f["formID"] for f in listed} == {"ho_gia_dinh_cds", "all_types"}
+    xforms = [client.download(form) for form in listed]
+    older = requests.get(f"{url}/forms/ho_gia_dinh_cds/versions/2026.11.1/form.xml", timeout=30)
+    assert older.status_code == 200
+    for number, xml in enumerate([*xforms, older.content]):
+        path = tmp_path / f"form{number}.xml"
+        path.write_bytes(xml)
+        check_xform(str(path))  # raises ODKValidateError with Validate's report
 
 
 def test_a_large_submission_comes_in_several_posts(server: LiveServer) -> None:
