@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -16,11 +17,39 @@ from xml.etree import ElementTree as ET
 
 import requests
 
+from schemas.form import DEFAULT_FORM
+
 XFORMS = "http://www.w3.org/2002/xforms"
 JR_TEMPLATE = "{http://openrosa.org/javarosa}template"
 LIST = "{http://openrosa.org/xforms/xformsList}"
 MANIFEST = "{http://openrosa.org/xforms/xformsManifest}"
 RESPONSE = "{http://openrosa.org/http/response}"
+COLLECT_VERSION = "2026.11.1-collect"
+
+
+def collect_form_definition() -> dict[str, Any]:
+    """The default survey as a commune would adapt it for Collect: the household's code from
+    its label, and photos of the house and of each member."""
+    definition = json.loads(DEFAULT_FORM.read_text(encoding="utf-8"))
+    survey = definition["survey"]
+    names = [row.get("name") for row in survey]
+    survey.insert(
+        names.index("member_name") + 1,
+        {"type": "image", "name": "member_photo", "label::Tiếng Việt (vi)": "Ảnh",
+         "label::English (en)": "Photo"},
+    )  # fmt: skip
+    survey.insert(
+        names.index("outcome"),
+        {"type": "image", "name": "house_photo", "label::Tiếng Việt (vi)": "Ảnh nhà",
+         "label::English (en)": "House photo"},
+    )  # fmt: skip
+    survey.insert(
+        names.index("visit"),
+        {"type": "text", "name": "household_code", "label::Tiếng Việt (vi)": "Mã hộ",
+         "label::English (en)": "Household code"},
+    )  # fmt: skip
+    definition["settings"]["version"] = COLLECT_VERSION
+    return definition
 
 
 @dataclass

@@ -13,45 +13,18 @@ import pytest
 import requests
 from pyxform.validators.odk_validate import check_xform
 
-from schemas.form import DEFAULT_FORM
 from server.domain.db import write_transaction
 from server.domain.devices import add_collect_device, revoke_device
 from server.domain.forms import install_form
 from server.domain.openrosa.instance import MAX_DEPTH
 from server.domain.seed import DEMO_VOLUNTEER
 from tests.api.admin_helpers import second_commune
-from tests.collect_client import CollectClient
+from tests.collect_client import COLLECT_VERSION, CollectClient, collect_form_definition
 from tests.records import adult, child, household_data
 from tests.sync.live import LiveServer
 from tests.sync.photo_form import photo
 
-COLLECT_VERSION = "2026.11.1-collect"
 ALL_TYPES = Path(__file__).resolve().parent.parent / "forms" / "all_types.json"
-
-
-def collect_form_definition() -> dict[str, Any]:
-    """The default survey as a commune would adapt it for Collect: the household's code from
-    its label, and photos of the house and of each member."""
-    definition = json.loads(DEFAULT_FORM.read_text(encoding="utf-8"))
-    survey = definition["survey"]
-    names = [row.get("name") for row in survey]
-    survey.insert(
-        names.index("member_name") + 1,
-        {"type": "image", "name": "member_photo", "label::Tiếng Việt (vi)": "Ảnh",
-         "label::English (en)": "Photo"},
-    )  # fmt: skip
-    survey.insert(
-        names.index("outcome"),
-        {"type": "image", "name": "house_photo", "label::Tiếng Việt (vi)": "Ảnh nhà",
-         "label::English (en)": "House photo"},
-    )  # fmt: skip
-    survey.insert(
-        names.index("visit"),
-        {"type": "text", "name": "household_code", "label::Tiếng Việt (vi)": "Mã hộ",
-         "label::English (en)": "Household code"},
-    )  # fmt: skip
-    definition["settings"]["version"] = COLLECT_VERSION
-    return definition
 
 
 @pytest.fixture
