@@ -107,6 +107,8 @@ def test_collect_sends_a_visit_sends_it_again_and_edits_it(server: LiveServer) -
     expected = {**data, "household_code": house["code"].lower(), "house_photo": house_sha}
     expected["members"][0]["member_photo"] = member_sha
     assert got == expected  # groups flattened, repeats as lists, numbers, selects, geopoint
+    (kept,) = stored(server, "SELECT state, xml, record_id FROM openrosa_submissions")
+    assert kept == {"state": "stored", "xml": "", "record_id": record_id}  # the record has it
 
     # Collect sends the same submission again (a lost answer, "send again"): success, and
     # nothing new is stored.

@@ -2,11 +2,12 @@
 as an XForm pyxform makes from the stored version, and its submissions, which become records
 through the very push a collector's batch goes through (``records.push.push_within``).
 
-A submission is kept as its XML in ``openrosa_submissions`` from its first part on, whatever
-becomes of it: ``partial`` (files announced, not all arrived: Collect sends a large submission
-in several POSTs, each with the same XML), ``rejected`` (the record's check said no: Collect
-cannot edit a sent form, so the office can still read what was typed), ``unattached`` (no
-household named: it waits for the office) or ``stored`` (a record's revision).
+A submission is kept as its XML in ``openrosa_submissions`` from its first part on until it
+is a record: ``partial`` (files announced, not all arrived: Collect sends a large submission in
+several POSTs, each with the same XML), ``rejected`` (the record's check said no: Collect cannot
+edit a sent form, so the office can still read what was typed), ``unattached`` (no household
+named: it waits for the office), then ``stored`` (a record's revision; only the XML's hash
+stays, to know it when Collect sends it again).
 """
 
 from __future__ import annotations
@@ -269,8 +270,10 @@ def _settle(
     if result["status"] not in (APPLIED, DUPLICATE, CONFLICT):
         return _rejected(db, instance.instance_id, result.get("errors") or {})
     db.execute(
-        "UPDATE openrosa_submissions SET state = 'stored', errors = NULL, record_id = ?,"
-        " rev = ? WHERE instance_id = ?",
+        # The record holds the answers now; the XML's hash is enough to know a resend, and a
+        # second copy of personal data here would escape a person's erasure.
+        "UPDATE openrosa_submissions SET state = 'stored', errors = NULL, xml = '',"
+        " record_id = ?, rev = ? WHERE instance_id = ?",
         [record["id"], record["rev"], instance.instance_id],
     )
     return Outcome(
