@@ -17,6 +17,7 @@ from server.domain.db import write_transaction
 from server.domain.devices import add_collect_device, revoke_device
 from server.domain.forms import install_form
 from server.domain.openrosa.instance import MAX_DEPTH
+from server.domain.register import add_household
 from server.domain.seed import DEMO_VOLUNTEER
 from tests.api.admin_helpers import second_commune
 from tests.collect_client import COLLECT_VERSION, CollectClient, collect_form_definition
@@ -200,6 +201,20 @@ def test_an_unknown_household_code_is_refused(server: LiveServer) -> None:
     (answer,) = client.submit(client.fill(the_form(client), answers("HZZZZZZ")))
     assert answer.status == 400
     assert "household_code: Không có hộ nào có mã này" in answer.message
+
+
+def test_a_household_outside_the_volunteers_villages_is_refused_on_its_code(
+    server: LiveServer,
+) -> None:
+    with server.db() as db, write_transaction(db):
+        village = db.execute("SELECT id FROM villages WHERE name = 'Thôn Bắc Sơn'").fetchone()[0]
+        elsewhere = add_household(db, village, "Hộ Bắc Sơn", "Đầu bản")
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    (answer,) = client.submit(client.fill(the_form(client), answers(elsewhere["code"])))
+    assert answer.status == 400
+    assert "household_code: Bạn không được giao thôn này. / You are not assigned" in answer.message
+    assert stored(server, "SELECT * FROM records") == []
 
 
 def test_a_submission_naming_no_household_waits_for_the_office(server: LiveServer) -> None:

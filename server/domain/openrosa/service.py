@@ -268,7 +268,13 @@ def _settle(
     record.update(household_id=household["id"], village_id=household["village_id"])
     result = push_within(db, caller, [record], data_dir)[0]
     if result["status"] not in (APPLIED, DUPLICATE, CONFLICT):
-        return _rejected(db, instance.instance_id, result.get("errors") or {})
+        errors = dict(result.get("errors") or {})
+        # The volunteer named the household by its code, never by a village or a record id:
+        # a scope refusal is about the answer they gave.
+        for envelope in ("village_id", "household_id", "id"):
+            if envelope in errors:
+                errors.setdefault(HOUSEHOLD_QUESTION, []).extend(errors.pop(envelope))
+        return _rejected(db, instance.instance_id, errors)
     db.execute(
         # The record holds the answers now; the XML's hash is enough to know a resend, and a
         # second copy of personal data here would escape a person's erasure.
