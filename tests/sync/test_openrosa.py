@@ -229,6 +229,18 @@ def test_a_submission_naming_no_household_waits_for_the_office(server: LiveServe
     # Sent again, it is still the one submission waiting.
     assert [a.status for a in client.submit(filled)] == [201]
     assert len(stored(server, "SELECT * FROM openrosa_submissions")) == 1
+    # Edited (deprecatedID), now with the household's code: the edit is the record, and the
+    # earlier submission no longer waits.
+    code = household(server)["code"]
+    edited = client.edit(filled, {"household_code": code})
+    assert [a.status for a in client.submit(edited)] == [201]
+    (record,) = stored(server, "SELECT id, rev FROM records")
+    assert record["id"] == record["rev"] == edited.instance_id.removeprefix("uuid:")
+    states = stored(server, "SELECT instance_id, state, xml FROM openrosa_submissions")
+    assert {(s["instance_id"], s["state"], s["xml"]) for s in states} == {
+        (filled.instance_id, "replaced", ""),
+        (edited.instance_id, "stored", ""),
+    }
 
 
 def test_a_revoked_collect_phone_is_told_so(server: LiveServer) -> None:

@@ -6,8 +6,9 @@ A submission is kept as its XML in ``openrosa_submissions`` from its first part 
 is a record: ``partial`` (files announced, not all arrived: Collect sends a large submission in
 several POSTs, each with the same XML), ``rejected`` (the record's check said no: Collect cannot
 edit a sent form, so the office can still read what was typed), ``unattached`` (no household
-named: it waits for the office), then ``stored`` (a record's revision; only the XML's hash
-stays, to know it when Collect sends it again).
+named: it waits for the office), then ``stored`` (a record's revision) or ``replaced`` (an
+edit, with ``deprecatedID``, superseded it while it waited); then only the XML's hash stays,
+to know it when Collect sends it again.
 """
 
 from __future__ import annotations
@@ -220,6 +221,14 @@ def submit(
                     instance.instance_id,
                 ],
             )
+        if instance.deprecated_id:
+            # An edit of a submission still waiting (for the office, or refused): the edit
+            # carries all its answers, so the earlier one no longer waits.
+            db.execute(
+                "UPDATE openrosa_submissions SET state = 'replaced', xml = '', updated_at = ?"
+                " WHERE instance_id = ? AND commune_id = ? AND state != 'stored'",
+                [now, instance.deprecated_id, caller["commune_id"]],
+            )
         return _settle(db, caller, instance, files_known, data_dir)
 
 
@@ -357,7 +366,8 @@ def waiting(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
         "SELECT s.instance_id, s.form_id, s.form_version, s.state, s.errors, s.xml,"
         " s.received_at, s.updated_at, u.username, u.display_name FROM openrosa_submissions s"
         " JOIN users u ON u.id = s.user_id"
-        " WHERE s.commune_id = ? AND s.state != 'stored' ORDER BY s.updated_at DESC LIMIT 500",
+        " WHERE s.commune_id = ? AND s.state IN ('partial', 'rejected', 'unattached')"
+        " ORDER BY s.updated_at DESC LIMIT 500",
         [commune_id],
     ).fetchall()
     found = []
