@@ -85,7 +85,7 @@ def read_instance(xml: bytes) -> Instance:
     if not form_id or len(form_id) > 200 or len(version) > 200:
         raise InstanceRefused("no_form_id")
     meta = next((child for child in root if _local(child.tag) == "meta"), None)
-    found = {_local(child.tag): (child.text or "").strip() for child in meta or []}
+    found = {_local(c.tag): (c.text or "").strip() for c in ([] if meta is None else meta)}
     instance_id = found.get("instanceID", "")
     if not instance_id or len(instance_id) > MAX_INSTANCE_ID:
         raise InstanceRefused("no_instance_id")
