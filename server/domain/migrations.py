@@ -580,3 +580,37 @@ def m008_conflict_resolutions(db: sqlite_utils.Database) -> None:
             ORDER BY v.resolved_at, v.rowid, t.user_id;
         """,
     )
+
+
+@migrations()
+def m011_openrosa(db: sqlite_utils.Database) -> None:
+    """ODK Collect phones and what they send. A Collect phone is a device like the collector's
+    (revoked alike, scoped to its volunteer's villages) whose token travels in the URL, as ODK
+    Central's app users' do: ``client`` tells the two apart. Each OpenRosa submission keeps its
+    XML until it is a record, and after: Collect may send it in several parts, a rejected one
+    cannot be edited on the phone, and one naming no household waits for the office."""
+    _run(
+        db,
+        """
+        ALTER TABLE devices ADD COLUMN client TEXT NOT NULL DEFAULT 'collector';
+        CREATE TABLE openrosa_submissions (
+            instance_id TEXT PRIMARY KEY,
+            device_id TEXT NOT NULL REFERENCES devices(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            commune_id TEXT NOT NULL REFERENCES communes(id),
+            form_id TEXT NOT NULL,
+            form_version TEXT NOT NULL,
+            deprecated_id TEXT,
+            xml TEXT NOT NULL,
+            xml_sha256 TEXT NOT NULL,
+            files TEXT NOT NULL DEFAULT '{}',
+            state TEXT NOT NULL,
+            errors TEXT,
+            record_id TEXT,
+            rev TEXT,
+            received_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX openrosa_submissions_waiting ON openrosa_submissions(commune_id, state);
+        """,
+    )
