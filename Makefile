@@ -47,7 +47,7 @@ lint: $(TEST_OK) $(NODE_OK)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(ESLINT) pwa tests/js
+	$(ESLINT) pwa tests/js server/static
 
 test: $(TEST_OK) $(NODE_OK) chromium nginx lint
 	$(VENV)/bin/pytest

@@ -59,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # A blueprint's views live in the modules beside it; importing them adds them to it.
     from server.web import admin, pwa, review
     from server.web.admin import routes as _admin_views  # noqa: F401
+    from server.web.admin import routes_forms as _admin_forms  # noqa: F401
     from server.web.admin import routes_sheets as _admin_sheets  # noqa: F401
     from server.web.api import device
     from server.web.api import routes as api

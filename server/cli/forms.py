@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,61 +19,19 @@ def form() -> None:
 def _read_form(path: Path, version: str | None) -> tuple[dict[str, Any], list[Any]]:
     """The form definition in ``path`` and what it has that Gõ Cửa ignores (warnings);
     a ClickException in both languages for a form that cannot be taken as it is."""
-    from schemas.form import Form, FormError
-    from schemas.formcheck import review_form, with_version
-    from schemas.xlsform import WORKBOOK_SUFFIXES, read_xlsform
+    from server.domain.form_files import FormRefused, read_form_file
 
-    suffix = path.suffix.lower()
-    if suffix not in (*WORKBOOK_SUFFIXES, ".json"):
-        raise click.ClickException(
-            f"{path.name}: biểu mẫu phải là tệp .xlsx, .xlsm, .xls (XLSForm) hoặc .json\n"
-            f"{path.name}: a form is an .xlsx, .xlsm or .xls file (XLSForm) or .json"
-        )
-    warnings: list[Any] = []
     try:
-        if suffix in WORKBOOK_SUFFIXES:
-            return read_xlsform(path, version=version, warnings=warnings), warnings
-        definition = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(definition, dict) or not isinstance(definition.get("settings", {}), dict):
-            raise ValueError("a form definition is an object with survey, choices and settings")
-        if version:
-            definition.setdefault("settings", {})["version"] = version
-        problems, warnings = review_form(definition)
-        if problems:
-            vi, en = _where(problems[0])
-            raise click.ClickException(
-                f"{vi}: {problems[0].message_vi}\n{en}: {problems[0].message_en}"
-            )
-        Form(with_version(definition, "0"))
-        return definition, warnings
-    except FormError as error:
-        raise click.ClickException(str(error)) from None
-    except (OSError, ValueError, TypeError, AttributeError, RecursionError) as error:
-        raise click.ClickException(
-            f"không đọc được {path}: {error}\ncannot read {path}: {error}"
-        ) from None
-
-
-def _where(problem: Any) -> tuple[str, str]:
-    """Where a problem is, in Vietnamese and English: sheet, row, what it is about."""
-    vi, en = [f"Trang tính '{problem.sheet}'"], [f"Sheet '{problem.sheet}'"]
-    if problem.row is not None:
-        vi.append(f"dòng {problem.row}")
-        en.append(f"row {problem.row}")
-    if problem.feature:
-        vi.append(problem.feature)
-        en.append(problem.feature)
-    if getattr(problem, "more", 0):
-        vi[-1] += f" (và {problem.more} dòng khác)"
-        en[-1] += f" (and {problem.more} more row{'s' if problem.more > 1 else ''})"
-    return ", ".join(vi), ", ".join(en)
+        return read_form_file(path, version)
+    except FormRefused as refused:
+        raise click.ClickException("\n".join(refused.finding.lines)) from None
 
 
 def _echo_warnings(warnings: list[Any]) -> None:
     for warning in warnings:
-        vi, en = _where(warning)
-        click.echo(f"Cảnh báo: {vi}: {warning.message_vi}")
-        click.echo(f"Warning: {en}: {warning.message_en}")
+        vi, en = warning.lines
+        click.echo(f"Cảnh báo: {vi}")
+        click.echo(f"Warning: {en}")
 
 
 @form.command("check")
