@@ -150,6 +150,7 @@ def test_a_zip_bomb_and_an_over_large_upload_are_refused(admin: Any, db: Any) ->
     assert "MB" in text_of(response.get_data(as_text=True))
     response = upload(admin, b"x" * (9 * MB))
     assert response.status_code == 413
+    assert "Dữ liệu gửi lên quá lớn." in response.get_data(as_text=True)
     response = post(admin, "/admin/forms/check", {})
     assert response.status_code == 422
 
