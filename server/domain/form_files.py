@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.file_choices import Attachment
 from schemas.form import Form, FormError
 from schemas.formcheck import review_form, with_version
 from schemas.xlsform import WORKBOOK_SUFFIXES, XLSFormError, read_xlsform
@@ -65,10 +66,17 @@ def _refusal(vi: str, en: str) -> FormRefused:
 
 
 def read_form_file(
-    path: Path, version: str | None = None, *, suffixes: tuple[str, ...] = FORM_SUFFIXES
+    path: Path,
+    version: str | None = None,
+    *,
+    suffixes: tuple[str, ...] = FORM_SUFFIXES,
+    attachments: dict[str, bytes] | None = None,
+    given: list[Attachment] | None = None,
 ) -> tuple[dict[str, Any], list[Finding]]:
     """The form definition in ``path`` and what it has that Gõ Cửa ignores (warnings); raises
-    ``FormRefused`` for a form that cannot be taken as it is, whatever the file holds."""
+    ``FormRefused`` for a form that cannot be taken as it is, whatever the file holds.
+    ``attachments``: the files uploaded with a workbook (``read_xlsform``); what each gave is
+    added to ``given``."""
     suffix = path.suffix.lower()
     if suffix not in suffixes:
         workbooks = ", ".join(s for s in suffixes if s != ".json")
@@ -81,7 +89,9 @@ def read_form_file(
     warnings: list[Any] = []
     try:
         if suffix in WORKBOOK_SUFFIXES:
-            definition = read_xlsform(path, version=version, warnings=warnings)
+            definition = read_xlsform(
+                path, version=version, warnings=warnings, attachments=attachments, given=given
+            )
             return definition, [finding(w) for w in warnings]
         definition = json.loads(path.read_text(encoding="utf-8"))
         if version and isinstance(definition, dict):

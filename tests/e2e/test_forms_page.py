@@ -180,3 +180,30 @@ def test_an_admin_checks_previews_and_publishes_a_form_the_phone_then_offers(
     phone_page.locator("#finalize").wait_for()
     expect(phone_page.locator("#choose-form")).to_have_count(0)
     expect(app.question("outcome")).to_be_attached()  # straight into the household survey
+
+
+def test_choices_from_an_attached_file_show_in_the_preview(
+    server: ServerProcess, desk: Any, tmp_path: Path
+) -> None:
+    from tests.api.test_admin_form_files import FILE_ID, HO, SURVEY, THON
+
+    book = tmp_path / f"{FILE_ID}.xlsx"
+    book.write_bytes(workbook(SURVEY, form_id=FILE_ID))
+    (tmp_path / "thon.csv").write_text(THON, encoding="utf-8")
+    (tmp_path / "ho.csv").write_text(HO, encoding="utf-8")
+    desk.goto(f"{server.base}/admin/forms")
+    desk.set_input_files("#form-upload input[name=file]", str(book))
+    desk.set_input_files(
+        "#form-upload input[name=attachments]",
+        [str(tmp_path / "thon.csv"), str(tmp_path / "ho.csv")],
+    )
+    desk.click("#form-upload button[type=submit]")
+    expect(desk.locator('#check-attachments tr[data-file="ho.csv"]')).to_contain_text("3")
+    frame = desk.frame_locator("#form-preview")
+    frame.locator("#preview[data-ready='1']").wait_for()
+    village = frame.locator('[data-path="thon"]')
+    expect(village).to_contain_text("Thôn Đông")
+    village.locator('input[value="dong"]').check()
+    households = frame.locator('[data-path="ho"] label.choice:visible')
+    expect(households).to_have_text(["Hộ Lò Văn A", "Hộ Lò Thị B"])  # the file's own filter
+    assert_accessible("the check with attached files", axe_violations(desk))

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import abort, redirect, render_template, request, url_for
 
+from schemas.file_choices import Attachment
 from schemas.xlsform import WORKBOOK_SUFFIXES
 from server.domain import forms
 from server.domain.db import write_transaction
@@ -27,6 +28,7 @@ from server.web.staff import audited, check_csrf, login_required, me
 
 # What the file name may give the form when its settings name no form_id (as pyxform does).
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+MAX_ATTACHMENTS = 20
 
 
 @bp.get("/admin/forms")
@@ -52,21 +54,42 @@ def check_upload() -> Any:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise Refused("forms.no_file", 422)
+    attachments = _attachments()
+    given: list[Attachment] = []
     with tempfile.TemporaryDirectory(prefix="gocua-form-") as folder:
         path = _upload_path(folder, upload.filename)
         upload.save(path)
         try:
-            definition, warnings = read_form_file(path, suffixes=WORKBOOK_SUFFIXES)
+            definition, warnings = read_form_file(
+                path, suffixes=WORKBOOK_SUFFIXES, attachments=attachments, given=given
+            )
         except FormRefused as refused:
             audited("form_checked", f"file:{path.name}", "refused")
             return render_template(
                 "admin/form_check.html", filename=upload.filename, refused=refused.finding
             ), 422
     audited("form_checked", f"form:{definition['settings'].get('form_id', '')}", "ok")
-    return _checked_page(upload.filename, definition, warnings)
+    return _checked_page(upload.filename, definition, warnings, given)
 
 
-def _checked_page(filename: str, definition: dict[str, Any], warnings: list[Any]) -> Any:
+def _attachments() -> dict[str, bytes]:
+    """The files uploaded with the workbook, by the name the form gives them (the file's own
+    name, without any folder); at most MAX_ATTACHMENTS, each name once."""
+    files = [f for f in request.files.getlist("attachments") if f.filename]
+    if len(files) > MAX_ATTACHMENTS:
+        raise Refused("forms.too_many_files", 422, limit=MAX_ATTACHMENTS)
+    out: dict[str, bytes] = {}
+    for file in files:
+        name = Path(str(file.filename).replace("\\", "/")).name[:255]
+        if name in out:
+            raise Refused("forms.same_file_twice", 422, name=name)
+        out[name] = file.read()
+    return out
+
+
+def _checked_page(
+    filename: str, definition: dict[str, Any], warnings: list[Any], given: list[Attachment]
+) -> Any:
     db, commune_id = get_db(), me()["commune_id"]
     settings = definition["settings"]
     form_id = str(settings.get("form_id") or "")
@@ -81,6 +104,7 @@ def _checked_page(filename: str, definition: dict[str, Any], warnings: list[Any]
         form_id=form_id,
         version=str(settings.get("version") or ""),
         known=known,
+        attachments=given,
     )
 
 
