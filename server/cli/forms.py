@@ -16,15 +16,32 @@ def form() -> None:
     """Survey forms: check and import XLSForm workbooks or form JSON."""
 
 
-def _read_form(path: Path, version: str | None) -> tuple[dict[str, Any], list[Any]]:
+def _read_form(
+    path: Path, version: str | None, attach: tuple[Path, ...] = ()
+) -> tuple[dict[str, Any], list[Any]]:
     """The form definition in ``path`` and what it has that Gõ Cửa ignores (warnings);
-    a ClickException in both languages for a form that cannot be taken as it is."""
+    a ClickException in both languages for a form that cannot be taken as it is. ``attach``:
+    the CSV files its ``select_one_from_file`` questions name, as the Forms page takes them."""
     from server.domain.form_files import FormRefused, read_form_file
 
+    attachments = {p.name: p.read_bytes() for p in attach}
+    given: list[Any] = []
     try:
-        return read_form_file(path, version)
+        definition, warnings = read_form_file(path, version, attachments=attachments, given=given)
     except FormRefused as refused:
         raise click.ClickException("\n".join(refused.finding.lines)) from None
+    for file in given:
+        if file.list_name:
+            click.echo(
+                f"Tệp {file.name} ({file.size} byte): {file.choices} lựa chọn\n"
+                f"File {file.name} ({file.size} bytes): {file.choices} choices"
+            )
+        else:
+            click.echo(
+                f"Tệp {file.name}: không câu hỏi nào dùng, bỏ qua\n"
+                f"File {file.name}: no question uses it, ignored"
+            )
+    return definition, warnings
 
 
 def _echo_warnings(warnings: list[Any]) -> None:
@@ -34,13 +51,22 @@ def _echo_warnings(warnings: list[Any]) -> None:
         click.echo(f"Warning: {en}")
 
 
+_ATTACH = click.option(
+    "--attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a CSV file a select_one_from_file question names (again for each file)",
+)
+
+
 @form.command("check")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--version", default=None, help="the version, when the workbook names none")
-def form_check(path: Path, version: str | None) -> None:
+@_ATTACH
+def form_check(path: Path, version: str | None, attach: tuple[Path, ...]) -> None:
     """Check a form (an .xlsx, .xlsm or .xls XLSForm, or .json) without storing it; list what
     it has that Gõ Cửa ignores (warnings)."""
-    definition, warnings = _read_form(path, version)
+    definition, warnings = _read_form(path, version, attach)
     settings = definition["settings"]
     if settings.get("version"):
         click.echo(f"OK: {settings['form_id']} version {settings['version']}")
@@ -57,11 +83,12 @@ def form_check(path: Path, version: str | None) -> None:
 @form.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--version", default=None, help="the version, when the workbook names none")
-def form_import(path: Path, version: str | None) -> None:
+@_ATTACH
+def form_import(path: Path, version: str | None, attach: tuple[Path, ...]) -> None:
     """Check a form and store it as a new, immutable version phones receive on their next sync."""
     from server.domain.forms import FormVersionExists, import_form
 
-    definition, warnings = _read_form(path, version)
+    definition, warnings = _read_form(path, version, attach)
     db = open_db()
     try:
         with write_transaction(db):

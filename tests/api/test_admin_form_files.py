@@ -151,3 +151,30 @@ def test_other_columns_and_parameters_as_odk_reads_them() -> None:
     ]
     with pytest.raises(FileChoicesError):
         inline_file_choices([{"type": "select_one_from_file xa.csv"}], [], {})
+
+
+def test_the_cli_takes_the_same_files_and_says_the_same(admin: Any, tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from server.cli.main import main
+
+    book = tmp_path / "tham_xa.xlsx"
+    book.write_bytes(workbook(SURVEY, form_id=FILE_ID, version="1"))
+    for name, body in files().items():
+        (tmp_path / name).write_bytes(body)
+    env = {"GOCUA_DATA_DIR": str(tmp_path / "data")}
+
+    def gocua(*args: Any) -> Any:
+        return CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+    done = gocua("form", "check", book, "--attach", tmp_path / "thon.csv")
+    assert done.exit_code == 1
+    said = done.output.removeprefix("Error: ").splitlines()
+    page = text_of(upload(admin, {"thon.csv": THON.encode()}).get_data(as_text=True))
+    assert said[0] in page  # the Forms page's words
+    done = gocua(
+        "form", "import", book, "--attach", tmp_path / "thon.csv", "--attach", tmp_path / "ho.csv"
+    )
+    assert done.exit_code == 0, done.output
+    assert f"File ho.csv ({len(HO.encode())} bytes): 3 choices" in done.output
+    assert f"{FILE_ID} version 1: imported" in done.output
