@@ -59,7 +59,11 @@ def text_of(response: Any) -> str:
 
 
 def test_the_records_list_and_record_page_show_the_other_form(admin: Any, followup: Any) -> None:
-    assert followup["id"] in admin.get("/").get_data(as_text=True)
+    page = admin.get("/").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-record="([^"]+)">(.*?)</tr>', page, re.S))
+    assert '<span class="tag form">Thăm lại hộ</span>' in rows[followup["id"]]
+    others = [row for record_id, row in rows.items() if record_id != followup["id"]]
+    assert [">Khảo sát công dân số hộ gia đình</span>" in row for row in others] == [True]
     page = text_of(admin.get(f"/records/{followup['id']}"))
     for words in ("Gặp được hộ?", "Hẹn tuần sau", "Người được giúp", "Lò Văn Sáng Followup"):
         assert words in page, words
