@@ -292,10 +292,10 @@ MATRIX: dict[tuple[str, str], Case] = {
         other="/admin/devices/{device_b}/revoke",
     ),
     ("GET", "/admin/forms"): Case("/admin/forms", page("admin")),
-    ("GET", "/admin/forms/<form_id>"): Case(
+    ("GET", "/admin/forms/<path:form_id>"): Case(
         "/admin/forms/ho_gia_dinh_cds", page("admin"), other="/admin/forms/no_such_form"
     ),
-    ("POST", "/admin/forms/<form_id>/state"): Case(
+    ("POST", "/admin/forms/<path:form_id>/state"): Case(
         "/admin/forms/ho_gia_dinh_cds/state",
         page("admin", ok=303),
         other="/admin/forms/no_such_form/state",

@@ -345,3 +345,17 @@ def test_publish_form_in_the_domain_keeps_a_forms_state_for_its_new_versions(db:
         publish_form(db, definition(Path(folder), followup_rows("Mới")), "99999", give=True)
     state = db.execute("SELECT state FROM form_states WHERE form_id = ?", [FOLLOWUP_ID]).fetchone()
     assert state[0] == "off"
+
+
+@pytest.mark.parametrize("form_id", ["a/b", "xã có dấu", "a?b&c=d", "%2F"])
+def test_a_form_id_of_any_characters_has_its_page(admin: Any, form_id: str) -> None:
+    assert publish(admin, workbook(form_id=form_id, version="1")).status_code == 303
+    page = admin.get("/admin/forms").get_data(as_text=True)
+    link = re.search(
+        rf'<tr data-form="{re.escape(html.escape(form_id))}">.*?href="([^"]+)"', page, re.S
+    )
+    address = html.unescape(link.group(1))
+    assert admin.get(address).status_code == 200
+    response = post(admin, f"{address}/state", {"state": "off"})
+    assert response.status_code == 303
+    assert "Không giao cho tình nguyện viên" in text_of(admin.get(address).get_data(as_text=True))

@@ -144,7 +144,7 @@ def publish() -> Any:
     )
 
 
-@bp.get("/admin/forms/<form_id>")
+@bp.get("/admin/forms/<path:form_id>")
 @login_required("admin")
 def form_page(form_id: str) -> Any:
     found = forms.form_overview(get_db(), me()["commune_id"], form_id)
@@ -159,7 +159,7 @@ def form_page(form_id: str) -> Any:
     )
 
 
-@bp.post("/admin/forms/<form_id>/state")
+@bp.post("/admin/forms/<path:form_id>/state")
 @login_required("admin")
 def form_state(form_id: str) -> Any:
     check_csrf()
