@@ -18,6 +18,7 @@ def followup_rows(question: str = "Ghi chú lần thăm") -> list[tuple[Any, ...
         ("today", "ngay", None, None, None),
         ("select_one co_khong", "gap_ho", "Gặp được hộ?", "Met the household?", "yes"),
         ("text", "ghi_chu", question, "Visit notes", None),
+        ("image", "anh", "Ảnh nhà", "Photo of the house", None),
         ("begin_repeat", "nguoi_giup", "Người được giúp", "People helped", None),
         ("text", "ten", "Tên người được giúp", "Name of the person helped", "yes"),
         ("select_one viec", "viec", "Đã giúp việc gì?", "What was done?", "yes"),

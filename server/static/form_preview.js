@@ -46,6 +46,16 @@ async function start() {
   prev.addEventListener('click', () => move(-1));
   next.addEventListener('click', () => move(1));
   root.replaceChildren(el('div', { class: 'form-head' }, el('h1', { text: form.title })), title, body, el('div', { class: 'step-nav' }, prev, next));
+  // A photo taken here would be kept in this browser's copy of the collector's storage (the
+  // same origin): the preview takes none, and says nothing is stored.
+  body.addEventListener('click', (e) => { if (e.target.matches?.('input[type=file]')) e.preventDefault(); }, true);
+  body.addEventListener('change', (e) => {
+    if (!e.target.matches?.('input[type=file]')) return;
+    e.stopPropagation();
+    e.target.value = '';
+    const note = e.target.parentElement.querySelector('.photo-note');
+    if (note) note.textContent = root.dataset.noPhoto;
+  }, true);
   view.mount();
   update();
   root.dataset.ready = '1';

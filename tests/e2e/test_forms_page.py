@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from server.domain.db import connect
 from tests.e2e.collector import Collector
@@ -85,6 +86,15 @@ def test_an_admin_checks_previews_and_publishes_a_form_the_phone_then_offers(
     preview = frame.locator('[data-path="gap_ho"]')
     expect(preview).to_contain_text("Gặp được hộ?")
     preview.locator('input[value="co"]').check()
+    photo = tmp_path / "nha.png"
+    Image.new("RGB", (40, 30), "green").save(photo)
+    frame.locator('[data-path="anh"] input[type=file]').set_input_files(str(photo))
+    frame.locator('[data-path="ghi_chu"] input, [data-path="ghi_chu"] textarea').first.fill("thử")
+    expect(frame.locator('[data-path="anh"] .photo-note')).to_have_text(
+        "Khi xem trước không chụp ảnh: không lưu gì cả."
+    )
+    databases = desk.evaluate("async () => (await indexedDB.databases()).map((d) => d.name)")
+    assert "gocua" not in databases  # the preview kept neither the photo nor anything else
     frame.locator("#next").click()
     frame.locator('[data-add="nguoi_giup"]').click()
     expect(frame.locator('[data-path="nguoi_giup[0].ten"]')).to_contain_text("Tên người được giúp")
