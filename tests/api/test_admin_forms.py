@@ -186,7 +186,10 @@ def test_publishing_checks_the_form_again(admin: Any, db: Any) -> None:
     page = upload(admin, workbook()).get_data(as_text=True)
     tampered = json.loads(definition_of(page))
     tampered["survey"].append(dict(zip(["type", "name", "label"], REFUSED_TYPE[:3], strict=True)))
-    for sent in (json.dumps(tampered), "{not json", "[]", json.dumps({"settings": 3}), ""):
+    response = post(admin, "/admin/forms/publish", {"definition": json.dumps(tampered)})
+    assert response.status_code == 422
+    assert "geoshape" in text_of(response.get_data(as_text=True))  # what refuses it, named
+    for sent in ("{not json", "[]", json.dumps({"settings": 3}), "", "[" * 100_000):
         response = post(admin, "/admin/forms/publish", {"definition": sent})
         assert response.status_code == 422, sent
     assert versions(db) == []

@@ -114,10 +114,10 @@ def publish() -> Any:
     check_csrf()
     try:
         definition, _ = check_definition(json.loads(request.form.get("definition", "")))
+    except FormRefused as refused:  # a ValueError too: named first
+        return render_template("admin/form_check.html", filename="", refused=refused.finding), 422
     except (ValueError, RecursionError):
         raise Refused("forms.publish_unreadable", 422) from None
-    except FormRefused as refused:
-        return render_template("admin/form_check.html", filename="", refused=refused.finding), 422
     db, commune_id = get_db(), me()["commune_id"]
     try:
         with write_transaction(db):
