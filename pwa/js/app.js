@@ -6,7 +6,7 @@ import { lang, loadMessages, say, setLang, t } from './i18n.js';
 import { go, state } from './nav.js';
 import { backupFile, recordsToRestore, waitingCount, withHouseholds } from './records.js';
 import {
-  AuthError, CHECK_EVERY, HttpError, backoffDelay, checkDelay, checkServer, enroll, reach, reachEvents, reachState, syncNow,
+  AuthError, CHECK_EVERY, HttpError, checkDelay, checkServer, enroll, reach, reachEvents, reachState, retryDelay, syncNow,
 } from './sync.js';
 import './screens/enroll.js';
 import './screens/home.js';
@@ -85,7 +85,8 @@ async function sync(reason) {
     if (reason === 'button') toast(say(errorMessage(e)), 'error');
     if (!(e instanceof AuthError)) {
       // Try again by itself later, further apart each time, up to five minutes.
-      retryTimer = setTimeout(() => { retryTimer = null; sync('retry'); }, Math.max(5000, backoffDelay(++failures)));
+      // A busy server's Retry-After is the least wait (sync.js: retryDelay).
+      retryTimer = setTimeout(() => { retryTimer = null; sync('retry'); }, Math.max(5000, retryDelay(++failures, e)));
     }
   } finally {
     state.syncing = false;
