@@ -78,6 +78,8 @@ def _init(echo: bool, demo: bool) -> dict[str, Any] | None:
             " a province: gocua user add-province-admin USERNAME --name NAME"
             " --province CODE."
         )
+    # `serve` forks its workers next: no connection may be carried across a fork.
+    db.close()
     return admin
 
 
@@ -101,11 +103,14 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
     import waitress
 
     from server import StartRefused, create_app
+    from server.cli.workers import listening_socket, serve_forked
     from server.web.admission import threads_for
 
     current = settings.load()
     options = proxy_options(current)
     threads = threads or threads_for(current.sync_slots)
+    if current.workers < 1:
+        raise click.ClickException(f"GOCUA_WORKERS must be 1 or more, not {current.workers}")
     _init(echo=False, demo=demo)
     base = _public_url(host, port)
     click.echo("")
@@ -127,16 +132,24 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
         app = create_app({"PROXY_HOPS": 0})
     except StartRefused as refused:
         raise click.ClickException(str(refused)) from None
-    waitress.serve(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="gocua",
+    served = {
+        "threads": threads,
+        "ident": "gocua",
         # Waitress's 100 left half of 200 phones at dusk unanswered, their connections not
         # even accepted; the sync bound, not the connection count, now says when it is full.
-        connection_limit=CONNECTION_LIMIT,
+        "connection_limit": CONNECTION_LIMIT,
         **options,
+    }
+    if current.workers == 1:
+        waitress.serve(app, host=host, port=port, **served)
+        return
+    try:
+        sock = listening_socket(host, port)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
+    click.echo(f"{current.workers} worker processes on http://{host}:{port}")
+    serve_forked(
+        lambda shared: waitress.serve(app, sockets=[shared], **served), sock, current.workers
     )
 
 

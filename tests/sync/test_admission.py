@@ -7,6 +7,7 @@ batches again, and every record arrives exactly once."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ pytestmark = pytest.mark.slow
 PHONES = 5
 
 
-def _server(data_dir: Path) -> tuple[ServerProcess, str, list[str]]:
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[ServerProcess, str, list[str]]]:
+    data_dir = tmp_path / "server"
     server = ServerProcess(data_dir, extra_env={"GOCUA_SYNC_SLOTS": "1"})
     data_dir.mkdir(parents=True)
     server.cli("init", "--demo")
@@ -36,13 +39,16 @@ def _server(data_dir: Path) -> tuple[ServerProcess, str, list[str]]:
     phone = SyncClient(server.base)
     body = phone.enroll(server.cli("enroll").strip().splitlines()[-1].split("#enroll=")[1])
     villages = [v["id"] for v in body["villages"]]
-    return server, phone.token or "", villages
+    try:
+        yield server, phone.token or "", villages
+    finally:
+        server.stop()
 
 
 def test_a_saturated_server_answers_503_with_retry_after_and_loses_or_doubles_nothing(
-    tmp_path: Path,
+    tmp_path: Path, served: tuple[ServerProcess, str, list[str]]
 ) -> None:
-    server, token, villages = _server(tmp_path / "server")
+    server, token, villages = served
     reviewer = requests.Session()
     assert login(reviewer, server.base, "canbo", PASSWORD) == 302
     batches = [[record(villages[i % len(villages)]) for _ in range(3)] for i in range(PHONES)]
@@ -118,4 +124,3 @@ def test_a_saturated_server_answers_503_with_retry_after_and_loses_or_doubles_no
         stored = [r[0] for r in db.execute("SELECT id FROM records ORDER BY id").fetchall()]
         revisions = db.execute("SELECT count(*) FROM revisions").fetchone()[0]
     assert stored == sent and revisions == len(sent)
-    server.stop()
