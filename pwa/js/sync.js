@@ -100,11 +100,12 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.round(random() * Math.min(300_000, 1000 * 2 ** attempt));
 }
 
-/** The wait before trying again: the backoff, and never less than the server's Retry-After
- * (a busy server's 503, a 429), up to the same five minutes. */
+/** The wait before trying again: what the server asked (Retry-After: a busy server's 503, a
+ * 429; at least a second, at most five minutes), else the backoff. The server knows its load:
+ * a growing backoff on top left it idle while phones it had turned away slept ever longer. */
 export function retryDelay(attempt, error, random = Math.random) {
-  const asked = Math.min(300_000, 1000 * (error?.retryAfter || 0));
-  return Math.max(backoffDelay(attempt, random), asked);
+  const asked = error?.retryAfter || 0;
+  return asked > 0 ? Math.min(300_000, Math.max(1000, 1000 * asked)) : backoffDelay(attempt, random);
 }
 
 async function call(path, { method = 'GET', body } = {}) {

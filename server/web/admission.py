@@ -4,8 +4,8 @@ volunteer can act on) instead of waiting a minute in a queue. Nothing of it was 
 so the phone keeps its records and sends the same batch again; a repeated batch is answered
 ``duplicate``, never stored twice.
 
-Staff pages never pass through the gate, and sync may hold at most ``2 × slots`` of the
-process's threads (``slots`` at work, as many waiting a little for one): the rest are the
+Staff pages never pass through the gate, and sync may hold at most ``3 × slots`` of the
+process's threads (``slots`` at work, twice as many waiting a little for one): the rest are the
 reviewers', so a page is never queued behind bulk sync.
 """
 
@@ -22,17 +22,20 @@ from server.web.errors import error_response
 BULK_ENDPOINTS = frozenset({"api.push", "api.pull"})
 # How long a request may wait for a slot before it is turned away: a batch takes well under a
 # second at work, so a wait this long means the server is saturated.
-WAIT_SECONDS = 2.0
+WAIT_SECONDS = 5.0
+# Requests that may wait for a slot, per slot: enough that a slot freed finds the next batch
+# already read, so the server never idles while phones sleep on a Retry-After.
+QUEUE_PER_SLOT = 8
 # Retry-After spreads the phones it turns away over a few seconds, so they do not all come back
 # in the same instant.
-RETRY_AFTER_SECONDS = (2, 6)
+RETRY_AFTER_SECONDS = (1, 4)
 # Threads a process keeps for everything that is not bulk sync (staff pages, enrollment, health).
 STAFF_THREADS = 4
 
 
 def threads_for(slots: int) -> int:
     """waitress threads for a process with this many sync slots (0: no bound, as before)."""
-    return 2 * slots + STAFF_THREADS if slots > 0 else 8
+    return (1 + QUEUE_PER_SLOT) * slots + STAFF_THREADS if slots > 0 else 8
 
 
 class Gate:
@@ -65,7 +68,7 @@ def install(app: Flask, slots: int) -> None:
     """Bound the app's sync work to ``slots`` requests at once (0 or less: no bound)."""
     if slots <= 0:
         return
-    gate = Gate(slots, queue=slots, wait=WAIT_SECONDS)
+    gate = Gate(slots, queue=QUEUE_PER_SLOT * slots, wait=WAIT_SECONDS)
     app.extensions["gocua_admission"] = gate
 
     @app.before_request

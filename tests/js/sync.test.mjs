@@ -22,12 +22,14 @@ test('backoff grows with the attempt, has jitter and stops at five minutes', () 
   assert.equal(backoffDelay(3, () => 0.5), 4000);
 });
 
-test('a busy server\'s Retry-After is the least wait before trying again, up to five minutes', () => {
+test('a busy server\'s Retry-After is the wait before trying again, within a second and five minutes', () => {
   const busy = new HttpError(503, { code: 'server_busy' }, retryAfterSeconds('4'));
   assert.equal(retryDelay(0, busy, () => 0), 4000); // the backoff alone would not wait at all
   assert.equal(retryDelay(0, busy, () => 1), 4000);
-  assert.equal(retryDelay(4, busy, () => 1), 16_000); // a longer backoff stands
+  assert.equal(retryDelay(6, busy, () => 1), 4000); // nor grow to a minute while the server waits
   assert.equal(retryDelay(0, new HttpError(429, null, retryAfterSeconds('3600')), () => 0), 300_000);
+  assert.equal(retryDelay(0, new HttpError(503, null, retryAfterSeconds('0.01')), () => 0), 1000);
+  assert.equal(retryDelay(3, new HttpError(500, null), () => 1), 8000); // no Retry-After: the backoff
   assert.equal(retryDelay(2, new Error('network'), () => 0.5), 2000);
   for (const header of [null, '', 'soon', '-5', 'Wed, 21 Oct 2026 07:28:00 GMT']) {
     assert.equal(retryAfterSeconds(header), 0, String(header));
