@@ -94,7 +94,7 @@ def _init(echo: bool, demo: bool) -> dict[str, Any] | None:
     "--threads",
     type=click.IntRange(1, 256),
     default=None,
-    show_default="3 × GOCUA_SYNC_SLOTS + 4 (8 with no bound)",
+    show_default="9 × GOCUA_SYNC_SLOTS + 4 (8 with no bound)",
     help="Threads of each process.",
 )
 @_DEMO

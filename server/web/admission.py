@@ -4,9 +4,9 @@ volunteer can act on) instead of waiting a minute in a queue. Nothing of it was 
 so the phone keeps its records and sends the same batch again; a repeated batch is answered
 ``duplicate``, never stored twice.
 
-Staff pages never pass through the gate, and sync may hold at most ``3 × slots`` of the
-process's threads (``slots`` at work, twice as many waiting a little for one): the rest are the
-reviewers', so a page is never queued behind bulk sync.
+Staff pages never pass through the gate, and sync may hold at most ``9 × slots`` of the
+process's threads (``slots`` at work, eight times as many waiting a little for one): the rest
+are the reviewers', so a page is never queued behind bulk sync.
 """
 
 from __future__ import annotations
