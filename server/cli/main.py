@@ -109,8 +109,10 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
     current = settings.load()
     options = proxy_options(current)
     threads = threads or threads_for(current.sync_slots)
-    if current.workers < 1:
-        raise click.ClickException(f"GOCUA_WORKERS must be 1 or more, not {current.workers}")
+    if not 1 <= current.workers <= MAX_WORKERS:
+        raise click.ClickException(
+            f"GOCUA_WORKERS must be from 1 to {MAX_WORKERS}, not {current.workers}"
+        )
     _init(echo=False, demo=demo)
     base = _public_url(host, port)
     click.echo("")
@@ -154,6 +156,7 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
 
 
 CONNECTION_LIMIT = 1000
+MAX_WORKERS = 64
 
 
 FORWARDED_HEADERS = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}

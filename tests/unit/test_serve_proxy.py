@@ -81,3 +81,19 @@ def test_a_negative_hop_count_is_refused(monkeypatch):
     monkeypatch.setenv("GOCUA_PROXY_HOPS", "-1")
     with pytest.raises(Exception, match="GOCUA_PROXY_HOPS"):
         proxy_options(settings.load())
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "65", "many"])
+def test_a_number_of_workers_out_of_bounds_stops_the_server_with_a_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, workers: str
+) -> None:
+    from click.testing import CliRunner
+
+    from server.cli.main import main
+
+    monkeypatch.setenv("GOCUA_WORKERS", workers)
+    monkeypatch.setenv("GOCUA_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 1
+    assert "GOCUA_WORKERS must be" in result.output
+    assert not (tmp_path / "gocua.db").exists()  # refused before anything was set up
