@@ -84,8 +84,8 @@ async function sync(reason) {
     state.notice = { kind: 'error', ...errorMessage(e) };
     if (reason === 'button') toast(say(errorMessage(e)), 'error');
     if (!(e instanceof AuthError)) {
-      // Try again by itself later, further apart each time, up to five minutes.
-      // A busy server's Retry-After is the least wait (sync.js: retryDelay).
+      // Try again by itself later, further apart each time, up to five minutes; or when a busy
+      // server said to (its Retry-After, sync.js: retryDelay), but not within five seconds.
       retryTimer = setTimeout(() => { retryTimer = null; sync('retry'); }, Math.max(5000, retryDelay(++failures, e)));
     }
   } finally {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 from flask import Flask, Response, g, request
 
@@ -26,9 +27,9 @@ WAIT_SECONDS = 5.0
 # Requests that may wait for a slot, per slot: enough that a slot freed finds the next batch
 # already read, so the server never idles while phones sleep on a Retry-After.
 QUEUE_PER_SLOT = 8
-# Retry-After spreads the phones it turns away over a few seconds, so they do not all come back
-# in the same instant.
-RETRY_AFTER_SECONDS = (1, 4)
+# Retry-After: about when the requests waiting now will be done, spread over ±50% so that the
+# phones turned away do not all come back in the same instant; within these bounds.
+RETRY_AFTER_SECONDS = (1, 30)
 # Threads a process keeps for everything that is not bulk sync (staff pages, enrollment, health).
 STAFF_THREADS = 4
 
@@ -39,29 +40,48 @@ def threads_for(slots: int) -> int:
 
 
 class Gate:
-    """At most ``slots`` holders at once; up to ``queue`` more wait at most ``wait`` seconds."""
+    """At most ``slots`` holders at once; up to ``queue`` more wait for one, but only those that
+    would get one within ``wait`` seconds: how long a slot is held is measured as it goes, so
+    a request that could not be served in time is told so at once, not after waiting."""
 
     def __init__(self, slots: int, queue: int, wait: float) -> None:
         self._slots = threading.BoundedSemaphore(slots)
         self._lock = threading.Lock()
         self._waiting = 0
-        self.queue, self.wait = queue, wait
+        self._held = 0.0  # seconds a slot is held, a moving average (0: not known yet)
+        self.slots, self.queue, self.wait = slots, queue, wait
 
-    def enter(self) -> bool:
+    def expected_wait(self, ahead: int) -> float:
+        """Seconds until a request with ``ahead`` others waiting before it gets a slot."""
+        return (ahead + 1) * self._held / self.slots
+
+    def enter(self) -> float | None:
+        """The time the slot was taken (give it to ``leave``), or None: turned away."""
         if self._slots.acquire(blocking=False):
-            return True
+            return time.monotonic()
         with self._lock:
-            if self._waiting >= self.queue:
-                return False
+            if self._waiting >= self.queue or self.expected_wait(self._waiting) > self.wait:
+                return None
             self._waiting += 1
         try:
-            return self._slots.acquire(timeout=self.wait)
+            return time.monotonic() if self._slots.acquire(timeout=self.wait) else None
         finally:
             with self._lock:
                 self._waiting -= 1
 
-    def leave(self) -> None:
+    def leave(self, entered: float) -> None:
+        held = time.monotonic() - entered
+        with self._lock:
+            self._held = held if not self._held else 0.8 * self._held + 0.2 * held
         self._slots.release()
+
+    def retry_after(self) -> int:
+        """Seconds to come back: about when the requests now waiting are done, spread so that
+        phones turned away together come back apart."""
+        with self._lock:
+            drain = self.expected_wait(self._waiting)
+        low, high = RETRY_AFTER_SECONDS
+        return max(low, min(high, round(drain * random.uniform(0.5, 1.5))))
 
 
 def install(app: Flask, slots: int) -> None:
@@ -75,15 +95,17 @@ def install(app: Flask, slots: int) -> None:
     def _admit() -> Response | None:
         if request.endpoint not in BULK_ENDPOINTS:
             return None
-        if not gate.enter():
-            seconds = random.randint(*RETRY_AFTER_SECONDS)
+        entered = gate.enter()
+        if entered is None:
+            seconds = gate.retry_after()
             response = error_response(503, "server_busy", seconds=seconds)
             response.headers["Retry-After"] = str(seconds)
             return response
-        g.sync_slot = True
+        g.sync_slot = entered
         return None
 
     @app.teardown_request
     def _release(_error: BaseException | None) -> None:
-        if g.pop("sync_slot", False):
-            gate.leave()
+        entered = g.pop("sync_slot", None)
+        if entered is not None:
+            gate.leave(entered)
