@@ -113,6 +113,11 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
         raise click.ClickException(
             f"GOCUA_WORKERS must be from 1 to {MAX_WORKERS}, not {current.workers}"
         )
+    if not 0 <= current.sync_slots <= MAX_SYNC_SLOTS:
+        raise click.ClickException(
+            f"GOCUA_SYNC_SLOTS must be from 0 (no bound) to {MAX_SYNC_SLOTS},"
+            f" not {current.sync_slots}"
+        )
     _init(echo=False, demo=demo)
     base = _public_url(host, port)
     click.echo("")
@@ -157,6 +162,7 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
 
 CONNECTION_LIMIT = 1000
 MAX_WORKERS = 64
+MAX_SYNC_SLOTS = 16  # threads_for(16): 148 threads a process
 
 
 FORWARDED_HEADERS = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}

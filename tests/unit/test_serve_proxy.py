@@ -83,17 +83,23 @@ def test_a_negative_hop_count_is_refused(monkeypatch):
         proxy_options(settings.load())
 
 
-@pytest.mark.parametrize("workers", ["0", "-1", "65", "many"])
-def test_a_number_of_workers_out_of_bounds_stops_the_server_with_a_message(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, workers: str
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        *(("GOCUA_WORKERS", v) for v in ("0", "-1", "65", "many")),
+        *(("GOCUA_SYNC_SLOTS", v) for v in ("-1", "17", "many")),
+    ],
+)
+def test_workers_or_sync_slots_out_of_bounds_stop_the_server_with_a_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, name: str, value: str
 ) -> None:
     from click.testing import CliRunner
 
     from server.cli.main import main
 
-    monkeypatch.setenv("GOCUA_WORKERS", workers)
+    monkeypatch.setenv(name, value)
     monkeypatch.setenv("GOCUA_DATA_DIR", str(tmp_path))
     result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code == 1
-    assert "GOCUA_WORKERS must be" in result.output
+    assert f"{name} must be" in result.output
     assert not (tmp_path / "gocua.db").exists()  # refused before anything was set up
