@@ -596,7 +596,11 @@ def m009_packed_answers(db: sqlite_utils.Database) -> None:
     The conversion changes no answer, so nothing that follows a change of answers hears of
     it: the triggers that queue a record's indicator recount and tell the upstream of an
     erased revision are set aside while the rows are rewritten, and put back as they were.
-    ``records_village`` goes: ``records_list_village`` begins with the same columns."""
+
+    Three of the records' indexes go: ``records_village`` (``records_list_village`` begins
+    with the same columns), and the outcome's and the "needs help" filter's own list indexes:
+    a column of a few common values narrows the list little, and ``records_list`` carries
+    both columns, so those filters read that index alone, newest first, as the others do."""
     # The JSON text is packed as it is, byte for byte: every revision reads back identical.
     db.conn.create_function("pack_answers", 1, answers.pack, deterministic=True)
     _run(
@@ -621,6 +625,8 @@ def m009_packed_answers(db: sqlite_utils.Database) -> None:
                 NEW.record_id, NEW.rev, (SELECT commune_id FROM records WHERE id = NEW.record_id));
         END;
         DROP INDEX records_village;
+        DROP INDEX records_list_outcome;
+        DROP INDEX records_list_help;
         """,
     )
     _run(db, _M009_REPORTS)

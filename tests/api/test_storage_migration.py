@@ -43,6 +43,10 @@ def as_before_m009(db: Any) -> None:
         " NEW.record_id, NEW.rev, (SELECT commune_id FROM records WHERE id = NEW.record_id));"
         " END",
         "CREATE INDEX records_village ON records(commune_id, village_id, received_at)",
+        "CREATE INDEX records_list_outcome ON records(commune_id, outcome, received_at, id,"
+        " village_id, user_id, review_state, needs_help)",
+        "CREATE INDEX records_list_help ON records(commune_id, needs_help, received_at, id,"
+        " village_id, user_id, review_state, outcome)",
         "ALTER TABLE report_facts ADD COLUMN contrib TEXT NOT NULL DEFAULT '{}'",
         "CREATE INDEX report_facts_commune ON report_facts(commune_id, user_id)",
     ):
