@@ -8,8 +8,9 @@ in a process of its own, and this checkout's), a fresh database gets one commune
 villages with a volunteer each, N register households and N records straight into the tables
 (bulk INSERTs, every trigger firing, as bench/sync_pull.py builds its feed), their answers
 drawn from 500 generated households (bench/storage_size.py's; 6 in 100 nobody home). Every
-record is then counted by that code's own ``refresh_dirty`` (each distinct household's indicators computed once: the bench is about
-reading the sums, not making them). Then, through the Flask app as a reviewer:
+record is then counted by that code's own ``refresh_dirty`` (each distinct household's
+indicators computed once: the bench is about reading the sums, not making them). Then,
+through the Flask app as a reviewer:
 
 - warm: ``/reports/`` five times, the median (target <= 200 ms at 1M);
 - after a sync: 3,000 more records stored, then the first view (this code shows the figures it
