@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import sqlite_utils
 
@@ -59,6 +60,8 @@ def wait(db: sqlite_utils.Database, timeout: float | None = None) -> bool:
 
 def _work(path: str) -> None:
     try:
+        if not Path(path).exists():
+            return  # gone (a test's folder): connect() would make it again
         db = connect(path)
         try:
             refresh_dirty(db, batch=BATCH)
