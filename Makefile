@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 NGINX    := /usr/sbin/nginx
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast lint bench chromium nginx clean
+.PHONY: run test test-fast lint bench chromium nginx java clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -37,6 +37,13 @@ nginx:
 	@test -x $(NGINX) || { $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends nginx; }
 
+# Debian's Java runs ODK Validate (the jar ships with pyxform) over the XForms served to ODK
+# Collect, in tests/sync/test_openrosa.py.
+java:
+	@command -v java >/dev/null || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
+	  default-jre-headless; }
+
 # The JavaScript linter and axe-core (the browser tests' accessibility checker), exactly as
 # package-lock.json pins them; reinstalled only when the lock (or package.json) changes.
 $(NODE_OK): package.json package-lock.json
@@ -47,9 +54,9 @@ lint: $(TEST_OK) $(NODE_OK)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(ESLINT) pwa tests/js
+	$(ESLINT) pwa tests/js server/static
 
-test: $(TEST_OK) $(NODE_OK) chromium nginx lint
+test: $(TEST_OK) $(NODE_OK) chromium nginx java lint
 	$(VENV)/bin/pytest
 	node --test tests/js/
 

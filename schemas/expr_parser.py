@@ -13,7 +13,8 @@ The grammar is XPath 1.0's expression grammar cut down to what XLSForm authors w
 
 Location paths (``/data/x``, ``../x``, bare ``x``), predicates, ``|`` and variables are not part
 of the language: XLSForm refers to answers with ``${name}`` only. ``..`` is accepted solely as the
-argument of ``position(..)``. Numbers have no exponent (XPath has none), strings have no escapes.
+argument of ``position(..)``; ``jr:`` is the one namespace prefix, for ``jr:choice-name``.
+Numbers have no exponent (XPath has none), strings have no escapes.
 ``and``/``or``/``div``/``mod`` are operators wherever an operator may stand, as XPath's lexing rule
 says; an NCName may contain ``-`` only between letters so that ``5 div-1`` still means ``5 div -1``.
 
@@ -74,13 +75,53 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "max": (1, None),
     "count": (1, 1),
     "sum": (1, 1),
-    "position": (1, 1),
+    "position": (0, 1),
     "decimal-date-time": (1, 1),
     "format-date": (2, 2),
+    "format-date-time": (2, 2),
+    "date": (1, 1),
+    "date-time": (1, 1),
+    "decimal-time": (1, 1),
+    "substring": (2, 3),
+    "substring-before": (2, 2),
+    "substring-after": (2, 2),
+    "translate": (3, 3),
+    "normalize-space": (1, 1),
+    "ends-with": (2, 2),
+    "boolean-from-string": (1, 1),
+    "pow": (2, 2),
+    "sqrt": (1, 1),
+    "exp": (1, 1),
+    "exp10": (1, 1),
+    "log": (1, 1),
+    "log10": (1, 1),
+    "pi": (0, 0),
+    "sin": (1, 1),
+    "cos": (1, 1),
+    "tan": (1, 1),
+    "asin": (1, 1),
+    "acos": (1, 1),
+    "atan": (1, 1),
+    "atan2": (2, 2),
+    "area": (1, 1),
+    "distance": (1, 1),
+    "geofence": (2, 2),
+    "selected-at": (2, 2),
+    "checklist": (2, None),
+    "weighted-checklist": (2, None),
+    "count-non-empty": (1, 1),
+    "once": (1, 1),
+    "digest": (2, 3),
+    "base64-decode": (1, 1),
+    "uuid": (0, 1),
+    "random": (0, 0),
+    "randomize": (1, 2),
+    "indexed-repeat": (3, None),
+    "jr:choice-name": (2, 2),
 }
 
 # Functions whose argument is a node-set and so must be written as a reference.
-_NODESET_ARG = frozenset({"count", "sum"})
+_NODESET_ARG = frozenset({"count", "sum", "count-non-empty"})
 _MAX_DEPTH = 64
 
 
@@ -153,7 +194,7 @@ _TOKEN = re.compile(
   | (?P<dot>\.)
   | (?P<str>'[^']*'|"[^"]*")
   | (?P<op>!=|<=|>=|[=<>+\-*(),])
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*)
+  | (?P<name>(?:jr:)?[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*)
 """,
     re.VERBOSE,
 )
@@ -318,9 +359,26 @@ class _Parser:
             )
         if name in _NODESET_ARG and not isinstance(args[0], Ref | Current):
             raise ExpressionError("type", f"{name}() needs a ${{reference}} (position {pos})", pos)
-        if name == "position" and not isinstance(args[0], Parent):
+        if name == "position" and args and not isinstance(args[0], Parent):
             raise ExpressionError(
-                "type", f"position() only supports position(..) (position {pos})", pos
+                "type",
+                f"position() only supports position() and position(..) (position {pos})",
+                pos,
+            )
+        if (name == "weighted-checklist" and len(args) % 2) or (
+            name == "indexed-repeat" and not len(args) % 2
+        ):
+            what = (
+                "a weight for each response"
+                if name == "weighted-checklist"
+                else "an index for each repeat"
+            )
+            raise ExpressionError("arity", f"{name}() needs {what} (position {pos})", pos)
+        if name == "indexed-repeat" and not all(isinstance(a, Ref) for a in (args[0], *args[1::2])):
+            raise ExpressionError(
+                "type",
+                f"indexed-repeat() needs ${{references}} to a field and repeats (position {pos})",
+                pos,
             )
         return Call(name, tuple(args))
 

@@ -6,9 +6,13 @@ or a ``list`` (a node-set: the values of its nodes, in document order). Conversi
 decided here once so that the JavaScript engine (pwa/js/expr.js) can copy them exactly:
 
 * string -> number accepts only XPath's ``-?digits(.digits)?`` with surrounding spaces, tabs or
-  line breaks: ``''``, ``'1e3'``, ``'+1'`` and ``'Infinity'`` are NaN. A ``YYYY-MM-DD`` string is
-  the number of days since 1970-01-01 and a ``YYYY-MM-DDTHH:MM[:SS[.fff]][Z|+HH:MM]`` string the
-  fractional days (UTC; no offset means UTC), as JavaRosa converts its date values.
+  line breaks: ``''``, ``'1e3'``, ``'+1'`` and ``'Infinity'`` are NaN. A ``YYYY-MM-DD`` or
+  ``YYYY-MM-DDTHH:MM[:SS[.fff]][Z|+HH:MM]`` string is the instant it names, in days since
+  1970-01-01T00:00Z. A date, and a datetime without an offset, are read in LOCAL time (the
+  process's zone on the server, the phone's own zone on the phone), as ODK's evaluators read them:
+  ``'2018-01-01' + 1`` is a whole number only where local time is UTC. A local time that a clock
+  change skips or repeats is read with the offset from before the change (ECMAScript's rule).
+* a number used as a date is that many days after 1970-01-01T00:00Z, shown in local time.
 * number -> string: integers without ``.0``, ``NaN``, ``Infinity``, ``-Infinity``; other numbers
   use the shortest digits that read back exactly, laid out as ECMAScript's Number::toString does
   (exponent form below 1e-6 and from 1e21), so that both engines print the same text.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import lru_cache
@@ -70,12 +75,25 @@ def to_number(value: Value) -> float:
     return NAN
 
 
-@lru_cache(maxsize=8192)
 def _string_to_number(text: str) -> float:
-    m = _NUMBER.fullmatch(text)
-    if m:
-        return float(m.group(1))
+    plain = _plain_number(text)
+    if plain is not None:
+        return plain
+    # The zone is part of the key, for a date's value follows the local zone, which time.tzset()
+    # may change; its names and offsets stand for it (reading the TZ variable each time costs
+    # more than the cache saves).
+    return _date_number(text, time.tzname, time.timezone, time.altzone)
+
+
+@lru_cache(maxsize=8192)
+def _date_number(text: str, *_zone: object) -> float:
     return date_to_days(text)
+
+
+@lru_cache(maxsize=8192)
+def _plain_number(text: str) -> float | None:
+    m = _NUMBER.fullmatch(text)
+    return float(m.group(1)) if m else None
 
 
 def to_string(value: Value) -> str:
@@ -165,19 +183,19 @@ def _valid_date(y: int, m: int, d: int) -> bool:
     return 1 <= d <= _DAYS_IN_MONTH[m - 1] + (m == 2 and leap)
 
 
-def parse_datetime(text: str) -> tuple[int, int, int, int, int, int, float, int] | None:
-    """``(y, m, d, hour, minute, second, fraction, offset_seconds)`` of a date/datetime string."""
+def parse_datetime(text: str) -> tuple[int, int, int, int, int, int, float, int | None] | None:
+    """``(y, m, d, hour, minute, second, fraction, offset_seconds or None for local time)``."""
     m = _DATE.fullmatch(text)
     if m:
         y, mo, d = int(m[1]), int(m[2]), int(m[3])
-        return (y, mo, d, 0, 0, 0, 0.0, 0) if _valid_date(y, mo, d) else None
+        return (y, mo, d, 0, 0, 0, 0.0, None) if _valid_date(y, mo, d) else None
     m = _DATETIME.fullmatch(text)
     if not m:
         return None
     y, mo, d, hh, mi = int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5])
     ss = int(m[6]) if m[6] else 0
     frac = float("0" + m[7]) if m[7] else 0.0
-    offset = 0
+    offset: int | None = 0 if m[8] else None
     if m[8] and m[8] != "Z":
         zone = m[8].replace(":", "")
         oh, om = int(zone[1:3]), int(zone[3:5])
@@ -189,49 +207,121 @@ def parse_datetime(text: str) -> tuple[int, int, int, int, int, int, float, int]
     return y, mo, d, hh, mi, ss, frac, offset
 
 
-def date_to_days(text: str) -> float:
-    """Days (fractional for a datetime) since 1970-01-01T00:00Z, or NaN for anything else."""
+def local_offset(epoch_seconds: float) -> int:
+    """Seconds east of UTC of the local zone at an instant (pwa/js/expr.js asks Date the same)."""
+    try:
+        return time.localtime(math.floor(epoch_seconds)).tm_gmtoff
+    except (OverflowError, OSError, ValueError):
+        return 0
+
+
+def local_to_epoch(wall: float) -> float:
+    """The instant at which local clocks show ``wall`` (seconds since 1970 read as if UTC).
+
+    A skipped or repeated wall time takes the offset from before the clock change, as ECMAScript
+    does; both engines apply this same rule to their zone's offsets."""
+    before = local_offset(wall - 86400)
+    if local_offset(wall - before) == before:
+        return wall - before
+    after = local_offset(wall + 86400)
+    if local_offset(wall - after) == after:
+        return wall - after
+    return wall - before
+
+
+def date_to_epoch(text: str) -> float | None:
+    """Seconds since 1970-01-01T00:00Z of a date/datetime string, or None."""
     parts = parse_datetime(text)
     if parts is None:
-        return NAN
+        return None
     y, mo, d, hh, mi, ss, frac, offset = parts
-    days = days_from_civil(y, mo, d)
-    seconds = (hh * 3600 + mi * 60 + ss - offset) + frac
-    return days + seconds / 86400 if seconds else float(days)
+    wall = days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss
+    start = local_to_epoch(wall) if offset is None else wall - offset
+    return start + frac
+
+
+def date_to_days(text: str) -> float:
+    """Days (fractional) since 1970-01-01T00:00Z, local time unless an offset is given; or NaN."""
+    epoch = date_to_epoch(text)
+    return NAN if epoch is None else epoch / 86400
+
+
+# (year, month, day, hour, minute, second, millisecond, weekday with 0 = Sunday)
+Fields = tuple[int, int, int, int, int, int, int, int]
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
+
+
+def _fields_of_wall(days: int, rem: int, milli: int) -> Fields:
+    y, mo, d = civil_from_days(days)
+    return y, mo, d, rem // 3600, rem % 3600 // 60, rem % 60, milli, (days + 4) % 7
+
+
+def local_fields(days: float) -> Fields | None:
+    """The local calendar fields of the instant ``days`` after 1970-01-01T00:00Z (to the ms)."""
+    if not math.isfinite(days) or abs(days) > 3e6:
+        return None
+    ms = math.floor(days * 86400000 + 0.5)
+    secs = math.floor(ms / 1000)
+    wall = secs + local_offset(secs)
+    day = math.floor(wall / 86400)
+    fields = _fields_of_wall(day, wall - day * 86400, ms - secs * 1000)
+    return fields if 0 <= fields[0] <= 9999 else None
+
+
+def date_fields(value: Value) -> Fields | None:
+    """The local fields of a date value: a date/datetime string (one written without an offset
+    keeps the wall-clock time written in it) or a number of days since 1970-01-01T00:00Z."""
+    if type(value) is list:
+        value = value[0] if value else ""  # type: ignore[index]
+    if type(value) is str:
+        parts = parse_datetime(value)  # type: ignore[arg-type]
+        if parts is not None:
+            y, mo, d, hh, mi, ss, frac, offset = parts
+            if offset is not None:
+                return local_fields(date_to_days(value))  # type: ignore[arg-type]
+            day = days_from_civil(y, mo, d)
+            return _fields_of_wall(
+                day, hh * 3600 + mi * 60 + ss, min(999, math.floor(frac * 1000 + 0.5))
+            )
+    return local_fields(to_number(value))
+
+
+def local_iso(fields: Fields, with_time: bool) -> str:
+    """``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SS.sss+HH:MM`` (the local offset at that time)."""
+    y, mo, d, hh, mi, ss, ms, _ = fields
+    day = f"{y:04d}-{mo:02d}-{d:02d}"
+    if not with_time:
+        return day
+    wall = days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss
+    offset = local_offset(local_to_epoch(wall))
+    sign = "-" if offset < 0 else "+"
+    zone = f"{sign}{abs(offset) // 3600:02d}:{abs(offset) % 3600 // 60:02d}"
+    return f"{day}T{hh:02d}:{mi:02d}:{ss:02d}.{ms:03d}{zone}"
 
 
 def format_date(value: Value, fmt: str) -> str:
-    """``format-date``: %Y %m %d %e %H %M %S; other ``%x`` are copied as they are.
-
-    A date/datetime string is formatted with the wall-clock time it was written with; a number
-    is days since 1970-01-01 UTC. Anything that is not a date gives ``''``.
-    """
-    if type(value) is list:
-        value = value[0] if value else ""
-    if type(value) is str:
-        parts = parse_datetime(value)
-        if parts is None:
-            return ""
-        y, mo, d, hh, mi, ss = parts[:6]
-    else:
-        x = to_number(value)
-        if not math.isfinite(x) or abs(x) > 3e6:
-            return ""
-        secs = math.floor(x * 86400 + 0.5)
-        days = secs // 86400
-        rem = secs - days * 86400
-        y, mo, d = civil_from_days(days)
-        hh, mi, ss = rem // 3600, rem % 3600 // 60, rem % 60
-        if not 0 <= y <= 9999:
-            return ""
+    """``format-date``/``format-date-time``: ``%Y %y %m %n %b %d %e %a %H %h %M %S %3``, month and
+    day names in English as Enketo gives them; other ``%x`` are copied as they are. Anything that
+    is not a date gives ``''``."""
+    fields = date_fields(value)
+    if fields is None:
+        return ""
+    y, mo, d, hh, mi, ss, ms, wd = fields
     codes = {
         "Y": f"{y:04d}",
+        "y": f"{y:04d}"[2:],
         "m": f"{mo:02d}",
+        "n": str(mo),
+        "b": MONTHS[mo - 1],
         "d": f"{d:02d}",
         "e": str(d),
+        "a": WEEKDAYS[wd],
         "H": f"{hh:02d}",
+        "h": str(hh),
         "M": f"{mi:02d}",
         "S": f"{ss:02d}",
+        "3": f"{ms:03d}",
     }
     out: list[str] = []
     i = 0

@@ -35,11 +35,19 @@ Decisions where ODK leaves room (JavaScript does the same):
   ``\\d``/``\\w``/``\\b`` are ASCII-only and ``$`` means the very end, as in JavaScript.
 * ``today()`` is ``ctx.today``, else the date part of ``ctx.now``, else the local date;
   ``now()`` is ``ctx.now``, else the local time as ``YYYY-MM-DDTHH:MM:SS.sss+HH:MM``.
-* ``position(..)`` is the 1-based index of the innermost current repeat instance, 1 at top level.
-* ``decimal-date-time(d)`` is ``number(d)``: days since 1970-01-01 for a date or datetime.
-* ``format-date(d, fmt)`` prints a date/datetime string with the wall-clock time written in it
-  (its offset is ignored) and a number as days since 1970-01-01 UTC; other ``%x`` codes are
-  copied unchanged; anything that is not a date gives ``''``.
+* ``position(..)`` is the 1-based index of the innermost current repeat instance, 1 at top level;
+  ``position()`` is that index when the expression belongs to the repeat itself, else 1.
+* ``decimal-date-time(d)`` is ``number(d)``: days since 1970-01-01T00:00Z, a date or a datetime
+  without an offset being read in local time (``expr_values``).
+* ``format-date(d, fmt)`` prints a date/datetime string written without an offset with the
+  wall-clock time written in it, and any other date (an offset, a number) in local time; other
+  ``%x`` codes are copied unchanged; anything that is not a date gives ``''``.
+* ``coalesce`` passes over NaN as over ``''``. ``indexed-repeat(${f}, ${r}, i, ...)`` reads f in
+  the i-th (1-based) instance of r, other repeats staying at the current instance; an index that
+  is not a whole number, or out of range, gives ``''``. ``once(x)`` is the current field's own
+  answer when it has one, else x. ``jr:choice-name(v, '${field}')`` is the label of choice v in
+  ``ctx.choices`` (the form's default language: ``Form.choice_labels``), ``''`` when unknown.
+  The other ODK functions are in ``expr_library``.
 * ``.`` needs ``ctx.current``; without it evaluation fails with code ``no_current``. Unknown
   ``${names}`` fail with ``unknown_field`` whether or not the branch using them is taken.
 """
@@ -54,6 +62,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from schemas import expr_library as lib
 from schemas.expr_parser import (
     Binary,
     Call,
@@ -106,6 +115,8 @@ class Context:
     current: str | None = None
     today: str | None = None
     now: str | None = None
+    # jr:choice-name: field -> choice name -> label (Form.choice_labels: the default language)
+    choices: Mapping[str, Mapping[str, str]] | None = None
     _repeats: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
 
@@ -273,12 +284,37 @@ def _position(c: Context) -> float:
     return float(int(c.position[-1][1]) + 1) if c.position else 1.0
 
 
+def _own_position(c: Context) -> float:
+    # position() is the context node's: a repeat instance's index when the expression belongs
+    # to the repeat itself (its relevant, say), else 1, for a field is the only one of its name.
+    if c.current is not None and c.position and c.position[-1][0] == c.current:
+        return _position(c)
+    return 1.0
+
+
+def _field_of(path: str) -> str:
+    """``'${name}'``, ``'/data/group/name'`` or ``'name'`` -> ``name`` (jr:choice-name's path)."""
+    path = path.strip()
+    if path.startswith("${") and path.endswith("}"):
+        return path[2:-1].strip()
+    return path.rsplit("/", 1)[-1]
+
+
+def _index(value: Value) -> int:
+    n = to_number(value)
+    return int(n) - 1 if math.isfinite(n) and n.is_integer() else -1
+
+
 def _math(f: Callable[[float], float]) -> Callable[[Value], float]:
     def apply(value: Value) -> float:
         x = to_number(value)
         return keep_zero_sign(float(f(x)), x) if math.isfinite(x) else x
 
     return apply
+
+
+def _numeric(f: Callable[[float], float]) -> Callable[[Value], Value]:
+    return lambda a: f(to_number(a))
 
 
 _UNARY: dict[str, Callable[[Value], Value]] = {
@@ -293,6 +329,14 @@ _UNARY: dict[str, Callable[[Value], Value]] = {
     "boolean": to_boolean,
     "not": lambda a: not to_boolean(a),
     "decimal-date-time": to_number,
+    "date": lib.date,
+    "date-time": lib.date_time,
+    "normalize-space": lambda a: lib.normalize_space(to_string(a)),
+    "boolean-from-string": lib.boolean_from_string,
+    "area": lib.area,
+    "distance": lib.distance,
+    "base64-decode": lib.base64_decode,
+    **{name: _numeric(f) for name, f in lib.MATH.items()},
 }
 _BINARY: dict[str, Callable[[Value, Value], Value]] = {
     "selected": _selected,
@@ -300,21 +344,115 @@ _BINARY: dict[str, Callable[[Value, Value], Value]] = {
     "contains": lambda a, b: to_string(b) in to_string(a),
     "starts-with": lambda a, b: to_string(a).startswith(to_string(b)),
     "format-date": lambda d, f: format_date(d, to_string(f)),
+    "format-date-time": lambda d, f: format_date(d, to_string(f)),
+    "ends-with": lambda a, b: to_string(a).endswith(to_string(b)),
+    "substring-before": lambda a, b: lib.substring_before(to_string(a), to_string(b)),
+    "substring-after": lambda a, b: lib.substring_after(to_string(a), to_string(b)),
+    "pow": lambda a, b: lib.js_pow(to_number(a), to_number(b)),
+    "atan2": lambda a, b: math.atan2(to_number(a), to_number(b)),
+    "geofence": lib.geofence,
+    "selected-at": lib.selected_at,
 }
 _NULLARY: dict[str, Fn] = {
     "true": lambda c: True,
     "false": lambda c: False,
     "today": _today,
     "now": _now,
-    "position": _position,
+    "position": _own_position,
+    "pi": lambda c: math.pi,
+    "random": lambda c: lib.random_number(),
+}
+
+
+def _empty(value: Value) -> bool:
+    # NaN is what an empty answer becomes in arithmetic, so coalesce passes over it too.
+    return to_string(value) == "" or (type(value) is float and value != value)
+
+
+def _compile_indexed_repeat(node: Call) -> Fn:
+    field = node.args[0].name  # type: ignore[union-attr]
+    repeats = [a.name for a in node.args[1::2]]  # type: ignore[union-attr]
+    indexes = [_compile(a) for a in node.args[2::2]]
+
+    def indexed(c: Context) -> Value:
+        wanted = {r: _index(f(c)) for r, f in zip(repeats, indexes, strict=True)}
+        position: list[tuple[str, int]] = []
+        for depth, repeat in enumerate(c.fields[field]):
+            if repeat in wanted:
+                position.append((repeat, wanted[repeat]))
+            elif depth < len(c.position) and c.position[depth][0] == repeat:
+                position.append((repeat, int(c.position[depth][1])))
+            else:
+                break
+        if any(index < 0 for _, index in position):
+            return ""
+        inner = Context(data=c.data, fields=c.fields, position=position)
+        inner._repeats = c._repeats
+        return _first(_resolve(inner, field, False))
+
+    return indexed
+
+
+def _choice_name(fa: Fn, fb: Fn) -> Fn:
+    def choice_name(c: Context) -> str:
+        labels = (c.choices or {}).get(_field_of(to_string(fb(c))))
+        return labels.get(to_string(fa(c)).strip(_TRIM), "") if labels else ""
+
+    return choice_name
+
+
+def _once(fa: Fn) -> Fn:
+    def once(c: Context) -> Value:
+        if c.current is not None and c.current in c.fields:
+            own = _first(_resolve(c, c.current, False))
+            if not _empty(own):
+                return own
+        return fa(c)
+
+    return once
+
+
+def _randomize(fns: list[Fn]) -> Fn:
+    def randomize(c: Context) -> Value:
+        value = fns[0](c)
+        items = list(value) if type(value) is list else [value]  # type: ignore[arg-type]
+        seed = to_number(fns[1](c)) if len(fns) == 2 else None
+        return lib.shuffle(items, seed)
+
+    return randomize
+
+
+_MORE: dict[str, Callable[[list[Fn]], Fn]] = {
+    "substring": lambda f: (
+        lambda c: lib.substring(
+            to_string(f[0](c)), to_number(f[1](c)), to_number(f[2](c)) if len(f) == 3 else None
+        )
+    ),
+    "translate": lambda f: (
+        lambda c: lib.translate(to_string(f[0](c)), to_string(f[1](c)), to_string(f[2](c)))
+    ),
+    "checklist": lambda f: (
+        lambda c: lib.checklist(f[0](c), f[1](c), _expand([g(c) for g in f[2:]]))
+    ),
+    "weighted-checklist": lambda f: (
+        lambda c: lib.weighted_checklist(f[0](c), f[1](c), [g(c) for g in f[2:]])
+    ),
+    "digest": lambda f: lambda c: lib.digest(*(g(c) for g in f)),
+    "uuid": lambda f: lambda c: lib.uuid(f[0](c) if f else None),
+    "randomize": _randomize,
+    "once": lambda f: _once(f[0]),
+    "jr:choice-name": lambda f: _choice_name(f[0], f[1]),
+    "decimal-time": lambda f: lambda c: lib.decimal_time(f[0](c), _today(c)),
 }
 
 
 def _compile_call(node: Call) -> Fn:
     name = node.name
+    if name == "position" and node.args:
+        return _position
     if name in _NULLARY:
         return _NULLARY[name]
-    if name in ("count", "sum"):
+    if name in ("count", "sum", "count-non-empty"):
         arg = node.args[0]
 
         def nodes(c: Context) -> Value:
@@ -323,7 +461,11 @@ def _compile_call(node: Call) -> Fn:
 
         if name == "count":
             return lambda c: float(len(nodes(c)))  # type: ignore[arg-type]
+        if name == "count-non-empty":
+            return lambda c: lib.count_non_empty(nodes(c))
         return lambda c: _sum(nodes(c))
+    if name == "indexed-repeat":
+        return _compile_indexed_repeat(node)
     fns = [_compile(arg) for arg in node.args]
     if name in _UNARY:
         f1, fa = _UNARY[name], fns[0]
@@ -339,9 +481,11 @@ def _compile_call(node: Call) -> Fn:
 
         def coalesce(c: Context) -> Value:
             a = _first(fa(c))
-            return a if to_string(a) != "" else _first(fb(c))
+            return _first(fb(c)) if _empty(a) else a
 
         return coalesce
+    if name in _MORE:
+        return _MORE[name](fns)
     if name == "concat":
         return lambda c: "".join(to_string(v) for v in _expand([f(c) for f in fns]))
     if name == "join":

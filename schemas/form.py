@@ -269,6 +269,20 @@ class Form:
             other[f"label::{code}"] = text
         return [*choices, other]
 
+    def choice_labels(self) -> dict[str, dict[str, str]]:
+        """Field → choice name → label: what ``jr:choice-name`` reads (pwa/js/form.js: the same).
+
+        Labels are in the default language, never the one on screen, so that a calculation
+        stores the same answer on every phone and on the server."""
+        return {
+            node.name: {
+                str(c["name"]): self.text(c, "label") or str(c["name"])
+                for c in self.choice_list(node)
+            }
+            for node in self.nodes.values()
+            if node.list_name
+        }
+
     def _languages(self) -> list[str]:
         seen: list[str] = []
         for node in self.nodes.values():

@@ -11,8 +11,8 @@ The rules are ODK's (an XLSForm label's ``${x}`` becomes ``<output value="${x}"/
   shared by every instance) gives ``''`` for the questions inside.
 * the value is written as the engine's ``string()`` writes it: ``3`` never ``3.0``; a
   select_one shows the chosen choice's *name* and a select_multiple the names separated by
-  spaces, as ODK Collect and Enketo do (a choice's label is ``jr:choice-name``'s job, which
-  this engine does not have);
+  spaces, as ODK Collect and Enketo do (a choice's label is ``jr:choice-name``'s job, in a
+  calculation);
 * no answer is ``''``; an answer to a question that does not apply is ``''`` too, because the
   data given is settled (schemas/settle.py drops such answers);
 * ``${name}`` of no field in the form, or that the engine cannot read, stays as written, so

@@ -82,6 +82,7 @@ class _Settler:
     def __init__(self, form: Form, today: str | None, now: str | None) -> None:
         self.form = form
         self.fields = form.field_repeats()
+        self.choices = form.choice_labels()
         self.today = today
         self.now = now
 
@@ -93,6 +94,7 @@ class _Settler:
             current=current,
             today=self.today,
             now=self.now,
+            choices=self.choices,
         )
 
     def level(

@@ -48,6 +48,7 @@ class RecordChecker:
     def __init__(self, form: Form) -> None:
         self.form = form
         self.fields = form.field_repeats()
+        self.choices = form.choice_labels()
         self._choice_names: dict[str, frozenset[Any]] = {}
         # Names that may appear at each data level: top level (key "") and inside each repeat.
         self.allowed: dict[str, set[str]] = {"": set()}
@@ -184,6 +185,7 @@ class RecordChecker:
             position=[list(p) for p in position],
             current=current,
             today=self._today,
+            choices=self.choices,
         )
 
     def _bool(

@@ -59,11 +59,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # A blueprint's views live in the modules beside it; importing them adds them to it.
     from server.web import admin, pwa, review
     from server.web.admin import routes as _admin_views  # noqa: F401
+    from server.web.admin import routes_collect as _admin_collect  # noqa: F401
+    from server.web.admin import routes_forms as _admin_forms  # noqa: F401
     from server.web.admin import routes_sheets as _admin_sheets  # noqa: F401
     from server.web.api import device
     from server.web.api import routes as api
+    from server.web.openrosa import routes as openrosa
     from server.web.reports import routes as reports
     from server.web.review import routes as _review_views  # noqa: F401
+    from server.web.review import routes_collect as _collect_views  # noqa: F401
     from server.web.review import routes_register as _register_views  # noqa: F401
     from server.web.review import routes_rights as _rights_views  # noqa: F401
 
@@ -73,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(review.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(openrosa.bp)
     return app
 
 

@@ -6,15 +6,18 @@
  * docstrings are the reference — and both must pass schemas/expression_cases.json.
  *
  * Values: boolean, number, string, or an Array (a node-set: the values of its nodes).
- * Context: {data, fields, position, current, today, now}
+ * Context: {data, fields, position, current, today, now, choices}
  *   data     the record's answers; a repeat R is data[R], a list of instance objects
  *   fields   field name -> names of its enclosing repeats, outermost first
  *   position the current repeat instance chain: [[repeat, zeroBasedIndex], ...]
  *   current  the field `.` refers to; today / now fix today() and now() for tests.
+ *   choices  for jr:choice-name: field -> choice name -> label (Form.choiceLabels).
  *
  * No dependencies, no build step: an ES module for the browser and Node 20.
  * @module expr
  */
+
+import { digest } from './digest.js';
 
 /** A malformed expression or one that cannot be evaluated against the given form. */
 export class ExpressionError extends Error {
@@ -40,13 +43,24 @@ const FUNCTIONS = {
   'not': [1, 1], 'concat': [0, null], 'join': [1, null], 'contains': [2, 2],
   'starts-with': [2, 2], 'substr': [2, 3], 'round': [1, 2], 'floor': [1, 1],
   'ceiling': [1, 1], 'abs': [1, 1], 'min': [1, null], 'max': [1, null], 'count': [1, 1],
-  'sum': [1, 1], 'position': [1, 1], 'decimal-date-time': [1, 1], 'format-date': [2, 2],
+  'sum': [1, 1], 'position': [0, 1], 'decimal-date-time': [1, 1], 'format-date': [2, 2],
+  'format-date-time': [2, 2], 'date': [1, 1], 'date-time': [1, 1], 'decimal-time': [1, 1],
+  'substring': [2, 3], 'substring-before': [2, 2], 'substring-after': [2, 2],
+  'translate': [3, 3], 'normalize-space': [1, 1], 'ends-with': [2, 2],
+  'boolean-from-string': [1, 1], 'pow': [2, 2], 'sqrt': [1, 1], 'exp': [1, 1], 'exp10': [1, 1],
+  'log': [1, 1], 'log10': [1, 1], 'pi': [0, 0], 'sin': [1, 1], 'cos': [1, 1], 'tan': [1, 1],
+  'asin': [1, 1], 'acos': [1, 1], 'atan': [1, 1], 'atan2': [2, 2], 'area': [1, 1],
+  'distance': [1, 1], 'geofence': [2, 2], 'selected-at': [2, 2], 'checklist': [2, null],
+  'weighted-checklist': [2, null], 'count-non-empty': [1, 1], 'once': [1, 1], 'digest': [2, 3],
+  'base64-decode': [1, 1], 'uuid': [0, 1], 'random': [0, 0], 'randomize': [1, 2],
+  'indexed-repeat': [3, null], 'jr:choice-name': [2, 2],
 };
+const NODESET_ARG = new Set(['count', 'sum', 'count-non-empty']);
 const MAX_DEPTH = 64;
 const TOKEN = new RegExp([
   '([ \\t\\r\\n]+)', '(\\$\\{([^}]*)\\})', '([0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)', '(\\.\\.)',
   '(\\.)', '(\'[^\']*\'|"[^"]*")', '(!=|<=|>=|[=<>+\\-*(),])',
-  '([A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*)',
+  '((?:jr:)?[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*)',
 ].join('|'), 'y');
 const KINDS = [null, 'ws', 'ref', null, 'num', 'dotdot', 'dot', 'str', 'op', 'name'];
 // Python's [^\W\d][\w.-]*: a letter, underscore or non-decimal number, then word characters.
@@ -199,13 +213,23 @@ class Parser {
       throw new ExpressionError('arity',
         `${name}() takes ${wanted} argument(s), got ${args.length} (position ${pos})`, pos);
     }
-    if ((name === 'count' || name === 'sum') && args[0].type !== 'ref'
-        && args[0].type !== 'current') {
+    if (NODESET_ARG.has(name) && args[0].type !== 'ref' && args[0].type !== 'current') {
       throw new ExpressionError('type', `${name}() needs a \${reference} (position ${pos})`, pos);
     }
-    if (name === 'position' && args[0].type !== 'parent') {
+    if (name === 'position' && args.length && args[0].type !== 'parent') {
       throw new ExpressionError('type',
-        `position() only supports position(..) (position ${pos})`, pos);
+        `position() only supports position() and position(..) (position ${pos})`, pos);
+    }
+    if ((name === 'weighted-checklist' && args.length % 2)
+        || (name === 'indexed-repeat' && !(args.length % 2))) {
+      const what = name === 'weighted-checklist' ? 'a weight for each response'
+        : 'an index for each repeat';
+      throw new ExpressionError('arity', `${name}() needs ${what} (position ${pos})`, pos);
+    }
+    if (name === 'indexed-repeat'
+        && ![args[0], ...args.filter((_, i) => i % 2 === 1)].every((a) => a.type === 'ref')) {
+      throw new ExpressionError('type',
+        `indexed-repeat() needs \${references} to a field and repeats (position ${pos})`, pos);
     }
     return { type: 'call', name, args };
   }
@@ -352,19 +376,19 @@ function validDate(y, m, d) {
   return d >= 1 && d <= DAYS_IN_MONTH[m - 1] + (m === 2 && leap ? 1 : 0);
 }
 
-/** [y, m, d, hour, minute, second, fraction, offsetSeconds] of a date/datetime, or null. */
+/** [y, m, d, hour, minute, second, fraction, offsetSeconds or null for local time], or null. */
 function parseDateTime(text) {
   let m = DATE.exec(text);
   if (m) {
     const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    return validDate(y, mo, d) ? [y, mo, d, 0, 0, 0, 0, 0] : null;
+    return validDate(y, mo, d) ? [y, mo, d, 0, 0, 0, 0, null] : null;
   }
   m = DATETIME.exec(text);
   if (!m) return null;
   const [y, mo, d, hh, mi] = [1, 2, 3, 4, 5].map((i) => Number(m[i]));
   const ss = m[6] ? Number(m[6]) : 0;
   const frac = m[7] ? parseFloat('0' + m[7]) : 0;
-  let offset = 0;
+  let offset = m[8] ? 0 : null;
   if (m[8] && m[8] !== 'Z') {
     const zone = m[8].replace(':', '');
     const oh = Number(zone.slice(1, 3));
@@ -376,35 +400,92 @@ function parseDateTime(text) {
   return [y, mo, d, hh, mi, ss, frac, offset];
 }
 
+// Seconds east of UTC of the phone's zone at an instant, to the second (getTimezoneOffset()
+// drops the seconds of historical offsets; Python's tm_gmtoff keeps them).
+function localOffset(epochSeconds) {
+  const t = Math.floor(epochSeconds) * 1000;
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return 0;
+  const wall = new Date(0);
+  wall.setUTCFullYear(d.getFullYear(), d.getMonth(), d.getDate());
+  wall.setUTCHours(d.getHours(), d.getMinutes(), d.getSeconds(), 0);
+  return (wall.getTime() - t) / 1000;
+}
+
+// The instant local clocks show `wall` (seconds since 1970 read as if UTC); a skipped or repeated
+// wall time takes the offset from before the change (schemas/expr_values.local_to_epoch).
+function localToEpoch(wall) {
+  const before = localOffset(wall - 86400);
+  if (localOffset(wall - before) === before) return wall - before;
+  const after = localOffset(wall + 86400);
+  if (localOffset(wall - after) === after) return wall - after;
+  return wall - before;
+}
+
 function dateToDays(text) {
   const parts = parseDateTime(text);
   if (parts === null) return NaN;
   const [y, mo, d, hh, mi, ss, frac, offset] = parts;
-  const seconds = (hh * 3600 + mi * 60 + ss - offset) + frac;
-  return daysFromCivil(y, mo, d) + seconds / 86400;
+  const wall = daysFromCivil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss;
+  const start = offset === null ? localToEpoch(wall) : wall - offset;
+  return (start + frac) / 86400;
 }
 
 const pad = (n, width = 2) => String(n).padStart(width, '0');
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
-function formatDate(value, fmt) {
+// [year, month, day, hour, minute, second, millisecond, weekday with 0 = Sunday]
+function fieldsOfWall(days, rem, milli) {
+  const [y, mo, d] = civilFromDays(days);
+  return [y, mo, d, Math.floor(rem / 3600), Math.floor((rem % 3600) / 60), rem % 60, milli,
+    (((days + 4) % 7) + 7) % 7];
+}
+
+function localFields(days) {
+  if (!Number.isFinite(days) || Math.abs(days) > 3e6) return null;
+  const ms = Math.floor(days * 86400000 + 0.5);
+  const secs = Math.floor(ms / 1000);
+  const wall = secs + localOffset(secs);
+  const day = Math.floor(wall / 86400);
+  const fields = fieldsOfWall(day, wall - day * 86400, ms - secs * 1000);
+  return fields[0] >= 0 && fields[0] <= 9999 ? fields : null;
+}
+
+// A date string written without an offset keeps its wall-clock time; a number is an instant.
+function dateFields(value) {
   if (Array.isArray(value)) value = value.length ? value[0] : '';
-  let y; let mo; let d; let hh; let mi; let ss;
   if (typeof value === 'string') {
     const parts = parseDateTime(value);
-    if (parts === null) return '';
-    [y, mo, d, hh, mi, ss] = parts;
-  } else {
-    const x = toNumber(value);
-    if (!Number.isFinite(x) || Math.abs(x) > 3e6) return '';
-    const secs = Math.floor(x * 86400 + 0.5);
-    const days = Math.floor(secs / 86400);
-    const rem = secs - days * 86400;
-    [y, mo, d] = civilFromDays(days);
-    [hh, mi, ss] = [Math.floor(rem / 3600), Math.floor((rem % 3600) / 60), rem % 60];
-    if (y < 0 || y > 9999) return '';
+    if (parts !== null) {
+      const [y, mo, d, hh, mi, ss, frac, offset] = parts;
+      if (offset !== null) return localFields(dateToDays(value));
+      return fieldsOfWall(daysFromCivil(y, mo, d), hh * 3600 + mi * 60 + ss,
+        Math.min(999, Math.floor(frac * 1000 + 0.5)));
+    }
   }
+  return localFields(toNumber(value));
+}
+
+function localIso(fields, withTime) {
+  const [y, mo, d, hh, mi, ss, ms] = fields;
+  const day = `${pad(y, 4)}-${pad(mo)}-${pad(d)}`;
+  if (!withTime) return day;
+  const wall = daysFromCivil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss;
+  const offset = localOffset(localToEpoch(wall));
+  const abs = Math.abs(offset);
+  const zone = `${offset < 0 ? '-' : '+'}${pad(Math.floor(abs / 3600))}:${pad(Math.floor((abs % 3600) / 60))}`;
+  return `${day}T${pad(hh)}:${pad(mi)}:${pad(ss)}.${pad(ms, 3)}${zone}`;
+}
+
+function formatDate(value, fmt) {
+  const fields = dateFields(value);
+  if (fields === null) return '';
+  const [y, mo, d, hh, mi, ss, ms, wd] = fields;
   const codes = {
-    Y: pad(y, 4), m: pad(mo), d: pad(d), e: String(d), H: pad(hh), M: pad(mi), S: pad(ss),
+    Y: pad(y, 4), y: pad(y, 4).slice(2), m: pad(mo), n: String(mo), b: MONTHS[mo - 1],
+    d: pad(d), e: String(d), a: WEEKDAYS[wd], H: pad(hh), h: String(hh), M: pad(mi),
+    S: pad(ss), 3: pad(ms, 3),
   };
   let out = '';
   for (let i = 0; i < fmt.length; i++) {
@@ -567,6 +648,255 @@ function sum(values) {
   return total;
 }
 
+// -- ODK's functions beyond XPath's core (schemas/expr_library.py holds the decisions) -----------
+const XML_SPACE = /^[ \t\r\n]+|[ \t\r\n]+$/g;
+const EARTH_RADIUS = 6378100;
+// Python's math.radians multiplies by this constant; the same product keeps the engines equal.
+const DEGREE = Math.PI / 180;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const TIME = /^([0-9]{2}):([0-9]{2})(?::([0-9]{2})(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$/;
+const TOKEN_CHARS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const MAX_UUID_LENGTH = 1024;
+const PM_MODULUS = 2147483647;
+const PM_MULTIPLIER = 16807;
+
+const xpathRound = (x) => (Number.isFinite(x) ? Math.floor(x + 0.5) : x);
+
+function substring(s, start, length) {
+  const from = xpathRound(start);
+  const end = length === null ? Infinity : from + xpathRound(length);
+  return codePoints(s).filter((_, i) => from <= i + 1 && i + 1 < end).join('');
+}
+
+function substringBefore(s, t) {
+  const at = s.indexOf(t);
+  return at > 0 ? s.slice(0, at) : '';
+}
+
+function substringAfter(s, t) {
+  const at = s.indexOf(t);
+  return at >= 0 ? s.slice(at + t.length) : '';
+}
+
+function translate(s, source, target) {
+  const table = new Map();
+  const to = codePoints(target);
+  codePoints(source).forEach((ch, i) => {
+    if (!table.has(ch)) table.set(ch, i < to.length ? to[i] : '');
+  });
+  return codePoints(s).map((ch) => (table.has(ch) ? table.get(ch) : ch)).join('');
+}
+
+function selectedAt(value, index) {
+  const tokens = tokensOf(toString(value));
+  const n = toNumber(index);
+  if (!Number.isFinite(n)) return '';
+  const i = Math.trunc(n);
+  return i >= 0 && i < tokens.length ? tokens[i] : '';
+}
+
+function points(value) {
+  let texts;
+  if (Array.isArray(value)) {
+    const items = value.map(toString);
+    texts = items.length === 1 ? items[0].split(';') : items;
+  } else {
+    texts = toString(value).split(';');
+  }
+  const out = [];
+  for (const text of texts) {
+    const parts = tokensOf(text);
+    if (parts.length < 2 || parts.length > 4) return null;
+    const numbers = parts.map(toNumber);
+    if (numbers.some(Number.isNaN)) return null;
+    const [lat, lon] = numbers;
+    if (!(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180)
+        || (parts.length === 4 && numbers[3] < 0)) return null;
+    out.push([lat, lon]);
+  }
+  return out;
+}
+
+const centimetres = (x) => Math.floor(Math.abs(x) * 100 + 0.5) / 100;
+
+function area(value) {
+  const pts = points(value);
+  if (pts === null) return NaN;
+  let total = 0;
+  if (pts.length > 2) {
+    pts.forEach(([lat1, lon1], i) => {
+      const [lat2, lon2] = pts[(i + 1) % pts.length];
+      total += (lon2 - lon1) * DEGREE * (2 + Math.sin(lat1 * DEGREE) + Math.sin(lat2 * DEGREE));
+    });
+    total = total * EARTH_RADIUS * EARTH_RADIUS / 2;
+  }
+  return centimetres(total);
+}
+
+function distance(value) {
+  const pts = points(value);
+  if (pts === null) return NaN;
+  let total = 0;
+  for (let i = 1; i < pts.length; i++) {
+    const [lat1, lon1] = pts[i - 1];
+    const [lat2, lon2] = pts[i];
+    const p1 = lat1 * DEGREE;
+    const p2 = lat2 * DEGREE;
+    const cosine = Math.sin(p1) * Math.sin(p2)
+      + Math.cos(p1) * Math.cos(p2) * Math.cos((lon1 - lon2) * DEGREE);
+    // Rounding can push the cosine of two equal points just past 1.
+    total += Math.acos(Math.max(-1, Math.min(1, cosine))) * EARTH_RADIUS;
+  }
+  return centimetres(total);
+}
+
+function geofence(point, shape) {
+  const where = points(point);
+  const polygon = points(shape);
+  if (where === null || polygon === null || where.length !== 1 || polygon.length < 3) {
+    return false;
+  }
+  const [lat, lon] = where[0];
+  let inside = false;
+  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+    const [latI, lonI] = polygon[i];
+    const [latJ, lonJ] = polygon[j];
+    if ((latI > lat) !== (latJ > lat)) {
+      const crossing = (lonJ - lonI) * (lat - latI) / (latJ - latI) + lonI;
+      if (lon < crossing) inside = !inside;
+    }
+  }
+  return inside;
+}
+
+const ticked = (v) => (typeof v === 'boolean' ? v : toString(v) === 'yes');
+
+function within(total, low, high) {
+  const lo = toNumber(low);
+  const hi = toNumber(high);
+  return (lo < 0 || total >= lo) && (hi < 0 || total <= hi);
+}
+
+function weightedChecklist(low, high, pairs) {
+  let total = 0;
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    if (ticked(first(pairs[i]))) total += toNumber(pairs[i + 1]);
+  }
+  return within(total, low, high);
+}
+
+function base64Decode(value) {
+  const text = toString(value);
+  if (!BASE64.test(text)) return '';
+  const bare = text.replace(/=+$/, '');
+  if (bare.length % 4 === 1 || (bare !== text && text.length % 4 !== 0)) return '';
+  const binary = atob(bare + '='.repeat((4 - (bare.length % 4)) % 4));
+  const bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+  return new TextDecoder('utf-8').decode(bytes);
+}
+
+// Park-Miller "minimal standard" generator, seeded as Enketo seeds it: floats in [0, 1).
+function parkMiller(seed) {
+  let state = (Number.isFinite(seed) ? Math.trunc(seed) : 0) % PM_MODULUS;
+  if (state <= 0) state += PM_MODULUS - 1;
+  return () => {
+    state = (state * PM_MULTIPLIER) % PM_MODULUS;
+    return (state - 1) / (PM_MODULUS - 1);
+  };
+}
+
+// The inside-out Fisher-Yates shuffle.
+function shuffle(items, seed) {
+  const draw = seed === null ? Math.random : parkMiller(seed);
+  const result = [];
+  items.forEach((item, i) => {
+    const j = Math.floor(draw() * (i + 1));
+    if (j !== i) result[i] = result[j];
+    result[j] = item;
+  });
+  return result;
+}
+
+function randomBytes(n) {
+  return globalThis.crypto.getRandomValues(new Uint8Array(n));
+}
+
+function uuid(length) {
+  if (length === null) {
+    const b = randomBytes(16);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-`
+      + hex.slice(20);
+  }
+  const n = toNumber(length);
+  if (!(n >= 1)) return '';
+  const count = Math.trunc(Math.min(n, MAX_UUID_LENGTH));
+  // 62 letters: bytes of 248 and above are drawn again so that every letter is as likely.
+  let out = '';
+  while (out.length < count) {
+    for (const byte of randomBytes(count)) {
+      if (byte < 248 && out.length < count) out += TOKEN_CHARS[byte % 62];
+    }
+  }
+  return out;
+}
+
+function decimalTime(value, today) {
+  value = first(value);
+  if (typeof value !== 'string') return NaN;
+  const m = TIME.exec(value);
+  if (m === null) {
+    const fields = parseDateTime(value) !== null ? dateFields(value) : null;
+    if (fields === null) return NaN;
+    const [, , , hh, mi, ss, ms] = fields;
+    return (hh * 3600 + mi * 60 + ss + ms / 1000) / 86400;
+  }
+  const [hh, mi, ss] = [Number(m[1]), Number(m[2]), Number(m[3] || 0)];
+  const frac = m[4] ? parseFloat('0' + m[4]) : 0;
+  if (hh > 23 || mi > 59 || ss > 59) return NaN;
+  let seconds = hh * 3600 + mi * 60 + ss;
+  if (m[5]) {
+    let offset = 0;
+    if (m[5] !== 'Z') {
+      const zone = m[5].replace(':', '');
+      const oh = Number(zone.slice(1, 3));
+      const om = Number(zone.slice(3, 5));
+      if (oh > 23 || om > 59) return NaN;
+      offset = (oh * 3600 + om * 60) * (zone[0] === '-' ? -1 : 1);
+    }
+    const day = parseDateTime(today);
+    const base = day ? daysFromCivil(day[0], day[1], day[2]) * 86400 : 0;
+    const instant = base + seconds - offset;
+    seconds = ((instant + localOffset(instant)) % 86400 + 86400) % 86400;
+  }
+  return (seconds + frac) / 86400;
+}
+
+const dateOf = (value) => {
+  const fields = dateFields(value);
+  return fields === null ? '' : localIso(fields, false);
+};
+const dateTimeOf = (value) => {
+  const fields = dateFields(value);
+  return fields === null ? '' : localIso(fields, true);
+};
+
+// NaN is what an empty answer becomes in arithmetic, so coalesce passes over it too.
+const isEmpty = (v) => toString(v) === '' || (typeof v === 'number' && Number.isNaN(v));
+
+function fieldOf(path) {
+  const p = path.trim();
+  if (p.startsWith('${') && p.endsWith('}')) return p.slice(2, -1).trim();
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+function indexOf(value) {
+  const n = toNumber(value);
+  return Number.isInteger(n) ? n - 1 : -1;
+}
+
 function localToday() {
   const d = new Date();
   return `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
@@ -593,6 +923,24 @@ const UNARY = {
   'boolean': toBoolean,
   'not': (a) => !toBoolean(a),
   'decimal-date-time': toNumber,
+  'date': dateOf,
+  'date-time': dateTimeOf,
+  'normalize-space': (a) => toString(a).replace(XML_SPACE, '').replace(/[ \t\r\n]+/g, ' '),
+  'boolean-from-string': (a) => ['true', '1'].includes(toString(a)),
+  'area': area,
+  'distance': distance,
+  'base64-decode': base64Decode,
+  'sqrt': (a) => Math.sqrt(toNumber(a)),
+  'exp': (a) => Math.exp(toNumber(a)),
+  'exp10': (a) => Math.pow(10, toNumber(a)),
+  'log': (a) => Math.log(toNumber(a)),
+  'log10': (a) => Math.log10(toNumber(a)),
+  'sin': (a) => Math.sin(toNumber(a)),
+  'cos': (a) => Math.cos(toNumber(a)),
+  'tan': (a) => Math.tan(toNumber(a)),
+  'asin': (a) => Math.asin(toNumber(a)),
+  'acos': (a) => Math.acos(toNumber(a)),
+  'atan': (a) => Math.atan(toNumber(a)),
 };
 const BINARY = {
   'selected': selected,
@@ -600,24 +948,63 @@ const BINARY = {
   'contains': (a, b) => toString(a).includes(toString(b)),
   'starts-with': (a, b) => toString(a).startsWith(toString(b)),
   'format-date': (d, f) => formatDate(d, toString(f)),
+  'format-date-time': (d, f) => formatDate(d, toString(f)),
+  'ends-with': (a, b) => toString(a).endsWith(toString(b)),
+  'substring-before': (a, b) => substringBefore(toString(a), toString(b)),
+  'substring-after': (a, b) => substringAfter(toString(a), toString(b)),
+  'pow': (a, b) => Math.pow(toNumber(a), toNumber(b)),
+  'atan2': (a, b) => Math.atan2(toNumber(a), toNumber(b)),
+  'geofence': geofence,
+  'selected-at': selectedAt,
 };
+const parentPosition = (env) => (env.position.length
+  ? Math.trunc(Number(env.position[env.position.length - 1][1])) + 1 : 1);
+
 const NULLARY = {
   'true': () => true,
   'false': () => false,
   'today': (env) => env.today || (env.now ? env.now.slice(0, 10) : localToday()),
   'now': (env) => env.now || localNow(),
-  'position': (env) => (env.position.length
-    ? Math.trunc(Number(env.position[env.position.length - 1][1])) + 1 : 1),
+  // position() is the context node's: a repeat instance's index when the expression belongs to
+  // the repeat itself (its relevant, say), else 1, for a field is the only one of its name.
+  'position': (env) => (env.current !== null && env.position.length
+    && env.position[env.position.length - 1][0] === env.current ? parentPosition(env) : 1),
+  'pi': () => Math.PI,
+  'random': () => Math.random(),
 };
+
+function compileIndexedRepeat(node) {
+  const field = node.args[0].name;
+  const repeats = node.args.filter((_, i) => i % 2 === 1).map((a) => a.name);
+  const indexes = node.args.filter((_, i) => i > 0 && i % 2 === 0).map(compile);
+  return (env) => {
+    const wanted = new Map(repeats.map((r, i) => [r, indexOf(indexes[i](env))]));
+    const position = [];
+    const chain = env.fields[field] || [];
+    for (let depth = 0; depth < chain.length; depth++) {
+      const repeat = chain[depth];
+      if (wanted.has(repeat)) position.push([repeat, wanted.get(repeat)]);
+      else if (depth < env.position.length && env.position[depth][0] === repeat) {
+        position.push([repeat, Math.trunc(Number(env.position[depth][1]))]);
+      } else break;
+    }
+    if (position.some(([, index]) => index < 0)) return '';
+    return first(resolve({ ...env, position }, field, false));
+  };
+}
 
 function compileCall(node) {
   const { name } = node;
+  if (name === 'position' && node.args.length) return parentPosition;
   if (Object.hasOwn(NULLARY, name)) return NULLARY[name];
-  if (name === 'count' || name === 'sum') {
+  if (NODESET_ARG.has(name)) {
     const arg = node.args[0];
     const nodes = (env) => resolve(env, arg.type === 'ref' ? arg.name : env.current, true);
-    return name === 'count' ? (env) => nodes(env).length : (env) => sum(nodes(env));
+    if (name === 'count') return (env) => nodes(env).length;
+    if (name === 'count-non-empty') return (env) => nodes(env).filter((v) => toString(v) !== '').length;
+    return (env) => sum(nodes(env));
   }
+  if (name === 'indexed-repeat') return compileIndexedRepeat(node);
   const fns = node.args.map(compile);
   const [fa, fb, fc] = fns;
   if (Object.hasOwn(UNARY, name)) {
@@ -632,8 +1019,40 @@ function compileCall(node) {
     case 'if': return (env) => (toBoolean(fa(env)) ? fb(env) : fc(env));
     case 'coalesce': return (env) => {
       const a = first(fa(env));
-      return toString(a) !== '' ? a : first(fb(env));
+      return isEmpty(a) ? first(fb(env)) : a;
     };
+    case 'substring': return (env) => substring(toString(fa(env)), toNumber(fb(env)),
+      fc ? toNumber(fc(env)) : null);
+    case 'translate': return (env) => translate(toString(fa(env)), toString(fb(env)),
+      toString(fc(env)));
+    case 'checklist': return (env) => {
+      const responses = expand(fns.slice(2).map((f) => f(env)));
+      return within(responses.filter(ticked).length, fa(env), fb(env));
+    };
+    case 'weighted-checklist': return (env) => weightedChecklist(fa(env), fb(env),
+      fns.slice(2).map((f) => f(env)));
+    case 'digest': return (env) => digest(toString(fa(env)), toString(fb(env)),
+      fc ? toString(fc(env)) : 'base64');
+    case 'uuid': return (env) => uuid(fa ? fa(env) : null);
+    case 'randomize': return (env) => {
+      const value = fa(env);
+      return shuffle(Array.isArray(value) ? value : [value], fb ? toNumber(fb(env)) : null);
+    };
+    case 'once': return (env) => {
+      if (env.current !== null && Object.hasOwn(env.fields, env.current)) {
+        const own = first(resolve(env, env.current, false));
+        if (!isEmpty(own)) return own;
+      }
+      return fa(env);
+    };
+    case 'jr:choice-name': return (env) => {
+      const byField = env.choices || {};
+      const field = fieldOf(toString(fb(env)));
+      const labels = Object.hasOwn(byField, field) ? byField[field] : null;
+      const value = toString(fa(env)).replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+      return labels && Object.hasOwn(labels, value) ? toString(labels[value]) : '';
+    };
+    case 'decimal-time': return (env) => decimalTime(fa(env), NULLARY.today(env));
     case 'concat': return (env) => expand(fns.map((f) => f(env))).map(toString).join('');
     case 'join': return (env) => expand(fns.slice(1).map((f) => f(env))).map(toString)
       .join(toString(fa(env)));
@@ -735,6 +1154,7 @@ export function evaluate(expr, ctx) {
   const env = {
     data: ctx.data || {}, fields, position: ctx.position || [], current,
     today: ctx.today || null, now: ctx.now || null, repeats: repeatNames(fields),
+    choices: ctx.choices || null,
   };
   try {
     return prog.fn(env);

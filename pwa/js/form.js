@@ -203,6 +203,25 @@ export class Form {
 
   label(node, lang) { return this.text(node.row, 'label', lang) || node.name; }
 
+  /**
+   * Field -> choice name -> label: what jr:choice-name reads (schemas/form.py: the same). Labels
+   * are in the default language, never the one on screen, so that a calculation stores the same
+   * answer on every phone and on the server.
+   */
+  choiceLabels() {
+    if (this.labelsByField === undefined) {
+      // No prototype: a choice or field named __proto__ is then an ordinary key.
+      this.labelsByField = Object.create(null);
+      for (const node of this.nodes.values()) {
+        if (!node.listName) continue;
+        const labels = Object.create(null);
+        for (const c of this.choiceList(node)) labels[c.name] = this.text(c, 'label') || String(c.name);
+        this.labelsByField[node.name] = labels;
+      }
+    }
+    return this.labelsByField;
+  }
+
   choiceLabel(listName, value, lang) {
     const c = (this.choices[listName] || []).find((x) => x.name === value);
     return c ? (this.text(c, 'label', lang) || value) : value;
@@ -224,7 +243,10 @@ export class Rules {
   }
 
   ctx(data, position, current) {
-    return { data, fields: this.form.fields, position, current, today: this.today, now: this.now };
+    return {
+      data, fields: this.form.fields, position, current, today: this.today, now: this.now,
+      choices: this.form.choiceLabels(),
+    };
   }
 
   bool(expr, data, position, current, fallback) {

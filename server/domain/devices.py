@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -137,7 +138,7 @@ def device_for_token(
     writes the device's row once)."""
     token_hash = hash_secret(token)
     row = db.execute(
-        "SELECT d.id, d.user_id, u.commune_id, u.username, u.display_name"
+        "SELECT d.id, d.user_id, u.commune_id, u.username, u.display_name, d.client"
         " FROM devices d JOIN users u ON u.id = d.user_id"
         " WHERE d.token_hash = ? AND d.revoked_at IS NULL AND u.active = 1",
         [token_hash],
@@ -207,12 +208,45 @@ def revoke_device(db: sqlite_utils.Database, device_id: str) -> bool:
     )
 
 
+def add_collect_device(db: sqlite_utils.Database, user_id: int) -> tuple[str, str]:
+    """An ODK Collect phone for a volunteer (inside the caller's transaction); returns
+    (device id, token). No enrollment code: the admin's screen shows the token once, inside
+    the settings QR code Collect scans, as ODK Central shows an app user's."""
+    token = new_device_token()
+    device_id = str(uuid.uuid4())
+    db["devices"].insert(
+        {
+            "id": device_id,
+            "user_id": user_id,
+            "token_hash": hash_secret(token),
+            "created_at": now_iso(),
+            "last_seen_at": None,
+            "revoked_at": None,
+            "client": "collect",
+        }
+    )
+    return device_id, token
+
+
 def record_device_report(
-    db: sqlite_utils.Database, device_id: str, unsynced: int, app_version: str
+    db: sqlite_utils.Database,
+    device_id: str,
+    unsynced: int,
+    app_version: str,
+    forms: list[str] | None = None,
 ) -> None:
+    """What a phone says of itself after a sync; ``forms`` (``form_id@version`` it holds) is
+    kept as said, and left as it was when a collector from before it says nothing of it."""
     db.execute(
-        "UPDATE devices SET reported_unsynced = ?, reported_at = ?, app_version = ? WHERE id = ?",
-        [unsynced, now_iso(), app_version, device_id],
+        "UPDATE devices SET reported_unsynced = ?, reported_at = ?, app_version = ?,"
+        " reported_forms = coalesce(?, reported_forms) WHERE id = ?",
+        [
+            unsynced,
+            now_iso(),
+            app_version,
+            None if forms is None else json.dumps(sorted(set(forms)), ensure_ascii=False),
+            device_id,
+        ],
     )
 
 
@@ -296,7 +330,8 @@ def devices(
         dict(r)
         for r in db.execute(
             "SELECT d.id, u.id AS user_id, u.username, u.display_name, d.created_at,"
-            " d.last_seen_at, d.revoked_at, d.reported_unsynced, d.reported_at, d.app_version"
+            " d.last_seen_at, d.revoked_at, d.reported_unsynced, d.reported_at, d.app_version,"
+            " d.client"
             " FROM devices d"
             f" JOIN users u ON u.id = d.user_id WHERE {where}"
             " ORDER BY d.revoked_at IS NOT NULL, u.display_name, d.created_at",

@@ -703,3 +703,59 @@ _M009_REPORTS = f"""
         UPDATE register_counts SET listed = listed - 1 WHERE village_id = OLD.village_id;
     END;
 """
+
+
+@migrations()
+def m010_form_use(db: sqlite_utils.Database) -> None:
+    """Forms managed from the browser. ``form_states``: per commune, whether its volunteers get
+    a form for new visits (``active``, the default when there is no row), not (``off``), or it
+    is retired (``archived``); records of every state stay. ``devices.reported_forms``: the
+    form versions a phone last said it holds (a JSON list of ``form_id@version``), so the admin
+    sees which phones have a new version."""
+    _run(
+        db,
+        """
+        CREATE TABLE form_states (
+            commune_id TEXT NOT NULL,
+            form_id TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('active', 'off', 'archived')),
+            changed_at TEXT NOT NULL,
+            PRIMARY KEY (commune_id, form_id)
+        ) WITHOUT ROWID;
+        ALTER TABLE devices ADD COLUMN reported_forms TEXT;
+        """,
+    )
+
+
+@migrations()
+def m011_openrosa(db: sqlite_utils.Database) -> None:
+    """ODK Collect phones and what they send. A Collect phone is a device like the collector's
+    (revoked alike, scoped to its volunteer's villages) whose token travels in the URL, as ODK
+    Central's app users' do: ``client`` tells the two apart. Each OpenRosa submission keeps its
+    XML until it is a record, and after: Collect may send it in several parts, a rejected one
+    cannot be edited on the phone, and one naming no household waits for the office."""
+    _run(
+        db,
+        """
+        ALTER TABLE devices ADD COLUMN client TEXT NOT NULL DEFAULT 'collector';
+        CREATE TABLE openrosa_submissions (
+            instance_id TEXT PRIMARY KEY,
+            device_id TEXT NOT NULL REFERENCES devices(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            commune_id TEXT NOT NULL REFERENCES communes(id),
+            form_id TEXT NOT NULL,
+            form_version TEXT NOT NULL,
+            deprecated_id TEXT,
+            xml TEXT NOT NULL,
+            xml_sha256 TEXT NOT NULL,
+            files TEXT NOT NULL DEFAULT '{}',
+            state TEXT NOT NULL,
+            errors TEXT,
+            record_id TEXT,
+            rev TEXT,
+            received_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX openrosa_submissions_waiting ON openrosa_submissions(commune_id, state);
+        """,
+    )

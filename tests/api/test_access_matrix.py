@@ -24,7 +24,7 @@ import pytest
 from server import create_app
 from server.domain.accounts import add_user
 from server.domain.db import connect, write_transaction
-from server.domain.devices import create_enrollment_code
+from server.domain.devices import add_collect_device, create_enrollment_code
 from server.domain.register import add_household
 from server.domain.seed import load_default_form, seed_demo
 from tests.api.admin_helpers import logged_in, second_commune, staff, token
@@ -106,6 +106,28 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/sync/status"): Case("/api/v1/sync/status", api()),
     ("PUT", "/api/v1/blobs/<sha256>"): Case(f"/api/v1/blobs/{BLOB_SHA}", api(201), body=BLOB),
     ("HEAD", "/api/v1/blobs/<sha256>"): Case(f"/api/v1/blobs/{BLOB_SHA}", api(200)),
+    # -- ODK Collect: the phone's token is in the address, whoever else asks -------------------
+    ("GET", "/collect"): Case("/collect", page(*REVIEWERS)),
+    ("POST", "/collect/attach"): Case(
+        "/collect/attach", page(*REVIEWERS, ok=404), data={"instance_id": "uuid:khong-co"}
+    ),
+    ("GET", "/key/<token>/formList"): Case("/key/{collect_a}/formList", everyone()),
+    ("GET", "/key/<token>/forms/<form_id>/versions/<version>/form.xml"): Case(
+        "/key/{collect_a}/forms/ho_gia_dinh_cds/versions/2026.11.1/form.xml",
+        everyone(),
+        other="/key/{token_a}/forms/ho_gia_dinh_cds/versions/2026.11.1/form.xml",
+        other_status=403,
+    ),
+    ("GET", "/key/<token>/forms/<form_id>/versions/<version>/manifest"): Case(
+        "/key/{collect_a}/forms/ho_gia_dinh_cds/versions/2026.11.1/manifest", everyone()
+    ),
+    ("HEAD", "/key/<token>/submission"): Case("/key/{collect_a}/submission", everyone(204)),
+    ("POST", "/key/<token>/submission"): Case(
+        "/key/{collect_a}/submission",
+        everyone(400),
+        other="/key/{token_a}/submission",
+        other_status=403,
+    ),
     ("POST", "/api/v1/device/report"): Case(
         "/api/v1/device/report", api(), json={"unsynced": 2, "app_version": "matrix"}
     ),
@@ -270,6 +292,11 @@ MATRIX: dict[tuple[str, str], Case] = {
         page("admin", ok=303),
         other="/admin/volunteers/{volunteer_b}/enroll",
     ),
+    ("POST", "/admin/volunteers/<int:user_id>/collect"): Case(
+        "/admin/volunteers/{volunteer_a}/collect",
+        page("admin"),
+        other="/admin/volunteers/{volunteer_b}/collect",
+    ),
     ("GET", "/admin/volunteers/<int:user_id>/enroll/<code>"): Case(
         "/admin/volunteers/{volunteer_a}/enroll/{code_a}",
         page("admin"),
@@ -290,6 +317,21 @@ MATRIX: dict[tuple[str, str], Case] = {
         "/admin/devices/{device_spare}/revoke",
         page("admin", ok=303),
         other="/admin/devices/{device_b}/revoke",
+    ),
+    ("GET", "/admin/forms"): Case("/admin/forms", page("admin")),
+    ("GET", "/admin/forms/<path:form_id>"): Case(
+        "/admin/forms/ho_gia_dinh_cds", page("admin"), other="/admin/forms/no_such_form"
+    ),
+    ("POST", "/admin/forms/<path:form_id>/state"): Case(
+        "/admin/forms/ho_gia_dinh_cds/state",
+        page("admin", ok=303),
+        other="/admin/forms/no_such_form/state",
+        data={"state": "active"},
+    ),
+    # No file, no definition: the admin is told so (422); nothing else may even get that far.
+    ("POST", "/admin/forms/check"): Case("/admin/forms/check", page("admin", ok=422)),
+    ("POST", "/admin/forms/publish"): Case(
+        "/admin/forms/publish", page("admin", ok=422), data={"definition": ""}
     ),
     ("GET", "/admin/print"): Case("/admin/print", page("admin")),
     ("POST", "/admin/print/cards"): Case(
@@ -451,7 +493,10 @@ def _phones_and_records(db: Any, client: Any) -> dict[str, Any]:
     b = push(
         zeta, record(zeta["villages"][0]["id"], data=household_data(head_name="Hộ Cách Ly Zeta"))
     )
+    with write_transaction(db):
+        _, collect_a = add_collect_device(db, _id(db, "tnv.demo"))
     ids.update(
+        collect_a=collect_a,
         token_a=demo["token"],
         record_a=a["id"],
         rev_a=a["rev"],

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from server.domain.db import connect
+from server.domain.db import connect, write_transaction
+from server.domain.devices import add_collect_device
+from tests.collect_client import CollectClient
 from tests.e2e.collector import Collector, two_members
 from tests.e2e.conftest import expect, phone_context
 from tests.e2e.test_review_office import Phone
@@ -392,6 +394,14 @@ def office_data(site: Site) -> dict[str, str]:
     desk.click("#new-code")
     desk.wait_for_url(re.compile(r"/enroll/"))
     code = desk.url.rsplit("/", 1)[1]
+
+    # An ODK Collect visit naming no household: it waits on /collect for the office.
+    with connect(site.server.data_dir / "gocua.db") as db, write_transaction(db):
+        _, key = add_collect_device(db, volunteer)
+    collect = CollectClient(f"{site.base}/key/{key}")
+    xform = collect.download(collect.form_list()[0])
+    waiting = collect.fill(xform, household_data(head_name="Đinh Thị Thu"))
+    assert [a.status for a in collect.submit(waiting)] == [201]
     return {
         "record": visit["id"],
         "conflict": again["rev"],
@@ -424,6 +434,7 @@ STAFF_PAGES = [
     ("admin", "review.people", "/people"),
     ("admin", "review.people", "/people?q=le van cuong"),
     ("admin", "review.backups", "/backups"),
+    ("admin", "review.collect_waiting", "/collect"),
     ("admin", "reports.dashboard", "/reports/"),
     ("admin", "reports.dashboard", "/reports/?village={village}&approved=1"),
     ("admin", "reports.exports_page", "/reports/exports"),
@@ -434,6 +445,8 @@ STAFF_PAGES = [
     ("admin", "admin.volunteer", "/admin/volunteers/{volunteer}"),
     ("admin", "admin.enroll_page", "/admin/volunteers/{volunteer}/enroll/{code}"),
     ("admin", "admin.devices", "/admin/devices"),
+    ("admin", "admin.forms_page", "/admin/forms"),
+    ("admin", "admin.form_page", "/admin/forms/ho_gia_dinh_cds"),
     ("admin", "admin.print_menu", "/admin/print"),
     ("admin", "admin.print_labels", "/admin/print/labels?village={village}"),
     ("admin", "admin.audit_log", "/admin/audit"),
@@ -484,6 +497,9 @@ NOT_PAGES = {
     "reports.export_xlsx": "a download",
     "reports.export_csv": "a download",
     "reports.indicators_csv": "a download",
+    "openrosa.form_list": "OpenRosa XML for ODK Collect",
+    "openrosa.xform": "OpenRosa XML for ODK Collect",
+    "openrosa.manifest": "OpenRosa XML for ODK Collect",
 }
 
 
@@ -535,3 +551,13 @@ def test_cards_sheet(site: Site, office_data: dict[str, str]) -> None:
         assert_accessible("the enrollment cards", axe_violations(cards))
     finally:
         cards.close()
+
+
+@pytest.mark.e2e
+def test_collect_phone_page(site: Site, office_data: dict[str, str]) -> None:
+    """The ODK Collect settings QR code, shown once in the answer to the admin's POST."""
+    page = site.desk("admin")
+    page.goto(f"{site.base}/admin/volunteers/{office_data['volunteer']}")
+    page.locator("#new-collect").click()
+    page.locator("#collect-qr svg").wait_for()
+    assert_accessible("the ODK Collect phone page", axe_violations(page))

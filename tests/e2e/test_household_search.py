@@ -13,7 +13,7 @@ from tests.e2e.conftest import expect
 
 pytestmark = pytest.mark.e2e
 
-PAGE = 20  # pwa/js/screens/home.js: PAGE
+PAGE = 12  # pwa/js/screens/home.js: PAGE
 PEOPLE = ["Lê Văn Cường", "Nguyễn Thị Hoa", "Trần Cương", "Phạm Thị Dung", "Lê Thị Lan"]
 
 
@@ -31,7 +31,7 @@ def test_typing_answers_each_key_and_keeps_the_focus(server, phone_page):
     app.enroll(server.cli("enroll").strip().splitlines()[-1])
     page.locator("nav.villages button", has_text="Thôn Đông").click()
 
-    # 122 households: the first 20 drawn, then 20 more at a time, on request.
+    # 122 households: the first PAGE drawn, then PAGE more at a time, on request.
     rows = app.households()
     expect(rows).to_have_count(PAGE)
     expect(page.locator("#household-list")).to_have_attribute("data-total", "122")
@@ -58,3 +58,47 @@ def test_typing_answers_each_key_and_keeps_the_focus(server, phone_page):
             expect(box).to_be_focused()  # the phone's keyboard stays up
             expect(box).to_have_value(query[:end])
     expect(rows.first.locator(".sub")).to_contain_text("Số 5")
+
+
+# Every row taken out of the list, or the list itself, from here on (pwa/js/screens/home.js
+# redraws only the rows that change: a slow phone lays out each row it is given again).
+WATCH = """() => {
+  window.__removed = [];
+  new MutationObserver((records) => records.forEach(
+    (r) => window.__removed.push(...r.removedNodes))).observe(
+    document.getElementById('main'), { childList: true, subtree: true });
+}"""
+
+
+def test_rows_that_still_match_stay_in_place(server, phone_page):
+    """Typing "l" then "e": the rows matching both stay where they are; only what changes is
+    drawn, in the order of the list."""
+    with connect(server.data_dir / "gocua.db") as db:
+        (east,) = db.execute("SELECT id FROM villages WHERE name = 'Thôn Đông'").fetchone()
+        with write_transaction(db):
+            for n in range(40):
+                add_household(db, east, PEOPLE[n % len(PEOPLE)], f"Số {n + 1}")
+    page, app = phone_page, Collector(phone_page)
+    app.enroll(server.cli("enroll").strip().splitlines()[-1])
+    page.locator("nav.villages button", has_text="Thôn Đông").click()
+    box = page.locator("#search")
+    box.click()
+    page.keyboard.type("l")
+    rows = app.households()
+    expect(rows).to_have_count(PAGE)
+    before = rows.evaluate_all("rows => rows.map((r) => r.dataset.household)")
+    kept = [n for n, text in enumerate(rows.all_inner_texts()) if "le" in fold(text)]
+    assert kept, "the households named Lê match both keys"
+    page.evaluate(WATCH)
+    page.keyboard.type("e")
+    expect(box).to_have_value("le")
+    for text in rows.all_inner_texts():
+        assert "le" in fold(text)
+    after = rows.evaluate_all("rows => rows.map((r) => r.dataset.household)")
+    assert [before[n] for n in kept] == after[: len(kept)]
+    gone = page.evaluate(
+        "ids => window.__removed.filter((n) => n.id === 'household-list'"
+        " || ids.includes(n.querySelector?.('[data-household]')?.dataset.household)).length",
+        [before[n] for n in kept],
+    )
+    assert gone == 0, "rows that still match were taken out and drawn again"

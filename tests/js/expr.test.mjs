@@ -3,9 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import {
   evaluate, evaluateBool, ExpressionError, parse, references, toBoolean, toNumber, toString,
 } from '../../pwa/js/expr.js';
+import { digest } from '../../pwa/js/digest.js';
 
 const casesUrl = new URL('../../schemas/expression_cases.json', import.meta.url);
 const suite = JSON.parse(readFileSync(casesUrl, 'utf8'));
@@ -18,7 +20,20 @@ function contextFor(c) {
     current: c.current ?? null,
     today: c.today ?? null,
     now: c.now ?? null,
+    choices: c.choices ?? null,
   };
+}
+
+// Runs fn with the process in another local zone, as a phone set to that zone would be
+// (Node reads process.env.TZ again each time it is set).
+function inZone(zone, fn) {
+  const before = process.env.TZ;
+  process.env.TZ = zone;
+  try {
+    return fn();
+  } finally {
+    if (before === undefined) delete process.env.TZ; else process.env.TZ = before;
+  }
 }
 
 function close(a, b) {
@@ -39,7 +54,8 @@ function matches(actual, expect) {
 }
 
 const caseId = (c) => c.expr
-  + (c.position ? '@' + c.position.map(([r, i]) => r + i).join('.') : '');
+  + (c.position ? '@' + c.position.map(([r, i]) => r + i).join('.') : '')
+  + (c.tz ? `@${c.tz}` : '') + (c.current ? `@.=${c.current}` : '');
 
 for (const c of suite.cases) {
   test(`case ${caseId(c)}`, () => {
@@ -52,7 +68,7 @@ for (const c of suite.cases) {
       });
       return;
     }
-    const actual = evaluate(c.expr, ctx);
+    const actual = inZone(c.tz ?? suite.tz, () => evaluate(c.expr, ctx));
     assert.ok(matches(actual, c.expect),
       `${JSON.stringify(c.expr)} gave ${String(actual)} (${typeof actual})`);
   });
@@ -115,4 +131,32 @@ test('today() and now() default to the clock', () => {
 
 test('a context may leave out position, current, today and now', () => {
   assert.equal(evaluate('${x} + 1', { data: { x: 1 }, fields: { x: [] } }), 2);
+});
+
+test('digest() is the hash node:crypto gives, across block boundaries and for any text', () => {
+  const names = { 'MD5': 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384',
+    'SHA-512': 'sha512' };
+  // 55/56 and 111/112 bytes are where the length stops fitting in the last 64/128-byte block.
+  for (const length of [0, 1, 3, 55, 56, 57, 63, 64, 65, 111, 112, 113, 127, 128, 129, 1000]) {
+    const text = 'aễ\u{1F600}'.repeat(length).slice(0, length);
+    for (const [ours, theirs] of Object.entries(names)) {
+      for (const encoding of ['hex', 'base64']) {
+        const want = createHash(theirs).update(text, 'utf8').digest(encoding);
+        assert.equal(digest(text, ours, encoding), want, `${ours} of ${length} characters`);
+      }
+    }
+  }
+});
+
+test('uuid() is a version 4 UUID and uuid(n) n letters, different each time', () => {
+  const ctx = { data: {}, fields: {} };
+  const seen = new Set();
+  for (let i = 0; i < 200; i++) {
+    const id = evaluate('uuid()', ctx);
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    seen.add(id);
+    assert.match(evaluate('uuid(20)', ctx), /^[0-9A-Za-z]{20}$/);
+  }
+  assert.equal(seen.size, 200);
+  assert.equal(evaluate('string-length(uuid(1000000))', ctx), 1024);
 });

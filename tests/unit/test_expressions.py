@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +39,24 @@ def context_for(case: dict[str, Any]) -> Context:
         current=case.get("current"),
         today=case.get("today"),
         now=case.get("now"),
+        choices=case.get("choices"),
     )
+
+
+@contextmanager
+def local_zone(name: str) -> Iterator[None]:
+    """Run in another local zone, as a server started with TZ=name would."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
 
 
 def matches(actual: Any, expect: Any) -> bool:
@@ -60,6 +81,8 @@ def matches(actual: Any, expect: Any) -> bool:
 
 def case_id(case: dict[str, Any]) -> str:
     extra = "@" + ".".join(f"{r}{i}" for r, i in case["position"]) if "position" in case else ""
+    extra += f"@{case['tz']}" if "tz" in case else ""
+    extra += f"@.={case['current']}" if "current" in case else ""
     return case["expr"] + extra
 
 
@@ -71,7 +94,8 @@ def test_shared_case(case: dict[str, Any]) -> None:
             evaluate(case["expr"], ctx)
         assert info.value.code == case["error"], str(info.value)
         return
-    actual = evaluate(case["expr"], ctx)
+    with local_zone(case.get("tz", SUITE["tz"])):
+        actual = evaluate(case["expr"], ctx)
     assert matches(actual, case["expect"]), f"{case['expr']!r} gave {actual!r}"
 
 
@@ -203,5 +227,43 @@ def test_every_function_in_the_grammar_is_implemented() -> None:
         now="2024-01-01T00:00:00Z",
     )
     for name, (low, _) in expr_parser.FUNCTIONS.items():
-        args = {"count": "${x}", "sum": "${x}", "position": ".."}.get(name, ", ".join(["1"] * low))
+        args = {
+            "count": "${x}",
+            "sum": "${x}",
+            "count-non-empty": "${x}",
+            "position": "..",
+            "indexed-repeat": "${x}, ${r}, 1",
+        }.get(name, ", ".join(["1"] * low))
         evaluate(f"{name}({args})", ctx)
+
+
+def test_a_date_follows_the_zone_the_process_is_in_now() -> None:
+    # Number conversions are cached; a date's must not be, or a zone change would be missed.
+    ctx = Context(data={}, fields={})
+    with local_zone("UTC"):
+        assert evaluate("decimal-date-time('2018-01-01')", ctx) == 17532.0
+    with local_zone("Asia/Ho_Chi_Minh"):
+        assert evaluate("decimal-date-time('2018-01-01')", ctx) == 17532 - 7 / 24
+    with local_zone("America/New_York"):
+        assert evaluate("format-date(0, '%Y-%m-%d %H:%M')", ctx) == "1969-12-31 19:00"
+
+
+def test_uuid_is_random_and_bounded() -> None:
+    ctx = Context(data={}, fields={})
+    ids = {evaluate("uuid()", ctx) for _ in range(200)}
+    assert len(ids) == 200
+    pattern = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+    assert all(re.fullmatch(pattern, i) for i in ids)  # type: ignore[arg-type]
+    assert re.fullmatch(r"[0-9A-Za-z]{20}", evaluate("uuid(20)", ctx))  # type: ignore[arg-type]
+    assert evaluate("string-length(uuid(1000000))", ctx) == 1024.0
+
+
+def test_randomize_without_a_seed_is_a_permutation() -> None:
+    fields = {"r": [], "x": ["r"]}
+    data = {"r": [{"x": letter} for letter in "ABCDEFGH"]}
+    orders = {
+        "".join(evaluate("randomize(${x})", Context(data=data, fields=fields)))  # type: ignore[arg-type]
+        for _ in range(50)
+    }
+    assert all(sorted(order) == list("ABCDEFGH") for order in orders)
+    assert len(orders) > 1

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +47,7 @@ FIELDS = {
 }
 SCALAR_REFS = ["${a}", "${b}", "${s}", "${d}", "${ms}", "${x}", "${y}", "${z}"]
 CHOICES = ["yes", "no", "radio", "tv", "a", "b"]
+CHOICE_LABELS = {"s": {"yes": "Có", "no": "Không"}, "ms": {"radio": "Đài", "a": "A"}}
 
 answers = st.one_of(
     st.none(),
@@ -71,6 +76,15 @@ answers = st.one_of(
             "Nguyễn",
             "radio tv",
             "2023-02-29",
+            "0 0",
+            "10.5 106.7 5 3",
+            "0 0;0 1;1 1;0 0",
+            "06:00:00+07:00",
+            "12:30",
+            "SGVsbG8=",
+            "Tmd1eeG7hW4",
+            "true",
+            "2024-03-10T02:30:00",
         ]
     ),
     st.text(max_size=4),
@@ -127,6 +141,23 @@ leaves = st.one_of(
             "count(${q})",
             "sum(${z})",
             "count(.)",
+            "pi()",
+            "position()",
+            "count-non-empty(${x})",
+            "count-non-empty(${z})",
+            "count-non-empty(${r})",
+            "string-length(uuid())",
+            "string-length(uuid(5))",
+            "random() < 1",
+            "join(' ', randomize(${x}, 7))",
+            "join('', randomize(${z}, -3))",
+            "count-selected(join(' ', randomize(${q})))",
+            "indexed-repeat(${x}, ${r}, 2)",
+            "indexed-repeat(${z}, ${r}, 1, ${q}, 2)",
+            "indexed-repeat(${z}, ${q}, 1)",
+            "jr:choice-name(${s}, '${s}')",
+            "jr:choice-name(${ms}, '/data/ms')",
+            "once(${a})",
         ]
     ),
 )
@@ -144,7 +175,19 @@ UNARY_FUNCS = [
     "string-length",
     "count-selected",
     "decimal-date-time",
+    "normalize-space",
+    "boolean-from-string",
+    "date",
+    "date-time",
+    "decimal-time",
+    "base64-decode",
+    "area",
+    "distance",
+    "sqrt",
+    "once",
 ]
+# Each language's own libm: results may differ in the last bit, so they are compared rounded.
+TRANSCENDENTAL = ["exp", "exp10", "log", "log10", "sin", "cos", "tan", "asin", "acos", "atan"]
 PAIR_FUNCS = [
     "selected",
     "contains",
@@ -156,7 +199,15 @@ PAIR_FUNCS = [
     "max",
     "concat",
     "join",
+    "ends-with",
+    "substring-before",
+    "substring-after",
+    "substring",
+    "selected-at",
+    "geofence",
+    "format-date-time",
 ]
+DIGESTS = ["'MD5'", "'sha-1'", "'SHA-256'", "'SHA-384'", "'SHA-512'", "'SHA-3'"]
 REGEXES = [
     "'^[0-9]+$'",
     "'a'",
@@ -170,7 +221,7 @@ REGEXES = [
     "'x*'",
     "'('",
 ]
-FORMATS = ["'%Y-%m-%d'", "'%e/%m %H:%M:%S'", "'%d %b %%'", "''"]
+FORMATS = ["'%Y-%m-%d'", "'%e/%m %H:%M:%S'", "'%d %b %%'", "''", "'%a %y %n %h %3'"]
 
 
 def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -196,6 +247,24 @@ def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         ),
         st.builds(lambda a, p: f"regex({a}, {p})", inner, st.sampled_from(REGEXES)),
         st.builds(lambda a, f: f"format-date({a}, {f})", inner, st.sampled_from(FORMATS)),
+        st.builds(lambda a, b, c: f"translate({a}, {b}, {c})", inner, inner, inner),
+        st.builds(
+            lambda f, xs: f"{f}({', '.join(xs)})",
+            st.sampled_from(["checklist", "weighted-checklist"]),
+            st.lists(inner, min_size=2, max_size=6).map(
+                lambda xs: xs if len(xs) % 2 == 0 else xs[:-1]
+            ),
+        ),
+        st.builds(
+            lambda a, d, e: f"digest({a}, {d}{e})",
+            inner,
+            st.sampled_from(DIGESTS),
+            st.sampled_from(["", ", 'hex'", ", 'base64'", ", 'x'"]),
+        ),
+        st.builds(lambda f, a: f"round({f}({a}), 6)", st.sampled_from(TRANSCENDENTAL), inner),
+        st.builds(lambda a, b: f"round(pow({a}, {b}), 6)", inner, inner),
+        st.builds(lambda a, b: f"round(atan2({a}, {b}), 6)", inner, inner),
+        st.builds(lambda a, b: f"join(',', randomize(${{x}}, {a}))", inner, inner),
     )
 
 
@@ -235,6 +304,10 @@ TOKENS = [
     "1e3",
     "true()",
     "concat(",
+    "jr:choice-name(",
+    "indexed-repeat(",
+    "${r}",
+    "pi()",
 ]
 token_soup = st.lists(st.sampled_from(TOKENS), min_size=1, max_size=7).map(" ".join)
 
@@ -250,6 +323,7 @@ def items(draw: st.DrawFn, exprs: st.SearchStrategy[str]) -> dict[str, Any]:
             "current": draw(st.sampled_from([None, "a", "ms", "x", "z"])),
             "today": "2024-05-01",
             "now": "2024-05-01T10:20:30.000+07:00",
+            "choices": CHOICE_LABELS,
         },
     }
 
@@ -274,6 +348,7 @@ def run_python(item: dict[str, Any]) -> Any:
         current=c["current"],
         today=c["today"],
         now=c["now"],
+        choices=c.get("choices"),
     )
     try:
         return encode(evaluate(item["expr"], ctx))
@@ -318,19 +393,45 @@ def gather(strategy: st.SearchStrategy[dict[str, Any]], count: int) -> list[dict
     return drawn
 
 
-def check_batch(batch: list[dict[str, Any]]) -> None:
+@contextmanager
+def local_zone(name: str | None) -> Iterator[None]:
+    if name is None:
+        yield
+        return
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+def check_batch(batch: list[dict[str, Any]], zone: str | None = None) -> None:
+    """Both engines on one batch; with a zone, each runs as a process started with TZ=zone."""
     node = shutil.which("node")
     assert node, "node is needed for the cross-engine test"
     payload = json.dumps(batch, ensure_ascii=False, allow_nan=False)
+    env = {**os.environ, "TZ": zone} if zone else None
     proc = subprocess.run(
-        [node, str(CLI)], input=payload.encode(), capture_output=True, timeout=60, check=False
+        [node, str(CLI)],
+        input=payload.encode(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr.decode()
     js_results = json.loads(proc.stdout)
     assert len(js_results) == len(batch)
     failures = []
-    for item, js in zip(batch, js_results, strict=True):
-        py = run_python(item)
+    with local_zone(zone):
+        python_results = [run_python(item) for item in batch]
+    for item, py, js in zip(batch, python_results, js_results, strict=True):
         if not same(py, js):
             failures.append((len(item["expr"]), item, py, js))
     failures.sort(key=lambda f: f[0])
@@ -389,3 +490,64 @@ def float_items(draw: st.DrawFn) -> dict[str, Any]:
 
 def test_engines_agree_on_arbitrary_doubles() -> None:
     check_batch(gather(float_items(), BATCH))
+
+
+# -- dates in local time: the engines agree in zones east, west and off the hour, across DST ---
+ZONES = ["Asia/Ho_Chi_Minh", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe"]
+
+
+@st.composite
+def date_texts(draw: st.DrawFn) -> str:
+    y, mo, d = draw(st.integers(1900, 2100)), draw(st.integers(1, 12)), draw(st.integers(1, 28))
+    text = f"{y:04d}-{mo:02d}-{d:02d}"
+    if draw(st.booleans()):
+        hh, mi, ss = draw(st.integers(0, 23)), draw(st.integers(0, 59)), draw(st.integers(0, 59))
+        text += f"T{hh:02d}:{mi:02d}:{ss:02d}"
+        text += draw(st.sampled_from(["", ".5", ".123", "Z", "+07:00", "-05:00", "+05:45"]))
+    return text
+
+
+@st.composite
+def date_items(draw: st.DrawFn) -> dict[str, Any]:
+    value = draw(
+        st.one_of(
+            date_texts(),
+            st.floats(-30000, 80000, allow_nan=False),
+            st.integers(-30000, 80000),
+            st.sampled_from(["06:00:00+07:00", "23:59:59.5Z", "12:00", "00:30-03:30"]),
+        )
+    )
+    expr = draw(
+        st.sampled_from(
+            [
+                "decimal-date-time(${d})",
+                "${d} + 1",
+                "date(${d})",
+                "date-time(${d})",
+                "decimal-time(${d})",
+                "format-date(${d}, '%Y-%m-%d %H:%M:%S.%3 %a %b %y %n %e %h')",
+                "format-date-time(${d} + 0.25, '%Y-%m-%d %H:%M:%S')",
+                "date(decimal-date-time(${d}) + 1)",
+                "date-time(date(${d}))",
+                "decimal-date-time(date-time(${d})) - decimal-date-time(${d})",
+                "${d} < today()",
+                "today() - ${d}",
+            ]
+        )
+    )
+    return {
+        "expr": expr,
+        "ctx": {
+            "data": {"d": value},
+            "fields": {"d": []},
+            "position": [],
+            "current": None,
+            "today": draw(st.sampled_from(["2024-03-10", "2024-11-03", "2024-05-01"])),
+            "now": None,
+        },
+    }
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_engines_agree_on_dates_in_local_time(zone: str) -> None:
+    check_batch(gather(date_items(), BATCH // 2), zone)

@@ -212,12 +212,8 @@ def test_normalise_type(raw: str, model: str) -> None:
 # -- what Gõ Cửa does not do, row by row --------------------------------------------------------
 UNSUPPORTED = [
     ("pulldata", ["calculate", "c", "", "pulldata('f', 'a', 'b', ${q})", ""], "pulldata()"),
-    ("choice_name", ["calculate", "c", "", "jr:choice-name(${q}, '${q}')", ""], "jr:choice-name()"),
-    (
-        "indexed_repeat",
-        ["calculate", "c", "", "indexed-repeat(${q}, ${q}, 1)", ""],
-        "indexed-repeat()",
-    ),
+    ("jr_itext", ["calculate", "c", "", "jr:itext(${q})", ""], "jr:itext()"),
+    ("upper_case", ["calculate", "c", "", "upper-case(${q})", ""], "upper-case()"),
     ("unknown_to_us", ["rank yn", "c", "Rank", "", ""], "type 'rank yn'"),
     ("unknown_to_all", ["frobnicate", "c", "What?", "", ""], "pyxform"),
     (
@@ -231,6 +227,78 @@ UNSUPPORTED = [
         "appearance 'search('fruit')'",
     ),
 ]
+
+
+# ODK's functions as forms written for ODK Collect and Enketo use them: every one imports.
+ODK_CALCULATIONS = [
+    "date(${visit}) + 7",
+    "date-time(decimal-date-time(${visit}))",
+    "decimal-date-time(${visit})",
+    "decimal-time('12:00:00')",
+    "format-date-time(now(), '%a %b %e %H:%M')",
+    "format-date(${visit}, '%d %b %Y')",
+    "substring(${q}, 1, 3)",
+    "substring-before(${q}, ' ')",
+    "substring-after(${q}, ' ')",
+    "translate(${q}, 'abc', 'ABC')",
+    "normalize-space(${q})",
+    "ends-with(${q}, 'x')",
+    "boolean-from-string(${q})",
+    "pow(2, 3) + sqrt(16) + exp(0) + exp10(1) + log(1) + log10(10) + pi()",
+    "sin(0) + cos(0) + tan(0) + asin(0) + acos(1) + atan(0) + atan2(0, 1)",
+    "area(${where})",
+    "distance(${where})",
+    "geofence(${where}, '0 0;0 1;1 1;0 0')",
+    "selected-at(${many}, 0)",
+    "checklist(1, 2, ${yn}, 'yes')",
+    "weighted-checklist(1, -1, ${yn}, 2)",
+    "count-non-empty(${m})",
+    "once(uuid())",
+    "digest(${q}, 'SHA-256', 'hex')",
+    "base64-decode('SGVsbG8=')",
+    "uuid(8)",
+    "random()",
+    "join(' ', randomize(${m}, 42))",
+    "indexed-repeat(${m}, ${people}, 1)",
+    "jr:choice-name(${yn}, '${yn}')",
+    "position()",
+]
+
+
+def test_forms_using_odks_functions_import(tmp_path: Path) -> None:
+    survey = [
+        ["type", "name", "label", "calculation"],
+        ["text", "q", "Question", ""],
+        ["date", "visit", "Visit", ""],
+        ["text", "where", "Where (lat lon;lat lon…)", ""],
+        ["select_one yn", "yn", "Yes?", ""],
+        ["select_multiple yn", "many", "Which?", ""],
+        ["begin_repeat", "people", "People", ""],
+        ["text", "m", "Name", ""],
+        ["end_repeat", "", "", ""],
+    ]
+    survey += [["calculate", f"c{i}", "", expr] for i, expr in enumerate(ODK_CALCULATIONS)]
+    definition = read_xlsform(workbook(tmp_path, survey))
+    form = Form(definition)
+    calculated = [row["calculation"] for row in definition["survey"] if row.get("calculation")]
+    assert calculated == ODK_CALCULATIONS
+    assert form.choice_labels()["yn"] == {"yes": "Yes", "no": "No"}
+
+
+def test_an_unknown_function_is_refused_naming_sheet_row_and_column(tmp_path: Path) -> None:
+    path = workbook(
+        tmp_path,
+        [
+            ["type", "name", "label", "constraint"],
+            ["text", "q", "Question", "ends-with(., 'x')"],
+            ["integer", "n", "Number", ". < pow(2, 8) and sha256(.) != ''"],
+        ],
+    )
+    with pytest.raises(XLSFormError) as caught:
+        read_xlsform(path)
+    error = caught.value
+    assert (error.sheet, error.row, error.feature) == ("survey", 3, "sha256()")
+    assert "in constraint" in error.en and "cột constraint" in error.vi
 
 
 @pytest.mark.parametrize(("case", "row", "feature"), UNSUPPORTED, ids=[u[0] for u in UNSUPPORTED])

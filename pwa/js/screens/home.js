@@ -21,9 +21,9 @@ let drawing = 0;
 // Search answers each keystroke from what the last render read (no IndexedDB, no sorting) and
 // redraws the list alone, so the box keeps the focus and the phone's keyboard stays up. A long
 // list shows its first rows and a button for more: 5,000 rows take a slow phone a second to draw.
-const PAGE = 20;
+const PAGE = 12;
 const byName = new Intl.Collator('vi');
-let listing = { households: [], index: [], visits: new Map(), rows: new Map(), limit: PAGE };
+let listing = { households: [], index: [], visits: new Map(), rows: new Map(), limit: PAGE, shown: [] };
 
 function pill(key, text) { return el('span', { class: `pill state-${key}`, text }); }
 
@@ -59,7 +59,7 @@ async function show() {
   const arriving = !main().querySelector('#home');
 
   // From here on nothing waits: the box and the list are made with what is typed now.
-  listing = { households: sorted, index: searchIndex(sorted, folded), visits, rows: new Map(), limit: PAGE };
+  listing = { households: sorted, index: searchIndex(sorted, folded), visits, rows: new Map(), limit: PAGE, shown: [] };
   const typing = document.activeElement?.id === 'search';
   let list = householdList();
   const search = el('input', { type: 'search', id: 'search', placeholder: t('app.search'), value: state.search,
@@ -67,9 +67,8 @@ async function show() {
     oninput: (e) => {
       state.search = e.target.value;
       listing.limit = PAGE;
-      const next = householdList();
-      list.replaceWith(next);
-      list = next;
+      const next = householdList(list);
+      if (next !== list) { list.replaceWith(next); list = next; }
     } });
 
   main().replaceChildren(...[
@@ -91,12 +90,14 @@ async function show() {
         onclick: () => { chooseVillage(v.id); go('home'); } }))),
     el('section', { class: 'households' },
       el('h2', { text: t('app.households') }),
-      search,
+      // The tools above the box: under it come the matches, in the part of the screen the
+      // phone's keyboard leaves free.
       el('div', { class: 'tools' },
         canScan() ? el('button', { type: 'button', class: 'secondary', text: t('app.scan'),
           onclick: async () => openByCode(await scanCode(t)) }) : null,
         el('button', { type: 'button', class: 'secondary', id: 'type-code', text: t('app.type_code'), onclick: askCode }),
         el('button', { type: 'button', class: 'secondary', id: 'add-household', text: t('app.add_household'), onclick: addHousehold })),
+      search,
       list),
     el('section', { class: 'records' },
       el('h2', { text: t('app.my_records') }),
@@ -120,39 +121,59 @@ function chooseVillage(id) {
   setKv(villageKey(), id).catch(() => {}); // only a convenience: the list works without it
 }
 
-/** The households matching the search box, the first `listing.limit` of them drawn. */
-function householdList() {
-  const { households, index, visits, rows } = listing;
+/** The households matching the search box, the first `listing.limit` of them drawn, into
+ * `list` when it is the list already on the screen (its rows that still match stay where they
+ * are, so the phone lays out only the rows that change), or into a new list. */
+function householdList(list = null) {
+  const { households, index } = listing;
   const shown = filterHouseholds(households, index, state.search);
   if (!shown.length) return el('p', { class: 'empty', text: state.search.trim() ? t('app.no_match') : t('app.no_households') });
-  // A row is made once a render, and the next keystrokes that show it again reuse it.
-  const row = (h) => {
-    if (rows.has(h.id)) return rows.get(h.id);
-    const s = householdStatus(visits.get(h.id) || [], h.followup);
-    const item = el('li', {}, el('button', { type: 'button', class: 'row', 'data-household': h.id, onclick: () => openHousehold(h) },
-      el('span', { class: 'name', text: h.head_name || h.code }),
-      el('span', { class: 'sub', text: [h.address, h.code].filter(Boolean).join(' · ') }),
-      pill(s.key, statusText(s))));
-    rows.set(h.id, item);
-    return item;
-  };
-  const list = el('ul', { class: 'list', id: 'household-list', 'data-total': shown.length });
-  const more = el('button', { type: 'button', class: 'secondary', id: 'more-households' });
-  const moreItem = el('li', {}, more);
-  const grow = () => {
-    moreItem.remove();
-    list.append(...shown.slice(list.childElementCount, listing.limit).map(row));
-    const left = shown.length - listing.limit;
-    if (left > 0) { more.textContent = t('app.more_households', { count: Math.min(left, PAGE) }); list.append(moreItem); }
-  };
-  more.addEventListener('click', () => {
-    const first = list.childElementCount - 1;
-    listing.limit += PAGE;
-    grow();
-    list.children[first]?.querySelector('button')?.focus(); // where the new rows start
-  });
-  grow();
+  if (list?.id !== 'household-list') {
+    list = el('ul', { class: 'list', id: 'household-list' });
+    list.addEventListener('click', (e) => {
+      if (e.target.closest('#more-households')) showMore(list);
+    });
+  }
+  listing.shown = shown;
+  list.dataset.total = shown.length;
+  fill(list, shown.slice(0, listing.limit).map(householdRow));
   return list;
+}
+
+// A row is made once a render, and the next keystrokes that show it again reuse it.
+function householdRow(h) {
+  const { visits, rows } = listing;
+  if (rows.has(h.id)) return rows.get(h.id);
+  const s = householdStatus(visits.get(h.id) || [], h.followup);
+  const item = el('li', {}, el('button', { type: 'button', class: 'row', 'data-household': h.id, onclick: () => openHousehold(h) },
+    el('span', { class: 'name', text: h.head_name || h.code }),
+    el('span', { class: 'sub', text: [h.address, h.code].filter(Boolean).join(' · ') }),
+    pill(s.key, statusText(s))));
+  rows.set(h.id, item);
+  return item;
+}
+
+/** `list` made to hold `items` in order, then the button for more when some are left: rows
+ * already in place are not touched, others are moved or added, the rest removed. */
+function fill(list, items) {
+  let at = list.firstChild;
+  for (const item of items) {
+    if (at === item) at = at.nextSibling;
+    else list.insertBefore(item, at);
+  }
+  while (at) { const next = at.nextSibling; at.remove(); at = next; }
+  const left = listing.shown.length - items.length;
+  if (left > 0) {
+    list.append(el('li', {}, el('button', { type: 'button', class: 'secondary', id: 'more-households',
+      text: t('app.more_households', { count: Math.min(left, PAGE) }) })));
+  }
+}
+
+function showMore(list) {
+  const first = Math.min(listing.limit, listing.shown.length);
+  listing.limit += PAGE;
+  fill(list, listing.shown.slice(0, listing.limit).map(householdRow));
+  list.children[first]?.querySelector('button')?.focus(); // where the new rows start
 }
 
 async function safetyCard(onBackup, onRestore) {

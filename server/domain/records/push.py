@@ -74,6 +74,19 @@ def push(
     return body
 
 
+def push_within(
+    db: sqlite_utils.Database,
+    caller: dict[str, Any],
+    items: list[Any],
+    data_dir: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """A phone's items, inside the caller's write transaction: the same checks and writes as
+    ``push``, for a client whose own bookkeeping must commit with the record (an OpenRosa
+    submission's row)."""
+    batch = _Batch(db, caller, data_dir)
+    return [batch.push_one(item) for item in items]
+
+
 def _rejected(item: Any, errors: Errors) -> dict[str, Any]:
     ident = item if isinstance(item, dict) else {}
     return {

@@ -1,0 +1,199 @@
+"""An OpenRosa submission's XML instance read safely and mapped to a record's ``data``.
+
+The instance nests as the XForm does (groups, repeats, ``meta``); a record's ``data`` is flat
+by name except for repeats, which are lists of objects (``schemas/form.py``). Values arrive as
+text and become what the collector would have stored: numbers for integer, decimal and numeric
+calculations, lists for select_multiple, the file's name for an image until its bytes arrive.
+Nothing is dropped quietly: an element the form does not have stays in ``data`` under its own
+name, so that the record's check names it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from schemas.form import Form, Node
+
+# A household survey's instance is a few tens of KB; a form with a large roster a few hundred.
+MAX_XML_BYTES = 2_000_000
+# Groups inside repeats inside groups: a real form nests a handful deep.
+MAX_DEPTH = 32
+MAX_ELEMENTS = 50_000
+MAX_INSTANCE_ID = 200
+# The one question through which a Collect record names its household (README, "ODK Collect").
+HOUSEHOLD_QUESTION = "household_code"
+
+_INTEGER = re.compile(r"^[+-]?\d{1,15}$")
+_DECIMAL = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# A fixed namespace: the same instanceID always gives the same record id, on any server.
+_NAMESPACE = uuid.UUID("5b0f3a8e-6d1c-4f57-9c2e-0a7e6f1d2c3b")
+
+
+class InstanceRefused(ValueError):
+    """An instance that cannot be read: ``code`` names why (``openrosa.<code>`` in the
+    catalogue), ``params`` fill its words."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass
+class Instance:
+    """What the XML says before it meets its form: which form, which instance, which edit."""
+
+    root: Element
+    form_id: str
+    version: str
+    instance_id: str
+    deprecated_id: str | None
+
+
+@dataclass
+class Mapped:
+    data: dict[str, Any]
+    # (the object holding an image answer, its key): the file name there becomes the blob's
+    # SHA-256 once the file has arrived.
+    media: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+
+    @property
+    def file_names(self) -> list[str]:
+        return [holder[key] for holder, key in self.media]
+
+
+def read_instance(xml: bytes) -> Instance:
+    """The instance's root and identity; raises ``InstanceRefused``. defusedxml refuses
+    entities and DTDs (a billion laughs, external files); size and depth are bounded here."""
+    if len(xml) > MAX_XML_BYTES:
+        raise InstanceRefused("xml_too_large", max=MAX_XML_BYTES)
+    try:
+        root = fromstring(xml, forbid_dtd=True)
+    except (DefusedXmlException, SyntaxError, ValueError):
+        raise InstanceRefused("not_xml") from None
+    _check_shape(root)
+    form_id = (root.get("id") or "").strip()
+    version = (root.get("version") or "").strip()
+    if not form_id or len(form_id) > 200 or len(version) > 200:
+        raise InstanceRefused("no_form_id")
+    meta = next((child for child in root if _local(child.tag) == "meta"), None)
+    found = {_local(c.tag): (c.text or "").strip() for c in ([] if meta is None else meta)}
+    instance_id = found.get("instanceID", "")
+    if not instance_id or len(instance_id) > MAX_INSTANCE_ID:
+        raise InstanceRefused("no_instance_id")
+    deprecated = found.get("deprecatedID") or None
+    if deprecated is not None and len(deprecated) > MAX_INSTANCE_ID:
+        raise InstanceRefused("no_instance_id")
+    return Instance(root, form_id, version, instance_id, deprecated)
+
+
+def _check_shape(root: Element) -> None:
+    count = 0
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH:
+            raise InstanceRefused("xml_too_deep", max=MAX_DEPTH)
+        if count > MAX_ELEMENTS:
+            raise InstanceRefused("xml_too_large", max=MAX_XML_BYTES)
+        stack.extend((child, depth + 1) for child in element)
+
+
+def record_uuid(instance_id: str) -> str:
+    """A record id or rev from an instanceID: Collect and Enketo send ``uuid:`` and a UUID,
+    which is kept as it is (lower case); any other text gives a UUID of its own."""
+    text = instance_id.strip()
+    bare = text[5:] if text.lower().startswith("uuid:") else text
+    if _UUID.match(bare.lower()):
+        return bare.lower()
+    return str(uuid.uuid5(_NAMESPACE, text))
+
+
+def map_instance(form: Form, root: Element) -> Mapped:
+    mapped = Mapped({})
+    _fill(form, root, mapped.data, mapped, top=True)
+    return mapped
+
+
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _fill(
+    form: Form, element: Element, scope: dict[str, Any], mapped: Mapped, top: bool = False
+) -> None:
+    for child in element:
+        name = _local(child.tag)
+        if not name or (top and name == "meta"):
+            continue
+        node = form.nodes.get(name)
+        if node is None:
+            if _generated(form, name):
+                continue
+            text = (child.text or "").strip()
+            if text or len(child):
+                scope[name] = text  # the check names it: unknown_field
+            continue
+        if node.kind == "group":
+            _fill(form, child, scope, mapped)
+        elif node.kind == "repeat":
+            instance: dict[str, Any] = {}
+            _fill(form, child, instance, mapped)
+            instances = scope.setdefault(name, [])
+            # Collect keeps an unanswered instance of a repeat that was not relevant, as the
+            # XForm's template left it; it holds no answer.
+            if instance and isinstance(instances, list):
+                instances.append(instance)
+            elif not instances:
+                del scope[name]
+        else:
+            value = _value(node, child.text or "")
+            if value is None:
+                continue
+            scope[name] = value
+            if node.type == "image":
+                mapped.media.append((scope, name))
+
+
+def _generated(form: Form, name: str) -> bool:
+    """What pyxform adds to the instance beside a form's own questions: the count it
+    calculates for a repeat_count that is an expression."""
+    if name.endswith("_count"):
+        repeat = form.nodes.get(name[: -len("_count")])
+        return repeat is not None and repeat.kind == "repeat"
+    return False
+
+
+def _value(node: Node, text: str) -> Any:
+    if text.strip() == "":
+        return None
+    kind = node.type
+    if kind == "select_multiple":
+        return text.split()
+    if kind in ("select_one", "integer", "decimal", "calculate", "date", "image"):
+        text = text.strip()
+    if kind == "integer":
+        return int(text) if _INTEGER.match(text) else text
+    if kind == "decimal":
+        return _number(text)
+    if kind == "calculate":
+        return _number(text) if _DECIMAL.match(text) else text
+    return text
+
+
+def _number(text: str) -> Any:
+    if _INTEGER.match(text):
+        return int(text)
+    if _DECIMAL.match(text):
+        number = float(text)
+        return number if number == number and abs(number) != float("inf") else text
+    return text

@@ -1,0 +1,443 @@
+"""What ODK Collect (and any OpenRosa client) asks of the server: the forms a phone may fill, each
+as an XForm pyxform makes from the stored version, and its submissions, which become records
+through the very push a collector's batch goes through (``records.push.push_within``).
+
+A submission is kept as its XML in ``openrosa_submissions`` from its first part on until it
+is a record: ``partial`` (files announced, not all arrived: Collect sends a large submission in
+several POSTs, each with the same XML), ``rejected`` (the record's check said no: Collect cannot
+edit a sent form, so the office can still read what was typed), ``unattached`` (no household
+named: it waits for the office), then ``stored`` (a record's revision) or ``replaced`` (an
+edit, with ``deprecatedID``, superseded it while it waited); then only the XML's hash stays,
+to know it when Collect sends it again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import zlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from pyxform.xls2xform import convert
+
+from schemas.messages import message
+from server.domain.accounts import user_village_ids
+from server.domain.audit import audit
+from server.domain.blobs import claim_blob, store_blob
+from server.domain.db import now_iso, write_transaction
+from server.domain.forms import form_state, get_form, newest_version
+from server.domain.openrosa.instance import (
+    HOUSEHOLD_QUESTION,
+    Instance,
+    InstanceRefused,
+    map_instance,
+    read_instance,
+    record_uuid,
+)
+from server.domain.records.push import push_within
+from sync.protocol import APPLIED, CONFLICT, DUPLICATE, MAX_BLOB_BYTES
+
+# Collect splits a submission whose XML and files pass this into several POSTs. Below the
+# server's 8 MB request limit, with room for the multipart envelope.
+ACCEPT_CONTENT_LENGTH = 7_000_000
+MAX_FILES = 100
+MAX_FILE_NAME = 255
+
+
+@dataclass
+class Outcome:
+    """The answer to one submission POST: its HTTP status, the catalogue key of its message
+    (``openrosa.<key>``) and, for a rejected record, the errors field by field."""
+
+    status: int
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    record_id: str | None = None
+
+
+# -- forms ------------------------------------------------------------------------------------
+def form_list(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
+    """The newest version of each form the commune gives its volunteers, as an XForm: id,
+    version, title and the hash Collect compares to know that it holds this very XForm. A form
+    the admin stopped or archived is left out, as the collector leaves it out of new visits, and
+    so is a version pyxform cannot turn into an XForm (Collect could not open it)."""
+    listed = []
+    form_ids = [r[0] for r in db.execute("SELECT DISTINCT form_id FROM forms ORDER BY form_id")]
+    for form_id in form_ids:
+        if (form_state(db, commune_id, form_id) or "active") != "active":
+            continue
+        found = newest_version(db, commune_id, form_id)
+        if found is None:
+            continue
+        xml = xform(db, commune_id, *found)
+        if xml is None:
+            continue
+        parsed = get_form(db, *found)
+        listed.append(
+            {
+                "form_id": found[0],
+                "version": found[1],
+                "title": str(parsed[0].title) if parsed else found[0],
+                "hash": "md5:" + hashlib.md5(xml.encode()).hexdigest(),
+            }
+        )
+    return listed
+
+
+def xform(db: sqlite_utils.Database, commune_id: str, form_id: str, version: str) -> str | None:
+    """The XForm of a version the commune may use; None when it may not, or pyxform cannot."""
+    if get_form(db, form_id, version, commune_id=commune_id) is None:
+        return None
+    row = db.execute(
+        "SELECT definition FROM forms WHERE form_id = ? AND version = ?", [form_id, version]
+    ).fetchone()
+    return _xform(form_id, version, row[0]) if row else None
+
+
+@lru_cache(maxsize=32)
+def _xform(form_id: str, version: str, definition_text: str) -> str | None:
+    # Versions never change, so each is converted once; pyxform takes the sheets as rows.
+    definition = json.loads(definition_text)
+    settings = definition.get("settings") or {}
+    book = {
+        "survey": definition.get("survey") or [],
+        "choices": definition.get("choices") or [],
+        "settings": settings if isinstance(settings, list) else [settings],
+    }
+    try:
+        return convert(xlsform=book, warnings=[], validate=False).xform
+    # pyxform is third-party code: whatever it raises means "no XForm for this version".
+    except Exception:
+        return None
+
+
+# -- phones -----------------------------------------------------------------------------------
+def settings_payload(server_url: str, project: str, volunteer: str) -> str:
+    """What Collect's "Configure with QR code" reads: the settings JSON, zlib-compressed and
+    base64-encoded. The server address carries the phone's token, as ODK Central's app users'
+    does; ``metadata_username`` fills a form's ``username`` question with the volunteer."""
+    settings = {
+        "general": {
+            "server_url": server_url,
+            "form_update_mode": "match_exactly",
+            "autosend": "wifi_and_cellular",
+            "metadata_username": volunteer,
+        },
+        "admin": {"change_server": False},
+        "project": {"name": project, "icon": "G", "color": "#0b6e4f"},
+    }
+    text = json.dumps(settings, ensure_ascii=False, separators=(",", ":"))
+    return base64.b64encode(zlib.compress(text.encode("utf-8"), 9)).decode("ascii")
+
+
+def decode_settings(payload: str) -> dict[str, Any]:
+    return json.loads(zlib.decompress(base64.b64decode(payload)).decode("utf-8"))
+
+
+# -- submissions ------------------------------------------------------------------------------
+def submit(
+    db: sqlite_utils.Database,
+    caller: dict[str, Any],
+    xml: bytes,
+    files: list[tuple[str, bytes]],
+    data_dir: str | Path,
+) -> Outcome:
+    """One POST of a submission: its XML and the files that came with it."""
+    try:
+        instance = read_instance(xml)
+    except InstanceRefused as refused:
+        return Outcome(400, refused.code, refused.params)
+    found = get_form(db, instance.form_id, instance.version, commune_id=caller["commune_id"])
+    if found is None:
+        return Outcome(404, "unknown_form", {"form": instance.form_id, "version": instance.version})
+    if len(files) > MAX_FILES:
+        return Outcome(413, "too_many_files", {"max": MAX_FILES})
+    received: dict[str, str] = {}
+    for name, body in files:
+        if not name or len(name) > MAX_FILE_NAME:
+            return Outcome(400, "bad_file_name")
+        if len(body) > MAX_BLOB_BYTES:
+            return Outcome(413, "file_too_large", {"name": name, "max": MAX_BLOB_BYTES})
+        sha256 = hashlib.sha256(body).hexdigest()
+        store_blob(data_dir, sha256, io.BytesIO(body), MAX_BLOB_BYTES)
+        received[name] = sha256
+    xml_sha256 = hashlib.sha256(xml).hexdigest()
+    text = xml.decode("utf-8", errors="replace")
+    with write_transaction(db):
+        for sha256 in received.values():
+            claim_blob(db, caller["commune_id"], sha256)
+        row = db.execute(
+            "SELECT commune_id, xml_sha256, files, state FROM openrosa_submissions"
+            " WHERE instance_id = ?",
+            [instance.instance_id],
+        ).fetchone()
+        if row is not None and row["commune_id"] != caller["commune_id"]:
+            return Outcome(409, "instance_taken")
+        if row is not None and row["state"] == "stored":
+            if row["xml_sha256"] != xml_sha256:
+                return Outcome(409, "instance_changed")
+            # Collect sending it again (a lost answer, a "send again"): the same answer as
+            # the first time, which Collect counts as sent.
+            return Outcome(201, "duplicate")
+        files_known = json.loads(row["files"]) if row is not None else {}
+        if row is not None and row["xml_sha256"] != xml_sha256:
+            files_known = {}  # another XML under this instanceID: its own files count
+        files_known.update(received)
+        now = now_iso()
+        if row is None:
+            db.execute(
+                "INSERT INTO openrosa_submissions (instance_id, device_id, user_id, commune_id,"
+                " form_id, form_version, deprecated_id, xml, xml_sha256, files, state,"
+                " received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'partial', ?, ?)",
+                [
+                    instance.instance_id,
+                    caller["id"],
+                    caller["user_id"],
+                    caller["commune_id"],
+                    instance.form_id,
+                    instance.version,
+                    instance.deprecated_id,
+                    text,
+                    xml_sha256,
+                    json.dumps(files_known),
+                    now,
+                    now,
+                ],
+            )
+        else:
+            db.execute(
+                "UPDATE openrosa_submissions SET xml = ?, xml_sha256 = ?, files = ?,"
+                " deprecated_id = ?, updated_at = ? WHERE instance_id = ?",
+                [
+                    text,
+                    xml_sha256,
+                    json.dumps(files_known),
+                    instance.deprecated_id,
+                    now,
+                    instance.instance_id,
+                ],
+            )
+        if instance.deprecated_id:
+            # An edit of a submission still waiting (for the office, or refused): the edit
+            # carries all its answers, so the earlier one no longer waits.
+            db.execute(
+                "UPDATE openrosa_submissions SET state = 'replaced', xml = '', updated_at = ?"
+                " WHERE instance_id = ? AND commune_id = ? AND state != 'stored'",
+                [now, instance.deprecated_id, caller["commune_id"]],
+            )
+        return _settle(db, caller, instance, files_known, data_dir)
+
+
+def _settle(
+    db: sqlite_utils.Database,
+    caller: dict[str, Any],
+    instance: Instance,
+    files_known: dict[str, str],
+    data_dir: str | Path,
+    household_code: str | None = None,
+) -> Outcome:
+    """What a kept submission becomes once it is whole (inside the caller's transaction): a
+    record through the collector's push, or kept as rejected or unattached. ``household_code``:
+    the household the office attaches it to, when its answers name none."""
+    found = get_form(db, instance.form_id, instance.version)
+    if found is None:
+        return Outcome(404, "unknown_form", {"form": instance.form_id, "version": instance.version})
+    form, checker = found
+    mapped = map_instance(form, instance.root)
+    missing = [name for name in mapped.file_names if name not in files_known]
+    if missing:
+        _set_state(db, instance.instance_id, "partial")
+        return Outcome(201, "partial", {"count": len(missing)})
+    for holder, key in mapped.media:
+        holder[key] = files_known[holder[key]]
+    record = _record(db, caller, instance, form.form_id, form.version, mapped.data)
+    code = household_code or str(mapped.data.get(HOUSEHOLD_QUESTION) or "").strip()
+    if not code:
+        errors = checker.check(mapped.data, today=_day(record["meta"]))
+        if errors:
+            return _rejected(db, instance.instance_id, errors)
+        _set_state(db, instance.instance_id, "unattached")
+        return Outcome(201, "unattached")
+    household = db.execute(
+        "SELECT id, village_id FROM households"
+        " WHERE code = ? AND commune_id = ? AND removed_at IS NULL",
+        [code.strip().upper(), caller["commune_id"]],
+    ).fetchone()
+    if household is None:
+        errors = {
+            HOUSEHOLD_QUESTION: [
+                {"code": "unknown_household", **message("openrosa.unknown_household")}
+            ]
+        }
+        return _rejected(db, instance.instance_id, errors)
+    record.update(household_id=household["id"], village_id=household["village_id"])
+    result = push_within(db, caller, [record], data_dir)[0]
+    if result["status"] not in (APPLIED, DUPLICATE, CONFLICT):
+        errors = dict(result.get("errors") or {})
+        # The volunteer named the household by its code, never by a village or a record id:
+        # a scope refusal is about the answer they gave.
+        for envelope in ("village_id", "household_id", "id"):
+            if envelope in errors:
+                errors.setdefault(HOUSEHOLD_QUESTION, []).extend(errors.pop(envelope))
+        return _rejected(db, instance.instance_id, errors)
+    db.execute(
+        # The record holds the answers now; the XML's hash is enough to know a resend, and a
+        # second copy of personal data here would escape a person's erasure.
+        "UPDATE openrosa_submissions SET state = 'stored', errors = NULL, xml = '',"
+        " record_id = ?, rev = ? WHERE instance_id = ?",
+        [record["id"], record["rev"], instance.instance_id],
+    )
+    return Outcome(
+        201, "conflict" if result["status"] == CONFLICT else "received", {}, {}, record["id"]
+    )
+
+
+def _set_state(db: sqlite_utils.Database, instance_id: str, state: str) -> None:
+    db.execute(
+        "UPDATE openrosa_submissions SET state = ?, errors = NULL WHERE instance_id = ?",
+        [state, instance_id],
+    )
+
+
+def _rejected(db: sqlite_utils.Database, instance_id: str, errors: dict[str, Any]) -> Outcome:
+    db.execute(
+        "UPDATE openrosa_submissions SET state = 'rejected', errors = ? WHERE instance_id = ?",
+        [json.dumps(errors, ensure_ascii=False), instance_id],
+    )
+    return Outcome(400, "rejected", {"count": len(errors)}, errors)
+
+
+def _record(
+    db: sqlite_utils.Database,
+    caller: dict[str, Any],
+    instance: Instance,
+    form_id: str,
+    version: str,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """The record this submission is: a new one named by its instanceID, or, with a
+    ``deprecatedID`` (Collect's edit of a sent form), a new revision of the record that
+    instance became."""
+    rev = record_uuid(instance.instance_id)
+    record_id, base_rev = rev, None
+    if instance.deprecated_id:
+        earlier = db.execute(
+            "SELECT record_id, rev FROM openrosa_submissions WHERE instance_id = ?"
+            " AND commune_id = ? AND state = 'stored'",
+            [instance.deprecated_id, caller["commune_id"]],
+        ).fetchone()
+        if earlier is not None:
+            record_id, base_rev = earlier["record_id"], earlier["rev"]
+    meta: dict[str, Any] = {"client": "openrosa", "instance_id": instance.instance_id}
+    started = data.get("start")
+    if isinstance(started, str) and len(started) >= 10:
+        meta.update(started_at=started, visit_date=started[:10])
+    return {
+        "id": record_id,
+        "rev": rev,
+        "base_rev": base_rev,
+        "form_id": form_id,
+        "form_version": version,
+        "household_id": None,
+        "village_id": "",
+        "data": data,
+        "meta": meta,
+    }
+
+
+def _day(meta: dict[str, Any]) -> str | None:
+    day = str(meta.get("visit_date") or "")
+    return day if len(day) == 10 else None
+
+
+# Answers that tell the office which household a waiting submission is about.
+SUMMARY_QUESTIONS = ("head_name", "respondent_name", "address", "start")
+
+
+def waiting(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
+    """The commune's Collect submissions that are not records yet, newest first: waiting for
+    files, for a household, or rejected by the check (with its errors), each with the answers
+    that say which household it is about."""
+    rows = db.execute(
+        "SELECT s.instance_id, s.form_id, s.form_version, s.state, s.errors, s.xml,"
+        " s.received_at, s.updated_at, u.username, u.display_name FROM openrosa_submissions s"
+        " JOIN users u ON u.id = s.user_id"
+        " WHERE s.commune_id = ? AND s.state IN ('partial', 'rejected', 'unattached')"
+        " ORDER BY s.updated_at DESC LIMIT 500",
+        [commune_id],
+    ).fetchall()
+    found = []
+    for row in rows:
+        item = dict(row)
+        del item["xml"]
+        item["errors"] = json.loads(row["errors"]) if row["errors"] else {}
+        item["summary"] = _summary(db, row["xml"], row["form_id"], row["form_version"])
+        found.append(item)
+    return found
+
+
+def _summary(
+    db: sqlite_utils.Database, xml: str, form_id: str, version: str
+) -> list[tuple[str, str]]:
+    form = get_form(db, form_id, version)
+    try:
+        instance = read_instance(xml.encode("utf-8"))
+    except InstanceRefused:
+        return []
+    if form is None:
+        return []
+    data = map_instance(form[0], instance.root).data
+    return [(name, str(data[name])) for name in SUMMARY_QUESTIONS if data.get(name)]
+
+
+def attach(
+    db: sqlite_utils.Database,
+    commune_id: str,
+    instance_id: str,
+    household_code: str,
+    data_dir: str | Path,
+    staff: dict[str, Any],
+) -> Outcome | None:
+    """The office attaches a kept submission that named no household to one (by its code):
+    it becomes a record of the volunteer who sent it, through the same push, in the
+    volunteer's villages. None when the commune has no such submission waiting."""
+    with write_transaction(db):
+        row = db.execute(
+            "SELECT s.xml, s.files, s.device_id, s.user_id FROM openrosa_submissions s"
+            " WHERE s.instance_id = ? AND s.commune_id = ? AND s.state IN"
+            " ('unattached', 'rejected')",
+            [instance_id, commune_id],
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            instance = read_instance(row["xml"].encode("utf-8"))
+        except InstanceRefused as refused:
+            return Outcome(400, refused.code, refused.params)
+        caller = {
+            "kind": "device",
+            "id": row["device_id"],
+            "user_id": row["user_id"],
+            "commune_id": commune_id,
+            "village_ids": user_village_ids(db, row["user_id"]),
+        }
+        outcome = _settle(
+            db, caller, instance, json.loads(row["files"]), data_dir, household_code or None
+        )
+        if outcome.record_id is not None:
+            audit(
+                db,
+                "collect_attached",
+                user_id=staff["id"],
+                username=staff["username"],
+                target=f"record:{outcome.record_id}",
+                detail=f"household:{household_code}",
+            )
+        return outcome

@@ -1,0 +1,44 @@
+"""An ODK Collect phone for a volunteer: made by the admin, shown once as the settings QR code
+Collect scans (its token inside the server address), revoked like any phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, render_template, url_for
+
+from server.domain import accounts, register
+from server.domain import devices as phones
+from server.domain.db import write_transaction
+from server.domain.openrosa.service import settings_payload
+from server.web import staff
+from server.web.admin import bp, private_page, qr
+from server.web.db import get_db
+from server.web.staff import audited, check_csrf, login_required, me
+
+
+@bp.post("/admin/volunteers/<int:user_id>/collect")
+@login_required("admin")
+def add_collect_phone(user_id: int) -> Any:
+    check_csrf()
+    db, commune_id = get_db(), me()["commune_id"]
+    person = accounts.volunteer(db, commune_id, user_id)
+    if person is None or not person["active"]:
+        abort(404)
+    with write_transaction(db):
+        device_id, token = phones.add_collect_device(db, user_id)
+        audited("collect_phone_added", f"user:{person['username']}", f"device:{device_id}")
+    commune = register.commune(db, commune_id) or {"name": commune_id}
+    server_url = staff.public_base_url() + url_for("openrosa.form_list", token=token).removesuffix(
+        "/formList"
+    )
+    payload = settings_payload(server_url, f"Gõ Cửa · {commune['name']}", person["display_name"])
+    # Shown once: only the token's hash is kept, as for every phone.
+    return private_page(
+        render_template(
+            "admin/collect.html",
+            person=person,
+            server_url=server_url,
+            qr_svg=qr.svg(payload, border=4, label=staff.t("admin.collect_qr_alt")),
+        )
+    )

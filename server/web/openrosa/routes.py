@@ -1,0 +1,164 @@
+"""The OpenRosa API as ODK Collect calls it, under the phone's server address
+``/key/<token>``: ``formList``, each form's XForm and manifest, and ``submission`` (HEAD, then
+multipart POSTs). Every answer, an error too, is XML with the OpenRosa headers; what a person
+reads is an ``<OpenRosaResponse>`` message, Vietnamese then English."""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+from typing import Any
+from xml.sax.saxutils import escape
+
+from flask import Response, current_app, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from schemas.messages import message
+from server.domain.devices import device_for_token
+from server.domain.openrosa import service
+from server.web.db import get_db
+from server.web.openrosa import bp
+from server.web.staff import public_base_url
+
+XFORMS_LIST = "http://openrosa.org/xforms/xformsList"
+MANIFEST = "http://openrosa.org/xforms/xformsManifest"
+RESPONSE = "http://openrosa.org/http/response"
+# Lines of field errors in one message: a phone's dialog, not a report.
+MAX_ERROR_LINES = 12
+
+
+class _Refused(HTTPException):
+    def __init__(self, status: int, key: str, **params: Any) -> None:
+        super().__init__()
+        self.code = status
+        self.key = key
+        self.params = params
+
+
+def _phone(token: str) -> dict[str, Any]:
+    # A token is 43 URL-safe characters; anything far longer is no token of ours.
+    device = device_for_token(get_db(), token) if len(token) <= 100 else None
+    # Only a phone made for Collect: a collector's token was never meant to sit in addresses
+    # (and in the logs of the proxies they pass).
+    if device is None or device["client"] != "collect":
+        raise _Refused(403, "bad_token")
+    return {**device, "kind": "device"}
+
+
+def _xml(body: str, status: int = 200) -> Response:
+    return Response(
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + body,
+        status=status,
+        content_type="text/xml; charset=utf-8",
+    )
+
+
+def _words(key: str, **params: Any) -> str:
+    said = message(f"openrosa.{key}", **params)
+    return f"{said['vi']} / {said['en']}"
+
+
+def _message(
+    status: int, key: str, params: dict[str, Any], errors: dict[str, Any] | None = None
+) -> Response:
+    lines = [_words(key, **params)]
+    for path, problems in list((errors or {}).items())[:MAX_ERROR_LINES]:
+        for problem in problems[:1]:
+            lines.append(f"{path}: {problem.get('vi', '')} / {problem.get('en', '')}")
+    nature = "submit_success" if status < 300 else "error"
+    return _xml(
+        f'<OpenRosaResponse xmlns="{RESPONSE}" items="0">'
+        f'<message nature="{nature}">{escape(chr(10).join(lines))}</message>'
+        "</OpenRosaResponse>",
+        status,
+    )
+
+
+# Flask looks for a handler by status code before it looks by class, the app's too: the staff
+# site's error pages (server/web/site.py) would answer Collect in HTML. Each status the staff
+# site has a page for is claimed here as well.
+@bp.errorhandler(HTTPException)
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+@bp.errorhandler(405)
+@bp.errorhandler(413)
+def _refused(error: HTTPException) -> Response:
+    status = error.code or 500
+    if isinstance(error, _Refused):
+        return _message(status, error.key, error.params)
+    key = {413: "too_large", 404: "not_found", 405: "not_found"}.get(status, "bad_request")
+    return _message(status, key, {"max": service.ACCEPT_CONTENT_LENGTH})
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers["X-OpenRosa-Version"] = "1.0"
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(service.ACCEPT_CONTENT_LENGTH)
+    response.headers["Date"] = formatdate(usegmt=True)
+    return response
+
+
+def _url(endpoint: str, **values: Any) -> str:
+    return public_base_url() + url_for(endpoint, **values)
+
+
+@bp.get("/key/<token>/formList")
+def form_list(token: str) -> Response:
+    phone = _phone(token)
+    wanted = request.args.get("formID")
+    items = []
+    for form in service.form_list(get_db(), phone["commune_id"]):
+        if wanted and form["form_id"] != wanted:
+            continue
+        where = {"token": token, "form_id": form["form_id"], "version": form["version"]}
+        items.append(
+            "<xform>"
+            f"<formID>{escape(form['form_id'])}</formID>"
+            f"<name>{escape(form['title'])}</name>"
+            f"<version>{escape(form['version'])}</version>"
+            f"<hash>{form['hash']}</hash>"
+            f"<downloadUrl>{escape(_url('openrosa.xform', **where))}</downloadUrl>"
+            f"<manifestUrl>{escape(_url('openrosa.manifest', **where))}</manifestUrl>"
+            "</xform>"
+        )
+    return _xml(f'<xforms xmlns="{XFORMS_LIST}">{"".join(items)}</xforms>')
+
+
+@bp.get("/key/<token>/forms/<form_id>/versions/<version>/form.xml")
+def xform(token: str, form_id: str, version: str) -> Response:
+    phone = _phone(token)
+    body = service.xform(get_db(), phone["commune_id"], form_id, version)
+    if body is None:
+        raise _Refused(404, "unknown_form", form=form_id, version=version)
+    # pyxform's text starts with its own XML declaration.
+    return Response(body, content_type="text/xml; charset=utf-8")
+
+
+@bp.get("/key/<token>/forms/<form_id>/versions/<version>/manifest")
+def manifest(token: str, form_id: str, version: str) -> Response:
+    phone = _phone(token)
+    if service.xform(get_db(), phone["commune_id"], form_id, version) is None:
+        raise _Refused(404, "unknown_form", form=form_id, version=version)
+    # Forms carry no media files yet: an empty manifest tells Collect there is nothing to fetch.
+    return _xml(f'<manifest xmlns="{MANIFEST}"></manifest>')
+
+
+@bp.route("/key/<token>/submission", methods=["HEAD", "POST"])
+def submission(token: str) -> Response:
+    phone = _phone(token)
+    if request.method == "HEAD":
+        # Collect asks first, and reads the size it may send in one POST from the headers.
+        return Response(status=204)
+    xml_part = request.files.get("xml_submission_file")
+    if xml_part is None:
+        raise _Refused(400, "no_xml")
+    xml = xml_part.read(service.ACCEPT_CONTENT_LENGTH + 1)
+    files: list[tuple[str, bytes]] = []
+    for name, part in request.files.items(multi=True):
+        if name == "xml_submission_file" and part is xml_part:
+            continue
+        if len(files) > service.MAX_FILES:
+            raise _Refused(413, "too_many_files", max=service.MAX_FILES)
+        files.append((part.filename or name, part.read(service.ACCEPT_CONTENT_LENGTH + 1)))
+    outcome = service.submit(get_db(), phone, xml, files, current_app.config["DATA_DIR"])
+    return _message(outcome.status, outcome.key, outcome.params, outcome.errors)

@@ -1,0 +1,355 @@
+"""ODK Collect against a real server: a client doing what Collect does, in Collect's order
+(form list, form, manifest, HEAD, multipart POSTs, the same submission again, an edit with
+deprecatedID), and the records that come of it, checked by the same rules as a collector's push."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from pyxform.validators.odk_validate import check_xform
+
+from server.domain.db import write_transaction
+from server.domain.devices import add_collect_device, revoke_device
+from server.domain.forms import install_form, set_form_state
+from server.domain.openrosa.instance import MAX_DEPTH
+from server.domain.register import add_household
+from server.domain.seed import DEMO_VOLUNTEER
+from tests.api.admin_helpers import second_commune
+from tests.collect_client import COLLECT_VERSION, CollectClient, collect_form_definition
+from tests.records import adult, child, household_data
+from tests.sync.live import LiveServer
+from tests.sync.photo_form import photo
+
+ALL_TYPES = Path(__file__).resolve().parent.parent / "forms" / "all_types.json"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    live = LiveServer(tmp_path / "server").start()
+    with live.db() as db, write_transaction(db):
+        install_form(db, collect_form_definition())
+    yield live
+    live.stop()
+
+
+def collect_phone(server: LiveServer, username: str = DEMO_VOLUNTEER) -> tuple[str, str]:
+    """(device id, the server address the settings QR code gives Collect)."""
+    with server.db() as db, write_transaction(db):
+        user_id = db.execute("SELECT id FROM users WHERE username = ?", [username]).fetchone()[0]
+        device_id, token = add_collect_device(db, user_id)
+    return device_id, f"{server.base}/key/{token}"
+
+
+def household(server: LiveServer, index: int = 0) -> dict[str, Any]:
+    with server.db() as db:
+        rows = db.execute(
+            "SELECT h.id, h.code, h.village_id FROM households h"
+            " JOIN user_villages uv ON uv.village_id = h.village_id"
+            " JOIN users u ON u.id = uv.user_id WHERE u.username = ? ORDER BY h.code",
+            [DEMO_VOLUNTEER],
+        ).fetchall()
+    return dict(rows[index])
+
+
+def answers(code: str | None, **more: Any) -> dict[str, Any]:
+    data = household_data(**more)
+    if code is not None:
+        data["household_code"] = code
+    return data
+
+
+def the_form(client: CollectClient) -> bytes:
+    listed = client.form_list()
+    assert [(f["formID"], f["version"]) for f in listed] == [("ho_gia_dinh_cds", COLLECT_VERSION)]
+    return client.download(listed[0])
+
+
+def stored(server: LiveServer, sql: str, *params: Any) -> list[dict[str, Any]]:
+    with server.db() as db:
+        return [dict(r) for r in db.execute(sql, params)]
+
+
+def test_a_form_the_admin_stopped_or_archived_leaves_collects_list(server: LiveServer) -> None:
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    the_form(client)
+    with server.db() as db:
+        (commune,) = db.execute(
+            "SELECT commune_id FROM users WHERE username = ?", [DEMO_VOLUNTEER]
+        ).fetchone()
+    for state in ("off", "archived"):
+        with server.db() as db, write_transaction(db):
+            set_form_state(db, commune, "ho_gia_dinh_cds", state)
+        assert client.form_list() == []
+    with server.db() as db, write_transaction(db):
+        set_form_state(db, commune, "ho_gia_dinh_cds", "active")
+    the_form(client)
+
+
+def test_collect_sends_a_visit_sends_it_again_and_edits_it(server: LiveServer) -> None:
+    device_id, url = collect_phone(server)
+    client = CollectClient(url)
+    xform = the_form(client)
+    house = household(server)
+    house_photo, house_sha = photo("house")
+    member_photo, member_sha = photo("member")
+    members = [adult("Nguyễn Thị Hoa", 1980), child("Nguyễn Văn Nam", 2016)]
+    members[0]["member_photo"] = "1732000000001.jpg"
+    data = answers(
+        house["code"].lower(),  # typed from the label, in whatever case
+        members=members,
+        gps="21.0285 105.8542 12.5 4.0",
+        house_photo="1732000000000.jpg",
+    )
+    filled = client.fill(
+        xform, data, {"1732000000000.jpg": house_photo, "1732000000001.jpg": member_photo}
+    )
+
+    first = client.submit(filled)
+    assert [a.status for a in first] == [201]
+    assert "Đã nhận phiếu" in first[0].message and "Submission received" in first[0].message
+    record_id = filled.instance_id.removeprefix("uuid:")
+    (record,) = stored(server, "SELECT * FROM records WHERE id = ?", record_id)
+    assert (record["household_id"], record["village_id"], record["device_id"]) == (
+        house["id"],
+        house["village_id"],
+        device_id,
+    )
+    assert record["form_version"] == COLLECT_VERSION
+    got = json.loads(record["data"])
+    expected = {**data, "household_code": house["code"].lower(), "house_photo": house_sha}
+    expected["members"][0]["member_photo"] = member_sha
+    assert got == expected  # groups flattened, repeats as lists, numbers, selects, geopoint
+    (kept,) = stored(server, "SELECT state, xml, record_id FROM openrosa_submissions")
+    assert kept == {"state": "stored", "xml": "", "record_id": record_id}  # the record has it
+
+    # Collect sends the same submission again (a lost answer, "send again"): success, and
+    # nothing new is stored.
+    again = client.submit(filled)
+    assert [a.status for a in again] == [201]
+    assert "đã nhận phiếu này rồi" in again[0].message
+    assert len(stored(server, "SELECT * FROM revisions WHERE record_id = ?", record_id)) == 1
+
+    # An edit of the sent form: a new revision of the same record.
+    edited = client.edit(filled, {"residents": 2, "internet": "mobile_only"})
+    assert [a.status for a in client.submit(edited)] == [201]
+    (record,) = stored(server, "SELECT * FROM records WHERE id = ?", record_id)
+    new_rev = edited.instance_id.removeprefix("uuid:")
+    assert record["rev"] == new_rev
+    assert json.loads(record["data"])["internet"] == "mobile_only"
+    revisions = stored(
+        server,
+        "SELECT rev, base_rev, status FROM revisions WHERE record_id = ? ORDER BY rowid",
+        record_id,
+    )
+    assert revisions == [
+        {"rev": record_id, "base_rev": None, "status": "superseded"},
+        {"rev": new_rev, "base_rev": record_id, "status": "current"},
+    ]
+    methods = [m for m, _ in client.requests]
+    assert methods == ["GET"] * 3 + ["HEAD", "POST"] * 3
+
+
+@pytest.mark.slow
+def test_every_served_xform_passes_odk_validate(server: LiveServer, tmp_path: Path) -> None:
+    """ODK Validate (the jar pyxform ships, run with Debian's Java) over each XForm a phone
+    can download: every form's newest version from the list, and the older default survey."""
+    with server.db() as db, write_transaction(db):
+        install_form(db, json.loads(ALL_TYPES.read_text(encoding="utf-8")))
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    listed = client.form_list()
+    assert {f["formID"] for f in listed} == {"ho_gia_dinh_cds", "all_types"}
+    xforms = [client.download(form) for form in listed]
+    older = requests.get(f"{url}/forms/ho_gia_dinh_cds/versions/2026.11.1/form.xml", timeout=30)
+    assert older.status_code == 200
+    for number, xml in enumerate([*xforms, older.content]):
+        path = tmp_path / f"form{number}.xml"
+        path.write_bytes(xml)
+        check_xform(str(path))  # raises ODKValidateError with Validate's report
+
+
+def test_a_large_submission_comes_in_several_posts(server: LiveServer) -> None:
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    xform = the_form(client)
+    big = [bytes([n]) * 4_000_000 for n in (1, 2)]  # two photos past the announced 7 MB
+    members = [adult("Lê Thị Mai", 1975), adult("Lê Văn Tú", 1972, relation="spouse")]
+    members[0]["member_photo"], members[1]["member_photo"] = "a.jpg", "b.jpg"
+    filled = client.fill(
+        xform,
+        answers(household(server)["code"], members=members),
+        {"a.jpg": big[0], "b.jpg": big[1]},
+    )
+    parts = client.submit(filled)
+    assert [a.status for a in parts] == [201, 201]
+    assert "còn chờ 1 tệp" in parts[0].message and "1 files still to come" in parts[0].message
+    (record,) = stored(
+        server,
+        "SELECT answers(data) AS data FROM records WHERE id = ?",
+        filled.instance_id.removeprefix("uuid:"),
+    )
+    photos = [m["member_photo"] for m in json.loads(record["data"])["members"]]
+    blob_dir = Path(server.data_dir) / "blobs"
+    assert [(blob_dir / p[:2] / p).read_bytes() for p in photos] == big
+
+
+def test_a_rejected_submission_says_why_in_both_languages_and_is_kept(server: LiveServer) -> None:
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    filled = client.fill(the_form(client), answers(household(server)["code"], residents=99))
+    (answer,) = client.submit(filled)
+    assert answer.status == 400
+    assert "Máy chủ chưa nhận phiếu" in answer.message
+    assert "did not take the submission" in answer.message
+    assert answer.message.count("residents:") == 1
+    assert stored(server, "SELECT * FROM records") == []
+    (kept,) = stored(server, "SELECT state, xml, errors FROM openrosa_submissions")
+    assert kept["state"] == "rejected" and "<residents>99</residents>" in kept["xml"]
+    assert "residents" in json.loads(kept["errors"])
+
+
+def test_an_unknown_household_code_is_refused(server: LiveServer) -> None:
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    (answer,) = client.submit(client.fill(the_form(client), answers("HZZZZZZ")))
+    assert answer.status == 400
+    assert "household_code: Không có hộ nào có mã này" in answer.message
+
+
+def test_a_household_outside_the_volunteers_villages_is_refused_on_its_code(
+    server: LiveServer,
+) -> None:
+    with server.db() as db, write_transaction(db):
+        village = db.execute("SELECT id FROM villages WHERE name = 'Thôn Bắc Sơn'").fetchone()[0]
+        elsewhere = add_household(db, village, "Hộ Bắc Sơn", "Đầu bản")
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    (answer,) = client.submit(client.fill(the_form(client), answers(elsewhere["code"])))
+    assert answer.status == 400
+    assert "household_code: Bạn không được giao thôn này. / You are not assigned" in answer.message
+    assert stored(server, "SELECT * FROM records") == []
+
+
+def test_a_submission_naming_no_household_waits_for_the_office(server: LiveServer) -> None:
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    filled = client.fill(the_form(client), answers(None))
+    (answer,) = client.submit(filled)
+    assert answer.status == 201 and "gắn phiếu vào hộ" in answer.message
+    assert stored(server, "SELECT * FROM records") == []
+    (kept,) = stored(server, "SELECT instance_id, state FROM openrosa_submissions")
+    assert kept == {"instance_id": filled.instance_id, "state": "unattached"}
+    # Sent again, it is still the one submission waiting.
+    assert [a.status for a in client.submit(filled)] == [201]
+    assert len(stored(server, "SELECT * FROM openrosa_submissions")) == 1
+    # Edited (deprecatedID), now with the household's code: the edit is the record, and the
+    # earlier submission no longer waits.
+    code = household(server)["code"]
+    edited = client.edit(filled, {"household_code": code})
+    assert [a.status for a in client.submit(edited)] == [201]
+    (record,) = stored(server, "SELECT id, rev FROM records")
+    assert record["id"] == record["rev"] == edited.instance_id.removeprefix("uuid:")
+    states = stored(server, "SELECT instance_id, state, xml FROM openrosa_submissions")
+    assert {(s["instance_id"], s["state"], s["xml"]) for s in states} == {
+        (filled.instance_id, "replaced", ""),
+        (edited.instance_id, "stored", ""),
+    }
+
+
+def test_a_revoked_collect_phone_is_told_so(server: LiveServer) -> None:
+    device_id, url = collect_phone(server)
+    client = CollectClient(url)
+    filled = client.fill(the_form(client), answers(household(server)["code"]))
+    with server.db() as db, write_transaction(db):
+        revoke_device(db, device_id)
+    for response in (
+        requests.get(f"{url}/formList", timeout=10),
+        requests.post(
+            f"{url}/submission",
+            files={"xml_submission_file": ("s.xml", filled.xml(), "text/xml")},
+            timeout=10,
+        ),
+    ):
+        assert response.status_code == 403
+        assert "thu hồi" in response.text and "revoked" in response.text
+    assert requests.head(f"{url}/submission", timeout=10).status_code == 403
+    assert stored(server, "SELECT * FROM openrosa_submissions") == []
+
+
+def test_an_unknown_key_is_refused(server: LiveServer) -> None:
+    response = requests.get(f"{server.base}/key/{'x' * 43}/formList", timeout=10)
+    assert response.status_code == 403
+
+
+def test_another_communes_collect_phone_cannot_reach_this_communes_households(
+    server: LiveServer,
+) -> None:
+    with server.db() as db:
+        second_commune(db)
+    _, url = collect_phone(server, "tnv.zeta")
+    client = CollectClient(url)
+    filled = client.fill(the_form(client), answers(household(server)["code"]))
+    (answer,) = client.submit(filled)
+    assert answer.status == 400 and "household_code: Không có hộ nào có mã này" in answer.message
+    assert stored(server, "SELECT * FROM records") == []
+
+
+HOSTILE = {
+    "entities": b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b'
+    b' "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><data id="ho_gia_dinh_cds">&b;</data>',
+    "external": b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    b'<data id="ho_gia_dinh_cds">&x;</data>',
+    "not xml": b"\x00\xff not xml at all",
+    "deep": b'<data id="ho_gia_dinh_cds" version="1">'
+    + b"<g>" * (MAX_DEPTH + 5)
+    + b"</g>" * (MAX_DEPTH + 5)
+    + b"<meta><instanceID>uuid:1</instanceID></meta></data>",
+    "no instance id": b'<data id="ho_gia_dinh_cds" version="1"><a>1</a></data>',
+    "unknown form": b'<data id="nope" version="1"><meta><instanceID>uuid:x</instanceID>'
+    b"</meta></data>",
+    "wrong types": f'<data id="ho_gia_dinh_cds" version="{COLLECT_VERSION}"><residents>'
+    "many</residents><members><members><x>1</x></members></members><frob>1</frob>"
+    "<meta><instanceID>uuid:5a4fc0d2-7c1d-4f0e-9a59-3d1f7c0e2b11</instanceID></meta></data>".encode(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_submissions_get_an_openrosa_answer_never_a_5xx(
+    server: LiveServer, name: str
+) -> None:
+    _, url = collect_phone(server)
+    response = requests.post(
+        f"{url}/submission",
+        files={"xml_submission_file": ("s.xml", HOSTILE[name], "text/xml")},
+        timeout=30,
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert "<OpenRosaResponse" in response.text and " / " in response.text
+    assert stored(server, "SELECT * FROM records") == []
+
+
+def test_requests_that_are_no_submission_get_an_openrosa_answer(server: LiveServer) -> None:
+    _, url = collect_phone(server)
+    for response in (
+        requests.post(f"{url}/submission", data=b"plain", timeout=10),
+        requests.post(
+            f"{url}/submission",
+            files=[("xml_submission_file", ("s.xml", b"<a/>", "text/xml"))]
+            + [(f"f{n}", (f"f{n}.jpg", b"x", "image/jpeg")) for n in range(150)],
+            timeout=10,
+        ),
+        requests.post(
+            f"{url}/submission",
+            files={"photo": ("p.jpg", b"x" * 9_000_000, "image/jpeg")},
+            timeout=30,
+        ),
+        requests.get(f"{url}/forms/ho_gia_dinh_cds/versions/nope/form.xml", timeout=10),
+    ):
+        assert 400 <= response.status_code < 500, (response.status_code, response.text)
+        assert "<OpenRosaResponse" in response.text
