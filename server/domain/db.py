@@ -14,6 +14,7 @@ from pathlib import Path
 import sqlite_utils
 
 from schemas.text import fold
+from server.domain import answers
 
 
 def protect(data_dir: str | Path) -> None:
@@ -59,6 +60,9 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     # lower() and LIKE know ASCII only. NULL and numbers fold to ''.
     conn.create_function("fold", 1, _sql_fold, deterministic=True)
     db.gocua_path = str(path.resolve())  # write_transaction's queue of writers
+    # answers(data): a record's stored answers as JSON text, for json_extract and json_each
+    # (they are kept deflated: server/domain/answers.py).
+    conn.create_function("answers", 1, answers.text, deterministic=True)
     return db
 
 

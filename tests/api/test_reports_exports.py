@@ -16,7 +16,7 @@ from schemas.form import Form
 from server.domain.db import write_transaction
 from server.domain.forms import install_form
 from server.domain.register import add_village
-from tests.api.test_reports_dashboard import login_as, push
+from tests.api.test_reports_dashboard import fresh_body, login_as, push
 from tests.records import adult, child, household_data, record
 from tests.unit.test_indicators import A, C
 
@@ -252,6 +252,7 @@ def test_the_data_dictionary_names_every_question_and_choice(client, db, records
 
 def test_the_indicator_table_gives_the_counts(client, db, records):
     login_as(client, db, "viewer")
+    fresh_body(client, db)
     rows = csv_rows(client.get("/reports/indicators.csv"))
     commune = [r for r in rows if r["area_id"] == "99999"]
     by_key = {r["indicator"]: r for r in commune}

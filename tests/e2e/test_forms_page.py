@@ -149,7 +149,9 @@ def test_an_admin_checks_previews_and_publishes_a_form_the_phone_then_offers(
     ((version, data),) = until(
         phone_page,
         lambda: stored(
-            server, "SELECT form_version, data FROM records WHERE form_id = ?", FOLLOWUP_ID
+            server,
+            "SELECT form_version, answers(data) FROM records WHERE form_id = ?",
+            FOLLOWUP_ID,
         ),
         "the draft reaches the server",
     )

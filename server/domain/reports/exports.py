@@ -25,7 +25,7 @@ from schemas.expressions import ExpressionError, references
 from schemas.form import Form, Node
 from schemas.indicators import indicator_set
 from schemas.messages import text
-from server.domain import clock, register
+from server.domain import answers, clock, register
 from server.domain.forms import get_form, newest_version
 from server.domain.reports.cells import CsvWriter, xlsx_row
 
@@ -170,7 +170,7 @@ def records(db: sqlite_utils.Database, form: Form, options: ExportOptions) -> It
         record = dict(row)
         meta = json.loads(record.pop("meta"))
         record["visit_date"] = str(meta.get("visit_date") or meta.get("started_at") or "")[:10]
-        record["data"] = json.loads(record["data"])
+        record["data"] = answers.load(record["data"])
         yield record
 
 
