@@ -8,6 +8,15 @@ answer stored and ``label`` (or ``label::Language (xx)``) what is shown, unless 
 ``parameters`` name others (``value=code label=ten``); every other column can be tested by a
 ``choice_filter``. A file that is not UTF-8 CSV, lacks those columns, repeats a name or is past
 the limits is refused, naming the file and its line.
+
+A GeoJSON file (``.geojson``) is read as ODK Collect reads one: a ``FeatureCollection`` whose
+features are the choices. The feature's ``id`` (its own, else its ``id`` property) is the answer
+and its ``title`` property the label, unless ``parameters`` name other properties; every other
+property of text, number or truth value is a column a ``choice_filter`` can test. The feature's
+geometry becomes the ``geometry`` column in ODK's own form, points as ``lat lon 0 0`` joined by
+``; `` (a ``Point``, ``LineString`` or ``Polygon``'s outer ring), so that it is a ``geopoint``,
+``geotrace`` or ``geoshape`` value ``distance()`` and ``area()`` read. The file is bounded in
+size, nesting and points; a problem names the file and the feature (counted from 1).
 """
 
 from __future__ import annotations
@@ -15,14 +24,20 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 MAX_ROWS = 20_000
 MAX_CELL = 2_000
+# A GeoJSON file: its size, how deep its JSON nests, the points of one feature's geometry.
+MAX_GEOJSON_BYTES = 10_000_000
+MAX_DEPTH = 16
+MAX_POINTS = 5_000
 _FROM_FILE = re.compile(
-    r"^(select_one_from_file|select_multiple_from_file)\s+(\S+\.csv)$", re.IGNORECASE
+    r"^(select_one_from_file|select_multiple_from_file)\s+(\S+\.(?:csv|geojson))$", re.IGNORECASE
 )
 _PARAMETER = re.compile(r"([\w-]+)\s*=\s*('[^']*'|\"[^\"]*\"|\S*)")
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_]+")
@@ -40,11 +55,21 @@ class Attachment:
 
 
 class FileChoicesError(ValueError):
-    """A question's file cannot give its choices; ``line`` is the file's line, when known."""
+    """A question's file cannot give its choices; ``line`` is the file's line (a GeoJSON
+    file's feature), when known."""
 
     def __init__(self, row: int, file: str, line: int | None, en: str, vi: str) -> None:
         super().__init__(en)
         self.row, self.file, self.line, self.en, self.vi = row, file, line, en, vi
+
+    @property
+    def place(self) -> tuple[str, str]:
+        """Where in the file, in Vietnamese and English (``''`` when the whole file)."""
+        if self.line is None:
+            return "", ""
+        if self.file.lower().endswith(".geojson"):
+            return f"đối tượng {self.line}", f"feature {self.line}"
+        return f"dòng {self.line}", f"line {self.line}"
 
 
 def _parameters(value: str) -> dict[str, str]:
@@ -61,7 +86,134 @@ def _list_name(file: str, taken: set[str]) -> str:
     return name
 
 
+def _depth(value: Any) -> int:
+    """How deep JSON nests: counted on the parsed value, without recursion."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                todo.extend(
+                    (v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)
+                )
+    return deepest
+
+
+def _point(value: Any) -> str | None:
+    if (
+        isinstance(value, list)
+        and len(value) >= 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value[:2])
+        and all(math.isfinite(v) for v in value[:2])
+    ):
+        lon, lat = value[0], value[1]
+        if -90 <= lat <= 90 and -180 <= lon <= 180:
+            return f"{lat} {lon} 0 0"
+    return None
+
+
+def _geometry(geometry: Any) -> str | None:
+    """ODK's text of a Point, LineString or Polygon (its outer ring); None if it is none."""
+    if not isinstance(geometry, dict):
+        return None
+    kind, coordinates = geometry.get("type"), geometry.get("coordinates")
+    if kind == "Point":
+        return _point(coordinates)
+    if kind == "Polygon" and isinstance(coordinates, list) and coordinates:
+        kind, coordinates = "LineString", coordinates[0]
+    if kind == "LineString" and isinstance(coordinates, list) and coordinates:
+        if len(coordinates) > MAX_POINTS:
+            return None
+        points = [_point(c) for c in coordinates]
+        if all(points):
+            return "; ".join(p for p in points if p)
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip()
+    return None
+
+
+def _geojson_rows(file: str, row: int, data: bytes) -> list[dict[str, str]]:
+    def refuse(feature: int | None, en: str, vi: str) -> FileChoicesError:
+        return FileChoicesError(row, file, feature, en, vi)
+
+    if len(data) > MAX_GEOJSON_BYTES:
+        raise refuse(
+            None,
+            f"the file is larger than {MAX_GEOJSON_BYTES // 1_000_000} MB",
+            f"tệp lớn hơn {MAX_GEOJSON_BYTES // 1_000_000} MB",
+        )
+    try:
+        collection = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise refuse(None, "the file is not UTF-8 text", "tệp không phải văn bản UTF-8") from None
+    except (ValueError, RecursionError) as error:
+        raise refuse(
+            None, f"not a GeoJSON file: {error}", f"không phải tệp GeoJSON: {error}"
+        ) from None
+    if _depth(collection) > MAX_DEPTH:
+        raise refuse(
+            None,
+            f"the file nests deeper than {MAX_DEPTH} levels",
+            f"tệp lồng sâu hơn {MAX_DEPTH} cấp",
+        )
+    features = collection.get("features") if isinstance(collection, dict) else None
+    if not isinstance(features, list) or collection.get("type") != "FeatureCollection":
+        raise refuse(
+            None,
+            "a GeoJSON file of choices is a FeatureCollection with a list of features",
+            "tệp GeoJSON lựa chọn phải là một FeatureCollection có danh sách features",
+        )
+    if len(features) > MAX_ROWS:
+        raise refuse(
+            MAX_ROWS + 1,
+            f"the file has more than {MAX_ROWS} choices",
+            f"tệp có hơn {MAX_ROWS} lựa chọn",
+        )
+    out: list[dict[str, str]] = []
+    for number, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise refuse(number, "this is not a Feature", "đây không phải một Feature")
+        properties = feature.get("properties") or {}
+        if not isinstance(properties, dict):
+            raise refuse(
+                number, "its properties are not an object", "properties không phải đối tượng"
+            )
+        cells = {str(k).strip(): t for k, v in properties.items() if (t := _text(v)) is not None}
+        own_id = _text(feature.get("id"))
+        if own_id:
+            cells["id"] = own_id
+        geometry = _geometry(feature.get("geometry"))
+        if geometry is None:
+            raise refuse(
+                number,
+                f"its geometry is not a Point, LineString or Polygon of at most {MAX_POINTS}"
+                " points in longitude and latitude",
+                f"geometry không phải Point, LineString hay Polygon tối đa {MAX_POINTS} điểm"
+                " theo kinh độ và vĩ độ",
+            )
+        cells["geometry"] = geometry
+        if any(len(v) > MAX_CELL for k, v in cells.items() if k != "geometry"):
+            raise refuse(
+                number,
+                f"a property is longer than {MAX_CELL} characters",
+                f"có thuộc tính dài hơn {MAX_CELL} ký tự",
+            )
+        out.append({**cells, "__line": str(number)})
+    return out
+
+
 def _rows(file: str, row: int, data: bytes) -> list[dict[str, str]]:
+    if file.lower().endswith(".geojson"):
+        return _geojson_rows(file, row, data)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -124,8 +276,9 @@ def inline_file_choices(
                 f"hãy tải tệp '{file}' lên cùng biểu mẫu",
             )
         params = _parameters(str(question.get("parameters", "")))
-        value_column = params.pop("value", "name")
-        label_column = params.pop("label", "label")
+        geojson = file.lower().endswith(".geojson")
+        value_column = params.pop("value", "id" if geojson else "name")
+        label_column = params.pop("label", "title" if geojson else "label")
         if file not in made:
             rows = _rows(file, number, attachments[file])
             list_name = _list_name(file, taken)

@@ -132,8 +132,9 @@ def read_xlsform(
         try:
             found = inline_file_choices(survey, choices, attachments)
         except FileChoicesError as error:
-            line_en = f"{error.file}, line {error.line}: " if error.line else ""
-            line_vi = f"{error.file}, dòng {error.line}: " if error.line else ""
+            place_vi, place_en = error.place
+            line_en = f"{error.file}, {place_en}: " if place_en else ""
+            line_vi = f"{error.file}, {place_vi}: " if place_vi else ""
             raise XLSFormError(
                 "survey",
                 survey_rows[error.row - 2],

@@ -5,6 +5,7 @@ a missing or unreadable file is refused naming the question's row and the file's
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from typing import Any
 
@@ -178,3 +179,136 @@ def test_the_cli_takes_the_same_files_and_says_the_same(admin: Any, tmp_path: An
     assert done.exit_code == 0, done.output
     assert f"File ho.csv ({len(HO.encode())} bytes): 3 choices" in done.output
     assert f"{FILE_ID} version 1: imported" in done.output
+
+
+def _feature(properties: Any, geometry: Any, **extra: Any) -> dict[str, Any]:
+    return {"type": "Feature", "properties": properties, "geometry": geometry, **extra}
+
+
+POINTS = {
+    "type": "FeatureCollection",
+    "features": [
+        _feature(
+            {"id": "nvh", "title": "Nhà văn hoá", "thon": "dong", "so": 3},
+            {"type": "Point", "coordinates": [105.8, 21.0]},
+        ),
+        _feature(
+            {"title": "Đường lên nương"},
+            {"type": "LineString", "coordinates": [[105.8, 21.0], [105.9, 21.1, 12]]},
+            id="duong",
+        ),
+        _feature(
+            {"id": "ruong", "title": "Ruộng", "nested": {"x": 1}},
+            {"type": "Polygon", "coordinates": [[[1, 2], [1, 3], [2, 3], [1, 2]]]},
+        ),
+    ],
+}
+GEO_SURVEY = [
+    ("type", "name", VI, EN, "required", "choice_filter"),
+    ("today", "ngay", None, None, None, None),
+    ("select_one_from_file diem.geojson", "diem", "Điểm nào?", "Which place?", "yes", None),
+]
+
+
+def test_a_geojson_files_features_are_the_choices_as_odk_reads_them() -> None:
+    choices: list[dict[str, Any]] = []
+    survey = [{"type": "select_one_from_file diem.geojson", "name": "diem"}]
+    given = inline_file_choices(survey, choices, {"diem.geojson": json.dumps(POINTS).encode()})
+    assert survey[0]["type"] == "select_one file_diem" and given[0].choices == 3
+    assert choices == [
+        {
+            "list_name": "file_diem",
+            "name": "nvh",
+            "label": "Nhà văn hoá",
+            "thon": "dong",
+            "so": "3",
+            "geometry": "21.0 105.8 0 0",
+        },
+        {
+            "list_name": "file_diem",
+            "name": "duong",
+            "label": "Đường lên nương",
+            "geometry": "21.0 105.8 0 0; 21.1 105.9 0 0",
+        },
+        {
+            "list_name": "file_diem",
+            "name": "ruong",
+            "label": "Ruộng",
+            "geometry": "2 1 0 0; 3 1 0 0; 3 2 0 0; 2 1 0 0",
+        },
+    ]
+    survey = [{"type": "select_one_from_file diem.geojson", "parameters": "value=thon label=id"}]
+    choices = []
+    one = {**POINTS, "features": POINTS["features"][:1]}
+    inline_file_choices(survey, choices, {"diem.geojson": json.dumps(one).encode()})
+    assert choices[0]["name"] == "dong" and choices[0]["label"] == "nvh"
+
+
+def test_a_geojson_file_is_published_and_its_answers_checked(
+    admin: Any, client: Any, phone: dict[str, Any]
+) -> None:
+    response = upload(admin, {"diem.geojson": json.dumps(POINTS).encode()}, GEO_SURVEY)
+    page = text_of(response.get_data(as_text=True))
+    assert response.status_code == 200, page
+    assert "3 lựa chọn" in page
+    published = post(
+        admin,
+        "/admin/forms/publish",
+        {"definition": definition_of(response.get_data(as_text=True))},
+    )
+    assert published.status_code == 303
+    definition = json.loads(definition_of(response.get_data(as_text=True)))
+    assert {
+        "list_name": "file_diem",
+        "name": "ruong",
+        "label": "Ruộng",
+        "geometry": "2 1 0 0; 3 1 0 0; 3 2 0 0; 2 1 0 0",
+    } in definition["choices"]
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"type": "Feature"}, "tệp GeoJSON lựa chọn phải là một FeatureCollection"),
+        (
+            {
+                **POINTS,
+                "features": [*POINTS["features"], _feature({"id": "x", "title": "X"}, None)],
+            },
+            "diem.geojson, đối tượng 4: geometry không phải Point",
+        ),
+        (
+            {
+                **POINTS,
+                "features": [_feature({"id": "x"}, {"type": "Point", "coordinates": [1, 2]})],
+            },
+            "diem.geojson, đối tượng 1: mỗi dòng cần cột 'id' và cột 'title'",
+        ),
+        (
+            {**POINTS, "features": [*POINTS["features"], POINTS["features"][0]]},
+            "diem.geojson, đối tượng 4: lựa chọn 'nvh' có hai lần",
+        ),
+        (
+            {
+                **POINTS,
+                "features": [
+                    _feature({"id": "x", "title": "X"}, {"type": "Point", "coordinates": [200, 2]})
+                ],
+            },
+            "diem.geojson, đối tượng 1: geometry",
+        ),
+        ({**POINTS, "deep": json.loads("[" * 20 + "]" * 20)}, "tệp lồng sâu hơn 16 cấp"),
+        ("[" * 100_000, "không phải tệp GeoJSON"),
+        ("{", "không phải tệp GeoJSON"),
+    ],
+)
+def test_a_geojson_file_that_cannot_give_choices_is_refused_naming_its_feature(
+    admin: Any, body: Any, said: str
+) -> None:
+    data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    response = upload(admin, {"diem.geojson": data}, GEO_SURVEY)
+    assert response.status_code == 422
+    assert said in text_of(response.get_data(as_text=True))
+    admin.get("/lang/en")
+    english = text_of(upload(admin, {"diem.geojson": data}, GEO_SURVEY).get_data(as_text=True))
+    assert "Sheet 'survey', row 3, file 'diem.geojson'" in english
