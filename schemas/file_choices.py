@@ -9,6 +9,11 @@ answer stored and ``label`` (or ``label::Language (xx)``) what is shown, unless 
 ``choice_filter``. A file that is not UTF-8 CSV, lacks those columns, repeats a name or is past
 the limits is refused, naming the file and its line.
 
+A CSV file a ``pulldata('file', ...)`` names (``file.csv``) is kept whole in the definition,
+under ``pulldata``: file name (without ``.csv``) → ``{"columns": [...], "rows": [[...], ...]}``,
+the cells as text. Both expression engines read it there, so the phone looks values up
+offline, and the server's check of a record reads the same table.
+
 A GeoJSON file (``.geojson``) is read as ODK Collect reads one: a ``FeatureCollection`` whose
 features are the choices. The feature's ``id`` (its own, else its ``id`` property) is the answer
 and its ``title`` property the label, unless ``parameters`` name other properties; every other
@@ -27,7 +32,7 @@ import io
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 MAX_ROWS = 20_000
@@ -39,6 +44,8 @@ MAX_POINTS = 5_000
 _FROM_FILE = re.compile(
     r"^(select_one_from_file|select_multiple_from_file)\s+(\S+\.(?:csv|geojson))$", re.IGNORECASE
 )
+# pulldata's file: its first argument, when written as text (formcheck refuses any other).
+PULLDATA_FILE = re.compile(r"""pulldata\s*\(\s*(?:'([^']*)'|"([^"]*)")""")
 _PARAMETER = re.compile(r"([\w-]+)\s*=\s*('[^']*'|\"[^\"]*\"|\S*)")
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -52,6 +59,8 @@ class Attachment:
     sha256: str
     list_name: str | None
     choices: int
+    # Rows kept for pulldata(); 0 when no pulldata() names the file.
+    lookup_rows: int = 0
 
 
 class FileChoicesError(ValueError):
@@ -250,16 +259,61 @@ def _rows(file: str, row: int, data: bytes) -> list[dict[str, str]]:
     return out
 
 
+def pulldata_tables(
+    survey: list[dict[str, Any]], attachments: dict[str, bytes]
+) -> tuple[dict[str, Any], list[Attachment]]:
+    """The CSV files the survey's ``pulldata()`` calls name, as the definition keeps them
+    (``pulldata``), and what each gave. ``FileChoicesError`` names the survey row (from 2) of
+    the first call whose file is missing or cannot be read."""
+    tables: dict[str, Any] = {}
+    given: list[Attachment] = []
+    for number, question in enumerate(survey, start=2):
+        for value in question.values():
+            if not isinstance(value, str) or "pulldata" not in value:
+                continue
+            for match in PULLDATA_FILE.finditer(value):
+                name = (match.group(1) if match.group(1) is not None else match.group(2)).strip()
+                if name in tables:
+                    continue
+                file = f"{name}.csv"
+                if file not in attachments:
+                    raise FileChoicesError(
+                        number,
+                        file,
+                        None,
+                        f"pulldata() reads '{file}': attach the file with the form",
+                        f"pulldata() đọc tệp '{file}': hãy tải tệp lên cùng biểu mẫu",
+                    )
+                data = attachments[file]
+                rows = _rows(file, number, data)
+                columns = list(dict.fromkeys(k for r in rows for k in r if k != "__line"))
+                tables[name] = {
+                    "columns": columns,
+                    "rows": [[r.get(c, "") for c in columns] for r in rows],
+                }
+                given.append(
+                    Attachment(
+                        file, len(data), hashlib.sha256(data).hexdigest(), None, 0, len(rows)
+                    )
+                )
+    return tables, given
+
+
 def inline_file_choices(
     survey: list[dict[str, Any]],
     choices: list[dict[str, Any]],
     attachments: dict[str, bytes],
+    tables: dict[str, Any] | None = None,
 ) -> list[Attachment]:
     """Turn each question choosing from an attached CSV into a ``select_one``/``select_multiple``
     of a new list holding the file's rows (``survey`` and ``choices`` are changed in place);
     what each file gave, files no question uses included. ``FileChoicesError`` names the
     survey row (counted from 2, as the definition's rows are) of a question whose file is
-    missing or cannot be read."""
+    missing or cannot be read. The files ``pulldata()`` reads are added to ``tables``."""
+    pulled, looked_up = pulldata_tables(survey, attachments)
+    if tables is not None:
+        tables.update(pulled)
+    lookups = {a.name: a for a in looked_up}
     taken = {str(c.get("list_name", "")) for c in choices}
     made: dict[str, Attachment] = {}
     for number, question in enumerate(survey, start=2):
@@ -332,8 +386,11 @@ def inline_file_choices(
             question["parameters"] = rest
         else:
             question.pop("parameters", None)
+    for name, attachment in lookups.items():
+        if name in made:
+            made[name] = replace(made[name], lookup_rows=attachment.lookup_rows)
     unused = [
-        Attachment(name, len(data), hashlib.sha256(data).hexdigest(), None, 0)
+        lookups.get(name) or Attachment(name, len(data), hashlib.sha256(data).hexdigest(), None, 0)
         for name, data in attachments.items()
         if name not in made
     ]

@@ -128,9 +128,10 @@ def read_xlsform(
     settings.setdefault("form_id", path.stem)
     if version and not settings.get("version"):
         settings["version"] = version
+    tables: dict[str, Any] = {}
     if attachments is not None:
         try:
-            found = inline_file_choices(survey, choices, attachments)
+            found = inline_file_choices(survey, choices, attachments, tables)
         except FileChoicesError as error:
             place_vi, place_en = error.place
             line_en = f"{error.file}, {place_en}: " if place_en else ""
@@ -145,6 +146,8 @@ def read_xlsform(
         if given is not None:
             given.extend(found)
     definition = {"settings": settings, "survey": survey, "choices": choices}
+    if tables:
+        definition["pulldata"] = tables
     problems, ignored = review_form(definition)
     excel_rows = {"survey": survey_rows, "choices": choice_rows}
     if problems:

@@ -222,6 +222,12 @@ export class Form {
     return this.labelsByField;
   }
 
+  /** What pulldata() reads: the definition's pulldata, file name -> {columns, rows}. */
+  pulldataFiles() {
+    const files = this.definition.pulldata;
+    return files && typeof files === 'object' && !Array.isArray(files) ? files : null;
+  }
+
   choiceLabel(listName, value, lang) {
     const c = (this.choices[listName] || []).find((x) => x.name === value);
     return c ? (this.text(c, 'label', lang) || value) : value;
@@ -245,7 +251,7 @@ export class Rules {
   ctx(data, position, current) {
     return {
       data, fields: this.form.fields, position, current, today: this.today, now: this.now,
-      choices: this.form.choiceLabels(),
+      choices: this.form.choiceLabels(), files: this.form.pulldataFiles(),
     };
   }
 

@@ -312,3 +312,123 @@ def test_a_geojson_file_that_cannot_give_choices_is_refused_naming_its_feature(
     admin.get("/lang/en")
     english = text_of(upload(admin, {"diem.geojson": data}, GEO_SURVEY).get_data(as_text=True))
     assert "Sheet 'survey', row 3, file 'diem.geojson'" in english
+
+
+LOOKUP = "name,label,so_nguoi\nh1,Hộ Lò Văn A,4\nh2,Hộ Lò Thị B,2\n"
+PULL_SURVEY = [
+    ("type", "name", VI, EN, "required", "constraint", "calculation"),
+    ("today", "ngay", None, None, None, None, None),
+    ("select_one_from_file ho.csv", "ho", "Hộ nào?", "Which household?", "yes", None, None),
+    (
+        "calculate",
+        "so_nguoi",
+        None,
+        None,
+        None,
+        None,
+        "pulldata('ho', 'so_nguoi', 'name', ${ho})",
+    ),
+    (
+        "integer",
+        "gap",
+        "Gặp mấy người?",
+        "How many met?",
+        "yes",
+        ". <= pulldata('ho', 'so_nguoi', 'name', ${ho})",
+        None,
+    ),
+]
+
+
+def test_pulldata_reads_the_attached_csv_on_the_server(
+    admin: Any, client: Any, phone: dict[str, Any]
+) -> None:
+    response = upload(admin, {"ho.csv": LOOKUP.encode(), "ban.csv": b"a,b\n1,2\n"}, PULL_SURVEY)
+    page = text_of(response.get_data(as_text=True))
+    assert response.status_code == 200, page
+    assert "2 lựa chọn; 2 dòng cho pulldata()" in page
+    definition = json.loads(definition_of(response.get_data(as_text=True)))
+    assert definition["pulldata"] == {
+        "ho": {
+            "columns": ["name", "label", "so_nguoi"],
+            "rows": [["h1", "Hộ Lò Văn A", "4"], ["h2", "Hộ Lò Thị B", "2"]],
+        }
+    }
+    published = post(
+        admin,
+        "/admin/forms/publish",
+        {"definition": definition_of(response.get_data(as_text=True))},
+    )
+    assert published.status_code == 303
+
+    def push(answers: dict[str, Any]) -> dict[str, Any]:
+        item = {
+            "id": str(uuid.uuid4()),
+            "rev": str(uuid.uuid4()),
+            "base_rev": None,
+            "form_id": FILE_ID,
+            "form_version": "1",
+            "household_id": None,
+            "village_id": phone["villages"][0]["id"],
+            "data": {"ngay": VISIT_DATE, **answers},
+            "meta": {"started_at": "2026-11-20T01:00:00Z", "visit_date": VISIT_DATE},
+        }
+        body = client.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
+        return body.get_json()["results"][0]
+
+    assert push({"ho": "h1", "so_nguoi": "4", "gap": 4})["status"] == "applied"
+    refused = push({"ho": "h2", "so_nguoi": "2", "gap": 3})  # household h2 has 2 people
+    assert refused["status"] == "rejected" and "gap" in refused["errors"]
+
+
+@pytest.mark.parametrize(
+    ("files", "change", "said"),
+    [
+        (
+            {"ho.csv": LOOKUP},
+            "pulldata('ho', 'tuoi', 'name', ${ho})",
+            "Trang tính 'survey', dòng 4, pulldata(): tệp 'ho.csv' không có cột 'tuoi'",
+        ),
+        (
+            {"ho.csv": LOOKUP},
+            "pulldata('xa', 'ten', 'name', ${ho})",
+            "pulldata() đọc tệp 'xa.csv': hãy tải tệp lên cùng biểu mẫu",
+        ),
+        (
+            {"ho.csv": LOOKUP},
+            "pulldata(${ho}, 'ten', 'name', ${ho})",
+            "hãy ghi tên tệp của pulldata() dạng văn bản",
+        ),
+    ],
+)
+def test_a_pulldata_that_cannot_be_read_is_refused_naming_its_row(
+    admin: Any, files: dict[str, str], change: str, said: str
+) -> None:
+    survey = list(PULL_SURVEY)
+    survey[3] = ("calculate", "so_nguoi", None, None, None, None, change)
+    body = {name: text.encode() for name, text in files.items()}
+    response = upload(admin, body, survey)
+    page = text_of(response.get_data(as_text=True))
+    assert response.status_code == 422, page
+    assert said in page
+
+
+def test_a_definitions_pulldata_files_are_bounded() -> None:
+    from schemas.formcheck import review_form
+
+    base = {
+        "settings": {"form_id": "f", "version": "1"},
+        "survey": [{"type": "calculate", "name": "c", "calculation": "pulldata('t', 'a', 'b', 1)"}],
+        "choices": [],
+    }
+    good = {"t": {"columns": ["a", "b"], "rows": [["1", "2"]]}}
+    assert review_form({**base, "pulldata": good})[0] == []
+    for bad in (
+        [],
+        {"t": {"columns": ["a", "b"], "rows": [["1"]]}},
+        {"t": {"columns": ["a", "b"], "rows": [["1", 2]]}},
+        {"t": {"columns": ["a", "b"], "rows": [["1", "2"]] * 20_001}},
+        {f"t{i}": good["t"] for i in range(21)},
+    ):
+        problems = review_form({**base, "pulldata": bad})[0]
+        assert [p.feature for p in problems] == ["pulldata"], bad

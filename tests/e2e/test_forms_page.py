@@ -217,3 +217,29 @@ def test_choices_from_an_attached_file_show_in_the_preview(
     households = frame.locator('[data-path="ho"] label.choice:visible')
     expect(households).to_have_text(["Hộ Lò Văn A", "Hộ Lò Thị B"])  # the file's own filter
     assert_accessible("the check with attached files", axe_violations(desk))
+
+
+def test_pulldata_reads_the_attached_csv_in_the_preview(
+    server: ServerProcess, desk: Any, tmp_path: Path
+) -> None:
+    from tests.api.test_admin_form_files import FILE_ID, LOOKUP, PULL_SURVEY
+
+    people = ("Hộ có ${so_nguoi} người", "The household has ${so_nguoi} people")
+    survey = [*PULL_SURVEY, ("note", "so_nguoi_ghi", *people, None, None, None)]
+    book = tmp_path / f"{FILE_ID}.xlsx"
+    book.write_bytes(workbook(survey, form_id=FILE_ID))
+    (tmp_path / "ho.csv").write_text(LOOKUP, encoding="utf-8")
+    desk.goto(f"{server.base}/admin/forms")
+    desk.set_input_files("#form-upload input[name=file]", str(book))
+    desk.set_input_files("#form-upload input[name=attachments]", [str(tmp_path / "ho.csv")])
+    desk.click("#form-upload button[type=submit]")
+    expect(desk.locator('#check-attachments tr[data-file="ho.csv"]')).to_contain_text(
+        "2 dòng cho pulldata()"
+    )
+    frame = desk.frame_locator("#form-preview")
+    frame.locator("#preview[data-ready='1']").wait_for()
+    note = frame.locator('[data-path="so_nguoi_ghi"]')
+    frame.locator('[data-path="ho"] input[value="h2"]').check()
+    expect(note).to_contain_text("Hộ có 2 người")
+    frame.locator('[data-path="ho"] input[value="h1"]').check()
+    expect(note).to_contain_text("Hộ có 4 người")
