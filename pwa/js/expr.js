@@ -282,6 +282,17 @@ export function references(expr) {
   return out;
 }
 
+/**
+ * Does an expression read the field itself (`.`, or once())?
+ * @param {string} expr
+ * @returns {boolean}
+ */
+export function readsCurrent(expr) {
+  let found = false;
+  walk(parse(expr), (n) => { if (n.type === 'current' || (n.type === 'call' && n.name === 'once')) found = true; });
+  return found;
+}
+
 // -- values ---------------------------------------------------------------------------------
 const NUMBER = /^[ \t\r\n]*(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))[ \t\r\n]*$/;
 const DATE = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/;
