@@ -299,6 +299,78 @@ def pulldata_tables(
     return tables, given
 
 
+_EXTERNAL = re.compile(r"^select_one_external\s+(\S+)$", re.IGNORECASE)
+
+
+class ExternalChoicesError(ValueError):
+    """A ``select_one_external`` whose list cannot be taken: ``sheet`` and ``row`` say where
+    (the survey row of the question, or the external_choices row of a bad choice)."""
+
+    def __init__(self, sheet: str, row: int, en: str, vi: str) -> None:
+        super().__init__(en)
+        self.sheet, self.row, self.en, self.vi = sheet, row, en, vi
+
+
+def inline_external_choices(
+    survey: list[dict[str, Any]],
+    choices: list[dict[str, Any]],
+    external: list[dict[str, Any]],
+    survey_rows: list[int],
+    external_rows: list[int],
+) -> int:
+    """Turn each ``select_one_external L`` into a ``select_one`` of the external_choices sheet's
+    rows of list L, added to ``choices`` (``survey`` and ``choices`` are changed in place), as
+    pyxform makes them an itemsets.csv the phone holds; its ``choice_filter`` then works as on
+    any list. A list name the choices sheet also has gets a name of its own. The ``*_rows`` are
+    the Excel numbers of the rows; how many questions were turned."""
+    taken = {str(c.get("list_name", "")) for c in choices}
+    made: dict[str, str] = {}
+    turned = 0
+    for question, number in zip(survey, survey_rows, strict=True):
+        match = _EXTERNAL.match(" ".join(str(question.get("type", "")).split()))
+        if not match:
+            continue
+        wanted = match.group(1)
+        if wanted not in made:
+            rows = [
+                (r, n)
+                for r, n in zip(external, external_rows, strict=True)
+                if str(r.get("list_name", "")).strip() == wanted
+            ]
+            if not rows:
+                raise ExternalChoicesError(
+                    "survey",
+                    number,
+                    f"the external_choices sheet has no list '{wanted}'",
+                    f"trang external_choices không có danh sách '{wanted}'",
+                )
+            list_name = wanted if wanted not in taken else _list_name(f"external_{wanted}", taken)
+            taken.add(list_name)
+            seen: set[str] = set()
+            for row, excel in rows:
+                name = str(row.get("name", "")).strip()
+                if not name:
+                    raise ExternalChoicesError(
+                        "external_choices",
+                        excel,
+                        "every choice needs a name",
+                        "mỗi lựa chọn cần có name",
+                    )
+                if name in seen:
+                    raise ExternalChoicesError(
+                        "external_choices",
+                        excel,
+                        f"the choice '{name}' is in the list '{wanted}' twice",
+                        f"lựa chọn '{name}' có hai lần trong danh sách '{wanted}'",
+                    )
+                seen.add(name)
+                choices.append({**row, "list_name": list_name, "name": name})
+            made[wanted] = list_name
+        question["type"] = f"select_one {made[wanted]}"
+        turned += 1
+    return turned
+
+
 def inline_file_choices(
     survey: list[dict[str, Any]],
     choices: list[dict[str, Any]],

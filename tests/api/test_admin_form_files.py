@@ -432,3 +432,117 @@ def test_a_definitions_pulldata_files_are_bounded() -> None:
     ):
         problems = review_form({**base, "pulldata": bad})[0]
         assert [p.feature for p in problems] == ["pulldata"], bad
+
+
+def with_external(book: bytes, rows: list[tuple[Any, ...]]) -> bytes:
+    """The workbook with an external_choices sheet of ``rows`` (a header first)."""
+    from openpyxl import load_workbook
+
+    loaded = load_workbook(io.BytesIO(book))
+    sheet = loaded.create_sheet("external_choices")
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    loaded.save(out)
+    return out.getvalue()
+
+
+EXTERNAL_SURVEY = [
+    ("type", "name", VI, EN, "required", "choice_filter"),
+    ("today", "ngay", None, None, None, None),
+    ("select_one co_khong", "gap_ho", "Gặp được hộ?", "Met the household?", "yes", None),
+    ("text", "thon", "Thôn nào?", "Which village?", "yes", None),
+    ("select_one_external ho", "ho", "Hộ nào?", "Which household?", None, "thon = ${thon}"),
+]
+EXTERNAL = [
+    ("list_name", "name", VI, EN, "thon"),
+    ("thon", "dong", "Thôn Đông", "East", None),
+    ("thon", "tay", "Thôn Tây", "West", None),
+    (None, None, None, None, None),
+    ("ho", "h1", "Hộ A", "Household A", "dong"),
+    ("ho", "h2", "Hộ B", "Household B", "tay"),
+]
+
+
+def upload_external(client: Any, survey: list[Any], rows: list[Any]) -> Any:
+    book = with_external(workbook(survey, form_id=FILE_ID, version="1"), rows)
+    return post(client, "/admin/forms/check", {"file": (io.BytesIO(book), "tham_xa.xlsx")})
+
+
+def test_select_one_external_takes_its_list_from_the_external_choices_sheet(
+    admin: Any, client: Any, phone: dict[str, Any]
+) -> None:
+    response = upload_external(admin, EXTERNAL_SURVEY, EXTERNAL)
+    page = text_of(response.get_data(as_text=True))
+    assert response.status_code == 200, page
+    assert "external_choices" not in page  # used: no warning that it is ignored
+    definition = json.loads(definition_of(response.get_data(as_text=True)))
+    assert definition["survey"][3]["type"] == "select_one ho"
+    assert {
+        "list_name": "ho",
+        "name": "h2",
+        "label::Tiếng Việt (vi)": "Hộ B",
+        "label::English (en)": "Household B",
+        "thon": "tay",
+    } in definition["choices"]
+    published = post(
+        admin,
+        "/admin/forms/publish",
+        {"definition": definition_of(response.get_data(as_text=True))},
+    )
+    assert published.status_code == 303
+
+    def push(answers: dict[str, Any]) -> dict[str, Any]:
+        item = {
+            "id": str(uuid.uuid4()),
+            "rev": str(uuid.uuid4()),
+            "base_rev": None,
+            "form_id": FILE_ID,
+            "form_version": "1",
+            "household_id": None,
+            "village_id": phone["villages"][0]["id"],
+            "data": {"ngay": VISIT_DATE, "gap_ho": "co", **answers},
+            "meta": {"started_at": "2026-11-20T01:00:00Z", "visit_date": VISIT_DATE},
+        }
+        body = client.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
+        return body.get_json()["results"][0]
+
+    assert push({"thon": "tay", "ho": "h2"})["status"] == "applied"
+    refused = push({"thon": "tay", "ho": "h1"})  # a household of the other village
+    assert refused["status"] == "rejected" and "ho" in refused["errors"]
+
+
+def test_a_list_name_on_both_sheets_keeps_the_two_lists_apart() -> None:
+    from schemas.file_choices import inline_external_choices
+
+    survey = [{"type": "select_one_external  co_khong", "name": "a"}]
+    choices = [{"list_name": "co_khong", "name": "co", "label": "Có"}]
+    external = [{"list_name": "co_khong", "name": "x", "label": "X"}]
+    assert inline_external_choices(survey, choices, external, [2], [2]) == 1
+    assert survey[0]["type"] == "select_one file_external_co_khong"
+    assert choices[1] == {"list_name": "file_external_co_khong", "name": "x", "label": "X"}
+    with pytest.raises(ValueError, match="no list 'khac'"):
+        inline_external_choices([{"type": "select_one_external khac"}], [], external, [2], [2])
+
+
+@pytest.mark.parametrize(
+    ("rows", "said"),
+    [
+        (
+            EXTERNAL[:3],
+            "Trang tính 'survey', dòng 5, pyxform",
+        ),
+        (
+            [*EXTERNAL, ("ho", "h1", "Hộ A lần hai", "Again", "dong")],
+            "Trang tính 'external_choices', dòng 7, select_one_external: lựa chọn 'h1' có hai"
+            " lần trong danh sách 'ho'",
+        ),
+    ],
+)
+def test_an_external_list_that_cannot_be_taken_is_refused_naming_its_row(
+    admin: Any, rows: list[Any], said: str
+) -> None:
+    response = upload_external(admin, EXTERNAL_SURVEY, rows)
+    page = text_of(response.get_data(as_text=True))
+    assert response.status_code == 422, page
+    assert said in page
