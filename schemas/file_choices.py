@@ -299,6 +299,130 @@ def pulldata_tables(
     return tables, given
 
 
+# ODK's older search() appearance: choices from an attached CSV, optionally filtered on one or
+# two of its columns ('matches' takes two).
+_VALUE = r"""(\$\{\s*[A-Za-z_][\w.-]*\s*\}|'[^']*'|"[^"]*"|-?\d+(?:\.\d+)?)"""
+_COLUMN = r"""'([A-Za-z_][A-Za-z0-9_]*)'"""
+_SEARCH = re.compile(
+    r"""search\(\s*'([^'/\\]+)'\s*(?:,\s*'(matches|contains|startswith|endswith)'\s*,\s*"""
+    + _COLUMN
+    + r"\s*,\s*"
+    + _VALUE
+    + r"(?:\s*,\s*"
+    + _COLUMN
+    + r"\s*,\s*"
+    + _VALUE
+    + r")?)?\s*\)"
+)
+_SEARCH_TESTS = {
+    "matches": "{column} = {value}",
+    "contains": "contains({column}, {value})",
+    "startswith": "starts-with({column}, {value})",
+    "endswith": "ends-with({column}, {value})",
+}
+_SELECT = re.compile(r"^(select_one|select_multiple)\s+(\S+)$")
+
+
+def inline_search_choices(
+    survey: list[dict[str, Any]], choices: list[dict[str, Any]], attachments: dict[str, bytes]
+) -> list[Attachment]:
+    """Turn each ``select_one L`` with ODK's ``search('file', ...)`` appearance into a select of
+    the rows of ``file.csv``: as ODK reads it, the one choice of list L names the file's column
+    that is the answer (``name``) and the column shown (``label``, each language its own); the
+    search's ``matches``/``contains``/``startswith``/``endswith`` test becomes the question's
+    ``choice_filter``. A search() written otherwise is left for the check to refuse."""
+    taken = {str(c.get("list_name", "")) for c in choices}
+    given: list[Attachment] = []
+    lists: dict[tuple[str, str], str] = {}
+    for number, question in enumerate(survey, start=2):
+        appearance = str(question.get("appearance", ""))
+        found = _SEARCH.search(appearance)
+        select = _SELECT.match(" ".join(str(question.get("type", "")).split()))
+        if not found or not select or question.get("choice_filter"):
+            continue
+        file = f"{found.group(1).strip()}.csv"
+        spec = [c for c in choices if str(c.get("list_name", "")) == select.group(2)]
+        if len(spec) != 1:
+            raise FileChoicesError(
+                number,
+                file,
+                None,
+                f"with search(), the list '{select.group(2)}' has one choice: its name is the"
+                " file's column of answers, its label the column shown",
+                f"với search(), danh sách '{select.group(2)}' có đúng một lựa chọn: name là cột"
+                " giá trị của tệp, label là cột hiển thị",
+            )
+        if file not in attachments:
+            raise FileChoicesError(
+                number,
+                file,
+                None,
+                f"search() reads '{file}': attach the file with the form",
+                f"search() đọc tệp '{file}': hãy tải tệp lên cùng biểu mẫu",
+            )
+        key = (file, select.group(2))
+        if key in lists:
+            _search_question(question, select.group(1), lists[key], found, appearance)
+            continue
+        data = attachments[file]
+        rows = _rows(file, number, data)
+        value_column = str(spec[0].get("name", ""))
+        label_columns = {
+            k: str(v).strip() for k, v in spec[0].items() if k == "label" or k.startswith("label::")
+        }
+        list_name = lists[key] = _list_name(file, taken)
+        taken.add(list_name)
+        seen: set[str] = set()
+        for record in rows:
+            line = int(record.pop("__line"))
+            name = record.get(value_column, "")
+            if not name or any(c not in record for c in label_columns.values()):
+                raise FileChoicesError(
+                    number,
+                    file,
+                    line,
+                    f"every row needs the column '{value_column}' and the columns shown"
+                    f" ({', '.join(sorted(set(label_columns.values())))})",
+                    f"mỗi dòng cần cột '{value_column}' và các cột hiển thị"
+                    f" ({', '.join(sorted(set(label_columns.values())))})",
+                )
+            if name in seen:
+                continue  # search() offers a value once, as ODK's lookup does
+            seen.add(name)
+            labels = {k: " ".join(record[c] for c in v.split()) for k, v in label_columns.items()}
+            others = {
+                k: v
+                for k, v in record.items()
+                if k not in ("name", "label", "list_name")
+                and not k.startswith("label::")
+                and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k)
+            }
+            choices.append({"list_name": list_name, **others, "name": name, **labels})
+        _search_question(question, select.group(1), list_name, found, appearance)
+        given.append(
+            Attachment(file, len(data), hashlib.sha256(data).hexdigest(), list_name, len(seen))
+        )
+    return given
+
+
+def _search_question(
+    question: dict[str, Any], kind: str, list_name: str, found: re.Match[str], appearance: str
+) -> None:
+    question["type"] = f"{kind} {list_name}"
+    if found.group(2):
+        tests = [(found.group(3), found.group(4))]
+        if found.group(5):
+            tests.append((found.group(5), found.group(6)))
+        question["choice_filter"] = " and ".join(
+            _SEARCH_TESTS[found.group(2)].format(column=c, value=v) for c, v in tests
+        )
+    rest = (appearance[: found.start()] + appearance[found.end() :]).split()
+    if rest:
+        question["appearance"] = " ".join(rest)
+    else:
+        question.pop("appearance", None)
+
+
 _EXTERNAL = re.compile(r"^select_one_external\s+(\S+)$", re.IGNORECASE)
 
 
@@ -383,6 +507,7 @@ def inline_file_choices(
     survey row (counted from 2, as the definition's rows are) of a question whose file is
     missing or cannot be read. The files ``pulldata()`` reads are added to ``tables``."""
     pulled, looked_up = pulldata_tables(survey, attachments)
+    searched = {a.name: a for a in inline_search_choices(survey, choices, attachments)}
     if tables is not None:
         tables.update(pulled)
     lookups = {a.name: a for a in looked_up}
@@ -458,6 +583,8 @@ def inline_file_choices(
             question["parameters"] = rest
         else:
             question.pop("parameters", None)
+    for name, attachment in searched.items():
+        made.setdefault(name, attachment)
     for name, attachment in lookups.items():
         if name in made:
             made[name] = replace(made[name], lookup_rows=attachment.lookup_rows)

@@ -546,3 +546,94 @@ def test_an_external_list_that_cannot_be_taken_is_refused_naming_its_row(
     page = text_of(response.get_data(as_text=True))
     assert response.status_code == 422, page
     assert said in page
+
+
+SEARCH_SURVEY = [
+    ("type", "name", VI, EN, "required", "appearance"),
+    ("today", "ngay", None, None, None, None),
+    ("text", "thon", "Thôn nào?", "Which village?", "yes", None),
+    (
+        "select_one ho_tim",
+        "ho",
+        "Hộ nào?",
+        "Which household?",
+        None,
+        "minimal search('ho', 'matches', 'thon', ${thon})",
+    ),
+    ("select_one ho_tim", "ho_khac", "Hộ khác", "Another", None, "search('ho')"),
+]
+SEARCH_CSV = "ma,ten,ten_en,thon\nh1,Hộ A,Household A,dong\nh2,Hộ B,Household B,tay\n"
+
+
+def test_the_search_appearance_chooses_among_the_attached_csv_rows(
+    admin: Any, client: Any, phone: dict[str, Any]
+) -> None:
+    from openpyxl import load_workbook
+
+    loaded = load_workbook(io.BytesIO(workbook(SEARCH_SURVEY, form_id=FILE_ID, version="1")))
+    loaded["choices"].append(("ho_tim", "ma", "ten", "ten_en"))
+    out = io.BytesIO()
+    loaded.save(out)
+    data = {
+        "file": (io.BytesIO(out.getvalue()), "tham_xa.xlsx"),
+        "attachments": [(io.BytesIO(SEARCH_CSV.encode()), "ho.csv")],
+    }
+    response = post(admin, "/admin/forms/check", data)
+    page = text_of(response.get_data(as_text=True))
+    assert response.status_code == 200, page
+    definition = json.loads(definition_of(response.get_data(as_text=True)))
+    ho, other = definition["survey"][2:4]
+    assert ho == {
+        "type": "select_one file_ho",
+        "name": "ho",
+        VI: "Hộ nào?",
+        EN: "Which household?",
+        "appearance": "minimal",
+        "choice_filter": "thon = ${thon}",
+    }
+    assert other["type"] == "select_one file_ho" and "appearance" not in other
+    assert {
+        "list_name": "file_ho",
+        "ma": "h2",
+        "ten": "Hộ B",
+        "ten_en": "Household B",
+        "thon": "tay",
+        "name": "h2",
+        VI: "Hộ B",
+        EN: "Household B",
+    } in (definition["choices"])
+    published = post(
+        admin,
+        "/admin/forms/publish",
+        {"definition": definition_of(response.get_data(as_text=True))},
+    )
+    assert published.status_code == 303
+
+    def push(answers: dict[str, Any]) -> dict[str, Any]:
+        item = {
+            "id": str(uuid.uuid4()),
+            "rev": str(uuid.uuid4()),
+            "base_rev": None,
+            "form_id": FILE_ID,
+            "form_version": "1",
+            "household_id": None,
+            "village_id": phone["villages"][0]["id"],
+            "data": {"ngay": VISIT_DATE, **answers},
+            "meta": {"started_at": "2026-11-20T01:00:00Z", "visit_date": VISIT_DATE},
+        }
+        body = client.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
+        return body.get_json()["results"][0]
+
+    assert push({"thon": "tay", "ho": "h2", "ho_khac": "h1"})["status"] == "applied"
+    assert push({"thon": "tay", "ho": "h1"})["status"] == "rejected"
+
+
+def test_a_search_written_otherwise_is_refused_naming_its_row(admin: Any) -> None:
+    survey = [
+        *SEARCH_SURVEY[:3],
+        ("select_one co_khong", "x", "X", "X", None, "search('ho', 'like', 'a', 'b')"),
+    ]
+    response = upload(admin, {"ho.csv": SEARCH_CSV.encode()}, survey)
+    page = text_of(response.get_data(as_text=True))
+    assert response.status_code == 422
+    assert "Trang tính 'survey', dòng 4, appearance 'search('ho', 'like', 'a', 'b')'" in page
