@@ -46,6 +46,19 @@ _FROM_FILE = re.compile(
 )
 # pulldata's file: its first argument, when written as text (formcheck refuses any other).
 PULLDATA_FILE = re.compile(r"""pulldata\s*\(\s*(?:'([^']*)'|"([^"]*)")""")
+# The columns that hold expressions: pulldata() in a label is words, not a call.
+_EXPRESSION_COLUMNS = frozenset(
+    {
+        "calculation",
+        "relevant",
+        "constraint",
+        "required",
+        "read_only",
+        "choice_filter",
+        "repeat_count",
+        "default",
+    }
+)
 _PARAMETER = re.compile(r"([\w-]+)\s*=\s*('[^']*'|\"[^\"]*\"|\S*)")
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -268,8 +281,10 @@ def pulldata_tables(
     tables: dict[str, Any] = {}
     given: list[Attachment] = []
     for number, question in enumerate(survey, start=2):
-        for value in question.values():
-            if not isinstance(value, str) or "pulldata" not in value:
+        for column, value in question.items():
+            if column not in _EXPRESSION_COLUMNS or not isinstance(value, str):
+                continue
+            if "pulldata" not in value:
                 continue
             for match in PULLDATA_FILE.finditer(value):
                 name = (match.group(1) if match.group(1) is not None else match.group(2)).strip()

@@ -637,3 +637,12 @@ def test_a_search_written_otherwise_is_refused_naming_its_row(admin: Any) -> Non
     page = text_of(response.get_data(as_text=True))
     assert response.status_code == 422
     assert "Trang tính 'survey', dòng 4, appearance 'search('ho', 'like', 'a', 'b')'" in page
+
+
+def test_pulldata_in_words_is_not_a_call() -> None:
+    from schemas.file_choices import pulldata_tables
+
+    survey = [{"type": "note", "name": "n", "label": "Viết pulldata('ho', 'a', 'b', 1) để tra"}]
+    assert pulldata_tables(survey, {}) == ({}, [])
+    with pytest.raises(FileChoicesError):
+        pulldata_tables([{"type": "calculate", "calculation": "pulldata('ho', 'a', 'b', 1)"}], {})
