@@ -423,6 +423,19 @@ def _pulldata_problems(survey: list[dict[str, Any]], files: Any) -> Iterator[Pro
             if "pulldata" not in value:
                 continue
             calls = len(_PULLDATA_CALL.findall(_STRING.sub("''", value)))
+            if calls and column == "choice_filter":
+                # A filter is worked out per choice, without the form's files at hand.
+                yield Problem(
+                    "survey",
+                    number,
+                    column,
+                    "pulldata() is not supported in a choice_filter: work it out in a"
+                    " calculate and compare with that",
+                    "không hỗ trợ pulldata() trong choice_filter: hãy tính nó trong một"
+                    " câu calculate rồi so sánh với câu đó",
+                    "pulldata()",
+                )
+                continue
             named = [
                 m.group(1) if m.group(1) is not None else m.group(2)
                 for m in PULLDATA_FILE.finditer(value)

@@ -423,6 +423,23 @@ def test_a_definitions_pulldata_files_are_bounded() -> None:
     }
     good = {"t": {"columns": ["a", "b"], "rows": [["1", "2"]]}}
     assert review_form({**base, "pulldata": good})[0] == []
+    in_filter = {
+        **base,
+        "survey": [
+            {
+                "type": "select_one l",
+                "name": "s",
+                "label": "S",
+                "choice_filter": "x = pulldata('t', 'a', 'b', 1)",
+            }
+        ],
+        "choices": [{"list_name": "l", "name": "n", "label": "N", "x": "1"}],
+        "pulldata": good,
+    }
+    assert [p.message_vi for p in review_form(in_filter)[0]] == [
+        "không hỗ trợ pulldata() trong choice_filter: hãy tính nó trong một câu calculate rồi"
+        " so sánh với câu đó"
+    ]
     for bad in (
         [],
         {"t": {"columns": ["a", "b"], "rows": [["1"]]}},
