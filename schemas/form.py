@@ -283,6 +283,12 @@ class Form:
             if node.list_name
         }
 
+    def pulldata_files(self) -> dict[str, Any]:
+        """What ``pulldata()`` reads: the definition's ``pulldata``, file name → its columns and
+        rows (``schemas/file_choices.py``; pwa/js/form.js: the same)."""
+        files = self.definition.get("pulldata")
+        return files if isinstance(files, dict) else {}
+
     def _languages(self) -> list[str]:
         seen: list[str] = []
         for node in self.nodes.values():

@@ -30,7 +30,13 @@ from pyxform.xls2json import RE_BEGIN_CONTROL, RE_END_CONTROL, RE_SELECT
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 from pyxform.xls2xform import convert
 
-from schemas.file_choices import Attachment, FileChoicesError, inline_file_choices
+from schemas.file_choices import (
+    Attachment,
+    ExternalChoicesError,
+    FileChoicesError,
+    inline_external_choices,
+    inline_file_choices,
+)
 from schemas.form import QUESTION_TYPES, FormError
 from schemas.formcheck import (
     CHOICE_COLUMNS,
@@ -78,6 +84,9 @@ _KNOWN_COLUMNS = {
     "choices": CHOICE_COLUMNS | MEDIA_COLUMNS,
     "settings": SETTINGS_COLUMNS,
 }
+# select_one_external's sheet is read as the choices sheet is.
+_COLUMN_ALIASES["external_choices"] = _COLUMN_ALIASES["choices"]
+_KNOWN_COLUMNS["external_choices"] = _KNOWN_COLUMNS["choices"]
 _PYXFORM_ROW = re.compile(r"\[row : (\d+)\]")
 _PYXFORM_SHEET = re.compile(r"'(survey|choices|settings|external_choices|entities|osm)' sheet")
 _CODE_SPACING = re.compile(r"\s*\(")
@@ -128,12 +137,23 @@ def read_xlsform(
     settings.setdefault("form_id", path.stem)
     if version and not settings.get("version"):
         settings["version"] = version
+    external, external_rows = _read_sheet(book, "external_choices")
+    try:
+        used_external = inline_external_choices(
+            survey, choices, external, survey_rows, external_rows
+        )
+    except ExternalChoicesError as error:
+        raise XLSFormError(
+            error.sheet, error.row, "select_one_external", error.en, error.vi
+        ) from None
+    tables: dict[str, Any] = {}
     if attachments is not None:
         try:
-            found = inline_file_choices(survey, choices, attachments)
+            found = inline_file_choices(survey, choices, attachments, tables)
         except FileChoicesError as error:
-            line_en = f"{error.file}, line {error.line}: " if error.line else ""
-            line_vi = f"{error.file}, dòng {error.line}: " if error.line else ""
+            place_vi, place_en = error.place
+            line_en = f"{error.file}, {place_en}: " if place_en else ""
+            line_vi = f"{error.file}, {place_vi}: " if place_vi else ""
             raise XLSFormError(
                 "survey",
                 survey_rows[error.row - 2],
@@ -144,6 +164,8 @@ def read_xlsform(
         if given is not None:
             given.extend(found)
     definition = {"settings": settings, "survey": survey, "choices": choices}
+    if tables:
+        definition["pulldata"] = tables
     problems, ignored = review_form(definition)
     excel_rows = {"survey": survey_rows, "choices": choice_rows}
     if problems:
@@ -152,6 +174,8 @@ def read_xlsform(
     for sheet in UNSUPPORTED_SHEETS:
         rows = getattr(book, sheet) or []
         first = next((number for number, row in enumerate(rows, start=2) if row), None)
+        if first is not None and sheet == "external_choices" and used_external:
+            continue  # its lists are the choices of the form's select_one_external questions
         if first is not None and sheet in _USED_ONLY_BY_REFUSED_TYPES:
             # No question uses it (one that did was refused above): it changes no answer.
             ignored.append(
@@ -294,7 +318,9 @@ def _read_sheet(book: DefinitionData, sheet: str) -> tuple[list[dict[str, str]],
             for column in _YES_NO_COLUMNS:
                 if column in row and row[column] in aliases.yes_no:
                     row[column] = "yes" if aliases.yes_no[row[column]] else "no"
-        elif sheet == "choices" and not (row.get("list_name") or row.get("name")):
+        elif sheet in ("choices", "external_choices") and not (
+            row.get("list_name") or row.get("name")
+        ):
             continue  # a note beside the lists, not a choice
         if row:
             rows.append(row)

@@ -1,6 +1,6 @@
 // The form model and its rules on the phone: the JavaScript twin of schemas/form.py and
 // schemas/validate.py. No DOM here, so node --test runs it as it is.
-import { evaluate, evaluateBool, toNumber } from './expr.js';
+import { evaluate, evaluateBool, readsCurrent, references, toNumber } from './expr.js';
 import { fill } from './labels.js';
 
 export const QUESTION_TYPES = new Set([
@@ -222,6 +222,12 @@ export class Form {
     return this.labelsByField;
   }
 
+  /** What pulldata() reads: the definition's pulldata, file name -> {columns, rows}. */
+  pulldataFiles() {
+    const files = this.definition.pulldata;
+    return files && typeof files === 'object' && !Array.isArray(files) ? files : null;
+  }
+
   choiceLabel(listName, value, lang) {
     const c = (this.choices[listName] || []).find((x) => x.name === value);
     return c ? (this.text(c, 'label', lang) || value) : value;
@@ -245,7 +251,7 @@ export class Rules {
   ctx(data, position, current) {
     return {
       data, fields: this.form.fields, position, current, today: this.today, now: this.now,
-      choices: this.form.choiceLabels(),
+      choices: this.form.choiceLabels(), files: this.form.pulldataFiles(),
     };
   }
 
@@ -282,17 +288,40 @@ export class Rules {
     const all = this.form.choiceList(node);
     const filter = get(node, 'choice_filter');
     if (!filter) return all;
-    const [expr, columns] = choiceFilterExpression(filter);
-    const fields = { ...this.form.fields };
-    for (const c of columns) fields[CHOICE_PREFIX + c] = [];
-    return all.filter((choice) => {
-      if (node.orOther && choice.name === 'other') return true;
-      const extra = {};
-      for (const c of columns) extra[CHOICE_PREFIX + c] = choice[c] === undefined || choice[c] === null ? '' : String(choice[c]);
+    // What a filter offers changes only when an answer it reads does: kept per question and
+    // keyed on those answers, a list of 10,000 rows is filtered again after such an answer,
+    // not after every answer (bench/form_scale.py).
+    let known = this.filters?.get(node);
+    if (!known || known.all !== all) {
+      const [expr, columns] = choiceFilterExpression(filter);
+      const fields = { ...this.form.fields };
+      for (const c of columns) fields[CHOICE_PREFIX + c] = [];
+      let reads = null;
       try {
-        return evaluateBool(expr, { data: { ...data, ...extra }, fields, position, current: node.name, today: this.today, now: this.now });
+        reads = [...references(expr)].filter((r) => !r.startsWith(CHOICE_PREFIX) && Object.hasOwn(this.form.fields, r));
+        if (readsCurrent(expr) && !reads.includes(node.name)) reads.push(node.name);
+      } catch { reads = null; }
+      known = { all, expr, columns, fields, reads, key: null, offered: null };
+      (this.filters ||= new Map()).set(node, known);
+    }
+    let key = null;
+    if (known.reads) {
+      try {
+        key = JSON.stringify([position, known.reads.map((r) => evaluate(`\${${r}}`, this.ctx(data, position, node.name)))]);
+      } catch { key = null; }
+    }
+    if (key !== null && key === known.key) return known.offered;
+    const scope = { ...data };
+    const offered = all.filter((choice) => {
+      if (node.orOther && choice.name === 'other') return true;
+      for (const c of known.columns) scope[CHOICE_PREFIX + c] = choice[c] === undefined || choice[c] === null ? '' : String(choice[c]);
+      try {
+        return evaluateBool(known.expr, { data: scope, fields: known.fields, position, current: node.name, today: this.today, now: this.now });
       } catch { return true; }
     });
+    known.key = key;
+    known.offered = offered;
+    return offered;
   }
 
   #offered(node, value, data, position) {

@@ -90,7 +90,7 @@ def test_import_command_reports_the_error(tmp_path: Path, capsys: Any) -> None:
 SHARED = sorted(p for p in SHARED_XLSFORMS.iterdir() if p.suffix in (".xls", ".xlsx"))
 # What each shared form gives when a version is supplied: imported, or (sheet, row, feature).
 EXPECTED: dict[str, tuple[str, int, str] | None] = {
-    "case_insensitivity": ("survey", 3, "type 'select_one_external c1'"),
+    "case_insensitivity": ("survey", 4, "type 'osm c1'"),  # its select_one_external is taken
     "choice_filter_test": None,  # cascading selects, duplicates allowed by its settings
     "field-list": None,  # a label missing a language is shown in another one: a warning
     "flat_xlsform_test": ("survey", 9, "column 'image'"),  # 'rows' is ignored: a warning
