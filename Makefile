@@ -54,7 +54,7 @@ lint: $(TEST_OK) $(NODE_OK)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(ESLINT) pwa tests/js
+	$(ESLINT) pwa tests/js server/static
 
 test: $(TEST_OK) $(NODE_OK) chromium nginx java lint
 	$(VENV)/bin/pytest

@@ -16,6 +16,15 @@ export default [
     },
   },
   {
+    // The staff site's scripts: browser modules too (the form preview imports the collector's).
+    files: ['server/static/**/*.js'],
+    languageOptions: {
+      ecmaVersion: 'latest',
+      sourceType: 'module',
+      globals: { ...globals.browser },
+    },
+  },
+  {
     // The service worker: a classic script, not a module. The server writes
     // `const PRECACHE = {...};` above the file's first line when it serves it (server/pwa.py).
     files: ['pwa/sw.js'],

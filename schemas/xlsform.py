@@ -31,6 +31,7 @@ from pyxform.xls2json import RE_BEGIN_CONTROL, RE_END_CONTROL, RE_SELECT
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 from pyxform.xls2xform import convert
 
+from schemas.file_choices import Attachment, FileChoicesError, inline_file_choices
 from schemas.form import OTHER_CHOICE, QUESTION_TYPES, FormError, language_code
 from schemas.formcheck import (
     CHOICE_COLUMNS,
@@ -100,14 +101,21 @@ class XLSFormError(FormError):
 
 
 def read_xlsform(
-    path: str | Path, *, version: str | None = None, warnings: list[Problem] | None = None
+    path: str | Path,
+    *,
+    version: str | None = None,
+    warnings: list[Problem] | None = None,
+    attachments: dict[str, bytes] | None = None,
+    given: list[Attachment] | None = None,
 ) -> dict[str, Any]:
     """Read an XLSForm workbook into a form definition; raise ``XLSFormError`` if it cannot be.
 
     ``form_id`` falls back to the file name, as in pyxform. ``version`` is used only when the
     settings sheet names none; with neither, the definition has none and the import makes one.
     What the form has that Gõ Cửa ignores (it changes no answer) is added to ``warnings``, as
-    pyxform adds its own, each with its Excel row.
+    pyxform adds its own, each with its Excel row. ``attachments`` (file name → bytes) are the
+    files uploaded with the workbook: a CSV a ``select_one_from_file`` names gives its choices
+    (``schemas/file_choices.py``); what each file gave is added to ``given``.
     """
     path = Path(path)
     if not path.is_file():
@@ -122,6 +130,21 @@ def read_xlsform(
     settings.setdefault("form_id", path.stem)
     if version and not settings.get("version"):
         settings["version"] = version
+    if attachments is not None:
+        try:
+            found = inline_file_choices(survey, choices, attachments)
+        except FileChoicesError as error:
+            line_en = f"{error.file}, line {error.line}: " if error.line else ""
+            line_vi = f"{error.file}, dòng {error.line}: " if error.line else ""
+            raise XLSFormError(
+                "survey",
+                survey_rows[error.row - 2],
+                f"file '{error.file}'",
+                line_en + error.en,
+                line_vi + error.vi,
+            ) from None
+        if given is not None:
+            given.extend(found)
     definition = {"settings": settings, "survey": survey, "choices": choices}
     problems, ignored = review_form(definition)
     excel_rows = {"survey": survey_rows, "choices": choice_rows}

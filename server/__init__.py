@@ -60,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from server.web import admin, pwa, review
     from server.web.admin import routes as _admin_views  # noqa: F401
     from server.web.admin import routes_collect as _admin_collect  # noqa: F401
+    from server.web.admin import routes_forms as _admin_forms  # noqa: F401
     from server.web.admin import routes_sheets as _admin_sheets  # noqa: F401
     from server.web.api import device
     from server.web.api import routes as api

@@ -96,6 +96,9 @@ export function applyPullPage(changes, nextSince, onReview) {
       }
       if (change.kind === 'form') {
         s.forms.put({ key: change.id, form_id: change.data.form_id, version: change.data.version, definition: change.data.definition });
+      } else if (change.kind === 'form_state') {
+        // Whether the commune's volunteers get this form for new visits (absent: they do).
+        s.kv.put({ key: `form_state:${change.data.form_id}`, value: change.data.state });
       } else if (change.kind === 'village' || change.kind === 'household') {
         const store = s[`${change.kind}s`];
         if (change.op === 'delete') store.delete(change.id); else store.put(change.data);

@@ -233,6 +233,8 @@ export async function syncNow(onProgress) {
 async function report() {
   try {
     const records = await all('records');
-    await call('device/report', { method: 'POST', body: { unsynced: waitingCount(records) + records.filter((r) => r.state === 'draft').length, app_version: APP_VERSION } });
+    // The form versions held: the admin's Forms page shows which phones have a new version.
+    const forms = (await all('forms')).map((f) => f.key);
+    await call('device/report', { method: 'POST', body: { unsynced: waitingCount(records) + records.filter((r) => r.state === 'draft').length, app_version: APP_VERSION, forms } });
   } catch { /* an older server without the report endpoint: nothing to do */ }
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,73 +16,57 @@ def form() -> None:
     """Survey forms: check and import XLSForm workbooks or form JSON."""
 
 
-def _read_form(path: Path, version: str | None) -> tuple[dict[str, Any], list[Any]]:
+def _read_form(
+    path: Path, version: str | None, attach: tuple[Path, ...] = ()
+) -> tuple[dict[str, Any], list[Any]]:
     """The form definition in ``path`` and what it has that Gõ Cửa ignores (warnings);
-    a ClickException in both languages for a form that cannot be taken as it is."""
-    from schemas.form import Form, FormError
-    from schemas.formcheck import review_form, with_version
-    from schemas.xlsform import WORKBOOK_SUFFIXES, read_xlsform
+    a ClickException in both languages for a form that cannot be taken as it is. ``attach``:
+    the CSV files its ``select_one_from_file`` questions name, as the Forms page takes them."""
+    from server.domain.form_files import FormRefused, read_form_file
 
-    suffix = path.suffix.lower()
-    if suffix not in (*WORKBOOK_SUFFIXES, ".json"):
-        raise click.ClickException(
-            f"{path.name}: biểu mẫu phải là tệp .xlsx, .xlsm, .xls (XLSForm) hoặc .json\n"
-            f"{path.name}: a form is an .xlsx, .xlsm or .xls file (XLSForm) or .json"
-        )
-    warnings: list[Any] = []
+    attachments = {p.name: p.read_bytes() for p in attach}
+    given: list[Any] = []
     try:
-        if suffix in WORKBOOK_SUFFIXES:
-            return read_xlsform(path, version=version, warnings=warnings), warnings
-        definition = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(definition, dict) or not isinstance(definition.get("settings", {}), dict):
-            raise ValueError("a form definition is an object with survey, choices and settings")
-        if version:
-            definition.setdefault("settings", {})["version"] = version
-        problems, warnings = review_form(definition)
-        if problems:
-            vi, en = _where(problems[0])
-            raise click.ClickException(
-                f"{vi}: {problems[0].message_vi}\n{en}: {problems[0].message_en}"
+        definition, warnings = read_form_file(path, version, attachments=attachments, given=given)
+    except FormRefused as refused:
+        raise click.ClickException("\n".join(refused.finding.lines)) from None
+    for file in given:
+        if file.list_name:
+            click.echo(
+                f"Tệp {file.name} ({file.size} byte): {file.choices} lựa chọn\n"
+                f"File {file.name} ({file.size} bytes): {file.choices} choices"
             )
-        Form(with_version(definition, "0"))
-        return definition, warnings
-    except FormError as error:
-        raise click.ClickException(str(error)) from None
-    except (OSError, ValueError, TypeError, AttributeError, RecursionError) as error:
-        raise click.ClickException(
-            f"không đọc được {path}: {error}\ncannot read {path}: {error}"
-        ) from None
-
-
-def _where(problem: Any) -> tuple[str, str]:
-    """Where a problem is, in Vietnamese and English: sheet, row, what it is about."""
-    vi, en = [f"Trang tính '{problem.sheet}'"], [f"Sheet '{problem.sheet}'"]
-    if problem.row is not None:
-        vi.append(f"dòng {problem.row}")
-        en.append(f"row {problem.row}")
-    if problem.feature:
-        vi.append(problem.feature)
-        en.append(problem.feature)
-    if getattr(problem, "more", 0):
-        vi[-1] += f" (và {problem.more} dòng khác)"
-        en[-1] += f" (and {problem.more} more row{'s' if problem.more > 1 else ''})"
-    return ", ".join(vi), ", ".join(en)
+        else:
+            click.echo(
+                f"Tệp {file.name}: không câu hỏi nào dùng, bỏ qua\n"
+                f"File {file.name}: no question uses it, ignored"
+            )
+    return definition, warnings
 
 
 def _echo_warnings(warnings: list[Any]) -> None:
     for warning in warnings:
-        vi, en = _where(warning)
-        click.echo(f"Cảnh báo: {vi}: {warning.message_vi}")
-        click.echo(f"Warning: {en}: {warning.message_en}")
+        vi, en = warning.lines
+        click.echo(f"Cảnh báo: {vi}")
+        click.echo(f"Warning: {en}")
+
+
+_ATTACH = click.option(
+    "--attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a CSV file a select_one_from_file question names (again for each file)",
+)
 
 
 @form.command("check")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--version", default=None, help="the version, when the workbook names none")
-def form_check(path: Path, version: str | None) -> None:
+@_ATTACH
+def form_check(path: Path, version: str | None, attach: tuple[Path, ...]) -> None:
     """Check a form (an .xlsx, .xlsm or .xls XLSForm, or .json) without storing it; list what
     it has that Gõ Cửa ignores (warnings)."""
-    definition, warnings = _read_form(path, version)
+    definition, warnings = _read_form(path, version, attach)
     settings = definition["settings"]
     if settings.get("version"):
         click.echo(f"OK: {settings['form_id']} version {settings['version']}")
@@ -100,11 +83,12 @@ def form_check(path: Path, version: str | None) -> None:
 @form.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--version", default=None, help="the version, when the workbook names none")
-def form_import(path: Path, version: str | None) -> None:
+@_ATTACH
+def form_import(path: Path, version: str | None, attach: tuple[Path, ...]) -> None:
     """Check a form and store it as a new, immutable version phones receive on their next sync."""
     from server.domain.forms import FormVersionExists, import_form
 
-    definition, warnings = _read_form(path, version)
+    definition, warnings = _read_form(path, version, attach)
     db = open_db()
     try:
         with write_transaction(db):

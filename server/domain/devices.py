@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -228,11 +229,24 @@ def add_collect_device(db: sqlite_utils.Database, user_id: int) -> tuple[str, st
 
 
 def record_device_report(
-    db: sqlite_utils.Database, device_id: str, unsynced: int, app_version: str
+    db: sqlite_utils.Database,
+    device_id: str,
+    unsynced: int,
+    app_version: str,
+    forms: list[str] | None = None,
 ) -> None:
+    """What a phone says of itself after a sync; ``forms`` (``form_id@version`` it holds) is
+    kept as said, and left as it was when a collector from before it says nothing of it."""
     db.execute(
-        "UPDATE devices SET reported_unsynced = ?, reported_at = ?, app_version = ? WHERE id = ?",
-        [unsynced, now_iso(), app_version, device_id],
+        "UPDATE devices SET reported_unsynced = ?, reported_at = ?, app_version = ?,"
+        " reported_forms = coalesce(?, reported_forms) WHERE id = ?",
+        [
+            unsynced,
+            now_iso(),
+            app_version,
+            None if forms is None else json.dumps(sorted(set(forms)), ensure_ascii=False),
+            device_id,
+        ],
     )
 
 

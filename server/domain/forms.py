@@ -211,3 +211,149 @@ def form_versions(db: sqlite_utils.Database, form_id: str) -> list[tuple[str, di
             "SELECT version, definition FROM forms WHERE form_id = ? ORDER BY created_at", [form_id]
         )
     ]
+
+
+# -- forms managed from the browser: which a commune's volunteers get ---------------------------
+
+FORM_STATES = ("active", "off", "archived")
+
+
+def publish_form(
+    db: sqlite_utils.Database,
+    definition: dict[str, Any],
+    commune_id: str,
+    *,
+    give: bool = True,
+    now: datetime | None = None,
+) -> tuple[Form, bool]:
+    """A commune admin's upload from the Forms page: that commune's alone (on a province
+    server, another commune never sees it), versioned as ``import_form`` versions. A form new
+    to the commune is given to its volunteers or not (``give``); a new version of a form keeps
+    the form's state, so phones that get the form get the new version at their next sync."""
+    known = form_state(db, commune_id, str(_settings(definition).get("form_id") or ""))
+    versioned = version_for(db, definition, now or datetime.now(UTC))
+    form_id = str(_settings(versioned).get("form_id") or "")
+    is_new = known is None and newest_version(db, commune_id, form_id) is None
+    if is_new and not give:
+        set_form_state(db, commune_id, form_id, "off")
+    return install_form(db, versioned, commune_id=commune_id)
+
+
+def form_state(db: sqlite_utils.Database, commune_id: str, form_id: str) -> str | None:
+    """The state the commune's admin set for a form; None when never set (it is ``active``)."""
+    row = db.execute(
+        "SELECT state FROM form_states WHERE commune_id = ? AND form_id = ?",
+        [commune_id, form_id],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def set_form_state(db: sqlite_utils.Database, commune_id: str, form_id: str, state: str) -> bool:
+    """Give a form to the commune's volunteers (``active``), stop (``off``) or retire it
+    (``archived``); their phones learn it at the next sync. Drafts already started keep their
+    form and can be finished and sent: nothing typed is lost. False when it was so already."""
+    if state not in FORM_STATES:
+        raise ValueError(f"unknown form state {state!r}")
+    if (form_state(db, commune_id, form_id) or "active") == state:
+        return False
+    db.execute(
+        "INSERT INTO form_states (commune_id, form_id, state, changed_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (commune_id, form_id) DO UPDATE SET state = excluded.state,"
+        " changed_at = excluded.changed_at",
+        [commune_id, form_id, state, now_iso()],
+    )
+    record_change(
+        db,
+        "form_state",
+        form_id,
+        {"form_id": form_id, "state": state},
+        commune_id=commune_id,
+    )
+    return True
+
+
+def commune_forms(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
+    """Every form the commune may use, the newest first: its newest version and title, its
+    state, how many versions and records it has there."""
+    rows = db.execute(
+        "SELECT f.form_id, count(*) AS versions, max(f.created_at) AS updated_at,"
+        " coalesce((SELECT s.state FROM form_states s WHERE s.commune_id = ?"
+        "   AND s.form_id = f.form_id), 'active') AS state,"
+        " (SELECT count(*) FROM records r WHERE r.commune_id = ?"
+        "   AND r.form_id = f.form_id) AS records"
+        f" FROM forms f WHERE {_VISIBLE} GROUP BY f.form_id ORDER BY updated_at DESC, f.form_id",
+        [commune_id, commune_id, commune_id],
+    ).fetchall()
+    out = []
+    for row in rows:
+        newest = newest_version(db, commune_id, row["form_id"])
+        found = get_form(db, *newest) if newest else None
+        out.append(
+            {
+                **dict(row),
+                "version": newest[1] if newest else "",
+                "title": found[0].title if found else row["form_id"],
+            }
+        )
+    return out
+
+
+def form_overview(
+    db: sqlite_utils.Database, commune_id: str, form_id: str
+) -> dict[str, Any] | None:
+    """One form as its commune's admin sees it: each version with its records there and the
+    phones whose newest copy it is, and each active phone with the version it holds (None:
+    it has not said since it last synced, or holds none)."""
+    versions = [
+        dict(r)
+        for r in db.execute(
+            "SELECT f.version, f.title, f.created_at, f.shared,"
+            " (SELECT count(*) FROM records r WHERE r.commune_id = ? AND r.form_id = f.form_id"
+            "   AND r.form_version = f.version) AS records"
+            f" FROM forms f WHERE f.form_id = ? AND {_VISIBLE}"
+            " ORDER BY f.created_at DESC, f.version DESC",
+            [commune_id, form_id, commune_id],
+        )
+    ]
+    if not versions:
+        return None
+    phones = []
+    for row in db.execute(
+        "SELECT d.id, u.display_name, d.last_seen_at, d.reported_at, d.reported_forms"
+        " FROM devices d JOIN users u ON u.id = d.user_id"
+        " WHERE u.commune_id = ? AND d.revoked_at IS NULL ORDER BY u.display_name, d.created_at",
+        [commune_id],
+    ):
+        held = _held_versions(row["reported_forms"]).get(form_id, [])
+        newest = max(held, key=_version_key) if held else None
+        phones.append(
+            {**dict(row), "version": newest, "reported": row["reported_forms"] is not None}
+        )
+    for version in versions:
+        version["phones"] = sum(1 for p in phones if p["version"] == version["version"])
+    return {
+        "form_id": form_id,
+        "title": versions[0]["title"],
+        "version": versions[0]["version"],
+        "state": form_state(db, commune_id, form_id) or "active",
+        "versions": versions,
+        "phones": phones,
+    }
+
+
+def _version_key(version: str) -> tuple[int, int | str]:
+    """How the phone orders versions (numbers as numbers, else as text), roughly."""
+    return (1, int(version)) if version.isascii() and version.isdigit() else (0, version)
+
+
+def _held_versions(reported: str | None) -> dict[str, list[str]]:
+    try:
+        keys = json.loads(reported) if reported else []
+    except ValueError:
+        return {}
+    held: dict[str, list[str]] = {}
+    for key in keys if isinstance(keys, list) else []:
+        if isinstance(key, str) and "@" in key:
+            form_id, _, version = key.rpartition("@")
+            held.setdefault(form_id, []).append(version)
+    return held

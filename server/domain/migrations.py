@@ -583,6 +583,28 @@ def m008_conflict_resolutions(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m010_form_use(db: sqlite_utils.Database) -> None:
+    """Forms managed from the browser. ``form_states``: per commune, whether its volunteers get
+    a form for new visits (``active``, the default when there is no row), not (``off``), or it
+    is retired (``archived``); records of every state stay. ``devices.reported_forms``: the
+    form versions a phone last said it holds (a JSON list of ``form_id@version``), so the admin
+    sees which phones have a new version."""
+    _run(
+        db,
+        """
+        CREATE TABLE form_states (
+            commune_id TEXT NOT NULL,
+            form_id TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('active', 'off', 'archived')),
+            changed_at TEXT NOT NULL,
+            PRIMARY KEY (commune_id, form_id)
+        ) WITHOUT ROWID;
+        ALTER TABLE devices ADD COLUMN reported_forms TEXT;
+        """,
+    )
+
+
+@migrations()
 def m011_openrosa(db: sqlite_utils.Database) -> None:
     """ODK Collect phones and what they send. A Collect phone is a device like the collector's
     (revoked alike, scoped to its volunteer's villages) whose token travels in the URL, as ODK

@@ -182,7 +182,13 @@ def _refused(error: Refused) -> Any:
 
 
 # The statuses with a page for people, and the catalogue key (error.CODE) of each.
-_PAGE_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+_PAGE_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",  # an upload past MAX_CONTENT_LENGTH (a form, a register file)
+}
 
 
 def _error_page(error: HTTPException) -> Any:

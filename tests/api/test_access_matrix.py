@@ -318,6 +318,21 @@ MATRIX: dict[tuple[str, str], Case] = {
         page("admin", ok=303),
         other="/admin/devices/{device_b}/revoke",
     ),
+    ("GET", "/admin/forms"): Case("/admin/forms", page("admin")),
+    ("GET", "/admin/forms/<path:form_id>"): Case(
+        "/admin/forms/ho_gia_dinh_cds", page("admin"), other="/admin/forms/no_such_form"
+    ),
+    ("POST", "/admin/forms/<path:form_id>/state"): Case(
+        "/admin/forms/ho_gia_dinh_cds/state",
+        page("admin", ok=303),
+        other="/admin/forms/no_such_form/state",
+        data={"state": "active"},
+    ),
+    # No file, no definition: the admin is told so (422); nothing else may even get that far.
+    ("POST", "/admin/forms/check"): Case("/admin/forms/check", page("admin", ok=422)),
+    ("POST", "/admin/forms/publish"): Case(
+        "/admin/forms/publish", page("admin", ok=422), data={"definition": ""}
+    ),
     ("GET", "/admin/print"): Case("/admin/print", page("admin")),
     ("POST", "/admin/print/cards"): Case(
         "/admin/print/cards",

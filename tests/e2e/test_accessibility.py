@@ -445,6 +445,8 @@ STAFF_PAGES = [
     ("admin", "admin.volunteer", "/admin/volunteers/{volunteer}"),
     ("admin", "admin.enroll_page", "/admin/volunteers/{volunteer}/enroll/{code}"),
     ("admin", "admin.devices", "/admin/devices"),
+    ("admin", "admin.forms_page", "/admin/forms"),
+    ("admin", "admin.form_page", "/admin/forms/ho_gia_dinh_cds"),
     ("admin", "admin.print_menu", "/admin/print"),
     ("admin", "admin.print_labels", "/admin/print/labels?village={village}"),
     ("admin", "admin.audit_log", "/admin/audit"),

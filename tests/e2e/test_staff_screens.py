@@ -165,6 +165,8 @@ def _every_page(office: ServerProcess, desk: Any, tmp_path: Path) -> list[str]:
         f"/admin/volunteers/{volunteer}",
         f"/admin/volunteers/{volunteer}/enroll/{code}",
         "/admin/devices",
+        "/admin/forms",
+        "/admin/forms/ho_gia_dinh_cds",
         "/admin/print",
         f"/admin/print/labels?village={village}",
         "/admin/audit",

@@ -15,7 +15,7 @@ from pyxform.validators.odk_validate import check_xform
 
 from server.domain.db import write_transaction
 from server.domain.devices import add_collect_device, revoke_device
-from server.domain.forms import install_form
+from server.domain.forms import install_form, set_form_state
 from server.domain.openrosa.instance import MAX_DEPTH
 from server.domain.register import add_household
 from server.domain.seed import DEMO_VOLUNTEER
@@ -72,6 +72,23 @@ def the_form(client: CollectClient) -> bytes:
 def stored(server: LiveServer, sql: str, *params: Any) -> list[dict[str, Any]]:
     with server.db() as db:
         return [dict(r) for r in db.execute(sql, params)]
+
+
+def test_a_form_the_admin_stopped_or_archived_leaves_collects_list(server: LiveServer) -> None:
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    the_form(client)
+    with server.db() as db:
+        (commune,) = db.execute(
+            "SELECT commune_id FROM users WHERE username = ?", [DEMO_VOLUNTEER]
+        ).fetchone()
+    for state in ("off", "archived"):
+        with server.db() as db, write_transaction(db):
+            set_form_state(db, commune, "ho_gia_dinh_cds", state)
+        assert client.form_list() == []
+    with server.db() as db, write_transaction(db):
+        set_form_state(db, commune, "ho_gia_dinh_cds", "active")
+    the_form(client)
 
 
 def test_collect_sends_a_visit_sends_it_again_and_edits_it(server: LiveServer) -> None:

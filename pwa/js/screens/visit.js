@@ -11,14 +11,18 @@ import { FormView } from '../render.js';
 /** The kv key of the record open on the screen: app.js opens it again at start. */
 const OPEN_VISIT = 'open_visit';
 
-/** The newest version of each form the phone has. */
+/**
+ * The newest version of each form the commune gives its volunteers (a form the admin stopped
+ * or archived is not offered for new visits; drafts already begun keep their own version).
+ */
 async function latestForms() {
   const newest = new Map();
   for (const f of await all('forms')) {
     const known = newest.get(f.form_id);
     if (!known || known.version.localeCompare(f.version, 'en', { numeric: true }) < 0) newest.set(f.form_id, f);
   }
-  return [...newest.values()];
+  const states = await Promise.all([...newest.keys()].map((id) => getKv(`form_state:${id}`, 'active')));
+  return [...newest.values()].filter((f, i) => states[i] === 'active');
 }
 
 /** One form: it; several: the volunteer picks (the default survey first). */

@@ -31,7 +31,7 @@ from server.domain.accounts import user_village_ids
 from server.domain.audit import audit
 from server.domain.blobs import claim_blob, store_blob
 from server.domain.db import now_iso, write_transaction
-from server.domain.forms import get_form, newest_version
+from server.domain.forms import form_state, get_form, newest_version
 from server.domain.openrosa.instance import (
     HOUSEHOLD_QUESTION,
     Instance,
@@ -64,12 +64,15 @@ class Outcome:
 
 # -- forms ------------------------------------------------------------------------------------
 def form_list(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
-    """The newest version of each form the commune may use, as an XForm: id, version, title and
-    the hash Collect compares to know that it holds this very XForm. A version pyxform cannot
-    turn into an XForm is left out (Collect could not open it)."""
+    """The newest version of each form the commune gives its volunteers, as an XForm: id,
+    version, title and the hash Collect compares to know that it holds this very XForm. A form
+    the admin stopped or archived is left out, as the collector leaves it out of new visits, and
+    so is a version pyxform cannot turn into an XForm (Collect could not open it)."""
     listed = []
     form_ids = [r[0] for r in db.execute("SELECT DISTINCT form_id FROM forms ORDER BY form_id")]
     for form_id in form_ids:
+        if (form_state(db, commune_id, form_id) or "active") != "active":
+            continue
         found = newest_version(db, commune_id, form_id)
         if found is None:
             continue

@@ -161,7 +161,7 @@ def list_records(
         where += " AND (r.received_at, r.id) < (?, ?)"
         params += list(f.after)
     rows = db.execute(
-        f"SELECT r.id, r.received_at, r.visit_date, r.review_state, {_SHOWN_STATE_SQL}"
+        f"SELECT r.id, r.form_id, r.received_at, r.visit_date, r.review_state, {_SHOWN_STATE_SQL}"
         " AS shown_state, r.outcome, r.needs_help,"
         " v.name AS village, r.household_id, h.code AS household_code,"
         " coalesce(h.head_name, json_extract(r.data, '$.head_name')) AS head_name,"

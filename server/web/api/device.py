@@ -31,6 +31,13 @@ class ReportSchema(Schema):
     app_version = fields.String(
         load_default="", error_messages=_CODES, validate=validate.Length(max=40, error="bad_length")
     )
+    # The form versions the phone holds (``form_id@version``), for the admin's Forms page.
+    forms = fields.List(
+        fields.String(error_messages=_CODES, validate=validate.Length(max=520, error="bad_length")),
+        load_default=None,
+        error_messages=_CODES,
+        validate=validate.Length(max=200, error="bad_length"),
+    )
 
 
 @bp.post("/report")
@@ -42,10 +49,13 @@ class ReportSchema(Schema):
 )
 @device_required
 def report() -> Any:
-    """``{unsynced, app_version}`` → ``{ok, device_id}``; a revoked phone gets 401 ``bad_token``
-    like every other Bearer route."""
-    body = _json_body(ReportSchema(), limit=10_000)
+    """``{unsynced, app_version, forms}`` → ``{ok, device_id}``; a revoked phone gets 401
+    ``bad_token`` like every other Bearer route."""
+    # 200 form versions of 520 characters at most, with room for the rest.
+    body = _json_body(ReportSchema(), limit=120_000)
     db = get_db()
     with write_transaction(db):
-        record_device_report(db, g.device["id"], body["unsynced"], body["app_version"])
+        record_device_report(
+            db, g.device["id"], body["unsynced"], body["app_version"], body["forms"]
+        )
     return jsonify({"ok": True, "device_id": g.device["id"]})

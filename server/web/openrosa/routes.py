@@ -73,7 +73,15 @@ def _message(
     )
 
 
+# Flask looks for a handler by status code before it looks by class, the app's too: the staff
+# site's error pages (server/web/site.py) would answer Collect in HTML. Each status the staff
+# site has a page for is claimed here as well.
 @bp.errorhandler(HTTPException)
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+@bp.errorhandler(405)
+@bp.errorhandler(413)
 def _refused(error: HTTPException) -> Response:
     status = error.code or 500
     if isinstance(error, _Refused):

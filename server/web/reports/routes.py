@@ -26,6 +26,7 @@ from flask import (
 )
 
 from schemas.indicators import all_indicators
+from server.domain import forms as form_versions
 from server.domain import register
 from server.domain.db import connect
 from server.domain.reports import dictionary, exports, service
@@ -202,6 +203,8 @@ def exports_page() -> Any:
         "reports/exports.html",
         **where,
         form=form,
+        # Every form of the commune has its own tables and dictionary: the staff picks one.
+        forms=form_versions.commune_forms(where["db"], where["commune"]["id"]),
         tables=parts,
         may_export=where["user"]["role"] in PERSONAL,
     )

@@ -14,7 +14,7 @@ from flask import (
     url_for,
 )
 
-from server.domain import register
+from server.domain import forms, register
 from server.domain.audit import audit
 from server.domain.db import write_transaction
 from server.domain.errors import Refused
@@ -56,7 +56,14 @@ def records() -> Any:
         states=service.REVIEW_STATES,
         outcomes=service.OUTCOMES,
         count_cap=service.COUNT_CAP,
+        # With several forms in the commune, each row says which form its visit used.
+        form_titles=_form_titles(db, user["commune_id"]),
     )
+
+
+def _form_titles(db: Any, commune_id: str) -> dict[str, str]:
+    titles = {f["form_id"]: str(f["title"]) for f in forms.commune_forms(db, commune_id)}
+    return titles if len(titles) > 1 else {}
 
 
 def _record_or_404(record_id: str) -> dict[str, Any]:

@@ -1,0 +1,175 @@
+"""The admin's Forms pages (on the admin blueprint): upload a workbook and read the check as
+``gocua form check`` gives it, preview it with the collector's own renderer, publish it as a
+version, give a form to the volunteers or not, archive it; per form, its versions, records
+and which phones hold which version.
+
+Nothing is stored before *Publish*: the checked definition travels in the page (preview and
+the publish form), and publishing checks it again, since it comes back from the browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import abort, redirect, render_template, request, url_for
+
+from schemas.file_choices import Attachment
+from schemas.xlsform import WORKBOOK_SUFFIXES
+from server.domain import forms
+from server.domain.db import write_transaction
+from server.domain.errors import Refused
+from server.domain.form_files import FormRefused, check_definition, read_form_file
+from server.web.admin import bp
+from server.web.db import get_db
+from server.web.staff import audited, check_csrf, login_required, me
+
+# What the file name may give the form when its settings name no form_id (as pyxform does).
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+MAX_ATTACHMENTS = 20
+
+
+@bp.get("/admin/forms")
+@login_required("admin")
+def forms_page() -> Any:
+    return render_template(
+        "admin/forms.html", forms=forms.commune_forms(get_db(), me()["commune_id"])
+    )
+
+
+def _upload_path(folder: str, filename: str) -> Path:
+    name = Path(filename.replace("\\", "/")).name
+    stem, suffix = Path(name).stem, Path(name).suffix.lower()
+    stem = _NAME_CHARS.sub("_", stem).strip("._")[:100] or "form"
+    return Path(folder) / f"{stem}{suffix[:10]}"
+
+
+@bp.post("/admin/forms/check")
+@login_required("admin")
+def check_upload() -> Any:
+    """Read and check an uploaded workbook; show the result, the preview and *Publish*."""
+    check_csrf()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise Refused("forms.no_file", 422)
+    attachments = _attachments()
+    given: list[Attachment] = []
+    with tempfile.TemporaryDirectory(prefix="gocua-form-") as folder:
+        path = _upload_path(folder, upload.filename)
+        upload.save(path)
+        try:
+            definition, warnings = read_form_file(
+                path, suffixes=WORKBOOK_SUFFIXES, attachments=attachments, given=given
+            )
+        except FormRefused as refused:
+            audited("form_checked", f"file:{path.name}", "refused")
+            return render_template(
+                "admin/form_check.html", filename=upload.filename, refused=refused.finding
+            ), 422
+    audited("form_checked", f"form:{definition['settings'].get('form_id', '')}", "ok")
+    return _checked_page(upload.filename, definition, warnings, given)
+
+
+def _attachments() -> dict[str, bytes]:
+    """The files uploaded with the workbook, by the name the form gives them (the file's own
+    name, without any folder); at most MAX_ATTACHMENTS, each name once."""
+    files = [f for f in request.files.getlist("attachments") if f.filename]
+    if len(files) > MAX_ATTACHMENTS:
+        raise Refused("forms.too_many_files", 422, limit=MAX_ATTACHMENTS)
+    out: dict[str, bytes] = {}
+    for file in files:
+        name = Path(str(file.filename).replace("\\", "/")).name[:255]
+        if name in out:
+            raise Refused("forms.same_file_twice", 422, name=name)
+        out[name] = file.read()
+    return out
+
+
+def _checked_page(
+    filename: str, definition: dict[str, Any], warnings: list[Any], given: list[Attachment]
+) -> Any:
+    db, commune_id = get_db(), me()["commune_id"]
+    settings = definition["settings"]
+    form_id = str(settings.get("form_id") or "")
+    known = forms.newest_version(db, commune_id, form_id)
+    return render_template(
+        "admin/form_check.html",
+        filename=filename,
+        refused=None,
+        definition=definition,
+        definition_json=json.dumps(definition, ensure_ascii=False, separators=(",", ":")),
+        warnings=warnings,
+        form_id=form_id,
+        version=str(settings.get("version") or ""),
+        known=known,
+        attachments=given,
+    )
+
+
+@bp.post("/admin/forms/publish")
+@login_required("admin")
+def publish() -> Any:
+    check_csrf()
+    try:
+        definition, _ = check_definition(json.loads(request.form.get("definition", "")))
+    except FormRefused as refused:  # a ValueError too: named first
+        return render_template("admin/form_check.html", filename="", refused=refused.finding), 422
+    except (ValueError, RecursionError):
+        raise Refused("forms.publish_unreadable", 422) from None
+    db, commune_id = get_db(), me()["commune_id"]
+    try:
+        with write_transaction(db):
+            form, added = forms.publish_form(
+                db, definition, commune_id, give=request.form.get("give") == "1"
+            )
+            audited(
+                "form_published" if added else "form_republished",
+                f"form:{form.form_id}",
+                f"version={form.version}",
+            )
+    except forms.FormVersionExists:
+        raise Refused(
+            "forms.version_exists", 409, version=str(definition["settings"].get("version"))
+        ) from None
+    return redirect(
+        url_for(
+            "admin.form_page",
+            form_id=form.form_id,
+            published=form.version,
+            same="" if added else "1",
+        ),
+        303,
+    )
+
+
+@bp.get("/admin/forms/<path:form_id>")
+@login_required("admin")
+def form_page(form_id: str) -> Any:
+    found = forms.form_overview(get_db(), me()["commune_id"], form_id)
+    if found is None:
+        abort(404)
+    return render_template(
+        "admin/form.html",
+        form=found,
+        published=request.args.get("published", "")[:255],
+        same=request.args.get("same") == "1",
+        states=forms.FORM_STATES,
+    )
+
+
+@bp.post("/admin/forms/<path:form_id>/state")
+@login_required("admin")
+def form_state(form_id: str) -> Any:
+    check_csrf()
+    state = request.form.get("state", "")
+    db, commune_id = get_db(), me()["commune_id"]
+    if state not in forms.FORM_STATES:
+        raise Refused("forms.bad_state", 422)
+    if forms.newest_version(db, commune_id, form_id) is None:
+        abort(404)
+    with write_transaction(db):
+        if forms.set_form_state(db, commune_id, form_id, state):
+            audited("form_state", f"form:{form_id}", state)
+    return redirect(url_for("admin.form_page", form_id=form_id), 303)
