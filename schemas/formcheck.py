@@ -584,7 +584,19 @@ def _reference_problems(form: Form, row: dict[str, Any], number: int) -> Iterato
         if base not in EXPRESSION_COLUMNS and base not in TRANSLATED_COLUMNS:
             continue
         for name in _references(_text(value)):
-            if name not in form.nodes:
+            if name in form.duplicated:
+                # As pyxform refuses it: the answer meant is not known.
+                yield Problem(
+                    "survey",
+                    number,
+                    column,
+                    f"${{{name}}} in {column} is ambiguous: the name '{name}' is used in more "
+                    "than one group",
+                    f"${{{name}}} trong cột {column} không rõ trỏ tới đâu: tên '{name}' được "
+                    "dùng ở nhiều nhóm",
+                    f"${{{name}}}",
+                )
+            elif name not in form.nodes:
                 yield Problem(
                     "survey",
                     number,
@@ -656,6 +668,16 @@ _FORM_ERRORS = [
     ),
     (re.compile(r"^a '(.*)' row needs a name$"), r"dòng '\1' cần có tên (name)", "name"),
     (re.compile(r"^the name '(.*)' is used twice$"), r"tên '\1' bị dùng hai lần", r"name '\1'"),
+    (
+        re.compile(r"^the name '(.*)' is used twice in one group$"),
+        r"tên '\1' bị dùng hai lần trong cùng một nhóm",
+        r"name '\1'",
+    ),
+    (
+        re.compile(r"^'(.*)' is used in more than one group and cannot have or_other$"),
+        r"'\1' được dùng ở nhiều nhóm nên không thể có or_other",
+        r"name '\1'",
+    ),
     (
         re.compile(r"^'(.*)' uses the choice list '(.*)', which the choices sheet does not have$"),
         r"'\1' dùng danh sách lựa chọn '\2' nhưng trang choices không có danh sách này",

@@ -75,7 +75,7 @@ export function inputMode(node) {
   if (node.type === 'integer') return 'numeric';
   if (node.type === 'decimal') return 'decimal';
   if (node.type !== 'text') return null;
-  if (PHONE_NAME.test(node.name)) return 'tel';
+  if (PHONE_NAME.test(String(node.row.name || node.name))) return 'tel';
   const appearance = String(node.row.appearance || '').toLowerCase().split(/\s+/);
   if (appearance.includes('numbers') || DIGITS_ONLY.test(String(node.row.constraint || '').trim())) return 'numeric';
   return null;
@@ -111,6 +111,22 @@ export function entryNameField(repeat) {
   return null;
 }
 
+/**
+ * The names more than one group, repeat or question row uses (XLSForm allows one name in
+ * several groups, never twice in one): their answers are keyed by path, `hh/a/age`. The same
+ * rule as schemas/form.py: duplicated_names, held equal by schemas/key_cases.json.
+ */
+export function duplicatedNames(rows) {
+  const counts = new Map();
+  for (const row of rows || []) {
+    const { base } = parseType(row.type);
+    if (!base || base === 'end_group' || base === 'end_repeat') continue;
+    const name = String(row.name || '').trim();
+    if (name) counts.set(name, (counts.get(name) || 0) + 1);
+  }
+  return new Set([...counts].filter(([, n]) => n > 1).map(([name]) => name));
+}
+
 /** A parsed form definition (the XLSForm model as JSON). */
 export class Form {
   constructor(definition) {
@@ -130,19 +146,25 @@ export class Form {
     }
     this.root = { kind: 'group', name: '', type: 'group', row: {}, repeats: [], children: [] };
     this.nodes = new Map();
+    // node.name is the answer's key: the name as written, or its path when the name is used twice.
+    this.duplicated = duplicatedNames(definition.survey);
     const stack = [this.root];
+    const paths = [[]];
     for (const row of definition.survey || []) {
       const { base, listName, orOther } = parseType(row.type);
       if (!base) continue;
       const parent = stack[stack.length - 1];
-      if (base === 'end_group' || base === 'end_repeat') { stack.pop(); continue; }
-      const name = String(row.name || '').trim();
+      if (base === 'end_group' || base === 'end_repeat') { stack.pop(); paths.pop(); continue; }
+      const written = String(row.name || '').trim();
+      const path = [...paths[paths.length - 1], written];
+      const name = this.duplicated.has(written) ? path.join('/') : written;
       const repeats = parent.kind === 'repeat' ? [...parent.repeats, parent.name] : parent.repeats;
       let node;
       if (base === 'begin_group' || base === 'begin_repeat') {
         const kind = base.slice(6);
         node = { kind, name, type: kind, row, repeats, children: [], parent };
         stack.push(node);
+        paths.push(path);
       } else {
         node = { kind: 'field', name, type: base, row, repeats, listName, orOther, parent };
         if (orOther) {

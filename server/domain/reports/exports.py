@@ -293,7 +293,8 @@ def write_xlsx(
     """Every table as a sheet of one workbook, written row by row; returns the record count."""
     book = Workbook(write_only=True)
     parts = tables(form, options.pseudonymised)
-    sheets = [book.create_sheet(title=t.name[:31]) for t in parts]
+    # A repeat keyed by its path (a/visits) names a sheet too: Excel refuses '/' in a title.
+    sheets = [book.create_sheet(title=t.name.replace("/", "-")[:31]) for t in parts]
     for table, sheet in zip(parts, sheets, strict=True):
         sheet.append(xlsx_row(sheet, header(form, table, options)))
     count = 0
