@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from schemas.form import Form  # noqa: E402
 from schemas.indicators import indicator_set  # noqa: E402
 from server import create_app
-from server.domain import migrations  # noqa: E402
+from server.domain import answers, migrations  # noqa: E402
 from server.domain.accounts import add_user
 from server.domain.db import connect, write_transaction  # noqa: E402
 from server.domain.reports.facts import refresh_dirty  # noqa: E402
@@ -216,7 +216,7 @@ def generate(
                             hid,
                             form.form_id,
                             form.version,
-                            json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                            answers.pack(data),
                             json.dumps({"visit_date": day}),
                             user_id,
                             state,
@@ -292,7 +292,7 @@ def bench_reports(scale: float, work: Path) -> None:
         )
     one_commune = db.execute(
         "SELECT count(*) AS records,"
-        " sum(json_array_length(data, '$.members')) AS people"
+        " sum(json_array_length(answers(data), '$.members')) AS people"
         " FROM records WHERE commune_id = '98000'"
     ).fetchone()
 
@@ -300,7 +300,7 @@ def bench_reports(scale: float, work: Path) -> None:
         # The baseline: count one commune's indicators straight from its records.
         form, indicators = Form.load(), indicator_set("ho_gia_dinh_cds")
         for data, meta in db.execute("SELECT data, meta FROM records WHERE commune_id = '98000'"):
-            indicators.compute(form, json.loads(data), json.loads(meta)["visit_date"])
+            indicators.compute(form, answers.load(data), json.loads(meta)["visit_date"])
 
     app = create_app(
         {

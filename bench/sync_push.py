@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 import sqlite_utils  # noqa: E402
 
+from server.domain import answers  # noqa: E402
 from server.domain.db import connect  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
 from tests.records import household_data, record  # noqa: E402
@@ -120,7 +121,7 @@ def prestore(database: Path, villages: list[str], count: int, chunk: int = 50_00
     commune_id = db.execute(
         "SELECT commune_id FROM villages WHERE id = ?", [villages[0]]
     ).fetchone()[0]
-    data = json.dumps(household_data(), ensure_ascii=False, separators=(",", ":"))
+    data = answers.pack(household_data())  # as the records store keeps them
     meta = json.dumps({"started_at": "2026-11-20T01:00:00Z", "visit_date": "2026-11-20"})
     start = time.perf_counter()
     for first in range(0, count, chunk):

@@ -118,6 +118,7 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "randomize": (1, 2),
     "indexed-repeat": (3, None),
     "jr:choice-name": (2, 2),
+    "pulldata": (4, 4),
 }
 
 # Functions whose argument is a node-set and so must be written as a reference.

@@ -47,6 +47,11 @@ Decisions where ODK leaves room (JavaScript does the same):
   is not a whole number, or out of range, gives ``''``. ``once(x)`` is the current field's own
   answer when it has one, else x. ``jr:choice-name(v, '${field}')`` is the label of choice v in
   ``ctx.choices`` (the form's default language: ``Form.choice_labels``), ``''`` when unknown.
+* ``pulldata('file', 'column', 'key_column', key)`` is ``column`` of the first row of the
+  attached CSV ``file`` (named without ``.csv``) whose ``key_column`` is ``string(key)``, exactly;
+  ``''`` when no row matches or the file or a column is unknown. The files are
+  ``ctx.files``: name -> ``{"columns": [...], "rows": [[...], ...]}``, the form definition's
+  ``pulldata`` (``schemas/file_choices.py``).
   The other ODK functions are in ``expr_library``.
 * ``.`` needs ``ctx.current``; without it evaluation fails with code ``no_current``. Unknown
   ``${names}`` fail with ``unknown_field`` whether or not the branch using them is taken.
@@ -117,6 +122,8 @@ class Context:
     now: str | None = None
     # jr:choice-name: field -> choice name -> label (Form.choice_labels: the default language)
     choices: Mapping[str, Mapping[str, str]] | None = None
+    # pulldata(): file name -> {"columns": [...], "rows": [[...], ...]} (the form's ``pulldata``)
+    files: Mapping[str, Any] | None = None
     _repeats: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
 
@@ -401,6 +408,48 @@ def _choice_name(fa: Fn, fb: Fn) -> Fn:
     return choice_name
 
 
+# pulldata's index of a file by one column, kept per table object: the form's tables live as
+# long as its checker, and a lookup per keystroke must not walk 10,000 rows.
+_LOOKUPS: dict[tuple[int, str], tuple[Any, dict[str, int]]] = {}
+
+
+def _lookup(table: Any, key_column: str) -> tuple[list[Any], dict[str, int]] | None:
+    if not isinstance(table, Mapping):
+        return None
+    columns, rows = table.get("columns"), table.get("rows")
+    if not isinstance(columns, list) or not isinstance(rows, list) or key_column not in columns:
+        return None
+    hit = _LOOKUPS.get((id(table), key_column))
+    if hit is not None and hit[0] is table:
+        return columns, hit[1]
+    at = columns.index(key_column)
+    index: dict[str, int] = {}
+    for number, row in enumerate(rows):
+        if isinstance(row, list) and at < len(row):
+            index.setdefault(str(row[at]), number)
+    if len(_LOOKUPS) >= 64:
+        _LOOKUPS.clear()
+    _LOOKUPS[(id(table), key_column)] = (table, index)
+    return columns, index
+
+
+def _pulldata(f: list[Fn]) -> Fn:
+    def pulldata(c: Context) -> str:
+        file, column, key_column = (to_string(g(c)).strip(_TRIM) for g in f[:3])
+        table = (c.files or {}).get(file)
+        found = _lookup(table, key_column)
+        if found is None or column not in found[0]:
+            return ""
+        number = found[1].get(to_string(f[3](c)))
+        if number is None:
+            return ""
+        row = table["rows"][number]  # type: ignore[index]
+        at = found[0].index(column)
+        return str(row[at]) if at < len(row) else ""
+
+    return pulldata
+
+
 def _once(fa: Fn) -> Fn:
     def once(c: Context) -> Value:
         if c.current is not None and c.current in c.fields:
@@ -442,6 +491,7 @@ _MORE: dict[str, Callable[[list[Fn]], Fn]] = {
     "randomize": _randomize,
     "once": lambda f: _once(f[0]),
     "jr:choice-name": lambda f: _choice_name(f[0], f[1]),
+    "pulldata": _pulldata,
     "decimal-time": lambda f: lambda c: lib.decimal_time(f[0](c), _today(c)),
 }
 

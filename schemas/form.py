@@ -2,14 +2,20 @@
 
 A form definition is data (``schemas/forms/*.json``); this module turns its flat rows into a
 tree of groups, repeats and questions that the validator, the XLSForm importer and the CLI walk.
-Field names are unique across a form, so a record's ``data`` is flat by name except for
-repeats, which hold a list of objects, one per instance.
+A record's ``data`` is flat by key except for repeats, which hold a list of objects, one per
+instance. A question's key is its name; XLSForm lets one name be used in several groups (never
+twice in one group), and a question whose name is used more than once in the form is keyed by its
+path instead: the names of the groups and repeats around it and its own, joined by ``/``
+(``hh/a/age`` and ``hh/b/age``), as ODK writes its place in the record. A form whose names are all
+different keeps its keys exactly. ``node.name`` is the key; ``node.row["name"]`` the name as
+written (``schemas/key_cases.json`` holds the rule equal in ``pwa/js/form.js``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +86,7 @@ class Node:
     """One survey row that matters: a question, a group or a repeat (with its children)."""
 
     kind: str  # "field", "group" or "repeat"
-    name: str
+    name: str  # the key of its answer: the row's name, or its path when the name is used twice
     type: str  # base type: "integer", "select_one", "group", "repeat", ...
     row: dict[str, Any]
     row_number: int  # 1-based data row on the survey sheet (the header is row 1 in Excel)
@@ -119,6 +125,17 @@ def parse_type(raw: str) -> tuple[str, str | None, bool]:
         or_other = len(parts) > 2 and parts[2] == "or_other"
         return base, list_name, or_other
     return base, None, False
+
+
+def duplicated_names(rows: list[dict[str, Any]]) -> set[str]:
+    """The names more than one group, repeat or question row uses: their answers are keyed by
+    path (``pwa/js/form.js: duplicatedNames``, the same)."""
+    counts: Counter[str] = Counter()
+    for row in rows:
+        base = parse_type(str(row.get("type") or "").strip())[0]
+        if base and base not in ("end_group", "end_repeat"):
+            counts[str(row.get("name") or "").strip()] += 1
+    return {name for name, count in counts.items() if count > 1 and name}
 
 
 def choice_filter_expression(expr: str) -> tuple[str, list[str]]:
@@ -167,6 +184,8 @@ class Form:
         self.choices = self._read_choices(definition.get("choices") or [])
         self.root = Node(kind="group", name="", type="group", row={}, row_number=0)
         self.nodes: dict[str, Node] = {}
+        # Names used by more than one row, in different groups: keyed by path, never referenced.
+        self.duplicated: set[str] = set()
         self._build(definition.get("survey") or [])
         self.languages = self._languages()
         self.default_language = language_code(str(settings.get("default_language") or "")) or (
@@ -197,7 +216,9 @@ class Form:
         return lists
 
     def _build(self, rows: list[dict[str, Any]]) -> None:
+        self.duplicated = duplicated_names(rows)
         stack = [self.root]
+        paths: list[tuple[str, ...]] = [()]
         for number, row in enumerate(rows, start=2):
             raw_type = str(row.get("type") or "").strip()
             if not raw_type:
@@ -208,17 +229,21 @@ class Form:
                 if parent is self.root or parent.kind != base[4:]:
                     raise FormError(f"'{raw_type}' has no matching begin", number)
                 stack.pop()
+                paths.pop()
                 continue
-            name = str(row.get("name") or "").strip()
-            if not name:
+            written = str(row.get("name") or "").strip()
+            if not written:
                 raise FormError(f"a '{raw_type}' row needs a name", number)
+            path = (*paths[-1], written)
+            name = "/".join(path) if written in self.duplicated else written
             if name in self.nodes:
-                raise FormError(f"the name '{name}' is used twice", number)
+                raise FormError(f"the name '{written}' is used twice in one group", number)
             repeats = parent.repeats + ((parent.name,) if parent.kind == "repeat" else ())
             if base in ("begin_group", "begin_repeat"):
                 kind = base[6:]
                 node = Node(kind, name, kind, row, number, repeats, parent=parent)
                 stack.append(node)
+                paths.append(path)
             elif base in QUESTION_TYPES:
                 if base.startswith("select_") and (not list_name or list_name not in self.choices):
                     raise FormError(
@@ -230,6 +255,12 @@ class Form:
                     "field", name, base, row, number, repeats, list_name, or_other, parent=parent
                 )
                 if or_other:
+                    if written in self.duplicated:
+                        # Its "other" question's relevant would have to name the select by path.
+                        raise FormError(
+                            f"'{written}' is used in more than one group and cannot have or_other",
+                            number,
+                        )
                     parent.children.append(node)
                     self.nodes[name] = node
                     node = self._other_question(node, parent)
@@ -241,10 +272,14 @@ class Form:
         if len(stack) > 1:
             raise FormError(f"'{stack[-1].name}' is opened but never closed", stack[-1].row_number)
 
+    def written_name(self, node: Node) -> str:
+        """The name as the form writes it (``age``), where ``node.name`` may be its path."""
+        return str(node.row.get("name") or node.name).strip()
+
     def _other_question(self, select: Node, parent: Node) -> Node:
         """The text question XLSForm adds after ``select_... or_other``, asked on 'other'."""
         name = f"{select.name}_other"
-        if name in self.nodes:
+        if name in self.nodes or name in self.duplicated:
             raise FormError(f"the name '{name}' is used twice", select.row_number)
         row: dict[str, Any] = {
             "type": "text",
@@ -282,6 +317,12 @@ class Form:
             for node in self.nodes.values()
             if node.list_name
         }
+
+    def pulldata_files(self) -> dict[str, Any]:
+        """What ``pulldata()`` reads: the definition's ``pulldata``, file name → its columns and
+        rows (``schemas/file_choices.py``; pwa/js/form.js: the same)."""
+        files = self.definition.get("pulldata")
+        return files if isinstance(files, dict) else {}
 
     def _languages(self) -> list[str]:
         seen: list[str] = []

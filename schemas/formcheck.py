@@ -17,6 +17,7 @@ from pyxform.utils import default_is_dynamic
 
 from schemas.expr_parser import FUNCTIONS
 from schemas.expressions import ExpressionError, parse
+from schemas.file_choices import MAX_CELL, MAX_ROWS, PULLDATA_FILE
 from schemas.form import (
     AUTOMATIC_TYPES,
     EMPTY_METADATA_TYPES,
@@ -129,6 +130,7 @@ def _all_problems(definition: dict[str, Any]) -> list[Problem]:
         *_settings_problems(settings),
         *_survey_row_problems(survey),
         *_choice_row_problems(choices),
+        *_pulldata_problems(survey, definition.get("pulldata")),
     ]
     try:
         form = Form(with_version(definition, "0"))
@@ -367,6 +369,118 @@ def _function_problems(row: int, column: str, value: str) -> Iterator[Problem]:
         )
 
 
+_PULLDATA_CALL = re.compile(r"pulldata\s*\(")
+_PULLDATA_COLUMNS = re.compile(
+    r"""pulldata\s*\(\s*(?:'([^']*)'|"([^"]*)")\s*,\s*(?:'([^']*)'|"([^"]*)")"""
+    r"""\s*,\s*(?:'([^']*)'|"([^"]*)")"""
+)
+MAX_PULLDATA_FILES = 20
+
+
+def _table_is_sound(table: Any) -> bool:
+    if not isinstance(table, dict) or set(table) != {"columns", "rows"}:
+        return False
+    columns, rows = table["columns"], table["rows"]
+    if not isinstance(columns, list) or not 0 < len(columns) <= 200:
+        return False
+    if not all(isinstance(c, str) and 0 < len(c) <= 200 for c in columns):
+        return False
+    if not isinstance(rows, list) or len(rows) > MAX_ROWS:
+        return False
+    return all(
+        isinstance(r, list)
+        and len(r) == len(columns)
+        and all(isinstance(v, str) and len(v) <= MAX_CELL for v in r)
+        for r in rows
+    )
+
+
+def _pulldata_problems(survey: list[dict[str, Any]], files: Any) -> Iterator[Problem]:
+    """pulldata() reads a file the definition holds (``pulldata``, schemas/file_choices.py),
+    named as text, and columns the file has; the files themselves are bounded."""
+    if files is not None and not (
+        isinstance(files, dict)
+        and len(files) <= MAX_PULLDATA_FILES
+        and all(
+            isinstance(k, str) and len(k) <= 200 and _table_is_sound(v) for k, v in files.items()
+        )
+    ):
+        yield Problem(
+            "pulldata",
+            None,
+            "",
+            f"the form's pulldata files must be at most {MAX_PULLDATA_FILES}, each"
+            f" {{columns, rows}} of text, at most {MAX_ROWS} rows",
+            f"các tệp pulldata của biểu mẫu phải không quá {MAX_PULLDATA_FILES} tệp, mỗi tệp"
+            f" là {{columns, rows}} dạng văn bản, không quá {MAX_ROWS} dòng",
+            "pulldata",
+        )
+        return
+    tables = files or {}
+    for number, row in enumerate(survey, start=2):
+        for column in _PARSED_COLUMNS:
+            value = _text(row.get(column))
+            if "pulldata" not in value:
+                continue
+            calls = len(_PULLDATA_CALL.findall(_STRING.sub("''", value)))
+            if calls and column == "choice_filter":
+                # A filter is worked out per choice, without the form's files at hand.
+                yield Problem(
+                    "survey",
+                    number,
+                    column,
+                    "pulldata() is not supported in a choice_filter: work it out in a"
+                    " calculate and compare with that",
+                    "không hỗ trợ pulldata() trong choice_filter: hãy tính nó trong một"
+                    " câu calculate rồi so sánh với câu đó",
+                    "pulldata()",
+                )
+                continue
+            named = [
+                m.group(1) if m.group(1) is not None else m.group(2)
+                for m in PULLDATA_FILE.finditer(value)
+            ]
+            if len(named) < calls:
+                yield Problem(
+                    "survey",
+                    number,
+                    column,
+                    "name pulldata()'s file as text: pulldata('file', 'column', 'key_column', key)",
+                    "hãy ghi tên tệp của pulldata() dạng văn bản:"
+                    " pulldata('tệp', 'cột', 'cột_khoá', khoá)",
+                    "pulldata()",
+                )
+                continue
+            for name in (n.strip() for n in named):
+                if name not in tables:
+                    yield Problem(
+                        "survey",
+                        number,
+                        column,
+                        f"pulldata() reads the file '{name}.csv', which the form does not hold:"
+                        " attach it with the form",
+                        f"pulldata() đọc tệp '{name}.csv' mà biểu mẫu không có:"
+                        " hãy tải tệp lên cùng biểu mẫu",
+                        "pulldata()",
+                    )
+            for match in _PULLDATA_COLUMNS.finditer(value):
+                groups = match.groups()
+                name, wanted = (
+                    (groups[0] if groups[0] is not None else groups[1]).strip(),
+                    [(a if a is not None else b).strip() for a, b in (groups[2:4], groups[4:6])],
+                )
+                table = tables.get(name)
+                for missing in (c for c in wanted if table and c not in table["columns"]):
+                    yield Problem(
+                        "survey",
+                        number,
+                        column,
+                        f"the file '{name}.csv' has no column '{missing}'",
+                        f"tệp '{name}.csv' không có cột '{missing}'",
+                        "pulldata()",
+                    )
+
+
 # -- over the parsed form -----------------------------------------------------------------------
 def _tree_problems(form: Form) -> Iterator[Problem]:
     languages = _languages(form)
@@ -470,7 +584,19 @@ def _reference_problems(form: Form, row: dict[str, Any], number: int) -> Iterato
         if base not in EXPRESSION_COLUMNS and base not in TRANSLATED_COLUMNS:
             continue
         for name in _references(_text(value)):
-            if name not in form.nodes:
+            if name in form.duplicated:
+                # As pyxform refuses it: the answer meant is not known.
+                yield Problem(
+                    "survey",
+                    number,
+                    column,
+                    f"${{{name}}} in {column} is ambiguous: the name '{name}' is used in more "
+                    "than one group",
+                    f"${{{name}}} trong cột {column} không rõ trỏ tới đâu: tên '{name}' được "
+                    "dùng ở nhiều nhóm",
+                    f"${{{name}}}",
+                )
+            elif name not in form.nodes:
                 yield Problem(
                     "survey",
                     number,
@@ -542,6 +668,16 @@ _FORM_ERRORS = [
     ),
     (re.compile(r"^a '(.*)' row needs a name$"), r"dòng '\1' cần có tên (name)", "name"),
     (re.compile(r"^the name '(.*)' is used twice$"), r"tên '\1' bị dùng hai lần", r"name '\1'"),
+    (
+        re.compile(r"^the name '(.*)' is used twice in one group$"),
+        r"tên '\1' bị dùng hai lần trong cùng một nhóm",
+        r"name '\1'",
+    ),
+    (
+        re.compile(r"^'(.*)' is used in more than one group and cannot have or_other$"),
+        r"'\1' được dùng ở nhiều nhóm nên không thể có or_other",
+        r"name '\1'",
+    ),
     (
         re.compile(r"^'(.*)' uses the choice list '(.*)', which the choices sheet does not have$"),
         r"'\1' dùng danh sách lựa chọn '\2' nhưng trang choices không có danh sách này",

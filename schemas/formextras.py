@@ -54,7 +54,6 @@ TYPE_ADVICE = {
         "choices must be on the choices sheet",
         "lựa chọn phải nằm trên trang choices",
     ),
-    "begin_loop": ("use a repeat instead of a loop", "hãy dùng nhóm lặp (repeat) thay cho loop"),
     "geotrace": (
         "a line drawn on a map is not collected: use a geopoint",
         "không thu thập đường vẽ trên bản đồ: hãy dùng geopoint",

@@ -83,6 +83,7 @@ class _Settler:
         self.form = form
         self.fields = form.field_repeats()
         self.choices = form.choice_labels()
+        self.files = form.pulldata_files()
         self.today = today
         self.now = now
 
@@ -95,6 +96,7 @@ class _Settler:
             today=self.today,
             now=self.now,
             choices=self.choices,
+            files=self.files,
         )
 
     def level(

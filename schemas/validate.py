@@ -49,6 +49,7 @@ class RecordChecker:
         self.form = form
         self.fields = form.field_repeats()
         self.choices = form.choice_labels()
+        self.files = form.pulldata_files()
         self._choice_names: dict[str, frozenset[Any]] = {}
         # Names that may appear at each data level: top level (key "") and inside each repeat.
         self.allowed: dict[str, set[str]] = {"": set()}
@@ -186,6 +187,7 @@ class RecordChecker:
             current=current,
             today=self._today,
             choices=self.choices,
+            files=self.files,
         )
 
     def _bool(

@@ -6,6 +6,7 @@ only spellings XLSForm itself treats as the same are unified (``LABEL::EN`` and 
 ``relevance`` and ``relevant``, ``begin group`` and ``begin_group``). Whatever Gõ Cửa would run
 differently from ODK is an ``XLSFormError`` naming the sheet, the Excel row and the feature;
 what it ignores because it changes no answer is a warning (``schemas/formextras.py``).
+A ``begin loop`` becomes the groups pyxform makes of it (``expand_loops``).
 
     python -m schemas.xlsform export schemas/forms/household_survey.json household_survey.xlsx
     python -m schemas.xlsform import some_form.xlsx some_form.json [--version 2026.1]
@@ -30,8 +31,14 @@ from pyxform.xls2json import RE_BEGIN_CONTROL, RE_END_CONTROL, RE_SELECT
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 from pyxform.xls2xform import convert
 
-from schemas.file_choices import Attachment, FileChoicesError, inline_file_choices
-from schemas.form import QUESTION_TYPES, FormError
+from schemas.file_choices import (
+    Attachment,
+    ExternalChoicesError,
+    FileChoicesError,
+    inline_external_choices,
+    inline_file_choices,
+)
+from schemas.form import OTHER_CHOICE, QUESTION_TYPES, FormError, language_code
 from schemas.formcheck import (
     CHOICE_COLUMNS,
     MEDIA_COLUMNS,
@@ -78,6 +85,9 @@ _KNOWN_COLUMNS = {
     "choices": CHOICE_COLUMNS | MEDIA_COLUMNS,
     "settings": SETTINGS_COLUMNS,
 }
+# select_one_external's sheet is read as the choices sheet is.
+_COLUMN_ALIASES["external_choices"] = _COLUMN_ALIASES["choices"]
+_KNOWN_COLUMNS["external_choices"] = _KNOWN_COLUMNS["choices"]
 _PYXFORM_ROW = re.compile(r"\[row : (\d+)\]")
 _PYXFORM_SHEET = re.compile(r"'(survey|choices|settings|external_choices|entities|osm)' sheet")
 _CODE_SPACING = re.compile(r"\s*\(")
@@ -123,17 +133,29 @@ def read_xlsform(
     book = _pyxform_check(path)
     survey, survey_rows = _read_sheet(book, "survey")
     choices, choice_rows = _read_sheet(book, "choices")
+    survey, survey_rows = expand_loops(survey, survey_rows, choices)
     settings_list, _ = _read_sheet(book, "settings")
     settings = settings_list[0] if settings_list else {}
     settings.setdefault("form_id", path.stem)
     if version and not settings.get("version"):
         settings["version"] = version
+    external, external_rows = _read_sheet(book, "external_choices")
+    try:
+        used_external = inline_external_choices(
+            survey, choices, external, survey_rows, external_rows
+        )
+    except ExternalChoicesError as error:
+        raise XLSFormError(
+            error.sheet, error.row, "select_one_external", error.en, error.vi
+        ) from None
+    tables: dict[str, Any] = {}
     if attachments is not None:
         try:
-            found = inline_file_choices(survey, choices, attachments)
+            found = inline_file_choices(survey, choices, attachments, tables)
         except FileChoicesError as error:
-            line_en = f"{error.file}, line {error.line}: " if error.line else ""
-            line_vi = f"{error.file}, dòng {error.line}: " if error.line else ""
+            place_vi, place_en = error.place
+            line_en = f"{error.file}, {place_en}: " if place_en else ""
+            line_vi = f"{error.file}, {place_vi}: " if place_vi else ""
             raise XLSFormError(
                 "survey",
                 survey_rows[error.row - 2],
@@ -144,6 +166,8 @@ def read_xlsform(
         if given is not None:
             given.extend(found)
     definition = {"settings": settings, "survey": survey, "choices": choices}
+    if tables:
+        definition["pulldata"] = tables
     problems, ignored = review_form(definition)
     excel_rows = {"survey": survey_rows, "choices": choice_rows}
     if problems:
@@ -152,6 +176,8 @@ def read_xlsform(
     for sheet in UNSUPPORTED_SHEETS:
         rows = getattr(book, sheet) or []
         first = next((number for number, row in enumerate(rows, start=2) if row), None)
+        if first is not None and sheet == "external_choices" and used_external:
+            continue  # its lists are the choices of the form's select_one_external questions
         if first is not None and sheet in _USED_ONLY_BY_REFUSED_TYPES:
             # No question uses it (one that did was refused above): it changes no answer.
             ignored.append(
@@ -294,12 +320,153 @@ def _read_sheet(book: DefinitionData, sheet: str) -> tuple[list[dict[str, str]],
             for column in _YES_NO_COLUMNS:
                 if column in row and row[column] in aliases.yes_no:
                     row[column] = "yes" if aliases.yes_no[row[column]] else "no"
-        elif sheet == "choices" and not (row.get("list_name") or row.get("name")):
+        elif sheet in ("choices", "external_choices") and not (
+            row.get("list_name") or row.get("name")
+        ):
             continue  # a note beside the lists, not a choice
         if row:
             rows.append(row)
             numbers.append(number)
     return rows, numbers
+
+
+# -- loops -------------------------------------------------------------------------------------
+# A loop's rows are copied once per choice, a loop in a loop once per pair: bounded, as the
+# workbook itself is, so that a small workbook cannot make a form no phone could open.
+MAX_EXPANDED_ROWS = 20_000
+
+
+class _Substitutions(dict[str, Any]):
+    """What ``%(label)s`` and ``%(name)s`` become in a loop's rows; a key the choice lacks is
+    empty (pyxform refuses such a workbook before it gets here)."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def expand_loops(
+    rows: list[dict[str, str]], numbers: list[int], choices: list[dict[str, str]]
+) -> tuple[list[dict[str, str]], list[int]]:
+    """Each ``begin loop over LIST`` … ``end loop`` as pyxform builds it: a group named as the
+    loop holding, per choice of LIST but ``none``, a group named and labelled as the choice with
+    the loop's rows in it, ``%(name)s`` and ``%(label)s`` in their cells replaced by the
+    choice's (in each language its label has). The same question names in each choice's group
+    are keyed by path (``schemas/form.py``). Rows keep the Excel number of the row they copy."""
+    if not any(row.get("type", "").startswith("begin_loop") for row in rows):
+        return rows, numbers
+    choices = _with_other(rows, choices)
+    out: list[dict[str, str]] = []
+    out_numbers: list[int] = []
+    index = 0
+    while index < len(rows):
+        row = rows[index]
+        kind, _, list_name = row.get("type", "").partition(" ")
+        if kind != "begin_loop":
+            out.append(row)
+            out_numbers.append(numbers[index])
+            index += 1
+            continue
+        end = _loop_end(rows, index)
+        body, body_numbers = rows[index + 1 : end], numbers[index + 1 : end]
+        loop_number = numbers[index]
+        end_number = numbers[end] if end < len(rows) else loop_number
+        out.append({**row, "type": "begin_group"})
+        out_numbers.append(loop_number)
+        for choice in choices:
+            if choice.get("list_name") != list_name or choice.get("name") == "none":
+                continue
+            labels = {k: v for k, v in choice.items() if k == "label" or k.startswith("label::")}
+            out.append({"type": "begin_group", "name": str(choice.get("name", "")), **labels})
+            out_numbers.append(loop_number)
+            copied = _substituted(body, choice)
+            # A loop inside the loop is expanded once its own rows carry this choice.
+            inner, inner_numbers = expand_loops(copied, body_numbers, choices)
+            out += inner
+            out_numbers += inner_numbers
+            if len(out) > MAX_EXPANDED_ROWS:
+                raise XLSFormError(
+                    "survey",
+                    loop_number,
+                    f"type 'begin loop over {list_name}'",
+                    f"the loops make more than {MAX_EXPANDED_ROWS:,} rows of questions",
+                    f"các vòng lặp (loop) tạo ra hơn {MAX_EXPANDED_ROWS:,} dòng câu hỏi",
+                )
+            out.append({"type": "end_group"})
+            out_numbers.append(end_number)
+        out.append({"type": "end_group"})
+        out_numbers.append(end_number)
+        index = end + 1
+    return out, out_numbers
+
+
+def _with_other(rows: list[dict[str, str]], choices: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The choices with XLSForm's 'other' last in each list a ``select … or_other`` uses: pyxform
+    adds it to the list itself, so a loop over that list has an 'other' group too."""
+    others = {
+        parts[1]
+        for row in rows
+        if len(parts := row.get("type", "").split()) == 3 and parts[2] == "or_other"
+    }
+    added: list[dict[str, str]] = []
+    for list_name in sorted(others):
+        mine = [c for c in choices if c.get("list_name") == list_name]
+        if not mine or any(c.get("name") == "other" for c in mine):
+            continue
+        columns = {k for c in mine for k in c if k == "label" or k.startswith("label::")}
+        other = {"list_name": list_name, "name": "other"}
+        for column in sorted(columns):
+            code = language_code(column.partition("::")[2]) if "::" in column else ""
+            other[column] = OTHER_CHOICE.get(code, OTHER_CHOICE["en"])
+        added.append(other)
+    return [*choices, *added]
+
+
+def _loop_end(rows: list[dict[str, str]], start: int) -> int:
+    depth = 0
+    for index in range(start, len(rows)):
+        kind = rows[index].get("type", "")
+        if kind.startswith("begin_"):
+            depth += 1
+        elif kind.startswith("end_"):
+            depth -= 1
+            if depth == 0:
+                return index
+    return len(rows)  # pyxform refuses an unclosed loop; the form check names it otherwise
+
+
+def _substituted(body: list[dict[str, str]], choice: dict[str, str]) -> list[dict[str, str]]:
+    """The loop's rows for one choice. As pyxform does, only the rows directly in the loop are
+    filled in (a group's row is, the rows inside that group are not)."""
+    labels = {
+        language: str(value)
+        for column, value in choice.items()
+        if (language := column.partition("::")[2]) and column.startswith("label::")
+    }
+    plain = str(choice.get("label") or next(iter(labels.values()), ""))
+    copied: list[dict[str, str]] = []
+    depth = 0
+    for row in body:
+        kind = row.get("type", "")
+        if kind.startswith("end_"):
+            depth -= 1
+        if depth == 0:
+            row = {
+                column: _fill(value, choice, labels.get(column.partition("::")[2], plain))
+                for column, value in row.items()
+            }
+        copied.append(row)
+        if kind.startswith("begin_"):
+            depth += 1
+    return copied
+
+
+def _fill(value: Any, choice: dict[str, str], label: str) -> Any:
+    if not isinstance(value, str) or "%" not in value:
+        return value
+    try:
+        return value % _Substitutions({**choice, "label": label})
+    except (ValueError, TypeError):  # pyxform refuses these; kept as written all the same
+        return value
 
 
 # pyxform's "phone number" is a text question of digits only: this constraint, as its XForm has.
@@ -350,10 +517,11 @@ def normalise_type(raw: str) -> str:
     text = " ".join(raw.split())
     if match := RE_BEGIN_CONTROL.match(text):
         kind = aliases.control[match["type"]]
+        if kind == constants.LOOP and match["list_name"]:
+            return f"begin_loop {match['list_name']}"  # expanded by expand_loops
         return f"begin_{kind}" if kind != constants.LOOP and not match["list_name"] else text
     if match := RE_END_CONTROL.match(text):
-        kind = aliases.control[match["type"]]
-        return f"end_{kind}" if kind != constants.LOOP else text
+        return f"end_{aliases.control[match['type']]}"
     if match := RE_SELECT.match(text):
         command = match["select_command"]
         kind = {

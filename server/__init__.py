@@ -16,7 +16,7 @@ from flask import Flask
 from server import settings as setting
 from server.domain import db as database
 from server.domain import migrations
-from server.web import site
+from server.web import admission, site
 from server.web.db import close_db
 from server.web.errors import register_error_handlers
 
@@ -36,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PWA_DIR=settings.pwa_dir,
         PROXY_HOPS=settings.proxy_hops,
         TIMEZONE=settings.timezone,
+        SYNC_SLOTS=settings.sync_slots,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
@@ -53,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         migrations.apply(db)
 
     register_error_handlers(app)
+    admission.install(app, slots=int(app.config["SYNC_SLOTS"]))
     app.teardown_appcontext(close_db)
     site.install(app, proxy_hops=int(app.config["PROXY_HOPS"] or 0))
 

@@ -20,6 +20,8 @@ class Settings:
     trusted_proxy: str  # the nearest proxy's address as the server sees it ('*': any peer)
     pwa_dir: str  # where the collector's files are served from; empty: pwa/ of this checkout
     timezone: ZoneInfo  # the zone staff pages show times in and date filters count days in
+    workers: int  # `gocua serve`'s processes, each running waitress on the one socket
+    sync_slots: int  # sync requests at work at once in a process; 0: no bound
 
 
 def _int(name: str, default: int) -> int:
@@ -33,6 +35,9 @@ def _int(name: str, default: int) -> int:
 
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+# SQLite takes one writer at a time: a few pushes at work per process keep it busy (one checks
+# answers while another writes); more only queue for its lock.
+DEFAULT_SYNC_SLOTS = 3
 
 
 def _zone(name: str, default: str) -> ZoneInfo:
@@ -58,4 +63,6 @@ def load() -> Settings:
         trusted_proxy=os.environ.get("GOCUA_TRUSTED_PROXY", "").strip() or "127.0.0.1",
         pwa_dir=os.environ.get("GOCUA_PWA_DIR", ""),
         timezone=_zone("GOCUA_TIMEZONE", DEFAULT_TIMEZONE),
+        workers=_int("GOCUA_WORKERS", os.cpu_count() or 1),
+        sync_slots=_int("GOCUA_SYNC_SLOTS", DEFAULT_SYNC_SLOTS),
     )

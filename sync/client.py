@@ -68,7 +68,8 @@ class RetriesExhausted(SyncError):
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with full jitter: attempt n waits uniformly in [0, min(cap, base·2ⁿ)]
-    (1 s, 2 s, 4 s … up to 5 minutes), so that many phones coming back at once spread out."""
+    (1 s, 2 s, 4 s … up to 5 minutes), so that many phones coming back at once spread out. An
+    answer with ``Retry-After`` (a busy server's 503, a 429) waits what it says instead."""
 
     attempts: int = 8
     base: float = 1.0
@@ -198,7 +199,7 @@ class SyncClient:
                     raise
                 if attempt + 1 >= self.retry.attempts:
                     raise RetriesExhausted(error, attempt + 1) from error
-                self.sleep(max(self.retry.delay(attempt, self.rand), _retry_after(error)))
+                self.sleep(_retry_after(error) or self.retry.delay(attempt, self.rand))
         raise AssertionError("unreachable")
 
     # -- the protocol ----------------------------------------------------------------------------
@@ -278,8 +279,12 @@ def _seconds(header: str | None) -> float:
 
 
 def _retry_after(error: BaseException) -> float:
-    # A 429 or 503 may say how long to wait (Retry-After); never longer than the cap.
-    return min(error.retry_after, 300.0) if isinstance(error, HttpError) else 0.0
+    # A 429 or 503 may say how long to wait (Retry-After): the server knows its load, so its
+    # word replaces the growing backoff (which, at dusk, left a busy server idle while phones
+    # turned away several times slept ever longer); at least a second, never past the cap.
+    if not isinstance(error, HttpError) or error.retry_after <= 0:
+        return 0.0
+    return min(max(error.retry_after, 1.0), 300.0)
 
 
 def digest(pairs: Iterable[tuple[str, str]]) -> str:

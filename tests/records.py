@@ -102,3 +102,10 @@ def record(
     }
     item.update(envelope)
     return item
+
+
+def answers_as_text(db: Any) -> None:
+    """Answers stored as JSON text, as every database held them before migration m009 (for a
+    test that applies an earlier step again); inside the caller's transaction."""
+    db.execute("UPDATE records SET data = answers(data) WHERE typeof(data) = 'blob'")
+    db.execute("UPDATE revisions SET data = answers(data) WHERE typeof(data) = 'blob'")

@@ -27,6 +27,7 @@ class ServerProcess:
     ) -> None:
         self.data_dir = data_dir
         self.extra_env = extra_env or {}
+        self.serve_args: list[str] = []  # more options of `gocua serve` (``--threads 8``)
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -41,6 +42,8 @@ class ServerProcess:
             "GOCUA_HOST": "127.0.0.1",
             "GOCUA_PUBLIC_URL": self.base,
             "PYTHONPATH": str(ROOT),
+            # One process, as the tests' servers always ran; a test about workers sets more.
+            "GOCUA_WORKERS": "1",
             **self.extra_env,
         }
 
@@ -60,7 +63,10 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve", "--demo", "--port", str(self.port)],
+                [
+                    *(sys.executable, "-m", "server.cli", "serve", "--demo"),
+                    *("--port", str(self.port), *self.serve_args),
+                ],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -6,7 +6,7 @@ import { lang, loadMessages, say, setLang, t } from './i18n.js';
 import { go, state } from './nav.js';
 import { backupFile, recordsToRestore, waitingCount, withHouseholds } from './records.js';
 import {
-  AuthError, CHECK_EVERY, HttpError, backoffDelay, checkDelay, checkServer, enroll, reach, reachEvents, reachState, syncNow,
+  AuthError, CHECK_EVERY, HttpError, checkDelay, checkServer, enroll, reach, reachEvents, reachState, retryDelay, syncNow,
 } from './sync.js';
 import './screens/enroll.js';
 import './screens/home.js';
@@ -84,8 +84,9 @@ async function sync(reason) {
     state.notice = { kind: 'error', ...errorMessage(e) };
     if (reason === 'button') toast(say(errorMessage(e)), 'error');
     if (!(e instanceof AuthError)) {
-      // Try again by itself later, further apart each time, up to five minutes.
-      retryTimer = setTimeout(() => { retryTimer = null; sync('retry'); }, Math.max(5000, backoffDelay(++failures)));
+      // Try again by itself later, further apart each time, up to five minutes; or when a busy
+      // server said to (its Retry-After, sync.js: retryDelay), but not within five seconds.
+      retryTimer = setTimeout(() => { retryTimer = null; sync('retry'); }, Math.max(5000, retryDelay(++failures, e)));
     }
   } finally {
     state.syncing = false;

@@ -12,6 +12,7 @@
  *   position the current repeat instance chain: [[repeat, zeroBasedIndex], ...]
  *   current  the field `.` refers to; today / now fix today() and now() for tests.
  *   choices  for jr:choice-name: field -> choice name -> label (Form.choiceLabels).
+ *   files    for pulldata(): file name -> {columns, rows} (the form definition's pulldata).
  *
  * No dependencies, no build step: an ES module for the browser and Node 20.
  * @module expr
@@ -53,7 +54,7 @@ const FUNCTIONS = {
   'distance': [1, 1], 'geofence': [2, 2], 'selected-at': [2, 2], 'checklist': [2, null],
   'weighted-checklist': [2, null], 'count-non-empty': [1, 1], 'once': [1, 1], 'digest': [2, 3],
   'base64-decode': [1, 1], 'uuid': [0, 1], 'random': [0, 0], 'randomize': [1, 2],
-  'indexed-repeat': [3, null], 'jr:choice-name': [2, 2],
+  'indexed-repeat': [3, null], 'jr:choice-name': [2, 2], 'pulldata': [4, 4],
 };
 const NODESET_ARG = new Set(['count', 'sum', 'count-non-empty']);
 const MAX_DEPTH = 64;
@@ -279,6 +280,17 @@ export function references(expr) {
   const out = new Set();
   walk(parse(expr), (n) => { if (n.type === 'ref') out.add(n.name); });
   return out;
+}
+
+/**
+ * Does an expression read the field itself (`.`, or once())?
+ * @param {string} expr
+ * @returns {boolean}
+ */
+export function readsCurrent(expr) {
+  let found = false;
+  walk(parse(expr), (n) => { if (n.type === 'current' || (n.type === 'call' && n.name === 'once')) found = true; });
+  return found;
 }
 
 // -- values ---------------------------------------------------------------------------------
@@ -1052,6 +1064,17 @@ function compileCall(node) {
       const value = toString(fa(env)).replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
       return labels && Object.hasOwn(labels, value) ? toString(labels[value]) : '';
     };
+    case 'pulldata': return (env) => {
+      const [file, column, keyColumn] = fns.slice(0, 3).map((f) => trimXml(toString(f(env))));
+      const files = env.files || {};
+      const table = Object.hasOwn(files, file) ? files[file] : null;
+      const found = lookup(table, keyColumn);
+      const at = found ? found.columns.indexOf(column) : -1;
+      if (at < 0) return '';
+      const key = toString(fns[3](env));
+      const row = found.index.has(key) ? table.rows[found.index.get(key)] : null;
+      return row && at < row.length ? String(row[at]) : '';
+    };
     case 'decimal-time': return (env) => decimalTime(fa(env), NULLARY.today(env));
     case 'concat': return (env) => expand(fns.map((f) => f(env))).map(toString).join('');
     case 'join': return (env) => expand(fns.slice(1).map((f) => f(env))).map(toString)
@@ -1124,6 +1147,32 @@ function program(expr) {
   return prog;
 }
 
+// pulldata's index of a file by one column, kept per table object: a lookup per keystroke must
+// not walk 10,000 rows (schemas/expressions.py: _lookup).
+const LOOKUPS = new WeakMap();
+
+function trimXml(s) { return s.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''); }
+
+function lookup(table, keyColumn) {
+  if (!table || typeof table !== 'object' || !Array.isArray(table.columns)
+    || !Array.isArray(table.rows)) return null;
+  const at = table.columns.indexOf(keyColumn);
+  if (at < 0) return null;
+  let byColumn = LOOKUPS.get(table);
+  if (!byColumn) LOOKUPS.set(table, byColumn = new Map());
+  let index = byColumn.get(keyColumn);
+  if (!index) {
+    index = new Map();
+    table.rows.forEach((row, n) => {
+      if (Array.isArray(row) && at < row.length && !index.has(String(row[at]))) {
+        index.set(String(row[at]), n);
+      }
+    });
+    byColumn.set(keyColumn, index);
+  }
+  return { columns: table.columns, index };
+}
+
 /**
  * Evaluate an expression: a boolean, a number, a string, or an Array (a node-set of values).
  * @param {string} expr
@@ -1154,7 +1203,7 @@ export function evaluate(expr, ctx) {
   const env = {
     data: ctx.data || {}, fields, position: ctx.position || [], current,
     today: ctx.today || null, now: ctx.now || null, repeats: repeatNames(fields),
-    choices: ctx.choices || null,
+    choices: ctx.choices || null, files: ctx.files || null,
   };
   try {
     return prog.fn(env);

@@ -1,6 +1,6 @@
 // The form model and its rules on the phone: the JavaScript twin of schemas/form.py and
 // schemas/validate.py. No DOM here, so node --test runs it as it is.
-import { evaluate, evaluateBool, toNumber } from './expr.js';
+import { evaluate, evaluateBool, readsCurrent, references, toNumber } from './expr.js';
 import { fill } from './labels.js';
 
 export const QUESTION_TYPES = new Set([
@@ -75,7 +75,7 @@ export function inputMode(node) {
   if (node.type === 'integer') return 'numeric';
   if (node.type === 'decimal') return 'decimal';
   if (node.type !== 'text') return null;
-  if (PHONE_NAME.test(node.name)) return 'tel';
+  if (PHONE_NAME.test(String(node.row.name || node.name))) return 'tel';
   const appearance = String(node.row.appearance || '').toLowerCase().split(/\s+/);
   if (appearance.includes('numbers') || DIGITS_ONLY.test(String(node.row.constraint || '').trim())) return 'numeric';
   return null;
@@ -111,6 +111,22 @@ export function entryNameField(repeat) {
   return null;
 }
 
+/**
+ * The names more than one group, repeat or question row uses (XLSForm allows one name in
+ * several groups, never twice in one): their answers are keyed by path, `hh/a/age`. The same
+ * rule as schemas/form.py: duplicated_names, held equal by schemas/key_cases.json.
+ */
+export function duplicatedNames(rows) {
+  const counts = new Map();
+  for (const row of rows || []) {
+    const { base } = parseType(row.type);
+    if (!base || base === 'end_group' || base === 'end_repeat') continue;
+    const name = String(row.name || '').trim();
+    if (name) counts.set(name, (counts.get(name) || 0) + 1);
+  }
+  return new Set([...counts].filter(([, n]) => n > 1).map(([name]) => name));
+}
+
 /** A parsed form definition (the XLSForm model as JSON). */
 export class Form {
   constructor(definition) {
@@ -130,19 +146,25 @@ export class Form {
     }
     this.root = { kind: 'group', name: '', type: 'group', row: {}, repeats: [], children: [] };
     this.nodes = new Map();
+    // node.name is the answer's key: the name as written, or its path when the name is used twice.
+    this.duplicated = duplicatedNames(definition.survey);
     const stack = [this.root];
+    const paths = [[]];
     for (const row of definition.survey || []) {
       const { base, listName, orOther } = parseType(row.type);
       if (!base) continue;
       const parent = stack[stack.length - 1];
-      if (base === 'end_group' || base === 'end_repeat') { stack.pop(); continue; }
-      const name = String(row.name || '').trim();
+      if (base === 'end_group' || base === 'end_repeat') { stack.pop(); paths.pop(); continue; }
+      const written = String(row.name || '').trim();
+      const path = [...paths[paths.length - 1], written];
+      const name = this.duplicated.has(written) ? path.join('/') : written;
       const repeats = parent.kind === 'repeat' ? [...parent.repeats, parent.name] : parent.repeats;
       let node;
       if (base === 'begin_group' || base === 'begin_repeat') {
         const kind = base.slice(6);
         node = { kind, name, type: kind, row, repeats, children: [], parent };
         stack.push(node);
+        paths.push(path);
       } else {
         node = { kind: 'field', name, type: base, row, repeats, listName, orOther, parent };
         if (orOther) {
@@ -222,6 +244,12 @@ export class Form {
     return this.labelsByField;
   }
 
+  /** What pulldata() reads: the definition's pulldata, file name -> {columns, rows}. */
+  pulldataFiles() {
+    const files = this.definition.pulldata;
+    return files && typeof files === 'object' && !Array.isArray(files) ? files : null;
+  }
+
   choiceLabel(listName, value, lang) {
     const c = (this.choices[listName] || []).find((x) => x.name === value);
     return c ? (this.text(c, 'label', lang) || value) : value;
@@ -245,7 +273,7 @@ export class Rules {
   ctx(data, position, current) {
     return {
       data, fields: this.form.fields, position, current, today: this.today, now: this.now,
-      choices: this.form.choiceLabels(),
+      choices: this.form.choiceLabels(), files: this.form.pulldataFiles(),
     };
   }
 
@@ -282,17 +310,40 @@ export class Rules {
     const all = this.form.choiceList(node);
     const filter = get(node, 'choice_filter');
     if (!filter) return all;
-    const [expr, columns] = choiceFilterExpression(filter);
-    const fields = { ...this.form.fields };
-    for (const c of columns) fields[CHOICE_PREFIX + c] = [];
-    return all.filter((choice) => {
-      if (node.orOther && choice.name === 'other') return true;
-      const extra = {};
-      for (const c of columns) extra[CHOICE_PREFIX + c] = choice[c] === undefined || choice[c] === null ? '' : String(choice[c]);
+    // What a filter offers changes only when an answer it reads does: kept per question and
+    // keyed on those answers, a list of 10,000 rows is filtered again after such an answer,
+    // not after every answer (bench/form_scale.py).
+    let known = this.filters?.get(node);
+    if (!known || known.all !== all) {
+      const [expr, columns] = choiceFilterExpression(filter);
+      const fields = { ...this.form.fields };
+      for (const c of columns) fields[CHOICE_PREFIX + c] = [];
+      let reads = null;
       try {
-        return evaluateBool(expr, { data: { ...data, ...extra }, fields, position, current: node.name, today: this.today, now: this.now });
+        reads = [...references(expr)].filter((r) => !r.startsWith(CHOICE_PREFIX) && Object.hasOwn(this.form.fields, r));
+        if (readsCurrent(expr) && !reads.includes(node.name)) reads.push(node.name);
+      } catch { reads = null; }
+      known = { all, expr, columns, fields, reads, key: null, offered: null };
+      (this.filters ||= new Map()).set(node, known);
+    }
+    let key = null;
+    if (known.reads) {
+      try {
+        key = JSON.stringify([position, known.reads.map((r) => evaluate(`\${${r}}`, this.ctx(data, position, node.name)))]);
+      } catch { key = null; }
+    }
+    if (key !== null && key === known.key) return known.offered;
+    const scope = { ...data };
+    const offered = all.filter((choice) => {
+      if (node.orOther && choice.name === 'other') return true;
+      for (const c of known.columns) scope[CHOICE_PREFIX + c] = choice[c] === undefined || choice[c] === null ? '' : String(choice[c]);
+      try {
+        return evaluateBool(known.expr, { data: scope, fields: known.fields, position, current: node.name, today: this.today, now: this.now });
       } catch { return true; }
     });
+    known.key = key;
+    known.offered = offered;
+    return offered;
   }
 
   #offered(node, value, data, position) {

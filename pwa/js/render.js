@@ -7,8 +7,15 @@ import { el } from './dom.js';
 import { fill, NO_INSTANCE } from './labels.js';
 import { photoUrl, storePhoto } from './blobs.js';
 import { canScan, scanCode } from './scan.js';
+import { fold } from './text.js';
 
 const HIDDEN_TYPES = new Set(['calculate', 'hidden', 'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid']);
+
+// A list longer than this (a file of 10,000 households) is searched, not drawn whole: drawing
+// and laying out every choice cost seconds on a slow phone (bench/form_scale.py).
+export const LONG_LIST = 60;
+// How many matches a searched list shows at once.
+export const LONG_LIST_SHOWN = 20;
 
 function scopeAt(data, position) {
   let scope = data;
@@ -329,6 +336,7 @@ export class FormView {
       const options = [...select.options].slice(1);
       return { el: select, sync: () => { offer(options); select.value = value() ?? ''; } };
     }
+    if (choices.length > LONG_LIST) return this.#longChoices(node, id, value, set, choices, position);
     const box = el('div', { class: 'choices', role: multiple ? 'group' : 'radiogroup', id });
     const labels = [];
     const inputs = choices.map((c) => {
@@ -350,6 +358,73 @@ export class FormView {
         offer(labels);
         const v = value();
         for (const input of inputs) input.checked = multiple ? (v || []).includes(input.value) : v === input.value;
+      },
+    };
+  }
+
+  /**
+   * A long list as a search box over it: the chosen choices, then the first LONG_LIST_SHOWN
+   * that match what is typed (case, tone marks and đ folded) among those the choice_filter
+   * offers. Only those few are drawn; a redraw happens on a keystroke or when the answer or the
+   * offered choices change, never on an unrelated answer.
+   */
+  #longChoices(node, id, value, set, choices, position) {
+    const multiple = node.type === 'select_multiple';
+    const filtered = !!String(node.row.choice_filter || '').trim();
+    const search = el('input', { id, type: 'search', autocomplete: 'off', 'data-long-list': '1',
+      placeholder: this.t('form.search_choices', { count: choices.length }) });
+    const list = el('div', { class: 'choices', role: multiple ? 'group' : 'radiogroup',
+      'aria-label': this.form.label(node, this.lang) });
+    const note = el('p', { class: 'hint long-list-note', 'aria-live': 'polite' });
+    const words = (c) => fill(this.form.text(c, 'label', this.lang) || c.name, this.form, this.data, position);
+    let folded = null; // each choice's words, folded once, at the first search
+    let offered = choices;
+    let drawn = null;
+    const chosenNames = () => {
+      const v = value();
+      return new Set(multiple ? (Array.isArray(v) ? v : []) : (v === undefined || v === null ? [] : [String(v)]));
+    };
+    const pick = (c, checked) => {
+      if (!multiple) { set(c.name); return; }
+      const chosen = chosenNames();
+      if (checked) chosen.add(c.name); else chosen.delete(c.name);
+      set(choices.map((x) => x.name).filter((n) => chosen.has(n)));
+    };
+    const draw = () => {
+      const chosen = chosenNames();
+      const query = fold(search.value);
+      if (query && !folded) folded = new Map(choices.map((c) => [c, fold(words(c))]));
+      const shown = choices.filter((c) => chosen.has(c.name));
+      let more = 0;
+      for (const c of offered) {
+        if (chosen.has(c.name) || (query && !folded.get(c).includes(query))) continue;
+        if (shown.length - chosen.size < LONG_LIST_SHOWN) shown.push(c); else more += 1;
+      }
+      const key = `${query}\n${[...chosen].join('\n')}\n${shown.length}\n${more}`;
+      if (key === drawn) return;
+      drawn = key;
+      list.replaceChildren(...shown.map((c) => {
+        const input = el('input', { type: multiple ? 'checkbox' : 'radio', name: `${id}-choice`, value: c.name });
+        input.checked = chosen.has(c.name);
+        input.addEventListener('change', () => pick(c, input.checked));
+        return el('label', { class: 'choice' }, input, el('span', { text: words(c) }));
+      }));
+      note.textContent = more
+        ? this.t('form.more_choices', { count: more })
+        : (shown.length ? '' : this.t('form.no_choice_matches'));
+    };
+    search.addEventListener('input', draw);
+    return {
+      el: el('div', { class: 'long-list' }, search, list, note),
+      sync: () => {
+        if (filtered) {
+          const allowed = this.rules.allowedChoices(node, this.data, position);
+          if (allowed !== offered && (allowed.length !== offered.length || allowed.some((c, i) => c !== offered[i]))) {
+            offered = allowed;
+            drawn = null;
+          }
+        }
+        draw();
       },
     };
   }

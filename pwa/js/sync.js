@@ -11,7 +11,15 @@ const MAX_BYTES = 900_000; // under the server's 1 MB, leaving room for the enve
 
 export class AuthError extends Error {}
 export class HttpError extends Error {
-  constructor(status, body) { super(`HTTP ${status}`); this.status = status; this.body = body; }
+  constructor(status, body, retryAfter = 0) {
+    super(`HTTP ${status}`); this.status = status; this.body = body; this.retryAfter = retryAfter;
+  }
+}
+
+/** Retry-After in seconds (a number; a date or nothing: 0, the backoff alone then decides). */
+export function retryAfterSeconds(header) {
+  const seconds = Number(header);
+  return header && Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
 }
 
 // Whether the server answers, as the phone last heard it: `answered` is null until the first
@@ -35,7 +43,9 @@ const NOT_ANSWERING = new Set([502, 503, 504]);
 
 export function answeredBy(response, method = 'GET') {
   const json = (response.headers.get('Content-Type') || '').includes('json');
-  return !NOT_ANSWERING.has(response.status) && (json || method === 'HEAD');
+  // The server's own 503 (busy: admission control) is JSON and says when to come back.
+  const busy = response.status === 503 && json && response.headers.has('Retry-After');
+  return (busy || !NOT_ANSWERING.has(response.status)) && (json || method === 'HEAD');
 }
 
 /** fetch, noting whether the server answered. */
@@ -90,6 +100,14 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.round(random() * Math.min(300_000, 1000 * 2 ** attempt));
 }
 
+/** The wait before trying again: what the server asked (Retry-After: a busy server's 503, a
+ * 429; at least a second, at most five minutes), else the backoff. The server knows its load:
+ * a growing backoff on top left it idle while phones it had turned away slept ever longer. */
+export function retryDelay(attempt, error, random = Math.random) {
+  const asked = error?.retryAfter || 0;
+  return asked > 0 ? Math.min(300_000, Math.max(1000, 1000 * asked)) : backoffDelay(attempt, random);
+}
+
 async function call(path, { method = 'GET', body } = {}) {
   const token = await getKv('token');
   const headers = { Accept: 'application/json' };
@@ -101,7 +119,9 @@ async function call(path, { method = 'GET', body } = {}) {
   let json = null;
   try { json = await response.json(); } catch { /* a proxy's HTML error page */ }
   if (response.status === 401) throw new AuthError(json?.message?.en || 'unauthorized');
-  if (!response.ok) throw new HttpError(response.status, json);
+  if (!response.ok) {
+    throw new HttpError(response.status, json, retryAfterSeconds(response.headers.get('Retry-After')));
+  }
   return json;
 }
 
@@ -109,7 +129,7 @@ async function withRetry(fn, { attempts = 4, sleep = (ms) => new Promise((r) => 
   for (let attempt = 0; ; attempt++) {
     try { return await fn(); } catch (error) {
       if (!retriable(error) || attempt + 1 >= attempts) throw error;
-      await sleep(backoffDelay(attempt));
+      await sleep(retryDelay(attempt, error));
     }
   }
 }
@@ -160,7 +180,10 @@ async function uploadBlobs(queue) {
         const response = await request(url, { method: 'PUT', body: stored.blob,
           headers: { Authorization: `Bearer ${token}`, 'Content-Type': stored.blob.type || 'application/octet-stream' } });
         if (response.status === 401) throw new AuthError('unauthorized');
-        if (!response.ok) throw new HttpError(response.status, await response.json().catch(() => null));
+        if (!response.ok) {
+          throw new HttpError(response.status, await response.json().catch(() => null),
+            retryAfterSeconds(response.headers.get('Retry-After')));
+        }
       }
     });
     await put('blobs', { ...stored, uploaded: true });

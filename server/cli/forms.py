@@ -36,7 +36,12 @@ def _read_form(
                 f"Tệp {file.name} ({file.size} byte): {file.choices} lựa chọn\n"
                 f"File {file.name} ({file.size} bytes): {file.choices} choices"
             )
-        else:
+        if file.lookup_rows:
+            click.echo(
+                f"Tệp {file.name} ({file.size} byte): {file.lookup_rows} dòng cho pulldata()\n"
+                f"File {file.name} ({file.size} bytes): {file.lookup_rows} rows for pulldata()"
+            )
+        if not file.list_name and not file.lookup_rows:
             click.echo(
                 f"Tệp {file.name}: không câu hỏi nào dùng, bỏ qua\n"
                 f"File {file.name}: no question uses it, ignored"

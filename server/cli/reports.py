@@ -46,7 +46,8 @@ def check() -> None:
 @reports.command("refresh")
 @click.option("--all", "everything", is_flag=True, help="recount every record, not only changed")
 def refresh(everything: bool) -> None:
-    """Count the indicators of new and changed records now (a report would do it first)."""
+    """Count the indicators of new and changed records now (else the server counts them in
+    the background when a report is opened)."""
     db = _db()
     start = time.perf_counter()
     counted = rebuild(db) if everything else refresh_dirty(db)

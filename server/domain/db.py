@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,6 +14,7 @@ from pathlib import Path
 import sqlite_utils
 
 from schemas.text import fold
+from server.domain import answers
 
 
 def protect(data_dir: str | Path) -> None:
@@ -56,6 +59,10 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     # ``fold(column) LIKE ? ESCAPE '\\'`` with schemas.text.like_pattern(query); SQLite's own
     # lower() and LIKE know ASCII only. NULL and numbers fold to ''.
     conn.create_function("fold", 1, _sql_fold, deterministic=True)
+    db.gocua_path = str(path.resolve())  # write_transaction's queue of writers
+    # answers(data): a record's stored answers as JSON text, for json_extract and json_each
+    # (they are kept deflated: server/domain/answers.py).
+    conn.create_function("answers", 1, answers.text, deterministic=True)
     return db
 
 
@@ -72,13 +79,50 @@ def purge_erased(db: sqlite_utils.Database) -> bool:
     return busy == 0
 
 
+# Writers queue here before they ask SQLite for its write lock. SQLite's own wait (busy_timeout)
+# polls, sleeping longer each time: the lock sat free while waiters slept and a newcomer took
+# it first, so a push could wait seconds behind later ones. A thread lock wakes the next writer
+# of a process at once, and an flock() on a file beside the database (kept open, one per
+# process: a fork opens its own) does the same between `gocua serve`'s worker processes and the
+# command line, in the order they asked.
+_writers: dict[str, tuple[int, threading.Lock, int]] = {}
+_writers_guard = threading.Lock()
+
+
+def _writer(database: str) -> tuple[threading.Lock, int]:
+    with _writers_guard:
+        entry = _writers.get(database)
+        if entry is None or entry[0] != os.getpid():
+            fd = os.open(database + "-writer", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            entry = (os.getpid(), threading.Lock(), fd)
+            _writers[database] = entry
+        return entry[1], entry[2]
+
+
 @contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One IMMEDIATE transaction: takes the write lock up front, so concurrent writers queue
-    on busy_timeout instead of failing half-way with 'database is locked'."""
+    instead of failing half-way with 'database is locked'; first in line, first served."""
+    database = getattr(db, "gocua_path", None)
+    if database is None:  # a database this module did not open
+        with _transaction(db):
+            yield db
+        return
+    lock, fd = _writer(database)
+    with lock:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            with _transaction(db):
+                yield db
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _transaction(db: sqlite_utils.Database) -> Iterator[None]:
     db.conn.execute("BEGIN IMMEDIATE")
     try:
-        yield db
+        yield
     except BaseException:
         db.conn.execute("ROLLBACK")
         raise

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
+from server.domain import answers
 from server.domain.db import now_iso
 from server.domain.feeds import record_change
 from server.domain.forms import get_form
@@ -62,7 +63,7 @@ def latest_visit(db: sqlite_utils.Database, household_id: str) -> dict[str, Any]
     ).fetchone()
     if row is None:
         return None
-    return {**dict(row), "data": json.loads(row["data"])}
+    return {**dict(row), "data": answers.load(row["data"])}
 
 
 def topic_labels(
@@ -158,7 +159,7 @@ def village_followups(db: sqlite_utils.Database, village_ids: list[str]) -> list
     out = []
     for r in rows:
         item = dict(r)
-        followup = followup_of(json.loads(item.pop("data")))
+        followup = followup_of(answers.load(item.pop("data")))
         if followup is None:
             continue
         out.append({**item, **followup})

@@ -11,6 +11,8 @@ import sqlite3
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from server.domain import answers
+
 migrations = Migrations("gocua")
 
 
@@ -580,6 +582,127 @@ def m008_conflict_resolutions(db: sqlite_utils.Database) -> None:
             ORDER BY v.resolved_at, v.rowid, t.user_id;
         """,
     )
+
+
+_RECORD_FACTS_PACKED = _RECORD_FACTS.replace("NEW.data", "answers(NEW.data)")
+
+
+@migrations()
+def m009_packed_answers(db: sqlite_utils.Database) -> None:
+    """A record's answers are stored deflated (``server.domain.answers``): a row of ``records``
+    or ``revisions`` then takes a few hundred bytes instead of a 4 KB page of its own. Every
+    row is converted in place; the triggers that read answers read them through ``answers()``.
+
+    The conversion changes no answer, so nothing that follows a change of answers hears of
+    it: the triggers that queue a record's indicator recount and tell the upstream of an
+    erased revision are set aside while the rows are rewritten, and put back as they were.
+
+    Three of the records' indexes go: ``records_village`` (``records_list_village`` begins
+    with the same columns), and the outcome's and the "needs help" filter's own list indexes:
+    a column of a few common values narrows the list little, and ``records_list`` carries
+    both columns, so those filters read that index alone, newest first, as the others do."""
+    # The JSON text is packed as it is, byte for byte: every revision reads back identical.
+    db.conn.create_function("pack_answers", 1, answers.pack, deterministic=True)
+    _run(
+        db,
+        f"""
+        DROP TRIGGER records_facts_insert;
+        DROP TRIGGER records_facts_update;
+        DROP TRIGGER records_report_update;
+        DROP TRIGGER outbox_revision_data;
+        UPDATE records SET data = pack_answers(data) WHERE typeof(data) = 'text';
+        UPDATE revisions SET data = pack_answers(data) WHERE typeof(data) = 'text';
+        CREATE TRIGGER records_facts_insert AFTER INSERT ON records
+            BEGIN UPDATE records SET {_RECORD_FACTS_PACKED} WHERE id = NEW.id; END;
+        CREATE TRIGGER records_facts_update AFTER UPDATE OF data, meta ON records
+            BEGIN UPDATE records SET {_RECORD_FACTS_PACKED} WHERE id = NEW.id; END;
+        CREATE TRIGGER records_report_update AFTER UPDATE ON records
+            BEGIN INSERT OR IGNORE INTO report_dirty (record_id) VALUES (NEW.id);
+                  INSERT OR IGNORE INTO report_dirty (record_id) VALUES (OLD.id); END;
+        CREATE TRIGGER outbox_revision_data AFTER UPDATE OF data ON revisions
+            WHEN OLD.data IS NOT NEW.data BEGIN
+            INSERT INTO outbox (kind, entity_id, rev, commune_id) VALUES ('revision_data',
+                NEW.record_id, NEW.rev, (SELECT commune_id FROM records WHERE id = NEW.record_id));
+        END;
+        DROP INDEX records_village;
+        DROP INDEX records_list_outcome;
+        DROP INDEX records_list_help;
+        """,
+    )
+    _run(db, _M009_REPORTS)
+
+
+# The reports read kept sums only (server/domain/reports/facts.py): what each record adds is a
+# few bits (roles) beside the counts it was counted with, instead of a copy of them in JSON;
+# the records by review state are sums of report_totals (scope 'states'), each volunteer's
+# visits per village and day are kept in report_volunteers, and the households on the register
+# per village in register_counts (kept by triggers, whoever changes the register). Each is
+# filled here from what is already counted.
+_ROLE_BITS = " | ".join(
+    f"((json_extract(contrib, '$.{scope}.{role}') IS NOT NULL) << {shift})"
+    for shift, (scope, role) in enumerate(
+        [("all", "visited"), ("all", "surveyed"), ("approved", "visited"), ("approved", "surveyed")]
+    )
+)
+_VOLUNTEER_SUMS = " UNION ALL ".join(
+    f"SELECT '{scope}', commune_id, village_id, coalesce(user_id, 0), visit_date, '{key}',"
+    f" {value} FROM report_facts WHERE {where} GROUP BY 2, 3, 4, 5 HAVING {value} != 0"
+    for scope, where in (("all", "state != 'rejected'"), ("approved", "state = 'approved'"))
+    for key, value in (
+        ("visits", "count(*)"),
+        ("surveyed", "sum(surveyed)"),
+        ("persons", "sum(persons * surveyed)"),
+        ("approved", "sum(state = 'approved')"),
+        ("has_issues", "sum(state = 'has_issues')"),
+    )
+)
+_M009_REPORTS = f"""
+    ALTER TABLE report_facts ADD COLUMN roles INTEGER NOT NULL DEFAULT 0;
+    UPDATE report_facts SET roles = {_ROLE_BITS} WHERE contrib != '{{}}';
+    ALTER TABLE report_facts DROP COLUMN contrib;
+    DROP INDEX report_facts_commune;
+    INSERT INTO report_totals (scope, commune_id, village_id, month, key, value)
+        SELECT 'states', commune_id, village_id, substr(visit_date, 1, 7), state, count(*)
+        FROM report_facts GROUP BY 2, 3, 4, 5;
+    CREATE TABLE report_volunteers (
+        scope TEXT NOT NULL,             -- 'all' (not rejected) or 'approved'
+        commune_id TEXT NOT NULL,
+        village_id TEXT NOT NULL,
+        user_id INTEGER NOT NULL,        -- 0: a record no volunteer of this server sent
+        day TEXT NOT NULL,               -- YYYY-MM-DD of the visit
+        key TEXT NOT NULL,               -- visits, surveyed, persons, approved, has_issues
+        value INTEGER NOT NULL,
+        PRIMARY KEY (scope, commune_id, village_id, user_id, day, key)
+    ) WITHOUT ROWID;
+    INSERT INTO report_volunteers (scope, commune_id, village_id, user_id, day, key, value)
+        {_VOLUNTEER_SUMS};
+    INSERT INTO report_state (key, value)
+        SELECT 'counted_at', strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+        WHERE NOT EXISTS (SELECT 1 FROM report_dirty);
+    CREATE TABLE register_counts (
+        village_id TEXT PRIMARY KEY,
+        listed INTEGER NOT NULL          -- households on the register (not removed)
+    ) WITHOUT ROWID;
+    INSERT INTO register_counts (village_id, listed)
+        SELECT village_id, count(*) FROM households WHERE removed_at IS NULL GROUP BY 1;
+    CREATE TRIGGER register_counts_insert AFTER INSERT ON households
+        WHEN NEW.removed_at IS NULL BEGIN
+        INSERT INTO register_counts (village_id, listed) VALUES (NEW.village_id, 1)
+            ON CONFLICT (village_id) DO UPDATE SET listed = listed + 1;
+    END;
+    CREATE TRIGGER register_counts_update AFTER UPDATE OF village_id, removed_at ON households
+        BEGIN
+        UPDATE register_counts SET listed = listed - 1
+            WHERE village_id = OLD.village_id AND OLD.removed_at IS NULL;
+        INSERT INTO register_counts (village_id, listed)
+            SELECT NEW.village_id, 1 WHERE NEW.removed_at IS NULL
+            ON CONFLICT (village_id) DO UPDATE SET listed = listed + 1;
+    END;
+    CREATE TRIGGER register_counts_delete AFTER DELETE ON households
+        WHEN OLD.removed_at IS NULL BEGIN
+        UPDATE register_counts SET listed = listed - 1 WHERE village_id = OLD.village_id;
+    END;
+"""
 
 
 @migrations()

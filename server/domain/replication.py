@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
+from server.domain import answers
 from server.domain.blobs import blob_path, image_answers
 from server.domain.db import now_iso, write_transaction
 from server.domain.forms import get_form
@@ -232,7 +233,7 @@ def _payload(
             " WHERE v.record_id = ? AND v.rev = ? AND r.commune_id = ?",
             [entity_id, rev, commune_id],
         ).fetchone()
-        return {"id": entity_id, "rev": rev, "data": json.loads(row[0])} if row else None
+        return {"id": entity_id, "rev": rev, "data": answers.load(row[0])} if row else None
     if kind == "household_erased":
         # The erasure itself, not a state: the province scrubs its copies of the household
         # (its feed's too), then the batch's households put the row as it is now.
@@ -285,7 +286,7 @@ def _revision(
     if row is None:
         return None
     item = dict(row)
-    item["data"], item["meta"] = json.loads(row["data"]), json.loads(row["meta"])
+    item["data"], item["meta"] = answers.load(row["data"]), json.loads(row["meta"])
     return item
 
 

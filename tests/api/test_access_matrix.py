@@ -230,7 +230,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/reports/export.xlsx"): Case(
         "/reports/export.xlsx", page(*REVIEWERS), other="/reports/export.xlsx?commune=88888"
     ),
-    ("GET", "/reports/export/<table>.csv"): Case(
+    ("GET", "/reports/export/<path:table>.csv"): Case(
         "/reports/export/households.csv",
         page(*REVIEWERS),
         other="/reports/export/households.csv?commune=88888",

@@ -8,7 +8,7 @@ import uuid
 from server.domain import migrations
 from server.domain.db import write_transaction
 from tests.api.test_review_helpers import last_seq, other_phone, pull, push
-from tests.records import household_data, record
+from tests.records import answers_as_text, household_data, record
 
 
 def test_past_resolutions_reach_both_phones_and_the_outbox_once(client, phone, db):
@@ -29,6 +29,7 @@ def test_past_resolutions_reach_both_phones_and_the_outbox_once(client, phone, d
     # As the server settled it before this step: the revision marked, nobody told.
     with write_transaction(db):
         db.execute("DROP TRIGGER outbox_resolution")
+        answers_as_text(db)
         db.execute(
             "UPDATE revisions SET resolved_at = '2026-11-21T00:00:00Z', resolution ="
             " 'kept_current' WHERE rev = ?",

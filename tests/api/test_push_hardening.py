@@ -14,7 +14,7 @@ from server.domain.accounts import add_user
 from server.domain.db import write_transaction
 from tests.api.admin_helpers import second_commune
 from tests.conftest import new_code
-from tests.records import household_data, record
+from tests.records import answers_as_text, household_data, record
 from tests.sync.photo_form import PHOTO_VERSION, install_photo_form, photo
 
 
@@ -267,6 +267,7 @@ def test_the_migration_gives_existing_blobs_to_the_communes_whose_records_name_t
     # As the database was before the step: no owners table, the step not applied.
     with write_transaction(db):
         db.execute("DROP TABLE blob_owners")
+        answers_as_text(db)
         db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm007_blob_owners'")
     assert migrations.apply(db) == ["m007_blob_owners"]
     assert [tuple(r) for r in db.execute("SELECT commune_id, sha256 FROM blob_owners")] == [

@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import random
 import re
+import time
 import uuid
 from typing import Any
 
 import pytest
 
+from schemas import indicators as indicator_files
 from server.domain.accounts import add_user
 from server.domain.db import now_iso, write_transaction
 from server.domain.register import add_commune, add_household, add_village
+from server.domain.reports import background, service
 from server.domain.reports.facts import rebuild, refresh_dirty
 from tests.records import household_data, record
 from tests.unit.test_indicators import EXPECTED, A, B, C, D
@@ -55,6 +58,7 @@ def store(
     data: dict[str, Any],
     visit_date: str = "2026-11-20",
     state: str = "received",
+    user_id: int | None = None,
 ) -> str:
     """A record put straight into the table, as a server edit or a rights deletion leaves one
     (B has answers missing, which a phone could not send)."""
@@ -72,7 +76,7 @@ def store(
                 "data": json.dumps(data, ensure_ascii=False),
                 "meta": json.dumps({"visit_date": visit_date}),
                 "device_id": None,
-                "user_id": None,
+                "user_id": user_id,
                 "review_state": state,
                 "received_at": now,
                 "updated_at": now,
@@ -119,13 +123,26 @@ def sweep(client: Any, db: Any, phone: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def fresh_body(client: Any, db: Any, url: str = "/reports/api/indicators") -> dict[str, Any]:
+    """The JSON answer at ``url`` once every change has been counted: a report never counts,
+    it says what waits and starts the count in the background, which this waits for."""
+    deadline = time.monotonic() + 60
+    while True:
+        body = client.get(url).get_json()
+        fresh = body["freshness"]
+        if not fresh["pending"] and not fresh["recount"]:
+            return body
+        assert time.monotonic() < deadline, fresh
+        background.wait(db, timeout=deadline - time.monotonic())
+
+
 def indicators(body: dict[str, Any]) -> dict[str, tuple[int, int]]:
     return {i["id"]: (i["numerator"], i["denominator"]) for i in body["indicators"]}
 
 
 def test_the_api_gives_the_hand_worked_answers(client, db, sweep):
     login_as(client, db, "reviewer")
-    body = client.get("/reports/api/indicators").get_json()
+    body = fresh_body(client, db, "/reports/api/indicators")
     assert body["coverage"] == {
         "listed": 6,
         "visited": 4,
@@ -157,7 +174,7 @@ def test_approved_records_only(client, db, sweep):
     login_as(client, db, "admin")
     with write_transaction(db):  # a review decision, as the review pages store it
         db.execute("UPDATE records SET review_state = 'approved' WHERE id = ?", [sweep["ids"]["A"]])
-    body = client.get("/reports/api/indicators?approved=1").get_json()
+    body = fresh_body(client, db, "/reports/api/indicators?approved=1")
     assert body["scope"] == "approved"
     assert body["coverage"] == {
         "listed": 6,
@@ -172,14 +189,14 @@ def test_approved_records_only(client, db, sweep):
     assert counted["vneid_any"] == (2, 3)
     assert counted["payment_account"] == (1, 2)
     assert counted["bdhvs"] == (1, 1)
-    assert indicators(client.get("/reports/api/indicators").get_json()) == EXPECTED
+    assert indicators(fresh_body(client, db, "/reports/api/indicators")) == EXPECTED
 
 
 def test_rejected_records_do_not_count(client, db, sweep):
     login_as(client, db, "admin")
     with write_transaction(db):
         db.execute("UPDATE records SET review_state = 'rejected' WHERE id = ?", [sweep["ids"]["B"]])
-    body = client.get("/reports/api/indicators").get_json()
+    body = fresh_body(client, db, "/reports/api/indicators")
     assert body["coverage"]["surveyed"] == 1 and body["coverage"]["persons"] == 5
     assert body["coverage"]["visited"] == 3
     assert indicators(body)["fibre_households"] == (1, 1)
@@ -198,7 +215,7 @@ def test_a_household_counts_once_by_its_latest_survey(client, db, phone, sweep):
     later["data"]["members"] = later["data"]["members"][:1]  # one adult now lives there
     later["data"]["residents"] = 1
     push(client, phone, later)
-    body = client.get("/reports/api/indicators").get_json()
+    body = fresh_body(client, db, "/reports/api/indicators")
     assert body["coverage"] == {
         "listed": 6,
         "visited": 4,
@@ -236,20 +253,21 @@ def test_kept_counts_equal_a_full_recount_after_changes(client, db, phone, sweep
         db.execute("DELETE FROM revisions WHERE record_id = ?", [ids["A"]])
         db.execute("DELETE FROM records WHERE id = ?", [ids["A"]])
     login_as(client, db, "admin")
-    kept = client.get("/reports/api/indicators").get_json()
+    kept = fresh_body(client, db, "/reports/api/indicators")
     totals = db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall()
     assert rebuild(db) > 0
     assert db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall() == totals
-    assert client.get("/reports/api/indicators").get_json() == kept
+    again = fresh_body(client, db, "/reports/api/indicators")
+    assert {**again, "freshness": None} == {**kept, "freshness": None}
     assert kept["coverage"]["surveyed"] == 3  # B, D (now surveyed) and the December visit
 
 
 def test_a_village_and_what_is_outside_the_commune(client, db, sweep):
     login_as(client, db, "admin")
-    one = client.get(f"/reports/api/indicators?village={sweep['village']}").get_json()
+    one = fresh_body(client, db, f"/reports/api/indicators?village={sweep['village']}")
     assert one["village"]["id"] == sweep["village"] and indicators(one) == EXPECTED
     assert one["coverage"]["listed"] == 4 and one["coverage"]["percent"] == 100.0
-    other = client.get(f"/reports/api/indicators?village={sweep['other_village']}").get_json()
+    other = fresh_body(client, db, f"/reports/api/indicators?village={sweep['other_village']}")
     assert other["coverage"]["visited"] == 0
     assert all(v == (0, 0) for v in indicators(other).values())
     with write_transaction(db):
@@ -267,6 +285,7 @@ def test_a_village_and_what_is_outside_the_commune(client, db, sweep):
 
 def test_the_dashboard_page_shows_figures_targets_volunteers_and_prints(client, db, sweep):
     login_as(client, db, "reviewer")
+    fresh_body(client, db)
     page = client.get("/reports/").get_data(as_text=True)
     for ident, (num, den) in EXPECTED.items():
         assert re.search(
@@ -286,6 +305,7 @@ def test_the_dashboard_page_shows_figures_targets_volunteers_and_prints(client, 
 
 def test_a_viewer_sees_indicators_but_no_personal_data(client, db, sweep):
     login_as(client, db, "viewer")
+    fresh_body(client, db)
     page = client.get("/reports/").get_data(as_text=True)
     assert client.get("/reports/").status_code == 200 and "66,7%" in page
     assert "Tình nguyện viên mẫu" not in page
@@ -307,7 +327,7 @@ def test_the_province_overview(client, db, sweep):
         add_commune(db, "01001", "Phường Khác Tỉnh", "01", "Thành phố Khác")
         add_household(db, add_village(db, "99998", "Thôn Mới")["id"], "Hộ chưa thăm")
     login_as(client, db, "admin", commune_id=None, province_code="99")
-    body = client.get("/reports/api/province").get_json()
+    body = fresh_body(client, db, "/reports/api/province")
     assert [c["name"] for c in body["communes"]] == ["Xã Bên Cạnh", "Xã Minh Họa"]
     by_id = {c["id"]: c for c in body["communes"]}
     assert by_id["99999"]["coverage"]["surveyed"] == 2
@@ -361,6 +381,7 @@ def test_kept_counts_follow_random_changes(db, sweep):
     villages = [sweep["village"], sweep["other_village"]]
     households = [*sweep["households"], None]
     answers = [A, B, C, D, household_data()]
+    volunteer = db.execute("SELECT id FROM users WHERE username = 'tnv.demo'").fetchone()[0]
     live = list(sweep["ids"].values())
     for step in range(40):
         action = rng.choice(["add", "state", "move", "edit", "date", "delete"])
@@ -374,6 +395,7 @@ def test_kept_counts_follow_random_changes(db, sweep):
                     rng.choice(answers),
                     day,
                     rng.choice(["received", "approved", "rejected", "has_issues"]),
+                    rng.choice([None, volunteer]),
                 )
             )
             continue
@@ -405,21 +427,86 @@ def test_kept_counts_follow_random_changes(db, sweep):
                 live.remove(target)
         if step % 5 == 4:
             refresh_dirty(db)
-            kept = db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall()
+            kept = [
+                db.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4, 5, 6").fetchall() for t in SUMS
+            ]
+            for village in (None, *villages):
+                assert service.states(db, "99999", village) == hand_states(db, village), step
+                for approved in (False, True):
+                    assert service.volunteers(db, "99999", village, approved) == hand_volunteers(
+                        db, village, approved
+                    ), step
             rebuild(db)
-            assert (
-                db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall() == kept
-            ), f"step {step}"
+            again = [
+                db.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4, 5, 6").fetchall() for t in SUMS
+            ]
+            assert again == kept, f"step {step}"
 
 
-def test_counts_made_under_other_indicator_files_are_recounted(client, db, sweep):
+SUMS = ("report_totals", "report_volunteers")
+
+
+def hand_states(db: Any, village: str | None) -> dict[str, int]:
+    """Records by review state, counted from the records themselves."""
+    rows = db.execute(
+        "SELECT review_state, count(*) FROM records WHERE commune_id = '99999'"
+        " AND (? IS NULL OR village_id = ?) GROUP BY 1",
+        [village, village],
+    )
+    return dict(rows.fetchall())
+
+
+def hand_volunteers(db: Any, village: str | None, approved: bool) -> list[dict[str, Any]]:
+    """Each volunteer's progress counted record by record from the kept facts, as the page
+    counted it before the sums were kept."""
+    where = "f.state = 'approved'" if approved else "f.state != 'rejected'"
+    rows = db.execute(
+        "SELECT f.user_id, coalesce(u.display_name, '') AS name,"
+        " coalesce(u.union_name, '') AS union_name, count(*) AS visits,"
+        " sum(f.surveyed) AS surveyed, sum(f.persons * f.surveyed) AS persons,"
+        " sum(f.state = 'approved') AS approved, sum(f.state = 'has_issues') AS has_issues,"
+        " max(f.visit_date) AS last_visit FROM report_facts f LEFT JOIN users u ON u.id = f.user_id"
+        f" WHERE f.commune_id = '99999' AND (? IS NULL OR f.village_id = ?) AND {where}"
+        " GROUP BY f.user_id ORDER BY count(*) DESC, 2",
+        [village, village],
+    )
+    out = [dict(r) for r in rows]
+    most = max((r["visits"] for r in out), default=0)
+    for row in out:
+        row["bar"] = service.percent(row["visits"], most) or 0
+    return out
+
+
+def _indicator_files(folder: Any) -> None:
+    """The indicator files read from ``folder`` from now on, as after an upgrade."""
+    indicator_files.INDICATORS_DIR = folder
+    indicator_files._read_files.cache_clear()
+    indicator_files.load_sets.cache_clear()
+
+
+def test_a_changed_indicator_is_recounted_without_a_page_waiting(client, db, sweep, tmp_path):
     login_as(client, db, "admin")
-    assert indicators(client.get("/reports/api/indicators").get_json()) == EXPECTED
-    with write_transaction(db):  # as if the counts were kept under an older indicator file
-        db.execute("UPDATE report_state SET value = 'old' WHERE key = 'definitions'")
-        db.execute("UPDATE report_totals SET value = value + 7")
-    assert indicators(client.get("/reports/api/indicators").get_json()) == EXPECTED
-    assert db.execute("SELECT value FROM report_state").fetchone()[0] != "old"
+    assert indicators(fresh_body(client, db)) == EXPECTED
+    real = indicator_files.INDICATORS_DIR
+    for source in real.glob("*.json"):
+        text = source.read_text(encoding="utf-8")
+        (tmp_path / source.name).write_text(
+            text.replace(
+                '"numerator": "${phone_access} = \'own_smartphone\'"', '"numerator": "true()"'
+            ),
+            encoding="utf-8",
+        )
+    try:
+        _indicator_files(tmp_path)
+        first = client.get("/reports/api/indicators").get_json()
+        # The page answered at once with the sums it had, saying they are being recounted.
+        assert first["freshness"]["recount"] is True and indicators(first) == EXPECTED
+        # By hand: every adult asked about phones now counts as having one.
+        changed = indicators(fresh_body(client, db))
+        assert changed == {**EXPECTED, "smartphone_adults": (3, 3)}
+    finally:
+        _indicator_files(real)
+    assert indicators(fresh_body(client, db)) == EXPECTED
 
 
 def test_the_reports_commands(app, db, sweep, monkeypatch):
@@ -450,7 +537,7 @@ def test_a_merged_village_counts_under_its_survivor(client, db, sweep):
             "UPDATE households SET removed_at = '2026-11-21T00:00:00Z' WHERE id = ?",
             [sweep["households"][2]],
         )  # B's house taken off the register
-    body = client.get("/reports/api/indicators").get_json()
+    body = fresh_body(client, db, "/reports/api/indicators")
     rows = {v["id"]: v for v in body["villages"]}
     assert source not in rows  # the demo commune's third village stays beside the survivor
     assert rows[target]["coverage"] == {
@@ -460,8 +547,36 @@ def test_a_merged_village_counts_under_its_survivor(client, db, sweep):
         "persons": 7,
         "percent": 80.0,
     }
-    one = client.get(f"/reports/api/indicators?village={target}").get_json()
+    one = fresh_body(client, db, f"/reports/api/indicators?village={target}")
     assert indicators(one) == EXPECTED and one["states"] == {"received": 4}
     assert client.get(f"/reports/api/indicators?village={source}").status_code == 404
     rows = client.get(f"/reports/export/households.csv?village={target}").data.decode()
     assert all(rid in rows for rid in sweep["ids"].values())
+
+
+def test_a_page_never_counts_and_says_how_fresh_its_figures_are(client, db, phone, sweep):
+    login_as(client, db, "reviewer")
+    assert fresh_body(client, db)["coverage"]["surveyed"] == 2
+    with write_transaction(db):  # the queue last empty at 04:15 in Việt Nam, 30/11
+        db.execute(
+            "UPDATE report_state SET value = '2026-11-29T21:15:00Z' WHERE key = 'counted_at'"
+        )
+    later = record(
+        sweep["village"], sweep["households"][1], data=A, meta={"visit_date": "2026-12-01"}
+    )
+    push(client, phone, later)
+    page = client.get("/reports/").get_data(as_text=True)
+    # The figures as they were: C's household (not surveyed) not yet surveyed by the new visit.
+    assert re.search(r'data-figure="persons">7<', page), "counted on view"
+    assert 'data-pending="1"' in page
+    assert "Số liệu tính lúc 30/11/2026 04:15." in page
+    assert "1 phiếu mới nhận đang được tính thêm" in page
+    body = fresh_body(client, db)
+    # By hand: A's 5 people and B's 2, and now the 5 of C's household surveyed again.
+    assert (body["coverage"]["surveyed"], body["coverage"]["persons"]) == (3, 12)
+    assert body["freshness"]["counted_at"] > "2026-11-29T21:15:00Z"
+    page = client.get("/reports/").get_data(as_text=True)
+    assert 'data-pending="0"' in page and "đang được tính" not in page
+    # Nothing waits: the figures are true of the moment the page was made.
+    english = client.get("/reports/?lang=en").get_data(as_text=True)
+    assert re.search(r"Figures as of \d\d/\d\d/\d{4} \d\d:\d\d\.", english)

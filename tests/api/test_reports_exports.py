@@ -16,7 +16,7 @@ from schemas.form import Form
 from server.domain.db import write_transaction
 from server.domain.forms import install_form
 from server.domain.register import add_village
-from tests.api.test_reports_dashboard import login_as, push
+from tests.api.test_reports_dashboard import fresh_body, login_as, push
 from tests.records import adult, child, household_data, record
 from tests.unit.test_indicators import A, C
 
@@ -252,6 +252,7 @@ def test_the_data_dictionary_names_every_question_and_choice(client, db, records
 
 def test_the_indicator_table_gives_the_counts(client, db, records):
     login_as(client, db, "viewer")
+    fresh_body(client, db)
     rows = csv_rows(client.get("/reports/indicators.csv"))
     commune = [r for r in rows if r["area_id"] == "99999"]
     by_key = {r["indicator"]: r for r in commune}
@@ -336,3 +337,35 @@ def test_labels_village_names_and_headers_that_look_like_formulas_stay_text(
     assert {"'" + h for h in HOSTILE} <= set(cells)
     cells = assert_no_formula_in_csv(client.get("/reports/indicators.csv"))
     assert {"'" + h for h in HOSTILE} <= set(cells)
+
+
+def test_a_repeat_keyed_by_its_path_exports_as_a_sheet_and_a_csv(client, db, phone):
+    # XLSForm allows a repeat's name on a question of another group: both are keyed by path.
+    definition = {
+        "settings": {"form_id": "visits_twice", "version": "1"},
+        "survey": [
+            {"type": "begin_group", "name": "a", "label": "A"},
+            {"type": "begin_repeat", "name": "visits", "label": "Visits"},
+            {"type": "date", "name": "day", "label": "Day"},
+            {"type": "end_repeat"},
+            {"type": "end_group"},
+            {"type": "begin_group", "name": "b", "label": "B"},
+            {"type": "integer", "name": "visits", "label": "How many visits"},
+            {"type": "end_group"},
+        ],
+        "choices": [],
+    }
+    with write_transaction(db):
+        install_form(db, definition)
+    form = Form(definition)
+    data = {"a/visits": [{"day": "2026-11-01"}, {"day": "2026-11-02"}], "b/visits": 2}
+    push(client, phone, record(phone["villages"][0]["id"], data=data, form=form))
+    login_as(client, db, "admin")
+    book = workbook(client.get("/reports/export.xlsx?form=visits_twice"))
+    assert book.sheetnames == ["households", "a-visits"]
+    assert sheet_rows(book, "households")[0]["b/visits"] == 2
+    assert [r["day"] for r in sheet_rows(book, "a-visits")] == ["2026-11-01", "2026-11-02"]
+    rows = csv_rows(client.get("/reports/export/a/visits.csv?form=visits_twice"))
+    assert [r["day"] for r in rows] == ["2026-11-01", "2026-11-02"]
+    page = client.get("/reports/exports?form=visits_twice").get_data(as_text=True)
+    assert "/reports/export/a/visits.csv" in page

@@ -65,7 +65,7 @@ def test_a_staff_edit_is_a_checked_new_revision_with_its_diff(client, app, phone
     new_rev = rows[1]["rev"]
     assert rows[1][1] == item["rev"]
     stored = json.loads(
-        db.execute("SELECT data FROM records WHERE id = ?", [item["id"]]).fetchone()[0]
+        db.execute("SELECT answers(data) FROM records WHERE id = ?", [item["id"]]).fetchone()[0]
     )
     assert stored["head_name"] == "Nguyễn Thị Hoa"
     assert stored["members"][1]["birth_year"] == 2015
@@ -149,7 +149,7 @@ def small_form(db) -> Form:
 
 def stored_data(db, record_id):
     return json.loads(
-        db.execute("SELECT data FROM records WHERE id = ?", [record_id]).fetchone()[0]
+        db.execute("SELECT answers(data) FROM records WHERE id = ?", [record_id]).fetchone()[0]
     )
 
 
@@ -246,14 +246,14 @@ def test_a_conflict_is_merged_question_by_question_and_both_versions_stay(client
         **{"pick:internet": "other", "pick:head_name": "current"},
     )
     assert done.status_code == 302
-    data = json.loads(db.execute("SELECT data FROM records").fetchone()[0])
+    data = json.loads(db.execute("SELECT answers(data) FROM records").fetchone()[0])
     assert (data["internet"], data["head_name"]) == ("mobile_only", "Nguyễn Thị Hoà")
     rows = {r["rev"]: r for r in revisions(db, item["id"])}
     assert rows[mine["rev"]]["status"] == "conflict" and rows[mine["rev"]]["resolution"] == "merged"
     current = [r for r in rows.values() if r["status"] == "current"]
     assert len(current) == 1 and current[0]["base_rev"] == staff_rev
     kept = json.loads(
-        db.execute("SELECT data FROM revisions WHERE rev = ?", [mine["rev"]]).fetchone()[0]
+        db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [mine["rev"]]).fetchone()[0]
     )
     assert kept == mine["data"]  # the phone's version is still there, whole
     assert f"/conflicts/{mine['rev']}" not in text_of(client.get(f"/records/{item['id']}"))
@@ -277,7 +277,7 @@ def test_taking_the_phones_version_makes_it_current_on_top_of_the_staff_edit(
 ):
     item, mine, staff_rev = conflicted(client, app, phone, db)
     post(client, f"/records/{item['id']}/conflicts/{mine['rev']}", rev=staff_rev, choice="other")
-    data = json.loads(db.execute("SELECT data FROM records").fetchone()[0])
+    data = json.loads(db.execute("SELECT answers(data) FROM records").fetchone()[0])
     assert data == mine["data"]
     assert [r["base_rev"] for r in revisions(db, item["id"]) if r["status"] == "current"] == [
         staff_rev

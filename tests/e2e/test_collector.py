@@ -119,7 +119,7 @@ def test_the_whole_survey_with_six_members_in_both_languages(server, phone_page)
     page.locator("#record-list .pill.state-synced").wait_for()
     screenshot(page, "home-synced")
 
-    (data,) = stored(server, "SELECT data FROM records")[0]
+    (data,) = stored(server, "SELECT answers(data) FROM records")[0]
     data = json.loads(data)
     assert [m["member_name"] for m in data["members"]] == [m["member_name"] for m in members]
     assert data["members"][2]["age"] == 14 and data["members"][2]["vneid_level"] == "level1"

@@ -37,8 +37,8 @@ def resolve(office: Office, record_id: str, conflict_rev: str, choice: str) -> N
 def current(server: ServerProcess, record_id: str) -> dict:
     with connect(server.data_dir / "gocua.db") as db:
         row = db.execute(
-            "SELECT id, rev, form_id, form_version, household_id, village_id, data, meta"
-            " FROM records WHERE id = ?",
+            "SELECT id, rev, form_id, form_version, household_id, village_id,"
+            " answers(data) AS data, meta FROM records WHERE id = ?",
             [record_id],
         ).fetchone()
     return {**dict(row), "data": json.loads(row["data"]), "meta": json.loads(row["meta"])}

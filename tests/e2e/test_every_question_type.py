@@ -72,7 +72,9 @@ def test_every_question_type_on_the_phone(server, browser):
     page.locator("#record-list .pill.state-synced").wait_for()
 
     with connect(server.data_dir / "gocua.db") as db:
-        (raw,) = db.execute("SELECT data FROM records WHERE form_id = 'all_types'").fetchone()
+        (raw,) = db.execute(
+            "SELECT answers(data) FROM records WHERE form_id = 'all_types'"
+        ).fetchone()
         (device,) = db.execute("SELECT id FROM devices").fetchone()
     data = json.loads(raw)
     # The metadata the phone fills with no question shown; what it cannot read stays empty.

@@ -149,7 +149,9 @@ def test_an_admin_checks_previews_and_publishes_a_form_the_phone_then_offers(
     ((version, data),) = until(
         phone_page,
         lambda: stored(
-            server, "SELECT form_version, data FROM records WHERE form_id = ?", FOLLOWUP_ID
+            server,
+            "SELECT form_version, answers(data) FROM records WHERE form_id = ?",
+            FOLLOWUP_ID,
         ),
         "the draft reaches the server",
     )
@@ -217,3 +219,97 @@ def test_choices_from_an_attached_file_show_in_the_preview(
     households = frame.locator('[data-path="ho"] label.choice:visible')
     expect(households).to_have_text(["Hộ Lò Văn A", "Hộ Lò Thị B"])  # the file's own filter
     assert_accessible("the check with attached files", axe_violations(desk))
+
+
+def test_pulldata_reads_the_attached_csv_in_the_preview(
+    server: ServerProcess, desk: Any, tmp_path: Path
+) -> None:
+    from tests.api.test_admin_form_files import FILE_ID, LOOKUP, PULL_SURVEY
+
+    people = ("Hộ có ${so_nguoi} người", "The household has ${so_nguoi} people")
+    survey = [*PULL_SURVEY, ("note", "so_nguoi_ghi", *people, None, None, None)]
+    book = tmp_path / f"{FILE_ID}.xlsx"
+    book.write_bytes(workbook(survey, form_id=FILE_ID))
+    (tmp_path / "ho.csv").write_text(LOOKUP, encoding="utf-8")
+    desk.goto(f"{server.base}/admin/forms")
+    desk.set_input_files("#form-upload input[name=file]", str(book))
+    desk.set_input_files("#form-upload input[name=attachments]", [str(tmp_path / "ho.csv")])
+    desk.click("#form-upload button[type=submit]")
+    expect(desk.locator('#check-attachments tr[data-file="ho.csv"]')).to_contain_text(
+        "2 dòng cho pulldata()"
+    )
+    frame = desk.frame_locator("#form-preview")
+    frame.locator("#preview[data-ready='1']").wait_for()
+    note = frame.locator('[data-path="so_nguoi_ghi"]')
+    frame.locator('[data-path="ho"] input[value="h2"]').check()
+    expect(note).to_contain_text("Hộ có 2 người")
+    frame.locator('[data-path="ho"] input[value="h1"]').check()
+    expect(note).to_contain_text("Hộ có 4 người")
+
+
+def test_a_long_list_from_a_file_is_searched_not_drawn_whole(
+    server: ServerProcess, desk: Any, tmp_path: Path
+) -> None:
+    from tests.api.test_admin_form_files import EN, FILE_ID, THON, VI
+
+    rows = "".join(f"h{i},Hộ Đỗ Văn {i},{'dong' if i % 2 else 'tay'}\n" for i in range(1, 3001))
+    survey = [
+        ("type", "name", VI, EN, "required", "choice_filter"),
+        ("select_one_from_file thon.csv", "thon", "Thôn nào?", "Which village?", "yes", None),
+        (
+            "select_one_from_file ho.csv",
+            "ho",
+            "Hộ nào?",
+            "Which household?",
+            None,
+            "thon = ${thon}",
+        ),
+        ("select_multiple_from_file ho.csv", "ban", "Hộ hàng xóm", "Neighbours", None, None),
+    ]
+    book = tmp_path / f"{FILE_ID}.xlsx"
+    book.write_bytes(workbook(survey, form_id=FILE_ID))
+    (tmp_path / "thon.csv").write_text(THON, encoding="utf-8")
+    (tmp_path / "ho.csv").write_text("name,label,thon\n" + rows, encoding="utf-8")
+    desk.goto(f"{server.base}/admin/forms")
+    desk.set_input_files("#form-upload input[name=file]", str(book))
+    desk.set_input_files(
+        "#form-upload input[name=attachments]",
+        [str(tmp_path / "thon.csv"), str(tmp_path / "ho.csv")],
+    )
+    desk.click("#form-upload button[type=submit]")
+    frame = desk.frame_locator("#form-preview")
+    frame.locator("#preview[data-ready='1']").wait_for()
+    household = frame.locator('[data-path="ho"]')
+    choices = household.locator("label.choice")
+    expect(household.locator("input[type=search]")).to_have_attribute(
+        "placeholder", "Tìm trong 3000 lựa chọn"
+    )
+    expect(choices).to_have_count(0)  # the filter offers none before a village is chosen
+    frame.locator('[data-path="thon"] input[value="dong"]').check()
+    expect(choices).to_have_count(20)  # drawn: the first 20 of 1,500, not all of them
+    expect(household).to_contain_text("Còn 1480 lựa chọn khớp")
+    household.locator("input[type=search]").fill("do van 299")  # tone marks and case folded
+    expect(choices).to_have_text(
+        [
+            "Hộ Đỗ Văn 299",
+            "Hộ Đỗ Văn 2991",
+            "Hộ Đỗ Văn 2993",
+            "Hộ Đỗ Văn 2995",
+            "Hộ Đỗ Văn 2997",
+            "Hộ Đỗ Văn 2999",
+        ]
+    )
+    household.locator('input[value="h2993"]').check()
+    household.locator("input[type=search]").fill("")
+    expect(choices.first).to_have_text("Hộ Đỗ Văn 2993")  # the answer stays in sight
+    expect(household.locator("input:checked")).to_have_value("h2993")
+    frame.locator('[data-path="thon"] input[value="tay"]').check()
+    expect(household.locator("input:checked")).to_have_count(0)  # not of this village: dropped
+    expect(choices.first).to_have_text("Hộ Đỗ Văn 2")
+    neighbours = frame.locator('[data-path="ban"]')
+    neighbours.locator("input[type=search]").fill("văn 1000")
+    neighbours.locator('input[value="h1000"]').check()
+    neighbours.locator("input[type=search]").fill("văn 7")
+    neighbours.locator('input[value="h7"]').check()
+    expect(neighbours.locator("input:checked")).to_have_count(2)
+    assert_accessible("a long list searched", axe_violations(desk))

@@ -52,8 +52,8 @@ def test_offline_household_visit_reaches_the_server_exactly_once(server, phone_p
     assert stored(server, "SELECT count(*) FROM records WHERE id = ?", record_id) == [(1,)]
     members = stored(
         server,
-        "SELECT json_array_length(data, '$.members'),"
-        " json_extract(data, '$.members[0].age') FROM records WHERE id = ?",
+        "SELECT json_array_length(answers(data), '$.members'),"
+        " json_extract(answers(data), '$.members[0].age') FROM records WHERE id = ?",
         record_id,
     )
     assert members == [(2, date.today().year - 1980)]  # the age the phone calculated

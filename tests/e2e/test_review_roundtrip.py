@@ -89,7 +89,7 @@ def test_has_issues_reaches_the_phone_the_fix_comes_back_and_is_approved(server,
             "SELECT status FROM revisions WHERE record_id = ? ORDER BY received_at", [record_id]
         ).fetchall()
         current = db.execute(
-            "SELECT review_state, json_extract(data, '$.revisit_date')"
+            "SELECT review_state, json_extract(answers(data), '$.revisit_date')"
             " AS revisit_date FROM records WHERE id = ?",
             [record_id],
         ).fetchone()

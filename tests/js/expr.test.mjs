@@ -21,6 +21,7 @@ function contextFor(c) {
     today: c.today ?? null,
     now: c.now ?? null,
     choices: c.choices ?? null,
+    files: c.files ?? null,
   };
 }
 

@@ -94,3 +94,33 @@ test('an integer bounded by a repeat count picks one of its entries, named by it
   assert.equal(pickedRepeat(own, own.nodes.get('sibling')), null); // inside the repeat it counts
   assert.equal(pickedRepeat(own, own.nodes.get('many')), null);
 });
+
+test('a choice filter is worked out again whenever an answer it reads changes, in each repeat entry', () => {
+  const filtered = new Form({
+    settings: { form_id: 'f', version: '1' },
+    survey: [
+      { type: 'select_one thon', name: 'thon', label: 'Thôn' },
+      { type: 'text', name: 'note', label: 'Ghi chú' },
+      { type: 'begin_repeat', name: 'visits', label: 'Lần' },
+      { type: 'select_one thon', name: 'other', label: 'Thôn khác' },
+      { type: 'select_one ho', name: 'ho', label: 'Hộ', choice_filter: 'thon = ${other} or thon = ${thon}' },
+      { type: 'end_repeat' },
+    ],
+    choices: [
+      { list_name: 'thon', name: 'dong', label: 'Đông' }, { list_name: 'thon', name: 'tay', label: 'Tây' },
+      { list_name: 'thon', name: 'bac', label: 'Bắc' },
+      { list_name: 'ho', name: 'h1', label: 'A', thon: 'dong' }, { list_name: 'ho', name: 'h2', label: 'B', thon: 'tay' },
+      { list_name: 'ho', name: 'h3', label: 'C', thon: 'bac' },
+    ],
+  });
+  const rules = new Rules(filtered);
+  const ho = filtered.nodes.get('ho');
+  const names = (data, i) => rules.allowedChoices(ho, data, [['visits', i]]).map((c) => c.name);
+  const data = { thon: 'dong', visits: [{ other: 'tay' }, { other: 'bac' }] };
+  assert.deepEqual(names(data, 0), ['h1', 'h2']);
+  assert.deepEqual(names(data, 1), ['h1', 'h3']);
+  assert.deepEqual(names({ ...data, note: 'x' }, 1), ['h1', 'h3']);
+  assert.deepEqual(names({ ...data, thon: 'tay' }, 1), ['h2', 'h3']);
+  assert.deepEqual(names({ thon: 'tay', visits: [{ other: 'dong' }, { other: 'bac' }] }, 0), ['h1', 'h2']);
+  assert.deepEqual(names({ thon: 'bac', visits: [{}] }, 0), ['h3']);
+});

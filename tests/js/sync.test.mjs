@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CHECK_EVERY, answeredBy, backoffDelay, batches, checkDelay, envelope, reachState,
+  CHECK_EVERY, HttpError, answeredBy, backoffDelay, batches, checkDelay, envelope, reachState, retryAfterSeconds,
+  retryDelay,
 } from '../../pwa/js/sync.js';
 
 test('batches keep to 100 records and under 1 MB', () => {
@@ -19,6 +20,20 @@ test('backoff grows with the attempt, has jitter and stops at five minutes', () 
   assert.equal(backoffDelay(3, () => 1), 8000);
   assert.equal(backoffDelay(30, () => 1), 300_000);
   assert.equal(backoffDelay(3, () => 0.5), 4000);
+});
+
+test('a busy server\'s Retry-After is the wait before trying again, within a second and five minutes', () => {
+  const busy = new HttpError(503, { code: 'server_busy' }, retryAfterSeconds('4'));
+  assert.equal(retryDelay(0, busy, () => 0), 4000); // the backoff alone would not wait at all
+  assert.equal(retryDelay(0, busy, () => 1), 4000);
+  assert.equal(retryDelay(6, busy, () => 1), 4000); // nor grow to a minute while the server waits
+  assert.equal(retryDelay(0, new HttpError(429, null, retryAfterSeconds('3600')), () => 0), 300_000);
+  assert.equal(retryDelay(0, new HttpError(503, null, retryAfterSeconds('0.01')), () => 0), 1000);
+  assert.equal(retryDelay(3, new HttpError(500, null), () => 1), 8000); // no Retry-After: the backoff
+  assert.equal(retryDelay(2, new Error('network'), () => 0.5), 2000);
+  for (const header of [null, '', 'soon', '-5', 'Wed, 21 Oct 2026 07:28:00 GMT']) {
+    assert.equal(retryAfterSeconds(header), 0, String(header));
+  }
 });
 
 test('a record of a household added on the phone carries its name and address', () => {
@@ -61,6 +76,10 @@ test('only the server\'s own answers count as the server answering', () => {
   for (const status of [502, 503, 504]) {
     assert.equal(answeredBy(new Response('<h1>Bad Gateway</h1>', { status, headers: { 'Content-Type': 'text/html' } })), false);
   }
+  // The server itself, busy (admission control): it answered, and says when to come back.
+  const busy = { 'Content-Type': 'application/json', 'Retry-After': '3' };
+  assert.equal(answeredBy(new Response('{"code":"server_busy"}', { status: 503, headers: busy })), true);
+  assert.equal(answeredBy(new Response('{}', { status: 503, headers: json })), false);
   assert.equal(answeredBy(new Response('<form>Đăng nhập Wi-Fi</form>', { status: 200, headers: { 'Content-Type': 'text/html' } })), false);
   assert.equal(answeredBy(new Response(null, { status: 404 }), 'HEAD'), true); // a photo the server lacks
 });

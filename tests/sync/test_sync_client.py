@@ -184,3 +184,12 @@ def test_blobs_ask_first_and_upload_only_what_is_missing(script):
         ("HEAD", b""),
         ("PUT", b"abc"),
     ]
+
+
+def test_a_busy_server_s_retry_after_is_the_wait_however_many_times_it_answers(script):
+    # The backoff would grow (1, 2, 4 s …); the server that said "2 s" is asked again in 2.
+    busy = {**ERROR, "status": 503, "code": "server_busy"}
+    script.answers = [(503, {"Retry-After": "2"}, busy)] * 3 + [OK]
+    client, slept = client_for(script.base)
+    client.health()
+    assert slept == [2.0] * 3

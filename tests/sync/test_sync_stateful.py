@@ -91,7 +91,9 @@ class SyncMachine(RuleBasedStateMachine):
 
     def _records(self) -> list[Any]:
         with self.commune.db() as db:
-            return db.execute("SELECT id, rev, data FROM records ORDER BY id").fetchall()
+            return db.execute(
+                "SELECT id, rev, answers(data) AS data FROM records ORDER BY id"
+            ).fetchall()
 
     # -- rules -----------------------------------------------------------------------------------
     @rule(
@@ -267,8 +269,8 @@ class SyncMachine(RuleBasedStateMachine):
 
 
 _SAME = {
-    "revisions": "SELECT record_id, rev, base_rev, status, data FROM revisions",
-    "records": "SELECT id, rev, village_id, household_id, review_state, data FROM records",
+    "revisions": "SELECT record_id, rev, base_rev, status, answers(data) FROM revisions",
+    "records": "SELECT id, rev, village_id, household_id, review_state, answers(data) FROM records",
     "villages": "SELECT id, name FROM villages",
     "households": "SELECT id, village_id, code, removed_at FROM households",
 }

@@ -25,7 +25,8 @@ def test_a_new_installation_is_readable_by_its_own_account_alone(tmp_path):
             " VALUES ('12345', 'Xã Thử', '01', 'Hà Nội', '2026-11-30T00:00:00Z')"
         )
         files = sorted(p.name for p in folder.glob("gocua.db*"))
-        assert files == ["gocua.db", "gocua.db-shm", "gocua.db-wal"]  # WAL files exist now
+        # WAL files exist now, and the writers' queue (server/domain/db.py: write_transaction)
+        assert files == ["gocua.db", "gocua.db-shm", "gocua.db-wal", "gocua.db-writer"]
         assert {p.name: _mode(p) for p in folder.glob("gocua.db*")} == dict.fromkeys(files, 0o600)
     assert _mode(folder) == 0o700
 

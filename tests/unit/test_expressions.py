@@ -40,6 +40,7 @@ def context_for(case: dict[str, Any]) -> Context:
         today=case.get("today"),
         now=case.get("now"),
         choices=case.get("choices"),
+        files=case.get("files"),
     )
 
 

@@ -48,6 +48,13 @@ FIELDS = {
 SCALAR_REFS = ["${a}", "${b}", "${s}", "${d}", "${ms}", "${x}", "${y}", "${z}"]
 CHOICES = ["yes", "no", "radio", "tv", "a", "b"]
 CHOICE_LABELS = {"s": {"yes": "Có", "no": "Không"}, "ms": {"radio": "Đài", "a": "A"}}
+# pulldata()'s attached files, as a form definition holds them.
+FILES = {
+    "ho": {
+        "columns": ["ma", "ten", "so"],
+        "rows": [["1", "Một", "4"], ["a", "A", ""], ["1", "Lần hai", "9"], ["", "Trống", "0"]],
+    }
+}
 
 answers = st.one_of(
     st.none(),
@@ -158,6 +165,10 @@ leaves = st.one_of(
             "jr:choice-name(${s}, '${s}')",
             "jr:choice-name(${ms}, '/data/ms')",
             "once(${a})",
+            "pulldata('ho', 'ten', 'ma', ${x})",
+            "pulldata('ho', 'so', 'ma', ${a}) + 1",
+            "pulldata('ho', 'ma', 'ten', ${s})",
+            "pulldata('khong', 'ten', 'ma', ${x})",
         ]
     ),
 )
@@ -306,6 +317,7 @@ TOKENS = [
     "concat(",
     "jr:choice-name(",
     "indexed-repeat(",
+    "pulldata('ho', 'ten', 'ma',",
     "${r}",
     "pi()",
 ]
@@ -324,6 +336,7 @@ def items(draw: st.DrawFn, exprs: st.SearchStrategy[str]) -> dict[str, Any]:
             "today": "2024-05-01",
             "now": "2024-05-01T10:20:30.000+07:00",
             "choices": CHOICE_LABELS,
+            "files": FILES,
         },
     }
 
@@ -349,6 +362,7 @@ def run_python(item: dict[str, Any]) -> Any:
         today=c["today"],
         now=c["now"],
         choices=c.get("choices"),
+        files=c.get("files"),
     )
     try:
         return encode(evaluate(item["expr"], ctx))

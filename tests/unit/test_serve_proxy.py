@@ -81,3 +81,25 @@ def test_a_negative_hop_count_is_refused(monkeypatch):
     monkeypatch.setenv("GOCUA_PROXY_HOPS", "-1")
     with pytest.raises(Exception, match="GOCUA_PROXY_HOPS"):
         proxy_options(settings.load())
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        *(("GOCUA_WORKERS", v) for v in ("0", "-1", "65", "many")),
+        *(("GOCUA_SYNC_SLOTS", v) for v in ("-1", "17", "many")),
+    ],
+)
+def test_workers_or_sync_slots_out_of_bounds_stop_the_server_with_a_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, name: str, value: str
+) -> None:
+    from click.testing import CliRunner
+
+    from server.cli.main import main
+
+    monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GOCUA_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 1
+    assert f"{name} must be" in result.output
+    assert not (tmp_path / "gocua.db").exists()  # refused before anything was set up

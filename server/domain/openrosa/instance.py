@@ -1,9 +1,10 @@
 """An OpenRosa submission's XML instance read safely and mapped to a record's ``data``.
 
 The instance nests as the XForm does (groups, repeats, ``meta``); a record's ``data`` is flat
-by name except for repeats, which are lists of objects (``schemas/form.py``). Values arrive as
-text and become what the collector would have stored: numbers for integer, decimal and numeric
-calculations, lists for select_multiple, the file's name for an image until its bytes arrive.
+by key (a question's name, or its path when the name is used in two groups) except for
+repeats, which are lists of objects (``schemas/form.py``). Values arrive as text and become
+what the collector would have stored: numbers for integer, decimal and numeric calculations,
+lists for select_multiple, the file's name for an image until its bytes arrive.
 Nothing is dropped quietly: an element the form does not have stays in ``data`` under its own
 name, so that the record's check names it.
 """
@@ -120,7 +121,7 @@ def record_uuid(instance_id: str) -> str:
 
 def map_instance(form: Form, root: Element) -> Mapped:
     mapped = Mapped({})
-    _fill(form, root, mapped.data, mapped, top=True)
+    _fill(form, form.root, root, mapped.data, mapped, top=True)
     return mapped
 
 
@@ -129,25 +130,36 @@ def _local(tag: Any) -> str:
 
 
 def _fill(
-    form: Form, element: Element, scope: dict[str, Any], mapped: Mapped, top: bool = False
+    form: Form,
+    parent: Node,
+    element: Element,
+    scope: dict[str, Any],
+    mapped: Mapped,
+    top: bool = False,
 ) -> None:
+    # An element is found among its group's own questions: a name used in two groups is the
+    # same tag in both, and its answer's key is its path (schemas/form.py).
+    children = {form.written_name(c): c for c in parent.children}
     for child in element:
-        name = _local(child.tag)
-        if not name or (top and name == "meta"):
+        tag = _local(child.tag)
+        if not tag or (top and tag == "meta"):
             continue
-        node = form.nodes.get(name)
+        node = children.get(tag)
+        name = node.name if node is not None else tag
+        if node is None and name in scope and parent is not form.root:
+            name = f"{parent.name}/{tag}"  # in the wrong group: kept beside the answer, not over it
         if node is None:
-            if _generated(form, name):
+            if _generated(children, tag):
                 continue
             text = (child.text or "").strip()
             if text or len(child):
                 scope[name] = text  # the check names it: unknown_field
             continue
         if node.kind == "group":
-            _fill(form, child, scope, mapped)
+            _fill(form, node, child, scope, mapped)
         elif node.kind == "repeat":
             instance: dict[str, Any] = {}
-            _fill(form, child, instance, mapped)
+            _fill(form, node, child, instance, mapped)
             instances = scope.setdefault(name, [])
             # Collect keeps an unanswered instance of a repeat that was not relevant, as the
             # XForm's template left it; it holds no answer.
@@ -164,11 +176,11 @@ def _fill(
                 mapped.media.append((scope, name))
 
 
-def _generated(form: Form, name: str) -> bool:
+def _generated(children: dict[str, Node], name: str) -> bool:
     """What pyxform adds to the instance beside a form's own questions: the count it
-    calculates for a repeat_count that is an expression."""
+    calculates for a repeat_count that is an expression, beside its repeat."""
     if name.endswith("_count"):
-        repeat = form.nodes.get(name[: -len("_count")])
+        repeat = children.get(name[: -len("_count")])
         return repeat is not None and repeat.kind == "repeat"
     return False
 

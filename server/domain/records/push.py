@@ -46,7 +46,15 @@ def push(
     and the sender's checkpoint; ``data_dir`` is where blobs live (records naming a photo the
     server lacks are rejected: clients upload photos first)."""
     body: dict[str, Any] = {}
+    batch = _Batch(db, caller, data_dir)
+    if upstream is None:
+        # Checking the answers against the form is most of a push's work and needs no lock: it
+        # is done before the write transaction, so that the server's worker processes check
+        # batches side by side while one of them writes (a peer's batch may bring the very
+        # forms its records use, so it is checked inside, after them).
+        batch.check_ahead(items)
     with write_transaction(db):
+        batch.now = now_iso()
         fresh = False
         if upstream is not None:
             # A batch older than the stored checkpoint is a replay: its records are
@@ -55,8 +63,8 @@ def push(
             if fresh:
                 peers.apply_context(db, caller, upstream)
             caller = {**caller, "village_ids": commune_village_ids(db, caller["commune_id"])}
-        batch = _Batch(db, caller, data_dir)
-        body["results"] = [batch.push_one(item) for item in items]
+            batch = _Batch(db, caller, data_dir)
+        body["results"] = [batch.push_one(item, index) for index, item in enumerate(items)]
         if upstream is not None:
             if fresh:
                 peers.apply_record_states(db, caller, upstream["records"])
@@ -116,6 +124,25 @@ class _Batch:
         self.forms: dict[tuple[str, str], tuple[Form, RecordChecker] | None] = {}
         self.now = now_iso()
         self.reachable: set[str] | None = None  # the caller's villages and those merged in
+        # Per item's position: the record as loaded and its answers' problems, worked out
+        # before the write transaction (check_ahead).
+        self.ahead: dict[int, tuple[dict[str, Any], Errors]] = {}
+
+    def check_ahead(self, items: list[Any]) -> None:
+        """Load each well-formed item and check its answers against its form, outside the
+        write lock; ``push_one`` then uses the outcome at the very step it would have
+        computed it (form versions never change, so nothing of it can go stale)."""
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or value_problems(item):
+                continue
+            try:
+                record = load_record(item)
+            except ValidationError:
+                continue
+            found = self.form(record["form_id"], record["form_version"])
+            if found is not None:
+                errors = found[1].check(record["data"], today=visit_day(record))
+                self.ahead[index] = (record, errors)
 
     def form(self, form_id: str, version: str) -> tuple[Form, RecordChecker] | None:
         key = (form_id, version)
@@ -125,16 +152,21 @@ class _Batch:
             )
         return self.forms[key]
 
-    def push_one(self, item: Any) -> dict[str, Any]:
-        if not isinstance(item, dict):
-            return _rejected(item, {"_": _error("not_object")})
-        problems = value_problems(item)
-        if problems:
-            return _rejected(item, {name: _error(code) for name, code in problems.items()})
-        try:
-            record = load_record(item)
-        except ValidationError as error:
-            return _rejected(item, field_errors(error.messages))
+    def push_one(self, item: Any, index: int = -1) -> dict[str, Any]:
+        ahead = self.ahead.get(index)
+        if ahead is not None:
+            record, checked = ahead
+        else:
+            if not isinstance(item, dict):
+                return _rejected(item, {"_": _error("not_object")})
+            problems = value_problems(item)
+            if problems:
+                return _rejected(item, {name: _error(code) for name, code in problems.items()})
+            try:
+                record = load_record(item)
+            except ValidationError as error:
+                return _rejected(item, field_errors(error.messages))
+            checked = None
         db, caller = self.db, self.caller
         rid, rev = record["id"], record["rev"]
         current = db.execute(
@@ -177,7 +209,11 @@ class _Batch:
         found = self.form(record["form_id"], record["form_version"])
         if found is None:
             return _rejected(item, {"form_version": _error("unknown_form")})
-        errors = found[1].check(record["data"], today=visit_day(record))
+        errors = (
+            checked
+            if checked is not None
+            else found[1].check(record["data"], today=visit_day(record))
+        )
         if not errors:
             errors = self._missing_blobs(found[0], record["data"])
         if errors:

@@ -17,7 +17,7 @@ import sqlite_utils
 
 from schemas import labels
 from schemas.form import Form, Node
-from server.domain import clock
+from server.domain import answers, clock
 from server.domain.forms import get_form
 from server.domain.register import village_ids_under
 
@@ -164,7 +164,7 @@ def list_records(
         f"SELECT r.id, r.form_id, r.received_at, r.visit_date, r.review_state, {_SHOWN_STATE_SQL}"
         " AS shown_state, r.outcome, r.needs_help,"
         " v.name AS village, r.household_id, h.code AS household_code,"
-        " coalesce(h.head_name, json_extract(r.data, '$.head_name')) AS head_name,"
+        " coalesce(h.head_name, json_extract(answers(r.data), '$.head_name')) AS head_name,"
         " u.display_name AS volunteer FROM records r JOIN villages v ON v.id = r.village_id"
         " LEFT JOIN households h ON h.id = r.household_id LEFT JOIN users u ON u.id = r.user_id"
         f" WHERE {where} ORDER BY r.received_at DESC, r.id DESC LIMIT ?",
@@ -198,7 +198,8 @@ def get_record(db: sqlite_utils.Database, commune_id: str, record_id: str) -> di
         f" r.updated_at, r.review_state, {_SHOWN_STATE_SQL} AS shown_state, r.village_id,"
         " v.name AS village, r.household_id,"
         " h.code AS household_code,"
-        " coalesce(h.head_name, json_extract(r.data, '$.head_name')) AS head_name, r.user_id,"
+        " coalesce(h.head_name, json_extract(answers(r.data), '$.head_name')) AS head_name,"
+        " r.user_id,"
         " u.display_name AS volunteer, u.username AS volunteer_username, r.device_id,"
         " r.visit_date, r.commune_id FROM records r"
         " JOIN villages v ON v.id = r.village_id LEFT JOIN households h ON h.id = r.household_id"
@@ -208,7 +209,7 @@ def get_record(db: sqlite_utils.Database, commune_id: str, record_id: str) -> di
     if row is None:
         return None
     record = dict(row)
-    record["data"] = json.loads(record["data"])
+    record["data"] = answers.load(record["data"])
     record["meta"] = json.loads(record["meta"])
     found = get_form(db, record["form_id"], record["form_version"])
     record["form"], record["checker"] = found if found else (None, None)
@@ -227,7 +228,7 @@ def revisions(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]
     out = []
     for r in rows:
         item = dict(r)
-        item["data"] = json.loads(item["data"])
+        item["data"] = answers.load(item["data"])
         item["meta"] = json.loads(item["meta"])
         # Sent by a commune server (a province's copy): neither a phone nor a staff account
         # of this server made it, and a conflict among them is settled on the commune.

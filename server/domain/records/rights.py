@@ -26,6 +26,7 @@ from typing import Any
 import sqlite_utils
 
 from schemas.text import fold, like_pattern
+from server.domain import answers
 from server.domain.db import now_iso
 from server.domain.errors import Refused
 from server.domain.followups import send_household
@@ -52,14 +53,15 @@ def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[st
     like = like_pattern(query)
     rows = db.execute(
         "SELECT r.id AS target, 'head' AS role, NULL AS member_index,"
-        " json_extract(r.data, '$.head_name') AS name FROM records r"
-        " WHERE r.commune_id = :c AND fold(json_extract(r.data, '$.head_name'))"
+        " json_extract(answers(r.data), '$.head_name') AS name FROM records r"
+        " WHERE r.commune_id = :c AND fold(json_extract(answers(r.data), '$.head_name'))"
         "  LIKE :q ESCAPE '\\'"
-        " UNION ALL SELECT r.id, 'respondent', NULL, json_extract(r.data, '$.respondent_name')"
+        " UNION ALL SELECT r.id, 'respondent', NULL,"
+        " json_extract(answers(r.data), '$.respondent_name')"
         " FROM records r WHERE r.commune_id = :c"
-        "  AND fold(json_extract(r.data, '$.respondent_name')) LIKE :q ESCAPE '\\'"
+        "  AND fold(json_extract(answers(r.data), '$.respondent_name')) LIKE :q ESCAPE '\\'"
         " UNION ALL SELECT r.id, 'member', m.key, json_extract(m.value, '$.member_name')"
-        " FROM records r, json_each(r.data, '$.members') m WHERE r.commune_id = :c"
+        " FROM records r, json_each(answers(r.data), '$.members') m WHERE r.commune_id = :c"
         "  AND fold(json_extract(m.value, '$.member_name')) LIKE :q ESCAPE '\\'"
         " UNION ALL SELECT h.id, 'register', NULL, h.head_name FROM households h"
         " WHERE h.commune_id = :c AND fold(h.head_name) LIKE :q ESCAPE '\\'"
@@ -95,7 +97,7 @@ def _where(db: sqlite_utils.Database, role: str, target: str) -> dict[str, Any]:
         return {**dict(row), "visit_date": None}
     row = db.execute(
         "SELECT v.name AS village, h.code AS household_code, r.visit_date,"
-        " json_extract(r.data, '$.address') AS detail"
+        " json_extract(answers(r.data), '$.address') AS detail"
         " FROM records r JOIN villages v ON v.id = r.village_id LEFT JOIN"
         " households h ON h.id = r.household_id WHERE r.id = ?",
         [target],
@@ -184,7 +186,7 @@ def _export_record(db: sqlite_utils.Database, sel: dict[str, Any]) -> dict[str, 
                 "rev": r["rev"],
                 "status": r["status"],
                 "received_at": r["received_at"],
-                "answers": _part(json.loads(r["data"]), sel["role"], sel["index"]),
+                "answers": _part(answers.load(r["data"]), sel["role"], sel["index"]),
             }
         )
     comments = [
@@ -293,13 +295,13 @@ def _erase_record(
     for rev, data in db.execute(
         "SELECT rev, data FROM revisions WHERE record_id = ?", [record_id]
     ).fetchall():
-        old = json.loads(data)
+        old = answers.load(data)
         # Indexes too: over-erasing an older roster beats leaving a renamed person in it.
         clean = _scrub(old, entry["roles"], entry["names"], entry["indexes"])
         if clean != old:
             db.execute(
                 "UPDATE revisions SET data = ? WHERE record_id = ? AND rev = ?",
-                [json.dumps(clean, ensure_ascii=False, separators=(",", ":")), record_id, rev],
+                [answers.pack(clean), record_id, rev],
             )
     # An office correction travels to the phone with its answers: scrub those copies too.
     for seq, payload in db.execute(

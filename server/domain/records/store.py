@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
+from server.domain import answers
 from server.domain.db import now_iso
 from server.domain.errors import Refused
 from server.domain.feeds import record_change
@@ -59,7 +60,8 @@ def make_current(
 ) -> None:
     """The one place a record's current revision changes (a phone's push, an office edit, a
     commune server's state): the revision that was current is superseded, and the record's
-    row takes ``rev`` with ``values`` (JSON columns already encoded). The caller writes the
+    row takes ``rev`` with ``values`` (``data`` packed by ``answers.pack``, ``meta`` JSON
+    text). The caller writes the
     new revision as ``current``, or promotes a stored one (``promote``)."""
     unknown = set(values) - _CURRENT_COLUMNS
     if unknown:
@@ -127,16 +129,17 @@ def rewrite_answers(
 ) -> None:
     """Answers erased in place elsewhere (a person's right to deletion), erased here too: in
     the revision, and in the record when that revision is current."""
-    encoded = _dumps(data)
+    # Compared as JSON text: the same answers packed by another zlib need not be the same bytes.
+    encoded, packed = answers.dumps(data), answers.pack(data)
     changed = db.execute(
-        "UPDATE revisions SET data = ? WHERE record_id = ? AND rev = ? AND data != ?"
+        "UPDATE revisions SET data = ? WHERE record_id = ? AND rev = ? AND answers(data) != ?"
         " AND record_id IN (SELECT id FROM records WHERE commune_id = ?)",
-        [encoded, record_id, rev, encoded, commune_id],
+        [packed, record_id, rev, encoded, commune_id],
     ).rowcount
     if changed:
         db.execute(
             "UPDATE records SET data = ?, updated_at = ? WHERE id = ? AND rev = ?",
-            [encoded, now_iso(), record_id, rev],
+            [packed, now_iso(), record_id, rev],
         )
 
 
@@ -207,7 +210,7 @@ def _write_review(
 
 
 def _current_data(db: sqlite_utils.Database, record_id: str) -> Any:
-    return json.loads(
+    return answers.load(
         db.execute("SELECT data FROM records WHERE id = ?", [record_id]).fetchone()[0]
     )
 
@@ -284,14 +287,15 @@ def new_revision(
     Returns the rev."""
     rev, now = str(uuid.uuid4()), now_iso()
     # The record stays the volunteer's (user_id, device_id): the revision says who edited.
-    make_current(db, record["id"], rev, {"data": _dumps(data)}, now)
+    packed = answers.pack(data)
+    make_current(db, record["id"], rev, {"data": packed}, now)
     db["revisions"].insert(
         {
             "record_id": record["id"],
             "rev": rev,
             "base_rev": record["rev"],
             "status": "current",
-            "data": _dumps(data),
+            "data": packed,
             "meta": _dumps(record["meta"]),
             "device_id": None,
             "user_id": staff["id"],
@@ -323,7 +327,7 @@ def store_pushed(
     if household_id and not household_known:
         # A household met on the lane: the phone made its id; it joins the register.
         add_household(db, record["village_id"], *_lane_household(record), household_id=household_id)
-    data, meta = _dumps(record["data"]), _dumps(record["meta"])
+    data, meta = answers.pack(record["data"]), _dumps(record["meta"])
     conflict = current_rev is not None and current_rev != record["base_rev"]
     if not conflict:
         _write_pushed(db, caller, record, data, meta, current_rev is None, now)
@@ -377,7 +381,7 @@ def _write_pushed(
     db: sqlite_utils.Database,
     caller: dict[str, Any],
     record: dict[str, Any],
-    data: str,
+    data: bytes,
     meta: str,
     new: bool,
     now: str,

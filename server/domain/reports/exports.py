@@ -25,7 +25,7 @@ from schemas.expressions import ExpressionError, references
 from schemas.form import Form, Node
 from schemas.indicators import indicator_set
 from schemas.messages import text
-from server.domain import clock, register
+from server.domain import answers, clock, register
 from server.domain.forms import get_form, newest_version
 from server.domain.reports.cells import CsvWriter, xlsx_row
 
@@ -185,7 +185,7 @@ def records(
         record = dict(row)
         meta = json.loads(record.pop("meta"))
         record["visit_date"] = str(meta.get("visit_date") or meta.get("started_at") or "")[:10]
-        record["data"] = json.loads(record["data"])
+        record["data"] = answers.load(record["data"])
         yield record
 
 
@@ -308,7 +308,8 @@ def write_xlsx(
     """Every table as a sheet of one workbook, written row by row; returns the record count."""
     book = Workbook(write_only=True)
     parts = tables(form, options.pseudonymised)
-    sheets = [book.create_sheet(title=t.name[:31]) for t in parts]
+    # A repeat keyed by its path (a/visits) names a sheet too: Excel refuses '/' in a title.
+    sheets = [book.create_sheet(title=t.name.replace("/", "-")[:31]) for t in parts]
     for table, sheet in zip(parts, sheets, strict=True):
         sheet.append(xlsx_row(sheet, header(form, table, options)))
     count = 0

@@ -1,5 +1,9 @@
 """What the reports show: coverage and indicators for a commune, a village or the province,
-by month and by volunteer. Plain functions over ``report_totals`` and ``report_facts``."""
+by month and by volunteer. Plain functions over the sums ``facts`` keeps (``report_totals``,
+``report_volunteers``) and the register's ``register_counts``: a page reads a few thousand
+rows at most, whatever the number of records, and never counts a record itself. What is not
+counted yet is counted in the background; each answer says how fresh its figures are
+(``freshness``)."""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ import sqlite_utils
 
 from schemas.indicators import Indicator, all_groups, all_indicators, percent
 from server.domain import register
+from server.domain.reports import background
 from server.domain.reports.cells import CsvWriter
-from server.domain.reports.facts import refresh_dirty
+from server.domain.reports.facts import STATES, VOLUNTEER_KEYS, freshness
 
 Totals = dict[str, int]
 
@@ -41,7 +46,6 @@ def dashboard(
     with_volunteers: bool,
 ) -> dict[str, Any]:
     """Everything the dashboard, the printable report and the JSON API show."""
-    refresh_dirty(db)
     scope = scope_name(approved)
     survivors = register.survivors(db, commune_id)
     where, params = "scope = ? AND commune_id = ?", [scope, commune_id]
@@ -81,24 +85,28 @@ def dashboard(
         "villages": rows,
         "months": trend(by_month, listed_total),
         "states": states(db, commune_id, village_id),
+        "freshness": _freshness(db),
     }
     if with_volunteers:
         result["volunteers"] = volunteers(db, commune_id, village_id, approved)
     return result
 
 
-def _listed_sql(db: sqlite_utils.Database) -> str:
-    # Households taken off the register (moved away, duplicates) are no longer to visit.
-    return " AND h.removed_at IS NULL"
+def _freshness(db: sqlite_utils.Database) -> dict[str, Any]:
+    """How fresh the figures are; a count of what waits starts in the background."""
+    fresh = freshness(db)
+    if fresh["pending"] or fresh["recount"]:
+        background.count_soon(db)
+    return fresh
 
 
 def listed_by_village(db: sqlite_utils.Database, commune_id: str) -> dict[str, int]:
-    """Households on the register, per village (through the villages index: a province
-    database has hundreds of thousands of households)."""
+    """Households on the register (not taken off it), per village: kept counts, a province
+    database has hundreds of thousands of households."""
     return dict(
         db.execute(
-            "SELECT h.village_id, count(*) FROM villages v JOIN households h ON h.village_id = v.id"
-            f" WHERE v.commune_id = ?{_listed_sql(db)} GROUP BY h.village_id",
+            "SELECT c.village_id, c.listed FROM villages v"
+            " JOIN register_counts c ON c.village_id = v.id WHERE v.commune_id = ?",
             [commune_id],
         ).fetchall()
     )
@@ -188,14 +196,14 @@ def trend(by_month: dict[str, Totals], listed: int) -> list[dict[str, Any]]:
 
 def states(db: sqlite_utils.Database, commune_id: str, village_id: str | None) -> dict[str, int]:
     """Records by review state: how much of what is counted has been approved."""
-    where, params = "commune_id = ?", [commune_id]
+    where, params = "scope = ? AND commune_id = ?", [STATES, commune_id]
     if village_id:
         ids = register.village_ids_under(db, village_id)
         where += " AND " + _in("village_id", ids)
         params += ids
     return dict(
         db.execute(
-            f"SELECT state, count(*) FROM report_facts WHERE {where} GROUP BY state", params
+            f"SELECT key, sum(value) FROM report_totals WHERE {where} GROUP BY key", params
         ).fetchall()
     )
 
@@ -204,22 +212,22 @@ def volunteers(
     db: sqlite_utils.Database, commune_id: str, village_id: str | None, approved: bool
 ) -> list[dict[str, Any]]:
     """Progress per volunteer: visits made, households surveyed, people, review states."""
-    where, params = "f.commune_id = ?", [commune_id]
+    where, params = "t.scope = ? AND t.commune_id = ?", [scope_name(approved), commune_id]
     if village_id:
         ids = register.village_ids_under(db, village_id)
-        where += " AND " + _in("f.village_id", ids)
+        where += " AND " + _in("t.village_id", ids)
         params += ids
-    where += " AND f.state = 'approved'" if approved else " AND f.state != 'rejected'"
+    sums = ", ".join(
+        f"sum(CASE t.key WHEN '{key}' THEN t.value ELSE 0 END) AS {key}" for key in VOLUNTEER_KEYS
+    )
     rows = [
-        dict(r)
+        {**dict(r), "user_id": r["user_id"] or None}
         for r in db.execute(
-            "SELECT f.user_id, coalesce(u.display_name, '') AS name,"
-            " coalesce(u.union_name, '') AS union_name, count(*) AS visits,"
-            " sum(f.surveyed) AS surveyed, sum(f.persons * f.surveyed) AS persons,"
-            " sum(f.state = 'approved') AS approved, sum(f.state = 'has_issues') AS has_issues,"
-            " max(f.visit_date) AS last_visit"
-            f" FROM report_facts f LEFT JOIN users u ON u.id = f.user_id WHERE {where}"
-            " GROUP BY f.user_id ORDER BY count(*) DESC, 2",
+            "SELECT t.user_id, coalesce(u.display_name, '') AS name,"
+            f" coalesce(u.union_name, '') AS union_name, {sums},"
+            " max(CASE t.key WHEN 'visits' THEN t.day END) AS last_visit"
+            f" FROM report_volunteers t LEFT JOIN users u ON u.id = t.user_id WHERE {where}"
+            " GROUP BY t.user_id ORDER BY visits DESC, 2",
             params,
         )
     ]
@@ -233,7 +241,6 @@ def province(
     db: sqlite_utils.Database, province_code: str, approved: bool, lang: str
 ) -> dict[str, Any]:
     """Every commune of a province, each with its coverage and indicators, and the sum."""
-    refresh_dirty(db)
     per_commune: dict[str, Totals] = defaultdict(lambda: defaultdict(int))
     total: Totals = defaultdict(int)
     for r in db.execute(
@@ -246,9 +253,9 @@ def province(
         total[r["key"]] += r["value"]
     listed = dict(
         db.execute(
-            "SELECT v.commune_id, count(*) FROM communes c JOIN villages v ON v.commune_id = c.id"
-            f" JOIN households h ON h.village_id = v.id WHERE c.province_code = ?{_listed_sql(db)}"
-            " GROUP BY v.commune_id",
+            "SELECT v.commune_id, sum(r.listed) FROM communes c JOIN villages v"
+            " ON v.commune_id = c.id JOIN register_counts r ON r.village_id = v.id"
+            " WHERE c.province_code = ? GROUP BY v.commune_id",
             [province_code],
         ).fetchall()
     )
@@ -272,6 +279,7 @@ def province(
         "communes": communes,
         "coverage": coverage(total, sum(listed.values())),
         "groups": indicator_groups(total, lang),
+        "freshness": _freshness(db),
     }
 
 
@@ -296,6 +304,7 @@ def api_body(
         ],
         "months": report["months"],
         "states": report["states"],
+        "freshness": report["freshness"],
     }
 
 

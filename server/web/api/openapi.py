@@ -29,6 +29,7 @@ _DESCRIPTIONS = {
     410: "Gone",
     413: "Too large: the body states the limit",
     422: "Invalid fields",
+    503: "Busy: try again after Retry-After seconds; nothing was stored",
 }
 _PATH_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 

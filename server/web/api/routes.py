@@ -137,7 +137,7 @@ def enroll() -> Any:
 @operation(
     summary="Push a batch of records (at most 100 items and 1 MB)",
     body=PushSchema,
-    responses={200: PushResponseSchema, **_ERRORS, 403: None, 409: None},
+    responses={200: PushResponseSchema, **_ERRORS, 403: None, 409: None, 503: None},
     description="One result per item, in order, in one transaction. `upstream` is for"
     " server peers only (a commune server replicating to its province).",
 )
@@ -171,7 +171,7 @@ def push() -> Any:
 @operation(
     summary="The changes this caller may see after a checkpoint, one page",
     query=PullQuerySchema,
-    responses={200: PullResponseSchema, 401: None, 422: None},
+    responses={200: PullResponseSchema, 401: None, 422: None, 503: None},
 )
 @caller_required
 def pull() -> Any:

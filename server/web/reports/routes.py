@@ -279,7 +279,7 @@ def _send_workbook(write: Callable[[IO[bytes]], Any], name: str) -> Response:
     return send_file(out, mimetype=XLSX, as_attachment=True, download_name=name, max_age=0)
 
 
-@bp.get("/export/<table>.csv")
+@bp.get("/export/<path:table>.csv")  # a repeat keyed by its path: a/visits
 @login_required(*PERSONAL)
 def export_csv(table: str) -> Any:
     where = _where()

@@ -1,0 +1,402 @@
+"""Dusk: many phones push at once while a reviewer works. A real ``gocua serve`` on a temporary
+SQLite file, a commune of register households, 1, 10, 50 and 200 enrolled phones each pushing
+realistic records of the default survey (a household of four naming a register household) in
+batches of 20, and one logged-in reviewer loading the record list, a record page and the
+dashboard in a loop (a page every half second at most) from a process of its own.
+
+Two servers run side by side, each on its own database, and every level runs on both in turn
+(baseline first, then the server as configured), so the machine's load is shared alike:
+
+- the baseline, by default, is this code served as one process with eight threads and no bound
+  on sync work (``GOCUA_WORKERS=1 GOCUA_SYNC_SLOTS=0 --threads 8``); it keeps this code's other
+  changes (the writers' queue, answers checked before the write lock, 1,000 connections). With
+  ``--baseline-ref REF`` the baseline is that commit's own code (``git archive``, run with this
+  checkout's virtual environment): ``--baseline-ref 1d22ad9`` is the server before dusk's work,
+  the README's figures;
+- the server as ``gocua serve`` starts by default (``GOCUA_WORKERS`` and ``GOCUA_SYNC_SLOTS``
+  from the environment when set).
+
+Phones honour ``Retry-After`` as the sync client does (``sync.client.RetryPolicy``): a busy
+answer (503) is counted, not an error, and the batch is sent again. Per level it prints records/s,
+each push request's p50/p95/p99/max, the time until a batch was acknowledged (retries and waits
+included), busy answers, errors, the reviewer's pages p50/p95/max, the servers' CPU (cores used)
+and the load average when the level started.
+
+    .venv/bin/python bench/dusk.py [--quick] [--levels 1,10,50,200] [--batches N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import multiprocessing
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+from server.domain.db import connect, write_transaction  # noqa: E402
+from server.domain.devices import create_enrollment_code  # noqa: E402
+from server.domain.register import add_household  # noqa: E402
+from sync.client import RetryPolicy  # noqa: E402
+from tests.records import adult, child, household_data, record  # noqa: E402
+from tests.server_process import ServerProcess  # noqa: E402
+
+BATCH = 20
+HOUSEHOLDS = 600  # on the register, over the volunteer's two villages
+PACE = 0.5  # seconds between the starts of the reviewer's pages
+POLICY = RetryPolicy()
+
+
+def four_members() -> dict[str, Any]:
+    return household_data(
+        members=[
+            adult("Nguyễn Thị Hoa", 1980),
+            adult("Trần Văn Minh", 1978, relation="spouse", sex="male"),
+            child("Trần Văn Nam", 2016),
+            child("Trần Thị Lan", 2019),
+        ],
+        residents=4,
+    )
+
+
+@dataclass
+class Server:
+    """One served Gõ Cửa with its phones, its admin's password and its register."""
+
+    name: str
+    process: ServerProcess
+    password: str = ""
+    tokens: list[str] = field(default_factory=list)
+    households: list[tuple[str, str]] = field(default_factory=list)  # (village, household)
+    record_id: str = ""
+
+    def cpu_seconds(self) -> float:
+        """User and system time of the server and every process it started."""
+        assert self.process.proc is not None
+        return _tree_cpu(self.process.proc.pid)
+
+
+def _tree_cpu(root: int) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += times.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def old_tree(ref: str, into: Path) -> Path:
+    """The code of commit ``ref``, unpacked (nothing of it is installed)."""
+    into.mkdir()
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+class OldServerProcess(ServerProcess):
+    """``ServerProcess`` running another tree's code (the baseline of ``--baseline-ref``)."""
+
+    def __init__(self, tree: Path, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tree = tree
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**super().env, "PYTHONPATH": str(self.tree)}
+
+    def start(self) -> ServerProcess:
+        # The old tree's own package comes first on the path (cwd), not this checkout's.
+        import tests.server_process as module
+
+        saved = module.ROOT
+        module.ROOT = self.tree
+        try:
+            return super().start()
+        finally:
+            module.ROOT = saved
+
+
+def prepare(server: Server, phones: int) -> None:
+    """The demo commune, HOUSEHOLDS households on the register, an admin who may work, then
+    ``phones`` phones enrolled over HTTP."""
+    out = server.process.cli("init", "--demo")
+    server.password = re.search(r"password: (\S+)", out).group(1)
+    database = server.process.data_dir / "gocua.db"
+    with connect(database) as db:
+        villages = [
+            r[0]
+            for r in db.execute(
+                "SELECT village_id FROM user_villages ORDER BY village_id"
+            ).fetchall()
+        ]
+        with write_transaction(db):
+            for i in range(HOUSEHOLDS):
+                village = villages[i % len(villages)]
+                row = add_household(db, village, f"Hộ số {i}", f"Số {i}, ngõ {i % 17}")
+                server.households.append((village, row["id"]))
+            db.execute("UPDATE users SET must_change_password = 0 WHERE username = 'admin'")
+            user = db.execute("SELECT id FROM users WHERE username = 'tnv.demo'").fetchone()[0]
+            codes = [create_enrollment_code(db, user) for _ in range(phones)]
+    server.process.start()
+    session = requests.Session()
+    for code in codes:
+        answer = session.post(f"{server.process.base}/api/v1/enroll", json={"code": code})
+        answer.raise_for_status()
+        server.tokens.append(answer.json()["token"])
+    # One batch first, so the reviewer has a record page to open.
+    push_batches(server, server.tokens[0], [encode(batch_of(server, BATCH))], Tally())
+    with connect(database) as db:
+        server.record_id = db.execute("SELECT id FROM records LIMIT 1").fetchone()[0]
+
+
+def batch_of(server: Server, n: int) -> list[dict[str, Any]]:
+    data = four_members()
+    chosen = random.sample(server.households, n)
+    return [record(village, household_id=household, data=data) for village, household in chosen]
+
+
+def encode(items: list[dict[str, Any]]) -> bytes:
+    return gzip.compress(json.dumps({"items": items}, ensure_ascii=False).encode(), 5)
+
+
+@dataclass
+class Tally:
+    requests: list[float] = field(default_factory=list)  # seconds per push request answered
+    acks: list[float] = field(default_factory=list)  # seconds from first send to applied
+    busy: int = 0
+    errors: list[str] = field(default_factory=list)
+    records: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def push_batches(server: Server, token: str, bodies: list[bytes], tally: Tally) -> None:
+    """A phone: each batch until it is acknowledged, honouring Retry-After as the client does."""
+    session = requests.Session()
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+    }
+    url = f"{server.process.base}/api/v1/sync/push"
+    for body in bodies:
+        first = time.perf_counter()
+        # Busy answers are not failures: the collector sends again for as long as it is told
+        # to wait (its sync retries by itself); only other failures count toward giving up.
+        attempt = 0
+        while attempt < POLICY.attempts:
+            start = time.perf_counter()
+            try:
+                answer = session.post(url, data=body, headers=headers, timeout=300)
+            except requests.RequestException as error:
+                with tally.lock:
+                    tally.errors.append(type(error).__name__)
+                time.sleep(POLICY.delay(attempt))
+                attempt += 1
+                continue
+            took = time.perf_counter() - start
+            if answer.status_code in (429, 503):
+                with tally.lock:
+                    tally.requests.append(took)
+                    tally.busy += 1
+                wait = float(answer.headers.get("Retry-After") or 0)
+                if wait <= 0:
+                    attempt += 1
+                time.sleep(min(max(wait, 1.0), POLICY.cap) if wait > 0 else POLICY.delay(attempt))
+                continue
+            statuses = (
+                {r["status"] for r in answer.json()["results"]}
+                if answer.ok
+                else {answer.status_code}
+            )
+            with tally.lock:
+                tally.requests.append(took)
+                if statuses == {"applied"}:
+                    tally.acks.append(time.perf_counter() - first)
+                    tally.records += BATCH
+                else:
+                    tally.errors.append(str(sorted(map(str, statuses))))
+            break
+        else:
+            with tally.lock:
+                tally.errors.append("gave up")
+
+
+def reviewer(base: str, password: str, record_id: str, stop: Any, out: Any) -> None:
+    """A reviewer's loop, in a process of its own: (page, seconds) until told to stop."""
+    session = requests.Session()
+    page = session.get(f"{base}/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    session.post(
+        f"{base}/login", data={"username": "admin", "password": password, "csrf_token": token}
+    )
+    pages = [("list", "/"), ("record", f"/records/{record_id}"), ("dashboard", "/reports/")]
+    times: list[tuple[str, float, int]] = []
+    # A person opens a page at most every PACE seconds: a reviewer looping as fast as the
+    # server answers would load the faster server more, and measure that instead.
+    due = time.perf_counter()
+    while not stop.is_set():
+        for name, path in pages:
+            stop.wait(max(0.0, due - time.perf_counter()))
+            start = due = time.perf_counter()
+            due += PACE
+            answer = session.get(base + path, timeout=300)
+            times.append((name, time.perf_counter() - start, answer.status_code))
+    out.put(times)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def run_level(server: Server, phones: int, batches: int) -> dict[str, Any]:
+    bodies = [[encode(batch_of(server, BATCH)) for _ in range(batches)] for _ in range(phones)]
+    tally = Tally()
+    stop = multiprocessing.Event()
+    out: Any = multiprocessing.Queue()
+    review = multiprocessing.Process(
+        target=reviewer, args=(server.process.base, server.password, server.record_id, stop, out)
+    )
+    load = os.getloadavg()[0]
+    review.start()
+    cpu0 = server.cpu_seconds()
+    threads = [
+        threading.Thread(target=push_batches, args=(server, server.tokens[i], bodies[i], tally))
+        for i in range(phones)
+    ]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    cpu = server.cpu_seconds() - cpu0
+    stop.set()
+    pages = out.get(timeout=600)
+    review.join()
+    page_times = [t for _, t, _ in pages]
+    return {
+        "rate": tally.records / wall,
+        "records": tally.records,
+        "p50": percentile(tally.requests, 50),
+        "p95": percentile(tally.requests, 95),
+        "p99": percentile(tally.requests, 99),
+        "max": max(tally.requests, default=float("nan")),
+        "ack95": percentile(tally.acks, 95),
+        "busy": tally.busy,
+        "errors": len(tally.errors) + sum(1 for _, _, s in pages if s != 200),
+        "error_kinds": sorted(set(tally.errors))[:3],
+        "pages": len(pages),
+        "page50": percentile(page_times, 50),
+        "page95": percentile(page_times, 95),
+        "pagemax": max(page_times, default=float("nan")),
+        "page95_by": {
+            name: percentile([t for n, t, _ in pages if n == name], 95)
+            for name in ("list", "record", "dashboard")
+        },
+        "cores": cpu / wall,
+        "load": load,
+    }
+
+
+def show(name: str, r: dict[str, Any]) -> None:
+    by = r["page95_by"]
+    print(
+        f"  {name:9} {r['rate']:7,.0f} rec/s | push p50 {r['p50'] * 1000:6.0f} ms"
+        f" p95 {r['p95'] * 1000:6.0f} p99 {r['p99'] * 1000:6.0f} max {r['max'] * 1000:6.0f}"
+        f" | ack p95 {r['ack95']:5.2f} s | busy {r['busy']:4} errors {r['errors']}"
+        f" | pages ({r['pages']}) p50 {r['page50'] * 1000:5.0f} ms p95 {r['page95'] * 1000:5.0f}"
+        f" max {r['pagemax'] * 1000:6.0f} (list {by['list'] * 1000:.0f}, record"
+        f" {by['record'] * 1000:.0f}, dashboard {by['dashboard'] * 1000:.0f})"
+        f" | {r['cores']:.2f} cores"
+    )
+    if r["error_kinds"]:
+        print(f"            errors such as {r['error_kinds']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1,10,50,200", help="phones at once, comma-separated")
+    parser.add_argument("--batches", type=int, default=5, help="batches each phone pushes")
+    parser.add_argument("--quick", action="store_true", help="2 batches a phone (about a minute)")
+    parser.add_argument("--baseline-ref", default="", help="a commit whose server is the baseline")
+    args = parser.parse_args()
+    levels = [int(n) for n in args.levels.split(",")]
+    batches = 2 if args.quick else args.batches
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        baseline_env = {"GOCUA_WORKERS": "1", "GOCUA_SYNC_SLOTS": "0"}
+        if args.baseline_ref:
+            tree = old_tree(args.baseline_ref, root / "old")
+            old = OldServerProcess(tree, root / "baseline", extra_env=baseline_env)
+            baseline = Server(f"{args.baseline_ref[:9]}", old)
+        else:
+            baseline = Server("baseline", ServerProcess(root / "baseline", extra_env=baseline_env))
+        baseline.process.serve_args = ["--threads", "8"]
+        # The server as it starts by default: GOCUA_* from this environment, else its defaults.
+        configured = {
+            name: os.environ[name]
+            for name in ("GOCUA_WORKERS", "GOCUA_SYNC_SLOTS")
+            if name in os.environ
+        }
+        current = Server("dusk", ServerProcess(root / "current", extra_env=configured))
+        servers = [baseline, current]
+        try:
+            for server in servers:
+                prepare(server, max(levels))
+            print(
+                f"{os.cpu_count()} cores; baseline: {baseline.name} (one process, 8 threads,"
+                f" no sync bound); dusk: gocua serve as configured {configured or '(defaults)'};"
+                f" batches of {BATCH}, {batches} a phone (1 phone: {batches * 10})"
+            )
+            for phones in levels:
+                each = batches * 10 if phones == 1 else batches
+                print(f"{phones} phones, {each} batches each (load average at start):")
+                results = {}
+                for server in servers:
+                    results[server.name] = result = run_level(server, phones, each)
+                    show(server.name, result)
+                    print(f"            load {result['load']:.2f}")
+                b, c = results[baseline.name], results[current.name]
+                print(
+                    f"  ratio     {c['rate'] / b['rate']:.2f}× rec/s, push p95"
+                    f" {c['p95'] / b['p95']:.2f}×, pages p95 {c['page95'] / b['page95']:.2f}×"
+                )
+                sys.stdout.flush()
+        finally:
+            for server in servers:
+                server.process.stop()
+
+
+if __name__ == "__main__":
+    main()

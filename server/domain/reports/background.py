@@ -1,0 +1,74 @@
+"""Counting what the reports have not counted yet, away from the page that noticed it.
+
+A report reads the kept sums as they are (``service``) and, when records wait to be counted or
+the indicator files changed, asks for a count here: one thread per database file in this
+process works the queue off (``facts.refresh_dirty``) on a connection of its own, in small
+write transactions, so that phones pushing meanwhile wait for the write lock a few
+milliseconds at a time and no page ever waits for the count. Another process doing the same
+is harmless: each batch is taken and counted inside one write transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import sqlite_utils
+
+from server.domain.db import connect
+from server.domain.reports.facts import refresh_dirty
+
+# A hundred records (about 0.1 s of counting) per write transaction: short enough that a push
+# waiting for the lock does not notice, long enough that each commit's cost is spread.
+BATCH = 100
+
+_log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_running: dict[str, threading.Thread] = {}
+
+
+def database_file(db: sqlite_utils.Database) -> str:
+    return str(db.execute("PRAGMA database_list").fetchone()["file"])
+
+
+def count_soon(db: sqlite_utils.Database) -> None:
+    """Start counting the queue of ``db``'s file in the background, unless this process does
+    already."""
+    path = database_file(db)
+    if not path:
+        return  # an in-memory database: no other connection could see its queue
+    with _lock:
+        if path in _running:
+            return
+        worker = threading.Thread(target=_work, args=(path,), name="gocua-report-counts")
+        worker.daemon = True  # a count cut off by a shutdown resumes from the queue
+        _running[path] = worker
+    worker.start()
+
+
+def wait(db: sqlite_utils.Database, timeout: float | None = None) -> bool:
+    """Wait for this process's count of ``db``'s file, if one runs; False when it still runs
+    after ``timeout`` seconds (``gocua`` commands and tests; never a page)."""
+    with _lock:
+        worker = _running.get(database_file(db))
+    if worker is None:
+        return True
+    worker.join(timeout)
+    return not worker.is_alive()
+
+
+def _work(path: str) -> None:
+    try:
+        if not Path(path).exists():
+            return  # gone (a test's folder): connect() would make it again
+        db = connect(path)
+        try:
+            refresh_dirty(db, batch=BATCH)
+        finally:
+            db.close()
+    except Exception:  # the next report asks again; a page must never see this
+        _log.exception("counting the reports' records failed")
+    finally:
+        with _lock:
+            _running.pop(path, None)

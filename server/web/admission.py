@@ -1,0 +1,111 @@
+"""Admission of sync work: when phones push and pull more than a server process can do at once,
+the request beyond the bound is told so at once (``503`` with ``Retry-After`` and words a
+volunteer can act on) instead of waiting a minute in a queue. Nothing of it was read or stored,
+so the phone keeps its records and sends the same batch again; a repeated batch is answered
+``duplicate``, never stored twice.
+
+Staff pages never pass through the gate, and sync may hold at most ``9 × slots`` of the
+process's threads (``slots`` at work, eight times as many waiting a little for one): the rest
+are the reviewers', so a page is never queued behind bulk sync.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from flask import Flask, Response, g, request
+
+from server.web.errors import error_response
+
+# The sync routes that do a batch's work; enrolling, the status, blobs and health stay open.
+BULK_ENDPOINTS = frozenset({"api.push", "api.pull"})
+# How long a request may wait for a slot before it is turned away: a batch takes well under a
+# second at work, so a wait this long means the server is saturated.
+WAIT_SECONDS = 5.0
+# Requests that may wait for a slot, per slot: enough that a slot freed finds the next batch
+# already read, so the server never idles while phones sleep on a Retry-After.
+QUEUE_PER_SLOT = 8
+# Retry-After: about when the requests waiting now will be done, spread over ±50% so that the
+# phones turned away do not all come back in the same instant; within these bounds.
+RETRY_AFTER_SECONDS = (1, 30)
+# Threads a process keeps for everything that is not bulk sync (staff pages, enrollment, health).
+STAFF_THREADS = 4
+
+
+def threads_for(slots: int) -> int:
+    """waitress threads for a process with this many sync slots (0: no bound, as before)."""
+    return (1 + QUEUE_PER_SLOT) * slots + STAFF_THREADS if slots > 0 else 8
+
+
+class Gate:
+    """At most ``slots`` holders at once; up to ``queue`` more wait for one, but only those that
+    would get one within ``wait`` seconds: how long a slot is held is measured as it goes, so
+    a request that could not be served in time is told so at once, not after waiting."""
+
+    def __init__(self, slots: int, queue: int, wait: float) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self._held = 0.0  # seconds a slot is held, a moving average (0: not known yet)
+        self.slots, self.queue, self.wait = slots, queue, wait
+
+    def expected_wait(self, ahead: int) -> float:
+        """Seconds until a request with ``ahead`` others waiting before it gets a slot."""
+        return (ahead + 1) * self._held / self.slots
+
+    def enter(self) -> float | None:
+        """The time the slot was taken (give it to ``leave``), or None: turned away."""
+        if self._slots.acquire(blocking=False):
+            return time.monotonic()
+        with self._lock:
+            if self._waiting >= self.queue or self.expected_wait(self._waiting) > self.wait:
+                return None
+            self._waiting += 1
+        try:
+            return time.monotonic() if self._slots.acquire(timeout=self.wait) else None
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def leave(self, entered: float) -> None:
+        held = time.monotonic() - entered
+        with self._lock:
+            self._held = held if not self._held else 0.8 * self._held + 0.2 * held
+        self._slots.release()
+
+    def retry_after(self) -> int:
+        """Seconds to come back: about when the requests now waiting are done, spread so that
+        phones turned away together come back apart."""
+        with self._lock:
+            drain = self.expected_wait(self._waiting)
+        low, high = RETRY_AFTER_SECONDS
+        return max(low, min(high, round(drain * random.uniform(0.5, 1.5))))
+
+
+def install(app: Flask, slots: int) -> None:
+    """Bound the app's sync work to ``slots`` requests at once (0 or less: no bound)."""
+    if slots <= 0:
+        return
+    gate = Gate(slots, queue=QUEUE_PER_SLOT * slots, wait=WAIT_SECONDS)
+    app.extensions["gocua_admission"] = gate
+
+    @app.before_request
+    def _admit() -> Response | None:
+        if request.endpoint not in BULK_ENDPOINTS:
+            return None
+        entered = gate.enter()
+        if entered is None:
+            seconds = gate.retry_after()
+            response = error_response(503, "server_busy", seconds=seconds)
+            response.headers["Retry-After"] = str(seconds)
+            return response
+        g.sync_slot = entered
+        return None
+
+    @app.teardown_request
+    def _release(_error: BaseException | None) -> None:
+        entered = g.pop("sync_slot", None)
+        if entered is not None:
+            gate.leave(entered)

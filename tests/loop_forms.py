@@ -1,0 +1,99 @@
+"""Two workbooks built with openpyxl for XLSForm's loops and its names used in several groups:
+what the import, the phone, the server, the record page and the exports are tested with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+
+VI, EN = "label::Tiếng Việt (vi)", "label::English (en)"
+CROPS = [("rice", "Lúa", "Rice"), ("maize", "Ngô", "Maize"), ("cassava", "Sắn", "Cassava")]
+
+
+def write_workbook(path: Path, sheets: dict[str, list[dict[str, Any]]]) -> Path:
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        headers = list(dict.fromkeys(key for row in rows for key in row))
+        sheet.append(headers)
+        for row in rows:
+            sheet.append([row.get(header) for header in headers])
+    book.save(path)
+    return path
+
+
+def loop_workbook(path: Path) -> Path:
+    """A loop over three crops (and a 'none' choice pyxform leaves out), no version: as people
+    write them for ODK."""
+    survey = [
+        {"type": "text", "name": "farmer", VI: "Tên nông dân", EN: "Farmer's name"},
+        {"type": "begin loop over crops", "name": "harvest", VI: "Thu hoạch", EN: "Harvest"},
+        {
+            "type": "integer",
+            "name": "kg",
+            VI: "Số kg %(label)s đã thu",
+            EN: "Kilograms of %(label)s harvested",
+            "required": "yes",
+            "constraint": ". >= 0",
+        },
+        {
+            "type": "select_one yn",
+            "name": "sold",
+            VI: "Có bán %(label)s không?",
+            EN: "Sold any %(label)s?",
+            "relevant": ". != '' or true()",
+        },
+        {"type": "end loop"},
+    ]
+    choices = [{"list_name": "crops", "name": n, VI: vi, EN: en} for n, vi, en in CROPS]
+    choices.append({"list_name": "crops", "name": "none", VI: "Không", EN: "None"})
+    choices += [
+        {"list_name": "yn", "name": "yes", VI: "Có", EN: "Yes"},
+        {"list_name": "yn", "name": "no", VI: "Không", EN: "No"},
+    ]
+    return write_workbook(
+        path,
+        {
+            "survey": survey,
+            "choices": choices,
+            "settings": [{"form_id": "harvest_loop", "form_title": "Thu hoạch"}],
+        },
+    )
+
+
+def twice_workbook(path: Path) -> Path:
+    """The name `age` (and `note`) in two groups; `job` once."""
+    survey = [
+        {"type": "begin group", "name": "mother", VI: "Mẹ", EN: "Mother"},
+        {
+            "type": "integer",
+            "name": "age",
+            VI: "Tuổi của mẹ",
+            EN: "Mother's age",
+            "required": "yes",
+        },
+        {"type": "text", "name": "note", VI: "Ghi chú về mẹ", EN: "About the mother"},
+        {"type": "text", "name": "job", VI: "Nghề nghiệp", EN: "Job"},
+        {"type": "end group"},
+        {"type": "begin group", "name": "father", VI: "Bố", EN: "Father"},
+        {
+            "type": "integer",
+            "name": "age",
+            VI: "Tuổi của bố",
+            EN: "Father's age",
+            "constraint": ". < 120",
+        },
+        {"type": "text", "name": "note", VI: "Ghi chú về bố", EN: "About the father"},
+        {"type": "end group"},
+    ]
+    return write_workbook(
+        path,
+        {
+            "survey": survey,
+            "choices": [{"list_name": "unused", "name": "x", VI: "x", EN: "x"}],
+            "settings": [{"form_id": "two_parents", "version": "1"}],
+        },
+    )
