@@ -10,7 +10,9 @@ Decisions where ODK's evaluators leave room or differ (JavaScript does the same)
   (space, tab, CR, LF).
 * Math follows ECMAScript's Math (``pow(-8, 1 div 3)`` is NaN, ``log(0)`` is -Infinity, a
   domain error is NaN). Transcendental functions come from each language's own library and may
-  differ in the last bit between the engines; ``exp10(x)`` is ``pow(10, x)``.
+  differ in the last bit between the engines; ``exp10(x)`` is ``pow(10, x)``. An integer power
+  of an integer is worked out exactly and rounded once (``pow(10, 34)`` is 1e34 on both, where
+  V8's Math.pow is one bit off), as far as a double reaches.
 * ``area``/``distance`` read geopoints ``"lat lon [alt [acc]]"``, separated by ``;`` in one answer
   or one per node of a node-set; an invalid point makes the result NaN. Area is the spherical
   polygon formula and distance the spherical law of cosines, on a sphere of 6,378,100 m, rounded
@@ -124,7 +126,42 @@ def _odd_integer(x: float) -> bool:
     return math.isfinite(x) and x.is_integer() and math.fmod(x, 2) != 0
 
 
+# An integer power of an integer worked out exactly, then rounded once, when it fits in a
+# double's range: the C library's pow and V8's differ in the last bit for some (10 ** 34), and a
+# form's pow(10, n) must be the same number on the phone and on the server (pwa/js/expr.js:
+# exactPow holds the same rule).
+_EXACT_POW_BITS = 1100
+
+
+def _exact_pow(a: float, b: float) -> float | None:
+    if not (a.is_integer() and b.is_integer() and b != 0 and a != 0):
+        return None
+    if a == 10 and -400 < b < 400:
+        return exp10(b)
+    base, exponent = abs(int(a)), abs(int(b))
+    if exponent * base.bit_length() > _EXACT_POW_BITS:
+        return None
+    power = base**exponent
+    if b < 0:
+        if power > 2**53:  # 1 / power is rounded once only while power is exact as a double
+            return None
+        value = 1.0 / float(power)
+    else:
+        value = float(power)
+    return -value if a < 0 and exponent % 2 else value
+
+
+def exp10(x: float) -> float:
+    """10 to the x; an integer x read as the decimal 1eX, rounded once as both languages parse it."""
+    if x == x and x.is_integer() and -400 < x < 400:
+        return float(f"1e{int(x)}")
+    return js_pow(10.0, x)
+
+
 def js_pow(a: float, b: float) -> float:
+    exact = _exact_pow(a, b) if math.isfinite(a) and math.isfinite(b) else None
+    if exact is not None:
+        return exact
     if b != b:
         return NAN
     if b == 0:
@@ -169,7 +206,7 @@ def _domain(f: Callable[[float], float]) -> Callable[[float], float]:
 MATH: dict[str, Callable[[float], float]] = {
     "sqrt": _domain(math.sqrt),
     "exp": _domain(math.exp),
-    "exp10": lambda x: js_pow(10.0, x),
+    "exp10": exp10,
     "log": _log(math.log),
     "log10": _log(math.log10),
     "sin": _domain(math.sin),

@@ -511,6 +511,34 @@ function formatDate(value, fmt) {
   return out;
 }
 
+// An integer power of an integer worked out exactly, then rounded once, when it fits in a
+// double's range: V8's Math.pow and the C library's differ in the last bit for some (10 ** 34),
+// and a form's pow(10, n) must be the same number on the phone and on the server
+// (schemas/expr_library.py: _exact_pow holds the same rule).
+const EXACT_POW_BITS = 1100;
+function exactPow(a, b) {
+  if (Number.isInteger(a) && Number.isInteger(b) && b !== 0 && a !== 0) {
+    if (a === 10 && b > -400 && b < 400) return exp10(b);
+    const base = BigInt(Math.abs(a));
+    const exponent = Math.abs(b);
+    if (exponent * base.toString(2).length <= EXACT_POW_BITS) {
+      const power = base ** BigInt(exponent);
+      // 1 / power is rounded once only while power is exact as a double
+      if (b > 0 || power <= 2n ** 53n) {
+        const value = b > 0 ? Number(power) : 1 / Number(power);
+        return a < 0 && exponent % 2 ? -value : value;
+      }
+    }
+  }
+  return Math.pow(a, b);
+}
+
+/** 10 to the x; an integer x read as the decimal 1eX, rounded once as both languages parse it. */
+function exp10(x) {
+  if (Number.isInteger(x) && x > -400 && x < 400) return Number(`1e${x}`);
+  return Math.pow(10, x);
+}
+
 // Half away from zero on the shortest decimal digits of x (JavaRosa's BigDecimal HALF_UP).
 function roundHalfAway(x, places) {
   if (Number.isNaN(places)) return NaN;
@@ -944,7 +972,7 @@ const UNARY = {
   'base64-decode': base64Decode,
   'sqrt': (a) => Math.sqrt(toNumber(a)),
   'exp': (a) => Math.exp(toNumber(a)),
-  'exp10': (a) => Math.pow(10, toNumber(a)),
+  'exp10': (a) => exp10(toNumber(a)),
   'log': (a) => Math.log(toNumber(a)),
   'log10': (a) => Math.log10(toNumber(a)),
   'sin': (a) => Math.sin(toNumber(a)),
@@ -964,7 +992,7 @@ const BINARY = {
   'ends-with': (a, b) => toString(a).endsWith(toString(b)),
   'substring-before': (a, b) => substringBefore(toString(a), toString(b)),
   'substring-after': (a, b) => substringAfter(toString(a), toString(b)),
-  'pow': (a, b) => Math.pow(toNumber(a), toNumber(b)),
+  'pow': (a, b) => exactPow(toNumber(a), toNumber(b)),
   'atan2': (a, b) => Math.atan2(toNumber(a), toNumber(b)),
   'geofence': geofence,
   'selected-at': selectedAt,
