@@ -152,7 +152,7 @@ def _exact_pow(a: float, b: float) -> float | None:
 
 
 def exp10(x: float) -> float:
-    """10 to the x; an integer x read as the decimal 1eX, rounded once as both languages parse it."""
+    """10 to the x; an integer x read as the decimal 1eX, rounded once as both languages do."""
     if x == x and x.is_integer() and -400 < x < 400:
         return float(f"1e{int(x)}")
     return js_pow(10.0, x)
