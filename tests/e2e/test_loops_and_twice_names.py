@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from server.domain import answers as stored_answers
 from server.domain.db import connect
 from tests.e2e.collector import Collector
 from tests.e2e.conftest import expect, phone_context
@@ -75,7 +75,7 @@ def test_a_loop_over_three_crops_from_workbook_to_export(browser, server, tmp_pa
         record_id, raw = db.execute(
             "SELECT id, data FROM records WHERE form_id = 'harvest_loop'"
         ).fetchone()
-    data = json.loads(raw)
+    data = stored_answers.load(raw)
     assert {k: v for k, v in data.items() if k.startswith("harvest/")} == {
         "harvest/rice/kg": 120,
         "harvest/maize/kg": 40,
@@ -128,7 +128,7 @@ def test_one_name_in_two_groups_from_workbook_to_export(browser, server, tmp_pat
         record_id, raw = db.execute(
             "SELECT id, data FROM records WHERE form_id = 'two_parents'"
         ).fetchone()
-    data = json.loads(raw)
+    data = stored_answers.load(raw)
     assert {k: data[k] for k in ("mother/age", "father/age", "mother/note", "father/note")} == {
         "mother/age": 34,
         "father/age": 36,
