@@ -58,10 +58,9 @@ def pushed(office: ServerProcess) -> list[dict[str, Any]]:
 def token_of_new_staff(office: ServerProcess, role: str) -> str:
     """A staff member made with the CLI logs in and makes a token on the staff site."""
     username = f"odata.{role}"
-    out = office.cli(
-        "user", "add", username, "--name", "Cán bộ", "--role", role, "--commune", "99999"
+    password = office.add_staff(
+        "add", username, "--name", "Cán bộ", "--role", role, "--commune", "99999"
     )
-    password = re.search(r"password: (\S+)", out).group(1)
     site = requests.Session()
     page = site.get(f"{office.base}/login", timeout=30).text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
