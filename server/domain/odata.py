@@ -431,7 +431,7 @@ def _typed(edm: str, value: Any) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
-def _entity(entity_set: EntitySet, header: list[str], cells: list[Any]) -> dict[str, Any]:
+def entity(entity_set: EntitySet, header: list[str], cells: list[Any]) -> dict[str, Any]:
     """One export row as an OData entity."""
     named = dict(zip(header, cells, strict=True))
     key = named.get("record_id", named.get("record_key"))
@@ -494,7 +494,7 @@ def page_rows(
             # The rows $skip passed are behind the cursor: the next page skips none.
             return value, _cursor(second, given)
         if passed >= query.skip:
-            value.append(_entity(entity_set, header, row))
+            value.append(entity(entity_set, header, row))
         given = given + 1 if received_at == second else 1
         second = received_at
     return value, None
