@@ -221,12 +221,16 @@ def read_cursor(token: str) -> tuple[int, float | str, int]:
 # ---- one page ----------------------------------------------------------------------------------
 
 
-def _value_sql(form: Form, column: str) -> tuple[str, list[Any], str, str | None]:
+def _value_sql(
+    form: Form, entity_set: odata.EntitySet, column: str
+) -> tuple[str, list[Any], str, str | None]:
     """The SQL that gives the column's value, its parameters, its kind and its choices."""
     if column in _META:
         sql, kind, choices = _META[column]
         return sql, [], kind, choices
-    node: Node | None = form.nodes.get(column)
+    # The column is named as the feed names it; the answer is stored under the question's key.
+    node: Node | None = next((q for n, _, q in entity_set.columns if n == column), None)
+    key = node.name if node is not None else column
     kind = node.type if node is not None else "text"
     choices = None
     if node is not None and kind == "select_one":
@@ -234,7 +238,7 @@ def _value_sql(form: Form, column: str) -> tuple[str, list[Any], str, str | None
         choices = json.dumps(codes, ensure_ascii=False)
     # The key is one of the form's names (XLSForm's letters, digits, _ - . and a group path's
     # /), quoted so that a dot or a slash is part of it.
-    return "json_extract(answers(r.data), ?)", [f'$."{column}"'], kind, choices
+    return "json_extract(answers(r.data), ?)", [f'$."{key}"'], kind, choices
 
 
 def page_rows(
@@ -253,7 +257,7 @@ def page_rows(
     scope, params = exports.scope(db, form, options)
     if where:
         scope, params = f"{scope} AND ({where[0]})", [*params, *where[1]]
-    value, value_params, kind, choices = _value_sql(form, sort.column)
+    value, value_params, kind, choices = _value_sql(form, entity_set, sort.column)
     direction = "DESC" if sort.descending else "ASC"
     later = "<" if sort.descending else ">"
     condition, after_params = "1", []

@@ -10,9 +10,12 @@ import random
 import re
 from typing import Any
 
+from schemas.xlsform import read_xlsform
 from server.domain.db import write_transaction
+from server.domain.forms import install_form
 from tests.api.test_reports_dashboard import login_as, push
 from tests.api.test_reports_table import cells, headings
+from tests.loop_forms import twice_workbook
 from tests.records import adult, child, household_data, record
 
 START = "2026-11-20T08:00:00+07:00"
@@ -202,3 +205,31 @@ def test_the_sorted_csv_is_audited_with_its_order(client, db, phone):
             "SELECT detail FROM audit_log WHERE action = 'export_records' ORDER BY id DESC"
         ).fetchone()[0]
     assert '"sort": "residents"' in detail and '"descending": true' in detail
+
+
+def test_a_name_in_two_groups_sorts_by_its_own_answers(client, db, phone, tmp_path):
+    """The table names columns as the feed does (``mother/age`` is ``mother_age``), and sorts
+    by the answers stored under the question's own key."""
+    with write_transaction(db):
+        install_form(db, read_xlsform(twice_workbook(tmp_path / "parents.xlsx")))
+    village = phone["villages"][0]["id"]
+    ages = [(41, 70), (23, 50), (35, 30)]
+    push(
+        client,
+        phone,
+        *(
+            record(
+                village,
+                data={"mother/age": m, "father/age": f},
+                form_id="two_parents",
+                form_version="1",
+            )
+            for m, f in ages
+        ),
+    )
+    login_as(client, db, "admin")
+    base = "/reports/table?form=two_parents&col=mother_age&col=father_age"
+    by_mother = [row[-2:] for row in every_page(client, f"{base}&sort=mother_age")]
+    assert by_mother == [["23", "50"], ["35", "30"], ["41", "70"]]
+    by_father = [row[-2:] for row in every_page(client, f"{base}&sort=father_age&order=desc")]
+    assert by_father == [["41", "70"], ["23", "50"], ["35", "30"]]
