@@ -14,6 +14,7 @@ to know it when Collect sends it again.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -174,7 +175,7 @@ def submit(
         for sha256 in received.values():
             claim_blob(db, caller["commune_id"], sha256)
         row = db.execute(
-            "SELECT commune_id, xml_sha256, files, state FROM openrosa_submissions"
+            "SELECT commune_id, xml_sha256, xml, files, state FROM openrosa_submissions"
             " WHERE instance_id = ?",
             [instance.instance_id],
         ).fetchone()
@@ -189,6 +190,11 @@ def submit(
         files_known = json.loads(row["files"]) if row is not None else {}
         if row is not None and row["xml_sha256"] != xml_sha256:
             files_known = {}  # another XML under this instanceID: its own files count
+        elif row is not None and row["xml"]:
+            # The same XML again (the rest of its files, a "send again"): what is kept counts,
+            # as a person's erasure may have scrubbed it (openrosa/rights.py) since it came.
+            with contextlib.suppress(InstanceRefused):
+                instance, text = read_instance(row["xml"].encode("utf-8")), row["xml"]
         files_known.update(received)
         now = now_iso()
         if row is None:
