@@ -11,10 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from schemas.expressions import Context, ExpressionError, evaluate, evaluate_bool, to_number
+from schemas.expressions import (
+    Context,
+    ExpressionError,
+    Value,
+    bind,
+    evaluate,
+    evaluate_bool,
+    to_boolean,
+    to_number,
+)
 from schemas.form import (
     CHOICE_PREFIX,
     EMPTY_METADATA_TYPES,
@@ -51,6 +60,8 @@ class RecordChecker:
         self.choices = form.choice_labels()
         self.files = form.pulldata_files()
         self._choice_names: dict[str, frozenset[Any]] = {}
+        # Each expression bound to this form's fields once (a version never changes).
+        self._programs: dict[str, Callable[[Context], Value]] = {}
         # Names that may appear at each data level: top level (key "") and inside each repeat.
         self.allowed: dict[str, set[str]] = {"": set()}
         for name, node in form.nodes.items():
@@ -66,6 +77,8 @@ class RecordChecker:
         self._today = today
         self._data = data
         self._memo: dict[tuple[str, tuple[tuple[str, int], ...], str | None], bool | None] = {}
+        # One context per repeat position, its current field set before each evaluation.
+        self._contexts: dict[tuple[tuple[str, int], ...], Context] = {}
         self._level(self.form.root, data, "", (), "", True, errors)
         return errors
 
@@ -180,15 +193,28 @@ class RecordChecker:
         return self._bool(raw, position, node.name, default=True)
 
     def _context(self, position: tuple[tuple[str, int], ...], current: str | None) -> Context:
-        return Context(
-            data=self._data,
-            fields=self.fields,
-            position=[list(p) for p in position],
-            current=current,
-            today=self._today,
-            choices=self.choices,
-            files=self.files,
-        )
+        ctx = self._contexts.get(position)
+        if ctx is None:
+            ctx = self._contexts[position] = Context(
+                data=self._data,
+                fields=self.fields,
+                position=[list(p) for p in position],
+                today=self._today,
+                choices=self.choices,
+                files=self.files,
+            )
+        ctx.current = current
+        return ctx
+
+    def _holds(self, expr: str, ctx: Context) -> bool | None:
+        """``holds(expr, ctx)`` through the expression's program bound to this form."""
+        program = self._programs.get(expr)
+        if program is None:
+            program = self._programs[expr] = bind(expr, self.fields)
+        try:
+            return to_boolean(program(ctx))
+        except ExpressionError:
+            return None
 
     def _bool(
         self, expr: str, position: tuple[tuple[str, int], ...], current: str | None, default: bool
@@ -200,7 +226,7 @@ class RecordChecker:
         if key in self._memo:
             value = self._memo[key]
         else:
-            value = self._memo[key] = holds(expr, self._context(position, current))
+            value = self._memo[key] = self._holds(expr, self._context(position, current))
         # The form was checked when it was imported; a broken expression cannot be the
         # volunteer's fault, so it must not block their record.
         return default if value is None else value
