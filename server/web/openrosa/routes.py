@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from schemas.messages import message
 from server.domain.devices import device_for_token
 from server.domain.openrosa import service
+from server.web.admission import busy_answer
 from server.web.db import get_db
 from server.web.openrosa import bp
 from server.web.staff import public_base_url
@@ -88,6 +89,13 @@ def _refused(error: HTTPException) -> Response:
         return _message(status, error.key, error.params)
     key = {413: "too_large", 404: "not_found", 405: "not_found"}.get(status, "bad_request")
     return _message(status, key, {"max": service.ACCEPT_CONTENT_LENGTH})
+
+
+@busy_answer(bp.name)
+def _busy(seconds: int) -> Response:
+    # Collect does not read Retry-After: it shows the message and keeps the form, marked as
+    # failed, for the volunteer (or its automatic sending) to send again.
+    return _message(503, "server_busy", {"seconds": seconds})
 
 
 @bp.after_request
