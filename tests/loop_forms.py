@@ -97,3 +97,26 @@ def twice_workbook(path: Path) -> Path:
             "settings": [{"form_id": "two_parents", "version": "1"}],
         },
     )
+
+
+def other_twice_workbook(path: Path) -> Path:
+    """`select_one owner or_other` named `owner` in a group and in a repeat: each gets its own
+    `owner_other` beside it, as pyxform writes them."""
+    select = {"type": "select_one owner or_other", "name": "owner", "required": "yes"}
+    survey = [
+        {"type": "begin group", "name": "home", VI: "Nhà", EN: "Home"},
+        {**select, VI: "Chủ nhà", EN: "Owner of the house"},
+        {"type": "end group"},
+        {"type": "begin repeat", "name": "plots", VI: "Thửa đất", EN: "Plots"},
+        {**select, VI: "Chủ đất", EN: "Owner of the plot"},
+        {"type": "end repeat"},
+    ]
+    owners = [("self", "Hộ này", "This household"), ("state", "Nhà nước", "The state")]
+    return write_workbook(
+        path,
+        {
+            "survey": survey,
+            "choices": [{"list_name": "owner", "name": n, VI: vi, EN: en} for n, vi, en in owners],
+            "settings": [{"form_id": "owners", "version": "1"}],
+        },
+    )

@@ -192,11 +192,14 @@ export class Form {
   }
 
   #otherQuestion(select, parent) {
-    const row = { type: 'text', name: `${select.name}_other`, relevant: `selected(\${${select.name}}, 'other')` };
+    // Beside a select keyed by path (a/color) its companion is too (a/color_other), where
+    // pyxform puts it in the XForm: the same rule as schemas/form.py.
+    const written = `${String(select.row.name || select.name).trim()}_other`;
+    const row = { type: 'text', name: written, relevant: `selected(\${${select.name}}, 'other')` };
     const labels = Object.keys(select.row).filter((c) => c.startsWith('label::'));
     for (const column of labels) row[column] = OTHER_LABELS[languageCode(column.split('::')[1])] || OTHER_LABELS.en;
     if (!labels.length) row.label = OTHER_LABELS.en;
-    return { kind: 'field', name: row.name, type: 'text', row, repeats: select.repeats, parent };
+    return { kind: 'field', name: `${select.name}_other`, type: 'text', row, repeats: select.repeats, parent };
   }
 
   /** The choices a select offers, with XLSForm's 'other' last for or_other. */
