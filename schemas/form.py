@@ -36,6 +36,7 @@ QUESTION_TYPES = {
     "datetime",
     "geopoint",
     "image",
+    "osm",
     "barcode",
     "note",
     "calculate",
@@ -325,6 +326,15 @@ class Form:
             for node in self.nodes.values()
             if node.list_name
         }
+
+    def osm_tags(self, node: Node) -> list[dict[str, Any]]:
+        """The tags an ``osm LIST`` question asks for: the rows of LIST on XLSForm's osm sheet,
+        kept under the definition's ``osm`` (pwa/js/form.js: osmTags, the same)."""
+        parts = node.get("type").split()
+        rows = self.definition.get("osm")
+        if len(parts) < 2 or not isinstance(rows, list):
+            return []
+        return [r for r in rows if isinstance(r, dict) and r.get("list_name") == parts[1]]
 
     def pulldata_files(self) -> dict[str, Any]:
         """What ``pulldata()`` reads: the definition's ``pulldata``, file name → its columns and

@@ -238,6 +238,21 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
                 f"không hỗ trợ kiểu câu hỏi '{raw_type}'" + (f": {vi_hint}" if vi_hint else ""),
                 f"type '{raw_type}'",
             )
+        if base == "osm":
+            # Said at import, so that whoever publishes the form knows what volunteers will do.
+            yield Problem(
+                "survey",
+                number,
+                "type",
+                "OpenMapKit does not run in a browser: the volunteer chooses the .osm file a"
+                " mapping app saved, and its text (at most 100,000 characters) is the answer;"
+                " the tags of the osm sheet are listed beside the question",
+                "OpenMapKit không chạy trong trình duyệt: tình nguyện viên chọn tệp .osm mà"
+                " ứng dụng bản đồ đã lưu, nội dung tệp (tối đa 100.000 ký tự) là câu trả lời;"
+                " các thẻ của trang osm được liệt kê cạnh câu hỏi",
+                f"type '{raw_type}'",
+                warning=True,
+            )
         if base in EMPTY_METADATA_TYPES:
             yield from _empty_metadata_problems(number, base, _text(row.get("required")))
         default = _text(row.get("default"))

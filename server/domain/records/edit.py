@@ -19,9 +19,9 @@ from server.domain.records.query import answer_text
 from server.domain.records.store import new_revision, tell_resolution
 from sync.protocol import visit_day
 
-# Filled in by the phone or the form itself (metadata: start, deviceid …): shown, never typed
-# by staff.
-_NOT_TYPED = {"note", "image", "acknowledge", "hidden"} | AUTOMATIC_TYPES
+# Filled in by the phone or the form itself (metadata: start, deviceid …), or taken from a
+# file (a photo, an .osm file): shown, never typed by staff.
+_NOT_TYPED = {"note", "image", "osm", "acknowledge", "hidden"} | AUTOMATIC_TYPES
 
 
 def _editable(node: Node) -> bool:
