@@ -168,6 +168,16 @@ def read_xlsform(
             ) from None
         if given is not None:
             given.extend(found)
+        # An xml-external row only names a file the lookups now read from the definition.
+        kept = [
+            (row, number)
+            for row, number in zip(survey, survey_rows, strict=True)
+            if not (
+                str(row.get("type", "")).strip() == "xml-external"
+                and f"{str(row.get('name', '')).strip()}.xml" in attachments
+            )
+        ]
+        survey, survey_rows = [r for r, _ in kept], [n for _, n in kept]
     definition = {"settings": settings, "survey": survey, "choices": choices}
     if tables:
         definition["pulldata"] = tables
