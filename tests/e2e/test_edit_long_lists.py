@@ -13,7 +13,7 @@ import requests
 
 from server.domain import answers as stored_answers
 from server.domain.db import connect
-from tests.e2e.conftest import expect
+from tests.e2e.conftest import expect, screenshot
 from tests.loop_forms import EN, VI, write_workbook
 from tests.records import record
 
@@ -104,6 +104,7 @@ def test_a_long_list_is_searched_on_the_edit_page_and_the_answer_kept(
     # An or_other answer of a short list is kept too: 'other' is offered.
     expect(desk.locator('select[name="q:roof"]')).to_have_value("other")
 
+    screenshot(desk, "edit-long-list")
     search.fill("hh00042")
     neighbours = desk.locator('[data-path="neighbours"]')
     expect(neighbours.locator('input[type=checkbox][value="hh00001"]')).to_be_checked()

@@ -11,7 +11,7 @@ import pytest
 from server.domain import answers as stored_answers
 from server.domain.db import connect
 from tests.e2e.collector import Collector
-from tests.e2e.conftest import expect, phone_context
+from tests.e2e.conftest import expect, phone_context, screenshot
 from tests.loop_forms import OSM_FILE, osm_workbook
 
 pytestmark = pytest.mark.e2e
@@ -41,6 +41,7 @@ def test_an_osm_file_and_two_other_answers_from_the_phone_to_the_server(
         files=[{"name": "house.osm", "mimeType": "application/xml", "buffer": OSM_FILE.encode()}]
     )
     expect(house.locator("output")).to_contain_text(f"Đã lưu tệp OSM ({len(OSM_FILE)} ký tự)")
+    screenshot(page, "osm-question")
 
     # Each group's 'other' question is its own, shown beside its select only.
     app.choose("home/owner", "other")
