@@ -25,7 +25,7 @@ _NOT_TYPED = {"note", "image", "osm", "acknowledge", "hidden"} | AUTOMATIC_TYPES
 
 
 # A choice list longer than this is searched, not drawn whole: the phone's threshold
-# (pwa/js/render.js: LONG_LIST; tests/unit/test_edit_long_lists.py holds them equal). Its
+# (pwa/js/render.js: LONG_LIST; tests/unit/test_edit_form_lists.py holds them equal). Its
 # choices are one <datalist> per list on the edit page, which the browser searches as staff
 # type and never lays out; a list of 10,000 households stays a light page.
 LONG_LIST = 60
