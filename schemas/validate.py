@@ -42,18 +42,21 @@ MAX_TEXT_LENGTH = 10_000
 # entity. pwa/js/form.js: isOsm, the same rule.
 MAX_OSM_LENGTH = 100_000
 _OSM_DTD = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-_OSM_PROLOG = re.compile(r"^(?:<\?xml[^>]*\?>\s*)?(?:<!--[\s\S]*?-->\s*)*")
-_OSM_EMPTY = re.compile(r"^<osm(?:\s[^<>]*)?/>$")
+# XML's own white space only: Python's and JavaScript's ideas of white space differ.
+_XML_SPACE = " \t\r\n"
+_OSM_PROLOG = re.compile(r"^(?:<\?xml[^>]*\?>[ \t\r\n]*)?(?:<!--[\s\S]*?-->[ \t\r\n]*)*")
+_OSM_EMPTY = re.compile(r"^<osm(?:[ \t\r\n][^<>]*)?/>$")
+_OSM_OPEN = re.compile(r"^<osm[ \t\r\n>]")
 
 
 def is_osm(value: Any) -> bool:
     """An osm question's answer: an .osm file's text (``MAX_OSM_LENGTH`` at most)."""
     if not isinstance(value, str) or len(value) > MAX_OSM_LENGTH or _OSM_DTD.search(value):
         return False
-    text = _OSM_PROLOG.sub("", value.strip(), count=1)
+    text = _OSM_PROLOG.sub("", value.strip(_XML_SPACE), count=1)
     if _OSM_EMPTY.match(text):
         return True
-    return re.match(r"<osm[\s>]", text) is not None and text.endswith("</osm>")
+    return _OSM_OPEN.match(text) is not None and text.endswith("</osm>")
 
 
 def is_empty(value: Any) -> bool:

@@ -502,9 +502,11 @@ export const MAX_OSM_LENGTH = 100000;
 export function isOsm(value) {
   if (typeof value !== 'string' || /<!(?:DOCTYPE|ENTITY)/i.test(value)) return false;
   if (value.length > MAX_OSM_LENGTH && [...value].length > MAX_OSM_LENGTH) return false;
-  const text = value.trim().replace(/^(?:<\?xml[^>]*\?>\s*)?(?:<!--[\s\S]*?-->\s*)*/, '');
-  if (/^<osm(?:\s[^<>]*)?\/>$/.test(text)) return true;
-  return /^<osm[\s>]/.test(text) && text.endsWith('</osm>');
+  // XML's own white space only, as the server reads it (trim() knows more).
+  const text = value.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '')
+    .replace(/^(?:<\?xml[^>]*\?>[ \t\r\n]*)?(?:<!--[\s\S]*?-->[ \t\r\n]*)*/, '');
+  if (/^<osm(?:[ \t\r\n][^<>]*)?\/>$/.test(text)) return true;
+  return /^<osm[ \t\r\n>]/.test(text) && text.endsWith('</osm>');
 }
 
 function tooLong(value) {
