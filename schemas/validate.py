@@ -45,6 +45,27 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # counts): a form may ask for less with a constraint, never for more. The phone's checker
 # (pwa/js/form.js: MAX_TEXT_LENGTH) holds the same number; tests/unit/test_validate.py runs both.
 MAX_TEXT_LENGTH = 10_000
+# An osm question's answer is the text of the .osm file the volunteer chose (OpenMapKit's edit
+# of one place: a few kilobytes), kept in the record so that it travels offline with it. It
+# is bounded, an <osm> document, and holds no DTD, so nothing that reads it later expands an
+# entity. pwa/js/form.js: isOsm, the same rule.
+MAX_OSM_LENGTH = 100_000
+_OSM_DTD = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# XML's own white space only: Python's and JavaScript's ideas of white space differ.
+_XML_SPACE = " \t\r\n"
+_OSM_PROLOG = re.compile(r"^(?:<\?xml[^>]*\?>[ \t\r\n]*)?(?:<!--[\s\S]*?-->[ \t\r\n]*)*")
+_OSM_EMPTY = re.compile(r"^<osm(?:[ \t\r\n][^<>]*)?/>$")
+_OSM_OPEN = re.compile(r"^<osm[ \t\r\n>]")
+
+
+def is_osm(value: Any) -> bool:
+    """An osm question's answer: an .osm file's text (``MAX_OSM_LENGTH`` at most)."""
+    if not isinstance(value, str) or len(value) > MAX_OSM_LENGTH or _OSM_DTD.search(value):
+        return False
+    text = _OSM_PROLOG.sub("", value.strip(_XML_SPACE), count=1)
+    if _OSM_EMPTY.match(text):
+        return True
+    return _OSM_OPEN.match(text) is not None and text.endswith("</osm>")
 
 
 def is_empty(value: Any) -> bool:
@@ -181,7 +202,7 @@ class RecordChecker:
         if choice_filter and not self._filtered_in(node, value, position):
             _add(errors, path, "not_a_choice")
             return
-        if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
+        if isinstance(value, str) and node.type != "osm" and len(value) > MAX_TEXT_LENGTH:
             _add(errors, path, "too_long", max=MAX_TEXT_LENGTH)
             return
         if constraint and not self._bool(constraint, position, node.name, default=False):
@@ -287,6 +308,8 @@ class RecordChecker:
             return None if isinstance(value, str) and _is_geopoint(value) else "not_geopoint"
         if kind == "image":
             return None if isinstance(value, str) and _SHA256.match(value) else "not_blob"
+        if kind == "osm":
+            return None if is_osm(value) else "not_osm"
         if kind == "acknowledge":
             return None if value == "OK" else "wrong_type"
         if kind in ("deviceid", "username"):

@@ -29,10 +29,10 @@ from pyxform.xls2xform import convert
 
 from schemas.form import Form
 from schemas.messages import message
-from schemas.validate import Errors, RecordChecker
+from schemas.validate import MAX_OSM_LENGTH, Errors, RecordChecker
 from server.domain.accounts import user_village_ids
 from server.domain.audit import audit
-from server.domain.blobs import claim_blob, store_blob
+from server.domain.blobs import blob_path, claim_blob, store_blob
 from server.domain.db import now_iso, write_transaction
 from server.domain.forms import form_state, get_form, newest_version
 from server.domain.openrosa.instance import (
@@ -115,6 +115,8 @@ def _xform(form_id: str, version: str, definition_text: str) -> str | None:
         "choices": definition.get("choices") or [],
         "settings": settings if isinstance(settings, list) else [settings],
     }
+    if definition.get("osm"):
+        book["osm"] = definition["osm"]  # the tags OpenMapKit asks for
     try:
         return convert(xlsform=book, warnings=[], validate=False).xform
     # pyxform is third-party code: whatever it raises means "no XForm for this version".
@@ -267,6 +269,16 @@ def _prepare(found: tuple[Form, RecordChecker], instance: Instance) -> _Prepared
     return _Prepared(found, mapped, checked)
 
 
+def _osm_text(data_dir: str | Path, sha256: str, name: str) -> str:
+    """An .osm file's text, the answer the record keeps; read no further than the longest
+    answer allowed, and the file's name when it is no UTF-8 text (the check then says why)."""
+    try:
+        with blob_path(data_dir, sha256).open("rb") as file:
+            return file.read(MAX_OSM_LENGTH * 4 + 1).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return name
+
+
 def _settle(
     db: sqlite_utils.Database,
     caller: dict[str, Any],
@@ -296,6 +308,8 @@ def _settle(
         return Outcome(201, "partial", {"count": len(missing)})
     for holder, key in mapped.media:
         holder[key] = files_known[holder[key]]
+    for holder, key in mapped.osm:
+        holder[key] = _osm_text(data_dir, files_known[holder[key]], holder[key])
     record = _record(db, caller, instance, form.form_id, form.version, mapped.data)
     code = household_code or str(mapped.data.get(HOUSEHOLD_QUESTION) or "").strip()
     if not code:

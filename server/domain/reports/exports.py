@@ -29,8 +29,9 @@ from server.domain import answers, clock, register
 from server.domain.forms import get_form, newest_version
 from server.domain.reports.cells import CsvWriter, xlsx_row
 
-# Question types that hold free text, places or pictures: never in a pseudonymised export.
-PERSONAL_TYPES = {"text", "geopoint", "image", "barcode"}
+# Question types that hold free text, places (an .osm file draws one) or pictures: never in a
+# pseudonymised export.
+PERSONAL_TYPES = {"text", "geopoint", "image", "osm", "barcode"}
 _META = (
     "record_id",
     "household_id",
