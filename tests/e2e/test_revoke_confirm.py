@@ -15,10 +15,9 @@ pytestmark = pytest.mark.e2e
 
 
 def test_revoking_a_phone_asks_first(server: Any, browser: Any) -> None:
-    out = server.cli(
-        "user", "add", "quan.tri", "--name", "Quản trị", "--role", "admin", "--commune", "99999"
+    password = server.add_staff(
+        "add", "quan.tri", "--name", "Quản trị", "--role", "admin", "--commune", "99999"
     )
-    password = re.search(r"password: (\S+)", out).group(1)
     Phone(server)
     ((device,),) = stored(server, "SELECT id FROM devices")
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()

@@ -24,10 +24,9 @@ def names(page: Any) -> list[str]:
 
 
 def test_a_reviewer_sorts_the_table_by_clicking_a_heading(server: Any, browser: Any) -> None:
-    out = server.cli(
-        "user", "add", "bang.phieu", "--name", "Cán bộ", "--role", "reviewer", "--commune", "99999"
+    password = server.add_staff(
+        "add", "bang.phieu", "--name", "Cán bộ", "--role", "reviewer", "--commune", "99999"
     )
-    password = re.search(r"password: (\S+)", out).group(1)
     phone = Phone(server)
     village = phone.villages["Thôn Đông"]
     heads = ["Đỗ Văn Em", "Ánh", "Dương Thị Bé", "An"]
