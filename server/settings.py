@@ -22,6 +22,7 @@ class Settings:
     timezone: ZoneInfo  # the zone staff pages show times in and date filters count days in
     workers: int  # `gocua serve`'s processes, each running waitress on the one socket
     sync_slots: int  # sync requests at work at once in a process; 0: no bound
+    map_tiles: str  # the staff map's tile URL template ({z}/{x}/{y}); empty: no tiles
 
 
 def _int(name: str, default: int) -> int:
@@ -65,4 +66,16 @@ def load() -> Settings:
         timezone=_zone("GOCUA_TIMEZONE", DEFAULT_TIMEZONE),
         workers=_int("GOCUA_WORKERS", os.cpu_count() or 1),
         sync_slots=_int("GOCUA_SYNC_SLOTS", DEFAULT_SYNC_SLOTS),
+        map_tiles=_tiles("GOCUA_MAP_TILES"),
     )
+
+
+def _tiles(name: str) -> str:
+    raw = os.environ.get(name, "").strip()
+    places = all(k in raw for k in ("{z}", "{x}", "{y}"))
+    if raw and not (raw.startswith(("https://", "http://", "/")) and places):
+        raise SystemExit(
+            f"{name} must be a tile address with {{z}}, {{x}} and {{y}}, such as"
+            f" 'https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png', or empty, not {raw!r}"
+        )
+    return raw

@@ -138,6 +138,12 @@ def _where(db: sqlite_utils.Database, commune_id: str, f: Filters) -> tuple[str,
     return " AND ".join(where), params
 
 
+def matching(db: sqlite_utils.Database, commune_id: str, f: Filters) -> tuple[str, list[Any]]:
+    """The list's WHERE clause over ``records r`` and its parameters: the one filter that the
+    map and the gallery (``records/places.py``) share with the list."""
+    return _where(db, commune_id, f)
+
+
 def shown_states(db: sqlite_utils.Database, record_ids: list[str]) -> dict[str, str]:
     """Record id → the state the office reads (CORRECTED included), for pages that list
     records from elsewhere (a household's visits)."""
