@@ -20,17 +20,19 @@ function number(value) {
 async function readAll() {
   const records = [];
   let points = 0;
+  let links = null;
   let url = new URL(root.dataset.points, window.location.href);
   url.searchParams.set('limit', root.dataset.limit);
   for (;;) {
     const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
     if (!response.ok) throw new Error(`points: ${response.status}`);
     const page = await response.json();
+    links = page.links;
     for (const record of page.records) {
       records.push(record);
       points += record.points.length;
     }
-    if (!page.next || points >= MAX_POINTS) return { records, points, capped: Boolean(page.next) };
+    if (!page.next || points >= MAX_POINTS) return { records, points, links, capped: Boolean(page.next) };
     url = new URL(url);
     url.searchParams.set('after', page.next);
   }
@@ -45,15 +47,16 @@ function link(href, text, className) {
 }
 
 // The popup: who, where, when, and the links; built as elements, never as HTML from the data.
-function popup(record) {
+function popup(record, links) {
   const box = document.createElement('div');
   const title = document.createElement('strong');
   title.textContent = [record.name, record.code].filter(Boolean).join(' · ') || record.village;
   const where = document.createElement('div');
   where.textContent = record.village;
-  box.append(title, where, link(record.url, root.dataset.textRecord, 'popup-record'));
-  if (record.household_url) {
-    box.append(' · ', link(record.household_url, root.dataset.textHousehold, 'popup-household'));
+  const address = (template, id) => template.replace('ID', encodeURIComponent(id));
+  box.append(title, where, link(address(links.record, record.id), root.dataset.textRecord, 'popup-record'));
+  if (record.household) {
+    box.append(' · ', link(address(links.household, record.household), root.dataset.textHousehold, 'popup-household'));
   }
   return box;
 }
@@ -69,7 +72,7 @@ function clusterIcon(cluster) {
   });
 }
 
-function draw(records) {
+function draw(records, links) {
   const L = window.L;
   // maxZoom is the map's own: with no tile layer Leaflet knows none, and the clusters need it.
   const map = L.map(root, { maxZoom: 19, worldCopyJump: true });
@@ -83,7 +86,7 @@ function draw(records) {
     const label = [record.name, record.code, record.village].filter(Boolean).join(' · ');
     for (const [lat, lon] of record.points) {
       const marker = L.marker([lat, lon], { icon, title: label, alt: label, keyboard: true });
-      marker.bindPopup(() => popup(record));
+      marker.bindPopup(() => popup(record, links));
       markers.push(marker);
     }
   }
@@ -100,12 +103,12 @@ function draw(records) {
 async function start() {
   if (!root) return;
   try {
-    const { records, points, capped } = await readAll();
+    const { records, points, links, capped } = await readAll();
     const counted = fill(root.dataset.textCount, { points: number(points), records: number(records.length) });
     status.textContent = capped ? `${counted} ${fill(root.dataset.textCapped, { points: number(points) })}` : counted;
     root.dataset.counted = String(points);
     if (root.dataset.vendor && window.L && window.L.markerClusterGroup) {
-      draw(records);
+      draw(records, links);
       root.dataset.drawn = String(points);
     }
   } catch {

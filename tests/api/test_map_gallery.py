@@ -13,12 +13,14 @@ import pytest
 from PIL import Image
 
 from server.domain.db import write_transaction
+from server.domain.forms import install_form
 from server.domain.register import add_commune, add_village
 from tests.api.test_reports_dashboard import login_as, push
 from tests.api.test_sync_blobs import put
 from tests.records import household_data, record
 from tests.sync.photo_form import PHOTO_VERSION, install_photo_form, photo
 
+VI = "label::Tiếng Việt (vi)"
 POINTS = ["21.0285 105.8542 12 5", "21.0290 105.8550 10 4", "10.7769 106.7009 5 8"]
 
 
@@ -51,7 +53,9 @@ def test_points_of_the_commune_with_their_records_and_filters(client, db, mapped
     assert set(by_name) == {"Lò Văn Một", "Lò Văn Hai", "Lò Văn Ba"}
     one = by_name["Lò Văn Một"]
     assert one["points"] == [[21.0285, 105.8542, "gps"]]
-    assert one["url"] == f"/records/{mapped['items'][0]['id']}"
+    assert one["id"] == mapped["items"][0]["id"]
+    links = client.get("/reports/map/points").get_json()["links"]
+    assert links == {"record": "/records/ID", "household": "/households/ID"}
     only_first, _ = points(client, f"?village={mapped['first']}")
     assert {r["name"] for r in only_first} == {"Lò Văn Một", "Lò Văn Hai"}
     with write_transaction(db):
@@ -62,6 +66,38 @@ def test_points_of_the_commune_with_their_records_and_filters(client, db, mapped
     assert [r["name"] for r in approved] == ["Lò Văn Ba"]
     assert points(client, "?date_from=2100-01-01")[0] == []
     assert len(points(client, "?date_to=2100-01-01&form=ho_gia_dinh_cds")[0]) == 3
+
+
+def test_geopoints_of_any_form_repeats_included(client, db, phone):
+    definition = {
+        "settings": {"form_id": "ruong", "version": "1", "default_language": "Tiếng Việt (vi)"},
+        "survey": [
+            {"type": "text", "name": "head_name", VI: "Chủ hộ"},
+            {"type": "geopoint", "name": "home", VI: "Vị trí nhà"},
+            {"type": "begin_repeat", "name": "plots", VI: "Thửa"},
+            {"type": "geopoint", "name": "corner", VI: "Góc thửa"},
+            {"type": "text", "name": "note", VI: "Ghi chú"},
+            {"type": "end_repeat"},
+        ],
+        "choices": [],
+    }
+    with write_transaction(db):
+        form = install_form(db, definition)[0]
+    data = {
+        "head_name": "Chủ Ruộng",
+        "home": "21.5 105.1 10 5",
+        # A text answer that looks like a point is not one: only geopoint questions count.
+        "plots": [{"corner": "21.6 105.2"}, {"note": "21.7 105.3"}, {"corner": "22 106 0 3"}],
+    }
+    push(client, phone, record(phone["villages"][0]["id"], data=data, form=form))
+    login_as(client, db, "reviewer")
+    [row], _ = points(client, "?form=ruong")
+    assert row["name"] == "Chủ Ruộng"
+    assert sorted(map(tuple, row["points"])) == [
+        (21.5, 105.1, "home"),
+        (21.6, 105.2, "corner"),
+        (22.0, 106.0, "corner"),
+    ]
 
 
 def test_pages_by_cursor_cover_every_point_once(client, db, mapped):

@@ -157,8 +157,9 @@ def test_the_gallery_shows_the_photos_and_links_to_their_records(desk, office, v
     desk.click("a.gallery-nav")
     photos = desk.locator("#gallery .photo")
     expect(photos).to_have_count(2)
-    # Newest first: the second photo's record leads.
-    first = visits["shots"][1]
+    shots = {shot["id"]: shot for shot in visits["shots"]}
+    assert set(photos.evaluate_all("items => items.map(i => i.dataset.record)")) == set(shots)
+    first = shots[photos.first.get_attribute("data-record")]
     thumb = photos.first.locator("img")
     expect(thumb).to_have_js_property("complete", True)
     assert thumb.evaluate("img => img.naturalWidth") == 320
@@ -167,5 +168,5 @@ def test_the_gallery_shows_the_photos_and_links_to_their_records(desk, office, v
     desk.go_back()
     with desk.expect_navigation():
         desk.locator("#gallery .photo a.photo-link").first.click()
-    assert desk.url.endswith(first["data"]["house_photo"])
+    assert desk.url.endswith(f"/{first['id']}/{first['data']['house_photo']}")
     assert desk.evaluate("document.contentType") == "image/jpeg"
