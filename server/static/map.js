@@ -75,7 +75,13 @@ function clusterIcon(cluster) {
 function draw(records, links) {
   const L = window.L;
   // maxZoom is the map's own: with no tile layer Leaflet knows none, and the clusters need it.
-  const map = L.map(root, { maxZoom: 19, worldCopyJump: true });
+  const map = L.map(root, { maxZoom: 19, worldCopyJump: true, zoomControl: false });
+  // Leaflet's own words are English: its buttons say the page's language instead.
+  L.control.zoom({ zoomInTitle: root.dataset.textZoomIn, zoomOutTitle: root.dataset.textZoomOut }).addTo(map);
+  map.on('popupopen', (event) => {
+    const close = event.popup.getElement().querySelector('.leaflet-popup-close-button');
+    if (close) close.setAttribute('aria-label', root.dataset.textClose);
+  });
   if (root.dataset.tiles) {
     L.tileLayer(root.dataset.tiles, { maxZoom: 19, attribution: root.dataset.attribution }).addTo(map);
   }

@@ -17,7 +17,7 @@ from PIL import Image
 from server.domain.db import connect
 from tests.e2e.conftest import expect, screenshot
 from tests.e2e.test_accessibility import assert_accessible, axe_violations
-from tests.e2e.test_review_office import Phone
+from tests.e2e.test_review_office import Phone, stored
 from tests.records import household_data, record
 from tests.server_process import ServerProcess, free_port
 from tests.sync.photo_form import PHOTO_VERSION, install_photo_form
@@ -45,12 +45,15 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 def visits(office: ServerProcess) -> dict[str, Any]:
     phone = Phone(office)
     east = phone.villages["Thôn Đông"]
+    household, code = stored(office, "SELECT id, code FROM households WHERE village_id = ?", east)[
+        0
+    ]
     lane = [
         record(east, data=household_data(gps=p, head_name=f"Nhà {i}")) for i, p in enumerate(LANE)
     ]
     far = [
         record(east, data=household_data(gps=DA_NANG, head_name="Nhà Đà Nẵng")),
-        record(east, data=household_data(gps=SAI_GON, head_name="Nhà Sài Gòn")),
+        record(east, household, household_data(gps=SAI_GON, head_name="Nhà Sài Gòn")),
     ]
     nowhere = record(east, data=household_data(head_name="Nhà Không GPS"))
     assert phone.push(*lane, *far, nowhere) == ["applied"] * 8
@@ -92,7 +95,7 @@ def visits(office: ServerProcess) -> dict[str, Any]:
             "99999",
         ),
     ).group(1)
-    return {"lane": lane, "far": far, "shots": shots, "password": password}
+    return {"lane": lane, "far": far, "shots": shots, "password": password, "code": code}
 
 
 @pytest.fixture
@@ -132,9 +135,17 @@ def test_the_points_are_drawn_and_clustered_with_no_tile_server(desk, office, vi
     screenshot(desk, "map-no-tiles")
     assert_accessible("the map, drawn", axe_violations(desk))
 
-    # A lone point opens its box; its link is the record.
-    saigon = desk.locator(".leaflet-marker-icon.map-point[title*='Sài Gòn']")
+    # A lone point opens its box; its link is the record. The Sài Gòn visit's household is on
+    # the register: the point is named by its head and code there.
+    saigon = desk.locator(f".leaflet-marker-icon.map-point[title*='{visits['code']}']")
     saigon.click()
+    expect(desk.locator(".leaflet-popup .popup-household")).to_have_attribute(
+        "href", f"/households/{visits['far'][1]['household_id']}"
+    )
+    expect(desk.locator(".leaflet-popup-close-button")).to_have_attribute("aria-label", "Đóng")
+    expect(desk.locator(".leaflet-control-zoom-in")).to_have_attribute("title", "Phóng to")
+    expect(desk.locator(".leaflet-popup")).to_have_css("opacity", "1")  # faded in
+    assert_accessible("the map, a point's box open", axe_violations(desk))
     desk.locator(".leaflet-popup .popup-record").click()
     desk.wait_for_url(f"**/records/{visits['far'][1]['id']}")
     expect(desk.locator("h1")).to_be_visible()
