@@ -120,6 +120,9 @@ def test_pages_by_cursor_cover_every_point_once(client, db, mapped):
         "?limit=%D9%A1",  # an Arabic-Indic one: a digit to str.isdigit, not to the limit
         "?state=nope",
         "?date_from=30/11/2026",
+        "?date_from=2026-13-45",  # the shape of a day, but none of the calendar
+        "?date_to=9999-12-31",  # its end is past the calendar in UTC
+        "?date_from=0001-01-01",  # its start is before it, seven hours west of Hà Nội
         "?after=garbage",
         "?after=" + "x" * 5000,
     ],
@@ -128,6 +131,16 @@ def test_bad_parameters_are_400(client, db, mapped, query):
     login_as(client, db, "reviewer")
     response = client.get(f"/reports/map/points{query}")
     assert response.status_code == 400 and response.get_json()["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("day", ["2026-13-45", "9999-12-31", "0001-01-01"])
+def test_a_day_outside_the_calendar_is_a_bad_date_on_the_list_too(client, db, day):
+    """The submissions list shares the filter: it answered 500 to these."""
+    login_as(client, db, "reviewer")
+    for name in ("date_from", "date_to"):
+        page = client.get(f"/?{name}={day}")
+        assert page.status_code == 200
+        assert 'class="error" role="alert"' in page.get_data(as_text=True)
 
 
 def test_another_communes_village_form_or_records_are_not_found(client, db, mapped):
