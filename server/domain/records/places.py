@@ -112,11 +112,22 @@ def _geopoint_names(db: sqlite_utils.Database) -> tuple[list[str], list[str]]:
     record, and those inside a repeat (a few names; each version is parsed once, cached)."""
     top: set[str] = set()
     nested: set[str] = set()
+    file = db.execute("PRAGMA database_list").fetchone()[2]
     for form_id, version in db.execute("SELECT form_id, version FROM forms").fetchall():
-        found = get_form(db, form_id, version)
-        for node in geopoint_nodes(found[0]) if found else []:
-            (nested if node.repeats else top).add(node.name)
+        key = (file, form_id, version)
+        if key not in _GEOPOINT_KEYS:
+            found = get_form(db, form_id, version)
+            _GEOPOINT_KEYS[key] = [
+                (n.name, bool(n.repeats)) for n in (geopoint_nodes(found[0]) if found else [])
+            ]
+        for name, in_repeat in _GEOPOINT_KEYS[key]:
+            (nested if in_repeat else top).add(name)
     return sorted(top), sorted(nested)
+
+
+# (database file, form_id, version) → its geopoints' (key, inside a repeat): a version never
+# changes, so a page reads no form definition once its process has seen each version.
+_GEOPOINT_KEYS: dict[tuple[str, str, str], list[tuple[str, bool]]] = {}
 
 
 def _point_rows(
