@@ -66,6 +66,10 @@ def test_points_of_the_commune_with_their_records_and_filters(client, db, mapped
     assert [r["name"] for r in approved] == ["Lò Văn Ba"]
     assert points(client, "?date_from=2100-01-01")[0] == []
     assert len(points(client, "?date_to=2100-01-01&form=ho_gia_dinh_cds")[0]) == 3
+    volunteer = db.execute("SELECT id FROM users WHERE username = 'tnv.demo'").fetchone()[0]
+    assert len(points(client, f"?volunteer={volunteer}")[0]) == 3
+    page = client.get(f"/reports/map?volunteer={volunteer}").get_data(as_text=True)
+    assert f'<option value="{volunteer}" selected>' in page
 
 
 def test_geopoints_of_any_form_repeats_included(client, db, phone):

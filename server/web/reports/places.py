@@ -79,6 +79,7 @@ def _page_args(scope: places.Scope) -> dict[str, Any]:
         "filters": scope.filters,
         "form_id": scope.form_id,
         "villages": register.villages(db, user["commune_id"]),
+        "volunteers": records.volunteers(db, user["commune_id"]),
         "forms": forms.commune_forms(db, user["commune_id"]),
         "states": records.REVIEW_STATES,
         "query": _query(scope),
