@@ -26,7 +26,8 @@ $(TEST_OK): setup.cfg pyproject.toml | $(VENV)/bin/python
 	rm -rf $(VENV)/lib/python*/site-packages/tests
 	touch $@ $(RUN_OK)
 
-run: $(RUN_OK)
+# npm's packages too: the staff map's Leaflet is served from node_modules/.
+run: $(RUN_OK) $(NODE_OK)
 	$(VENV)/bin/gocua serve --demo
 
 # Debian's Chromium drives the browser tests (Playwright cannot download its own here).
@@ -47,8 +48,9 @@ java:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
 	  default-jre-headless; }
 
-# The JavaScript linter and axe-core (the browser tests' accessibility checker), exactly as
-# package-lock.json pins them; reinstalled only when the lock (or package.json) changes.
+# The JavaScript linter, axe-core (the browser tests' accessibility checker) and the staff
+# map's Leaflet and Leaflet.markercluster, exactly as package-lock.json pins them; reinstalled
+# only when the lock (or package.json) changes.
 $(NODE_OK): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@

@@ -39,6 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SYNC_SLOTS=settings.sync_slots,
         ENKETO_URL=settings.enketo_url,
         ENKETO_API_KEY=settings.enketo_api_key,
+        MAP_TILES=settings.map_tiles,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
@@ -71,6 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from server.web.odata import routes as _odata_views  # noqa: F401
     from server.web.odata import tokens as _odata_tokens  # noqa: F401
     from server.web.openrosa import routes as openrosa
+    from server.web.reports import places as _places_views  # noqa: F401
     from server.web.reports import routes as reports
     from server.web.reports import table as _table_views  # noqa: F401
     from server.web.review import routes as _review_views  # noqa: F401

@@ -24,6 +24,7 @@ class Settings:
     sync_slots: int  # sync requests at work at once in a process; 0: no bound
     enketo_url: str  # an Enketo Express for Collect phones' web forms; empty: none
     enketo_api_key: str  # that Enketo's API key (its `api key` setting)
+    map_tiles: str  # the staff map's tile URL template ({z}/{x}/{y}); empty: no tiles
 
 
 def _int(name: str, default: int) -> int:
@@ -69,4 +70,16 @@ def load() -> Settings:
         sync_slots=_int("GOCUA_SYNC_SLOTS", DEFAULT_SYNC_SLOTS),
         enketo_url=os.environ.get("GOCUA_ENKETO_URL", "").strip().rstrip("/"),
         enketo_api_key=os.environ.get("GOCUA_ENKETO_API_KEY", "").strip(),
+        map_tiles=_tiles("GOCUA_MAP_TILES"),
     )
+
+
+def _tiles(name: str) -> str:
+    raw = os.environ.get(name, "").strip()
+    places = all(k in raw for k in ("{z}", "{x}", "{y}"))
+    if raw and not (raw.startswith(("https://", "http://", "/")) and places):
+        raise SystemExit(
+            f"{name} must be a tile address with {{z}}, {{x}} and {{y}}, such as"
+            f" 'https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png', or empty, not {raw!r}"
+        )
+    return raw

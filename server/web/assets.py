@@ -14,6 +14,18 @@ from flask import Response, request
 
 PWA_DIR = Path(__file__).resolve().parents[2] / "pwa"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+# The staff map's libraries, installed by npm (package.json) beside the server and served from
+# there as they are: the project keeps no copy of them. A wheel installed without node_modules
+# has none, and the map page says so.
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+VENDOR = {"leaflet": "leaflet/dist", "leaflet.markercluster": "leaflet.markercluster/dist"}
+VENDOR_FILES = (
+    ("leaflet", "leaflet.css"),
+    ("leaflet", "leaflet.js"),
+    ("leaflet.markercluster", "MarkerCluster.css"),
+    ("leaflet.markercluster", "MarkerCluster.Default.css"),
+    ("leaflet.markercluster", "leaflet.markercluster.js"),
+)
 TEXT_TYPES = (
     "text/",
     "application/javascript",
@@ -61,6 +73,24 @@ def send(data: bytes, gzipped: bytes, mimetype: str, etag: str) -> Response:
     response.headers["ETag"] = f'"{etag}"'
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+def vendor_file(root: Path, package: str, name: str) -> Path | None:
+    """A file of one of the VENDOR packages' dist folders under ``root`` (node_modules), or
+    None: no other package and nothing outside its folder."""
+    folder = VENDOR.get(package)
+    if folder is None:
+        return None
+    base = (root / folder).resolve()
+    path = (base / name).resolve()
+    if not path.is_relative_to(base) or not path.is_file():
+        return None
+    return path
+
+
+def vendor_ready(root: Path) -> bool:
+    """Whether every file the map page loads is there."""
+    return all(vendor_file(root, package, name) for package, name in VENDOR_FILES)
 
 
 def send_file(path: Path, name: str | None = None) -> Response:

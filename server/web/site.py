@@ -35,7 +35,7 @@ from server.domain import accounts, clock
 from server.domain.audit import audit, client_address, password_was_reset, reset_notices
 from server.domain.db import write_transaction
 from server.domain.errors import Refused
-from server.web.assets import PWA_DIR, STATIC_DIR, send_file
+from server.web.assets import NODE_MODULES, PWA_DIR, STATIC_DIR, send_file, vendor_file
 from server.web.db import get_db
 from server.web.errors import http_error_response
 from server.web.staff import change_password as change_own_password
@@ -230,6 +230,7 @@ def install(app: Flask, proxy_hops: int) -> None:
         )
     # Endpoint "static", as Flask's own would be: templates ask url_for('static', ...).
     app.add_url_rule("/static/<path:filename>", "static", _static_file)
+    app.add_url_rule("/static/vendor/<package>/<path:filename>", "vendor", _vendor_file)
     app.register_blueprint(bp)
 
 
@@ -240,6 +241,15 @@ def _static_file(filename: str) -> Response:
     if path is None or not Path(path).is_file():
         abort(404)
     return send_file(Path(path))
+
+
+def _vendor_file(package: str, filename: str) -> Response:
+    """The map's libraries (Leaflet and its clustering plugin) from npm's node_modules."""
+    root = Path(current_app.config.get("NODE_MODULES") or NODE_MODULES)
+    path = vendor_file(root, package, filename)
+    if path is None:
+        abort(404)
+    return send_file(path)
 
 
 @bp.get("/favicon.ico")

@@ -91,6 +91,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/app/sw.js"): Case("/app/sw.js", everyone()),
     ("GET", "/static/<path:filename>"): Case("/static/staff.css", everyone()),
     ("GET", "/favicon.ico"): Case("/favicon.ico", everyone()),
+    ("GET", "/static/vendor/<package>/<path:filename>"): Case(
+        "/static/vendor/leaflet/leaflet.js", everyone(), other="/static/vendor/eslint/package.json"
+    ),
     ("GET", "/api/v1/health"): Case("/api/v1/health", everyone()),
     ("GET", "/api/v1/openapi.json"): Case("/api/v1/openapi.json", everyone()),
     ("GET", "/lang/<code>"): Case("/lang/en?next=/admin/", everyone(302)),
@@ -236,6 +239,33 @@ MATRIX: dict[tuple[str, str], Case] = {
         other="/reports/export/households.csv?commune=88888",
     ),
     ("GET", "/reports/table"): Case("/reports/table?col=head_name&col=phone", page(*INDICATORS)),
+    # -- the map and the gallery: a household's place and photos, never a viewer's ----------
+    ("GET", "/reports/map"): Case(
+        "/reports/map?village={village_a}",
+        page(*REVIEWERS),
+        other="/reports/map?village={village_b}",
+    ),
+    ("GET", "/reports/map/points"): Case(
+        "/reports/map/points?village={village_a}",
+        staff_api(*REVIEWERS),
+        other="/reports/map/points?village={village_b}",
+    ),
+    ("GET", "/reports/gallery"): Case(
+        "/reports/gallery?village={village_a}",
+        page(*REVIEWERS),
+        other="/reports/gallery?village={village_b}",
+    ),
+    # The world's records name no photo: the roles let through find none (404), as of B's.
+    ("GET", "/reports/photos/<record_id>/<sha256>"): Case(
+        f"/reports/photos/{{record_a}}/{BLOB_SHA}",
+        page(*REVIEWERS, admin=404, reviewer=404),
+        other=f"/reports/photos/{{record_b}}/{BLOB_SHA}",
+    ),
+    ("GET", "/reports/photos/<record_id>/<sha256>/thumb"): Case(
+        f"/reports/photos/{{record_a}}/{BLOB_SHA}/thumb",
+        page(*REVIEWERS, admin=404, reviewer=404),
+        other=f"/reports/photos/{{record_b}}/{BLOB_SHA}/thumb",
+    ),
     ("GET", "/reports/table.csv"): Case(
         "/reports/table.csv?col=head_name&col=phone", page(*INDICATORS)
     ),

@@ -454,6 +454,8 @@ STAFF_PAGES = [
     ("admin", "site.password", "/account/password"),
     ("admin", "odata.tokens", "/odata/tokens"),
     ("admin", "reports.table", "/reports/table"),
+    ("admin", "reports.map_page", "/reports/map"),
+    ("admin", "reports.gallery", "/reports/gallery"),
     ("admin", "error", "/records/khong-co"),
     ("reviewer", "review.records", "/"),
     ("reviewer", "review.record", "/records/{record}"),
@@ -467,6 +469,8 @@ STAFF_PAGES = [
     ("reviewer", "reports.dashboard", "/reports/"),
     ("reviewer", "reports.exports_page", "/reports/exports"),
     ("reviewer", "reports.printable", "/reports/print"),
+    ("reviewer", "reports.map_page", "/reports/map?village={village}&state=received"),
+    ("reviewer", "reports.gallery", "/reports/gallery?village={village}"),
     ("reviewer", "site.password", "/account/password"),
     ("reviewer", "error", "/admin/"),
     ("viewer", "reports.dashboard", "/reports/"),
@@ -475,6 +479,7 @@ STAFF_PAGES = [
     ("viewer", "site.password", "/account/password"),
     ("viewer", "odata.tokens", "/odata/tokens"),
     ("viewer", "reports.table", "/reports/table?col=residents&col=head_name"),
+    ("viewer", "error", "/reports/map"),
     ("province", "reports.province", "/reports/province"),
     ("province", "reports.dashboard", "/reports/?commune=99999"),
     ("province", "admin.index", "/admin/"),
@@ -484,7 +489,11 @@ STAFF_PAGES = [
 ]
 
 # The error pages people meet, by what they asked for.
-ERROR_PAGES = {("admin", "/records/khong-co"): 404, ("reviewer", "/admin/"): 403}
+ERROR_PAGES = {
+    ("admin", "/records/khong-co"): 404,
+    ("reviewer", "/admin/"): 403,
+    ("viewer", "/reports/map"): 403,  # a viewer sees no household's place
+}
 
 NOT_PAGES = {
     "static": "the stylesheet",
@@ -509,6 +518,10 @@ NOT_PAGES = {
     "odata.service": "the OData feed: JSON",
     "odata.metadata": "the OData feed: XML",
     "odata.entities": "the OData feed: JSON",
+    "vendor": "the map's libraries (Leaflet from npm)",
+    "reports.map_points": "JSON (the map page, checked drawn in test_map_gallery.py)",
+    "reports.photo_thumb": "an image",
+    "reports.photo": "a photo",
 }
 
 

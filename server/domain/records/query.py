@@ -67,7 +67,7 @@ class Filters:
             f.volunteer = int(volunteer)
         for name in ("date_from", "date_to"):
             value = args.get(name, "").strip()
-            if value and not _DATE.match(value):
+            if value and not _real_day(value, f.zone):
                 f.problems.append(name)
             elif value:
                 setattr(f, name, value)
@@ -92,6 +92,19 @@ class Filters:
         }
         out.update(changes)
         return {k: v for k, v in out.items() if v not in ("", None)}
+
+
+def _real_day(value: str, zone: ZoneInfo) -> bool:
+    """A day of the calendar whose start and end exist in UTC: 2026-13-45 is none, and
+    neither is 0001-01-01 nor 9999-12-31 in a zone east or west of UTC."""
+    if not _DATE.match(value):
+        return False
+    try:
+        clock.day_start_utc(value, zone)
+        clock.day_end_utc(value, zone)
+    except (ValueError, OverflowError):
+        return False
+    return True
 
 
 def volunteers(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, Any]]:
@@ -136,6 +149,12 @@ def _where(db: sqlite_utils.Database, commune_id: str, f: Filters) -> tuple[str,
     if f.needs_help:
         where.append("r.needs_help = 1")
     return " AND ".join(where), params
+
+
+def matching(db: sqlite_utils.Database, commune_id: str, f: Filters) -> tuple[str, list[Any]]:
+    """The list's WHERE clause over ``records r`` and its parameters: the one filter that the
+    map and the gallery (``records/places.py``) share with the list."""
+    return _where(db, commune_id, f)
 
 
 def shown_states(db: sqlite_utils.Database, record_ids: list[str]) -> dict[str, str]:
