@@ -81,20 +81,9 @@ def visits(office: ServerProcess) -> dict[str, Any]:
             )
         )
     assert phone.push(*shots) == ["applied"] * 2
-    password = re.search(
-        r"password: (\S+)",
-        office.cli(
-            "user",
-            "add",
-            "duyet.bando",
-            "--name",
-            "Chị Duyệt",
-            "--role",
-            "reviewer",
-            "--commune",
-            "99999",
-        ),
-    ).group(1)
+    password = office.add_staff(
+        "add", "duyet.bando", "--name", "Chị Duyệt", "--role", "reviewer", "--commune", "99999"
+    )
     return {"lane": lane, "far": far, "shots": shots, "password": password, "code": code}
 
 
