@@ -16,7 +16,7 @@ size (``dashboard.py``, ``storage_size.py``, ``stored_ingest.py``) take it from 
 - optionally every record's indicator facts counted (``refresh_dirty``; each distinct set of
   answers computed once: the benches read sums, they do not time making them).
 
-The database is built once per (code, N, counted) and kept under ``GOCUA_BENCH_CACHE`` (default
+The database is built once per (code, N, counted) and kept under ``BENCH_CACHE`` (default
 ``~/.cache/gocua-bench``), keyed by the code's schema (the SQL of a freshly migrated database)
 and the sources of what writes a pushed record, so a commit that changes either builds anew.
 A bench gets its own copy. ``tree``: another commit's code (``bench/trees.py``), built in a
@@ -28,6 +28,7 @@ process of its own with that code first on the path.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -52,6 +53,7 @@ GIVEN = ["Văn An", "Thị Bình", "Văn Cường", "Thị Dung", "Minh Đức",
 # to what this file builds, BUILDER_VERSION).
 WRITE_PATH = [
     "server/domain/answers.py",
+    "server/domain/feeds.py",
     "server/domain/answers_dictionary_1.json",
     "server/domain/records/store.py",
     "server/domain/followups.py",
@@ -63,7 +65,7 @@ WRITE_PATH = [
 
 
 def cache_folder() -> Path:
-    return Path(os.environ.get("GOCUA_BENCH_CACHE") or Path.home() / ".cache" / "gocua-bench")
+    return Path(os.environ.get("BENCH_CACHE") or Path.home() / ".cache" / "gocua-bench")
 
 
 def name(rng: random.Random) -> str:
@@ -308,13 +310,17 @@ def commune(into: Path, n: int, *, code: Path = ROOT, counted: bool = True) -> d
     ``into/gocua.db``; what ``build`` said of it (token, villages, build times, ``cached``)."""
     key = _in_process(code, "--key").splitlines()[-1]
     place = cache_folder() / f"{key}-{n}{'' if counted else '-uncounted'}"
-    cached = (place / "done.json").exists()
-    if not cached:
-        shutil.rmtree(place, ignore_errors=True)
-        place.mkdir(parents=True)
-        args = [str(n), "--build", str(place), *([] if counted else ["--uncounted"])]
-        figures = _in_process(code, *args).splitlines()[-1]
-        (place / "done.json").write_text(figures)
+    cache_folder().mkdir(parents=True, exist_ok=True)
+    with (cache_folder() / f"{place.name}.lock").open("w") as lock:
+        # Two benches at once wait for one build instead of both building the same folder.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = (place / "done.json").exists()
+        if not cached:
+            shutil.rmtree(place, ignore_errors=True)
+            place.mkdir(parents=True)
+            args = [str(n), "--build", str(place), *([] if counted else ["--uncounted"])]
+            figures = _in_process(code, *args).splitlines()[-1]
+            (place / "done.json").write_text(figures)
     info = json.loads((place / "done.json").read_text())
     into.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(place / "gocua.db", into / "gocua.db")

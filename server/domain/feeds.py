@@ -9,6 +9,9 @@ import sqlite_utils
 
 from server.domain.db import now_iso
 
+# Kinds whose change carries the entity's whole state: only the latest put stays in the feed.
+LATEST_ONLY = frozenset({"household"})
+
 
 def record_change(
     db: sqlite_utils.Database,
@@ -22,7 +25,12 @@ def record_change(
     op: str = "put",
 ) -> int:
     """Append one change; must run inside the write transaction that made it, so that a
-    reader never sees a sequence number whose change is not committed yet."""
+    reader never sees a sequence number whose change is not committed yet.
+
+    A household's change is its whole state, so a newer one for the same phones replaces the
+    older: a phone that has not pulled the older gets the newer all the same, later in the
+    feed. Most households have two (put on the register, then their follow-up after the
+    visit): the feed stays one row a household, not two (``bench/storage_size.py``)."""
     cursor = db.execute(
         "INSERT INTO changes (commune_id, village_id, user_id, kind, entity_id, op, payload,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -37,7 +45,14 @@ def record_change(
             now_iso(),
         ],
     )
-    return int(cursor.lastrowid or 0)
+    seq = int(cursor.lastrowid or 0)
+    if kind in LATEST_ONLY and op == "put":
+        db.execute(
+            "DELETE FROM changes WHERE entity_id = ? AND kind = ? AND op = 'put' AND seq < ?"
+            " AND commune_id IS ? AND village_id IS ? AND user_id IS ?",
+            [entity_id, kind, seq, commune_id, village_id, user_id],
+        )
+    return seq
 
 
 def page_json(db: sqlite_utils.Database, device: dict[str, Any], since: int, limit: int) -> bytes:
