@@ -199,7 +199,10 @@ _TOKEN = re.compile(
 """,
     re.VERBOSE,
 )
-_FIELD_NAME = re.compile(r"[^\W\d][\w.-]*")
+# A name, or the path that keys a name used in two groups (``mother/age``): the form's own
+# questions (an ``or_other`` companion's relevance) read such a key; the form check refuses
+# one written in a form, as pyxform does.
+_FIELD_NAME = re.compile(r"[^\W\d][\w.-]*(?:/[^\W\d][\w.-]*)*")
 _OPERATOR_NAMES = frozenset({"and", "or", "div", "mod"})
 _EQ = frozenset({"=", "!="})
 _REL = frozenset({"<", "<=", ">", ">="})

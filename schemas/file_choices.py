@@ -14,6 +14,16 @@ under ``pulldata``: file name (without ``.csv``) → ``{"columns": [...], "rows"
 the cells as text. Both expression engines read it there, so the phone looks values up
 offline, and the server's check of a record reads the same table.
 
+An XML file (``.xml``) is a secondary instance as ODK reads one: under its root element, each
+``<item>`` is a row and the elements in it its columns (``<item><name>h1</name><label>Hộ
+1</label><thon>dong</thon></item>``). It gives a ``select_one_from_file x.xml`` its choices as a
+CSV file does, and ODK's lookups in it, ``instance('x')/root/item[key = value]/column`` in any
+expression (declared by an ``xml-external x`` row or by a select from ``x.xml``), become
+``pulldata('x', 'column', 'key', value)`` over its rows kept under ``pulldata``: the first
+item whose ``key`` is the value, compared as text, gives its ``column``, else nothing, on the
+phone and on the server alike. It is read with defusedxml, refusing a DTD and entities, and
+bounded in size, depth (root, item, value) and items; a problem names the file and the item.
+
 A GeoJSON file (``.geojson``) is read as ODK Collect reads one: a ``FeatureCollection`` whose
 features are the choices. The feature's ``id`` (its own, else its ``id`` property) is the answer
 and its ``title`` property the label, unless ``parameters`` name other properties; every other
@@ -32,8 +42,12 @@ import io
 import json
 import math
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from typing import Any
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as parse_xml
 
 MAX_ROWS = 20_000
 MAX_CELL = 2_000
@@ -41,8 +55,12 @@ MAX_CELL = 2_000
 MAX_GEOJSON_BYTES = 10_000_000
 MAX_DEPTH = 16
 MAX_POINTS = 5_000
+# An XML file: its size; it nests root, item, value and no deeper.
+MAX_XML_BYTES = 10_000_000
+XML_DEPTH = 3
 _FROM_FILE = re.compile(
-    r"^(select_one_from_file|select_multiple_from_file)\s+(\S+\.(?:csv|geojson))$", re.IGNORECASE
+    r"^(select_one_from_file|select_multiple_from_file)\s+(\S+\.(?:csv|geojson|xml))$",
+    re.IGNORECASE,
 )
 # pulldata's file: its first argument, when written as text (formcheck refuses any other).
 PULLDATA_FILE = re.compile(r"""pulldata\s*\(\s*(?:'([^']*)'|"([^"]*)")""")
@@ -91,6 +109,8 @@ class FileChoicesError(ValueError):
             return "", ""
         if self.file.lower().endswith(".geojson"):
             return f"đối tượng {self.line}", f"feature {self.line}"
+        if self.file.lower().endswith(".xml"):
+            return f"mục {self.line}", f"item {self.line}"
         return f"dòng {self.line}", f"line {self.line}"
 
 
@@ -233,9 +253,71 @@ def _geojson_rows(file: str, row: int, data: bytes) -> list[dict[str, str]]:
     return out
 
 
+def _local(tag: Any) -> str:
+    return str(tag).rsplit("}", 1)[-1]
+
+
+def _xml_rows(file: str, row: int, data: bytes) -> list[dict[str, str]]:
+    def refuse(item: int | None, en: str, vi: str) -> FileChoicesError:
+        return FileChoicesError(row, file, item, en, vi)
+
+    if len(data) > MAX_XML_BYTES:
+        raise refuse(
+            None,
+            f"the file is larger than {MAX_XML_BYTES // 1_000_000} MB",
+            f"tệp lớn hơn {MAX_XML_BYTES // 1_000_000} MB",
+        )
+    try:
+        # No DTD, so no entity is ever expanded (a billion laughs) nor a file fetched.
+        root = parse_xml(data, forbid_dtd=True)
+    except DefusedXmlException:
+        raise refuse(
+            None,
+            "the file declares a DTD or entities, which are not read",
+            "tệp khai báo DTD hoặc thực thể (entity), những thứ không được đọc",
+        ) from None
+    except ET.ParseError as error:
+        raise refuse(None, f"not an XML file: {error}", f"không phải tệp XML: {error}") from None
+    items = list(root)
+    if len(items) > MAX_ROWS:
+        raise refuse(
+            MAX_ROWS + 1, f"the file has more than {MAX_ROWS} items", f"tệp có hơn {MAX_ROWS} mục"
+        )
+    out: list[dict[str, str]] = []
+    for number, item in enumerate(items, start=1):
+        if _local(item.tag) != "item":
+            raise refuse(
+                number,
+                f"<{_local(item.tag)}> is not an <item>: each row of the file is an <item>"
+                " under its root",
+                f"<{_local(item.tag)}> không phải <item>: mỗi dòng của tệp là một <item>"
+                " ngay dưới gốc",
+            )
+        cells: dict[str, str] = {}
+        for value in item:
+            if len(value):
+                raise refuse(
+                    number,
+                    f"the file nests deeper than {XML_DEPTH} levels (root, item, value)",
+                    f"tệp lồng sâu hơn {XML_DEPTH} cấp (gốc, mục, giá trị)",
+                )
+            text = (value.text or "").strip()
+            if len(text) > MAX_CELL:
+                raise refuse(
+                    number,
+                    f"a value is longer than {MAX_CELL} characters",
+                    f"có giá trị dài hơn {MAX_CELL} ký tự",
+                )
+            cells.setdefault(_local(value.tag), text)
+        out.append({**cells, "__line": str(number)})
+    return out
+
+
 def _rows(file: str, row: int, data: bytes) -> list[dict[str, str]]:
     if file.lower().endswith(".geojson"):
         return _geojson_rows(file, row, data)
+    if file.lower().endswith(".xml"):
+        return _xml_rows(file, row, data)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -510,6 +592,92 @@ def inline_external_choices(
     return turned
 
 
+# ODK's lookup in a secondary instance: instance('x')/root/item[key = value]/column.
+_NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
+_XML_LOOKUP = re.compile(
+    r"""instance\(\s*(?:'([^'/\\]+)'|"([^"/\\]+)")\s*\)\s*/\s*root\s*/\s*item\s*"""
+    rf"\[\s*({_NAME})\s*=\s*" + _VALUE + rf"\s*\]\s*/\s*({_NAME})"
+)
+
+
+def xml_lookups(
+    survey: list[dict[str, Any]], attachments: dict[str, bytes], tables: dict[str, Any]
+) -> list[Attachment]:
+    """Turn each ``instance('x')/root/item[key = value]/column`` of the survey's expressions
+    into ``pulldata('x', 'column', 'key', value)`` over ``x.xml``'s items, added to ``tables``
+    (``survey`` is changed in place); what each file gave. ``FileChoicesError`` names the
+    survey row (from 2) of a lookup whose file is missing or unreadable or lacks the columns.
+    An ``instance()`` written otherwise is left for the check to refuse."""
+    given: list[Attachment] = []
+    for number, question in enumerate(survey, start=2):
+        for column, value in list(question.items()):
+            if column not in _EXPRESSION_COLUMNS or not isinstance(value, str):
+                continue
+            if "instance" not in value:
+                continue
+
+            def lookup(match: re.Match[str], number: int = number, column: str = column) -> str:
+                name = (match.group(1) or match.group(2)).strip()
+                file = f"{name}.xml"
+                if column == "choice_filter":
+                    raise FileChoicesError(
+                        number,
+                        file,
+                        None,
+                        "a lookup in an attached file is not supported in a choice_filter:"
+                        " work it out in a calculate and compare with that",
+                        "không hỗ trợ tra cứu tệp đính kèm trong choice_filter: hãy tính nó"
+                        " trong một câu calculate rồi so sánh với câu đó",
+                    )
+                if file not in attachments:
+                    raise FileChoicesError(
+                        number,
+                        file,
+                        None,
+                        f"instance('{name}') reads '{file}': attach the file with the form",
+                        f"instance('{name}') đọc tệp '{file}': hãy tải tệp lên cùng biểu mẫu",
+                    )
+                if name not in tables:
+                    data = attachments[file]
+                    rows = _rows(file, number, data)
+                    columns = list(dict.fromkeys(k for r in rows for k in r if k != "__line"))
+                    tables[name] = {
+                        "columns": columns,
+                        "rows": [[r.get(c, "") for c in columns] for r in rows],
+                        "xml": True,
+                    }
+                    given.append(
+                        Attachment(
+                            file, len(data), hashlib.sha256(data).hexdigest(), None, 0, len(rows)
+                        )
+                    )
+                table = tables[name]
+                if not table.get("xml"):
+                    raise FileChoicesError(
+                        number,
+                        file,
+                        None,
+                        f"'{name}' names both {name}.csv and {file}: rename one of them",
+                        f"'{name}' là tên của cả {name}.csv và {file}: hãy đổi tên một tệp",
+                    )
+                key, wanted = match.group(3), match.group(5)
+                for needed in (key, wanted):
+                    if needed not in table["columns"]:
+                        raise FileChoicesError(
+                            number,
+                            file,
+                            None,
+                            f"no item of the file has a <{needed}>",
+                            f"không mục nào của tệp có <{needed}>",
+                        )
+                return f"pulldata('{name}', '{wanted}', '{key}', {match.group(4)})"
+
+            question[column] = _XML_LOOKUP.sub(lookup, value)
+    for table in tables.values():
+        table.pop("xml", None)
+    return given
+
+
 def inline_file_choices(
     survey: list[dict[str, Any]],
     choices: list[dict[str, Any]],
@@ -522,6 +690,8 @@ def inline_file_choices(
     survey row (counted from 2, as the definition's rows are) of a question whose file is
     missing or cannot be read. The files ``pulldata()`` reads are added to ``tables``."""
     pulled, looked_up = pulldata_tables(survey, attachments)
+    # After pulldata()'s own files: the calls these lookups become read XML files, not CSV.
+    looked_up += xml_lookups(survey, attachments, pulled)
     searched = {a.name: a for a in inline_search_choices(survey, choices, attachments)}
     if tables is not None:
         tables.update(pulled)

@@ -36,6 +36,7 @@ QUESTION_TYPES = {
     "datetime",
     "geopoint",
     "image",
+    "osm",
     "barcode",
     "note",
     "calculate",
@@ -93,6 +94,8 @@ class Node:
     repeats: tuple[str, ...] = ()  # enclosing repeats, outermost first (not itself)
     list_name: str | None = None
     or_other: bool = False
+    # The text question XLSForm adds after a select ... or_other: no row of the form wrote it.
+    other_of: str | None = None
     children: list[Node] = field(default_factory=list)
     parent: Node | None = field(default=None, repr=False)
     _columns: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -255,12 +258,6 @@ class Form:
                     "field", name, base, row, number, repeats, list_name, or_other, parent=parent
                 )
                 if or_other:
-                    if written in self.duplicated:
-                        # Its "other" question's relevant would have to name the select by path.
-                        raise FormError(
-                            f"'{written}' is used in more than one group and cannot have or_other",
-                            number,
-                        )
                     parent.children.append(node)
                     self.nodes[name] = node
                     node = self._other_question(node, parent)
@@ -278,12 +275,15 @@ class Form:
 
     def _other_question(self, select: Node, parent: Node) -> Node:
         """The text question XLSForm adds after ``select_... or_other``, asked on 'other'."""
+        # Beside a select keyed by path (``a/color``) its companion is too (``a/color_other``):
+        # that is where pyxform puts it in the XForm, and where ODK Collect sends it.
+        written = f"{self.written_name(select)}_other"
         name = f"{select.name}_other"
-        if name in self.nodes or name in self.duplicated:
-            raise FormError(f"the name '{name}' is used twice", select.row_number)
+        if name in self.nodes or written in self.duplicated:
+            raise FormError(f"the name '{written}' is used twice", select.row_number)
         row: dict[str, Any] = {
             "type": "text",
-            "name": name,
+            "name": written,
             "relevant": f"selected(${{{select.name}}}, 'other')",
         }
         for column in select.row:
@@ -292,7 +292,16 @@ class Form:
                 row[column] = OTHER_LABELS.get(code, OTHER_LABELS["en"])
         if not any(c.startswith("label::") for c in select.row):
             row["label"] = OTHER_LABELS["en"]
-        return Node("field", name, "text", row, select.row_number, select.repeats, parent=parent)
+        return Node(
+            "field",
+            name,
+            "text",
+            row,
+            select.row_number,
+            select.repeats,
+            other_of=select.name,
+            parent=parent,
+        )
 
     def choice_list(self, node: Node) -> list[dict[str, Any]]:
         """The choices a select offers, with XLSForm's 'other' last for ``or_other``."""
@@ -318,6 +327,15 @@ class Form:
             if node.list_name
         }
 
+    def osm_tags(self, node: Node) -> list[dict[str, Any]]:
+        """The tags an ``osm LIST`` question asks for: the rows of LIST on XLSForm's osm sheet,
+        kept under the definition's ``osm`` (pwa/js/form.js: osmTags, the same)."""
+        parts = node.get("type").split()
+        rows = self.definition.get("osm")
+        if len(parts) < 2 or not isinstance(rows, list):
+            return []
+        return [r for r in rows if isinstance(r, dict) and r.get("list_name") == parts[1]]
+
     def pulldata_files(self) -> dict[str, Any]:
         """What ``pulldata()`` reads: the definition's ``pulldata``, file name → its columns and
         rows (``schemas/file_choices.py``; pwa/js/form.js: the same)."""
@@ -341,6 +359,26 @@ class Form:
             yield child
             if child.kind != "field":
                 yield from self.walk(child)
+
+    def entry_name_field(self, repeat: Node) -> Node | None:
+        """The question that names an entry of ``repeat`` (a member's name): its first text
+        question, in a group or not, outside inner repeats. The same rule as pwa/js/form.js:
+        entryNameField, held equal by schemas/entry_name_cases.json."""
+        for child in repeat.children:
+            if child.kind == "field" and child.type == "text":
+                return child
+            if child.kind == "group" and (inner := self.entry_name_field(child)):
+                return inner
+        return None
+
+    def entry_name(self, repeat: Node, entry: Any) -> str:
+        """What names one entry of ``repeat``: that question's answer, trimmed; "" while it is
+        unanswered (the phone then says *Thành viên N*)."""
+        named = self.entry_name_field(repeat)
+        if named is None or not isinstance(entry, dict):
+            return ""
+        value = entry.get(named.name)
+        return "" if value is None else str(value).strip()
 
     def field_repeats(self) -> dict[str, list[str]]:
         """Name → enclosing repeats: the ``fields`` map the expression engine resolves with."""

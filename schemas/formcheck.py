@@ -238,6 +238,21 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
                 f"không hỗ trợ kiểu câu hỏi '{raw_type}'" + (f": {vi_hint}" if vi_hint else ""),
                 f"type '{raw_type}'",
             )
+        if base == "osm":
+            # Said at import, so that whoever publishes the form knows what volunteers will do.
+            yield Problem(
+                "survey",
+                number,
+                "type",
+                "OpenMapKit does not run in a browser: the volunteer chooses the .osm file a"
+                " mapping app saved, and its text (at most 100,000 characters) is the answer;"
+                " the tags of the osm sheet are listed beside the question",
+                "OpenMapKit không chạy trong trình duyệt: tình nguyện viên chọn tệp .osm mà"
+                " ứng dụng bản đồ đã lưu, nội dung tệp (tối đa 100.000 ký tự) là câu trả lời;"
+                " các thẻ của trang osm được liệt kê cạnh câu hỏi",
+                f"type '{raw_type}'",
+                warning=True,
+            )
         if base in EMPTY_METADATA_TYPES:
             yield from _empty_metadata_problems(number, base, _text(row.get("required")))
         default = _text(row.get("default"))
@@ -486,6 +501,8 @@ def _tree_problems(form: Form) -> Iterator[Problem]:
     languages = _languages(form)
     default = language_code(_text(form.settings.get("default_language")))
     for node in form.walk():
+        if node.other_of:
+            continue  # the form made it, from its select's row, which is checked
         yield from _reference_problems(form, node.row, node.row_number)
         yield from _expression_problems(node.row, node.row_number)
         yield from _language_problems(
@@ -584,7 +601,17 @@ def _reference_problems(form: Form, row: dict[str, Any], number: int) -> Iterato
         if base not in EXPRESSION_COLUMNS and base not in TRANSLATED_COLUMNS:
             continue
         for name in _references(_text(value)):
-            if name in form.duplicated:
+            if "/" in name:
+                # A path keys an answer; XLSForm refers to a question by its name alone.
+                yield Problem(
+                    "survey",
+                    number,
+                    column,
+                    f"${{{name}}} in {column} is a path: refer to a question by its name",
+                    f"${{{name}}} trong cột {column} là một đường dẫn: hãy gọi câu hỏi bằng tên",
+                    f"${{{name}}}",
+                )
+            elif name in form.duplicated:
                 # As pyxform refuses it: the answer meant is not known.
                 yield Problem(
                     "survey",
@@ -671,11 +698,6 @@ _FORM_ERRORS = [
     (
         re.compile(r"^the name '(.*)' is used twice in one group$"),
         r"tên '\1' bị dùng hai lần trong cùng một nhóm",
-        r"name '\1'",
-    ),
-    (
-        re.compile(r"^'(.*)' is used in more than one group and cannot have or_other$"),
-        r"'\1' được dùng ở nhiều nhóm nên không thể có or_other",
         r"name '\1'",
     ),
     (

@@ -91,8 +91,8 @@ TYPE_ADVICE = {
         "biểu thức không đọc tệp đính kèm",
     ),
     "xml-external": (
-        "attached files are not read by expressions",
-        "biểu thức không đọc tệp đính kèm",
+        "attach the .xml file it names with the form",
+        "hãy tải tệp .xml mà nó nêu tên lên cùng biểu mẫu",
     ),
 }
 

@@ -52,10 +52,11 @@ from schemas.ziplimits import FORM, ZipRefused, check_zip
 
 # What pyxform reads as a workbook: .xlsx and .xlsm with openpyxl, the older .xls with xlrd.
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls")
-UNSUPPORTED_SHEETS = ("external_choices", "entities", "osm")
-# Sheets only select_one_external and osm questions read; the entities sheet makes ODK Central
-# keep data outside the record, so it is refused even with no question naming it.
-_USED_ONLY_BY_REFUSED_TYPES = ("external_choices", "osm")
+UNSUPPORTED_SHEETS = ("external_choices", "entities")
+# The sheet only select_one_external questions read. The entities sheet only tells ODK Central
+# to keep a list beside the records (saving an answer to it, save_to, is refused): the record
+# holds every answer all the same, so the sheet is ignored with a warning.
+_USED_ONLY_BY_REFUSED_TYPES = ("external_choices",)
 _YES_NO_COLUMNS = ("required", "read_only")
 # XLSForm's other spellings of the model's columns (pyxform's aliases), after snake_casing.
 _COLUMN_ALIASES = {
@@ -85,9 +86,11 @@ _KNOWN_COLUMNS = {
     "choices": CHOICE_COLUMNS | MEDIA_COLUMNS,
     "settings": SETTINGS_COLUMNS,
 }
-# select_one_external's sheet is read as the choices sheet is.
-_COLUMN_ALIASES["external_choices"] = _COLUMN_ALIASES["choices"]
-_KNOWN_COLUMNS["external_choices"] = _KNOWN_COLUMNS["choices"]
+# select_one_external's sheet, and the osm sheet of an osm question's tags, are read as the
+# choices sheet is.
+for _sheet in ("external_choices", "osm"):
+    _COLUMN_ALIASES[_sheet] = _COLUMN_ALIASES["choices"]
+    _KNOWN_COLUMNS[_sheet] = _KNOWN_COLUMNS["choices"]
 _PYXFORM_ROW = re.compile(r"\[row : (\d+)\]")
 _PYXFORM_SHEET = re.compile(r"'(survey|choices|settings|external_choices|entities|osm)' sheet")
 _CODE_SPACING = re.compile(r"\s*\(")
@@ -165,9 +168,22 @@ def read_xlsform(
             ) from None
         if given is not None:
             given.extend(found)
+        # An xml-external row only names a file the lookups now read from the definition.
+        kept = [
+            (row, number)
+            for row, number in zip(survey, survey_rows, strict=True)
+            if not (
+                str(row.get("type", "")).strip() == "xml-external"
+                and f"{str(row.get('name', '')).strip()}.xml" in attachments
+            )
+        ]
+        survey, survey_rows = [r for r, _ in kept], [n for _, n in kept]
     definition = {"settings": settings, "survey": survey, "choices": choices}
     if tables:
         definition["pulldata"] = tables
+    osm = _osm_tags(book, survey)
+    if osm:
+        definition["osm"] = osm
     problems, ignored = review_form(definition)
     excel_rows = {"survey": survey_rows, "choices": choice_rows}
     if problems:
@@ -178,7 +194,21 @@ def read_xlsform(
         first = next((number for number, row in enumerate(rows, start=2) if row), None)
         if first is not None and sheet == "external_choices" and used_external:
             continue  # its lists are the choices of the form's select_one_external questions
-        if first is not None and sheet in _USED_ONLY_BY_REFUSED_TYPES:
+        if first is not None and sheet == "entities":
+            ignored.append(
+                Problem(
+                    sheet,
+                    first,
+                    "",
+                    "the 'entities' sheet is ignored: no entity list is kept beside the records,"
+                    " and every answer stays in its record",
+                    "bỏ qua trang tính 'entities': không lưu danh sách thực thể nào bên cạnh các"
+                    " phiếu, mọi câu trả lời vẫn nằm trong phiếu",
+                    f"sheet '{sheet}'",
+                    warning=True,
+                )
+            )
+        elif first is not None and sheet in _USED_ONLY_BY_REFUSED_TYPES:
             # No question uses it (one that did was refused above): it changes no answer.
             ignored.append(
                 Problem(
@@ -289,6 +319,18 @@ def _xlsform_error(problem: Problem, row_numbers: dict[str, list[int]]) -> XLSFo
 
 
 # -- reading the sheets -------------------------------------------------------------------------
+def _osm_tags(book: DefinitionData, survey: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The osm sheet's rows the survey's ``osm LIST`` questions ask for, as the definition
+    keeps them (``osm``); pyxform has refused a list the sheet lacks."""
+    rows, _ = _read_sheet(book, "osm") if getattr(book, "osm", None) else ([], [])
+    wanted = {
+        parts[1]
+        for question in survey
+        if len(parts := str(question.get("type", "")).split()) == 2 and parts[0] == "osm"
+    }
+    return [r for r in rows if str(r.get("list_name", "")).strip() in wanted]
+
+
 def _read_sheet(book: DefinitionData, sheet: str) -> tuple[list[dict[str, str]], list[int]]:
     """The sheet's rows with the model's column names, and the Excel number of each row kept."""
     data = getattr(book, sheet) or []
@@ -320,7 +362,7 @@ def _read_sheet(book: DefinitionData, sheet: str) -> tuple[list[dict[str, str]],
             for column in _YES_NO_COLUMNS:
                 if column in row and row[column] in aliases.yes_no:
                     row[column] = "yes" if aliases.yes_no[row[column]] else "no"
-        elif sheet in ("choices", "external_choices") and not (
+        elif sheet in ("choices", "external_choices", "osm") and not (
             row.get("list_name") or row.get("name")
         ):
             continue  # a note beside the lists, not a choice

@@ -97,3 +97,66 @@ def twice_workbook(path: Path) -> Path:
             "settings": [{"form_id": "two_parents", "version": "1"}],
         },
     )
+
+
+def other_twice_workbook(path: Path) -> Path:
+    """`select_one owner or_other` named `owner` in a group and in a repeat: each gets its own
+    `owner_other` beside it, as pyxform writes them."""
+    select = {"type": "select_one owner or_other", "name": "owner", "required": "yes"}
+    survey = [
+        {"type": "begin group", "name": "home", VI: "Nhà", EN: "Home"},
+        {**select, VI: "Chủ nhà", EN: "Owner of the house"},
+        {"type": "end group"},
+        {"type": "begin repeat", "name": "plots", VI: "Thửa đất", EN: "Plots"},
+        {**select, VI: "Chủ đất", EN: "Owner of the plot"},
+        {"type": "end repeat"},
+    ]
+    owners = [("self", "Hộ này", "This household"), ("state", "Nhà nước", "The state")]
+    return write_workbook(
+        path,
+        {
+            "survey": survey,
+            "choices": [{"list_name": "owner", "name": n, VI: vi, EN: en} for n, vi, en in owners],
+            "settings": [{"form_id": "owners", "version": "1"}],
+        },
+    )
+
+
+OSM_FILE = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<osm version="0.6" generator="OpenMapKit 1.2">\n'
+    '  <way id="-1" action="modify">\n'
+    '    <nd ref="-2"/><nd ref="-3"/><nd ref="-4"/><nd ref="-2"/>\n'
+    '    <tag k="building" v="house"/><tag k="building:levels" v="2"/>\n'
+    "  </way>\n"
+    "</osm>\n"
+)
+
+
+def osm_workbook(path: Path) -> Path:
+    """A house drawn with OpenMapKit (`osm building_tags`) and the owner asked in two groups
+    with `or_other`: the odd questions an ODK form brings."""
+    owner = {"type": "select_one owner or_other", "name": "owner", "required": "yes"}
+    survey = [
+        {"type": "text", "name": "head", VI: "Chủ hộ", EN: "Head of household"},
+        {"type": "osm building_tags", "name": "house", VI: "Vẽ ngôi nhà", EN: "Draw the house"},
+        {"type": "begin group", "name": "home", VI: "Nhà", EN: "Home"},
+        {**owner, VI: "Chủ nhà", EN: "Owner of the house"},
+        {"type": "end group"},
+        {"type": "begin group", "name": "land", VI: "Đất", EN: "Land"},
+        {**owner, VI: "Chủ đất", EN: "Owner of the land"},
+        {"type": "end group"},
+    ]
+    owners = [("self", "Hộ này", "This household"), ("state", "Nhà nước", "The state")]
+    tags = [("building", "Loại nhà", "Building"), ("building:levels", "Số tầng", "Levels")]
+    return write_workbook(
+        path,
+        {
+            "survey": survey,
+            "choices": [{"list_name": "owner", "name": n, VI: vi, EN: en} for n, vi, en in owners],
+            "settings": [{"form_id": "odd_questions", "version": "1"}],
+            "osm": [
+                {"list_name": "building_tags", "name": n, VI: vi, EN: en} for n, vi, en in tags
+            ],
+        },
+    )

@@ -65,7 +65,8 @@ const TOKEN = new RegExp([
 ].join('|'), 'y');
 const KINDS = [null, 'ws', 'ref', null, 'num', 'dotdot', 'dot', 'str', 'op', 'name'];
 // Python's [^\W\d][\w.-]*: a letter, underscore or non-decimal number, then word characters.
-const FIELD_NAME = /^[\p{L}\p{Nl}\p{No}_][\p{L}\p{N}_.-]*$/u;
+// A name, or the path keying a name used in two groups (mother/age): schemas/expr_parser.py.
+const FIELD_NAME = /^[\p{L}\p{Nl}\p{No}_][\p{L}\p{N}_.-]*(?:\/[\p{L}\p{Nl}\p{No}_][\p{L}\p{N}_.-]*)*$/u;
 const OPERATOR_NAMES = new Set(['and', 'or', 'div', 'mod']);
 const LEVELS = [['or'], ['and'], ['=', '!='], ['<', '<=', '>', '>='], ['+', '-'],
   ['*', 'div', 'mod']].map((ops) => new Set(ops));

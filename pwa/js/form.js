@@ -5,7 +5,7 @@ import { fill } from './labels.js';
 
 export const QUESTION_TYPES = new Set([
   'text', 'integer', 'decimal', 'select_one', 'select_multiple', 'date', 'time', 'datetime',
-  'geopoint', 'image', 'barcode', 'note', 'calculate', 'acknowledge', 'hidden',
+  'geopoint', 'image', 'osm', 'barcode', 'note', 'calculate', 'acknowledge', 'hidden',
   'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid',
 ]);
 // Metadata filled with no question shown (screens/visit.js), and those a web app cannot read,
@@ -99,7 +99,10 @@ export function pickedRepeat(form, node) {
   return repeat.repeats.every((name, i) => node.repeats[i] === name) ? repeat : null;
 }
 
-/** The question that names an entry of `repeat`: its first text question (outside inner repeats). */
+/**
+ * The question that names an entry of `repeat`: its first text question (outside inner repeats).
+ * The same rule as schemas/form.py: Form.entry_name_field, held equal by schemas/entry_name_cases.json.
+ */
 export function entryNameField(repeat) {
   for (const child of repeat.children) {
     if (child.kind === 'field' && child.type === 'text') return child;
@@ -109,6 +112,13 @@ export function entryNameField(repeat) {
     }
   }
   return null;
+}
+
+/** What names one entry of `repeat`: that question's answer, trimmed; '' while unanswered. */
+export function entryName(repeat, entry) {
+  const named = entryNameField(repeat);
+  const value = named && entry && typeof entry === 'object' ? entry[named.name] : null;
+  return value == null ? '' : String(value).trim();
 }
 
 /**
@@ -192,11 +202,14 @@ export class Form {
   }
 
   #otherQuestion(select, parent) {
-    const row = { type: 'text', name: `${select.name}_other`, relevant: `selected(\${${select.name}}, 'other')` };
+    // Beside a select keyed by path (a/color) its companion is too (a/color_other), where
+    // pyxform puts it in the XForm: the same rule as schemas/form.py.
+    const written = `${String(select.row.name || select.name).trim()}_other`;
+    const row = { type: 'text', name: written, relevant: `selected(\${${select.name}}, 'other')` };
     const labels = Object.keys(select.row).filter((c) => c.startsWith('label::'));
     for (const column of labels) row[column] = OTHER_LABELS[languageCode(column.split('::')[1])] || OTHER_LABELS.en;
     if (!labels.length) row.label = OTHER_LABELS.en;
-    return { kind: 'field', name: row.name, type: 'text', row, repeats: select.repeats, parent };
+    return { kind: 'field', name: `${select.name}_other`, type: 'text', row, repeats: select.repeats, parent };
   }
 
   /** The choices a select offers, with XLSForm's 'other' last for or_other. */
@@ -242,6 +255,13 @@ export class Form {
       }
     }
     return this.labelsByField;
+  }
+
+  /** The tags an `osm LIST` question asks for: LIST's rows of the osm sheet (schemas/form.py). */
+  osmTags(node) {
+    const list = String(node.row.type || '').trim().split(/\s+/)[1];
+    const rows = this.definition.osm;
+    return list && Array.isArray(rows) ? rows.filter((r) => r && r.list_name === list) : [];
   }
 
   /** What pulldata() reads: the definition's pulldata, file name -> {columns, rows}. */
@@ -450,7 +470,7 @@ export class Rules {
       const problem = typeProblem(this.form, child, value)
         || (this.#offered(child, value, data, position) ? null : 'not_a_choice');
       if (problem) { add(errors, path, problem, message(`field.${problem}`)); continue; }
-      if (tooLong(value)) {
+      if (child.type !== 'osm' && tooLong(value)) {
         add(errors, path, 'too_long', message('field.too_long', { max: MAX_TEXT_LENGTH }));
         continue;
       }
@@ -482,6 +502,22 @@ function typedDefault(node, raw) {
  * checker (schemas/validate.py: MAX_TEXT_LENGTH) holds the same number.
  */
 export const MAX_TEXT_LENGTH = 10000;
+
+/**
+ * An osm question's answer: the text of the .osm file chosen, bounded, an <osm> document with
+ * no DTD (schemas/validate.py: is_osm, the same rule).
+ */
+export const MAX_OSM_LENGTH = 100000;
+
+export function isOsm(value) {
+  if (typeof value !== 'string' || /<!(?:DOCTYPE|ENTITY)/i.test(value)) return false;
+  if (value.length > MAX_OSM_LENGTH && [...value].length > MAX_OSM_LENGTH) return false;
+  // XML's own white space only, as the server reads it (trim() knows more).
+  const text = value.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '')
+    .replace(/^(?:<\?xml[^>]*\?>[ \t\r\n]*)?(?:<!--[\s\S]*?-->[ \t\r\n]*)*/, '');
+  if (/^<osm(?:[ \t\r\n][^<>]*)?\/>$/.test(text)) return true;
+  return /^<osm[ \t\r\n>]/.test(text) && text.endsWith('</osm>');
+}
 
 function tooLong(value) {
   // UTF-16 units are never fewer than code points: count the points only past the limit.
@@ -534,6 +570,8 @@ export function typeProblem(form, node, value) {
     }
     case 'image':
       return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value) ? null : 'not_blob';
+    case 'osm':
+      return isOsm(value) ? null : 'not_osm';
     case 'acknowledge':
       return value === 'OK' ? null : 'wrong_type';
     case 'deviceid': case 'username':

@@ -2,7 +2,7 @@
 // (calculations, relevance) and only shows, hides or adds what changed, so typing is never
 // interrupted by a redraw. Words with ${name} references (labels, hints, choice labels) are
 // filled in where they are shown and again after every answer (pwa/js/labels.js), as text.
-import { entryNameField, inputMode, isEmpty, MAX_TEXT_LENGTH, pickedRepeat } from './form.js';
+import { entryName, inputMode, isEmpty, isOsm, MAX_OSM_LENGTH, MAX_TEXT_LENGTH, pickedRepeat } from './form.js';
 import { el } from './dom.js';
 import { fill, NO_INSTANCE } from './labels.js';
 import { photoUrl, storePhoto } from './blobs.js';
@@ -254,6 +254,8 @@ export class FormView {
         return this.#geopoint(id, value, set);
       case 'image':
         return this.#photo(id, value, set);
+      case 'osm':
+        return this.#osm(node, id, value, set);
       case 'barcode': {
         const typed = this.#input(node, id, value, set, appearance);
         if (!canScan()) return typed;
@@ -277,13 +279,12 @@ export class FormView {
    */
   #entries(id, value, set, repeat, position) {
     const box = el('div', { class: 'choices', role: 'radiogroup', id });
-    const named = entryNameField(repeat);
     let drawn = null;
     return {
       el: box,
       sync: () => {
         const entries = scopeAt(this.data, position.slice(0, repeat.repeats.length))?.[repeat.name] || [];
-        const names = entries.map((entry, i) => String(named ? entry?.[named.name] ?? '' : '').trim()
+        const names = entries.map((entry, i) => entryName(repeat, entry)
           || this.t('form.repeat_entry', { n: i + 1 }));
         const key = names.join('\n');
         if (key !== drawn) {
@@ -472,6 +473,40 @@ export class FormView {
         shown = sha;
         const url = await photoUrl(sha);
         if (url) { preview.src = url; preview.hidden = false; note.textContent = this.t('form.photo_saved'); }
+      },
+    };
+  }
+
+  /**
+   * OpenMapKit's question: a browser cannot edit OpenStreetMap itself, so the volunteer chooses
+   * the .osm file a mapping app saved, and its text is the answer (bounded; see isOsm). The
+   * tags the form asks for are listed so the volunteer knows what to set in that app.
+   */
+  #osm(node, id, value, set) {
+    const input = el('input', { id, type: 'file', accept: '.osm,.xml,application/xml,text/xml' });
+    const tags = this.form.osmTags(node).map((t) => this.form.text(t, 'label', this.lang) || t.name);
+    const help = el('p', { class: 'hint', text: this.t('form.osm_help') });
+    const wanted = tags.length ? el('p', { class: 'hint osm-tags', text: this.t('form.osm_tags', { tags: tags.join(', ') }) }) : null;
+    const note = el('output', { class: 'photo-note', 'aria-live': 'polite' });
+    input.addEventListener('change', async () => {
+      const file = input.files?.[0];
+      if (!file) return;
+      // Refused before it is read whole: a file four bytes a character longer is no .osm here.
+      const text = file.size <= MAX_OSM_LENGTH * 4 ? await file.text().catch(() => '') : '';
+      const parsed = text && new DOMParser().parseFromString(text, 'application/xml');
+      const wellFormed = parsed && !parsed.querySelector('parsererror') && parsed.documentElement.nodeName === 'osm';
+      if (!wellFormed || !isOsm(text)) {
+        note.textContent = this.t('form.osm_failed');
+        input.value = '';
+        return;
+      }
+      set(text);
+    });
+    return {
+      el: el('div', { class: 'osm-box' }, help, wanted, input, note),
+      sync: () => {
+        const v = value();
+        if (typeof v === 'string' && v) note.textContent = this.t('form.osm_saved', { chars: [...v].length });
       },
     };
   }

@@ -60,7 +60,7 @@ _ATTACH = click.option(
     "--attach",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="a CSV file a select_one_from_file question names (again for each file)",
+    help="a CSV, GeoJSON or XML file the form names (again for each file)",
 )
 
 

@@ -154,14 +154,14 @@ def device_for_token(
     return device
 
 
-def _touch(db: sqlite_utils.Database, device_id: str, last_seen: str | None = None) -> None:
+def _touch(db: sqlite_utils.Database, device_id: str, last_seen: str | None) -> None:
     """The admin's "last sync": any request the phone makes counts (a sync with nothing to
     push only pulls). Written at most once a minute per phone, to keep reads cheap."""
     now = datetime.now(UTC)
     stale = (now - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     if last_seen is not None and last_seen >= stale:
-        # Seen within the minute: no write transaction, so a pull page never waits in line
-        # for the write lock behind the pushes of every other phone.
+        # Noted within the minute: nothing to write, so no write transaction either (it would
+        # queue a phone's every request, a Collect HEAD too, behind the writers of the hour).
         return
     sql = (
         "UPDATE devices SET last_seen_at = ? WHERE id = ?"

@@ -663,3 +663,50 @@ def test_pulldata_in_words_is_not_a_call() -> None:
     assert pulldata_tables(survey, {}) == ({}, [])
     with pytest.raises(FileChoicesError):
         pulldata_tables([{"type": "calculate", "calculation": "pulldata('ho', 'a', 'b', 1)"}], {})
+
+
+XML_SURVEY = [
+    ("type", "name", VI, EN, "required", "calculation"),
+    ("select_one_from_file ho.xml", "ho", "Hộ nào?", "Which household?", "yes", None),
+    ("calculate", "thon", None, None, None, "instance('ho')/root/item[name = ${ho}]/thon"),
+]
+HO_XML = (
+    "<root><item><name>h1</name><label>Hộ Lò Văn A</label><thon>dong</thon></item>"
+    "<item><name>h2</name><label>Hộ Vì Văn C</label><thon>tay</thon></item></root>"
+)
+
+
+def test_an_xml_file_uploaded_on_the_forms_page_gives_choices_and_lookups(
+    admin: Any, client: Any, phone: dict[str, Any]
+) -> None:
+    response = upload(admin, {"ho.xml": HO_XML.encode()}, XML_SURVEY)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, text_of(page)
+    assert "2 lựa chọn" in text_of(page)
+    definition = json.loads(definition_of(page))
+    assert definition["survey"][1]["calculation"] == "pulldata('ho', 'thon', 'name', ${ho})"
+    assert (
+        post(admin, "/admin/forms/publish", {"definition": definition_of(page)}).status_code == 303
+    )
+    item = {
+        "id": str(uuid.uuid4()),
+        "rev": str(uuid.uuid4()),
+        "base_rev": None,
+        "form_id": FILE_ID,
+        "form_version": "1",
+        "household_id": None,
+        "village_id": phone["villages"][0]["id"],
+        "data": {"ho": "h2", "thon": "tay"},
+        "meta": {"started_at": "2026-11-20T01:00:00Z", "visit_date": VISIT_DATE},
+    }
+    body = client.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
+    assert body.get_json()["results"][0]["status"] == "applied"
+
+
+def test_an_xml_file_with_entities_is_refused_on_the_forms_page(admin: Any) -> None:
+    bomb = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><root><item>&a;</item></root>'
+    response = upload(admin, {"ho.xml": bomb.encode()}, XML_SURVEY)
+    page = text_of(response.get_data(as_text=True))
+    assert response.status_code == 422, page
+    # The lookup on row 3 reads the file first.
+    assert "ho.xml" in page and "DTD" in page and "dòng 3" in page

@@ -29,7 +29,10 @@ for (const c of cases) {
     assert.deepEqual(walk(form.root).map((n) => n.name), c.keys);
     assert.deepEqual([...form.nodes.keys()].sort(), [...c.keys].sort());
     const rules = new Rules(form, { today: '2026-11-30' });
+    // The name as written stays the row's own, whatever the key.
+    assert.deepEqual(walk(form.root).map((n) => String(n.row.name)), c.keys.map((k) => k.split('/').pop()));
     const data = rules.settle(structuredClone(c.data));
+    if (c.settled) assert.deepEqual(data, c.settled);
     assert.deepEqual(Object.keys(rules.check(data, (code) => code)).sort(), [...c.errors].sort());
   });
 }

@@ -13,6 +13,7 @@ import pytest
 import requests
 from pyxform.validators.odk_validate import check_xform
 
+from schemas.xlsform import read_xlsform
 from server.domain import answers as stored_answers
 from server.domain.db import write_transaction
 from server.domain.devices import add_collect_device, revoke_device
@@ -22,6 +23,7 @@ from server.domain.register import add_household
 from server.domain.seed import DEMO_VOLUNTEER
 from tests.api.admin_helpers import second_commune
 from tests.collect_client import COLLECT_VERSION, CollectClient, collect_form_definition
+from tests.loop_forms import OSM_FILE, osm_workbook
 from tests.records import adult, child, household_data
 from tests.sync.live import LiveServer
 from tests.sync.photo_form import photo
@@ -354,3 +356,40 @@ def test_requests_that_are_no_submission_get_an_openrosa_answer(server: LiveServ
     ):
         assert 400 <= response.status_code < 500, (response.status_code, response.text)
         assert "<OpenRosaResponse" in response.text
+
+
+def test_collect_sends_an_openmapkit_file_and_its_text_is_the_answer(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    # ODK Collect's osm question sends OpenMapKit's file beside the XML, named in the answer.
+    definition = read_xlsform(osm_workbook(tmp_path / "osm.xlsx"))
+    definition["survey"].insert(0, {"type": "text", "name": "household_code", "label": "Code"})
+    with server.db() as db, write_transaction(db):
+        install_form(db, definition)
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    (listed,) = [f for f in client.form_list() if f["formID"] == "odd_questions"]
+    xform = client.download(listed)
+    assert b'mediatype="osm/*"' in xform and b'<tag key="building">' in xform
+    code = household(server)["code"]
+    data = {
+        "household_code": code,
+        "head": "Lan",
+        "house": "1732000000000.osm",
+        "owner": "other",
+        "owner_other": "HTX",
+    }
+    filled = client.fill(xform, data, {"1732000000000.osm": OSM_FILE.encode()})
+    assert [a.status for a in client.submit(filled)] == [201]
+    (record,) = stored(
+        server, "SELECT data FROM records WHERE id = ?", filled.instance_id.removeprefix("uuid:")
+    )
+    assert stored_answers.load(record["data"]) == {
+        "household_code": code,
+        "head": "Lan",
+        "house": OSM_FILE,
+        "home/owner": "other",
+        "home/owner_other": "HTX",
+        "land/owner": "other",
+        "land/owner_other": "HTX",
+    }

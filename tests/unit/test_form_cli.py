@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from pyxform.errors import PyXFormError
+from pyxform.xls2xform import convert
 
 from server.cli.main import main
 from server.domain.db import connect
@@ -68,3 +70,42 @@ def test_the_default_survey_checks_with_no_warning(tmp_path: Path) -> None:
     for path in (DEFAULT_FORM, DEFAULT_FORM.with_suffix(".xlsx")):
         done = gocua(tmp_path, "form", "check", path)
         assert done.output == "OK: ho_gia_dinh_cds version 2026.11.1\n", done.output
+
+
+# Each workbook of tests/xlsforms that pyxform itself accepts is checked as it is: no version
+# given, no column removed. The three below wait on audio, video, file questions and media
+# label columns; once those are collected they pass, and strict xfail says so.
+WAITING_ON_MEDIA = {
+    "flat_xlsform_test.xlsx": "its 'image' label column waits on media labels",
+    "xlsform_spec_test.xlsx": "its 'image' label column waits on media labels",
+    "widgets.xls": "its audio, video and file questions wait on media questions",
+}
+
+
+def _pyxform_accepts(path: Path) -> bool:
+    try:
+        convert(xlsform=str(path))
+    except PyXFormError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(
+            path,
+            id=path.name,
+            marks=[pytest.mark.xfail(strict=True, reason=WAITING_ON_MEDIA[path.name])]
+            if path.name in WAITING_ON_MEDIA
+            else [],
+        )
+        for path in sorted(SHARED_XLSFORMS.iterdir())
+        if path.suffix in (".xls", ".xlsx")
+    ],
+)
+def test_every_workbook_pyxform_accepts_is_checked_as_it_is(tmp_path: Path, path: Path) -> None:
+    assert _pyxform_accepts(path)
+    done = gocua(tmp_path, "form", "check", path)
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith("OK: ")

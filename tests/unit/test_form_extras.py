@@ -336,7 +336,7 @@ def test_a_phone_number_is_a_text_of_digits_as_pyxform_writes_it(tmp_path: Path)
     )
 
 
-def test_an_unused_external_choices_sheet_is_ignored_an_entities_sheet_refused(
+def test_an_unused_external_choices_sheet_and_an_entities_sheet_are_ignored(
     tmp_path: Path,
 ) -> None:
     survey = [["type", "name", "label"], ["text", "q", "Q"]]
@@ -344,9 +344,19 @@ def test_an_unused_external_choices_sheet_is_ignored_an_entities_sheet_refused(
     assert where(read(tmp_path, survey, external_choices=external)) == [
         ("external_choices", 2, "sheet 'external_choices'", 0)
     ]
+    # ODK Central would also keep a list of households; the record holds every answer anyway.
     entities = [["list_name", "label"], ["households", "concat(${q}, '')"]]
+    warnings = read(tmp_path, survey, entities=entities)
+    assert where(warnings) == [("entities", 2, "sheet 'entities'", 0)]
+    assert "every answer stays in its record" in warnings[0].message_en
+    assert "mọi câu trả lời vẫn nằm trong phiếu" in warnings[0].message_vi
+
+
+def test_saving_an_answer_to_an_entity_is_still_refused(tmp_path: Path) -> None:
+    survey = [["type", "name", "label", "save_to"], ["text", "q", "Q", "name"]]
+    entities = [["list_name", "label"], ["households", "${q}"]]
     error = refused(tmp_path, survey, entities=entities)
-    assert (error.sheet, error.row, error.feature) == ("entities", 2, "entities")
+    assert (error.sheet, error.row) == ("survey", 2)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from schemas.settle import settle
 from schemas.validate import RecordChecker
 from schemas.xlsform import read_xlsform
 from server.domain.openrosa.instance import map_instance, read_instance
-from tests.loop_forms import twice_workbook
+from tests.loop_forms import other_twice_workbook, twice_workbook
 
 CASES = json.loads(
     (Path(__file__).resolve().parents[2] / "schemas" / "key_cases.json").read_text("utf-8")
@@ -42,6 +42,8 @@ def test_keys(case: dict[str, Any]) -> None:
         key.rsplit("/", 1)[-1] for key in case["keys"]
     ]
     data = settle(form, copy.deepcopy(case["data"]))
+    if "settled" in case:
+        assert data == case["settled"]
     assert sorted(RecordChecker(form).check(data, today="2026-11-30")) == sorted(case["errors"])
 
 
@@ -121,3 +123,62 @@ def test_an_element_in_the_wrong_group_is_kept_beside_the_answer_not_over_it(
     mapped = map_instance(form, read_instance(xml).root)
     assert mapped.data == {"mother/age": 34, "job": "B", "father/job": "D"}
     assert list(RecordChecker(form).check(mapped.data)) == ["father/job"]
+
+
+def test_a_written_path_reference_is_refused() -> None:
+    survey = [*CASES[1]["survey"], {"type": "note", "name": "n", "label": "Age ${father/age}"}]
+    problems = [p for p in check_form(form_of(survey)) if not p.warning]
+    assert [(p.row, p.feature) for p in problems] == [(10, "${father/age}")]
+    assert "refer to a question by its name" in problems[0].message_en
+    assert "hãy gọi câu hỏi bằng tên" in problems[0].message_vi
+
+
+# -- a workbook with a select ... or_other whose name is in two groups ---------------------------
+def test_or_other_on_a_name_in_two_groups_imports_each_other_beside_its_select(
+    tmp_path: Path,
+) -> None:
+    definition = read_xlsform(other_twice_workbook(tmp_path / "owners.xlsx"))
+    assert check_form(definition) == []
+    form = Form(definition)
+    assert [n.name for n in form.walk() if n.kind == "field"] == [
+        "home/owner",
+        "home/owner_other",
+        "plots/owner",
+        "plots/owner_other",
+    ]
+    assert form.nodes["plots/owner_other"].repeats == ("plots",)
+    assert label(form, form.nodes["home/owner_other"], "vi", {}, []) == "Ghi rõ lựa chọn khác"
+    checker = RecordChecker(form)
+    record = {
+        "home/owner": "other",
+        "home/owner_other": "Hợp tác xã",
+        "plots": [
+            {"plots/owner": "other", "plots/owner_other": "Họ hàng"},
+            {"plots/owner": "self"},
+        ],
+    }
+    assert settle(form, copy.deepcopy(record)) == record
+    assert checker.check(record) == {}
+    stale = {"home/owner": "self", "home/owner_other": "left from before", "plots": []}
+    assert settle(form, stale) == {"home/owner": "self", "plots": []}
+
+
+def test_a_collect_submission_puts_each_other_answer_under_its_own_key(tmp_path: Path) -> None:
+    form = Form(read_xlsform(other_twice_workbook(tmp_path / "owners.xlsx")))
+    xml = (
+        b'<data id="owners" version="1"><home><owner>other</owner>'
+        b"<owner_other>HTX</owner_other></home>"
+        b"<plots><owner>other</owner><owner_other>Cousin</owner_other></plots>"
+        b"<plots><owner>state</owner><owner_other/></plots>"
+        b"<meta><instanceID>uuid:x</instanceID></meta></data>"
+    )
+    mapped = map_instance(form, read_instance(xml).root)
+    assert mapped.data == {
+        "home/owner": "other",
+        "home/owner_other": "HTX",
+        "plots": [
+            {"plots/owner": "other", "plots/owner_other": "Cousin"},
+            {"plots/owner": "state"},
+        ],
+    }
+    assert RecordChecker(form).check(mapped.data) == {}

@@ -65,10 +65,12 @@ class Mapped:
     # (the object holding an image answer, its key): the file name there becomes the blob's
     # SHA-256 once the file has arrived.
     media: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    # The same for an osm answer: Collect sends OpenMapKit's .osm file, whose text is the answer.
+    osm: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
     @property
     def file_names(self) -> list[str]:
-        return [holder[key] for holder, key in self.media]
+        return [holder[key] for holder, key in (*self.media, *self.osm)]
 
 
 def read_instance(xml: bytes) -> Instance:
@@ -174,6 +176,8 @@ def _fill(
             scope[name] = value
             if node.type == "image":
                 mapped.media.append((scope, name))
+            elif node.type == "osm":
+                mapped.osm.append((scope, name))
 
 
 def _generated(children: dict[str, Node], name: str) -> bool:
@@ -191,7 +195,7 @@ def _value(node: Node, text: str) -> Any:
     kind = node.type
     if kind == "select_multiple":
         return text.split()
-    if kind in ("select_one", "integer", "decimal", "calculate", "date", "image"):
+    if kind in ("select_one", "integer", "decimal", "calculate", "date", "image", "osm"):
         text = text.strip()
     if kind == "integer":
         return int(text) if _INTEGER.match(text) else text

@@ -19,9 +19,16 @@ from server.domain.records.query import answer_text
 from server.domain.records.store import new_revision, tell_resolution
 from sync.protocol import visit_day
 
-# Filled in by the phone or the form itself (metadata: start, deviceid …): shown, never typed
-# by staff.
-_NOT_TYPED = {"note", "image", "acknowledge", "hidden"} | AUTOMATIC_TYPES
+# Filled in by the phone or the form itself (metadata: start, deviceid …), or taken from a
+# file (a photo, an .osm file): shown, never typed by staff.
+_NOT_TYPED = {"note", "image", "osm", "acknowledge", "hidden"} | AUTOMATIC_TYPES
+
+
+# A choice list longer than this is searched, not drawn whole: the phone's threshold
+# (pwa/js/render.js: LONG_LIST; tests/unit/test_edit_form_lists.py holds them equal). Its
+# choices are one <datalist> per list on the edit page, which the browser searches as staff
+# type and never lays out; a list of 10,000 households stays a light page.
+LONG_LIST = 60
 
 
 def _editable(node: Node) -> bool:
@@ -50,11 +57,33 @@ def field_view(
     if node.list_name:
         view["choices"] = [
             (c["name"], labels.text(form, c, "label", lang, data, position))
-            for c in form.choices.get(node.list_name, [])
+            for c in form.choice_list(node)  # with 'other' for or_other: kept when edited
         ]
     if node.type == "select_multiple":
         view["selected"] = value if isinstance(value, list) else []
+    if len(view["choices"]) > LONG_LIST:
+        # Searched through the list's <datalist>: only the answers given are drawn, each with
+        # its label, so nothing is lost and nothing is laid out by the thousand.
+        shown = dict(view["choices"])
+        chosen = view.get("selected", []) if node.type == "select_multiple" else [value]
+        view["long"] = f"choices-{node.list_name}" + ("-other" if node.or_other else "")
+        view["chosen"] = [(v, shown.get(v, "")) for v in chosen if v not in (None, "")]
+        view["choices"] = []
     return view
+
+
+def edit_datalists(form: Form, lang: str) -> dict[str, list[tuple[str, str]]]:
+    """The choices of each long list an editable question offers, by the ``long`` id its
+    field view names: one <datalist> per list on the page, however many questions use it."""
+    lists: dict[str, list[tuple[str, str]]] = {}
+    for node in form.walk():
+        if not _editable(node) or not node.list_name:
+            continue
+        choices = form.choice_list(node)
+        key = f"choices-{node.list_name}" + ("-other" if node.or_other else "")
+        if len(choices) > LONG_LIST and key not in lists:
+            lists[key] = [(c["name"], labels.text(form, c, "label", lang, {}, ())) for c in choices]
+    return lists
 
 
 def _path(name: str) -> str:
@@ -143,7 +172,8 @@ def _read_one(
     if node.type == "select_multiple":
         if f"{name}:present" not in formdata:
             return
-        values = [v for v in formdata.getlist(name) if v]
+        # A long list's search box adds a choice beside the boxes: one already ticked is one.
+        values = list(dict.fromkeys(v.strip() for v in formdata.getlist(name) if v.strip()))
         _put(scope, node.name, values or None)
         return
     if name not in formdata:

@@ -151,6 +151,7 @@ def edit_record(record_id: str) -> Any:
             errors={},
             comment="",
             view=edit.edit_view(found["form"], found["data"], lang),
+            datalists=edit.edit_datalists(found["form"], lang),
         )
     check_csrf()
     if request.form.get("rev") != found["rev"]:
@@ -166,6 +167,7 @@ def edit_record(record_id: str) -> Any:
             errors=errors,
             comment=comment,
             view=edit.edit_view(found["form"], data, lang),
+            datalists=edit.edit_datalists(found["form"], lang),
         ), 422
     with write_transaction(db):
         fresh = _record_or_404(record_id)
