@@ -74,8 +74,14 @@ test-fast: $(TEST_OK)
 	$(VENV)/bin/pytest -n 2 -m "not e2e and not slow"
 	node --test tests/js/
 
+# Each measured promise at a size that keeps the whole run reasonable: a script that has
+# --quick runs with it (its full sizes: run it alone); bench/commune.py and bench/trees.py
+# are the scripts' helpers.
+BENCH_HELPERS = bench/commune.py bench/trees.py
 bench: $(TEST_OK)
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in $(filter-out $(BENCH_HELPERS),$(wildcard bench/*.py)); do \
+		quick=; grep -q -- '"--quick"' $$script && quick=--quick; \
+		echo "== $$script $$quick"; $(PY) $$script $$quick || exit 1; done
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis test-artifacts

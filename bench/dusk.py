@@ -34,7 +34,6 @@ import multiprocessing
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
+from bench.trees import OldServerProcess, old_tree  # noqa: E402
 from server.domain.db import connect, write_transaction  # noqa: E402
 from server.domain.devices import create_enrollment_code  # noqa: E402
 from server.domain.register import add_household  # noqa: E402
@@ -111,37 +111,6 @@ def _tree_cpu(root: int) -> float:
         total += times.get(pid, 0.0)
         todo.extend(children.get(pid, []))
     return total
-
-
-def old_tree(ref: str, into: Path) -> Path:
-    """The code of commit ``ref``, unpacked (nothing of it is installed)."""
-    into.mkdir()
-    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True)
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
-    return into
-
-
-class OldServerProcess(ServerProcess):
-    """``ServerProcess`` running another tree's code (the baseline of ``--baseline-ref``)."""
-
-    def __init__(self, tree: Path, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.tree = tree
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**super().env, "PYTHONPATH": str(self.tree)}
-
-    def start(self) -> ServerProcess:
-        # The old tree's own package comes first on the path (cwd), not this checkout's.
-        import tests.server_process as module
-
-        saved = module.ROOT
-        module.ROOT = self.tree
-        try:
-            return super().start()
-        finally:
-            module.ROOT = saved
 
 
 def prepare(server: Server, phones: int) -> None:

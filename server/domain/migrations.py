@@ -780,3 +780,22 @@ def m012_api_tokens(db: sqlite_utils.Database) -> None:
         CREATE INDEX api_tokens_user ON api_tokens(user_id, id);
         """,
     )
+
+
+@migrations()
+def m015_feed_latest_households(db: sqlite_utils.Database) -> None:
+    """A household's change in the pull feed is its whole state: a newer one for the same
+    phones replaces the older (``feeds.record_change``), found through the entity's index.
+    The feed an installation already holds keeps only each household's latest put."""
+    _run(
+        db,
+        """
+        CREATE INDEX changes_entity ON changes(entity_id);
+        DELETE FROM changes WHERE kind = 'household' AND op = 'put' AND EXISTS (
+            SELECT 1 FROM changes later WHERE later.entity_id = changes.entity_id
+                AND later.kind = 'household' AND later.op = 'put' AND later.seq > changes.seq
+                AND later.commune_id IS changes.commune_id
+                AND later.village_id IS changes.village_id
+                AND later.user_id IS changes.user_id);
+        """,
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import threading
 from typing import Any
 
 from server.domain.db import write_transaction
@@ -90,6 +92,42 @@ def test_pull_from_a_checkpoint_brings_only_what_is_new(client, phone, db):
     assert [(c["kind"], c["data"].get("head_name")) for c in page["changes"]] == [
         ("household", "Hộ Thêm")
     ]
+
+
+def test_a_pull_within_the_minute_takes_no_write_lock(app, client, phone, db):
+    """The phone's "last sync" is written once a minute; a pull in between only reads, so it
+    is answered while a push (here another connection) holds the write lock."""
+    assert client.get("/api/v1/sync/pull", headers=phone["headers"]).status_code == 200
+    writer = sqlite3.connect(app.config["DATABASE"], isolation_level=None)
+    answered: list[int] = []
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        pulling = threading.Thread(
+            target=lambda: answered.append(
+                app.test_client().get("/api/v1/sync/pull", headers=phone["headers"]).status_code
+            )
+        )
+        pulling.start()
+        # Far below the 30 s busy timeout a write transaction would wait for the lock.
+        pulling.join(timeout=15)
+        assert answered == [200], "the pull waited for the write lock"
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        pulling.join()
+
+
+def test_a_pull_after_a_minute_notes_the_phones_last_sync(client, phone, db):
+    with write_transaction(db):
+        db.execute(
+            "UPDATE devices SET last_seen_at = '2026-01-01T00:00:00Z' WHERE id = ?",
+            [phone["device_id"]],
+        )
+    assert client.get("/api/v1/sync/pull", headers=phone["headers"]).status_code == 200
+    seen = db.execute(
+        "SELECT last_seen_at FROM devices WHERE id = ?", [phone["device_id"]]
+    ).fetchone()[0]
+    assert seen > "2026-01-01T00:00:00Z"
 
 
 def test_pull_rejects_a_bad_checkpoint(client, phone):

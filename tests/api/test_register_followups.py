@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from server.domain.followups import followup_of
 from tests.api.test_review_helpers import last_seq, post, pull, push, staff, text_of
@@ -120,24 +121,33 @@ def test_staff_edits_that_change_a_follow_up_tell_the_phones(client, app, phone,
             == 302
         )
 
+    def followups(after: int) -> list[tuple[str, Any]]:
+        return [
+            (c["id"], c["data"]["followup"])
+            for c in pull(client, phone, after)
+            if c["kind"] == "household" and c["id"] == household
+        ]
+
     edit("vneid")
+    assert followups(since) == [
+        (household, {"reason": "needs_help", "date": None, "topics": ["vneid"]})
+    ]
+    between = last_seq(db)
     edit("none")
-    followups = [
-        (c["id"], c["data"]["followup"])
-        for c in pull(client, phone, since)
-        if c["kind"] == "household"
-    ]
-    assert followups == [
-        (household, {"reason": "needs_help", "date": None, "topics": ["vneid"]}),
-        (household, None),
-    ]
+    assert followups(between) == [(household, None)]
+    # A household's change is its whole state: a phone that pulls only now gets the latest
+    # alone, and the feed keeps one row for the household, not one per edit.
+    assert followups(since) == [(household, None)]
+    assert followups(0) == [(household, None)]
+    decided = last_seq(db)
     post(
         client,
         f"/records/{item['id']}/review",
         review_state="approved",
         rev=db.execute("SELECT rev FROM records").fetchone()[0],
     )
-    assert len([c for c in pull(client, phone, since) if c["kind"] == "household"]) == 2
+    # The decision changes no follow-up: nothing new about the household.
+    assert followups(decided) == []
 
 
 def test_a_pushed_visit_puts_its_follow_up_on_the_household_phones_pull(client, phone, db):

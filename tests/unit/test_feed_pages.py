@@ -113,3 +113,64 @@ def test_a_page_costs_its_size_not_the_length_of_the_feed(db: sqlite_utils.Datab
     # Before pages were bounded, the first page gathered and sorted all 41,000 later changes:
     # about forty times the work of the short feed.
     assert long <= short * 1.5 + 2, (short, long)
+
+
+def feed(db: sqlite_utils.Database) -> list[tuple[Any, ...]]:
+    return [
+        tuple(r) for r in db.execute("SELECT kind, entity_id, op, village_id, payload FROM changes")
+    ]
+
+
+def test_a_households_newer_put_replaces_the_older_one_for_the_same_phones(db):
+    with write_transaction(db):
+        for kind, entity, village, op, payload in [
+            ("household", "h1", "V1", "put", {"v": 1}),
+            ("household", "h1", "V2", "put", {"v": 2}),  # other phones: kept
+            ("review", "r1", "V1", "put", {"v": 1}),
+            ("household", "h2", "V1", "put", {"v": 1}),
+            ("household", "h1", "V1", "put", {"v": 3}),  # replaces {"v": 1} of V1
+            ("review", "r1", "V1", "put", {"v": 2}),  # a review is no whole state: kept
+            ("household", "h2", "V1", "delete", {}),  # a removal replaces nothing
+        ]:
+            record_change(db, kind, entity, payload, commune_id="C1", village_id=village, op=op)
+    assert feed(db) == [
+        ("household", "h1", "put", "V2", '{"v":2}'),
+        ("review", "r1", "put", "V1", '{"v":1}'),
+        ("household", "h2", "put", "V1", '{"v":1}'),
+        ("household", "h1", "put", "V1", '{"v":3}'),
+        ("review", "r1", "put", "V1", '{"v":2}'),
+        ("household", "h2", "delete", "V1", "{}"),
+    ]
+    device = {"commune_id": "C1", "village_ids": ["V1"], "user_id": 1}
+    assert [c["data"] for c in pull(db, device, 0, 10)["changes"]] == [
+        {"v": 1},
+        {"v": 1},
+        {"v": 3},
+        {"v": 2},
+        {},
+    ]
+
+
+def test_migration_m015_keeps_each_households_latest_put_of_a_feed_kept_before(db):
+    with write_transaction(db):
+        db.execute("DROP INDEX changes_entity")
+        db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm015_feed_latest_households'")
+        for kind, entity, village, payload in [
+            ("household", "h1", "V1", '{"v":1}'),
+            ("household", "h1", "V2", '{"v":2}'),
+            ("household", "h1", "V1", '{"v":3}'),
+            ("review", "r1", "V1", '{"v":1}'),
+            ("review", "r1", "V1", '{"v":2}'),
+        ]:
+            db.execute(
+                "INSERT INTO changes (commune_id, village_id, kind, entity_id, op, payload,"
+                " created_at) VALUES ('C1', ?, ?, ?, 'put', ?, 'then')",
+                [village, kind, entity, payload],
+            )
+    assert migrations.apply(db) == ["m015_feed_latest_households"]
+    assert feed(db) == [
+        ("household", "h1", "put", "V2", '{"v":2}'),
+        ("household", "h1", "put", "V1", '{"v":3}'),
+        ("review", "r1", "put", "V1", '{"v":1}'),
+        ("review", "r1", "put", "V1", '{"v":2}'),
+    ]

@@ -1,0 +1,359 @@
+"""A province-scale commune for the benches, built fast and kept on disk between runs.
+
+Pushing a million records through the API takes hours; the benches that need a commune that
+size (``dashboard.py``, ``storage_size.py``, ``stored_ingest.py``) take it from here instead:
+
+- the default survey and the demo commune (``seed_demo``: two of its three villages are the
+  volunteer's), N register households over the volunteer's villages (``add_household``, feed
+  entry and all), a reviewer ``bench.reviewer`` and one enrolled phone of ``tnv.demo``;
+- N records, one a household, each a completed visit to a household of four (three adults and
+  a child, answers varied within what the survey accepts), written by the records store's own
+  push path (``sync.protocol.load_record``, then ``store.store_pushed``: records, revisions,
+  follow-ups, every trigger and index) in transactions of 2,000. Only the answers' check is
+  left out: it changes nothing stored, and a record that would fail it is never generated
+  (``tests/unit/test_bench_commune.py`` pushes the same items through the HTTP API and finds
+  every table the same);
+- optionally every record's indicator facts counted (``refresh_dirty``; each distinct set of
+  answers computed once: the benches read sums, they do not time making them).
+
+The database is built once per (code, N, counted) and kept under ``BENCH_CACHE`` (default
+``~/.cache/gocua-bench``), keyed by the code's schema (the SQL of a freshly migrated database)
+and the sources of what writes a pushed record, so a commit that changes either builds anew.
+A bench gets its own copy. ``tree``: another commit's code (``bench/trees.py``), built in a
+process of its own with that code first on the path.
+
+    .venv/bin/python bench/commune.py N [--uncounted]   # build (or find) and print where
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILDER_VERSION = "1"
+REVIEWER = "bench.reviewer"
+PASSWORD = "bench-password-123"
+CHUNK = 2_000
+SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Lò", "Quàng"]
+GIVEN = ["Văn An", "Thị Bình", "Văn Cường", "Thị Dung", "Minh Đức", "Thu Hà", "Quốc Huy"]
+# What writes a pushed record: a change to any of these builds the commune anew (and a change
+# to what this file builds, BUILDER_VERSION).
+WRITE_PATH = [
+    "server/domain/answers.py",
+    "server/domain/feeds.py",
+    "server/domain/answers_dictionary_1.json",
+    "server/domain/records/store.py",
+    "server/domain/followups.py",
+    "server/domain/register.py",
+    "server/domain/reports/facts.py",
+    "sync/protocol.py",
+    "schemas/forms/ho_gia_dinh_cds.json",
+]
+
+
+def cache_folder() -> Path:
+    return Path(os.environ.get("BENCH_CACHE") or Path.home() / ".cache" / "gocua-bench")
+
+
+def name(rng: random.Random) -> str:
+    return f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}"
+
+
+def household_answers(rng: random.Random) -> dict[str, Any]:
+    """A completed, consented visit to a household of four: three adults and a child, their
+    answers varied within what the default survey accepts."""
+    from tests.records import adult, child, household_data
+
+    members = []
+    for i, relation in enumerate(["head", "spouse", rng.choice(["parent", "child"])]):
+        person = adult(name(rng), rng.randint(1950, 2000), relation, rng.choice(["male", "female"]))
+        for key in ("skill_apps_wifi", "skill_information", "skill_messaging", "skill_safety"):
+            person[key] = rng.choice(["alone", "with_help", "cannot"])
+        person["dvctt"] = rng.choice(["alone", "with_help", "no"])
+        person["health_book"] = rng.choice(["opens", "cannot_open", "no", "unknown"])
+        person["bought_online"] = rng.choice(["yes", "no"])
+        person["bdhvs"] = rng.choice(["certified", "completed", "in_progress", "not_yet"])
+        if i:
+            person["needs_help"] = ["none"]
+        members.append(person)
+    members.append(child(name(rng), rng.randint(2013, 2024)))
+    head = members[0]["member_name"]
+    return household_data(
+        members,
+        respondent_name=head,
+        head_name=head,
+        address=f"Số {rng.randint(1, 200)}, ngõ {rng.randint(1, 30)}",
+        internet=rng.choice(["fibre", "mobile_only"]),
+    )
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def items(
+    households: list[tuple[str, str]], device_id: str, seed: int = 16, pool: int = 500
+) -> Any:
+    """One pushed item per register household ``(id, village)``, as a phone sends them: the
+    same items for the same households and seed. Answers come from ``pool`` generated
+    households (a commune's answers repeat; generating a million would take longer than
+    storing them), visit dates over October and November."""
+    from schemas.form import Form
+    from tests.records import record
+
+    rng = random.Random(seed)
+    answers = [household_answers(rng) for _ in range(pool)]
+    form = Form.load()
+    for hid, village in households:
+        day = f"2026-{rng.choice(['10', '11'])}-{rng.randint(1, 28):02d}"
+        item = record(
+            village,
+            hid,
+            data=answers[rng.randrange(pool)],
+            form=form,
+            id=_uuid(rng),
+            rev=_uuid(rng),
+        )
+        item["meta"] = {
+            "started_at": f"{day}T01:00:00Z",
+            "visit_date": day,
+            "device_id": device_id,
+        }
+        yield item
+
+
+def setup(db: Any, n: int, seed: int = 16) -> dict[str, Any]:
+    """The survey, the demo commune, N register households, a reviewer and an enrolled phone
+    (everything but the records); what the benches need to know of them."""
+    from server.domain import migrations
+    from server.domain.accounts import add_user
+    from server.domain.db import write_transaction
+    from server.domain.devices import enroll, new_code
+    from server.domain.register import add_household
+    from server.domain.seed import DEMO_VOLUNTEER, load_default_form, seed_demo
+
+    rng = random.Random(seed)
+    migrations.apply(db)
+    load_default_form(db)
+    seed_demo(db)
+    user_id, commune_id = db.execute(
+        "SELECT id, commune_id FROM users WHERE username = ?", [DEMO_VOLUNTEER]
+    ).fetchone()
+    villages = [
+        r[0]
+        for r in db.execute(
+            "SELECT village_id FROM user_villages WHERE user_id = ? ORDER BY village_id",
+            [user_id],
+        )
+    ]
+    with write_transaction(db):
+        add_user(db, REVIEWER, "Bench", "reviewer", commune_id, password=PASSWORD)
+        code = new_code(db, user_id)
+    phone = enroll(db, code)
+    households = []
+    for first in range(0, n, 50_000):
+        with write_transaction(db):
+            for i in range(first, min(n, first + 50_000)):
+                village = villages[i % len(villages)]
+                hid = add_household(db, village, name(rng), f"Số {i % 500}, ngõ {i % 40}")["id"]
+                households.append((hid, village))
+    return {
+        "commune_id": commune_id,
+        "user_id": user_id,
+        "villages": villages,
+        "device_id": phone["device_id"],
+        "token": phone["token"],
+        "households": households,
+    }
+
+
+def store_records(db: Any, info: dict[str, Any], seed: int = 16) -> None:
+    """A record for each register household, written by the records store's push path."""
+    from server.domain.db import now_iso, write_transaction
+    from server.domain.devices import device_for_token
+    from server.domain.records import store
+    from sync.protocol import load_record
+
+    caller = {**device_for_token(db, info["token"], touch=False), "kind": "device"}
+    pending = items(info["households"], info["device_id"], seed)
+    done = False
+    while not done:
+        with write_transaction(db):
+            now = now_iso()
+            for _ in range(CHUNK):
+                item = next(pending, None)
+                if item is None:
+                    done = True
+                    break
+                store.store_pushed(db, caller, load_record(item), None, True, now)
+            # As a push notes the phone's last sync.
+            db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [now, caller["id"]])
+
+
+def add_households(db: Any, info: dict[str, Any], count: int, seed: int) -> list[tuple[str, str]]:
+    """``count`` more register households over the volunteer's villages: ``(id, village)``."""
+    from server.domain.db import write_transaction
+    from server.domain.register import add_household
+
+    rng = random.Random(seed)
+    villages = info["villages"]
+    households = []
+    with write_transaction(db):
+        for i in range(count):
+            village = villages[i % len(villages)]
+            hid = add_household(db, village, name(rng), f"Số {i % 500}, ngõ {i % 40}")["id"]
+            households.append((hid, village))
+    return households
+
+
+def more_records(db: Any, info: dict[str, Any], count: int, seed: int) -> None:
+    """``count`` more register households, each with its record: a sync's worth of news."""
+    households = add_households(db, info, count, seed)
+    store_records(db, {**info, "households": households}, seed)
+
+
+def count_facts(db: Any) -> None:
+    """Every record's indicator facts, each distinct set of answers computed once."""
+    import schemas.indicators as indicator_files
+    from server.domain.reports.facts import refresh_dirty
+
+    compute = indicator_files.IndicatorSet.compute
+    seen: dict[tuple[str, str], Any] = {}
+
+    def cached(self: Any, form: Any, data: Any, visit_date: str) -> Any:
+        key = (json.dumps(data, sort_keys=True), visit_date)
+        if key not in seen:
+            seen[key] = compute(self, form, data, visit_date)
+        return seen[key]
+
+    indicator_files.IndicatorSet.compute = cached
+    try:
+        refresh_dirty(db)
+    finally:
+        indicator_files.IndicatorSet.compute = compute
+
+
+def schema_key(code: Path) -> str:
+    """What makes two builds the same: the schema this code migrates to and its write path."""
+    from server.domain import migrations
+    from server.domain.db import connect
+
+    digest = hashlib.sha256(BUILDER_VERSION.encode())
+    with tempfile.TemporaryDirectory() as folder:
+        db = connect(Path(folder) / "schema.db")
+        migrations.apply(db)
+        for row in db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name"):
+            digest.update(repr(tuple(row)).encode())
+        db.close()
+    for path in WRITE_PATH:
+        file = code / path
+        digest.update(path.encode() + (file.read_bytes() if file.exists() else b"-"))
+    return digest.hexdigest()[:16]
+
+
+def build(folder: Path, n: int, counted: bool) -> dict[str, Any]:
+    """Build the commune in ``folder`` with the code first on sys.path; its figures."""
+    from server.domain.db import connect
+
+    db = connect(folder / "gocua.db")
+    start = time.perf_counter()
+    info = setup(db, n)
+    registered = time.perf_counter() - start
+    start = time.perf_counter()
+    store_records(db, info)
+    stored = time.perf_counter() - start
+    start = time.perf_counter()
+    if counted:
+        count_facts(db)
+    facts = time.perf_counter() - start
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    del info["households"]
+    return {
+        **info,
+        "n": n,
+        "counted": counted,
+        "register_s": registered,
+        "store_s": stored,
+        "count_s": facts,
+    }
+
+
+def _in_process(code: Path, *args: str) -> str:
+    """This script in a process of its own with ``code``'s server first on the path."""
+    env = {**os.environ, "PYTHONPATH": f"{code}{os.pathsep}{ROOT}"}
+    return subprocess.run(
+        [sys.executable, __file__, *args, "--code", str(code)],
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=code,
+    ).stdout.strip()
+
+
+def commune(into: Path, n: int, *, code: Path = ROOT, counted: bool = True) -> dict[str, Any]:
+    """A copy of the cached commune of N records (built first when missing) as
+    ``into/gocua.db``; what ``build`` said of it (token, villages, build times, ``cached``)."""
+    key = _in_process(code, "--key").splitlines()[-1]
+    place = cache_folder() / f"{key}-{n}{'' if counted else '-uncounted'}"
+    cache_folder().mkdir(parents=True, exist_ok=True)
+    with (cache_folder() / f"{place.name}.lock").open("w") as lock:
+        # Two benches at once wait for one build instead of both building the same folder.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = (place / "done.json").exists()
+        if not cached:
+            shutil.rmtree(place, ignore_errors=True)
+            place.mkdir(parents=True)
+            args = [str(n), "--build", str(place), *([] if counted else ["--uncounted"])]
+            figures = _in_process(code, *args).splitlines()[-1]
+            (place / "done.json").write_text(figures)
+    info = json.loads((place / "done.json").read_text())
+    into.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(place / "gocua.db", into / "gocua.db")
+    return {**info, "cached": cached, "key": key}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", type=int, nargs="?", default=1000)
+    parser.add_argument("--uncounted", action="store_true", help="no indicator facts counted")
+    parser.add_argument("--build", help=argparse.SUPPRESS)
+    parser.add_argument("--key", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--code", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.code:
+        sys.path.insert(0, args.code)
+    if args.key:
+        print(schema_key(Path(args.code or ROOT)))
+        return
+    if args.build:
+        print(json.dumps(build(Path(args.build), args.n, not args.uncounted)))
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        info = commune(Path(folder), args.n, counted=not args.uncounted)
+        print(
+            f"{args.n:,} records (key {info['key']}, {'cached' if info['cached'] else 'built'},"
+            f" copied in {time.perf_counter() - start:.0f} s): register {info['register_s']:.0f} s,"
+            f" records {info['store_s']:.0f} s, facts {info['count_s']:.0f} s;"
+            f" load average {os.getloadavg()[0]:.2f}"
+        )
+        print(f"  kept in {cache_folder()}")
+
+
+if __name__ == "__main__":
+    main()
