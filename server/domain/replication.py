@@ -21,7 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from server.domain import answers
-from server.domain.blobs import blob_path, image_answers
+from server.domain.blobs import blob_path, file_answers
 from server.domain.db import now_iso, write_transaction
 from server.domain.forms import get_form
 from sync.client import BATCH_BYTES, HttpError, SyncClient, encoded
@@ -398,7 +398,7 @@ class _Sender:
             found = self.forms[key]
             if found is None:
                 continue
-            for _path, sha256 in image_answers(found[0], item["data"]):
+            for _path, sha256, _type in file_answers(found[0], item["data"]):
                 if not isinstance(sha256, str) or sha256 in self.confirmed:
                     continue
                 path = blob_path(self.data_dir, sha256)

@@ -11,6 +11,7 @@ import sqlite_utils
 
 from schemas import labels
 from schemas.form import AUTOMATIC_TYPES, Form, Node
+from schemas.media import FILE_ANSWER_TYPES
 from schemas.settle import settle
 from schemas.validate import Errors
 from server.domain.db import now_iso
@@ -21,7 +22,7 @@ from sync.protocol import visit_day
 
 # Filled in by the phone or the form itself (metadata: start, deviceid …): shown, never typed
 # by staff.
-_NOT_TYPED = {"note", "image", "acknowledge", "hidden"} | AUTOMATIC_TYPES
+_NOT_TYPED = {"note", "acknowledge", "hidden"} | FILE_ANSWER_TYPES | AUTOMATIC_TYPES
 
 
 def _editable(node: Node) -> bool:
