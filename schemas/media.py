@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # The label columns that name a file; ``big-image`` is the picture shown when the small one is
-# tapped (the phone shows the one it has).
+# tapped in ODK Collect; the collector shows the small one (both travel with the form).
 LABEL_MEDIA = ("image", "big-image", "audio", "video")
 # Answers that are files, each bounded: a photo is downscaled on the phone; a recording or a
 # document is kept as the phone made it. ``pwa/js/blobs.js`` holds the same figures
