@@ -59,8 +59,10 @@ lint: $(TEST_OK) $(NODE_OK)
 	$(VENV)/bin/lint-imports
 	$(ESLINT) pwa tests/js server/static
 
+# One pytest worker a core; --dist loadscope keeps a module's tests on one worker, so a module's
+# own server and browser logins (the accessibility pages of every role) are set up once.
 test: $(TEST_OK) $(NODE_OK) chromium nginx java lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadscope
 	node --test tests/js/
 
 # The quick loop, under a minute on two cores (pytest-xdist, one worker a core): no browser, and

@@ -5,11 +5,19 @@ multipart POST each. Every submission is read, mapped, checked against its form 
 record through the collector's push, one transaction each. The XML is made before the clock
 starts. ODK Central's soak test aims at 50 submissions/s; the goal here is ten times that.
 
-    .venv/bin/python bench/openrosa_submit.py [N] [PHONES]
+With ``--baseline-ref REF`` the same submissions go, in the same run, to a server running that
+commit's code too (``git archive``, run with this checkout's virtual environment), the two
+alternating ``--rounds`` times so that the machine's load is shared alike; it prints each
+round's figures with the load average and the ratio of the best rounds. ``--workers``: the
+servers' ``GOCUA_WORKERS`` (default: one per core, as ``gocua serve`` starts).
+
+    .venv/bin/python bench/openrosa_submit.py [N] [PHONES] [--baseline-ref REF] [--rounds 3]
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 import tempfile
 import time
@@ -18,8 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import requests  # noqa: E402
+from dusk import OldServerProcess, old_tree  # noqa: E402
 
 from server.domain.db import connect, write_transaction  # noqa: E402
 from server.domain.devices import add_collect_device  # noqa: E402
@@ -41,49 +51,82 @@ def send(url: str, bodies: list[bytes]) -> int:
     return len(bodies)
 
 
-def main(n: int = 5_000, phones: int = 8) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        server = ServerProcess(Path(folder))
-        server.cli("init", "--demo")
-        database = Path(folder) / "gocua.db"
-        with connect(database) as db, write_transaction(db):
-            install_form(db, collect_form_definition())
-            user_id = db.execute("SELECT id FROM users WHERE username = 'tnv.demo'").fetchone()[0]
-            keys = [add_collect_device(db, user_id)[1] for _ in range(phones)]
-            urls = [f"{server.base}/key/{key}" for key in keys]
-            codes = [
-                row[0]
-                for row in db.execute(
-                    "SELECT h.code FROM households h JOIN user_villages v"
-                    " ON v.village_id = h.village_id WHERE v.user_id = ?",
-                    [user_id],
-                )
-            ]
-        server.start()
-        try:
-            client = CollectClient(urls[0])
-            xform = client.download(client.form_list()[0])
-            bodies = [
-                client.fill(
-                    xform, {**household_data(), "household_code": codes[i % len(codes)]}
-                ).xml()
-                for i in range(n)
-            ]
-            shares = [bodies[i::phones] for i in range(phones)]
-            start = time.perf_counter()
-            with ThreadPoolExecutor(phones) as pool:
-                sent = sum(pool.map(send, urls, shares))
-            seconds = time.perf_counter() - start
-        finally:
-            server.stop()
-        with connect(database) as db:
-            stored = db.execute("SELECT count(*) FROM records").fetchone()[0]
+def prepare(server: ServerProcess, phones: int) -> tuple[list[str], list[str]]:
+    """The demo commune with the Collect form, ``phones`` Collect phones of its volunteer;
+    their server addresses and the volunteer's household codes."""
+    server.cli("init", "--demo")
+    with connect(server.data_dir / "gocua.db") as db, write_transaction(db):
+        install_form(db, collect_form_definition())
+        user_id = db.execute("SELECT id FROM users WHERE username = 'tnv.demo'").fetchone()[0]
+        keys = [add_collect_device(db, user_id)[1] for _ in range(phones)]
+        codes = [
+            row[0]
+            for row in db.execute(
+                "SELECT h.code FROM households h JOIN user_villages v"
+                " ON v.village_id = h.village_id WHERE v.user_id = ? ORDER BY h.code",
+                [user_id],
+            )
+        ]
+    return [f"{server.base}/key/{key}" for key in keys], codes
+
+
+def run(server: ServerProcess, n: int, phones: int) -> tuple[float, float]:
+    """Submissions/s of n fresh submissions from ``phones`` phones, and the load average."""
+    urls, codes = prepare(server, phones)
+    server.start()
+    try:
+        client = CollectClient(urls[0])
+        xform = client.download(client.form_list()[0])
+        bodies = [
+            client.fill(xform, {**household_data(), "household_code": codes[i % len(codes)]}).xml()
+            for i in range(n)
+        ]
+        shares = [bodies[i::phones] for i in range(phones)]
+        load = os.getloadavg()[0]
+        start = time.perf_counter()
+        with ThreadPoolExecutor(phones) as pool:
+            sent = sum(pool.map(send, urls, shares))
+        seconds = time.perf_counter() - start
+    finally:
+        server.stop()
+    with connect(server.data_dir / "gocua.db") as db:
+        stored = db.execute("SELECT count(*) FROM records").fetchone()[0]
     assert sent == stored == n, (sent, stored, n)
-    print(
-        f"{n:,} OpenRosa submissions from {phones} phones at once: {seconds:.1f} s,"
-        f" {n / seconds:,.0f} submissions/s (goal: 500/s)"
-    )
+    return n / seconds, load
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=5_000)
+    parser.add_argument("phones", nargs="?", type=int, default=8)
+    parser.add_argument("--baseline-ref", default="", help="a commit whose server is the baseline")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each server, alternating")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    env = {"GOCUA_WORKERS": str(args.workers)}
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        tree = old_tree(args.baseline_ref, root / "old") if args.baseline_ref else None
+        best: dict[str, float] = {}
+        print(
+            f"{args.n:,} OpenRosa submissions from {args.phones} phones at once,"
+            f" GOCUA_WORKERS={args.workers}, {os.cpu_count()} cores (goal: 500/s):"
+        )
+        for round_ in range(args.rounds):
+            servers: list[tuple[str, ServerProcess]] = []
+            if tree is not None:
+                old = OldServerProcess(tree, root / f"old{round_}", extra_env=env)
+                servers.append((args.baseline_ref[:9], old))
+            servers.append(("this", ServerProcess(root / f"this{round_}", extra_env=env)))
+            for name, server in servers:
+                rate, load = run(server, args.n, args.phones)
+                best[name] = max(best.get(name, 0.0), rate)
+                print(f"  {name:>9}: {rate:,.0f} submissions/s (load average {load:.2f})")
+                sys.stdout.flush()
+        if tree is not None:
+            ratio = best["this"] / best[args.baseline_ref[:9]]
+            print(f"  best rounds: this {ratio:.2f}× {args.baseline_ref[:9]}")
 
 
 if __name__ == "__main__":
-    main(*(int(arg) for arg in sys.argv[1:3]))
+    main()

@@ -100,6 +100,7 @@ from schemas.expr_values import (
 __all__ = [
     "Context",
     "ExpressionError",
+    "bind",
     "evaluate",
     "evaluate_bool",
     "parse",
@@ -605,6 +606,33 @@ def evaluate(expr: str, ctx: Context) -> Value:
         return fn(ctx)
     except RecursionError:
         raise ExpressionError("syntax", "the expression is nested too deeply") from None
+
+
+def bind(expr: str, fields: Mapping[str, Sequence[str]]) -> Callable[[Context], Value]:
+    """``evaluate(expr, ctx)`` for contexts whose ``fields`` is this very map, with what depends
+    on the expression and the form alone worked out once: a checker evaluates the same few
+    expressions for every record of a form version. Anything ``evaluate`` would refuse goes
+    through ``evaluate`` itself, so the errors are the same."""
+    try:
+        fn, refs, needs_current = _program(expr)
+    except ExpressionError:
+        return lambda ctx: evaluate(expr, ctx)
+    if any(name not in fields for name in refs):
+        return lambda ctx: evaluate(expr, ctx)
+    repeats = _repeat_names(fields)
+
+    def bound(ctx: Context) -> Value:
+        if ctx.fields is not fields or (
+            needs_current and (ctx.current is None or ctx.current not in fields)
+        ):
+            return evaluate(expr, ctx)
+        ctx._repeats = repeats
+        try:
+            return fn(ctx)
+        except RecursionError:
+            raise ExpressionError("syntax", "the expression is nested too deeply") from None
+
+    return bound
 
 
 def evaluate_bool(expr: str, ctx: Context) -> bool:

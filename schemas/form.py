@@ -345,6 +345,26 @@ class Form:
             if child.kind != "field":
                 yield from self.walk(child)
 
+    def entry_name_field(self, repeat: Node) -> Node | None:
+        """The question that names an entry of ``repeat`` (a member's name): its first text
+        question, in a group or not, outside inner repeats. The same rule as pwa/js/form.js:
+        entryNameField, held equal by schemas/entry_name_cases.json."""
+        for child in repeat.children:
+            if child.kind == "field" and child.type == "text":
+                return child
+            if child.kind == "group" and (inner := self.entry_name_field(child)):
+                return inner
+        return None
+
+    def entry_name(self, repeat: Node, entry: Any) -> str:
+        """What names one entry of ``repeat``: that question's answer, trimmed; "" while it is
+        unanswered (the phone then says *Thành viên N*)."""
+        named = self.entry_name_field(repeat)
+        if named is None or not isinstance(entry, dict):
+            return ""
+        value = entry.get(named.name)
+        return "" if value is None else str(value).strip()
+
     def field_repeats(self) -> dict[str, list[str]]:
         """Name → enclosing repeats: the ``fields`` map the expression engine resolves with."""
         return {name: list(node.repeats) for name, node in self.nodes.items()}

@@ -11,10 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from schemas.expressions import Context, ExpressionError, evaluate, evaluate_bool, to_number
+from schemas.expressions import (
+    Context,
+    ExpressionError,
+    Value,
+    bind,
+    evaluate,
+    evaluate_bool,
+    to_boolean,
+    to_number,
+)
 from schemas.form import (
     CHOICE_PREFIX,
     EMPTY_METADATA_TYPES,
@@ -52,6 +61,11 @@ class RecordChecker:
         self.choices = form.choice_labels()
         self.files = form.pulldata_files()
         self._choice_names: dict[str, frozenset[Any]] = {}
+        # Each expression bound to this form's fields once (a version never changes), whether
+        # it reads the current field ('.'), and each question's choice filter and constraint.
+        self._programs: dict[str, Callable[[Context], Value]] = {}
+        self._dotted: dict[str, bool] = {}
+        self._rules: dict[str, tuple[str, str]] = {}
         # Names that may appear at each data level: top level (key "") and inside each repeat.
         self.allowed: dict[str, set[str]] = {"": set()}
         for name, node in form.nodes.items():
@@ -67,6 +81,8 @@ class RecordChecker:
         self._today = today
         self._data = data
         self._memo: dict[tuple[str, tuple[tuple[str, int], ...], str | None], bool | None] = {}
+        # One context per repeat position, its current field set before each evaluation.
+        self._contexts: dict[tuple[tuple[str, int], ...], Context] = {}
         self._level(self.form.root, data, "", (), "", True, errors)
         return errors
 
@@ -82,10 +98,12 @@ class RecordChecker:
         errors: Errors,
     ) -> None:
         if node.kind != "group" or node is self.form.root:
+            allowed = self.allowed.get(scope_name, ())
             for key in scope:
-                if key not in self.allowed.get(scope_name, ()):
+                if key not in allowed:
                     _add(errors, prefix + key, "unknown_field")
         for child in node.children:
+            # A question nobody could see needs no relevance of its own worked out.
             child_relevant = relevant and self._relevant(child, position)
             if child.kind == "group":
                 self._level(child, scope, scope_name, position, prefix, child_relevant, errors)
@@ -149,7 +167,7 @@ class RecordChecker:
             if not is_empty(value):
                 _add(errors, path, "not_relevant")
             return
-        if is_empty(value):
+        if value is None or value == "" or value == []:  # is_empty, inlined: the hot path
             if node.type not in ("note", "calculate") and self._required(node, position):
                 self._add_custom(errors, path, node, "required_message", "required", position)
             return
@@ -157,13 +175,16 @@ class RecordChecker:
         if problem:
             _add(errors, path, problem)
             return
-        if node.get("choice_filter") and not self._filtered_in(node, value, position):
+        rules = self._rules.get(node.name)
+        if rules is None:
+            rules = self._rules[node.name] = (node.get("choice_filter"), node.get("constraint"))
+        choice_filter, constraint = rules
+        if choice_filter and not self._filtered_in(node, value, position):
             _add(errors, path, "not_a_choice")
             return
         if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
             _add(errors, path, "too_long", max=MAX_TEXT_LENGTH)
             return
-        constraint = node.get("constraint")
         if constraint and not self._bool(constraint, position, node.name, default=False):
             self._add_custom(errors, path, node, "constraint_message", "constraint", position)
 
@@ -181,15 +202,28 @@ class RecordChecker:
         return self._bool(raw, position, node.name, default=True)
 
     def _context(self, position: tuple[tuple[str, int], ...], current: str | None) -> Context:
-        return Context(
-            data=self._data,
-            fields=self.fields,
-            position=[list(p) for p in position],
-            current=current,
-            today=self._today,
-            choices=self.choices,
-            files=self.files,
-        )
+        ctx = self._contexts.get(position)
+        if ctx is None:
+            ctx = self._contexts[position] = Context(
+                data=self._data,
+                fields=self.fields,
+                position=[list(p) for p in position],
+                today=self._today,
+                choices=self.choices,
+                files=self.files,
+            )
+        ctx.current = current
+        return ctx
+
+    def _holds(self, expr: str, ctx: Context) -> bool | None:
+        """``holds(expr, ctx)`` through the expression's program bound to this form."""
+        program = self._programs.get(expr)
+        if program is None:
+            program = self._programs[expr] = bind(expr, self.fields)
+        try:
+            return to_boolean(program(ctx))
+        except ExpressionError:
+            return None
 
     def _bool(
         self, expr: str, position: tuple[tuple[str, int], ...], current: str | None, default: bool
@@ -197,11 +231,14 @@ class RecordChecker:
         # Within one record an expression has one value per repeat position (and current field,
         # when it uses '.'): the questions asked "if ${age} >= ${age_account}" of one member
         # share a single evaluation. None marks an expression that failed.
-        key = (expr, position, current if "." in expr else None)
+        dotted = self._dotted.get(expr)
+        if dotted is None:
+            dotted = self._dotted[expr] = "." in expr
+        key = (expr, position, current if dotted else None)
         if key in self._memo:
             value = self._memo[key]
         else:
-            value = self._memo[key] = holds(expr, self._context(position, current))
+            value = self._memo[key] = self._holds(expr, self._context(position, current))
         # The form was checked when it was imported; a broken expression cannot be the
         # volunteer's fault, so it must not block their record.
         return default if value is None else value

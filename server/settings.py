@@ -22,6 +22,8 @@ class Settings:
     timezone: ZoneInfo  # the zone staff pages show times in and date filters count days in
     workers: int  # `gocua serve`'s processes, each running waitress on the one socket
     sync_slots: int  # sync requests at work at once in a process; 0: no bound
+    enketo_url: str  # an Enketo Express for Collect phones' web forms; empty: none
+    enketo_api_key: str  # that Enketo's API key (its `api key` setting)
 
 
 def _int(name: str, default: int) -> int:
@@ -65,4 +67,6 @@ def load() -> Settings:
         timezone=_zone("GOCUA_TIMEZONE", DEFAULT_TIMEZONE),
         workers=_int("GOCUA_WORKERS", os.cpu_count() or 1),
         sync_slots=_int("GOCUA_SYNC_SLOTS", DEFAULT_SYNC_SLOTS),
+        enketo_url=os.environ.get("GOCUA_ENKETO_URL", "").strip().rstrip("/"),
+        enketo_api_key=os.environ.get("GOCUA_ENKETO_API_KEY", "").strip(),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from datetime import datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
@@ -34,6 +35,9 @@ MAX_SAFE_INTEGER = 2**53 - 1
 # A household's head and address on the register (the phone's *Thêm hộ mới* holds the same).
 MAX_HEAD_NAME = 200
 MAX_ADDRESS = 300
+# The register's own bounds (server/domain/register.py holds a village's name to 120).
+MAX_VILLAGE_NAME = 120
+MAX_HOUSEHOLD_CODE = 100
 
 # Every status a pushed item can get back.
 APPLIED, DUPLICATE, CONFLICT, REJECTED = "applied", "duplicate", "conflict", "rejected"
@@ -56,6 +60,29 @@ def _uuid(value: str) -> None:
 def _sha256(value: str) -> None:
     if not isinstance(value, str) or len(value) != 64 or value.strip("0123456789abcdef"):
         raise ValidationError("not_hash")
+
+
+def _moment(value: str) -> None:
+    # A time a peer stamped (merged, removed, resolved): ISO 8601 with its zone, as the sender's
+    # database keeps them; it is compared and shown, so "yesterday" or a bare date is refused.
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("not_datetime") from None
+    if moment.tzinfo is None:
+        raise ValidationError("not_datetime")
+
+
+def _optional(max_length: int, validate_with: Any = None, default: Any = None) -> fields.String:
+    """A text a peer may leave out or send as null, bounded like every other input."""
+    validators: list[Any] = [validate.Length(max=max_length, error="bad_length")]
+    if validate_with:
+        validators.append(validate_with)
+    # With a default, null is refused as before (the column is NOT NULL); without, null is "none".
+    options: dict[str, Any] = (
+        {"load_default": default} if default is not None else {"allow_none": True}
+    )
+    return fields.String(error_messages=_CODES, validate=validators, **options)
 
 
 def _text(required: bool = True, max_length: int = 200, validate_with: Any = None) -> fields.String:
@@ -162,11 +189,11 @@ class VillageSchema(Schema):
 
     id = _text(max_length=100)
     op = _OP
-    name = fields.String(load_default="", error_messages=_CODES)
+    name = _optional(MAX_VILLAGE_NAME, default="")
     active = fields.Boolean(load_default=True, error_messages=_CODES)
     # A merged village stays as a version and names its survivor (absent: not sent).
-    merged_into = fields.String(allow_none=True, error_messages=_CODES)
-    merged_at = fields.String(allow_none=True, error_messages=_CODES)
+    merged_into = _optional(100)
+    merged_at = _optional(40, _moment)
 
 
 class HouseholdSchema(Schema):
@@ -175,11 +202,16 @@ class HouseholdSchema(Schema):
 
     id = _text(max_length=100)
     op = _OP
-    village_id = fields.String(load_default=None, allow_none=True, error_messages=_CODES)
-    code = fields.String(load_default="", error_messages=_CODES)
-    head_name = fields.String(load_default="", error_messages=_CODES)
-    address = fields.String(load_default="", error_messages=_CODES)
-    removed_at = fields.String(allow_none=True, error_messages=_CODES)
+    village_id = fields.String(
+        load_default=None,
+        allow_none=True,
+        error_messages=_CODES,
+        validate=validate.Length(max=100, error="bad_length"),
+    )
+    code = _optional(MAX_HOUSEHOLD_CODE, default="")
+    head_name = _optional(MAX_HEAD_NAME, default="")
+    address = _optional(MAX_ADDRESS, default="")
+    removed_at = _optional(40, _moment)
 
 
 class RecordStateSchema(Schema):
@@ -236,7 +268,7 @@ class ResolutionSchema(Schema):
         error_messages=_CODES,
         validate=validate.OneOf(RESOLUTIONS, error="not_a_choice"),
     )
-    resolved_at = _text(max_length=40)
+    resolved_at = _text(max_length=40, validate_with=_moment)
 
 
 class UpstreamSchema(Schema):

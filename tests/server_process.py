@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -58,6 +60,17 @@ class ServerProcess:
             check=True,
         )
         return done.stdout
+
+    def add_staff(self, command: str, username: str, *options: str) -> str:
+        """``gocua user COMMAND USERNAME OPTIONS`` for a staff account, returning its printed
+        password already past the first login's change: for the tests about what comes after
+        (tests/unit/test_cli.py checks the change is asked for)."""
+        out = self.cli("user", command, username, *options)
+        password = re.search(r"password: (\S+)", out)
+        assert password, out
+        with sqlite3.connect(self.data_dir / "gocua.db") as db:
+            db.execute("UPDATE users SET must_change_password = 0 WHERE username = ?", [username])
+        return password.group(1)
 
     def start(self) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)

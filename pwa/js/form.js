@@ -99,7 +99,10 @@ export function pickedRepeat(form, node) {
   return repeat.repeats.every((name, i) => node.repeats[i] === name) ? repeat : null;
 }
 
-/** The question that names an entry of `repeat`: its first text question (outside inner repeats). */
+/**
+ * The question that names an entry of `repeat`: its first text question (outside inner repeats).
+ * The same rule as schemas/form.py: Form.entry_name_field, held equal by schemas/entry_name_cases.json.
+ */
 export function entryNameField(repeat) {
   for (const child of repeat.children) {
     if (child.kind === 'field' && child.type === 'text') return child;
@@ -109,6 +112,13 @@ export function entryNameField(repeat) {
     }
   }
   return null;
+}
+
+/** What names one entry of `repeat`: that question's answer, trimmed; '' while unanswered. */
+export function entryName(repeat, entry) {
+  const named = entryNameField(repeat);
+  const value = named && entry && typeof entry === 'object' ? entry[named.name] : null;
+  return value == null ? '' : String(value).trim();
 }
 
 /**

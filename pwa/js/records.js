@@ -92,9 +92,13 @@ function applyResolution(next, record, review) {
 
 /**
  * What the register knows of a household, and the question names that take it as their first
- * answer: the register's own names, English and Vietnamese (as its import's columns).
+ * answer: the register import's own column names, English and Vietnamese
+ * (schemas/household_names.json; tests/js/household_names.test.mjs holds this copy equal to it).
  */
-export const HOUSEHOLD_QUESTIONS = { head_name: ['head_name', 'chu_ho'], address: ['address', 'dia_chi'] };
+export const HOUSEHOLD_QUESTIONS = {
+  head_name: ['head_name', 'chu_ho', 'head', 'ten_chu_ho', 'ho_ten_chu_ho', 'ho_va_ten_chu_ho'],
+  address: ['address', 'dia_chi', 'so_nha', 'dia_chi_so_nha', 'so_nha_dia_diem'],
+};
 
 /**
  * `data` with the household's head and address given as the answer to each `text` question

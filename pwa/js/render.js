@@ -2,7 +2,7 @@
 // (calculations, relevance) and only shows, hides or adds what changed, so typing is never
 // interrupted by a redraw. Words with ${name} references (labels, hints, choice labels) are
 // filled in where they are shown and again after every answer (pwa/js/labels.js), as text.
-import { entryNameField, inputMode, isEmpty, MAX_TEXT_LENGTH, pickedRepeat } from './form.js';
+import { entryName, inputMode, isEmpty, MAX_TEXT_LENGTH, pickedRepeat } from './form.js';
 import { el } from './dom.js';
 import { fill, NO_INSTANCE } from './labels.js';
 import { FileTooLarge, formatSize, photoUrl, storeFile, storePhoto, stored } from './blobs.js';
@@ -281,13 +281,12 @@ export class FormView {
    */
   #entries(id, value, set, repeat, position) {
     const box = el('div', { class: 'choices', role: 'radiogroup', id });
-    const named = entryNameField(repeat);
     let drawn = null;
     return {
       el: box,
       sync: () => {
         const entries = scopeAt(this.data, position.slice(0, repeat.repeats.length))?.[repeat.name] || [];
-        const names = entries.map((entry, i) => String(named ? entry?.[named.name] ?? '' : '').trim()
+        const names = entries.map((entry, i) => entryName(repeat, entry)
           || this.t('form.repeat_entry', { n: i + 1 }));
         const key = names.join('\n');
         if (key !== drawn) {

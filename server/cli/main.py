@@ -13,7 +13,7 @@ from server import settings
 from server.cli.common import data_dir as _data_dir
 from server.cli.common import open_db as _db
 from server.domain import accounts
-from server.domain.accounts import ROLES, add_user, new_password
+from server.domain.accounts import ROLES, add_user
 from server.domain.db import write_transaction
 from server.domain.devices import create_enrollment_code, enrollment_url
 from server.domain.seed import DEMO_VOLUNTEER, load_default_form, seed_demo
@@ -291,24 +291,54 @@ def user_add(
     union_name: str,
     phone: str,
 ) -> None:
-    """Add a staff account (prints its first password) or a volunteer."""
+    """Add a staff account or a volunteer, with the staff site's checks. A staff account's
+    first password is printed once and must be changed at the first login."""
     db = _db()
-    password = None if role == "volunteer" else new_password()
+    phone = "".join(ch for ch in phone if ch not in " .-")
     with write_transaction(db):
-        add_user(
-            db,
-            username,
-            display_name,
-            role,
-            commune_id,
-            password=password,
-            union_name=union_name,
-            phone=phone,
-            village_ids=list(village_ids),
+        _refuse_account(
+            accounts.check_command_line_account(
+                db, commune_id, username, display_name, role, phone, village_ids
+            )
         )
+        if role == "volunteer":
+            add_user(
+                db,
+                username,
+                " ".join(display_name.split()),
+                role,
+                commune_id,
+                union_name=union_name,
+                phone=phone,
+                village_ids=list(village_ids),
+            )
+            password = None
+        else:
+            password = accounts.create_staff(
+                db,
+                commune_id,
+                {
+                    "username": username,
+                    "display_name": " ".join(display_name.split()),
+                    "role": role,
+                },
+            )
     click.echo(f"Added {role} '{username}'.")
     if password:
         click.echo(f"password: {password}")
+        click.echo("(to be changed at the first login)")
+
+
+def _refuse_account(errors: dict[str, str]) -> None:
+    """A refused account, said in Vietnamese and English as the staff site says it."""
+    if errors:
+        from schemas.messages import text
+
+        raise click.ClickException(
+            "; ".join(
+                f"{field}: {text(key, 'vi')} / {text(key, 'en')}" for field, key in errors.items()
+            )
+        )
 
 
 @user.command("reset-password")
@@ -347,21 +377,22 @@ main.add_command(_form_group, "form")
 @click.option("--name", "display_name", required=True)
 @click.option("--province", "province_code", required=True, help="2-digit province code")
 def user_add_province_admin(username: str, display_name: str, province_code: str) -> None:
-    """Add a province admin, who creates the province's communes and their first admins."""
+    """Add a province admin, who creates the province's communes and their first admins. The
+    printed password must be changed at the first login."""
     db = _db()
-    password = new_password()
     with write_transaction(db):
-        add_user(
+        _refuse_account(
+            accounts.check_command_line_account(db, None, username, display_name, "admin")
+        )
+        password = accounts.create_staff(
             db,
-            username,
-            display_name,
-            "admin",
             None,
-            password=password,
+            {"username": username, "display_name": " ".join(display_name.split()), "role": "admin"},
             province_code=province_code,
         )
     click.echo(f"Added province admin '{username}' for province {province_code}.")
     click.echo(f"password: {password}")
+    click.echo("(to be changed at the first login)")
 
 
 if __name__ == "__main__":

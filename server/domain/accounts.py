@@ -196,6 +196,45 @@ def check_staff_form(db: sqlite_utils.Database, form: MultiDict) -> tuple[dict[s
     return values, errors
 
 
+def check_command_line_account(
+    db: sqlite_utils.Database,
+    commune_id: str | None,
+    username: str,
+    display_name: str,
+    role: str,
+    phone: str = "",
+    village_ids: tuple[str, ...] | list[str] = (),
+) -> Errors:
+    """The staff site's checks for an account added from `gocua user add`: the same username,
+    name and role rules, and a volunteer's phone (if given) and villages of that commune."""
+    _, errors = check_staff_form(
+        db,
+        MultiDict(
+            {
+                "username": username,
+                "display_name": display_name,
+                "role": role if role != "volunteer" else "reviewer",
+            }
+        ),
+    )
+    if username != username.strip().lower():
+        errors.setdefault("username", "admin.error_username")
+    if (
+        commune_id is not None
+        and not db.execute("SELECT 1 FROM communes WHERE id = ?", [commune_id]).fetchone()
+    ):
+        errors["commune"] = "admin.error_commune_unknown"
+    if commune_id is not None and role == "volunteer":
+        if phone and not _PHONE.fullmatch(phone):
+            errors["phone"] = "admin.error_phone"
+        known = {
+            r[0] for r in db.execute("SELECT id FROM villages WHERE commune_id = ?", [commune_id])
+        }
+        if not village_ids or not set(village_ids) <= known:
+            errors["villages"] = "admin.error_villages"
+    return errors
+
+
 def create_staff(
     db: sqlite_utils.Database,
     commune_id: str | None,

@@ -6,8 +6,9 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,9 +29,12 @@ def protect(data_dir: str | Path) -> None:
         path.chmod(0o600)
 
 
-def connect(path: str | Path) -> sqlite_utils.Database:
+def connect(path: str | Path, *, checkpoints: bool = True) -> sqlite_utils.Database:
     """Open the database file with the settings every connection needs, creating its folder
-    and, when new, the file itself readable by this account alone."""
+    and, when new, the file itself readable by this account alone. ``checkpoints=False``: the
+    connection's commits leave copying the WAL into the database file to the process's
+    checkpointer thread (``write_transaction`` tells it), instead of the commit that crosses
+    SQLite's threshold doing it, with its fsyncs, while a phone waits for its answer."""
     path = Path(path)
     if not path.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -63,6 +67,9 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     # answers(data): a record's stored answers as JSON text, for json_extract and json_each
     # (they are kept deflated: server/domain/answers.py).
     conn.create_function("answers", 1, answers.text, deterministic=True)
+    if not checkpoints:
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        db.gocua_checkpointer = True
     return db
 
 
@@ -75,8 +82,19 @@ def purge_erased(db: sqlite_utils.Database) -> bool:
     so the old page images holding the erased values do not stay in ``gocua.db-wal`` until
     the next automatic checkpoint. False when a reader's snapshot kept it from completing (a
     later checkpoint then does it)."""
-    busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    return busy == 0
+    # SQLite answers "busy" at once while another checkpoint runs: this process's checkpointer
+    # is waited for, another process's (a worker's) is asked again for a moment.
+    database = getattr(db, "gocua_path", "")
+    for _ in range(PURGE_TRIES):
+        with _checkpoint_lock(database):
+            busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy == 0:
+            return True
+        time.sleep(PURGE_PAUSE)
+    return False
+
+
+PURGE_TRIES, PURGE_PAUSE = 20, 0.1
 
 
 # Writers queue here before they ask SQLite for its write lock. SQLite's own wait (busy_timeout)
@@ -116,6 +134,59 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
                 yield db
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+    if getattr(db, "gocua_checkpointer", False):
+        _checkpoint_soon(database)
+
+
+# Checkpoints of the server's connections (``connect(checkpoints=False)``): one thread a process
+# and database, woken by commits, copies the WAL into the database file at most once every
+# CHECKPOINT_PAUSE seconds with a PASSIVE checkpoint (it never waits for, nor holds up, a writer
+# or a reader); after CHECKPOINT_IDLE seconds without a commit it ends, and the next commit
+# starts another. An acknowledged push was durable at its commit (the WAL); the checkpoint only
+# moves it, so this changes no promise, only who waits for the disk.
+CHECKPOINT_PAUSE = 1.0
+CHECKPOINT_IDLE = 60.0
+_checkpointers: dict[str, tuple[int, threading.Event]] = {}
+_checkpoint_locks: dict[str, threading.Lock] = {}
+
+
+def _checkpoint_lock(database: str) -> threading.Lock:
+    """The lock a process's checkpoints of ``database`` take, its checkpointer's and an
+    erasure's (``purge_erased``): SQLite refuses a second checkpoint instead of waiting."""
+    with _writers_guard:
+        return _checkpoint_locks.setdefault(database, threading.Lock())
+
+
+def _checkpoint_soon(database: str) -> None:
+    with _writers_guard:
+        entry = _checkpointers.get(database)
+        if entry is None or entry[0] != os.getpid():
+            entry = (os.getpid(), threading.Event())
+            _checkpointers[database] = entry
+            threading.Thread(
+                target=_checkpoint_loop, args=(database, entry), daemon=True, name="checkpoints"
+            ).start()
+    entry[1].set()
+
+
+def _checkpoint_loop(database: str, entry: tuple[int, threading.Event]) -> None:
+    conn = sqlite3.connect(database, timeout=30, check_same_thread=False)
+    try:
+        while True:
+            if not entry[1].wait(CHECKPOINT_IDLE):
+                with _writers_guard:
+                    if entry[1].is_set():
+                        continue  # a commit came as the wait ended
+                    if _checkpointers.get(database) is entry:
+                        del _checkpointers[database]
+                    return
+            entry[1].clear()
+            # On an error the next commit wakes it again; SQLite keeps the WAL whole meanwhile.
+            with suppress(sqlite3.Error), _checkpoint_lock(database):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            time.sleep(CHECKPOINT_PAUSE)
+    finally:
+        conn.close()
 
 
 @contextmanager

@@ -138,8 +138,8 @@ def device_for_token(
     writes the device's row once)."""
     token_hash = hash_secret(token)
     row = db.execute(
-        "SELECT d.id, d.user_id, u.commune_id, u.username, u.display_name, d.client"
-        " FROM devices d JOIN users u ON u.id = d.user_id"
+        "SELECT d.id, d.user_id, u.commune_id, u.username, u.display_name, d.client,"
+        " d.last_seen_at FROM devices d JOIN users u ON u.id = d.user_id"
         " WHERE d.token_hash = ? AND d.revoked_at IS NULL AND u.active = 1",
         [token_hash],
     ).fetchone()
@@ -147,17 +147,22 @@ def device_for_token(
         _note_refused_device(db, token_hash)
         return None
     device = dict(row)
+    last_seen = device.pop("last_seen_at")
     device["village_ids"] = user_village_ids(db, device["user_id"])
     if touch:
-        _touch(db, device["id"])
+        _touch(db, device["id"], last_seen)
     return device
 
 
-def _touch(db: sqlite_utils.Database, device_id: str) -> None:
+def _touch(db: sqlite_utils.Database, device_id: str, last_seen: str | None) -> None:
     """The admin's "last sync": any request the phone makes counts (a sync with nothing to
     push only pulls). Written at most once a minute per phone, to keep reads cheap."""
     now = datetime.now(UTC)
     stale = (now - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if last_seen is not None and last_seen >= stale:
+        # Noted within the minute: nothing to write, so no write transaction either (it would
+        # queue a phone's every request, a Collect HEAD too, behind the writers of the hour).
+        return
     sql = (
         "UPDATE devices SET last_seen_at = ? WHERE id = ?"
         " AND (last_seen_at IS NULL OR last_seen_at < ?)"

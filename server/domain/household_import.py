@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
+from schemas.household_names import HOUSEHOLD_NAMES
 from schemas.text import fold
 from schemas.ziplimits import MB, REGISTER, ZipRefused, check_zip
 from server.domain.db import now_iso
@@ -30,11 +31,11 @@ MAX_LINES = 50_000
 MAX_COLUMNS = 50  # cells further right are not read
 MAX_CSV_BYTES = 8 * MB  # as the web's upload limit (MAX_CONTENT_LENGTH)
 MAX_LINE_CHARS = 65536  # a CSV line this long is no household
-# Column titles as people write them, folded (no accents, lower case, underscores).
+# Column titles as people write them, folded (no accents, lower case, underscores). The head's
+# and the address's are the names the phone's questions take them by (schemas/household_names.json).
 COLUMNS = {
     "village": {"village", "village_name", "thon", "ten_thon", "thon_to_dan_pho", "thon_ban"},
-    "head_name": {"head_name", "head", "chu_ho", "ten_chu_ho", "ho_ten_chu_ho", "ho_va_ten_chu_ho"},
-    "address": {"address", "dia_chi", "so_nha", "dia_chi_so_nha", "so_nha_dia_diem"},
+    **{field: set(names) for field, names in HOUSEHOLD_NAMES.items()},
 }
 
 

@@ -76,8 +76,38 @@ class EntitySet:
     name: str  # in the URL: Submissions, Submissions.members
     type_name: str  # an OData identifier: Submissions, Submissions_members
     table: exports.Table
-    columns: list[tuple[str, str, Node | None]] = field(default_factory=list)  # name, Edm type
+    # The OData property name (property_names), its Edm type and the question it holds.
+    columns: list[tuple[str, str, Node | None]] = field(default_factory=list)
     links: list[str] = field(default_factory=list)  # the parents' id properties, outermost first
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
+
+
+def property_names(names: list[str], taken: set[str]) -> list[str]:
+    """Each answer key as an OData property name (a SimpleIdentifier: a letter or _, then
+    letters, digits and _, at most 128). A name that is one already stays itself; a key by
+    group path (``mother/age``, a name used in several groups) or with XLSForm's ``.`` or
+    ``-`` has those made ``_`` (``mother_age``), and ``_2``, ``_3``… in form order when that
+    is taken (by another question, or by ``taken``: ``__id``, ``__system``, the links). Names
+    that stay themselves are placed first, so a new question elsewhere in the form never
+    renames them."""
+    out = list(names)
+    kept = {n for n in names if _IDENTIFIER.fullmatch(n) and n not in taken}
+    claimed = set(taken) | kept
+    for index, name in enumerate(names):
+        if name in kept:
+            continue
+        base = _NOT_IDENTIFIER.sub("_", name)
+        base = (base if re.match(r"[A-Za-z_]", base) else f"_{base}")[:120]
+        candidate, number = base, 1
+        while candidate in claimed:
+            number += 1
+            candidate = f"{base}_{number}"
+        claimed.add(candidate)
+        out[index] = candidate
+    return out
 
 
 def entity_sets(form: Form, pseudonymised: bool) -> list[EntitySet]:
@@ -86,7 +116,11 @@ def entity_sets(form: Form, pseudonymised: bool) -> list[EntitySet]:
         path = [ROOT, *table.chain]
         found = EntitySet(".".join(path), "_".join(path), table)
         found.links = ["__" + "-".join(path[: i + 1]) + "-id" for i in range(len(path) - 1)]
-        found.columns = [(c.name, _EDM.get(c.type, "Edm.String"), c) for c in table.columns]
+        names = property_names([c.name for c in table.columns], {"__id", "__system", *found.links})
+        found.columns = [
+            (name, _EDM.get(c.type, "Edm.String"), c)
+            for name, c in zip(names, table.columns, strict=True)
+        ]
         out.append(found)
     return out
 
@@ -431,7 +465,7 @@ def _typed(edm: str, value: Any) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
-def _entity(entity_set: EntitySet, header: list[str], cells: list[Any]) -> dict[str, Any]:
+def entity(entity_set: EntitySet, header: list[str], cells: list[Any]) -> dict[str, Any]:
     """One export row as an OData entity."""
     named = dict(zip(header, cells, strict=True))
     key = named.get("record_id", named.get("record_key"))
@@ -446,8 +480,8 @@ def _entity(entity_set: EntitySet, header: list[str], cells: list[Any]) -> dict[
         out["__id"] = "/".join([str(key), *indexes])
         for depth, link in enumerate(entity_set.links):
             out[link] = "/".join([str(key), *indexes[:depth]])
-    for name, edm, _ in entity_set.columns:
-        out[name] = _typed(edm, named[name])
+    for name, edm, node in entity_set.columns:
+        out[name] = _typed(edm, named[node.name if node is not None else name])
     return out
 
 
@@ -494,7 +528,7 @@ def page_rows(
             # The rows $skip passed are behind the cursor: the next page skips none.
             return value, _cursor(second, given)
         if passed >= query.skip:
-            value.append(_entity(entity_set, header, row))
+            value.append(entity(entity_set, header, row))
         given = given + 1 if received_at == second else 1
         second = received_at
     return value, None

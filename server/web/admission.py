@@ -4,6 +4,12 @@ volunteer can act on) instead of waiting a minute in a queue. Nothing of it was 
 so the phone keeps its records and sends the same batch again; a repeated batch is answered
 ``duplicate``, never stored twice.
 
+Bulk sync is the collector's push and pull and ODK Collect's submission POSTs (one record each,
+but a commune's Collect phones send them by the hundred): they share one bound. Each client is
+told in its own tongue: the sync API's JSON error, which the collector and the sync client
+honour; an OpenRosa message for Collect (registered by its blueprint with ``busy_answer``),
+which shows it and keeps the form to send again.
+
 Staff pages never pass through the gate, and sync may hold at most ``9 × slots`` of the
 process's threads (``slots`` at work, eight times as many waiting a little for one): the rest
 are the reviewers', so a page is never queued behind bulk sync.
@@ -14,13 +20,15 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from flask import Flask, Response, g, request
 
 from server.web.errors import error_response
 
-# The sync routes that do a batch's work; enrolling, the status, blobs and health stay open.
-BULK_ENDPOINTS = frozenset({"api.push", "api.pull"})
+# The sync routes that do a batch's work; enrolling, the status, blobs and health stay open,
+# and so does Collect's HEAD before a submission (it carries nothing).
+BULK_ENDPOINTS = frozenset({"api.push", "api.pull", "openrosa.submission"})
 # How long a request may wait for a slot before it is turned away: a batch takes well under a
 # second at work, so a wait this long means the server is saturated.
 WAIT_SECONDS = 5.0
@@ -32,6 +40,30 @@ QUEUE_PER_SLOT = 8
 RETRY_AFTER_SECONDS = (1, 30)
 # Threads a process keeps for everything that is not bulk sync (staff pages, enrollment, health).
 STAFF_THREADS = 4
+
+
+# A blueprint's own way of saying "busy, come back in N seconds" (the default: the API's error).
+_BUSY_ANSWERS: dict[str, Callable[[int], Response]] = {}
+
+
+def busy_answer(
+    blueprint: str,
+) -> Callable[[Callable[[int], Response]], Callable[[int], Response]]:
+    """Register how the gate turns away a request of ``blueprint``: a function of the
+    seconds to wait, giving the response (the gate adds ``Retry-After``)."""
+
+    def register(answer: Callable[[int], Response]) -> Callable[[int], Response]:
+        _BUSY_ANSWERS[blueprint] = answer
+        return answer
+
+    return register
+
+
+def _busy(seconds: int) -> Response:
+    answer = _BUSY_ANSWERS.get(request.blueprint or "")
+    if answer is not None:
+        return answer(seconds)
+    return error_response(503, "server_busy", seconds=seconds)
 
 
 def threads_for(slots: int) -> int:
@@ -93,12 +125,13 @@ def install(app: Flask, slots: int) -> None:
 
     @app.before_request
     def _admit() -> Response | None:
-        if request.endpoint not in BULK_ENDPOINTS:
+        if request.endpoint not in BULK_ENDPOINTS or request.method == "HEAD":
             return None
         entered = gate.enter()
         if entered is None:
             seconds = gate.retry_after()
-            response = error_response(503, "server_busy", seconds=seconds)
+            response = _busy(seconds)
+            response.status_code = 503
             response.headers["Retry-After"] = str(seconds)
             return response
         g.sync_slot = entered

@@ -28,7 +28,8 @@ def get_db() -> sqlite_utils.Database:
         try:
             g.db = _pool(current_app).get_nowait()
         except queue.Empty:
-            g.db = connect(current_app.config["DATABASE"])
+            # The server's commits leave checkpoints to a thread of their own (domain/db.py).
+            g.db = connect(current_app.config["DATABASE"], checkpoints=False)
     return g.db
 
 

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.e2e.test_review_office import Phone
+from tests.loop_forms import EN, VI, write_workbook
 from tests.records import adult, child, household_data, record
 from tests.server_process import ServerProcess
 
@@ -58,10 +59,9 @@ def pushed(office: ServerProcess) -> list[dict[str, Any]]:
 def token_of_new_staff(office: ServerProcess, role: str) -> str:
     """A staff member made with the CLI logs in and makes a token on the staff site."""
     username = f"odata.{role}"
-    out = office.cli(
-        "user", "add", username, "--name", "Cán bộ", "--role", role, "--commune", "99999"
+    password = office.add_staff(
+        "add", username, "--name", "Cán bộ", "--role", role, "--commune", "99999"
     )
-    password = re.search(r"password: (\S+)", out).group(1)
     site = requests.Session()
     page = site.get(f"{office.base}/login", timeout=30).text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
@@ -136,3 +136,51 @@ def test_pyodata_reads_a_viewers_feed_without_names(office, pushed):
     assert members and {r["id"] for r in pushed}.isdisjoint(
         {m.__dict__["_cache"]["__Submissions-id"] for m in members}
     )
+
+
+def test_pyodata_reads_a_form_that_uses_one_name_in_two_groups(office, tmp_path):
+    """``age`` in the groups mother and father is kept as ``mother/age`` and ``father/age``,
+    which no OData name may hold: the feed names them ``mother_age`` (taken here by a question
+    of that name, so ``mother_age_2``) and ``father_age``, in $metadata and rows, v2 and v4."""
+    survey = [
+        {"type": "integer", "name": "mother_age", VI: "Tuổi mẹ khi sinh con đầu", EN: "Age"},
+        {"type": "begin group", "name": "mother", VI: "Mẹ", EN: "Mother"},
+        {"type": "integer", "name": "age", VI: "Tuổi của mẹ", EN: "Mother's age"},
+        {"type": "text", "name": "job", VI: "Nghề", EN: "Job"},
+        {"type": "end group"},
+        {"type": "begin group", "name": "father", VI: "Bố", EN: "Father"},
+        {"type": "integer", "name": "age", VI: "Tuổi của bố", EN: "Father's age"},
+        {"type": "end group"},
+    ]
+    book = write_workbook(
+        tmp_path / "parents.xlsx",
+        {
+            "survey": survey,
+            "choices": [{"list_name": "unused", "name": "x", VI: "x", EN: "x"}],
+            "settings": [{"form_id": "parents_odata", "version": "1"}],
+        },
+    )
+    office.cli("form", "import", str(book))
+    phone = Phone(office)
+    village = phone.villages["Thôn Đông"]
+    answers = {"mother_age": 19, "mother/age": 41, "job": "nông", "father/age": 45}
+    item = record(village, data=answers, form_id="parents_odata", form_version="1")
+    assert phone.push(item) == ["applied"]
+    token = token_of_new_staff(office, "admin")
+    session = requests.Session()
+    session.auth = ("pyodata", token)
+    session.headers["MaxDataServiceVersion"] = "2.0"
+    service = pyodata.Client(f"{office.base}/odata/parents_odata.svc/", session)
+    names = [p.name for p in service.schema.entity_type("Submissions").proprties()]
+    assert [n for n in names if "age" in n] == ["mother_age", "mother_age_2", "father_age"]
+    (row,) = service.entity_sets.Submissions.get_entities().execute()
+    assert (row.mother_age, row.mother_age_2, row.father_age, row.job) == (19, 41, 45, "nông")
+
+    v4 = requests.get(
+        f"{office.base}/odata/parents_odata.svc/Submissions", auth=("x", token), timeout=30
+    ).json()["value"][0]
+    assert (v4["mother_age"], v4["mother_age_2"], v4["father_age"]) == (19, 41, 45)
+    metadata = requests.get(
+        f"{office.base}/odata/parents_odata.svc/$metadata", auth=("x", token), timeout=30
+    ).text
+    assert '"mother_age_2"' in metadata and "/age" not in metadata

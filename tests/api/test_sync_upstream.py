@@ -346,3 +346,39 @@ def test_a_person_erased_at_the_commune_is_erased_at_the_province_and_its_feed(
         )
     for gone in (name, address):
         assert gone not in kept
+
+
+def test_a_peers_times_and_names_are_checked_before_anything_is_stored(province):
+    peer = peer_client(province)
+    commune = {"id": COMMUNE, "name": "Xã Minh Họa", "province_code": "99",
+               "province_name": "Tỉnh Minh Họa"}  # fmt: skip
+    village = {"id": f"{COMMUNE}-v9", "op": "put", "name": "Thôn Chín"}
+    household = {"id": str(uuid.uuid4()), "op": "put", "village_id": village["id"],
+                 "code": "H1", "head_name": "Nguyễn Văn A", "address": ""}  # fmt: skip
+    resolution = {"id": str(uuid.uuid4()), "rev": str(uuid.uuid4()), "resolution": "merged"}
+    bad = {
+        "merged_at": ("villages", {**village, "merged_into": "x", "merged_at": "hôm qua"}),
+        "removed_at": ("households", {**household, "removed_at": "2026-11-30"}),
+        "resolved_at": ("resolutions", {**resolution, "resolved_at": "2026-13-45T00:00:00Z"}),
+        "name": ("villages", {**village, "name": "x" * 121}),
+        "head_name": ("households", {**household, "head_name": "x" * 201}),
+        "code": ("households", {**household, "code": "x" * 101}),
+    }
+    for field, (kind, item) in bad.items():
+        with pytest.raises(HttpError) as refused:
+            peer.push_batch([], {"source": "s", "checkpoint": 1, "commune": commune, kind: [item]})
+        assert refused.value.status == 422, field
+        assert field in json.dumps(refused.value.body), (field, refused.value.body)
+    with connect(province.database) as up:
+        assert up.execute("SELECT count(*) FROM villages").fetchone()[0] == 0
+        assert up.execute("SELECT count(*) FROM households").fetchone()[0] == 0
+    # The same items with real times are taken.
+    peer.push_batch(
+        [],
+        {"source": "s", "checkpoint": 1, "commune": commune, "villages": [village],
+         "households": [{**household, "removed_at": "2026-11-30T04:15:00Z"}]},
+    )  # fmt: skip
+    with connect(province.database) as up:
+        assert up.execute("SELECT removed_at FROM households").fetchone()[0] == (
+            "2026-11-30T04:15:00Z"
+        )

@@ -108,8 +108,9 @@ def site(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sit
     site = Site(server, browser)
     for role, (username, options) in ROLES.items():
         command = "add-province-admin" if role == "province" else "add"
-        out = server.cli("user", command, username, "--name", f"Cán bộ {role}", *options)
-        site.passwords[role] = re.search(r"password: (\S+)", out).group(1)
+        site.passwords[role] = server.add_staff(
+            command, username, "--name", f"Cán bộ {role}", *options
+        )
     yield site
     for page in site.desks.values():
         page.context.close()

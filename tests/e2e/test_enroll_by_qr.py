@@ -3,8 +3,6 @@ read off the screen by a QR decoder, opened on a phone, and the collector enroll
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import zxingcpp
 from PIL import Image
@@ -21,18 +19,9 @@ def stored(server, sql: str, *params):
 
 
 def test_the_admin_enrolls_a_volunteers_phone_by_qr(server, browser, phone_page):
-    output = server.cli(
-        "user",
-        "add",
-        "quantri.e2e",
-        "--name",
-        "Quản trị E2E",
-        "--role",
-        "admin",
-        "--commune",
-        "99999",
+    password = server.add_staff(
+        "add", "quantri.e2e", "--name", "Quản trị E2E", "--role", "admin", "--commune", "99999"
     )
-    password = re.search(r"password: (\S+)", output).group(1)
     desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     admin = desk.new_page()
     admin.set_default_timeout(15_000)

@@ -6,7 +6,6 @@ a draft keeps its version when a new one comes, a form no longer given is not of
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,10 +41,9 @@ def until(page: Any, condition: Callable[[], Any], what: str, seconds: float = 2
 @pytest.fixture
 def desk(browser: Any, server: ServerProcess) -> Iterator[Any]:
     """The commune admin at the office's desktop, logged in."""
-    out = server.cli(
-        "user", "add", "qt.xa", "--name", "Chị Quản Trị", "--role", "admin", "--commune", "99999"
+    password = server.add_staff(
+        "add", "qt.xa", "--name", "Chị Quản Trị", "--role", "admin", "--commune", "99999"
     )
-    password = re.search(r"password: (\S+)", out).group(1)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     page = context.new_page()
     page.set_default_timeout(20_000)

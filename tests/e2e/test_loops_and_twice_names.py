@@ -24,13 +24,13 @@ INVALID = re.compile(r"\binvalid\b")
 
 
 def staff_page(browser: Any, server: Any) -> Any:
-    added = server.cli(
-        "user", "add", "canbo.ban", "--name", "Chị Ban", "--role", "admin", "--commune", "99999"
+    password = server.add_staff(
+        "add", "canbo.ban", "--name", "Chị Ban", "--role", "admin", "--commune", "99999"
     )
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     page.goto(f"{server.base}/login")
     page.fill("input[name=username]", "canbo.ban")
-    page.fill("input[name=password]", re.search(r"password: (\S+)", added).group(1))
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r".*/(admin/communes|)$"))
     return page

@@ -28,20 +28,9 @@ def wait_counted(page: Any) -> None:
 
 
 def test_a_reviewer_reads_and_prints_the_report(server: Any, browser: Any) -> None:
-    password = re.search(
-        r"password: (\S+)",
-        server.cli(
-            "user",
-            "add",
-            "bao.cao",
-            "--name",
-            "Cán bộ báo cáo",
-            "--role",
-            "reviewer",
-            "--commune",
-            "99999",
-        ),
-    ).group(1)
+    password = server.add_staff(
+        "add", "bao.cao", "--name", "Cán bộ báo cáo", "--role", "reviewer", "--commune", "99999"
+    )
     code = server.cli("enroll", "tnv.demo").strip().splitlines()[-1].split("#enroll=")[1]
     phone = requests.post(f"{server.base}/api/v1/enroll", json={"code": code}, timeout=30).json()
     village = phone["villages"][0]["id"]

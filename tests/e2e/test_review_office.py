@@ -8,7 +8,6 @@ in test_collector.py); the staff's side is the browser."""
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,18 +74,9 @@ def phone(office: ServerProcess) -> Phone:
 
 @pytest.fixture(scope="module")
 def password(office: ServerProcess) -> str:
-    out = office.cli(
-        "user",
-        "add",
-        "canbo.xa",
-        "--name",
-        "Chị Thu Cán Bộ",
-        "--role",
-        "admin",
-        "--commune",
-        "99999",
+    return office.add_staff(
+        "add", "canbo.xa", "--name", "Chị Thu Cán Bộ", "--role", "admin", "--commune", "99999"
     )
-    return re.search(r"password: (\S+)", out).group(1)
 
 
 @pytest.fixture

@@ -14,11 +14,15 @@ from typing import Any
 import pytest
 import requests
 
-from server.domain.db import connect
+from server.domain.db import connect, write_transaction
+from server.domain.devices import add_collect_device
+from server.domain.forms import install_form
+from server.domain.seed import DEMO_VOLUNTEER
 from sync.client import HttpError, SyncClient
 from tests.api.admin_helpers import PASSWORD, staff
 from tests.api.test_behind_nginx import login
-from tests.records import record
+from tests.collect_client import Answer, CollectClient, collect_form_definition
+from tests.records import household_data, record
 from tests.server_process import ServerProcess
 
 # Left out of `make test-fast`: a real `gocua serve` process.
@@ -124,3 +128,86 @@ def test_a_saturated_server_answers_503_with_retry_after_and_loses_or_doubles_no
         stored = [r[0] for r in db.execute("SELECT id FROM records ORDER BY id").fetchall()]
         revisions = db.execute("SELECT count(*) FROM revisions").fetchone()[0]
     assert stored == sent and revisions == len(sent)
+
+
+def test_collect_submissions_pass_the_same_gate_and_are_told_so_in_an_openrosa_message(
+    tmp_path: Path, served: tuple[ServerProcess, str, list[str]]
+) -> None:
+    """ODK Collect's submissions are bulk sync too: beyond the bound, a 503 with Retry-After
+    and an OpenRosa message Collect shows (Vietnamese, then English); the HEAD before a
+    submission is never turned away. Sent again once the server is free, every form becomes
+    one record."""
+    server = served[0]
+    database = tmp_path / "server" / "gocua.db"
+    with connect(database) as db, write_transaction(db):
+        install_form(db, collect_form_definition())
+        user_id = db.execute(
+            "SELECT id FROM users WHERE username = ?", [DEMO_VOLUNTEER]
+        ).fetchone()[0]
+        urls = [f"{server.base}/key/{add_collect_device(db, user_id)[1]}" for _ in range(PHONES)]
+        codes = [
+            r[0]
+            for r in db.execute(
+                "SELECT h.code FROM households h JOIN user_villages v"
+                " ON v.village_id = h.village_id WHERE v.user_id = ? ORDER BY h.code",
+                [user_id],
+            )
+        ]
+    phones = [CollectClient(url) for url in urls]
+    # Each phone got the form first, as Collect does (and noted its "last sync" then).
+    xform = [phone.download(phone.form_list()[0]) for phone in phones][0]
+    filled = [
+        phones[0].fill(xform, {**household_data(), "household_code": codes[i % len(codes)]})
+        for i in range(PHONES)
+    ]
+    first: dict[int, list[Answer]] = {}
+    progress = threading.Condition()
+
+    def send(index: int) -> None:
+        answered = phones[index].submit(filled[index])
+        with progress:
+            first[index] = answered
+            progress.notify_all()
+
+    holder = connect(database)
+    holder.conn.execute("BEGIN IMMEDIATE")
+    try:
+        threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in range(PHONES)]
+        for thread in threads:
+            thread.start()
+        # One submission holds the only slot, waiting for the write lock: the others are
+        # turned away once they have waited their turn.
+        with progress:
+            assert progress.wait_for(lambda: len(first) >= PHONES - 1, timeout=60)
+        busy = [answers[-1] for answers in first.values()]
+        assert all(a.status == 503 for a in busy), [(a.status, a.message) for a in busy]
+        for answer in busy:
+            seconds = int(answer.headers["Retry-After"])
+            assert 1 <= seconds <= 30
+            vi, en = answer.message.split(" / ", 1)
+            assert "an toàn" in vi and f"{seconds} giây" in vi
+            assert "safe" in en and f"{seconds} seconds" in en
+        # Collect's HEAD carries nothing: it is answered even now.
+        head = requests.head(f"{urls[0]}/submission", timeout=10)
+        assert head.status_code == 204
+        assert not stored_records(database), "nothing is stored while the database is locked"
+    finally:
+        holder.conn.execute("ROLLBACK")
+        holder.close()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(first) == list(range(PHONES))
+    # Each form the server turned away is sent again, as the volunteer (or Collect's automatic
+    # sending) does; the one that waited for the lock was received.
+    for index, answered in first.items():
+        if answered[-1].status == 503:
+            answered = phones[index].submit(filled[index])
+        assert [a.status for a in answered] == [201], [(a.status, a.message) for a in answered]
+    with connect(database) as db:
+        submissions = db.execute("SELECT count(*) FROM openrosa_submissions").fetchone()[0]
+    assert len(stored_records(database)) == submissions == PHONES
+
+
+def stored_records(database: Path) -> list[str]:
+    with connect(database) as db:
+        return [r[0] for r in db.execute("SELECT id FROM records").fetchall()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +226,40 @@ def test_serve_with_a_short_secret_key_says_so_in_one_line(tmp_path):
     assert done.returncode != 0
     assert "at least 32 characters" in done.stderr and "secret_key" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_user_add_checks_as_the_staff_site_does_and_asks_for_a_new_password(tmp_path):
+    server = ServerProcess(tmp_path)
+    server.cli("init", "--demo")
+    refused = {
+        "username": ["Chi Ba", "--name", "Chị Ba", "--role", "reviewer", "--commune", "99999"],
+        "display_name": ["chi.ba", "--name", "x" * 81, "--role", "reviewer", "--commune", "99999"],
+        "commune": ["chi.ba", "--name", "Chị Ba", "--role", "reviewer", "--commune", "12345"],
+        "villages": ["tnv.ba", "--name", "Chị Ba", "--role", "volunteer", "--commune", "99999"],
+        "phone": [
+            "tnv.ba", "--name", "Chị Ba", "--role", "volunteer", "--commune", "99999",
+            "--village", "nowhere", "--phone", "12345",
+        ],
+    }  # fmt: skip
+    for field, args in refused.items():
+        done = gocua(server, "user", "add", *args)
+        assert done.returncode != 0, field
+        assert f"{field}: " in done.stderr and " / " in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    taken = gocua(server, "user", "add", "admin", "--name", "Ai Đó", "--role", "viewer",
+                  "--commune", "99999")  # fmt: skip
+    assert taken.returncode != 0 and "username: " in taken.stderr
+    with connect(server.data_dir / "gocua.db") as db:
+        assert not db.execute(
+            "SELECT 1 FROM users WHERE username IN ('chi.ba', 'tnv.ba', 'Chi Ba')"
+        ).fetchone()
+    added = server.cli(
+        "user", "add", "chi.ba", "--name", "  Chị   Ba ", "--role", "reviewer", "--commune", "99999"
+    )
+    assert re.search(r"password: \S{12,}", added)
+    with connect(server.data_dir / "gocua.db") as db:
+        assert tuple(
+            db.execute(
+                "SELECT display_name, must_change_password FROM users WHERE username = 'chi.ba'"
+            ).fetchone()
+        ) == ("Chị Ba", 1)

@@ -14,6 +14,7 @@ to know it when Collect sends it again.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -26,7 +27,9 @@ from typing import Any
 import sqlite_utils
 from pyxform.xls2xform import convert
 
+from schemas.form import Form
 from schemas.messages import message
+from schemas.validate import Errors, RecordChecker
 from server.domain.accounts import user_village_ids
 from server.domain.audit import audit
 from server.domain.blobs import blob_path, claim_blob, store_blob
@@ -36,6 +39,7 @@ from server.domain.openrosa.instance import (
     HOUSEHOLD_QUESTION,
     Instance,
     InstanceRefused,
+    Mapped,
     map_instance,
     read_instance,
     record_uuid,
@@ -197,11 +201,15 @@ def submit(
         received[name] = sha256
     xml_sha256 = hashlib.sha256(xml).hexdigest()
     text = xml.decode("utf-8", errors="replace")
+    # The answers are mapped and checked before the write lock, as a collector's batch is, so
+    # that the server's worker processes do it side by side (a form version never changes:
+    # nothing of it can go stale); only the bookkeeping and the writes wait for the lock.
+    prepared = _prepare(found, instance)
     with write_transaction(db):
         for sha256 in received.values():
             claim_blob(db, caller["commune_id"], sha256)
         row = db.execute(
-            "SELECT commune_id, xml_sha256, files, state FROM openrosa_submissions"
+            "SELECT commune_id, xml_sha256, xml, files, state FROM openrosa_submissions"
             " WHERE instance_id = ?",
             [instance.instance_id],
         ).fetchone()
@@ -216,6 +224,11 @@ def submit(
         files_known = json.loads(row["files"]) if row is not None else {}
         if row is not None and row["xml_sha256"] != xml_sha256:
             files_known = {}  # another XML under this instanceID: its own files count
+        elif row is not None and row["xml"]:
+            # The same XML again (the rest of its files, a "send again"): what is kept counts,
+            # as a person's erasure may have scrubbed it (openrosa/rights.py) since it came.
+            with contextlib.suppress(InstanceRefused):
+                instance, text = read_instance(row["xml"].encode("utf-8")), row["xml"]
         files_known.update(received)
         now = now_iso()
         if row is None:
@@ -259,7 +272,26 @@ def submit(
                 " WHERE instance_id = ? AND commune_id = ? AND state != 'stored'",
                 [now, instance.deprecated_id, caller["commune_id"]],
             )
-        return _settle(db, caller, instance, files_known, data_dir)
+        return _settle(db, caller, instance, files_known, data_dir, prepared=prepared)
+
+
+@dataclass
+class _Prepared:
+    """A submission read against its form before the write lock: the form as the phone's
+    commune may use it, the answers mapped, and their check (None when it must wait for the
+    files the answers name: a photo's answer is its blob's hash)."""
+
+    found: tuple[Form, RecordChecker]
+    mapped: Mapped
+    checked: Errors | None
+
+
+def _prepare(found: tuple[Form, RecordChecker], instance: Instance) -> _Prepared:
+    mapped = map_instance(found[0], instance.root)
+    checked = None
+    if not mapped.file_names:
+        checked = found[1].check(mapped.data, today=_day(_meta(instance, mapped.data)))
+    return _Prepared(found, mapped, checked)
 
 
 def _settle(
@@ -269,15 +301,22 @@ def _settle(
     files_known: dict[str, str],
     data_dir: str | Path,
     household_code: str | None = None,
+    prepared: _Prepared | None = None,
 ) -> Outcome:
     """What a kept submission becomes once it is whole (inside the caller's transaction): a
     record through the collector's push, or kept as rejected or unattached. ``household_code``:
-    the household the office attaches it to, when its answers name none."""
-    found = get_form(db, instance.form_id, instance.version)
-    if found is None:
-        return Outcome(404, "unknown_form", {"form": instance.form_id, "version": instance.version})
+    the household the office attaches it to, when its answers name none; ``prepared``: what
+    ``submit`` read before the lock."""
+    if prepared is None:
+        found = get_form(db, instance.form_id, instance.version)
+        if found is None:
+            return Outcome(
+                404, "unknown_form", {"form": instance.form_id, "version": instance.version}
+            )
+        mapped, checked = map_instance(found[0], instance.root), None
+    else:
+        found, mapped, checked = prepared.found, prepared.mapped, prepared.checked
     form, checker = found
-    mapped = map_instance(form, instance.root)
     missing = [name for name in mapped.file_names if name not in files_known]
     if missing:
         _set_state(db, instance.instance_id, "partial")
@@ -287,7 +326,11 @@ def _settle(
     record = _record(db, caller, instance, form.form_id, form.version, mapped.data)
     code = household_code or str(mapped.data.get(HOUSEHOLD_QUESTION) or "").strip()
     if not code:
-        errors = checker.check(mapped.data, today=_day(record["meta"]))
+        errors = (
+            checked
+            if checked is not None
+            else checker.check(mapped.data, today=_day(record["meta"]))
+        )
         if errors:
             return _rejected(db, instance.instance_id, errors)
         _set_state(db, instance.instance_id, "unattached")
@@ -305,7 +348,10 @@ def _settle(
         }
         return _rejected(db, instance.instance_id, errors)
     record.update(household_id=household["id"], village_id=household["village_id"])
-    result = push_within(db, caller, [record], data_dir)[0]
+    if prepared is not None:
+        result = push_within(db, caller, [record], data_dir, prepared.found, [checked])[0]
+    else:
+        result = push_within(db, caller, [record], data_dir)[0]
     if result["status"] not in (APPLIED, DUPLICATE, CONFLICT):
         errors = dict(result.get("errors") or {})
         # The volunteer named the household by its code, never by a village or a record id:
@@ -362,10 +408,6 @@ def _record(
         ).fetchone()
         if earlier is not None:
             record_id, base_rev = earlier["record_id"], earlier["rev"]
-    meta: dict[str, Any] = {"client": "openrosa", "instance_id": instance.instance_id}
-    started = data.get("start")
-    if isinstance(started, str) and len(started) >= 10:
-        meta.update(started_at=started, visit_date=started[:10])
     return {
         "id": record_id,
         "rev": rev,
@@ -375,8 +417,16 @@ def _record(
         "household_id": None,
         "village_id": "",
         "data": data,
-        "meta": meta,
+        "meta": _meta(instance, data),
     }
+
+
+def _meta(instance: Instance, data: dict[str, Any]) -> dict[str, Any]:
+    meta: dict[str, Any] = {"client": "openrosa", "instance_id": instance.instance_id}
+    started = data.get("start")
+    if isinstance(started, str) and len(started) >= 10:
+        meta.update(started_at=started, visit_date=started[:10])
+    return meta
 
 
 def _day(meta: dict[str, Any]) -> str | None:

@@ -88,12 +88,31 @@ def push_within(
     caller: dict[str, Any],
     items: list[Any],
     data_dir: str | Path | None = None,
+    form: tuple[Form, RecordChecker] | None = None,
+    checked: list[Errors | None] | None = None,
 ) -> list[dict[str, Any]]:
     """A phone's items, inside the caller's write transaction: the same checks and writes as
     ``push``, for a client whose own bookkeeping must commit with the record (an OpenRosa
-    submission's row)."""
+    submission's row).
+
+    What the caller worked out before taking the write lock, as ``push`` does for a batch:
+    ``form``, the items' form version as the caller's commune may use it (every item names
+    it), and ``checked``, per item, its answers' check against that form (None: not done)."""
     batch = _Batch(db, caller, data_dir)
-    return [batch.push_one(item) for item in items]
+    if form is not None:
+        key = (form[0].form_id, form[0].version)
+        batch.forms[key] = form
+        for index, item in enumerate(items):
+            errors = checked[index] if checked is not None else None
+            if errors is None or not isinstance(item, dict) or value_problems(item):
+                continue
+            try:
+                record = load_record(item)
+            except ValidationError:
+                continue
+            if (record["form_id"], record["form_version"]) == key:
+                batch.ahead[index] = (record, errors)
+    return [batch.push_one(item, index) for index, item in enumerate(items)]
 
 
 def _rejected(item: Any, errors: Errors) -> dict[str, Any]:

@@ -366,8 +366,8 @@ def _repeat(
             )
             for f in answered
         ]
-        # The instance's first text answer (a member's name) says whose block it is.
-        name = next((a for f, (_, a) in zip(answered, rows, strict=True) if f.type == "text"), "")
+        # Whose block it is, by the phone's rule (a member's name).
+        name = form.entry_name(repeat, instance)
         blocks.append(
             {
                 "number": index + 1,

@@ -124,7 +124,7 @@ def parse_keys(commune_id: str, db: sqlite_utils.Database, keys: list[str]) -> l
     return out
 
 
-def _part(data: dict[str, Any], role: str, index: int | None) -> dict[str, Any] | None:
+def part(data: dict[str, Any], role: str, index: int | None) -> dict[str, Any] | None:
     """The answers about this person in one version of a record."""
     if role == "member":
         members = data.get("members") if isinstance(data.get("members"), list) else []
@@ -186,7 +186,7 @@ def _export_record(db: sqlite_utils.Database, sel: dict[str, Any]) -> dict[str, 
                 "rev": r["rev"],
                 "status": r["status"],
                 "received_at": r["received_at"],
-                "answers": _part(answers.load(r["data"]), sel["role"], sel["index"]),
+                "answers": part(answers.load(r["data"]), sel["role"], sel["index"]),
             }
         )
     comments = [

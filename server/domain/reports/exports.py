@@ -159,7 +159,7 @@ def records(
     """The records to export, one at a time from the cursor, in village then arrival order;
     with a ``condition`` (SQL over ``r``, and its parameters: the OData feed's filter and page
     cursor), in arrival order (``newest_first``: reversed), the ``records_list`` index's."""
-    where, params = "r.commune_id = ? AND r.form_id = ?", [options.commune_id, form.form_id]
+    where, params = scope(db, form, options)
     order = "r.commune_id, r.village_id, r.received_at, r.id"
     if condition is not None:
         where, params = f"{where} AND ({condition[0]})", [*params, *condition[1]]
@@ -168,15 +168,6 @@ def records(
             if newest_first
             else "r.commune_id, r.received_at, r.id"
         )
-    if options.village_id:
-        ids = register.village_ids_under(db, options.village_id)
-        where += f" AND r.village_id IN ({','.join('?' * len(ids))})"
-        params += ids
-    where += (
-        " AND r.review_state = 'approved'"
-        if options.approved
-        else " AND r.review_state != 'rejected'"
-    )
     cursor = db.conn.execute(
         "SELECT r.id AS record_id, r.household_id, h.code AS household_code, v.name AS village,"
         " r.user_id, u.display_name AS volunteer, r.meta, r.review_state, r.form_version,"
@@ -191,6 +182,22 @@ def records(
         record["visit_date"] = str(meta.get("visit_date") or meta.get("started_at") or "")[:10]
         record["data"] = answers.load(record["data"])
         yield record
+
+
+def scope(db: sqlite_utils.Database, form: Form, options: ExportOptions) -> tuple[str, list[Any]]:
+    """The records an export holds, as SQL over ``r`` and its parameters: the commune's of
+    the form, in the village asked for, approved ones or all but the rejected."""
+    where, params = "r.commune_id = ? AND r.form_id = ?", [options.commune_id, form.form_id]
+    if options.village_id:
+        ids = register.village_ids_under(db, options.village_id)
+        where += f" AND r.village_id IN ({','.join('?' * len(ids))})"
+        params += ids
+    where += (
+        " AND r.review_state = 'approved'"
+        if options.approved
+        else " AND r.review_state != 'rejected'"
+    )
+    return where, params
 
 
 def pseudonym(secret: str, kind: str, value: Any) -> str:

@@ -10,13 +10,15 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from flask import Response, current_app, request, send_file, url_for
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from schemas.messages import message
 from server.domain.devices import device_for_token
 from server.domain.openrosa import service
+from server.web.admission import busy_answer
 from server.web.db import get_db
-from server.web.openrosa import bp
+from server.web.openrosa import bp, multipart
 from server.web.staff import public_base_url
 
 XFORMS_LIST = "http://openrosa.org/xforms/xformsList"
@@ -88,6 +90,13 @@ def _refused(error: HTTPException) -> Response:
         return _message(status, error.key, error.params)
     key = {413: "too_large", 404: "not_found", 405: "not_found"}.get(status, "bad_request")
     return _message(status, key, {"max": service.ACCEPT_CONTENT_LENGTH})
+
+
+@busy_answer(bp.name)
+def _busy(seconds: int) -> Response:
+    # Collect does not read Retry-After: it shows the message and keeps the form, marked as
+    # failed, for the volunteer (or its automatic sending) to send again.
+    return _message(503, "server_busy", {"seconds": seconds})
 
 
 @bp.after_request
@@ -174,16 +183,35 @@ def submission(token: str) -> Response:
     if request.method == "HEAD":
         # Collect asks first, and reads the size it may send in one POST from the headers.
         return Response(status=204)
-    xml_part = request.files.get("xml_submission_file")
-    if xml_part is None:
-        raise _Refused(400, "no_xml")
-    xml = xml_part.read(service.ACCEPT_CONTENT_LENGTH + 1)
+    xml, files = _submitted()
+    outcome = service.submit(get_db(), phone, xml, files, current_app.config["DATA_DIR"])
+    return _message(outcome.status, outcome.key, outcome.params, outcome.errors)
+
+
+def _submitted() -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The submission file and the other files of a POST, each read up to one byte past the
+    size Collect was told, in order."""
+    limit = service.ACCEPT_CONTENT_LENGTH + 1
+    small = (request.content_length or 0) <= multipart.MAX_BODY
+    plain = multipart.parts(request.content_type, request.get_data()) if small else None
+    if plain is None:
+        read = [
+            (name, part.filename or name, part.read(limit))
+            for name, part in request.files.items(multi=True)
+        ]
+    else:
+        # In werkzeug's order: by field name, in the order each name first came.
+        grouped = MultiDict([(name, (filename, content)) for name, filename, content in plain])
+        read = [(name, *part) for name, part in grouped.items(multi=True)]
+    xml: bytes | None = None
     files: list[tuple[str, bytes]] = []
-    for name, part in request.files.items(multi=True):
-        if name == "xml_submission_file" and part is xml_part:
+    for name, filename, content in read:
+        if name == "xml_submission_file" and xml is None:
+            xml = content[:limit]
             continue
         if len(files) > service.MAX_FILES:
             raise _Refused(413, "too_many_files", max=service.MAX_FILES)
-        files.append((part.filename or name, part.read(service.ACCEPT_CONTENT_LENGTH + 1)))
-    outcome = service.submit(get_db(), phone, xml, files, current_app.config["DATA_DIR"])
-    return _message(outcome.status, outcome.key, outcome.params, outcome.errors)
+        files.append((filename, content[:limit]))
+    if xml is None:
+        raise _Refused(400, "no_xml")
+    return xml, files

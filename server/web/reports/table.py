@@ -1,9 +1,11 @@
 """/reports/table: a form's submissions as a table on the staff site, the form's questions as
 columns (labels in the page's language), filtered by review state and days received, a column
-picker, pages by the OData feed's cursor, and the current view as CSV.
+picker, sorted by any column (a heading is a link that sorts by it, again the other way), pages
+by cursor, and the current view as CSV in the same order.
 
 Rows come from the OData feed's domain (``domain/odata.py`` over ``reports/exports.py``): a
-viewer's table is the pseudonymised export, as the viewer's feed is.
+viewer's table is the pseudonymised export, as the viewer's feed is. Sorted by arrival, pages
+are the feed's own (an index's order); sorted by another column, ``domain/table_sort.py``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import re
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, abort, current_app, render_template, request
 
 from schemas.form import Form
 from schemas.messages import text
 from server.domain import clock, odata
+from server.domain import table_sort as sorting
 from server.domain.db import connect
 from server.domain.reports import exports
 from server.domain.reports.cells import CsvWriter
@@ -31,7 +35,9 @@ from server.web.staff import audited, login_required, me, ui_lang
 PAGE = 50
 MAX_COLUMNS = 60
 DEFAULT_COLUMNS = 8
-STATES = ("received", "has_issues", "edited", "approved")  # rejected records are not exported
+STATES = sorting.STATES
+RECEIVED = "__system/submissionDate"
+MAX_CURSOR = sorting.MAX_CURSOR
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -74,8 +80,13 @@ def _view() -> dict[str, Any]:
         terms.append(f"__system/submissionDate ge {clock.day_start_utc(day_from, zone())}")
     if day_to:
         terms.append(f"__system/submissionDate lt {clock.day_end_utc(day_to, zone())}")
-    newest = request.args.get("sort") == "newest"
-    query = odata.Query(top=PAGE, newest_first=newest)
+    sort = request.args.get("sort", "")[:200]
+    descending = request.args.get("order") == "desc"
+    if sort == "newest":  # the links of before every column sorted
+        sort, descending = RECEIVED, True
+    if not sorting.sortable(sort, root, options.pseudonymised):
+        sort = RECEIVED
+    query = odata.Query(top=PAGE, newest_first=descending)
     if terms:
         query.where = odata.parse_filter(" and ".join(terms))
     return {
@@ -89,8 +100,52 @@ def _view() -> dict[str, Any]:
         "day_from": day_from,
         "day_to": day_to,
         "query": query,
-        "newest": newest,
+        "sort": sorting.Sort(sort, descending),
     }
+
+
+def _page(
+    db: Any, view: dict[str, Any], after: str, top: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the view after the cursor ``after`` (an ODataError when it is not one)."""
+    sort, query = view["sort"], view["query"]
+    if sort.column == RECEIVED:
+        query.top, query.after = top, odata.read_cursor(after) if after else None
+        return odata.page_rows(db, view["form"], view["root"], view["options"], query)
+    return sorting.page_rows(
+        db,
+        view["form"],
+        view["root"],
+        view["options"],
+        query.where,
+        sort,
+        sorting.read_cursor(after) if after else None,
+        top,
+    )
+
+
+def _headings(view: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """Every column's heading: its label, the link that sorts by it (the other way when the
+    table is sorted by it already), and its aria-sort."""
+    form, sort = view["form"], view["sort"]
+    kept = [(k, v) for k in ("form", "state", "from", "to", "col") for v in request.args.getlist(k)]
+    columns = [(f"__system/{key}", label) for key, label in _meta(view, lang)]
+    columns += [(c, form.label(view["nodes"][c], lang)) for c in view["columns"]]
+    out = []
+    for name, label in columns:
+        current = name == sort.column
+        descending = current and not sort.descending
+        link = [*kept, ("sort", name)] + ([("order", "desc")] if descending else [])
+        out.append(
+            {
+                "name": name,
+                "label": label,
+                "href": urlencode(link),
+                "aria": ("descending" if sort.descending else "ascending") if current else "",
+                "next": "table.sort_descending" if descending else "table.sort_ascending",
+            }
+        )
+    return out
 
 
 def _cell(form: Form, node: Any, value: Any, lang: str) -> str:
@@ -133,22 +188,16 @@ def _line(view: dict[str, Any], entity: dict[str, Any], lang: str) -> list[str]:
 @login_required("admin", "reviewer", "viewer")
 def table() -> Any:
     view = _view()
-    after = request.args.get("after", "")
-    if after:
-        try:
-            view["query"].after = odata.read_cursor(after[:200])
-        except odata.ODataError:
-            abort(400)
+    try:
+        entities, cursor = _page(view["db"], view, request.args.get("after", "")[:MAX_CURSOR], PAGE)
+    except odata.ODataError:
+        abort(400)
     lang = ui_lang()
-    entities, cursor = odata.page_rows(
-        view["db"], view["form"], view["root"], view["options"], view["query"]
-    )
     form = view["form"]
     return render_template(
         "reports/table.html",
         form=form,
-        meta=_meta(view, lang),
-        questions=[(c, form.label(view["nodes"][c], lang)) for c in view["columns"]],
+        headings=_headings(view, lang),
         every=[(name, form.label(node, lang)) for name, node in view["nodes"].items()],
         chosen=set(view["columns"]),
         lines=[_line(view, e, lang) for e in entities],
@@ -158,10 +207,10 @@ def table() -> Any:
         day_from=view["day_from"],
         day_to=view["day_to"],
         pseudonymised=view["options"].pseudonymised,
-        newest=view["newest"],
+        sort=view["sort"],
         args=[
             (k, v)
-            for k in ("form", "state", "from", "to", "col", "sort")
+            for k in ("form", "state", "from", "to", "col", "sort", "order")
             for v in request.args.getlist(k)
         ],
     )
@@ -184,6 +233,8 @@ def table_csv() -> Any:
                 "from": view["day_from"],
                 "to": view["day_to"],
                 "pseudonymised": view["options"].pseudonymised,
+                "sort": view["sort"].column,
+                "descending": view["sort"].descending,
             },
             ensure_ascii=False,
             sort_keys=True,
@@ -214,19 +265,13 @@ def _csv(path: str, view: dict[str, Any], heading: list[str], lang: str) -> Iter
         writer = CsvWriter(buffer)
         buffer.write("\ufeff")
         writer.writerow(heading)
-        query = view["query"]
-        query.top = odata.MAX_TOP
-        while True:
-            entities, cursor = odata.page_rows(
-                db, view["form"], view["root"], view["options"], query
-            )
+        cursor: str | None = ""
+        while cursor is not None:
+            entities, cursor = _page(db, view, cursor, odata.MAX_TOP)
             for entity in entities:
                 writer.writerow(_line(view, entity, lang))
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
-            if cursor is None:
-                return
-            query.after = odata.read_cursor(cursor)
     finally:
         db.close()

@@ -7,10 +7,11 @@ from typing import Any
 
 from flask import Response, current_app, render_template, request
 
+from server.domain import rights
 from server.domain.audit import audit
 from server.domain.db import purge_erased, write_transaction
 from server.domain.errors import Refused
-from server.domain.records import backup, rights
+from server.domain.records import backup
 from server.web.db import get_db
 from server.web.review import bp
 from server.web.staff import PERSONAL_DATA, audited, check_csrf, login_required, me, ui_lang

@@ -1,0 +1,166 @@
+"""A person's rights over ODK Collect submissions that are not records yet: those waiting on
+``/collect`` for a household or their files, or refused by the check, whose XML is kept in
+``openrosa_submissions`` (``service.waiting``). A person named in one is found, exported and
+erased as in a record (``records/rights.py``), in the same three roles, prefixed ``collect_``.
+
+The erasure scrubs the kept XML as a record's answers are scrubbed (the names ``ERASED``, the
+phone, notes and GPS point emptied: an empty element is an unanswered question), so attaching
+the submission later makes a record without them. Its ``xml_sha256`` stays the hash of what
+Collect sent, so the same XML sent again is known and brings nothing back
+(``service.submit`` keeps the XML it has for a known hash).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree.ElementTree import Element, tostring
+
+import sqlite_utils
+from defusedxml.ElementTree import fromstring
+
+from schemas.text import fold
+from server.domain.db import now_iso
+from server.domain.forms import get_form
+from server.domain.openrosa.instance import InstanceRefused, map_instance, read_instance
+from server.domain.records.rights import ERASED, MEMBER_MARKED, PERSONAL, part
+
+PREFIX = "collect_"
+ROLES = tuple(PREFIX + r for r in ("head", "respondent", "member"))
+# The states of a submission whose XML is kept, waiting on /collect (service.waiting).
+WAITING = ("partial", "rejected", "unattached")
+MAX_WAITING = 2000  # submissions a search reads; a commune has a handful waiting
+
+
+def _rows(db: sqlite_utils.Database, commune_id: str, instance_id: str | None = None) -> list[Any]:
+    states = ",".join("?" * len(WAITING))
+    sql = (
+        "SELECT s.instance_id, s.form_id, s.form_version, s.xml, s.received_at,"
+        " u.display_name AS volunteer FROM openrosa_submissions s JOIN users u"
+        f" ON u.id = s.user_id WHERE s.commune_id = ? AND s.state IN ({states})"
+        " AND s.xml != ''"
+    )
+    params: list[Any] = [commune_id, *WAITING]
+    if instance_id is not None:
+        sql, params = sql + " AND s.instance_id = ?", [*params, instance_id]
+    return db.execute(sql + f" ORDER BY s.received_at LIMIT {MAX_WAITING}", params).fetchall()
+
+
+def _data(db: sqlite_utils.Database, row: Any) -> dict[str, Any]:
+    """A kept submission's answers as its record's ``data`` would hold them."""
+    form = get_form(db, row["form_id"], row["form_version"])
+    try:
+        instance = read_instance(row["xml"].encode("utf-8"))
+    except InstanceRefused:
+        return {}
+    return map_instance(form[0], instance.root).data if form else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def find(db: sqlite_utils.Database, commune_id: str, needle: str) -> list[dict[str, Any]]:
+    """Every place a name containing ``needle`` (folded) appears in a waiting submission."""
+    out = []
+    for row in _rows(db, commune_id):
+        data = _data(db, row)
+        places: list[tuple[str, int | None, Any]] = [
+            ("head", None, data.get("head_name")),
+            ("respondent", None, data.get("respondent_name")),
+        ]
+        members = data.get("members") if isinstance(data.get("members"), list) else []
+        places += [
+            ("member", i, m.get("member_name") if isinstance(m, dict) else None)
+            for i, m in enumerate(members)
+        ]
+        for role, index, name in places:
+            if not isinstance(name, str) or name == ERASED or needle not in fold(name):
+                continue
+            out.append(
+                {
+                    "key": f"{PREFIX}{role}:{row['instance_id']}:{'' if index is None else index}",
+                    "role": PREFIX + role,
+                    "target": row["instance_id"],
+                    "index": index,
+                    "name": name,
+                    "village": None,
+                    "household_code": None,
+                    "detail": _text(data.get("address")),
+                    "visit_date": str(data.get("start") or row["received_at"])[:10],
+                }
+            )
+    return out
+
+
+def waiting(db: sqlite_utils.Database, commune_id: str, instance_id: str) -> bool:
+    return bool(_rows(db, commune_id, instance_id))
+
+
+def export(db: sqlite_utils.Database, commune_id: str, sel: dict[str, Any]) -> dict[str, Any]:
+    """What a waiting submission holds about the person, for the person's export."""
+    (row,) = _rows(db, commune_id, sel["target"])
+    role = sel["role"].removeprefix(PREFIX)
+    return {
+        "kind": "collect_submission_waiting",
+        "instance_id": row["instance_id"],
+        "role": role,
+        "member_number": None if sel["index"] is None else sel["index"] + 1,
+        "form": f"{row['form_id']} {row['form_version']}",
+        "received_at": row["received_at"],
+        "volunteer": row["volunteer"],
+        "answers": part(_data(db, row), role, sel["index"]),
+    }
+
+
+def erase(
+    db: sqlite_utils.Database, commune_id: str, instance_id: str, roles: set[str], indexes: set[int]
+) -> set[str]:
+    """Scrub one waiting submission's kept XML (inside the caller's transaction); returns
+    the erased names, folded."""
+    (row,) = _rows(db, commune_id, instance_id)
+    data = _data(db, row)
+    members = data.get("members") if isinstance(data.get("members"), list) else []
+    names = {
+        fold(str(members[i].get("member_name") or ""))
+        for i in indexes
+        if i < len(members) and isinstance(members[i], dict)
+    } - {""}
+    erased = set(names)
+    for role in roles & PERSONAL.keys():
+        erased |= {fold(str(data.get(k) or "")) for k in PERSONAL[role][0] if k.endswith("_name")}
+    root = fromstring(row["xml"].encode("utf-8"), forbid_dtd=True)
+    _scrub(root, roles, names, indexes)
+    db.execute(
+        "UPDATE openrosa_submissions SET xml = ?, updated_at = ? WHERE instance_id = ?",
+        [tostring(root, encoding="unicode"), now_iso(), instance_id],
+    )
+    return erased - {"", fold(ERASED)}
+
+
+def _local(element: Element) -> str:
+    return element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
+
+
+def _scrub(root: Element, roles: set[str], names: set[str], indexes: set[int]) -> None:
+    """``records/rights.py: _scrub`` on an OpenRosa instance; the roster's entries are the
+    ``members`` elements in document order, as the record's list has them."""
+    marked: set[str] = set()
+    dropped: set[str] = set()
+    for role in roles & PERSONAL.keys():
+        marked |= set(PERSONAL[role][0])
+        dropped |= set(PERSONAL[role][1])
+    members = []
+    for element in root.iter():
+        name = _local(element)
+        if name == "members":
+            members.append(element)
+        elif len(element) == 0 and name in marked:
+            element.text = ERASED
+        elif len(element) == 0 and name in dropped:
+            element.text = None
+    for index, member in enumerate(members):
+        for element in member.iter():
+            if _local(element) in MEMBER_MARKED and (
+                index in indexes or fold(element.text or "") in names
+            ):
+                element.text = ERASED

@@ -1,0 +1,81 @@
+"""A person's rights (Law 91/2025) wherever the server holds them: records, the register and
+their copies (``records/rights.py``), and ODK Collect submissions not yet records
+(``openrosa/rights.py``). The staff pages find, export and erase through here; an occurrence's
+key (``role:target:index``) says which of the two holds it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from schemas.text import fold
+from server.domain.errors import Refused
+from server.domain.household_import import forget
+from server.domain.openrosa import rights as waiting
+from server.domain.records import rights as records
+
+ROLES = (*records.ROLES, *waiting.ROLES)
+
+
+def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[str, Any]]:
+    """Every place a name containing ``query`` appears: records and the register first."""
+    found = records.find(db, commune_id, query)
+    return found + waiting.find(db, commune_id, fold(query))
+
+
+def _collect(key: str) -> bool:
+    return key.startswith(waiting.PREFIX)
+
+
+def parse_keys(commune_id: str, db: sqlite_utils.Database, keys: list[str]) -> list[dict[str, Any]]:
+    """The ticked occurrences, each checked to belong to this commune."""
+    keys = list(dict.fromkeys(keys))
+    others = [k for k in keys if not _collect(k)]
+    out = records.parse_keys(commune_id, db, others) if others else []
+    for key in filter(_collect, keys):
+        role, _, rest = key.partition(":")
+        target, _, index = rest.rpartition(":")  # an instanceID holds colons (uuid:…)
+        if (
+            role not in waiting.ROLES
+            or (index and not index.isdigit())
+            or not waiting.waiting(db, commune_id, target)
+        ):
+            raise Refused("review.people_bad_selection")
+        out.append({"role": role, "target": target, "index": int(index) if index else None})
+    if not out:
+        raise Refused("review.people_nothing_selected")
+    return out
+
+
+def export(
+    db: sqlite_utils.Database, commune_id: str, selected: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Everything held about the person in the ticked places (``records.export``'s file)."""
+    body = records.export(db, commune_id, [s for s in selected if not _collect(s["role"])])
+    body["items"] += [waiting.export(db, commune_id, s) for s in selected if _collect(s["role"])]
+    return body
+
+
+def erase(
+    db: sqlite_utils.Database,
+    staff: dict[str, Any],
+    commune_id: str,
+    selected: list[dict[str, Any]],
+) -> list[str]:
+    """Erase the ticked occurrences (inside the caller's transaction); returns what was
+    touched for the audit log: record and household ids, ``collect:INSTANCE`` for a waiting
+    submission."""
+    touched = records.erase(db, staff, commune_id, [s for s in selected if not _collect(s["role"])])
+    by_submission: dict[str, tuple[set[str], set[int]]] = {}
+    for sel in filter(lambda s: _collect(s["role"]), selected):
+        roles, indexes = by_submission.setdefault(sel["target"], (set(), set()))
+        roles.add(sel["role"].removeprefix(waiting.PREFIX))
+        if sel["index"] is not None:
+            indexes.add(sel["index"])
+    names: set[str] = set()
+    for instance_id, (roles, indexes) in by_submission.items():
+        names |= waiting.erase(db, commune_id, instance_id, roles, indexes)
+        touched.append(f"collect:{instance_id}")
+    forget(db, commune_id, names)  # an import preview listing the person, as for records
+    return touched

@@ -1,0 +1,102 @@
+"""A person's erasure reaches ODK Collect submissions that are not records yet: a submission
+waiting on /collect that names the person is found, exported and erased (its kept XML
+scrubbed, audited), Collect sending the same XML again brings nothing back, and attaching it
+later makes a record without the person."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+from tests.api.admin_helpers import audit_rows, post
+from tests.api.test_openrosa_admin import _collect_token, _send
+from tests.records import adult, child, household_data
+
+NAME = "Phạm Văn Đức"
+
+
+def keys_of(page: str) -> list[str]:
+    return re.findall(r'<tr data-key="([^"]+)">', page)
+
+
+def stored_xml(db: Any, instance_id: str) -> str:
+    row = db.execute(
+        "SELECT xml FROM openrosa_submissions WHERE instance_id = ?", [instance_id]
+    ).fetchone()
+    return row[0]
+
+
+def test_a_waiting_collect_submission_is_found_exported_and_erased(admin, client, db):
+    token = _collect_token(db)
+    data = household_data(
+        head_name=NAME,
+        respondent_name=NAME,
+        phone="0912345678",
+        notes="Anh Đức hẹn tối",
+        members=[adult(NAME, 1975, sex="male"), child("Phạm Thị Én", 2015)],
+    )
+    response, filled = _send(client, token, data)
+    assert response.status_code == 201  # no household named: it waits for the office
+    instance = filled.instance_id
+    assert NAME in stored_xml(db, instance)
+
+    found = keys_of(admin.get("/people?q=pham van duc").text)
+    assert sorted(found) == sorted(
+        [
+            f"collect_head:{instance}:",
+            f"collect_respondent:{instance}:",
+            f"collect_member:{instance}:0",
+        ]
+    )
+    assert keys_of(admin.get("/people?q=thị én").text) == [f"collect_member:{instance}:1"]
+
+    exported = post(admin, "/people/export", {"key": found, "reason": "Yêu cầu ngày 2/12"})
+    assert exported.status_code == 200
+    items = json.loads(exported.get_data())["items"]
+    assert {i["kind"] for i in items} == {"collect_submission_waiting"}
+    head = next(i for i in items if i["role"] == "head")
+    assert head["answers"]["head_name"] == NAME and head["answers"]["phone"] == "0912345678"
+    member = next(i for i in items if i["role"] == "member")
+    assert member["answers"]["member"]["member_name"] == NAME
+    assert "Phạm Thị Én" not in exported.get_data(as_text=True)
+
+    erased = post(admin, "/people/erase", {"key": found, "reason": "Yêu cầu ngày 2/12"})
+    assert erased.status_code == 200 and 'id="erased"' in erased.text
+    kept = stored_xml(db, instance)
+    for gone in (NAME, "0912345678", "hẹn tối"):
+        assert gone not in kept, gone
+    assert "Phạm Thị Én" in kept  # another person of the household stays
+    username, target, reason = audit_rows(db, "person_erase")[-1][:3]
+    assert (username, target, reason) == ("quantri", f"collect:{instance}", "Yêu cầu ngày 2/12")
+    assert keys_of(admin.get("/people?q=pham van duc").text) == []
+    assert NAME not in admin.get("/collect").text
+
+    # Collect sends the very same XML again: known, and the erased answers stay erased.
+    again = client.post(
+        f"/key/{token}/submission",
+        data={"xml_submission_file": (io.BytesIO(filled.xml()), "submission.xml")},
+    )
+    assert again.status_code == 201
+    assert NAME not in stored_xml(db, instance)
+
+    # Attached to a household later, it is a record without the person.
+    house = db.execute("SELECT code FROM households ORDER BY code LIMIT 1").fetchone()[0]
+    done = post(admin, "/collect/attach", {"instance_id": instance, "household_code": house})
+    assert done.status_code == 303
+    record_id = instance.removeprefix("uuid:")
+    record = admin.get(f"/records/{record_id}").text
+    assert NAME not in record and "0912345678" not in record and "[đã xóa]" in record
+
+
+def test_a_waiting_submission_of_another_commune_cannot_be_picked(admin, client, db):
+    token = _collect_token(db)
+    _, filled = _send(client, token, household_data(head_name=NAME))
+    wrong = post(
+        admin,
+        "/people/erase",
+        {"key": [f"collect_head:{filled.instance_id}x:"], "reason": "Yêu cầu ngày 2/12"},
+    )
+    assert wrong.status_code == 400
+    assert NAME in stored_xml(db, filled.instance_id)
