@@ -92,6 +92,8 @@ class Attachment:
     choices: int
     # Rows kept for pulldata(); 0 when no pulldata() names the file.
     lookup_rows: int = 0
+    # Labels showing it beside their words (an image, a sound, a film: schemas/media.py).
+    labels: int = 0
 
 
 class FileChoicesError(ValueError):

@@ -37,6 +37,7 @@ from schemas.formextras import (
     setting_verdict,
     survey_column_verdict,
 )
+from schemas.media import media_column, media_map_problems, references
 
 # Columns as the form model names them; translated ones may carry ``::Language (code)``.
 TRANSLATED_COLUMNS = ("label", "hint", "constraint_message", "required_message")
@@ -58,7 +59,7 @@ SURVEY_COLUMNS = frozenset(
 )
 SETTINGS_COLUMNS = USED_SETTINGS
 # Choice columns beyond these are the choice's own properties, which a choice_filter may test;
-# media columns are not: the phone would silently show a choice without its picture or sound.
+# media columns name a file shown beside the label (``schemas/media.py``).
 CHOICE_COLUMNS = frozenset({"list_name", "name", "label"})
 MEDIA_COLUMNS = frozenset({"image", "big-image", "audio", "video", "media"})
 EXPRESSION_COLUMNS = (
@@ -131,6 +132,7 @@ def _all_problems(definition: dict[str, Any]) -> list[Problem]:
         *_survey_row_problems(survey),
         *_choice_row_problems(choices),
         *_pulldata_problems(survey, definition.get("pulldata")),
+        *_media_problems(survey, choices, definition.get("media")),
     ]
     try:
         form = Form(with_version(definition, "0"))
@@ -309,20 +311,37 @@ def _empty_metadata_problems(number: int, kind: str, required: str) -> Iterator[
     )
 
 
-def _is_media(column: str) -> bool:
-    base = column.split("::")[0].strip().lower()
-    return base in MEDIA_COLUMNS or base == "media"
+def _media_problems(
+    survey: list[dict[str, Any]], choices: list[dict[str, Any]], media: Any
+) -> Iterator[Problem]:
+    """The ``media`` map is sound, and each label's file is in it; one it lacks is shown
+    without, a warning (``schemas/media.py`` says when a missing file is refused instead)."""
+    if reason := media_map_problems(media):
+        yield Problem("survey", None, "media", reason, reason, "media")
+        return
+    given = media or {}
+    for sheet, rows in (("survey", survey), ("choices", choices)):
+        for number, column, name in references(rows):
+            if name not in given:
+                yield Problem(
+                    sheet,
+                    number,
+                    column,
+                    f"the file '{name}' was not given with the form: the label is shown "
+                    "without it until a version with the file is published",
+                    f"chưa tải tệp '{name}' lên cùng biểu mẫu: nhãn được hiển thị không có tệp "
+                    "này cho đến khi phát hành phiên bản có tệp",
+                    f"file '{name}'",
+                    warning=True,
+                )
 
 
 def _survey_column_problems(number: int, column: str, value: str) -> Iterator[Problem]:
     base_column, language = _split(column)
     known = base_column in TRANSLATED_COLUMNS if language else column in SURVEY_COLUMNS
-    if known or not value:
+    if known or not value or media_column(column):
         return
-    if _is_media(column):
-        # The phone would silently show the question without its picture or sound.
-        yield _column_problem("survey", number, column)
-    elif column.lower() == "parameters":
+    if column.lower() == "parameters":
         for verdict in parameter_verdicts(value):
             yield _verdict_problem("survey", number, column, verdict)
     else:
@@ -336,9 +355,9 @@ def _choice_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
             base_column, language = _split(column)
             if not _text(value) or (language is not None and base_column == "label"):
                 continue
-            if _is_media(column):
-                yield _column_problem("choices", number, column)
-            elif language is not None or not _NAME.match(column):
+            if media_column(column):
+                continue  # a file shown beside the choice's label
+            if language is not None or not _NAME.match(column):
                 # Not a name a choice_filter could test: a note beside the lists.
                 yield Problem(
                     "choices",
@@ -351,17 +370,6 @@ def _choice_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
                     f"column '{column}'",
                     warning=True,
                 )
-
-
-def _column_problem(sheet: str, row: int, column: str) -> Problem:
-    return Problem(
-        sheet,
-        row,
-        column,
-        f"the column '{column}' is not supported: remove it or leave it empty",
-        f"không hỗ trợ cột '{column}': hãy xóa cột này hoặc để trống",
-        f"column '{column}'",
-    )
 
 
 def functions(expression: str) -> set[str]:
@@ -569,7 +577,9 @@ def _language_problems(
         if base in TRANSLATED_COLUMNS and _text(value):
             # As in XLSForm, a column without a language is in the default language.
             present.setdefault(base, set()).add(language_code(language) if language else default)
-    if needs_label and "label" not in present and "hint" not in present:
+    # A picture, a sound or a film may be the whole label, as pyxform allows.
+    shown = any(_text(value) and media_column(str(column)) for column, value in row.items())
+    if needs_label and "label" not in present and "hint" not in present and not shown:
         yield Problem(
             sheet,
             number,

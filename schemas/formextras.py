@@ -62,10 +62,12 @@ TYPE_ADVICE = {
         "a shape drawn on a map is not collected: use a geopoint",
         "không thu thập vùng vẽ trên bản đồ: hãy dùng geopoint",
     ),
-    "audio": ("only photos are collected", "chỉ thu thập ảnh chụp"),
-    "video": ("only photos are collected", "chỉ thu thập ảnh chụp"),
-    "file": ("only photos are collected", "chỉ thu thập ảnh chụp"),
-    "background-audio": ("sound is never recorded", "không bao giờ ghi âm"),
+    "background-audio": (
+        "a web page cannot record sound in the background while the form is filled: use an "
+        "audio question the volunteer records",
+        "trang web không thể ghi âm ngầm trong lúc điền biểu mẫu: hãy dùng câu hỏi audio để "
+        "tình nguyện viên tự ghi âm",
+    ),
     "range": (
         "use an integer or decimal with a constraint",
         "hãy dùng integer hoặc decimal kèm constraint",
@@ -272,7 +274,17 @@ def appearance_verdicts(appearance: str) -> Iterator[Verdict]:
         if word in USED_APPEARANCES:
             continue
         feature = f"appearance '{word}'"
-        if word.startswith(("ex:", "printer:")):
+        if word.startswith("ex:"):
+            # ODK Collect lets the volunteer type the answer when the app is not there; a web
+            # page can start no app, so it always does: the answer is the same.
+            yield _ignored(
+                feature,
+                f"the appearance '{word}' is ignored: a web page cannot start another app, so "
+                "the volunteer enters the answer, as ODK Collect lets them when the app is missing",
+                f"bỏ qua appearance '{word}': trang web không mở được ứng dụng khác, nên tình "
+                "nguyện viên tự nhập câu trả lời, như ODK Collect cho phép khi thiếu ứng dụng",
+            )
+        elif word.startswith("printer:"):
             yield _refused(
                 feature,
                 f"the appearance '{word}' is not supported: it needs an app outside the form",

@@ -32,6 +32,7 @@ from schemas.form import (
     choice_filter_expression,
 )
 from schemas.labels import fill
+from schemas.media import FILE_ANSWER_TYPES
 from schemas.messages import message
 
 Errors = dict[str, list[dict[str, str]]]
@@ -306,7 +307,7 @@ class RecordChecker:
             return None if isinstance(value, str) and _is_datetime(value) else "not_datetime"
         if kind == "geopoint":
             return None if isinstance(value, str) and _is_geopoint(value) else "not_geopoint"
-        if kind == "image":
+        if kind in FILE_ANSWER_TYPES:
             return None if isinstance(value, str) and _SHA256.match(value) else "not_blob"
         if kind == "osm":
             return None if is_osm(value) else "not_osm"

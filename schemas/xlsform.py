@@ -48,6 +48,7 @@ from schemas.formcheck import (
     Problem,
     review_form,
 )
+from schemas.media import attach_media
 from schemas.ziplimits import FORM, ZipRefused, check_zip
 
 # What pyxform reads as a workbook: .xlsx and .xlsm with openpyxl, the older .xls with xlrd.
@@ -184,6 +185,25 @@ def read_xlsform(
     osm = _osm_tags(book, survey)
     if osm:
         definition["osm"] = osm
+    media, media_files, media_problems = attach_media(
+        {"survey": survey, "choices": choices}, attachments
+    )
+    # Missing files only warned of are the form check's (it sees the media map alone).
+    refused = next((p for p in media_problems if not p.warning), None)
+    if refused is not None:
+        numbers = survey_rows if refused.sheet == "survey" else choice_rows
+        raise XLSFormError(
+            refused.sheet,
+            numbers[refused.row - 2],
+            f"file '{refused.file}'",
+            f"{refused.column}: {refused.en}",
+            f"{refused.column}: {refused.vi}",
+        )
+    if media:
+        definition["media"] = media
+        if given is not None:
+            labels = {f.name: f.labels for f in media_files}
+            given[:] = [replace(a, labels=labels[a.name]) if a.name in labels else a for a in given]
     problems, ignored = review_form(definition)
     excel_rows = {"survey": survey_rows, "choices": choice_rows}
     if problems:
@@ -529,6 +549,10 @@ def _column(sheet: str, header: str, double_colon: bool) -> str:
     if not double_colon and first.strip().lower() == "jr":  # jr:count is a name, not a language
         first, sep, rest = header, "", ""
     base = "_".join(first.split()).lower()
+    if base == "media" and sep and sheet != "settings":
+        # media::image is XLSForm's other spelling of image (media::image::English (en) too).
+        kind, sep, rest = rest.partition(delimiter)
+        base = "_".join(kind.split()).lower()
     # XLSForm's older spelling of a column by its XForm attribute: bind::jr:constraintMsg is
     # constraint_message, bind::relevant is relevant (pyxform's own aliases).
     attribute = ("control" if base == "body" else base, rest.strip())

@@ -22,8 +22,10 @@ MAX_BATCH_ITEMS = 100
 MAX_BATCH_BYTES = 1_000_000
 DEFAULT_PULL_LIMIT = 500
 MAX_PULL_LIMIT = 1000
-# A photo downscaled on the phone is a few hundred KB; a scanned page a few MB.
-MAX_BLOB_BYTES = 5_000_000
+# A photo downscaled on the phone is a few hundred KB; a recording or a film several MB. One
+# bound for every upload, the largest answer's (schemas/media.py: ANSWER_MAX_BYTES); a record
+# naming a file larger than its question's type allows is refused when it is pushed.
+MAX_BLOB_BYTES = 20_000_000
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 # How deep a record's ``data`` or ``meta`` may nest: the default survey needs 3 (a repeat of
 # objects); anything deeper is no form's answer, and would only cost the checker's stack.
@@ -387,6 +389,14 @@ class StatusQuerySchema(Schema):
 
 class BlobPathSchema(Schema):
     sha256 = fields.String(required=True, validate=_sha256, error_messages=_CODES)
+
+
+class FormMediaPathSchema(Schema):
+    """A file a form version's labels show, named as the form's ``media`` names it."""
+
+    form_id = fields.String(required=True, validate=validate.Length(max=255))
+    version = fields.String(required=True, validate=validate.Length(max=255))
+    name = fields.String(required=True, validate=validate.Length(max=255))
 
 
 class PullQuerySchema(Schema):

@@ -79,6 +79,7 @@ class CollectClient:
         self.server_url = server_url.rstrip("/")
         self.http = requests.Session()
         self.requests: list[tuple[str, str]] = []  # (method, path) in order, as sent
+        self.media: dict[str, bytes] = {}  # the forms' media files by name, as downloaded
 
     def _headers(self) -> dict[str, str]:
         return {
@@ -114,8 +115,15 @@ class CollectClient:
         manifest = self._send("GET", listed["manifestUrl"])
         assert manifest.status_code == 200, manifest.text
         for media in ET.fromstring(manifest.content).findall(f"{MANIFEST}mediaFile"):
-            url = media.find(f"{MANIFEST}downloadUrl").text  # type: ignore[union-attr]
-            assert self._send("GET", url).status_code == 200
+            name = media.findtext(f"{MANIFEST}filename") or ""
+            known = media.findtext(f"{MANIFEST}hash") or ""
+            if self.media.get(name) is not None and known == _md5(self.media[name]):
+                continue  # Collect fetches a file again only when its hash changed
+            url = media.findtext(f"{MANIFEST}downloadUrl") or ""
+            got = self._send("GET", url)
+            assert got.status_code == 200, got.text
+            assert known == _md5(got.content), name  # Collect refuses a file not its hash
+            self.media[name] = got.content
         return body
 
     # -- filling ----------------------------------------------------------------------------
@@ -172,6 +180,10 @@ class CollectClient:
             if response.status_code not in (201, 202):
                 break  # Collect stops at the first part the server refuses
         return answers
+
+
+def _md5(body: bytes) -> str:
+    return "md5:" + hashlib.md5(body).hexdigest()
 
 
 def _answer(response: requests.Response) -> Answer:

@@ -1,8 +1,21 @@
-// Photos: downscaled on the phone to about 1600 px JPEG before they are stored, kept in
-// IndexedDB by their SHA-256 (the record holds only the hash) until the server has them.
+// Photos, recordings, films and documents: kept in IndexedDB by their SHA-256 (the record
+// holds only the hash) until the server has them. A photo is downscaled to about 1600 px
+// JPEG first; any other file is kept as the phone made it, within its kind's bound. The
+// files a form's labels show are kept here too, fetched once per version (`uploaded`).
 import { get, put } from './db.js';
 
 export const MAX_SIDE = 1600;
+// As the server bounds them (schemas/media.py, held equal by tests/unit/test_media.py).
+export const ANSWER_MAX_BYTES = { image: 5_000_000, audio: 10_000_000, video: 20_000_000, file: 10_000_000 };
+
+export class FileTooLarge extends Error {
+  constructor(size, max) { super('file too large'); this.size = size; this.max = max; }
+}
+
+/** "850 KB", "12.5 MB": a size as people read it. */
+export function formatSize(bytes) {
+  return bytes < 1_000_000 ? `${Math.max(1, Math.round(bytes / 1000))} KB` : `${(bytes / 1_000_000).toFixed(1)} MB`;
+}
 
 /** The size a photo is drawn at so that its longer side is at most `max`. */
 export function fitWithin(width, height, max = MAX_SIDE) {
@@ -15,6 +28,12 @@ export async function sha256Hex(blob) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+async function keep(blob, extra) {
+  const sha256 = await sha256Hex(blob);
+  if (!(await get('blobs', sha256))) await put('blobs', { sha256, blob, uploaded: false, size: blob.size, ...extra });
+  return sha256;
+}
+
 /** Downscale a camera file to JPEG, store it, and return its hash. */
 export async function storePhoto(file) {
   const bitmap = await createImageBitmap(file);
@@ -25,13 +44,24 @@ export async function storePhoto(file) {
   canvas.getContext('2d').drawImage(bitmap, 0, 0, size.width, size.height);
   bitmap.close?.();
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.8));
-  const sha256 = await sha256Hex(blob);
-  if (!(await get('blobs', sha256))) await put('blobs', { sha256, blob, uploaded: false, width: size.width, height: size.height });
-  return sha256;
+  if (blob.size > ANSWER_MAX_BYTES.image) throw new FileTooLarge(blob.size, ANSWER_MAX_BYTES.image);
+  return keep(blob, { width: size.width, height: size.height });
 }
 
-/** An object URL for a stored photo, or null. */
+/** Store a recording, a film or a document as it is (`kind`: its question's type). */
+export async function storeFile(file, kind) {
+  const max = ANSWER_MAX_BYTES[kind] ?? ANSWER_MAX_BYTES.file;
+  if (file.size > max) throw new FileTooLarge(file.size, max);
+  // A plain Blob: some browsers keep a File in IndexedDB only as a reference to the disk.
+  const blob = new Blob([await file.arrayBuffer()], { type: file.type || 'application/octet-stream' });
+  return keep(blob, { name: String(file.name || '').slice(0, 255) });
+}
+
+/** What is stored for a hash: {sha256, blob, size, name?}, or undefined. */
+export function stored(sha256) { return get('blobs', sha256); }
+
+/** An object URL for a stored file, or null. */
 export async function photoUrl(sha256) {
-  const stored = await get('blobs', sha256);
-  return stored ? URL.createObjectURL(stored.blob) : null;
+  const found = await get('blobs', sha256);
+  return found ? URL.createObjectURL(found.blob) : null;
 }

@@ -5,7 +5,7 @@ import { fill } from './labels.js';
 
 export const QUESTION_TYPES = new Set([
   'text', 'integer', 'decimal', 'select_one', 'select_multiple', 'date', 'time', 'datetime',
-  'geopoint', 'image', 'osm', 'barcode', 'note', 'calculate', 'acknowledge', 'hidden',
+  'geopoint', 'image', 'osm', 'audio', 'video', 'file', 'barcode', 'note', 'calculate', 'acknowledge', 'hidden',
   'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid',
 ]);
 // Metadata filled with no question shown (screens/visit.js), and those a web app cannot read,
@@ -568,7 +568,7 @@ export function typeProblem(form, node, value) {
         && Math.abs(p[0]) <= 90 && Math.abs(p[1]) <= 180 && (p.length < 4 || p[3] >= 0);
       return ok ? null : 'not_geopoint';
     }
-    case 'image':
+    case 'image': case 'audio': case 'video': case 'file':
       return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value) ? null : 'not_blob';
     case 'osm':
       return isOsm(value) ? null : 'not_osm';

@@ -5,7 +5,7 @@
 import { entryName, inputMode, isEmpty, isOsm, MAX_OSM_LENGTH, MAX_TEXT_LENGTH, pickedRepeat } from './form.js';
 import { el } from './dom.js';
 import { fill, NO_INSTANCE } from './labels.js';
-import { photoUrl, storePhoto } from './blobs.js';
+import { FileTooLarge, formatSize, photoUrl, storeFile, storePhoto, stored } from './blobs.js';
 import { canScan, scanCode } from './scan.js';
 import { fold } from './text.js';
 
@@ -228,6 +228,8 @@ export class FormView {
     const label = el('label', { for: id, class: 'label' }, this.#liveText(this.form.label(node, this.lang), position, path));
     if (required) label.append(el('span', { class: 'req', 'aria-hidden': 'true', text: ' *' }));
     wrap.append(label);
+    const media = this.#labelMedia(node.row);
+    if (media) wrap.append(media);
     const hint = this.form.text(node.row, 'hint', this.lang);
     if (hint) wrap.append(el('p', { class: 'hint' }, this.#liveText(hint, position, path)));
     const value = () => scopeAt(this.data, position)?.[node.name];
@@ -256,6 +258,8 @@ export class FormView {
         return this.#photo(id, value, set);
       case 'osm':
         return this.#osm(node, id, value, set);
+      case 'audio': case 'video': case 'file':
+        return this.#file(node.type, id, value, set);
       case 'barcode': {
         const typed = this.#input(node, id, value, set, appearance);
         if (!canScan()) return typed;
@@ -349,6 +353,8 @@ export class FormView {
         set(choices.map((x) => x.name).filter((n) => chosen.has(n)));
       });
       const label = el('label', { class: 'choice' }, input, el('span', {}, words(c)));
+      const media = this.#labelMedia(c);
+      if (media) label.append(media);
       labels.push(label);
       box.append(label);
       return input;
@@ -507,6 +513,61 @@ export class FormView {
       sync: () => {
         const v = value();
         if (typeof v === 'string' && v) note.textContent = this.t('form.osm_saved', { chars: [...v].length });
+      },
+    };
+  }
+
+  /**
+   * The picture, sound or film a label shows (XLSForm's image, audio and video columns), in
+   * the chosen language, from the files kept on the phone for the form; null when it has none.
+   * A file the phone does not hold (not fetched yet, or published without) is left out.
+   */
+  #labelMedia(row) {
+    const files = this.form.definition.media || {};
+    const shown = ['image', 'audio', 'video']
+      .map((kind) => [kind, this.form.text(row, kind, this.lang)])
+      .filter(([, name]) => name && files[name]);
+    if (!shown.length) return null;
+    const box = el('span', { class: 'label-media' });
+    for (const [kind, name] of shown) {
+      const tag = kind === 'image' ? 'img' : kind;
+      const media = el(tag, { 'data-media': name, hidden: true, ...(tag === 'img' ? { alt: '' } : { controls: true, preload: 'metadata' }) });
+      box.append(media);
+      photoUrl(files[name].sha256).then((url) => { if (url) { media.src = url; media.hidden = false; } });
+    }
+    return box;
+  }
+
+  /** A recording, a film or any file, as the phone's picker gives it, kept as it is. */
+  #file(kind, id, value, set) {
+    const accept = { audio: 'audio/*', video: 'video/*' }[kind];
+    const input = el('input', { id, type: 'file', ...(accept ? { accept, capture: '' } : {}) });
+    const note = el('output', { class: 'photo-note' });
+    const player = kind === 'file' ? null : el(kind, { class: 'file-player', controls: true, hidden: true });
+    input.addEventListener('change', async () => {
+      const file = input.files?.[0];
+      if (!file) return;
+      note.textContent = this.t('form.file_saving');
+      try {
+        set(await storeFile(file, kind));
+      } catch (error) {
+        note.textContent = error instanceof FileTooLarge
+          ? this.t('form.file_too_large', { size: formatSize(error.size), max: formatSize(error.max) })
+          : this.t('form.file_failed');
+      }
+      input.value = '';
+    });
+    let shown = null;
+    return {
+      el: el('div', { class: 'photo-box' }, input, note, ...(player ? [player] : [])),
+      sync: async () => {
+        const sha = value();
+        if (!sha || sha === shown) return;
+        shown = sha;
+        const found = await stored(sha);
+        if (!found) return;
+        note.textContent = this.t('form.file_saved', { name: found.name || '', size: formatSize(found.size ?? found.blob.size) });
+        if (player) { player.src = URL.createObjectURL(found.blob); player.hidden = false; }
       },
     };
   }

@@ -3,6 +3,7 @@
 // that exact (id, rev); nothing is ever deleted from the phone by sync.
 import { all, get, getKv, put, setKv, applyPullPage } from './db.js';
 import { applyReview, envelope, waitingCount, withHouseholds } from './records.js';
+import { sha256Hex } from './blobs.js';
 
 const API = new URL('../../api/v1/', import.meta.url);
 const MAX_ITEMS = 100;
@@ -241,10 +242,33 @@ async function pull(onProgress) {
   }
 }
 
+/**
+ * The files the forms' labels show, fetched once and kept with the photos (by hash, never
+ * uploaded), so that a form shows them offline. One that fails waits for the next sync:
+ * the form works without it meanwhile.
+ */
+async function fetchMedia() {
+  const token = await getKv('token');
+  for (const form of await all('forms')) {
+    for (const [name, entry] of Object.entries(form.definition.media || {})) {
+      if (await get('blobs', entry.sha256)) continue;
+      try {
+        const path = ['forms', form.form_id, form.version, 'media', name].map(encodeURIComponent).join('/');
+        const response = await request(new URL(path, API), { headers: { Authorization: `Bearer ${token}` } });
+        if (!response.ok) continue;
+        const blob = await response.blob();
+        if (await sha256Hex(blob) !== entry.sha256) continue;
+        await put('blobs', { sha256: entry.sha256, blob, size: blob.size, uploaded: true, media: true });
+      } catch { /* offline again: the next sync fetches it */ }
+    }
+  }
+}
+
 /** One full sync: push, pull, then what the server holds. Throws on failure after retries. */
 export async function syncNow(onProgress) {
   const pushed = await push(onProgress);
   await pull(onProgress);
+  await fetchMedia();
   onProgress?.({ phase: 'pulled' });
   const status = await withRetry(() => call('sync/status'));
   await setKv('server_status', { ...status, at: new Date().toISOString() });

@@ -41,7 +41,12 @@ def _read_form(
                 f"Tệp {file.name} ({file.size} byte): {file.lookup_rows} dòng cho pulldata()\n"
                 f"File {file.name} ({file.size} bytes): {file.lookup_rows} rows for pulldata()"
             )
-        if not file.list_name and not file.lookup_rows:
+        if file.labels:
+            click.echo(
+                f"Tệp {file.name} ({file.size} byte): hiển thị bên {file.labels} nhãn\n"
+                f"File {file.name} ({file.size} bytes): shown beside {file.labels} labels"
+            )
+        if not file.list_name and not file.lookup_rows and not file.labels:
             click.echo(
                 f"Tệp {file.name}: không câu hỏi nào dùng, bỏ qua\n"
                 f"File {file.name}: no question uses it, ignored"
@@ -60,7 +65,8 @@ _ATTACH = click.option(
     "--attach",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="a CSV, GeoJSON or XML file the form names (again for each file)",
+    help="a file the form names: a CSV, GeoJSON or XML file of choices, a picture, sound or film"
+    " a label shows (again for each file)",
 )
 
 
@@ -91,9 +97,12 @@ def form_check(path: Path, version: str | None, attach: tuple[Path, ...]) -> Non
 @_ATTACH
 def form_import(path: Path, version: str | None, attach: tuple[Path, ...]) -> None:
     """Check a form and store it as a new, immutable version phones receive on their next sync."""
+    from server.cli.common import data_dir
+    from server.domain.blobs import keep_form_media
     from server.domain.forms import FormVersionExists, import_form
 
     definition, warnings = _read_form(path, version, attach)
+    keep_form_media(data_dir(), definition, {p.name: p.read_bytes() for p in attach})
     db = open_db()
     try:
         with write_transaction(db):

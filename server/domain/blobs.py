@@ -8,6 +8,7 @@ real name, so "the server has blob X" always means the whole of X.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 import time
@@ -17,6 +18,7 @@ from typing import IO, Any
 import sqlite_utils
 
 from schemas.form import Form
+from schemas.media import FILE_ANSWER_TYPES
 from server.domain.db import now_iso
 
 CHUNK = 64 * 1024
@@ -136,20 +138,25 @@ def remove_stale_temps(data_dir: str | Path, older_than: float = STALE_TEMP_SECO
     return removed
 
 
-def image_answers(form: Form, data: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Every answer to an image question, as (path, value): ``photo``, ``members[1].photo``."""
-    found: list[tuple[str, Any]] = []
-    for node in _image_nodes(form):
-        _collect(data, node.repeats, node.name, "", found)
+def file_answers(form: Form, data: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """Every answer that is a file (a photo, a recording, a film, a document), as (path,
+    value, question type): ``photo``, ``members[1].voice``."""
+    found: list[tuple[str, Any, str]] = []
+    for node in _file_nodes(form):
+        answers: list[tuple[str, Any]] = []
+        _collect(data, node.repeats, node.name, "", answers)
+        found += [(path, value, node.type) for path, value in answers]
     return found
 
 
-def _image_nodes(form: Form) -> list[Any]:
+def _file_nodes(form: Form) -> list[Any]:
     # Forms are immutable per version, so the list is computed once per Form object.
-    cached = getattr(form, "_image_nodes", None)
+    cached = getattr(form, "_file_nodes", None)
     if cached is None:
-        cached = [n for n in form.nodes.values() if n.kind == "field" and n.type == "image"]
-        form._image_nodes = cached  # type: ignore[attr-defined]
+        cached = [
+            n for n in form.nodes.values() if n.kind == "field" and n.type in FILE_ANSWER_TYPES
+        ]
+        form._file_nodes = cached  # type: ignore[attr-defined]
     return cached
 
 
@@ -166,3 +173,31 @@ def _collect(
     if isinstance(instances, list):
         for index, instance in enumerate(instances):
             _collect(instance, repeats[1:], name, f"{prefix}{repeats[0]}[{index}].", found)
+
+
+# -- a form's media: the files its labels show, kept as blobs for the version ----------------
+def keep_form_media(
+    data_dir: str | Path, definition: dict[str, Any], attachments: dict[str, bytes]
+) -> None:
+    """Store the files the definition's ``media`` names (``schemas/media.py``) from the
+    attachments given with it, before anything is published: a blob no version names is only
+    space, and publishing then finds each file whole on disk."""
+    for name, entry in (definition.get("media") or {}).items():
+        body = attachments.get(name)
+        if body is not None:
+            store_blob(data_dir, entry["sha256"], io.BytesIO(body), len(body), len(body))
+
+
+def missing_form_media(data_dir: str | Path, definition: dict[str, Any]) -> list[str]:
+    """The files of the definition's ``media`` the store does not hold whole: such a version
+    is not published (a definition comes back from the browser and may name anything)."""
+    return [
+        name
+        for name, entry in sorted((definition.get("media") or {}).items())
+        if blob_size(data_dir, entry["sha256"]) != entry["size"]
+    ]
+
+
+def media_size(definition: dict[str, Any]) -> int:
+    """What a version's media weigh together: what each phone downloads and keeps for it."""
+    return sum(int(entry["size"]) for entry in (definition.get("media") or {}).values())

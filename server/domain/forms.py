@@ -203,6 +203,18 @@ def get_form(
     return _parse(form_id, version, row[0]) if row else None
 
 
+def form_media(
+    db: sqlite_utils.Database, form_id: str, version: str, commune_id: str
+) -> dict[str, dict[str, Any]] | None:
+    """The files a version's labels show (name → sha256, size, type), for a commune that may
+    use the version; None when it may not (or there is no such version)."""
+    found = get_form(db, form_id, version, commune_id=commune_id)
+    if found is None:
+        return None
+    media = found[0].definition.get("media")
+    return media if isinstance(media, dict) else {}
+
+
 def form_versions(db: sqlite_utils.Database, form_id: str) -> list[tuple[str, dict[str, Any]]]:
     """Every stored version of a form, oldest first, with its definition."""
     return [
@@ -293,9 +305,16 @@ def commune_forms(db: sqlite_utils.Database, commune_id: str) -> list[dict[str, 
                 **dict(row),
                 "version": newest[1] if newest else "",
                 "title": found[0].title if found else row["form_id"],
+                # What phones download and keep for the newest version's labels.
+                "media_bytes": _media_bytes(found[0].definition) if found else 0,
             }
         )
     return out
+
+
+def _media_bytes(definition: dict[str, Any]) -> int:
+    media = definition.get("media")
+    return sum(int(e.get("size", 0)) for e in media.values()) if isinstance(media, dict) else 0
 
 
 def form_overview(
@@ -330,6 +349,10 @@ def form_overview(
             {**dict(row), "version": newest, "reported": row["reported_forms"] is not None}
         )
     for version in versions:
+        found = get_form(db, form_id, version["version"])
+        media = found[0].definition.get("media") if found else None
+        version["media"] = sorted(media.items()) if isinstance(media, dict) else []
+        version["media_bytes"] = _media_bytes(found[0].definition) if found else 0
         version["phones"] = sum(1 for p in phones if p["version"] == version["version"])
     return {
         "form_id": form_id,

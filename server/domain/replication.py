@@ -21,7 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from server.domain import answers
-from server.domain.blobs import blob_path, image_answers
+from server.domain.blobs import blob_path, file_answers
 from server.domain.db import now_iso, write_transaction
 from server.domain.forms import get_form
 from sync.client import BATCH_BYTES, HttpError, SyncClient, encoded
@@ -321,6 +321,7 @@ class _Sender:
         self.forms: dict[tuple[str, str], Any] = {}
 
     def send(self, batch: _Batch) -> None:
+        self._upload_form_media(batch.forms)
         self._upload_blobs(batch.items)
         waiting: list[dict[str, Any]] = []
         try:
@@ -390,6 +391,21 @@ class _Sender:
                 [self.url, result["id"], result["rev"]],
             )
 
+    def _upload_form_media(self, sent: dict[str, dict[str, Any]]) -> None:
+        # The files a form's labels show go up with it: the province's phones fetch them too.
+        for payload in sent.values():
+            media = (payload.get("definition") or {}).get("media") or {}
+            for entry in media.values():
+                self._upload_blob(entry["sha256"])
+
+    def _upload_blob(self, sha256: str) -> None:
+        if sha256 in self.confirmed:
+            return
+        path = blob_path(self.data_dir, sha256)
+        if path.exists() and self.client.put_blob(path.read_bytes(), sha256):
+            self.report.blobs += 1
+        self.confirmed.add(sha256)
+
     def _upload_blobs(self, items: list[dict[str, Any]]) -> None:
         for item in items:
             key = (item["form_id"], item["form_version"])
@@ -398,13 +414,9 @@ class _Sender:
             found = self.forms[key]
             if found is None:
                 continue
-            for _path, sha256 in image_answers(found[0], item["data"]):
-                if not isinstance(sha256, str) or sha256 in self.confirmed:
-                    continue
-                path = blob_path(self.data_dir, sha256)
-                if path.exists() and self.client.put_blob(path.read_bytes(), sha256):
-                    self.report.blobs += 1
-                self.confirmed.add(sha256)
+            for _path, sha256, _type in file_answers(found[0], item["data"]):
+                if isinstance(sha256, str):
+                    self._upload_blob(sha256)
 
 
 _UNTAKEN = json.dumps({"resolutions": [{"code": "unknown_field"}]})

@@ -109,6 +109,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/sync/status"): Case("/api/v1/sync/status", api()),
     ("PUT", "/api/v1/blobs/<sha256>"): Case(f"/api/v1/blobs/{BLOB_SHA}", api(201), body=BLOB),
     ("HEAD", "/api/v1/blobs/<sha256>"): Case(f"/api/v1/blobs/{BLOB_SHA}", api(200)),
+    # The default survey shows no file: a phone that may use it gets 404, others no further.
+    ("GET", "/api/v1/forms/<form_id>/<version>/media/<name>"): Case(
+        "/api/v1/forms/ho_gia_dinh_cds/2026.11.1/media/anh.png", api(404)
+    ),
     # -- ODK Collect: the phone's token is in the address, whoever else asks -------------------
     ("GET", "/collect"): Case("/collect", page(*REVIEWERS)),
     ("POST", "/collect/attach"): Case(
@@ -124,6 +128,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/key/<token>/forms/<form_id>/versions/<version>/manifest"): Case(
         "/key/{collect_a}/forms/ho_gia_dinh_cds/versions/2026.11.1/manifest", everyone()
     ),
+    ("GET", "/key/<token>/forms/<form_id>/versions/<version>/media/<name>"): Case(
+        "/key/{collect_a}/forms/ho_gia_dinh_cds/versions/2026.11.1/media/anh.png", everyone(404)
+    ),
     ("HEAD", "/key/<token>/submission"): Case("/key/{collect_a}/submission", everyone(204)),
     ("POST", "/key/<token>/submission"): Case(
         "/key/{collect_a}/submission",
@@ -138,6 +145,11 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/"): Case("/", page(*REVIEWERS), other="/?village={village_b}"),
     ("GET", "/records/<record_id>"): Case(
         "/records/{record_a}", page(*REVIEWERS), other="/records/{record_b}"
+    ),
+    ("GET", "/records/<record_id>/files/<sha256>"): Case(
+        f"/records/{{record_a}}/files/{BLOB_SHA}",
+        page(*REVIEWERS, ok=404),
+        other=f"/records/{{record_b}}/files/{BLOB_SHA}",
     ),
     ("POST", "/records/<record_id>/review"): Case(
         "/records/{record_a}/review",

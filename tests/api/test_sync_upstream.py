@@ -3,6 +3,7 @@ province server (a real waitress server on loopback) with a peer token."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -167,6 +168,26 @@ def test_photos_are_uploaded_before_the_records_that_name_them(client, phone, db
     report = replicate(db, peer_client(province), province.base, db_dir(db))
     assert report.blobs == 1 and report.counts["applied"] == 1
     assert blob_path(province.data_dir, sha).read_bytes() == content
+    assert_same(db, province)
+
+
+def test_a_forms_media_go_up_with_the_form(client, phone, db, province, tmp_path):
+    from schemas.xlsform import read_xlsform
+    from server.domain.blobs import keep_form_media
+    from server.domain.forms import install_form
+    from tests.api.test_form_media import FILES, FORM_ID, SURVEY
+    from tests.workbooks import workbook
+
+    book = tmp_path / "tham_anh.xlsx"
+    book.write_bytes(workbook(SURVEY, form_id=FORM_ID, version="1"))
+    definition = read_xlsform(book, attachments=dict(FILES))
+    keep_form_media(db_dir(db), definition, dict(FILES))
+    with write_transaction(db):
+        install_form(db, definition)
+    report = replicate(db, peer_client(province), province.base, db_dir(db))
+    assert report.blobs == len(FILES)
+    for body in FILES.values():
+        assert blob_path(province.data_dir, hashlib.sha256(body).hexdigest()).read_bytes() == body
     assert_same(db, province)
 
 

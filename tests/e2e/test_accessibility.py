@@ -514,6 +514,8 @@ NOT_PAGES = {
     "openrosa.form_list": "OpenRosa XML for ODK Collect",
     "openrosa.xform": "OpenRosa XML for ODK Collect",
     "openrosa.manifest": "OpenRosa XML for ODK Collect",
+    "openrosa.media": "a form's picture, sound or film for ODK Collect",
+    "review.record_file": "a record's photo, recording, film or document",
     "reports.table_csv": "a download",
     "odata.service": "the OData feed: JSON",
     "odata.metadata": "the OData feed: XML",

@@ -393,3 +393,29 @@ def test_collect_sends_an_openmapkit_file_and_its_text_is_the_answer(
         "land/owner": "other",
         "land/owner_other": "HTX",
     }
+
+
+def test_collect_downloads_a_forms_media_once_and_checks_each_against_its_md5(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    from schemas.xlsform import read_xlsform
+    from server.domain.blobs import keep_form_media
+    from tests.api.test_form_media import FILES, FORM_ID, SURVEY
+    from tests.workbooks import workbook
+
+    book = tmp_path / "tham_anh.xlsx"
+    book.write_bytes(workbook(SURVEY, form_id=FORM_ID, version="1"))
+    definition = read_xlsform(book, attachments=dict(FILES))
+    keep_form_media(server.data_dir, definition, dict(FILES))
+    with server.db() as db, write_transaction(db):
+        install_form(db, definition)
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    listed = {f["formID"]: f for f in client.form_list()}
+    xform = client.download(listed[FORM_ID])
+    assert b"jr://images/help.png" in xform
+    assert client.media == FILES
+    fetched = [path for method, path in client.requests if "/media/" in path]
+    assert len(fetched) == len(FILES)
+    client.download(listed[FORM_ID])  # the same hashes: Collect fetches nothing again
+    assert len([path for method, path in client.requests if "/media/" in path]) == len(FILES)

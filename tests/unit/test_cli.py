@@ -174,11 +174,25 @@ def test_the_default_workbook_is_already_the_installed_default_form(tmp_path):
 
 
 def test_an_unsupported_form_fails_naming_sheet_row_and_feature_without_traceback(tmp_path):
+    from tests.workbooks import workbook
+
+    book = tmp_path / "ghi_am.xlsx"
+    book.write_bytes(
+        workbook(
+            [
+                ("type", "name", "label"),
+                ("text", "ghi_chu", "Ghi chú"),
+                ("background-audio", "am_thanh", None),
+            ]
+        )
+    )
     server = ServerProcess(tmp_path)
-    done = gocua(server, "form", "check", str(SHARED / "widgets.xls"), "--version", "1")
+    done = gocua(server, "form", "check", str(book), "--version", "1")
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
-    assert "Sheet 'survey', row 14" in done.stderr and "audio" in done.stderr
+    assert "Sheet 'survey', row 3, type 'background-audio'" in done.stderr
+    assert "cannot record sound in the background" in done.stderr
+    assert "không thể ghi âm ngầm" in done.stderr
 
 
 def test_a_zip_bomb_form_is_a_one_reason_error_without_traceback(tmp_path):

@@ -339,8 +339,7 @@ def _row(definition: dict[str, Any], name: str) -> tuple[int, dict[str, Any]]:
         ("residents", {"constraint": ". >= 1 and"}, "constraint"),
         ("residents", {"repeat_count": "2"}, "repeat_count"),
         ("phone", {"calculation": "pulldata('a', 'b', 'c', ${phone})"}, "calculation"),
-        ("phone", {"media::image": "phone.png"}, "media::image"),
-        ("age", {"type": "audio"}, "type"),
+        ("age", {"type": "background-audio"}, "type"),
     ],
 )
 def test_check_form_names_the_row(

@@ -73,13 +73,7 @@ def test_the_default_survey_checks_with_no_warning(tmp_path: Path) -> None:
 
 
 # Each workbook of tests/xlsforms that pyxform itself accepts is checked as it is: no version
-# given, no column removed. The three below wait on audio, video, file questions and media
-# label columns; once those are collected they pass, and strict xfail says so.
-WAITING_ON_MEDIA = {
-    "flat_xlsform_test.xlsx": "its 'image' label column waits on media labels",
-    "xlsform_spec_test.xlsx": "its 'image' label column waits on media labels",
-    "widgets.xls": "its audio, video and file questions wait on media questions",
-}
+# given, no column removed, no media file attached.
 
 
 def _pyxform_accepts(path: Path) -> bool:
@@ -93,13 +87,7 @@ def _pyxform_accepts(path: Path) -> bool:
 @pytest.mark.parametrize(
     "path",
     [
-        pytest.param(
-            path,
-            id=path.name,
-            marks=[pytest.mark.xfail(strict=True, reason=WAITING_ON_MEDIA[path.name])]
-            if path.name in WAITING_ON_MEDIA
-            else [],
-        )
+        pytest.param(path, id=path.name)
         for path in sorted(SHARED_XLSFORMS.iterdir())
         if path.suffix in (".xls", ".xlsx")
     ],

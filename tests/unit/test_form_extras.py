@@ -123,7 +123,6 @@ def test_another_tools_bindings_are_ignored_odks_own_are_refused(tmp_path: Path)
     [
         ("trigger", "${q}", "trigger"),
         ("body::intent", "org.example.app", "intent"),
-        ("media::image", "q.png", "media::image"),
     ],
 )
 def test_columns_that_change_what_is_collected_are_refused(
@@ -186,7 +185,10 @@ def test_an_appearance_the_phone_does_not_use_is_a_warning(tmp_path: Path) -> No
     [
         (["image", "sign", "Sign here", "signature"], "appearance 'signature'"),
         (["image", "drawing", "Draw", "draw"], "appearance 'draw'"),
-        (["text", "scan", "Scan", "ex:org.example.scan"], "appearance 'ex:org.example.scan'"),
+        (
+            ["text", "slip", "Slip", "printer:org.example.print"],
+            "appearance 'printer:org.example.print'",
+        ),
     ],
 )
 def test_an_appearance_that_collects_something_else_is_refused(
@@ -363,7 +365,7 @@ def test_saving_an_answer_to_an_entity_is_still_refused(tmp_path: Path) -> None:
     ("kind", "words"),
     [
         ("geotrace", "use a geopoint"),
-        ("audio", "only photos"),
+        ("background-audio", "use an audio question"),
         ("range", "constraint"),
         ("start-geopoint", "geopoint question"),
     ],

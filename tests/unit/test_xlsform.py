@@ -93,15 +93,15 @@ EXPECTED: dict[str, tuple[str, int, str] | None] = {
     "case_insensitivity": None,  # its osm question takes an .osm file; entities: a warning
     "choice_filter_test": None,  # cascading selects, duplicates allowed by its settings
     "field-list": None,  # a label missing a language is shown in another one: a warning
-    "flat_xlsform_test": ("survey", 9, "column 'image'"),  # 'rows' is ignored: a warning
+    "flat_xlsform_test": None,  # media labels without their files, an ex: app: warnings
     "gps": None,  # an .xls, read with xlrd as pyxform reads it
     "group": None,  # its 'phone number' is a text of digits, as pyxform writes it
     "loop": None,  # one group per toilet type, 'other' too (its select has or_other)
     "specify_other": None,
     "text_and_integer": None,
     "tutorial": None,  # the 'tutorial notes' column is ignored, as ODK ignores it
-    "widgets": ("survey", 14, "type 'audio'"),  # bind:jr:constraintMsg is constraint_message
-    "xlsform_spec_test": ("survey", 9, "column 'image'"),
+    "widgets": None,  # bind:jr:constraintMsg is constraint_message; audio, video, choice images
+    "xlsform_spec_test": None,
     "yes_or_no_question": None,
 }
 
@@ -139,7 +139,12 @@ def test_a_shared_form_with_a_version(path: Path) -> None:
         definition = read_xlsform(path, version="1")
         settings = definition["settings"]
         assert settings["version"] == "1"
-        own = {"choice_filter_test": "cascading_selects1", "case_insensitivity": "YesNo"}
+        own = {
+            "choice_filter_test": "cascading_selects1",
+            "case_insensitivity": "YesNo",
+            "flat_xlsform_test": "Flat test",
+            "xlsform_spec_test": "Spec test",
+        }
         # the workbook's own id, else its name
         assert settings["form_id"] == own.get(path.stem, path.stem)
         Form(definition)
@@ -319,20 +324,6 @@ def test_unsupported_feature_names_its_row(
     error = caught.value
     assert (error.sheet, error.row, error.feature) == ("survey", 3, feature)
     assert "row 3" in error.en and "dòng 3" in error.vi and feature in error.en
-
-
-def test_a_media_column_with_content_is_refused(tmp_path: Path) -> None:
-    path = workbook(
-        tmp_path,
-        [
-            ["type", "name", "label", "media::image"],
-            ["note", "a", "A", ""],
-            ["note", "b", "B", "b.png"],
-        ],
-    )
-    with pytest.raises(XLSFormError) as caught:
-        read_xlsform(path)
-    assert (caught.value.row, caught.value.feature) == (3, "column 'media::image'")
 
 
 def test_an_empty_unsupported_column_is_harmless(tmp_path: Path) -> None:

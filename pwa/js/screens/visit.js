@@ -1,6 +1,7 @@
 // One visit: the form a part at a time, every answer saved on the phone as it is given,
 // and Finalize, which checks with the same rules as the server before queueing the record.
 import { all, get, getKv, put, setKv } from '../db.js';
+import { formatSize } from '../blobs.js';
 import { el, localDate, toast, uuid } from '../dom.js';
 import { Form, Rules } from '../form.js';
 import { lang, message, t } from '../i18n.js';
@@ -25,6 +26,13 @@ async function latestForms() {
   return [...newest.values()].filter((f, i) => states[i] === 'active');
 }
 
+/** The form's title, and what its attached files weigh on the phone when it has some. */
+function withSize(f) {
+  const title = new Form(f.definition).title;
+  const bytes = Object.values(f.definition.media || {}).reduce((sum, m) => sum + m.size, 0);
+  return bytes ? t('app.form_media', { title, size: formatSize(bytes) }) : title;
+}
+
 /** One form: it; several: the volunteer picks (the default survey first). */
 function chooseForm(forms) {
   if (forms.length < 2) return Promise.resolve(forms[0] || null);
@@ -32,7 +40,7 @@ function chooseForm(forms) {
     const sheet = el('div', { class: 'sheet', role: 'dialog', id: 'choose-form', 'aria-label': t('app.choose_form') },
       el('h2', { text: t('app.choose_form') }),
       ...forms.map((f) => el('button', { type: 'button', class: 'secondary', 'data-form': f.form_id,
-        text: new Form(f.definition).title, onclick: () => { sheet.remove(); resolve(f); } })),
+        text: withSize(f), onclick: () => { sheet.remove(); resolve(f); } })),
       el('button', { type: 'button', class: 'link', text: t('app.close'), onclick: () => { sheet.remove(); resolve(null); } }));
     document.body.append(sheet);
   });

@@ -21,6 +21,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from schemas.form import Form, Node
+from schemas.media import FILE_ANSWER_TYPES
 
 # A household survey's instance is a few tens of KB; a form with a large roster a few hundred.
 MAX_XML_BYTES = 2_000_000
@@ -174,7 +175,7 @@ def _fill(
             if value is None:
                 continue
             scope[name] = value
-            if node.type == "image":
+            if node.type in FILE_ANSWER_TYPES:
                 mapped.media.append((scope, name))
             elif node.type == "osm":
                 mapped.osm.append((scope, name))
@@ -195,7 +196,10 @@ def _value(node: Node, text: str) -> Any:
     kind = node.type
     if kind == "select_multiple":
         return text.split()
-    if kind in ("select_one", "integer", "decimal", "calculate", "date", "image", "osm"):
+    if (
+        kind in ("select_one", "integer", "decimal", "calculate", "date", "osm")
+        or kind in FILE_ANSWER_TYPES
+    ):
         text = text.strip()
     if kind == "integer":
         return int(text) if _INTEGER.match(text) else text

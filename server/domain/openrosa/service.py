@@ -34,7 +34,7 @@ from server.domain.accounts import user_village_ids
 from server.domain.audit import audit
 from server.domain.blobs import blob_path, claim_blob, store_blob
 from server.domain.db import now_iso, write_transaction
-from server.domain.forms import form_state, get_form, newest_version
+from server.domain.forms import form_media, form_state, get_form, newest_version
 from server.domain.openrosa.instance import (
     HOUSEHOLD_QUESTION,
     Instance,
@@ -122,6 +122,33 @@ def _xform(form_id: str, version: str, definition_text: str) -> str | None:
     # pyxform is third-party code: whatever it raises means "no XForm for this version".
     except Exception:
         return None
+
+
+def manifest(
+    db: sqlite_utils.Database, commune_id: str, form_id: str, version: str, data_dir: str | Path
+) -> list[dict[str, Any]] | None:
+    """The files the version's labels show, as Collect's manifest lists them: name, ``md5:``
+    hash (Collect fetches a file again only when it changes) and the blob behind it; None
+    for a version the commune may not use. A file not on disk is left out (never named by a
+    version published here, which checks each one)."""
+    if xform(db, commune_id, form_id, version) is None:
+        return None
+    listed = []
+    for name, entry in sorted((form_media(db, form_id, version, commune_id) or {}).items()):
+        path = blob_path(data_dir, entry["sha256"])
+        if path.is_file():
+            listed.append({"name": name, "md5": _md5(str(path)), "path": path, **entry})
+    return listed
+
+
+@lru_cache(maxsize=1024)
+def _md5(path: str) -> str:
+    # A blob's name is its SHA-256: the file never changes, so neither does its MD5.
+    digest = hashlib.md5()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 16):
+            digest.update(chunk)
+    return "md5:" + digest.hexdigest()
 
 
 # -- phones -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import sqlite_utils
 
 from schemas import labels
 from schemas.form import AUTOMATIC_TYPES, Form, Node
+from schemas.media import FILE_ANSWER_TYPES
 from schemas.settle import settle
 from schemas.validate import Errors
 from server.domain.db import now_iso
@@ -20,8 +21,8 @@ from server.domain.records.store import new_revision, tell_resolution
 from sync.protocol import visit_day
 
 # Filled in by the phone or the form itself (metadata: start, deviceid …), or taken from a
-# file (a photo, an .osm file): shown, never typed by staff.
-_NOT_TYPED = {"note", "image", "osm", "acknowledge", "hidden"} | AUTOMATIC_TYPES
+# file (a photo, a recording, an .osm file …): shown, never typed by staff.
+_NOT_TYPED = {"note", "osm", "acknowledge", "hidden"} | FILE_ANSWER_TYPES | AUTOMATIC_TYPES
 
 
 # A choice list longer than this is searched, not drawn whole: the phone's threshold

@@ -13,9 +13,10 @@ import sqlite_utils
 from marshmallow import ValidationError
 
 from schemas.form import Form
+from schemas.media import ANSWER_MAX_BYTES
 from schemas.messages import message
 from schemas.validate import Errors, RecordChecker
-from server.domain.blobs import blob_visible, image_answers
+from server.domain.blobs import blob_visible, file_answers
 from server.domain.db import now_iso, write_transaction
 from server.domain.forms import get_form
 from server.domain.records import peers, store
@@ -281,12 +282,15 @@ class _Batch:
         errors: Errors = {}
         if self.data_dir is None:
             return errors
-        for path, value in image_answers(form, data):
-            if (
-                isinstance(value, str)
-                and blob_visible(self.db, self.data_dir, self.caller["commune_id"], value) is None
-            ):
+        for path, value, kind in file_answers(form, data):
+            if not isinstance(value, str):
+                continue
+            size = blob_visible(self.db, self.data_dir, self.caller["commune_id"], value)
+            if size is None:
                 errors[path] = _error("missing_blob")
+            elif size > ANSWER_MAX_BYTES[kind]:
+                # The upload's bound is the largest kind's: a photo must be a photo's size.
+                errors[path] = _error("file_too_large", mb=ANSWER_MAX_BYTES[kind] // 1_000_000)
         return errors
 
 

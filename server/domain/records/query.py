@@ -17,6 +17,7 @@ import sqlite_utils
 
 from schemas import labels
 from schemas.form import Form, Node
+from schemas.media import FILE_ANSWER_TYPES
 from server.domain import answers, clock
 from server.domain.forms import get_form
 from server.domain.register import village_ids_under
@@ -282,6 +283,18 @@ def visit_facts(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class FileAnswer(str):
+    """A file answer (its SHA-256) as the record page reads it: still the hash as text, and the
+    kind of file, so the page shows the photo or plays the recording or film."""
+
+    kind: str
+
+    def __new__(cls, sha256: str, kind: str) -> FileAnswer:
+        made = super().__new__(cls, sha256)
+        made.kind = kind
+        return made
+
+
 def answer_text(
     form: Form,
     node: Node,
@@ -303,6 +316,8 @@ def answer_text(
         return choice(value)
     if node.type == "select_multiple" and isinstance(value, list):
         return ", ".join(choice(v) for v in value)
+    if node.type in FILE_ANSWER_TYPES and isinstance(value, str):
+        return FileAnswer(value, node.type)
     return str(value)
 
 

@@ -24,14 +24,15 @@ from openpyxl import Workbook
 from schemas.expressions import ExpressionError, references
 from schemas.form import Form, Node
 from schemas.indicators import indicator_set
+from schemas.media import FILE_ANSWER_TYPES
 from schemas.messages import text
 from server.domain import answers, clock, register
 from server.domain.forms import get_form, newest_version
 from server.domain.reports.cells import CsvWriter, xlsx_row
 
-# Question types that hold free text, places (an .osm file draws one) or pictures: never in a
-# pseudonymised export.
-PERSONAL_TYPES = {"text", "geopoint", "image", "osm", "barcode"}
+# Question types that hold free text, places (an .osm file draws one), pictures, recordings or
+# files: never in a pseudonymised export.
+PERSONAL_TYPES = {"text", "geopoint", "osm", "barcode"} | FILE_ANSWER_TYPES
 _META = (
     "record_id",
     "household_id",
@@ -66,6 +67,9 @@ class ExportOptions:
     lang: str = "vi"
     secret: str = ""
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # of received_local
+    # The address of a record's file, ``{record}`` and ``{sha256}`` filled in: a file answer's
+    # cell links to it (the record page's own, behind the staff login); empty: the hash alone.
+    file_url: str = ""
 
 
 @dataclass
@@ -242,11 +246,13 @@ def _meta_values(record: dict[str, Any], options: ExportOptions) -> list[Any]:
     ]
 
 
-def value(form: Form, node: Node, answer: Any, options: ExportOptions) -> Any:
+def value(form: Form, node: Node, answer: Any, options: ExportOptions, record_id: str = "") -> Any:
     """An answer as a cell: choice codes (select_multiple space-separated, as XLSForm stores
-    them) or choice labels; empty when not asked."""
+    them) or choice labels, a file as the address it opens at; empty when not asked."""
     if answer is None or answer == "" or answer == []:
         return None
+    if node.type in FILE_ANSWER_TYPES and options.file_url and record_id:
+        return options.file_url.format(record=record_id, sha256=answer)
     if node.type == "select_multiple" and isinstance(answer, list):
         if options.labels:
             return "; ".join(
@@ -271,12 +277,14 @@ def rows(
     )
     if not table.chain:
         yield _meta_values(record, options) + [
-            value(form, c, record["data"].get(c.name), options) for c in table.columns
+            value(form, c, record["data"].get(c.name), options, record["record_id"])
+            for c in table.columns
         ]
         return
     for indexes, instance in _instances(record["data"], table.chain):
         yield [key, *indexes] + [
-            value(form, c, instance.get(c.name), options) for c in table.columns
+            value(form, c, instance.get(c.name), options, record["record_id"])
+            for c in table.columns
         ]
 
 

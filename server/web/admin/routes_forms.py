@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 
 from schemas.file_choices import Attachment
 from schemas.xlsform import WORKBOOK_SUFFIXES
-from server.domain import forms
+from server.domain import blobs, forms
 from server.domain.db import write_transaction
 from server.domain.errors import Refused
 from server.domain.form_files import FormRefused, check_definition, read_form_file
@@ -29,6 +29,7 @@ from server.web.staff import audited, check_csrf, login_required, me
 # What the file name may give the form when its settings name no form_id (as pyxform does).
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_ATTACHMENTS = 20
+MAX_UPLOAD_BYTES = 48 * 1024 * 1024
 
 
 @bp.get("/admin/forms")
@@ -50,6 +51,9 @@ def _upload_path(folder: str, filename: str) -> Path:
 @login_required("admin")
 def check_upload() -> Any:
     """Read and check an uploaded workbook; show the result, the preview and *Publish*."""
+    # The workbook and its attachments: pictures, sounds and films beside labels weigh more
+    # than the app's bound for other requests.
+    request.max_content_length = MAX_UPLOAD_BYTES
     check_csrf()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -68,6 +72,8 @@ def check_upload() -> Any:
             return render_template(
                 "admin/form_check.html", filename=upload.filename, refused=refused.finding
             ), 422
+    # Kept now, whole: the page carries the definition, which names each file by its hash.
+    blobs.keep_form_media(current_app.config["DATA_DIR"], definition, attachments)
     audited("form_checked", f"form:{definition['settings'].get('form_id', '')}", "ok")
     return _checked_page(upload.filename, definition, warnings, given)
 
@@ -118,6 +124,8 @@ def publish() -> Any:
         return render_template("admin/form_check.html", filename="", refused=refused.finding), 422
     except (ValueError, RecursionError):
         raise Refused("forms.publish_unreadable", 422) from None
+    if missing := blobs.missing_form_media(current_app.config["DATA_DIR"], definition):
+        raise Refused("forms.media_missing", 422, files=", ".join(missing)[:500])
     db, commune_id = get_db(), me()["commune_id"]
     try:
         with write_transaction(db):

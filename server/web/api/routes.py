@@ -8,12 +8,12 @@ import zlib
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import ClientDisconnected
 
 from schemas.messages import message
-from server.domain import blobs, devices, feeds
+from server.domain import blobs, devices, feeds, forms
 from server.domain.audit import client_address
 from server.domain.db import purge_erased, write_transaction
 from server.domain.devices import EnrollmentRefused, device_for_token
@@ -31,6 +31,7 @@ from sync.protocol import (
     PROTOCOL_VERSION,
     BlobPathSchema,
     EnrollSchema,
+    FormMediaPathSchema,
     PullQuerySchema,
     PushSchema,
     StatusQuerySchema,
@@ -228,6 +229,8 @@ def blob_head(sha256: str) -> Any:
 )
 @caller_required
 def blob_put(sha256: str) -> Any:
+    # A recording or a film is larger than the app's bound for other requests.
+    request.max_content_length = MAX_BLOB_BYTES
     sha256 = _blob_address(sha256)
     length = request.content_length
     if length is not None and length > MAX_BLOB_BYTES:
@@ -253,6 +256,30 @@ def blob_put(sha256: str) -> Any:
         created = blobs.claim_blob(db, g.caller["commune_id"], sha256)
     response = jsonify({"sha256": sha256, "size": size, "created": created})
     response.status_code = 201 if created else 200
+    return response
+
+
+@bp.get("/forms/<form_id>/<version>/media/<name>")
+@operation(
+    summary="A file a form version's labels show (a picture, a sound, a film)",
+    path=FormMediaPathSchema,
+    responses={200: None, 304: None, 404: None, 401: None},
+    description="Named as the form's `media` names it; its ETag is its SHA-256, and it never"
+    " changes: the collector keeps it for offline use.",
+)
+@caller_required
+def form_media(form_id: str, version: str, name: str) -> Any:
+    media = forms.form_media(get_db(), form_id[:255], version[:255], g.caller["commune_id"])
+    entry = (media or {}).get(name)
+    if entry is None:
+        raise ApiError(404, "not_found")
+    path = blobs.blob_path(current_app.config["DATA_DIR"], entry["sha256"])
+    if not path.is_file():
+        raise ApiError(404, "not_found")
+    response = send_file(
+        path, mimetype=entry["type"], etag=entry["sha256"], conditional=True, max_age=31536000
+    )
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
 
 

@@ -9,7 +9,7 @@ from email.utils import formatdate
 from typing import Any
 from xml.sax.saxutils import escape
 
-from flask import Response, current_app, request, url_for
+from flask import Response, current_app, request, send_file, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
@@ -146,10 +146,35 @@ def xform(token: str, form_id: str, version: str) -> Response:
 @bp.get("/key/<token>/forms/<form_id>/versions/<version>/manifest")
 def manifest(token: str, form_id: str, version: str) -> Response:
     phone = _phone(token)
-    if service.xform(get_db(), phone["commune_id"], form_id, version) is None:
+    listed = service.manifest(
+        get_db(), phone["commune_id"], form_id, version, current_app.config["DATA_DIR"]
+    )
+    if listed is None:
         raise _Refused(404, "unknown_form", form=form_id, version=version)
-    # Forms carry no media files yet: an empty manifest tells Collect there is nothing to fetch.
-    return _xml(f'<manifest xmlns="{MANIFEST}"></manifest>')
+    files = "".join(
+        "<mediaFile>"
+        f"<filename>{escape(f['name'])}</filename>"
+        f"<hash>{f['md5']}</hash>"
+        "<downloadUrl>"
+        + escape(
+            _url("openrosa.media", token=token, form_id=form_id, version=version, name=f["name"])
+        )
+        + "</downloadUrl></mediaFile>"
+        for f in listed
+    )
+    return _xml(f'<manifest xmlns="{MANIFEST}">{files}</manifest>')
+
+
+@bp.get("/key/<token>/forms/<form_id>/versions/<version>/media/<name>")
+def media(token: str, form_id: str, version: str, name: str) -> Response:
+    phone = _phone(token)
+    listed = service.manifest(
+        get_db(), phone["commune_id"], form_id, version, current_app.config["DATA_DIR"]
+    )
+    found = next((f for f in listed or [] if f["name"] == name), None)
+    if found is None:
+        raise _Refused(404, "unknown_form", form=form_id, version=version)
+    return send_file(found["path"], mimetype=found["type"], etag=found["sha256"], conditional=True)
 
 
 @bp.route("/key/<token>/submission", methods=["HEAD", "POST"])

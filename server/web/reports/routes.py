@@ -34,7 +34,7 @@ from server.web.db import get_db
 from server.web.errors import ApiError
 from server.web.reports import charts
 from server.web.site import zone
-from server.web.staff import audited, current_user, login_required, t, ui_lang
+from server.web.staff import audited, current_user, login_required, public_base_url, t, ui_lang
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 STAFF = ("admin", "reviewer", "viewer", "province")
@@ -229,6 +229,11 @@ def _options(where: dict[str, Any]) -> exports.ExportOptions:
         lang=lang if lang in ("vi", "en") else "vi",
         secret=current_app.config["SECRET_KEY"],
         zone=zone(),
+        # Opened from the spreadsheet, behind the staff login and its audit, as the page's.
+        file_url=public_base_url()
+        + url_for("review.record_file", record_id="RECORD", sha256="SHA256")
+        .replace("RECORD", "{record}")
+        .replace("SHA256", "{sha256}"),
     )
 
 

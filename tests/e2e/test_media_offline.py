@@ -1,0 +1,117 @@
+"""An imported form with media, on the phone: the picture beside a choice's label is fetched
+once and shown offline, a recording and a document are taken offline and kept on the phone,
+a file past its question's bound is refused in words, and the sync brings each file to the
+server with the record."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from server.domain import answers as stored_answers
+from server.domain.blobs import blob_path
+from server.domain.db import connect
+from tests.e2e.collector import Collector
+from tests.e2e.conftest import expect, phone_context
+from tests.loop_forms import write_workbook
+from tests.workbooks import EN, VI
+
+pytestmark = pytest.mark.e2e
+# A real 1×1 PNG, so that the phone draws it.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c63f8cfc0f01f0005000201a5b2d1a60000000049454e44ae426082"
+)
+WAV = (
+    b"RIFF"
+    + (36).to_bytes(4, "little")
+    + b"WAVEfmt "
+    + b"\x10\0\0\0\x01\0\x01\0"
+    + (b"\x40\x1f\0\0\x80\x3e\0\0\x02\0\x10\0data\0\0\0\0")
+)
+
+
+def media_form(folder: Path) -> list[Path]:
+    survey = [
+        {"type": "select_one nha", "name": "nha", VI: "Nhà làm bằng gì?", EN: "House made of?"},
+        {"type": "audio", "name": "loi_ke", VI: "Ghi âm lời kể", EN: "Record the story"},
+        {"type": "file", "name": "giay", VI: "Giấy tờ", EN: "A document"},
+    ]
+    choices = [
+        {"list_name": "nha", "name": "gach", VI: "Gạch", EN: "Brick", "media::image": "gach.png"},
+        {"list_name": "nha", "name": "go", VI: "Gỗ", EN: "Wood"},
+    ]
+    settings = [{"form_id": "tham_anh", "version": "1", "form_title": "Thăm có ảnh"}]
+    book = write_workbook(
+        folder / "tham_anh.xlsx", {"survey": survey, "choices": choices, "settings": settings}
+    )
+    picture = folder / "gach.png"
+    picture.write_bytes(PNG)
+    return [book, picture]
+
+
+def test_an_imported_form_with_media_filled_offline_brings_its_files_to_the_server(
+    browser, server, tmp_path: Path
+):
+    book, picture = media_form(tmp_path)
+    server.cli("form", "import", str(book), "--attach", str(picture))
+    page = phone_context(browser).new_page()
+    app = Collector(page)
+    app.enroll(server.cli("enroll").strip().splitlines()[-1])
+    # The sync after enrolling keeps the form's picture on the phone.
+    page.wait_for_function(
+        """sha => new Promise((resolve) => {
+          const open = indexedDB.open('gocua');
+          open.onsuccess = () => {
+            const get = open.result.transaction('blobs').objectStore('blobs').get(sha);
+            get.onsuccess = () => resolve(!!get.result);
+            get.onerror = () => resolve(false);
+          };
+          open.onerror = () => resolve(false);
+        })""",
+        arg=hashlib.sha256(PNG).hexdigest(),
+    )
+    page.context.set_offline(True)
+    app.households().first.click()
+    chooser = page.locator('#choose-form [data-form="tham_anh"]')
+    expect(chooser).to_contain_text("tệp kèm theo: 1 KB")
+    chooser.click()
+    page.locator("#finalize").wait_for()
+
+    picture_shown = app.question("nha").locator('img[data-media="gach.png"]')
+    expect(picture_shown).to_be_visible()
+    assert picture_shown.evaluate("img => img.complete && img.naturalWidth") == 1
+    app.choose("nha", "gach")
+
+    app.reveal("loi_ke").locator("input[type=file]").set_input_files(
+        {"name": "loi_ke.wav", "mimeType": "audio/wav", "buffer": WAV}
+    )
+    expect(app.question("loi_ke").locator("output")).to_contain_text("Đã lưu trên máy")
+    expect(app.question("loi_ke").locator("audio")).to_be_visible()
+
+    document = app.reveal("giay").locator("input[type=file]")
+    document.set_input_files(
+        {"name": "to_lon.pdf", "mimeType": "application/pdf", "buffer": b"%" * 10_000_001}
+    )
+    expect(app.question("giay").locator("output")).to_contain_text("lớn hơn mức tối đa 10.0 MB")
+    paper = b"%PDF-1.4\n" + b"giay to\n" * 1000
+    document.set_input_files({"name": "giay.pdf", "mimeType": "application/pdf", "buffer": paper})
+    expect(app.question("giay").locator("output")).to_contain_text("giay.pdf (8 KB)")
+    app.wait_saved()
+    app.finalize()
+
+    page.context.set_offline(False)
+    page.locator("#sync").click()
+    page.locator("#record-list .pill.state-synced").wait_for()
+    page.context.close()
+
+    with connect(server.data_dir / "gocua.db") as db:
+        (raw,) = db.execute("SELECT data FROM records WHERE form_id = 'tham_anh'").fetchone()
+    data = stored_answers.load(raw)
+    assert data["nha"] == "gach"
+    assert data["loi_ke"] == hashlib.sha256(WAV).hexdigest()
+    assert data["giay"] == hashlib.sha256(paper).hexdigest()
+    assert blob_path(server.data_dir, data["loi_ke"]).read_bytes() == WAV
+    assert blob_path(server.data_dir, data["giay"]).read_bytes() == paper
