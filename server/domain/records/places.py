@@ -20,7 +20,7 @@ import sqlite_utils
 
 from schemas.form import Form, Node
 from server.domain import answers
-from server.domain.blobs import image_answers
+from server.domain.blobs import file_answers
 from server.domain.forms import get_form
 from server.domain.records.query import Filters, matching
 
@@ -221,7 +221,7 @@ def photos(
                 data = answers.load(row["data"])
                 if isinstance(data, dict):
                     who = _who(row, data)
-                    for path, value in image_answers(form, data):
+                    for path, value in _photos(form, data):
                         if isinstance(value, str) and _is_sha256(value):
                             key = path.rsplit(".", 1)[-1]
                             node = form.nodes.get(key)
@@ -232,6 +232,12 @@ def photos(
                 return out, (f"{cursor[0]}~{cursor[1]}" if more and cursor else None)
         if len(rows) < _PHOTO_SCAN:
             return out, None
+
+
+def _photos(form: Form, data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The answers that are photos (image questions), as (path, value): recordings, films and
+    documents are files too, but the gallery shows pictures."""
+    return [(path, value) for path, value, kind in file_answers(form, data) if kind == "image"]
 
 
 def _is_sha256(value: str) -> bool:
@@ -254,4 +260,4 @@ def record_photo(db: sqlite_utils.Database, commune_id: str, record_id: str, sha
     data = answers.load(row["data"])
     if found is None or not isinstance(data, dict):
         return False
-    return any(value == sha256 for _, value in image_answers(found[0], data))
+    return any(value == sha256 for _, value in _photos(found[0], data))
