@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,18 +104,40 @@ PURGE_TRIES, PURGE_PAUSE = 20, 0.1
 # of a process at once, and an flock() on a file beside the database (kept open, one per
 # process: a fork opens its own) does the same between `gocua serve`'s worker processes and the
 # command line, in the order they asked.
-_writers: dict[str, tuple[int, threading.Lock, int]] = {}
+_writers: dict[str, _Writer] = {}  # the most recently used last
 _writers_guard = threading.Lock()
+# A process that opens many databases (the tests do, one each) keeps the newest few files open
+# and closes the others' when free: one server has one database, the command line a second.
+WRITERS_KEPT = 8
 
 
-def _writer(database: str) -> tuple[threading.Lock, int]:
+@dataclass
+class _Writer:
+    pid: int
+    lock: threading.Lock
+    fd: int
+    open: bool = True
+
+
+def _writer(database: str) -> _Writer:
     with _writers_guard:
-        entry = _writers.get(database)
-        if entry is None or entry[0] != os.getpid():
+        entry = _writers.pop(database, None)
+        if entry is None or entry.pid != os.getpid():
             fd = os.open(database + "-writer", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-            entry = (os.getpid(), threading.Lock(), fd)
-            _writers[database] = entry
-        return entry[1], entry[2]
+            entry = _Writer(os.getpid(), threading.Lock(), fd)
+        _writers[database] = entry
+        for name in list(_writers)[:-WRITERS_KEPT]:
+            old = _writers[name]
+            if old.pid != os.getpid():
+                del _writers[name]  # a parent's, before a fork: not this process's to close
+            elif old.lock.acquire(blocking=False):  # a writer holding it keeps it open
+                try:
+                    os.close(old.fd)
+                    old.open = False
+                finally:
+                    old.lock.release()
+                del _writers[name]
+        return entry
 
 
 @contextmanager
@@ -126,14 +149,21 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
         with _transaction(db):
             yield db
         return
-    lock, fd = _writer(database)
-    with lock:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    entry = _writer(database)
+    entry.lock.acquire()
+    while not entry.open:  # closed as the least recently used between the two lines above
+        entry.lock.release()
+        entry = _writer(database)
+        entry.lock.acquire()
+    try:
+        fcntl.flock(entry.fd, fcntl.LOCK_EX)
         try:
             with _transaction(db):
                 yield db
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            fcntl.flock(entry.fd, fcntl.LOCK_UN)
+    finally:
+        entry.lock.release()
     if getattr(db, "gocua_checkpointer", False):
         _checkpoint_soon(database)
 
@@ -170,23 +200,26 @@ def _checkpoint_soon(database: str) -> None:
 
 
 def _checkpoint_loop(database: str, entry: tuple[int, threading.Event]) -> None:
-    conn = sqlite3.connect(database, timeout=30, check_same_thread=False)
-    try:
-        while True:
-            if not entry[1].wait(CHECKPOINT_IDLE):
-                with _writers_guard:
-                    if entry[1].is_set():
-                        continue  # a commit came as the wait ended
-                    if _checkpointers.get(database) is entry:
-                        del _checkpointers[database]
-                    return
-            entry[1].clear()
-            # On an error the next commit wakes it again; SQLite keeps the WAL whole meanwhile.
-            with suppress(sqlite3.Error), _checkpoint_lock(database):
+    while True:
+        if not entry[1].wait(CHECKPOINT_IDLE):
+            with _writers_guard:
+                if entry[1].is_set():
+                    continue  # a commit came as the wait ended
+                if _checkpointers.get(database) is entry:
+                    del _checkpointers[database]
+                return
+        entry[1].clear()
+        # A connection for each checkpoint, at most one a second: a waiting checkpointer then
+        # holds no file open (a process serving many databases, the tests' one, would otherwise
+        # keep three descriptors a database for the idle minute). On an error the next commit
+        # wakes it again; SQLite keeps the WAL whole meanwhile.
+        with suppress(sqlite3.Error), _checkpoint_lock(database):
+            conn = sqlite3.connect(database, timeout=30)
+            try:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            time.sleep(CHECKPOINT_PAUSE)
-    finally:
-        conn.close()
+            finally:
+                conn.close()
+        time.sleep(CHECKPOINT_PAUSE)
 
 
 @contextmanager

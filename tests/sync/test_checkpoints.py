@@ -4,12 +4,14 @@ acknowledged with their data in the WAL, and the database file catches up by its
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from server.domain.db import WRITERS_KEPT, connect, write_transaction
 from sync.client import SyncClient
 from tests.records import record
 from tests.sync.live import LiveServer
@@ -49,3 +51,38 @@ def test_pushed_records_reach_the_database_file_without_a_checkpoint_in_the_push
     with server.db() as db:
         stored = db.execute("SELECT count(*) FROM records").fetchone()[0]
     assert stored == sum(len(batch) for batch in batches)
+
+
+def open_files(folder: Path) -> list[str]:
+    """The files of ``folder`` this process holds open."""
+    held = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed since the listing
+            continue
+        if target.startswith(str(folder)):
+            held.append(target)
+    return held
+
+
+def test_a_process_writing_many_databases_keeps_few_files_open(tmp_path: Path) -> None:
+    # The tests' processes open a database a test: each kept its writers' queue file, and each
+    # checkpointer its connection for an idle minute, until waitress's select() met a
+    # descriptor over 1024 and a live server never answered.
+    paths = [tmp_path / f"commune{i}.db" for i in range(3 * WRITERS_KEPT)]
+    for path in paths + paths[:2]:  # the first two again, after they were let go
+        db = connect(path, checkpoints=False)
+        with write_transaction(db):
+            db.execute("CREATE TABLE IF NOT EXISTS t (x)")
+            db.execute("INSERT INTO t VALUES (1)")
+        db.close()
+    writers = [f for f in open_files(tmp_path) if f.endswith("-writer")]
+    assert 0 < len(writers) <= WRITERS_KEPT
+    with connect(paths[0]) as db:
+        assert db.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+    # The checkpointers copy each WAL in and then hold no database file open while they wait.
+    deadline = time.monotonic() + 30
+    while [f for f in open_files(tmp_path) if not f.endswith("-writer")]:
+        assert time.monotonic() < deadline, open_files(tmp_path)
+        time.sleep(0.05)
