@@ -333,10 +333,10 @@ def main() -> None:
             baseline = Server("baseline", ServerProcess(root / "baseline", extra_env=baseline_env))
         baseline.process.serve_args = ["--threads", "8"]
         # The server as it starts by default: GOCUA_* from this environment, else its defaults.
+        # tests/server_process.py starts one worker unless told: say gocua serve's own default.
         configured = {
-            name: os.environ[name]
-            for name in ("GOCUA_WORKERS", "GOCUA_SYNC_SLOTS")
-            if name in os.environ
+            "GOCUA_WORKERS": os.environ.get("GOCUA_WORKERS", str(os.cpu_count() or 1)),
+            **{n: os.environ[n] for n in ("GOCUA_SYNC_SLOTS",) if n in os.environ},
         }
         current = Server("dusk", ServerProcess(root / "current", extra_env=configured))
         servers = [baseline, current]
