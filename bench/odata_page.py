@@ -38,10 +38,9 @@ FEED = "/odata/ho_gia_dinh_cds.svc"
 
 
 def login(server: ServerProcess) -> requests.Session:
-    out = server.cli(
-        "user", "add", "bench.odata", "--name", "Bench", "--role", "reviewer", "--commune", "99999"
+    password = server.add_staff(
+        "add", "bench.odata", "--name", "Bench", "--role", "reviewer", "--commune", "99999"
     )
-    password = re.search(r"password: (\S+)", out).group(1)
     site = requests.Session()
     page = site.get(f"{server.base}/login", timeout=30).text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
