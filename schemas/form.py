@@ -29,6 +29,7 @@ QUESTION_TYPES = {
     "text",
     "integer",
     "decimal",
+    "range",
     "select_one",
     "select_multiple",
     "date",
@@ -73,6 +74,49 @@ CHOICE_PREFIX = "__choice_"
 # The words of the question XLSForm adds after a select ... or_other.
 OTHER_LABELS = {"vi": "Ghi rõ lựa chọn khác", "en": "Specify other"}
 OTHER_CHOICE = {"vi": "Khác", "en": "Other"}
+
+
+# A range question's parameters (``start=0 end=5 step=0.5``), ODK's defaults when left out. ODK
+# Collect lets end be below start (the slider runs the other way); a step of 0 or below, a word
+# where a number belongs, or more steps than a slider can show are refused at import.
+RANGE_DEFAULTS = {"start": 1.0, "end": 10.0, "step": 1.0}
+MAX_RANGE_STEPS = 10_000
+RANGE_PARAMETER = re.compile(r"([A-Za-z0-9_-]+)[ \t]*=[ \t]*([^ \t\r\n]*)")
+_RANGE_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+
+
+def range_parameters(parameters: str) -> tuple[float, float, float] | str:
+    """``(start, end, step)`` of a range question, or what is wrong with its parameters:
+    ``not_a_number``, ``step_not_positive`` or ``too_many_steps`` (``pwa/js/form.js:
+    rangeParameters``, the same; ``schemas/range_cases.json`` holds them equal)."""
+    found = dict(RANGE_DEFAULTS)
+    for name, text in RANGE_PARAMETER.findall(parameters):
+        if name.lower() in found:
+            if not _RANGE_NUMBER.match(text) or len(text) > 30:
+                return "not_a_number"
+            found[name.lower()] = float(text)
+    start, end, step = found["start"], found["end"], found["step"]
+    if step <= 0:
+        return "step_not_positive"
+    if abs(end - start) / step > MAX_RANGE_STEPS:
+        return "too_many_steps"
+    return start, end, step
+
+
+def range_is_whole(bounds: tuple[float, float, float]) -> bool:
+    """A range whose start, end and step are whole numbers answers with an integer."""
+    return all(float(b).is_integer() for b in bounds)
+
+
+def range_problem(bounds: tuple[float, float, float], value: float) -> str | None:
+    """``out_of_range`` for a number outside start..end, ``off_step`` for one not a whole number
+    of steps from start."""
+    start, end, step = bounds
+    if not min(start, end) <= value <= max(start, end):
+        return "out_of_range"
+    # Steps like 0.1 are not exact in binary: a value on a step lies within a billionth of one.
+    steps = (value - start) / step
+    return None if abs(steps - round(steps)) <= 1e-9 * max(1.0, abs(steps)) else "off_step"
 
 
 class FormError(ValueError):

@@ -21,12 +21,16 @@ from schemas.file_choices import MAX_CELL, MAX_ROWS, PULLDATA_FILE
 from schemas.form import (
     AUTOMATIC_TYPES,
     EMPTY_METADATA_TYPES,
+    MAX_RANGE_STEPS,
     QUESTION_TYPES,
+    RANGE_DEFAULTS,
+    RANGE_PARAMETER,
     Form,
     FormError,
     choice_filter_expression,
     language_code,
     parse_type,
+    range_parameters,
 )
 from schemas.formextras import (
     TYPE_ADVICE,
@@ -281,7 +285,9 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
                 f"name '{name}'",
             )
         for column, value in row.items():
-            yield from _survey_column_problems(number, str(column), _text(value))
+            yield from _survey_column_problems(number, str(column), _text(value), base)
+        if base == "range":
+            yield from _range_problems(number, _text(row.get("parameters")))
         for verdict in appearance_verdicts(_text(row.get("appearance"))):
             yield _verdict_problem("survey", number, "appearance", verdict)
         for column in EXPRESSION_COLUMNS:
@@ -336,12 +342,52 @@ def _media_problems(
                 )
 
 
-def _survey_column_problems(number: int, column: str, value: str) -> Iterator[Problem]:
+_RANGE_REFUSALS = {
+    "not_a_number": (
+        "start, end and step must be numbers (for example start=0 end=10 step=1)",
+        "start, end và step phải là số (ví dụ start=0 end=10 step=1)",
+    ),
+    "step_not_positive": ("step must be more than 0", "step phải lớn hơn 0"),
+    "too_many_steps": (
+        f"a slider cannot offer more than {MAX_RANGE_STEPS:,} steps: use a larger step, or an "
+        "integer or decimal with a constraint",
+        f"thanh trượt không thể có quá {MAX_RANGE_STEPS:,} bước".replace(",", ".")
+        + ": hãy dùng step lớn hơn, hoặc integer hay decimal kèm constraint",
+    ),
+}
+
+
+def _range_problems(number: int, parameters: str) -> Iterator[Problem]:
+    bounds = range_parameters(parameters)
+    if isinstance(bounds, str):
+        en, vi = _RANGE_REFUSALS[bounds]
+        yield Problem(
+            "survey",
+            number,
+            "parameters",
+            f"the range's parameters '{parameters}' cannot be used: {en}",
+            f"không dùng được tham số '{parameters}' của range: {vi}",
+            "type 'range'",
+        )
+
+
+def _survey_column_problems(
+    number: int, column: str, value: str, base: str = ""
+) -> Iterator[Problem]:
     base_column, language = _split(column)
     known = base_column in TRANSLATED_COLUMNS if language else column in SURVEY_COLUMNS
     if known or not value or media_column(column):
         return
     if column.lower() == "parameters":
+        if base == "range":
+            # start, end and step are the range's own (checked by _range_problems).
+            value = " ".join(
+                f"{name}={text}"
+                for name, text in RANGE_PARAMETER.findall(value)
+                if name.lower() not in RANGE_DEFAULTS
+            )
+            if not value:
+                return
         for verdict in parameter_verdicts(value):
             yield _verdict_problem("survey", number, column, verdict)
     else:

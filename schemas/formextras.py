@@ -68,10 +68,6 @@ TYPE_ADVICE = {
         "trang web không thể ghi âm ngầm trong lúc điền biểu mẫu: hãy dùng câu hỏi audio để "
         "tình nguyện viên tự ghi âm",
     ),
-    "range": (
-        "use an integer or decimal with a constraint",
-        "hãy dùng integer hoặc decimal kèm constraint",
-    ),
     "rank": (
         "use one select_one per place in the order",
         "hãy dùng mỗi vị trí một câu select_one",

@@ -30,6 +30,9 @@ from schemas.form import (
     Form,
     Node,
     choice_filter_expression,
+    range_is_whole,
+    range_parameters,
+    range_problem,
 )
 from schemas.labels import fill
 from schemas.media import FILE_ANSWER_TYPES
@@ -289,6 +292,8 @@ class RecordChecker:
         if kind == "decimal":
             ok = isinstance(value, int | float) and not isinstance(value, bool)
             return None if ok and math.isfinite(value) else "not_number"
+        if kind == "range":
+            return self._range_problem(node, value)
         if kind == "select_one":
             if not isinstance(value, str):
                 return "wrong_type"
@@ -321,6 +326,18 @@ class RecordChecker:
             ok = isinstance(value, str | int | float) and not isinstance(value, bool)
             return None if ok else "wrong_type"
         return "wrong_type"
+
+    def _range_problem(self, node: Node, value: Any) -> str | None:
+        bounds = range_parameters(node.get("parameters"))
+        if isinstance(bounds, str):
+            return None  # refused at import: a stored form's range always reads
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return "not_number"
+        if range_is_whole(bounds) and not isinstance(value, int):
+            return "not_integer"
+        if not math.isfinite(value):
+            return "not_number"
+        return range_problem(bounds, value)
 
     def _is_choice(self, node: Node, value: str) -> bool:
         if node.or_other and value == "other":

@@ -4,7 +4,7 @@ import { evaluate, evaluateBool, readsCurrent, references, toNumber } from './ex
 import { fill } from './labels.js';
 
 export const QUESTION_TYPES = new Set([
-  'text', 'integer', 'decimal', 'select_one', 'select_multiple', 'date', 'time', 'datetime',
+  'text', 'integer', 'decimal', 'range', 'select_one', 'select_multiple', 'date', 'time', 'datetime',
   'geopoint', 'image', 'osm', 'audio', 'video', 'file', 'barcode', 'note', 'calculate', 'acknowledge', 'hidden',
   'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid',
 ]);
@@ -138,6 +138,53 @@ export function duplicatedNames(rows) {
 }
 
 /** A parsed form definition (the XLSForm model as JSON). */
+// A range question's parameters, as schemas/form.py reads them (schemas/range_cases.json).
+const RANGE_DEFAULTS = { start: 1, end: 10, step: 1 };
+export const MAX_RANGE_STEPS = 10000;
+const RANGE_PARAMETER = /([A-Za-z0-9_-]+)[ \t]*=[ \t]*([^ \t\r\n]*)/g;
+const RANGE_NUMBER = /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$/;
+
+/**
+ * `{ start, end, step }` of a range question, or what is wrong with its parameters
+ * (`not_a_number`, `step_not_positive`, `too_many_steps`): the form was refused for those.
+ */
+export function rangeParameters(parameters) {
+  const found = { ...RANGE_DEFAULTS };
+  for (const [, name, text] of String(parameters ?? '').matchAll(RANGE_PARAMETER)) {
+    const key = name.toLowerCase();
+    if (!Object.hasOwn(found, key)) continue;
+    if (!RANGE_NUMBER.test(text) || text.length > 30) return 'not_a_number';
+    found[key] = Number(text);
+  }
+  const { start, end, step } = found;
+  if (step <= 0) return 'step_not_positive';
+  if (Math.abs(end - start) / step > MAX_RANGE_STEPS) return 'too_many_steps';
+  return found;
+}
+
+/** A range whose start, end and step are whole numbers answers with an integer. */
+export function rangeIsWhole(bounds) {
+  return [bounds.start, bounds.end, bounds.step].every(Number.isInteger);
+}
+
+/** `out_of_range` outside start..end, `off_step` off the steps from start (as the server). */
+export function rangeProblem(bounds, value) {
+  const { start, end, step } = bounds;
+  if (!(Math.min(start, end) <= value && value <= Math.max(start, end))) return 'out_of_range';
+  // Steps like 0.1 are not exact in binary: a value on a step lies within a billionth of one.
+  const steps = (value - start) / step;
+  return Math.abs(steps - Math.round(steps)) <= 1e-9 * Math.max(1, Math.abs(steps)) ? null : 'off_step';
+}
+
+function rangeTypeProblem(node, value) {
+  const bounds = rangeParameters(node.row.parameters);
+  if (typeof bounds === 'string') return null; // refused at import
+  if (typeof value !== 'number') return 'not_number';
+  if (rangeIsWhole(bounds) && !Number.isInteger(value)) return 'not_integer';
+  if (!Number.isFinite(value)) return 'not_number';
+  return rangeProblem(bounds, value);
+}
+
 export class Form {
   constructor(definition) {
     this.definition = definition;
@@ -549,6 +596,8 @@ export function typeProblem(form, node, value) {
       return Number.isInteger(value) ? null : 'not_integer';
     case 'decimal':
       return typeof value === 'number' && Number.isFinite(value) ? null : 'not_number';
+    case 'range':
+      return rangeTypeProblem(node, value);
     case 'select_one':
       if (typeof value !== 'string') return 'wrong_type';
       return isChoice(form, node, value) ? null : 'not_a_choice';

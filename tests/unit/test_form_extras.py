@@ -366,7 +366,6 @@ def test_saving_an_answer_to_an_entity_is_still_refused(tmp_path: Path) -> None:
     [
         ("geotrace", "use a geopoint"),
         ("background-audio", "use an audio question"),
-        ("range", "constraint"),
         ("start-geopoint", "geopoint question"),
     ],
 )
