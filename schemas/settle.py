@@ -198,7 +198,7 @@ class _Settler:
 def _typed_default(node: Node, raw: str) -> Any:
     if node.type == "integer" and _INTEGER_DEFAULT.fullmatch(raw):
         return stored_number(float(raw))
-    if node.type == "decimal":
+    if node.type in ("decimal", "range"):
         number = _js_number(raw)
         if math.isfinite(number):
             return stored_number(number)

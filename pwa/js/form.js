@@ -539,7 +539,7 @@ export class Rules {
 
 function typedDefault(node, raw) {
   if (node.type === 'integer' && /^-?\d+$/.test(raw)) return Number(raw);
-  if (node.type === 'decimal' && Number.isFinite(Number(raw))) return Number(raw);
+  if ((node.type === 'decimal' || node.type === 'range') && Number.isFinite(Number(raw))) return Number(raw);
   if (node.type === 'select_multiple') return raw.split(/\s+/).filter(Boolean);
   return raw;
 }

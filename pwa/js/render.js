@@ -2,7 +2,7 @@
 // (calculations, relevance) and only shows, hides or adds what changed, so typing is never
 // interrupted by a redraw. Words with ${name} references (labels, hints, choice labels) are
 // filled in where they are shown and again after every answer (pwa/js/labels.js), as text.
-import { entryName, inputMode, isEmpty, isOsm, MAX_OSM_LENGTH, MAX_TEXT_LENGTH, pickedRepeat } from './form.js';
+import { entryName, inputMode, isEmpty, isOsm, MAX_OSM_LENGTH, MAX_TEXT_LENGTH, pickedRepeat, rangeParameters } from './form.js';
 import { el } from './dom.js';
 import { fill, NO_INSTANCE } from './labels.js';
 import { FileTooLarge, formatSize, photoUrl, storeFile, storePhoto, stored } from './blobs.js';
@@ -267,6 +267,8 @@ export class FormView {
           onclick: async () => { const code = await scanCode(this.t); if (code) set(code); } });
         return { el: el('div', { class: 'scan-box' }, typed.el, scan), sync: typed.sync };
       }
+      case 'range':
+        return this.#range(node, id, value, set);
       case 'integer': {
         const repeat = pickedRepeat(this.form, node);
         return repeat ? this.#entries(id, value, set, repeat, position) : this.#input(node, id, value, set, appearance);
@@ -299,6 +301,56 @@ export class FormView {
         }
         const chosen = String(value() ?? '');
         for (const input of box.querySelectorAll('input')) input.checked = input.value === chosen;
+      },
+    };
+  }
+
+  /**
+   * A slider over the range's steps, start at its left (ODK lets end be below start). A slider
+   * always shows some value, so the question stays unanswered, and says so, until the volunteer
+   * moves or taps it; the clear button makes it unanswered again.
+   */
+  #range(node, id, value, set) {
+    const bounds = rangeParameters(node.row.parameters);
+    if (typeof bounds === 'string') return this.#input(node, id, value, set, ''); // refused at import
+    const { start, end, step } = bounds;
+    const sign = end < start ? -1 : 1;
+    // The slider counts steps, so that they are counted from start as ODK's are, not from min.
+    const count = Math.floor(Math.abs(end - start) / step + 1e-9);
+    // toPrecision drops binary noise: 0.1 * 3 is 0.30000000000000004.
+    const at = (i) => Number((start + sign * i * step).toPrecision(12));
+    const indexOf = (v) => Math.round((v - start) / (sign * step));
+    const slider = el('input', { id, type: 'range', min: '0', max: String(count), step: '1', value: '0' });
+    const shown = el('output', { for: id, class: 'range-value' });
+    const clear = el('button', { type: 'button', class: 'link range-clear', text: this.t('form.range_clear') });
+    const box = el('div', { class: 'range-box' },
+      el('div', { class: 'range-row' }, slider, shown),
+      el('div', { class: 'range-ends', 'aria-hidden': 'true' },
+        el('span', { text: String(start) }), el('span', { text: String(end) })),
+      clear);
+    const answered = () => typeof value() === 'number';
+    const show = () => {
+      const has = answered();
+      const words = has ? String(value()) : this.t('form.range_unanswered');
+      box.classList.toggle('unanswered', !has);
+      shown.textContent = words;
+      slider.setAttribute('aria-valuetext', words);
+      clear.hidden = !has;
+    };
+    const choose = () => set(at(Number(slider.value)));
+    slider.addEventListener('input', () => {
+      shown.textContent = String(at(Number(slider.value)));
+    });
+    slider.addEventListener('change', choose);
+    // A tap on the thumb where it already stands fires no change, yet is the volunteer's answer.
+    slider.addEventListener('click', () => { if (!answered()) choose(); });
+    clear.addEventListener('click', () => { set(''); slider.focus(); });
+    return {
+      el: box,
+      sync: () => {
+        if (answered()) slider.value = String(Math.min(count, Math.max(0, indexOf(value()))));
+        else if (document.activeElement !== slider) slider.value = '0';
+        show();
       },
     };
   }

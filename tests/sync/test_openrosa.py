@@ -27,6 +27,7 @@ from tests.loop_forms import OSM_FILE, osm_workbook
 from tests.records import adult, child, household_data
 from tests.sync.live import LiveServer
 from tests.sync.photo_form import photo
+from tests.unit.test_xlsform import workbook as xlsx_workbook
 
 ALL_TYPES = Path(__file__).resolve().parent.parent / "forms" / "all_types.json"
 
@@ -419,3 +420,37 @@ def test_collect_downloads_a_forms_media_once_and_checks_each_against_its_md5(
     assert len(fetched) == len(FILES)
     client.download(listed[FORM_ID])  # the same hashes: Collect fetches nothing again
     assert len([path for method, path in client.requests if "/media/" in path]) == len(FILES)
+
+
+def test_collect_fills_a_range_and_its_answer_is_stored_as_a_number(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    survey = [
+        ["type", "name", "label", "parameters"],
+        ["text", "household_code", "Code", ""],
+        ["range", "satisfaction", "Satisfaction", "start=0 end=5 step=0.5"],
+        ["range", "rooms", "Rooms", "start=10 end=1"],
+    ]
+    definition = read_xlsform(
+        xlsx_workbook(tmp_path, survey, settings=[["form_id", "version"], ["ranges", "1"]])
+    )
+    with server.db() as db, write_transaction(db):
+        install_form(db, definition)
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    (listed,) = [f for f in client.form_list() if f["formID"] == "ranges"]
+    xform = client.download(listed)
+    assert b'start="0"' in xform and b'step="0.5"' in xform and b"<range" in xform
+    (tmp_path / "ranges.xml").write_bytes(xform)
+    check_xform(str(tmp_path / "ranges.xml"))
+    code = household(server)["code"]
+    filled = client.fill(xform, {"household_code": code, "satisfaction": "3.5", "rooms": "4"})
+    assert [a.status for a in client.submit(filled)] == [201]
+    (record,) = stored(
+        server, "SELECT data FROM records WHERE id = ?", filled.instance_id.removeprefix("uuid:")
+    )
+    assert stored_answers.load(record["data"]) == {
+        "household_code": code,
+        "satisfaction": 3.5,
+        "rooms": 4,
+    }

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from schemas.form import Form, range_parameters
 from schemas.formcheck import check_form
 from schemas.validate import RecordChecker
 from schemas.xlsform import read_xlsform
+from server.domain.records.edit import field_view, read_form
 from tests.unit.test_form_extras import refused
 from tests.unit.test_xlsform import workbook
 
@@ -103,3 +105,15 @@ def test_a_parameter_beside_start_end_and_step_is_still_sorted() -> None:
     assert [p.feature for p in problems] == ["parameter 'rows'"]
     good = {**definition, "survey": [{**definition["survey"][0], "parameters": "start=0 end=4"}]}
     assert [p for p in check_form(good) if not p.warning] == []
+
+
+def test_the_edit_page_offers_a_number_bounded_as_the_slider() -> None:
+    form = form_of("start=10 end=0 step=3")
+    view = field_view(form, form.nodes["level"], 7, "q:level", "en", {"level": 7})
+    # A browser counts steps from min: min is 1, the last step from 10, so 10, 7, 4, 1 pass.
+    assert view["range"] == {"min": 1, "max": 10, "step": 3}
+    data, errors = read_form(form, {"level": 7}, MultiDict({"q:level": "4"}))
+    assert (data, errors) == ({"level": 4}, {})
+    halves = form_of("start=0 end=5 step=0.5")
+    data, errors = read_form(halves, {}, MultiDict({"q:level": "2,5"}))
+    assert (data, errors) == ({"level": 2.5}, {})

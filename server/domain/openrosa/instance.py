@@ -197,13 +197,14 @@ def _value(node: Node, text: str) -> Any:
     if kind == "select_multiple":
         return text.split()
     if (
-        kind in ("select_one", "integer", "decimal", "calculate", "date", "osm")
+        kind in ("select_one", "integer", "decimal", "range", "calculate", "date", "osm")
         or kind in FILE_ANSWER_TYPES
     ):
         text = text.strip()
     if kind == "integer":
         return int(text) if _INTEGER.match(text) else text
-    if kind == "decimal":
+    if kind in ("decimal", "range"):
+        # ODK Collect sends a range's number as text, an integer when its steps are whole.
         return _number(text)
     if kind == "calculate":
         return _number(text) if _DECIMAL.match(text) else text

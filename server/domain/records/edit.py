@@ -10,9 +10,9 @@ from typing import Any
 import sqlite_utils
 
 from schemas import labels
-from schemas.form import AUTOMATIC_TYPES, Form, Node
+from schemas.form import AUTOMATIC_TYPES, Form, Node, range_parameters
 from schemas.media import FILE_ANSWER_TYPES
-from schemas.settle import settle
+from schemas.settle import settle, stored_number
 from schemas.validate import Errors
 from server.domain.db import now_iso
 from server.domain.errors import Refused
@@ -62,6 +62,19 @@ def field_view(
         ]
     if node.type == "select_multiple":
         view["selected"] = value if isinstance(value, list) else []
+    if node.type == "range" and isinstance(
+        bounds := range_parameters(node.get("parameters")), tuple
+    ):
+        # The number input takes what the slider offers. A browser counts steps from min, ODK
+        # from start: with end below start, min is the last step reached, not end itself.
+        start, end, step = bounds
+        count = math.floor(abs(end - start) / step + 1e-9)
+        last = float(f"{start + math.copysign(count * step, end - start):.12g}")
+        view["range"] = {
+            "min": stored_number(min(start, last)),
+            "max": stored_number(max(start, last)),
+            "step": stored_number(step),
+        }
     if len(view["choices"]) > LONG_LIST:
         # Searched through the list's <datalist>: only the answers given are drawn, each with
         # its label, so nothing is lost and nothing is laid out by the thousand.
@@ -187,7 +200,7 @@ def _read_one(
             _put(scope, node.name, int(raw))
         except ValueError:
             errors.setdefault(path, []).append({"code": "not_integer"})
-    elif node.type == "decimal":
+    elif node.type in ("decimal", "range"):
         try:
             number = float(raw.replace(",", "."))
         except ValueError:
