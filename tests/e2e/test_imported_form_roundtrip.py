@@ -79,10 +79,14 @@ def test_an_imported_form_with_a_file_a_range_metadata_and_a_repeat_reaches_the_
     expect(question.locator("output")).to_have_text("3.5")
     expect(slider).to_have_attribute("aria-valuetext", "3.5")
     screenshot(page, "range-question")
-    # Cleared, it is unanswered again; then answered anew.
+    # Cleared, it is unanswered again; a tap on the thumb where it stands (start) answers.
     question.locator(".range-clear").click()
     expect(question.locator(".range-box")).to_have_class(re.compile(r"\bunanswered\b"))
-    slider.focus()
+    expect(question.locator(".range-clear")).to_be_hidden()
+    box = slider.bounding_box()
+    slider.click(position={"x": 1, "y": box["height"] / 2})
+    expect(question.locator("output")).to_have_text("0")
+    expect(question.locator(".range-box")).not_to_have_class(re.compile(r"\bunanswered\b"))
     slider.press("End")
     expect(question.locator("output")).to_have_text("5")
 
