@@ -282,3 +282,38 @@ def test_taking_the_phones_version_makes_it_current_on_top_of_the_staff_edit(
     assert [r["base_rev"] for r in revisions(db, item["id"]) if r["status"] == "current"] == [
         staff_rev
     ]
+
+
+def test_a_range_answer_shows_as_its_number_and_is_edited_in_a_bounded_number_input(
+    client, app, phone, db
+):
+    definition = {
+        "settings": {"form_id": "thang_do", "version": "1", "default_language": "vi"},
+        "survey": [
+            {
+                "type": "range",
+                "name": "hai_long",
+                "label": "Mức hài lòng",
+                "parameters": "start=10 end=0 step=2.5",
+            }
+        ],
+        "choices": [],
+    }
+    with write_transaction(db):
+        install_form(db, definition)
+    item = record(phone["villages"][0]["id"], data={"hai_long": 7.5}, form=Form(definition))
+    push(client, phone, item)
+    staff(client, app)
+    assert "7.5" in text_of(client.get(f"/records/{item['id']}"))
+    form = text_of(client.get(f"/records/{item['id']}/edit"))
+    assert 'type="number" name="q:hai_long" min="0" max="10" step="2.5" value="7.5"' in form
+    # Off the slider's steps: refused in the catalogue's words, and nothing is saved.
+    off = post(client, f"/records/{item['id']}/edit", rev=item["rev"], **{"q:hai_long": "6"})
+    assert off.status_code == 422 and escape("Phải là một nấc trên thanh trượt.") in text_of(off)
+    assert len(revisions(db, item["id"])) == 1
+    saved = post(client, f"/records/{item['id']}/edit", rev=item["rev"], **{"q:hai_long": "5"})
+    assert saved.status_code == 302
+    stored = json.loads(
+        db.execute("SELECT answers(data) FROM records WHERE id = ?", [item["id"]]).fetchone()[0]
+    )
+    assert stored == {"hai_long": 5}
