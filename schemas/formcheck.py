@@ -357,18 +357,22 @@ _RANGE_REFUSALS = {
 }
 
 
-def _range_problems(number: int, parameters: str) -> Iterator[Problem]:
+def range_refusal(parameters: str) -> tuple[str, str] | None:
+    """Why a range's ``parameters`` cannot be used, in English and Vietnamese; None when they
+    can (``schemas/xlsform.py`` says so too where pyxform refuses them in English only)."""
     bounds = range_parameters(parameters)
-    if isinstance(bounds, str):
-        en, vi = _RANGE_REFUSALS[bounds]
-        yield Problem(
-            "survey",
-            number,
-            "parameters",
-            f"the range's parameters '{parameters}' cannot be used: {en}",
-            f"không dùng được tham số '{parameters}' của range: {vi}",
-            "type 'range'",
-        )
+    if not isinstance(bounds, str):
+        return None
+    en, vi = _RANGE_REFUSALS[bounds]
+    return (
+        f"the range's parameters '{parameters}' cannot be used: {en}",
+        f"không dùng được tham số '{parameters}' của range: {vi}",
+    )
+
+
+def _range_problems(number: int, parameters: str) -> Iterator[Problem]:
+    if refusal := range_refusal(parameters):
+        yield Problem("survey", number, "parameters", *refusal, "type 'range'")
 
 
 def _survey_column_problems(

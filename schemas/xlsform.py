@@ -38,7 +38,14 @@ from schemas.file_choices import (
     inline_external_choices,
     inline_file_choices,
 )
-from schemas.form import OTHER_CHOICE, QUESTION_TYPES, FormError, language_code
+from schemas.form import (
+    OTHER_CHOICE,
+    QUESTION_TYPES,
+    FormError,
+    language_code,
+    parse_type,
+    range_parameters,
+)
 from schemas.formcheck import (
     CHOICE_COLUMNS,
     MEDIA_COLUMNS,
@@ -46,6 +53,7 @@ from schemas.formcheck import (
     SURVEY_COLUMNS,
     TRANSLATED_COLUMNS,
     Problem,
+    range_refusal,
     review_form,
 )
 from schemas.media import attach_media
@@ -298,6 +306,18 @@ def _pyxform_check(path: Path) -> DefinitionData:
         )
         sheet = _PYXFORM_SHEET.search(reason)
         row = _PYXFORM_ROW.search(reason)
+        if row and "'range' question type" in reason:
+            # pyxform's reason is English only: the same refusal, said in both languages. It
+            # stops at the first range whose step is 0 or whose parameter is no number.
+            for raw in (book.survey if book else None) or []:
+                parameters = str(raw.get("parameters") or "").strip()
+                if parse_type(str(raw.get("type") or ""))[0] == "range" and range_parameters(
+                    parameters
+                ) in ("not_a_number", "step_not_positive"):
+                    refusal = range_refusal(parameters) or ("", "")
+                    raise XLSFormError(
+                        "survey", int(row.group(1)), "type 'range'", *refusal
+                    ) from None
         raise XLSFormError(
             sheet.group(1) if sheet else "survey",
             int(row.group(1)) if row else _row_quoted(book, reason),

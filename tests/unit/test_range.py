@@ -85,11 +85,24 @@ def test_bad_parameters_are_refused_naming_sheet_row_and_feature(
     assert words in error.en and parameters in error.vi
 
 
-@pytest.mark.parametrize("parameters", ["start=0 end=10 step=0", "start=low end=10"])
-def test_pyxform_refuses_a_zero_step_and_a_word_first(tmp_path: Path, parameters: str) -> None:
-    survey = [["type", "name", "label", "parameters"], ["range", "level", "Level", parameters]]
+@pytest.mark.parametrize(
+    ("parameters", "en", "vi"),
+    [
+        ("start=0 end=10 step=0", "step must be more than 0", "step phải lớn hơn 0"),
+        ("start=low end=10", "must be numbers", "phải là số"),
+    ],
+)
+def test_what_pyxform_refuses_first_is_said_in_both_languages(
+    tmp_path: Path, parameters: str, en: str, vi: str
+) -> None:
+    survey = [
+        ["type", "name", "label", "parameters"],
+        ["range", "good", "Good", "start=0 end=4"],
+        ["range", "level", "Level", parameters],
+    ]
     error = refused(tmp_path, survey)
-    assert (error.sheet, error.row) == ("survey", 2) and "'range'" in error.en
+    assert (error.sheet, error.row, error.feature) == ("survey", 3, "type 'range'")
+    assert en in error.en and vi in error.vi and parameters in error.vi
 
 
 def test_a_parameter_beside_start_end_and_step_is_still_sorted() -> None:
