@@ -13,6 +13,7 @@ from server.domain import answers as stored_answers
 from server.domain.db import connect
 from tests.e2e.collector import Collector
 from tests.e2e.conftest import expect, phone_context, screenshot
+from tests.e2e.test_accessibility import assert_accessible, axe_violations
 from tests.loop_forms import EN, VI, write_workbook
 
 pytestmark = pytest.mark.e2e
@@ -79,6 +80,7 @@ def test_an_imported_form_with_a_file_a_range_metadata_and_a_repeat_reaches_the_
     expect(question.locator("output")).to_have_text("3.5")
     expect(slider).to_have_attribute("aria-valuetext", "3.5")
     screenshot(page, "range-question")
+    assert_accessible("a range question", axe_violations(page))
     # Cleared, it is unanswered again; a tap on the thumb where it stands (start) answers.
     question.locator(".range-clear").click()
     expect(question.locator(".range-box")).to_have_class(re.compile(r"\bunanswered\b"))
