@@ -9,6 +9,7 @@ The baseline, measured in the same run, is the login page (a template, no query)
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import re
@@ -134,8 +135,11 @@ def in_chromium(base: str, cookies: dict[str, str], n: int, repeats: int) -> lis
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("n", type=int, nargs="?", default=10_000, help="points (records)")
+    parser.add_argument("repeats", type=int, nargs="?", default=5, help="timed rounds")
+    args = parser.parse_args()
+    n, repeats = args.n, args.repeats
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "server").start()
         try:

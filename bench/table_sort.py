@@ -16,6 +16,7 @@ and then, each five times, median and worst over HTTP:
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 import tempfile
@@ -34,7 +35,9 @@ GIVEN = ["An", "Ánh", "Bình", "Cường", "Dũng", "Đào", "Hoa", "Hương", 
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("count", type=int, nargs="?", default=10_000, help="households")
+    count = parser.parse_args().count
     with tempfile.TemporaryDirectory() as folder:
         server = ServerProcess(Path(folder) / "server").start()
         try:
