@@ -28,9 +28,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
 
 from bench.commune import add_households, commune, items  # noqa: E402
+from bench.sync_push import push_all as push_seconds  # noqa: E402
 from server.domain.db import connect  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
@@ -64,20 +64,7 @@ def prepare(folder: Path, info: dict[str, Any], push: int) -> list[list[bytes]]:
 
 def push_all(base: str, token: str, bodies: list[bytes]) -> float:
     """Records/s of pushing every batch in order, each applied before the next is sent."""
-    session = requests.Session()
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
-        "Content-Encoding": "gzip",
-        "Accept-Encoding": "gzip",
-    }
-    start = time.perf_counter()
-    for body in bodies:
-        response = session.post(f"{base}/api/v1/sync/push", data=body, headers=headers, timeout=300)
-        response.raise_for_status()
-        statuses = {r["status"] for r in response.json()["results"]}
-        assert statuses == {"applied"}, statuses
-    return len(bodies) * BATCH / (time.perf_counter() - start)
+    return len(bodies) * BATCH / push_seconds(base, token, bodies)
 
 
 def main() -> None:

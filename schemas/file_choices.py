@@ -185,16 +185,23 @@ def _text(value: Any) -> str | None:
     return None
 
 
+def _bounded(file: str, row: int, data: bytes, limit: int) -> None:
+    """Refuse an attachment over ``limit`` bytes before it is parsed."""
+    if len(data) > limit:
+        raise FileChoicesError(
+            row,
+            file,
+            None,
+            f"the file is larger than {limit // 1_000_000} MB",
+            f"tệp lớn hơn {limit // 1_000_000} MB",
+        )
+
+
 def _geojson_rows(file: str, row: int, data: bytes) -> list[dict[str, str]]:
     def refuse(feature: int | None, en: str, vi: str) -> FileChoicesError:
         return FileChoicesError(row, file, feature, en, vi)
 
-    if len(data) > MAX_GEOJSON_BYTES:
-        raise refuse(
-            None,
-            f"the file is larger than {MAX_GEOJSON_BYTES // 1_000_000} MB",
-            f"tệp lớn hơn {MAX_GEOJSON_BYTES // 1_000_000} MB",
-        )
+    _bounded(file, row, data, MAX_GEOJSON_BYTES)
     try:
         collection = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
@@ -263,12 +270,7 @@ def _xml_rows(file: str, row: int, data: bytes) -> list[dict[str, str]]:
     def refuse(item: int | None, en: str, vi: str) -> FileChoicesError:
         return FileChoicesError(row, file, item, en, vi)
 
-    if len(data) > MAX_XML_BYTES:
-        raise refuse(
-            None,
-            f"the file is larger than {MAX_XML_BYTES // 1_000_000} MB",
-            f"tệp lớn hơn {MAX_XML_BYTES // 1_000_000} MB",
-        )
+    _bounded(file, row, data, MAX_XML_BYTES)
     try:
         # No DTD, so no entity is ever expanded (a billion laughs) nor a file fetched.
         root = parse_xml(data, forbid_dtd=True)
