@@ -12,7 +12,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from server.domain.blobs import blob_path
 from server.domain.db import write_transaction
@@ -38,16 +38,18 @@ WAV = b"RIFF" + (2996).to_bytes(4, "little") + b"WAVE" + b"\x01" * 2992
 FILES = {"help.png": PNG, "help_en.wav": WAV}
 
 
-def upload(admin: Any, files: dict[str, bytes], survey: list[Any] = SURVEY) -> Any:
+def upload(
+    admin: Any, files: dict[str, bytes], survey: list[Any] = SURVEY, form_id: str = FORM_ID
+) -> Any:
     data = {
-        "file": (io.BytesIO(workbook(survey, form_id=FORM_ID, version="1")), "tham_anh.xlsx"),
+        "file": (io.BytesIO(workbook(survey, form_id=form_id, version="1")), "tham_anh.xlsx"),
         "attachments": [(io.BytesIO(body), name) for name, body in files.items()],
     }
     return post(admin, "/admin/forms/check", data)
 
 
-def published(admin: Any, files: dict[str, bytes] = FILES) -> None:
-    page = upload(admin, files).get_data(as_text=True)
+def published(admin: Any, files: dict[str, bytes] = FILES, form_id: str = FORM_ID) -> None:
+    page = upload(admin, files, form_id=form_id).get_data(as_text=True)
     response = post(admin, "/admin/forms/publish", {"definition": definition_of(page)})
     assert response.status_code == 303, text_of(response.get_data(as_text=True))
 
@@ -153,6 +155,41 @@ def test_collects_manifest_lists_each_file_with_its_md5_and_it_downloads(
     # The XForm names them as Collect finds them: jr://images/help.png
     xform = client.get(f"/key/{token}/forms/{FORM_ID}/versions/1/form.xml", headers=headers)
     assert b"jr://images/help.png" in xform.data and b"jr://audio/help_en.wav" in xform.data
+
+
+def test_a_form_id_an_address_must_quote_reaches_the_phone_and_collect(
+    admin: Any, client: Any, db: Any, phone: dict[str, Any]
+) -> None:
+    odd = "thăm hộ #1? 50% & more"
+    published(admin, form_id=odd)
+    state = post(admin, f"/admin/forms/{quote(odd, safe='')}/state", {"state": "active"})
+    assert state.status_code == 303
+    # As the phone asks (pwa/js/sync.js: fetchMedia quotes each part with encodeURIComponent).
+    parts = ["forms", odd, "1", "media", "help.png"]
+    path = "/api/v1/" + "/".join(quote(p, safe="-_.!~*'()") for p in parts)
+    got = client.get(path, headers=phone["headers"])
+    assert got.status_code == 200 and got.data == PNG
+    # As ODK Collect asks: the form list's manifest address, then each file's.
+    with write_transaction(db):
+        user = db.execute("SELECT id FROM users WHERE username = ?", [DEMO_VOLUNTEER]).fetchone()
+        _, token = add_collect_device(db, user[0])
+    headers = {"X-OpenRosa-Version": "1.0"}
+    listed = ET.fromstring(client.get(f"/key/{token}/formList", headers=headers).data)
+    ns = "{http://openrosa.org/xforms/xformsList}"
+    (entry,) = [x for x in listed.iter(f"{ns}xform") if x.findtext(f"{ns}formID") == odd]
+    form = client.get(urlsplit(entry.findtext(f"{ns}downloadUrl")).path, headers=headers)
+    assert form.status_code == 200 and b"jr://images/help.png" in form.data
+    manifest = client.get(urlsplit(entry.findtext(f"{ns}manifestUrl")).path, headers=headers)
+    assert manifest.status_code == 200
+    ns = "{http://openrosa.org/xforms/xformsManifest}"
+    urls = {
+        m.findtext(f"{ns}filename"): m.findtext(f"{ns}downloadUrl")
+        for m in ET.fromstring(manifest.data).findall(f"{ns}mediaFile")
+    }
+    assert set(urls) == set(FILES)
+    for name, url in urls.items():
+        got = client.get(urlsplit(url).path, headers=headers)
+        assert got.status_code == 200 and got.data == FILES[name]
 
 
 def push_item(phone: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:

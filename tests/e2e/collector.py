@@ -81,6 +81,30 @@ class Collector:
             self.page.locator("#next").click()
         button.click()
 
+    def wait_stored(self, store: str, key: str, holds: str = "(v) => v !== undefined") -> None:
+        """Until the phone's IndexedDB ``store`` keeps under ``key`` a value the JavaScript
+        predicate ``holds`` is true of. Playwright takes a Promise a page function returns for a
+        true answer without awaiting it, so each poll starts a read and a later poll sees what
+        it found."""
+        self.page.wait_for_function(
+            """([store, key, holds]) => {
+              const seen = (window.__stored ||= {});
+              const id = `${store}/${key}/${holds}`;
+              if (seen[id]) return true;
+              const open = indexedDB.open('gocua');
+              open.onsuccess = () => {
+                const get = open.result.transaction(store).objectStore(store).get(key);
+                get.onsuccess = () => {
+                  if (new Function(`return (${holds})`)()(get.result)) seen[id] = true;
+                };
+                get.transaction.oncomplete = () => open.result.close();
+              };
+              return false;
+            }""",
+            arg=[store, key, holds],
+            polling=100,
+        )
+
     def enroll(self, url: str) -> None:
         self.page.goto(url)
         self.households().first.wait_for()

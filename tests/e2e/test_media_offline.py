@@ -33,7 +33,7 @@ WAV = (
 )
 
 
-def media_form(folder: Path) -> list[Path]:
+def media_form(folder: Path, form_id: str = "tham_anh") -> list[Path]:
     survey = [
         {"type": "select_one nha", "name": "nha", VI: "Nhà làm bằng gì?", EN: "House made of?"},
         {"type": "audio", "name": "loi_ke", VI: "Ghi âm lời kể", EN: "Record the story"},
@@ -43,7 +43,7 @@ def media_form(folder: Path) -> list[Path]:
         {"list_name": "nha", "name": "gach", VI: "Gạch", EN: "Brick", "media::image": "gach.png"},
         {"list_name": "nha", "name": "go", VI: "Gỗ", EN: "Wood"},
     ]
-    settings = [{"form_id": "tham_anh", "version": "1", "form_title": "Thăm có ảnh"}]
+    settings = [{"form_id": form_id, "version": "1", "form_title": "Thăm có ảnh"}]
     book = write_workbook(
         folder / "tham_anh.xlsx", {"survey": survey, "choices": choices, "settings": settings}
     )
@@ -61,18 +61,7 @@ def test_an_imported_form_with_media_filled_offline_brings_its_files_to_the_serv
     app = Collector(page)
     app.enroll(server.cli("enroll").strip().splitlines()[-1])
     # The sync after enrolling keeps the form's picture on the phone.
-    page.wait_for_function(
-        """sha => new Promise((resolve) => {
-          const open = indexedDB.open('gocua');
-          open.onsuccess = () => {
-            const get = open.result.transaction('blobs').objectStore('blobs').get(sha);
-            get.onsuccess = () => resolve(!!get.result);
-            get.onerror = () => resolve(false);
-          };
-          open.onerror = () => resolve(false);
-        })""",
-        arg=hashlib.sha256(PNG).hexdigest(),
-    )
+    app.wait_stored("blobs", hashlib.sha256(PNG).hexdigest())
     page.context.set_offline(True)
     app.households().first.click()
     chooser = page.locator('#choose-form [data-form="tham_anh"]')
@@ -105,7 +94,7 @@ def test_an_imported_form_with_media_filled_offline_brings_its_files_to_the_serv
     page.context.set_offline(False)
     page.locator("#sync").click()
     page.locator("#record-list .pill.state-synced").wait_for()
-    page.context.close()
+    app.page.context.close()
 
     with connect(server.data_dir / "gocua.db") as db:
         (raw,) = db.execute("SELECT data FROM records WHERE form_id = 'tham_anh'").fetchone()
@@ -115,3 +104,15 @@ def test_an_imported_form_with_media_filled_offline_brings_its_files_to_the_serv
     assert data["giay"] == hashlib.sha256(paper).hexdigest()
     assert blob_path(server.data_dir, data["loi_ke"]).read_bytes() == WAV
     assert blob_path(server.data_dir, data["giay"]).read_bytes() == paper
+
+
+def test_a_form_id_an_address_must_quote_still_brings_its_picture_to_the_phone(
+    browser, server, tmp_path: Path
+):
+    # A space, '#', '?', '%' and '&' each end or change a path unless the phone quotes them.
+    book, picture = media_form(tmp_path, form_id="thăm hộ #1? 50% & more")
+    server.cli("form", "import", str(book), "--attach", str(picture))
+    app = Collector(phone_context(browser).new_page())
+    app.enroll(server.cli("enroll").strip().splitlines()[-1])
+    app.wait_stored("blobs", hashlib.sha256(PNG).hexdigest())
+    app.page.context.close()
