@@ -172,20 +172,7 @@ def test_an_admin_checks_previews_and_publishes_a_form_the_phone_then_offers(
     )
     seq = until(phone_page, changes, "the state is in the feed")[0][0]
     phone_page.locator("#sync:not([disabled])").click()
-    phone_page.wait_for_function(
-        """async (seq) => {
-          const db = await new Promise((ok) => {
-            const q = indexedDB.open('gocua');
-            q.onsuccess = () => ok(q.result);
-          });
-          const since = await new Promise((ok) => {
-            const q = db.transaction('kv').objectStore('kv').get('since');
-            q.onsuccess = () => ok(q.result);
-          });
-          return since && since.value >= seq;
-        }""",
-        arg=seq,
-    )
+    app.wait_stored("kv", "since", f"(v) => v !== undefined && v.value >= {seq}")
     app.households().first.click()  # its visit is sent: a new one begins
     phone_page.locator("#finalize").wait_for()
     expect(phone_page.locator("#choose-form")).to_have_count(0)
