@@ -114,6 +114,19 @@ class Collector:
         self.households().nth(index).click()
         self.page.locator("#finalize").wait_for()
 
+    def start_visit(self, form_id: str) -> None:
+        """A new visit to the first household, with this form."""
+        self.households().first.click()
+        self.page.locator(f'#choose-form [data-form="{form_id}"]').click()
+        self.page.locator("#finalize").wait_for()
+
+    def send(self) -> None:
+        """Finalize the visit once every answer is saved, and sync until the server holds it."""
+        self.wait_saved()
+        self.finalize()
+        self.page.locator("#sync").click()
+        self.page.locator("#record-list .pill.state-synced").wait_for()
+
     def finalize(self) -> None:
         self.page.locator("#finalize").click()
         self.page.locator("#record-list").wait_for()
