@@ -6,6 +6,7 @@ file), bounded per type."""
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import json
 import re
@@ -14,11 +15,14 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from itsdangerous import URLSafeTimedSerializer
+
 from server.domain.blobs import blob_path
 from server.domain.db import write_transaction
 from server.domain.devices import add_collect_device
+from server.domain.register import add_commune
 from server.domain.seed import DEMO_VOLUNTEER
-from tests.api.admin_helpers import post
+from tests.api.admin_helpers import logged_in, post, staff
 from tests.api.test_admin_forms import definition_of, text_of
 from tests.records import VISIT_DATE
 from tests.workbooks import EN, VI, workbook
@@ -36,6 +40,7 @@ SURVEY = [
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 WAV = b"RIFF" + (2996).to_bytes(4, "little") + b"WAVE" + b"\x01" * 2992
 FILES = {"help.png": PNG, "help_en.wav": WAV}
+SALT = "form-preview-media"  # server/web/admin/routes_forms.py: _media_serializer
 
 
 def upload(
@@ -120,6 +125,42 @@ def test_a_missing_file_is_refused_when_others_came_and_a_warning_when_none_did(
         {"definition": definition_of(response.get_data(as_text=True))},
     )
     assert response.status_code == 303
+
+
+def test_the_checks_preview_reads_each_file_at_an_address_the_check_signed(
+    admin: Any, app: Any, client: Any, db: Any
+) -> None:
+    page = upload(admin, FILES).get_data(as_text=True)
+    found = re.search(r'<script type="application/json" id="preview-media">(.*?)</script>', page)
+    addresses = json.loads(html.unescape(found.group(1)))
+    assert set(addresses) == set(FILES)
+    media = json.loads(definition_of(page))["media"]
+    for name, body in FILES.items():
+        got = admin.get(addresses[name])
+        assert got.status_code == 200 and got.data == body
+        assert got.mimetype == media[name]["type"]
+    # A record's photo is a blob too: no address names it but one the check signed.
+    photo = b"\xff\xd8\xff a household's photo"
+    sha = hashlib.sha256(photo).hexdigest()
+    blob_path(app.config["DATA_DIR"], sha).parent.mkdir(parents=True, exist_ok=True)
+    blob_path(app.config["DATA_DIR"], sha).write_bytes(photo)
+    signed = addresses["help.png"]
+    named = ["99999", sha, "image/jpeg"]
+    for forged in (
+        "/admin/form-media/" + URLSafeTimedSerializer("not the key", salt=SALT).dumps(named),
+        f"/admin/form-media/{sha}",
+        signed[:-2] + ("AA" if not signed.endswith("AA") else "BB"),
+        "/admin/form-media/" + "x" * 5000,
+    ):
+        assert admin.get(forged).status_code == 404, forged
+    # Another commune's admin, a reviewer and no one at all get nothing.
+    with write_transaction(db):
+        add_commune(db, "88888", "Xã Khác", "01", "Hà Nội")
+    staff(db, "quantri.khac", "admin", "88888")
+    assert logged_in(app, "quantri.khac").get(signed).status_code == 404
+    staff(db, "kiemtra", "reviewer")
+    assert logged_in(app, "kiemtra").get(signed).status_code == 403
+    assert client.get(signed).status_code in (302, 401)
 
 
 def test_a_definition_naming_a_file_the_server_lacks_is_not_published(admin: Any, db: Any) -> None:

@@ -6,6 +6,12 @@ from typing import Any
 
 from tests.records import adult
 
+# An image's width once it has loaded (0 for bytes that are no picture).
+LOADED_WIDTH = """img => img.complete ? img.naturalWidth : new Promise((done) => {
+  img.addEventListener('load', () => done(img.naturalWidth), { once: true });
+  img.addEventListener('error', () => done(0), { once: true });
+})"""
+
 
 class Collector:
     def __init__(self, page: Any) -> None:

@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 
 from server.domain.db import connect
-from tests.e2e.collector import Collector
+from tests.e2e.collector import LOADED_WIDTH, Collector
 from tests.e2e.conftest import expect
 from tests.e2e.test_accessibility import assert_accessible, axe_violations
 from tests.server_process import ServerProcess
-from tests.workbooks import FOLLOWUP_ID, followup_rows, workbook
+from tests.workbooks import EN, FOLLOWUP_ID, VI, followup_rows, workbook
 
 pytestmark = pytest.mark.e2e
 
@@ -298,3 +298,41 @@ def test_a_long_list_from_a_file_is_searched_not_drawn_whole(
     neighbours.locator('input[value="h7"]').check()
     expect(neighbours.locator("input:checked")).to_have_count(2)
     assert_accessible("a long list searched", axe_violations(desk))
+
+
+def test_the_preview_shows_label_pictures_and_a_tap_opens_the_big_one(
+    server: ServerProcess, desk: Any, tmp_path: Path
+) -> None:
+    survey = [
+        ("type", "name", VI, EN, "image", "big-image"),
+        (
+            "select_one co_khong",
+            "gap_ho",
+            "Gặp được hộ?",
+            "Met the household?",
+            "nho.png",
+            "lon.png",
+        ),
+    ]
+    book = tmp_path / "anh_nhan.xlsx"
+    book.write_bytes(workbook(survey, form_id="anh_nhan"))
+    for name, size in (("nho.png", (20, 10)), ("lon.png", (200, 100))):
+        Image.new("RGB", size, "orange").save(tmp_path / name)
+    desk.goto(f"{server.base}/admin/forms")
+    desk.set_input_files("#form-upload input[name=file]", str(book))
+    desk.set_input_files(
+        "#form-upload input[name=attachments]",
+        [str(tmp_path / "nho.png"), str(tmp_path / "lon.png")],
+    )
+    desk.click("#form-upload button[type=submit]")
+    frame = desk.frame_locator("#form-preview")
+    frame.locator("#preview[data-ready='1']").wait_for()
+    small = frame.locator('[data-path="gap_ho"] img[data-media="nho.png"]')
+    expect(small).to_be_visible()
+    assert small.evaluate(LOADED_WIDTH) == 20
+    frame.locator('[data-path="gap_ho"] button.media-zoom').click()
+    big = frame.locator('dialog.media-big img[data-media="lon.png"]')
+    expect(big).to_be_visible()
+    assert big.evaluate(LOADED_WIDTH) == 200
+    frame.locator("dialog.media-big button").click()
+    expect(frame.locator("dialog.media-big")).to_have_count(0)

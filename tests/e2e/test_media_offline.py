@@ -13,7 +13,7 @@ import pytest
 from server.domain import answers as stored_answers
 from server.domain.blobs import blob_path
 from server.domain.db import connect
-from tests.e2e.collector import Collector
+from tests.e2e.collector import LOADED_WIDTH, Collector
 from tests.e2e.conftest import expect, phone_context
 from tests.loop_forms import write_workbook
 from tests.workbooks import EN, VI
@@ -23,6 +23,10 @@ pytestmark = pytest.mark.e2e
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
     "0000000d49444154789c63f8cfc0f01f0005000201a5b2d1a60000000049454e44ae426082"
+)
+BIG_PNG = bytes.fromhex(  # and a 2×2 one, the big picture beside it
+    "89504e470d0a1a0a0000000d494844520000000200000002080600000072b60d24"
+    "0000001449444154789c633c2127f79f8181818189010a001f12020769b4d09c0000000049454e44ae426082"
 )
 WAV = (
     b"RIFF"
@@ -40,7 +44,14 @@ def media_form(folder: Path, form_id: str = "tham_anh") -> list[Path]:
         {"type": "file", "name": "giay", VI: "Giấy tờ", EN: "A document"},
     ]
     choices = [
-        {"list_name": "nha", "name": "gach", VI: "Gạch", EN: "Brick", "media::image": "gach.png"},
+        {
+            "list_name": "nha",
+            "name": "gach",
+            VI: "Gạch",
+            EN: "Brick",
+            "media::image": "gach.png",
+            "media::big-image": "gach_lon.png",
+        },
         {"list_name": "nha", "name": "go", VI: "Gỗ", EN: "Wood"},
     ]
     settings = [{"form_id": form_id, "version": "1", "form_title": "Thăm có ảnh"}]
@@ -49,14 +60,16 @@ def media_form(folder: Path, form_id: str = "tham_anh") -> list[Path]:
     )
     picture = folder / "gach.png"
     picture.write_bytes(PNG)
-    return [book, picture]
+    big = folder / "gach_lon.png"
+    big.write_bytes(BIG_PNG)
+    return [book, picture, big]
 
 
 def test_an_imported_form_with_media_filled_offline_brings_its_files_to_the_server(
     browser, server, tmp_path: Path
 ):
-    book, picture = media_form(tmp_path)
-    server.cli("form", "import", str(book), "--attach", str(picture))
+    book, picture, big = media_form(tmp_path)
+    server.cli("form", "import", str(book), "--attach", str(picture), "--attach", str(big))
     page = phone_context(browser).new_page()
     app = Collector(page)
     app.enroll(server.cli("enroll").strip().splitlines()[-1])
@@ -71,7 +84,15 @@ def test_an_imported_form_with_media_filled_offline_brings_its_files_to_the_serv
 
     picture_shown = app.question("nha").locator('img[data-media="gach.png"]')
     expect(picture_shown).to_be_visible()
-    assert picture_shown.evaluate("img => img.complete && img.naturalWidth") == 1
+    assert picture_shown.evaluate(LOADED_WIDTH) == 1
+    # ODK's big-image: a tap on the picture opens the bigger one, offline too.
+    app.question("nha").locator('button.media-zoom[data-big-media="gach_lon.png"]').click()
+    big = page.locator('dialog.media-big img[data-media="gach_lon.png"]')
+    expect(big).to_be_visible()
+    assert big.evaluate(LOADED_WIDTH) == 2
+    page.locator("dialog.media-big button").click()
+    expect(page.locator("dialog.media-big")).to_have_count(0)
+    assert app.checked("nha") == []  # the tap opened the picture, it chose nothing
     app.choose("nha", "gach")
 
     app.reveal("loi_ke").locator("input[type=file]").set_input_files(
@@ -110,8 +131,8 @@ def test_a_form_id_an_address_must_quote_still_brings_its_picture_to_the_phone(
     browser, server, tmp_path: Path
 ):
     # A space, '#', '?', '%' and '&' each end or change a path unless the phone quotes them.
-    book, picture = media_form(tmp_path, form_id="thăm hộ #1? 50% & more")
-    server.cli("form", "import", str(book), "--attach", str(picture))
+    book, *files = media_form(tmp_path, form_id="thăm hộ #1? 50% & more")
+    server.cli("form", "import", str(book), *(f"--attach={f}" for f in files))
     app = Collector(phone_context(browser).new_page())
     app.enroll(server.cli("enroll").strip().splitlines()[-1])
     app.wait_stored("blobs", hashlib.sha256(PNG).hexdigest())
