@@ -56,9 +56,12 @@ def desk(browser: Any, server: ServerProcess) -> Iterator[Any]:
     context.close()
 
 
-def upload(desk: Any, server: ServerProcess, path: Path) -> None:
+def upload(desk: Any, server: ServerProcess, path: Path, *attachments: Path) -> None:
+    """The workbook (and the files it names) checked on the Forms page, until it answers."""
     desk.goto(f"{server.base}/admin/forms")
-    desk.set_input_files("#form-upload input[type=file]", str(path))
+    desk.set_input_files("#form-upload input[name=file]", str(path))
+    if attachments:
+        desk.set_input_files("#form-upload input[name=attachments]", [str(a) for a in attachments])
     desk.click("#form-upload button[type=submit]")
     desk.locator("#check-ok, #check-refused").first.wait_for()
 
@@ -188,13 +191,7 @@ def test_choices_from_an_attached_file_show_in_the_preview(
     book.write_bytes(workbook(SURVEY, form_id=FILE_ID))
     (tmp_path / "thon.csv").write_text(THON, encoding="utf-8")
     (tmp_path / "ho.csv").write_text(HO, encoding="utf-8")
-    desk.goto(f"{server.base}/admin/forms")
-    desk.set_input_files("#form-upload input[name=file]", str(book))
-    desk.set_input_files(
-        "#form-upload input[name=attachments]",
-        [str(tmp_path / "thon.csv"), str(tmp_path / "ho.csv")],
-    )
-    desk.click("#form-upload button[type=submit]")
+    upload(desk, server, book, tmp_path / "thon.csv", tmp_path / "ho.csv")
     expect(desk.locator('#check-attachments tr[data-file="ho.csv"]')).to_contain_text("3")
     frame = desk.frame_locator("#form-preview")
     frame.locator("#preview[data-ready='1']").wait_for()
@@ -216,10 +213,7 @@ def test_pulldata_reads_the_attached_csv_in_the_preview(
     book = tmp_path / f"{FILE_ID}.xlsx"
     book.write_bytes(workbook(survey, form_id=FILE_ID))
     (tmp_path / "ho.csv").write_text(LOOKUP, encoding="utf-8")
-    desk.goto(f"{server.base}/admin/forms")
-    desk.set_input_files("#form-upload input[name=file]", str(book))
-    desk.set_input_files("#form-upload input[name=attachments]", [str(tmp_path / "ho.csv")])
-    desk.click("#form-upload button[type=submit]")
+    upload(desk, server, book, tmp_path / "ho.csv")
     expect(desk.locator('#check-attachments tr[data-file="ho.csv"]')).to_contain_text(
         "2 dòng cho pulldata()"
     )
@@ -255,13 +249,7 @@ def test_a_long_list_from_a_file_is_searched_not_drawn_whole(
     book.write_bytes(workbook(survey, form_id=FILE_ID))
     (tmp_path / "thon.csv").write_text(THON, encoding="utf-8")
     (tmp_path / "ho.csv").write_text("name,label,thon\n" + rows, encoding="utf-8")
-    desk.goto(f"{server.base}/admin/forms")
-    desk.set_input_files("#form-upload input[name=file]", str(book))
-    desk.set_input_files(
-        "#form-upload input[name=attachments]",
-        [str(tmp_path / "thon.csv"), str(tmp_path / "ho.csv")],
-    )
-    desk.click("#form-upload button[type=submit]")
+    upload(desk, server, book, tmp_path / "thon.csv", tmp_path / "ho.csv")
     frame = desk.frame_locator("#form-preview")
     frame.locator("#preview[data-ready='1']").wait_for()
     household = frame.locator('[data-path="ho"]')
@@ -318,13 +306,7 @@ def test_the_preview_shows_label_pictures_and_a_tap_opens_the_big_one(
     book.write_bytes(workbook(survey, form_id="anh_nhan"))
     for name, size in (("nho.png", (20, 10)), ("lon.png", (200, 100))):
         Image.new("RGB", size, "orange").save(tmp_path / name)
-    desk.goto(f"{server.base}/admin/forms")
-    desk.set_input_files("#form-upload input[name=file]", str(book))
-    desk.set_input_files(
-        "#form-upload input[name=attachments]",
-        [str(tmp_path / "nho.png"), str(tmp_path / "lon.png")],
-    )
-    desk.click("#form-upload button[type=submit]")
+    upload(desk, server, book, tmp_path / "nho.png", tmp_path / "lon.png")
     frame = desk.frame_locator("#form-preview")
     frame.locator("#preview[data-ready='1']").wait_for()
     small = frame.locator('[data-path="gap_ho"] img[data-media="nho.png"]')

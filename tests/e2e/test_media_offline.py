@@ -15,6 +15,7 @@ from server.domain.blobs import blob_path
 from server.domain.db import connect
 from tests.e2e.collector import LOADED_WIDTH, Collector
 from tests.e2e.conftest import expect, phone_context
+from tests.e2e.visits import enrolled
 from tests.loop_forms import write_workbook
 from tests.workbooks import EN, VI
 
@@ -133,7 +134,6 @@ def test_a_form_id_an_address_must_quote_still_brings_its_picture_to_the_phone(
     # A space, '#', '?', '%' and '&' each end or change a path unless the phone quotes them.
     book, *files = media_form(tmp_path, form_id="thăm hộ #1? 50% & more")
     server.cli("form", "import", str(book), *(f"--attach={f}" for f in files))
-    app = Collector(phone_context(browser).new_page())
-    app.enroll(server.cli("enroll").strip().splitlines()[-1])
+    app = enrolled(browser, server)
     app.wait_stored("blobs", hashlib.sha256(PNG).hexdigest())
     app.page.context.close()
