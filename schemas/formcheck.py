@@ -210,6 +210,10 @@ def _settings_problems(settings: dict[str, Any]) -> Iterator[Problem]:
             column,
         )
         return
+    for column in ("form_id", "version"):
+        if problem := _address_problem(column, _text(settings.get(column))):
+            yield problem
+            return
     # No version is no problem: the import makes one (see with_version).
     if not _text(settings.get("form_id")):
         yield Problem(
@@ -225,6 +229,27 @@ def _settings_problems(settings: dict[str, Any]) -> Iterator[Problem]:
     for column, value in settings.items():
         if _text(value) and (verdict := setting_verdict(str(column), _text(value))):
             yield _verdict_problem("settings", 2, str(column), verdict)
+
+
+def _address_problem(column: str, value: str) -> Problem | None:
+    """A form_id or version a web address cannot carry as one part of its path. ODK allows any
+    text and Central quotes it; every address here quotes it too (the phone's media, ODK
+    Collect's form, manifest and files, OData), but a ``/`` comes back from the quoting as a
+    ``/`` and splits the path, and ``.`` or ``..`` are read as a move up the path."""
+    if not value or ("/" not in value and value.strip(".")):
+        return None
+    return Problem(
+        "settings",
+        2,
+        column,
+        f"the {column} '{value}' cannot be part of a web address (it holds '/' or is only "
+        f"dots): phones and ODK Collect fetch the form and its files by it; "
+        f"write it with '_' or '-' instead",
+        f"{column} '{value}' không thể nằm trong địa chỉ web (có dấu '/' hoặc chỉ gồm dấu "
+        f"chấm): điện thoại và ODK Collect tải biểu mẫu và tệp của nó theo {column}; "
+        f"hãy dùng '_' hoặc '-' thay vào",
+        column,
+    )
 
 
 def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:

@@ -570,6 +570,12 @@ export class FormView {
   }
 
   /**
+   * Where a label's file is read from: the files kept on the phone for the form, by hash. The
+   * Forms page's preview, which keeps none, sets its own (name, entry) => Promise<url | null>.
+   */
+  mediaUrl = (name, entry) => photoUrl(entry.sha256);
+
+  /**
    * The picture, sound or film a label shows (XLSForm's image, audio and video columns), in
    * the chosen language, from the files kept on the phone for the form; null when it has none.
    * A file the phone does not hold (not fetched yet, or published without) is left out.
@@ -580,14 +586,37 @@ export class FormView {
       .map((kind) => [kind, this.form.text(row, kind, this.lang)])
       .filter(([, name]) => name && files[name]);
     if (!shown.length) return null;
+    const big = this.form.text(row, 'big-image', this.lang);
     const box = el('span', { class: 'label-media' });
     for (const [kind, name] of shown) {
       const tag = kind === 'image' ? 'img' : kind;
       const media = el(tag, { 'data-media': name, hidden: true, ...(tag === 'img' ? { alt: '' } : { controls: true, preload: 'metadata' }) });
-      box.append(media);
-      photoUrl(files[name].sha256).then((url) => { if (url) { media.src = url; media.hidden = false; } });
+      const holder = tag === 'img' && big && files[big] ? this.#zoomable(media, big, files[big]) : media;
+      holder.hidden = true;
+      box.append(holder);
+      this.mediaUrl(name, files[name]).then((url) => {
+        if (url) { media.src = url; media.hidden = false; holder.hidden = false; }
+      });
     }
     return box;
+  }
+
+  /** ODK's big-image: a tap on the label's picture opens the bigger one over the form. */
+  #zoomable(img, name, entry) {
+    const button = el('button', { type: 'button', class: 'media-zoom', 'data-big-media': name, 'aria-label': this.t('form.big_image') }, img);
+    button.addEventListener('click', async (event) => {
+      event.preventDefault(); // inside a choice's label: the tap opens the picture, not the choice
+      const url = await this.mediaUrl(name, entry);
+      if (!url) return;
+      const close = el('button', { type: 'button', class: 'secondary', text: this.t('app.close') });
+      const dialog = el('dialog', { class: 'media-big', 'aria-label': this.t('form.big_image') },
+        el('img', { src: url, alt: '', 'data-media': name }), close);
+      close.addEventListener('click', () => dialog.close());
+      dialog.addEventListener('close', () => { dialog.remove(); button.focus(); });
+      document.body.append(dialog);
+      dialog.showModal();
+    });
+    return button;
   }
 
   /** A recording, a film or any file, as the phone's picker gives it, kept as it is. */

@@ -13,6 +13,9 @@ async function start() {
   await loadMessages();
   setLang(root.dataset.lang);
   const definition = JSON.parse(window.parent.document.getElementById('preview-definition').textContent);
+  // The form is not published yet, so no phone holds its files: the page that checked it gives
+  // an address for each.
+  const media = JSON.parse(window.parent.document.getElementById('preview-media')?.textContent || '{}');
   // A workbook may name no version yet: publishing gives it one.
   const settings = { ...definition.settings, version: definition.settings.version || 'preview' };
   const form = new Form({ ...definition, settings });
@@ -30,6 +33,7 @@ async function start() {
       update();
     },
   });
+  view.mediaUrl = async (name) => media[name] || null;
   const update = () => {
     const visible = view.visiblePages();
     if (!visible.includes(view.current) && visible.length) view.showPage(visible[0]);

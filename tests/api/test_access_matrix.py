@@ -388,6 +388,10 @@ MATRIX: dict[tuple[str, str], Case] = {
         other="/admin/forms/no_such_form/state",
         data={"state": "active"},
     ),
+    # A checked form's preview file: only at an address its check page signed (test_form_media).
+    ("GET", "/admin/form-media/<token>"): Case(
+        "/admin/form-media/not-signed", page("admin", ok=404)
+    ),
     # No file, no definition: the admin is told so (422); nothing else may even get that far.
     ("POST", "/admin/forms/check"): Case("/admin/forms/check", page("admin", ok=422)),
     ("POST", "/admin/forms/publish"): Case(

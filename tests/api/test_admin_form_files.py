@@ -41,6 +41,34 @@ def files(**extra: str) -> dict[str, bytes]:
     return {name: body.encode() for name, body in given.items()}
 
 
+def publish(admin: Any, response: Any) -> dict[str, Any]:
+    """Publish the form the Forms page checked (``response``, its answer); its definition."""
+    page = response.get_data(as_text=True)
+    published = post(admin, "/admin/forms/publish", {"definition": definition_of(page)})
+    assert published.status_code == 303, text_of(published.get_data(as_text=True))
+    return json.loads(definition_of(page))
+
+
+def push(client: Any, phone: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """A visit with the published form and these answers, sent by the phone: its result."""
+    item = {
+        "id": str(uuid.uuid4()),
+        "rev": str(uuid.uuid4()),
+        "base_rev": None,
+        "form_id": FILE_ID,
+        "form_version": "1",
+        "household_id": None,
+        "village_id": phone["villages"][0]["id"],
+        "data": data,
+        "meta": {"started_at": "2026-11-20T01:00:00Z", "visit_date": VISIT_DATE},
+    }
+    body = client.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
+    return body.get_json()["results"][0]
+
+
+DAY = {"ngay": VISIT_DATE}
+
+
 def test_the_files_choices_are_the_questions_and_the_server_checks_them(
     admin: Any, client: Any, db: Any, phone: dict[str, Any]
 ) -> None:
@@ -50,31 +78,12 @@ def test_the_files_choices_are_the_questions_and_the_server_checks_them(
     assert f"{len(HO.encode()) / 1024:.1f} KB" in page and "3 lựa chọn" in page
     assert "2 lựa chọn" in page and "Không câu hỏi nào dùng tệp này" in page
     assert db.execute("SELECT count(*) FROM forms WHERE form_id = ?", [FILE_ID]).fetchone()[0] == 0
-    page = response.get_data(as_text=True)
-    response = post(admin, "/admin/forms/publish", {"definition": definition_of(page)})
-    assert response.status_code == 303
+    publish(admin, response)
 
-    village = phone["villages"][0]["id"]
-
-    def push(answers: dict[str, Any]) -> dict[str, Any]:
-        item = {
-            "id": str(uuid.uuid4()),
-            "rev": str(uuid.uuid4()),
-            "base_rev": None,
-            "form_id": FILE_ID,
-            "form_version": "1",
-            "household_id": None,
-            "village_id": village,
-            "data": {"ngay": VISIT_DATE, **answers},
-            "meta": {"started_at": "2026-11-20T01:00:00Z", "visit_date": VISIT_DATE},
-        }
-        body = client.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
-        return body.get_json()["results"][0]
-
-    assert push({"thon": "dong", "ho": "h2"})["status"] == "applied"
-    refused = push({"thon": "dong", "ho": "h3"})  # a household of the other village
+    assert push(client, phone, {**DAY, "thon": "dong", "ho": "h2"})["status"] == "applied"
+    refused = push(client, phone, {**DAY, "thon": "dong", "ho": "h3"})  # the other village's
     assert refused["status"] == "rejected" and "ho" in refused["errors"]
-    assert push({"thon": "bac"})["status"] == "rejected"
+    assert push(client, phone, {**DAY, "thon": "bac"})["status"] == "rejected"
     page = text_of(admin.get(f"/admin/forms/{FILE_ID}").get_data(as_text=True))
     assert "Thăm lại hộ" in page
 
@@ -251,13 +260,7 @@ def test_a_geojson_file_is_published_and_its_answers_checked(
     page = text_of(response.get_data(as_text=True))
     assert response.status_code == 200, page
     assert "3 lựa chọn" in page
-    published = post(
-        admin,
-        "/admin/forms/publish",
-        {"definition": definition_of(response.get_data(as_text=True))},
-    )
-    assert published.status_code == 303
-    definition = json.loads(definition_of(response.get_data(as_text=True)))
+    definition = publish(admin, response)
     assert {
         "list_name": "file_diem",
         "name": "ruong",
@@ -354,30 +357,11 @@ def test_pulldata_reads_the_attached_csv_on_the_server(
             "rows": [["h1", "Hộ Lò Văn A", "4"], ["h2", "Hộ Lò Thị B", "2"]],
         }
     }
-    published = post(
-        admin,
-        "/admin/forms/publish",
-        {"definition": definition_of(response.get_data(as_text=True))},
-    )
-    assert published.status_code == 303
+    publish(admin, response)
 
-    def push(answers: dict[str, Any]) -> dict[str, Any]:
-        item = {
-            "id": str(uuid.uuid4()),
-            "rev": str(uuid.uuid4()),
-            "base_rev": None,
-            "form_id": FILE_ID,
-            "form_version": "1",
-            "household_id": None,
-            "village_id": phone["villages"][0]["id"],
-            "data": {"ngay": VISIT_DATE, **answers},
-            "meta": {"started_at": "2026-11-20T01:00:00Z", "visit_date": VISIT_DATE},
-        }
-        body = client.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
-        return body.get_json()["results"][0]
-
-    assert push({"ho": "h1", "so_nguoi": "4", "gap": 4})["status"] == "applied"
-    refused = push({"ho": "h2", "so_nguoi": "2", "gap": 3})  # household h2 has 2 people
+    four = {**DAY, "ho": "h1", "so_nguoi": "4", "gap": 4}  # household h1 has 4 people
+    assert push(client, phone, four)["status"] == "applied"
+    refused = push(client, phone, {**DAY, "ho": "h2", "so_nguoi": "2", "gap": 3})  # h2: 2 people
     assert refused["status"] == "rejected" and "gap" in refused["errors"]
 
 
@@ -502,30 +486,10 @@ def test_select_one_external_takes_its_list_from_the_external_choices_sheet(
         "label::English (en)": "Household B",
         "thon": "tay",
     } in definition["choices"]
-    published = post(
-        admin,
-        "/admin/forms/publish",
-        {"definition": definition_of(response.get_data(as_text=True))},
-    )
-    assert published.status_code == 303
-
-    def push(answers: dict[str, Any]) -> dict[str, Any]:
-        item = {
-            "id": str(uuid.uuid4()),
-            "rev": str(uuid.uuid4()),
-            "base_rev": None,
-            "form_id": FILE_ID,
-            "form_version": "1",
-            "household_id": None,
-            "village_id": phone["villages"][0]["id"],
-            "data": {"ngay": VISIT_DATE, "gap_ho": "co", **answers},
-            "meta": {"started_at": "2026-11-20T01:00:00Z", "visit_date": VISIT_DATE},
-        }
-        body = client.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
-        return body.get_json()["results"][0]
-
-    assert push({"thon": "tay", "ho": "h2"})["status"] == "applied"
-    refused = push({"thon": "tay", "ho": "h1"})  # a household of the other village
+    publish(admin, response)
+    met = {**DAY, "gap_ho": "co"}
+    assert push(client, phone, {**met, "thon": "tay", "ho": "h2"})["status"] == "applied"
+    refused = push(client, phone, {**met, "thon": "tay", "ho": "h1"})  # the other village's
     assert refused["status"] == "rejected" and "ho" in refused["errors"]
 
 
@@ -619,30 +583,10 @@ def test_the_search_appearance_chooses_among_the_attached_csv_rows(
         VI: "Hộ B",
         EN: "Household B",
     } in (definition["choices"])
-    published = post(
-        admin,
-        "/admin/forms/publish",
-        {"definition": definition_of(response.get_data(as_text=True))},
-    )
-    assert published.status_code == 303
-
-    def push(answers: dict[str, Any]) -> dict[str, Any]:
-        item = {
-            "id": str(uuid.uuid4()),
-            "rev": str(uuid.uuid4()),
-            "base_rev": None,
-            "form_id": FILE_ID,
-            "form_version": "1",
-            "household_id": None,
-            "village_id": phone["villages"][0]["id"],
-            "data": {"ngay": VISIT_DATE, **answers},
-            "meta": {"started_at": "2026-11-20T01:00:00Z", "visit_date": VISIT_DATE},
-        }
-        body = client.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
-        return body.get_json()["results"][0]
-
-    assert push({"thon": "tay", "ho": "h2", "ho_khac": "h1"})["status"] == "applied"
-    assert push({"thon": "tay", "ho": "h1"})["status"] == "rejected"
+    publish(admin, response)
+    chosen = {**DAY, "thon": "tay", "ho": "h2", "ho_khac": "h1"}
+    assert push(client, phone, chosen)["status"] == "applied"
+    assert push(client, phone, {**DAY, "thon": "tay", "ho": "h1"})["status"] == "rejected"
 
 
 def test_a_search_written_otherwise_is_refused_naming_its_row(admin: Any) -> None:
@@ -683,24 +627,9 @@ def test_an_xml_file_uploaded_on_the_forms_page_gives_choices_and_lookups(
     page = response.get_data(as_text=True)
     assert response.status_code == 200, text_of(page)
     assert "2 lựa chọn" in text_of(page)
-    definition = json.loads(definition_of(page))
+    definition = publish(admin, response)
     assert definition["survey"][1]["calculation"] == "pulldata('ho', 'thon', 'name', ${ho})"
-    assert (
-        post(admin, "/admin/forms/publish", {"definition": definition_of(page)}).status_code == 303
-    )
-    item = {
-        "id": str(uuid.uuid4()),
-        "rev": str(uuid.uuid4()),
-        "base_rev": None,
-        "form_id": FILE_ID,
-        "form_version": "1",
-        "household_id": None,
-        "village_id": phone["villages"][0]["id"],
-        "data": {"ho": "h2", "thon": "tay"},
-        "meta": {"started_at": "2026-11-20T01:00:00Z", "visit_date": VISIT_DATE},
-    }
-    body = client.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
-    assert body.get_json()["results"][0]["status"] == "applied"
+    assert push(client, phone, {"ho": "h2", "thon": "tay"})["status"] == "applied"
 
 
 def test_an_xml_file_with_entities_is_refused_on_the_forms_page(admin: Any) -> None:

@@ -6,19 +6,23 @@ file), bounded per type."""
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
+
+from itsdangerous import URLSafeTimedSerializer
 
 from server.domain.blobs import blob_path
 from server.domain.db import write_transaction
 from server.domain.devices import add_collect_device
+from server.domain.register import add_commune
 from server.domain.seed import DEMO_VOLUNTEER
-from tests.api.admin_helpers import post
+from tests.api.admin_helpers import logged_in, post, staff
 from tests.api.test_admin_forms import definition_of, text_of
 from tests.records import VISIT_DATE
 from tests.workbooks import EN, VI, workbook
@@ -36,18 +40,21 @@ SURVEY = [
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 WAV = b"RIFF" + (2996).to_bytes(4, "little") + b"WAVE" + b"\x01" * 2992
 FILES = {"help.png": PNG, "help_en.wav": WAV}
+SALT = "form-preview-media"  # server/web/admin/routes_forms.py: _media_serializer
 
 
-def upload(admin: Any, files: dict[str, bytes], survey: list[Any] = SURVEY) -> Any:
+def upload(
+    admin: Any, files: dict[str, bytes], survey: list[Any] = SURVEY, form_id: str = FORM_ID
+) -> Any:
     data = {
-        "file": (io.BytesIO(workbook(survey, form_id=FORM_ID, version="1")), "tham_anh.xlsx"),
+        "file": (io.BytesIO(workbook(survey, form_id=form_id, version="1")), "tham_anh.xlsx"),
         "attachments": [(io.BytesIO(body), name) for name, body in files.items()],
     }
     return post(admin, "/admin/forms/check", data)
 
 
-def published(admin: Any, files: dict[str, bytes] = FILES) -> None:
-    page = upload(admin, files).get_data(as_text=True)
+def published(admin: Any, files: dict[str, bytes] = FILES, form_id: str = FORM_ID) -> None:
+    page = upload(admin, files, form_id=form_id).get_data(as_text=True)
     response = post(admin, "/admin/forms/publish", {"definition": definition_of(page)})
     assert response.status_code == 303, text_of(response.get_data(as_text=True))
 
@@ -120,6 +127,42 @@ def test_a_missing_file_is_refused_when_others_came_and_a_warning_when_none_did(
     assert response.status_code == 303
 
 
+def test_the_checks_preview_reads_each_file_at_an_address_the_check_signed(
+    admin: Any, app: Any, client: Any, db: Any
+) -> None:
+    page = upload(admin, FILES).get_data(as_text=True)
+    found = re.search(r'<script type="application/json" id="preview-media">(.*?)</script>', page)
+    addresses = json.loads(html.unescape(found.group(1)))
+    assert set(addresses) == set(FILES)
+    media = json.loads(definition_of(page))["media"]
+    for name, body in FILES.items():
+        got = admin.get(addresses[name])
+        assert got.status_code == 200 and got.data == body
+        assert got.mimetype == media[name]["type"]
+    # A record's photo is a blob too: no address names it but one the check signed.
+    photo = b"\xff\xd8\xff a household's photo"
+    sha = hashlib.sha256(photo).hexdigest()
+    blob_path(app.config["DATA_DIR"], sha).parent.mkdir(parents=True, exist_ok=True)
+    blob_path(app.config["DATA_DIR"], sha).write_bytes(photo)
+    signed = addresses["help.png"]
+    named = ["99999", sha, "image/jpeg"]
+    for forged in (
+        "/admin/form-media/" + URLSafeTimedSerializer("not the key", salt=SALT).dumps(named),
+        f"/admin/form-media/{sha}",
+        signed[:-2] + ("AA" if not signed.endswith("AA") else "BB"),
+        "/admin/form-media/" + "x" * 5000,
+    ):
+        assert admin.get(forged).status_code == 404, forged
+    # Another commune's admin, a reviewer and no one at all get nothing.
+    with write_transaction(db):
+        add_commune(db, "88888", "Xã Khác", "01", "Hà Nội")
+    staff(db, "quantri.khac", "admin", "88888")
+    assert logged_in(app, "quantri.khac").get(signed).status_code == 404
+    staff(db, "kiemtra", "reviewer")
+    assert logged_in(app, "kiemtra").get(signed).status_code == 403
+    assert client.get(signed).status_code in (302, 401)
+
+
 def test_a_definition_naming_a_file_the_server_lacks_is_not_published(admin: Any, db: Any) -> None:
     page = upload(admin, FILES).get_data(as_text=True)
     definition = json.loads(definition_of(page))
@@ -153,6 +196,41 @@ def test_collects_manifest_lists_each_file_with_its_md5_and_it_downloads(
     # The XForm names them as Collect finds them: jr://images/help.png
     xform = client.get(f"/key/{token}/forms/{FORM_ID}/versions/1/form.xml", headers=headers)
     assert b"jr://images/help.png" in xform.data and b"jr://audio/help_en.wav" in xform.data
+
+
+def test_a_form_id_an_address_must_quote_reaches_the_phone_and_collect(
+    admin: Any, client: Any, db: Any, phone: dict[str, Any]
+) -> None:
+    odd = "thăm hộ #1? 50% & more"
+    published(admin, form_id=odd)
+    state = post(admin, f"/admin/forms/{quote(odd, safe='')}/state", {"state": "active"})
+    assert state.status_code == 303
+    # As the phone asks (pwa/js/sync.js: fetchMedia quotes each part with encodeURIComponent).
+    parts = ["forms", odd, "1", "media", "help.png"]
+    path = "/api/v1/" + "/".join(quote(p, safe="-_.!~*'()") for p in parts)
+    got = client.get(path, headers=phone["headers"])
+    assert got.status_code == 200 and got.data == PNG
+    # As ODK Collect asks: the form list's manifest address, then each file's.
+    with write_transaction(db):
+        user = db.execute("SELECT id FROM users WHERE username = ?", [DEMO_VOLUNTEER]).fetchone()
+        _, token = add_collect_device(db, user[0])
+    headers = {"X-OpenRosa-Version": "1.0"}
+    listed = ET.fromstring(client.get(f"/key/{token}/formList", headers=headers).data)
+    ns = "{http://openrosa.org/xforms/xformsList}"
+    (entry,) = [x for x in listed.iter(f"{ns}xform") if x.findtext(f"{ns}formID") == odd]
+    form = client.get(urlsplit(entry.findtext(f"{ns}downloadUrl")).path, headers=headers)
+    assert form.status_code == 200 and b"jr://images/help.png" in form.data
+    manifest = client.get(urlsplit(entry.findtext(f"{ns}manifestUrl")).path, headers=headers)
+    assert manifest.status_code == 200
+    ns = "{http://openrosa.org/xforms/xformsManifest}"
+    urls = {
+        m.findtext(f"{ns}filename"): m.findtext(f"{ns}downloadUrl")
+        for m in ET.fromstring(manifest.data).findall(f"{ns}mediaFile")
+    }
+    assert set(urls) == set(FILES)
+    for name, url in urls.items():
+        got = client.get(urlsplit(url).path, headers=headers)
+        assert got.status_code == 200 and got.data == FILES[name]
 
 
 def push_item(phone: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from schemas.messages import catalogue
 from server.domain.followups import REASONS
+from server.domain.personal_data import ROLES
 from server.domain.records.query import OUTCOMES, REVIEW_STATES
 from server.domain.records.store import DECISIONS
-from server.domain.rights import ROLES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,6 +6,12 @@ from typing import Any
 
 from tests.records import adult
 
+# An image's width once it has loaded (0 for bytes that are no picture).
+LOADED_WIDTH = """img => img.complete ? img.naturalWidth : new Promise((done) => {
+  img.addEventListener('load', () => done(img.naturalWidth), { once: true });
+  img.addEventListener('error', () => done(0), { once: true });
+})"""
+
 
 class Collector:
     def __init__(self, page: Any) -> None:
@@ -81,6 +87,30 @@ class Collector:
             self.page.locator("#next").click()
         button.click()
 
+    def wait_stored(self, store: str, key: str, holds: str = "(v) => v !== undefined") -> None:
+        """Until the phone's IndexedDB ``store`` keeps under ``key`` a value the JavaScript
+        predicate ``holds`` is true of. Playwright takes a Promise a page function returns for a
+        true answer without awaiting it, so each poll starts a read and a later poll sees what
+        it found."""
+        self.page.wait_for_function(
+            """([store, key, holds]) => {
+              const seen = (window.__stored ||= {});
+              const id = `${store}/${key}/${holds}`;
+              if (seen[id]) return true;
+              const open = indexedDB.open('gocua');
+              open.onsuccess = () => {
+                const get = open.result.transaction(store).objectStore(store).get(key);
+                get.onsuccess = () => {
+                  if (new Function(`return (${holds})`)()(get.result)) seen[id] = true;
+                };
+                get.transaction.oncomplete = () => open.result.close();
+              };
+              return false;
+            }""",
+            arg=[store, key, holds],
+            polling=100,
+        )
+
     def enroll(self, url: str) -> None:
         self.page.goto(url)
         self.households().first.wait_for()
@@ -89,6 +119,19 @@ class Collector:
     def open_household(self, index: int = 0) -> None:
         self.households().nth(index).click()
         self.page.locator("#finalize").wait_for()
+
+    def start_visit(self, form_id: str) -> None:
+        """A new visit to the first household, with this form."""
+        self.households().first.click()
+        self.page.locator(f'#choose-form [data-form="{form_id}"]').click()
+        self.page.locator("#finalize").wait_for()
+
+    def send(self) -> None:
+        """Finalize the visit once every answer is saved, and sync until the server holds it."""
+        self.wait_saved()
+        self.finalize()
+        self.page.locator("#sync").click()
+        self.page.locator("#record-list .pill.state-synced").wait_for()
 
     def finalize(self) -> None:
         self.page.locator("#finalize").click()

@@ -516,6 +516,7 @@ NOT_PAGES = {
     "openrosa.manifest": "OpenRosa XML for ODK Collect",
     "openrosa.media": "a form's picture, sound or film for ODK Collect",
     "review.record_file": "a record's photo, recording, film or document",
+    "admin.preview_media": "a checked form's picture, sound or film, for its preview",
     "reports.table_csv": "a download",
     "odata.service": "the OData feed: JSON",
     "odata.metadata": "the OData feed: XML",

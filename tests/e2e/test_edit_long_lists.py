@@ -4,7 +4,6 @@ the answers given, and stores what staff pick."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import requests
 from server.domain import answers as stored_answers
 from server.domain.db import connect
 from tests.e2e.conftest import expect, screenshot
+from tests.e2e.visits import staff_page
 from tests.loop_forms import EN, VI, write_workbook
 from tests.records import record
 
@@ -79,15 +79,7 @@ def test_a_long_list_is_searched_on_the_edit_page_and_the_answer_kept(
     item["data"]["roof_other"] = "Tôn"
     push(server, item)
 
-    password = server.add_staff(
-        "add", "canbo.ban", "--name", "Chị Ban", "--role", "admin", "--commune", "99999"
-    )
-    desk = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    desk.goto(f"{server.base}/login")
-    desk.fill("input[name=username]", "canbo.ban")
-    desk.fill("input[name=password]", password)
-    desk.click("button[type=submit]")
-    desk.wait_for_url(re.compile(r".*/(admin/communes|)$"))
+    desk = staff_page(browser, server)
     desk.goto(f"{server.base}/records/{item['id']}/edit")
 
     hh = desk.locator('[data-path="hh"]')

@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 
 from server.domain.db import connect
-from tests.e2e.collector import Collector
+from tests.e2e.collector import LOADED_WIDTH, Collector
 from tests.e2e.conftest import expect
 from tests.e2e.test_accessibility import assert_accessible, axe_violations
 from tests.server_process import ServerProcess
-from tests.workbooks import FOLLOWUP_ID, followup_rows, workbook
+from tests.workbooks import EN, FOLLOWUP_ID, VI, followup_rows, workbook
 
 pytestmark = pytest.mark.e2e
 
@@ -56,9 +56,12 @@ def desk(browser: Any, server: ServerProcess) -> Iterator[Any]:
     context.close()
 
 
-def upload(desk: Any, server: ServerProcess, path: Path) -> None:
+def upload(desk: Any, server: ServerProcess, path: Path, *attachments: Path) -> None:
+    """The workbook (and the files it names) checked on the Forms page, until it answers."""
     desk.goto(f"{server.base}/admin/forms")
-    desk.set_input_files("#form-upload input[type=file]", str(path))
+    desk.set_input_files("#form-upload input[name=file]", str(path))
+    if attachments:
+        desk.set_input_files("#form-upload input[name=attachments]", [str(a) for a in attachments])
     desk.click("#form-upload button[type=submit]")
     desk.locator("#check-ok, #check-refused").first.wait_for()
 
@@ -172,20 +175,7 @@ def test_an_admin_checks_previews_and_publishes_a_form_the_phone_then_offers(
     )
     seq = until(phone_page, changes, "the state is in the feed")[0][0]
     phone_page.locator("#sync:not([disabled])").click()
-    phone_page.wait_for_function(
-        """async (seq) => {
-          const db = await new Promise((ok) => {
-            const q = indexedDB.open('gocua');
-            q.onsuccess = () => ok(q.result);
-          });
-          const since = await new Promise((ok) => {
-            const q = db.transaction('kv').objectStore('kv').get('since');
-            q.onsuccess = () => ok(q.result);
-          });
-          return since && since.value >= seq;
-        }""",
-        arg=seq,
-    )
+    app.wait_stored("kv", "since", f"(v) => v !== undefined && v.value >= {seq}")
     app.households().first.click()  # its visit is sent: a new one begins
     phone_page.locator("#finalize").wait_for()
     expect(phone_page.locator("#choose-form")).to_have_count(0)
@@ -201,13 +191,7 @@ def test_choices_from_an_attached_file_show_in_the_preview(
     book.write_bytes(workbook(SURVEY, form_id=FILE_ID))
     (tmp_path / "thon.csv").write_text(THON, encoding="utf-8")
     (tmp_path / "ho.csv").write_text(HO, encoding="utf-8")
-    desk.goto(f"{server.base}/admin/forms")
-    desk.set_input_files("#form-upload input[name=file]", str(book))
-    desk.set_input_files(
-        "#form-upload input[name=attachments]",
-        [str(tmp_path / "thon.csv"), str(tmp_path / "ho.csv")],
-    )
-    desk.click("#form-upload button[type=submit]")
+    upload(desk, server, book, tmp_path / "thon.csv", tmp_path / "ho.csv")
     expect(desk.locator('#check-attachments tr[data-file="ho.csv"]')).to_contain_text("3")
     frame = desk.frame_locator("#form-preview")
     frame.locator("#preview[data-ready='1']").wait_for()
@@ -229,10 +213,7 @@ def test_pulldata_reads_the_attached_csv_in_the_preview(
     book = tmp_path / f"{FILE_ID}.xlsx"
     book.write_bytes(workbook(survey, form_id=FILE_ID))
     (tmp_path / "ho.csv").write_text(LOOKUP, encoding="utf-8")
-    desk.goto(f"{server.base}/admin/forms")
-    desk.set_input_files("#form-upload input[name=file]", str(book))
-    desk.set_input_files("#form-upload input[name=attachments]", [str(tmp_path / "ho.csv")])
-    desk.click("#form-upload button[type=submit]")
+    upload(desk, server, book, tmp_path / "ho.csv")
     expect(desk.locator('#check-attachments tr[data-file="ho.csv"]')).to_contain_text(
         "2 dòng cho pulldata()"
     )
@@ -268,13 +249,7 @@ def test_a_long_list_from_a_file_is_searched_not_drawn_whole(
     book.write_bytes(workbook(survey, form_id=FILE_ID))
     (tmp_path / "thon.csv").write_text(THON, encoding="utf-8")
     (tmp_path / "ho.csv").write_text("name,label,thon\n" + rows, encoding="utf-8")
-    desk.goto(f"{server.base}/admin/forms")
-    desk.set_input_files("#form-upload input[name=file]", str(book))
-    desk.set_input_files(
-        "#form-upload input[name=attachments]",
-        [str(tmp_path / "thon.csv"), str(tmp_path / "ho.csv")],
-    )
-    desk.click("#form-upload button[type=submit]")
+    upload(desk, server, book, tmp_path / "thon.csv", tmp_path / "ho.csv")
     frame = desk.frame_locator("#form-preview")
     frame.locator("#preview[data-ready='1']").wait_for()
     household = frame.locator('[data-path="ho"]')
@@ -311,3 +286,35 @@ def test_a_long_list_from_a_file_is_searched_not_drawn_whole(
     neighbours.locator('input[value="h7"]').check()
     expect(neighbours.locator("input:checked")).to_have_count(2)
     assert_accessible("a long list searched", axe_violations(desk))
+
+
+def test_the_preview_shows_label_pictures_and_a_tap_opens_the_big_one(
+    server: ServerProcess, desk: Any, tmp_path: Path
+) -> None:
+    survey = [
+        ("type", "name", VI, EN, "image", "big-image"),
+        (
+            "select_one co_khong",
+            "gap_ho",
+            "Gặp được hộ?",
+            "Met the household?",
+            "nho.png",
+            "lon.png",
+        ),
+    ]
+    book = tmp_path / "anh_nhan.xlsx"
+    book.write_bytes(workbook(survey, form_id="anh_nhan"))
+    for name, size in (("nho.png", (20, 10)), ("lon.png", (200, 100))):
+        Image.new("RGB", size, "orange").save(tmp_path / name)
+    upload(desk, server, book, tmp_path / "nho.png", tmp_path / "lon.png")
+    frame = desk.frame_locator("#form-preview")
+    frame.locator("#preview[data-ready='1']").wait_for()
+    small = frame.locator('[data-path="gap_ho"] img[data-media="nho.png"]')
+    expect(small).to_be_visible()
+    assert small.evaluate(LOADED_WIDTH) == 20
+    frame.locator('[data-path="gap_ho"] button.media-zoom').click()
+    big = frame.locator('dialog.media-big img[data-media="lon.png"]')
+    expect(big).to_be_visible()
+    assert big.evaluate(LOADED_WIDTH) == 200
+    frame.locator("dialog.media-big button").click()
+    expect(frame.locator("dialog.media-big")).to_have_count(0)

@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from server.domain import answers as stored_answers
-from server.domain.db import connect
-from tests.e2e.collector import Collector
-from tests.e2e.conftest import expect, phone_context, screenshot
+from tests.e2e.conftest import expect, screenshot
 from tests.e2e.test_accessibility import assert_accessible, axe_violations
+from tests.e2e.visits import enrolled, stored
 from tests.loop_forms import EN, VI, write_workbook
 
 pytestmark = pytest.mark.e2e
@@ -58,12 +56,9 @@ def test_an_imported_form_with_a_file_a_range_metadata_and_a_repeat_reaches_the_
         "--attach",
         str(tmp_path / "ho.csv"),
     )
-    page = phone_context(browser).new_page()
-    app = Collector(page)
-    app.enroll(server.cli("enroll").strip().splitlines()[-1])
-    app.households().first.click()
-    page.locator('#choose-form [data-form="nhap_khau"]').click()
-    page.locator("#finalize").wait_for()
+    app = enrolled(browser, server)
+    page = app.page
+    app.start_visit("nhap_khau")
     app.choose("ho", "h2")
 
     question = app.reveal("hai_long")
@@ -96,17 +91,11 @@ def test_an_imported_form_with_a_file_a_range_metadata_and_a_repeat_reaches_the_
     app.type("nguoi[0].ten", "Lò Văn Minh")
     app.add("nguoi")
     app.type("nguoi[1].ten", "Vì Thị Mai")
-    app.wait_saved()
-    app.finalize()
-    page.locator("#sync").click()
-    page.locator("#record-list .pill.state-synced").wait_for()
+    app.send()
     page.context.close()
 
-    with connect(server.data_dir / "gocua.db") as db:
-        (raw, device_id) = db.execute(
-            "SELECT data, device_id FROM records WHERE form_id = 'nhap_khau'"
-        ).fetchone()
-    data = stored_answers.load(raw)
+    record = stored(server, "nhap_khau")
+    data, device_id = record["data"], record["device_id"]
     assert data["ho"] == "h2"
     assert data["hai_long"] == 5 and isinstance(data["hai_long"], int | float)
     assert data["nguoi"] == [{"ten": "Lò Văn Minh"}, {"ten": "Vì Thị Mai"}]

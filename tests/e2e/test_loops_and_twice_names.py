@@ -13,27 +13,12 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from server.domain import answers as stored_answers
-from server.domain.db import connect
-from tests.e2e.collector import Collector
-from tests.e2e.conftest import expect, phone_context
+from tests.e2e.conftest import expect
+from tests.e2e.visits import enrolled, staff_page, stored
 from tests.loop_forms import loop_workbook, twice_workbook
 
 pytestmark = pytest.mark.e2e
 INVALID = re.compile(r"\binvalid\b")
-
-
-def staff_page(browser: Any, server: Any) -> Any:
-    password = server.add_staff(
-        "add", "canbo.ban", "--name", "Chị Ban", "--role", "admin", "--commune", "99999"
-    )
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    page.goto(f"{server.base}/login")
-    page.fill("input[name=username]", "canbo.ban")
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/(admin/communes|)$"))
-    return page
 
 
 def exported(page: Any, server: Any, form_id: str) -> tuple[list[dict], list[dict]]:
@@ -48,14 +33,27 @@ def exported(page: Any, server: Any, form_id: str) -> tuple[list[dict], list[dic
     return rows, [dict(zip(header, r, strict=False)) for r in body]
 
 
+def office_rows(
+    browser: Any, server: Any, record_id: str, form_id: str, words: tuple[str, ...]
+) -> list[dict]:
+    """The record's page on the office's screen shows each of ``words``; its one row in the
+    CSV export and its one row in the XLSX export."""
+    desk = staff_page(browser, server)
+    desk.goto(f"{server.base}/records/{record_id}")
+    body = desk.locator("main")
+    for text in words:
+        expect(body).to_contain_text(text)
+    rows, sheet = exported(desk, server, form_id)
+    (row,) = rows
+    (line,) = sheet
+    return [row, line]
+
+
 def test_a_loop_over_three_crops_from_workbook_to_export(browser, server, tmp_path: Path):
     server.cli("form", "import", str(loop_workbook(tmp_path / "crops.xlsx")))
-    page = phone_context(browser).new_page()
-    app = Collector(page)
-    app.enroll(server.cli("enroll").strip().splitlines()[-1])
-    app.households().first.click()
-    page.locator('#choose-form [data-form="harvest_loop"]').click()
-    page.locator("#finalize").wait_for()
+    app = enrolled(browser, server)
+    page = app.page
+    app.start_visit("harvest_loop")
     app.type("farmer", "Lan")
     # Each crop's group asks the loop's questions with the crop's name in their words.
     expect(app.reveal("harvest/maize/kg")).to_contain_text("Số kg Ngô đã thu")
@@ -65,17 +63,11 @@ def test_a_loop_over_three_crops_from_workbook_to_export(browser, server, tmp_pa
         app.type(f"harvest/{crop}/kg", kg)
     app.choose("harvest/rice/sold", "yes")
     app.choose("harvest/maize/sold", "no")
-    app.wait_saved()
-    app.finalize()
-    page.locator("#sync").click()
-    page.locator("#record-list .pill.state-synced").wait_for()
+    app.send()
     page.context.close()
 
-    with connect(server.data_dir / "gocua.db") as db:
-        record_id, raw = db.execute(
-            "SELECT id, data FROM records WHERE form_id = 'harvest_loop'"
-        ).fetchone()
-    data = stored_answers.load(raw)
+    record = stored(server, "harvest_loop")
+    record_id, data = record["id"], record["data"]
     assert {k: v for k, v in data.items() if k.startswith("harvest/")} == {
         "harvest/rice/kg": 120,
         "harvest/maize/kg": 40,
@@ -85,14 +77,8 @@ def test_a_loop_over_three_crops_from_workbook_to_export(browser, server, tmp_pa
     }
     assert data["farmer"] == "Lan"
 
-    desk = staff_page(browser, server)
-    desk.goto(f"{server.base}/records/{record_id}")
-    body = desk.locator("main")
-    for words in ("Số kg Lúa đã thu", "Số kg Ngô đã thu", "Số kg Sắn đã thu", "120", "40"):
-        expect(body).to_contain_text(words)
-    rows, sheet = exported(desk, server, "harvest_loop")
-    for table in (rows, sheet):
-        (row,) = table
+    words = ("Số kg Lúa đã thu", "Số kg Ngô đã thu", "Số kg Sắn đã thu", "120", "40")
+    for row in office_rows(browser, server, record_id, "harvest_loop", words):
         assert [str(row[f"harvest/{c}/kg"]) for c in ("rice", "maize", "cassava")] == [
             "120",
             "40",
@@ -103,12 +89,8 @@ def test_a_loop_over_three_crops_from_workbook_to_export(browser, server, tmp_pa
 
 def test_one_name_in_two_groups_from_workbook_to_export(browser, server, tmp_path: Path):
     server.cli("form", "import", str(twice_workbook(tmp_path / "parents.xlsx")))
-    page = phone_context(browser).new_page()
-    app = Collector(page)
-    app.enroll(server.cli("enroll").strip().splitlines()[-1])
-    app.households().first.click()
-    page.locator('#choose-form [data-form="two_parents"]').click()
-    page.locator("#finalize").wait_for()
+    app = enrolled(browser, server)
+    app.start_visit("two_parents")
     app.type("mother/age", 34)
     app.type("mother/note", "Mẹ ở nhà")
     app.type("job", "Nông dân")
@@ -118,17 +100,11 @@ def test_one_name_in_two_groups_from_workbook_to_export(browser, server, tmp_pat
     expect(app.question("mother/age")).not_to_have_class(INVALID)
     app.type("father/age", 36)
     app.type("father/note", "Bố đi làm xa")
-    app.wait_saved()
-    app.finalize()
-    page.locator("#sync").click()
-    page.locator("#record-list .pill.state-synced").wait_for()
-    page.context.close()
+    app.send()
+    app.page.context.close()
 
-    with connect(server.data_dir / "gocua.db") as db:
-        record_id, raw = db.execute(
-            "SELECT id, data FROM records WHERE form_id = 'two_parents'"
-        ).fetchone()
-    data = stored_answers.load(raw)
+    record = stored(server, "two_parents")
+    record_id, data = record["id"], record["data"]
     assert {k: data[k] for k in ("mother/age", "father/age", "mother/note", "father/note")} == {
         "mother/age": 34,
         "father/age": 36,
@@ -137,14 +113,8 @@ def test_one_name_in_two_groups_from_workbook_to_export(browser, server, tmp_pat
     }
     assert "age" not in data and data["job"] == "Nông dân"
 
-    desk = staff_page(browser, server)
-    desk.goto(f"{server.base}/records/{record_id}")
-    body = desk.locator("main")
-    for words in ("Tuổi của mẹ", "34", "Tuổi của bố", "36", "Mẹ ở nhà", "Bố đi làm xa"):
-        expect(body).to_contain_text(words)
-    rows, sheet = exported(desk, server, "two_parents")
-    for table in (rows, sheet):
-        (row,) = table
+    words = ("Tuổi của mẹ", "34", "Tuổi của bố", "36", "Mẹ ở nhà", "Bố đi làm xa")
+    for row in office_rows(browser, server, record_id, "two_parents", words):
         ages = [str(row[k]) for k in ("mother/age", "father/age", "job")]
         assert ages == ["34", "36", "Nông dân"]
         assert row["mother/note"] == "Mẹ ở nhà" and row["father/note"] == "Bố đi làm xa"

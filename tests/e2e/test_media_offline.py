@@ -13,8 +13,9 @@ import pytest
 from server.domain import answers as stored_answers
 from server.domain.blobs import blob_path
 from server.domain.db import connect
-from tests.e2e.collector import Collector
+from tests.e2e.collector import LOADED_WIDTH, Collector
 from tests.e2e.conftest import expect, phone_context
+from tests.e2e.visits import enrolled
 from tests.loop_forms import write_workbook
 from tests.workbooks import EN, VI
 
@@ -23,6 +24,10 @@ pytestmark = pytest.mark.e2e
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
     "0000000d49444154789c63f8cfc0f01f0005000201a5b2d1a60000000049454e44ae426082"
+)
+BIG_PNG = bytes.fromhex(  # and a 2×2 one, the big picture beside it
+    "89504e470d0a1a0a0000000d494844520000000200000002080600000072b60d24"
+    "0000001449444154789c633c2127f79f8181818189010a001f12020769b4d09c0000000049454e44ae426082"
 )
 WAV = (
     b"RIFF"
@@ -33,46 +38,44 @@ WAV = (
 )
 
 
-def media_form(folder: Path) -> list[Path]:
+def media_form(folder: Path, form_id: str = "tham_anh") -> list[Path]:
     survey = [
         {"type": "select_one nha", "name": "nha", VI: "Nhà làm bằng gì?", EN: "House made of?"},
         {"type": "audio", "name": "loi_ke", VI: "Ghi âm lời kể", EN: "Record the story"},
         {"type": "file", "name": "giay", VI: "Giấy tờ", EN: "A document"},
     ]
     choices = [
-        {"list_name": "nha", "name": "gach", VI: "Gạch", EN: "Brick", "media::image": "gach.png"},
+        {
+            "list_name": "nha",
+            "name": "gach",
+            VI: "Gạch",
+            EN: "Brick",
+            "media::image": "gach.png",
+            "media::big-image": "gach_lon.png",
+        },
         {"list_name": "nha", "name": "go", VI: "Gỗ", EN: "Wood"},
     ]
-    settings = [{"form_id": "tham_anh", "version": "1", "form_title": "Thăm có ảnh"}]
+    settings = [{"form_id": form_id, "version": "1", "form_title": "Thăm có ảnh"}]
     book = write_workbook(
         folder / "tham_anh.xlsx", {"survey": survey, "choices": choices, "settings": settings}
     )
     picture = folder / "gach.png"
     picture.write_bytes(PNG)
-    return [book, picture]
+    big = folder / "gach_lon.png"
+    big.write_bytes(BIG_PNG)
+    return [book, picture, big]
 
 
 def test_an_imported_form_with_media_filled_offline_brings_its_files_to_the_server(
     browser, server, tmp_path: Path
 ):
-    book, picture = media_form(tmp_path)
-    server.cli("form", "import", str(book), "--attach", str(picture))
+    book, picture, big = media_form(tmp_path)
+    server.cli("form", "import", str(book), "--attach", str(picture), "--attach", str(big))
     page = phone_context(browser).new_page()
     app = Collector(page)
     app.enroll(server.cli("enroll").strip().splitlines()[-1])
     # The sync after enrolling keeps the form's picture on the phone.
-    page.wait_for_function(
-        """sha => new Promise((resolve) => {
-          const open = indexedDB.open('gocua');
-          open.onsuccess = () => {
-            const get = open.result.transaction('blobs').objectStore('blobs').get(sha);
-            get.onsuccess = () => resolve(!!get.result);
-            get.onerror = () => resolve(false);
-          };
-          open.onerror = () => resolve(false);
-        })""",
-        arg=hashlib.sha256(PNG).hexdigest(),
-    )
+    app.wait_stored("blobs", hashlib.sha256(PNG).hexdigest())
     page.context.set_offline(True)
     app.households().first.click()
     chooser = page.locator('#choose-form [data-form="tham_anh"]')
@@ -82,7 +85,15 @@ def test_an_imported_form_with_media_filled_offline_brings_its_files_to_the_serv
 
     picture_shown = app.question("nha").locator('img[data-media="gach.png"]')
     expect(picture_shown).to_be_visible()
-    assert picture_shown.evaluate("img => img.complete && img.naturalWidth") == 1
+    assert picture_shown.evaluate(LOADED_WIDTH) == 1
+    # ODK's big-image: a tap on the picture opens the bigger one, offline too.
+    app.question("nha").locator('button.media-zoom[data-big-media="gach_lon.png"]').click()
+    big = page.locator('dialog.media-big img[data-media="gach_lon.png"]')
+    expect(big).to_be_visible()
+    assert big.evaluate(LOADED_WIDTH) == 2
+    page.locator("dialog.media-big button").click()
+    expect(page.locator("dialog.media-big")).to_have_count(0)
+    assert app.checked("nha") == []  # the tap opened the picture, it chose nothing
     app.choose("nha", "gach")
 
     app.reveal("loi_ke").locator("input[type=file]").set_input_files(
@@ -105,7 +116,7 @@ def test_an_imported_form_with_media_filled_offline_brings_its_files_to_the_serv
     page.context.set_offline(False)
     page.locator("#sync").click()
     page.locator("#record-list .pill.state-synced").wait_for()
-    page.context.close()
+    app.page.context.close()
 
     with connect(server.data_dir / "gocua.db") as db:
         (raw,) = db.execute("SELECT data FROM records WHERE form_id = 'tham_anh'").fetchone()
@@ -115,3 +126,14 @@ def test_an_imported_form_with_media_filled_offline_brings_its_files_to_the_serv
     assert data["giay"] == hashlib.sha256(paper).hexdigest()
     assert blob_path(server.data_dir, data["loi_ke"]).read_bytes() == WAV
     assert blob_path(server.data_dir, data["giay"]).read_bytes() == paper
+
+
+def test_a_form_id_an_address_must_quote_still_brings_its_picture_to_the_phone(
+    browser, server, tmp_path: Path
+):
+    # A space, '#', '?', '%' and '&' each end or change a path unless the phone quotes them.
+    book, *files = media_form(tmp_path, form_id="thăm hộ #1? 50% & more")
+    server.cli("form", "import", str(book), *(f"--attach={f}" for f in files))
+    app = enrolled(browser, server)
+    app.wait_stored("blobs", hashlib.sha256(PNG).hexdigest())
+    app.page.context.close()

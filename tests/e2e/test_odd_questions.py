@@ -12,10 +12,9 @@ import pytest
 
 from schemas.form import Form
 from schemas.settle import settle
-from server.domain import answers as stored_answers
 from server.domain.db import connect
-from tests.e2e.collector import Collector
-from tests.e2e.conftest import expect, phone_context, screenshot
+from tests.e2e.conftest import expect, screenshot
+from tests.e2e.visits import enrolled, stored
 from tests.loop_forms import EN, OSM_FILE, VI, osm_workbook, write_workbook
 
 pytestmark = pytest.mark.e2e
@@ -25,12 +24,9 @@ def test_an_osm_file_and_two_other_answers_from_the_phone_to_the_server(
     browser, server, tmp_path: Path
 ):
     server.cli("form", "import", str(osm_workbook(tmp_path / "odd.xlsx")))
-    page = phone_context(browser).new_page()
-    app = Collector(page)
-    app.enroll(server.cli("enroll").strip().splitlines()[-1])
-    app.households().first.click()
-    page.locator('#choose-form [data-form="odd_questions"]').click()
-    page.locator("#finalize").wait_for()
+    app = enrolled(browser, server)
+    page = app.page
+    app.start_visit("odd_questions")
     app.type("head", "Lan")
 
     house = app.reveal("house")
@@ -54,15 +50,10 @@ def test_an_osm_file_and_two_other_answers_from_the_phone_to_the_server(
     app.choose("land/owner", "other")
     app.type("land/owner_other", "Họ hàng")
     expect(app.question("home/owner_other").locator("input")).to_have_value("Hợp tác xã")
-    app.wait_saved()
-    app.finalize()
-    page.locator("#sync").click()
-    page.locator("#record-list .pill.state-synced").wait_for()
+    app.send()
     page.context.close()
 
-    with connect(server.data_dir / "gocua.db") as db:
-        (raw,) = db.execute("SELECT data FROM records WHERE form_id = 'odd_questions'").fetchone()
-    data = stored_answers.load(raw)
+    data = stored(server, "odd_questions")["data"]
     assert {k: v for k, v in data.items() if k != "head"} == {
         "house": OSM_FILE,
         "home/owner": "other",
@@ -107,28 +98,20 @@ def test_an_xml_files_choices_and_lookups_on_the_phone_and_the_server(
         "--attach",
         str(tmp_path / "ho.xml"),
     )
-    page = phone_context(browser).new_page()
-    app = Collector(page)
-    app.enroll(server.cli("enroll").strip().splitlines()[-1])
-    app.households().first.click()
-    page.locator('#choose-form [data-form="xml_lookup"]').click()
-    page.locator("#finalize").wait_for()
+    app = enrolled(browser, server)
+    app.start_visit("xml_lookup")
     expect(app.question("ho")).to_contain_text("Hộ bà Vì")
     app.choose("ho", "h2")
     # The lookup is worked out on the phone, offline, from the file the form brought.
     expect(app.question("thay")).to_contain_text("Hộ ở Thôn Tây")
-    app.wait_saved()
-    app.finalize()
-    page.locator("#sync").click()
-    page.locator("#record-list .pill.state-synced").wait_for()
-    page.context.close()
+    app.send()
+    app.page.context.close()
 
+    data = stored(server, "xml_lookup")["data"]
     with connect(server.data_dir / "gocua.db") as db:
-        (raw,) = db.execute("SELECT data FROM records WHERE form_id = 'xml_lookup'").fetchone()
         (definition,) = db.execute(
             "SELECT definition FROM forms WHERE form_id = 'xml_lookup'"
         ).fetchone()
-    data = stored_answers.load(raw)
     assert data == {"ho": "h2", "thon": "Thôn Tây", "them": 3}
     # The server's engine works the same values out of the stored version.
     assert settle(Form(json.loads(definition)), {"ho": "h2"}) == data

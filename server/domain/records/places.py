@@ -242,22 +242,3 @@ def _photos(form: Form, data: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def _is_sha256(value: str) -> bool:
     return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
-
-
-def record_photo(db: sqlite_utils.Database, commune_id: str, record_id: str, sha256: str) -> bool:
-    """Whether the commune's record (its current revision) names this photo: the one check
-    before a photo or its thumbnail is sent to the staff site (an erased or replaced photo is
-    named by no current answer any more)."""
-    if not _is_sha256(sha256):
-        return False
-    row = db.execute(
-        "SELECT form_id, form_version, data FROM records WHERE id = ? AND commune_id = ?",
-        [record_id[:64], commune_id],
-    ).fetchone()
-    if row is None:
-        return False
-    found = get_form(db, row["form_id"], row["form_version"])
-    data = answers.load(row["data"])
-    if found is None or not isinstance(data, dict):
-        return False
-    return any(value == sha256 for _, value in _photos(found[0], data))

@@ -19,6 +19,7 @@ from schemas import labels
 from schemas.form import Form, Node
 from schemas.media import FILE_ANSWER_TYPES
 from server.domain import answers, clock
+from server.domain.blobs import file_answers
 from server.domain.forms import get_form
 from server.domain.register import village_ids_under
 
@@ -234,6 +235,29 @@ def get_record(db: sqlite_utils.Database, commune_id: str, record_id: str) -> di
     found = get_form(db, record["form_id"], record["form_version"])
     record["form"], record["checker"] = found if found else (None, None)
     return record
+
+
+def named_file(
+    db: sqlite_utils.Database, commune_id: str, record_id: str, sha256: str
+) -> str | None:
+    """The type of the question (``image``, ``audio``, ``video``, ``file``) whose answer in
+    the commune's record names this file, or None when no answer does: the one rule before a
+    record's file is sent to the staff site, from the record page or the gallery. Only the
+    current revision counts, so a file a later version replaced or dropped is sent no more;
+    no page shows an older revision's file (its history shows the hash as text)."""
+    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+        return None
+    row = db.execute(
+        "SELECT form_id, form_version, data FROM records WHERE id = ? AND commune_id = ?",
+        [record_id[:64], commune_id],
+    ).fetchone()
+    if row is None:
+        return None
+    found = get_form(db, row["form_id"], row["form_version"])
+    data = answers.load(row["data"])
+    if found is None or not isinstance(data, dict):
+        return None
+    return next((kind for _, value, kind in file_answers(found[0], data) if value == sha256), None)
 
 
 def revisions(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]:

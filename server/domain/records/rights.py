@@ -1,4 +1,6 @@
-"""A person's rights under Law 91/2025: find them, export what is held about them, erase it.
+"""A person's rights under Law 91/2025, records' and the register's part: find them, export
+what is held about them, erase it. The staff pages call it through ``domain/personal_data.py``,
+which adds the ODK Collect submissions still waiting (``openrosa/rights.py``).
 
 A person appears in records as the head of household, the respondent, or a member of the
 roster, and in the register as a household's head. Staff find the occurrences by name

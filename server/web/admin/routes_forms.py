@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, send_file, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from schemas.file_choices import Attachment
 from schemas.xlsform import WORKBOOK_SUFFIXES
@@ -30,6 +31,9 @@ from server.web.staff import audited, check_csrf, login_required, me
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_ATTACHMENTS = 20
 MAX_UPLOAD_BYTES = 48 * 1024 * 1024
+# How long a checked form's preview may read its pictures, sounds and films.
+PREVIEW_MEDIA_SECONDS = 24 * 3600
+MAX_TOKEN = 500  # characters of a preview file's address read
 
 
 @bp.get("/admin/forms")
@@ -111,7 +115,40 @@ def _checked_page(
         version=str(settings.get("version") or ""),
         known=known,
         attachments=given,
+        preview_media={
+            name: url_for("admin.preview_media", token=_media_token(commune_id, entry))
+            for name, entry in (definition.get("media") or {}).items()
+        },
     )
+
+
+def _media_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="form-preview-media")
+
+
+def _media_token(commune_id: str, entry: dict[str, Any]) -> str:
+    return _media_serializer().dumps([commune_id, entry["sha256"], entry["type"]])
+
+
+@bp.get("/admin/form-media/<token>")
+@login_required("admin")
+def preview_media(token: str) -> Any:
+    """A picture, sound or film a checked form's labels show, for its preview before it is
+    published (the phones read a version's files once it is). The blob store holds photos of
+    households too, so the address is signed by the check page that named the file for this
+    commune: no other blob can be asked for by its hash."""
+    try:
+        commune_id, sha256, kind = _media_serializer().loads(
+            token[:MAX_TOKEN], max_age=PREVIEW_MEDIA_SECONDS
+        )
+    except (BadSignature, ValueError, TypeError):
+        abort(404)
+    path = blobs.blob_path(current_app.config["DATA_DIR"], str(sha256))
+    if commune_id != me()["commune_id"] or not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=str(kind), etag=str(sha256), conditional=True)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @bp.post("/admin/forms/publish")

@@ -158,7 +158,8 @@ def gallery() -> Any:
 
 
 def _photo_or_404(record_id: str, sha256: str) -> None:
-    if not places.record_photo(get_db(), me()["commune_id"], record_id, sha256):
+    # The gallery shows photos: a recording the record names is the record page's to send.
+    if records.named_file(get_db(), me()["commune_id"], record_id, sha256) != "image":
         abort(404)
 
 

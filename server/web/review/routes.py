@@ -108,20 +108,14 @@ def _record_page(found: dict[str, Any], decision: dict[str, str] | None = None) 
 @bp.get("/records/<record_id>/files/<sha256>")
 @login_required(*PERSONAL_DATA)
 def record_file(record_id: str, sha256: str) -> Any:
-    """A photo, recording, film or document one of the record's answers names (any revision's:
-    the page's history names them too); a file no answer of it names is not found."""
-    found = _record_or_404(record_id)
-    form = found["form"]
-    named = {
-        value: kind
-        for r in service.revisions(get_db(), record_id)
-        for _, value, kind in (blobs.file_answers(form, r["data"]) if form else [])
-    }
+    """A photo, recording, film or document the record's current answers name (the one rule
+    the gallery follows too: ``named_file``); any other file is not found."""
+    kind = service.named_file(get_db(), me()["commune_id"], record_id, sha256)
     path = blobs.blob_path(current_app.config["DATA_DIR"], sha256)
-    if sha256 not in named or not path.is_file():
+    if kind is None or not path.is_file():
         abort(404)
     audited("view_record", target=record_id, detail=f"file {sha256}")
-    fallback = "image/jpeg" if named[sha256] == "image" else "application/octet-stream"
+    fallback = "image/jpeg" if kind == "image" else "application/octet-stream"
     mimetype = _sniffed(path) or fallback
     return send_file(path, mimetype=mimetype, etag=sha256, conditional=True, max_age=3600)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response, current_app, render_template, request
 
-from server.domain import rights
+from server.domain import personal_data
 from server.domain.audit import audit
 from server.domain.db import purge_erased, write_transaction
 from server.domain.errors import Refused
@@ -25,7 +25,7 @@ def people() -> Any:
     query = request.args.get("q", "").strip()
     found = None
     if query:
-        found = rights.find(get_db(), me()["commune_id"], query)
+        found = personal_data.find(get_db(), me()["commune_id"], query)
         # The name itself stays out of the append-only log: only what was shown.
         audited(
             "person_search",
@@ -36,7 +36,7 @@ def people() -> Any:
 
 
 def _selected() -> list[dict[str, Any]]:
-    return rights.parse_keys(me()["commune_id"], get_db(), request.form.getlist("key"))
+    return personal_data.parse_keys(me()["commune_id"], get_db(), request.form.getlist("key"))
 
 
 @bp.post("/people/export")
@@ -45,7 +45,7 @@ def people_export() -> Any:
     check_csrf()
     db, user = get_db(), me()
     selected = _selected()
-    body = rights.export(db, user["commune_id"], selected)
+    body = personal_data.export(db, user["commune_id"], selected)
     with write_transaction(db):
         audit(
             db,
@@ -76,7 +76,7 @@ def people_erase() -> Any:
         raise Refused("review.people_reason_needed")
     selected = _selected()
     with write_transaction(db):
-        touched = rights.erase(db, user, user["commune_id"], selected)
+        touched = personal_data.erase(db, user, user["commune_id"], selected)
         audit(
             db,
             "person_erase",

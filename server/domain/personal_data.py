@@ -1,7 +1,9 @@
-"""A person's rights (Law 91/2025) wherever the server holds them: records, the register and
-their copies (``records/rights.py``), and ODK Collect submissions not yet records
-(``openrosa/rights.py``). The staff pages find, export and erase through here; an occurrence's
-key (``role:target:index``) says which of the two holds it."""
+"""A person's data (Law 91/2025) wherever the server holds it: the one door the staff pages
+find, export and erase through. Each store does its own part, in a module of its package
+named ``rights``: records, the register and their copies (``records/rights.py``), and ODK
+Collect submissions not yet records (``openrosa/rights.py``); an occurrence's key
+(``role:target:index``) says which of the two holds it. ``make lint`` keeps the web and the
+CLI from calling either part directly."""
 
 from __future__ import annotations
 
