@@ -37,11 +37,18 @@ from schemas.formextras import (
     USED_SETTINGS,
     Verdict,
     appearance_verdicts,
+    audit_parameter_verdicts,
     parameter_verdicts,
     setting_verdict,
     survey_column_verdict,
 )
-from schemas.media import media_column, media_map_problems, references
+from schemas.media import (
+    ANSWER_MAX_BYTES,
+    MAX_AUDIT_EVENTS,
+    media_column,
+    media_map_problems,
+    references,
+)
 
 # Columns as the form model names them; translated ones may carry ``::Language (code)``.
 TRANSLATED_COLUMNS = ("label", "hint", "constraint_message", "required_message")
@@ -288,6 +295,8 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
             yield from _survey_column_problems(number, str(column), _text(value), base)
         if base == "range":
             yield from _range_problems(number, _text(row.get("parameters")))
+        if base == "audit":
+            yield _audit_warning(number)
         for verdict in appearance_verdicts(_text(row.get("appearance"))):
             yield _verdict_problem("survey", number, "appearance", verdict)
         for column in EXPRESSION_COLUMNS:
@@ -370,6 +379,26 @@ def range_refusal(parameters: str) -> tuple[str, str] | None:
     )
 
 
+def _audit_warning(number: int) -> Problem:
+    # Said at import, so that whoever publishes the form knows what the log holds and its bound.
+    return Problem(
+        "survey",
+        number,
+        "type",
+        "the phone logs the volunteer's moves through the form as ODK Collect's audit.csv (form "
+        f"start and resume, each question entered and left, save, finalize), at most "
+        f"{MAX_AUDIT_EVENTS:,} events and {ANSWER_MAX_BYTES['audit'] // 1_000_000} MB: past that "
+        "the log stops with a last 'log full' row, and the record is sent all the same",
+        "điện thoại ghi các thao tác của tình nguyện viên trên biểu mẫu thành tệp audit.csv như "
+        "ODK Collect (bắt đầu và mở lại phiếu, vào và rời từng câu hỏi, lưu, hoàn tất), tối đa "
+        f"{MAX_AUDIT_EVENTS:,} sự kiện".replace(",", ".")
+        + f" và {ANSWER_MAX_BYTES['audit'] // 1_000_000} MB: quá mức đó nhật ký dừng với một "
+        "dòng cuối 'log full', phiếu vẫn được gửi",
+        "type 'audit'",
+        warning=True,
+    )
+
+
 def _range_problems(number: int, parameters: str) -> Iterator[Problem]:
     if refusal := range_refusal(parameters):
         yield Problem("survey", number, "parameters", *refusal, "type 'range'")
@@ -383,6 +412,10 @@ def _survey_column_problems(
     if known or not value or media_column(column):
         return
     if column.lower() == "parameters":
+        if base == "audit":
+            for verdict in audit_parameter_verdicts(value):
+                yield _verdict_problem("survey", number, column, verdict)
+            return
         if base == "range":
             # start, end and step are the range's own (checked by _range_problems).
             value = " ".join(

@@ -31,10 +31,21 @@ ANSWER_MAX_BYTES = {
     "audio": 10_000_000,
     "video": 20_000_000,
     "file": 10_000_000,
+    # The audit log (audit.csv) the phone writes: at most MAX_AUDIT_EVENTS rows, then a last
+    # row saying the log stopped (pwa/js/audit.js); Collect's own logs are taken to this size.
+    "audit": 1_000_000,
 }
+# How many events the phone logs for one record before it stops with a last 'log full' row.
+MAX_AUDIT_EVENTS = 5_000
 FILE_ANSWER_TYPES = frozenset(ANSWER_MAX_BYTES)
 # What the phone's file picker offers for each (``accept``); ``file`` takes anything.
-ANSWER_ACCEPT = {"image": "image/*", "audio": "audio/*", "video": "video/*", "file": ""}
+ANSWER_ACCEPT = {
+    "image": "image/*",
+    "audio": "audio/*",
+    "video": "video/*",
+    "file": "",
+    "audit": "text/csv",
+}
 # A label's file is shown on every phone, once per form version: bounded per kind.
 LABEL_MAX_BYTES = {"image": 2_000_000, "big-image": 5_000_000, "audio": 5_000_000,
                    "video": 20_000_000}  # fmt: skip
