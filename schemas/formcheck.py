@@ -153,6 +153,7 @@ def _all_problems(definition: dict[str, Any]) -> list[Problem]:
             problems.append(_form_error_problem(error))
     else:
         problems += _tree_problems(form)
+        problems += _rank_and_audit_problems(form)
     return sorted(problems, key=lambda p: (_sheet_order(p.sheet), p.row or 0))
 
 
@@ -397,6 +398,34 @@ def _audit_warning(number: int) -> Problem:
         "type 'audit'",
         warning=True,
     )
+
+
+def _rank_and_audit_problems(form: Form) -> Iterator[Problem]:
+    """A rank orders its list's own choices (pyxform would add an 'other' it then always
+    asks), and the audit log is one for the whole visit, never one per repeat entry."""
+    for node in form.walk():
+        if node.type == "rank" and "or_other" in node.get("type").split()[2:]:
+            yield Problem(
+                "survey",
+                node.row_number,
+                "type",
+                "a rank orders its list's own choices, so 'or_other' cannot be used: add an "
+                "'other' choice to the list, and a text question asked beside it",
+                "câu rank sắp xếp các lựa chọn có sẵn trong danh sách nên không dùng được "
+                "'or_other': hãy thêm lựa chọn 'other' vào danh sách, và một câu hỏi text bên cạnh",
+                f"type '{node.get('type')}'",
+            )
+        if node.type == "audit" and node.repeats:
+            yield Problem(
+                "survey",
+                node.row_number,
+                "type",
+                "the audit log is kept once for the whole form, as ODK keeps it in meta: move "
+                "the audit row out of the repeat",
+                "nhật ký audit được lưu một lần cho cả biểu mẫu, như ODK lưu trong meta: hãy "
+                "chuyển dòng audit ra ngoài nhóm lặp",
+                "type 'audit'",
+            )
 
 
 def _range_problems(number: int, parameters: str) -> Iterator[Problem]:

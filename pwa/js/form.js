@@ -546,7 +546,7 @@ export class Rules {
 function typedDefault(node, raw) {
   if (node.type === 'integer' && /^-?\d+$/.test(raw)) return Number(raw);
   if ((node.type === 'decimal' || node.type === 'range') && Number.isFinite(Number(raw))) return Number(raw);
-  if (node.type === 'select_multiple') return raw.split(/\s+/).filter(Boolean);
+  if (node.type === 'select_multiple' || node.type === 'rank') return raw.split(/\s+/).filter(Boolean);
   return raw;
 }
 

@@ -89,3 +89,16 @@ def test_the_phone_bounds_the_log_as_the_server_does() -> None:
     assert int(found.group(1)) == MAX_AUDIT_EVENTS
     assert "MAX_AUDIT_BYTES = ANSWER_MAX_BYTES.audit" in source
     assert ANSWER_MAX_BYTES["audit"] == 1_000_000
+
+
+def test_an_audit_in_a_repeat_is_refused(tmp_path: Path) -> None:
+    survey = [
+        ["type", "name", "label"],
+        ["begin_repeat", "members", "Members"],
+        ["text", "name", "Name"],
+        ["audit", "audit", ""],
+        ["end_repeat", "", ""],
+    ]
+    error = refused(tmp_path, survey)
+    assert (error.sheet, error.row, error.feature) == ("survey", 4, "type 'audit'")
+    assert "out of the repeat" in error.en and "ra ngoài nhóm lặp" in error.vi

@@ -153,3 +153,44 @@ def test_the_edit_page_lets_staff_reorder_by_places() -> None:
     # A choice left without a place is left out, and the check says the order is incomplete.
     short, _ = read_form(form, data, MultiDict({"q:crops:present": "1", "q:crops:rice": "1"}))
     assert [e["code"] for e in RecordChecker(form).check(short)["crops"]] == ["rank_incomplete"]
+
+
+def test_a_default_order_is_the_names_as_a_list_on_both_sides(tmp_path: Path) -> None:
+    import subprocess
+
+    from schemas.settle import defaults
+
+    definition = {
+        "settings": {"form_id": "r", "version": "1"},
+        "survey": [{"type": "rank crops", "name": "r", "label": "R", "default": "maize rice"}],
+        "choices": [
+            {"list_name": "crops", "name": "rice", "label": "Rice"},
+            {"list_name": "crops", "name": "maize", "label": "Maize"},
+        ],
+    }
+    form = Form(definition)
+    assert defaults(form.root) == {"r": ["maize", "rice"]}
+    assert RecordChecker(form).check(defaults(form.root)) == {}
+    script = (
+        "import { Form, Rules } from './pwa/js/form.js';"
+        f"const form = new Form({json.dumps(definition)});"
+        "process.stdout.write(JSON.stringify(new Rules(form).defaults(form.root)));"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout) == {"r": ["maize", "rice"]}
+
+
+def test_a_rank_with_or_other_is_refused(tmp_path: Path) -> None:
+    from tests.unit.test_form_extras import refused
+
+    survey = [["type", "name", "label"], ["text", "q", "Q"], ["rank yn or_other", "r", "R"]]
+    error = refused(tmp_path, survey)
+    assert (error.sheet, error.row, error.feature) == ("survey", 3, "type 'rank yn or_other'")
+    assert "add an 'other' choice" in error.en and "thêm lựa chọn 'other'" in error.vi
