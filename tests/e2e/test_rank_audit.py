@@ -90,7 +90,14 @@ def test_a_rank_ordered_with_buttons_and_the_audit_log_reach_the_server(
     screenshot(page, "rank-question")
     assert_accessible("a rank question", axe_violations(page))
 
+    # In English the same order, in English words; the log goes on, no resume in it.
     app.wait_saved()
+    page.locator("#lang").click()
+    question = app.reveal("cay")
+    expect(question.locator(".rank-label")).to_have_text(["Maize", "Beans", "Rice"])
+    expect(question.locator('[data-choice="lua"] [data-move="up"]')).to_have_attribute(
+        "aria-label", "Move Rice up"
+    )
     app.finalize()
     page.locator("#sync").click()
     page.locator("#record-list .pill.state-synced").wait_for()
@@ -108,7 +115,7 @@ def test_a_rank_ordered_with_buttons_and_the_audit_log_reach_the_server(
     rows = list(csv.DictReader(io.StringIO(log)))
     assert list(rows[0]) == ["event", "node", "start", "end", "old-value", "new-value"]
     events = [row["event"] for row in rows]
-    assert events[0] == "form start"
+    assert events[0] == "form start" and "form resume" not in events
     assert events[-3:] == ["form save", "form finalize", "form exit"]
     questions = {row["node"]: row for row in rows if row["event"] == "question"}
     typed = questions["/data/ghi_chu"]

@@ -74,6 +74,8 @@ async function newRecord(household) {
 
 /** Open a record by id, or start a new visit to `household`. */
 async function show(id, household = null) {
+  // The same visit drawn again (the language switched): its audit log goes on, not resumed.
+  const redrawn = id && state.visit?.record.id === id ? state.visit : null;
   const record = id ? await get('records', id) : await newRecord(household);
   const started = !id;
   if (!record) return go('home');
@@ -144,10 +146,15 @@ async function show(id, household = null) {
   // The form's audit log (audit.js), kept with the draft: each question entered and left, as
   // focus moves into it, with old and new values when the form asks for them.
   const audited = editable ? auditNode(form) : null;
+  if (audited && redrawn?.log) {
+    if (redrawn.log.openPath) redrawn.log.leave(valueAt(redrawn.view.data, redrawn.log.openPath), Date.now());
+    record.audit = redrawn.log.state;
+  }
   const log = audited ? new AuditLog(record.audit, { track: tracksChanges(audited) }) : null;
+  state.visit.log = log;
   if (log) {
     record.audit = log.state;
-    log.mark(started ? 'form start' : 'form resume', Date.now());
+    if (!redrawn?.log) log.mark(started ? 'form start' : 'form resume', Date.now());
     body.addEventListener('focusin', (event) => {
       const path = event.target.closest?.('[data-path]')?.dataset.path;
       if (!path || path === log.openPath) return;
