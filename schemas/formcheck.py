@@ -43,8 +43,8 @@ from schemas.formextras import (
     survey_column_verdict,
 )
 from schemas.media import (
-    ANSWER_MAX_BYTES,
     MAX_AUDIT_EVENTS,
+    MAX_AUDIT_LOG_BYTES,
     media_column,
     media_map_problems,
     references,
@@ -388,12 +388,12 @@ def _audit_warning(number: int) -> Problem:
         "type",
         "the phone logs the volunteer's moves through the form as ODK Collect's audit.csv (form "
         f"start and resume, each question entered and left, save, finalize), at most "
-        f"{MAX_AUDIT_EVENTS:,} events and {ANSWER_MAX_BYTES['audit'] // 1_000_000} MB: past that "
+        f"{MAX_AUDIT_EVENTS:,} events and {MAX_AUDIT_LOG_BYTES // 1_000_000} MB: past that "
         "the log stops with a last 'log full' row, and the record is sent all the same",
         "điện thoại ghi các thao tác của tình nguyện viên trên biểu mẫu thành tệp audit.csv như "
         "ODK Collect (bắt đầu và mở lại phiếu, vào và rời từng câu hỏi, lưu, hoàn tất), tối đa "
         f"{MAX_AUDIT_EVENTS:,} sự kiện".replace(",", ".")
-        + f" và {ANSWER_MAX_BYTES['audit'] // 1_000_000} MB: quá mức đó nhật ký dừng với một "
+        + f" và {MAX_AUDIT_LOG_BYTES // 1_000_000} MB: quá mức đó nhật ký dừng với một "
         "dòng cuối 'log full', phiếu vẫn được gửi",
         "type 'audit'",
         warning=True,
