@@ -24,6 +24,15 @@ export function shownOrder(offered, value) {
   return [...new Set(kept), ...names.filter((n) => !kept.includes(n))];
 }
 
+/**
+ * Where the answer stands against the order shown: 'unanswered' (none), 'whole' (it is that
+ * order) or 'changed' (a filter has since offered more: the volunteer keeps or moves again).
+ */
+export function rankState(offered, value) {
+  if (!Array.isArray(value) || !value.length) return 'unanswered';
+  return value.join('\n') === shownOrder(offered, value).join('\n') ? 'whole' : 'changed';
+}
+
 /** `order` with the item at `from` moved to `to` (both within it); a new list. */
 export function moved(order, from, to) {
   const out = [...order];

@@ -6,7 +6,7 @@ import { entryName, inputMode, isEmpty, isOsm, MAX_OSM_LENGTH, MAX_TEXT_LENGTH, 
 import { el } from './dom.js';
 import { fill, NO_INSTANCE } from './labels.js';
 import { FileTooLarge, formatSize, photoUrl, storeFile, storePhoto, stored } from './blobs.js';
-import { moved, shownOrder } from './rank.js';
+import { moved, rankState, shownOrder } from './rank.js';
 import { canScan, scanCode } from './scan.js';
 import { fold } from './text.js';
 
@@ -421,9 +421,11 @@ export class FormView {
           const button = item?.querySelector(`[data-move="${way}"]:not([disabled])`) || item?.querySelector('button:not([disabled])');
           button?.focus();
         }
-        const answered = Array.isArray(value()) && value().length > 0;
+        // An answer a filter has since lengthened stays until she keeps the order now shown.
+        const standing = rankState(offered().map((c) => c.name), value());
+        const answered = standing !== 'unanswered';
         box.classList.toggle('unanswered', !answered);
-        keep.hidden = answered;
+        keep.hidden = standing === 'whole';
         clear.hidden = !answered;
         if (!answered && !state.textContent) state.textContent = this.t('form.rank_unanswered');
         if (answered && state.textContent === this.t('form.rank_unanswered')) state.textContent = '';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Form, Rules } from '../../pwa/js/form.js';
-import { moved, rankProblem, shownOrder } from '../../pwa/js/rank.js';
+import { moved, rankProblem, rankState, shownOrder } from '../../pwa/js/rank.js';
 
 const cases = JSON.parse(readFileSync(new URL('../../schemas/rank_cases.json', import.meta.url), 'utf8'));
 const message = (key) => ({ vi: `vi:${key}`, en: `en:${key}` });
@@ -43,4 +43,11 @@ test('the expression language reads a rank as ODK does: names space-separated, i
   assert.ok(rules.bool("selected-at(${crops}, 1) = 'rice'", data, [], null, false));
   assert.ok(rules.bool('count-selected(${crops}) = 4', data, [], null, false));
   assert.ok(rules.bool("selected(${crops}, 'maize')", data, [], null, false));
+});
+
+test('an answer a filter has since lengthened is to be kept again, not taken as whole', () => {
+  assert.equal(rankState(['a', 'b'], undefined), 'unanswered');
+  assert.equal(rankState(['a', 'b'], []), 'unanswered');
+  assert.equal(rankState(['a', 'b'], ['b', 'a']), 'whole');
+  assert.equal(rankState(['a', 'b', 'c'], ['b', 'a']), 'changed');
 });
