@@ -1,6 +1,6 @@
 """A record with a rank and an audit log on the staff pages: the record page reads the order
-as places and labels and links the log, the edit page reorders by places, and the log itself
-is sent only for a record that names it."""
+as places and labels and links the log, the edit page reorders by places, and OData gives the
+order as ODK writes it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from markupsafe import escape
 from schemas.form import Form
 from server.domain.db import write_transaction
 from server.domain.forms import install_form
+from tests.api.test_odata import make_token, rows
 from tests.api.test_review_helpers import post, push, staff, text_of
 from tests.records import record
 
@@ -66,3 +67,7 @@ def test_a_rank_is_read_and_reordered_by_staff_and_its_audit_log_is_linked(clien
     assert refused.status_code == 422
     assert escape("Hãy xếp thứ tự tất cả các lựa chọn, mỗi lựa chọn một lần.") in text_of(refused)
     assert db.execute("SELECT rev FROM records WHERE id = ?", [item["id"]]).fetchone()[0] == rev
+    # OData gives ODK's string, the names in the order now stored.
+    token = make_token(client)
+    (row,) = rows(client, token, "/odata/xep_hang.svc/Submissions")
+    assert row["cay"] == "ngo dau lua"
