@@ -32,6 +32,7 @@ QUESTION_TYPES = {
     "range",
     "select_one",
     "select_multiple",
+    "rank",
     "date",
     "time",
     "datetime",
@@ -55,6 +56,7 @@ QUESTION_TYPES = {
     "email",
     "simserial",
     "subscriberid",
+    "audit",
 }
 # XLSForm's metadata the phone fills with no question shown: start when the visit opens, end
 # at finalize, today, deviceid (the phone's enrolled device id), username (the volunteer's).
@@ -63,7 +65,9 @@ METADATA_TYPES = {"start", "end", "today", "deviceid", "username"}
 # number or account. Accepted, always left empty, a warning at import.
 EMPTY_METADATA_TYPES = {"phonenumber", "email", "simserial", "subscriberid"}
 # Types whose value the form computes or the phone fills in itself: never asked, never required.
-AUTOMATIC_TYPES = {"calculate"} | METADATA_TYPES | EMPTY_METADATA_TYPES
+# ``audit`` is the log of the volunteer's moves through the form (audit.csv), a file the phone
+# writes at save and finalize (pwa/js/audit.js).
+AUTOMATIC_TYPES = {"calculate", "audit"} | METADATA_TYPES | EMPTY_METADATA_TYPES
 
 _LANG_CODE = re.compile(r"\(([A-Za-z-]+)\)\s*$")
 # A choice_filter names the choices sheet's columns bare (``state = ${state}``): strings,
@@ -174,6 +178,8 @@ def parse_type(raw: str) -> tuple[str, str | None, bool]:
         list_name = parts[1] if len(parts) > 1 else None
         or_other = len(parts) > 2 and parts[2] == "or_other"
         return base, list_name, or_other
+    if base == "rank":  # ODK's rank has no or_other
+        return base, parts[1] if len(parts) > 1 else None, False
     return base, None, False
 
 
@@ -295,7 +301,8 @@ class Form:
                 stack.append(node)
                 paths.append(path)
             elif base in QUESTION_TYPES:
-                if base.startswith("select_") and (not list_name or list_name not in self.choices):
+                listed = base.startswith("select_") or base == "rank"
+                if listed and (not list_name or list_name not in self.choices):
                     raise FormError(
                         f"'{name}' uses the choice list '{list_name}', "
                         "which the choices sheet does not have",

@@ -37,11 +37,18 @@ from schemas.formextras import (
     USED_SETTINGS,
     Verdict,
     appearance_verdicts,
+    audit_parameter_verdicts,
     parameter_verdicts,
     setting_verdict,
     survey_column_verdict,
 )
-from schemas.media import media_column, media_map_problems, references
+from schemas.media import (
+    MAX_AUDIT_EVENTS,
+    MAX_AUDIT_LOG_BYTES,
+    media_column,
+    media_map_problems,
+    references,
+)
 
 # Columns as the form model names them; translated ones may carry ``::Language (code)``.
 TRANSLATED_COLUMNS = ("label", "hint", "constraint_message", "required_message")
@@ -146,6 +153,7 @@ def _all_problems(definition: dict[str, Any]) -> list[Problem]:
             problems.append(_form_error_problem(error))
     else:
         problems += _tree_problems(form)
+        problems += _rank_and_audit_problems(form)
     return sorted(problems, key=lambda p: (_sheet_order(p.sheet), p.row or 0))
 
 
@@ -313,6 +321,8 @@ def _survey_row_problems(rows: list[dict[str, Any]]) -> Iterator[Problem]:
             yield from _survey_column_problems(number, str(column), _text(value), base)
         if base == "range":
             yield from _range_problems(number, _text(row.get("parameters")))
+        if base == "audit":
+            yield _audit_warning(number)
         for verdict in appearance_verdicts(_text(row.get("appearance"))):
             yield _verdict_problem("survey", number, "appearance", verdict)
         for column in EXPRESSION_COLUMNS:
@@ -395,6 +405,54 @@ def range_refusal(parameters: str) -> tuple[str, str] | None:
     )
 
 
+def _audit_warning(number: int) -> Problem:
+    # Said at import, so that whoever publishes the form knows what the log holds and its bound.
+    return Problem(
+        "survey",
+        number,
+        "type",
+        "the phone logs the volunteer's moves through the form as ODK Collect's audit.csv (form "
+        f"start and resume, each question entered and left, save, finalize), at most "
+        f"{MAX_AUDIT_EVENTS:,} events and {MAX_AUDIT_LOG_BYTES // 1_000_000} MB: past that "
+        "the log stops with a last 'log full' row, and the record is sent all the same",
+        "điện thoại ghi các thao tác của tình nguyện viên trên biểu mẫu thành tệp audit.csv như "
+        "ODK Collect (bắt đầu và mở lại phiếu, vào và rời từng câu hỏi, lưu, hoàn tất), tối đa "
+        f"{MAX_AUDIT_EVENTS:,} sự kiện".replace(",", ".")
+        + f" và {MAX_AUDIT_LOG_BYTES // 1_000_000} MB: quá mức đó nhật ký dừng với một "
+        "dòng cuối 'log full', phiếu vẫn được gửi",
+        "type 'audit'",
+        warning=True,
+    )
+
+
+def _rank_and_audit_problems(form: Form) -> Iterator[Problem]:
+    """A rank orders its list's own choices (pyxform would add an 'other' it then always
+    asks), and the audit log is one for the whole visit, never one per repeat entry."""
+    for node in form.walk():
+        if node.type == "rank" and "or_other" in node.get("type").split()[2:]:
+            yield Problem(
+                "survey",
+                node.row_number,
+                "type",
+                "a rank orders its list's own choices, so 'or_other' cannot be used: add an "
+                "'other' choice to the list, and a text question asked beside it",
+                "câu rank sắp xếp các lựa chọn có sẵn trong danh sách nên không dùng được "
+                "'or_other': hãy thêm lựa chọn 'other' vào danh sách, và một câu hỏi text bên cạnh",
+                f"type '{node.get('type')}'",
+            )
+        if node.type == "audit" and node.repeats:
+            yield Problem(
+                "survey",
+                node.row_number,
+                "type",
+                "the audit log is kept once for the whole form, as ODK keeps it in meta: move "
+                "the audit row out of the repeat",
+                "nhật ký audit được lưu một lần cho cả biểu mẫu, như ODK lưu trong meta: hãy "
+                "chuyển dòng audit ra ngoài nhóm lặp",
+                "type 'audit'",
+            )
+
+
 def _range_problems(number: int, parameters: str) -> Iterator[Problem]:
     if refusal := range_refusal(parameters):
         yield Problem("survey", number, "parameters", *refusal, "type 'range'")
@@ -408,6 +466,10 @@ def _survey_column_problems(
     if known or not value or media_column(column):
         return
     if column.lower() == "parameters":
+        if base == "audit":
+            for verdict in audit_parameter_verdicts(value):
+                yield _verdict_problem("survey", number, column, verdict)
+            return
         if base == "range":
             # start, end and step are the range's own (checked by _range_problems).
             value = " ".join(

@@ -68,14 +68,6 @@ TYPE_ADVICE = {
         "trang web không thể ghi âm ngầm trong lúc điền biểu mẫu: hãy dùng câu hỏi audio để "
         "tình nguyện viên tự ghi âm",
     ),
-    "rank": (
-        "use one select_one per place in the order",
-        "hãy dùng mỗi vị trí một câu select_one",
-    ),
-    "audit": (
-        "no log of the volunteer's moves through the form is kept",
-        "không lưu nhật ký thao tác của tình nguyện viên trên biểu mẫu",
-    ),
     "start-geopoint": (
         "add a geopoint question the volunteer fills",
         "hãy thêm câu hỏi geopoint để tình nguyện viên điền",
@@ -244,6 +236,57 @@ def parameter_verdicts(value: str) -> Iterator[Verdict]:
                 f"the parameter '{name}' is not supported",
                 f"không hỗ trợ tham số '{name}'",
             )
+
+
+# -- the audit log's parameters ------------------------------------------------------------------
+# What the phone logs is the audit question's whole answer (pwa/js/audit.js); a parameter asking
+# for more than a browser can log is refused, never run as a thinner log than the form asks.
+_AUDIT_REFUSED = {
+    "location-priority": (
+        "a web page cannot follow the phone's GPS in the background while the form is filled, "
+        "so the log cannot say where each move happened: remove location-priority, "
+        "location-min-interval and location-max-age, and add a geopoint question for where the "
+        "visit took place",
+        "trang web không thể theo dõi GPS ngầm trong lúc điền biểu mẫu nên nhật ký không ghi "
+        "được vị trí của từng thao tác: hãy bỏ location-priority, location-min-interval và "
+        "location-max-age, và thêm câu hỏi geopoint để ghi nơi thăm hộ",
+    ),
+    "identify-user": (
+        "a Gõ Cửa phone is enrolled to one volunteer, who is never asked to type a name: remove "
+        "identify-user, and add a username question to record who filled the form",
+        "mỗi điện thoại Gõ Cửa được đăng ký cho một tình nguyện viên, không ai phải gõ tên: "
+        "hãy bỏ identify-user, và thêm câu hỏi username để ghi người điền phiếu",
+    ),
+    "track-changes-reasons": (
+        "the phone does not ask why a saved answer was changed: remove track-changes-reasons "
+        "(track-changes=true still logs each old and new value)",
+        "điện thoại không hỏi lý do sửa một câu trả lời đã lưu: hãy bỏ track-changes-reasons "
+        "(track-changes=true vẫn ghi giá trị cũ và mới)",
+    ),
+}
+_AUDIT_REFUSED["location-min-interval"] = _AUDIT_REFUSED["location-priority"]
+_AUDIT_REFUSED["location-max-age"] = _AUDIT_REFUSED["location-priority"]
+
+
+def audit_parameter_verdicts(value: str) -> Iterator[Verdict]:
+    """A verdict per parameter of an ``audit`` row that Gõ Cửa does not honour: only
+    ``track-changes`` (``true`` or ``false``) is used."""
+    for name, given in _PARAMETER.findall(value) or [(value.strip(), "")]:
+        key = name.lower()
+        feature = f"parameter '{name}'"
+        if key == "track-changes" and given.strip("'\"").lower() in ("true", "false"):
+            continue
+        if key == "track-changes":
+            en, vi = ("it is true or false", "giá trị là true hoặc false")
+        else:
+            en, vi = _AUDIT_REFUSED.get(
+                key, ("only track-changes is used", "chỉ dùng tham số track-changes")
+            )
+        yield _refused(
+            feature,
+            f"the audit's parameter '{name}' is not supported: {en}",
+            f"không hỗ trợ tham số '{name}' của audit: {vi}",
+        )
 
 
 # -- appearances --------------------------------------------------------------------------------

@@ -31,10 +31,23 @@ ANSWER_MAX_BYTES = {
     "audio": 10_000_000,
     "video": 20_000_000,
     "file": 10_000_000,
+    # An audit log (audit.csv): the phone's stops at MAX_AUDIT_LOG_BYTES; ODK Collect, which
+    # logs with no bound, may send a longer one, taken up to this size.
+    "audit": 5_000_000,
 }
+# How far the phone logs one record (pwa/js/audit.js) before it stops with a last 'log full'
+# row: events, and bytes of audit.csv.
+MAX_AUDIT_EVENTS = 5_000
+MAX_AUDIT_LOG_BYTES = 1_000_000
 FILE_ANSWER_TYPES = frozenset(ANSWER_MAX_BYTES)
 # What the phone's file picker offers for each (``accept``); ``file`` takes anything.
-ANSWER_ACCEPT = {"image": "image/*", "audio": "audio/*", "video": "video/*", "file": ""}
+ANSWER_ACCEPT = {
+    "image": "image/*",
+    "audio": "audio/*",
+    "video": "video/*",
+    "file": "",
+    "audit": "text/csv",
+}
 # A label's file is shown on every phone, once per form version: bounded per kind.
 LABEL_MAX_BYTES = {"image": 2_000_000, "big-image": 5_000_000, "audio": 5_000_000,
                    "video": 20_000_000}  # fmt: skip

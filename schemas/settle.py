@@ -202,7 +202,7 @@ def _typed_default(node: Node, raw: str) -> Any:
         number = _js_number(raw)
         if math.isfinite(number):
             return stored_number(number)
-    if node.type == "select_multiple":
+    if node.type in ("select_multiple", "rank"):
         return raw.split()
     return raw
 

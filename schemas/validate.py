@@ -37,6 +37,7 @@ from schemas.form import (
 from schemas.labels import fill
 from schemas.media import FILE_ANSWER_TYPES
 from schemas.messages import message
+from schemas.rank import rank_problem
 
 Errors = dict[str, list[dict[str, str]]]
 
@@ -195,7 +196,10 @@ class RecordChecker:
             if node.type not in ("note", "calculate") and self._required(node, position):
                 self._add_custom(errors, path, node, "required_message", "required", position)
             return
-        problem = self._type_problem(node, value)
+        if node.type == "rank":
+            problem = rank_problem(self._rank_offered(node, position), value)
+        else:
+            problem = self._type_problem(node, value)
         if problem:
             _add(errors, path, problem)
             return
@@ -326,6 +330,19 @@ class RecordChecker:
             ok = isinstance(value, str | int | float) and not isinstance(value, bool)
             return None if ok else "wrong_type"
         return "wrong_type"
+
+    def _rank_offered(self, node: Node, position: tuple[tuple[str, int], ...]) -> list[str]:
+        """The choice names a rank question offers now: its whole list, or what its
+        choice_filter leaves of it."""
+        names = [str(c["name"]) for c in self.form.choices.get(node.list_name or "", [])]
+        if not node.get("choice_filter"):
+            return names
+        where = [list(p) for p in position]
+        return [
+            name
+            for name in names
+            if offered(self.form, self.fields, node, name, self._data, where, self._today)
+        ]
 
     def _range_problem(self, node: Node, value: Any) -> str | None:
         bounds = range_parameters(node.get("parameters"))

@@ -6,7 +6,7 @@ import { get, put } from './db.js';
 
 export const MAX_SIDE = 1600;
 // As the server bounds them (schemas/media.py, held equal by tests/unit/test_media.py).
-export const ANSWER_MAX_BYTES = { image: 5_000_000, audio: 10_000_000, video: 20_000_000, file: 10_000_000 };
+export const ANSWER_MAX_BYTES = { image: 5_000_000, audio: 10_000_000, video: 20_000_000, file: 10_000_000, audit: 5_000_000 };
 
 export class FileTooLarge extends Error {
   constructor(size, max) { super('file too large'); this.size = size; this.max = max; }

@@ -2,17 +2,20 @@
 // schemas/validate.py. No DOM here, so node --test runs it as it is.
 import { evaluate, evaluateBool, readsCurrent, references, toNumber } from './expr.js';
 import { fill } from './labels.js';
+import { rankProblem } from './rank.js';
 
 export const QUESTION_TYPES = new Set([
-  'text', 'integer', 'decimal', 'range', 'select_one', 'select_multiple', 'date', 'time', 'datetime',
+  'text', 'integer', 'decimal', 'range', 'select_one', 'select_multiple', 'rank', 'date', 'time', 'datetime',
   'geopoint', 'image', 'osm', 'audio', 'video', 'file', 'barcode', 'note', 'calculate', 'acknowledge', 'hidden',
   'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid',
+  'audit',
 ]);
 // Metadata filled with no question shown (screens/visit.js), and those a web app cannot read,
 // always left empty: the same sets as schemas/form.py.
 export const METADATA_TYPES = new Set(['start', 'end', 'today', 'deviceid', 'username']);
 export const EMPTY_METADATA_TYPES = new Set(['phonenumber', 'email', 'simserial', 'subscriberid']);
-export const AUTOMATIC_TYPES = new Set(['calculate', ...METADATA_TYPES, ...EMPTY_METADATA_TYPES]);
+// audit: the log of the volunteer's moves (audit.csv), written by the phone (pwa/js/audit.js).
+export const AUTOMATIC_TYPES = new Set(['calculate', 'audit', ...METADATA_TYPES, ...EMPTY_METADATA_TYPES]);
 
 const LANG_CODE = /\(([A-Za-z-]+)\)\s*$/;
 // A choice_filter names the choices sheet's columns bare; the same rule as schemas/form.py.
@@ -47,6 +50,7 @@ export function parseType(raw) {
   if (parts[0] === 'select_one' || parts[0] === 'select_multiple') {
     return { base: parts[0], listName: parts[1] || null, orOther: parts[2] === 'or_other' };
   }
+  if (parts[0] === 'rank') return { base: 'rank', listName: parts[1] || null, orOther: false }; // ODK's rank has no or_other
   return { base: parts[0], listName: null, orOther: false };
 }
 
@@ -514,8 +518,10 @@ export class Rules {
         }
         continue;
       }
-      const problem = typeProblem(this.form, child, value)
-        || (this.#offered(child, value, data, position) ? null : 'not_a_choice');
+      const problem = child.type === 'rank'
+        ? rankProblem(this.allowedChoices(child, data, position).map((c) => c.name), value)
+        : typeProblem(this.form, child, value)
+          || (this.#offered(child, value, data, position) ? null : 'not_a_choice');
       if (problem) { add(errors, path, problem, message(`field.${problem}`)); continue; }
       if (child.type !== 'osm' && tooLong(value)) {
         add(errors, path, 'too_long', message('field.too_long', { max: MAX_TEXT_LENGTH }));
@@ -540,7 +546,7 @@ export class Rules {
 function typedDefault(node, raw) {
   if (node.type === 'integer' && /^-?\d+$/.test(raw)) return Number(raw);
   if ((node.type === 'decimal' || node.type === 'range') && Number.isFinite(Number(raw))) return Number(raw);
-  if (node.type === 'select_multiple') return raw.split(/\s+/).filter(Boolean);
+  if (node.type === 'select_multiple' || node.type === 'rank') return raw.split(/\s+/).filter(Boolean);
   return raw;
 }
 
@@ -617,8 +623,10 @@ export function typeProblem(form, node, value) {
         && Math.abs(p[0]) <= 90 && Math.abs(p[1]) <= 180 && (p.length < 4 || p[3] >= 0);
       return ok ? null : 'not_geopoint';
     }
-    case 'image': case 'audio': case 'video': case 'file':
+    case 'image': case 'audio': case 'video': case 'file': case 'audit':
       return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value) ? null : 'not_blob';
+    case 'rank':
+      return rankProblem((form.choices[node.listName] || []).map((c) => c.name), value);
     case 'osm':
       return isOsm(value) ? null : 'not_osm';
     case 'acknowledge':

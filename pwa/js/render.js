@@ -6,10 +6,11 @@ import { entryName, inputMode, isEmpty, isOsm, MAX_OSM_LENGTH, MAX_TEXT_LENGTH, 
 import { el } from './dom.js';
 import { fill, NO_INSTANCE } from './labels.js';
 import { FileTooLarge, formatSize, photoUrl, storeFile, storePhoto, stored } from './blobs.js';
+import { moved, rankState, shownOrder } from './rank.js';
 import { canScan, scanCode } from './scan.js';
 import { fold } from './text.js';
 
-const HIDDEN_TYPES = new Set(['calculate', 'hidden', 'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid']);
+const HIDDEN_TYPES = new Set(['calculate', 'hidden', 'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid', 'audit']);
 
 // A list longer than this (a file of 10,000 households) is searched, not drawn whole: drawing
 // and laying out every choice cost seconds on a slow phone (bench/form_scale.py).
@@ -269,6 +270,8 @@ export class FormView {
       }
       case 'range':
         return this.#range(node, id, value, set);
+      case 'rank':
+        return this.#rank(node, id, value, set, position);
       case 'integer': {
         const repeat = pickedRepeat(this.form, node);
         return repeat ? this.#entries(id, value, set, repeat, position) : this.#input(node, id, value, set, appearance);
@@ -351,6 +354,81 @@ export class FormView {
         if (answered()) slider.value = String(Math.min(count, Math.max(0, indexOf(value()))));
         else if (document.activeElement !== slider) slider.value = '0';
         show();
+      },
+    };
+  }
+
+  /**
+   * A rank: the offered choices as a numbered list, each with buttons to move it up or down
+   * (never drag alone: big targets, usable with a screen reader, which hears the new place). It
+   * stays unanswered, and says so, until the volunteer moves one or keeps the order shown;
+   * the clear button makes it unanswered again. Focus follows the moved choice.
+   */
+  #rank(node, id, value, set, position) {
+    const list = el('ol', { class: 'rank-list', id, 'aria-label': this.form.label(node, this.lang) });
+    const state = el('p', { class: 'hint rank-state', 'aria-live': 'polite' });
+    const keep = el('button', { type: 'button', class: 'secondary rank-confirm', text: this.t('form.rank_confirm') });
+    const clear = el('button', { type: 'button', class: 'link rank-clear', text: this.t('form.rank_clear') });
+    const box = el('div', { class: 'rank-box' }, list, state, el('div', { class: 'rank-actions' }, keep, clear));
+    const words = (c) => fill(this.form.text(c, 'label', this.lang) || c.name, this.form, this.data, position);
+    const offered = () => this.rules.allowedChoices(node, this.data, position);
+    const order = () => shownOrder(offered().map((c) => c.name), value());
+    let drawn = null;
+    let focusAfter = null; // [choice name, 'up' | 'down'] to focus once redrawn
+    const move = (from, to) => {
+      const now = order();
+      const next = moved(now, from, to);
+      const choice = offered().find((c) => c.name === now[from]);
+      focusAfter = [now[from], to < from ? 'up' : 'down'];
+      set(next);
+      state.textContent = this.t('form.rank_moved', { label: words(choice), n: next.indexOf(now[from]) + 1, count: next.length });
+    };
+    keep.addEventListener('click', () => set(order()));
+    clear.addEventListener('click', () => { set(''); state.textContent = this.t('form.rank_unanswered'); });
+    const draw = (names) => {
+      const byName = new Map(offered().map((c) => [c.name, c]));
+      list.replaceChildren(...names.map((name, i) => {
+        const c = byName.get(name);
+        const label = words(c);
+        const up = el('button', { type: 'button', class: 'secondary rank-up', 'data-move': 'up', text: '▲',
+          'aria-label': this.t('form.rank_up', { label }), disabled: i === 0, onclick: () => move(i, i - 1) });
+        const down = el('button', { type: 'button', class: 'secondary rank-down', 'data-move': 'down', text: '▼',
+          'aria-label': this.t('form.rank_down', { label }), disabled: i === names.length - 1, onclick: () => move(i, i + 1) });
+        const item = el('li', { class: 'rank-item', 'data-choice': name },
+          el('span', { class: 'rank-number', 'aria-hidden': 'true', text: `${i + 1}.` }),
+          el('span', { class: 'rank-label', text: label }));
+        const media = this.#labelMedia(c);
+        if (media) item.append(media);
+        item.append(up, down);
+        return item;
+      }));
+    };
+    return {
+      el: box,
+      sync: () => {
+        const names = order();
+        const byName = new Map(offered().map((c) => [c.name, c]));
+        // Labels may name answers (${...}): a changed word is redrawn like a changed order.
+        const key = [...names, ...names.map((n) => words(byName.get(n)))].join('\n');
+        if (key !== drawn) {
+          drawn = key;
+          draw(names);
+        }
+        if (focusAfter) {
+          const [name, way] = focusAfter;
+          focusAfter = null;
+          const item = list.querySelector(`[data-choice="${CSS.escape(name)}"]`);
+          const button = item?.querySelector(`[data-move="${way}"]:not([disabled])`) || item?.querySelector('button:not([disabled])');
+          button?.focus();
+        }
+        // An answer a filter has since lengthened stays until she keeps the order now shown.
+        const standing = rankState(offered().map((c) => c.name), value());
+        const answered = standing !== 'unanswered';
+        box.classList.toggle('unanswered', !answered);
+        keep.hidden = standing === 'whole';
+        clear.hidden = !answered;
+        if (!answered && !state.textContent) state.textContent = this.t('form.rank_unanswered');
+        if (answered && state.textContent === this.t('form.rank_unanswered')) state.textContent = '';
       },
     };
   }

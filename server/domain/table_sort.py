@@ -165,7 +165,7 @@ def table_key(kind: str, value: Any, choices: str | None) -> float | str | None:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     text = str(value).strip()
-    if kind == "select_multiple" and text.startswith("["):
+    if kind in ("select_multiple", "rank") and text.startswith("["):
         with contextlib.suppress(ValueError, TypeError):  # not a list: sorted as it reads
             text = " ".join(str(code) for code in json.loads(text))
     if not text:

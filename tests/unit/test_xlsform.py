@@ -81,7 +81,7 @@ def test_export_command(tmp_path: Path) -> None:
 
 
 def test_import_command_reports_the_error(tmp_path: Path, capsys: Any) -> None:
-    source = workbook(tmp_path, [["type", "name", "label"], ["rank yn", "r", "R"]])
+    source = workbook(tmp_path, [["type", "name", "label"], ["background-audio", "r", "R"]])
     assert main(["import", str(source), str(tmp_path / "out.json")]) == 1
     assert "row 2" in capsys.readouterr().err
 
@@ -220,7 +220,7 @@ UNSUPPORTED = [
     ("pulldata", ["calculate", "c", "", "pulldata('f', 'a', 'b', ${q})", ""], "pulldata()"),
     ("jr_itext", ["calculate", "c", "", "jr:itext(${q})", ""], "jr:itext()"),
     ("upper_case", ["calculate", "c", "", "upper-case(${q})", ""], "upper-case()"),
-    ("unknown_to_us", ["rank yn", "c", "Rank", "", ""], "type 'rank yn'"),
+    ("unknown_to_us", ["background-audio", "c", "Sound", "", ""], "type 'background-audio'"),
     ("unknown_to_all", ["frobnicate", "c", "What?", "", ""], "pyxform"),
     (
         "from_file",
@@ -467,7 +467,12 @@ def test_an_xls_problem_names_sheet_row_and_feature(tmp_path: Path) -> None:
     xls = xls_workbook(
         tmp_path / "bad.xls",
         {
-            "survey": [["type", "name", "label"], ["text", "a", "A"], [], ["rank yn", "r", "R"]],
+            "survey": [
+                ["type", "name", "label"],
+                ["text", "a", "A"],
+                [],
+                ["background-audio", "r", "R"],
+            ],
             "choices": XLS_CHOICES,
         },
     )
@@ -476,7 +481,7 @@ def test_an_xls_problem_names_sheet_row_and_feature(tmp_path: Path) -> None:
     assert (caught.value.sheet, caught.value.row, caught.value.feature) == (
         "survey",
         4,
-        "type 'rank yn'",
+        "type 'background-audio'",
     )
 
 

@@ -1,7 +1,8 @@
 // One visit: the form a part at a time, every answer saved on the phone as it is given,
 // and Finalize, which checks with the same rules as the server before queueing the record.
 import { all, get, getKv, put, setKv } from '../db.js';
-import { formatSize } from '../blobs.js';
+import { AuditLog, auditNode, nodePath, tracksChanges, valueAt } from '../audit.js';
+import { formatSize, storeFile } from '../blobs.js';
 import { el, localDate, toast, uuid } from '../dom.js';
 import { Form, Rules } from '../form.js';
 import { lang, message, t } from '../i18n.js';
@@ -73,7 +74,10 @@ async function newRecord(household) {
 
 /** Open a record by id, or start a new visit to `household`. */
 async function show(id, household = null) {
+  // The same visit drawn again (the language switched): its audit log goes on, not resumed.
+  const redrawn = id && state.visit?.record.id === id ? state.visit : null;
   const record = id ? await get('records', id) : await newRecord(household);
+  const started = !id;
   if (!record) return go('home');
   const stored = await get('forms', `${record.form_id}@${record.form_version}`);
   if (!stored) { toast(t('app.no_form'), 'error'); return go('home'); }
@@ -139,6 +143,34 @@ async function show(id, household = null) {
   });
   state.visit = { record, view };
 
+  // The form's audit log (audit.js), kept with the draft: each question entered and left, as
+  // focus moves into it, with old and new values when the form asks for them.
+  const audited = editable ? auditNode(form) : null;
+  if (audited && redrawn?.log) {
+    if (redrawn.log.openPath) redrawn.log.leave(valueAt(redrawn.view.data, redrawn.log.openPath), Date.now());
+    record.audit = redrawn.log.state;
+  }
+  const log = audited ? new AuditLog(record.audit, { track: tracksChanges(audited) }) : null;
+  state.visit.log = log;
+  if (log) {
+    record.audit = log.state;
+    if (!redrawn?.log) log.mark(started ? 'form start' : 'form resume', Date.now());
+    body.addEventListener('focusin', (event) => {
+      const path = event.target.closest?.('[data-path]')?.dataset.path;
+      if (!path || path === log.openPath) return;
+      if (log.openPath) log.leave(valueAt(view.data, log.openPath), Date.now());
+      log.enter(path, nodePath(form, path), valueAt(view.data, path), Date.now());
+      save({});
+    });
+  }
+  /** The log's `event` (form save, form exit, form finalize), the open question left first. */
+  const logged = (...events) => {
+    if (!log) return;
+    const now = Date.now();
+    if (log.openPath) log.leave(valueAt(view.data, log.openPath), now);
+    for (const event of events) log.mark(event, now);
+  };
+
   const steps = pager(view, (page) => {
     warned = null;
     partNotice.hidden = true;
@@ -188,13 +220,27 @@ async function show(id, household = null) {
       return;
     }
     for (const node of form.nodes.values()) if (node.type === 'end') data[node.name] = new Date().toISOString();
+    if (log) {
+      logged('form save', 'form finalize', 'form exit');
+      // The log as ODK Collect's attachment, a file of the record as a photo is (blobs.js).
+      const file = new File([log.csv()], 'audit.csv', { type: 'text/csv' });
+      try {
+        data[audited.name] = await storeFile(file, 'audit');
+      } catch {
+        // The phone's storage refused the file: the record goes without its log, never stays.
+      }
+    }
     await save({ data, state: 'finalized', rev: uuid(), base_rev: record.server_rev || null, errors: null });
     await saving;
     toast(t('app.finalized'));
     await go('home');
     state.actions.sync('finalize');
   };
-  const back = async () => { await saving; await go('home'); };
+  const back = async () => {
+    if (log) { logged('form save', 'form exit'); save({}); }
+    await saving;
+    await go('home');
+  };
 
   main().replaceChildren(...[
     el('div', { class: 'form-head' },

@@ -125,7 +125,23 @@ def record_uuid(instance_id: str) -> str:
 def map_instance(form: Form, root: Element) -> Mapped:
     mapped = Mapped({})
     _fill(form, form.root, root, mapped.data, mapped, top=True)
+    _audit_log(form, root, mapped)
     return mapped
+
+
+def _audit_log(form: Form, root: Element, mapped: Mapped) -> None:
+    """Collect's audit log: pyxform puts the ``audit`` question in ``meta`` (``<audit>audit.csv
+    </audit>``), wherever the workbook's row is; its attachment becomes the record's file, as
+    a photo's does."""
+    node = next((n for n in form.nodes.values() if n.type == "audit" and not n.repeats), None)
+    meta = next((child for child in root if _local(child.tag) == "meta"), None)
+    if node is None or meta is None:
+        return
+    found = next((child for child in meta if _local(child.tag) == "audit"), None)
+    text = "" if found is None else (found.text or "").strip()
+    if text:
+        mapped.data[node.name] = text
+        mapped.media.append((mapped.data, node.name))
 
 
 def _local(tag: Any) -> str:
@@ -194,7 +210,7 @@ def _value(node: Node, text: str) -> Any:
     if text.strip() == "":
         return None
     kind = node.type
-    if kind == "select_multiple":
+    if kind in ("select_multiple", "rank"):  # a rank: the names in their order
         return text.split()
     if (
         kind in ("select_one", "integer", "decimal", "range", "calculate", "date", "osm")

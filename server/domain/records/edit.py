@@ -62,6 +62,8 @@ def field_view(
         ]
     if node.type == "select_multiple":
         view["selected"] = value if isinstance(value, list) else []
+    if node.type == "rank":
+        view["ranked"] = _rank_rows(view["choices"], value)
     if node.type == "range" and isinstance(
         bounds := range_parameters(node.get("parameters")), tuple
     ):
@@ -75,7 +77,7 @@ def field_view(
             "max": stored_number(max(start, last)),
             "step": stored_number(step),
         }
-    if len(view["choices"]) > LONG_LIST:
+    if len(view["choices"]) > LONG_LIST and node.type != "rank":
         # Searched through the list's <datalist>: only the answers given are drawn, each with
         # its label, so nothing is lost and nothing is laid out by the thousand.
         shown = dict(view["choices"])
@@ -84,6 +86,43 @@ def field_view(
         view["chosen"] = [(v, shown.get(v, "")) for v in chosen if v not in (None, "")]
         view["choices"] = []
     return view
+
+
+def _rank_rows(choices: list[tuple[str, str]], value: Any) -> list[tuple[str, str, int | None]]:
+    """A rank on the edit page: (name, label, place) for each choice, the answer's order first,
+    then the choices it does not hold, without a place."""
+    order = [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+    labels_of = dict(choices)
+    rows: list[tuple[str, str, int | None]] = [
+        (name, labels_of.get(name, name), place) for place, name in enumerate(order, start=1)
+    ]
+    return rows + [(name, label, None) for name, label in choices if name not in order]
+
+
+def _read_rank(
+    node: Node, scope: dict[str, Any], name: str, path: str, formdata: Any, errors: Errors
+) -> None:
+    """Staff give each choice its place (1, 2 …). At an equal place, a choice whose place was
+    changed goes first (maize set to 1 goes before the choice that was 1), then the order they
+    had. A choice left without a place is left out, which the form's check then names."""
+    if f"{name}:present" not in formdata:
+        return
+    before = scope.get(node.name)
+    order = before if isinstance(before, list) else []
+    placed: list[tuple[int, bool, int, str]] = []
+    for key in formdata:
+        if not key.startswith(f"{name}:") or key == f"{name}:present":
+            continue
+        choice = key[len(name) + 1 :]
+        raw = formdata.get(key, "").strip()
+        if raw == "":
+            continue
+        if not raw.isdigit() or len(raw) > 4:
+            errors.setdefault(path, []).append({"code": "not_integer"})
+            return
+        was = order.index(choice) if choice in order else len(order)
+        placed.append((int(raw), int(raw) == was + 1, was, choice))
+    _put(scope, node.name, [choice for *_, choice in sorted(placed)] or None)
 
 
 def edit_datalists(form: Form, lang: str) -> dict[str, list[tuple[str, str]]]:
@@ -183,6 +222,9 @@ def read_form(form: Form, base: dict[str, Any], formdata: Any) -> tuple[dict[str
 def _read_one(
     node: Node, scope: dict[str, Any], name: str, path: str, formdata: Any, errors: Errors
 ) -> None:
+    if node.type == "rank":
+        _read_rank(node, scope, name, path, formdata, errors)
+        return
     if node.type == "select_multiple":
         if f"{name}:present" not in formdata:
             return

@@ -340,6 +340,8 @@ def answer_text(
         return choice(value)
     if node.type == "select_multiple" and isinstance(value, list):
         return ", ".join(choice(v) for v in value)
+    if node.type == "rank" and isinstance(value, list):
+        return ", ".join(f"{place}. {choice(v)}" for place, v in enumerate(value, start=1))
     if node.type in FILE_ANSWER_TYPES and isinstance(value, str):
         return FileAnswer(value, node.type)
     return str(value)

@@ -253,7 +253,8 @@ def value(form: Form, node: Node, answer: Any, options: ExportOptions, record_id
         return None
     if node.type in FILE_ANSWER_TYPES and options.file_url and record_id:
         return options.file_url.format(record=record_id, sha256=answer)
-    if node.type == "select_multiple" and isinstance(answer, list):
+    if node.type in ("select_multiple", "rank") and isinstance(answer, list):
+        # A rank's codes in its order, as ODK writes it (schemas/rank.py).
         if options.labels:
             return "; ".join(
                 form.choice_label(node.list_name or "", str(a), options.lang) for a in answer
