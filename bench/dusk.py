@@ -196,10 +196,11 @@ def push_batches(server: Server, token: str, bodies: list[bytes], tally: Tally) 
                 with tally.lock:
                     tally.requests.append(took)
                     tally.busy += 1
-                wait = float(answer.headers.get("Retry-After") or 0)
+                # As sync.client waits: the body's wait to the millisecond, else Retry-After.
+                wait = _retry_after(answer)
                 if wait <= 0:
                     attempt += 1
-                time.sleep(min(max(wait, 1.0), POLICY.cap) if wait > 0 else POLICY.delay(attempt))
+                time.sleep(wait if wait > 0 else POLICY.delay(attempt))
                 continue
             statuses = (
                 {r["status"] for r in answer.json()["results"]}
@@ -217,6 +218,17 @@ def push_batches(server: Server, token: str, bodies: list[bytes], tally: Tally) 
         else:
             with tally.lock:
                 tally.errors.append("gave up")
+
+
+def _retry_after(answer: requests.Response) -> float:
+    try:
+        precise = answer.json().get("retry_after_ms")
+    except ValueError:
+        precise = None
+    if isinstance(precise, int) and precise > 0:
+        return min(max(precise / 1000, 0.1), POLICY.cap)
+    header = float(answer.headers.get("Retry-After") or 0)
+    return min(max(header, 1.0), POLICY.cap) if header > 0 else 0.0
 
 
 def reviewer(base: str, password: str, record_id: str, stop: Any, out: Any) -> None:
