@@ -319,17 +319,19 @@ def store_pushed(
     current_rev: str | None,
     household_known: bool,
     now: str,
+    data_text: str | None = None,
 ) -> dict[str, Any]:
     """Write a checked record a phone or a commune server pushed: its revision, and the
     record's current state unless someone changed it since the sender's copy (a conflict,
-    kept beside the current one for a reviewer). The push path: plain INSERTs."""
+    kept beside the current one for a reviewer). The push path: plain INSERTs. ``data_text``:
+    the answers as ``answers.dumps`` writes them, when the caller has it already."""
     rid, rev = record["id"], record["rev"]
     household_id = record["household_id"]
     if household_id and not household_known:
         # A household met on the lane: the phone made its id; it joins the register.
         add_household(db, record["village_id"], *_lane_household(record), household_id=household_id)
     # The answers encoded once: packed for storage, and as text for the list's facts.
-    text = answers.dumps(record["data"])
+    text = data_text if data_text is not None else answers.dumps(record["data"])
     data, meta = answers.pack(text), _dumps(record["meta"])
     conflict = current_rev is not None and current_rev != record["base_rev"]
     if not conflict:
