@@ -385,3 +385,35 @@ def test_a_pushed_records_list_facts_are_the_ones_its_answers_give(client, phone
     with db.conn:
         db.execute(f"UPDATE records SET meta = meta WHERE id IN ({marks})", ids)
     assert facts() == pushed
+
+
+def test_a_batch_naming_a_record_twice_or_a_new_household_twice_is_stored_in_order(
+    client, phone, db
+):
+    # What the batch finds stored is read for it at once (push.py: _look_ahead): a record
+    # whose next revision comes later in the same batch, and a household met on the lane that
+    # a second visit names too, must still be seen as the earlier items left them.
+    village = _village(phone)
+    stored = record(village)
+    assert push(client, phone, [stored]).get_json()["results"][0]["status"] == "applied"
+    first = record(village)
+    then = {**first, "rev": str(uuid.uuid4()), "base_rev": first["rev"]}
+    lane = str(uuid.uuid4())
+    visit = record(village, lane, data=household_data(head_name="Hộ Mới"))
+    again = record(village, lane, data=household_data(head_name="Hộ Mới"))
+    stale = {**stored, "rev": str(uuid.uuid4()), "base_rev": str(uuid.uuid4())}
+    batch = [first, then, visit, again, stored, stale]
+    results = push(client, phone, batch).get_json()["results"]
+    assert [(r["id"], r["status"]) for r in results] == [
+        (first["id"], "applied"),
+        (first["id"], "applied"),
+        (visit["id"], "applied"),
+        (again["id"], "applied"),
+        (stored["id"], "duplicate"),
+        (stored["id"], "conflict"),
+    ]
+    assert count(db, "SELECT count(*) FROM households WHERE id = ?", lane) == 1
+    assert (
+        db.execute("SELECT rev FROM records WHERE id = ?", [first["id"]]).fetchone()[0]
+        == then["rev"]
+    )
