@@ -8,6 +8,7 @@ answered with what to change.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 import re
@@ -92,6 +93,11 @@ class RecordChecker:
         # Each group's and repeat's children as compiled steps, made on the first record
         # (``_steps``): what a question asks of its answer, worked out once per form version.
         self._plans: dict[int, list[_Step]] = {}
+        # A record's own state, set on the copy that checks it (``check``).
+        self._today: str | None = None
+        self._data: dict[str, Any] = {}
+        self._memo: dict[tuple[tuple[str, int], ...], dict[Any, bool | None]] = {}
+        self._contexts: dict[tuple[tuple[str, int], ...], Context] = {}
         # Names that may appear at each data level: top level (key "") and inside each repeat.
         self.allowed: dict[str, set[str]] = {"": set()}
         for name, node in form.nodes.items():
@@ -103,15 +109,21 @@ class RecordChecker:
                 self.allowed.setdefault(name, set())
 
     def check(self, data: dict[str, Any], today: str | None = None) -> Errors:
+        # One checker serves every record of its form version, and a server's threads check
+        # records at the same time (outside the write lock): a record's own state lives on a
+        # copy made for it, which shares the checker's caches (the plan, the bound programs).
+        # On the checker itself, a second record's date and answers replaced the first's
+        # half-way through its check.
+        run = copy.copy(self)
         errors: Errors = {}
-        self._today = today
-        self._data = data
+        run._today = today
+        run._data = data
         # Per repeat position: an expression's value (keyed with the current field when it
         # reads '.'), None when it failed.
-        self._memo: dict[tuple[tuple[str, int], ...], dict[Any, bool | None]] = {}
+        run._memo = {}
         # One context per repeat position, its current field set before each evaluation.
-        self._contexts: dict[tuple[tuple[str, int], ...], Context] = {}
-        self._level(self.form.root, data, "", (), "", True, errors)
+        run._contexts = {}
+        run._level(self.form.root, data, "", (), "", True, errors)
         return errors
 
     # -- walking --------------------------------------------------------------------------------
