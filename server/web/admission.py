@@ -36,12 +36,13 @@ WAIT_SECONDS = 5.0
 # Requests that may wait for a slot, per slot: enough that a slot freed finds the next batch
 # already read, so the server never idles while phones sleep on a Retry-After.
 QUEUE_PER_SLOT = 8
-# When to come back: a random moment before the requests waiting now are done (between a
-# quarter of that time and all of it), so that the phones turned away come back apart and find
-# work still queued instead of an idle server; within these bounds (seconds). The body says it
-# to the millisecond (``retry_after_ms``); the Retry-After header, whole seconds, rounds it up.
+# When to come back: a random moment before the requests waiting now are done (between half
+# that time and all of it), so that the phones turned away come back apart and find work still
+# queued instead of an idle server (sooner, they would mostly be turned away again: each busy
+# answer costs reading the batch); within these bounds (seconds). The body says it to the
+# millisecond (``retry_after_ms``); the Retry-After header, whole seconds, rounds it up.
 RETRY_AFTER_SECONDS = (0.2, 30.0)
-RETRY_AFTER_SPREAD = (0.25, 1.0)
+RETRY_AFTER_SPREAD = (0.5, 1.0)
 # Threads a process keeps for everything that is not bulk sync (staff pages, enrollment, health).
 STAFF_THREADS = 4
 
