@@ -91,7 +91,7 @@ class RecordChecker:
         self._programs: dict[str, Callable[[Context], Value]] = {}
         self._dotted: dict[str, bool] = {}
         # Each group's and repeat's children as compiled steps, made on the first record
-        # (``_steps``): what a question asks of its answer, worked out once per form version.
+        # (``_step``): what a question asks of its answer, worked out once per form version.
         self._plans: dict[int, list[_Step]] = {}
         # A record's own state, set on the copy that checks it (``check``).
         self._today: str | None = None
