@@ -12,7 +12,8 @@ Two servers run side by side, each on its own database, and every level runs on 
   changes (the writers' queue, answers checked before the write lock, 1,000 connections). With
   ``--baseline-ref REF`` the baseline is that commit's own code (``git archive``, run with this
   checkout's virtual environment): ``--baseline-ref 1d22ad9`` is the server before dusk's work,
-  the README's figures;
+  the README's figures; with ``--baseline-config configured`` the baseline is served as the
+  other server is (worker processes, sync slots), so two commits compare as each is deployed;
 - the server as ``gocua serve`` starts by default (``GOCUA_WORKERS`` and ``GOCUA_SYNC_SLOTS``
   from the environment when set).
 
@@ -195,10 +196,11 @@ def push_batches(server: Server, token: str, bodies: list[bytes], tally: Tally) 
                 with tally.lock:
                     tally.requests.append(took)
                     tally.busy += 1
-                wait = float(answer.headers.get("Retry-After") or 0)
+                # As sync.client waits: the body's wait to the millisecond, else Retry-After.
+                wait = _retry_after(answer)
                 if wait <= 0:
                     attempt += 1
-                time.sleep(min(max(wait, 1.0), POLICY.cap) if wait > 0 else POLICY.delay(attempt))
+                time.sleep(wait if wait > 0 else POLICY.delay(attempt))
                 continue
             statuses = (
                 {r["status"] for r in answer.json()["results"]}
@@ -216,6 +218,17 @@ def push_batches(server: Server, token: str, bodies: list[bytes], tally: Tally) 
         else:
             with tally.lock:
                 tally.errors.append("gave up")
+
+
+def _retry_after(answer: requests.Response) -> float:
+    try:
+        precise = answer.json().get("retry_after_ms")
+    except ValueError:
+        precise = None
+    if isinstance(precise, int) and precise > 0:
+        return min(max(precise / 1000, 0.1), POLICY.cap)
+    header = float(answer.headers.get("Retry-After") or 0)
+    return min(max(header, 1.0), POLICY.cap) if header > 0 else 0.0
 
 
 def reviewer(base: str, password: str, record_id: str, stop: Any, out: Any) -> None:
@@ -319,33 +332,44 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=5, help="batches each phone pushes")
     parser.add_argument("--quick", action="store_true", help="2 batches a phone (about a minute)")
     parser.add_argument("--baseline-ref", default="", help="a commit whose server is the baseline")
+    parser.add_argument(
+        "--baseline-config",
+        choices=("single", "configured"),
+        default="single",
+        help="the baseline served as one process, 8 threads, no sync bound (single), or as"
+        " gocua serve starts by default, like the other server (configured: a commit's code"
+        " against this code, each as it is deployed)",
+    )
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
     batches = 2 if args.quick else args.batches
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        baseline_env = {"GOCUA_WORKERS": "1", "GOCUA_SYNC_SLOTS": "0"}
-        if args.baseline_ref:
-            tree = old_tree(args.baseline_ref, root / "old")
-            old = OldServerProcess(tree, root / "baseline", extra_env=baseline_env)
-            baseline = Server(f"{args.baseline_ref[:9]}", old)
-        else:
-            baseline = Server("baseline", ServerProcess(root / "baseline", extra_env=baseline_env))
-        baseline.process.serve_args = ["--threads", "8"]
         # The server as it starts by default: GOCUA_* from this environment, else its defaults.
         # tests/server_process.py starts one worker unless told: say gocua serve's own default.
         configured = {
             "GOCUA_WORKERS": os.environ.get("GOCUA_WORKERS", str(os.cpu_count() or 1)),
             **{n: os.environ[n] for n in ("GOCUA_SYNC_SLOTS",) if n in os.environ},
         }
+        single = args.baseline_config == "single"
+        baseline_env = {"GOCUA_WORKERS": "1", "GOCUA_SYNC_SLOTS": "0"} if single else configured
+        if args.baseline_ref:
+            tree = old_tree(args.baseline_ref, root / "old")
+            old = OldServerProcess(tree, root / "baseline", extra_env=baseline_env)
+            baseline = Server(f"{args.baseline_ref[:9]}", old)
+        else:
+            baseline = Server("baseline", ServerProcess(root / "baseline", extra_env=baseline_env))
+        if single:
+            baseline.process.serve_args = ["--threads", "8"]
         current = Server("dusk", ServerProcess(root / "current", extra_env=configured))
         servers = [baseline, current]
         try:
             for server in servers:
                 prepare(server, max(levels))
             print(
-                f"{os.cpu_count()} cores; baseline: {baseline.name} (one process, 8 threads,"
-                f" no sync bound); dusk: gocua serve as configured {configured or '(defaults)'};"
+                f"{os.cpu_count()} cores; baseline: {baseline.name}"
+                f" ({'one process, 8 threads, no sync bound' if single else 'as configured'});"
+                f" dusk: gocua serve as configured {configured or '(defaults)'};"
                 f" batches of {BATCH}, {batches} a phone (1 phone: {batches * 10})"
             )
             for phones in levels:

@@ -9,6 +9,15 @@ Goal: >= 2,000 records/s; with STORED records already in the database, within 20
 
 The M stored records are written straight into the database (bulk INSERTs in one transaction,
 every trigger firing) before the server starts: pushing them would take as long as the bench.
+
+One phone at dusk, against a base commit in the same run (``--phone``): batches of 20
+households of four naming register households (``bench/dusk.py``'s records), each batch
+acknowledged before the next is sent, on ``gocua serve`` as it starts by default, this code's
+and REV's (``bench/trees.py``) in turn for each round. Beside records/s it prints the servers'
+CPU time per record (every process of each server), the figure a shared machine disturbs
+least, and the load average:
+
+    .venv/bin/python bench/sync_push.py --phone [--base REV] [--rounds R] [N]
 """
 
 from __future__ import annotations
@@ -16,6 +25,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -174,13 +185,75 @@ def run(n: int, stored: int) -> float:
     return rate
 
 
+def one_phone(n: int, base: str, rounds: int) -> None:
+    """--phone: this code against ``base``, ``rounds`` rounds of ``n`` records each."""
+    from bench import dusk
+    from bench.trees import OldServerProcess, old_tree, short
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        configured = {"GOCUA_WORKERS": os.environ.get("GOCUA_WORKERS", str(os.cpu_count() or 1))}
+        old = OldServerProcess(old_tree(base, root / "old"), root / "base", extra_env=configured)
+        servers = [
+            dusk.Server(short(base), old),
+            dusk.Server("this", ServerProcess(root / "this", extra_env=configured)),
+        ]
+        figures: dict[str, list[tuple[float, float, float]]] = {s.name: [] for s in servers}
+        try:
+            for server in servers:
+                dusk.prepare(server, 1)
+            batches = -(-n // dusk.BATCH)
+            print(
+                f"one phone, {batches} batches of {dusk.BATCH} households of four a round,"
+                f" {rounds} rounds; gocua serve with {configured}"
+            )
+            for round_ in range(rounds):
+                for server in servers:
+                    bodies = [
+                        dusk.encode(dusk.batch_of(server, dusk.BATCH)) for _ in range(batches)
+                    ]
+                    load, cpu = os.getloadavg()[0], server.cpu_seconds()
+                    seconds = push_all(server.process.base, server.tokens[0], bodies)
+                    cpu = server.cpu_seconds() - cpu
+                    records = len(bodies) * dusk.BATCH
+                    figures[server.name].append((records / seconds, cpu / records * 1000, load))
+                    print(
+                        f"  round {round_ + 1} {server.name:9} {records / seconds:7,.0f} records/s"
+                        f" | server CPU {cpu / records * 1000:.3f} ms a record | load {load:.2f}"
+                    )
+                    sys.stdout.flush()
+        finally:
+            for server in servers:
+                server.process.stop()
+    before, after = (figures[s.name] for s in servers)
+    rate = [statistics.median(f[0] for f in side) for side in (before, after)]
+    cpu = [statistics.median(f[1] for f in side) for side in (before, after)]
+    print(
+        f"median: {servers[0].name} {rate[0]:,.0f} records/s, {cpu[0]:.3f} ms CPU a record;"
+        f" this {rate[1]:,.0f} records/s, {cpu[1]:.3f} ms CPU a record"
+    )
+    print(
+        f"this/{servers[0].name}: {rate[1] / rate[0]:.2f}× records/s,"
+        f" {cpu[0] / cpu[1]:.2f}× less CPU a record (goal: 3,000 records/s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n", nargs="?", type=int, default=100_000)
+    parser.add_argument("n", nargs="?", type=int, default=None)
     parser.add_argument(
         "--stored", type=int, default=0, help="records already in the database (e.g. 1000000)"
     )
+    parser.add_argument(
+        "--phone", action="store_true", help="one phone's batches of 20, against --base"
+    )
+    parser.add_argument("--base", default="main", help="--phone: the commit to compare with")
+    parser.add_argument("--rounds", type=int, default=3, help="--phone: rounds on each server")
     args = parser.parse_args()
+    if args.phone:
+        one_phone(args.n or 4_000, args.base, args.rounds)
+        return
+    args.n = args.n or 100_000
     print("empty database:")
     empty = run(args.n, 0)
     if args.stored:

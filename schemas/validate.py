@@ -8,11 +8,12 @@ answered with what to change.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas.expressions import (
     Context,
@@ -90,7 +91,14 @@ class RecordChecker:
         # it reads the current field ('.'), and each question's choice filter and constraint.
         self._programs: dict[str, Callable[[Context], Value]] = {}
         self._dotted: dict[str, bool] = {}
-        self._rules: dict[str, tuple[str, str]] = {}
+        # Each group's and repeat's children as compiled steps, made on the first record
+        # (``_step``): what a question asks of its answer, worked out once per form version.
+        self._plans: dict[int, list[_Step]] = {}
+        # A record's own state, set on the copy that checks it (``check``).
+        self._today: str | None = None
+        self._data: dict[str, Any] = {}
+        self._memo: dict[tuple[tuple[str, int], ...], dict[Any, bool | None]] = {}
+        self._contexts: dict[tuple[tuple[str, int], ...], Context] = {}
         # Names that may appear at each data level: top level (key "") and inside each repeat.
         self.allowed: dict[str, set[str]] = {"": set()}
         for name, node in form.nodes.items():
@@ -102,13 +110,21 @@ class RecordChecker:
                 self.allowed.setdefault(name, set())
 
     def check(self, data: dict[str, Any], today: str | None = None) -> Errors:
+        # One checker serves every record of its form version, and a server's threads check
+        # records at the same time (outside the write lock): a record's own state lives on a
+        # copy made for it, which shares the checker's caches (the plan, the bound programs).
+        # On the checker itself, a second record's date and answers replaced the first's
+        # half-way through its check.
+        run = copy.copy(self)
         errors: Errors = {}
-        self._today = today
-        self._data = data
-        self._memo: dict[tuple[str, tuple[tuple[str, int], ...], str | None], bool | None] = {}
+        run._today = today
+        run._data = data
+        # Per repeat position: an expression's value (keyed with the current field when it
+        # reads '.'), None when it failed.
+        run._memo = {}
         # One context per repeat position, its current field set before each evaluation.
-        self._contexts: dict[tuple[tuple[str, int], ...], Context] = {}
-        self._level(self.form.root, data, "", (), "", True, errors)
+        run._contexts = {}
+        run._level(self.form.root, data, "", (), "", True, errors)
         return errors
 
     # -- walking --------------------------------------------------------------------------------
@@ -127,22 +143,63 @@ class RecordChecker:
             for key in scope:
                 if key not in allowed:
                     _add(errors, prefix + key, "unknown_field")
-        for child in node.children:
+        steps = self._plans.get(id(node))
+        if steps is None:
+            steps = self._plans[id(node)] = [self._step(child) for child in node.children]
+        for kind, child, name, relevance, plan in steps:
             # A question nobody could see needs no relevance of its own worked out.
-            child_relevant = relevant and self._relevant(child, position)
-            if child.kind == "group":
+            child_relevant = relevant and (
+                relevance is None or self._bool(relevance, position, name, default=True)
+            )
+            if kind == "group":
                 self._level(child, scope, scope_name, position, prefix, child_relevant, errors)
-            elif child.kind == "repeat":
-                self._repeat(child, scope.get(child.name), position, prefix, child_relevant, errors)
+            elif kind == "repeat":
+                self._repeat(child, scope.get(name), position, prefix, child_relevant, errors)
             else:
                 self._field(
                     child,
-                    scope.get(child.name),
+                    plan,  # type: ignore[arg-type]
+                    scope.get(name),
                     position,
-                    prefix + child.name,
+                    prefix + name,
                     child_relevant,
                     errors,
                 )
+
+    # -- the plan -------------------------------------------------------------------------------
+    def _step(self, node: Node) -> _Step:
+        """What checking ``node`` takes, worked out from its row once: its kind, its relevance
+        expression, and for a question everything ``_field`` asks of an answer."""
+        relevance = node.get("relevant") or None
+        if node.kind != "field":
+            return (node.kind, node, node.name, relevance, None)
+        raw = node.get("required")
+        required: bool | str = (
+            True if raw.lower() in _TRUE else False if raw.lower() in _FALSE else raw
+        )
+        plan = _FieldPlan(
+            asks=node.type not in ("note", "calculate"),
+            required=required,
+            type_problem=self._type_rule(node),
+            choice_filter=bool(node.get("choice_filter")),
+            bounded=node.type != "osm",
+            constraint=node.get("constraint") or None,
+        )
+        return (node.kind, node, node.name, relevance, plan)
+
+    def _type_rule(self, node: Node) -> Callable[[Any], str | None]:
+        """``_type_problem`` for this question, its type looked at once."""
+        kind = node.type
+        rule = _TYPE_RULES.get(kind)
+        if rule is not None:
+            return rule
+        if kind in ("select_one", "select_multiple"):
+            names = self._choices_of(node)
+            other = node.or_other
+            if kind == "select_one":
+                return lambda value: _select_one_problem(value, names, other)
+            return lambda value: _select_multiple_problem(value, names, other)
+        return lambda value: self._type_problem(node, value)
 
     def _repeat(
         self,
@@ -182,6 +239,7 @@ class RecordChecker:
     def _field(
         self,
         node: Node,
+        plan: _FieldPlan,
         value: Any,
         position: tuple[tuple[str, int], ...],
         path: str,
@@ -193,42 +251,32 @@ class RecordChecker:
                 _add(errors, path, "not_relevant")
             return
         if value is None or value == "" or value == []:  # is_empty, inlined: the hot path
-            if node.type not in ("note", "calculate") and self._required(node, position):
-                self._add_custom(errors, path, node, "required_message", "required", position)
+            if plan.asks:
+                required = plan.required
+                if required is True or (
+                    required is not False
+                    and self._bool(required, position, node.name, default=True)  # type: ignore[arg-type]
+                ):
+                    self._add_custom(errors, path, node, "required_message", "required", position)
             return
         if node.type == "rank":
             problem = rank_problem(self._rank_offered(node, position), value)
         else:
-            problem = self._type_problem(node, value)
+            problem = plan.type_problem(value)
         if problem:
             _add(errors, path, problem)
             return
-        rules = self._rules.get(node.name)
-        if rules is None:
-            rules = self._rules[node.name] = (node.get("choice_filter"), node.get("constraint"))
-        choice_filter, constraint = rules
-        if choice_filter and not self._filtered_in(node, value, position):
+        if plan.choice_filter and not self._filtered_in(node, value, position):
             _add(errors, path, "not_a_choice")
             return
-        if isinstance(value, str) and node.type != "osm" and len(value) > MAX_TEXT_LENGTH:
+        if isinstance(value, str) and plan.bounded and len(value) > MAX_TEXT_LENGTH:
             _add(errors, path, "too_long", max=MAX_TEXT_LENGTH)
             return
+        constraint = plan.constraint
         if constraint and not self._bool(constraint, position, node.name, default=False):
             self._add_custom(errors, path, node, "constraint_message", "constraint", position)
 
     # -- rules ----------------------------------------------------------------------------------
-    def _relevant(self, node: Node, position: tuple[tuple[str, int], ...]) -> bool:
-        expr = node.get("relevant")
-        return True if not expr else self._bool(expr, position, node.name, default=True)
-
-    def _required(self, node: Node, position: tuple[tuple[str, int], ...]) -> bool:
-        raw = node.get("required")
-        if raw.lower() in _TRUE:
-            return True
-        if raw.lower() in _FALSE:
-            return False
-        return self._bool(raw, position, node.name, default=True)
-
     def _context(self, position: tuple[tuple[str, int], ...], current: str | None) -> Context:
         ctx = self._contexts.get(position)
         if ctx is None:
@@ -262,11 +310,14 @@ class RecordChecker:
         dotted = self._dotted.get(expr)
         if dotted is None:
             dotted = self._dotted[expr] = "." in expr
-        key = (expr, position, current if dotted else None)
-        if key in self._memo:
-            value = self._memo[key]
+        memo = self._memo.get(position)
+        if memo is None:
+            memo = self._memo[position] = {}
+        key = (expr, current) if dotted else expr
+        if key in memo:
+            value = memo[key]
         else:
-            value = self._memo[key] = self._holds(expr, self._context(position, current))
+            value = memo[key] = self._holds(expr, self._context(position, current))
         # The form was checked when it was imported; a broken expression cannot be the
         # volunteer's fault, so it must not block their record.
         return default if value is None else value
@@ -359,6 +410,9 @@ class RecordChecker:
     def _is_choice(self, node: Node, value: str) -> bool:
         if node.or_other and value == "other":
             return True
+        return value in self._choices_of(node)
+
+    def _choices_of(self, node: Node) -> frozenset[Any]:
         # A set per choice list, made on first use: a form version never changes.
         list_name = node.list_name or ""
         names = self._choice_names.get(list_name)
@@ -366,7 +420,7 @@ class RecordChecker:
             names = self._choice_names[list_name] = frozenset(
                 c["name"] for c in self.form.choices.get(list_name, [])
             )
-        return value in names
+        return names
 
     def _add_custom(
         self,
@@ -386,6 +440,84 @@ class RecordChecker:
         errors.setdefault(path, []).append(
             {"code": code, **{lang: custom[lang] or generic[lang] for lang in generic}}
         )
+
+
+class _FieldPlan(NamedTuple):
+    """A question's checks, read from its row once (``RecordChecker._step``)."""
+
+    asks: bool  # an empty answer may be required (not a note, not a calculation)
+    required: bool | str  # always, never, or when this expression holds
+    type_problem: Callable[[Any], str | None]
+    choice_filter: bool
+    bounded: bool  # text at most MAX_TEXT_LENGTH (an osm answer has its own bound)
+    constraint: str | None
+
+
+# A child of a group or repeat: its kind, node, key, relevance expression, and a question's plan.
+_Step = tuple[str, Node, str, "str | None", "_FieldPlan | None"]
+
+
+def _text_problem(value: Any) -> str | None:
+    return None if isinstance(value, str) else "wrong_type"
+
+
+def _integer_problem(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    return None if ok else "not_integer"
+
+
+def _decimal_problem(value: Any) -> str | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return None if ok and math.isfinite(value) else "not_number"
+
+
+def _date_problem(value: Any) -> str | None:
+    return None if isinstance(value, str) and _is_date(value) else "not_date"
+
+
+def _time_problem(value: Any) -> str | None:
+    return None if isinstance(value, str) and _TIME.match(value) else "not_time"
+
+
+def _datetime_problem(value: Any) -> str | None:
+    return None if isinstance(value, str) and _is_datetime(value) else "not_datetime"
+
+
+def _geopoint_problem(value: Any) -> str | None:
+    return None if isinstance(value, str) and _is_geopoint(value) else "not_geopoint"
+
+
+def _blob_problem(value: Any) -> str | None:
+    return None if isinstance(value, str) and _SHA256.match(value) else "not_blob"
+
+
+def _select_one_problem(value: Any, names: frozenset[Any], other: bool) -> str | None:
+    if not isinstance(value, str):
+        return "wrong_type"
+    return None if (other and value == "other") or value in names else "not_a_choice"
+
+
+def _select_multiple_problem(value: Any, names: frozenset[Any], other: bool) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return "wrong_type"
+    if len(set(value)) != len(value):
+        return "repeated_choice"
+    ok = all((other and v == "other") or v in names for v in value)
+    return None if ok else "not_a_choice"
+
+
+# The types whose check needs nothing but the answer, as ``_type_problem`` checks them (the
+# plan takes these; any other type goes through ``_type_problem`` itself).
+_TYPE_RULES: dict[str, Callable[[Any], str | None]] = {
+    **dict.fromkeys(("text", "barcode", "hidden", "deviceid", "username"), _text_problem),
+    "integer": _integer_problem,
+    "decimal": _decimal_problem,
+    **dict.fromkeys(("date", "today"), _date_problem),
+    "time": _time_problem,
+    **dict.fromkeys(("datetime", "start", "end"), _datetime_problem),
+    "geopoint": _geopoint_problem,
+    **dict.fromkeys(FILE_ANSWER_TYPES, _blob_problem),
+}
 
 
 # -- rules shared with schemas/settle.py ----------------------------------------------------------

@@ -279,10 +279,17 @@ def _seconds(header: str | None) -> float:
 
 
 def _retry_after(error: BaseException) -> float:
-    # A 429 or 503 may say how long to wait (Retry-After): the server knows its load, so its
-    # word replaces the growing backoff (which, at dusk, left a busy server idle while phones
-    # turned away several times slept ever longer); at least a second, never past the cap.
-    if not isinstance(error, HttpError) or error.retry_after <= 0:
+    # A 429 or 503 may say how long to wait: the server knows its load, so its word replaces
+    # the growing backoff (which, at dusk, left a busy server idle while phones turned away
+    # several times slept ever longer). A busy server's body says it to the millisecond
+    # (``retry_after_ms``: it may be under a second), the Retry-After header in whole seconds;
+    # never past the cap.
+    if not isinstance(error, HttpError):
+        return 0.0
+    precise = error.body.get("retry_after_ms") if isinstance(error.body, dict) else None
+    if isinstance(precise, int) and not isinstance(precise, bool) and precise > 0:
+        return min(max(precise / 1000, 0.1), 300.0)
+    if error.retry_after <= 0:
         return 0.0
     return min(max(error.retry_after, 1.0), 300.0)
 

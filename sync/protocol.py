@@ -439,12 +439,16 @@ def clean_text(value: Any) -> bool:
     return isinstance(value, str) and not _SURROGATE.search(value)
 
 
-def value_problems(item: dict[str, Any]) -> dict[str, str]:
+def value_problems(item: dict[str, Any], texts: dict[str, str] | None = None) -> dict[str, str]:
     """Field → error code for what no record may hold whatever its form says: text that is not
     Unicode (a lone surrogate), a number no phone can hold (past ±2**53 - 1, or not finite),
     nesting deeper than MAX_RECORD_DEPTH. Checked before anything else reads the item, so that
-    neither the checker's recursion nor SQLite's UTF-8 meets it. Iterative: any depth is safe."""
-    if _plainly_fine(item):
+    neither the checker's recursion nor SQLite's UTF-8 meets it. Iterative: any depth is safe.
+
+    ``texts``, when given, receives ``data``: the item's answers as compact JSON (UTF-8 as is),
+    when the shortcut encoded them on the way; the push stores that text instead of encoding
+    the answers a second time."""
+    if _plainly_fine(item, texts):
         return {}
     problems: dict[str, str] = {}
     for key, value in item.items():
@@ -473,17 +477,36 @@ def value_problems(item: dict[str, Any]) -> dict[str, str]:
 _LONG_DIGITS = re.compile(r"\d{16}")
 
 
-def _plainly_fine(item: dict[str, Any]) -> bool:
+def _plainly_fine(item: dict[str, Any], texts: dict[str, str] | None = None) -> bool:
     """The push path's shortcut: what nearly every record is, proven in C rather than by the
     walk. Encoding refuses lone surrogates and non-finite numbers; no run of 16 digits means no
     number past MAX_SAFE_INTEGER; fewer brackets than MAX_RECORD_DEPTH means no deeper nesting.
-    Anything else (a marker of a too-deep item included) takes the walk, which names the field."""
+    Anything else (a marker of a too-deep item included) takes the walk, which names the field.
+    With ``texts``, the answers are encoded apart from the rest (the same characters, split
+    between a bracket and a bracket), compactly, and kept there."""
+    data = item.get("data")
+    answers = ""
     try:
-        text = json.dumps(item, ensure_ascii=False, allow_nan=False, check_circular=False)
+        if texts is not None and type(data) is dict:
+            answers = json.dumps(
+                data,
+                ensure_ascii=False,
+                separators=(",", ":"),
+                allow_nan=False,
+                check_circular=False,
+            )
+            rest = {key: value for key, value in item.items() if key != "data"}
+            text = json.dumps(rest, ensure_ascii=False, allow_nan=False, check_circular=False)
+            text += answers
+        else:
+            text = json.dumps(item, ensure_ascii=False, allow_nan=False, check_circular=False)
         text.encode("utf-8")
     except (ValueError, TypeError, RecursionError):
         return False
-    return not _LONG_DIGITS.search(text) and text.count("[") + text.count("{") <= MAX_RECORD_DEPTH
+    fine = not _LONG_DIGITS.search(text) and text.count("[") + text.count("{") <= MAX_RECORD_DEPTH
+    if fine and answers and texts is not None:
+        texts["data"] = answers
+    return fine
 
 
 def _scalar_problem(value: Any) -> str | None:

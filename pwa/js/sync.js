@@ -101,10 +101,14 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.round(random() * Math.min(300_000, 1000 * 2 ** attempt));
 }
 
-/** The wait before trying again: what the server asked (Retry-After: a busy server's 503, a
- * 429; at least a second, at most five minutes), else the backoff. The server knows its load:
- * a growing backoff on top left it idle while phones it had turned away slept ever longer. */
+/** The wait before trying again: what the server asked (a busy server's 503 says it to the
+ * millisecond in its body, `retry_after_ms`, at least 0.1 s; else Retry-After, a busy server's
+ * 503 or a 429, at least a second; at most five minutes), else the backoff. The server knows
+ * its load: a growing backoff on top left it idle while phones it had turned away slept ever
+ * longer. */
 export function retryDelay(attempt, error, random = Math.random) {
+  const precise = error?.body?.retry_after_ms;
+  if (Number.isInteger(precise) && precise > 0) return Math.min(300_000, Math.max(100, precise));
   const asked = error?.retryAfter || 0;
   return asked > 0 ? Math.min(300_000, Math.max(1000, 1000 * asked)) : backoffDelay(attempt, random);
 }

@@ -7,16 +7,19 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlite_utils
 
 from schemas.text import fold
 from server.domain import answers
+
+T = TypeVar("T")
 
 
 def protect(data_dir: str | Path) -> None:
@@ -166,6 +169,90 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
         entry.lock.release()
     if getattr(db, "gocua_checkpointer", False):
         _checkpoint_soon(database)
+
+
+# Group commit: the writers of a process that wait for the write lock at the same time share
+# one transaction and its COMMIT. Whoever takes the lock next does the work of every writer
+# queued by then, each in a savepoint of its own (one that fails is rolled back alone), commits
+# once, and only then are they told their results: nothing is answered before its COMMIT. The
+# lock changes hands once for the group instead of once a writer, and the WAL's pages that
+# several batches touch (the ends of the records' list indexes, the feed's) are written once.
+@dataclass
+class _Job:
+    work: Callable[[sqlite_utils.Database], Any]
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Group:
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    jobs: list[_Job] = field(default_factory=list)
+    leading: bool = False  # a writer of this process is doing the queued jobs
+
+
+_groups: dict[tuple[int, str], _Group] = {}
+
+
+def write_together(db: sqlite_utils.Database, work: Callable[[sqlite_utils.Database], T]) -> T:
+    """``work(connection)`` inside a write transaction that other writers of this process
+    waiting at the same moment may share (group commit); returns once that transaction has
+    committed, with what ``work`` returned, or raises what it raised (its own writes then
+    rolled back, the others' kept). ``work`` must do nothing but write through the connection
+    it is given (which may be another request's): it runs on whichever thread commits."""
+    database = getattr(db, "gocua_path", None)
+    if database is None:  # a database this module did not open
+        with write_transaction(db):
+            return work(db)
+    with _writers_guard:
+        group = _groups.setdefault((os.getpid(), database), _Group())
+    job = _Job(work)
+    with group.changed:
+        group.jobs.append(job)
+        while group.leading and not job.done:
+            group.changed.wait()
+        lead = not job.done
+        if lead:
+            group.leading = True
+    if lead:
+        _lead(db, group, job)
+    if job.error is not None:
+        raise job.error
+    return job.result  # type: ignore[no-any-return]
+
+
+def _lead(db: sqlite_utils.Database, group: _Group, own: _Job) -> None:
+    jobs: list[_Job] = []
+    try:
+        with write_transaction(db):
+            with group.changed:
+                jobs, group.jobs = group.jobs, []
+            for job in jobs:
+                if len(jobs) == 1:  # alone: its failure is the transaction's
+                    job.result = job.work(db)
+                    continue
+                db.conn.execute("SAVEPOINT together")
+                try:
+                    job.result = job.work(db)
+                except Exception as error:  # noqa: BLE001 -- given to its own writer below
+                    db.conn.execute("ROLLBACK TO together")
+                    job.result, job.error = None, error
+                db.conn.execute("RELEASE together")
+    except BaseException as error:
+        # Nothing of the transaction committed: every writer in it hears why.
+        for job in jobs:
+            job.result, job.error = None, job.error or error
+        if not jobs:  # failed before taking the queue: the others' jobs wait for the next
+            with group.changed:
+                group.jobs.remove(own)
+            raise
+    finally:
+        with group.changed:
+            for job in jobs:
+                job.done = True
+            group.leading = False
+            group.changed.notify_all()
 
 
 # Checkpoints of the server's connections (``connect(checkpoints=False)``): one thread a process

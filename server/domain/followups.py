@@ -55,7 +55,13 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def latest_visit(db: sqlite_utils.Database, household_id: str) -> dict[str, Any] | None:
+# A record's id and its answers, known to the caller (the push path has just stored them).
+Visit = tuple[str, dict[str, Any]]
+
+
+def latest_visit(
+    db: sqlite_utils.Database, household_id: str, known: Visit | None = None
+) -> dict[str, Any] | None:
     row = db.execute(
         "SELECT id, data, visit_date, form_id, form_version FROM records WHERE household_id = ?"
         " ORDER BY visit_date DESC, received_at DESC, id DESC LIMIT 1",
@@ -63,6 +69,10 @@ def latest_visit(db: sqlite_utils.Database, household_id: str) -> dict[str, Any]
     ).fetchone()
     if row is None:
         return None
+    if known is not None and row["id"] == known[0]:
+        # The visit just stored is the latest (nearly always): its answers are in hand, not
+        # to be unpacked and parsed back.
+        return {**dict(row), "data": known[1]}
     return {**dict(row), "data": answers.load(row["data"])}
 
 
@@ -77,8 +87,10 @@ def topic_labels(
     return [found[0].choice_label(node.list_name, t, lang) for t in topics]
 
 
-def household_followup(db: sqlite_utils.Database, household_id: str) -> dict[str, Any] | None:
-    visit = latest_visit(db, household_id)
+def household_followup(
+    db: sqlite_utils.Database, household_id: str, known: Visit | None = None
+) -> dict[str, Any] | None:
+    visit = latest_visit(db, household_id, known)
     return followup_of(visit["data"]) if visit else None
 
 
@@ -124,18 +136,33 @@ def send_household(
     )
 
 
-def refresh_household(db: sqlite_utils.Database, household_id: str | None) -> int | None:
+def refresh_household(
+    db: sqlite_utils.Database, household_id: str | None, visit: Visit | None = None
+) -> int | None:
     """Tell phones of a household's follow-up when it changed; returns the change's seq.
-    Must run inside the caller's write transaction."""
-    if not household_id or _household(db, household_id) is None:
+    Must run inside the caller's write transaction. ``visit``: a record of the household the
+    caller has just written, with its answers."""
+    if not household_id:
         return None
-    text = json.dumps(household_followup(db, household_id), ensure_ascii=False, sort_keys=True)
+    household = _household(db, household_id)
+    if household is None:
+        return None
+    followup = household_followup(db, household_id, visit)
+    text = json.dumps(followup, ensure_ascii=False, sort_keys=True)
     sent = db.execute(
         "SELECT followup FROM household_followups WHERE household_id = ?", [household_id]
     ).fetchone()
     if (sent[0] if sent else "null") == text:
         return None
-    return send_household(db, household_id)
+    _remember(db, household_id, text)
+    return record_change(
+        db,
+        "household",
+        household_id,
+        {**household_payload(household), "followup": followup},
+        commune_id=household["commune_id"],
+        village_id=household["village_id"],
+    )
 
 
 def village_followups(db: sqlite_utils.Database, village_ids: list[str]) -> list[dict[str, Any]]:

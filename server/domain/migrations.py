@@ -220,16 +220,23 @@ def m002_reports(db: sqlite_utils.Database) -> None:
 
 # The facts the submissions list filters on, filled from a record's answers on every write by
 # triggers, so that the push path needs no hook and the list never parses JSON to filter.
-_RECORD_FACTS = """
-    outcome = json_extract(NEW.data, '$.outcome'),
-    needs_help = (EXISTS (SELECT 1 FROM json_each(NEW.data, '$.members') m,
+_RECORD_FACT_EXPRESSIONS = {
+    "outcome": "json_extract(NEW.data, '$.outcome')",
+    "needs_help": """(EXISTS (SELECT 1 FROM json_each(NEW.data, '$.members') m,
                                  json_each(m.value, '$.needs_help') h WHERE h.value <> 'none')
                   OR EXISTS (SELECT 1 FROM json_each(NEW.data, '$.support') s
-                             WHERE json_extract(s.value, '$.support_result') = 'revisit')),
-    visit_date = coalesce(json_extract(NEW.meta, '$.visit_date'),
+                             WHERE json_extract(s.value, '$.support_result') = 'revisit'))""",
+    "visit_date": """coalesce(json_extract(NEW.meta, '$.visit_date'),
                           substr(json_extract(NEW.meta, '$.started_at'), 1, 10),
-                          substr(NEW.received_at, 1, 10))
-"""
+                          substr(NEW.received_at, 1, 10))""",
+}
+_RECORD_FACTS = ",\n".join(f"{name} = {expr}" for name, expr in _RECORD_FACT_EXPRESSIONS.items())
+# The same facts as columns of a SELECT over ``given``, a row of the answers' JSON text
+# (``data``), the meta's (``meta``) and ``received_at``: an INSERT that brings its own facts
+# (the push path) computes them with the very expressions the trigger uses.
+RECORD_FACTS_OF = ", ".join(
+    expr.replace("NEW.", "given.") for expr in _RECORD_FACT_EXPRESSIONS.values()
+)
 
 
 @migrations()
@@ -797,5 +804,24 @@ def m015_feed_latest_households(db: sqlite_utils.Database) -> None:
                 AND later.commune_id IS changes.commune_id
                 AND later.village_id IS changes.village_id
                 AND later.user_id IS changes.user_id);
+        """,
+    )
+
+
+@migrations()
+def m016_facts_written_by_the_insert(db: sqlite_utils.Database) -> None:
+    """The push path writes a record's list facts (outcome, needs help, visit date) in its own
+    INSERT, from the answers' JSON text it has in hand (``store.store_pushed``, through
+    ``RECORD_FACTS_OF``). The trigger that filled them by updating the row just inserted
+    (decompressing its answers three times, and writing the row and its list indexes twice)
+    now runs only for an insert that did not give them: any other writer's rows get the same
+    facts as before."""
+    _run(
+        db,
+        f"""
+        DROP TRIGGER records_facts_insert;
+        CREATE TRIGGER records_facts_insert AFTER INSERT ON records
+            WHEN NEW.visit_date IS NULL
+            BEGIN UPDATE records SET {_RECORD_FACTS_PACKED} WHERE id = NEW.id; END;
         """,
     )

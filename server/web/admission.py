@@ -17,14 +17,15 @@ are the reviewers', so a page is never queued behind bulk sync.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
 from collections.abc import Callable
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, jsonify, request
 
-from server.web.errors import error_response
+from server.web.errors import error_body
 
 # The sync routes that do a batch's work; enrolling, the status, blobs and health stay open,
 # and so does Collect's HEAD before a submission (it carries nothing).
@@ -35,9 +36,13 @@ WAIT_SECONDS = 5.0
 # Requests that may wait for a slot, per slot: enough that a slot freed finds the next batch
 # already read, so the server never idles while phones sleep on a Retry-After.
 QUEUE_PER_SLOT = 8
-# Retry-After: about when the requests waiting now will be done, spread over ±50% so that the
-# phones turned away do not all come back in the same instant; within these bounds.
-RETRY_AFTER_SECONDS = (1, 30)
+# When to come back: a random moment before the requests waiting now are done (between half
+# that time and all of it), so that the phones turned away come back apart and find work still
+# queued instead of an idle server (sooner, they would mostly be turned away again: each busy
+# answer costs reading the batch); within these bounds (seconds). The body says it to the
+# millisecond (``retry_after_ms``); the Retry-After header, whole seconds, rounds it up.
+RETRY_AFTER_SECONDS = (0.2, 30.0)
+RETRY_AFTER_SPREAD = (0.5, 1.0)
 # Threads a process keeps for everything that is not bulk sync (staff pages, enrollment, health).
 STAFF_THREADS = 4
 
@@ -59,11 +64,24 @@ def busy_answer(
     return register
 
 
-def _busy(seconds: int) -> Response:
+def _busy(wait: float) -> Response:
+    """The busy answer for a wait of ``wait`` seconds: the blueprint's own in whole seconds,
+    or the API's error with the wait to the millisecond beside the words."""
+    seconds = header_seconds(wait)
     answer = _BUSY_ANSWERS.get(request.blueprint or "")
     if answer is not None:
-        return answer(seconds)
-    return error_response(503, "server_busy", seconds=seconds)
+        response = answer(seconds)
+    else:
+        body = error_body(503, "server_busy", seconds=seconds)
+        response = jsonify({**body, "retry_after_ms": round(wait * 1000)})
+    response.status_code = 503
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def header_seconds(wait: float) -> int:
+    """A wait as Retry-After says it: whole seconds, never less than the wait, at least 1."""
+    return max(1, math.ceil(wait))
 
 
 def threads_for(slots: int) -> int:
@@ -107,13 +125,13 @@ class Gate:
             self._held = held if not self._held else 0.8 * self._held + 0.2 * held
         self._slots.release()
 
-    def retry_after(self) -> int:
-        """Seconds to come back: about when the requests now waiting are done, spread so that
-        phones turned away together come back apart."""
+    def retry_after(self) -> float:
+        """Seconds to come back: a random moment before the requests now waiting are done, so
+        that phones turned away together come back apart while there is still work queued."""
         with self._lock:
             drain = self.expected_wait(self._waiting)
         low, high = RETRY_AFTER_SECONDS
-        return max(low, min(high, round(drain * random.uniform(0.5, 1.5))))
+        return max(low, min(high, drain * random.uniform(*RETRY_AFTER_SPREAD)))
 
 
 def install(app: Flask, slots: int) -> None:
@@ -129,11 +147,7 @@ def install(app: Flask, slots: int) -> None:
             return None
         entered = gate.enter()
         if entered is None:
-            seconds = gate.retry_after()
-            response = _busy(seconds)
-            response.status_code = 503
-            response.headers["Retry-After"] = str(seconds)
-            return response
+            return _busy(gate.retry_after())
         g.sync_slot = entered
         return None
 

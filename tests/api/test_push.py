@@ -345,3 +345,75 @@ def test_a_push_writes_the_phones_row_once(client, phone, db):
     assert response.get_json()["results"][0]["status"] == "applied"
     assert count(db, "SELECT count(*) FROM device_writes") == 1
     assert count(db, "SELECT count(*) FROM devices WHERE last_seen_at IS NOT NULL") == 1
+
+
+def test_a_pushed_records_list_facts_are_the_ones_its_answers_give(client, phone, db):
+    # The push writes outcome, needs_help and visit_date with its INSERT (migration m016);
+    # rewriting the row makes the facts trigger work them out again from the stored answers:
+    # both must agree, whatever the answers and the meta say.
+    village = _village(phone)
+    helped = household_data(members=[{**adult("A", 1980), "needs_help": ["vneid"]}])
+    unhelped = household_data(members=[{**adult("B", 1981), "needs_help": ["none"]}])
+    items = [
+        record(village, data=helped),
+        record(village, data=unhelped),
+        record(village, data=unhelped, meta={"started_at": "2026-11-18T23:30:00Z"}),
+        record(village, data=helped, meta={}),
+        record(village, data=_at_the_door("nobody_home")),
+    ]
+    results = push(client, phone, items).get_json()["results"]
+    assert [r["status"] for r in results] == ["applied"] * len(items), results
+    ids = [i["id"] for i in items]
+    marks = ",".join("?" * len(ids))
+
+    def facts() -> list[tuple[Any, ...]]:
+        rows = db.execute(
+            f"SELECT id, outcome, needs_help, visit_date FROM records WHERE id IN ({marks})", ids
+        ).fetchall()
+        by_id = {r[0]: tuple(r[1:]) for r in rows}
+        return [by_id[i] for i in ids]
+
+    pushed = facts()
+    today = db.execute("SELECT substr(received_at, 1, 10) FROM records WHERE id = ?", [ids[3]])
+    assert pushed == [
+        ("completed", 1, "2026-11-20"),
+        ("completed", 0, "2026-11-20"),
+        ("completed", 0, "2026-11-18"),
+        ("completed", 1, today.fetchone()[0]),
+        ("nobody_home", 0, "2026-11-20"),
+    ]
+    with db.conn:
+        db.execute(f"UPDATE records SET meta = meta WHERE id IN ({marks})", ids)
+    assert facts() == pushed
+
+
+def test_a_batch_naming_a_record_twice_or_a_new_household_twice_is_stored_in_order(
+    client, phone, db
+):
+    # What the batch finds stored is read for it at once (push.py: _look_ahead): a record
+    # whose next revision comes later in the same batch, and a household met on the lane that
+    # a second visit names too, must still be seen as the earlier items left them.
+    village = _village(phone)
+    stored = record(village)
+    assert push(client, phone, [stored]).get_json()["results"][0]["status"] == "applied"
+    first = record(village)
+    then = {**first, "rev": str(uuid.uuid4()), "base_rev": first["rev"]}
+    lane = str(uuid.uuid4())
+    visit = record(village, lane, data=household_data(head_name="Hộ Mới"))
+    again = record(village, lane, data=household_data(head_name="Hộ Mới"))
+    stale = {**stored, "rev": str(uuid.uuid4()), "base_rev": str(uuid.uuid4())}
+    batch = [first, then, visit, again, stored, stale]
+    results = push(client, phone, batch).get_json()["results"]
+    assert [(r["id"], r["status"]) for r in results] == [
+        (first["id"], "applied"),
+        (first["id"], "applied"),
+        (visit["id"], "applied"),
+        (again["id"], "applied"),
+        (stored["id"], "duplicate"),
+        (stored["id"], "conflict"),
+    ]
+    assert count(db, "SELECT count(*) FROM households WHERE id = ?", lane) == 1
+    assert (
+        db.execute("SELECT rev FROM records WHERE id = ?", [first["id"]]).fetchone()[0]
+        == then["rev"]
+    )

@@ -283,3 +283,26 @@ def test_a_null_item_is_rejected_alone(client, phone, db):
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert [r["status"] for r in response.get_json()["results"]] == ["rejected", "applied"]
     assert stored(db, good["id"]) == {good["id"]}
+
+
+def test_the_answers_encoded_by_the_first_check_are_the_ones_stored(client, phone, db):
+    # The value check encodes the answers once (sync.protocol.value_problems' texts) and the
+    # push stores that text: it must be the one spelling of answers, whatever they hold.
+    from server.domain import answers
+    from sync.protocol import value_problems
+
+    data = household_data(address='Số 12, ngõ 3 — "nhà" {xanh} [cuối]', residents=2)
+    item = record(_village(phone), data=data)
+    texts: dict[str, str] = {}
+    assert value_problems(item, texts) == {} and texts["data"] == answers.dumps(data)
+    # Sent as written (the test client's json= would sort the keys).
+    answer = push_raw(client, phone, [json.dumps(item, ensure_ascii=False)])
+    assert answer.get_json()["results"][0]["status"] == "applied"
+    for table, key in (("records", "id"), ("revisions", "record_id")):
+        row = db.execute(f"SELECT answers(data) FROM {table} WHERE {key} = ?", [item["id"]])
+        assert row.fetchone()[0] == answers.dumps(data)
+    # An item the shortcut does not prove fine gives no text: the push encodes its own.
+    for odd in ({"n": 12345678901234567}, {"t": "\ud800"}, {"deep": [[[[[[[[]]]]]]]] * 5}):
+        texts = {}
+        value_problems({**item, "data": odd}, texts)
+        assert "data" not in texts

@@ -36,6 +36,17 @@ test('a busy server\'s Retry-After is the wait before trying again, within a sec
   }
 });
 
+test('a busy server\'s wait to the millisecond in its body comes before its Retry-After', () => {
+  const busy = (ms, header) => new HttpError(503, { code: 'server_busy', retry_after_ms: ms }, retryAfterSeconds(header));
+  assert.equal(retryDelay(0, busy(350, '1'), () => 1), 350); // under a second: the header cannot say it
+  assert.equal(retryDelay(4, busy(2500, '3'), () => 0), 2500);
+  assert.equal(retryDelay(0, busy(5, '1'), () => 0), 100); // a tenth of a second at least
+  assert.equal(retryDelay(0, busy(9_000_000, '30'), () => 0), 300_000);
+  for (const odd of [0, -40, 1.5, '300', null, true]) {
+    assert.equal(retryDelay(0, busy(odd, '2'), () => 0), 2000, String(odd)); // the header then
+  }
+});
+
 test('a record of a household added on the phone carries its name and address', () => {
   const record = { id: 'a', rev: 'b', form_id: 'f', form_version: '1', village_id: 'v', household_id: 'h',
     data: { outcome: 'nobody_home' }, meta: {}, state: 'finalized', household: { head_name: 'Lò Thị Mai', address: 'Bản Pá' } };

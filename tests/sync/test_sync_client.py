@@ -193,3 +193,15 @@ def test_a_busy_server_s_retry_after_is_the_wait_however_many_times_it_answers(s
     client, slept = client_for(script.base)
     client.health()
     assert slept == [2.0] * 3
+
+
+def test_a_busy_server_s_wait_to_the_millisecond_in_its_body_comes_before_its_header(script):
+    # Retry-After says whole seconds (at least 1); the body says when exactly: under a second
+    # too. A body that says nothing usable leaves the header's word.
+    def busy(ms: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
+        return (503, {"Retry-After": "1"}, {**ERROR, "code": "server_busy", "retry_after_ms": ms})
+
+    script.answers = [busy(350), busy(2), busy("350"), busy(-5), busy(True), OK]
+    client, slept = client_for(script.base, retry=RetryPolicy(attempts=8, base=1.0, cap=300))
+    client.health()
+    assert slept == [0.35, 0.1, 1.0, 1.0, 1.0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from server.web.admission import RETRY_AFTER_SECONDS, Gate
+from server.web.admission import RETRY_AFTER_SECONDS, Gate, header_seconds
 
 
 class _Watched:
@@ -49,3 +49,20 @@ def test_requests_wait_while_the_queue_would_be_served_in_time_and_no_further() 
     for entered in held:
         gate.leave(entered)
     assert gate.enter() is not None
+
+
+def test_phones_turned_away_come_back_apart_and_before_the_queue_has_drained() -> None:
+    gate = Gate(slots=2, queue=16, wait=5.0)
+    gate._held, gate._waiting = 1.0, 7  # eight batches ahead, two at a time: 4 s to drain
+    waits = [gate.retry_after() for _ in range(200)]
+    # Never later than the drain (the server would idle), never all at once, and spread over
+    # the time before it: a phone coming back finds work still queued.
+    assert all(2.0 <= w <= 4.0 for w in waits)
+    assert min(waits) < 2.5 and max(waits) > 3.5
+    assert len({round(w, 3) for w in waits}) > 150
+    gate._held, gate._waiting = 0.01, 0
+    assert gate.retry_after() == RETRY_AFTER_SECONDS[0]  # a moment, not a whole second
+
+
+def test_retry_after_in_whole_seconds_never_says_less_than_the_wait() -> None:
+    assert [header_seconds(w) for w in (0.2, 0.999, 1.0, 1.001, 29.5)] == [1, 1, 1, 2, 30]

@@ -172,3 +172,26 @@ def test_a_forms_own_messages_name_the_answers_on_both_checkers():
     }
     assert RecordChecker(Form(definition)).check(data) == expected
     assert phone_check(definition, [{"data": data}])[0]["errors"] == expected
+
+
+def test_a_record_checked_while_another_is_being_checked_keeps_its_own_date_and_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One checker serves every record of a form version, and the server's threads check at the
+    # same time. Here a second record (visited in 1950: its members' birth years are in the
+    # future) is checked in the middle of the first one's check, as another thread would.
+    checker = RecordChecker(Form.load())
+    first = household_data(members=[adult("A", 1980), child("B", 2016)])
+    second = household_data(members=[adult("C", 1981)], residents=1)
+    evaluate = RecordChecker._holds
+    nested: list[Any] = []
+
+    def interleaved(self: RecordChecker, expr: str, ctx: Any) -> Any:
+        if not nested:
+            nested.append(None)
+            nested[0] = checker.check(second, today="1950-06-01")
+        return evaluate(self, expr, ctx)
+
+    monkeypatch.setattr(RecordChecker, "_holds", interleaved)
+    assert checker.check(first, today=VISIT_DATE) == {}
+    assert "members[0].birth_year" in nested[0]  # the other record's own date did count

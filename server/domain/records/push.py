@@ -6,6 +6,7 @@ states first (``server.domain.records.peers``)."""
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from schemas.media import ANSWER_MAX_BYTES
 from schemas.messages import message
 from schemas.validate import Errors, RecordChecker
 from server.domain.blobs import blob_visible, file_answers
-from server.domain.db import now_iso, write_transaction
+from server.domain.db import now_iso, write_together, write_transaction
 from server.domain.forms import get_form
 from server.domain.records import peers, store
 from server.domain.register import commune_village_ids, same_place, village_ids_under
@@ -47,39 +48,34 @@ def push(
     and the sender's checkpoint; ``data_dir`` is where blobs live (records naming a photo the
     server lacks are rejected: clients upload photos first)."""
     body: dict[str, Any] = {}
-    batch = _Batch(db, caller, data_dir)
     if upstream is None:
+        batch = _Batch(db, caller, data_dir)
         # Checking the answers against the form is most of a push's work and needs no lock: it
         # is done before the write transaction, so that the server's worker processes check
         # batches side by side while one of them writes (a peer's batch may bring the very
-        # forms its records use, so it is checked inside, after them).
+        # forms its records use, so it is checked inside, after them). The writes then share
+        # a transaction with the other phones' batches of this process waiting at the same
+        # moment: one COMMIT, after which each is answered.
         batch.check_ahead(items)
+        return write_together(db, lambda conn: batch.store(conn, items))
     with write_transaction(db):
-        batch.now = now_iso()
-        fresh = False
-        if upstream is not None:
-            # A batch older than the stored checkpoint is a replay: its records are
-            # duplicates, and its snapshot of villages and states must not undo newer ones.
-            fresh = upstream["checkpoint"] > peers.peer_checkpoint(db, caller, upstream["source"])
-            if fresh:
-                peers.apply_context(db, caller, upstream)
-            caller = {**caller, "village_ids": commune_village_ids(db, caller["commune_id"])}
-            batch = _Batch(db, caller, data_dir)
+        # A batch older than the stored checkpoint is a replay: its records are duplicates,
+        # and its snapshot of villages and states must not undo newer ones.
+        fresh = upstream["checkpoint"] > peers.peer_checkpoint(db, caller, upstream["source"])
+        if fresh:
+            peers.apply_context(db, caller, upstream)
+        caller = {**caller, "village_ids": commune_village_ids(db, caller["commune_id"])}
+        batch = _Batch(db, caller, data_dir)
         body["results"] = [batch.push_one(item, index) for index, item in enumerate(items)]
-        if upstream is not None:
-            if fresh:
-                peers.apply_record_states(db, caller, upstream["records"])
-                peers.apply_rewrites(db, caller, upstream["rewrites"])
-            # Even from a replay: a resolution only ever settles what is still open, so an old
-            # batch cannot undo anything, and a retried revision brings its resolution along.
-            peers.apply_resolutions(db, caller, upstream["resolutions"])
-            body["checkpoint"] = peers.save_checkpoint(
-                db, caller, upstream["source"], upstream["checkpoint"]
-            )
-        elif caller.get("id"):
-            db.execute(
-                "UPDATE devices SET last_seen_at = ? WHERE id = ?", [now_iso(), caller["id"]]
-            )
+        if fresh:
+            peers.apply_record_states(db, caller, upstream["records"])
+            peers.apply_rewrites(db, caller, upstream["rewrites"])
+        # Even from a replay: a resolution only ever settles what is still open, so an old
+        # batch cannot undo anything, and a retried revision brings its resolution along.
+        peers.apply_resolutions(db, caller, upstream["resolutions"])
+        body["checkpoint"] = peers.save_checkpoint(
+            db, caller, upstream["source"], upstream["checkpoint"]
+        )
     return body
 
 
@@ -115,6 +111,18 @@ def push_within(
     return [batch.push_one(item, index) for index, item in enumerate(items)]
 
 
+def _same_answers(loaded: Any, sent: Any) -> bool:
+    """Whether the loaded record's answers are the item's own (``load_record`` copies the top
+    level, whose values it keeps): then the item's JSON text is theirs."""
+    return (
+        type(loaded) is dict
+        and type(sent) is dict
+        and len(loaded) == len(sent)
+        and all(key in loaded and loaded[key] is value for key, value in sent.items())
+        and list(loaded) == list(sent)
+    )
+
+
 def _rejected(item: Any, errors: Errors) -> dict[str, Any]:
     ident = item if isinstance(item, dict) else {}
     return {
@@ -147,13 +155,33 @@ class _Batch:
         # Per item's position: the record as loaded and its answers' problems, worked out
         # before the write transaction (check_ahead).
         self.ahead: dict[int, tuple[dict[str, Any], Errors]] = {}
+        self.texts: dict[int, str] = {}  # per item's position: its answers as JSON text
+        # Read for the whole batch as its writing starts (_look_ahead): the stored rows of the
+        # records named once in it, keyed by id and by (id, rev), and its households' villages.
+        self.looked: set[str] = set()
+        self.current: dict[str, Any] = {}
+        self.seen: dict[tuple[str, str], Any] = {}
+        self.household_villages: dict[str, str] = {}
+
+    def store(self, db: sqlite_utils.Database, items: list[Any]) -> dict[str, Any]:
+        """A phone's batch written through ``db`` (inside the write transaction, which may be
+        shared with other batches): one result per item, in order."""
+        self.db, self.now = db, now_iso()
+        self._look_ahead()
+        results = [self.push_one(item, index) for index, item in enumerate(items)]
+        if self.caller.get("id"):
+            db.execute(
+                "UPDATE devices SET last_seen_at = ? WHERE id = ?", [self.now, self.caller["id"]]
+            )
+        return {"results": results}
 
     def check_ahead(self, items: list[Any]) -> None:
         """Load each well-formed item and check its answers against its form, outside the
         write lock; ``push_one`` then uses the outcome at the very step it would have
         computed it (form versions never change, so nothing of it can go stale)."""
         for index, item in enumerate(items):
-            if not isinstance(item, dict) or value_problems(item):
+            texts: dict[str, str] = {}
+            if not isinstance(item, dict) or value_problems(item, texts):
                 continue
             try:
                 record = load_record(item)
@@ -163,6 +191,45 @@ class _Batch:
             if found is not None:
                 errors = found[1].check(record["data"], today=visit_day(record))
                 self.ahead[index] = (record, errors)
+                if "data" in texts and _same_answers(record["data"], item["data"]):
+                    # The answers' JSON, encoded by the check above: stored as it is.
+                    self.texts[index] = texts["data"]
+
+    def _look_ahead(self) -> None:
+        """What the database holds of the checked records (the current row, the revisions) and
+        the villages of their households, read in three queries for the batch instead of three
+        for each record. A record named twice in the batch (a revision, then the next) is read
+        at its own step: the first one changes it; a household not found is looked for again
+        at its step, since a record before it may have put it on the register."""
+        counts = Counter(record["id"] for record, _ in self.ahead.values())
+        once = [rid for rid, times in counts.items() if times == 1]
+        if not once:
+            return
+        marks = ",".join("?" * len(once))
+        self.current = {
+            row["id"]: row
+            for row in self.db.execute(
+                f"SELECT id, rev, commune_id, village_id FROM records WHERE id IN ({marks})", once
+            )
+        }
+        self.seen = {
+            (row["record_id"], row["rev"]): row
+            for row in self.db.execute(
+                "SELECT record_id, rev, status, device_id FROM revisions"
+                f" WHERE record_id IN ({marks})",
+                once,
+            )
+        }
+        self.looked = set(once)
+        named = list({r["household_id"] for r, _ in self.ahead.values() if r["household_id"]})
+        if named:
+            self.household_villages = dict(
+                self.db.execute(
+                    "SELECT id, village_id FROM households"
+                    f" WHERE id IN ({','.join('?' * len(named))})",
+                    named,
+                ).fetchall()
+            )
 
     def form(self, form_id: str, version: str) -> tuple[Form, RecordChecker] | None:
         key = (form_id, version)
@@ -189,12 +256,16 @@ class _Batch:
             checked = None
         db, caller = self.db, self.caller
         rid, rev = record["id"], record["rev"]
-        current = db.execute(
-            "SELECT rev, commune_id, village_id FROM records WHERE id = ?", [rid]
-        ).fetchone()
-        seen = db.execute(
-            "SELECT status, device_id FROM revisions WHERE record_id = ? AND rev = ?", [rid, rev]
-        ).fetchone()
+        if ahead is not None and rid in self.looked:
+            current, seen = self.current.get(rid), self.seen.get((rid, rev))
+        else:
+            current = db.execute(
+                "SELECT rev, commune_id, village_id FROM records WHERE id = ?", [rid]
+            ).fetchone()
+            seen = db.execute(
+                "SELECT status, device_id FROM revisions WHERE record_id = ? AND rev = ?",
+                [rid, rev],
+            ).fetchone()
         own_retry = (
             seen is not None
             and caller.get("kind") != "peer"
@@ -239,7 +310,13 @@ class _Batch:
         if errors:
             return _rejected(item, errors)
         return store.store_pushed(
-            db, caller, record, current["rev"] if current else None, household is not None, self.now
+            db,
+            caller,
+            record,
+            current["rev"] if current else None,
+            household is not None,
+            self.now,
+            self.texts.get(index),
         )
 
     def _may_change(self, commune_id: str, village_id: str) -> bool:
@@ -262,6 +339,9 @@ class _Batch:
         """The village of the record's household when the server knows it, else None."""
         if not record["household_id"]:
             return None
+        known = self.household_villages.get(record["household_id"])
+        if known is not None:
+            return known
         row = self.db.execute(
             "SELECT village_id FROM households WHERE id = ?", [record["household_id"]]
         ).fetchone()

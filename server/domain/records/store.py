@@ -20,6 +20,7 @@ from server.domain.db import now_iso
 from server.domain.errors import Refused
 from server.domain.feeds import record_change
 from server.domain.followups import refresh_household
+from server.domain.migrations import RECORD_FACTS_OF
 from server.domain.register import (
     add_household,
     clean_name,
@@ -318,21 +319,25 @@ def store_pushed(
     current_rev: str | None,
     household_known: bool,
     now: str,
+    data_text: str | None = None,
 ) -> dict[str, Any]:
     """Write a checked record a phone or a commune server pushed: its revision, and the
     record's current state unless someone changed it since the sender's copy (a conflict,
-    kept beside the current one for a reviewer). The push path: plain INSERTs."""
+    kept beside the current one for a reviewer). The push path: plain INSERTs. ``data_text``:
+    the answers as ``answers.dumps`` writes them, when the caller has it already."""
     rid, rev = record["id"], record["rev"]
     household_id = record["household_id"]
     if household_id and not household_known:
         # A household met on the lane: the phone made its id; it joins the register.
         add_household(db, record["village_id"], *_lane_household(record), household_id=household_id)
-    data, meta = answers.pack(record["data"]), _dumps(record["meta"])
+    # The answers encoded once: packed for storage, and as text for the list's facts.
+    text = data_text if data_text is not None else answers.dumps(record["data"])
+    data, meta = answers.pack(text), _dumps(record["meta"])
     conflict = current_rev is not None and current_rev != record["base_rev"]
     if not conflict:
-        _write_pushed(db, caller, record, data, meta, current_rev is None, now)
+        _write_pushed(db, caller, record, (data, text), meta, current_rev is None, now)
         # A visit can put a household on (or take it off) the follow-up list.
-        refresh_household(db, household_id)
+        refresh_household(db, household_id, visit=(rid, record["data"]))
     # Plain INSERTs: this is the hot path of every sync.
     db.execute(
         "INSERT INTO revisions (record_id, rev, base_rev, status, data, meta, device_id,"
@@ -381,11 +386,12 @@ def _write_pushed(
     db: sqlite_utils.Database,
     caller: dict[str, Any],
     record: dict[str, Any],
-    data: bytes,
+    answers_: tuple[bytes, str],
     meta: str,
     new: bool,
     now: str,
 ) -> None:
+    data, text = answers_
     values = [
         record["rev"],
         record["village_id"],
@@ -399,11 +405,16 @@ def _write_pushed(
         now,
     ]
     if new:
+        # The list's facts come with the row, worked out from the JSON text in hand by the
+        # trigger's own expressions: the trigger would update the row just written (and its
+        # list indexes) after unpacking its answers three times (migration m016).
         db.execute(
             "INSERT INTO records (rev, village_id, household_id, form_id, form_version,"
             " data, meta, device_id, user_id, updated_at, id, commune_id, received_at,"
-            " review_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received')",
-            [*values, record["id"], caller["commune_id"], now],
+            " review_state, outcome, needs_help, visit_date)"
+            f" SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', {RECORD_FACTS_OF}"
+            " FROM (SELECT ? AS data, ? AS meta, ? AS received_at) AS given",
+            [*values, record["id"], caller["commune_id"], now, text, meta, now],
         )
         return
     # A peer's record keeps the volunteer who made it on the sender: no device here.

@@ -1,0 +1,107 @@
+"""Group commit (server/domain/db.py: write_together): writers of a process that wait for the
+write lock at the same moment share one transaction; each is answered only once it has
+committed, and one that fails is rolled back alone."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+
+from server.domain import db as domain_db
+from server.domain.db import connect, write_together, write_transaction
+
+WRITERS = 4
+
+
+def _queued(database: Path) -> int:
+    group = domain_db._groups.get((os.getpid(), str(database.resolve())))
+    if group is None:
+        return 0
+    with group.changed:
+        return len(group.jobs)
+
+
+def test_writers_waiting_together_share_one_commit_and_one_failure_stays_its_own(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "gocua.db"
+    with connect(database) as setup, write_transaction(setup):
+        setup.execute("CREATE TABLE t (writer INTEGER PRIMARY KEY)")
+    answered: list[int] = []
+    ran: list[tuple[int, str, int]] = []  # (writer, thread, writers answered meanwhile)
+    outcome: dict[int, Any] = {}
+    guard = threading.Lock()
+
+    def work(index: int) -> Any:
+        def write(conn: sqlite_utils.Database) -> int:
+            conn.execute("INSERT INTO t (writer) VALUES (?)", [index])
+            with guard:
+                ran.append((index, threading.current_thread().name, len(answered)))
+            if index == 2:
+                raise ValueError("this batch's own failure")
+            return index * 10
+
+        return write
+
+    def writer(index: int) -> None:
+        conn = connect(database)
+        try:
+            outcome[index] = write_together(conn, work(index))
+        except ValueError as error:
+            outcome[index] = error
+        finally:
+            with guard:
+                answered.append(index)
+            conn.close()
+
+    holder = connect(database)
+    threads = [
+        threading.Thread(target=writer, args=(i,), name=f"writer-{i}") for i in range(WRITERS)
+    ]
+    with write_transaction(holder):
+        # The lock is held elsewhere: every writer queues behind it.
+        for thread in threads:
+            thread.start()
+        pause = threading.Event()
+        for _ in range(6000):  # a minute at most
+            if _queued(database) == WRITERS:
+                break
+            pause.wait(0.01)
+        assert _queued(database) == WRITERS and not answered
+    for thread in threads:
+        thread.join(timeout=60)
+    holder.close()
+
+    # One writer did every queued write, in one transaction: nobody was answered before its
+    # COMMIT.
+    assert sorted(index for index, _, _ in ran) == list(range(WRITERS))
+    assert len({name for _, name, _ in ran}) == 1
+    assert all(meanwhile == 0 for _, _, meanwhile in ran)
+    assert sorted(answered) == list(range(WRITERS))
+    assert {i: outcome[i] for i in (0, 1, 3)} == {0: 0, 1: 10, 3: 30}
+    assert isinstance(outcome[2], ValueError)
+    with connect(database) as check:
+        kept = [r[0] for r in check.execute("SELECT writer FROM t ORDER BY writer")]
+    assert kept == [0, 1, 3]  # the failed writer's row rolled back, the others' committed
+
+
+def test_a_writer_alone_fails_as_a_transaction_does(tmp_path: Path) -> None:
+    database = tmp_path / "gocua.db"
+    with connect(database) as conn:
+        with write_transaction(conn):
+            conn.execute("CREATE TABLE t (x INTEGER)")
+
+        def fails(c: sqlite_utils.Database) -> None:
+            c.execute("INSERT INTO t VALUES (1)")
+            raise RuntimeError("no")
+
+        with pytest.raises(RuntimeError):
+            write_together(conn, fails)
+        assert write_together(conn, lambda c: c.execute("INSERT INTO t VALUES (2)").rowcount) == 1
+        assert [r[0] for r in conn.execute("SELECT x FROM t")] == [2]
+        assert not conn.conn.in_transaction
