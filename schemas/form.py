@@ -36,6 +36,8 @@ QUESTION_TYPES = {
     "time",
     "datetime",
     "geopoint",
+    "geotrace",
+    "geoshape",
     "image",
     "osm",
     "audio",
@@ -55,10 +57,12 @@ QUESTION_TYPES = {
     "email",
     "simserial",
     "subscriberid",
+    "start-geopoint",
 }
 # XLSForm's metadata the phone fills with no question shown: start when the visit opens, end
-# at finalize, today, deviceid (the phone's enrolled device id), username (the volunteer's).
-METADATA_TYPES = {"start", "end", "today", "deviceid", "username"}
+# at finalize, today, deviceid (the phone's enrolled device id), username (the volunteer's),
+# start-geopoint (where the phone was when the visit opened: empty without a fix).
+METADATA_TYPES = {"start", "end", "today", "deviceid", "username", "start-geopoint"}
 # Metadata a web app cannot read (as ODK Collect on recent Android cannot): the volunteer's SIM,
 # number or account. Accepted, always left empty, a warning at import.
 EMPTY_METADATA_TYPES = {"phonenumber", "email", "simserial", "subscriberid"}

@@ -34,6 +34,7 @@ from schemas.form import (
     range_parameters,
     range_problem,
 )
+from schemas.geo import GEO_TYPES, geo_problem
 from schemas.labels import fill
 from schemas.media import FILE_ANSWER_TYPES
 from schemas.messages import message
@@ -49,6 +50,8 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # counts): a form may ask for less with a constraint, never for more. The phone's checker
 # (pwa/js/form.js: MAX_TEXT_LENGTH) holds the same number; tests/unit/test_validate.py runs both.
 MAX_TEXT_LENGTH = 10_000
+# Answers bounded by their own rule instead: an .osm file, a line's or a shape's points.
+_OWN_BOUND = {"osm"} | GEO_TYPES
 # An osm question's answer is the text of the .osm file the volunteer chose (OpenMapKit's edit
 # of one place: a few kilobytes), kept in the record so that it travels offline with it. It
 # is bounded, an <osm> document, and holds no DTD, so nothing that reads it later expands an
@@ -206,7 +209,7 @@ class RecordChecker:
         if choice_filter and not self._filtered_in(node, value, position):
             _add(errors, path, "not_a_choice")
             return
-        if isinstance(value, str) and node.type != "osm" and len(value) > MAX_TEXT_LENGTH:
+        if isinstance(value, str) and node.type not in _OWN_BOUND and len(value) > MAX_TEXT_LENGTH:
             _add(errors, path, "too_long", max=MAX_TEXT_LENGTH)
             return
         if constraint and not self._bool(constraint, position, node.name, default=False):
@@ -310,8 +313,10 @@ class RecordChecker:
             return None if isinstance(value, str) and _TIME.match(value) else "not_time"
         if kind in ("datetime", "start", "end"):
             return None if isinstance(value, str) and _is_datetime(value) else "not_datetime"
-        if kind == "geopoint":
+        if kind in ("geopoint", "start-geopoint"):
             return None if isinstance(value, str) and _is_geopoint(value) else "not_geopoint"
+        if kind in GEO_TYPES:
+            return geo_problem(kind, value)
         if kind in FILE_ANSWER_TYPES:
             return None if isinstance(value, str) and _SHA256.match(value) else "not_blob"
         if kind == "osm":

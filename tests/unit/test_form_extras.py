@@ -299,7 +299,7 @@ def test_metadata_a_web_app_cannot_read_stays_empty_with_a_warning(tmp_path: Pat
     assert "cannot be required" in error.en
 
 
-@pytest.mark.parametrize("kind", ["audit", "start-geopoint", "background-audio"])
+@pytest.mark.parametrize("kind", ["audit", "background-audio"])
 def test_metadata_that_records_more_is_refused(tmp_path: Path, kind: str) -> None:
     name = "audit" if kind == "audit" else "m"  # pyxform's own rule for audits
     error = refused(tmp_path, [["type", "name", "label"], ["text", "q", "Q"], [kind, name, ""]])
@@ -364,14 +364,19 @@ def test_saving_an_answer_to_an_entity_is_still_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kind", "words"),
     [
-        ("geotrace", "use a geopoint"),
         ("background-audio", "use an audio question"),
-        ("start-geopoint", "geopoint question"),
     ],
 )
 def test_a_type_not_supported_says_what_to_use(tmp_path: Path, kind: str, words: str) -> None:
     error = refused(tmp_path, [["type", "name", "label"], ["text", "q", "Q"], [kind, "m", "M"]])
     assert (error.row, error.feature) == (3, f"type '{kind}'") and words in error.en
+
+
+def test_a_point_taken_whenever_an_answer_changes_is_still_refused(tmp_path: Path) -> None:
+    # background-geopoint needs a trigger (pyxform says so first); both are refused.
+    survey = [["type", "name", "label", "trigger"], ["text", "q", "Q", ""]]
+    error = refused(tmp_path, [*survey, ["background-geopoint", "m", "", "${q}"]])
+    assert error.row == 3 and "geopoint" in error.en and "geopoint" in error.vi
 
 
 @pytest.mark.parametrize(
