@@ -3,11 +3,12 @@
 import { all, get, getKv, put, setKv } from '../db.js';
 import { formatSize } from '../blobs.js';
 import { el, localDate, toast, uuid } from '../dom.js';
-import { Form, Rules } from '../form.js';
+import { Form, isEmpty, Rules } from '../form.js';
 import { lang, message, t } from '../i18n.js';
 import { go, main, register, state } from '../nav.js';
 import { EDITABLE, HOUSEHOLD_QUESTIONS, prefill } from '../records.js';
 import { FormView } from '../render.js';
+import { pointOf } from '../geowidget.js';
 
 /** The kv key of the record open on the screen: app.js opens it again at start. */
 const OPEN_VISIT = 'open_visit';
@@ -69,6 +70,22 @@ async function newRecord(household) {
   await put('records', record);
   state.actions.persist?.();
   return record;
+}
+
+/**
+ * start-geopoint: where the phone is as the visit opens, asked once. The form never waits for
+ * it; no permission or no fix leaves it empty, and a fix that comes late still lands in this
+ * draft while it is open (never in another record, nor in one finalized meanwhile).
+ */
+function takeStartPoint(form, record) {
+  const names = [...form.nodes.values()]
+    .filter((n) => n.type === 'start-geopoint' && !n.repeats.length).map((n) => n.name);
+  if (!names.length || !navigator.geolocation) return;
+  navigator.geolocation.getCurrentPosition((p) => {
+    const open = state.visit;
+    if (!open || open.record.id !== record.id || open.record.state !== 'draft') return;
+    for (const name of names) if (isEmpty(open.view.data[name])) open.view.setAnswer(name, pointOf(p.coords));
+  }, () => {}, { enableHighAccuracy: true, timeout: 120000, maximumAge: 60000 });
 }
 
 /** Open a record by id, or start a new visit to `household`. */
@@ -209,6 +226,7 @@ async function show(id, household = null) {
       el('button', { type: 'button', class: 'primary', id: 'finalize', text: t('app.finalize'), onclick: finalize })) : null].filter(Boolean));
   view.mount();
   steps.update();
+  if (!id) takeStartPoint(form, record);
   if (!editable) body.querySelectorAll('input, select, textarea, button').forEach((n) => { n.disabled = true; });
   if (record.errors) view.showErrors(record.errors);
   window.scrollTo(0, 0);

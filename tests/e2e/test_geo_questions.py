@@ -1,0 +1,117 @@
+"""A line walked, a plot's shape and where the visit opened, on the phone with the browser's own
+location (Chromium's, set through Playwright as the volunteer walks), synced, and read back from
+the server as the phone wrote them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.domain import answers as stored_answers
+from server.domain.db import connect
+from tests.e2e.collector import Collector
+from tests.e2e.conftest import expect, phone_context, screenshot
+from tests.e2e.test_accessibility import assert_accessible, axe_violations
+from tests.loop_forms import EN, VI, write_workbook
+
+pytestmark = pytest.mark.e2e
+
+# The gate of the house, then three steps along the lane; the plot's corners.
+GATE = {"latitude": 21.0285, "longitude": 105.8048, "accuracy": 6}
+LANE = [(21.0286, 105.8049), (21.0287, 105.8051), (21.0289, 105.8052)]
+CORNERS = [(21.03, 105.8), (21.03, 105.801), (21.031, 105.801)]
+
+
+def geo_workbook(path: Path) -> Path:
+    return write_workbook(
+        path,
+        {
+            "survey": [
+                {"type": "start-geopoint", "name": "noi_mo"},
+                {
+                    "type": "geotrace",
+                    "name": "duong",
+                    VI: "Đường vào nhà",
+                    EN: "Lane to the house",
+                    "required": "yes",
+                },
+                {
+                    "type": "geoshape",
+                    "name": "thua",
+                    VI: "Thửa đất",
+                    EN: "The plot",
+                    "required": "yes",
+                },
+            ],
+            "settings": [{"form_id": "duong_va_thua", "version": "1"}],
+        },
+    )
+
+
+def test_a_line_a_shape_and_the_start_point_reach_the_server(browser, server, tmp_path: Path):
+    server.cli("form", "import", str(geo_workbook(tmp_path / "geo.xlsx")))
+    context = phone_context(browser, permissions=["geolocation"], geolocation=GATE)
+    page = context.new_page()
+    app = Collector(page)
+    app.enroll(server.cli("enroll").strip().splitlines()[-1])
+    app.households().first.click()
+    page.locator('#choose-form [data-form="duong_va_thua"]').click()
+    page.locator("#finalize").wait_for()
+
+    line = app.reveal("duong")
+    points = line.locator(".geo-point")
+    expect(line.locator(".geo-empty")).to_have_text("Chưa có điểm nào.")
+    for number, (lat, lon) in enumerate([*LANE, (21.04, 105.9)], start=1):
+        context.set_geolocation({"latitude": lat, "longitude": lon, "accuracy": 4 + number})
+        line.locator(".geo-here").click()
+        expect(points).to_have_count(number)
+    expect(points.nth(0)).to_contain_text(f"Điểm 1: {LANE[0][0]}, {LANE[0][1]}")
+    expect(points.nth(1)).to_contain_text("± 6 m")  # its accuracy
+    # The fourth was taken by mistake, far off: removed, the length is that of the lane.
+    line.get_by_role("button", name="Xóa điểm 4").click()
+    expect(points).to_have_count(3)
+    expect(line.locator("output.gps")).to_have_text("Đã xóa điểm 4.")
+    expect(line.locator(".geo-total")).to_contain_text("Chiều dài: 48,1 m")
+    expect(line.locator(".geo-sketch polyline")).to_be_attached()
+
+    shape = app.reveal("thua")
+    corners = shape.locator(".geo-point")
+    for number, (lat, lon) in enumerate(CORNERS[:2], start=1):
+        context.set_geolocation({"latitude": lat, "longitude": lon, "accuracy": 3})
+        shape.locator(".geo-here").click()
+        expect(corners).to_have_count(number)
+    # The third corner is under trees: typed from the land register, with a decimal comma.
+    shape.locator(".geo-by-hand summary").click()
+    shape.get_by_label("Vĩ độ").fill("21,031")
+    shape.get_by_label("Kinh độ").fill("105,801")
+    shape.locator(".geo-typed").click()
+    expect(corners).to_have_count(3)  # it closes itself: the first corner is not listed again
+    expect(corners.nth(2)).to_contain_text("Điểm 3: 21.031, 105.801 · nhập tay")
+    expect(shape.locator(".geo-total")).to_contain_text("Diện tích: 5.783 m²")
+    expect(shape.locator(".geo-sketch polygon")).to_be_attached()
+    # A typed point off the Earth is refused, and said so.
+    shape.get_by_label("Vĩ độ").fill("91")
+    shape.get_by_label("Kinh độ").fill("105")
+    shape.locator(".geo-typed").click()
+    expect(shape.locator("output.gps")).to_contain_text("Vĩ độ phải từ -90 đến 90")
+    expect(corners).to_have_count(3)
+    screenshot(page, "geo-questions")
+    assert_accessible("a line and a shape", axe_violations(page))
+
+    app.wait_saved()
+    app.finalize()
+    page.locator("#sync").click()
+    page.locator("#record-list .pill.state-synced").wait_for()
+    context.close()
+
+    with connect(server.data_dir / "gocua.db") as db:
+        (raw,) = db.execute("SELECT data FROM records WHERE form_id = 'duong_va_thua'").fetchone()
+    data = stored_answers.load(raw)
+    assert data["noi_mo"] == "21.028500 105.804800 0 6"  # taken as the visit opened
+    assert data["duong"] == ";".join(
+        f"{lat:.6f} {lon:.6f} 0 {4 + n}" for n, (lat, lon) in enumerate(LANE, start=1)
+    )
+    first, second = (f"{lat:.6f} {lon:.6f} 0 3" for lat, lon in CORNERS[:2])
+    assert data["thua"] == f"{first};{second};21.031 105.801 0 0;{first}"
+    assert set(data) == {"noi_mo", "duong", "thua"}
