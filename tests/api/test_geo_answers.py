@@ -16,6 +16,7 @@ from markupsafe import escape
 from schemas.form import Form
 from server.domain.db import write_transaction
 from server.domain.forms import install_form
+from server.domain.records.places import MAP_LINE_VERTICES, map_line
 from tests.api.test_odata import make_token, rows
 from tests.api.test_review_edit import revisions
 from tests.api.test_review_helpers import post, push, staff
@@ -110,3 +111,25 @@ def test_exports_odata_and_the_dictionary_treat_lines_and_shapes_as_places(clien
         "geoshape",
     ]
     assert {questions[n]["pseudonymised_export"] for n in ("noi_mo", "duong", "thua")} == {"no"}
+
+
+def test_the_staff_map_gives_lines_and_shapes_and_the_start_point(client, app, phone, db):
+    item = pushed(client, phone, db)
+    staff(client, app)
+    response = client.get("/reports/map/points?form=thua_dat")
+    assert response.status_code == 200
+    (row,) = response.get_json()["records"]
+    assert row["id"] == item["id"]
+    assert row["points"] == [[21.0285, 105.8048, "noi_mo"]]
+    assert row["lines"] == [
+        ["duong", "geotrace", [[21.0286, 105.8049], [21.0287, 105.8051], [21.0289, 105.8052]]],
+        ["thua", "geoshape", [[21.03, 105.8], [21.03, 105.801], [21.031, 105.801], [21.03, 105.8]]],
+    ]
+
+
+def test_a_long_walk_is_thinned_for_the_map_its_ends_kept() -> None:
+    walk = ";".join(f"21 {105 + i / 10000:.4f} 0 5" for i in range(1000))
+    line = map_line(walk)
+    assert line is not None and len(line) <= MAP_LINE_VERTICES
+    assert line[0] == [21.0, 105.0] and line[-1] == [21.0, 105.0999]
+    assert map_line("21 105") is None and map_line("not a line") is None

@@ -1,6 +1,6 @@
 """A line walked, a plot's shape and where the visit opened, on the phone with the browser's own
-location (Chromium's, set through Playwright as the volunteer walks), synced, and read back from
-the server as the phone wrote them."""
+location (Chromium's, set through Playwright as the volunteer walks), synced, read back from the
+server as the phone wrote them, and seen at the office on the staff map and the record page."""
 
 from __future__ import annotations
 
@@ -115,3 +115,23 @@ def test_a_line_a_shape_and_the_start_point_reach_the_server(browser, server, tm
     first, second = (f"{lat:.6f} {lon:.6f} 0 3" for lat, lon in CORNERS[:2])
     assert data["thua"] == f"{first};{second};21.031 105.801 0 0;{first}"
     assert set(data) == {"noi_mo", "duong", "thua"}
+
+    # At the office: the lane and the plot drawn on the staff map, and the record page's words.
+    password = server.add_staff(
+        "add", "duyet.thua", "--name", "Chị Duyệt", "--role", "reviewer", "--commune", "99999"
+    )
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN").new_page()
+    desk.goto(f"{server.base}/login")
+    desk.fill("input[name=username]", "duyet.thua")
+    desk.fill("input[name=password]", password)
+    desk.click("button[type=submit]")
+    desk.goto(f"{server.base}/reports/map?form=duong_va_thua")
+    desk.locator("#map[data-drawn]").wait_for(state="attached")
+    expect(desk.locator("path.map-geotrace")).to_have_count(1)
+    expect(desk.locator("path.map-geoshape")).to_have_count(1)
+    expect(desk.locator(".leaflet-marker-icon.map-point")).to_have_count(1)  # the start point
+    desk.locator("path.map-geoshape").click()
+    desk.locator(".leaflet-popup .popup-record").click()
+    expect(desk.locator(".geo-answer").first).to_contain_text("3 điểm · chiều dài 48,1 m")
+    expect(desk.locator(".geo-answer").nth(1)).to_contain_text("3 điểm · diện tích 5.783,2 m²")
+    desk.context.close()
