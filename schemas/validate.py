@@ -313,7 +313,7 @@ class RecordChecker:
             return None if isinstance(value, str) and _TIME.match(value) else "not_time"
         if kind in ("datetime", "start", "end"):
             return None if isinstance(value, str) and _is_datetime(value) else "not_datetime"
-        if kind in ("geopoint", "start-geopoint"):
+        if kind in ("geopoint", "start-geopoint", "background-geopoint"):
             return None if isinstance(value, str) and _is_geopoint(value) else "not_geopoint"
         if kind in GEO_TYPES:
             return geo_problem(kind, value)

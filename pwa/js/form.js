@@ -8,11 +8,11 @@ export const QUESTION_TYPES = new Set([
   'text', 'integer', 'decimal', 'range', 'select_one', 'select_multiple', 'date', 'time', 'datetime',
   'geopoint', 'geotrace', 'geoshape', 'image', 'osm', 'audio', 'video', 'file', 'barcode', 'note', 'calculate', 'acknowledge', 'hidden',
   'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid',
-  'start-geopoint',
+  'start-geopoint', 'background-geopoint',
 ]);
 // Metadata filled with no question shown (screens/visit.js), and those a web app cannot read,
 // always left empty: the same sets as schemas/form.py.
-export const METADATA_TYPES = new Set(['start', 'end', 'today', 'deviceid', 'username', 'start-geopoint']);
+export const METADATA_TYPES = new Set(['start', 'end', 'today', 'deviceid', 'username', 'start-geopoint', 'background-geopoint']);
 export const EMPTY_METADATA_TYPES = new Set(['phonenumber', 'email', 'simserial', 'subscriberid']);
 export const AUTOMATIC_TYPES = new Set(['calculate', ...METADATA_TYPES, ...EMPTY_METADATA_TYPES]);
 
@@ -616,7 +616,7 @@ export function typeProblem(form, node, value) {
       return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? null : 'not_datetime';
     case 'geotrace': case 'geoshape':
       return geoProblem(node.type, value);
-    case 'geopoint': case 'start-geopoint': {
+    case 'geopoint': case 'start-geopoint': case 'background-geopoint': {
       const p = typeof value === 'string' ? value.trim().split(/\s+/).map(Number) : [];
       const ok = p.length >= 2 && p.length <= 4 && p.every(Number.isFinite)
         && Math.abs(p[0]) <= 90 && Math.abs(p[1]) <= 180 && (p.length < 4 || p[3] >= 0);

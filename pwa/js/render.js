@@ -10,7 +10,7 @@ import { canScan, scanCode } from './scan.js';
 import { geoControl } from './geowidget.js';
 import { fold } from './text.js';
 
-const HIDDEN_TYPES = new Set(['calculate', 'hidden', 'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid', 'start-geopoint']);
+const HIDDEN_TYPES = new Set(['calculate', 'hidden', 'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid', 'start-geopoint', 'background-geopoint']);
 
 // A list longer than this (a file of 10,000 households) is searched, not drawn whole: drawing
 // and laying out every choice cost seconds on a slow phone (bench/form_scale.py).

@@ -21,6 +21,25 @@ pytestmark = pytest.mark.e2e
 GATE = {"latitude": 21.0285, "longitude": 105.8048, "accuracy": 6}
 LANE = [(21.0286, 105.8049), (21.0287, 105.8051), (21.0289, 105.8052)]
 CORNERS = [(21.03, 105.8), (21.03, 105.801), (21.031, 105.801)]
+OWNER = {"latitude": 21.0301, "longitude": 105.8005, "accuracy": 9}
+
+
+def stored_answer(page, name: str) -> None:
+    """Until the open draft on the phone's disk holds an answer to `name`."""
+    page.wait_for_function(
+        """(name) => new Promise((done) => {
+            const open = indexedDB.open('gocua');
+            open.onsuccess = () => {
+                const all = open.result.transaction('records').objectStore('records').getAll();
+                all.onsuccess = () => {
+                    open.result.close();
+                    done(all.result.some((r) => r.data[name]));
+                };
+            };
+        })""",
+        arg=name,
+        polling=100,
+    )
 
 
 def geo_workbook(path: Path) -> Path:
@@ -29,6 +48,8 @@ def geo_workbook(path: Path) -> Path:
         {
             "survey": [
                 {"type": "start-geopoint", "name": "noi_mo"},
+                {"type": "text", "name": "chu", VI: "Chủ thửa", EN: "Owner"},
+                {"type": "background-geopoint", "name": "noi_chu", "trigger": "${chu}"},
                 {
                     "type": "geotrace",
                     "name": "duong",
@@ -58,6 +79,12 @@ def test_a_line_a_shape_and_the_start_point_reach_the_server(browser, server, tm
     app.households().first.click()
     page.locator('#choose-form [data-form="duong_va_thua"]').click()
     page.locator("#finalize").wait_for()
+
+    # Where the owner's name was given: a point taken as it is answered, no question shown.
+    context.set_geolocation(OWNER)
+    app.type("chu", "Lò Văn Minh")
+    stored_answer(page, "noi_chu")
+    expect(page.locator('[data-path="noi_chu"]')).to_have_count(0)
 
     line = app.reveal("duong")
     points = line.locator(".geo-point")
@@ -114,7 +141,8 @@ def test_a_line_a_shape_and_the_start_point_reach_the_server(browser, server, tm
     )
     first, second = (f"{lat:.6f} {lon:.6f} 0 3" for lat, lon in CORNERS[:2])
     assert data["thua"] == f"{first};{second};21.031 105.801 0 0;{first}"
-    assert set(data) == {"noi_mo", "duong", "thua"}
+    assert data["noi_chu"] == "21.030100 105.800500 0 9"
+    assert set(data) == {"noi_mo", "chu", "noi_chu", "duong", "thua"}
 
     # At the office: the lane and the plot drawn on the staff map, and the record page's words.
     password = server.add_staff(
@@ -129,7 +157,8 @@ def test_a_line_a_shape_and_the_start_point_reach_the_server(browser, server, tm
     desk.locator("#map[data-drawn]").wait_for(state="attached")
     expect(desk.locator("path.map-geotrace")).to_have_count(1)
     expect(desk.locator("path.map-geoshape")).to_have_count(1)
-    expect(desk.locator(".leaflet-marker-icon.map-point")).to_have_count(1)  # the start point
+    # The start point and the owner's: points, as a geopoint is.
+    expect(desk.locator(".leaflet-marker-icon.map-point")).to_have_count(2)
     desk.locator("path.map-geoshape").click()
     desk.locator(".leaflet-popup .popup-record").click()
     expect(desk.locator(".geo-answer").first).to_contain_text("3 điểm · chiều dài 48,1 m")

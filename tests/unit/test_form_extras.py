@@ -372,13 +372,6 @@ def test_a_type_not_supported_says_what_to_use(tmp_path: Path, kind: str, words:
     assert (error.row, error.feature) == (3, f"type '{kind}'") and words in error.en
 
 
-def test_a_point_taken_whenever_an_answer_changes_is_still_refused(tmp_path: Path) -> None:
-    # background-geopoint needs a trigger (pyxform says so first); both are refused.
-    survey = [["type", "name", "label", "trigger"], ["text", "q", "Q", ""]]
-    error = refused(tmp_path, [*survey, ["background-geopoint", "m", "", "${q}"]])
-    assert error.row == 3 and "geopoint" in error.en and "geopoint" in error.vi
-
-
 @pytest.mark.parametrize(
     ("kind", "default", "dynamic"),
     [

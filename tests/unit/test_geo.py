@@ -16,6 +16,7 @@ from schemas.geo import closed, geo_problem, read_points, tidy
 from schemas.settle import settle
 from schemas.validate import RecordChecker
 from schemas.xlsform import read_xlsform
+from tests.unit.test_form_extras import refused
 from tests.unit.test_xlsform import workbook
 
 CASES = json.loads(
@@ -99,3 +100,37 @@ def test_a_workbook_with_a_line_a_shape_and_a_start_point_imports(tmp_path: Path
     assert checker.check(settle(form, answers)) == {}
     assert settle(form, answers)["plot_area"] == pytest.approx(1.22e6, rel=0.01)
     assert [e["code"] for e in checker.check({})["path"]] == ["required"]
+
+
+def test_a_background_point_is_taken_when_its_trigger_is_answered(tmp_path: Path) -> None:
+    survey = [
+        ["type", "name", "label", "trigger"],
+        ["text", "chu", "Chủ thửa", ""],
+        ["background-geopoint", "noi_chu", "", "${chu}"],
+    ]
+    definition = read_xlsform(workbook(tmp_path, survey))
+    assert [p for p in check_form(definition) if not p.warning] == []
+    form = Form(definition)
+    assert form.nodes["noi_chu"].get("trigger") == "${chu}"
+    checker = RecordChecker(form)
+    assert checker.check({"chu": "Lò Văn Minh"}) == {}  # no fix: left empty
+    assert checker.check({"chu": "Lò Văn Minh", "noi_chu": "21.0285 105.8048 0 6"}) == {}
+    codes = [e["code"] for e in checker.check({"noi_chu": "north"})["noi_chu"]]
+    assert codes == ["not_geopoint"]
+
+
+def test_a_background_point_inside_a_repeat_or_on_one_is_refused(tmp_path: Path) -> None:
+    survey = [
+        ["type", "name", "label", "trigger"],
+        ["begin_repeat", "nguoi", "Người", ""],
+        ["text", "ten", "Tên", ""],
+        ["end_repeat", "", "", ""],
+        ["background-geopoint", "noi", "", "${ten}"],
+    ]
+    error = refused(tmp_path, survey)
+    assert (error.sheet, error.row, error.feature) == ("survey", 5, "type 'background-geopoint'")
+    assert "outside any repeat" in error.en and "nhóm lặp" in error.vi
+    # The trigger column is still refused everywhere else.
+    other = [["type", "name", "label", "trigger", "calculation"], ["text", "a", "A", "", ""]]
+    error = refused(tmp_path, [*other, ["calculate", "b", "", "${a}", "1"]])
+    assert (error.row, error.feature) == (3, "column 'trigger'")

@@ -43,7 +43,7 @@ class Scope:
 
 
 # The questions whose answers are on the map: points, and lines and shapes drawn as such.
-PLACE_TYPES = frozenset({"geopoint", "start-geopoint"}) | GEO_TYPES
+PLACE_TYPES = frozenset({"geopoint", "start-geopoint", "background-geopoint"}) | GEO_TYPES
 # A line or shape drawn with at most this many corners: a walk of 1,000 points weighs a page
 # 5,000 records long; thinned evenly (its ends kept), it still shows where it went.
 MAP_LINE_VERTICES = 100

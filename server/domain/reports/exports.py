@@ -34,7 +34,9 @@ from server.domain.reports.cells import CsvWriter, xlsx_row
 # Question types that hold free text, places (an .osm file draws one; a line or shape is a
 # walk to the house or its land), pictures, recordings or files: never in a pseudonymised export.
 PERSONAL_TYPES = (
-    {"text", "geopoint", "start-geopoint", "osm", "barcode"} | GEO_TYPES | FILE_ANSWER_TYPES
+    {"text", "geopoint", "start-geopoint", "background-geopoint", "osm", "barcode"}
+    | GEO_TYPES
+    | FILE_ANSWER_TYPES
 )
 _META = (
     "record_id",
