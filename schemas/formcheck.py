@@ -563,9 +563,20 @@ _TRIGGER = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}$")
 
 def _background_point_problems(form: Form) -> Iterator[Problem]:
     """A background-geopoint is taken by the phone each time the question its trigger names is
-    answered: one question, outside any repeat, as the point itself is (a repeat's entries
-    would each need their own point, which the phone does not keep)."""
+    answered: one question, outside any repeat, as the point itself is; a start-geopoint once,
+    outside any repeat (a repeat's entries would each need their own point, which the phone
+    does not take)."""
     for node in form.walk():
+        if node.type == "start-geopoint" and node.repeats:
+            yield Problem(
+                "survey",
+                node.row_number,
+                "type",
+                "a start-geopoint is taken once, as the form opens: put it outside any repeat",
+                "start-geopoint chỉ được lấy một lần khi mở biểu mẫu: hãy đặt nó ngoài mọi nhóm "
+                "lặp",
+                "type 'start-geopoint'",
+            )
         if node.type != "background-geopoint":
             continue
         trigger = _text(node.get("trigger")).strip()

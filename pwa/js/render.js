@@ -196,8 +196,9 @@ export class FormView {
   }
 
   /**
-   * An answer given by the phone itself, not by a question on the screen (start-geopoint's
-   * late fix): settled and passed to onChange as an answer typed would be.
+   * An answer given by the phone itself, not by a question on the screen (a start-geopoint's
+   * or background-geopoint's fix, come late): settled and passed to onChange as an answer
+   * typed would be.
    */
   setAnswer(name, value) {
     this.#set([], name, value, null);

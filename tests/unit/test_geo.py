@@ -134,3 +134,16 @@ def test_a_background_point_inside_a_repeat_or_on_one_is_refused(tmp_path: Path)
     other = [["type", "name", "label", "trigger", "calculation"], ["text", "a", "A", "", ""]]
     error = refused(tmp_path, [*other, ["calculate", "b", "", "${a}", "1"]])
     assert (error.row, error.feature) == (3, "column 'trigger'")
+
+
+def test_a_start_point_inside_a_repeat_is_refused(tmp_path: Path) -> None:
+    survey = [
+        ["type", "name", "label"],
+        ["begin_repeat", "nguoi", "Người"],
+        ["text", "ten", "Tên"],
+        ["start-geopoint", "noi", ""],
+        ["end_repeat", "", ""],
+    ]
+    error = refused(tmp_path, survey)
+    assert (error.sheet, error.row, error.feature) == ("survey", 4, "type 'start-geopoint'")
+    assert "outside any repeat" in error.en and "ngoài mọi nhóm lặp" in error.vi
