@@ -37,6 +37,8 @@ QUESTION_TYPES = {
     "time",
     "datetime",
     "geopoint",
+    "geotrace",
+    "geoshape",
     "image",
     "osm",
     "audio",
@@ -57,10 +59,22 @@ QUESTION_TYPES = {
     "simserial",
     "subscriberid",
     "audit",
+    "start-geopoint",
+    "background-geopoint",
 }
 # XLSForm's metadata the phone fills with no question shown: start when the visit opens, end
-# at finalize, today, deviceid (the phone's enrolled device id), username (the volunteer's).
-METADATA_TYPES = {"start", "end", "today", "deviceid", "username"}
+# at finalize, today, deviceid (the phone's enrolled device id), username (the volunteer's),
+# start-geopoint (where the phone was when the visit opened: empty without a fix),
+# background-geopoint (where it was when the question its trigger names was last answered).
+METADATA_TYPES = {
+    "start",
+    "end",
+    "today",
+    "deviceid",
+    "username",
+    "start-geopoint",
+    "background-geopoint",
+}
 # Metadata a web app cannot read (as ODK Collect on recent Android cannot): the volunteer's SIM,
 # number or account. Accepted, always left empty, a warning at import.
 EMPTY_METADATA_TYPES = {"phonenumber", "email", "simserial", "subscriberid"}

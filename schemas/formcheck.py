@@ -154,6 +154,7 @@ def _all_problems(definition: dict[str, Any]) -> list[Problem]:
     else:
         problems += _tree_problems(form)
         problems += _rank_and_audit_problems(form)
+        problems += _background_point_problems(form)
     return sorted(problems, key=lambda p: (_sheet_order(p.sheet), p.row or 0))
 
 
@@ -461,6 +462,8 @@ def _range_problems(number: int, parameters: str) -> Iterator[Problem]:
 def _survey_column_problems(
     number: int, column: str, value: str, base: str = ""
 ) -> Iterator[Problem]:
+    if base == "background-geopoint" and column.lower() == "trigger":
+        return  # the question it names is checked by _background_point_problems
     base_column, language = _split(column)
     known = base_column in TRANSLATED_COLUMNS if language else column in SURVEY_COLUMNS
     if known or not value or media_column(column):
@@ -642,6 +645,45 @@ def _pulldata_problems(survey: list[dict[str, Any]], files: Any) -> Iterator[Pro
 
 
 # -- over the parsed form -----------------------------------------------------------------------
+_TRIGGER = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}$")
+
+
+def _background_point_problems(form: Form) -> Iterator[Problem]:
+    """A background-geopoint is taken by the phone each time the question its trigger names is
+    answered: one question, outside any repeat, as the point itself is; a start-geopoint once,
+    outside any repeat (a repeat's entries would each need their own point, which the phone
+    does not take)."""
+    for node in form.walk():
+        if node.type == "start-geopoint" and node.repeats:
+            yield Problem(
+                "survey",
+                node.row_number,
+                "type",
+                "a start-geopoint is taken once, as the form opens: put it outside any repeat",
+                "start-geopoint chỉ được lấy một lần khi mở biểu mẫu: hãy đặt nó ngoài mọi nhóm "
+                "lặp",
+                "type 'start-geopoint'",
+            )
+        if node.type != "background-geopoint":
+            continue
+        trigger = _text(node.get("trigger")).strip()
+        found = _TRIGGER.match(trigger)
+        target = form.nodes.get(found[1]) if found else None
+        if node.repeats or target is None or target.kind != "field" or target.repeats:
+            yield Problem(
+                "survey",
+                node.row_number,
+                "trigger",
+                f"the trigger '{trigger}' cannot be used: a background-geopoint is taken when "
+                "one question outside any repeat is answered, named as ${name}, and must be "
+                "outside any repeat itself",
+                f"không dùng được trigger '{trigger}': background-geopoint được lấy khi một câu "
+                "hỏi nằm ngoài mọi nhóm lặp được trả lời, ghi là ${tên}, và chính nó cũng phải "
+                "nằm ngoài mọi nhóm lặp",
+                "type 'background-geopoint'",
+            )
+
+
 def _tree_problems(form: Form) -> Iterator[Problem]:
     languages = _languages(form)
     default = language_code(_text(form.settings.get("default_language")))

@@ -54,27 +54,11 @@ TYPE_ADVICE = {
         "choices must be on the choices sheet",
         "lựa chọn phải nằm trên trang choices",
     ),
-    "geotrace": (
-        "a line drawn on a map is not collected: use a geopoint",
-        "không thu thập đường vẽ trên bản đồ: hãy dùng geopoint",
-    ),
-    "geoshape": (
-        "a shape drawn on a map is not collected: use a geopoint",
-        "không thu thập vùng vẽ trên bản đồ: hãy dùng geopoint",
-    ),
     "background-audio": (
         "a web page cannot record sound in the background while the form is filled: use an "
         "audio question the volunteer records",
         "trang web không thể ghi âm ngầm trong lúc điền biểu mẫu: hãy dùng câu hỏi audio để "
         "tình nguyện viên tự ghi âm",
-    ),
-    "start-geopoint": (
-        "add a geopoint question the volunteer fills",
-        "hãy thêm câu hỏi geopoint để tình nguyện viên điền",
-    ),
-    "background-geopoint": (
-        "add a geopoint question the volunteer fills",
-        "hãy thêm câu hỏi geopoint để tình nguyện viên điền",
     ),
     "csv-external": (
         "attached files are not read by expressions",

@@ -35,6 +35,7 @@ from schemas.form import (
     range_parameters,
     range_problem,
 )
+from schemas.geo import GEO_TYPES, geo_problem
 from schemas.labels import fill
 from schemas.media import FILE_ANSWER_TYPES
 from schemas.messages import message
@@ -51,6 +52,8 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # counts): a form may ask for less with a constraint, never for more. The phone's checker
 # (pwa/js/form.js: MAX_TEXT_LENGTH) holds the same number; tests/unit/test_validate.py runs both.
 MAX_TEXT_LENGTH = 10_000
+# Answers bounded by their own rule instead: an .osm file, a line's or a shape's points.
+_OWN_BOUND = {"osm"} | GEO_TYPES
 # An osm question's answer is the text of the .osm file the volunteer chose (OpenMapKit's edit
 # of one place: a few kilobytes), kept in the record so that it travels offline with it. It
 # is bounded, an <osm> document, and holds no DTD, so nothing that reads it later expands an
@@ -182,7 +185,7 @@ class RecordChecker:
             required=required,
             type_problem=self._type_rule(node),
             choice_filter=bool(node.get("choice_filter")),
-            bounded=node.type != "osm",
+            bounded=node.type not in _OWN_BOUND,
             constraint=node.get("constraint") or None,
         )
         return (node.kind, node, node.name, relevance, plan)
@@ -365,8 +368,10 @@ class RecordChecker:
             return None if isinstance(value, str) and _TIME.match(value) else "not_time"
         if kind in ("datetime", "start", "end"):
             return None if isinstance(value, str) and _is_datetime(value) else "not_datetime"
-        if kind == "geopoint":
+        if kind in ("geopoint", "start-geopoint", "background-geopoint"):
             return None if isinstance(value, str) and _is_geopoint(value) else "not_geopoint"
+        if kind in GEO_TYPES:
+            return geo_problem(kind, value)
         if kind in FILE_ANSWER_TYPES:
             return None if isinstance(value, str) and _SHA256.match(value) else "not_blob"
         if kind == "osm":
@@ -515,7 +520,7 @@ _TYPE_RULES: dict[str, Callable[[Any], str | None]] = {
     **dict.fromkeys(("date", "today"), _date_problem),
     "time": _time_problem,
     **dict.fromkeys(("datetime", "start", "end"), _datetime_problem),
-    "geopoint": _geopoint_problem,
+    **dict.fromkeys(("geopoint", "start-geopoint", "background-geopoint"), _geopoint_problem),
     **dict.fromkeys(FILE_ANSWER_TYPES, _blob_problem),
 }
 

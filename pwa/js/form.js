@@ -3,16 +3,17 @@
 import { evaluate, evaluateBool, readsCurrent, references, toNumber } from './expr.js';
 import { fill } from './labels.js';
 import { rankProblem } from './rank.js';
+import { GEO_TYPES, geoProblem } from './geo.js';
 
 export const QUESTION_TYPES = new Set([
   'text', 'integer', 'decimal', 'range', 'select_one', 'select_multiple', 'rank', 'date', 'time', 'datetime',
-  'geopoint', 'image', 'osm', 'audio', 'video', 'file', 'barcode', 'note', 'calculate', 'acknowledge', 'hidden',
+  'geopoint', 'geotrace', 'geoshape', 'image', 'osm', 'audio', 'video', 'file', 'barcode', 'note', 'calculate', 'acknowledge', 'hidden',
   'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid',
-  'audit',
+  'audit', 'start-geopoint', 'background-geopoint',
 ]);
 // Metadata filled with no question shown (screens/visit.js), and those a web app cannot read,
 // always left empty: the same sets as schemas/form.py.
-export const METADATA_TYPES = new Set(['start', 'end', 'today', 'deviceid', 'username']);
+export const METADATA_TYPES = new Set(['start', 'end', 'today', 'deviceid', 'username', 'start-geopoint', 'background-geopoint']);
 export const EMPTY_METADATA_TYPES = new Set(['phonenumber', 'email', 'simserial', 'subscriberid']);
 // audit: the log of the volunteer's moves (audit.csv), written by the phone (pwa/js/audit.js).
 export const AUTOMATIC_TYPES = new Set(['calculate', 'audit', ...METADATA_TYPES, ...EMPTY_METADATA_TYPES]);
@@ -523,7 +524,8 @@ export class Rules {
         : typeProblem(this.form, child, value)
           || (this.#offered(child, value, data, position) ? null : 'not_a_choice');
       if (problem) { add(errors, path, problem, message(`field.${problem}`)); continue; }
-      if (child.type !== 'osm' && tooLong(value)) {
+      // An .osm file and a line's or shape's points have bounds of their own.
+      if (child.type !== 'osm' && !GEO_TYPES.has(child.type) && tooLong(value)) {
         add(errors, path, 'too_long', message('field.too_long', { max: MAX_TEXT_LENGTH }));
         continue;
       }
@@ -617,7 +619,9 @@ export function typeProblem(form, node, value) {
       return typeof value === 'string' && /^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?$/.test(value) ? null : 'not_time';
     case 'datetime': case 'start': case 'end':
       return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? null : 'not_datetime';
-    case 'geopoint': {
+    case 'geotrace': case 'geoshape':
+      return geoProblem(node.type, value);
+    case 'geopoint': case 'start-geopoint': case 'background-geopoint': {
       const p = typeof value === 'string' ? value.trim().split(/\s+/).map(Number) : [];
       const ok = p.length >= 2 && p.length <= 4 && p.every(Number.isFinite)
         && Math.abs(p[0]) <= 90 && Math.abs(p[1]) <= 180 && (p.length < 4 || p[3] >= 0);

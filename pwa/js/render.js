@@ -8,9 +8,10 @@ import { fill, NO_INSTANCE } from './labels.js';
 import { FileTooLarge, formatSize, photoUrl, storeFile, storePhoto, stored } from './blobs.js';
 import { moved, rankState, shownOrder } from './rank.js';
 import { canScan, scanCode } from './scan.js';
+import { geoControl } from './geowidget.js';
 import { fold } from './text.js';
 
-const HIDDEN_TYPES = new Set(['calculate', 'hidden', 'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid', 'audit']);
+const HIDDEN_TYPES = new Set(['calculate', 'hidden', 'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid', 'audit', 'start-geopoint', 'background-geopoint']);
 
 // A list longer than this (a file of 10,000 households) is searched, not drawn whole: drawing
 // and laying out every choice cost seconds on a slow phone (bench/form_scale.py).
@@ -195,6 +196,15 @@ export class FormView {
     this.#changed(path);
   }
 
+  /**
+   * An answer given by the phone itself, not by a question on the screen (a start-geopoint's
+   * or background-geopoint's fix, come late): settled and passed to onChange as an answer
+   * typed would be.
+   */
+  setAnswer(name, value) {
+    this.#set([], name, value, null);
+  }
+
   #settled(data, path) {
     const settled = this.rules.settle(data);
     const filled = this.prefill ? this.prefill(settled, path) : settled;
@@ -255,6 +265,8 @@ export class FormView {
       }
       case 'geopoint':
         return this.#geopoint(id, value, set);
+      case 'geotrace': case 'geoshape':
+        return geoControl(this, node.type, id, value, set);
       case 'image':
         return this.#photo(id, value, set);
       case 'osm':

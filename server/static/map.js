@@ -1,7 +1,7 @@
-// The staff site's map: the records' GPS points, read page by page from /reports/map/points
-// (each page a bounded number of records), drawn by Leaflet and clustered by
-// Leaflet.markercluster (both from npm, served by the server). With no tile address the
-// points are drawn on a blank background: a commune office with no Internet still sees them.
+// The staff site's map: the records' GPS points, lines and shapes, read page by page from
+// /reports/map/points (each page a bounded number of records), drawn by Leaflet, the points
+// clustered by Leaflet.markercluster (both from npm, served by the server). With no tile
+// address they are drawn on a blank background: a commune office with no Internet still sees them.
 // Without Leaflet (an installation without node_modules) the points are only counted.
 
 const root = document.getElementById('map');
@@ -30,7 +30,8 @@ async function readAll() {
     links = page.links;
     for (const record of page.records) {
       records.push(record);
-      points += record.points.length;
+      // A line or shape counts as one place, as a point does.
+      points += record.points.length + record.lines.length;
     }
     if (!page.next || points >= MAX_POINTS) return { records, points, links, capped: Boolean(page.next) };
     url = new URL(url);
@@ -98,8 +99,20 @@ function draw(records, links) {
   }
   group.addLayers(markers);
   map.addLayer(group);
-  if (markers.length) {
-    map.fitBounds(group.getBounds(), { padding: [24, 24], maxZoom: 17 });
+  // Lines walked and shapes of land: drawn as they are, never clustered.
+  const shapes = L.featureGroup();
+  for (const record of records) {
+    for (const [, kind, line] of record.lines) {
+      const make = kind === 'geoshape' ? L.polygon : L.polyline;
+      make(line, { color: '#0b6e4f', weight: 3, className: `map-${kind}` })
+        .bindPopup(() => popup(record, links)).addTo(shapes);
+    }
+  }
+  map.addLayer(shapes);
+  const bounds = markers.length ? group.getBounds() : L.latLngBounds([]);
+  if (shapes.getLayers().length) bounds.extend(shapes.getBounds());
+  if (bounds.isValid()) {
+    map.fitBounds(bounds, { padding: [24, 24], maxZoom: 17 });
   } else {
     map.setView([16, 106], 5); // Việt Nam, when there is nothing to show
   }

@@ -24,7 +24,7 @@ from tests.records import VISIT_DATE
 from tests.unit.test_xlsform import XLS_CHOICES, XLS_SETTINGS, XLS_SURVEY, xls_workbook
 from tests.workbooks import FOLLOWUP_ID, followup_rows, workbook
 
-REFUSED_TYPE = ("geoshape", "vung", "Vùng đất", "The land", None)
+REFUSED_TYPE = ("background-audio", "ghi_am", "Ghi âm", "Recording", None)
 
 
 def upload(client: Any, data: bytes, name: str = "tham_lai.xlsx") -> Any:
@@ -190,7 +190,7 @@ def test_publishing_checks_the_form_again(admin: Any, db: Any) -> None:
     tampered["survey"].append(dict(zip(["type", "name", "label"], REFUSED_TYPE[:3], strict=True)))
     response = post(admin, "/admin/forms/publish", {"definition": json.dumps(tampered)})
     assert response.status_code == 422
-    assert "geoshape" in text_of(response.get_data(as_text=True))  # what refuses it, named
+    assert "background-audio" in text_of(response.get_data(as_text=True))  # what refuses it, named
     for sent in ("{not json", "[]", json.dumps({"settings": 3}), "", "[" * 100_000):
         response = post(admin, "/admin/forms/publish", {"definition": sent})
         assert response.status_code == 422, sent

@@ -454,3 +454,54 @@ def test_collect_fills_a_range_and_its_answer_is_stored_as_a_number(
         "satisfaction": 3.5,
         "rooms": 4,
     }
+
+
+def test_collect_sends_a_line_a_shape_and_the_points_it_takes_itself(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    survey = [
+        ["type", "name", "label", "trigger"],
+        ["start-geopoint", "opened_at", "", ""],
+        ["text", "household_code", "Code", ""],
+        ["background-geopoint", "code_at", "", "${household_code}"],
+        ["geotrace", "path", "Path walked", ""],
+        ["geoshape", "plot", "Plot", ""],
+    ]
+    definition = read_xlsform(
+        xlsx_workbook(tmp_path, survey, settings=[["form_id", "version"], ["lines", "1"]])
+    )
+    with server.db() as db, write_transaction(db):
+        install_form(db, definition)
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    (listed,) = [f for f in client.form_list() if f["formID"] == "lines"]
+    xform = client.download(listed)
+    # Collect takes the start point itself, when the form is first loaded, and the code's
+    # point when the code is answered.
+    assert b"odk:setgeopoint" in xform and b"odk-instance-first-load" in xform
+    assert b"xforms-value-changed" in xform
+    assert b'type="geotrace"' in xform and b'type="geoshape"' in xform
+    (tmp_path / "lines.xml").write_bytes(xform)
+    check_xform(str(tmp_path / "lines.xml"))
+    code = household(server)["code"]
+    ring = "10.5 106.1 3 4;10.5 106.101 3 4;10.501 106.101 3 4;10.5 106.1 3 4"
+    sent = {
+        "opened_at": "10.4999 106.0999 2.5 6.0",
+        "household_code": code,
+        "code_at": "10.5001 106.1001 2.5 5.0",
+        "path": "10.5 106.1 3 4; 10.5004 106.1003 3 5;",  # as older tools end a line
+        "plot": ring,
+    }
+    filled = client.fill(xform, sent)
+    assert [a.status for a in client.submit(filled)] == [201]
+    (record,) = stored(
+        server, "SELECT data FROM records WHERE id = ?", filled.instance_id.removeprefix("uuid:")
+    )
+    assert stored_answers.load(record["data"]) == {
+        **sent,
+        "path": "10.5 106.1 3 4;10.5004 106.1003 3 5",
+    }
+    # A shape that is no ring is refused, in both languages, and kept to be sent again.
+    bad = client.fill(xform, {**sent, "plot": "10.5 106.1;10.5 106.101"})
+    (answer,) = client.submit(bad)
+    assert answer.status != 201 and "Vùng" in answer.message and "area" in answer.message

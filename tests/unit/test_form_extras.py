@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from schemas.form import QUESTION_TYPES
 from schemas.formcheck import Problem
+from schemas.formextras import TYPE_ADVICE
 from schemas.xlsform import XLSFormError, read_xlsform
 from server.cli.main import main
 from tests.unit.test_xlsform import workbook
@@ -299,7 +301,7 @@ def test_metadata_a_web_app_cannot_read_stays_empty_with_a_warning(tmp_path: Pat
     assert "cannot be required" in error.en
 
 
-@pytest.mark.parametrize("kind", ["start-geopoint", "background-audio"])
+@pytest.mark.parametrize("kind", ["background-audio"])
 def test_metadata_that_records_more_is_refused(tmp_path: Path, kind: str) -> None:
     error = refused(tmp_path, [["type", "name", "label"], ["text", "q", "Q"], [kind, "m", ""]])
     assert (error.sheet, error.row) == ("survey", 3) and kind in error.feature
@@ -363,9 +365,7 @@ def test_saving_an_answer_to_an_entity_is_still_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kind", "words"),
     [
-        ("geotrace", "use a geopoint"),
         ("background-audio", "use an audio question"),
-        ("start-geopoint", "geopoint question"),
     ],
 )
 def test_a_type_not_supported_says_what_to_use(tmp_path: Path, kind: str, words: str) -> None:
@@ -400,3 +400,8 @@ def test_a_default_worked_out_by_an_expression_is_refused(
     error = refused(tmp_path, survey)
     assert (error.sheet, error.row, error.feature) == ("survey", 4, "default")
     assert default in error.en and default in error.vi
+
+
+def test_advice_is_only_for_types_that_are_refused() -> None:
+    # A type that became collectable keeps no "use this instead" sentence that nothing says.
+    assert not set(TYPE_ADVICE) & QUESTION_TYPES

@@ -4,11 +4,12 @@ import { all, get, getKv, put, setKv } from '../db.js';
 import { AuditLog, auditNode, nodePath, tracksChanges, valueAt } from '../audit.js';
 import { formatSize, storeFile } from '../blobs.js';
 import { el, localDate, toast, uuid } from '../dom.js';
-import { Form, Rules } from '../form.js';
+import { Form, isEmpty, Rules } from '../form.js';
 import { lang, message, t } from '../i18n.js';
 import { go, main, register, state } from '../nav.js';
 import { EDITABLE, HOUSEHOLD_QUESTIONS, prefill } from '../records.js';
 import { FormView } from '../render.js';
+import { pointOf } from '../geowidget.js';
 
 /** The kv key of the record open on the screen: app.js opens it again at start. */
 const OPEN_VISIT = 'open_visit';
@@ -72,6 +73,35 @@ async function newRecord(household) {
   return record;
 }
 
+/**
+ * Where the phone is, put in `names` with no question shown: start-geopoint as the visit opens
+ * (`fresh` false: kept once taken), background-geopoint each time its trigger is answered
+ * (`fresh`: a new fix replaces the last). The form never waits; no permission or no fix leaves
+ * the answer as it was, and a fix that comes late still lands in this draft while it is open
+ * (never in another record, nor in one finalized meanwhile).
+ */
+function takePoint(record, names, fresh) {
+  if (!names.length || !navigator.geolocation) return;
+  navigator.geolocation.getCurrentPosition((p) => {
+    const open = state.visit;
+    if (!open || open.record.id !== record.id || open.record.state !== 'draft') return;
+    for (const name of names) {
+      if (fresh || isEmpty(open.view.data[name])) open.view.setAnswer(name, pointOf(p.coords));
+    }
+  }, () => {}, { enableHighAccuracy: true, timeout: 120000, maximumAge: fresh ? 0 : 60000 });
+}
+
+/** The background-geopoints of each question a trigger names (the form check allows only
+ * `${name}` of a question outside any repeat, for a point outside any repeat). */
+function triggers(form) {
+  const out = new Map();
+  for (const node of form.nodes.values()) {
+    const named = node.type === 'background-geopoint' && /^\$\{([^}]+)\}$/.exec(String(node.row.trigger || '').trim());
+    if (named && !node.repeats.length) out.set(named[1], [...(out.get(named[1]) || []), node.name]);
+  }
+  return out;
+}
+
 /** Open a record by id, or start a new visit to `household`. */
 async function show(id, household = null) {
   // The same visit drawn again (the language switched): its audit log goes on, not resumed.
@@ -129,10 +159,17 @@ async function show(id, household = null) {
     return prefill(rules, data, known, record.own_answers || []);
   };
 
+  const pointsOf = triggers(form);
+  // ODK takes the point when the trigger's value changes, not each time its box is left.
+  const triggerValues = new Map([...pointsOf.keys()].map((k) => [k, JSON.stringify(record.data[k])]));
   const view = new FormView({
     form, rules, data: record.data, lang: lang(), root: body, t, prefill: editable ? given : null,
     onChange: (data, path) => {
       if (path) { touched.add(path); remember({ page: view.current, path }); }
+      if (path && pointsOf.has(path) && JSON.stringify(data[path]) !== triggerValues.get(path)) {
+        triggerValues.set(path, JSON.stringify(data[path]));
+        takePoint(record, pointsOf.get(path), true);
+      }
       save({ data });
       // Say what is wrong next to the question as soon as it is answered, not only at the end.
       const errors = rules.check(data, message);
@@ -255,6 +292,10 @@ async function show(id, household = null) {
       el('button', { type: 'button', class: 'primary', id: 'finalize', text: t('app.finalize'), onclick: finalize })) : null].filter(Boolean));
   view.mount();
   steps.update();
+  if (!id) {
+    takePoint(record, [...form.nodes.values()]
+      .filter((n) => n.type === 'start-geopoint' && !n.repeats.length).map((n) => n.name), false);
+  }
   if (!editable) body.querySelectorAll('input, select, textarea, button').forEach((n) => { n.disabled = true; });
   if (record.errors) view.showErrors(record.errors);
   window.scrollTo(0, 0);

@@ -21,6 +21,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from schemas.form import Form, Node
+from schemas.geo import GEO_TYPES, tidy
 from schemas.media import FILE_ANSWER_TYPES
 
 # A household survey's instance is a few tens of KB; a form with a large roster a few hundred.
@@ -222,6 +223,9 @@ def _value(node: Node, text: str) -> Any:
     if kind in ("decimal", "range"):
         # ODK Collect sends a range's number as text, an integer when its steps are whole.
         return _number(text)
+    if kind in GEO_TYPES:
+        # Points as the phone writes them: older tools end a line with ';' or space the ';'.
+        return tidy(kind, text) or None
     if kind == "calculate":
         return _number(text) if _DECIMAL.match(text) else text
     return text

@@ -110,8 +110,12 @@ def _xform(form_id: str, version: str, definition_text: str) -> str | None:
     # Versions never change, so each is converted once; pyxform takes the sheets as rows.
     definition = json.loads(definition_text)
     settings = definition.get("settings") or {}
+    survey = definition.get("survey") or []
     book = {
-        "survey": definition.get("survey") or [],
+        "survey": survey,
+        # Every column any row uses: pyxform reads a dict book's columns from its first row
+        # where this is missing, and then fails on a column the first row leaves out (trigger).
+        "survey_header": [dict.fromkeys(k for row in survey if isinstance(row, dict) for k in row)],
         "choices": definition.get("choices") or [],
         "settings": settings if isinstance(settings, list) else [settings],
     }

@@ -11,6 +11,7 @@ import sqlite_utils
 
 from schemas import labels
 from schemas.form import AUTOMATIC_TYPES, Form, Node, range_parameters
+from schemas.geo import GEO_TYPES, tidy
 from schemas.media import FILE_ANSWER_TYPES
 from schemas.settle import settle, stored_number
 from schemas.validate import Errors
@@ -253,6 +254,9 @@ def _read_one(
             _put(
                 scope, node.name, int(number) if number.is_integer() and "." not in raw else number
             )
+    elif node.type in GEO_TYPES:
+        # The edit page shows a point a line; stored as the phone writes it (a shape closed).
+        _put(scope, node.name, tidy(node.type, raw.replace("\n", ";")) or None)
     else:
         _put(scope, node.name, raw)
 

@@ -1,5 +1,6 @@
-"""Where the records were made and what they show: the staff site's map (every geopoint answer
-of a record, in any form and any repeat) and its gallery of photos (every image answer).
+"""Where the records were made and what they show: the staff site's map (every geopoint and
+start-geopoint answer of a record, and its lines and shapes, in any form and any repeat) and its
+gallery of photos (every image answer).
 
 Both read the records the submissions list reads, through its own filter
 (``query.matching``) and by its keyset, newest first, so that the map, the gallery and the
@@ -19,6 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from schemas.form import Form, Node
+from schemas.geo import GEO_TYPES, read_points
 from server.domain import answers
 from server.domain.blobs import file_answers
 from server.domain.forms import get_form
@@ -40,13 +42,33 @@ class Scope:
     form_id: str = ""
 
 
+# The questions whose answers are on the map: points, and lines and shapes drawn as such.
+PLACE_TYPES = frozenset({"geopoint", "start-geopoint", "background-geopoint"}) | GEO_TYPES
+# A line or shape drawn with at most this many corners: a walk of 1,000 points weighs a page
+# 5,000 records long; thinned evenly (its ends kept), it still shows where it went.
+MAP_LINE_VERTICES = 100
+
+
 def geopoint_nodes(form: Form) -> list[Node]:
     # Forms are immutable per version, so the list is computed once per Form object.
     cached = getattr(form, "_geopoint_nodes", None)
     if cached is None:
-        cached = [n for n in form.nodes.values() if n.kind == "field" and n.type == "geopoint"]
+        cached = [n for n in form.nodes.values() if n.kind == "field" and n.type in PLACE_TYPES]
         form._geopoint_nodes = cached  # type: ignore[attr-defined]
     return cached
+
+
+def map_line(value: Any) -> list[list[float]] | None:
+    """A line's or shape's points as ``[[lat, lon], …]``, at most ``MAP_LINE_VERTICES`` of
+    them, or None when the answer is not one."""
+    points = read_points(value)
+    if not points or len(points) < 2:
+        return None
+    step = math.ceil(len(points) / MAP_LINE_VERTICES)
+    kept = points[::step] if step > 1 else points
+    if kept[-1] is not points[-1]:
+        kept = [*kept[: MAP_LINE_VERTICES - 1], points[-1]]
+    return [[round(p[0], 7), round(p[1], 7)] for p in kept]
 
 
 def parse_point(value: Any) -> tuple[float, float] | None:
@@ -172,8 +194,9 @@ def _point_rows(
 def map_points(
     db: sqlite_utils.Database, scope: Scope, after: tuple[str, str] | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the map: up to ``limit`` records (newest first), those with a point each
-    as ``{id, household, code, name, village, received_at, points: [[lat, lon, key]]}``,
+    """One page of the map: up to ``limit`` records (newest first), those with a place each
+    as ``{id, household, code, name, village, received_at, points: [[lat, lon, key]],
+    lines: [[key, type, [[lat, lon], …]]]}`` (a line's or shape's points by ``map_line``),
     and the cursor of the next page (None at the end)."""
     limit = max(1, min(limit, MAX_POINT_RECORDS))
     rows = _point_rows(db, scope, after, limit + 1)
@@ -181,19 +204,21 @@ def map_points(
     out = []
     for row in rows[:limit]:
         form = _form(db, forms, row)
-        names = {n.name for n in geopoint_nodes(form)} if form is not None else set()
-        if not names:
+        kinds = {n.name: n.type for n in geopoint_nodes(form)} if form is not None else {}
+        if not kinds:
             continue
         tops = json.loads(row["tops"])
         found = list(zip(tops[::2], tops[1::2], strict=True))
         found += json.loads(row["nested"] or "[]")
-        points = [
-            [*point, key]
-            for key, value in found
-            if key in names and (point := parse_point(value)) is not None
-        ]
-        if points:
-            out.append({**_who(row, {}), "points": points})
+        points, lines = [], []
+        for key, value in found:
+            if kinds.get(key) in GEO_TYPES:
+                if (line := map_line(value)) is not None:
+                    lines.append([key, kinds[key], line])
+            elif key in kinds and (point := parse_point(value)) is not None:
+                points.append([*point, key])
+        if points or lines:
+            out.append({**_who(row, {}), "points": points, "lines": lines})
     more = len(rows) > limit
     last = rows[limit - 1] if more else None
     return out, (f"{last['received_at']}~{last['id']}" if last else None)

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from schemas import labels
+from schemas.expr_library import area, distance
 from schemas.form import Form, Node
+from schemas.geo import GEO_TYPES, read_points
 from schemas.media import FILE_ANSWER_TYPES
 from server.domain import answers, clock
 from server.domain.blobs import file_answers
@@ -319,6 +321,25 @@ class FileAnswer(str):
         return made
 
 
+class GeoAnswer(str):
+    """A line's or shape's answer as the record page reads it: still its text, and its points
+    (lat, lon, accuracy) with the length in metres (a line) or the area in m² (a shape), worked
+    out by the form language's own ``distance()`` and ``area()``, as the phone shows them."""
+
+    shape: bool  # a geoshape (an area), else a geotrace (a length)
+    points: list[tuple[float, float, float | None]]
+    size: float
+
+    def __new__(cls, value: str, kind: str) -> GeoAnswer:
+        made = super().__new__(cls, value)
+        made.shape = kind == "geoshape"
+        made.points = [(p[0], p[1], p[3]) for p in read_points(value) or []]
+        made.size = (area if kind == "geoshape" else distance)(value)
+        if made.shape and made.points:
+            made.points.pop()  # the ring's closing point: the first again
+        return made
+
+
 def answer_text(
     form: Form,
     node: Node,
@@ -344,6 +365,8 @@ def answer_text(
         return ", ".join(f"{place}. {choice(v)}" for place, v in enumerate(value, start=1))
     if node.type in FILE_ANSWER_TYPES and isinstance(value, str):
         return FileAnswer(value, node.type)
+    if node.type in GEO_TYPES and isinstance(value, str) and read_points(value):
+        return GeoAnswer(value, node.type)
     return str(value)
 
 

@@ -23,6 +23,7 @@ from openpyxl import Workbook
 
 from schemas.expressions import ExpressionError, references
 from schemas.form import Form, Node
+from schemas.geo import GEO_TYPES
 from schemas.indicators import indicator_set
 from schemas.media import FILE_ANSWER_TYPES
 from schemas.messages import text
@@ -30,9 +31,13 @@ from server.domain import answers, clock, register
 from server.domain.forms import get_form, newest_version
 from server.domain.reports.cells import CsvWriter, xlsx_row
 
-# Question types that hold free text, places (an .osm file draws one), pictures, recordings or
-# files: never in a pseudonymised export.
-PERSONAL_TYPES = {"text", "geopoint", "osm", "barcode"} | FILE_ANSWER_TYPES
+# Question types that hold free text, places (an .osm file draws one; a line or shape is a
+# walk to the house or its land), pictures, recordings or files: never in a pseudonymised export.
+PERSONAL_TYPES = (
+    {"text", "geopoint", "start-geopoint", "background-geopoint", "osm", "barcode"}
+    | GEO_TYPES
+    | FILE_ANSWER_TYPES
+)
 _META = (
     "record_id",
     "household_id",
