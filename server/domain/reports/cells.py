@@ -13,6 +13,11 @@ from openpyxl.cell import WriteOnlyCell
 
 # What a spreadsheet may take for the start of a formula (OWASP's list for CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Excel's most characters in a cell. A longer answer (a line of 1,000 GPS points, an .osm file)
+# would be cut silently by whatever reads the file; it is cut here instead, saying so, and the
+# CSV export keeps it whole.
+XLSX_CELL_MAX = 32_767
+XLSX_CUT = " … [còn nữa trong tệp CSV / continued in the CSV export]"
 
 
 def neutral(value: Any, sheet: Any = None) -> Any:
@@ -44,5 +49,12 @@ class CsvWriter:
         return self._writer.writerow(csv_row(row))
 
 
+def fitted(value: Any) -> Any:
+    """``value`` within an XLSX cell: a text too long for one ends in ``XLSX_CUT``."""
+    if isinstance(value, str) and len(value) > XLSX_CELL_MAX:
+        return value[: XLSX_CELL_MAX - len(XLSX_CUT)] + XLSX_CUT
+    return value
+
+
 def xlsx_row(sheet: Any, row: Iterable[Any]) -> list[Any]:
-    return [neutral(v, sheet) for v in row]
+    return [neutral(fitted(v), sheet) for v in row]
