@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -104,6 +105,18 @@ def test_instance_ids_become_record_ids() -> None:
     [
         (b"<data", "not_xml"),
         (b'<!DOCTYPE d [<!ENTITY a "x">]><data id="f">&a;</data>', "not_xml"),
+        (
+            b'<!DOCTYPE d [<!ENTITY a SYSTEM "file:///etc/passwd">]><data id="f">&a;</data>',
+            "not_xml",
+        ),
+        (b'<!DOCTYPE d SYSTEM "http://127.0.0.1:9/d.dtd"><data id="f"/>', "not_xml"),
+        (
+            b'<!DOCTYPE data><data id="f" version="1"><meta><instanceID>uuid:1</instanceID>'
+            b"</meta></data>",
+            "not_xml",
+        ),
+        (b'<data id="f">&undeclared;</data>', "not_xml"),
+        (b'<data id="f"/><data id="g"/>', "not_xml"),
         (b"<data><meta><instanceID>uuid:1</instanceID></meta></data>", "no_form_id"),
         (b'<data id="f" version="1"><meta/></data>', "no_instance_id"),
         (b'<data id="f">' + b"<a>" * 40 + b"</a>" * 40 + b"</data>", "xml_too_deep"),
@@ -115,6 +128,22 @@ def test_unreadable_instances_are_refused_with_a_reason(xml: bytes, code: str) -
     with pytest.raises(InstanceRefused) as refused:
         read_instance(xml)
     assert refused.value.code == code
+
+
+def test_an_instance_reads_as_elementtree_reads_it() -> None:
+    # Namespaces, attributes, text, tails and a declared encoding, as ElementTree's own parser
+    # gives them: what map_instance and the rights' scrubbing walk.
+    xml = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+        '<data xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms"'
+        ' id="f" version="2" orx:version="x"><!-- a comment --><name>Lê Thị Hà</name> tail'
+        '<kids jr:template=""><age>3</age></kids><note><![CDATA[a < b]]></note>'
+        "<orx:meta><orx:instanceID>uuid:1</orx:instanceID></orx:meta></data>"
+    ).encode("iso-8859-1", errors="xmlcharrefreplace")
+    ours = read_instance(xml).root
+    theirs = ElementTree.fromstring(xml)
+    assert ElementTree.tostring(ours) == ElementTree.tostring(theirs)
+    assert ours.find("{http://openrosa.org/xforms}meta") is not None
 
 
 def test_the_count_pyxform_adds_for_a_repeat_count_expression_is_no_answer() -> None:
