@@ -122,6 +122,24 @@ def store_blob(
             Path(temp_name).unlink(missing_ok=True)
 
 
+def sniffed_type(path: Path) -> str | None:
+    """The type a recording or film says of itself in its first bytes: the phone sends none the
+    server keeps, and a browser plays only what it is told it may."""
+    with open(path, "rb") as file:
+        head = file.read(16)
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head[4:8] == b"ftyp":
+        return "video/mp4"
+    if head[:4] == b"\x1aE\xdf\xa3":
+        return "video/webm"
+    if head[:4] == b"OggS":
+        return "audio/ogg"
+    if head[:3] == b"ID3" or head[:2] == b"\xff\xfb":
+        return "audio/mpeg"
+    return None
+
+
 def store_unnamed_blob(data_dir: str | Path, stream: IO[bytes], limit: int) -> tuple[str, int]:
     """Read a stream whose hash nobody announced (an ODK Collect attachment) into the store,
     a chunk at a time, hashing on the way; returns (sha256, size). Raises BlobTooLarge past

@@ -19,6 +19,7 @@ from schemas import labels
 from schemas.form import Form, Node
 from schemas.media import FILE_ANSWER_TYPES
 from server.domain import answers, clock
+from server.domain.blobs import file_answers
 from server.domain.forms import get_form
 from server.domain.register import village_ids_under
 
@@ -255,6 +256,23 @@ def revisions(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]
         item["replicated"] = item["device_id"] is None and item["user_id"] is None
         out.append(item)
     return out
+
+
+def record_file(
+    db: sqlite_utils.Database, commune_id: str, record_id: str, sha256: str
+) -> str | None:
+    """The question type (``image``, ``audio``, ``video``, ``file``) of a file one of a
+    record's revisions names as an answer, when the record is this commune's; else None. The
+    staff site's ``/records/ID/files/SHA`` and the OData feed's attachments read nothing else."""
+    found = get_record(db, commune_id, record_id)
+    form = found["form"] if found else None
+    if form is None:
+        return None
+    for revision in revisions(db, record_id):
+        for _, value, kind in file_answers(form, revision["data"]):
+            if value == sha256:
+                return kind
+    return None
 
 
 def reviews(db: sqlite_utils.Database, record_id: str) -> list[dict[str, Any]]:

@@ -110,38 +110,17 @@ def _record_page(found: dict[str, Any], decision: dict[str, str] | None = None) 
 def record_file(record_id: str, sha256: str) -> Any:
     """A photo, recording, film or document one of the record's answers names (any revision's:
     the page's history names them too); a file no answer of it names is not found."""
-    found = _record_or_404(record_id)
-    form = found["form"]
-    named = {
-        value: kind
-        for r in service.revisions(get_db(), record_id)
-        for _, value, kind in (blobs.file_answers(form, r["data"]) if form else [])
-    }
+    kind = service.record_file(get_db(), me()["commune_id"], record_id, sha256)
     path = blobs.blob_path(current_app.config["DATA_DIR"], sha256)
-    if sha256 not in named or not path.is_file():
+    if kind is None or not path.is_file():
         abort(404)
     audited("view_record", target=record_id, detail=f"file {sha256}")
-    fallback = "image/jpeg" if named[sha256] == "image" else "application/octet-stream"
-    mimetype = _sniffed(path) or fallback
+    mimetype = blobs.sniffed_type(path) or _fallback(kind)
     return send_file(path, mimetype=mimetype, etag=sha256, conditional=True, max_age=3600)
 
 
-def _sniffed(path: Any) -> str | None:
-    """The type a recording or film says of itself in its first bytes: the phone sends none the
-    server keeps, and a browser plays only what it is told it may."""
-    with open(path, "rb") as file:
-        head = file.read(16)
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "audio/wav"
-    if head[4:8] == b"ftyp":
-        return "video/mp4"
-    if head[:4] == b"\x1aE\xdf\xa3":
-        return "video/webm"
-    if head[:4] == b"OggS":
-        return "audio/ogg"
-    if head[:3] == b"ID3" or head[:2] == b"\xff\xfb":
-        return "audio/mpeg"
-    return None
+def _fallback(kind: str) -> str:
+    return "image/jpeg" if kind == "image" else "application/octet-stream"
 
 
 # A decision refused for what the reviewer typed goes back to the form, with the text kept.
