@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
@@ -14,7 +15,11 @@ from schemas.form import Form
 from schemas.validate import RecordChecker
 from server.domain.openrosa.instance import (
     InstanceRefused,
+    _parse_plain,
+    _parse_strict,
+    _plainly_without_dtd,
     map_instance,
+    parse_xml,
     read_instance,
     record_uuid,
 )
@@ -144,6 +149,37 @@ def test_an_instance_reads_as_elementtree_reads_it() -> None:
     theirs = ElementTree.fromstring(xml)
     assert ElementTree.tostring(ours) == ElementTree.tostring(theirs)
     assert ours.find("{http://openrosa.org/xforms}meta") is not None
+
+
+SAMPLES = [
+    b'<data id="f"><a>1</a><b x="y">t<c/>tail</b></data>',
+    '<?xml version="1.0"?><d xmlns="http://www.w3.org/2002/xforms" id="f"><n>Hà</n></d>'.encode(),
+    "<data id='f'><n>Lò Thị Xuân</n></data>".encode("utf-16"),
+    b"\xef\xbb\xbf<data id='f'><!-- <!DOCTYPE in a comment --><n>x</n></data>",
+]
+
+
+@pytest.mark.parametrize("xml", SAMPLES)
+def test_the_quick_and_the_strict_reading_give_the_same_tree(xml: bytes) -> None:
+    # What Collect sends plainly (UTF-8, no DTD) goes to ElementTree's C parser; anything
+    # else (another encoding, "<!DOCTYPE" anywhere) to expat refusing a document type.
+    strict = _parse_strict(xml)
+    assert ElementTree.tostring(parse_xml(xml)) == ElementTree.tostring(strict)
+    if _plainly_without_dtd(xml):
+        assert ElementTree.tostring(_parse_plain(xml)) == ElementTree.tostring(strict)
+
+
+@pytest.mark.parametrize("reader", [_parse_plain, _parse_strict])
+def test_both_readings_bound_depth_and_size(reader: Any) -> None:
+    for xml, code in (
+        (b'<data id="f">' + b"<a>" * 40 + b"</a>" * 40 + b"</data>", "xml_too_deep"),
+        (b'<data id="f">' + b"<a/>" * 60_000 + b"</data>", "xml_too_large"),
+        (b"<data><a></data>", "not_xml"),
+        (b"", "not_xml"),
+    ):
+        with pytest.raises(InstanceRefused) as refused:
+            reader(xml)
+        assert refused.value.code == code
 
 
 def test_the_count_pyxform_adds_for_a_repeat_count_expression_is_no_answer() -> None:

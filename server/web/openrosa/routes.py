@@ -6,7 +6,9 @@ reads is an ``<OpenRosaResponse>`` message, Vietnamese then English."""
 from __future__ import annotations
 
 import io
+import time
 from email.utils import formatdate
+from functools import lru_cache
 from typing import IO, Any
 from xml.sax.saxutils import escape
 
@@ -64,16 +66,28 @@ def _words(key: str, **params: Any) -> str:
 def _message(
     status: int, key: str, params: dict[str, Any], errors: dict[str, Any] | None = None
 ) -> Response:
+    if not errors and all(isinstance(v, int | str) for v in params.values()):
+        return _xml(_plain_body(status, key, tuple(sorted(params.items()))), status)
+    return _xml(_body(status, key, params, errors), status)
+
+
+@lru_cache(maxsize=256)
+def _plain_body(status: int, key: str, params: tuple[tuple[str, int | str], ...]) -> str:
+    # Most answers are one of a few (received, duplicate, partial with a count): each is
+    # worded once, not for every submission.
+    return _body(status, key, dict(params), None)
+
+
+def _body(status: int, key: str, params: dict[str, Any], errors: dict[str, Any] | None) -> str:
     lines = [_words(key, **params)]
     for path, problems in list((errors or {}).items())[:MAX_ERROR_LINES]:
         for problem in problems[:1]:
             lines.append(f"{path}: {problem.get('vi', '')} / {problem.get('en', '')}")
     nature = "submit_success" if status < 300 else "error"
-    return _xml(
+    return (
         f'<OpenRosaResponse xmlns="{RESPONSE}" items="0">'
         f'<message nature="{nature}">{escape(chr(10).join(lines))}</message>'
-        "</OpenRosaResponse>",
-        status,
+        "</OpenRosaResponse>"
     )
 
 
@@ -105,8 +119,13 @@ def _busy(seconds: int) -> Response:
 def _headers(response: Response) -> Response:
     response.headers["X-OpenRosa-Version"] = "1.0"
     response.headers["X-OpenRosa-Accept-Content-Length"] = str(service.ACCEPT_CONTENT_LENGTH)
-    response.headers["Date"] = formatdate(usegmt=True)
+    response.headers["Date"] = _http_date(int(time.time()))
     return response
+
+
+@lru_cache(maxsize=2)
+def _http_date(second: int) -> str:
+    return formatdate(second, usegmt=True)
 
 
 def _url(endpoint: str, **values: Any) -> str:
