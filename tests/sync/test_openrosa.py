@@ -398,6 +398,7 @@ HOSTILE = {
     "external": b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
     b'<data id="ho_gia_dinh_cds">&x;</data>',
     "not xml": b"\x00\xff not xml at all",
+    "unknown encoding": b'<?xml version="1.0" encoding="no-such"?><data id="ho_gia_dinh_cds"/>',
     "deep": b'<data id="ho_gia_dinh_cds" version="1">'
     + b"<g>" * (MAX_DEPTH + 5)
     + b"</g>" * (MAX_DEPTH + 5)

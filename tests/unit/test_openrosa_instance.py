@@ -121,6 +121,10 @@ def test_instance_ids_become_record_ids() -> None:
             "not_xml",
         ),
         (b'<data id="f">&undeclared;</data>', "not_xml"),
+        # Encodings Python does not know, or cannot read in a parser: refused, never a 5xx.
+        (b'<?xml version="1.0" encoding="no-such"?><data id="f"/>', "not_xml"),
+        (b'<?xml version="1.0" encoding="shift_jis"?><data id="f"/>', "not_xml"),
+        (b"\xff\xfe<\x00?\x00x\x00" + b'<?xml version="1.0" encoding="no-such"?>', "not_xml"),
         (b'<data id="f"/><data id="g"/>', "not_xml"),
         (b"<data><meta><instanceID>uuid:1</instanceID></meta></data>", "no_form_id"),
         (b'<data id="f" version="1"><meta/></data>', "no_instance_id"),

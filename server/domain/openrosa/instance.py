@@ -161,7 +161,8 @@ def _parse_plain(xml: bytes) -> Element:
     try:
         parser.feed(xml)
         root = parser.close()
-    except SyntaxError:
+    except (SyntaxError, ValueError, LookupError):
+        # LookupError: an encoding Python does not know; ValueError: a multi-byte one.
         raise InstanceRefused("not_xml") from None
     level, depth, count = [root], 1, 1
     while level:
@@ -189,7 +190,7 @@ def _parse_strict(xml: bytes) -> Element:
     parser.CharacterDataHandler = shape.builder.data
     try:
         parser.Parse(xml, True)
-    except expat.ExpatError:
+    except (expat.ExpatError, ValueError, LookupError):
         raise InstanceRefused("not_xml") from None
     root = shape.builder.close()
     if not isinstance(root, Element):
