@@ -190,6 +190,8 @@ def _parse_strict(xml: bytes) -> Element:
     parser.CharacterDataHandler = shape.builder.data
     try:
         parser.Parse(xml, True)
+    except InstanceRefused:
+        raise  # a ValueError too: the callbacks' own refusals (depth, size, a DTD)
     except (expat.ExpatError, ValueError, LookupError):
         raise InstanceRefused("not_xml") from None
     root = shape.builder.close()
