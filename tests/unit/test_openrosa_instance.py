@@ -160,7 +160,20 @@ SAMPLES = [
     '<?xml version="1.0"?><d xmlns="http://www.w3.org/2002/xforms" id="f"><n>Hà</n></d>'.encode(),
     "<data id='f'><n>Lò Thị Xuân</n></data>".encode("utf-16"),
     b"\xef\xbb\xbf<data id='f'><!-- <!DOCTYPE in a comment --><n>x</n></data>",
+    "<?xml version='1.0' encoding='cp1258'?><data id='f'><n>Hà</n></data>".encode("cp1258"),
 ]
+
+
+def test_only_plainly_encoded_xml_takes_the_quick_reading() -> None:
+    assert _plainly_without_dtd(b"<?xml version='1.0' encoding='UTF-8' ?><data/>")
+    assert _plainly_without_dtd(b'\n<data id="f"/>')
+    # UTF-7 writes "<" as "+ADw-": a DTD would not show as "<!DOCTYPE".
+    utf7 = b'<?xml version="1.0" encoding="utf-7"?>+ADw-!DOCTYPE d+AD4-<data/>'
+    assert not _plainly_without_dtd(utf7)
+    with pytest.raises(InstanceRefused):
+        parse_xml(utf7)
+    assert not _plainly_without_dtd(b"<?xml version='1.0' encoding='cp1258'?><data/>")
+    assert not _plainly_without_dtd("<data/>".encode("utf-16"))
 
 
 @pytest.mark.parametrize("xml", SAMPLES)

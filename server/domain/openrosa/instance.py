@@ -28,6 +28,8 @@ MAX_XML_BYTES = 2_000_000
 MAX_DEPTH = 32
 MAX_ELEMENTS = 50_000
 MAX_INSTANCE_ID = 200
+_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
+_PLAIN_ENCODINGS = {b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin-1"}
 # The one question through which a Collect record names its household (README, "ODK Collect").
 HOUSEHOLD_QUESTION = "household_code"
 
@@ -146,12 +148,19 @@ def _plainly_without_dtd(xml: bytes) -> bool:
     byte (not UTF-16 or UTF-32, where ``<!DOCTYPE`` would not be these bytes), the element
     tags too few to pass the bound (each ``<`` opens at most one), and no ``<!DOCTYPE``
     anywhere (XML names it in upper case only; without it there is no DTD, so no entity)."""
-    return (
-        xml.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] == b"<"
-        and b"\0" not in xml
-        and b"<!DOCTYPE" not in xml
-        and xml.count(b"<") <= 2 * MAX_ELEMENTS
-    )
+    start = xml.lstrip(b" \t\r\n\xef\xbb\xbf")
+    if start[:1] != b"<" or b"\0" in xml or b"<!DOCTYPE" in xml:
+        return False
+    if start.startswith(b"<?xml"):
+        # A declared encoding other than UTF-8, ASCII or Latin-1 may write "<!DOCTYPE" in
+        # other bytes (UTF-7 does): left to the strict reading.
+        declaration = start[: start.find(b"?>") + 1]
+        declared = _ENCODING.search(declaration)
+        if b"encoding" in declaration and (
+            declared is None or declared.group(1).lower() not in _PLAIN_ENCODINGS
+        ):
+            return False
+    return xml.count(b"<") <= 2 * MAX_ELEMENTS
 
 
 def _parse_plain(xml: bytes) -> Element:
