@@ -12,6 +12,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -89,9 +90,12 @@ class CollectClient:
             "User-Agent": "org.odk.collect.android/v2025.1.0 (test)",
         }
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def _send(
+        self, method: str, url: str, extra_headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
         self.requests.append((method, url.removeprefix(self.server_url)))
-        response = self.http.request(method, url, headers=self._headers(), timeout=30, **kwargs)
+        headers = {**self._headers(), **(extra_headers or {})}
+        response = self.http.request(method, url, headers=headers, timeout=60, **kwargs)
         assert response.headers.get("X-OpenRosa-Version") == "1.0", response.headers
         return response
 
@@ -180,6 +184,36 @@ class CollectClient:
             if response.status_code not in (201, 202):
                 break  # Collect stops at the first part the server refuses
         return answers
+
+    def submit_from_disk(self, filled: Filled, folder: Path) -> Answer:
+        """One POST of the whole submission, its multipart body written to a file first and
+        streamed from it, as Collect streams a film from the phone's storage: the client holds
+        no file in memory, so a test can measure what the server holds."""
+        head = self._send("HEAD", f"{self.server_url}/submission")
+        assert head.status_code == 204, head.status_code
+        boundary = uuid.uuid4().hex
+        body = folder / f"{boundary}.multipart"
+        with body.open("wb") as out:
+            parts = [("xml_submission_file", "submission.xml", "text/xml", filled.xml())]
+            parts += [(name, name, "video/mp4", content) for name, content in filled.files.items()]
+            for field_name, file_name, kind, content in parts:
+                out.write(
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="{field_name}";'
+                    f' filename="{file_name}"\r\nContent-Type: {kind}\r\n\r\n'.encode()
+                )
+                out.write(content)
+                out.write(b"\r\n")
+            out.write(f"--{boundary}--\r\n".encode())
+        content_type = f"multipart/form-data; boundary={boundary}"
+        with body.open("rb") as stream:
+            response = self._send(
+                "POST",
+                f"{self.server_url}/submission",
+                data=stream,
+                extra_headers={"Content-Type": content_type},
+            )
+        body.unlink()
+        return _answer(response)
 
 
 def _md5(body: bytes) -> str:

@@ -122,6 +122,59 @@ def store_blob(
             Path(temp_name).unlink(missing_ok=True)
 
 
+def sniffed_type(path: Path) -> str | None:
+    """The type a recording or film says of itself in its first bytes: the phone sends none the
+    server keeps, and a browser plays only what it is told it may."""
+    with open(path, "rb") as file:
+        head = file.read(16)
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head[4:8] == b"ftyp":
+        return "video/mp4"
+    if head[:4] == b"\x1aE\xdf\xa3":
+        return "video/webm"
+    if head[:4] == b"OggS":
+        return "audio/ogg"
+    if head[:3] == b"ID3" or head[:2] == b"\xff\xfb":
+        return "audio/mpeg"
+    return None
+
+
+def served_type(path: Path, kind: str) -> str:
+    """The type a record's file is sent with: what it says of itself, else by its question."""
+    return sniffed_type(path) or ("image/jpeg" if kind == "image" else "application/octet-stream")
+
+
+def store_unnamed_blob(data_dir: str | Path, stream: IO[bytes], limit: int) -> tuple[str, int]:
+    """Read a stream whose hash nobody announced (an ODK Collect attachment) into the store,
+    a chunk at a time, hashing on the way; returns (sha256, size). Raises BlobTooLarge past
+    ``limit``, leaving nothing behind."""
+    temp_dir = blob_root(data_dir) / ".tmp"
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    handle, temp_name = tempfile.mkstemp(dir=temp_dir, prefix="unnamed-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise BlobTooLarge
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        sha256 = digest.hexdigest()
+        final = blob_path(data_dir, sha256)
+        if not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temp_name, final)  # atomic: readers see no file or the whole file
+            temp_name = ""
+        return sha256, size
+    finally:
+        if temp_name:
+            Path(temp_name).unlink(missing_ok=True)
+
+
 def remove_stale_temps(data_dir: str | Path, older_than: float = STALE_TEMP_SECONDS) -> int:
     """Temporary files a killed process left behind; never visible as blobs, only space."""
     temp_dir = blob_root(data_dir) / ".tmp"

@@ -290,6 +290,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/odata/<form_id>.svc/<path:name>"): Case(
         "/odata/ho_gia_dinh_cds.svc/Submissions", everyone(401)
     ),
+    ("GET", "/odata/<form_id>/submissions/<record_id>/attachments/<sha256>"): Case(
+        f"/odata/ho_gia_dinh_cds/submissions/{{record_a}}/attachments/{BLOB_SHA}", everyone(401)
+    ),
     ("GET", "/odata/tokens"): Case("/odata/tokens", page(*INDICATORS)),
     ("POST", "/odata/tokens"): Case("/odata/tokens", page(*INDICATORS), data={"name": "ma trận"}),
     ("POST", "/odata/tokens/<int:token_id>/revoke"): Case(

@@ -521,6 +521,7 @@ NOT_PAGES = {
     "odata.service": "the OData feed: JSON",
     "odata.metadata": "the OData feed: XML",
     "odata.entities": "the OData feed: JSON",
+    "odata.attachment": "a record's file, for the OData feed's programs",
     "vendor": "the map's libraries (Leaflet from npm)",
     "reports.map_points": "JSON (the map page, checked drawn in test_map_gallery.py)",
     "reports.photo_thumb": "an image",

@@ -4,7 +4,9 @@ deprecatedID), and the records that come of it, checked by the same rules as a c
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,12 +15,14 @@ import pytest
 import requests
 from pyxform.validators.odk_validate import check_xform
 
+from schemas.media import ANSWER_MAX_BYTES
 from schemas.xlsform import read_xlsform
 from server.domain import answers as stored_answers
 from server.domain.db import write_transaction
 from server.domain.devices import add_collect_device, revoke_device
 from server.domain.forms import install_form, set_form_state
-from server.domain.openrosa.instance import MAX_DEPTH
+from server.domain.openrosa.instance import MAX_DEPTH, MAX_XML_BYTES
+from server.domain.openrosa.service import MAX_REQUEST_BYTES
 from server.domain.register import add_household
 from server.domain.seed import DEMO_VOLUNTEER
 from tests.api.admin_helpers import second_commune
@@ -182,13 +186,15 @@ def test_a_large_submission_comes_in_several_posts(server: LiveServer) -> None:
     _, url = collect_phone(server)
     client = CollectClient(url)
     xform = the_form(client)
-    big = [bytes([n]) * 4_000_000 for n in (1, 2)]  # two photos past the announced 7 MB
-    members = [adult("Lê Thị Mai", 1975), adult("Lê Văn Tú", 1972, relation="spouse")]
-    members[0]["member_photo"], members[1]["member_photo"] = "a.jpg", "b.jpg"
+    # Five photos of 4.5 MB each: past the 22 MB a POST may hold, so Collect sends two.
+    big = [bytes([n]) * 4_500_000 for n in range(1, 6)]
+    members = [adult(f"Lê Thị Mai {n}", 1975) for n in range(4)]
+    for n, member in enumerate(members):
+        member["member_photo"] = f"{n}.jpg"
     filled = client.fill(
         xform,
-        answers(household(server)["code"], members=members),
-        {"a.jpg": big[0], "b.jpg": big[1]},
+        answers(household(server)["code"], members=members, house_photo="4.jpg"),
+        {f"{n}.jpg": content for n, content in enumerate(big)},
     )
     parts = client.submit(filled)
     assert [a.status for a in parts] == [201, 201]
@@ -198,9 +204,91 @@ def test_a_large_submission_comes_in_several_posts(server: LiveServer) -> None:
         "SELECT answers(data) AS data FROM records WHERE id = ?",
         filled.instance_id.removeprefix("uuid:"),
     )
-    photos = [m["member_photo"] for m in stored_answers.load(record["data"])["members"]]
+    data = stored_answers.load(record["data"])
+    photos = [m["member_photo"] for m in data["members"]] + [data["house_photo"]]
     blob_dir = Path(server.data_dir) / "blobs"
     assert [(blob_dir / p[:2] / p).read_bytes() for p in photos] == big
+
+
+FILM_FORM = {
+    "survey": [
+        {"type": "text", "name": "household_code", "label::Tiếng Việt (vi)": "Mã hộ",
+         "label::English (en)": "Household code"},
+        {"type": "video", "name": "film", "label::Tiếng Việt (vi)": "Phim",
+         "label::English (en)": "Film"},
+    ],
+    "choices": [],
+    "settings": {"form_id": "phim_ho", "version": "1", "form_title": "Phim",
+                 "default_language": "Tiếng Việt (vi)"},
+}  # fmt: skip
+
+
+def film_phone(server: LiveServer) -> tuple[CollectClient, bytes]:
+    with server.db() as db, write_transaction(db):
+        install_form(db, FILM_FORM)
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    listed = next(f for f in client.form_list() if f["formID"] == "phim_ho")
+    return client, client.download(listed)
+
+
+def test_a_film_as_large_as_a_form_may_take_goes_up_in_one_post_streamed_to_disk(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    client, xform = film_phone(server)
+    largest = ANSWER_MAX_BYTES["video"]
+    head = requests.head(f"{client.server_url}/submission", timeout=10)
+    assert int(head.headers["X-OpenRosa-Accept-Content-Length"]) >= largest + MAX_XML_BYTES
+    film = bytes(range(256)) * (largest // 256) + b"f" * (largest % 256)
+    filled = client.fill(
+        xform, {"household_code": household(server)["code"], "film": "1.mp4"}, {"1.mp4": film}
+    )
+    # The server runs in this process: what it allocates while it takes the request is
+    # measured (the client streams the body from a file, holding none of it).
+    tracemalloc.start()
+    try:
+        answer = client.submit_from_disk(filled, tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert answer.status == 201, answer.message
+    assert "Submission received" in answer.message
+    assert peak < largest // 4, peak
+    (record,) = stored(
+        server,
+        "SELECT answers(data) AS data FROM records WHERE id = ?",
+        filled.instance_id.removeprefix("uuid:"),
+    )
+    sha = stored_answers.load(record["data"])["film"]
+    assert sha == hashlib.sha256(film).hexdigest()
+    assert (Path(server.data_dir) / "blobs" / sha[:2] / sha).read_bytes() == film
+
+
+def test_a_film_past_the_largest_file_is_refused_in_collects_words(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    client, xform = film_phone(server)
+    over = b"v" * (ANSWER_MAX_BYTES["video"] + 1)
+    filled = client.fill(
+        xform, {"household_code": household(server)["code"], "film": "1.mp4"}, {"1.mp4": over}
+    )
+    answer = client.submit_from_disk(filled, tmp_path)
+    assert answer.status == 413
+    assert "Tệp 1.mp4 quá lớn" in answer.message and "The file 1.mp4 is too large" in answer.message
+    assert stored(server, "SELECT * FROM records") == []
+    blobs = Path(server.data_dir) / "blobs"
+    assert [p.name for p in blobs.rglob("*") if p.is_file()] == []  # nothing left half-written
+
+    # A request past what one POST may hold is refused before it is read.
+    rest = MAX_REQUEST_BYTES - ANSWER_MAX_BYTES["video"] + 1
+    more = {"1.mp4": b"v" * ANSWER_MAX_BYTES["video"], "2.mp4": b"w" * rest}
+    filled = client.fill(
+        xform, {"household_code": household(server)["code"], "film": "1.mp4"}, more
+    )
+    answer = client.submit_from_disk(filled, tmp_path)
+    assert answer.status == 413
+    assert "Yêu cầu quá lớn" in answer.message and "The request is too large" in answer.message
+    assert stored(server, "SELECT * FROM records") == []
 
 
 def test_a_rejected_submission_says_why_in_both_languages_and_is_kept(server: LiveServer) -> None:
@@ -310,6 +398,7 @@ HOSTILE = {
     "external": b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
     b'<data id="ho_gia_dinh_cds">&x;</data>',
     "not xml": b"\x00\xff not xml at all",
+    "unknown encoding": b'<?xml version="1.0" encoding="no-such"?><data id="ho_gia_dinh_cds"/>',
     "deep": b'<data id="ho_gia_dinh_cds" version="1">'
     + b"<g>" * (MAX_DEPTH + 5)
     + b"</g>" * (MAX_DEPTH + 5)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -13,7 +15,11 @@ from schemas.form import Form
 from schemas.validate import RecordChecker
 from server.domain.openrosa.instance import (
     InstanceRefused,
+    _parse_plain,
+    _parse_strict,
+    _plainly_without_dtd,
     map_instance,
+    parse_xml,
     read_instance,
     record_uuid,
 )
@@ -104,6 +110,22 @@ def test_instance_ids_become_record_ids() -> None:
     [
         (b"<data", "not_xml"),
         (b'<!DOCTYPE d [<!ENTITY a "x">]><data id="f">&a;</data>', "not_xml"),
+        (
+            b'<!DOCTYPE d [<!ENTITY a SYSTEM "file:///etc/passwd">]><data id="f">&a;</data>',
+            "not_xml",
+        ),
+        (b'<!DOCTYPE d SYSTEM "http://127.0.0.1:9/d.dtd"><data id="f"/>', "not_xml"),
+        (
+            b'<!DOCTYPE data><data id="f" version="1"><meta><instanceID>uuid:1</instanceID>'
+            b"</meta></data>",
+            "not_xml",
+        ),
+        (b'<data id="f">&undeclared;</data>', "not_xml"),
+        # Encodings Python does not know, or cannot read in a parser: refused, never a 5xx.
+        (b'<?xml version="1.0" encoding="no-such"?><data id="f"/>', "not_xml"),
+        (b'<?xml version="1.0" encoding="shift_jis"?><data id="f"/>', "not_xml"),
+        (b"\xff\xfe<\x00?\x00x\x00" + b'<?xml version="1.0" encoding="no-such"?>', "not_xml"),
+        (b'<data id="f"/><data id="g"/>', "not_xml"),
         (b"<data><meta><instanceID>uuid:1</instanceID></meta></data>", "no_form_id"),
         (b'<data id="f" version="1"><meta/></data>', "no_instance_id"),
         (b'<data id="f">' + b"<a>" * 40 + b"</a>" * 40 + b"</data>", "xml_too_deep"),
@@ -115,6 +137,66 @@ def test_unreadable_instances_are_refused_with_a_reason(xml: bytes, code: str) -
     with pytest.raises(InstanceRefused) as refused:
         read_instance(xml)
     assert refused.value.code == code
+
+
+def test_an_instance_reads_as_elementtree_reads_it() -> None:
+    # Namespaces, attributes, text, tails and a declared encoding, as ElementTree's own parser
+    # gives them: what map_instance and the rights' scrubbing walk.
+    xml = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+        '<data xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms"'
+        ' id="f" version="2" orx:version="x"><!-- a comment --><name>Lê Thị Hà</name> tail'
+        '<kids jr:template=""><age>3</age></kids><note><![CDATA[a < b]]></note>'
+        "<orx:meta><orx:instanceID>uuid:1</orx:instanceID></orx:meta></data>"
+    ).encode("iso-8859-1", errors="xmlcharrefreplace")
+    ours = read_instance(xml).root
+    theirs = ElementTree.fromstring(xml)
+    assert ElementTree.tostring(ours) == ElementTree.tostring(theirs)
+    assert ours.find("{http://openrosa.org/xforms}meta") is not None
+
+
+SAMPLES = [
+    b'<data id="f"><a>1</a><b x="y">t<c/>tail</b></data>',
+    '<?xml version="1.0"?><d xmlns="http://www.w3.org/2002/xforms" id="f"><n>Hà</n></d>'.encode(),
+    "<data id='f'><n>Lò Thị Xuân</n></data>".encode("utf-16"),
+    b"\xef\xbb\xbf<data id='f'><!-- <!DOCTYPE in a comment --><n>x</n></data>",
+    "<?xml version='1.0' encoding='cp1258'?><data id='f'><n>Hà</n></data>".encode("cp1258"),
+]
+
+
+def test_only_plainly_encoded_xml_takes_the_quick_reading() -> None:
+    assert _plainly_without_dtd(b"<?xml version='1.0' encoding='UTF-8' ?><data/>")
+    assert _plainly_without_dtd(b'\n<data id="f"/>')
+    # UTF-7 writes "<" as "+ADw-": a DTD would not show as "<!DOCTYPE".
+    utf7 = b'<?xml version="1.0" encoding="utf-7"?>+ADw-!DOCTYPE d+AD4-<data/>'
+    assert not _plainly_without_dtd(utf7)
+    with pytest.raises(InstanceRefused):
+        parse_xml(utf7)
+    assert not _plainly_without_dtd(b"<?xml version='1.0' encoding='cp1258'?><data/>")
+    assert not _plainly_without_dtd("<data/>".encode("utf-16"))
+
+
+@pytest.mark.parametrize("xml", SAMPLES)
+def test_the_quick_and_the_strict_reading_give_the_same_tree(xml: bytes) -> None:
+    # What Collect sends plainly (UTF-8, no DTD) goes to ElementTree's C parser; anything
+    # else (another encoding, "<!DOCTYPE" anywhere) to expat refusing a document type.
+    strict = _parse_strict(xml)
+    assert ElementTree.tostring(parse_xml(xml)) == ElementTree.tostring(strict)
+    if _plainly_without_dtd(xml):
+        assert ElementTree.tostring(_parse_plain(xml)) == ElementTree.tostring(strict)
+
+
+@pytest.mark.parametrize("reader", [_parse_plain, _parse_strict])
+def test_both_readings_bound_depth_and_size(reader: Any) -> None:
+    for xml, code in (
+        (b'<data id="f">' + b"<a>" * 40 + b"</a>" * 40 + b"</data>", "xml_too_deep"),
+        (b'<data id="f">' + b"<a/>" * 60_000 + b"</data>", "xml_too_large"),
+        (b"<data><a></data>", "not_xml"),
+        (b"", "not_xml"),
+    ):
+        with pytest.raises(InstanceRefused) as refused:
+            reader(xml)
+        assert refused.value.code == code
 
 
 def test_the_count_pyxform_adds_for_a_repeat_count_expression_is_no_answer() -> None:

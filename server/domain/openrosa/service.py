@@ -16,13 +16,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import json
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import sqlite_utils
 from pyxform.xls2xform import convert
@@ -32,11 +31,12 @@ from schemas.messages import message
 from schemas.validate import MAX_OSM_LENGTH, Errors, RecordChecker
 from server.domain.accounts import user_village_ids
 from server.domain.audit import audit
-from server.domain.blobs import blob_path, claim_blob, store_blob
+from server.domain.blobs import BlobTooLarge, blob_path, claim_blob, store_unnamed_blob
 from server.domain.db import now_iso, write_transaction
 from server.domain.forms import form_media, form_state, get_form, newest_version
 from server.domain.openrosa.instance import (
     HOUSEHOLD_QUESTION,
+    MAX_XML_BYTES,
     Instance,
     InstanceRefused,
     Mapped,
@@ -47,9 +47,13 @@ from server.domain.openrosa.instance import (
 from server.domain.records.push import push_within
 from sync.protocol import APPLIED, CONFLICT, DUPLICATE, MAX_BLOB_BYTES
 
-# Collect splits a submission whose XML and files pass this into several POSTs. Below the
-# server's 8 MB request limit, with room for the multipart envelope.
-ACCEPT_CONTENT_LENGTH = 7_000_000
+# Collect splits a submission whose XML and files pass this into several POSTs, but never
+# splits one file: a POST must hold the largest file a form may take (a film,
+# schemas/media.py) beside the largest XML.
+ACCEPT_CONTENT_LENGTH = MAX_BLOB_BYTES + MAX_XML_BYTES
+# The multipart envelope around them: each part's boundary and headers (100 files at most).
+ENVELOPE_BYTES = 200_000
+MAX_REQUEST_BYTES = ACCEPT_CONTENT_LENGTH + ENVELOPE_BYTES
 MAX_FILES = 100
 MAX_FILE_NAME = 255
 
@@ -183,10 +187,11 @@ def submit(
     db: sqlite_utils.Database,
     caller: dict[str, Any],
     xml: bytes,
-    files: list[tuple[str, bytes]],
+    files: list[tuple[str, IO[bytes]]],
     data_dir: str | Path,
 ) -> Outcome:
-    """One POST of a submission: its XML and the files that came with it."""
+    """One POST of a submission: its XML and the files that came with it, each a stream (a
+    file on disk when large) read into the store a chunk at a time."""
     try:
         instance = read_instance(xml)
     except InstanceRefused as refused:
@@ -197,14 +202,13 @@ def submit(
     if len(files) > MAX_FILES:
         return Outcome(413, "too_many_files", {"max": MAX_FILES})
     received: dict[str, str] = {}
-    for name, body in files:
-        if not name or len(name) > MAX_FILE_NAME:
-            return Outcome(400, "bad_file_name")
-        if len(body) > MAX_BLOB_BYTES:
+    if any(not name or len(name) > MAX_FILE_NAME for name, _ in files):
+        return Outcome(400, "bad_file_name")
+    for name, stream in files:
+        try:
+            received[name] = store_unnamed_blob(data_dir, stream, MAX_BLOB_BYTES)[0]
+        except BlobTooLarge:
             return Outcome(413, "file_too_large", {"name": name, "max": MAX_BLOB_BYTES})
-        sha256 = hashlib.sha256(body).hexdigest()
-        store_blob(data_dir, sha256, io.BytesIO(body), MAX_BLOB_BYTES)
-        received[name] = sha256
     xml_sha256 = hashlib.sha256(xml).hexdigest()
     text = xml.decode("utf-8", errors="replace")
     # The answers are mapped and checked before the write lock, as a collector's batch is, so

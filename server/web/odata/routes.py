@@ -10,17 +10,18 @@ import binascii
 import json
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, request, send_file, url_for
 
 from schemas.messages import text
-from server.domain import api_tokens, odata
+from server.domain import api_tokens, blobs, odata
 from server.domain.audit import audit
 from server.domain.db import write_transaction
+from server.domain.records.query import named_file
 from server.domain.reports import exports
 from server.web.db import get_db
 from server.web.odata import bp
 from server.web.site import zone
-from server.web.staff import public_base_url
+from server.web.staff import PERSONAL_DATA, public_base_url
 
 MAX_FORM_ID = 100
 JSON = "application/json;odata.metadata=minimal"
@@ -121,6 +122,13 @@ def _open(form_id: str, what: str) -> tuple[Any, dict[str, Any], Any, exports.Ex
         pseudonymised=user["role"] == "viewer",  # a viewer's feed is the pseudonymised export
         secret=current_app.config["SECRET_KEY"],
         zone=zone(),
+        # A file answer is the address of its attachment, as ODK Central's feed leads to
+        # .../submissions/ID/attachments/NAME, read with the same token. A pseudonymised
+        # feed has no file columns (they are personal data), hence no address either.
+        file_url=public_base_url()
+        + url_for("odata.attachment", form_id=form_id, record_id="RECORD", sha256="SHA256")
+        .replace("RECORD", "{record}")
+        .replace("SHA256", "{sha256}"),
     )
     return db, user, form, options
 
@@ -157,3 +165,35 @@ def entities(form_id: str, name: str) -> Response:
     query = odata.parse_query(request.args, found, v2=_v2())
     body = odata.page(db, form, found, options, query, _base(form_id))
     return _json(odata.as_v2(body, found, options.pseudonymised) if _v2() else body)
+
+
+@bp.get("/<form_id>/submissions/<record_id>/attachments/<sha256>")
+def attachment(form_id: str, record_id: str, sha256: str) -> Response:
+    """A photo, recording, film or document a record's answer names, for the token of a staff
+    member who may read records (never a viewer's: their feed names no file), audited as the
+    staff site's ``/records/ID/files/SHA`` is."""
+    db = get_db()
+    user = api_tokens.token_user(db, _token())
+    if user is None:
+        raise odata.ODataError(401, "unauthorized", "odata.error_token")
+    kind = None
+    if user["role"] in PERSONAL_DATA and len(record_id) <= 100 and len(sha256) == 64:
+        kind = named_file(db, user["commune_id"], record_id, sha256)
+    path = blobs.blob_path(current_app.config["DATA_DIR"], sha256)
+    if kind is None or not path.is_file():
+        raise odata.ODataError(404, "not_found", "odata.error_no_attachment")
+    with write_transaction(db):
+        api_tokens.mark_used(db, user["token_id"])
+        audit(
+            db,
+            "view_record",
+            user_id=user["id"],
+            username=user["username"],
+            target=record_id,
+            detail=f"file {sha256} (OData, token {user['token_id']})",
+        )
+    response = send_file(
+        path, mimetype=blobs.served_type(path, kind), etag=sha256, conditional=True
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -30,6 +30,9 @@ def parts(content_type: str | None, body: bytes) -> list[tuple[str, str, bytes]]
         body = body[2:]  # an empty preamble, as werkzeug's own client writes
     if not body.startswith(delimiter + _CRLF):
         return None
+    if body.count(b"\n" + delimiter) != body.count(_CRLF + delimiter):
+        # werkzeug also takes a delimiter after a bare line feed: such a body is its to read.
+        return None
     chunks = body[len(delimiter) :].split(_CRLF + delimiter)
     if chunks[-1] not in (b"--", b"--" + _CRLF):
         return None

@@ -5,8 +5,11 @@ reads is an ``<OpenRosaResponse>`` message, Vietnamese then English."""
 
 from __future__ import annotations
 
+import io
+import time
 from email.utils import formatdate
-from typing import Any
+from functools import lru_cache
+from typing import IO, Any
 from xml.sax.saxutils import escape
 
 from flask import Response, current_app, request, send_file, url_for
@@ -16,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from schemas.messages import message
 from server.domain.devices import device_for_token
 from server.domain.openrosa import service
+from server.domain.openrosa.instance import MAX_XML_BYTES
 from server.web.admission import busy_answer
 from server.web.db import get_db
 from server.web.openrosa import bp, multipart
@@ -62,16 +66,28 @@ def _words(key: str, **params: Any) -> str:
 def _message(
     status: int, key: str, params: dict[str, Any], errors: dict[str, Any] | None = None
 ) -> Response:
+    if not errors and all(isinstance(v, int | str) for v in params.values()):
+        return _xml(_plain_body(status, key, tuple(sorted(params.items()))), status)
+    return _xml(_body(status, key, params, errors), status)
+
+
+@lru_cache(maxsize=256)
+def _plain_body(status: int, key: str, params: tuple[tuple[str, int | str], ...]) -> str:
+    # Most answers are one of a few (received, duplicate, partial with a count): each is
+    # worded once, not for every submission.
+    return _body(status, key, dict(params), None)
+
+
+def _body(status: int, key: str, params: dict[str, Any], errors: dict[str, Any] | None) -> str:
     lines = [_words(key, **params)]
     for path, problems in list((errors or {}).items())[:MAX_ERROR_LINES]:
         for problem in problems[:1]:
             lines.append(f"{path}: {problem.get('vi', '')} / {problem.get('en', '')}")
     nature = "submit_success" if status < 300 else "error"
-    return _xml(
+    return (
         f'<OpenRosaResponse xmlns="{RESPONSE}" items="0">'
         f'<message nature="{nature}">{escape(chr(10).join(lines))}</message>'
-        "</OpenRosaResponse>",
-        status,
+        "</OpenRosaResponse>"
     )
 
 
@@ -103,8 +119,13 @@ def _busy(seconds: int) -> Response:
 def _headers(response: Response) -> Response:
     response.headers["X-OpenRosa-Version"] = "1.0"
     response.headers["X-OpenRosa-Accept-Content-Length"] = str(service.ACCEPT_CONTENT_LENGTH)
-    response.headers["Date"] = formatdate(usegmt=True)
+    response.headers["Date"] = _http_date(int(time.time()))
     return response
+
+
+@lru_cache(maxsize=2)
+def _http_date(second: int) -> str:
+    return formatdate(second, usegmt=True)
 
 
 def _url(endpoint: str, **values: Any) -> str:
@@ -183,35 +204,41 @@ def submission(token: str) -> Response:
     if request.method == "HEAD":
         # Collect asks first, and reads the size it may send in one POST from the headers.
         return Response(status=204)
+    # A POST holds the largest file a form may take; werkzeug keeps each file past 500 KB in
+    # a temporary file, so no request is held in memory whole.
+    request.max_content_length = service.MAX_REQUEST_BYTES
     xml, files = _submitted()
     outcome = service.submit(get_db(), phone, xml, files, current_app.config["DATA_DIR"])
     return _message(outcome.status, outcome.key, outcome.params, outcome.errors)
 
 
-def _submitted() -> tuple[bytes, list[tuple[str, bytes]]]:
-    """The submission file and the other files of a POST, each read up to one byte past the
-    size Collect was told, in order."""
-    limit = service.ACCEPT_CONTENT_LENGTH + 1
-    small = (request.content_length or 0) <= multipart.MAX_BODY
+def _submitted() -> tuple[bytes, list[tuple[str, IO[bytes]]]]:
+    """The submission file and the other files of a POST, in order: the XML read up to one
+    byte past its bound, each file as a stream the domain reads a chunk at a time."""
+    length = request.content_length
+    # A body of no announced length (chunked) is streamed through werkzeug's parser too.
+    small = length is not None and length <= multipart.MAX_BODY
     plain = multipart.parts(request.content_type, request.get_data()) if small else None
+    read: list[tuple[str, str, IO[bytes]]]
     if plain is None:
         read = [
-            (name, part.filename or name, part.read(limit))
+            (name, part.filename or name, part.stream)
             for name, part in request.files.items(multi=True)
         ]
     else:
         # In werkzeug's order: by field name, in the order each name first came.
         grouped = MultiDict([(name, (filename, content)) for name, filename, content in plain])
-        read = [(name, *part) for name, part in grouped.items(multi=True)]
+        read = [(name, filename, io.BytesIO(content)) for name, (filename, content) in
+                grouped.items(multi=True)]  # fmt: skip
     xml: bytes | None = None
-    files: list[tuple[str, bytes]] = []
-    for name, filename, content in read:
+    files: list[tuple[str, IO[bytes]]] = []
+    for name, filename, stream in read:
         if name == "xml_submission_file" and xml is None:
-            xml = content[:limit]
+            xml = stream.read(MAX_XML_BYTES + 1)
             continue
         if len(files) > service.MAX_FILES:
             raise _Refused(413, "too_many_files", max=service.MAX_FILES)
-        files.append((filename, content[:limit]))
+        files.append((filename, stream))
     if xml is None:
         raise _Refused(400, "no_xml")
     return xml, files

@@ -14,13 +14,15 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, render_template, request, url_for
 
 from schemas.form import Form
+from schemas.media import FILE_ANSWER_TYPES
 from schemas.messages import text
 from server.domain import clock, odata
 from server.domain import table_sort as sorting
@@ -30,7 +32,7 @@ from server.domain.reports.cells import CsvWriter
 from server.web.db import get_db
 from server.web.reports.routes import bp
 from server.web.site import zone
-from server.web.staff import audited, login_required, me, ui_lang
+from server.web.staff import audited, login_required, me, public_base_url, ui_lang
 
 PAGE = 50
 MAX_COLUMNS = 60
@@ -66,6 +68,12 @@ def _view() -> dict[str, Any]:
         pseudonymised=user["role"] == "viewer",
         secret=current_app.config["SECRET_KEY"],
         zone=zone(),
+        # A file answer links to the record's file (behind the login, audited there); a
+        # viewer's table has no file columns, so no link either.
+        file_url=public_base_url()
+        + url_for("review.record_file", record_id="RECORD", sha256="SHA256")
+        .replace("RECORD", "{record}")
+        .replace("SHA256", "{sha256}"),
     )
     root = odata.entity_sets(form, options.pseudonymised)[0]
     names = [name for name, _, _ in root.columns]
@@ -148,10 +156,25 @@ def _headings(view: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     return out
 
 
-def _cell(form: Form, node: Any, value: Any, lang: str) -> str:
-    """An answer as people read it: a choice's label in the page's language."""
+@dataclass(frozen=True)
+class Link:
+    """A file answer's cell: the page shows ``text`` as a link to ``href``; the CSV, which no
+    one clicks through, the address itself."""
+
+    text: str
+    href: str
+
+    def __str__(self) -> str:
+        return self.href
+
+
+def _cell(form: Form, node: Any, value: Any, lang: str) -> str | Link:
+    """An answer as people read it: a choice's label in the page's language, a file as a link
+    to it named by its kind (its address is the export's: ``ExportOptions.file_url``)."""
     if value is None or value == "":
         return ""
+    if node is not None and node.type in FILE_ANSWER_TYPES:
+        return Link(text(f"table.file_{node.type}", lang), str(value))
     if node is not None and node.type == "select_one":
         return form.choice_label(node.list_name or "", str(value), lang)
     if node is not None and node.type == "select_multiple":
@@ -170,9 +193,9 @@ def _meta(view: dict[str, Any], lang: str) -> list[tuple[str, str]]:
     return [(key, text(f"reports.col.{column}", lang)) for key, column in keys]
 
 
-def _line(view: dict[str, Any], entity: dict[str, Any], lang: str) -> list[str]:
+def _line(view: dict[str, Any], entity: dict[str, Any], lang: str) -> list[str | Link]:
     system = entity["__system"]
-    cells = []
+    cells: list[str | Link] = []
     for key, _ in _meta(view, lang):
         value = system.get(key)
         if key == "submissionDate":
@@ -269,7 +292,7 @@ def _csv(path: str, view: dict[str, Any], heading: list[str], lang: str) -> Iter
         while cursor is not None:
             entities, cursor = _page(db, view, cursor, odata.MAX_TOP)
             for entity in entities:
-                writer.writerow(_line(view, entity, lang))
+                writer.writerow([str(cell) for cell in _line(view, entity, lang)])
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()

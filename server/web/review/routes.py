@@ -115,27 +115,8 @@ def record_file(record_id: str, sha256: str) -> Any:
     if kind is None or not path.is_file():
         abort(404)
     audited("view_record", target=record_id, detail=f"file {sha256}")
-    fallback = "image/jpeg" if kind == "image" else "application/octet-stream"
-    mimetype = _sniffed(path) or fallback
+    mimetype = blobs.served_type(path, kind)
     return send_file(path, mimetype=mimetype, etag=sha256, conditional=True, max_age=3600)
-
-
-def _sniffed(path: Any) -> str | None:
-    """The type a recording or film says of itself in its first bytes: the phone sends none the
-    server keeps, and a browser plays only what it is told it may."""
-    with open(path, "rb") as file:
-        head = file.read(16)
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "audio/wav"
-    if head[4:8] == b"ftyp":
-        return "video/mp4"
-    if head[:4] == b"\x1aE\xdf\xa3":
-        return "video/webm"
-    if head[:4] == b"OggS":
-        return "audio/ogg"
-    if head[:3] == b"ID3" or head[:2] == b"\xff\xfb":
-        return "audio/mpeg"
-    return None
 
 
 # A decision refused for what the reviewer typed goes back to the form, with the text kept.
