@@ -4,25 +4,38 @@ Pushing a million records through the API takes hours; the benches that need a c
 size (``dashboard.py``, ``storage_size.py``, ``stored_ingest.py``) take it from here instead:
 
 - the default survey and the demo commune (``seed_demo``: two of its three villages are the
-  volunteer's), N register households over the volunteer's villages (``add_household``, feed
-  entry and all), a reviewer ``bench.reviewer`` and one enrolled phone of ``tnv.demo``;
+  volunteer's), a reviewer ``bench.reviewer`` and one enrolled phone of ``tnv.demo``;
+- N register households over the volunteer's villages: the statements ``add_household`` runs
+  for each (its row, the register count and outbox rows its triggers keep, its change in the
+  pull feed), ``executemany`` in transactions of 50,000;
 - N records, one a household, each a completed visit to a household of four (three adults and
   a child, answers varied within what the survey accepts), written by the records store's own
   push path (``sync.protocol.load_record``, then ``store.store_pushed``: records, revisions,
-  follow-ups, every trigger and index) in transactions of 2,000. Only the answers' check is
-  left out: it changes nothing stored, and a record that would fail it is never generated
-  (``tests/unit/test_bench_commune.py`` pushes the same items through the HTTP API and finds
-  every table the same);
-- optionally every record's indicator facts counted (``refresh_dirty``; each distinct set of
-  answers computed once: the benches read sums, they do not time making them).
+  follow-ups, every trigger and index) in transactions of 20,000. Only the answers' check is
+  left out: it changes nothing stored, and a record that would fail it is never generated;
+- optionally every record's indicator facts counted (``refresh_dirty``, 20,000 records a
+  transaction; each distinct set of answers computed once: the benches read sums, they do not
+  time making them).
+
+``tests/unit/test_bench_commune.py`` finds every table the same as ``add_household`` one at a
+time makes and as the same items pushed through the HTTP API in batches of 20 store. While
+building, the file has no journal on disk, no fsync and a 1 GiB page cache (``BUILD_PRAGMAS``);
+it ends in WAL mode as the server keeps it.
+
+How long a build takes (the machine's 2 cores shared, the build at ``nice -n 19``): 100,000
+records 3 s of households, 138 s of records, 50 s of facts (load average 5.5; one household
+and one transaction of 2,000 records at a time took 592, 853 and 169 s); a million 108 s, 3,026 s
+and 764 s, 65 minutes in all, with other work keeping the load average at 12 to 18 (the build
+got about a quarter of a core: some 17 minutes of CPU time, so about 20 minutes on a core of
+its own, an estimate).
 
 The database is built once per (code, N, counted) and kept under ``BENCH_CACHE`` (default
 ``~/.cache/gocua-bench``), keyed by the code's schema (the SQL of a freshly migrated database)
 and the sources of what writes a pushed record, so a commit that changes either builds anew.
-A bench gets its own copy. ``tree``: another commit's code (``bench/trees.py``), built in a
-process of its own with that code first on the path.
+A bench gets its own copy (a million records: about 4 GB). ``tree``: another commit's code
+(``bench/trees.py``), built in a process of its own with that code first on the path.
 
-    .venv/bin/python bench/commune.py N [--uncounted]   # build (or find) and print where
+    nice -n 19 .venv/bin/python -u bench/commune.py N [--uncounted]   # build (or find) it
 """
 
 from __future__ import annotations
