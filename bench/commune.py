@@ -4,25 +4,38 @@ Pushing a million records through the API takes hours; the benches that need a c
 size (``dashboard.py``, ``storage_size.py``, ``stored_ingest.py``) take it from here instead:
 
 - the default survey and the demo commune (``seed_demo``: two of its three villages are the
-  volunteer's), N register households over the volunteer's villages (``add_household``, feed
-  entry and all), a reviewer ``bench.reviewer`` and one enrolled phone of ``tnv.demo``;
+  volunteer's), a reviewer ``bench.reviewer`` and one enrolled phone of ``tnv.demo``;
+- N register households over the volunteer's villages: the statements ``add_household`` runs
+  for each (its row, the register count and outbox rows its triggers keep, its change in the
+  pull feed), ``executemany`` in transactions of 50,000;
 - N records, one a household, each a completed visit to a household of four (three adults and
   a child, answers varied within what the survey accepts), written by the records store's own
   push path (``sync.protocol.load_record``, then ``store.store_pushed``: records, revisions,
-  follow-ups, every trigger and index) in transactions of 2,000. Only the answers' check is
-  left out: it changes nothing stored, and a record that would fail it is never generated
-  (``tests/unit/test_bench_commune.py`` pushes the same items through the HTTP API and finds
-  every table the same);
-- optionally every record's indicator facts counted (``refresh_dirty``; each distinct set of
-  answers computed once: the benches read sums, they do not time making them).
+  follow-ups, every trigger and index) in transactions of 20,000. Only the answers' check is
+  left out: it changes nothing stored, and a record that would fail it is never generated;
+- optionally every record's indicator facts counted (``refresh_dirty``, 20,000 records a
+  transaction; each distinct set of answers computed once: the benches read sums, they do not
+  time making them).
+
+``tests/unit/test_bench_commune.py`` finds every table the same as ``add_household`` one at a
+time makes and as the same items pushed through the HTTP API in batches of 20 store. While
+building, the file has no journal on disk, no fsync and a 1 GiB page cache (``BUILD_PRAGMAS``);
+it ends in WAL mode as the server keeps it.
+
+How long a build takes (the machine's 2 cores shared, the build at ``nice -n 19``): 100,000
+records 3 s of households, 138 s of records, 50 s of facts (load average 5.5; one household
+and one transaction of 2,000 records at a time took 592, 853 and 169 s); a million 108 s, 3,026 s
+and 764 s, 65 minutes in all, with other work keeping the load average at 12 to 18 (the build
+got about a quarter of a core: some 17 minutes of CPU time, so about 20 minutes on a core of
+its own, an estimate).
 
 The database is built once per (code, N, counted) and kept under ``BENCH_CACHE`` (default
 ``~/.cache/gocua-bench``), keyed by the code's schema (the SQL of a freshly migrated database)
 and the sources of what writes a pushed record, so a commit that changes either builds anew.
-A bench gets its own copy. ``tree``: another commit's code (``bench/trees.py``), built in a
-process of its own with that code first on the path.
+A bench gets its own copy (a million records: about 4 GB). ``tree``: another commit's code
+(``bench/trees.py``), built in a process of its own with that code first on the path.
 
-    .venv/bin/python bench/commune.py N [--uncounted]   # build (or find) and print where
+    nice -n 19 .venv/bin/python -u bench/commune.py N [--uncounted]   # build (or find) it
 """
 
 from __future__ import annotations
@@ -43,10 +56,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 REVIEWER = "bench.reviewer"
 PASSWORD = "bench-password-123"
-CHUNK = 2_000
+# Records a write transaction while building (the server writes a batch of 20 a transaction:
+# what is stored is the same, a million commits are not) and households.
+CHUNK = 20_000
+REGISTER_CHUNK = 50_000
+CODE_LETTERS = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Lò", "Quàng"]
 GIVEN = ["Văn An", "Thị Bình", "Văn Cường", "Thị Dung", "Minh Đức", "Thu Hà", "Quốc Huy"]
 # What writes a pushed record: a change to any of these builds the commune anew (and a change
@@ -62,6 +79,34 @@ WRITE_PATH = [
     "sync/protocol.py",
     "schemas/forms/ho_gia_dinh_cds.json",
 ]
+
+
+# A build writes one file nobody else reads, from scratch: no journal on disk, no fsync, and a
+# page cache (1 GiB) that holds the indexes a million random keys land in, which the default
+# 2 MB made a read from disk each. A build cut off leaves no done.json and is built again.
+# None of these is kept in the file: what is built is what the server would have written.
+BUILD_PRAGMAS = (
+    "journal_mode=MEMORY",
+    "synchronous=OFF",
+    "cache_size=-1048576",
+    "temp_store=MEMORY",
+)
+
+
+def building(path: Path) -> Any:
+    """The database at ``path`` opened as the server opens it, then set for a build."""
+    from server.domain.db import connect
+
+    db = connect(path)
+    for pragma in BUILD_PRAGMAS:
+        db.execute(f"PRAGMA {pragma}")
+    return db
+
+
+def built(db: Any) -> None:
+    """Close a build's database, in WAL mode as the server keeps it (the file remembers)."""
+    db.execute("PRAGMA journal_mode=WAL")
+    db.close()
 
 
 def cache_folder() -> Path:
@@ -135,6 +180,78 @@ def items(
         yield item
 
 
+def register(db: Any, villages: list[str], count: int, seed: int) -> list[tuple[str, str]]:
+    """``count`` register households over ``villages`` in turn: ``(id, village)``.
+
+    The statements ``register.add_household`` makes for each (its row, the register count and
+    outbox its triggers keep, its change in the pull feed), run in transactions of REGISTER_CHUNK
+    with ``executemany``: one at a time, through sqlite_utils' introspection, a million took
+    most of an hour. ``tests/unit/test_bench_commune.py`` finds every table the same as
+    ``add_household``'s. A new household has no older change for the feed to drop
+    (``feeds.LATEST_ONLY``), so that DELETE is left out. Ids and codes come from ``seed``: the
+    same build each time."""
+    from server.domain.db import now_iso, write_transaction
+    from server.domain.followups import household_payload
+
+    rng = random.Random(seed)
+    communes = dict(db.execute("SELECT id, commune_id FROM villages").fetchall())
+    codes = {r[0] for r in db.execute("SELECT code FROM households")}
+    households = []
+    for first in range(0, count, REGISTER_CHUNK):
+        rows = []
+        now = now_iso()
+        for i in range(first, min(count, first + REGISTER_CHUNK)):
+            village = villages[i % len(villages)]
+            code = _household_code(rng, codes)
+            rows.append(
+                {
+                    "id": _uuid(rng),
+                    "commune_id": communes[village],
+                    "village_id": village,
+                    "code": code,
+                    "head_name": name(rng),
+                    "address": f"Số {i % 500}, ngõ {i % 40}",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        with write_transaction(db):
+            db.conn.executemany(
+                "INSERT INTO households (id, commune_id, village_id, code, head_name, address,"
+                " created_at, updated_at) VALUES (:id, :commune_id, :village_id, :code,"
+                " :head_name, :address, :created_at, :updated_at)",
+                rows,
+            )
+            # feeds.record_change's INSERT, in the same order as the households.
+            db.conn.executemany(
+                "INSERT INTO changes (commune_id, village_id, user_id, kind, entity_id, op,"
+                " payload, created_at) VALUES (?, ?, NULL, 'household', ?, 'put', ?, ?)",
+                [
+                    (
+                        row["commune_id"],
+                        row["village_id"],
+                        row["id"],
+                        json.dumps(
+                            household_payload(row), ensure_ascii=False, separators=(",", ":")
+                        ),
+                        now,
+                    )
+                    for row in rows
+                ],
+            )
+        households += [(row["id"], row["village_id"]) for row in rows]
+    return households
+
+
+def _household_code(rng: random.Random, taken: set[str]) -> str:
+    # As register._household_code makes them: printable on a QR label, unique.
+    while True:
+        code = "H" + "".join(rng.choice(CODE_LETTERS) for _ in range(6))
+        if code not in taken:
+            taken.add(code)
+            return code
+
+
 def setup(db: Any, n: int, seed: int = 16) -> dict[str, Any]:
     """The survey, the demo commune, N register households, a reviewer and an enrolled phone
     (everything but the records); what the benches need to know of them."""
@@ -142,10 +259,8 @@ def setup(db: Any, n: int, seed: int = 16) -> dict[str, Any]:
     from server.domain.accounts import add_user
     from server.domain.db import write_transaction
     from server.domain.devices import enroll, new_code
-    from server.domain.register import add_household
     from server.domain.seed import DEMO_VOLUNTEER, load_default_form, seed_demo
 
-    rng = random.Random(seed)
     migrations.apply(db)
     load_default_form(db)
     seed_demo(db)
@@ -163,20 +278,13 @@ def setup(db: Any, n: int, seed: int = 16) -> dict[str, Any]:
         add_user(db, REVIEWER, "Bench", "reviewer", commune_id, password=PASSWORD)
         code = new_code(db, user_id)
     phone = enroll(db, code)
-    households = []
-    for first in range(0, n, 50_000):
-        with write_transaction(db):
-            for i in range(first, min(n, first + 50_000)):
-                village = villages[i % len(villages)]
-                hid = add_household(db, village, name(rng), f"Số {i % 500}, ngõ {i % 40}")["id"]
-                households.append((hid, village))
     return {
         "commune_id": commune_id,
         "user_id": user_id,
         "villages": villages,
         "device_id": phone["device_id"],
         "token": phone["token"],
-        "households": households,
+        "households": register(db, villages, n, seed),
     }
 
 
@@ -205,18 +313,7 @@ def store_records(db: Any, info: dict[str, Any], seed: int = 16) -> None:
 
 def add_households(db: Any, info: dict[str, Any], count: int, seed: int) -> list[tuple[str, str]]:
     """``count`` more register households over the volunteer's villages: ``(id, village)``."""
-    from server.domain.db import write_transaction
-    from server.domain.register import add_household
-
-    rng = random.Random(seed)
-    villages = info["villages"]
-    households = []
-    with write_transaction(db):
-        for i in range(count):
-            village = villages[i % len(villages)]
-            hid = add_household(db, village, name(rng), f"Số {i % 500}, ngõ {i % 40}")["id"]
-            households.append((hid, village))
-    return households
+    return register(db, info["villages"], count, seed)
 
 
 def more_records(db: Any, info: dict[str, Any], count: int, seed: int) -> None:
@@ -241,7 +338,7 @@ def count_facts(db: Any) -> None:
 
     indicator_files.IndicatorSet.compute = cached
     try:
-        refresh_dirty(db)
+        refresh_dirty(db, batch=CHUNK)
     finally:
         indicator_files.IndicatorSet.compute = compute
 
@@ -266,9 +363,7 @@ def schema_key(code: Path) -> str:
 
 def build(folder: Path, n: int, counted: bool) -> dict[str, Any]:
     """Build the commune in ``folder`` with the code first on sys.path; its figures."""
-    from server.domain.db import connect
-
-    db = connect(folder / "gocua.db")
+    db = building(folder / "gocua.db")
     start = time.perf_counter()
     info = setup(db, n)
     registered = time.perf_counter() - start
@@ -279,8 +374,7 @@ def build(folder: Path, n: int, counted: bool) -> dict[str, Any]:
     if counted:
         count_facts(db)
     facts = time.perf_counter() - start
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
+    built(db)
     del info["households"]
     return {
         **info,
@@ -324,6 +418,10 @@ def commune(into: Path, n: int, *, code: Path = ROOT, counted: bool = True) -> d
     info = json.loads((place / "done.json").read_text())
     into.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(place / "gocua.db", into / "gocua.db")
+    # On disk before anything is timed: a million records' copy (4 GB) otherwise goes on being
+    # written back under the first measurements, and the server's own fsyncs wait behind it.
+    with (into / "gocua.db").open("rb+") as copy:
+        os.fsync(copy.fileno())
     return {**info, "cached": cached, "key": key}
 
 

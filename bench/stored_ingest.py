@@ -10,6 +10,12 @@ households and records). Target: the stored server's rate >= 0.9 of the empty on
 
     .venv/bin/python -u bench/stored_ingest.py [--stored M] [--push N] [--quick]
     # --quick: 10,000 stored, 1,000 pushed
+
+The million-record commune is built first when not kept yet (an hour on the loaded 2-core
+machine): build it alone beforehand with ``nice -n 19 .venv/bin/python -u bench/commune.py
+1000000``; each run then copies it (about 4 GB, on disk before anything is timed). Four runs
+so: 0.84 and 0.89 of the empty rate (load average 8 to 13) before the copy was made to reach
+the disk first, 0.95 and 0.95 after (load average 3 to 7; see the README).
 """
 
 from __future__ import annotations
