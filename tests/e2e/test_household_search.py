@@ -102,3 +102,30 @@ def test_rows_that_still_match_stay_in_place(server, phone_page):
         [before[n] for n in kept],
     )
     assert gone == 0, "rows that still match were taken out and drawn again"
+
+
+def test_a_sync_keeps_the_rows_the_volunteer_asked_for(server, phone_page):
+    with connect(server.data_dir / "gocua.db") as db:
+        (east,) = db.execute("SELECT id FROM villages WHERE name = 'Thôn Đông'").fetchone()
+        with write_transaction(db):
+            for n in range(30):
+                add_household(db, east, PEOPLE[n % len(PEOPLE)], f"Số {n + 1}")
+    page, app = phone_page, Collector(phone_page)
+    app.enroll(server.cli("enroll").strip().splitlines()[-1])
+    page.locator("nav.villages button", has_text="Thôn Đông").click()
+    rows = app.households()
+    page.locator("#more-households").click()
+    expect(rows).to_have_count(2 * PAGE)
+
+    # A sync redraws the home as it starts and as it ends: neither folds the list back.
+    held = []
+    page.route("**/api/v1/sync/pull**", lambda route: held.append(route))
+    with page.expect_request("**/api/v1/sync/pull**"):
+        page.locator("#sync").click()
+    expect(page.locator("#sync")).to_be_disabled()
+    expect(rows).to_have_count(2 * PAGE)
+    held[0].continue_()
+    page.unroute("**/api/v1/sync/pull**")
+    expect(page.locator("#sync")).to_be_enabled()
+    expect(page.locator("#sync-notice")).to_be_visible()
+    expect(rows).to_have_count(2 * PAGE)

@@ -23,7 +23,7 @@ let drawing = 0;
 // list shows its first rows and a button for more: 5,000 rows take a slow phone a second to draw.
 const PAGE = 12;
 const byName = new Intl.Collator('vi');
-let listing = { households: [], index: [], visits: new Map(), rows: new Map(), limit: PAGE, shown: [] };
+let listing = { village: null, households: [], index: [], visits: new Map(), rows: new Map(), limit: PAGE, shown: [] };
 
 function pill(key, text) { return el('span', { class: `pill state-${key}`, text }); }
 
@@ -59,7 +59,10 @@ async function show() {
   const arriving = !main().querySelector('#home');
 
   // From here on nothing waits: the box and the list are made with what is typed now.
-  listing = { households: sorted, index: searchIndex(sorted, folded), visits, rows: new Map(), limit: PAGE, shown: [] };
+  // A redraw of the same village keeps the rows she asked for (More): a sync ending while
+  // she reads must not fold the list back to its first page.
+  const limit = !arriving && listing.village === state.village ? listing.limit : PAGE;
+  listing = { village: state.village, households: sorted, index: searchIndex(sorted, folded), visits, rows: new Map(), limit, shown: [] };
   const typing = document.activeElement?.id === 'search';
   let list = householdList();
   const search = el('input', { type: 'search', id: 'search', placeholder: t('app.search'), value: state.search,
