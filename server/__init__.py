@@ -20,6 +20,10 @@ from server.web import admission, site
 from server.web.db import close_db
 from server.web.errors import register_error_handlers
 
+# A request body most routes read; those taking more (a form's files, a photo, a Collect
+# submission with its film) raise their own request's limit.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
 
 class StartRefused(RuntimeError):
     """The server will not start as configured; the message says what to change."""
@@ -44,7 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         # Push batches are at most 1 MB of JSON; gzip bodies are checked again after inflating.
-        MAX_CONTENT_LENGTH=8 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
     if test_config:
         app.config.update(test_config)

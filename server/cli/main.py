@@ -145,6 +145,7 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
         # Waitress's 100 left half of 200 phones at dusk unanswered, their connections not
         # even accepted; the sync bound, not the connection count, now says when it is full.
         "connection_limit": CONNECTION_LIMIT,
+        "max_request_body_size": largest_body(),
         **options,
     }
     if current.workers == 1:
@@ -161,6 +162,21 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
 
 
 CONNECTION_LIMIT = 1000
+
+
+def largest_body() -> int:
+    """waitress's bound on a request body: one byte past the most any route reads (it refuses a
+    body this long or longer). waitress reads a whole body, spooled to disk, before the app can
+    look at it, and by default takes up to 1 GB: a body longer than any route takes is refused
+    from its Content-Length alone, before a byte of it is read."""
+    from server import MAX_BODY_BYTES
+    from server.domain.openrosa.service import MAX_REQUEST_BYTES
+    from server.web.admin.routes_forms import MAX_UPLOAD_BYTES
+    from sync.protocol import MAX_BLOB_BYTES
+
+    return max(MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES, MAX_BLOB_BYTES, MAX_BODY_BYTES) + 1
+
+
 MAX_WORKERS = 64
 MAX_SYNC_SLOTS = 16  # threads_for(16): 148 threads a process
 
