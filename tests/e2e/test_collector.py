@@ -142,6 +142,14 @@ def test_a_visit_that_ends_at_the_door_asks_nothing_more(server, phone_page):
     expect(phone_page.locator("#badge")).to_have_text("1 phiếu chờ gửi")
 
 
+def test_the_first_visit_fetches_the_page_once(server, phone_page):
+    fetched: list[str] = []
+    phone_page.context.on("request", lambda request: fetched.append(request.url))
+    enrolled(server, phone_page)  # the service worker installed: every file it keeps is kept
+    assert any(url.endswith("/app/js/form.js") for url in fetched)  # it was watched
+    assert not any(url.endswith("/app/index.html") for url in fetched)
+
+
 def test_answers_survive_reload_and_closing_the_app_mid_form(server, phone_page, browser):
     page = phone_page
     app = enrolled(server, page)
