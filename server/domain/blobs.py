@@ -91,11 +91,28 @@ def store_blob(
 ) -> tuple[int, bool]:
     """Read the stream into the store; returns (size, created). Raises BlobTooLarge,
     BlobHashMismatch or BlobIncomplete, leaving nothing behind."""
-    final = blob_path(data_dir, sha256)
+    temp_name, digest, size = _spooled(data_dir, stream, limit, sha256[:8] + "-")
+    problem: Exception | None = None
+    if expected_length is not None and size != expected_length:
+        problem = BlobIncomplete()
+    elif digest != sha256:
+        problem = BlobHashMismatch(digest)
+    if problem is not None:
+        Path(temp_name).unlink(missing_ok=True)
+        raise problem
+    return size, _kept(temp_name, blob_path(data_dir, sha256))
+
+
+def _spooled(
+    data_dir: str | Path, stream: IO[bytes], limit: int, prefix: str
+) -> tuple[str, str, int]:
+    """The stream written to a temporary file of the store a chunk at a time, hashed on the
+    way, on disk: (its name, its sha256, its size). Raises BlobTooLarge past ``limit``,
+    leaving nothing behind."""
     temp_dir = blob_root(data_dir) / ".tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
-    handle, temp_name = tempfile.mkstemp(dir=temp_dir, prefix=sha256[:8] + "-")
+    handle, temp_name = tempfile.mkstemp(dir=temp_dir, prefix=prefix)
     try:
         with os.fdopen(handle, "wb") as out:
             while chunk := stream.read(CHUNK):
@@ -104,22 +121,25 @@ def store_blob(
                     raise BlobTooLarge
                 digest.update(chunk)
                 out.write(chunk)
-            if expected_length is not None and size != expected_length:
-                raise BlobIncomplete
-            if digest.hexdigest() != sha256:
-                raise BlobHashMismatch(digest.hexdigest())
             out.flush()
             os.fsync(out.fileno())
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return temp_name, digest.hexdigest(), size
+
+
+def _kept(temp_name: str, final: Path) -> bool:
+    """The spooled file moved to its place in the store; False when the store had it."""
+    try:
         if final.exists():
-            return size, False
+            return False
         final.parent.mkdir(parents=True, exist_ok=True)
         # Atomic on one file system: readers see no file or the whole file.
         os.replace(temp_name, final)
-        temp_name = ""
-        return size, True
+        return True
     finally:
-        if temp_name:
-            Path(temp_name).unlink(missing_ok=True)
+        Path(temp_name).unlink(missing_ok=True)  # nothing left once moved
 
 
 def sniffed_type(path: Path) -> str | None:
@@ -149,30 +169,9 @@ def store_unnamed_blob(data_dir: str | Path, stream: IO[bytes], limit: int) -> t
     """Read a stream whose hash nobody announced (an ODK Collect attachment) into the store,
     a chunk at a time, hashing on the way; returns (sha256, size). Raises BlobTooLarge past
     ``limit``, leaving nothing behind."""
-    temp_dir = blob_root(data_dir) / ".tmp"
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
-    handle, temp_name = tempfile.mkstemp(dir=temp_dir, prefix="unnamed-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            while chunk := stream.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise BlobTooLarge
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        sha256 = digest.hexdigest()
-        final = blob_path(data_dir, sha256)
-        if not final.exists():
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(temp_name, final)  # atomic: readers see no file or the whole file
-            temp_name = ""
-        return sha256, size
-    finally:
-        if temp_name:
-            Path(temp_name).unlink(missing_ok=True)
+    temp_name, sha256, size = _spooled(data_dir, stream, limit, "unnamed-")
+    _kept(temp_name, blob_path(data_dir, sha256))
+    return sha256, size
 
 
 def remove_stale_temps(data_dir: str | Path, older_than: float = STALE_TEMP_SECONDS) -> int:
