@@ -115,6 +115,9 @@ def test_the_odata_feed_gives_each_file_as_its_attachments_address(
     stranger, response = put_blob(client, phone, b"another household's photo")
     assert response.status_code == 201
     assert get(analyst, token, f"{base}/{stranger}").status_code == 404
+    # The address names the record's own form: under another form's feed it is not found.
+    elsewhere = path.replace(f"/odata/{FORM_ID}/", "/odata/household_survey/", 1)
+    assert elsewhere != path and get(analyst, token, elsewhere).status_code == 404
 
     # A viewer's feed is pseudonymised: no file columns, so no address to personal data, and
     # a viewer's token opens no attachment even given the address.

@@ -240,20 +240,25 @@ def get_record(db: sqlite_utils.Database, commune_id: str, record_id: str) -> di
 
 
 def named_file(
-    db: sqlite_utils.Database, commune_id: str, record_id: str, sha256: str
+    db: sqlite_utils.Database,
+    commune_id: str,
+    record_id: str,
+    sha256: str,
+    form_id: str | None = None,
 ) -> str | None:
     """The type of the question (``image``, ``audio``, ``video``, ``file``) whose answer in
     the commune's record names this file, or None when no answer does: the one rule before a
     record's file is sent to the staff site, from the record page or the gallery. Only the
     current revision counts, so a file a later version replaced or dropped is sent no more;
-    no page shows an older revision's file (its history shows the hash as text)."""
+    no page shows an older revision's file (its history shows the hash as text). With
+    ``form_id`` (an address naming the form, as OData's does), only a record of that form."""
     if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
         return None
     row = db.execute(
         "SELECT form_id, form_version, data FROM records WHERE id = ? AND commune_id = ?",
         [record_id[:64], commune_id],
     ).fetchone()
-    if row is None:
+    if row is None or (form_id is not None and row["form_id"] != form_id):
         return None
     found = get_form(db, row["form_id"], row["form_version"])
     data = answers.load(row["data"])

@@ -178,7 +178,7 @@ def attachment(form_id: str, record_id: str, sha256: str) -> Response:
         raise odata.ODataError(401, "unauthorized", "odata.error_token")
     kind = None
     if user["role"] in PERSONAL_DATA and len(record_id) <= 100 and len(sha256) == 64:
-        kind = named_file(db, user["commune_id"], record_id, sha256)
+        kind = named_file(db, user["commune_id"], record_id, sha256, form_id)
     path = blobs.blob_path(current_app.config["DATA_DIR"], sha256)
     if kind is None or not path.is_file():
         raise odata.ODataError(404, "not_found", "odata.error_no_attachment")
