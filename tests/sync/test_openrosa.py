@@ -82,6 +82,40 @@ def stored(server: LiveServer, sql: str, *params: Any) -> list[dict[str, Any]]:
         return [dict(r) for r in db.execute(sql, params)]
 
 
+def downloaded(
+    server: LiveServer, definition: dict[str, Any], tmp_path: Path | None = None
+) -> tuple[CollectClient, bytes]:
+    """The form installed, and a Collect phone with its download of it; given ``tmp_path``,
+    the XForm has passed ODK Validate."""
+    with server.db() as db, write_transaction(db):
+        install_form(db, definition)
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    (listed,) = [f for f in client.form_list() if f["formID"] == definition["settings"]["form_id"]]
+    xform = client.download(listed)
+    if tmp_path is not None:
+        path = tmp_path / "collect.xml"
+        path.write_bytes(xform)
+        check_xform(str(path))  # raises ODKValidateError with Validate's report
+    return client, xform
+
+
+def workbook_form(
+    tmp_path: Path, survey: list[list[str]], form_id: str, choices: list[list[str]] | None = None
+) -> dict[str, Any]:
+    """A form of these rows, read from a workbook as an admin uploads it."""
+    settings = [["form_id", "version"], [form_id, "1"]]
+    return read_xlsform(xlsx_workbook(tmp_path, survey, choices, settings=settings))
+
+
+def stored_data(server: LiveServer, filled: Any) -> Any:
+    """The answers of the record a Collect submission made."""
+    (record,) = stored(
+        server, "SELECT data FROM records WHERE id = ?", filled.instance_id.removeprefix("uuid:")
+    )
+    return stored_answers.load(record["data"])
+
+
 def test_a_form_the_admin_stopped_or_archived_leaves_collects_list(server: LiveServer) -> None:
     _, url = collect_phone(server)
     client = CollectClient(url)
@@ -454,12 +488,7 @@ def test_collect_sends_an_openmapkit_file_and_its_text_is_the_answer(
     # ODK Collect's osm question sends OpenMapKit's file beside the XML, named in the answer.
     definition = read_xlsform(osm_workbook(tmp_path / "osm.xlsx"))
     definition["survey"].insert(0, {"type": "text", "name": "household_code", "label": "Code"})
-    with server.db() as db, write_transaction(db):
-        install_form(db, definition)
-    _, url = collect_phone(server)
-    client = CollectClient(url)
-    (listed,) = [f for f in client.form_list() if f["formID"] == "odd_questions"]
-    xform = client.download(listed)
+    client, xform = downloaded(server, definition)
     assert b'mediatype="osm/*"' in xform and b'<tag key="building">' in xform
     code = household(server)["code"]
     data = {
@@ -471,10 +500,7 @@ def test_collect_sends_an_openmapkit_file_and_its_text_is_the_answer(
     }
     filled = client.fill(xform, data, {"1732000000000.osm": OSM_FILE.encode()})
     assert [a.status for a in client.submit(filled)] == [201]
-    (record,) = stored(
-        server, "SELECT data FROM records WHERE id = ?", filled.instance_id.removeprefix("uuid:")
-    )
-    assert stored_answers.load(record["data"]) == {
+    assert stored_data(server, filled) == {
         "household_code": code,
         "head": "Lan",
         "house": OSM_FILE,
@@ -520,25 +546,12 @@ def test_collect_fills_a_range_and_its_answer_is_stored_as_a_number(
         ["range", "satisfaction", "Satisfaction", "start=0 end=5 step=0.5"],
         ["range", "rooms", "Rooms", "start=10 end=1"],
     ]
-    definition = read_xlsform(
-        xlsx_workbook(tmp_path, survey, settings=[["form_id", "version"], ["ranges", "1"]])
-    )
-    with server.db() as db, write_transaction(db):
-        install_form(db, definition)
-    _, url = collect_phone(server)
-    client = CollectClient(url)
-    (listed,) = [f for f in client.form_list() if f["formID"] == "ranges"]
-    xform = client.download(listed)
+    client, xform = downloaded(server, workbook_form(tmp_path, survey, "ranges"), tmp_path)
     assert b'start="0"' in xform and b'step="0.5"' in xform and b"<range" in xform
-    (tmp_path / "ranges.xml").write_bytes(xform)
-    check_xform(str(tmp_path / "ranges.xml"))
     code = household(server)["code"]
     filled = client.fill(xform, {"household_code": code, "satisfaction": "3.5", "rooms": "4"})
     assert [a.status for a in client.submit(filled)] == [201]
-    (record,) = stored(
-        server, "SELECT data FROM records WHERE id = ?", filled.instance_id.removeprefix("uuid:")
-    )
-    assert stored_answers.load(record["data"]) == {
+    assert stored_data(server, filled) == {
         "household_code": code,
         "satisfaction": 3.5,
         "rooms": 4,
@@ -556,22 +569,12 @@ def test_collect_sends_a_line_a_shape_and_the_points_it_takes_itself(
         ["geotrace", "path", "Path walked", ""],
         ["geoshape", "plot", "Plot", ""],
     ]
-    definition = read_xlsform(
-        xlsx_workbook(tmp_path, survey, settings=[["form_id", "version"], ["lines", "1"]])
-    )
-    with server.db() as db, write_transaction(db):
-        install_form(db, definition)
-    _, url = collect_phone(server)
-    client = CollectClient(url)
-    (listed,) = [f for f in client.form_list() if f["formID"] == "lines"]
-    xform = client.download(listed)
+    client, xform = downloaded(server, workbook_form(tmp_path, survey, "lines"), tmp_path)
     # Collect takes the start point itself, when the form is first loaded, and the code's
     # point when the code is answered.
     assert b"odk:setgeopoint" in xform and b"odk-instance-first-load" in xform
     assert b"xforms-value-changed" in xform
     assert b'type="geotrace"' in xform and b'type="geoshape"' in xform
-    (tmp_path / "lines.xml").write_bytes(xform)
-    check_xform(str(tmp_path / "lines.xml"))
     code = household(server)["code"]
     ring = "10.5 106.1 3 4;10.5 106.101 3 4;10.501 106.101 3 4;10.5 106.1 3 4"
     sent = {
@@ -583,10 +586,7 @@ def test_collect_sends_a_line_a_shape_and_the_points_it_takes_itself(
     }
     filled = client.fill(xform, sent)
     assert [a.status for a in client.submit(filled)] == [201]
-    (record,) = stored(
-        server, "SELECT data FROM records WHERE id = ?", filled.instance_id.removeprefix("uuid:")
-    )
-    assert stored_answers.load(record["data"]) == {
+    assert stored_data(server, filled) == {
         **sent,
         "path": "10.5 106.1 3 4;10.5004 106.1003 3 5",
     }

@@ -7,16 +7,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pyxform.validators.odk_validate import check_xform
-
-from schemas.xlsform import read_xlsform
-from server.domain import answers as stored_answers
-from server.domain.db import write_transaction
-from server.domain.forms import install_form
-from tests.collect_client import CollectClient
 from tests.sync.live import LiveServer
-from tests.sync.test_openrosa import collect_phone, household, server, stored
-from tests.unit.test_xlsform import workbook as xlsx_workbook
+from tests.sync.test_openrosa import downloaded, household, server, stored_data, workbook_form
 
 __all__ = ["server"]  # the live server fixture, shared with test_openrosa.py
 
@@ -47,18 +39,9 @@ def test_collect_sends_a_rank_in_order_and_its_audit_log_is_the_records_file(
         ["crops", "maize", "Maize"],
         ["crops", "beans", "Beans"],
     ]
-    definition = read_xlsform(
-        xlsx_workbook(tmp_path, survey, choices, settings=[["form_id", "version"], ["ranks", "1"]])
-    )
-    with server.db() as db, write_transaction(db):
-        install_form(db, definition)
-    _, url = collect_phone(server)
-    client = CollectClient(url)
-    (listed,) = [f for f in client.form_list() if f["formID"] == "ranks"]
-    xform = client.download(listed)
+    form = workbook_form(tmp_path, survey, "ranks", choices)
+    client, xform = downloaded(server, form, tmp_path)
     assert b"odk:rank" in xform and b'odk:track-changes="true"' in xform
-    (tmp_path / "ranks.xml").write_bytes(xform)
-    check_xform(str(tmp_path / "ranks.xml"))
     code = household(server)["code"]
     filled = client.fill(
         xform,
@@ -69,13 +52,8 @@ def test_collect_sends_a_rank_in_order_and_its_audit_log_is_the_records_file(
     assert audit is not None  # pyxform puts the log in meta, wherever the row is
     audit.text = "audit.csv"
     assert [a.status for a in client.submit(filled)] == [201]
-    (record,) = stored(
-        server,
-        "SELECT id, answers(data) AS data FROM records WHERE id = ?",
-        filled.instance_id.removeprefix("uuid:"),
-    )
     sha = hashlib.sha256(AUDIT_CSV).hexdigest()
-    assert stored_answers.load(record["data"]) == {
+    assert stored_data(server, filled) == {
         "household_code": code,
         "crops": ["beans", "rice", "maize"],
         "audit": sha,
