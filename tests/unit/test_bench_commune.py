@@ -71,15 +71,21 @@ def contents(path: Path, names: dict[str, str] | None = None) -> dict[str, list[
         db.close()
 
 
-def test_the_bench_commune_registers_households_as_the_register_does(tmp_path, monkeypatch):
-    monkeypatch.setattr(commune, "REGISTER_CHUNK", 7)
+def set_up_twice(tmp_path: Path, households: int, *folders: str) -> dict[str, Any]:
+    """The bench commune's set-up (``households`` in its register), copied into each folder."""
     base = tmp_path / "base"
     base.mkdir()
     db = connect(base / "gocua.db")
-    info = commune.setup(db, 0)
+    info = commune.setup(db, households)
     db.close()
-    copy(base / "gocua.db", tmp_path / "bulk")
-    copy(base / "gocua.db", tmp_path / "one")
+    for folder in folders:
+        copy(base / "gocua.db", tmp_path / folder)
+    return info
+
+
+def test_the_bench_commune_registers_households_as_the_register_does(tmp_path, monkeypatch):
+    monkeypatch.setattr(commune, "REGISTER_CHUNK", 7)
+    info = set_up_twice(tmp_path, 0, "bulk", "one")
 
     db = commune.building(tmp_path / "bulk" / "gocua.db")
     (seeded,) = db.execute("SELECT max(rowid) FROM households").fetchone()
@@ -119,13 +125,7 @@ def test_the_bench_commune_registers_households_as_the_register_does(tmp_path, m
 
 def test_the_bench_commune_stores_what_a_push_through_the_api_stores(tmp_path, monkeypatch):
     monkeypatch.setattr(commune, "CHUNK", 20)
-    base = tmp_path / "base"
-    base.mkdir()
-    db = connect(base / "gocua.db")
-    info = commune.setup(db, 45)
-    db.close()
-    copy(base / "gocua.db", tmp_path / "bulk")
-    copy(base / "gocua.db", tmp_path / "api")
+    info = set_up_twice(tmp_path, 45, "bulk", "api")
 
     db = commune.building(tmp_path / "bulk" / "gocua.db")
     commune.store_records(db, info)
