@@ -17,19 +17,29 @@ PAGE = 12  # pwa/js/screens/home.js: PAGE
 PEOPLE = ["Lê Văn Cường", "Nguyễn Thị Hoa", "Trần Cương", "Phạm Thị Dung", "Lê Thị Lan"]
 
 
-def test_typing_answers_each_key_and_keeps_the_focus(server, phone_page):
+def in_east(server, count: int) -> list[dict]:
+    """``count`` more households in Thôn Đông; every household of the village."""
     with connect(server.data_dir / "gocua.db") as db:
         (east,) = db.execute("SELECT id FROM villages WHERE name = 'Thôn Đông'").fetchone()
         with write_transaction(db):
-            for n in range(120):
+            for n in range(count):
                 add_household(db, east, PEOPLE[n % len(PEOPLE)], f"Số {n + 1}, ngõ {n % 7}")
-        texts = [
-            fold(f"{r['head_name']} {r['address']} {r['code']}")
-            for r in db.execute("SELECT * FROM households WHERE village_id = ?", [east])
+        return [
+            dict(r) for r in db.execute("SELECT * FROM households WHERE village_id = ?", [east])
         ]
-    page, app = phone_page, Collector(phone_page)
+
+
+def east_on_the_phone(server, page) -> Collector:
+    """A phone enrolled, showing Thôn Đông."""
+    app = Collector(page)
     app.enroll(server.cli("enroll").strip().splitlines()[-1])
     page.locator("nav.villages button", has_text="Thôn Đông").click()
+    return app
+
+
+def test_typing_answers_each_key_and_keeps_the_focus(server, phone_page):
+    texts = [fold(f"{r['head_name']} {r['address']} {r['code']}") for r in in_east(server, 120)]
+    page, app = phone_page, east_on_the_phone(server, phone_page)
 
     # 122 households: the first PAGE drawn, then PAGE more at a time, on request.
     rows = app.households()
@@ -105,14 +115,8 @@ def test_rows_that_still_match_stay_in_place(server, phone_page):
 
 
 def test_a_sync_keeps_the_rows_the_volunteer_asked_for(server, phone_page):
-    with connect(server.data_dir / "gocua.db") as db:
-        (east,) = db.execute("SELECT id FROM villages WHERE name = 'Thôn Đông'").fetchone()
-        with write_transaction(db):
-            for n in range(30):
-                add_household(db, east, PEOPLE[n % len(PEOPLE)], f"Số {n + 1}")
-    page, app = phone_page, Collector(phone_page)
-    app.enroll(server.cli("enroll").strip().splitlines()[-1])
-    page.locator("nav.villages button", has_text="Thôn Đông").click()
+    in_east(server, 30)
+    page, app = phone_page, east_on_the_phone(server, phone_page)
     rows = app.households()
     page.locator("#more-households").click()
     expect(rows).to_have_count(2 * PAGE)
