@@ -78,7 +78,9 @@ export function geoControl(view, kind, id, value, set) {
     here.disabled = true;
     // A fresh fix for each point: a walk round a plot must not repeat the last one.
     navigator.geolocation.getCurrentPosition(
-      (p) => { here.disabled = false; add(pointOf(p.coords)); },
+      // A fix that comes after the visit was left or finalized is dropped: adding it would
+      // save an old copy of the record over what came since.
+      (p) => { here.disabled = false; if (here.isConnected) add(pointOf(p.coords)); },
       () => { here.disabled = false; status.textContent = t('form.gps_failed'); },
       { enableHighAccuracy: true, timeout: 30000, maximumAge: 0 });
   });

@@ -8,7 +8,7 @@ import { fill, NO_INSTANCE } from './labels.js';
 import { FileTooLarge, formatSize, photoUrl, storeFile, storePhoto, stored } from './blobs.js';
 import { moved, rankState, shownOrder } from './rank.js';
 import { canScan, scanCode } from './scan.js';
-import { geoControl } from './geowidget.js';
+import { geoControl, pointOf } from './geowidget.js';
 import { fold } from './text.js';
 
 const HIDDEN_TYPES = new Set(['calculate', 'hidden', 'start', 'end', 'today', 'deviceid', 'username', 'phonenumber', 'email', 'simserial', 'subscriberid', 'audit', 'start-geopoint', 'background-geopoint']);
@@ -585,7 +585,7 @@ export class FormView {
       if (!navigator.geolocation) { out.textContent = this.t('form.gps_unavailable'); return; }
       out.textContent = this.t('form.gps_waiting');
       navigator.geolocation.getCurrentPosition(
-        (p) => set(`${p.coords.latitude.toFixed(6)} ${p.coords.longitude.toFixed(6)} ${Math.round(p.coords.altitude || 0)} ${Math.round(p.coords.accuracy)}`),
+        (p) => { if (button.isConnected) set(pointOf(p.coords)); }, // as the line's points
         () => { out.textContent = this.t('form.gps_failed'); },
         { enableHighAccuracy: true, timeout: 30000, maximumAge: 60000 });
     });

@@ -78,13 +78,13 @@ async function newRecord(household) {
  * (`fresh` false: kept once taken), background-geopoint each time its trigger is answered
  * (`fresh`: a new fix replaces the last). The form never waits; no permission or no fix leaves
  * the answer as it was, and a fix that comes late still lands in this draft while it is open
- * (never in another record, nor in one finalized meanwhile).
+ * (never in another record, nor in one finalized or being finalized meanwhile).
  */
 function takePoint(record, names, fresh) {
   if (!names.length || !navigator.geolocation) return;
   navigator.geolocation.getCurrentPosition((p) => {
     const open = state.visit;
-    if (!open || open.record.id !== record.id || open.record.state !== 'draft') return;
+    if (!open || open.closing || open.record.id !== record.id || open.record.state !== 'draft') return;
     for (const name of names) {
       if (fresh || isEmpty(open.view.data[name])) open.view.setAnswer(name, pointOf(p.coords));
     }
@@ -257,6 +257,9 @@ async function show(id, household = null) {
       return;
     }
     for (const node of form.nodes.values()) if (node.type === 'end') data[node.name] = new Date().toISOString();
+    // From here the answers are the ones finalized: a GPS fix arriving while the audit log is
+    // stored would be saved into the draft, then lost under the finalized copy.
+    if (state.visit) state.visit.closing = true;
     if (log) {
       logged('form save', 'form finalize', 'form exit');
       // The log as ODK Collect's attachment, a file of the record as a photo is (blobs.js).
