@@ -40,7 +40,7 @@ def parse_keys(commune_id: str, db: sqlite_utils.Database, keys: list[str]) -> l
         target, _, index = rest.rpartition(":")  # an instanceID holds colons (uuid:…)
         if (
             role not in waiting.ROLES
-            or (index and not index.isdigit())
+            or (index and not (index.isascii() and index.isdigit()))
             or not waiting.waiting(db, commune_id, target)
         ):
             raise Refused("review.people_bad_selection")

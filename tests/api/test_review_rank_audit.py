@@ -62,6 +62,8 @@ def test_a_rank_is_read_and_reordered_by_staff_and_its_audit_log_is_linked(clien
     word = {"q:cay:present": "1", "q:cay:lua": "1", "q:cay:dau": "2", "q:cay:ngo": "x"}
     refused = post(client, f"/records/{item['id']}/edit", rev=rev, **word)
     assert refused.status_code == 422
+    superscript = {**word, "q:cay:ngo": "²"}  # Unicode calls it a digit; int() does not
+    assert post(client, f"/records/{item['id']}/edit", rev=rev, **superscript).status_code == 422
     left_out = {"q:cay:present": "1", "q:cay:lua": "1", "q:cay:dau": "2", "q:cay:ngo": ""}
     refused = post(client, f"/records/{item['id']}/edit", rev=rev, **left_out)
     assert refused.status_code == 422

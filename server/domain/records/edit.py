@@ -118,7 +118,7 @@ def _read_rank(
         raw = formdata.get(key, "").strip()
         if raw == "":
             continue
-        if not raw.isdigit() or len(raw) > 4:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 4:
             errors.setdefault(path, []).append({"code": "not_integer"})
             return
         was = order.index(choice) if choice in order else len(order)

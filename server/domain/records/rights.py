@@ -113,7 +113,7 @@ def parse_keys(commune_id: str, db: sqlite_utils.Database, keys: list[str]) -> l
     for key in dict.fromkeys(keys):
         role, _, rest = key.partition(":")
         target, _, index = rest.partition(":")
-        if role not in ROLES or not target or (index and not index.isdigit()):
+        if role not in ROLES or not target or (index and not (index.isascii() and index.isdigit())):
             raise Refused("review.people_bad_selection")
         table = "households" if role == "register" else "records"
         if not db.execute(
