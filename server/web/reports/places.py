@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import flask
 from flask import abort, current_app, jsonify, render_template, request, url_for
 
 from server.domain import forms, register, thumbnails
 from server.domain.blobs import blob_path
 from server.domain.records import places
 from server.domain.records import query as records
-from server.web.assets import NODE_MODULES, send, send_file, vendor_ready
+from server.web.assets import NODE_MODULES, vendor_ready
 from server.web.db import get_db
 from server.web.errors import ApiError
 from server.web.reports.routes import PERSONAL, bp
@@ -171,7 +172,9 @@ def photo_thumb(record_id: str, sha256: str) -> Any:
     path = thumbnails.thumbnail(current_app.config["DATA_DIR"], sha256)
     if path is None:
         abort(404)
-    return send_file(path)
+    # Streamed from disk: the app's own files' cache (gzip, kept in memory) is no place for
+    # a commune's JPEGs, which gzip does not shrink and which would push the app's out.
+    return flask.send_file(path, mimetype="image/jpeg", etag=sha256, conditional=True)
 
 
 @bp.get("/photos/<record_id>/<sha256>")
@@ -184,5 +187,6 @@ def photo(record_id: str, sha256: str) -> Any:
     if kind is None:
         abort(404)
     audited("view_photo", target=record_id, detail=sha256)
-    content = blob_path(data_dir, sha256).read_bytes()
-    return send(content, content, kind, sha256[:16])
+    return flask.send_file(
+        blob_path(data_dir, sha256), mimetype=kind, etag=sha256, conditional=True, max_age=3600
+    )
