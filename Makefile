@@ -75,9 +75,9 @@ test-fast: $(TEST_OK)
 	node --test tests/js/
 
 # Each measured promise at a size that keeps the whole run reasonable: a script that has
-# --quick runs with it (its full sizes: run it alone); bench/commune.py and bench/trees.py
-# are the scripts' helpers.
-BENCH_HELPERS = bench/commune.py bench/trees.py
+# --quick runs with it (its full sizes: run it alone); bench/commune.py, bench/trees.py and
+# bench/phones.py are the scripts' helpers.
+BENCH_HELPERS = bench/commune.py bench/trees.py bench/phones.py
 bench: $(TEST_OK)
 	@for script in $(filter-out $(BENCH_HELPERS),$(wildcard bench/*.py)); do \
 		quick=; grep -q -- '"--quick"' $$script && quick=--quick; \

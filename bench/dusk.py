@@ -37,7 +37,6 @@ import random
 import re
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,18 +47,17 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
+from bench.phones import push_together  # noqa: E402
 from bench.trees import OldServerProcess, old_tree  # noqa: E402
 from server.domain.db import connect, write_transaction  # noqa: E402
 from server.domain.devices import create_enrollment_code  # noqa: E402
 from server.domain.register import add_household  # noqa: E402
-from sync.client import RetryPolicy  # noqa: E402
 from tests.records import adult, child, household_data, record  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
 BATCH = 20
 HOUSEHOLDS = 600  # on the register, over the volunteer's two villages
 PACE = 0.5  # seconds between the starts of the reviewer's pages
-POLICY = RetryPolicy()
 
 
 def four_members() -> dict[str, Any]:
@@ -142,7 +140,10 @@ def prepare(server: Server, phones: int) -> None:
         answer.raise_for_status()
         server.tokens.append(answer.json()["token"])
     # One batch first, so the reviewer has a record page to open.
-    push_batches(server, server.tokens[0], [encode(batch_of(server, BATCH))], Tally())
+    first = push_together(
+        server.process.base, server.tokens[:1], [[encode(batch_of(server, BATCH))]], BATCH
+    )
+    assert first.records == BATCH and not first.errors, first.errors
     with connect(database) as db:
         server.record_id = db.execute("SELECT id FROM records LIMIT 1").fetchone()[0]
 
@@ -155,80 +156,6 @@ def batch_of(server: Server, n: int) -> list[dict[str, Any]]:
 
 def encode(items: list[dict[str, Any]]) -> bytes:
     return gzip.compress(json.dumps({"items": items}, ensure_ascii=False).encode(), 5)
-
-
-@dataclass
-class Tally:
-    requests: list[float] = field(default_factory=list)  # seconds per push request answered
-    acks: list[float] = field(default_factory=list)  # seconds from first send to applied
-    busy: int = 0
-    errors: list[str] = field(default_factory=list)
-    records: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def push_batches(server: Server, token: str, bodies: list[bytes], tally: Tally) -> None:
-    """A phone: each batch until it is acknowledged, honouring Retry-After as the client does."""
-    session = requests.Session()
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
-        "Content-Encoding": "gzip",
-    }
-    url = f"{server.process.base}/api/v1/sync/push"
-    for body in bodies:
-        first = time.perf_counter()
-        # Busy answers are not failures: the collector sends again for as long as it is told
-        # to wait (its sync retries by itself); only other failures count toward giving up.
-        attempt = 0
-        while attempt < POLICY.attempts:
-            start = time.perf_counter()
-            try:
-                answer = session.post(url, data=body, headers=headers, timeout=300)
-            except requests.RequestException as error:
-                with tally.lock:
-                    tally.errors.append(type(error).__name__)
-                time.sleep(POLICY.delay(attempt))
-                attempt += 1
-                continue
-            took = time.perf_counter() - start
-            if answer.status_code in (429, 503):
-                with tally.lock:
-                    tally.requests.append(took)
-                    tally.busy += 1
-                # As sync.client waits: the body's wait to the millisecond, else Retry-After.
-                wait = _retry_after(answer)
-                if wait <= 0:
-                    attempt += 1
-                time.sleep(wait if wait > 0 else POLICY.delay(attempt))
-                continue
-            statuses = (
-                {r["status"] for r in answer.json()["results"]}
-                if answer.ok
-                else {answer.status_code}
-            )
-            with tally.lock:
-                tally.requests.append(took)
-                if statuses == {"applied"}:
-                    tally.acks.append(time.perf_counter() - first)
-                    tally.records += BATCH
-                else:
-                    tally.errors.append(str(sorted(map(str, statuses))))
-            break
-        else:
-            with tally.lock:
-                tally.errors.append("gave up")
-
-
-def _retry_after(answer: requests.Response) -> float:
-    try:
-        precise = answer.json().get("retry_after_ms")
-    except ValueError:
-        precise = None
-    if isinstance(precise, int) and precise > 0:
-        return min(max(precise / 1000, 0.1), POLICY.cap)
-    header = float(answer.headers.get("Retry-After") or 0)
-    return min(max(header, 1.0), POLICY.cap) if header > 0 else 0.0
 
 
 def reviewer(base: str, password: str, record_id: str, stop: Any, out: Any) -> None:
@@ -263,7 +190,6 @@ def percentile(values: list[float], p: float) -> float:
 
 def run_level(server: Server, phones: int, batches: int) -> dict[str, Any]:
     bodies = [[encode(batch_of(server, BATCH)) for _ in range(batches)] for _ in range(phones)]
-    tally = Tally()
     stop = multiprocessing.Event()
     out: Any = multiprocessing.Queue()
     review = multiprocessing.Process(
@@ -272,16 +198,8 @@ def run_level(server: Server, phones: int, batches: int) -> dict[str, Any]:
     load = os.getloadavg()[0]
     review.start()
     cpu0 = server.cpu_seconds()
-    threads = [
-        threading.Thread(target=push_batches, args=(server, server.tokens[i], bodies[i], tally))
-        for i in range(phones)
-    ]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - start
+    tally = push_together(server.process.base, server.tokens[:phones], bodies, BATCH)
+    wall = tally.wall
     cpu = server.cpu_seconds() - cpu0
     stop.set()
     pages = out.get(timeout=600)
@@ -307,6 +225,8 @@ def run_level(server: Server, phones: int, batches: int) -> dict[str, Any]:
             for name in ("list", "record", "dashboard")
         },
         "cores": cpu / wall,
+        "server_ms": cpu / max(tally.records, 1) * 1000,
+        "phones_cores": tally.cpu / wall,
         "load": load,
     }
 
@@ -320,7 +240,8 @@ def show(name: str, r: dict[str, Any]) -> None:
         f" | pages ({r['pages']}) p50 {r['page50'] * 1000:5.0f} ms p95 {r['page95'] * 1000:5.0f}"
         f" max {r['pagemax'] * 1000:6.0f} (list {by['list'] * 1000:.0f}, record"
         f" {by['record'] * 1000:.0f}, dashboard {by['dashboard'] * 1000:.0f})"
-        f" | {r['cores']:.2f} cores"
+        f" | server {r['cores']:.2f} cores, {r['server_ms']:.3f} ms CPU a record"
+        f" | phones {r['phones_cores']:.2f} cores"
     )
     if r["error_kinds"]:
         print(f"            errors such as {r['error_kinds']}")
