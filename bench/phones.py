@@ -5,19 +5,23 @@ phones as about the server. Here every phone is a coroutine on one event loop in
 its own, its requests' bytes built before the clock starts, its answers read with no HTTP
 library: what each phone costs is one socket write and a small read.
 
-A phone does what ``sync.client`` does with a push: the next batch only after this one is
-acknowledged; a busy answer (429/503) is counted, not an error, and the batch is sent again
-after the wait the body says to the millisecond (``retry_after_ms``), else ``Retry-After``;
-a cut connection is opened again after the client's backoff.
+A phone does what ``sync.client`` does with a push (``push_together``), or what ODK Collect
+does with its forms (``collect_together``: one ``HEAD``, then a multipart POST a form): the
+next request only after this one is answered; a busy answer (429/503) is counted, not an
+error, and the request is sent again after the wait the body says to the millisecond
+(``retry_after_ms``), else ``Retry-After``; a cut connection is opened again after the sync
+client's backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import multiprocessing
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,7 +43,10 @@ class Tally:
     wall: float = 0.0
 
 
-def request_bytes(host: str, token: str, body: bytes) -> bytes:
+Judge = Callable[[int, bytes], tuple[int, "str | None"]]
+
+
+def push_request(host: str, token: str, body: bytes) -> bytes:
     head = (
         f"POST {PATH} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
         "Content-Type: application/json\r\nContent-Encoding: gzip\r\n"
@@ -48,7 +55,35 @@ def request_bytes(host: str, token: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
-async def _answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+def collect_head(host: str, key: str) -> bytes:
+    return (
+        f"HEAD /key/{key}/submission HTTP/1.1\r\nHost: {host}\r\nX-OpenRosa-Version: 1.0\r\n\r\n"
+    ).encode()
+
+
+BOUNDARY = "gocua-bench-3f9c2a"
+
+
+def collect_post(host: str, key: str, xml: bytes) -> bytes:
+    body = (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="xml_submission_file";'
+            ' filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n'
+        ).encode()
+        + xml
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    head = (
+        f"POST /key/{key}/submission HTTP/1.1\r\nHost: {host}\r\nX-OpenRosa-Version: 1.0\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _answer(
+    reader: asyncio.StreamReader, head: bool = False
+) -> tuple[int, dict[str, str], bytes]:
     status_line = await reader.readline()
     if not status_line:
         raise ConnectionResetError("closed before an answer")
@@ -57,7 +92,9 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], by
     while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
         name, _, value = line.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
-    if "content-length" in headers:
+    if head or status in (204, 304):
+        body = b""
+    elif "content-length" in headers:
         body = await reader.readexactly(int(headers["content-length"]))
     elif headers.get("transfer-encoding", "").lower() == "chunked":
         parts = []
@@ -82,8 +119,19 @@ def _wait(headers: dict[str, str], body: bytes) -> float:
     return min(max(header, 1.0), POLICY.cap) if header > 0 else 0.0
 
 
+def push_judge(batch: int, status: int, body: bytes) -> tuple[int, str | None]:
+    """A push's answer: its records if every one was applied, else what went wrong."""
+    statuses = {r["status"] for r in json.loads(body)["results"]} if status == 200 else {status}
+    return (batch, None) if statuses == {"applied"} else (0, str(sorted(map(str, statuses))))
+
+
+def collect_judge(status: int, body: bytes) -> tuple[int, str | None]:
+    """An OpenRosa answer: HEAD's 204 (no record), a submission's 201 (one), else an error."""
+    return {204: (0, None), 201: (1, None)}.get(status, (0, f"{status} {body[:200]!r}"))
+
+
 async def _phone(
-    host: str, port: int, requests: list[bytes], batch: int, tally: Tally, start: asyncio.Event
+    host: str, port: int, requests: list[bytes], judge: Judge, tally: Tally, start: asyncio.Event
 ) -> None:
     await start.wait()
     reader = writer = None
@@ -96,7 +144,10 @@ async def _phone(
                 if writer is None:
                     reader, writer = await asyncio.open_connection(host, port)
                 writer.write(request)
-                status, headers, body = await _answer(reader)  # type: ignore[arg-type]
+                status, headers, body = await _answer(
+                    reader,  # type: ignore[arg-type]
+                    request.startswith(b"HEAD "),
+                )
             except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as error:
                 tally.errors.append(type(error).__name__)
                 if writer is not None:
@@ -117,14 +168,13 @@ async def _phone(
                     attempt += 1
                 await asyncio.sleep(wait if wait > 0 else POLICY.delay(attempt))
                 continue
-            statuses = (
-                {r["status"] for r in json.loads(body)["results"]} if status == 200 else {status}
-            )
-            if statuses == {"applied"}:
-                tally.acks.append(time.perf_counter() - first)
-                tally.records += batch
+            records, error = judge(status, body)
+            if error is None:
+                if records:
+                    tally.acks.append(time.perf_counter() - first)
+                tally.records += records
             else:
-                tally.errors.append(str(sorted(map(str, statuses))))
+                tally.errors.append(error)
             break
         else:
             tally.errors.append("gave up")
@@ -132,19 +182,12 @@ async def _phone(
         writer.close()
 
 
-async def _all(base: str, tokens: list[str], bodies: list[list[bytes]], batch: int) -> Tally:
+async def _all(base: str, requests: list[list[bytes]], judge: Judge) -> Tally:
     url = urlsplit(base)
     host, port = url.hostname or "127.0.0.1", url.port or 80
     tally = Tally()
     start = asyncio.Event()
-    phones = [
-        asyncio.create_task(
-            _phone(
-                host, port, [request_bytes(url.netloc, token, b) for b in own], batch, tally, start
-            )
-        )
-        for token, own in zip(tokens, bodies, strict=True)
-    ]
+    phones = [asyncio.create_task(_phone(host, port, own, judge, tally, start)) for own in requests]
     await asyncio.sleep(0)  # every phone waiting at the start line
     usage = resource.getrusage(resource.RUSAGE_SELF)
     began = time.perf_counter()
@@ -156,16 +199,38 @@ async def _all(base: str, tokens: list[str], bodies: list[list[bytes]], batch: i
     return tally
 
 
-def _child(base: str, tokens: list[str], bodies: list[list[bytes]], batch: int, out: Any) -> None:
-    out.put(asyncio.run(_all(base, tokens, bodies, batch)))
+def _child(base: str, requests: list[list[bytes]], judge: Judge, out: Any) -> None:
+    out.put(asyncio.run(_all(base, requests, judge)))
 
 
-def push_together(base: str, tokens: list[str], bodies: list[list[bytes]], batch: int) -> Tally:
-    """Each token's phone pushes its bodies (gzip JSON batches of ``batch`` records) in order,
-    all phones at once, from a process of their own; what they saw, and their CPU."""
+def send_together(base: str, requests: list[list[bytes]], judge: Judge) -> Tally:
+    """Each phone sends its requests (whole HTTP/1.1 requests, bytes) in order, each after the
+    one before is answered and judged, all phones at once, from a process of their own; what
+    they saw, and their CPU."""
     out: Any = multiprocessing.Queue()
-    child = multiprocessing.Process(target=_child, args=(base, tokens, bodies, batch, out))
+    child = multiprocessing.Process(target=_child, args=(base, requests, judge, out))
     child.start()
     tally = out.get(timeout=3600)
     child.join()
     return tally  # type: ignore[no-any-return]
+
+
+def push_together(base: str, tokens: list[str], bodies: list[list[bytes]], batch: int) -> Tally:
+    """Each token's phone pushes its bodies (gzip JSON batches of ``batch`` records)."""
+    netloc = urlsplit(base).netloc
+    requests = [
+        [push_request(netloc, token, body) for body in own]
+        for token, own in zip(tokens, bodies, strict=True)
+    ]
+    return send_together(base, requests, functools.partial(push_judge, batch))
+
+
+def collect_together(base: str, keys: list[str], submissions: list[list[bytes]]) -> Tally:
+    """Each app user key's Collect phone: one ``HEAD``, then a multipart POST of each of its
+    submissions' XML, as ODK Collect sends a form with no files."""
+    netloc = urlsplit(base).netloc
+    requests = [
+        [collect_head(netloc, key)] + [collect_post(netloc, key, xml) for xml in own]
+        for key, own in zip(keys, submissions, strict=True)
+    ]
+    return send_together(base, requests, collect_judge)

@@ -1,6 +1,7 @@
-"""The dusk bench's phones (bench/phones.py: coroutines speaking bare HTTP/1.1, so that the load
-costs the machine next to nothing) push what they are given and count what the server answered:
-a bench whose phones misread answers would report a rate for records never stored."""
+"""The benches' phones (bench/phones.py: coroutines speaking bare HTTP/1.1, so that the load
+costs the machine next to nothing), pushing as the collector does or submitting as ODK Collect
+does, send what they are given and count what the server answered: a bench whose phones
+misread answers would report a rate for records never stored."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from pathlib import Path
 import pytest
 
 from bench import dusk
-from bench.phones import push_together
-from server.domain.db import connect
+from bench.phones import collect_together, push_together
+from server.domain.db import connect, write_transaction
+from server.domain.devices import add_collect_device
+from server.domain.forms import install_form
+from tests.collect_client import CollectClient, collect_form_definition
+from tests.records import household_data
 from tests.server_process import ServerProcess
 
 # Left out of `make test-fast`: a real `gocua serve` process.
@@ -50,3 +55,40 @@ def test_a_refused_batch_is_an_error_not_a_record(tmp_path: Path) -> None:
         server.process.stop()
     assert tally.records == 0
     assert len(tally.errors) == 1 and "applied" in tally.errors[0] and "rejected" in tally.errors[0]
+
+
+def test_collect_phones_submissions_are_each_a_record(tmp_path: Path) -> None:
+    process = ServerProcess(tmp_path / "server")
+    process.cli("init", "--demo")
+    with connect(process.data_dir / "gocua.db") as db, write_transaction(db):
+        install_form(db, collect_form_definition())
+        user = db.execute("SELECT id FROM users WHERE username = 'tnv.demo'").fetchone()[0]
+        keys = [add_collect_device(db, user)[1] for _ in range(3)]
+        codes = [
+            r[0]
+            for r in db.execute(
+                "SELECT h.code FROM households h JOIN user_villages v ON v.village_id ="
+                " h.village_id WHERE v.user_id = ? ORDER BY h.code",
+                [user],
+            )
+        ]
+    process.start()
+    try:
+        client = CollectClient(f"{process.base}/key/{keys[0]}")
+        xform = client.download(client.form_list()[0])
+        forms = [
+            [
+                client.fill(xform, {**household_data(), "household_code": codes[0]}).xml()
+                for _ in range(4)
+            ]
+            for _ in keys
+        ]
+        forms[2][3] = b"<not-a-form"
+        tally = collect_together(process.base, keys, forms)
+    finally:
+        process.stop()
+    with connect(process.data_dir / "gocua.db") as db:
+        stored = db.execute("SELECT count(*) FROM records").fetchone()[0]
+    assert tally.records == stored == 11
+    assert len(tally.requests) == 3 + 12 + tally.busy  # a HEAD each, then the forms
+    assert len(tally.errors) == 1 and tally.errors[0].startswith("400 ")
