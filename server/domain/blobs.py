@@ -75,10 +75,18 @@ def blob_visible(
     return blob_size(data_dir, sha256)
 
 
-def claim_blob(db: sqlite_utils.Database, commune_id: str, sha256: str) -> bool:
+def claim_blob(
+    db: sqlite_utils.Database, commune_id: str, sha256: str, data_dir: str | Path | None = None
+) -> bool:
     """Note that ``commune_id`` holds a blob it has just uploaded whole (inside the caller's
     write transaction); True when it did not hold it before: "created" as far as that commune
-    can tell, whether or not another commune's copy was already on disk."""
+    can tell, whether or not another commune's copy was already on disk.
+
+    With ``data_dir``, raises BlobIncomplete when the file is no longer there: an upload of a
+    file the store already held wrote nothing, and a person's erasure (``sweep``) may have
+    taken that file between the upload and this claim; the client sends it again."""
+    if data_dir is not None and not blob_path(data_dir, sha256).is_file():
+        raise BlobIncomplete
     return (
         db.execute(
             "INSERT OR IGNORE INTO blob_owners (commune_id, sha256, created_at) VALUES (?, ?, ?)",

@@ -12,11 +12,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from schemas.form import Form
 from server.domain import personal_data
-from server.domain.blobs import EMPTY_SHA256, blob_path, claim_blob
+from server.domain.blobs import EMPTY_SHA256, BlobIncomplete, blob_path, claim_blob, store_blob
 from server.domain.db import write_transaction
 from server.domain.form_files import read_form_file
 from server.domain.forms import import_form
@@ -336,3 +337,19 @@ def test_the_sweep_keeps_what_a_push_a_waiting_collect_submission_or_a_commune_n
     )
     upload(client, phone, voice)
     assert [r["status"] for r in push(client, phone, later)] == ["applied"]
+
+
+def test_an_upload_whose_file_a_sweep_took_meanwhile_is_asked_for_again(client, app, phone, db):
+    body = jpeg(12)
+    sha = upload(client, phone, body)
+    data_dir, commune = app.config["DATA_DIR"], phone["commune"]["id"]
+    # The phone sends the photo again; the store held it, so the upload wrote nothing. Then,
+    # before its claim, a sweep takes the file no record names.
+    assert store_blob(data_dir, sha, io.BytesIO(body), len(body), len(body)) == (len(body), False)
+    assert personal_data.sweep(db, data_dir, commune, {sha}) == 1
+    with pytest.raises(BlobIncomplete), write_transaction(db):
+        claim_blob(db, commune, sha, data_dir)
+    assert client.head(f"/api/v1/blobs/{sha}", headers=phone["headers"]).status_code == 404
+    # Its next try stores the file whole again.
+    answer = client.put(f"/api/v1/blobs/{sha}", data=body, headers=phone["headers"])
+    assert answer.status_code == 201 and blob_path(data_dir, sha).read_bytes() == body

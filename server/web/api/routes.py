@@ -255,8 +255,13 @@ def blob_put(sha256: str) -> Any:
     # Only now, the whole body read and its hash checked: the caller has the content.
     # "created" is from its commune's side, so the answer says nothing of other communes.
     db = get_db()
-    with write_transaction(db):
-        created = blobs.claim_blob(db, g.caller["commune_id"], sha256)
+    try:
+        with write_transaction(db):
+            created = blobs.claim_blob(
+                db, g.caller["commune_id"], sha256, current_app.config["DATA_DIR"]
+            )
+    except blobs.BlobIncomplete:
+        raise ApiError(400, "blob_incomplete") from None  # swept meanwhile: sent again
     response = jsonify({"sha256": sha256, "size": size, "created": created})
     response.status_code = 201 if created else 200
     return response
