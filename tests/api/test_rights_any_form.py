@@ -162,6 +162,7 @@ def test_erasing_the_head_of_an_imported_forms_record_takes_its_files_and_places
     )
     erased = post(client, "/people/erase", key=found, reason="Đơn yêu cầu xóa ngày 2/12")
     assert erased.status_code == 200
+    assert "Đã xóa khỏi máy chủ 5 tệp không còn phiếu nào dùng." in text_of(erased)
 
     current = answers_of(db, first["id"])
     assert current["head_name"] == current["respondent_name"] == ERASED

@@ -86,9 +86,13 @@ def people_erase() -> Any:
             detail=reason[:500],
         )
     # Only once the erasure has committed: a rolled-back one must find its files still there.
-    personal_data.sweep(db, current_app.config["DATA_DIR"], user["commune_id"], erased.files, user)
+    files = personal_data.sweep(
+        db, current_app.config["DATA_DIR"], user["commune_id"], erased.files, user
+    )
     purge_erased(db)
-    return render_template("review/people.html", query="", found=None, done=len(erased.touched))
+    return render_template(
+        "review/people.html", query="", found=None, done=len(erased.touched), files=files
+    )
 
 
 @bp.route("/backups", methods=["GET", "POST"])
