@@ -34,7 +34,7 @@ from tests.sync.live import LiveServer
 from tests.workbooks import EN, VI, workbook
 
 FORM_ID = "ho_co_anh"
-NAME, CHILD, CONTACT = "Phạm Văn Đức", "Phạm Thị Én", "Trần Văn Bình"
+NAME, CHILD, CONTACT, HELPER = "Phạm Văn Đức", "Phạm Thị Én", "Trần Văn Bình", "Đỗ Minh Quân"
 POINT = "21.02851 105.85423 12 4"
 LINE = "21.02851 105.85423 12 4;21.02977 105.85611 12 4"
 
@@ -54,6 +54,9 @@ def survey() -> list[tuple[Any, ...]]:
         ("text", "member_name", "Tên", "Name", "yes"),
         ("integer", "nam_sinh", "Năm sinh", "Birth year", "yes"),
         ("image", "anh_tv", "Ảnh", "Photo", None),
+        ("end_repeat", None, None, None, None),
+        ("begin_repeat", "ho_tro", "Người giúp", "Helpers", None),
+        ("text", "ten_nguoi_giup", "Tên người giúp", "Helper's name", None),
         ("end_repeat", None, None, None, None),
         ("audit", "audit", None, None, None),
     ]
@@ -131,6 +134,7 @@ def test_erasing_the_head_of_an_imported_forms_record_takes_its_files_and_places
             {"member_name": NAME, "nam_sinh": 1975, "anh_tv": sha["member"]},
             {"member_name": CHILD, "nam_sinh": 2015, "anh_tv": sha["shared"]},
         ],
+        "ho_tro": [{"ten_nguoi_giup": HELPER}],
         "audit": sha["log"],
     }
     first = record(village, data=data, form=form)
@@ -168,6 +172,7 @@ def test_erasing_the_head_of_an_imported_forms_record_takes_its_files_and_places
     assert current["head_name"] == current["respondent_name"] == ERASED
     assert current["ho_ten_lien_he"] == ERASED  # a name by its words: "ten"
     assert current["ghi_chu"] == "Nhà có giếng"  # free text that is no name stays
+    assert current["ho_tro"] == [{"ten_nguoi_giup": ERASED}]  # a name in a repeat
     assert current["anh_nha"] == EMPTY_SHA256  # required: answered by the empty file
     for gone in ("ghi_am", "vi_tri", "duong_di", "audit"):
         assert gone not in current
@@ -180,7 +185,7 @@ def test_erasing_the_head_of_an_imported_forms_record_takes_its_files_and_places
         assert sha[name] not in after
         assert not blob_path(data_dir, sha[name]).exists()
         assert not db.execute("SELECT 1 FROM blob_owners WHERE sha256 = ?", [sha[name]]).fetchone()
-    for gone in (NAME, CONTACT, "21.0285", "21.02977", "105.85"):
+    for gone in (NAME, CONTACT, HELPER, "21.0285", "21.02977", "105.85"):
         assert gone not in after
     assert not list((data_dir / "thumbs").rglob(f"{sha['house_again']}-*"))
     # The neighbour's record still names the photo the child's entry named: it stays.

@@ -22,7 +22,7 @@ Any form, not only the default survey: its definition says which answers are fil
 names (``_Kinds``). Erasing a record's head (the record is about the household) removes every
 file answer (photo, recording, film, document, audit log) and every place (geopoint, line,
 shape, start and background point, OpenStreetMap answer), repeats included, and marks the
-name questions outside the repeats; erasing the respondent removes the files outside the
+name questions but the roster's; erasing the respondent removes the files outside the
 repeats (a recording of the visit holds their voice) and their name; erasing a member
 removes the files and places of their entry of the ``members`` repeat and marks its names.
 A question the form requires keeps an answer: a name or place becomes ``ERASED``, a file the
@@ -348,7 +348,8 @@ def _scrub(
     top = (ROSTER,)
     if "head" in roles:
         _clear_all(data, iter(kinds.files + kinds.places), (), files)
-        _mark_all(data, (n for n in kinds.names if not n.repeats), ())
+        # The roster's names are each member's own, erased with that member (find lists each).
+        _mark_all(data, (n for n in kinds.names if n.repeats[:1] != top), ())
     if "respondent" in roles:
         _clear_all(data, (n for n in kinds.files if not n.repeats), (), files)
     members = data.get(ROSTER) if isinstance(data.get(ROSTER), list) else []
