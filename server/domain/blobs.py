@@ -298,8 +298,9 @@ def sweep(
     same bytes holds its own claim, so the file stays for it. The server keeps no backup
     file (a phone's is read and pushed), so none can name one. A required answer's empty file
     stays: a revision names it."""
+    empty_named = EMPTY_SHA256 in candidates  # an answer was given the empty file
     candidates = {c for c in candidates if _SHA256.fullmatch(c)} - {EMPTY_SHA256}
-    if candidates:
+    if candidates or empty_named:
         # A required file answer erased names the empty file: held like any upload, so that
         # the record goes up to the province (which checks it) and an edit of it is saved.
         store_blob(data_dir, EMPTY_SHA256, io.BytesIO(b""), 0, 0)

@@ -82,7 +82,7 @@ def erase(
             indexes.add(sel["index"])
     names: set[str] = set()
     for instance_id, (roles, indexes) in by_submission.items():
-        names |= waiting.erase(db, commune_id, instance_id, roles, indexes)
+        names |= waiting.erase(db, commune_id, instance_id, roles, indexes, done.files)
         done.touched.append(f"collect:{instance_id}")
     forget(db, commune_id, names)  # an import preview listing the person, as for records
     return done

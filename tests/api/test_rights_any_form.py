@@ -23,6 +23,7 @@ from server.domain.form_files import read_form_file
 from server.domain.forms import import_form
 from server.domain.records.rights import ERASED
 from server.domain.replication import replicate
+from tests.api.admin_helpers import post as admin_post
 from tests.api.test_odata import make_token, rows
 from tests.api.test_openrosa_admin import _collect_token
 from tests.api.test_review_helpers import post, pull, push, staff, text_of
@@ -359,3 +360,50 @@ def test_an_upload_whose_file_a_sweep_took_meanwhile_is_asked_for_again(client, 
     # Its next try stores the file whole again.
     answer = client.put(f"/api/v1/blobs/{sha}", data=body, headers=phone["headers"])
     assert answer.status_code == 201 and blob_path(data_dir, sha).read_bytes() == body
+
+
+def test_a_waiting_collect_submission_of_the_form_loses_its_files_and_places(
+    admin, client, db, app, tmp_path
+):
+    install(tmp_path, db)
+    house, member_photo = jpeg(13), jpeg(14)
+    token = _collect_token(db)
+    xform = client.get(f"/key/{token}/forms/{FORM_ID}/versions/1/form.xml").data
+    answers = {
+        "head_name": NAME,
+        "anh_nha": "nha.jpg",
+        "vi_tri": POINT,
+        "members": [{"member_name": NAME, "nam_sinh": 1975, "anh_tv": "tv.jpg"}],
+    }
+    filled = CollectClient.fill(xform, answers)
+    sent = client.post(
+        f"/key/{token}/submission",
+        data={
+            "xml_submission_file": (io.BytesIO(filled.xml()), "submission.xml"),
+            "nha.jpg": (io.BytesIO(house), "nha.jpg"),
+            "tv.jpg": (io.BytesIO(member_photo), "tv.jpg"),
+        },
+    )
+    assert sent.status_code == 201
+    instance = filled.instance_id
+    found = keys_of(admin.get("/people?q=pham van duc").text)
+    assert f"collect_head:{instance}:" in found
+    erased = admin_post(admin, "/people/erase", {"key": found, "reason": "Đơn yêu cầu xóa"})
+    assert erased.status_code == 200
+
+    xml, files = db.execute(
+        "SELECT xml, files FROM openrosa_submissions WHERE instance_id = ?", [instance]
+    ).fetchone()
+    for gone in (NAME, "nha.jpg", "tv.jpg", "21.0285"):
+        assert gone not in xml
+    assert json.loads(files) == {"erased": EMPTY_SHA256}  # the required photo: the empty file
+    data_dir = app.config["DATA_DIR"]
+    for body in (house, member_photo):
+        assert not blob_path(data_dir, hashlib.sha256(body).hexdigest()).exists()
+    # Attached to a household later, it is a record whose required photo is the empty file.
+    code = db.execute("SELECT code FROM households ORDER BY code LIMIT 1").fetchone()[0]
+    done = admin_post(admin, "/collect/attach", {"instance_id": instance, "household_code": code})
+    assert done.status_code == 303
+    stored = answers_of(db, instance.removeprefix("uuid:"))
+    assert stored["anh_nha"] == EMPTY_SHA256 and "vi_tri" not in stored
+    assert stored["members"] == [{"member_name": ERASED, "nam_sinh": 1975}]

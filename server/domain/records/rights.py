@@ -19,7 +19,7 @@ which records, and why — never the name. The caller then runs ``db.purge_erase
 commit, so the name is not left behind in the WAL file either.
 
 Any form, not only the default survey: its definition says which answers are files, places and
-names (``_Kinds``). Erasing a record's head (the record is about the household) removes every
+names (``form_kinds``). Erasing a record's head (the record is about the household) removes every
 file answer (photo, recording, film, document, audit log) and every place (geopoint, line,
 shape, start and background point, OpenStreetMap answer), repeats included, and marks the
 name questions but the roster's; erasing the respondent removes the files outside the
@@ -90,7 +90,7 @@ class _Kinds:
     names: tuple[Node, ...]
 
 
-def _kinds(form: Form | None) -> _Kinds:
+def form_kinds(form: Form | None) -> _Kinds:
     if form is None:
         return _Kinds((), (), ())
     # Forms are immutable per version, so the split is made once per Form object.
@@ -110,7 +110,7 @@ def _is_name(node: Node) -> bool:
     return bool(set(str(node.row.get("name") or "").lower().split("_")) & NAME_WORDS)
 
 
-def _required(node: Node) -> bool:
+def is_required(node: Node) -> bool:
     # An expression may hold: the answer is kept answered, as for "yes".
     return node.get("required").lower() not in ("", "no", "false", "false()")
 
@@ -133,7 +133,7 @@ def _clear(holder: dict[str, Any], node: Node, blank: str, files: set[str]) -> N
     value = holder[node.name]
     if node.type in FILE_ANSWER_TYPES and isinstance(value, str) and value != EMPTY_SHA256:
         files.add(value)
-    if _required(node):
+    if is_required(node):
         holder[node.name] = blank
     else:
         del holder[node.name]
@@ -337,7 +337,7 @@ def _scrub(
     removed answers named are added to ``files``."""
     data = copy.deepcopy(data)
     files = set() if files is None else files
-    kinds = _kinds(form)
+    kinds = form_kinds(form)
     for role in roles & PERSONAL.keys():
         marked, dropped = PERSONAL[role]
         for key in marked:
