@@ -407,3 +407,38 @@ def test_a_waiting_collect_submission_of_the_form_loses_its_files_and_places(
     stored = answers_of(db, instance.removeprefix("uuid:"))
     assert stored["anh_nha"] == EMPTY_SHA256 and "vi_tri" not in stored
     assert stored["members"] == [{"member_name": ERASED, "nam_sinh": 1975}]
+
+
+def test_erasing_the_respondent_takes_the_files_outside_the_roster(
+    client, app, phone, db, tmp_path
+):
+    form = install(tmp_path, db)
+    house, voice, member_photo = jpeg(15), b"RIFF....WAVE the respondent", jpeg(16)
+    sha_house, sha_voice = upload(client, phone, house), upload(client, phone, voice)
+    sha_member = upload(client, phone, member_photo)
+    data = {
+        "head_name": "Lê Văn Tám",
+        "respondent_name": "Hà Thị Mai",
+        "anh_nha": sha_house,
+        "ghi_am": sha_voice,
+        "vi_tri": POINT,
+        "members": [{"member_name": "Lê Văn Tám", "nam_sinh": 1970, "anh_tv": sha_member}],
+    }
+    item = record(phone["villages"][0]["id"], data=data, form=form)
+    assert [r["status"] for r in push(client, phone, item)] == ["applied"]
+    staff(client, app)
+    found = keys_of(text_of(client.get("/people?q=ha thi mai")))
+    assert found == [f"respondent:{item['id']}:"]
+    assert post(client, "/people/erase", key=found, reason="Đơn của chị Mai").status_code == 200
+    current = answers_of(db, item["id"])
+    assert current == {
+        "head_name": "Lê Văn Tám",
+        "respondent_name": ERASED,
+        "anh_nha": EMPTY_SHA256,
+        "vi_tri": POINT,  # the household's place stays
+        "members": [{"member_name": "Lê Văn Tám", "nam_sinh": 1970, "anh_tv": sha_member}],
+    }
+    data_dir = app.config["DATA_DIR"]
+    assert not blob_path(data_dir, sha_house).exists()
+    assert not blob_path(data_dir, sha_voice).exists()
+    assert blob_path(data_dir, sha_member).exists()

@@ -23,8 +23,8 @@ names (``form_kinds``). Erasing a record's head (the record is about the househo
 file answer (photo, recording, film, document, audit log) and every place (geopoint, line,
 shape, start and background point, OpenStreetMap answer), repeats included, and marks the
 name questions but the roster's; erasing the respondent removes the files outside the
-repeats (a recording of the visit holds their voice) and their name; erasing a member
-removes the files and places of their entry of the ``members`` repeat and marks its names.
+repeats (a recording of the visit holds their voice) and ``respondent_name``; a member
+loses the files and places of their entry of the ``members`` repeat, and its names.
 A question the form requires keeps an answer: a name or place becomes ``ERASED``, a file the
 empty file (``blobs.EMPTY_SHA256``). The files no longer named go from the disk once the
 erasure has committed (``blobs.sweep``, over ``Erasure.files``).
@@ -83,7 +83,7 @@ class Erasure:
 
 @dataclass(frozen=True)
 class _Kinds:
-    """A form's answers that say who or where, each node with whether the form requires it."""
+    """A form's questions whose answers say who or where: files, places and names."""
 
     files: tuple[Node, ...]
     places: tuple[Node, ...]
