@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +25,10 @@ from server.domain.db import now_iso
 
 CHUNK = 64 * 1024
 STALE_TEMP_SECONDS = 3600
+# The file a required file answer names once a person's erasure removed it: it holds nothing,
+# and the record keeps its shape (``records/rights.py``).
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_SHA256 = re.compile(r"\b[0-9a-f]{64}\b")
 
 
 class BlobTooLarge(Exception):
@@ -69,10 +75,18 @@ def blob_visible(
     return blob_size(data_dir, sha256)
 
 
-def claim_blob(db: sqlite_utils.Database, commune_id: str, sha256: str) -> bool:
+def claim_blob(
+    db: sqlite_utils.Database, commune_id: str, sha256: str, data_dir: str | Path | None = None
+) -> bool:
     """Note that ``commune_id`` holds a blob it has just uploaded whole (inside the caller's
     write transaction); True when it did not hold it before: "created" as far as that commune
-    can tell, whether or not another commune's copy was already on disk."""
+    can tell, whether or not another commune's copy was already on disk.
+
+    With ``data_dir``, raises BlobIncomplete when the file is no longer there: an upload of a
+    file the store already held wrote nothing, and a person's erasure (``sweep``) may have
+    taken that file between the upload and this claim; the client sends it again."""
+    if data_dir is not None and not blob_path(data_dir, sha256).is_file():
+        raise BlobIncomplete
     return (
         db.execute(
             "INSERT OR IGNORE INTO blob_owners (commune_id, sha256, created_at) VALUES (?, ?, ?)",
@@ -253,3 +267,100 @@ def missing_form_media(data_dir: str | Path, definition: dict[str, Any]) -> list
 def media_size(definition: dict[str, Any]) -> int:
     """What a version's media weigh together: what each phone downloads and keeps for it."""
     return sum(int(entry["size"]) for entry in (definition.get("media") or {}).values())
+
+
+# -- a person's erasure: the files no answer names any more go ---------------------------------
+def revision_files(db: sqlite_utils.Database, pairs: list[tuple[str, str]]) -> set[str]:
+    """Every SHA-256 the answers of these revisions (record id, rev) hold: what may no longer
+    be named once they are rewritten (a commune's erasure, applied on its province)."""
+    found: set[str] = set()
+    for record_id, rev in pairs:
+        row = db.execute(
+            "SELECT answers(data) FROM revisions WHERE record_id = ? AND rev = ?", [record_id, rev]
+        ).fetchone()
+        if row:
+            found |= set(_SHA256.findall(row[0]))
+    return found
+
+
+def sweep(
+    db: sqlite_utils.Database, data_dir: str | Path, commune_id: str, candidates: set[str]
+) -> int:
+    """After a person's erasure in ``commune_id`` has committed, inside a write transaction of
+    its own: of the ``candidates`` (the files the erased answers named), the commune's claim
+    goes when none of its revisions nor its Collect submissions still waiting names it, and
+    the file (with its thumbnails) goes when no claim is left and no form's media names it.
+    Returns how many files went.
+
+    A push naming the blob checks the claim and the file inside its own write transaction
+    (``push._missing_blobs``): before this one, its revision names the blob and it stays;
+    after, it finds no claim and asks for the file again. Another commune that uploaded the
+    same bytes holds its own claim, so the file stays for it. The server keeps no backup
+    file (a phone's is read and pushed), so none can name one. A required answer's empty file
+    stays: a revision names it."""
+    empty_named = EMPTY_SHA256 in candidates  # an answer was given the empty file
+    candidates = {c for c in candidates if _SHA256.fullmatch(c)} - {EMPTY_SHA256}
+    if candidates or empty_named:
+        # A required file answer erased names the empty file: held like any upload, so that
+        # the record goes up to the province (which checks it) and an edit of it is saved.
+        store_blob(data_dir, EMPTY_SHA256, io.BytesIO(b""), 0, 0)
+        claim_blob(db, commune_id, EMPTY_SHA256)
+    unnamed = candidates - _named_in_commune(db, commune_id, candidates)
+    if unnamed:
+        marks = ",".join("?" * len(unnamed))
+        db.execute(
+            f"DELETE FROM blob_owners WHERE commune_id = ? AND sha256 IN ({marks})",
+            [commune_id, *sorted(unnamed)],
+        )
+    removed = 0
+    for sha256 in sorted(unnamed):
+        if db.execute("SELECT 1 FROM blob_owners WHERE sha256 = ?", [sha256]).fetchone():
+            continue
+        if db.execute(
+            "SELECT 1 FROM forms WHERE instr(definition, ?) > 0", [sha256]
+        ).fetchone() or _waiting_names(db, None, {sha256}):
+            continue
+        # Under the write lock, so that no claim of it can commit in between.
+        path = blob_path(data_dir, sha256)
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+        # Thumbnails (thumbnails.py) are named by the blob's hash: a copy of the photo too.
+        for thumb in (Path(data_dir) / "thumbs" / sha256[:2]).glob(f"{sha256}-*"):
+            thumb.unlink(missing_ok=True)
+    return removed
+
+
+def _named_in_commune(db: sqlite_utils.Database, commune_id: str, wanted: set[str]) -> set[str]:
+    """Which of ``wanted`` the commune's revisions or waiting Collect submissions name. A
+    record may name a file only when its commune holds it, so no other commune's are read."""
+    if not wanted:
+        return set()
+    named: set[str] = set()
+    for (text,) in db.execute(
+        "SELECT answers(v.data) FROM revisions v JOIN records r ON r.id = v.record_id"
+        " WHERE r.commune_id = ?",
+        [commune_id],
+    ):
+        named |= {sha for sha in wanted - named if sha in text}
+        if named == wanted:
+            break
+    return named | _waiting_names(db, commune_id, wanted - named)
+
+
+def _waiting_names(db: sqlite_utils.Database, commune_id: str | None, wanted: set[str]) -> set[str]:
+    """Which of ``wanted`` the files of Collect submissions still waiting (partial, rejected,
+    unattached: ``openrosa/rights.py``'s) name; a stored one's files are its record's."""
+    if not wanted:
+        return set()
+    where, params = "state IN ('partial', 'rejected', 'unattached')", []
+    if commune_id is not None:
+        where, params = where + " AND commune_id = ?", [commune_id]
+    named: set[str] = set()
+    for (files,) in db.execute(f"SELECT files FROM openrosa_submissions WHERE {where}", params):
+        try:
+            held = json.loads(files)
+        except ValueError:
+            continue
+        named |= wanted & set(held.values() if isinstance(held, dict) else [])
+    return named

@@ -7,11 +7,15 @@ CLI from calling either part directly."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from schemas.text import fold
+from server.domain import blobs
+from server.domain.audit import audit
+from server.domain.db import write_transaction
 from server.domain.errors import Refused
 from server.domain.household_import import forget
 from server.domain.openrosa import rights as waiting
@@ -64,11 +68,12 @@ def erase(
     staff: dict[str, Any],
     commune_id: str,
     selected: list[dict[str, Any]],
-) -> list[str]:
+) -> records.Erasure:
     """Erase the ticked occurrences (inside the caller's transaction); returns what was
-    touched for the audit log: record and household ids, ``collect:INSTANCE`` for a waiting
-    submission."""
-    touched = records.erase(db, staff, commune_id, [s for s in selected if not _collect(s["role"])])
+    touched for the audit log (record and household ids, ``collect:INSTANCE`` for a waiting
+    submission) and the files the erased answers named, for ``sweep`` once it has
+    committed."""
+    done = records.erase(db, staff, commune_id, [s for s in selected if not _collect(s["role"])])
     by_submission: dict[str, tuple[set[str], set[int]]] = {}
     for sel in filter(lambda s: _collect(s["role"]), selected):
         roles, indexes = by_submission.setdefault(sel["target"], (set(), set()))
@@ -77,7 +82,38 @@ def erase(
             indexes.add(sel["index"])
     names: set[str] = set()
     for instance_id, (roles, indexes) in by_submission.items():
-        names |= waiting.erase(db, commune_id, instance_id, roles, indexes)
-        touched.append(f"collect:{instance_id}")
+        names |= waiting.erase(db, commune_id, instance_id, roles, indexes, done.files)
+        done.touched.append(f"collect:{instance_id}")
     forget(db, commune_id, names)  # an import preview listing the person, as for records
-    return touched
+    return done
+
+
+def sweep(
+    db: sqlite_utils.Database,
+    data_dir: str | Path,
+    commune_id: str,
+    files: set[str],
+    user: dict[str, Any] | None = None,
+) -> int:
+    """After an erasure has committed, in a write transaction of its own: the files it took
+    out of the answers that nothing names any more leave the disk (``blobs.sweep``); the
+    audit log says how many (never which: a hash could find the file elsewhere). ``user``:
+    the staff member who erased, else the commune server whose erasure this applies."""
+    with write_transaction(db):
+        removed = blobs.sweep(db, data_dir, commune_id, files)
+        if removed:
+            audit(
+                db,
+                "files_erased",
+                user_id=user["id"] if user else None,
+                username=user["username"] if user else f"commune:{commune_id}",
+                target=f"commune:{commune_id}",
+                detail=f"{removed} files",
+            )
+    return removed
+
+
+def rewritten_files(db: sqlite_utils.Database, rewrites: list[dict[str, Any]]) -> set[str]:
+    """The files the revisions a commune server rewrites (its erasure) name here now: what
+    ``sweep`` looks at once the rewrite has committed."""
+    return blobs.revision_files(db, [(r["id"], r["rev"]) for r in rewrites])

@@ -5,24 +5,37 @@ erased as in a record (``records/rights.py``), in the same three roles, prefixed
 
 The erasure scrubs the kept XML as a record's answers are scrubbed (the names ``ERASED``, the
 phone, notes and GPS point emptied: an empty element is an unanswered question), so attaching
-the submission later makes a record without them. Its ``xml_sha256`` stays the hash of what
-Collect sent, so the same XML sent again is known and brings nothing back
-(``service.submit`` keeps the XML it has for a known hash).
+the submission later makes a record without them. The form's files, places and names go as
+``records/rights.py`` takes them from a record (``_scrub_kinds``), and the files no answer
+names any more leave the submission's ``files``, for ``blobs.sweep``. Its ``xml_sha256``
+stays the hash of what Collect sent, so the same XML sent again is known and brings nothing
+back (``service.submit`` keeps the XML it has for a known hash).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from xml.etree.ElementTree import Element, tostring
 
 import sqlite_utils
 from defusedxml.ElementTree import fromstring
 
+from schemas.media import FILE_ANSWER_TYPES as FILE_TYPES
 from schemas.text import fold
+from server.domain.blobs import EMPTY_SHA256
 from server.domain.db import now_iso
 from server.domain.forms import get_form
 from server.domain.openrosa.instance import InstanceRefused, map_instance, read_instance
-from server.domain.records.rights import ERASED, MEMBER_MARKED, PERSONAL, part
+from server.domain.records.rights import (
+    ERASED,
+    MEMBER_MARKED,
+    PERSONAL,
+    ROSTER,
+    form_kinds,
+    is_required,
+    part,
+)
 
 PREFIX = "collect_"
 ROLES = tuple(PREFIX + r for r in ("head", "respondent", "member"))
@@ -34,7 +47,7 @@ MAX_WAITING = 2000  # submissions a search reads; a commune has a handful waitin
 def _rows(db: sqlite_utils.Database, commune_id: str, instance_id: str | None = None) -> list[Any]:
     states = ",".join("?" * len(WAITING))
     sql = (
-        "SELECT s.instance_id, s.form_id, s.form_version, s.xml, s.received_at,"
+        "SELECT s.instance_id, s.form_id, s.form_version, s.xml, s.files, s.received_at,"
         " u.display_name AS volunteer FROM openrosa_submissions s JOIN users u"
         f" ON u.id = s.user_id WHERE s.commune_id = ? AND s.state IN ({states})"
         " AND s.xml != ''"
@@ -113,10 +126,15 @@ def export(db: sqlite_utils.Database, commune_id: str, sel: dict[str, Any]) -> d
 
 
 def erase(
-    db: sqlite_utils.Database, commune_id: str, instance_id: str, roles: set[str], indexes: set[int]
+    db: sqlite_utils.Database,
+    commune_id: str,
+    instance_id: str,
+    roles: set[str],
+    indexes: set[int],
+    files: set[str] | None = None,
 ) -> set[str]:
     """Scrub one waiting submission's kept XML (inside the caller's transaction); returns
-    the erased names, folded."""
+    the erased names, folded, and adds the files it no longer names to ``files``."""
     (row,) = _rows(db, commune_id, instance_id)
     data = _data(db, row)
     members = data.get("members") if isinstance(data.get("members"), list) else []
@@ -130,9 +148,17 @@ def erase(
         erased |= {fold(str(data.get(k) or "")) for k in PERSONAL[role][0] if k.endswith("_name")}
     root = fromstring(row["xml"].encode("utf-8"), forbid_dtd=True)
     _scrub(root, roles, names, indexes)
+    found = get_form(db, row["form_id"], row["form_version"])
+    held = json.loads(row["files"] or "{}")
+    if found is not None and isinstance(held, dict):
+        held = _scrub_kinds(root, found[0], roles, names, indexes, held)
+        if files is not None:
+            # The empty file too, when a required file's answer now names it: it must be held.
+            files |= set(json.loads(row["files"]).values()) - set(held.values()) - {EMPTY_SHA256}
+            files |= {EMPTY_SHA256} & set(held.values())
     db.execute(
-        "UPDATE openrosa_submissions SET xml = ?, updated_at = ? WHERE instance_id = ?",
-        [tostring(root, encoding="unicode"), now_iso(), instance_id],
+        "UPDATE openrosa_submissions SET xml = ?, files = ?, updated_at = ? WHERE instance_id = ?",
+        [tostring(root, encoding="unicode"), json.dumps(held), now_iso(), instance_id],
     )
     return erased - {"", fold(ERASED)}
 
@@ -164,3 +190,67 @@ def _scrub(root: Element, roles: set[str], names: set[str], indexes: set[int]) -
                 index in indexes or fold(element.text or "") in names
             ):
                 element.text = ERASED
+
+
+ERASED_FILE = "erased"  # the name a required file's answer takes: the empty file's, in ``files``
+
+
+def _scrub_kinds(
+    root: Element,
+    form: Any,
+    roles: set[str],
+    names: set[str],
+    indexes: set[int],
+    held: dict[str, str],
+) -> dict[str, str]:
+    """The form's files, places and names erased in the XML as ``records/rights.py`` erases
+    them in a record's answers (questions matched by their names, as the XML has them);
+    returns the files the XML still names."""
+    kinds = form_kinds(form)
+    top = (ROSTER,)
+
+    def clear(scope: Element, nodes: Any) -> None:
+        wanted = {str(n.row.get("name")): n for n in nodes}
+        for element in scope.iter():
+            node = wanted.get(_local(element))
+            if node is None or len(element) or not (element.text or "").strip():
+                continue
+            if not is_required(node):
+                element.text = None
+            elif node.type in FILE_TYPES:
+                element.text = ERASED_FILE  # a required file: the empty one
+            else:
+                element.text = ERASED
+
+    def mark(scope: Element, nodes: Any) -> None:
+        wanted = {str(n.row.get("name")) for n in nodes}
+        for element in scope.iter():
+            if _local(element) in wanted and not len(element) and (element.text or "").strip():
+                element.text = ERASED
+
+    members = [e for e in root.iter() if _local(e) == ROSTER]
+    if "head" in roles:
+        clear(root, kinds.files + kinds.places)
+        _mark_outside(root, {str(n.row.get("name")) for n in kinds.names if n.repeats[:1] != top})
+    if "respondent" in roles:
+        clear(root, [n for n in kinds.files if not n.repeats])
+    for index, member in enumerate(members):
+        named = any(_local(e) in MEMBER_MARKED and (e.text or "") == ERASED for e in member.iter())
+        if index in indexes or named:
+            clear(member, [n for n in kinds.files + kinds.places if n.repeats[:1] == top])
+            mark(member, [n for n in kinds.names if n.repeats[:1] == top])
+    named_files = {e.text for e in root.iter() if not len(e) and e.text}
+    kept = {name: sha for name, sha in held.items() if name in named_files}
+    if ERASED_FILE in named_files:
+        kept[ERASED_FILE] = EMPTY_SHA256
+    return kept
+
+
+def _mark_outside(scope: Element, wanted: set[str]) -> None:
+    """Mark these names, but not inside the roster's entries (each member's own)."""
+    for element in scope:
+        if _local(element) == ROSTER:
+            continue
+        if _local(element) in wanted and not len(element) and (element.text or "").strip():
+            element.text = ERASED
+        _mark_outside(element, wanted)

@@ -17,21 +17,39 @@ as ``rewrites``, an erased household as an ``erasures`` entry, and the province 
 copies and feed the same way (``erase_household``). The audit log names who did it, when,
 which records, and why — never the name. The caller then runs ``db.purge_erased`` after the
 commit, so the name is not left behind in the WAL file either.
+
+Any form, not only the default survey: its definition says which answers are files, places and
+names (``form_kinds``). Erasing a record's head (the record is about the household) removes every
+file answer (photo, recording, film, document, audit log) and every place (geopoint, line,
+shape, start and background point, OpenStreetMap answer), repeats included, and marks the
+name questions but the roster's; erasing the respondent removes the files outside the
+repeats (a recording of the visit holds their voice) and ``respondent_name``; a member
+loses the files and places of their entry of the ``members`` repeat, and its names.
+A question the form requires keeps an answer: a name or place becomes ``ERASED``, a file the
+empty file (``blobs.EMPTY_SHA256``). The files no longer named go from the disk once the
+erasure has committed (``blobs.sweep``, over ``Erasure.files``).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
+from schemas.form import Form, Node
+from schemas.geo import GEO_TYPES
+from schemas.media import FILE_ANSWER_TYPES
 from schemas.text import fold, like_pattern
 from server.domain import answers
+from server.domain.blobs import EMPTY_SHA256
 from server.domain.db import now_iso
 from server.domain.errors import Refused
 from server.domain.followups import send_household
+from server.domain.forms import get_form
 from server.domain.household_import import forget
 from server.domain.records.query import get_record
 from server.domain.records.store import new_revision
@@ -45,6 +63,99 @@ PERSONAL = {
 }
 MEMBER_MARKED = ("member_name",)
 ROLES = ("head", "respondent", "member", "register")
+ROSTER = "members"  # the repeat whose entries are the household's people, as in the survey
+# Answers that say where: the map draws each (records/places.py), an .osm answer is map data.
+PLACE_TYPES = frozenset({"geopoint", "start-geopoint", "background-geopoint", "osm"} | GEO_TYPES)
+# A `text` question is a name when a word of its name (split at "_") is one of these: `name`,
+# `head_name`, `ten` (tên), `ho_ten`, `ten_chu_ho`. Simple enough for an admin to follow when
+# writing a form, and the default survey's names all match.
+NAME_WORDS = frozenset({"name", "ten"})
+
+
+@dataclass
+class Erasure:
+    """What an erasure touched: record and household ids for the audit log, and the files
+    (SHA-256) the erased answers named, for ``blobs.sweep`` once it has committed."""
+
+    touched: list[str] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Kinds:
+    """A form's questions whose answers say who or where: files, places and names."""
+
+    files: tuple[Node, ...]
+    places: tuple[Node, ...]
+    names: tuple[Node, ...]
+
+
+def form_kinds(form: Form | None) -> _Kinds:
+    if form is None:
+        return _Kinds((), (), ())
+    # Forms are immutable per version, so the split is made once per Form object.
+    cached = getattr(form, "_erasure_kinds", None)
+    if cached is None:
+        fields = [n for n in form.nodes.values() if n.kind == "field"]
+        cached = _Kinds(
+            tuple(n for n in fields if n.type in FILE_ANSWER_TYPES),
+            tuple(n for n in fields if n.type in PLACE_TYPES),
+            tuple(n for n in fields if n.type == "text" and _is_name(n)),
+        )
+        form._erasure_kinds = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _is_name(node: Node) -> bool:
+    return bool(set(str(node.row.get("name") or "").lower().split("_")) & NAME_WORDS)
+
+
+def is_required(node: Node) -> bool:
+    # An expression may hold: the answer is kept answered, as for "yes".
+    return node.get("required").lower() not in ("", "no", "false", "false()")
+
+
+def _holders(scope: Any, repeats: tuple[str, ...], key: str) -> Iterator[dict[str, Any]]:
+    """Each object of ``scope`` (down ``repeats``) that holds an answer under ``key``."""
+    if not isinstance(scope, dict):
+        return
+    if not repeats:
+        if scope.get(key) not in (None, ""):
+            yield scope
+        return
+    instances = scope.get(repeats[0])
+    for instance in instances if isinstance(instances, list) else []:
+        yield from _holders(instance, repeats[1:], key)
+
+
+def _clear(holder: dict[str, Any], node: Node, blank: str, files: set[str]) -> None:
+    """Remove one answer; a required one keeps ``blank`` so the record keeps its shape."""
+    value = holder[node.name]
+    if node.type in FILE_ANSWER_TYPES and isinstance(value, str) and value != EMPTY_SHA256:
+        files.add(value)
+    if is_required(node):
+        holder[node.name] = blank
+    else:
+        del holder[node.name]
+
+
+def _blank(node: Node) -> str:
+    return EMPTY_SHA256 if node.type in FILE_ANSWER_TYPES else ERASED
+
+
+def _clear_all(
+    scope: dict[str, Any], nodes: Iterator[Node], depth: tuple[str, ...], files: set[str]
+) -> None:
+    """Clear these answers under ``scope``, an object inside the repeats ``depth``."""
+    for node in nodes:
+        for holder in list(_holders(scope, node.repeats[len(depth) :], node.name)):
+            _clear(holder, node, _blank(node), files)
+
+
+def _mark_all(scope: dict[str, Any], nodes: Iterator[Node], depth: tuple[str, ...]) -> None:
+    for node in nodes:
+        for holder in _holders(scope, node.repeats[len(depth) :], node.name):
+            holder[node.name] = ERASED
 
 
 def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[str, Any]]:
@@ -215,10 +326,18 @@ def _export_record(db: sqlite_utils.Database, sel: dict[str, Any]) -> dict[str, 
 
 
 def _scrub(
-    data: dict[str, Any], roles: set[str], names: set[str], indexes: set[int]
+    data: dict[str, Any],
+    roles: set[str],
+    names: set[str],
+    indexes: set[int],
+    form: Form | None = None,
+    files: set[str] | None = None,
 ) -> dict[str, Any]:
-    """``data`` without this person's personal answers (its shape kept)."""
+    """``data`` without this person's personal answers (its shape kept); the files the
+    removed answers named are added to ``files``."""
     data = copy.deepcopy(data)
+    files = set() if files is None else files
+    kinds = form_kinds(form)
     for role in roles & PERSONAL.keys():
         marked, dropped = PERSONAL[role]
         for key in marked:
@@ -226,7 +345,14 @@ def _scrub(
                 data[key] = ERASED
         for key in dropped:
             data.pop(key, None)
-    members = data.get("members") if isinstance(data.get("members"), list) else []
+    top = (ROSTER,)
+    if "head" in roles:
+        _clear_all(data, iter(kinds.files + kinds.places), (), files)
+        # The roster's names are each member's own, erased with that member (find lists each).
+        _mark_all(data, (n for n in kinds.names if n.repeats[:1] != top), ())
+    if "respondent" in roles:
+        _clear_all(data, (n for n in kinds.files if not n.repeats), (), files)
+    members = data.get(ROSTER) if isinstance(data.get(ROSTER), list) else []
     for index, member in enumerate(members):
         if not isinstance(member, dict):
             continue
@@ -235,6 +361,9 @@ def _scrub(
             for key in MEMBER_MARKED:
                 if key in member:
                     member[key] = ERASED
+            mine = [n for n in kinds.files + kinds.places if n.repeats[:1] == top]
+            _clear_all(member, iter(mine), top, files)
+            _mark_all(member, (n for n in kinds.names if n.repeats[:1] == top), top)
     return data
 
 
@@ -243,9 +372,9 @@ def erase(
     staff: dict[str, Any],
     commune_id: str,
     selected: list[dict[str, Any]],
-) -> list[str]:
+) -> Erasure:
     """Erase the ticked occurrences (inside the caller's transaction); returns the record
-    and household ids touched, for the audit log."""
+    and household ids touched, for the audit log, and the files the erased answers named."""
     by_record: dict[str, dict[str, Any]] = {}
     for sel in selected:
         if sel["role"] == "register":
@@ -256,18 +385,18 @@ def erase(
         entry["roles"].add(sel["role"])
         if sel["index"] is not None:
             entry["indexes"].add(sel["index"])
-    touched, names = [], set()
+    done, names = Erasure(), set()
     for record_id, entry in by_record.items():
-        names |= _erase_record(db, staff, commune_id, record_id, entry)
-        touched.append(record_id)
+        names |= _erase_record(db, staff, commune_id, record_id, entry, done.files)
+        done.touched.append(record_id)
     for sel in selected:
         if sel["role"] == "register":
             names |= _erase_household(db, sel["target"])
-            touched.append(sel["target"])
+            done.touched.append(sel["target"])
     # A stored import preview is a working copy of a file the admin still holds: dropped
     # whole, never scrubbed (a scrubbed pending row could be applied as a "[đã xóa]" head).
     forget(db, commune_id, names)
-    return touched
+    return done
 
 
 def _erase_record(
@@ -276,8 +405,10 @@ def _erase_record(
     commune_id: str,
     record_id: str,
     entry: dict[str, Any],
+    files: set[str],
 ) -> set[str]:
-    """Scrub one record everywhere; returns the erased names, folded."""
+    """Scrub one record everywhere; returns the erased names, folded, and adds the files
+    the erased answers named to ``files``."""
     record = get_record(db, commune_id, record_id)
     assert record is not None
     members = record["data"].get("members") or []
@@ -291,15 +422,26 @@ def _erase_record(
         erased |= {
             fold(str(record["data"].get(k) or "")) for k in PERSONAL[role][0] if k.endswith("_name")
         }
-    scrubbed = _scrub(record["data"], entry["roles"], entry["names"], entry["indexes"])
+    form = record["form"]
+
+    def scrub(data: dict[str, Any], of: Form | None = form) -> dict[str, Any]:
+        return _scrub(data, entry["roles"], entry["names"], entry["indexes"], of, files)
+
+    scrubbed = scrub(record["data"])
     if scrubbed != record["data"]:
         new_revision(db, staff, record, scrubbed, "")
-    for rev, data in db.execute(
-        "SELECT rev, data FROM revisions WHERE record_id = ?", [record_id]
+    forms: dict[tuple[str, str], Form | None] = {(record["form_id"], record["form_version"]): form}
+    for rev, data, form_id, version in db.execute(
+        "SELECT rev, data, form_id, form_version FROM revisions WHERE record_id = ?", [record_id]
     ).fetchall():
+        # A revision names its form version (an older one may have been made with another).
+        key = (form_id or record["form_id"], version or record["form_version"])
+        if key not in forms:
+            found = get_form(db, *key)
+            forms[key] = found[0] if found else None
         old = answers.load(data)
         # Indexes too: over-erasing an older roster beats leaving a renamed person in it.
-        clean = _scrub(old, entry["roles"], entry["names"], entry["indexes"])
+        clean = scrub(old, forms[key])
         if clean != old:
             db.execute(
                 "UPDATE revisions SET data = ? WHERE record_id = ? AND rev = ?",
@@ -311,7 +453,7 @@ def _erase_record(
     ).fetchall():
         change = json.loads(payload)
         if isinstance(change.get("data"), dict):
-            clean = _scrub(change["data"], entry["roles"], entry["names"], entry["indexes"])
+            clean = scrub(change["data"])
             if clean != change["data"]:
                 change["data"] = clean
                 db.execute(

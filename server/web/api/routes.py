@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import ClientDisconnected
 
 from schemas.messages import message
-from server.domain import blobs, devices, feeds, forms
+from server.domain import blobs, devices, feeds, forms, personal_data
 from server.domain.audit import client_address
 from server.domain.db import purge_erased, write_transaction
 from server.domain.devices import EnrollmentRefused, device_for_token
@@ -160,10 +160,13 @@ def push() -> Any:
                     for name, code in problems.items()
                 },
             )
+    # The files the rewritten revisions name now: once rewritten, some may be named no more.
+    files = personal_data.rewritten_files(db, upstream["rewrites"]) if upstream else set()
     answer = records_push.push(
         db, g.caller, body["items"], upstream, current_app.config["DATA_DIR"]
     )
     if upstream is not None and (upstream["erasures"] or upstream["rewrites"]):
+        personal_data.sweep(db, current_app.config["DATA_DIR"], g.caller["commune_id"], files)
         purge_erased(db)  # the commune erased a person: no old copy stays in the WAL here
     return jsonify(answer)
 
@@ -252,8 +255,13 @@ def blob_put(sha256: str) -> Any:
     # Only now, the whole body read and its hash checked: the caller has the content.
     # "created" is from its commune's side, so the answer says nothing of other communes.
     db = get_db()
-    with write_transaction(db):
-        created = blobs.claim_blob(db, g.caller["commune_id"], sha256)
+    try:
+        with write_transaction(db):
+            created = blobs.claim_blob(
+                db, g.caller["commune_id"], sha256, current_app.config["DATA_DIR"]
+            )
+    except blobs.BlobIncomplete:
+        raise ApiError(400, "blob_incomplete") from None  # swept meanwhile: sent again
     response = jsonify({"sha256": sha256, "size": size, "created": created})
     response.status_code = 201 if created else 200
     return response

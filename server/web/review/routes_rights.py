@@ -76,17 +76,23 @@ def people_erase() -> Any:
         raise Refused("review.people_reason_needed")
     selected = _selected()
     with write_transaction(db):
-        touched = personal_data.erase(db, user, user["commune_id"], selected)
+        erased = personal_data.erase(db, user, user["commune_id"], selected)
         audit(
             db,
             "person_erase",
             user_id=user["id"],
             username=user["username"],
-            target=",".join(touched)[:2000],
+            target=",".join(erased.touched)[:2000],
             detail=reason[:500],
         )
+    # Only once the erasure has committed: a rolled-back one must find its files still there.
+    files = personal_data.sweep(
+        db, current_app.config["DATA_DIR"], user["commune_id"], erased.files, user
+    )
     purge_erased(db)
-    return render_template("review/people.html", query="", found=None, done=len(touched))
+    return render_template(
+        "review/people.html", query="", found=None, done=len(erased.touched), files=files
+    )
 
 
 @bp.route("/backups", methods=["GET", "POST"])
