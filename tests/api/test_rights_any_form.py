@@ -442,3 +442,29 @@ def test_erasing_the_respondent_takes_the_files_outside_the_roster(
     assert not blob_path(data_dir, sha_house).exists()
     assert not blob_path(data_dir, sha_voice).exists()
     assert blob_path(data_dir, sha_member).exists()
+
+
+def test_erasing_the_head_leaves_another_respondent_s_name(client, app, phone, db, tmp_path):
+    form = install(tmp_path, db)
+    sha_house = upload(client, phone, jpeg(17))
+    data = {
+        "head_name": "Lê Văn Tám",
+        "respondent_name": "Hà Thị Mai",
+        "ho_ten_lien_he": "Lê Văn Tám",
+        "anh_nha": sha_house,
+        "members": [],
+    }
+    item = record(phone["villages"][0]["id"], data=data, form=form)
+    assert [r["status"] for r in push(client, phone, item)] == ["applied"]
+    staff(client, app)
+    found = keys_of(text_of(client.get("/people?q=le van tam")))
+    assert found == [f"head:{item['id']}:"]
+    assert post(client, "/people/erase", key=found, reason="Đơn của ông Tám").status_code == 200
+    current = answers_of(db, item["id"])
+    assert current == {
+        "head_name": ERASED,
+        "respondent_name": "Hà Thị Mai",
+        "ho_ten_lien_he": ERASED,
+        "anh_nha": EMPTY_SHA256,
+        "members": [],
+    }

@@ -22,8 +22,8 @@ Any form, not only the default survey: its definition says which answers are fil
 names (``form_kinds``). Erasing a record's head (the record is about the household) removes every
 file answer (photo, recording, film, document, audit log) and every place (geopoint, line,
 shape, start and background point, OpenStreetMap answer), repeats included, and marks the
-name questions but the roster's; erasing the respondent removes the files outside the
-repeats (a recording of the visit holds their voice) and ``respondent_name``; a member
+name questions but the roster's and the respondent's; erasing the respondent removes the files
+outside the repeats (a recording of the visit holds their voice) and ``respondent_name``; a member
 loses the files and places of their entry of the ``members`` repeat, and its names.
 A question the form requires keeps an answer: a name or place becomes ``ERASED``, a file the
 empty file (``blobs.EMPTY_SHA256``). The files no longer named go from the disk once the
@@ -348,8 +348,12 @@ def _scrub(
     top = (ROSTER,)
     if "head" in roles:
         _clear_all(data, iter(kinds.files + kinds.places), (), files)
-        # The roster's names are each member's own, erased with that member (find lists each).
-        _mark_all(data, (n for n in kinds.names if n.repeats[:1] != top), ())
+        # The roster's names are each member's own, erased with that member (find lists each);
+        # the respondent's name is theirs, erased when they ask.
+        theirs = PERSONAL["respondent"][0]
+        _mark_all(
+            data, (n for n in kinds.names if n.repeats[:1] != top and n.name not in theirs), ()
+        )
     if "respondent" in roles:
         _clear_all(data, (n for n in kinds.files if not n.repeats), (), files)
     members = data.get(ROSTER) if isinstance(data.get(ROSTER), list) else []
