@@ -2,7 +2,8 @@
 loopback), PHONES Collect clients at once, each sending its share of N filled default surveys
 (two members, with a household code) as Collect sends them: one ``HEAD`` for the session, then a
 multipart POST each. Every submission is read, mapped, checked against its form and stored as a
-record through the collector's push, one transaction each. The XML is made before the clock
+record through the collector's push, the submissions a worker has waiting for the write lock
+at the same moment in one transaction (group commit). The XML is made before the clock
 starts. ODK Central's soak test aims at 50 submissions/s; the goal here is ten times that.
 
 With ``--baseline-ref REF`` the same submissions go, in the same run, to a server running that
