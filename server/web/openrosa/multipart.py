@@ -8,10 +8,15 @@ werkzeug (``parts`` gives None), so what is read is always what werkzeug would r
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from werkzeug.http import parse_options_header
 
 # Bodies past this are left to werkzeug, which keeps large files on disk, not in memory.
 MAX_BODY = 1_000_000
+# Part headers up to this long are parsed once and kept (a few hundred at most).
+KEPT_HEADER = 300
 _CRLF = b"\r\n"
 
 
@@ -51,7 +56,11 @@ def parts(content_type: str | None, body: bytes) -> list[tuple[str, str, bytes]]
             if key.lower() == b"content-disposition":
                 if disposition is not None:
                     return None
-                disposition = parse_options_header(value.decode("ascii"))
+                disposition = (
+                    _disposition(value)
+                    if len(value) <= KEPT_HEADER
+                    else parse_options_header(value.decode("ascii"))
+                )
         if disposition is None or disposition[0] != "form-data":
             return None
         name, filename = disposition[1].get("name"), disposition[1].get("filename")
@@ -59,3 +68,11 @@ def parts(content_type: str | None, body: bytes) -> list[tuple[str, str, bytes]]
             return None
         found.append((name, filename, content))
     return found
+
+
+@lru_cache(maxsize=256)
+def _disposition(value: bytes) -> tuple[str, dict[str, Any]]:
+    # A phone writes the same few part headers in every POST (``form-data;
+    # name="xml_submission_file"; filename="submission.xml"``): each is parsed once. Callers
+    # only read the options.
+    return parse_options_header(value.decode("ascii"))
