@@ -259,7 +259,12 @@ def _keep(
         # The same XML again (the rest of its files, a "send again"): what is kept counts,
         # as a person's erasure may have scrubbed it (openrosa/rights.py) since it came.
         with contextlib.suppress(InstanceRefused):
-            instance, text = read_instance(row["xml"].encode("utf-8")), row["xml"]
+            kept = read_instance(row["xml"].encode("utf-8"))
+            if row["xml"] != text:
+                # Mapped and checked from the XML sent, the record would bring back what the
+                # erasure took out: this (rare) one is mapped again, under the lock.
+                prepared = _prepare(prepared.found, kept)
+            instance, text = kept, row["xml"]
     files_known.update(received)
     now = now_iso()
     if instance.deprecated_id:
