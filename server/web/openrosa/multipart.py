@@ -35,8 +35,9 @@ def parts(content_type: str | None, body: bytes) -> list[tuple[str, str, bytes]]
         body = body[2:]  # an empty preamble, as werkzeug's own client writes
     if not body.startswith(delimiter + _CRLF):
         return None
-    if body.count(b"\n" + delimiter) != body.count(_CRLF + delimiter):
-        # werkzeug also takes a delimiter after a bare line feed: such a body is its to read.
+    if body.count(b"\n" + delimiter) != body.count(_CRLF + delimiter) or b"\r" + delimiter in body:
+        # werkzeug also takes a delimiter after a bare line feed or carriage return: such a
+        # body is its to read.
         return None
     chunks = body[len(delimiter) :].split(_CRLF + delimiter)
     if chunks[-1] not in (b"--", b"--" + _CRLF):
@@ -47,6 +48,9 @@ def parts(content_type: str | None, body: bytes) -> list[tuple[str, str, bytes]]
             return None
         head, blank, content = chunk[2:].partition(_CRLF + _CRLF)
         if not blank or not head.isascii():
+            return None
+        if b"\r" in head.replace(_CRLF, b"") or b"\n" in head.replace(_CRLF, b""):
+            # werkzeug ends a header line at a bare CR or LF too: such a head is its to read.
             return None
         disposition = None
         for line in head.split(_CRLF):
