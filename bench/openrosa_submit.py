@@ -6,7 +6,8 @@ record through the collector's push, the submissions a worker has waiting for th
 at the same moment in one transaction (group commit). The XML is made before the clock
 starts. ODK Central's soak test aims at 50 submissions/s; the goal here is ten times that.
 Beside the rate: the server's CPU a submission (user + system of its processes, the workers
-included, while the phones send), which a machine running other work disturbs far less.
+included, while the phones send), which a machine running other work disturbs far less, and
+the phones' (this process's: they share the machine's cores with the server).
 
 With ``--baseline-ref REF`` the same submissions go, in the same run, to a server running that
 commit's code too (``git archive``, run with this checkout's virtual environment), the two
@@ -87,9 +88,9 @@ def server_cpu(pid: int) -> float:
     return total
 
 
-def run(server: ServerProcess, n: int, phones: int) -> tuple[float, float, float]:
-    """Submissions/s of n fresh submissions from ``phones`` phones, the server's CPU a
-    submission in milliseconds, and the load average."""
+def run(server: ServerProcess, n: int, phones: int) -> tuple[float, float, float, float]:
+    """Submissions/s of n fresh submissions from ``phones`` phones, the server's and the
+    phones' (this process's) CPU a submission in milliseconds, and the load average."""
     urls, codes = prepare(server, phones)
     server.start()
     try:
@@ -103,17 +104,19 @@ def run(server: ServerProcess, n: int, phones: int) -> tuple[float, float, float
         load = os.getloadavg()[0]
         assert server.proc is not None
         cpu = server_cpu(server.proc.pid)
+        client = time.process_time()
         start = time.perf_counter()
         with ThreadPoolExecutor(phones) as pool:
             sent = sum(pool.map(send, urls, shares))
         seconds = time.perf_counter() - start
         cpu = server_cpu(server.proc.pid) - cpu
+        client = time.process_time() - client
     finally:
         server.stop()
     with connect(server.data_dir / "gocua.db") as db:
         stored = db.execute("SELECT count(*) FROM records").fetchone()[0]
     assert sent == stored == n, (sent, stored, n)
-    return n / seconds, cpu / n * 1000, load
+    return n / seconds, cpu / n * 1000, client / n * 1000, load
 
 
 def main() -> None:
@@ -141,12 +144,12 @@ def main() -> None:
                 servers.append((args.baseline_ref[:9], old))
             servers.append(("this", ServerProcess(root / f"this{round_}", extra_env=env)))
             for name, server in servers:
-                rate, cpu, load = run(server, args.n, args.phones)
+                rate, cpu, client, load = run(server, args.n, args.phones)
                 best[name] = max(best.get(name, 0.0), rate)
                 least[name] = min(least.get(name, 1e9), cpu)
                 print(
                     f"  {name:>9}: {rate:,.0f} submissions/s, server CPU {cpu:.2f} ms a"
-                    f" submission (load average {load:.2f})"
+                    f" submission, the phones' {client:.2f} ms (load average {load:.2f})"
                 )
                 sys.stdout.flush()
         if tree is not None:
