@@ -10,9 +10,14 @@ import json
 import re
 from typing import Any
 
+from server.domain import answers as stored_answers
+from server.domain.db import write_transaction
+from server.domain.forms import install_form
 from tests.api.admin_helpers import audit_rows, post
 from tests.api.test_openrosa_admin import _collect_token, _send
+from tests.collect_client import COLLECT_VERSION, CollectClient, collect_form_definition
 from tests.records import adult, child, household_data
+from tests.sync.photo_form import photo
 
 NAME = "Phạm Văn Đức"
 
@@ -100,3 +105,47 @@ def test_a_waiting_submission_of_another_commune_cannot_be_picked(admin, client,
     )
     assert wrong.status_code == 400
     assert NAME in stored_xml(db, filled.instance_id)
+
+
+def test_the_rest_of_an_erased_submissions_files_brings_none_of_the_person_back(admin, client, db):
+    with write_transaction(db):
+        install_form(db, collect_form_definition())
+    token = _collect_token(db)
+    xform = client.get(
+        f"/key/{token}/forms/ho_gia_dinh_cds/versions/{COLLECT_VERSION}/form.xml"
+    ).data
+    house = db.execute(
+        "SELECT h.code FROM households h JOIN user_villages v ON v.village_id = h.village_id"
+        " JOIN users u ON u.id = v.user_id WHERE u.username = 'tnv.demo' ORDER BY h.code"
+    ).fetchone()[0]
+    data = household_data(
+        head_name=NAME,
+        respondent_name=NAME,
+        members=[adult(NAME, 1975, sex="male"), child("Phạm Thị Én", 2015)],
+        house_photo="1.jpg",
+    )
+    data["household_code"] = house
+    image, _ = photo("house")
+    filled = CollectClient.fill(xform, data, {"1.jpg": image})
+
+    def post_submission(files: dict[str, Any]) -> Any:
+        return client.post(
+            f"/key/{token}/submission",
+            data={"xml_submission_file": (io.BytesIO(filled.xml()), "submission.xml"), **files},
+        )
+
+    # The XML first, its photo still to come: it waits, its XML kept.
+    assert post_submission({}).status_code == 201
+    assert NAME in stored_xml(db, filled.instance_id)
+    found = keys_of(admin.get("/people?q=pham van duc").text)
+    erased = post(admin, "/people/erase", {"key": found, "reason": "Yêu cầu ngày 2/12"})
+    assert erased.status_code == 200 and NAME not in stored_xml(db, filled.instance_id)
+
+    # Collect sends the rest: the record is made of the kept XML, not of the one sent again.
+    done = post_submission({"1.jpg": (io.BytesIO(image), "1.jpg")})
+    assert done.status_code == 201
+    (kept,) = db.execute(
+        "SELECT data FROM records WHERE id = ?", [filled.instance_id.removeprefix("uuid:")]
+    ).fetchall()
+    answers = json.dumps(stored_answers.load(kept["data"]), ensure_ascii=False)
+    assert NAME not in answers and "Phạm Thị Én" in answers

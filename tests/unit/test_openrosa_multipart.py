@@ -54,6 +54,23 @@ def test_a_delimiter_after_a_bare_line_feed_is_left_to_werkzeug() -> None:
     assert agrees(content_type, bent) is None
 
 
+def test_a_bare_carriage_return_or_line_feed_is_left_to_werkzeug() -> None:
+    # Found by the bent bodies below: werkzeug ends a header line at a bare CR or LF, and a
+    # part at a delimiter after a bare CR; the fast path read a part werkzeug drops (a name
+    # beginning with a line feed) and took a delimiter's line as a file's content.
+    body, content_type = encode_multipart_formdata(
+        [(name, ("submission.xml", b"", "text/xml")) for name in ("xml_submission_file", "a")]
+    )
+    named = body.index(b'name="') + len(b'name="')
+    second = body.index(b"\r\n--", body.index(b"\r\n\r\n")) + 2
+    for bent in (
+        body[:named] + b"\n" + body[named:],
+        body[:named] + b"\r" + body[named:],
+        body[:second] + b"\r" + body[second:],
+    ):
+        assert agrees(content_type, bent) is None
+
+
 def grouped(found: list[tuple[str, str, bytes]]) -> list[tuple[str, str, bytes]]:
     order = list(dict.fromkeys(name for name, _, _ in found))
     return [part for name in order for part in found if part[0] == name]

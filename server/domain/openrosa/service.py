@@ -32,7 +32,7 @@ from schemas.validate import MAX_OSM_LENGTH, Errors, RecordChecker
 from server.domain.accounts import user_village_ids
 from server.domain.audit import audit
 from server.domain.blobs import BlobTooLarge, blob_path, claim_blob, store_unnamed_blob
-from server.domain.db import now_iso, write_transaction
+from server.domain.db import now_iso, write_together, write_transaction
 from server.domain.forms import form_media, form_state, get_form, newest_version
 from server.domain.openrosa.instance import (
     HOUSEHOLD_QUESTION,
@@ -213,76 +213,99 @@ def submit(
     text = xml.decode("utf-8", errors="replace")
     # The answers are mapped and checked before the write lock, as a collector's batch is, so
     # that the server's worker processes do it side by side (a form version never changes:
-    # nothing of it can go stale); only the bookkeeping and the writes wait for the lock.
+    # nothing of it can go stale); only the bookkeeping and the writes wait for the lock. They
+    # share a transaction with the other submissions and batches of this process waiting at the
+    # same moment (group commit), each in a savepoint of its own: one COMMIT for all of them,
+    # and none is answered before it.
     prepared = _prepare(found, instance)
-    with write_transaction(db):
-        for sha256 in received.values():
-            claim_blob(db, caller["commune_id"], sha256)
-        row = db.execute(
-            "SELECT commune_id, xml_sha256, xml, files, state FROM openrosa_submissions"
-            " WHERE instance_id = ?",
-            [instance.instance_id],
-        ).fetchone()
-        if row is not None and row["commune_id"] != caller["commune_id"]:
-            return Outcome(409, "instance_taken")
-        if row is not None and row["state"] == "stored":
-            if row["xml_sha256"] != xml_sha256:
-                return Outcome(409, "instance_changed")
-            # Collect sending it again (a lost answer, a "send again"): the same answer as
-            # the first time, which Collect counts as sent.
-            return Outcome(201, "duplicate")
-        files_known = json.loads(row["files"]) if row is not None else {}
-        if row is not None and row["xml_sha256"] != xml_sha256:
-            files_known = {}  # another XML under this instanceID: its own files count
-        elif row is not None and row["xml"]:
-            # The same XML again (the rest of its files, a "send again"): what is kept counts,
-            # as a person's erasure may have scrubbed it (openrosa/rights.py) since it came.
-            with contextlib.suppress(InstanceRefused):
-                instance, text = read_instance(row["xml"].encode("utf-8")), row["xml"]
-        files_known.update(received)
-        now = now_iso()
-        if row is None:
-            db.execute(
-                "INSERT INTO openrosa_submissions (instance_id, device_id, user_id, commune_id,"
-                " form_id, form_version, deprecated_id, xml, xml_sha256, files, state,"
-                " received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'partial', ?, ?)",
-                [
-                    instance.instance_id,
-                    caller["id"],
-                    caller["user_id"],
-                    caller["commune_id"],
-                    instance.form_id,
-                    instance.version,
-                    instance.deprecated_id,
-                    text,
-                    xml_sha256,
-                    json.dumps(files_known),
-                    now,
-                    now,
-                ],
-            )
-        else:
-            db.execute(
-                "UPDATE openrosa_submissions SET xml = ?, xml_sha256 = ?, files = ?,"
-                " deprecated_id = ?, updated_at = ? WHERE instance_id = ?",
-                [
-                    text,
-                    xml_sha256,
-                    json.dumps(files_known),
-                    instance.deprecated_id,
-                    now,
-                    instance.instance_id,
-                ],
-            )
-        if instance.deprecated_id:
-            # An edit of a submission still waiting (for the office, or refused): the edit
-            # carries all its answers, so the earlier one no longer waits.
-            db.execute(
-                "UPDATE openrosa_submissions SET state = 'replaced', xml = '', updated_at = ?"
-                " WHERE instance_id = ? AND commune_id = ? AND state != 'stored'",
-                [now, instance.deprecated_id, caller["commune_id"]],
-            )
-        return _settle(db, caller, instance, files_known, data_dir, prepared=prepared)
+    return write_together(
+        db,
+        lambda conn: _keep(conn, caller, instance, text, xml_sha256, received, data_dir, prepared),
+    )
+
+
+def _keep(
+    db: sqlite_utils.Database,
+    caller: dict[str, Any],
+    instance: Instance,
+    text: str,
+    xml_sha256: str,
+    received: dict[str, str],
+    data_dir: str | Path,
+    prepared: _Prepared,
+) -> Outcome:
+    """A submission's bookkeeping and writes, inside the write transaction (which may be
+    shared with other writers, and run on another request's thread and connection: it uses
+    nothing but ``db`` and what ``submit`` worked out before)."""
+    for sha256 in received.values():
+        claim_blob(db, caller["commune_id"], sha256)
+    row = db.execute(
+        "SELECT commune_id, xml_sha256, xml, files, state FROM openrosa_submissions"
+        " WHERE instance_id = ?",
+        [instance.instance_id],
+    ).fetchone()
+    if row is not None and row["commune_id"] != caller["commune_id"]:
+        return Outcome(409, "instance_taken")
+    if row is not None and row["state"] == "stored":
+        if row["xml_sha256"] != xml_sha256:
+            return Outcome(409, "instance_changed")
+        # Collect sending it again (a lost answer, a "send again"): the same answer as
+        # the first time, which Collect counts as sent.
+        return Outcome(201, "duplicate")
+    files_known = json.loads(row["files"]) if row is not None else {}
+    if row is not None and row["xml_sha256"] != xml_sha256:
+        files_known = {}  # another XML under this instanceID: its own files count
+    elif row is not None and row["xml"]:
+        # The same XML again (the rest of its files, a "send again"): what is kept counts,
+        # as a person's erasure may have scrubbed it (openrosa/rights.py) since it came.
+        with contextlib.suppress(InstanceRefused):
+            kept = read_instance(row["xml"].encode("utf-8"))
+            if row["xml"] != text:
+                # Mapped and checked from the XML sent, the record would bring back what the
+                # erasure took out: this (rare) one is mapped again, under the lock.
+                prepared = _prepare(prepared.found, kept)
+            instance, text = kept, row["xml"]
+    files_known.update(received)
+    now = now_iso()
+    if instance.deprecated_id:
+        # An edit of a submission still waiting (for the office, or refused): the edit
+        # carries all its answers, so the earlier one no longer waits.
+        db.execute(
+            "UPDATE openrosa_submissions SET state = 'replaced', xml = '', updated_at = ?"
+            " WHERE instance_id = ? AND commune_id = ? AND state != 'stored'",
+            [now, instance.deprecated_id, caller["commune_id"]],
+        )
+    outcome, settled = _settle(db, caller, instance, files_known, data_dir, prepared=prepared)
+    # The row is written once, as it ends up: a submission stored at its first POST (nearly
+    # every one) never writes its XML only to clear it again.
+    columns = {
+        "xml": text,
+        "xml_sha256": xml_sha256,
+        "files": json.dumps(files_known),
+        "deprecated_id": instance.deprecated_id,
+        "updated_at": now,
+        **settled,
+    }
+    if row is not None:
+        _write_row(db, instance.instance_id, columns)
+        return outcome
+    columns = {
+        "instance_id": instance.instance_id,
+        "device_id": caller["id"],
+        "user_id": caller["user_id"],
+        "commune_id": caller["commune_id"],
+        "form_id": instance.form_id,
+        "form_version": instance.version,
+        "state": "partial",
+        "received_at": now,
+        **columns,
+    }
+    db.execute(
+        f"INSERT INTO openrosa_submissions ({', '.join(columns)})"
+        f" VALUES ({', '.join('?' * len(columns))})",
+        list(columns.values()),
+    )
+    return outcome
 
 
 @dataclass
@@ -322,25 +345,24 @@ def _settle(
     data_dir: str | Path,
     household_code: str | None = None,
     prepared: _Prepared | None = None,
-) -> Outcome:
+) -> tuple[Outcome, dict[str, Any]]:
     """What a kept submission becomes once it is whole (inside the caller's transaction): a
     record through the collector's push, or kept as rejected or unattached. ``household_code``:
     the household the office attaches it to, when its answers name none; ``prepared``: what
-    ``submit`` read before the lock."""
+    ``submit`` read before the lock. Returns the answer, and the columns of the submission's
+    row that change (its state), for the caller to write with its own."""
     if prepared is None:
         found = get_form(db, instance.form_id, instance.version)
         if found is None:
-            return Outcome(
-                404, "unknown_form", {"form": instance.form_id, "version": instance.version}
-            )
+            unknown = {"form": instance.form_id, "version": instance.version}
+            return Outcome(404, "unknown_form", unknown), {}
         mapped, checked = map_instance(found[0], instance.root), None
     else:
         found, mapped, checked = prepared.found, prepared.mapped, prepared.checked
     form, checker = found
     missing = [name for name in mapped.file_names if name not in files_known]
     if missing:
-        _set_state(db, instance.instance_id, "partial")
-        return Outcome(201, "partial", {"count": len(missing)})
+        return Outcome(201, "partial", {"count": len(missing)}), _state("partial")
     for holder, key in mapped.media:
         holder[key] = files_known[holder[key]]
     for holder, key in mapped.osm:
@@ -354,9 +376,8 @@ def _settle(
             else checker.check(mapped.data, today=_day(record["meta"]))
         )
         if errors:
-            return _rejected(db, instance.instance_id, errors)
-        _set_state(db, instance.instance_id, "unattached")
-        return Outcome(201, "unattached")
+            return _rejected(errors)
+        return Outcome(201, "unattached"), _state("unattached")
     household = db.execute(
         "SELECT id, village_id FROM households"
         " WHERE code = ? AND commune_id = ? AND removed_at IS NULL",
@@ -368,7 +389,7 @@ def _settle(
                 {"code": "unknown_household", **message("openrosa.unknown_household")}
             ]
         }
-        return _rejected(db, instance.instance_id, errors)
+        return _rejected(errors)
     record.update(household_id=household["id"], village_id=household["village_id"])
     if prepared is not None:
         result = push_within(db, caller, [record], data_dir, prepared.found, [checked])[0]
@@ -381,32 +402,32 @@ def _settle(
         for envelope in ("village_id", "household_id", "id"):
             if envelope in errors:
                 errors.setdefault(HOUSEHOLD_QUESTION, []).extend(errors.pop(envelope))
-        return _rejected(db, instance.instance_id, errors)
-    db.execute(
-        # The record holds the answers now; the XML's hash is enough to know a resend, and a
-        # second copy of personal data here would escape a person's erasure.
-        "UPDATE openrosa_submissions SET state = 'stored', errors = NULL, xml = '',"
-        " record_id = ?, rev = ? WHERE instance_id = ?",
-        [record["id"], record["rev"], instance.instance_id],
-    )
-    return Outcome(
-        201, "conflict" if result["status"] == CONFLICT else "received", {}, {}, record["id"]
-    )
+        return _rejected(errors)
+    said = "conflict" if result["status"] == CONFLICT else "received"
+    # The record holds the answers now; the XML's hash is enough to know a resend, and a
+    # second copy of personal data here would escape a person's erasure.
+    stored = {**_state("stored"), "xml": "", "record_id": record["id"], "rev": record["rev"]}
+    return Outcome(201, said, {}, {}, record["id"]), stored
 
 
-def _set_state(db: sqlite_utils.Database, instance_id: str, state: str) -> None:
-    db.execute(
-        "UPDATE openrosa_submissions SET state = ?, errors = NULL WHERE instance_id = ?",
-        [state, instance_id],
-    )
+def _state(state: str) -> dict[str, Any]:
+    return {"state": state, "errors": None}
 
 
-def _rejected(db: sqlite_utils.Database, instance_id: str, errors: dict[str, Any]) -> Outcome:
-    db.execute(
-        "UPDATE openrosa_submissions SET state = 'rejected', errors = ? WHERE instance_id = ?",
-        [json.dumps(errors, ensure_ascii=False), instance_id],
-    )
-    return Outcome(400, "rejected", {"count": len(errors)}, errors)
+def _rejected(errors: dict[str, Any]) -> tuple[Outcome, dict[str, Any]]:
+    kept = {"state": "rejected", "errors": json.dumps(errors, ensure_ascii=False)}
+    return Outcome(400, "rejected", {"count": len(errors)}, errors), kept
+
+
+def _write_row(db: sqlite_utils.Database, instance_id: str, columns: dict[str, Any]) -> None:
+    """A kept submission's row changed: ``columns`` are the code's own names, never a
+    client's."""
+    if columns:
+        sets = ", ".join(f"{name} = ?" for name in columns)
+        db.execute(
+            f"UPDATE openrosa_submissions SET {sets} WHERE instance_id = ?",
+            [*columns.values(), instance_id],
+        )
 
 
 def _record(
@@ -527,9 +548,10 @@ def attach(
             "commune_id": commune_id,
             "village_ids": user_village_ids(db, row["user_id"]),
         }
-        outcome = _settle(
+        outcome, settled = _settle(
             db, caller, instance, json.loads(row["files"]), data_dir, household_code or None
         )
+        _write_row(db, instance_id, settled)
         if outcome.record_id is not None:
             audit(
                 db,
