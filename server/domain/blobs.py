@@ -312,8 +312,15 @@ def sweep(
             f"DELETE FROM blob_owners WHERE commune_id = ? AND sha256 IN ({marks})",
             [commune_id, *sorted(unnamed)],
         )
+    return drop_unheld(db, data_dir, unnamed)
+
+
+def drop_unheld(db: sqlite_utils.Database, data_dir: str | Path, candidates: set[str]) -> int:
+    """Inside a write transaction: each of ``candidates`` that no commune claims, no form's
+    media names and no Collect submission still waiting names leaves the disk, with its
+    thumbnails. Returns how many files went."""
     removed = 0
-    for sha256 in sorted(unnamed):
+    for sha256 in sorted(c for c in candidates if _SHA256.fullmatch(c)):
         if db.execute("SELECT 1 FROM blob_owners WHERE sha256 = ?", [sha256]).fetchone():
             continue
         if db.execute(

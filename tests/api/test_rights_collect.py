@@ -5,12 +5,14 @@ later makes a record without the person."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
 from typing import Any
 
 from server.domain import answers as stored_answers
+from server.domain.blobs import blob_path
 from server.domain.db import write_transaction
 from server.domain.forms import install_form
 from tests.api.admin_helpers import audit_rows, post
@@ -31,6 +33,22 @@ def stored_xml(db: Any, instance_id: str) -> str:
         "SELECT xml FROM openrosa_submissions WHERE instance_id = ?", [instance_id]
     ).fetchone()
     return row[0]
+
+
+def collect_form(client: Any, db: Any) -> tuple[str, bytes, str]:
+    """The Collect form installed: a Collect phone's key, the XForm it downloads, and the code
+    of a household in its volunteer's villages."""
+    with write_transaction(db):
+        install_form(db, collect_form_definition())
+    token = _collect_token(db)
+    xform = client.get(
+        f"/key/{token}/forms/ho_gia_dinh_cds/versions/{COLLECT_VERSION}/form.xml"
+    ).data
+    house = db.execute(
+        "SELECT h.code FROM households h JOIN user_villages v ON v.village_id = h.village_id"
+        " JOIN users u ON u.id = v.user_id WHERE u.username = 'tnv.demo' ORDER BY h.code"
+    ).fetchone()[0]
+    return token, xform, house
 
 
 def test_a_waiting_collect_submission_is_found_exported_and_erased(admin, client, db):
@@ -107,17 +125,10 @@ def test_a_waiting_submission_of_another_commune_cannot_be_picked(admin, client,
     assert NAME in stored_xml(db, filled.instance_id)
 
 
-def test_the_rest_of_an_erased_submissions_files_brings_none_of_the_person_back(admin, client, db):
-    with write_transaction(db):
-        install_form(db, collect_form_definition())
-    token = _collect_token(db)
-    xform = client.get(
-        f"/key/{token}/forms/ho_gia_dinh_cds/versions/{COLLECT_VERSION}/form.xml"
-    ).data
-    house = db.execute(
-        "SELECT h.code FROM households h JOIN user_villages v ON v.village_id = h.village_id"
-        " JOIN users u ON u.id = v.user_id WHERE u.username = 'tnv.demo' ORDER BY h.code"
-    ).fetchone()[0]
+def test_the_rest_of_an_erased_submissions_files_brings_none_of_the_person_back(
+    app, admin, client, db
+):
+    token, xform, house = collect_form(client, db)
     data = household_data(
         head_name=NAME,
         respondent_name=NAME,
@@ -149,3 +160,48 @@ def test_the_rest_of_an_erased_submissions_files_brings_none_of_the_person_back(
     ).fetchall()
     answers = json.dumps(stored_answers.load(kept["data"]), ensure_ascii=False)
     assert NAME not in answers and "Phạm Thị Én" in answers
+    # The photo came after the erasure took its answer out: nothing holds it, so it is not
+    # kept on disk, where no record would show it and no later erasure would find it.
+    sha256 = hashlib.sha256(image).hexdigest()
+    assert sha256 not in answers
+    assert not blob_path(app.config["DATA_DIR"], sha256).exists()
+    assert not db.execute("SELECT 1 FROM blob_owners WHERE sha256 = ?", [sha256]).fetchone()
+
+
+def test_collect_sending_an_erased_record_again_brings_back_none_of_its_files(
+    app, admin, client, db
+):
+    token, xform, house = collect_form(client, db)
+    data = household_data(head_name=NAME, house_photo="1.jpg", members=[adult(NAME, 1975)])
+    data["household_code"] = house
+    image, _ = photo("house")
+    sha256 = hashlib.sha256(image).hexdigest()
+    filled = CollectClient.fill(xform, data, {"1.jpg": image})
+
+    def send() -> Any:
+        return client.post(
+            f"/key/{token}/submission",
+            data={
+                "xml_submission_file": (io.BytesIO(filled.xml()), "submission.xml"),
+                "1.jpg": (io.BytesIO(image), "1.jpg"),
+            },
+        )
+
+    assert send().status_code == 201
+    record_id = filled.instance_id.removeprefix("uuid:")
+    data_dir = app.config["DATA_DIR"]
+    assert blob_path(data_dir, sha256).exists()
+    found = [k for k in keys_of(admin.get("/people?q=pham van duc").text) if k.startswith("head")]
+    assert found == [f"head:{record_id}:"]
+    erased = post(admin, "/people/erase", {"key": found, "reason": "Yêu cầu ngày 2/12"})
+    assert erased.status_code == 200 and not blob_path(data_dir, sha256).exists()
+
+    # Collect never heard its answer and sends the whole submission again: received already.
+    again = send()
+    assert again.status_code == 201 and "đã nhận" in again.text.lower()
+    assert not blob_path(data_dir, sha256).exists()
+    assert not db.execute("SELECT 1 FROM blob_owners WHERE sha256 = ?", [sha256]).fetchone()
+    assert (
+        db.execute("SELECT count(*) FROM revisions WHERE record_id = ?", [record_id]).fetchone()[0]
+        == 2
+    )  # the phone's, then the erasure's: the resend made none

@@ -31,7 +31,13 @@ from schemas.messages import message
 from schemas.validate import MAX_OSM_LENGTH, Errors, RecordChecker
 from server.domain.accounts import user_village_ids
 from server.domain.audit import audit
-from server.domain.blobs import BlobTooLarge, blob_path, claim_blob, store_unnamed_blob
+from server.domain.blobs import (
+    BlobTooLarge,
+    blob_path,
+    claim_blob,
+    drop_unheld,
+    store_unnamed_blob,
+)
 from server.domain.db import now_iso, write_together, write_transaction
 from server.domain.forms import form_media, form_state, get_form, newest_version
 from server.domain.openrosa.instance import (
@@ -68,6 +74,7 @@ class Outcome:
     params: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     record_id: str | None = None
+    held: set[str] = field(default_factory=set)  # the files this POST brought that are claimed
 
 
 # -- forms ------------------------------------------------------------------------------------
@@ -218,10 +225,18 @@ def submit(
     # same moment (group commit), each in a savepoint of its own: one COMMIT for all of them,
     # and none is answered before it.
     prepared = _prepare(found, instance)
-    return write_together(
+    outcome = write_together(
         db,
         lambda conn: _keep(conn, caller, instance, text, xml_sha256, received, data_dir, prepared),
     )
+    unheld = set(received.values()) - outcome.held
+    if unheld:
+        # Written to the store before the lock, then held by nothing (a resend of a stored
+        # submission, one whose files an erasure took out): they leave the disk again, unless
+        # another commune or submission holds them meanwhile.
+        with write_transaction(db):
+            drop_unheld(db, data_dir, unheld)
+    return outcome
 
 
 def _keep(
@@ -237,8 +252,6 @@ def _keep(
     """A submission's bookkeeping and writes, inside the write transaction (which may be
     shared with other writers, and run on another request's thread and connection: it uses
     nothing but ``db`` and what ``submit`` worked out before)."""
-    for sha256 in received.values():
-        claim_blob(db, caller["commune_id"], sha256)
     row = db.execute(
         "SELECT commune_id, xml_sha256, xml, files, state FROM openrosa_submissions"
         " WHERE instance_id = ?",
@@ -265,7 +278,13 @@ def _keep(
                 # erasure took out: this (rare) one is mapped again, under the lock.
                 prepared = _prepare(prepared.found, kept)
             instance, text = kept, row["xml"]
-    files_known.update(received)
+    # Only the files the answers kept name are held: a file an erasure took out of them (or
+    # one no answer names) would be personal data on disk that no record shows.
+    wanted = set(prepared.mapped.file_names)
+    for name, sha256 in received.items():
+        if name in wanted:
+            claim_blob(db, caller["commune_id"], sha256)
+            files_known[name] = sha256
     now = now_iso()
     if instance.deprecated_id:
         # An edit of a submission still waiting (for the office, or refused): the edit
@@ -276,6 +295,7 @@ def _keep(
             [now, instance.deprecated_id, caller["commune_id"]],
         )
     outcome, settled = _settle(db, caller, instance, files_known, data_dir, prepared=prepared)
+    outcome.held = {sha256 for name, sha256 in received.items() if name in wanted}
     # The row is written once, as it ends up: a submission stored at its first POST (nearly
     # every one) never writes its XML only to clear it again.
     columns = {
