@@ -7,7 +7,9 @@ at the same moment in one transaction (group commit). The XML is made before the
 starts. ODK Central's soak test aims at 50 submissions/s; the goal here is ten times that.
 Beside the rate: the server's CPU a submission (user + system of its processes, the workers
 included, while the phones send), which a machine running other work disturbs far less, and
-the phones' (this process's: they share the machine's cores with the server).
+the phones' (``bench/phones.py``: coroutines in a process of their own, each request's bytes
+made before the clock starts, so that they take little of the cores they share with the
+server; as ``requests`` threads they took 1.2 ms a submission, a quarter of the server's).
 
 With ``--baseline-ref REF`` the same submissions go, in the same run, to a server running that
 commit's code too (``git archive``, run with this checkout's virtual environment), the two
@@ -24,17 +26,14 @@ import argparse
 import os
 import sys
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import requests  # noqa: E402
-from dusk import OldServerProcess, old_tree  # noqa: E402
-
+from bench.phones import collect_together  # noqa: E402
+from bench.trees import OldServerProcess, old_tree  # noqa: E402
 from server.domain.db import connect, write_transaction  # noqa: E402
 from server.domain.devices import add_collect_device  # noqa: E402
 from server.domain.forms import install_form  # noqa: E402
@@ -43,21 +42,9 @@ from tests.records import household_data  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
 
-def send(url: str, bodies: list[bytes]) -> int:
-    session = requests.Session()
-    headers = {"X-OpenRosa-Version": "1.0"}
-    head = session.head(f"{url}/submission", headers=headers, timeout=60)
-    assert head.status_code == 204, head.status_code
-    for body in bodies:
-        files = {"xml_submission_file": ("submission.xml", body, "text/xml")}
-        response = session.post(f"{url}/submission", files=files, headers=headers, timeout=60)
-        assert response.status_code == 201, response.text
-    return len(bodies)
-
-
 def prepare(server: ServerProcess, phones: int) -> tuple[list[str], list[str]]:
     """The demo commune with the Collect form, ``phones`` Collect phones of its volunteer;
-    their server addresses and the volunteer's household codes."""
+    their app user keys and the volunteer's household codes."""
     server.cli("init", "--demo")
     with connect(server.data_dir / "gocua.db") as db, write_transaction(db):
         install_form(db, collect_form_definition())
@@ -71,7 +58,7 @@ def prepare(server: ServerProcess, phones: int) -> tuple[list[str], list[str]]:
                 [user_id],
             )
         ]
-    return [f"{server.base}/key/{key}" for key in keys], codes
+    return keys, codes
 
 
 def server_cpu(pid: int) -> float:
@@ -90,11 +77,11 @@ def server_cpu(pid: int) -> float:
 
 def run(server: ServerProcess, n: int, phones: int) -> tuple[float, float, float, float]:
     """Submissions/s of n fresh submissions from ``phones`` phones, the server's and the
-    phones' (this process's) CPU a submission in milliseconds, and the load average."""
-    urls, codes = prepare(server, phones)
+    phones' CPU a submission in milliseconds, and the load average."""
+    keys, codes = prepare(server, phones)
     server.start()
     try:
-        client = CollectClient(urls[0])
+        client = CollectClient(f"{server.base}/key/{keys[0]}")
         xform = client.download(client.form_list()[0])
         bodies = [
             client.fill(xform, {**household_data(), "household_code": codes[i % len(codes)]}).xml()
@@ -104,19 +91,16 @@ def run(server: ServerProcess, n: int, phones: int) -> tuple[float, float, float
         load = os.getloadavg()[0]
         assert server.proc is not None
         cpu = server_cpu(server.proc.pid)
-        client = time.process_time()
-        start = time.perf_counter()
-        with ThreadPoolExecutor(phones) as pool:
-            sent = sum(pool.map(send, urls, shares))
-        seconds = time.perf_counter() - start
+        tally = collect_together(server.base, keys, shares)
         cpu = server_cpu(server.proc.pid) - cpu
-        client = time.process_time() - client
+        assert not tally.errors, tally.errors[:3]
+        sent, seconds, phones_cpu = tally.records, tally.wall, tally.cpu
     finally:
         server.stop()
     with connect(server.data_dir / "gocua.db") as db:
         stored = db.execute("SELECT count(*) FROM records").fetchone()[0]
     assert sent == stored == n, (sent, stored, n)
-    return n / seconds, cpu / n * 1000, client / n * 1000, load
+    return n / seconds, cpu / n * 1000, phones_cpu / n * 1000, load
 
 
 def main() -> None:
