@@ -199,20 +199,48 @@ function collectHashes(value, out) {
   if (typeof value === 'string' && /^[0-9a-f]{64}$/.test(value)) out.add(value);
   else if (Array.isArray(value)) value.forEach((v) => collectHashes(v, out));
   else if (value && typeof value === 'object') Object.values(value).forEach((v) => collectHashes(v, out));
+  return out;
 }
+
+/** Refused only for files the server lacks though marked sent here (it lost them: a restore, an erasure). */
+export const onlyMissingFiles = (errors) => {
+  const lists = Object.values(errors || {});
+  return lists.length > 0 && lists.every((l) => Array.isArray(l) && l.length && l.every((e) => e?.code === 'missing_blob'));
+};
 
 async function push(onProgress) {
   // A household added on this phone travels with its records until the server holds it.
   const queue = withHouseholds((await all('records')).filter((r) => r.state === 'finalized'), await all('households'));
   await uploadBlobs(queue);
   const counts = { applied: 0, duplicate: 0, conflict: 0, rejected: 0, total: queue.length };
-  let done = 0;
+  const progress = { done: 0, total: queue.length, onProgress };
+  const lost = await sendBatches(queue, counts, progress, true);
+  if (lost.length) { // once more, their files marked unsent (uploadBlobs asks the server first)
+    for (const sha of collectHashes(lost.map((r) => r.data), new Set())) {
+      const stored = await get('blobs', sha);
+      if (stored) await put('blobs', { ...stored, uploaded: false });
+    }
+    await uploadBlobs(lost);
+    progress.total += lost.length;
+    await sendBatches(lost, counts, progress, false);
+  }
+  return counts;
+}
+
+/** Returns, when `resend`, the records refused only for lost files this phone holds, unchanged. */
+async function sendBatches(queue, counts, progress, resend) {
+  const lost = [];
   for (const batch of batches(queue)) {
     const json = await withRetry(() => call('sync/push', { method: 'POST', body: { items: batch.map(envelope) } }));
     for (const [i, result] of json.results.entries()) {
       const record = batch[i];
       // Only the revision the server answered about may change state.
       if (result.id !== record.id || result.rev !== record.rev) continue;
+      if (resend && result.status === 'rejected' && onlyMissingFiles(result.errors)
+          && (await Promise.all([...collectHashes(record.data, new Set())].map((h) => get('blobs', h)))).every(Boolean)) {
+        lost.push(record);
+        continue;
+      }
       counts[result.status] += 1;
       const next = { ...record, sync_result: result, synced_at: new Date().toISOString() };
       if (result.status === 'applied' || result.status === 'duplicate') {
@@ -227,10 +255,10 @@ async function push(onProgress) {
       }
       await put('records', next);
     }
-    done += batch.length;
-    onProgress?.({ phase: 'push', done, total: queue.length });
+    progress.done += batch.length;
+    progress.onProgress?.({ phase: 'push', done: progress.done, total: progress.total });
   }
-  return counts;
+  return lost;
 }
 
 async function pull(onProgress) {

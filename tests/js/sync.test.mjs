@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CHECK_EVERY, HttpError, answeredBy, backoffDelay, batches, checkDelay, envelope, reachState, retryAfterSeconds,
-  retryDelay,
+  CHECK_EVERY, HttpError, answeredBy, backoffDelay, batches, checkDelay, envelope, onlyMissingFiles, reachState,
+  retryAfterSeconds, retryDelay,
 } from '../../pwa/js/sync.js';
 
 test('batches keep to 100 records and under 1 MB', () => {
@@ -93,4 +93,17 @@ test('only the server\'s own answers count as the server answering', () => {
   assert.equal(answeredBy(new Response('{}', { status: 503, headers: json })), false);
   assert.equal(answeredBy(new Response('<form>Đăng nhập Wi-Fi</form>', { status: 200, headers: { 'Content-Type': 'text/html' } })), false);
   assert.equal(answeredBy(new Response(null, { status: 404 }), 'HEAD'), true); // a photo the server lacks
+});
+
+test('a record refused only for files the server lacks is sent again with them, no other', () => {
+  const missing = [{ code: 'missing_blob', message: 'x' }];
+  assert.equal(onlyMissingFiles({ house_photo: missing }), true);
+  assert.equal(onlyMissingFiles({ house_photo: missing, 'members[0].member_photo': missing }), true);
+  // Any other fault is the volunteer's to mend: left refused, with its message.
+  assert.equal(onlyMissingFiles({ house_photo: missing, birth_year: [{ code: 'constraint' }] }), false);
+  assert.equal(onlyMissingFiles({ house_photo: [...missing, { code: 'file_too_large' }] }), false);
+  assert.equal(onlyMissingFiles({ house_photo: [] }), false);
+  for (const odd of [undefined, null, {}, { a: 'missing_blob' }, { a: [null] }]) {
+    assert.equal(onlyMissingFiles(odd), false, JSON.stringify(odd));
+  }
 });
