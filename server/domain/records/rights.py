@@ -164,6 +164,7 @@ def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[st
     if len(needle) < 2:
         raise Refused("review.people_query_short")
     like = like_pattern(query)
+    parts, params = _form_name_parts(db)
     rows = db.execute(
         "SELECT r.id AS target, 'head' AS role, NULL AS member_index,"
         " json_extract(answers(r.data), '$.head_name') AS name FROM records r"
@@ -176,19 +177,22 @@ def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[st
         " UNION ALL SELECT r.id, 'member', m.key, json_extract(m.value, '$.member_name')"
         " FROM records r, json_each(answers(r.data), '$.members') m WHERE r.commune_id = :c"
         "  AND fold(json_extract(m.value, '$.member_name')) LIKE :q ESCAPE '\\'"
-        " UNION ALL SELECT h.id, 'register', NULL, h.head_name FROM households h"
+        + "".join(parts)
+        + " UNION ALL SELECT h.id, 'register', NULL, h.head_name FROM households h"
         " WHERE h.commune_id = :c AND fold(h.head_name) LIKE :q ESCAPE '\\'"
         " LIMIT 500",
-        {"c": commune_id, "q": like},
+        {"c": commune_id, "q": like, **params},
     ).fetchall()
-    out = []
+    out, seen = [], set()
     for r in rows:
-        if r["name"] == ERASED:
-            continue
         role, target, index = r["role"], r["target"], r["member_index"]
+        key = f"{role}:{target}:{'' if index is None else index}"
+        if r["name"] == ERASED or key in seen:  # two names of one person: one place to tick
+            continue
+        seen.add(key)
         out.append(
             {
-                "key": f"{role}:{target}:{'' if index is None else index}",
+                "key": key,
                 "role": role,
                 "target": target,
                 "index": index,
@@ -197,6 +201,39 @@ def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[st
             }
         )
     return out
+
+
+def _form_name_parts(db: sqlite_utils.Database) -> tuple[list[str], dict[str, str]]:
+    """The search's parts for the name questions of imported forms that the default survey's
+    names above do not cover (``NAME_WORDS``): outside any repeat, the respondent's own or
+    the household's (its head: erased as the head, files and places with it); in the roster,
+    a member's. A name in another repeat (a helper, a neighbour) is no role's to erase alone:
+    the head's erasure marks it."""
+    parts: list[str] = []
+    params: dict[str, str] = {}
+    for form_id, version in db.execute("SELECT form_id, version FROM forms").fetchall():
+        found = get_form(db, form_id, version)
+        for node in form_kinds(found[0] if found else None).names:
+            if node.name in ("head_name", "respondent_name", "member_name"):
+                continue  # searched in every record already
+            n = len(params) // 3
+            params.update({f"f{n}": form_id, f"v{n}": version, f"p{n}": f'$."{node.name}"'})
+            of_form = f" AND r.form_id = :f{n} AND r.form_version = :v{n}"
+            if not node.repeats:
+                role = "respondent" if node.name in PERSONAL["respondent"][0] else "head"
+                parts.append(
+                    f" UNION ALL SELECT r.id, '{role}', NULL, json_extract(answers(r.data), :p{n})"
+                    f" FROM records r WHERE r.commune_id = :c{of_form}"
+                    f"  AND fold(json_extract(answers(r.data), :p{n})) LIKE :q ESCAPE '\\'"
+                )
+            elif node.repeats == (ROSTER,):
+                parts.append(
+                    f" UNION ALL SELECT r.id, 'member', m.key, json_extract(m.value, :p{n})"
+                    f" FROM records r, json_each(answers(r.data), '$.{ROSTER}') m"
+                    f" WHERE r.commune_id = :c{of_form}"
+                    f"  AND fold(json_extract(m.value, :p{n})) LIKE :q ESCAPE '\\'"
+                )
+    return parts, params
 
 
 def _where(db: sqlite_utils.Database, role: str, target: str) -> dict[str, Any]:
