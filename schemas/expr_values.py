@@ -55,7 +55,10 @@ def from_answer(raw: Any) -> Value:
         return ""
     if kind is list:
         # select_multiple: ODK stores the choices space-separated.
-        return " ".join(to_string(from_answer(item)) for item in raw)
+        try:
+            return " ".join(raw)  # choices' names: each text is its own value
+        except TypeError:
+            return " ".join(to_string(from_answer(item)) for item in raw)
     return ""
 
 

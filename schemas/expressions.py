@@ -683,16 +683,22 @@ class _Place:
         return lambda c: scalar(fa(c), fb(c))
 
     def _single(self, node: Node) -> bool:
-        """Whether ``node`` is a constant or a single answer (never a node-set)."""
-        if isinstance(node, Num | Str):
+        """Whether ``node``'s value is never a node-set: a constant, a single answer, an
+        operation, a call of ``_SCALAR_CALLS``."""
+        if isinstance(node, Num | Str | Binary | Unary):
             return True
+        if isinstance(node, Call):
+            return node.name in _SCALAR_CALLS
         name = node.name if isinstance(node, Ref) else self.current
         return isinstance(node, Ref | Current) and name is not None and self._depth(name) >= 0
 
     def _number(self, node: Node) -> Fn | float:
-        """``number()`` of a constant or single answer (``_single``): a constant's once."""
+        """``number()`` of a value ``_single`` allows: a constant's once, an answer's as read."""
         if isinstance(node, Num | Str):
             return to_number(node.value)
+        if not isinstance(node, Ref | Current):
+            fn = _compile(node, self)
+            return lambda c: to_number(fn(c))
         name = node.name if isinstance(node, Ref) else self.current
         depth = self._depth(name)  # type: ignore[arg-type]
         if depth == 0:
@@ -729,6 +735,22 @@ _ORDER: dict[str, Callable[[float, float], bool]] = {
 }
 # Calls whose value is always true or false.
 _BOOLEAN_CALLS = frozenset({"not", "selected", "true", "false", "boolean"})
+# Calls whose value is never a node-set.
+_SCALAR_CALLS = _BOOLEAN_CALLS | {
+    "count",
+    "count-selected",
+    "sum",
+    "string-length",
+    "int",
+    "number",
+    "string",
+    "today",
+    "format-date",
+    "format-date-time",
+    "concat",
+    "regex",
+    "contains",
+}
 
 
 def _is_boolean(node: Node) -> bool:

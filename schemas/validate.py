@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from schemas.expressions import (
     Context,
@@ -145,25 +145,11 @@ class RecordChecker:
     def _condition(
         self, expr: str | None, scope: tuple[str, ...], current: str
     ) -> _Condition | None:
-        """``expr``'s value at a repeat position: None when it failed (the caller's default
-        stands for it). Within one record an expression has one value per repeat position (and
-        current field, when it uses '.'): the questions asked "if ${age} >= ${age_account}" of
-        one member share a single evaluation."""
+        """``expr`` as the question (or group, repeat) ``current`` at ``scope`` asks it."""
         if not expr:
             return None
         key: Any = (expr, current) if "." in expr else expr
-        rule = _Rule(expr, bind_at(expr, self.fields, scope, current))
-
-        def value(run: _Run, frame: _Frame) -> bool | None:
-            memo = frame.memo
-            found = memo.get(key, _UNSET)
-            if found is _UNSET:
-                ctx = frame.ctx or run.context(frame)
-                ctx.current = current
-                found = memo[key] = run.holds(rule, ctx)
-            return found  # type: ignore[return-value]
-
-        return value
+        return _Condition(key, _Rule(expr, bind_at(expr, self.fields, scope, current)), current)
 
     def _step(self, node: Node, scope: tuple[str, ...]) -> _Step:
         relevance = self._condition(node.get("relevant"), scope, node.name)
@@ -179,7 +165,7 @@ class RecordChecker:
         def group(run: _Run, frame: _Frame, relevant: bool) -> None:
             # A question nobody could see needs no relevance of its own worked out.
             if relevant and relevance is not None:
-                relevant = relevance(run, frame) is not False
+                relevant = run.value(frame, relevance) is not False
             level(run, frame, relevant)
 
         return group
@@ -192,7 +178,7 @@ class RecordChecker:
 
         def repeat(run: _Run, frame: _Frame, relevant: bool) -> None:
             if relevant and relevance is not None:
-                relevant = relevance(run, frame) is not False
+                relevant = run.value(frame, relevance) is not False
             value = frame.scope.get(name)
             path = frame.prefix + name
             if not relevant:
@@ -205,7 +191,7 @@ class RecordChecker:
                 _add(run.errors, path, "wrong_type")
                 return
             if count_expr:
-                ctx = frame.ctx or run.context(frame)
+                ctx = run.context(frame)
                 ctx.current = None
                 number = number_of(count_expr, ctx)
                 expected = int(number) if number is not None and math.isfinite(number) else None
@@ -236,17 +222,43 @@ class RecordChecker:
         choice_filter = bool(node.get("choice_filter"))
         bounded = node.type not in _OWN_BOUND
         constraint = self._condition(node.get("constraint"), scope, name)
+        relevance_key = relevance.key if relevance is not None else None
+        # The answers that need no more than a look at their type to pass the type's check, the
+        # choice filter and the length bound (all but the constraint): a text, a choice of the
+        # list, a whole number. Anything else goes the whole way.
+        quick_text: frozenset[str] | bool | None = None
+        quick_numbers = ()
+        if not is_rank and not choice_filter:
+            quick_text, quick_numbers = self._quick(node)
 
         def field(run: _Run, frame: _Frame, relevant: bool) -> None:
-            if relevant and relevance is not None:
-                relevant = relevance(run, frame) is not False
+            if relevant and relevance_key is not None:
+                found = frame.memo.get(relevance_key, _UNSET)
+                if found is _UNSET:
+                    found = run.value(frame, relevance)  # type: ignore[arg-type]
+                relevant = found is not False
             value = frame.scope.get(name)
             if not relevant:
                 if not (value is None or value == "" or value == []):
                     _add(run.errors, frame.prefix + name, "not_relevant")
                 return
+            kind = type(value)
+            if kind is str:
+                quick = (
+                    0 < len(value) <= MAX_TEXT_LENGTH
+                    if quick_text is True
+                    else quick_text is not None and value in quick_text  # type: ignore[operator]
+                )
+            else:
+                quick = kind in quick_numbers
+            if quick:
+                if constraint is not None and run.value(frame, constraint) is not True:
+                    run.custom(frame, node, "constraint_message", "constraint")
+                return
             if value is None or value == "" or value == []:
-                if asks_always or (asks_when is not None and asks_when(run, frame) is not False):
+                if asks_always or (
+                    asks_when is not None and run.value(frame, asks_when) is not False
+                ):
                     run.custom(frame, node, "required_message", "required")
                 return
             if is_rank:
@@ -262,10 +274,30 @@ class RecordChecker:
             if bounded and isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
                 _add(run.errors, frame.prefix + name, "too_long", max=MAX_TEXT_LENGTH)
                 return
-            if constraint is not None and constraint(run, frame) is not True:
+            if constraint is not None and run.value(frame, constraint) is not True:
                 run.custom(frame, node, "constraint_message", "constraint")
 
         return field
+
+    def _quick(self, node: Node) -> tuple[frozenset[str] | bool | None, tuple[type, ...]]:
+        """Which answers of ``node`` pass its type's check and the length bound at a look:
+        text (True: any non-empty text of at most ``MAX_TEXT_LENGTH``, or only these names),
+        and the number types. Only what ``_type_rule`` and the bound would let through."""
+        kind = node.type
+        if _TYPE_RULES.get(kind) is _text_problem:
+            return True, ()
+        if kind == "integer":
+            return None, (int,)
+        if kind == "calculate":
+            return True, (int, float)
+        if kind == "select_one":
+            names = frozenset(
+                n
+                for n in self._choices_of(node)
+                if isinstance(n, str) and 0 < len(n) <= MAX_TEXT_LENGTH
+            )
+            return names, ()
+        return None, ()
 
     def _type_rule(self, node: Node) -> Callable[[Any], str | None]:
         """``_type_problem`` for this question, its type looked at once."""
@@ -357,18 +389,33 @@ class RecordChecker:
         return names
 
 
-class _Rule(NamedTuple):
+class _Rule:
     """An expression and its program, bound to the place it is evaluated at."""
 
-    expr: str
-    program: Callable[[Context], Value]
+    __slots__ = ("expr", "program")
+
+    def __init__(self, expr: str, program: Callable[[Context], Value]) -> None:
+        self.expr = expr
+        self.program = program
+
+
+class _Condition:
+    """A relevance, required or constraint expression as a question asks it: its value is kept
+    per repeat position under ``key`` (with the question's name when it reads '.')."""
+
+    __slots__ = ("key", "rule", "current")
+
+    def __init__(self, key: Any, rule: _Rule, current: str) -> None:
+        self.key = key
+        self.rule = rule
+        self.current = current
 
 
 class _Frame:
     """A repeat position of one record: its answers (``scope``), where it is, and the values
     its expressions took. A group shares its parent's."""
 
-    __slots__ = ("scope", "position", "prefix", "nodes", "memo", "ctx")
+    __slots__ = ("scope", "position", "prefix", "nodes", "memo")
 
     def __init__(
         self,
@@ -384,15 +431,12 @@ class _Frame:
         # Per expression (keyed with the current field when it reads '.'): its value, None
         # when it failed.
         self.memo: dict[Any, bool | None] = {}
-        # One context per position, made on its first evaluation, its current field set before
-        # each one.
-        self.ctx: Context | None = None
 
 
 class _Run:
     """One record's check: its date, answers and errors."""
 
-    __slots__ = ("checker", "data", "today", "errors", "holds")
+    __slots__ = ("checker", "data", "today", "errors", "holds", "ctx", "at")
 
     def __init__(self, checker: RecordChecker, data: dict[str, Any], today: str | None) -> None:
         self.checker = checker
@@ -400,21 +444,39 @@ class _Run:
         self.today = today
         self.errors: Errors = {}
         self.holds = checker._holds
+        # The context and the frame it is at (``context``).
+        self.ctx: Context | None = None
+        self.at: _Frame | None = None
+
+    def value(self, frame: _Frame, condition: _Condition) -> bool | None:
+        """``condition``'s value at ``frame``: None when it failed (the caller's default
+        stands for it). Within one record an expression has one value per repeat position (and
+        current field, when it uses '.'): the questions asked "if ${age} >= ${age_account}" of
+        one member share a single evaluation."""
+        memo = frame.memo
+        found = memo.get(condition.key, _UNSET)
+        if found is _UNSET:
+            ctx = self.ctx if self.at is frame else self.context(frame)
+            ctx.current = condition.current
+            found = memo[condition.key] = self.holds(condition.rule, ctx)
+        return found  # type: ignore[return-value]
 
     def context(self, frame: _Frame) -> Context:
-        checker = self.checker
-        ctx = frame.ctx = place(
-            Context(
+        """The record's evaluation context, moved to ``frame``'s position (one context a
+        record: making one for each member cost more than its evaluations)."""
+        ctx = self.ctx
+        if ctx is None:
+            checker = self.checker
+            ctx = self.ctx = Context(
                 data=self.data,
                 fields=checker.fields,
-                position=[list(p) for p in frame.position],
                 today=self.today,
                 choices=checker.choices,
                 files=checker.files,
-            ),
-            frame.nodes,
-        )
-        return ctx
+            )
+        ctx.position = [list(p) for p in frame.position]
+        self.at = frame
+        return place(ctx, frame.nodes)
 
     def filtered_in(self, node: Node, value: Any, frame: _Frame) -> bool:
         checker = self.checker
@@ -444,9 +506,7 @@ class _Run:
 
 
 _UNSET = object()
-# A compiled expression's value at a frame (None: it failed), a group's, repeat's or
-# question's check.
-_Condition = Callable[[_Run, _Frame], "bool | None"]
+# A group's, repeat's or question's check.
 _Step = Callable[[_Run, _Frame, bool], None]
 _LevelCheck = _Step
 
