@@ -26,6 +26,7 @@ from schemas.form import Form
 from schemas.validate import RecordChecker
 from schemas.xlsform import read_xlsform
 from tests.records import VISIT_DATE, adult, child, household_data
+from tests.unit.test_expressions import SUITE, case_id, context_for, local_zone, matches
 from tests.unit.test_expressions_property import FIELDS, expressions, records
 from tests.unit.test_xlsform import workbook
 from tests.validate_reference import ReferenceChecker
@@ -360,6 +361,84 @@ def test_programs_bound_to_a_place_give_what_evaluate_gives(
             now="2024-05-01T10:20:30.000+07:00",
         )
 
+    program = bind_at(expr, FIELDS, [repeat for repeat, _ in where], current)
+    bound = _outcome(lambda: program(place(context(), nodes)))
+    assert bound == _outcome(lambda: evaluate(expr, context()))
+
+
+@pytest.mark.parametrize("case", SUITE["cases"], ids=[case_id(c) for c in SUITE["cases"]])
+def test_shared_cases_through_programs_bound_to_their_place(case: dict[str, Any]) -> None:
+    # schemas/expression_cases.json as the compiled checker evaluates: bound to the case's
+    # position and current field, the record's instances there placed in the context, run twice
+    # on one context (nothing worked out for one run may carry over to the next).
+    ctx = context_for(case)
+    nodes = _instances(ctx.data, ctx.position)  # type: ignore[arg-type]
+    if nodes is None:
+        pytest.skip("no instance at this position: a checker never evaluates there")
+    place(ctx, nodes)
+    program = bind_at(case["expr"], ctx.fields, [r for r, _ in ctx.position], ctx.current)
+    if "error" in case:
+        assert _outcome(lambda: program(ctx)) == ("error", case["error"])
+        return
+    with local_zone(case.get("tz", SUITE["tz"])):
+        program(ctx)
+        actual = program(ctx)
+    assert matches(actual, case["expect"]), f"{case['expr']!r} gave {actual!r}"
+
+
+PLACE_DATA = {
+    "a": 3,
+    "s": "yes",
+    "ms": ["radio", "tv"],
+    "r": [
+        {"x": 3, "y": "", "q": [{"z": 1}, {"z": "2"}]},
+        {"x": "5", "q": []},
+        {"x": None, "y": 7.5, "q": [{"z": None}]},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "${x} = 3",  # at the top a node-set: true when one member's is
+        "${x} != 3",
+        "${x} >= ${a}",
+        "${z} < 2",
+        "if(true(), ${x}, '') = 3",
+        "if(false(), 1, ${z}) > 1",
+        "randomize(${x}, 7) = 5",
+        "coalesce(${x}, 9) = 3",
+        "${x} = ${a} and ${y} = ''",
+        "${a} and ${s}",
+        "${y} or 0",
+        "(${x} = 3) = (${a} = 3)",
+        "${a} + ${x} > 5",
+        "-${x} < 0",
+        "count(${x}) > 2 or ${s} = 'yes'",
+        "count-selected(${ms}) = 2 and selected(${ms}, 'tv')",
+        "not(selected(., 'radio') and count-selected(.) > 1)",
+        ". >= 3 and . <= count(${r})",
+        "format-date(today(), '%Y') >= ${a}",
+        "position(..) = 2",
+        "${r} = ''",
+        "string-length(${x}) = 1",
+        "${x}",
+        ".",
+    ],
+)
+@pytest.mark.parametrize("where", [[], [["r", 0]], [["r", 1]], [["r", 2], ["q", 0]]])
+@pytest.mark.parametrize("current", [None, "a", "ms", "x", "z", "r"])
+def test_each_shortcut_of_a_bound_program_gives_what_evaluate_gives(
+    expr: str, where: list[list[Any]], current: str | None
+) -> None:
+    def context() -> Context:
+        return Context(
+            data=PLACE_DATA, fields=FIELDS, position=where, current=current, today=VISIT_DATE
+        )
+
+    nodes = _instances(PLACE_DATA, where)
+    assert nodes is not None
     program = bind_at(expr, FIELDS, [repeat for repeat, _ in where], current)
     bound = _outcome(lambda: program(place(context(), nodes)))
     assert bound == _outcome(lambda: evaluate(expr, context()))
