@@ -792,8 +792,10 @@ def bind_at(
 
 def place(ctx: Context, nodes: Sequence[Mapping[str, Any]]) -> Context:
     """``ctx`` ready for ``bind_at`` programs: ``nodes`` are the record (``ctx.data``) and its
-    instances at ``ctx.position``, outermost first, each a dict."""
-    ctx._repeats = _repeat_names(ctx.fields)
+    instances at ``ctx.position``, outermost first, each a dict. Called again when the context
+    moves to another position; its ``fields`` stay the same."""
+    if not ctx._repeats:  # a checker moves one context from member to member
+        ctx._repeats = _repeat_names(ctx.fields)
     ctx._nodes = nodes
     return ctx
 

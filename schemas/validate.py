@@ -119,7 +119,8 @@ class RecordChecker:
         return run.errors
 
     def _holds(self, rule: _Rule, ctx: Context) -> bool | None:
-        """``holds(rule.expr, ctx)`` through the rule's program bound to this form."""
+        """``holds(rule.expr, ctx)`` through the rule's program bound to this form (a
+        ``bind_at`` program raises RecursionError where ``evaluate`` says "syntax")."""
         try:
             return to_boolean(rule.program(ctx))
         except (ExpressionError, RecursionError):
@@ -227,9 +228,12 @@ class RecordChecker:
         # choice filter and the length bound (all but the constraint): a text, a choice of the
         # list, a whole number. Anything else goes the whole way.
         quick_text: frozenset[str] | bool | None = None
-        quick_numbers = ()
+        quick_numbers: tuple[type, ...] = ()
+        quick_list: frozenset[Any] | None = None
         if not is_rank and not choice_filter:
             quick_text, quick_numbers = self._quick(node)
+            if node.type == "select_multiple":
+                quick_list = self._choices_of(node)
 
         def field(run: _Run, frame: _Frame, relevant: bool) -> None:
             if relevant and relevance_key is not None:
@@ -249,6 +253,8 @@ class RecordChecker:
                     if quick_text is True
                     else quick_text is not None and value in quick_text  # type: ignore[operator]
                 )
+            elif kind is list:
+                quick = quick_list is not None and _all_listed(value, quick_list)
             else:
                 quick = kind in quick_numbers
             if quick:
@@ -549,6 +555,19 @@ def _select_one_problem(value: Any, names: frozenset[Any], other: bool) -> str |
     if not isinstance(value, str):
         return "wrong_type"
     return None if (other and value == "other") or value in names else "not_a_choice"
+
+
+def _all_listed(value: list[Any], names: frozenset[Any]) -> bool:
+    """``value`` is a select_multiple answer ``_select_multiple_problem`` lets through: some
+    texts, each a name of the list, none twice (what an answer from the phone always is)."""
+    if not value:
+        return False
+    seen = set()
+    for choice in value:
+        if type(choice) is not str or choice not in names or choice in seen:
+            return False
+        seen.add(choice)
+    return True
 
 
 def _select_multiple_problem(value: Any, names: frozenset[Any], other: bool) -> str | None:
