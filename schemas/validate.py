@@ -108,6 +108,7 @@ class RecordChecker:
             if node.kind == "repeat":
                 self.allowed.setdefault(name, set())
         self._root: _LevelCheck | None = None
+        self._rules: dict[tuple[Any, tuple[str, ...]], _Rule] = {}
 
     def check(self, data: dict[str, Any], today: str | None = None) -> Errors:
         root = self._root
@@ -150,7 +151,12 @@ class RecordChecker:
         if not expr:
             return None
         key: Any = (expr, current) if "." in expr else expr
-        return _Condition(key, _Rule(expr, bind_at(expr, self.fields, scope, current)), current)
+        # Without '.' a program does not depend on the question asking it: the members'
+        # questions asked "if ${age} >= ${age_account}" share one.
+        rule = self._rules.get((key, scope))
+        if rule is None:
+            rule = self._rules[key, scope] = _Rule(expr, bind_at(expr, self.fields, scope, current))
+        return _Condition(key, rule, current)
 
     def _step(self, node: Node, scope: tuple[str, ...]) -> _Step:
         relevance = self._condition(node.get("relevant"), scope, node.name)
