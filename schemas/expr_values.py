@@ -55,7 +55,10 @@ def from_answer(raw: Any) -> Value:
         return ""
     if kind is list:
         # select_multiple: ODK stores the choices space-separated.
-        return " ".join(to_string(from_answer(item)) for item in raw)
+        try:
+            return " ".join(raw)  # choices' names: each text is its own value
+        except TypeError:
+            return " ".join(to_string(from_answer(item)) for item in raw)
     return ""
 
 
@@ -304,6 +307,20 @@ def format_date(value: Value, fmt: str) -> str:
     """``format-date``/``format-date-time``: ``%Y %y %m %n %b %d %e %a %H %h %M %S %3``, month and
     day names in English as Enketo gives them; other ``%x`` are copied as they are. Anything that
     is not a date gives ``''``."""
+    if type(value) is str and _DATE.fullmatch(value):  # type: ignore[arg-type]
+        # A day's text reads the same in every zone (a real date as written, an impossible one
+        # as NaN: nothing), so its result is kept: a checker asks format-date(today(), '%Y')
+        # of every member.
+        return _format_day(value, fmt)  # type: ignore[arg-type]
+    return _format_date(value, fmt)
+
+
+@lru_cache(maxsize=1024)
+def _format_day(value: str, fmt: str) -> str:
+    return _format_date(value, fmt)
+
+
+def _format_date(value: Value, fmt: str) -> str:
     fields = date_fields(value)
     if fields is None:
         return ""

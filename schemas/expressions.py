@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -126,6 +127,9 @@ class Context:
     # pulldata(): file name -> {"columns": [...], "rows": [[...], ...]} (the form's ``pulldata``)
     files: Mapping[str, Any] | None = None
     _repeats: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
+    # The record and its current instance of each repeat of ``position``, for programs made by
+    # ``bind_at`` (``place``).
+    _nodes: Sequence[Mapping[str, Any]] = field(default=(), init=False, repr=False, compare=False)
 
 
 Fn = Callable[[Context], Value]
@@ -195,8 +199,12 @@ def _first(value: Value) -> Value:
     return value
 
 
-def _compile_binary(node: Binary) -> Fn:
-    fa, fb, op = _compile(node.left), _compile(node.right), node.op
+def _compile_binary(node: Binary, at: _Place | None) -> Fn:
+    if at is not None:
+        fast = at.binary(node)
+        if fast is not None:
+            return fast
+    fa, fb, op = _compile(node.left, at), _compile(node.right, at), node.op
     if op == "and":
         return lambda c: to_boolean(fa(c)) and to_boolean(fb(c))
     if op == "or":
@@ -377,10 +385,10 @@ def _empty(value: Value) -> bool:
     return to_string(value) == "" or (type(value) is float and value != value)
 
 
-def _compile_indexed_repeat(node: Call) -> Fn:
+def _compile_indexed_repeat(node: Call, at: _Place | None) -> Fn:
     field = node.args[0].name  # type: ignore[union-attr]
     repeats = [a.name for a in node.args[1::2]]  # type: ignore[union-attr]
-    indexes = [_compile(a) for a in node.args[2::2]]
+    indexes = [_compile(a, at) for a in node.args[2::2]]
 
     def indexed(c: Context) -> Value:
         wanted = {r: _index(f(c)) for r, f in zip(repeats, indexes, strict=True)}
@@ -497,7 +505,7 @@ _MORE: dict[str, Callable[[list[Fn]], Fn]] = {
 }
 
 
-def _compile_call(node: Call) -> Fn:
+def _compile_call(node: Call, at: _Place | None) -> Fn:
     name = node.name
     if name == "position" and node.args:
         return _position
@@ -516,8 +524,8 @@ def _compile_call(node: Call) -> Fn:
             return lambda c: lib.count_non_empty(nodes(c))
         return lambda c: _sum(nodes(c))
     if name == "indexed-repeat":
-        return _compile_indexed_repeat(node)
-    fns = [_compile(arg) for arg in node.args]
+        return _compile_indexed_repeat(node, at)
+    fns = [_compile(arg, at) for arg in node.args]
     if name in _UNARY:
         f1, fa = _UNARY[name], fns[0]
         return lambda c: f1(fa(c))
@@ -560,22 +568,23 @@ def _compile_call(node: Call) -> Fn:
     raise AssertionError(f"no implementation for {name}()")  # FUNCTIONS and this must agree
 
 
-def _compile(node: Node) -> Fn:
+def _compile(node: Node, at: _Place | None = None) -> Fn:
     if isinstance(node, Num | Str):
         constant = node.value
         return lambda c: constant
     if isinstance(node, Ref):
         name = node.name
-        return lambda c: _resolve(c, name, False)
+        return (at and at.answer(name)) or (lambda c: _resolve(c, name, False))
     if isinstance(node, Current):
-        return lambda c: _resolve(c, c.current, False)  # type: ignore[arg-type]
+        own = at and at.current is not None and at.answer(at.current)
+        return own or (lambda c: _resolve(c, c.current, False))  # type: ignore[arg-type]
     if isinstance(node, Unary):
-        fa = _compile(node.operand)
+        fa = _compile(node.operand, at)
         return lambda c: -to_number(fa(c))
     if isinstance(node, Binary):
-        return _compile_binary(node)
+        return _compile_binary(node, at)
     if isinstance(node, Call):
-        return _compile_call(node)
+        return _compile_call(node, at)
     raise AssertionError(f"cannot compile {node!r}")
 
 
@@ -633,6 +642,162 @@ def bind(expr: str, fields: Mapping[str, Sequence[str]]) -> Callable[[Context], 
             raise ExpressionError("syntax", "the expression is nested too deeply") from None
 
     return bound
+
+
+class _Place:
+    """Where a ``bind_at`` program runs: inside the repeats ``scope`` (outermost first), with
+    ``current`` as the current field."""
+
+    def __init__(
+        self, fields: Mapping[str, Sequence[str]], scope: Sequence[str], current: str | None
+    ) -> None:
+        self.fields = fields
+        self.scope = tuple(scope)
+        self.current = current
+        self.repeats = _repeat_names(fields)
+
+    def binary(self, node: Binary) -> Fn | None:
+        """``node`` made with fewer steps where the kinds of its operands are known: a
+        comparison of single answers and constants needs no node-set rules (and an ordering
+        compares their numbers), ``and``/``or`` of true/false values no ``boolean()``. The
+        same values as the general closures of ``_compile_binary``."""
+        op, left, right = node.op, node.left, node.right
+        if op in ("and", "or"):
+            if not (_is_boolean(left) and _is_boolean(right)):
+                return None
+            fa, fb = _compile(left, self), _compile(right, self)
+            if op == "and":
+                return lambda c: fa(c) and fb(c)
+            return lambda c: fa(c) or fb(c)
+        if op not in COMPARISONS or not (self._single(left) and self._single(right)):
+            return None
+        if op in _ORDER:
+            order, na, nb = _ORDER[op], self._number(left), self._number(right)
+            if isinstance(nb, float) and not isinstance(na, float):
+                k = nb
+                return lambda c: order(na(c), k)  # type: ignore[operator]
+            fna = (lambda c: na) if isinstance(na, float) else na
+            fnb = (lambda c: nb) if isinstance(nb, float) else nb
+            return lambda c: order(fna(c), fnb(c))  # type: ignore[operator]
+        scalar, fa, fb = COMPARISONS[op], _compile(left, self), _compile(right, self)
+        return lambda c: scalar(fa(c), fb(c))
+
+    def _single(self, node: Node) -> bool:
+        """Whether ``node``'s value is never a node-set: a constant, a single answer, an
+        operation, a call of ``_SCALAR_CALLS``."""
+        if isinstance(node, Num | Str | Binary | Unary):
+            return True
+        if isinstance(node, Call):
+            return node.name in _SCALAR_CALLS
+        name = node.name if isinstance(node, Ref) else self.current
+        return isinstance(node, Ref | Current) and name is not None and self._depth(name) >= 0
+
+    def _number(self, node: Node) -> Fn | float:
+        """``number()`` of a value ``_single`` allows: a constant's once, an answer's as read."""
+        if isinstance(node, Num | Str):
+            return to_number(node.value)
+        if not isinstance(node, Ref | Current):
+            fn = _compile(node, self)
+            return lambda c: to_number(fn(c))
+        name = node.name if isinstance(node, Ref) else self.current
+        depth = self._depth(name)  # type: ignore[arg-type]
+        if depth == 0:
+            return lambda c: _answer_number(c.data.get(name))
+        return lambda c: _answer_number(c._nodes[depth].get(name))
+
+    def _depth(self, name: str) -> int:
+        """How many of ``scope``'s instances lead to ``name``'s single answer; -1 when ``${name}``
+        is a repeat or a node-set here."""
+        chain = self.fields[name]
+        if name in self.repeats:
+            return -1
+        depth = 0
+        while depth < len(chain) and depth < len(self.scope) and self.scope[depth] == chain[depth]:
+            depth += 1
+        return depth if depth == len(chain) else -1
+
+    def answer(self, name: str) -> Fn | None:
+        """``${name}`` read straight from the record or the current instance holding it, when
+        ``_resolve`` would give that single answer; None leaves it to ``_resolve``."""
+        depth = self._depth(name)
+        if depth < 0:
+            return None  # a node-set: the answers in every instance below (or a repeat's)
+        if depth == 0:
+            return lambda c: from_answer(c.data.get(name))
+        return lambda c: from_answer(c._nodes[depth].get(name))
+
+
+_ORDER: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+# Calls whose value is always true or false.
+_BOOLEAN_CALLS = frozenset({"not", "selected", "true", "false", "boolean"})
+# Calls whose value is never a node-set.
+_SCALAR_CALLS = _BOOLEAN_CALLS | {
+    "count",
+    "count-selected",
+    "sum",
+    "string-length",
+    "int",
+    "number",
+    "string",
+    "today",
+    "format-date",
+    "format-date-time",
+    "concat",
+    "regex",
+    "contains",
+}
+
+
+def _is_boolean(node: Node) -> bool:
+    if isinstance(node, Binary):
+        return node.op in COMPARISONS or node.op in ("and", "or")
+    return isinstance(node, Call) and node.name in _BOOLEAN_CALLS
+
+
+def _answer_number(raw: Any) -> float:
+    """``number()`` of a stored answer (``to_number(from_answer(raw))``), an integer's at once."""
+    if type(raw) is int:
+        return float(raw)
+    return to_number(from_answer(raw))
+
+
+def bind_at(
+    expr: str, fields: Mapping[str, Sequence[str]], scope: Sequence[str], current: str | None
+) -> Callable[[Context], Value]:
+    """``bind(expr, fields)`` for a context at a known place, made ready by ``place``: its
+    ``position`` names the repeats ``scope`` (outermost first), its ``current`` is ``current``
+    and its ``fields`` this very map. A ${reference} that is a single answer there is read from
+    the record or the current instance itself instead of walking the position each time (the
+    same answer: ``place`` holds the instances the position names). Unlike ``bind``'s, the
+    program may raise RecursionError for ExpressionError("syntax")."""
+    try:
+        tree = parse(expr)
+        _, refs, needs_current = _program(expr)
+    except ExpressionError:
+        return bind(expr, fields)
+    if any(name not in fields for name in refs) or (
+        needs_current and (current is None or current not in fields)
+    ):
+        return bind(expr, fields)
+    try:
+        return _compile(tree, _Place(fields, scope, current))
+    except RecursionError:
+        return bind(expr, fields)
+
+
+def place(ctx: Context, nodes: Sequence[Mapping[str, Any]]) -> Context:
+    """``ctx`` ready for ``bind_at`` programs: ``nodes`` are the record (``ctx.data``) and its
+    instances at ``ctx.position``, outermost first, each a dict. Called again when the context
+    moves to another position; its ``fields`` stay the same."""
+    if not ctx._repeats:  # a checker moves one context from member to member
+        ctx._repeats = _repeat_names(ctx.fields)
+    ctx._nodes = nodes
+    return ctx
 
 
 def evaluate_bool(expr: str, ctx: Context) -> bool:

@@ -8,20 +8,20 @@ answered with what to change.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from schemas.expressions import (
     Context,
     ExpressionError,
     Value,
-    bind,
+    bind_at,
     evaluate,
     evaluate_bool,
+    place,
     to_boolean,
     to_number,
 )
@@ -82,7 +82,15 @@ def is_empty(value: Any) -> bool:
 
 
 class RecordChecker:
-    """Checks records of one form version; build once per version, reuse for every record."""
+    """Checks records of one form version; build once per version, reuse for every record.
+
+    The form is compiled once, on the first record, into one closure per group, repeat and
+    question: what a question asks of its answer (its type's check, choice list, filter and
+    bound) and its relevance, required and constraint expressions, each bound to the place it
+    is evaluated at (``bind_at``: a ${reference} to an answer of the record or of the current
+    repeat instance is read from it directly). A record's own state (its date, answers, errors
+    and the values its expressions took) lives in objects made for it, for a server's threads
+    check records with one checker at the same time."""
 
     def __init__(self, form: Form) -> None:
         self.form = form
@@ -90,18 +98,6 @@ class RecordChecker:
         self.choices = form.choice_labels()
         self.files = form.pulldata_files()
         self._choice_names: dict[str, frozenset[Any]] = {}
-        # Each expression bound to this form's fields once (a version never changes), whether
-        # it reads the current field ('.'), and each question's choice filter and constraint.
-        self._programs: dict[str, Callable[[Context], Value]] = {}
-        self._dotted: dict[str, bool] = {}
-        # Each group's and repeat's children as compiled steps, made on the first record
-        # (``_step``): what a question asks of its answer, worked out once per form version.
-        self._plans: dict[int, list[_Step]] = {}
-        # A record's own state, set on the copy that checks it (``check``).
-        self._today: str | None = None
-        self._data: dict[str, Any] = {}
-        self._memo: dict[tuple[tuple[str, int], ...], dict[Any, bool | None]] = {}
-        self._contexts: dict[tuple[tuple[str, int], ...], Context] = {}
         # Names that may appear at each data level: top level (key "") and inside each repeat.
         self.allowed: dict[str, set[str]] = {"": set()}
         for name, node in form.nodes.items():
@@ -111,84 +107,209 @@ class RecordChecker:
             self.allowed.setdefault(scope, set()).add(name)
             if node.kind == "repeat":
                 self.allowed.setdefault(name, set())
+        self._root: _LevelCheck | None = None
+        self._rules: dict[tuple[Any, tuple[str, ...]], _Rule] = {}
 
     def check(self, data: dict[str, Any], today: str | None = None) -> Errors:
-        # One checker serves every record of its form version, and a server's threads check
-        # records at the same time (outside the write lock): a record's own state lives on a
-        # copy made for it, which shares the checker's caches (the plan, the bound programs).
-        # On the checker itself, a second record's date and answers replaced the first's
-        # half-way through its check.
-        run = copy.copy(self)
-        errors: Errors = {}
-        run._today = today
-        run._data = data
-        # Per repeat position: an expression's value (keyed with the current field when it
-        # reads '.'), None when it failed.
-        run._memo = {}
-        # One context per repeat position, its current field set before each evaluation.
-        run._contexts = {}
-        run._level(self.form.root, data, "", (), "", True, errors)
-        return errors
+        root = self._root
+        if root is None:
+            # Two threads may both compile a version's first records: the same closures.
+            root = self._root = self._level(self.form.root, (), True)
+        run = _Run(self, data, today)
+        root(run, _Frame(data, (), "", (data,)), True)
+        return run.errors
 
-    # -- walking --------------------------------------------------------------------------------
-    def _level(
-        self,
-        node: Node,
-        scope: dict[str, Any],
-        scope_name: str,
-        position: tuple[tuple[str, int], ...],
-        prefix: str,
-        relevant: bool,
-        errors: Errors,
-    ) -> None:
-        if node.kind != "group" or node is self.form.root:
-            allowed = self.allowed.get(scope_name, ())
-            for key in scope:
-                if key not in allowed:
-                    _add(errors, prefix + key, "unknown_field")
-        steps = self._plans.get(id(node))
-        if steps is None:
-            steps = self._plans[id(node)] = [self._step(child) for child in node.children]
-        for kind, child, name, relevance, plan in steps:
+    def _holds(self, rule: _Rule, ctx: Context) -> bool | None:
+        """``holds(rule.expr, ctx)`` through the rule's program bound to this form (a
+        ``bind_at`` program raises RecursionError where ``evaluate`` says "syntax")."""
+        try:
+            return to_boolean(rule.program(ctx))
+        except (ExpressionError, RecursionError):
+            return None
+
+    # -- compiling the form ---------------------------------------------------------------------
+    def _level(self, node: Node, scope: tuple[str, ...], own_data: bool) -> _LevelCheck:
+        """The check of a group's or repeat instance's children; ``own_data`` when ``node``
+        holds its own answers (the form's root, a repeat), whose unknown names are refused."""
+        steps = [self._step(child, scope) for child in node.children]
+        allowed = frozenset(self.allowed.get(scope[-1] if scope else "", ())) if own_data else None
+
+        def level(run: _Run, frame: _Frame, relevant: bool) -> None:
+            if allowed is not None and not allowed.issuperset(frame.scope):
+                for key in frame.scope:
+                    if key not in allowed:
+                        _add(run.errors, frame.prefix + key, "unknown_field")
+            for step in steps:
+                step(run, frame, relevant)
+
+        return level
+
+    def _condition(
+        self, expr: str | None, scope: tuple[str, ...], current: str
+    ) -> _Condition | None:
+        """``expr`` as the question (or group, repeat) ``current`` at ``scope`` asks it."""
+        if not expr:
+            return None
+        key: Any = (expr, current) if "." in expr else expr
+        # Without '.' a program does not depend on the question asking it: the members'
+        # questions asked "if ${age} >= ${age_account}" share one.
+        rule = self._rules.get((key, scope))
+        if rule is None:
+            rule = self._rules[key, scope] = _Rule(expr, bind_at(expr, self.fields, scope, current))
+        return _Condition(key, rule, current)
+
+    def _step(self, node: Node, scope: tuple[str, ...]) -> _Step:
+        relevance = self._condition(node.get("relevant"), scope, node.name)
+        if node.kind == "group":
+            return self._group(node, scope, relevance)
+        if node.kind == "repeat":
+            return self._repeat(node, scope, relevance)
+        return self._field(node, scope, relevance)
+
+    def _group(self, node: Node, scope: tuple[str, ...], relevance: _Condition | None) -> _Step:
+        level = self._level(node, scope, False)
+
+        def group(run: _Run, frame: _Frame, relevant: bool) -> None:
             # A question nobody could see needs no relevance of its own worked out.
-            child_relevant = relevant and (
-                relevance is None or self._bool(relevance, position, name, default=True)
-            )
-            if kind == "group":
-                self._level(child, scope, scope_name, position, prefix, child_relevant, errors)
-            elif kind == "repeat":
-                self._repeat(child, scope.get(name), position, prefix, child_relevant, errors)
-            else:
-                self._field(
-                    child,
-                    plan,  # type: ignore[arg-type]
-                    scope.get(name),
-                    position,
-                    prefix + name,
-                    child_relevant,
-                    errors,
-                )
+            if relevant and relevance is not None:
+                relevant = run.value(frame, relevance) is not False
+            level(run, frame, relevant)
 
-    # -- the plan -------------------------------------------------------------------------------
-    def _step(self, node: Node) -> _Step:
-        """What checking ``node`` takes, worked out from its row once: its kind, its relevance
-        expression, and for a question everything ``_field`` asks of an answer."""
-        relevance = node.get("relevant") or None
-        if node.kind != "field":
-            return (node.kind, node, node.name, relevance, None)
+        return group
+
+    def _repeat(self, node: Node, scope: tuple[str, ...], relevance: _Condition | None) -> _Step:
+        name = node.name
+        inner = scope + (name,)
+        level = self._level(node, inner, True)
+        count_expr = node.get("repeat_count")
+
+        def repeat(run: _Run, frame: _Frame, relevant: bool) -> None:
+            if relevant and relevance is not None:
+                relevant = run.value(frame, relevance) is not False
+            value = frame.scope.get(name)
+            path = frame.prefix + name
+            if not relevant:
+                if not is_empty(value):
+                    _add(run.errors, path, "not_relevant")
+                return
+            if value is None:
+                value = []
+            if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
+                _add(run.errors, path, "wrong_type")
+                return
+            if count_expr:
+                ctx = run.context(frame)
+                ctx.current = None
+                number = number_of(count_expr, ctx)
+                expected = int(number) if number is not None and math.isfinite(number) else None
+                if expected is not None and len(value) != expected:
+                    _add(run.errors, path, "repeat_count", expected=expected, actual=len(value))
+            position, nodes = frame.position, frame.nodes
+            for index, instance in enumerate(value):
+                at = _Frame(
+                    instance,
+                    position + ((name, index),),
+                    f"{path}[{index}].",
+                    nodes + (instance,),
+                )
+                level(run, at, True)
+
+        return repeat
+
+    def _field(self, node: Node, scope: tuple[str, ...], relevance: _Condition | None) -> _Step:
+        name = node.name
         raw = node.get("required")
-        required: bool | str = (
-            True if raw.lower() in _TRUE else False if raw.lower() in _FALSE else raw
-        )
-        plan = _FieldPlan(
-            asks=node.type not in ("note", "calculate"),
-            required=required,
-            type_problem=self._type_rule(node),
-            choice_filter=bool(node.get("choice_filter")),
-            bounded=node.type not in _OWN_BOUND,
-            constraint=node.get("constraint") or None,
-        )
-        return (node.kind, node, node.name, relevance, plan)
+        asks = node.type not in ("note", "calculate")
+        always = raw.lower() in _TRUE
+        required = None if always or raw.lower() in _FALSE else self._condition(raw, scope, name)
+        asks_always = asks and always
+        asks_when = required if asks else None
+        is_rank = node.type == "rank"
+        type_problem = self._type_rule(node)
+        choice_filter = bool(node.get("choice_filter"))
+        bounded = node.type not in _OWN_BOUND
+        constraint = self._condition(node.get("constraint"), scope, name)
+        relevance_key = relevance.key if relevance is not None else None
+        # The answers that need no more than a look at their type to pass the type's check, the
+        # choice filter and the length bound (all but the constraint): a text, a choice of the
+        # list, a whole number. Anything else goes the whole way.
+        quick_text: frozenset[str] | bool | None = None
+        quick_numbers: tuple[type, ...] = ()
+        quick_list: frozenset[Any] | None = None
+        if not is_rank and not choice_filter:
+            quick_text, quick_numbers = self._quick(node)
+            if node.type == "select_multiple":
+                quick_list = self._choices_of(node)
+
+        def field(run: _Run, frame: _Frame, relevant: bool) -> None:
+            if relevant and relevance_key is not None:
+                found = frame.memo.get(relevance_key, _UNSET)
+                if found is _UNSET:
+                    found = run.value(frame, relevance)  # type: ignore[arg-type]
+                relevant = found is not False
+            value = frame.scope.get(name)
+            if not relevant:
+                if not (value is None or value == "" or value == []):
+                    _add(run.errors, frame.prefix + name, "not_relevant")
+                return
+            kind = type(value)
+            if kind is str:
+                quick = (
+                    0 < len(value) <= MAX_TEXT_LENGTH
+                    if quick_text is True
+                    else quick_text is not None and value in quick_text  # type: ignore[operator]
+                )
+            elif kind is list:
+                quick = quick_list is not None and _all_listed(value, quick_list)
+            else:
+                quick = kind in quick_numbers
+            if quick:
+                if constraint is not None and run.value(frame, constraint) is not True:
+                    run.custom(frame, node, "constraint_message", "constraint")
+                return
+            if value is None or value == "" or value == []:
+                if asks_always or (
+                    asks_when is not None and run.value(frame, asks_when) is not False
+                ):
+                    run.custom(frame, node, "required_message", "required")
+                return
+            if is_rank:
+                problem = rank_problem(run.rank_offered(node, frame), value)
+            else:
+                problem = type_problem(value)
+            if problem:
+                _add(run.errors, frame.prefix + name, problem)
+                return
+            if choice_filter and not run.filtered_in(node, value, frame):
+                _add(run.errors, frame.prefix + name, "not_a_choice")
+                return
+            if bounded and isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
+                _add(run.errors, frame.prefix + name, "too_long", max=MAX_TEXT_LENGTH)
+                return
+            if constraint is not None and run.value(frame, constraint) is not True:
+                run.custom(frame, node, "constraint_message", "constraint")
+
+        return field
+
+    def _quick(self, node: Node) -> tuple[frozenset[str] | bool | None, tuple[type, ...]]:
+        """Which answers of ``node`` pass its type's check and the length bound at a look:
+        text (True: any non-empty text of at most ``MAX_TEXT_LENGTH``, or only these names),
+        and the number types. Only what ``_type_rule`` and the bound would let through."""
+        kind = node.type
+        if _TYPE_RULES.get(kind) is _text_problem:
+            return True, ()
+        if kind == "integer":
+            return None, (int,)
+        if kind == "calculate":
+            return True, (int, float)
+        if kind == "select_one":
+            names = frozenset(
+                n
+                for n in self._choices_of(node)
+                if isinstance(n, str) and 0 < len(n) <= MAX_TEXT_LENGTH
+            )
+            return names, ()
+        return None, ()
 
     def _type_rule(self, node: Node) -> Callable[[Any], str | None]:
         """``_type_problem`` for this question, its type looked at once."""
@@ -204,142 +325,7 @@ class RecordChecker:
             return lambda value: _select_multiple_problem(value, names, other)
         return lambda value: self._type_problem(node, value)
 
-    def _repeat(
-        self,
-        node: Node,
-        value: Any,
-        position: tuple[tuple[str, int], ...],
-        prefix: str,
-        relevant: bool,
-        errors: Errors,
-    ) -> None:
-        path = prefix + node.name
-        if not relevant:
-            if not is_empty(value):
-                _add(errors, path, "not_relevant")
-            return
-        if value is None:
-            value = []
-        if not isinstance(value, list) or not all(isinstance(i, dict) for i in value):
-            _add(errors, path, "wrong_type")
-            return
-        count_expr = node.get("repeat_count")
-        if count_expr:
-            expected = self._number(count_expr, position)
-            if expected is not None and len(value) != expected:
-                _add(errors, path, "repeat_count", expected=expected, actual=len(value))
-        for index, instance in enumerate(value):
-            self._level(
-                node,
-                instance,
-                node.name,
-                position + ((node.name, index),),
-                f"{path}[{index}].",
-                True,
-                errors,
-            )
-
-    def _field(
-        self,
-        node: Node,
-        plan: _FieldPlan,
-        value: Any,
-        position: tuple[tuple[str, int], ...],
-        path: str,
-        relevant: bool,
-        errors: Errors,
-    ) -> None:
-        if not relevant:
-            if not is_empty(value):
-                _add(errors, path, "not_relevant")
-            return
-        if value is None or value == "" or value == []:  # is_empty, inlined: the hot path
-            if plan.asks:
-                required = plan.required
-                if required is True or (
-                    required is not False
-                    and self._bool(required, position, node.name, default=True)  # type: ignore[arg-type]
-                ):
-                    self._add_custom(errors, path, node, "required_message", "required", position)
-            return
-        if node.type == "rank":
-            problem = rank_problem(self._rank_offered(node, position), value)
-        else:
-            problem = plan.type_problem(value)
-        if problem:
-            _add(errors, path, problem)
-            return
-        if plan.choice_filter and not self._filtered_in(node, value, position):
-            _add(errors, path, "not_a_choice")
-            return
-        if isinstance(value, str) and plan.bounded and len(value) > MAX_TEXT_LENGTH:
-            _add(errors, path, "too_long", max=MAX_TEXT_LENGTH)
-            return
-        constraint = plan.constraint
-        if constraint and not self._bool(constraint, position, node.name, default=False):
-            self._add_custom(errors, path, node, "constraint_message", "constraint", position)
-
     # -- rules ----------------------------------------------------------------------------------
-    def _context(self, position: tuple[tuple[str, int], ...], current: str | None) -> Context:
-        ctx = self._contexts.get(position)
-        if ctx is None:
-            ctx = self._contexts[position] = Context(
-                data=self._data,
-                fields=self.fields,
-                position=[list(p) for p in position],
-                today=self._today,
-                choices=self.choices,
-                files=self.files,
-            )
-        ctx.current = current
-        return ctx
-
-    def _holds(self, expr: str, ctx: Context) -> bool | None:
-        """``holds(expr, ctx)`` through the expression's program bound to this form."""
-        program = self._programs.get(expr)
-        if program is None:
-            program = self._programs[expr] = bind(expr, self.fields)
-        try:
-            return to_boolean(program(ctx))
-        except ExpressionError:
-            return None
-
-    def _bool(
-        self, expr: str, position: tuple[tuple[str, int], ...], current: str | None, default: bool
-    ) -> bool:
-        # Within one record an expression has one value per repeat position (and current field,
-        # when it uses '.'): the questions asked "if ${age} >= ${age_account}" of one member
-        # share a single evaluation. None marks an expression that failed.
-        dotted = self._dotted.get(expr)
-        if dotted is None:
-            dotted = self._dotted[expr] = "." in expr
-        memo = self._memo.get(position)
-        if memo is None:
-            memo = self._memo[position] = {}
-        key = (expr, current) if dotted else expr
-        if key in memo:
-            value = memo[key]
-        else:
-            value = memo[key] = self._holds(expr, self._context(position, current))
-        # The form was checked when it was imported; a broken expression cannot be the
-        # volunteer's fault, so it must not block their record.
-        return default if value is None else value
-
-    def _number(self, expr: str, position: tuple[tuple[str, int], ...]) -> int | None:
-        number = number_of(expr, self._context(position, None))
-        return int(number) if number is not None and math.isfinite(number) else None
-
-    def _filtered_in(self, node: Node, value: Any, position: tuple[tuple[str, int], ...]) -> bool:
-        return offered(
-            self.form,
-            self.fields,
-            node,
-            value,
-            self._data,
-            [list(p) for p in position],
-            self._today,
-        )
-
     def _type_problem(self, node: Node, value: Any) -> str | None:
         kind = node.type
         if kind in ("text", "barcode", "hidden"):
@@ -387,19 +373,6 @@ class RecordChecker:
             return None if ok else "wrong_type"
         return "wrong_type"
 
-    def _rank_offered(self, node: Node, position: tuple[tuple[str, int], ...]) -> list[str]:
-        """The choice names a rank question offers now: its whole list, or what its
-        choice_filter leaves of it."""
-        names = [str(c["name"]) for c in self.form.choices.get(node.list_name or "", [])]
-        if not node.get("choice_filter"):
-            return names
-        where = [list(p) for p in position]
-        return [
-            name
-            for name in names
-            if offered(self.form, self.fields, node, name, self._data, where, self._today)
-        ]
-
     def _range_problem(self, node: Node, value: Any) -> str | None:
         bounds = range_parameters(node.get("parameters"))
         if isinstance(bounds, str):
@@ -427,39 +400,127 @@ class RecordChecker:
             )
         return names
 
-    def _add_custom(
+
+class _Rule:
+    """An expression and its program, bound to the place it is evaluated at."""
+
+    __slots__ = ("expr", "program")
+
+    def __init__(self, expr: str, program: Callable[[Context], Value]) -> None:
+        self.expr = expr
+        self.program = program
+
+
+class _Condition:
+    """A relevance, required or constraint expression as a question asks it: its value is kept
+    per repeat position under ``key`` (with the question's name when it reads '.')."""
+
+    __slots__ = ("key", "rule", "current")
+
+    def __init__(self, key: Any, rule: _Rule, current: str) -> None:
+        self.key = key
+        self.rule = rule
+        self.current = current
+
+
+class _Frame:
+    """A repeat position of one record: its answers (``scope``), where it is, and the values
+    its expressions took. A group shares its parent's."""
+
+    __slots__ = ("scope", "position", "prefix", "nodes", "memo")
+
+    def __init__(
         self,
-        errors: Errors,
-        path: str,
-        node: Node,
-        column: str,
-        code: str,
+        scope: dict[str, Any],
         position: tuple[tuple[str, int], ...],
+        prefix: str,
+        nodes: tuple[dict[str, Any], ...],
     ) -> None:
+        self.scope = scope
+        self.position = position
+        self.prefix = prefix
+        self.nodes = nodes
+        # Per expression (keyed with the current field when it reads '.'): its value, None
+        # when it failed.
+        self.memo: dict[Any, bool | None] = {}
+
+
+class _Run:
+    """One record's check: its date, answers and errors."""
+
+    __slots__ = ("checker", "data", "today", "errors", "holds", "ctx", "at")
+
+    def __init__(self, checker: RecordChecker, data: dict[str, Any], today: str | None) -> None:
+        self.checker = checker
+        self.data = data
+        self.today = today
+        self.errors: Errors = {}
+        self.holds = checker._holds
+        # The context and the frame it is at (``context``).
+        self.ctx: Context | None = None
+        self.at: _Frame | None = None
+
+    def value(self, frame: _Frame, condition: _Condition) -> bool | None:
+        """``condition``'s value at ``frame``: None when it failed (the caller's default
+        stands for it). Within one record an expression has one value per repeat position (and
+        current field, when it uses '.'): the questions asked "if ${age} >= ${age_account}" of
+        one member share a single evaluation."""
+        memo = frame.memo
+        found = memo.get(condition.key, _UNSET)
+        if found is _UNSET:
+            ctx = self.ctx if self.at is frame else self.context(frame)
+            ctx.current = condition.current
+            found = memo[condition.key] = self.holds(condition.rule, ctx)
+        return found  # type: ignore[return-value]
+
+    def context(self, frame: _Frame) -> Context:
+        """The record's evaluation context, moved to ``frame``'s position (one context a
+        record: making one for each member cost more than its evaluations)."""
+        ctx = self.ctx
+        if ctx is None:
+            checker = self.checker
+            ctx = self.ctx = Context(
+                data=self.data,
+                fields=checker.fields,
+                today=self.today,
+                choices=checker.choices,
+                files=checker.files,
+            )
+        ctx.position = [list(p) for p in frame.position]
+        self.at = frame
+        return place(ctx, frame.nodes)
+
+    def filtered_in(self, node: Node, value: Any, frame: _Frame) -> bool:
+        checker = self.checker
+        where = [list(p) for p in frame.position]
+        return offered(checker.form, checker.fields, node, value, self.data, where, self.today)
+
+    def rank_offered(self, node: Node, frame: _Frame) -> list[str]:
+        """The choice names a rank question offers now: its whole list, or what its
+        choice_filter leaves of it."""
+        form = self.checker.form
+        names = [str(c["name"]) for c in form.choices.get(node.list_name or "", [])]
+        if not node.get("choice_filter"):
+            return names
+        return [name for name in names if self.filtered_in(node, name, frame)]
+
+    def custom(self, frame: _Frame, node: Node, column: str, code: str) -> None:
         # The form's own message, its ${references} filled in for this question's instance.
+        form = self.checker.form
         custom = {
-            lang: fill(self.form.text(node.row, column, lang), self.form, self._data, position)
+            lang: fill(form.text(node.row, column, lang), form, self.data, frame.position)
             for lang in ("vi", "en")
         }
         generic = message(f"field.{code}")
-        errors.setdefault(path, []).append(
+        self.errors.setdefault(frame.prefix + node.name, []).append(
             {"code": code, **{lang: custom[lang] or generic[lang] for lang in generic}}
         )
 
 
-class _FieldPlan(NamedTuple):
-    """A question's checks, read from its row once (``RecordChecker._step``)."""
-
-    asks: bool  # an empty answer may be required (not a note, not a calculation)
-    required: bool | str  # always, never, or when this expression holds
-    type_problem: Callable[[Any], str | None]
-    choice_filter: bool
-    bounded: bool  # text at most MAX_TEXT_LENGTH (an osm answer has its own bound)
-    constraint: str | None
-
-
-# A child of a group or repeat: its kind, node, key, relevance expression, and a question's plan.
-_Step = tuple[str, Node, str, "str | None", "_FieldPlan | None"]
+_UNSET = object()
+# A group's, repeat's or question's check.
+_Step = Callable[[_Run, _Frame, bool], None]
+_LevelCheck = _Step
 
 
 def _text_problem(value: Any) -> str | None:
@@ -500,6 +561,19 @@ def _select_one_problem(value: Any, names: frozenset[Any], other: bool) -> str |
     if not isinstance(value, str):
         return "wrong_type"
     return None if (other and value == "other") or value in names else "not_a_choice"
+
+
+def _all_listed(value: list[Any], names: frozenset[Any]) -> bool:
+    """``value`` is a select_multiple answer ``_select_multiple_problem`` lets through: some
+    texts, each a name of the list, none twice (what an answer from the phone always is)."""
+    if not value:
+        return False
+    seen = set()
+    for choice in value:
+        if type(choice) is not str or choice not in names or choice in seen:
+            return False
+        seen.add(choice)
+    return True
 
 
 def _select_multiple_problem(value: Any, names: frozenset[Any], other: bool) -> str | None:
