@@ -52,6 +52,10 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # counts): a form may ask for less with a constraint, never for more. The phone's checker
 # (pwa/js/form.js: MAX_TEXT_LENGTH) holds the same number; tests/unit/test_validate.py runs both.
 MAX_TEXT_LENGTH = 10_000
+# What a person's erasure leaves in an answer the form requires (server/domain/records/rights.py):
+# it passes its question's checks, type and constraint, so that the erased record is still
+# accepted by the province and an office correction of it can be saved. A phone never writes it.
+ERASED = "[đã xóa]"
 # Answers bounded by their own rule instead: an .osm file, a line's or a shape's points.
 _OWN_BOUND = {"osm"} | GEO_TYPES
 # An osm question's answer is the text of the .osm file the volunteer chose (OpenMapKit's edit
@@ -264,7 +268,11 @@ class RecordChecker:
             else:
                 quick = kind in quick_numbers
             if quick:
-                if constraint is not None and run.value(frame, constraint) is not True:
+                if (
+                    constraint is not None
+                    and run.value(frame, constraint) is not True
+                    and value != ERASED
+                ):
                     run.custom(frame, node, "constraint_message", "constraint")
                 return
             if value is None or value == "" or value == []:
@@ -272,6 +280,8 @@ class RecordChecker:
                     asks_when is not None and run.value(frame, asks_when) is not False
                 ):
                     run.custom(frame, node, "required_message", "required")
+                return
+            if value == ERASED:
                 return
             if is_rank:
                 problem = rank_problem(run.rank_offered(node, frame), value)

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from schemas.form import DEFAULT_FORM, Form
-from schemas.validate import RecordChecker
+from schemas.validate import ERASED, RecordChecker
+from schemas.xlsform import read_xlsform
 from tests.phone_rules import error_codes, phone_check
 from tests.records import VISIT_DATE, adult, child, household_data
+from tests.unit.test_xlsform import workbook
 
 FORM = Form.load()
 CHECKER = RecordChecker(FORM)
@@ -195,3 +197,25 @@ def test_a_record_checked_while_another_is_being_checked_keeps_its_own_date_and_
     monkeypatch.setattr(RecordChecker, "_holds", interleaved)
     assert checker.check(first, today=VISIT_DATE) == {}
     assert "members[0].birth_year" in nested[0]  # the other record's own date did count
+
+
+def test_an_erased_answer_passes_its_questions_checks(tmp_path):
+    """A person's erasure leaves ERASED in a name or place the form requires: the province's
+    check and an office correction must still take the record."""
+    survey = [
+        ["type", "name", "label", "required", "constraint"],
+        ["text", "ten_chu_ho", "Head", "yes", "regex(., '^[A-Za-zÀ-ỹ ]+$')"],
+        ["geopoint", "vi_tri", "Where", "yes", ""],
+        ["geotrace", "duong", "Way", "yes", ""],
+        ["integer", "nam", "Year", "yes", ". > 1900"],
+    ]
+    checker = RecordChecker(Form(read_xlsform(workbook(tmp_path, survey))))
+    erased = {"ten_chu_ho": ERASED, "vi_tri": ERASED, "duong": ERASED, "nam": 1970}
+    assert checker.check(erased) == {}
+    # Only the marker itself: anything like it is checked as any answer is.
+    near = {"ten_chu_ho": "[đã xoá]", "vi_tri": "[da xoa]", "duong": ERASED + " ", "nam": 1970}
+    assert {path: [e["code"] for e in errs] for path, errs in checker.check(near).items()} == {
+        "ten_chu_ho": ["constraint"],
+        "vi_tri": ["not_geopoint"],
+        "duong": ["not_geotrace"],
+    }

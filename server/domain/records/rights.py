@@ -44,6 +44,7 @@ from schemas.form import Form, Node
 from schemas.geo import GEO_TYPES
 from schemas.media import FILE_ANSWER_TYPES
 from schemas.text import fold, like_pattern
+from schemas.validate import ERASED
 from server.domain import answers
 from server.domain.blobs import EMPTY_SHA256
 from server.domain.db import now_iso
@@ -54,7 +55,6 @@ from server.domain.household_import import forget
 from server.domain.records.query import get_record
 from server.domain.records.store import new_revision
 
-ERASED = "[đã xóa]"
 # Personal answers by the role the person has in a record: (marked ERASED, removed). The
 # notes are free text that may name anyone, so they go whoever asks.
 PERSONAL = {
