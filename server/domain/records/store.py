@@ -19,7 +19,7 @@ from server.domain import answers
 from server.domain.db import now_iso
 from server.domain.errors import Refused
 from server.domain.feeds import record_change
-from server.domain.followups import refresh_household
+from server.domain.followups import Known, refresh_household
 from server.domain.migrations import RECORD_FACTS_OF
 from server.domain.register import (
     add_household,
@@ -320,11 +320,13 @@ def store_pushed(
     household_known: bool,
     now: str,
     data_text: str | None = None,
+    known: Known | None = None,
 ) -> dict[str, Any]:
     """Write a checked record a phone or a commune server pushed: its revision, and the
     record's current state unless someone changed it since the sender's copy (a conflict,
     kept beside the current one for a reviewer). The push path: plain INSERTs. ``data_text``:
-    the answers as ``answers.dumps`` writes them, when the caller has it already."""
+    the answers as ``answers.dumps`` writes them, when the caller has it already; ``known``:
+    what the caller read of the record's household before writing (``known_households``)."""
     rid, rev = record["id"], record["rev"]
     household_id = record["household_id"]
     if household_id and not household_known:
@@ -335,9 +337,15 @@ def store_pushed(
     data, meta = answers.pack(text), _dumps(record["meta"])
     conflict = current_rev is not None and current_rev != record["base_rev"]
     if not conflict:
-        _write_pushed(db, caller, record, (data, text), meta, current_rev is None, now)
+        visit_date = _write_pushed(db, caller, record, (data, text), meta, current_rev is None, now)
         # A visit can put a household on (or take it off) the follow-up list.
-        refresh_household(db, household_id, visit=(rid, record["data"]))
+        refresh_household(
+            db,
+            household_id,
+            visit=(rid, record["data"]),
+            known=known,
+            key=(visit_date, now, rid) if visit_date is not None else None,
+        )
     # Plain INSERTs: this is the hot path of every sync.
     db.execute(
         "INSERT INTO revisions (record_id, rev, base_rev, status, data, meta, device_id,"
@@ -390,7 +398,9 @@ def _write_pushed(
     meta: str,
     new: bool,
     now: str,
-) -> None:
+) -> str | None:
+    """The record's row, inserted or made current; returns its visit date when it is a new
+    row whose list facts were worked out here (None: left to SQL)."""
     data, text = answers_
     values = [
         record["rev"],
@@ -416,7 +426,7 @@ def _write_pushed(
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?)",
                 [*values, record["id"], caller["commune_id"], now, *facts],
             )
-            return
+            return facts[2]
         # Answers of another shape: the trigger's own expressions, over the JSON text in hand.
         db.execute(
             "INSERT INTO records (rev, village_id, household_id, form_id, form_version,"
@@ -426,7 +436,7 @@ def _write_pushed(
             " FROM (SELECT ? AS data, ? AS meta, ? AS received_at) AS given",
             [*values, record["id"], caller["commune_id"], now, text, meta, now],
         )
-        return
+        return None
     # A peer's record keeps the volunteer who made it on the sender: no device here.
     make_current(
         db,
@@ -445,6 +455,7 @@ def _write_pushed(
         },
         now,
     )
+    return None
 
 
 def list_facts(
