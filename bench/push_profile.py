@@ -3,7 +3,8 @@ register households, ``bench/dusk.py``'s records) sent to the application ``gocu
 builds, called as waitress calls it (its WSGI callable, one request at a time, gzip bodies),
 in this process, so that its CPU time is the request's alone. Printed per record: the whole
 request, the web's part (everything outside ``records/push.py: push``: Flask, the body's
-gzip and JSON, the schema, the token, admission, the answer), the check before the write lock
+gzip and JSON, the schema, the token, admission, the answer; and the process's other
+threads, its checkpointer copying the WAL into the database), the check before the write lock
 (``check_ahead``), the write (``write_together``: statements, the follow-up, COMMIT), and
 with ``--statements`` each SQL statement's CPU time and count; ``--profile`` adds the
 cProfile of the requests (by own time). Waitress's own reading and writing is not in it
