@@ -161,14 +161,13 @@ def known_households(db: sqlite_utils.Database, household_ids: list[str]) -> dic
         return {}
     marks = ",".join("?" * len(household_ids))
     found = {
-        row["id"]: {k: row[k] for k in ("id", "commune_id", "village_id", "code", "head_name",
-                                        "address")}
+        row["id"]: dict(row)
         for row in db.execute(
             "SELECT id, commune_id, village_id, code, head_name, address FROM households"
             f" WHERE id IN ({marks}) AND removed_at IS NULL",
             household_ids,
         )
-    }  # fmt: skip
+    }
     if not found:
         return {}
     marks = ",".join("?" * len(found))
