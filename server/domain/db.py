@@ -143,52 +143,6 @@ def _writer(database: str) -> _Writer:
         return entry
 
 
-# Writers first: while a thread of this process holds the write lock, the work that waits
-# for it (``wait_for_writer``: checking the next record of a batch) waits between records.
-# Checks are Python and hold the GIL; the writer, running Python between its statements, would
-# otherwise get the GIL back only after each of the checking threads had had its turn (5 ms
-# each), and hold the lock, which every worker's writers wait for, that many times longer.
-@dataclass
-class _Writing:
-    changed: threading.Condition = field(default_factory=threading.Condition)
-    writers: set[int] = field(default_factory=set)  # threads of this process holding a lock
-
-
-_writing: dict[int, _Writing] = {}
-# The longest a batch's checks wait for writers in all: a bound, should a writer hold the lock
-# long (an import), so that a check is slowed, never stopped.
-WRITER_WAIT = 1.0
-
-
-def _process_writing() -> _Writing:
-    with _writers_guard:
-        return _writing.setdefault(os.getpid(), _Writing())
-
-
-def wait_for_writer(until: float) -> None:
-    """Return once no other thread of this process holds a write lock, or at ``until``
-    (``time.monotonic()``): for work that competes with the writer for the GIL and can wait
-    its turn."""
-    writing, me = _process_writing(), threading.get_ident()
-    with writing.changed:
-        writing.changed.wait_for(
-            lambda: not writing.writers - {me}, max(0.0, until - time.monotonic())
-        )
-
-
-@contextmanager
-def _writer_first() -> Iterator[None]:
-    writing, me = _process_writing(), threading.get_ident()
-    with writing.changed:
-        writing.writers.add(me)
-    try:
-        yield
-    finally:
-        with writing.changed:
-            writing.writers.discard(me)
-            writing.changed.notify_all()
-
-
 @contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One IMMEDIATE transaction: takes the write lock up front, so concurrent writers queue
@@ -207,7 +161,7 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
     try:
         fcntl.flock(entry.fd, fcntl.LOCK_EX)
         try:
-            with _writer_first(), _transaction(db):
+            with _transaction(db):
                 yield db
         finally:
             fcntl.flock(entry.fd, fcntl.LOCK_UN)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -106,44 +105,3 @@ def test_a_writer_alone_fails_as_a_transaction_does(tmp_path: Path) -> None:
         assert write_together(conn, lambda c: c.execute("INSERT INTO t VALUES (2)").rowcount) == 1
         assert [r[0] for r in conn.execute("SELECT x FROM t")] == [2]
         assert not conn.conn.in_transaction
-
-
-def test_a_check_waits_while_a_writer_of_its_process_holds_the_lock(tmp_path: Path) -> None:
-    # Writers first (db.wait_for_writer): a batch's checks, Python holding the GIL, wait
-    # between records while a thread of the process holds the write lock, so that the writer
-    # is not made to wait for the GIL, holding the lock every worker waits for.
-    database = tmp_path / "gocua.db"
-    inside, go = threading.Event(), threading.Event()
-    seen: list[bool] = []
-
-    def writer() -> None:
-        conn = connect(database)
-        try:
-            with write_transaction(conn):
-                inside.set()
-                go.wait(30)
-        finally:
-            conn.close()
-
-    def check() -> None:
-        domain_db.wait_for_writer(time.monotonic() + 30)
-        seen.append(go.is_set())
-
-    holding = threading.Thread(target=writer)
-    holding.start()
-    assert inside.wait(30)
-    # A check past its bound goes on at once.
-    domain_db.wait_for_writer(time.monotonic())
-    waiting = threading.Thread(target=check)
-    waiting.start()
-    writing = domain_db._process_writing()
-    while True:  # until the check waits on the writers' condition
-        with writing.changed:
-            if writing.changed._waiters:  # type: ignore[attr-defined]
-                break
-        assert waiting.is_alive() and not seen, "the check did not wait for the writer"
-        waiting.join(0.001)
-    go.set()
-    holding.join(30)
-    waiting.join(30)
-    assert seen == [True]

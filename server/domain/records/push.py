@@ -6,7 +6,6 @@ states first (``server.domain.records.peers``)."""
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,7 @@ from schemas.media import ANSWER_MAX_BYTES
 from schemas.messages import message
 from schemas.validate import Errors, RecordChecker
 from server.domain.blobs import blob_visible, file_answers
-from server.domain.db import (
-    WRITER_WAIT,
-    now_iso,
-    wait_for_writer,
-    write_together,
-    write_transaction,
-)
+from server.domain.db import now_iso, write_together, write_transaction
 from server.domain.followups import Known, known_households
 from server.domain.forms import get_form
 from server.domain.records import peers, store
@@ -190,10 +183,7 @@ class _Batch:
         """Load each well-formed item and check its answers against its form, outside the
         write lock; ``push_one`` then uses the outcome at the very step it would have
         computed it (form versions never change, so nothing of it can go stale)."""
-        until = time.monotonic() + WRITER_WAIT
         for index, item in enumerate(items):
-            # A writer of this process holding the write lock goes first (db.wait_for_writer).
-            wait_for_writer(until)
             texts: dict[str, str] = {}
             if not isinstance(item, dict) or value_problems(item, texts):
                 continue
