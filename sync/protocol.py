@@ -472,9 +472,12 @@ def value_problems(item: dict[str, Any], texts: dict[str, str] | None = None) ->
     return problems
 
 
-# Sixteen digits in a row may be a number past MAX_SAFE_INTEGER (or a long text: then the walk
-# below just finds nothing).
-_LONG_DIGITS = re.compile(r"\d{16}")
+# Sixteen ASCII digits in a row may be a number past MAX_SAFE_INTEGER (or a long text: then the
+# walk below just finds nothing). Found in the UTF-8 bytes with every digit translated to NUL
+# and every other byte to 1: a tenth of a regular expression's time, which tried a match at
+# every digit of the ids and dates. No byte of a multi-byte character is an ASCII digit.
+_DIGIT_BYTES = bytes(0 if chr(byte) in "0123456789" else 1 for byte in range(256))
+_LONG_DIGITS = bytes(16)
 
 
 def _plainly_fine(item: dict[str, Any], texts: dict[str, str] | None = None) -> bool:
@@ -500,10 +503,13 @@ def _plainly_fine(item: dict[str, Any], texts: dict[str, str] | None = None) -> 
             text += answers
         else:
             text = json.dumps(item, ensure_ascii=False, allow_nan=False, check_circular=False)
-        text.encode("utf-8")
+        encoded = text.encode("utf-8")
     except (ValueError, TypeError, RecursionError):
         return False
-    fine = not _LONG_DIGITS.search(text) and text.count("[") + text.count("{") <= MAX_RECORD_DEPTH
+    fine = (
+        _LONG_DIGITS not in encoded.translate(_DIGIT_BYTES)
+        and text.count("[") + text.count("{") <= MAX_RECORD_DEPTH
+    )
     if fine and answers and texts is not None:
         texts["data"] = answers
     return fine

@@ -19,6 +19,7 @@ from schemas.messages import message
 from schemas.validate import Errors, RecordChecker
 from server.domain.blobs import blob_visible, file_answers
 from server.domain.db import now_iso, write_together, write_transaction
+from server.domain.followups import Known, known_households
 from server.domain.forms import get_form
 from server.domain.records import peers, store
 from server.domain.register import commune_village_ids, same_place, village_ids_under
@@ -162,6 +163,9 @@ class _Batch:
         self.current: dict[str, Any] = {}
         self.seen: dict[tuple[str, str], Any] = {}
         self.household_villages: dict[str, str] = {}
+        # What the batch's households are on the register and in the follow-up list before its
+        # writes, kept up to date as its visits are stored (followups.refresh_household).
+        self.known: dict[str, Known] = {}
 
     def store(self, db: sqlite_utils.Database, items: list[Any]) -> dict[str, Any]:
         """A phone's batch written through ``db`` (inside the write transaction, which may be
@@ -230,6 +234,7 @@ class _Batch:
                     named,
                 ).fetchall()
             )
+            self.known = known_households(self.db, named)
 
     def form(self, form_id: str, version: str) -> tuple[Form, RecordChecker] | None:
         key = (form_id, version)
@@ -317,6 +322,7 @@ class _Batch:
             household is not None,
             self.now,
             self.texts.get(index),
+            self.known.get(record["household_id"]) if record["household_id"] else None,
         )
 
     def _may_change(self, commune_id: str, village_id: str) -> bool:

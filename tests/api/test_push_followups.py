@@ -1,0 +1,96 @@
+"""A push batch reads its households once (``followups.known_households``) and works each
+follow-up out from the visit just stored when it is the household's latest: whatever order a
+batch's visits come in, the follow-up phones are told must be the one a household's latest
+visit calls for, as reading every visit again would give it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from server.domain.db import write_transaction
+from server.domain.followups import household_followup
+from server.domain.register import add_household
+from tests.api.test_push import _at_the_door, _village, push
+from tests.records import adult, household_data, record
+
+
+def helped() -> dict[str, Any]:
+    return household_data(members=[{**adult("A", 1980), "needs_help": ["vneid"]}])
+
+
+def fine() -> dict[str, Any]:
+    return household_data(members=[{**adult("B", 1981), "needs_help": ["none"]}])
+
+
+def told(db: Any, household_id: str) -> Any:
+    """What phones were last told of the household: its latest change in the pull feed."""
+    row = db.execute(
+        "SELECT payload FROM changes WHERE kind = 'household' AND entity_id = ?"
+        " ORDER BY seq DESC LIMIT 1",
+        [household_id],
+    ).fetchone()
+    return json.loads(row[0]).get("followup") if row else None
+
+
+def at(day: str) -> dict[str, str]:
+    return {"started_at": f"{day}T01:00:00Z", "visit_date": day}
+
+
+def test_every_household_is_told_what_its_latest_visit_calls_for(client, phone, db):
+    village = _village(phone)
+    with write_transaction(db):
+        homes = [add_household(db, village, f"Hộ {n}", f"Số {n}")["id"] for n in range(6)]
+    a, b, c, d, e, f = homes
+    # Visits stored before the batch: the latest of d is a later day than the batch's visit.
+    earlier = [
+        record(village, d, data=_at_the_door("come_back", revisit_date="2026-12-24"),
+               meta=at("2026-11-25")),
+        record(village, e, data=helped(), meta=at("2026-11-10")),
+        record(village, f, data=_at_the_door("nobody_home"), meta=at("2026-11-10")),
+    ]  # fmt: skip
+    assert {r["status"] for r in push(client, phone, earlier).get_json()["results"]} == {"applied"}
+    corrected = {
+        **earlier[2],
+        "rev": str(uuid.uuid4()),
+        "base_rev": earlier[2]["rev"],
+        "data": fine(),
+        "meta": at("2026-11-30"),
+    }
+    batch = [
+        # a: two visits in one batch, the second a later day that needs no follow-up.
+        record(village, a, data=_at_the_door("nobody_home"), meta=at("2026-11-20")),
+        record(village, a, data=fine(), meta=at("2026-11-21")),
+        # b: two visits, the second an earlier day: the first stays the latest.
+        record(village, b, data=helped(), meta=at("2026-11-22")),
+        record(village, b, data=fine(), meta=at("2026-11-19")),
+        # c: the same day twice, arriving together: the greater id is the latest.
+        record(village, c, data=fine(), meta=at("2026-11-20"), id=f"f{str(uuid.uuid4())[1:]}"),
+        record(village, c, data=helped(), meta=at("2026-11-20"), id=f"0{str(uuid.uuid4())[1:]}"),
+        # d: a visit of a day before the stored one: the stored one still calls for a visit.
+        record(village, d, data=fine(), meta=at("2026-11-21")),
+        # e: the stored visit replaced by a later one that needs nothing.
+        record(village, e, data=fine(), meta=at("2026-11-20")),
+        # f: the stored visit's next revision, a later day, then a visit of a day between
+        # them: the revision stays the latest.
+        corrected,
+        record(village, f, data=helped(), meta=at("2026-11-20")),
+    ]
+    results = push(client, phone, batch).get_json()["results"]
+    assert [r["status"] for r in results] == ["applied"] * len(batch), results
+    expected = {
+        a: None,
+        b: {"reason": "needs_help", "date": None, "topics": ["vneid"]},
+        c: None,
+        d: {"reason": "come_back", "date": "2026-12-24", "topics": []},
+        e: None,
+        f: None,
+    }
+    for household, followup in expected.items():
+        assert household_followup(db, household) == followup, household
+        assert told(db, household) == followup, household
+        stored = db.execute(
+            "SELECT followup FROM household_followups WHERE household_id = ?", [household]
+        ).fetchone()
+        assert (json.loads(stored[0]) if stored else None) == followup, household
