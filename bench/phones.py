@@ -115,7 +115,10 @@ def _wait(headers: dict[str, str], body: bytes) -> float:
         precise = None
     if isinstance(precise, int) and precise > 0:
         return min(max(precise / 1000, 0.1), POLICY.cap)
-    header = float(headers.get("retry-after") or 0)
+    try:
+        header = float(headers.get("retry-after") or 0)
+    except ValueError:  # an HTTP date: the backoff then
+        return 0.0
     return min(max(header, 1.0), POLICY.cap) if header > 0 else 0.0
 
 
@@ -126,8 +129,13 @@ def push_judge(batch: int, status: int, body: bytes) -> tuple[int, str | None]:
 
 
 def collect_judge(status: int, body: bytes) -> tuple[int, str | None]:
-    """An OpenRosa answer: HEAD's 204 (no record), a submission's 201 (one), else an error."""
-    return {204: (0, None), 201: (1, None)}.get(status, (0, f"{status} {body[:200]!r}"))
+    """An OpenRosa answer: HEAD's 204 (no record), a submission made a record (one), else an
+    error (a 201 that kept it waiting, or a resend, stored no record)."""
+    if status == 204:
+        return 0, None
+    if status == 201 and body.endswith(b"/ Submission received.</message></OpenRosaResponse>"):
+        return 1, None
+    return 0, f"{status} {body[:300]!r}"
 
 
 async def _phone(
@@ -200,7 +208,11 @@ async def _all(base: str, requests: list[list[bytes]], judge: Judge) -> Tally:
 
 
 def _child(base: str, requests: list[list[bytes]], judge: Judge, out: Any) -> None:
-    out.put(asyncio.run(_all(base, requests, judge)))
+    try:
+        out.put(asyncio.run(_all(base, requests, judge)))
+    except BaseException as error:  # told to the bench, not left waiting for a tally
+        out.put(RuntimeError(f"the phones failed: {error!r}"))
+        raise
 
 
 def send_together(base: str, requests: list[list[bytes]], judge: Judge) -> Tally:
@@ -212,6 +224,8 @@ def send_together(base: str, requests: list[list[bytes]], judge: Judge) -> Tally
     child.start()
     tally = out.get(timeout=3600)
     child.join()
+    if isinstance(tally, Exception):
+        raise tally
     return tally  # type: ignore[no-any-return]
 
 
