@@ -52,10 +52,14 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # counts): a form may ask for less with a constraint, never for more. The phone's checker
 # (pwa/js/form.js: MAX_TEXT_LENGTH) holds the same number; tests/unit/test_validate.py runs both.
 MAX_TEXT_LENGTH = 10_000
-# What a person's erasure leaves in an answer the form requires (server/domain/records/rights.py):
-# it passes its question's checks, type and constraint, so that the erased record is still
-# accepted by the province and an office correction of it can be saved. A phone never writes it.
+# What a person's erasure leaves in a name or a place the form requires (records/rights.py):
+# there it passes its question's checks, type and constraint, so that the erased record is
+# still accepted by the province and an office correction of it can be saved.
 ERASED = "[đã xóa]"
+# Answers that say where (the staff map draws each, an .osm answer is map data): with a text
+# name, the answers an erasure can leave the marker in, and the only ones it passes in.
+PLACE_TYPES = frozenset({"geopoint", "start-geopoint", "background-geopoint", "osm"} | GEO_TYPES)
+_ERASABLE = PLACE_TYPES | {"text"}
 # Answers bounded by their own rule instead: an .osm file, a line's or a shape's points.
 _OWN_BOUND = {"osm"} | GEO_TYPES
 # An osm question's answer is the text of the .osm file the volunteer chose (OpenMapKit's edit
@@ -229,6 +233,7 @@ class RecordChecker:
         asks_always = asks and always
         asks_when = required if asks else None
         is_rank = node.type == "rank"
+        erasable = node.type in _ERASABLE
         type_problem = self._type_rule(node)
         choice_filter = bool(node.get("choice_filter"))
         bounded = node.type not in _OWN_BOUND
@@ -271,7 +276,7 @@ class RecordChecker:
                 if (
                     constraint is not None
                     and run.value(frame, constraint) is not True
-                    and value != ERASED
+                    and not (erasable and value == ERASED)
                 ):
                     run.custom(frame, node, "constraint_message", "constraint")
                 return
@@ -281,7 +286,7 @@ class RecordChecker:
                 ):
                     run.custom(frame, node, "required_message", "required")
                 return
-            if value == ERASED:
+            if erasable and value == ERASED:
                 return
             if is_rank:
                 problem = rank_problem(run.rank_offered(node, frame), value)

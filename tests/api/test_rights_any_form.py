@@ -476,6 +476,7 @@ def test_a_person_is_found_by_any_name_question_of_an_imported_form(
     rows = [
         ("type", "name", VI, EN, "required"),
         ("text", "ten_chu_ho", "Tên chủ hộ", "Head of household", "yes"),
+        ("text", "ho_ten_lien_he", "Người liên hệ", "Contact", None),
         ("begin_repeat", "members", "Thành viên", "Members", None),
         ("text", "ho_ten", "Họ tên", "Full name", "yes"),
         ("end_repeat", None, None, None, None),
@@ -490,6 +491,7 @@ def test_a_person_is_found_by_any_name_question_of_an_imported_form(
         form = import_form(db, definition)[0]
     data = {
         "ten_chu_ho": "Lò Văn Pá",
+        "ho_ten_lien_he": CONTACT,
         "members": [{"ho_ten": "Lò Văn Pá"}, {"ho_ten": "Lò Thị Xuân"}],
         "ho_tro": [{"ten_nguoi_giup": "Cà Văn Lả"}],
     }
@@ -502,6 +504,8 @@ def test_a_person_is_found_by_any_name_question_of_an_imported_form(
     assert keys_of(text_of(client.get("/people?q=thi xuan"))) == [f"member:{item['id']}:1"]
     # A helper is no one's role here: found by no search, erased with the head.
     assert keys_of(text_of(client.get("/people?q=ca van la"))) == []
+    # Nor a contact, whose erasure as the household's head would take its files and places.
+    assert keys_of(text_of(client.get("/people?q=tran van binh"))) == []
 
     erased = post(client, "/people/erase", key=[f"member:{item['id']}:1"], reason="Đơn của Xuân")
     assert erased.status_code == 200
@@ -511,3 +515,42 @@ def test_a_person_is_found_by_any_name_question_of_an_imported_form(
     assert erased.status_code == 200
     current = answers_of(db, item["id"])
     assert current["ten_chu_ho"] == ERASED and current["ho_tro"] == [{"ten_nguoi_giup": ERASED}]
+
+
+def test_a_member_is_found_by_their_roster_name_in_older_revisions_too(
+    client, app, phone, db, tmp_path
+):
+    rows = [
+        ("type", "name", VI, EN, "required"),
+        ("text", "ten_chu_ho", "Tên chủ hộ", "Head of household", "yes"),
+        ("begin_repeat", "members", "Thành viên", "Members", None),
+        ("text", "ho_ten", "Họ tên", "Full name", "yes"),
+        ("image", "anh", "Ảnh", "Photo", None),
+        ("end_repeat", None, None, None, None),
+    ]
+    path = tmp_path / "doi_cho.xlsx"
+    path.write_bytes(workbook(rows, version="1", form_id="doi_cho", title="Đổi chỗ"))
+    definition, _ = read_form_file(path)
+    with write_transaction(db):
+        form = import_form(db, definition)[0]
+    x_photo, y_photo = upload(client, phone, jpeg(21)), upload(client, phone, jpeg(22))
+    x, y = {"ho_ten": "Lò Văn Xa", "anh": x_photo}, {"ho_ten": "Lò Thị Yến", "anh": y_photo}
+    first = record(
+        phone["villages"][0]["id"], data={"ten_chu_ho": "Lò Văn Xa", "members": [x, y]}, form=form
+    )
+    # The roster put in another order in the next revision: Yến is first now.
+    second = {
+        **first,
+        "rev": str(uuid.uuid4()),
+        "base_rev": first["rev"],
+        "data": {"ten_chu_ho": "Lò Văn Xa", "members": [y, x]},
+    }
+    assert [r["status"] for r in push(client, phone, first, second)] == ["applied"] * 2
+    staff(client, app)
+    found = keys_of(text_of(client.get("/people?q=lo thi yen")))
+    assert found == [f"member:{first['id']}:0"]
+    assert post(client, "/people/erase", key=found, reason="Đơn của Yến").status_code == 200
+    texts = " ".join(r[0] for r in db.execute("SELECT answers(data) FROM revisions"))
+    assert "Lò Thị Yến" not in texts and y_photo not in texts
+    assert not blob_path(app.config["DATA_DIR"], y_photo).exists()
+    assert answers_of(db, first["id"])["members"][1] == x  # today's other member stays

@@ -205,3 +205,19 @@ def test_collect_sending_an_erased_record_again_brings_back_none_of_its_files(
         db.execute("SELECT count(*) FROM revisions WHERE record_id = ?", [record_id]).fetchone()[0]
         == 2
     )  # the phone's, then the erasure's: the resend made none
+
+
+def test_erasing_a_waiting_submissions_head_leaves_another_respondent_s_name(admin, client, db):
+    token = _collect_token(db)
+    data = household_data(
+        head_name=NAME, respondent_name="Hà Thị Mai", members=[adult(NAME, 1975, sex="male")]
+    )
+    response, filled = _send(client, token, data)
+    assert response.status_code == 201
+    instance = filled.instance_id
+    found = [k for k in keys_of(admin.get("/people?q=pham van duc").text) if "head" in k]
+    assert found == [f"collect_head:{instance}:"]
+    erased = post(admin, "/people/erase", {"key": found, "reason": "Đơn của ông Đức"})
+    assert erased.status_code == 200
+    kept = stored_xml(db, instance)
+    assert "<head_name>[đã xóa]</head_name>" in kept and "Hà Thị Mai" in kept

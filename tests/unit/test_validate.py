@@ -219,3 +219,8 @@ def test_an_erased_answer_passes_its_questions_checks(tmp_path):
         "vi_tri": ["not_geopoint"],
         "duong": ["not_geotrace"],
     }
+    # Nor where an erasure never writes it: a number, a choice, a date, a file.
+    assert {
+        path: [e["code"] for e in errs]
+        for path, errs in checker.check({**erased, "nam": ERASED}).items()
+    } == {"nam": ["not_integer"]}

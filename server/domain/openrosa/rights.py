@@ -33,6 +33,7 @@ from server.domain.records.rights import (
     PERSONAL,
     ROSTER,
     form_kinds,
+    head_names,
     is_required,
     part,
 )
@@ -231,7 +232,7 @@ def _scrub_kinds(
     members = [e for e in root.iter() if _local(e) == ROSTER]
     if "head" in roles:
         clear(root, kinds.files + kinds.places)
-        _mark_outside(root, {str(n.row.get("name")) for n in kinds.names if n.repeats[:1] != top})
+        _mark_outside(root, {str(n.row.get("name")) for n in head_names(kinds)})
     if "respondent" in roles:
         clear(root, [n for n in kinds.files if not n.repeats])
     for index, member in enumerate(members):

@@ -41,10 +41,9 @@ from typing import Any
 import sqlite_utils
 
 from schemas.form import Form, Node
-from schemas.geo import GEO_TYPES
 from schemas.media import FILE_ANSWER_TYPES
 from schemas.text import fold, like_pattern
-from schemas.validate import ERASED
+from schemas.validate import ERASED, PLACE_TYPES
 from server.domain import answers
 from server.domain.blobs import EMPTY_SHA256
 from server.domain.db import now_iso
@@ -64,8 +63,6 @@ PERSONAL = {
 MEMBER_MARKED = ("member_name",)
 ROLES = ("head", "respondent", "member", "register")
 ROSTER = "members"  # the repeat whose entries are the household's people, as in the survey
-# Answers that say where: the map draws each (records/places.py), an .osm answer is map data.
-PLACE_TYPES = frozenset({"geopoint", "start-geopoint", "background-geopoint", "osm"} | GEO_TYPES)
 # A `text` question is a name when a word of its name (split at "_") is one of these: `name`,
 # `head_name`, `ten` (tên), `ho_ten`, `ten_chu_ho`. Simple enough for an admin to follow when
 # writing a form, and the default survey's names all match.
@@ -104,6 +101,19 @@ def form_kinds(form: Form | None) -> _Kinds:
         )
         form._erasure_kinds = cached  # type: ignore[attr-defined]
     return cached
+
+
+def _roster_names(kinds: _Kinds, member: dict[str, Any]) -> set[str]:
+    """A member's names, folded: the survey's ``member_name`` and the form's roster names."""
+    keys = {*MEMBER_MARKED, *(n.name for n in kinds.names if n.repeats[:1] == (ROSTER,))}
+    return {fold(str(member.get(k) or "")) for k in keys} - {""}
+
+
+def head_names(kinds: _Kinds) -> tuple[Node, ...]:
+    """The names a household head's erasure marks: all but the roster's, each member's own
+    (erased with that member), and the respondent's, theirs (erased when they ask)."""
+    theirs = PERSONAL["respondent"][0]
+    return tuple(n for n in kinds.names if n.repeats[:1] != (ROSTER,) and n.name not in theirs)
 
 
 def _is_name(node: Node) -> bool:
@@ -205,10 +215,10 @@ def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[st
 
 def _form_name_parts(db: sqlite_utils.Database) -> tuple[list[str], dict[str, str]]:
     """The search's parts for the name questions of imported forms that the default survey's
-    names above do not cover (``NAME_WORDS``): outside any repeat, the respondent's own or
-    the household's (its head: erased as the head, files and places with it); in the roster,
-    a member's. A name in another repeat (a helper, a neighbour) is no role's to erase alone:
-    the head's erasure marks it."""
+    names above do not cover (``NAME_WORDS``): outside any repeat, one whose name says it is
+    the head's (``_says_head``), erased as the head, files and places with it; in the roster,
+    a member's. Another name (a contact, a village's name, a helper in a repeat of its own) is
+    no role's to erase alone: the head's erasure marks it."""
     parts: list[str] = []
     params: dict[str, str] = {}
     for form_id, version in db.execute("SELECT form_id, version FROM forms").fetchall():
@@ -220,9 +230,10 @@ def _form_name_parts(db: sqlite_utils.Database) -> tuple[list[str], dict[str, st
             params.update({f"f{n}": form_id, f"v{n}": version, f"p{n}": f'$."{node.name}"'})
             of_form = f" AND r.form_id = :f{n} AND r.form_version = :v{n}"
             if not node.repeats:
-                role = "respondent" if node.name in PERSONAL["respondent"][0] else "head"
+                if not _says_head(node.name):
+                    continue  # a contact, a village's name: erasing "the head" would be wrong
                 parts.append(
-                    f" UNION ALL SELECT r.id, '{role}', NULL, json_extract(answers(r.data), :p{n})"
+                    f" UNION ALL SELECT r.id, 'head', NULL, json_extract(answers(r.data), :p{n})"
                     f" FROM records r WHERE r.commune_id = :c{of_form}"
                     f"  AND fold(json_extract(answers(r.data), :p{n})) LIKE :q ESCAPE '\\'"
                 )
@@ -234,6 +245,11 @@ def _form_name_parts(db: sqlite_utils.Database) -> tuple[list[str], dict[str, st
                     f"  AND fold(json_extract(m.value, :p{n})) LIKE :q ESCAPE '\\'"
                 )
     return parts, params
+
+
+def _says_head(name: str) -> bool:
+    words = set(name.lower().split("_"))
+    return "head" in words or {"chu", "ho"} <= words  # chủ hộ
 
 
 def _where(db: sqlite_utils.Database, role: str, target: str) -> dict[str, Any]:
@@ -385,12 +401,7 @@ def _scrub(
     top = (ROSTER,)
     if "head" in roles:
         _clear_all(data, iter(kinds.files + kinds.places), (), files)
-        # The roster's names are each member's own, erased with that member (find lists each);
-        # the respondent's name is theirs, erased when they ask.
-        theirs = PERSONAL["respondent"][0]
-        _mark_all(
-            data, (n for n in kinds.names if n.repeats[:1] != top and n.name not in theirs), ()
-        )
+        _mark_all(data, iter(head_names(kinds)), ())
     if "respondent" in roles:
         _clear_all(data, (n for n in kinds.files if not n.repeats), (), files)
     members = data.get(ROSTER) if isinstance(data.get(ROSTER), list) else []
@@ -398,7 +409,7 @@ def _scrub(
         if not isinstance(member, dict):
             continue
         # In older revisions the roster may be in another order: the name finds them too.
-        if index in indexes or fold(str(member.get("member_name") or "")) in names:
+        if index in indexes or _roster_names(kinds, member) & names:
             for key in MEMBER_MARKED:
                 if key in member:
                     member[key] = ERASED
@@ -453,11 +464,14 @@ def _erase_record(
     record = get_record(db, commune_id, record_id)
     assert record is not None
     members = record["data"].get("members") or []
-    entry["names"] = {
-        fold(str(members[i].get("member_name") or ""))
-        for i in entry["indexes"]
-        if i < len(members) and isinstance(members[i], dict)
-    } - {""}
+    kinds = form_kinds(record["form"])
+    entry["names"] = set().union(
+        *(
+            _roster_names(kinds, members[i])
+            for i in entry["indexes"]
+            if i < len(members) and isinstance(members[i], dict)
+        )
+    )
     erased = set(entry["names"])
     for role in entry["roles"] & PERSONAL.keys():
         erased |= {
