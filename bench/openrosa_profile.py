@@ -128,7 +128,8 @@ def measure(code: Path, data: Path, n: int, mode: str) -> tuple[dict[str, float]
     from tests.server_process import ServerProcess
 
     holder = ServerProcess(data, port=free_port())
-    urls, codes = prepare(holder, 1)
+    keys, codes = prepare(holder, 1)
+    urls = [f"{holder.base}/key/{key}" for key in keys]
     env = {**holder.env, "GOCUA_SYNC_SLOTS": "0", "PYTHONPATH": str(code)}
     out = data / "profile"
     proc = subprocess.Popen(
