@@ -6,6 +6,7 @@ sending from threads at once, a resend of each racing its first send."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import threading
@@ -18,10 +19,12 @@ import pytest
 
 from schemas.messages import message
 from server.domain import db as domain_db
+from server.domain.blobs import blob_path
 from server.domain.db import write_transaction
 from server.domain.forms import install_form
 from tests.collect_client import CollectClient, Filled, collect_form_definition
 from tests.sync.live import LiveServer
+from tests.sync.photo_form import photo
 from tests.sync.test_openrosa import answers, collect_phone, household
 
 # The live server's waitress threads: this many submissions are in the server at once.
@@ -141,3 +144,35 @@ def test_phones_sending_at_once_each_record_is_stored_once_and_durable_when_answ
         ).fetchone()[0]
     assert [r["id"] for r in rows] == sorted({f.instance_id.removeprefix("uuid:") for _, f in work})
     assert revisions == stored == PHONES * EACH
+
+
+def test_a_file_taken_from_the_store_while_its_submission_waits_is_sent_again(
+    server: LiveServer,
+) -> None:
+    _, url = collect_phone(server)
+    client = CollectClient(url)
+    xform = client.download(client.form_list()[0])
+    image, _ = photo("house")
+    data = answers(household(server)["code"], house_photo="1.jpg")
+    filled = client.fill(xform, data, {"1.jpg": image})
+    stored = blob_path(server.data_dir, hashlib.sha256(image).hexdigest())
+    holder = server.db()
+    try:
+        with ThreadPoolExecutor(1) as pool, write_transaction(holder):
+            answered = pool.submit(_send_and_read, server, url, filled)
+            pause = threading.Event()
+            for _ in range(6000):  # a minute at most
+                if _queued(server) == 1:
+                    break
+                pause.wait(0.01)
+            assert _queued(server) == 1 and stored.is_file()  # written before the lock
+            # What a person's erasure does to a file no commune holds, under the same lock.
+            stored.unlink()
+        status, said, read = answered.result(timeout=60)
+    finally:
+        holder.close()
+    assert (status, said, read) == (503, _said("file_gone"), None)  # nothing kept
+    # Collect sends the form again, its photo with it: stored whole.
+    (again,) = client.submit(filled)
+    assert (again.status, again.message) == (201, _said("received"))
+    assert stored.is_file()

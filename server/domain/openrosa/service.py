@@ -32,6 +32,7 @@ from schemas.validate import MAX_OSM_LENGTH, Errors, RecordChecker
 from server.domain.accounts import user_village_ids
 from server.domain.audit import audit
 from server.domain.blobs import (
+    BlobIncomplete,
     BlobTooLarge,
     blob_path,
     claim_blob,
@@ -225,10 +226,17 @@ def submit(
     # same moment (group commit), each in a savepoint of its own: one COMMIT for all of them,
     # and none is answered before it.
     prepared = _prepare(found, instance)
-    outcome = write_together(
-        db,
-        lambda conn: _keep(conn, caller, instance, text, xml_sha256, received, data_dir, prepared),
-    )
+    try:
+        outcome = write_together(
+            db,
+            lambda conn: _keep(
+                conn, caller, instance, text, xml_sha256, received, data_dir, prepared
+            ),
+        )
+    except BlobIncomplete:
+        # A file of this POST left the store between its write and its claim (a person's
+        # erasure took a file nothing held): nothing was kept, and Collect sends it again.
+        return Outcome(503, "file_gone")
     unheld = set(received.values()) - outcome.held
     if unheld:
         # Written to the store before the lock, then held by nothing (a resend of a stored
@@ -283,7 +291,7 @@ def _keep(
     wanted = set(prepared.mapped.file_names)
     for name, sha256 in received.items():
         if name in wanted:
-            claim_blob(db, caller["commune_id"], sha256)
+            claim_blob(db, caller["commune_id"], sha256, data_dir)
             files_known[name] = sha256
     now = now_iso()
     if instance.deprecated_id:
