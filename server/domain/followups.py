@@ -125,11 +125,23 @@ def send_household(
     if household is None:
         return None
     followup = household_followup(db, household_id)
-    _remember(db, household_id, json.dumps(followup, ensure_ascii=False, sort_keys=True))
+    text = json.dumps(followup, ensure_ascii=False, sort_keys=True)
+    return _announce(db, household, followup, text, user_id)
+
+
+def _announce(
+    db: sqlite_utils.Database,
+    household: dict[str, Any],
+    followup: dict[str, Any] | None,
+    text: str,
+    user_id: int | None = None,
+) -> int:
+    """Remember the follow-up told (``text``, its JSON) and put the household in the feed."""
+    _remember(db, household["id"], text)
     return record_change(
         db,
         "household",
-        household_id,
+        household["id"],
         {**household_payload(household), "followup": followup},
         commune_id=household["commune_id"],
         village_id=household["village_id"],
@@ -250,15 +262,7 @@ def refresh_household(
         return None
     if known is not None:
         known.sent = text
-    _remember(db, household_id, text)
-    return record_change(
-        db,
-        "household",
-        household_id,
-        {**household_payload(household), "followup": followup},
-        commune_id=household["commune_id"],
-        village_id=household["village_id"],
-    )
+    return _announce(db, household, followup, text)
 
 
 def village_followups(db: sqlite_utils.Database, village_ids: list[str]) -> list[dict[str, Any]]:

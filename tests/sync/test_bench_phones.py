@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import dusk
-from bench.phones import collect_together, push_together
+from bench.phones import _wait, collect_together, push_together
 from server.domain.db import connect, write_transaction
 from server.domain.devices import add_collect_device
 from server.domain.forms import install_form
@@ -92,3 +92,13 @@ def test_collect_phones_submissions_are_each_a_record(tmp_path: Path) -> None:
     assert tally.records == stored == 11
     assert len(tally.requests) == 3 + 12 + tally.busy  # a HEAD each, then the forms
     assert len(tally.errors) == 1 and tally.errors[0].startswith("400 ")
+
+
+def test_a_busy_answer_s_wait_is_read_as_the_sync_client_reads_it() -> None:
+    assert _wait({"retry-after": "3"}, b'{"retry_after_ms": 350}') == 0.35  # the body first
+    assert _wait({"retry-after": "3"}, b'{"retry_after_ms": 5}') == 0.1  # a tenth at least
+    assert _wait({"retry-after": "3"}, b"<OpenRosaResponse/>") == 3.0
+    assert _wait({"retry-after": "0.2"}, b"") == 1.0  # a whole second at least
+    # No wait the phone can read: the backoff decides.
+    assert _wait({"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT"}, b"") == 0.0
+    assert _wait({}, b'{"retry_after_ms": "soon"}') == 0.0

@@ -10,35 +10,22 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from schemas.messages import message
 from server.domain import db as domain_db
 from server.domain.blobs import blob_path
 from server.domain.db import write_transaction
-from server.domain.forms import install_form
-from tests.collect_client import CollectClient, Filled, collect_form_definition
+from tests.collect_client import CollectClient, Filled
 from tests.sync.live import LiveServer
 from tests.sync.photo_form import photo
 from tests.sync.test_openrosa import answers, collect_phone, household
+from tests.sync.test_openrosa import server as server  # the served Collect form: a fixture
 
 # The live server's waitress threads: this many submissions are in the server at once.
 AT_ONCE = 4
 PHONES, EACH = 6, 5
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path / "server").start()
-    with live.db() as db, write_transaction(db):
-        install_form(db, collect_form_definition())
-    yield live
-    live.stop()
 
 
 def _queued(server: LiveServer) -> int:
