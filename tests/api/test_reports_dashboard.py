@@ -583,3 +583,24 @@ def test_a_page_never_counts_and_says_how_fresh_its_figures_are(client, db, phon
     # Nothing waits: the figures are true of the moment the page was made.
     english = client.get("/reports/?lang=en").get_data(as_text=True)
     assert re.search(r"Figures as of \d\d/\d\d/\d{4} \d\d:\d\d\.", english)
+
+
+def test_a_count_ending_while_a_page_reads_never_passes_for_counted(
+    client, db, phone, sweep, monkeypatch
+):
+    """The sums and the queue are read by separate statements. A count that ends between them
+    must show as still waiting, never as sums without the record that the answer calls
+    counted (the sums read before the count, the queue read empty after it)."""
+    login_as(client, db, "reviewer")
+    assert fresh_body(client, db)["coverage"]["surveyed"] == 2
+    push(client, phone, record(sweep["village"], sweep["households"][1], data=A))
+    read_register = service.listed_by_village
+
+    def count_then_read(page_db: Any, commune_id: str) -> dict[str, int]:
+        refresh_dirty(db)  # the background count, ending between the page's reads
+        return read_register(page_db, commune_id)
+
+    monkeypatch.setattr(service, "listed_by_village", count_then_read)
+    body = client.get("/reports/api/indicators").get_json()
+    surveyed, waiting = body["coverage"]["surveyed"], body["freshness"]["pending"]
+    assert (surveyed, waiting) in {(2, 1), (3, 0)}, "the figures and what they say of themselves"

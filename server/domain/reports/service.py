@@ -47,6 +47,9 @@ def dashboard(
 ) -> dict[str, Any]:
     """Everything the dashboard, the printable report and the JSON API show."""
     scope = scope_name(approved)
+    # Read before the sums: a count that ends between the two reads then shows as still
+    # waiting, never as sums that miss what the answer calls counted.
+    fresh = freshness(db)
     survivors = register.survivors(db, commune_id)
     where, params = "scope = ? AND commune_id = ?", [scope, commune_id]
     if village_id:
@@ -85,19 +88,19 @@ def dashboard(
         "villages": rows,
         "months": trend(by_month, listed_total),
         "states": states(db, commune_id, village_id),
-        "freshness": _freshness(db),
+        "freshness": fresh,
     }
     if with_volunteers:
         result["volunteers"] = volunteers(db, commune_id, village_id, approved)
+    _count_what_waits(db, fresh)
     return result
 
 
-def _freshness(db: sqlite_utils.Database) -> dict[str, Any]:
-    """How fresh the figures are; a count of what waits starts in the background."""
-    fresh = freshness(db)
+def _count_what_waits(db: sqlite_utils.Database, fresh: dict[str, Any]) -> None:
+    """Start the background count of what ``fresh`` says waits, once the sums are read: the
+    answer's sums are then those of the moment its freshness was read, or later."""
     if fresh["pending"] or fresh["recount"]:
         background.count_soon(db)
-    return fresh
 
 
 def listed_by_village(db: sqlite_utils.Database, commune_id: str) -> dict[str, int]:
@@ -241,6 +244,7 @@ def province(
     db: sqlite_utils.Database, province_code: str, approved: bool, lang: str
 ) -> dict[str, Any]:
     """Every commune of a province, each with its coverage and indicators, and the sum."""
+    fresh = freshness(db)  # before the sums, as in ``dashboard``
     per_commune: dict[str, Totals] = defaultdict(lambda: defaultdict(int))
     total: Totals = defaultdict(int)
     for r in db.execute(
@@ -273,14 +277,16 @@ def province(
         }
         for c in rows
     ]
-    return {
+    result = {
         "province": {"code": province_code, "name": rows[0]["province_name"] if rows else ""},
         "scope": scope_name(approved),
         "communes": communes,
         "coverage": coverage(total, sum(listed.values())),
         "groups": indicator_groups(total, lang),
-        "freshness": _freshness(db),
+        "freshness": fresh,
     }
+    _count_what_waits(db, fresh)
+    return result
 
 
 def api_body(
