@@ -56,7 +56,11 @@ from tests.records import adult, child, household_data, record  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
 BATCH = 20
-HOUSEHOLDS = 600  # on the register, over the volunteer's two villages
+# On the register, over the volunteer's two villages: more than a whole run's records, so that a
+# record names a household no other record of the run names, as at a real dusk (a day's visits
+# are to households not visited yet that day). A household visited dozens of times a day would
+# make each visit's follow-up read all that day's others.
+HOUSEHOLDS = 30_000
 PACE = 0.5  # seconds between the starts of the reviewer's pages
 
 
@@ -81,6 +85,7 @@ class Server:
     password: str = ""
     tokens: list[str] = field(default_factory=list)
     households: list[tuple[str, str]] = field(default_factory=list)  # (village, household)
+    unvisited: list[tuple[str, str]] = field(default_factory=list)  # this round's, shuffled
     record_id: str = ""
 
     def cpu_seconds(self) -> float:
@@ -112,9 +117,9 @@ def _tree_cpu(root: int) -> float:
     return total
 
 
-def prepare(server: Server, phones: int) -> None:
-    """The demo commune, HOUSEHOLDS households on the register, an admin who may work, then
-    ``phones`` phones enrolled over HTTP."""
+def prepare(server: Server, phones: int, households: int = HOUSEHOLDS) -> None:
+    """The demo commune, ``households`` households on the register, an admin who may work,
+    then ``phones`` phones enrolled over HTTP."""
     out = server.process.cli("init", "--demo")
     server.password = re.search(r"password: (\S+)", out).group(1)
     database = server.process.data_dir / "gocua.db"
@@ -126,7 +131,7 @@ def prepare(server: Server, phones: int) -> None:
             ).fetchall()
         ]
         with write_transaction(db):
-            for i in range(HOUSEHOLDS):
+            for i in range(households):
                 village = villages[i % len(villages)]
                 row = add_household(db, village, f"Hộ số {i}", f"Số {i}, ngõ {i % 17}")
                 server.households.append((village, row["id"]))
@@ -149,8 +154,12 @@ def prepare(server: Server, phones: int) -> None:
 
 
 def batch_of(server: Server, n: int) -> list[dict[str, Any]]:
+    """``n`` visits to households of the register that no batch since the last round of the
+    whole register visited."""
     data = four_members()
-    chosen = random.sample(server.households, n)
+    if len(server.unvisited) < n:
+        server.unvisited = random.sample(server.households, len(server.households))
+    chosen = [server.unvisited.pop() for _ in range(n)]
     return [record(village, household_id=household, data=data) for village, household in chosen]
 
 
@@ -285,8 +294,10 @@ def main() -> None:
         current = Server("dusk", ServerProcess(root / "current", extra_env=configured))
         servers = [baseline, current]
         try:
+            # A household for every record of the run, the reviewer's first batch included.
+            visits = BATCH * (1 + sum((batches * 10 if n == 1 else batches) * n for n in levels))
             for server in servers:
-                prepare(server, max(levels))
+                prepare(server, max(levels), households=max(HOUSEHOLDS, visits))
             print(
                 f"{os.cpu_count()} cores; baseline: {baseline.name}"
                 f" ({'one process, 8 threads, no sync bound' if single else 'as configured'});"

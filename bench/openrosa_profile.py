@@ -1,7 +1,8 @@
 """Where an OpenRosa submission's CPU goes, in a real server process: the server as
 ``gocua serve`` builds it (``create_app``, waitress with one thread, so that every request's
 application code runs in the one thread cProfile watches), one Collect phone sending N filled
-default surveys (two members, a household code) as ``bench/openrosa_submit.py`` sends them.
+default surveys (households of four, each naming a household of the register by its code) as
+``bench/openrosa_submit.py`` sends them.
 
 Printed: the server process's CPU a submission (user + system, waitress's socket work
 included), its application thread's CPU a submission (what the profile covers), the load
@@ -121,14 +122,14 @@ def shares(stats: pstats.Stats) -> dict[str, float]:
 def measure(code: Path, data: Path, n: int, mode: str) -> tuple[dict[str, float], Path]:
     """One server of ``code``'s tree on a new database under ``data``, sent ``n``
     submissions: its CPU figures, and where its profile was written."""
+    from dusk import four_members
     from openrosa_submit import prepare
 
     from tests.collect_client import CollectClient
-    from tests.records import household_data
     from tests.server_process import ServerProcess
 
     holder = ServerProcess(data, port=free_port())
-    keys, codes = prepare(holder, 1)
+    keys, codes = prepare(holder, 1, households=n)
     urls = [f"{holder.base}/key/{key}" for key in keys]
     env = {**holder.env, "GOCUA_SYNC_SLOTS": "0", "PYTHONPATH": str(code)}
     out = data / "profile"
@@ -152,7 +153,7 @@ def measure(code: Path, data: Path, n: int, mode: str) -> tuple[dict[str, float]
         client = CollectClient(urls[0])
         xform = client.download(client.form_list()[0])
         bodies = [
-            client.fill(xform, {**household_data(), "household_code": codes[i % len(codes)]}).xml()
+            client.fill(xform, {**four_members(), "household_code": codes[i]}).xml()
             for i in range(n)
         ]
         session = requests.Session()

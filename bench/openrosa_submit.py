@@ -1,6 +1,7 @@
 """OpenRosa submissions per second on one server: a real ``gocua serve`` (waitress over
 loopback), PHONES Collect clients at once, each sending its share of N filled default surveys
-(two members, with a household code) as Collect sends them: one ``HEAD`` for the session, then a
+(households of four, each naming by its code a household of the register that no other
+submission names, as at a real dusk) as Collect sends them: one ``HEAD`` for the session, then a
 multipart POST each. Every submission is read, mapped, checked against its form and stored as a
 record through the collector's push, the submissions a worker has waiting for the write lock
 at the same moment in one transaction (group commit). The XML is made before the clock
@@ -32,24 +33,35 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench.dusk import four_members  # noqa: E402
 from bench.phones import collect_together  # noqa: E402
 from bench.trees import OldServerProcess, old_tree  # noqa: E402
 from server.domain.db import connect, write_transaction  # noqa: E402
 from server.domain.devices import add_collect_device  # noqa: E402
 from server.domain.forms import install_form  # noqa: E402
+from server.domain.register import add_household  # noqa: E402
 from tests.collect_client import CollectClient, collect_form_definition  # noqa: E402
-from tests.records import household_data  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
 
-def prepare(server: ServerProcess, phones: int) -> tuple[list[str], list[str]]:
-    """The demo commune with the Collect form, ``phones`` Collect phones of its volunteer;
-    their app user keys and the volunteer's household codes."""
+def prepare(server: ServerProcess, phones: int, households: int = 0) -> tuple[list[str], list[str]]:
+    """The demo commune with the Collect form, ``households`` more households on the register
+    over its volunteer's villages, ``phones`` Collect phones of the volunteer; their app user
+    keys and the codes of the volunteer's households."""
     server.cli("init", "--demo")
     with connect(server.data_dir / "gocua.db") as db, write_transaction(db):
         install_form(db, collect_form_definition())
         user_id = db.execute("SELECT id FROM users WHERE username = 'tnv.demo'").fetchone()[0]
         keys = [add_collect_device(db, user_id)[1] for _ in range(phones)]
+        villages = [
+            r[0]
+            for r in db.execute(
+                "SELECT village_id FROM user_villages WHERE user_id = ? ORDER BY village_id",
+                [user_id],
+            )
+        ]
+        for i in range(households):
+            add_household(db, villages[i % len(villages)], f"Hộ số {i}", f"Số {i}, ngõ {i % 17}")
         codes = [
             row[0]
             for row in db.execute(
@@ -78,13 +90,13 @@ def server_cpu(pid: int) -> float:
 def run(server: ServerProcess, n: int, phones: int) -> tuple[float, float, float, float]:
     """Submissions/s of n fresh submissions from ``phones`` phones, the server's and the
     phones' CPU a submission in milliseconds, and the load average."""
-    keys, codes = prepare(server, phones)
+    keys, codes = prepare(server, phones, households=n)
     server.start()
     try:
         client = CollectClient(f"{server.base}/key/{keys[0]}")
         xform = client.download(client.form_list()[0])
         bodies = [
-            client.fill(xform, {**household_data(), "household_code": codes[i % len(codes)]}).xml()
+            client.fill(xform, {**four_members(), "household_code": codes[i]}).xml()
             for i in range(n)
         ]
         shares = [bodies[i::phones] for i in range(phones)]

@@ -107,7 +107,8 @@ def measure(batches: int, statements: bool, profile: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         process = ServerProcess(Path(folder) / "data")
         server = dusk.Server("this", process)
-        dusk.prepare(server, 1)  # the commune, its register, one enrolled phone (HTTP)
+        # The commune, a register with a household for every record, one enrolled phone (HTTP).
+        dusk.prepare(server, 1, households=(batches + WARM_UP + 1) * dusk.BATCH)
         process.stop()
         os.environ["GOCUA_DATA_DIR"] = str(process.data_dir)
         import sqlite_utils

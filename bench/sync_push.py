@@ -200,9 +200,9 @@ def one_phone(n: int, base: str, rounds: int) -> None:
         ]
         figures: dict[str, list[tuple[float, float, float]]] = {s.name: [] for s in servers}
         try:
-            for server in servers:
-                dusk.prepare(server, 1)
             batches = -(-n // dusk.BATCH)
+            for server in servers:  # a household for every record of every round
+                dusk.prepare(server, 1, households=(batches * rounds + 1) * dusk.BATCH)
             print(
                 f"one phone, {batches} batches of {dusk.BATCH} households of four a round,"
                 f" {rounds} rounds; gocua serve with {configured}"

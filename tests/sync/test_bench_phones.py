@@ -27,27 +27,31 @@ def test_every_phone_s_batches_are_stored_once_and_counted(tmp_path: Path) -> No
         "dusk", ServerProcess(tmp_path / "server", extra_env={"GOCUA_WORKERS": "2"})
     )
     try:
-        dusk.prepare(server, 6)  # pushes one batch of its own, for the reviewer's record page
+        # Pushes one batch of its own, for the reviewer's record page.
+        dusk.prepare(server, 6, households=(6 * 3 + 1) * dusk.BATCH)
         bodies = [
             [dusk.encode(dusk.batch_of(server, dusk.BATCH)) for _ in range(3)] for _ in range(6)
         ]
         tally = push_together(server.process.base, server.tokens, bodies, dusk.BATCH)
         with connect(server.process.data_dir / "gocua.db") as db:
-            stored = db.execute("SELECT count(*), count(DISTINCT id) FROM records").fetchone()
+            stored = db.execute(
+                "SELECT count(*), count(DISTINCT id), count(DISTINCT household_id) FROM records"
+            ).fetchone()
     finally:
         server.process.stop()
     assert tally.errors == []
     assert tally.records == 6 * 3 * dusk.BATCH
     assert len(tally.acks) == 6 * 3
     assert len(tally.requests) == 6 * 3 + tally.busy
-    assert tuple(stored) == (dusk.BATCH + tally.records, dusk.BATCH + tally.records)
+    # Each record once, and each naming a household no other record names, as at a dusk.
+    assert tuple(stored) == (dusk.BATCH + tally.records,) * 3
     assert tally.wall > 0 and tally.cpu > 0
 
 
 def test_a_refused_batch_is_an_error_not_a_record(tmp_path: Path) -> None:
     server = dusk.Server("dusk", ServerProcess(tmp_path / "server"))
     try:
-        dusk.prepare(server, 1)
+        dusk.prepare(server, 1, households=dusk.BATCH + 2)
         items = dusk.batch_of(server, 2)
         items[1]["data"] = {**items[1]["data"], "members": "not a roster"}  # its own dict
         tally = push_together(server.process.base, server.tokens, [[dusk.encode(items)]], 2)
