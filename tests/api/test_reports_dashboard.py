@@ -16,7 +16,7 @@ from schemas import indicators as indicator_files
 from server.domain.accounts import add_user
 from server.domain.db import now_iso, write_transaction
 from server.domain.register import add_commune, add_household, add_village
-from server.domain.reports import background, service
+from server.domain.reports import background, facts, service
 from server.domain.reports.facts import rebuild, refresh_dirty
 from tests.records import household_data, record
 from tests.unit.test_indicators import EXPECTED, A, B, C, D
@@ -200,6 +200,37 @@ def test_rejected_records_do_not_count(client, db, sweep):
     assert body["coverage"]["surveyed"] == 1 and body["coverage"]["persons"] == 5
     assert body["coverage"]["visited"] == 3
     assert indicators(body)["fibre_households"] == (1, 1)
+
+
+def test_a_record_changed_while_its_count_is_worked_out_counts_as_it_is_now(
+    client, db, sweep, monkeypatch
+):
+    """A count works the records' indicators out before it takes the write lock; one that a
+    reviewer rejects meanwhile is counted rejected (as in ``test_rejected_records_do_not_count``),
+    not as the row the count first read."""
+    login_as(client, db, "admin")
+    fresh_body(client, db)
+    with write_transaction(db):  # B's record to be counted again
+        db.execute("UPDATE records SET review_state = 'received' WHERE id = ?", [sweep["ids"]["B"]])
+    worked_out = facts._worked_out
+
+    def then_rejected(count_db: Any, ids: list[str]) -> Any:
+        ahead = worked_out(count_db, ids)
+        assert sweep["ids"]["B"] in ahead  # worked out as it was: received
+        with write_transaction(db):
+            db.execute(
+                "UPDATE records SET review_state = 'rejected' WHERE id = ?", [sweep["ids"]["B"]]
+            )
+        return ahead
+
+    monkeypatch.setattr(facts, "_worked_out", then_rejected)
+    refresh_dirty(db)
+    monkeypatch.undo()
+    body = fresh_body(client, db)
+    assert (body["coverage"]["surveyed"], body["coverage"]["persons"]) == (1, 5)
+    totals = db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall()
+    rebuild(db)  # the kept sums are a full recount's
+    assert db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall() == totals
 
 
 def test_a_household_counts_once_by_its_latest_survey(client, db, phone, sweep):

@@ -19,8 +19,9 @@ import sqlite_utils
 from server.domain.db import connect
 from server.domain.reports.facts import refresh_dirty
 
-# A hundred records (about 0.1 s of counting) per write transaction: short enough that a push
-# waiting for the lock does not notice, long enough that each commit's cost is spread.
+# A hundred records per write transaction. Their indicators (about 1 ms a record) are worked
+# out before it (``facts.refresh_dirty``): the transaction holds the write lock for the sums'
+# writes alone, about 8 ms, so phones pushing meanwhile hardly wait.
 BATCH = 100
 
 _log = logging.getLogger(__name__)
