@@ -156,7 +156,8 @@ class _Batch:
         # Per item's position: the record as loaded and its answers' problems, worked out
         # before the write transaction (check_ahead).
         self.ahead: dict[int, tuple[dict[str, Any], Errors]] = {}
-        self.texts: dict[int, str] = {}  # per item's position: its answers as JSON text
+        # Per item's position, when it passed its check: the record as it is to be stored.
+        self.encoded: dict[int, store.Encoded] = {}
         # Read for the whole batch as its writing starts (_look_ahead): the stored rows of the
         # records named once in it, keyed by id and by (id, rev), and its households' villages.
         self.looked: set[str] = set()
@@ -195,9 +196,12 @@ class _Batch:
             if found is not None:
                 errors = found[1].check(record["data"], today=visit_day(record))
                 self.ahead[index] = (record, errors)
-                if "data" in texts and _same_answers(record["data"], item["data"]):
-                    # The answers' JSON, encoded by the check above: stored as it is.
-                    self.texts[index] = texts["data"]
+                if not errors:
+                    # The answers' JSON, when encoded by value_problems above, is stored as it is.
+                    same = "data" in texts and _same_answers(record["data"], item["data"])
+                    self.encoded[index] = store.encode_pushed(
+                        record, texts["data"] if same else None
+                    )
 
     def _look_ahead(self) -> None:
         """What the database holds of the checked records (the current row, the revisions) and
@@ -321,7 +325,7 @@ class _Batch:
             current["rev"] if current else None,
             household is not None,
             self.now,
-            self.texts.get(index),
+            self.encoded.get(index),
             self.known.get(record["household_id"]) if record["household_id"] else None,
         )
 

@@ -312,6 +312,19 @@ def new_revision(
     return rev
 
 
+# A pushed record as it is stored: its answers as JSON text (for the list's facts), packed
+# (the column), and its meta as JSON text.
+Encoded = tuple[str, bytes, str]
+
+
+def encode_pushed(record: dict[str, Any], data_text: str | None = None) -> Encoded:
+    """A pushed record's answers and meta as ``store_pushed`` writes them; ``data_text``: the
+    answers as ``answers.dumps`` writes them, when the caller has it already. Pure: a push
+    does it before the write lock, so that the lock's holder only writes."""
+    text = data_text if data_text is not None else answers.dumps(record["data"])
+    return text, answers.pack(text), _dumps(record["meta"])
+
+
 def store_pushed(
     db: sqlite_utils.Database,
     caller: dict[str, Any],
@@ -319,22 +332,20 @@ def store_pushed(
     current_rev: str | None,
     household_known: bool,
     now: str,
-    data_text: str | None = None,
+    encoded: Encoded | None = None,
     known: Known | None = None,
 ) -> dict[str, Any]:
     """Write a checked record a phone or a commune server pushed: its revision, and the
     record's current state unless someone changed it since the sender's copy (a conflict,
-    kept beside the current one for a reviewer). The push path: plain INSERTs. ``data_text``:
-    the answers as ``answers.dumps`` writes them, when the caller has it already; ``known``:
+    kept beside the current one for a reviewer). The push path: plain INSERTs. ``encoded``:
+    the record as ``encode_pushed`` gives it, when the caller has it already; ``known``:
     what the caller read of the record's household before writing (``known_households``)."""
     rid, rev = record["id"], record["rev"]
     household_id = record["household_id"]
     if household_id and not household_known:
         # A household met on the lane: the phone made its id; it joins the register.
         add_household(db, record["village_id"], *_lane_household(record), household_id=household_id)
-    # The answers encoded once: packed for storage, and as text for the list's facts.
-    text = data_text if data_text is not None else answers.dumps(record["data"])
-    data, meta = answers.pack(text), _dumps(record["meta"])
+    text, data, meta = encoded if encoded is not None else encode_pushed(record)
     conflict = current_rev is not None and current_rev != record["base_rev"]
     if not conflict:
         visit_date = _write_pushed(db, caller, record, (data, text), meta, current_rev is None, now)
