@@ -23,14 +23,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from schemas.expressions import Context, ExpressionError, evaluate, evaluate_bool, parse
+from schemas.expr_values import Value, to_boolean
+from schemas.expressions import Context, ExpressionError, bind_at, evaluate, parse, place
 from schemas.expressions import references as expression_references
 from schemas.form import Form, Node
 
@@ -144,20 +145,29 @@ class IndicatorSet:
         return out
 
     def compute(self, form: Form, data: Mapping[str, Any], visit_date: str | None) -> RecordFacts:
-        """Count every indicator on one record of ``form``."""
+        """Count every indicator on one record of ``form``.
+
+        Each expression is compiled once per form version and place (``bind_at``: an answer
+        of the household or of the member at hand is read straight from it), and one context
+        moves from member to member: counting was about 1 ms a household of four, most of it
+        the interpreter finding each answer again (``tests/indicators_reference.py`` keeps
+        that count as the oracle)."""
         fields = _fields(form)
         filled = fill_calculations(form, data, visit_date, fields)
+        ctx = place(Context(data=filled, fields=fields, today=visit_date), [filled])
+        programs = _programs(form)
 
-        def holds(expr: str, position: list[list[Any]]) -> bool:
+        def holds(expr: str, scope: str) -> bool:
+            program = programs.get((expr, scope))
+            if program is None:
+                program = programs[(expr, scope)] = bind_at(expr, fields, _chain(form, scope), None)
             try:
-                return evaluate_bool(
-                    expr, Context(data=filled, fields=fields, position=position, today=visit_date)
-                )
-            except ExpressionError:
+                return to_boolean(program(ctx))
+            except (ExpressionError, RecursionError):  # RecursionError: too deeply nested
                 return False
 
         counts = {i.id: (0, 0) for i in self.indicators}
-        if not holds(self.surveyed, []):
+        if not holds(self.surveyed, ""):
             return RecordFacts(False, 0, counts)
         persons = (
             sum(1 for _ in _positions(form, filled, self.persons_repeat))
@@ -168,18 +178,21 @@ class IndicatorSet:
         for indicator in self.indicators:
             by_scope.setdefault(indicator.scope, []).append(indicator)
         for scope, indicators in by_scope.items():
-            for position in _positions(form, filled, scope) if scope else iter([[]]):
+            at = _instances_at(form, filled, scope) if scope else iter([([], [filled])])
+            for position, nodes in at:
+                ctx.position = position
+                place(ctx, nodes)
                 # Indicators share denominators (VNeID level 1 or 2, and level 2 ...): each
                 # expression is evaluated once per household or member.
                 seen: dict[str, bool] = {}
                 for indicator in indicators:
                     den = seen.get(indicator.denominator)
                     if den is None:
-                        den = seen[indicator.denominator] = holds(indicator.denominator, position)
+                        den = seen[indicator.denominator] = holds(indicator.denominator, scope)
                     if den:
                         num, total = counts[indicator.id]
                         counts[indicator.id] = (
-                            num + holds(indicator.numerator, position),
+                            num + holds(indicator.numerator, scope),
                             total + 1,
                         )
         return RecordFacts(True, persons, counts)
@@ -216,21 +229,53 @@ def _indicator(item: Mapping[str, Any], where: str) -> Indicator:
 
 def _positions(form: Form, data: Mapping[str, Any], repeat: str) -> Iterator[list[list[Any]]]:
     """Every instance of ``repeat`` (at any depth) as an expression-context position."""
-    node = form.nodes.get(repeat)
-    if node is None or node.kind != "repeat":
-        return
-    chain = [*node.repeats, repeat]
+    for position, _ in _instances_at(form, data, repeat):
+        yield position
 
-    def walk(scope: Any, depth: int, position: list[list[Any]]) -> Iterator[list[list[Any]]]:
+
+def _chain(form: Form, repeat: str) -> list[str]:
+    """The repeats leading to ``repeat``'s instances, outermost first, itself last ([] for the
+    household's own answers)."""
+    node = form.nodes.get(repeat) if repeat else None
+    return [*node.repeats, repeat] if node is not None and node.kind == "repeat" else []
+
+
+def _instances_at(
+    form: Form, data: Mapping[str, Any], repeat: str
+) -> Iterator[tuple[list[list[Any]], list[Mapping[str, Any]]]]:
+    """Every instance of ``repeat`` (at any depth): its expression-context position, and the
+    record and the instances that position names, outermost first (``place``). An instance
+    that is no object is an empty one, as the expressions read it."""
+    chain = _chain(form, repeat)
+    if not chain:
+        return
+
+    def walk(
+        scope: Any, depth: int, position: list[list[Any]], nodes: list[Mapping[str, Any]]
+    ) -> Iterator[tuple[list[list[Any]], list[Mapping[str, Any]]]]:
         items = scope.get(chain[depth]) if isinstance(scope, dict) else None
         for index, instance in enumerate(items if isinstance(items, list) else []):
             here = [*position, [chain[depth], index]]
+            held = [*nodes, instance if isinstance(instance, dict) else {}]
             if depth == len(chain) - 1:
-                yield here
+                yield here, held
             else:
-                yield from walk(instance, depth + 1, here)
+                yield from walk(instance, depth + 1, here, held)
 
-    yield from walk(data, 0, [])
+    yield from walk(data, 0, [], [data])
+
+
+# Per form version: each (expression, scope) compiled for the place it runs (``bind_at``).
+_PROGRAMS: WeakKeyDictionary[Form, dict[tuple[str, str], Callable[[Context], Value]]] = (
+    WeakKeyDictionary()
+)
+
+
+def _programs(form: Form) -> dict[tuple[str, str], Callable[[Context], Value]]:
+    programs = _PROGRAMS.get(form)
+    if programs is None:
+        programs = _PROGRAMS[form] = {}
+    return programs
 
 
 _FIELDS: WeakKeyDictionary[Form, dict[str, list[str]]] = WeakKeyDictionary()
