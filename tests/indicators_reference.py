@@ -5,7 +5,7 @@ interpreter, from the record, for each household and member. The differential te
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from schemas.expressions import Context, ExpressionError, evaluate_bool
@@ -15,9 +15,27 @@ from schemas.indicators import (
     IndicatorSet,
     RecordFacts,
     _fields,
-    _positions,
     fill_calculations,
 )
+
+
+def _positions(form: Form, data: Mapping[str, Any], repeat: str) -> Iterator[list[list[Any]]]:
+    """Every instance of ``repeat`` (at any depth) as an expression-context position."""
+    node = form.nodes.get(repeat)
+    if node is None or node.kind != "repeat":
+        return
+    chain = [*node.repeats, repeat]
+
+    def walk(scope: Any, depth: int, position: list[list[Any]]) -> Iterator[list[list[Any]]]:
+        items = scope.get(chain[depth]) if isinstance(scope, dict) else None
+        for index, instance in enumerate(items if isinstance(items, list) else []):
+            here = [*position, [chain[depth], index]]
+            if depth == len(chain) - 1:
+                yield here
+            else:
+                yield from walk(instance, depth + 1, here)
+
+    yield from walk(data, 0, [])
 
 
 def compute(

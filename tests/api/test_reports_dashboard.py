@@ -233,6 +233,49 @@ def test_a_record_changed_while_its_count_is_worked_out_counts_as_it_is_now(
     assert db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall() == totals
 
 
+def test_a_count_works_out_no_record_under_the_lock_when_another_counts_meanwhile(
+    client, db, phone, sweep, monkeypatch
+):
+    """Two worker processes count at once, each when a page it serves finds records waiting.
+    One that finds its records counted by the other when it takes the lock counts none of
+    them again, and none it has not worked out: a record queued since waits for its next
+    round, worked out before the lock like the others. The sums stay a full recount's."""
+    login_as(client, db, "admin")
+    fresh_body(client, db)
+    with write_transaction(db):
+        db.execute(
+            "UPDATE records SET review_state = 'approved' WHERE id IN (?, ?)",
+            [sweep["ids"]["A"], sweep["ids"]["B"]],
+        )
+    worked_out, refresh = facts._worked_out, facts._refresh
+    under_lock: list[str] = []
+    others = []
+
+    def meanwhile(count_db: Any, ids: list[str]) -> Any:
+        ahead = worked_out(count_db, ids)
+        if not others:  # the other process counts the whole queue, then a phone pushes
+            others.append(worked_out)
+            monkeypatch.setattr(facts, "_worked_out", worked_out)
+            refresh_dirty(db)
+            monkeypatch.setattr(facts, "_worked_out", meanwhile)
+            push(client, phone, record(sweep["village"], sweep["households"][1], data=A))
+        return ahead
+
+    def watched(refresh_db: Any, ids: list[str], ahead: Any = None) -> None:
+        under_lock.extend(i for i in ids if i not in (ahead or {}))
+        refresh(refresh_db, ids, ahead)
+
+    monkeypatch.setattr(facts, "_worked_out", meanwhile)
+    monkeypatch.setattr(facts, "_refresh", watched)
+    refresh_dirty(db)
+    monkeypatch.undo()
+    assert others and under_lock == []
+    assert db.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == 0
+    totals = db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall()
+    rebuild(db)
+    assert db.execute("SELECT * FROM report_totals ORDER BY 1, 2, 3, 4, 5").fetchall() == totals
+
+
 def test_a_household_counts_once_by_its_latest_survey(client, db, phone, sweep):
     login_as(client, db, "admin")
     later = record(

@@ -134,3 +134,19 @@ def test_a_workbook_household_counted_by_hand(workbook_form: Form) -> None:
         "dot": (0, 3),  # '.' without a current field: false, never an error
         "unknown": (0, 1),  # a field the form lacks: false
     }
+
+
+@pytest.mark.parametrize(
+    "people",
+    [
+        [1, {"age": 30, "jobs": "x"}],
+        [{"age": 30, "jobs": [1, None, {"job": "a", "hours": 50}]}, None],
+        {"age": 30},
+        [[], {"jobs": [{"job": "b", "hours": 41}], "age": 20}],
+    ],
+    ids=["member-not-object", "job-not-object", "repeat-an-object", "member-a-list"],
+)
+def test_odd_repeats_count_as_the_interpreter_counted(workbook_form: Form, people: Any) -> None:
+    data = {"n_people": 2, "region": "south", "hours": 7, "people": people}
+    counted, expected = both(WORKBOOK_SET, workbook_form, data, "2026-11-20")
+    assert counted == expected and counted.surveyed
