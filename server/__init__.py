@@ -15,7 +15,7 @@ from flask import Flask
 
 from server import settings as setting
 from server.domain import db as database
-from server.domain import migrations
+from server.domain import migrations, personal_data
 from server.web import admission, site
 from server.web.db import close_db
 from server.web.errors import register_error_handlers
@@ -59,6 +59,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     database.protect(Path(app.config["DATABASE"]).parent)
     with database.connect(app.config["DATABASE"]) as db:
         migrations.apply(db)
+        # Files of a person's erasure that an earlier run did not get to remove.
+        personal_data.sweep_pending(db, app.config["DATA_DIR"])
 
     register_error_handlers(app)
     admission.install(app, slots=int(app.config["SYNC_SLOTS"]))

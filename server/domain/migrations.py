@@ -825,3 +825,21 @@ def m016_facts_written_by_the_insert(db: sqlite_utils.Database) -> None:
             BEGIN UPDATE records SET {_RECORD_FACTS_PACKED} WHERE id = NEW.id; END;
         """,
     )
+
+
+@migrations()
+def m017_file_sweeps(db: sqlite_utils.Database) -> None:
+    """The files a person's erasure took out of the answers, kept until they are swept
+    (``personal_data.sweep``): queued in the erasure's own transaction, so that a sweep that
+    failed (a full disk, a database busy past its wait) or a server stopped between the two is
+    done again by the next sweep of the commune or at the next start."""
+    _run(
+        db,
+        """
+        CREATE TABLE file_sweeps (
+            commune_id TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            PRIMARY KEY (commune_id, sha256)
+        ) WITHOUT ROWID;
+        """,
+    )

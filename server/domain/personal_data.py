@@ -7,6 +7,8 @@ CLI from calling either part directly."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from server.domain.openrosa import rights as waiting
 from server.domain.records import rights as records
 
 ROLES = (*records.ROLES, *waiting.ROLES)
+_log = logging.getLogger(__name__)
 
 
 def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[str, Any]]:
@@ -85,35 +88,73 @@ def erase(
         names |= waiting.erase(db, commune_id, instance_id, roles, indexes, done.files)
         done.touched.append(f"collect:{instance_id}")
     forget(db, commune_id, names)  # an import preview listing the person, as for records
+    queue_sweep(db, commune_id, done.files)
     return done
+
+
+def queue_sweep(db: sqlite_utils.Database, commune_id: str, files: set[str]) -> None:
+    """Inside the erasure's transaction: ``files`` are to be swept (``sweep``), kept until
+    they are, whatever happens once it has committed. Queuing a file some answer still names
+    is harmless: the sweep keeps what anything names."""
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO file_sweeps (commune_id, sha256) VALUES (?, ?)",
+        [(commune_id, sha256) for sha256 in sorted(files)],
+    )
 
 
 def sweep(
     db: sqlite_utils.Database,
     data_dir: str | Path,
     commune_id: str,
-    files: set[str],
     user: dict[str, Any] | None = None,
-) -> int:
-    """After an erasure has committed, in a write transaction of its own: the files it took
-    out of the answers that nothing names any more leave the disk (``blobs.sweep``); the
-    audit log says how many (never which: a hash could find the file elsewhere). ``user``:
-    the staff member who erased, else the commune server whose erasure this applies."""
-    with write_transaction(db):
-        removed = blobs.sweep(db, data_dir, commune_id, files)
-        if removed:
-            audit(
-                db,
-                "files_erased",
-                user_id=user["id"] if user else None,
-                username=user["username"] if user else f"commune:{commune_id}",
-                target=f"commune:{commune_id}",
-                detail=f"{removed} files",
-            )
+) -> int | None:
+    """After an erasure has committed, in a write transaction of its own: the files the
+    commune's erasures took out of the answers (``queue_sweep``) that nothing names any more
+    leave the disk (``blobs.sweep``); the audit log says how many (never which: a hash could
+    find the file elsewhere). ``user``: the staff member who erased, else the commune server
+    whose erasure this applies. None when the sweep failed: the files stay queued, for the
+    commune's next sweep or the server's next start (``sweep_pending``)."""
+    try:
+        with write_transaction(db):
+            queued = {
+                r[0]
+                for r in db.execute(
+                    "SELECT sha256 FROM file_sweeps WHERE commune_id = ?", [commune_id]
+                )
+            }
+            removed = blobs.sweep(db, data_dir, commune_id, queued)
+            db.execute("DELETE FROM file_sweeps WHERE commune_id = ?", [commune_id])
+            if removed:
+                audit(
+                    db,
+                    "files_erased",
+                    user_id=user["id"] if user else None,
+                    username=user["username"] if user else f"commune:{commune_id}",
+                    target=f"commune:{commune_id}",
+                    detail=f"{removed} files",
+                )
+    except (OSError, sqlite3.Error):
+        # The erasure itself has committed: its answers are gone whatever happens to the files.
+        _log.exception("sweeping the files of an erasure in commune %s failed", commune_id)
+        return None
     return removed
 
 
-def rewritten_files(db: sqlite_utils.Database, rewrites: list[dict[str, Any]]) -> set[str]:
-    """The files the revisions a commune server rewrites (its erasure) name here now: what
-    ``sweep`` looks at once the rewrite has committed."""
-    return blobs.revision_files(db, [(r["id"], r["rev"]) for r in rewrites])
+def sweep_pending(db: sqlite_utils.Database, data_dir: str | Path) -> None:
+    """At the server's start: the sweeps an earlier run queued and did not finish."""
+    communes = [r[0] for r in db.execute("SELECT DISTINCT commune_id FROM file_sweeps")]
+    for commune_id in communes:
+        sweep(db, data_dir, commune_id)
+
+
+def queue_rewritten_files(
+    db: sqlite_utils.Database, commune_id: str, rewrites: list[dict[str, Any]]
+) -> None:
+    """Before a commune server's rewrite of revisions (its erasure) is applied here: the files
+    they name now are queued for ``sweep`` once it has committed (some may be named no more).
+    Queued first, in a transaction of their own: should the push fail, the sweep finds them
+    still named and keeps them."""
+    files = blobs.revision_files(db, [(r["id"], r["rev"]) for r in rewrites])
+    if files:
+        with write_transaction(db):
+            queue_sweep(db, commune_id, files)

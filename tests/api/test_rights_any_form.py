@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from schemas.form import Form
-from server.domain import personal_data
+from server import create_app
+from server.domain import blobs, personal_data
 from server.domain.blobs import EMPTY_SHA256, BlobIncomplete, blob_path, claim_blob, store_blob
 from server.domain.db import write_transaction
 from server.domain.form_files import read_form_file
@@ -30,6 +31,7 @@ from tests.api.test_review_helpers import post, pull, push, staff, text_of
 from tests.api.test_review_rights import keys_of
 from tests.api.test_sync_upstream import db_dir, peer_client
 from tests.collect_client import CollectClient
+from tests.conftest import config
 from tests.records import record
 from tests.sync.live import LiveServer
 from tests.workbooks import EN, VI, workbook
@@ -203,11 +205,14 @@ def test_erasing_the_head_of_an_imported_forms_record_takes_its_files_and_places
     assert review["data"]["anh_nha"] == EMPTY_SHA256 and "vi_tri" not in review["data"]
 
 
-def test_erasing_one_member_takes_their_photo_and_name_only(client, app, phone, db, tmp_path):
+def two_members(
+    client: Any, app: Any, phone: dict[str, Any], db: Any, tmp_path: Path, seed: int
+) -> tuple[dict[str, Any], list[str], tuple[str, str, str]]:
+    """A household of the imported form pushed with three photos (the house, the head, the
+    child), a reviewer logged in, and the child found: the record, the child's key, and the
+    photos' hashes (the child's, the head's, the house's)."""
     form = install(tmp_path, db)
-    mine, theirs, house = jpeg(5), jpeg(6), jpeg(7)
-    sha_mine, sha_theirs = upload(client, phone, mine), upload(client, phone, theirs)
-    sha_house = upload(client, phone, house)
+    sha_mine, sha_theirs, sha_house = (upload(client, phone, jpeg(seed + i)) for i in range(3))
     data = {
         "head_name": "Lê Văn Tám",
         "anh_nha": sha_house,
@@ -222,6 +227,13 @@ def test_erasing_one_member_takes_their_photo_and_name_only(client, app, phone, 
     staff(client, app)
     found = keys_of(text_of(client.get("/people?q=thi en")))
     assert found == [f"member:{item['id']}:1"]
+    return item, found, (sha_mine, sha_theirs, sha_house)
+
+
+def test_erasing_one_member_takes_their_photo_and_name_only(client, app, phone, db, tmp_path):
+    item, found, (sha_mine, sha_theirs, sha_house) = two_members(
+        client, app, phone, db, tmp_path, 5
+    )
     assert post(client, "/people/erase", key=found, reason="Đơn của chị Én").status_code == 200
     current = answers_of(db, item["id"])
     assert current["members"][1] == {"member_name": ERASED, "nam_sinh": 2015}
@@ -230,6 +242,34 @@ def test_erasing_one_member_takes_their_photo_and_name_only(client, app, phone, 
     data_dir = app.config["DATA_DIR"]
     assert not blob_path(data_dir, sha_mine).exists()
     assert blob_path(data_dir, sha_theirs).exists() and blob_path(data_dir, sha_house).exists()
+
+
+def test_a_sweep_that_fails_is_done_at_the_next_start(
+    client, app, phone, db, tmp_path, monkeypatch
+):
+    """The erasure commits, then removing its files fails (the disk refuses): the page still
+    says the person was erased, the files stay queued, and the server's next start removes
+    them."""
+    item, found, (sha_mine, *_) = two_members(client, app, phone, db, tmp_path, 8)
+    drop = blobs.drop_unheld
+
+    def refused(*args: Any) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(blobs, "drop_unheld", refused)
+    answer = post(client, "/people/erase", key=found, reason="Đơn của chị Én")
+    assert answer.status_code == 200 and 'id="erased"' in answer.get_data(as_text=True)
+    assert answers_of(db, item["id"])["members"][1] == {"member_name": ERASED, "nam_sinh": 2015}
+    data_dir = app.config["DATA_DIR"]
+    assert blob_path(data_dir, sha_mine).exists()
+    queued = db.execute("SELECT commune_id, sha256 FROM file_sweeps").fetchall()
+    assert [tuple(r) for r in queued] == [(phone["commune"]["id"], sha_mine)]
+    monkeypatch.setattr(blobs, "drop_unheld", drop)
+    create_app(config(Path(data_dir)))  # the server started again
+    assert not blob_path(data_dir, sha_mine).exists()
+    assert not db.execute("SELECT 1 FROM file_sweeps").fetchone()
+    (detail,) = db.execute("SELECT detail FROM audit_log WHERE action = 'files_erased'").fetchone()
+    assert detail == "1 files"
 
 
 def test_the_province_applies_the_erasure_and_drops_the_files_too(client, app, phone, db, tmp_path):
@@ -322,7 +362,7 @@ def test_the_sweep_keeps_what_a_push_a_waiting_collect_submission_or_a_commune_n
     )
     assert [r["status"] for r in push(client, phone, again)] == ["applied"]
     data_dir = app.config["DATA_DIR"]
-    assert personal_data.sweep(db, data_dir, commune, erased.files, dict(admin)) == 0
+    assert personal_data.sweep(db, data_dir, commune, dict(admin)) == 0
     for sha in (sha_house, sha_voice, sha_member):
         assert blob_path(data_dir, sha).exists()
     claims = {
@@ -353,7 +393,9 @@ def test_an_upload_whose_file_a_sweep_took_meanwhile_is_asked_for_again(client, 
     # The phone sends the photo again; the store held it, so the upload wrote nothing. Then,
     # before its claim, a sweep takes the file no record names.
     assert store_blob(data_dir, sha, io.BytesIO(body), len(body), len(body)) == (len(body), False)
-    assert personal_data.sweep(db, data_dir, commune, {sha}) == 1
+    with write_transaction(db):
+        personal_data.queue_sweep(db, commune, {sha})
+    assert personal_data.sweep(db, data_dir, commune) == 1
     with pytest.raises(BlobIncomplete), write_transaction(db):
         claim_blob(db, commune, sha, data_dir)
     assert client.head(f"/api/v1/blobs/{sha}", headers=phone["headers"]).status_code == 404

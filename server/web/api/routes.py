@@ -160,13 +160,13 @@ def push() -> Any:
                     for name, code in problems.items()
                 },
             )
-    # The files the rewritten revisions name now: once rewritten, some may be named no more.
-    files = personal_data.rewritten_files(db, upstream["rewrites"]) if upstream else set()
+    if upstream is not None:
+        personal_data.queue_rewritten_files(db, g.caller["commune_id"], upstream["rewrites"])
     answer = records_push.push(
         db, g.caller, body["items"], upstream, current_app.config["DATA_DIR"]
     )
     if upstream is not None and (upstream["erasures"] or upstream["rewrites"]):
-        personal_data.sweep(db, current_app.config["DATA_DIR"], g.caller["commune_id"], files)
+        personal_data.sweep(db, current_app.config["DATA_DIR"], g.caller["commune_id"])
         purge_erased(db)  # the commune erased a person: no old copy stays in the WAL here
     return jsonify(answer)
 

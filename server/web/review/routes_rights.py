@@ -88,9 +88,7 @@ def people_erase() -> Any:
     # Only once the erasure has committed: a rolled-back one must find its files still there.
     # The names leave the WAL file even when the sweep fails (a database busy past its wait).
     try:
-        files = personal_data.sweep(
-            db, current_app.config["DATA_DIR"], user["commune_id"], erased.files, user
-        )
+        files = personal_data.sweep(db, current_app.config["DATA_DIR"], user["commune_id"], user)
     finally:
         purge_erased(db)
     return render_template(
