@@ -270,6 +270,17 @@ def media_size(definition: dict[str, Any]) -> int:
 
 
 # -- a person's erasure: the files no answer names any more go ---------------------------------
+def queue_sweep(db: sqlite_utils.Database, commune_id: str, files: set[str]) -> None:
+    """Inside the transaction of a person's erasure (or of a commune's erasure applied here):
+    ``files`` are to be swept (``personal_data.sweep``) once it has committed, and stay queued
+    until they are (``file_sweeps``). Queuing a file an answer still names is harmless: the
+    sweep keeps what anything names."""
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO file_sweeps (commune_id, sha256) VALUES (?, ?)",
+        [(commune_id, sha256) for sha256 in sorted(files)],
+    )
+
+
 def revision_files(db: sqlite_utils.Database, pairs: list[tuple[str, str]]) -> set[str]:
     """Every SHA-256 the answers of these revisions (record id, rev) hold: what may no longer
     be named once they are rewritten (a commune's erasure, applied on its province)."""

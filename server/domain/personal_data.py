@@ -74,8 +74,8 @@ def erase(
 ) -> records.Erasure:
     """Erase the ticked occurrences (inside the caller's transaction); returns what was
     touched for the audit log (record and household ids, ``collect:INSTANCE`` for a waiting
-    submission) and the files the erased answers named, for ``sweep`` once it has
-    committed."""
+    submission) and the files the erased answers named, which it queues for ``sweep`` once
+    it has committed."""
     done = records.erase(db, staff, commune_id, [s for s in selected if not _collect(s["role"])])
     by_submission: dict[str, tuple[set[str], set[int]]] = {}
     for sel in filter(lambda s: _collect(s["role"]), selected):
@@ -88,18 +88,8 @@ def erase(
         names |= waiting.erase(db, commune_id, instance_id, roles, indexes, done.files)
         done.touched.append(f"collect:{instance_id}")
     forget(db, commune_id, names)  # an import preview listing the person, as for records
-    queue_sweep(db, commune_id, done.files)
+    blobs.queue_sweep(db, commune_id, done.files)
     return done
-
-
-def queue_sweep(db: sqlite_utils.Database, commune_id: str, files: set[str]) -> None:
-    """Inside the erasure's transaction: ``files`` are to be swept (``sweep``), kept until
-    they are, whatever happens once it has committed. Queuing a file some answer still names
-    is harmless: the sweep keeps what anything names."""
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO file_sweeps (commune_id, sha256) VALUES (?, ?)",
-        [(commune_id, sha256) for sha256 in sorted(files)],
-    )
 
 
 def sweep(
@@ -133,28 +123,19 @@ def sweep(
                     target=f"commune:{commune_id}",
                     detail=f"{removed} files",
                 )
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.OperationalError):  # the disk, or the database busy or full
         # The erasure itself has committed: its answers are gone whatever happens to the files.
         _log.exception("sweeping the files of an erasure in commune %s failed", commune_id)
         return None
     return removed
 
 
+# Who the audit log says swept the files an earlier run left queued.
+PENDING_SWEEPER = {"id": None, "username": "system:sweep"}
+
+
 def sweep_pending(db: sqlite_utils.Database, data_dir: str | Path) -> None:
     """At the server's start: the sweeps an earlier run queued and did not finish."""
     communes = [r[0] for r in db.execute("SELECT DISTINCT commune_id FROM file_sweeps")]
     for commune_id in communes:
-        sweep(db, data_dir, commune_id)
-
-
-def queue_rewritten_files(
-    db: sqlite_utils.Database, commune_id: str, rewrites: list[dict[str, Any]]
-) -> None:
-    """Before a commune server's rewrite of revisions (its erasure) is applied here: the files
-    they name now are queued for ``sweep`` once it has committed (some may be named no more).
-    Queued first, in a transaction of their own: should the push fail, the sweep finds them
-    still named and keeps them."""
-    files = blobs.revision_files(db, [(r["id"], r["rev"]) for r in rewrites])
-    if files:
-        with write_transaction(db):
-            queue_sweep(db, commune_id, files)
+        sweep(db, data_dir, commune_id, PENDING_SWEEPER)

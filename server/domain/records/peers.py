@@ -21,6 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from schemas.form import FormError
+from server.domain.blobs import queue_sweep, revision_files
 from server.domain.db import now_iso
 from server.domain.errors import ApiError
 from server.domain.feeds import record_change
@@ -268,7 +269,11 @@ def apply_resolutions(
 def apply_rewrites(
     db: sqlite_utils.Database, peer: dict[str, Any], rewrites: list[dict[str, Any]]
 ) -> None:
-    """Answers erased in place on the sender (a person's right to deletion), erased here too."""
+    """Answers erased in place on the sender (a person's right to deletion), erased here too;
+    the files they named are queued for the sweep once this commits (``blobs.queue_sweep``),
+    in the same transaction, so that no sweep between the two can pass them over."""
+    pairs = [(r["id"], r["rev"]) for r in rewrites]
+    queue_sweep(db, peer["commune_id"], revision_files(db, pairs))
     for rewrite in rewrites:
         store.rewrite_answers(
             db, peer["commune_id"], rewrite["id"], rewrite["rev"], rewrite["data"]

@@ -160,8 +160,6 @@ def push() -> Any:
                     for name, code in problems.items()
                 },
             )
-    if upstream is not None:
-        personal_data.queue_rewritten_files(db, g.caller["commune_id"], upstream["rewrites"])
     answer = records_push.push(
         db, g.caller, body["items"], upstream, current_app.config["DATA_DIR"]
     )

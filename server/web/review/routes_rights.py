@@ -86,11 +86,9 @@ def people_erase() -> Any:
             detail=reason[:500],
         )
     # Only once the erasure has committed: a rolled-back one must find its files still there.
-    # The names leave the WAL file even when the sweep fails (a database busy past its wait).
-    try:
-        files = personal_data.sweep(db, current_app.config["DATA_DIR"], user["commune_id"], user)
-    finally:
-        purge_erased(db)
+    # A sweep that fails leaves them queued (None): the names leave the WAL file all the same.
+    files = personal_data.sweep(db, current_app.config["DATA_DIR"], user["commune_id"], user)
+    purge_erased(db)
     return render_template(
         "review/people.html", query="", found=None, done=len(erased.touched), files=files
     )
