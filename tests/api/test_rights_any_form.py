@@ -516,9 +516,9 @@ def test_erasing_the_head_leaves_another_respondent_s_name(client, app, phone, d
     }
 
 
-def test_a_person_is_found_by_any_name_question_of_an_imported_form(
-    client, app, phone, db, tmp_path
-):
+def other_names_form(db: Any, tmp_path: Path) -> Form:
+    """A form whose names are its own: the head's (``ten_chu_ho``), a contact's, the roster's
+    (``ho_ten``) and a helper's in a repeat of its own."""
     rows = [
         ("type", "name", VI, EN, "required"),
         ("text", "ten_chu_ho", "Tên chủ hộ", "Head of household", "yes"),
@@ -534,7 +534,13 @@ def test_a_person_is_found_by_any_name_question_of_an_imported_form(
     path.write_bytes(workbook(rows, version="1", form_id="ten_khac", title="Tên khác"))
     definition, _ = read_form_file(path)
     with write_transaction(db):
-        form = import_form(db, definition)[0]
+        return import_form(db, definition)[0]
+
+
+def test_a_person_is_found_by_any_name_question_of_an_imported_form(
+    client, app, phone, db, tmp_path
+):
+    form = other_names_form(db, tmp_path)
     data = {
         "ten_chu_ho": "Lò Văn Pá",
         "ho_ten_lien_he": CONTACT,
@@ -600,3 +606,48 @@ def test_a_member_is_found_by_their_roster_name_in_older_revisions_too(
     assert "Lò Thị Yến" not in texts and y_photo not in texts
     assert not blob_path(app.config["DATA_DIR"], y_photo).exists()
     assert answers_of(db, first["id"])["members"][1] == x  # today's other member stays
+
+
+def test_a_waiting_collect_submission_is_found_by_its_form_s_own_names(admin, client, db, tmp_path):
+    """A Collect submission of that form, waiting for a household: its head and its members
+    are found by the form's own name questions, as a record's are, and erased by them."""
+    other_names_form(db, tmp_path)
+    token = _collect_token(db)
+    xform = client.get(f"/key/{token}/forms/ten_khac/versions/1/form.xml").data
+    answers = {
+        "ten_chu_ho": "Lò Văn Pá",
+        "ho_ten_lien_he": CONTACT,
+        "members": [{"ho_ten": "Lò Văn Pá"}, {"ho_ten": "Lò Thị Xuân"}],
+        "ho_tro": [{"ten_nguoi_giup": "Cà Văn Lả"}],
+    }
+    filled = CollectClient.fill(xform, answers)
+    sent = client.post(
+        f"/key/{token}/submission",
+        data={"xml_submission_file": (io.BytesIO(filled.xml()), "submission.xml")},
+    )
+    assert sent.status_code == 201
+    instance = filled.instance_id
+    found = keys_of(admin.get("/people?q=lo van pa").text)
+    assert sorted(found) == sorted([f"collect_head:{instance}:", f"collect_member:{instance}:0"])
+    assert keys_of(admin.get("/people?q=thi xuan").text) == [f"collect_member:{instance}:1"]
+    assert keys_of(admin.get("/people?q=ca van la").text) == []  # a helper: no role alone
+    assert keys_of(admin.get("/people?q=tran van binh").text) == []  # a contact: neither
+
+    key = [f"collect_member:{instance}:1"]
+    assert (
+        admin_post(admin, "/people/erase", {"key": key, "reason": "Đơn của Xuân"}).status_code
+        == 200
+    )
+    assert keys_of(admin.get("/people?q=thi xuan").text) == []
+    key = [f"collect_head:{instance}:"]
+    assert (
+        admin_post(admin, "/people/erase", {"key": key, "reason": "Đơn ông Pá"}).status_code == 200
+    )
+    (xml,) = db.execute(
+        "SELECT xml FROM openrosa_submissions WHERE instance_id = ?", [instance]
+    ).fetchone()
+    assert "<ten_chu_ho>[đã xóa]</ten_chu_ho>" in xml
+    for gone in ("Lò Thị Xuân", "Cà Văn Lả"):
+        assert gone not in xml
+    # As in a record: the head's own roster entry is erased when he asks as a member.
+    assert "<ho_ten>Lò Văn Pá</ho_ten>" in xml

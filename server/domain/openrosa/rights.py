@@ -36,6 +36,7 @@ from server.domain.records.rights import (
     head_names,
     is_required,
     part,
+    says_head,
 )
 
 PREFIX = "collect_"
@@ -69,6 +70,31 @@ def _data(db: sqlite_utils.Database, row: Any) -> dict[str, Any]:
     return map_instance(form[0], instance.root).data if form else {}
 
 
+def _name_places(
+    db: sqlite_utils.Database, row: Any, data: dict[str, Any]
+) -> list[tuple[str, int | None, Any]]:
+    """Where a waiting submission names people, as a record's search finds them
+    (``records/rights.py: find``): the survey's names, and the submission's form's own name
+    questions, outside any repeat when the name says it is the head's, in the roster a
+    member's."""
+    members = data.get(ROSTER) if isinstance(data.get(ROSTER), list) else []
+    entries = [(i, m) for i, m in enumerate(members) if isinstance(m, dict)]
+    places: list[tuple[str, int | None, Any]] = [
+        ("head", None, data.get("head_name")),
+        ("respondent", None, data.get("respondent_name")),
+    ]
+    places += [("member", i, m.get("member_name")) for i, m in entries]
+    found = get_form(db, row["form_id"], row["form_version"])
+    for node in form_kinds(found[0] if found else None).names:
+        if node.name in ("head_name", "respondent_name", *MEMBER_MARKED):
+            continue
+        if not node.repeats and says_head(node.name):
+            places.append(("head", None, data.get(node.name)))
+        elif node.repeats == (ROSTER,):
+            places += [("member", i, m.get(node.name)) for i, m in entries]
+    return places
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -78,18 +104,13 @@ def find(db: sqlite_utils.Database, commune_id: str, needle: str) -> list[dict[s
     out = []
     for row in _rows(db, commune_id):
         data = _data(db, row)
-        places: list[tuple[str, int | None, Any]] = [
-            ("head", None, data.get("head_name")),
-            ("respondent", None, data.get("respondent_name")),
-        ]
-        members = data.get("members") if isinstance(data.get("members"), list) else []
-        places += [
-            ("member", i, m.get("member_name") if isinstance(m, dict) else None)
-            for i, m in enumerate(members)
-        ]
-        for role, index, name in places:
+        seen: set[tuple[str, int | None]] = set()
+        for role, index, name in _name_places(db, row, data):
             if not isinstance(name, str) or name == ERASED or needle not in fold(name):
                 continue
+            if (role, index) in seen:
+                continue  # a member named twice (two name questions) is one occurrence
+            seen.add((role, index))
             out.append(
                 {
                     "key": f"{PREFIX}{role}:{row['instance_id']}:{'' if index is None else index}",

@@ -216,7 +216,7 @@ def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[st
 def _form_name_parts(db: sqlite_utils.Database) -> tuple[list[str], dict[str, str]]:
     """The search's parts for the name questions of imported forms that the default survey's
     names above do not cover (``NAME_WORDS``): outside any repeat, one whose name says it is
-    the head's (``_says_head``), erased as the head, files and places with it; in the roster,
+    the head's (``says_head``), erased as the head, files and places with it; in the roster,
     a member's. Another name (a contact, a village's name, a helper in a repeat of its own) is
     no role's to erase alone: the head's erasure marks it."""
     parts: list[str] = []
@@ -230,7 +230,7 @@ def _form_name_parts(db: sqlite_utils.Database) -> tuple[list[str], dict[str, st
             params.update({f"f{n}": form_id, f"v{n}": version, f"p{n}": f'$."{node.name}"'})
             of_form = f" AND r.form_id = :f{n} AND r.form_version = :v{n}"
             if not node.repeats:
-                if not _says_head(node.name):
+                if not says_head(node.name):
                     continue  # a contact, a village's name: erasing "the head" would be wrong
                 parts.append(
                     f" UNION ALL SELECT r.id, 'head', NULL, json_extract(answers(r.data), :p{n})"
@@ -247,7 +247,9 @@ def _form_name_parts(db: sqlite_utils.Database) -> tuple[list[str], dict[str, st
     return parts, params
 
 
-def _says_head(name: str) -> bool:
+def says_head(name: str) -> bool:
+    """Whether a name question outside any repeat is the household head's: its name has
+    ``head``, or ``chu`` and ``ho`` (chủ hộ)."""
     words = set(name.lower().split("_"))
     return "head" in words or {"chu", "ho"} <= words  # chủ hộ
 
