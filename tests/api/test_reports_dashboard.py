@@ -14,7 +14,7 @@ import pytest
 
 from schemas import indicators as indicator_files
 from server.domain.accounts import add_user
-from server.domain.db import now_iso, write_transaction
+from server.domain.db import connect, now_iso, write_transaction
 from server.domain.register import add_commune, add_household, add_village
 from server.domain.reports import background, facts, service
 from server.domain.reports.facts import rebuild, refresh_dirty
@@ -657,6 +657,46 @@ def test_a_page_never_counts_and_says_how_fresh_its_figures_are(client, db, phon
     # Nothing waits: the figures are true of the moment the page was made.
     english = client.get("/reports/?lang=en").get_data(as_text=True)
     assert re.search(r"Figures as of \d\d/\d\d/\d{4} \d\d:\d\d\.", english)
+
+
+def test_what_waits_and_when_it_was_counted_are_read_at_one_moment(
+    client, db, app, phone, sweep, monkeypatch
+):
+    """A count committing while a page reads how fresh its figures are must not give the
+    time before it beside the empty queue after it (CI saw that: every record counted, the
+    figures "as of" the hour before)."""
+    login_as(client, db, "reviewer")
+    fresh_body(client, db)
+    with write_transaction(db):
+        db.execute(
+            "UPDATE report_state SET value = '2026-11-29T21:15:00Z' WHERE key = 'counted_at'"
+        )
+    push(client, phone, record(sweep["village"], sweep["households"][1], data=A))
+    other = connect(app.config["DATABASE"])
+    execute, counted = db.execute, []
+
+    def then_counted(sql: str, params: Any = None) -> Any:
+        rows = (execute(sql) if params is None else execute(sql, params)).fetchall()
+        if "counted_at" in sql and not counted:
+            counted.append(refresh_dirty(other))  # the background count, committing now
+        return _Rows(rows)
+
+    monkeypatch.setattr(db, "execute", then_counted)
+    fresh = facts.freshness(db)
+    monkeypatch.undo()
+    other.close()
+    assert counted == [1]
+    assert fresh["pending"] == 1 or fresh["counted_at"] > "2026-11-29T21:15:00Z", fresh
+
+
+class _Rows:
+    """A cursor's face for rows already read."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
 
 
 def test_a_count_ending_while_a_page_reads_never_passes_for_counted(

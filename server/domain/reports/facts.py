@@ -159,13 +159,15 @@ def freshness(db: sqlite_utils.Database) -> dict[str, Any]:
     when the queue was last empty (every record received before then is in the sums), or None
     when it never was; ``as_of``, the time the figures are true of: now when nothing waits,
     else ``counted_at``."""
-    stamp = db.execute("SELECT value FROM report_state WHERE key = 'definitions'").fetchone()
-    counted = db.execute("SELECT value FROM report_state WHERE key = 'counted_at'").fetchone()
-    pending = db.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM report_dirty LIMIT ?)", [PENDING_CAP + 1]
-    ).fetchone()[0]
-    recount = stamp is None or stamp[0] != _stamp()
-    counted_at = counted[0] if counted else None
+    # One statement, so one moment: read apart, a count committing between them gave the
+    # time before it beside the empty queue after it.
+    stamp, counted_at, pending = db.execute(
+        "SELECT (SELECT value FROM report_state WHERE key = 'definitions'),"
+        " (SELECT value FROM report_state WHERE key = 'counted_at'),"
+        " (SELECT count(*) FROM (SELECT 1 FROM report_dirty LIMIT ?))",
+        [PENDING_CAP + 1],
+    ).fetchone()
+    recount = stamp is None or stamp != _stamp()
     return {
         "pending": pending,
         "recount": recount,
