@@ -15,26 +15,16 @@ import argparse
 import os
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.check_records import shapes  # noqa: E402
+from bench.check_records import cpu_ms, shapes  # noqa: E402
 from schemas.form import Form  # noqa: E402
 from schemas.indicators import indicator_set  # noqa: E402
 from tests import indicators_reference  # noqa: E402
 from tests.records import VISIT_DATE  # noqa: E402
-
-
-def cpu_ms(work: Callable[[], Any], n: int) -> float:
-    start = time.process_time()
-    for _ in range(n):
-        work()
-    return (time.process_time() - start) * 1000 / n
 
 
 def main() -> None:

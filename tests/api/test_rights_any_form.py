@@ -65,12 +65,17 @@ def survey() -> list[tuple[Any, ...]]:
     ]
 
 
-def install(tmp_path: Path, db: Any) -> Form:
-    path = tmp_path / "ho_co_anh.xlsx"
-    path.write_bytes(workbook(survey(), version="1", form_id=FORM_ID, title="Hộ có ảnh"))
+def imported(db: Any, tmp_path: Path, rows: list[Any], form_id: str, title: str) -> Form:
+    """The workbook of ``rows`` written, read and imported as the admin's Forms page does."""
+    path = tmp_path / f"{form_id}.xlsx"
+    path.write_bytes(workbook(rows, version="1", form_id=form_id, title=title))
     definition, _ = read_form_file(path)
     with write_transaction(db):
         return import_form(db, definition)[0]
+
+
+def install(tmp_path: Path, db: Any) -> Form:
+    return imported(db, tmp_path, survey(), FORM_ID, "Hộ có ảnh")
 
 
 def jpeg(seed: int) -> bytes:
@@ -530,11 +535,7 @@ def other_names_form(db: Any, tmp_path: Path) -> Form:
         ("text", "ten_nguoi_giup", "Tên người giúp", "Helper's name", None),
         ("end_repeat", None, None, None, None),
     ]
-    path = tmp_path / "ten_khac.xlsx"
-    path.write_bytes(workbook(rows, version="1", form_id="ten_khac", title="Tên khác"))
-    definition, _ = read_form_file(path)
-    with write_transaction(db):
-        return import_form(db, definition)[0]
+    return imported(db, tmp_path, rows, "ten_khac", "Tên khác")
 
 
 def test_a_person_is_found_by_any_name_question_of_an_imported_form(
@@ -580,11 +581,7 @@ def test_a_member_is_found_by_their_roster_name_in_older_revisions_too(
         ("image", "anh", "Ảnh", "Photo", None),
         ("end_repeat", None, None, None, None),
     ]
-    path = tmp_path / "doi_cho.xlsx"
-    path.write_bytes(workbook(rows, version="1", form_id="doi_cho", title="Đổi chỗ"))
-    definition, _ = read_form_file(path)
-    with write_transaction(db):
-        form = import_form(db, definition)[0]
+    form = imported(db, tmp_path, rows, "doi_cho", "Đổi chỗ")
     x_photo, y_photo = upload(client, phone, jpeg(21)), upload(client, phone, jpeg(22))
     x, y = {"ho_ten": "Lò Văn Xa", "anh": x_photo}, {"ho_ten": "Lò Thị Yến", "anh": y_photo}
     first = record(
