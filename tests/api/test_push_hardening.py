@@ -306,3 +306,41 @@ def test_the_answers_encoded_by_the_first_check_are_the_ones_stored(client, phon
         texts = {}
         value_problems({**item, "data": odd}, texts)
         assert "data" not in texts
+
+
+def test_answers_encoded_before_the_lock_are_stored_as_the_push_would_store_them(phone, db):
+    # An OpenRosa submission's answers and meta are checked and encoded before the write lock
+    # (records.push.encode_ahead), its envelope only under it: what is stored must be what the
+    # push makes of the same item, and a bad envelope is still refused on its field.
+    from server.domain.devices import device_for_token
+    from server.domain.forms import get_form
+    from server.domain.records.push import encode_ahead, push_within
+    from sync.protocol import visit_day
+
+    caller = device_for_token(db, phone["token"], touch=False)
+    data = household_data(address='Số 12, ngõ 3 — "nhà" {xanh} [cuối]', residents=2)
+    plain, ahead = record(_village(phone), data=data), record(_village(phone), data=data)
+    bad = record("\ud800", data=data)
+    found = get_form(db, plain["form_id"], plain["form_version"], commune_id="99999")
+    checked = found[1].check(data, today=visit_day(ahead))
+    assert checked == {}
+    with write_transaction(db):
+        told = [push_within(db, caller, [plain])[0]]
+        for item in (ahead, bad):
+            encoded = encode_ahead(item["data"], item["meta"])
+            assert encoded is not None
+            told += push_within(db, caller, [item], None, found, [checked], [encoded])
+    assert [t["status"] for t in told] == ["applied", "applied", "rejected"]
+    assert told[2]["errors"]["village_id"][0]["code"] == "bad_text"
+
+    def row(item: dict[str, Any]) -> dict[str, Any]:
+        kept = db.execute("SELECT * FROM records WHERE id = ?", [item["id"]]).fetchone()
+        # Its own ids and times apart, the row is the same.
+        return {k: v for k, v in dict(kept).items() if k not in ("id", "rev") and k[-3:] != "_at"}
+
+    assert row(ahead) == row(plain)
+    assert stored(db, bad["id"]) == set()
+    revisions = db.execute(
+        "SELECT data, meta FROM revisions WHERE record_id IN (?, ?)", [plain["id"], ahead["id"]]
+    ).fetchall()
+    assert len(revisions) == 2 and tuple(revisions[0]) == tuple(revisions[1])

@@ -594,3 +594,25 @@ def test_collect_sends_a_line_a_shape_and_the_points_it_takes_itself(
     bad = client.fill(xform, {**sent, "plot": "10.5 106.1;10.5 106.101"})
     (answer,) = client.submit(bad)
     assert answer.status != 201 and "Vùng" in answer.message and "area" in answer.message
+
+
+def test_numbers_past_what_a_phone_holds_are_refused_on_their_questions(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    survey = [
+        ["type", "name", "label"],
+        ["text", "household_code", "Code"],
+        ["integer", "plots", "Plots"],
+        ["decimal", "area", "Area"],
+    ]
+    client, xform = downloaded(server, workbook_form(tmp_path, survey, "numbers"))
+    code = household(server)["code"]
+    for question, typed in (("plots", "9007199254740993"), ("area", "1e400")):
+        answers = {"household_code": code, "plots": "3", "area": "2.5", question: typed}
+        (answer,) = client.submit(client.fill(xform, answers))
+        assert answer.status == 400
+        assert f"{question}: " in answer.message and "1 câu trả lời cần sửa" in answer.message
+    assert stored(server, "SELECT * FROM records") == []
+    fine = client.fill(xform, {"household_code": code, "plots": "-12", "area": "0.25"})
+    assert [a.status for a in client.submit(fine)] == [201]
+    assert stored_data(server, fine) == {"household_code": code, "plots": -12, "area": 0.25}

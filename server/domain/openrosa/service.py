@@ -51,7 +51,8 @@ from server.domain.openrosa.instance import (
     read_instance,
     record_uuid,
 )
-from server.domain.records.push import push_within
+from server.domain.records.push import encode_ahead, push_within
+from server.domain.records.store import Encoded
 from sync.protocol import APPLIED, CONFLICT, DUPLICATE, MAX_BLOB_BYTES
 
 # Collect splits a submission whose XML and files pass this into several POSTs, but never
@@ -345,14 +346,17 @@ class _Prepared:
     found: tuple[Form, RecordChecker]
     mapped: Mapped
     checked: Errors | None
+    encoded: Encoded | None = None  # the answers and meta as stored, when they passed
 
 
 def _prepare(found: tuple[Form, RecordChecker], instance: Instance) -> _Prepared:
     mapped = map_instance(found[0], instance.root)
-    checked = None
-    if not mapped.file_names:
-        checked = found[1].check(mapped.data, today=_day(_meta(instance, mapped.data)))
-    return _Prepared(found, mapped, checked)
+    if mapped.file_names:
+        return _Prepared(found, mapped, None)
+    meta = _meta(instance, mapped.data)
+    checked = found[1].check(mapped.data, today=_day(meta))
+    encoded = None if checked else encode_ahead(mapped.data, meta)
+    return _Prepared(found, mapped, checked, encoded)
 
 
 def _osm_text(data_dir: str | Path, sha256: str, name: str) -> str:
@@ -420,7 +424,9 @@ def _settle(
         return _rejected(errors)
     record.update(household_id=household["id"], village_id=household["village_id"])
     if prepared is not None:
-        result = push_within(db, caller, [record], data_dir, prepared.found, [checked])[0]
+        result = push_within(
+            db, caller, [record], data_dir, prepared.found, [checked], [prepared.encoded]
+        )[0]
     else:
         result = push_within(db, caller, [record], data_dir)[0]
     if result["status"] not in (APPLIED, DUPLICATE, CONFLICT):

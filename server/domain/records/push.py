@@ -80,6 +80,17 @@ def push(
     return body
 
 
+def encode_ahead(data: dict[str, Any], meta: dict[str, Any]) -> store.Encoded | None:
+    """A record's answers and meta as the push stores them, worked out before the write lock
+    by a caller that has them then, apart from the rest of the record (an OpenRosa
+    submission's, whose household is read under the lock): None when ``value_problems``
+    finds anything in them, which the push then names under the lock."""
+    texts: dict[str, str] = {}
+    if value_problems({"data": data, "meta": meta}, texts):
+        return None
+    return store.encode_pushed({"data": data, "meta": meta}, texts.get("data"))
+
+
 def push_within(
     db: sqlite_utils.Database,
     caller: dict[str, Any],
@@ -87,6 +98,7 @@ def push_within(
     data_dir: str | Path | None = None,
     form: tuple[Form, RecordChecker] | None = None,
     checked: list[Errors | None] | None = None,
+    encoded: list[store.Encoded | None] | None = None,
 ) -> list[dict[str, Any]]:
     """A phone's items, inside the caller's write transaction: the same checks and writes as
     ``push``, for a client whose own bookkeeping must commit with the record (an OpenRosa
@@ -94,14 +106,20 @@ def push_within(
 
     What the caller worked out before taking the write lock, as ``push`` does for a batch:
     ``form``, the items' form version as the caller's commune may use it (every item names
-    it), and ``checked``, per item, its answers' check against that form (None: not done)."""
+    it); ``checked``, per item, its answers' check against that form (None: not done); and
+    ``encoded``, per item, ``encode_ahead`` of its very ``data`` and ``meta`` (None: not done),
+    so that only the rest of the item is looked at here."""
     batch = _Batch(db, caller, data_dir)
     if form is not None:
         key = (form[0].form_id, form[0].version)
         batch.forms[key] = form
         for index, item in enumerate(items):
             errors = checked[index] if checked is not None else None
-            if errors is None or not isinstance(item, dict) or value_problems(item):
+            if errors is None or not isinstance(item, dict):
+                continue
+            ready = encoded[index] if encoded is not None else None
+            rest = item if ready is None else {k: v for k, v in item.items() if k not in _ANSWERS}
+            if value_problems(rest):
                 continue
             try:
                 record = load_record(item)
@@ -109,7 +127,13 @@ def push_within(
                 continue
             if (record["form_id"], record["form_version"]) == key:
                 batch.ahead[index] = (record, errors)
+                if ready is not None and not errors and _same_answers(record["data"], item["data"]):
+                    batch.encoded[index] = ready
     return [batch.push_one(item, index) for index, item in enumerate(items)]
+
+
+# What ``encode_ahead`` looks at of an item.
+_ANSWERS = ("data", "meta")
 
 
 def _same_answers(loaded: Any, sent: Any) -> bool:
