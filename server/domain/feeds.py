@@ -23,9 +23,11 @@ def record_change(
     village_id: str | None = None,
     user_id: int | None = None,
     op: str = "put",
+    now: str | None = None,
 ) -> int:
     """Append one change; must run inside the write transaction that made it, so that a
-    reader never sees a sequence number whose change is not committed yet.
+    reader never sees a sequence number whose change is not committed yet. ``now``: the time
+    the caller writes as the transaction's (default: the clock's).
 
     A household's change is its whole state, so a newer one for the same phones replaces the
     older: a phone that has not pulled the older gets the newer all the same, later in the
@@ -42,7 +44,7 @@ def record_change(
             entity_id,
             op,
             json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-            now_iso(),
+            now or now_iso(),
         ],
     )
     seq = int(cursor.lastrowid or 0)

@@ -106,12 +106,12 @@ def _household(db: sqlite_utils.Database, household_id: str) -> dict[str, Any] |
     return {k: row[k] for k in ("id", "commune_id", "village_id", "code", "head_name", "address")}
 
 
-def _remember(db: sqlite_utils.Database, household_id: str, text: str) -> None:
+def _remember(db: sqlite_utils.Database, household_id: str, text: str, now: str) -> None:
     db.execute(
         "INSERT INTO household_followups (household_id, followup, updated_at)"
         " VALUES (?, ?, ?) ON CONFLICT (household_id) DO UPDATE SET"
         " followup = excluded.followup, updated_at = excluded.updated_at",
-        [household_id, text, now_iso()],
+        [household_id, text, now],
     )
 
 
@@ -125,8 +125,23 @@ def send_household(
     if household is None:
         return None
     followup = household_followup(db, household_id)
-    text = json.dumps(followup, ensure_ascii=False, sort_keys=True)
-    return _announce(db, household, followup, text, user_id)
+    return _announce(db, household, followup, told(followup), user_id)
+
+
+def told(followup: dict[str, Any] | None) -> str:
+    """A follow-up as phones were told it (``household_followups.followup``): what a new one
+    is compared with, to tell them only of a change."""
+    return json.dumps(followup, ensure_ascii=False, sort_keys=True)
+
+
+# The follow-up a visit's answers call for and its ``told`` text, worked out before the write
+# lock by a push (records.store.encode_pushed).
+Said = tuple[dict[str, Any] | None, str]
+
+
+def said_by(data: dict[str, Any]) -> Said:
+    followup = followup_of(data)
+    return followup, told(followup)
 
 
 def _announce(
@@ -135,9 +150,11 @@ def _announce(
     followup: dict[str, Any] | None,
     text: str,
     user_id: int | None = None,
+    now: str | None = None,
 ) -> int:
     """Remember the follow-up told (``text``, its JSON) and put the household in the feed."""
-    _remember(db, household["id"], text)
+    now = now or now_iso()
+    _remember(db, household["id"], text, now)
     return record_change(
         db,
         "household",
@@ -146,6 +163,7 @@ def _announce(
         commune_id=household["commune_id"],
         village_id=household["village_id"],
         user_id=user_id,
+        now=now,
     )
 
 
@@ -228,12 +246,16 @@ def refresh_household(
     visit: Visit | None = None,
     known: Known | None = None,
     key: VisitKey | None = None,
+    said: Said | None = None,
+    now: str | None = None,
 ) -> int | None:
     """Tell phones of a household's follow-up when it changed; returns the change's seq.
     Must run inside the caller's write transaction. ``visit``: a record of the household the
     caller has just written, with its answers; ``known``: what the caller read of the
     household before writing it, and ``key`` where that new visit stands: when it is the
-    household's latest, its answers alone give the follow-up, and nothing is read."""
+    household's latest, its answers alone give the follow-up, and nothing is read.
+    ``said``: ``said_by`` the visit's answers, when the caller has it; ``now``: the time the
+    caller writes as the transaction's."""
     if not household_id:
         return None
     if (
@@ -244,7 +266,7 @@ def refresh_household(
         and _after(key, known.latest)
     ):
         household, sent = known.household, known.sent
-        followup = followup_of(visit[1])
+        followup, text = said if said is not None else said_by(visit[1])
         known.latest = key
     else:
         if known is not None:
@@ -257,12 +279,12 @@ def refresh_household(
             "SELECT followup FROM household_followups WHERE household_id = ?", [household_id]
         ).fetchone()
         sent = row[0] if row else "null"
-    text = json.dumps(followup, ensure_ascii=False, sort_keys=True)
+        text = told(followup)
     if sent == text:
         return None
     if known is not None:
         known.sent = text
-    return _announce(db, household, followup, text)
+    return _announce(db, household, followup, text, now=now)
 
 
 def village_followups(db: sqlite_utils.Database, village_ids: list[str]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
@@ -19,7 +19,7 @@ from server.domain import answers
 from server.domain.db import now_iso
 from server.domain.errors import Refused
 from server.domain.feeds import record_change
-from server.domain.followups import Known, refresh_household
+from server.domain.followups import Known, Said, refresh_household, said_by
 from server.domain.migrations import RECORD_FACTS_OF
 from server.domain.register import (
     add_household,
@@ -312,17 +312,34 @@ def new_revision(
     return rev
 
 
-# A pushed record as it is stored: its answers as JSON text (for the list's facts), packed
-# (the column), and its meta as JSON text.
-Encoded = tuple[str, bytes, str]
+# The list's facts of a record: outcome, needs help (0 or 1), visit date (list_facts).
+Facts = tuple[str | None, int, str]
+
+
+class Encoded(NamedTuple):
+    """A pushed record as ``store_pushed`` writes it, worked out from its answers and meta
+    alone (``encode_pushed``)."""
+
+    text: str  # the answers as JSON text (the SQL's facts of an odd shape read it)
+    packed: bytes  # the answers as the column holds them
+    meta: str  # the meta as JSON text
+    facts: Facts | None  # None: left to the write (they hang on its time, or on SQL)
+    said: Said  # the follow-up the answers call for, as phones are told it
 
 
 def encode_pushed(record: dict[str, Any], data_text: str | None = None) -> Encoded:
     """A pushed record's answers and meta as ``store_pushed`` writes them; ``data_text``: the
     answers as ``answers.dumps`` writes them, when the caller has it already. Pure: a push
     does it before the write lock, so that the lock's holder only writes."""
-    text = data_text if data_text is not None else answers.dumps(record["data"])
-    return text, answers.pack(text), _dumps(record["meta"])
+    data, meta = record["data"], record["meta"]
+    text = data_text if data_text is not None else answers.dumps(data)
+    # A visit date comes from the meta, else from the time the record arrives: only the
+    # first is known before the write.
+    dated = type(meta) is dict and (
+        meta.get("visit_date") is not None or meta.get("started_at") is not None
+    )
+    facts = list_facts(data, meta, "") if dated else None
+    return Encoded(text, answers.pack(text), _dumps(meta), facts, said_by(data))
 
 
 def store_pushed(
@@ -345,10 +362,11 @@ def store_pushed(
     if household_id and not household_known:
         # A household met on the lane: the phone made its id; it joins the register.
         add_household(db, record["village_id"], *_lane_household(record), household_id=household_id)
-    text, data, meta = encoded if encoded is not None else encode_pushed(record)
+    encoded = encoded if encoded is not None else encode_pushed(record)
+    data, meta = encoded.packed, encoded.meta
     conflict = current_rev is not None and current_rev != record["base_rev"]
     if not conflict:
-        visit_date = _write_pushed(db, caller, record, (data, text), meta, current_rev is None, now)
+        visit_date = _write_pushed(db, caller, record, encoded, current_rev is None, now)
         # A visit can put a household on (or take it off) the follow-up list.
         refresh_household(
             db,
@@ -356,6 +374,8 @@ def store_pushed(
             visit=(rid, record["data"]),
             known=known,
             key=(visit_date, now, rid) if visit_date is not None else None,
+            said=encoded.said,
+            now=now,
         )
     # Plain INSERTs: this is the hot path of every sync.
     db.execute(
@@ -405,14 +425,13 @@ def _write_pushed(
     db: sqlite_utils.Database,
     caller: dict[str, Any],
     record: dict[str, Any],
-    answers_: tuple[bytes, str],
-    meta: str,
+    encoded: Encoded,
     new: bool,
     now: str,
 ) -> str | None:
     """The record's row, inserted or made current; returns its visit date when it is a new
     row whose list facts were worked out here (None: left to SQL)."""
-    data, text = answers_
+    data, text, meta = encoded.packed, encoded.text, encoded.meta
     values = [
         record["rev"],
         record["village_id"],
@@ -428,7 +447,7 @@ def _write_pushed(
     if new:
         # The list's facts come with the row: the trigger would update the row just written
         # (and its list indexes) after unpacking its answers three times (migration m016).
-        facts = list_facts(record["data"], record["meta"], now)
+        facts = encoded.facts or list_facts(record["data"], record["meta"], now)
         if facts is not None:
             db.execute(
                 "INSERT INTO records (rev, village_id, household_id, form_id, form_version,"
@@ -469,9 +488,7 @@ def _write_pushed(
     return None
 
 
-def list_facts(
-    data: dict[str, Any], meta: dict[str, Any], received_at: str
-) -> tuple[str | None, int, str] | None:
+def list_facts(data: dict[str, Any], meta: dict[str, Any], received_at: str) -> Facts | None:
     """The list's facts of a record (outcome, needs help, visit date) as the SQL of migration
     m003 (``RECORD_FACTS_OF``) gives them, worked out from the answers in hand: parsing their
     JSON three times in SQL cost a quarter of the record's INSERT. Only for the shapes a
