@@ -52,6 +52,7 @@ from bench.trees import OldServerProcess, old_tree  # noqa: E402
 from server.domain.db import connect, write_transaction  # noqa: E402
 from server.domain.devices import create_enrollment_code  # noqa: E402
 from server.domain.register import add_household  # noqa: E402
+from server.settings import default_workers  # noqa: E402
 from tests.records import adult, child, household_data, record  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
@@ -270,6 +271,13 @@ def main() -> None:
         " gocua serve starts by default, like the other server (configured: a commit's code"
         " against this code, each as it is deployed)",
     )
+    parser.add_argument(
+        "--baseline-workers",
+        type=int,
+        default=0,
+        help="configured: the baseline's GOCUA_WORKERS, when its default was another"
+        " (default: this server's)",
+    )
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
     batches = 2 if args.quick else args.batches
@@ -278,11 +286,13 @@ def main() -> None:
         # The server as it starts by default: GOCUA_* from this environment, else its defaults.
         # tests/server_process.py starts one worker unless told: say gocua serve's own default.
         configured = {
-            "GOCUA_WORKERS": os.environ.get("GOCUA_WORKERS", str(os.cpu_count() or 1)),
+            "GOCUA_WORKERS": os.environ.get("GOCUA_WORKERS", str(default_workers())),
             **{n: os.environ[n] for n in ("GOCUA_SYNC_SLOTS",) if n in os.environ},
         }
         single = args.baseline_config == "single"
         baseline_env = {"GOCUA_WORKERS": "1", "GOCUA_SYNC_SLOTS": "0"} if single else configured
+        if args.baseline_workers and not single:
+            baseline_env = {**configured, "GOCUA_WORKERS": str(args.baseline_workers)}
         if args.baseline_ref:
             tree = old_tree(args.baseline_ref, root / "old")
             old = OldServerProcess(tree, root / "baseline", extra_env=baseline_env)
@@ -300,7 +310,7 @@ def main() -> None:
                 prepare(server, max(levels), households=max(HOUSEHOLDS, visits))
             print(
                 f"{os.cpu_count()} cores; baseline: {baseline.name}"
-                f" ({'one process, 8 threads, no sync bound' if single else 'as configured'});"
+                f" ({'one process, 8 threads, no sync bound' if single else baseline_env});"
                 f" dusk: gocua serve as configured {configured or '(defaults)'};"
                 f" batches of {BATCH}, {batches} a phone (1 phone: {batches * 10})"
             )

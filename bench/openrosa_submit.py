@@ -16,7 +16,8 @@ With ``--baseline-ref REF`` the same submissions go, in the same run, to a serve
 commit's code too (``git archive``, run with this checkout's virtual environment), the two
 alternating ``--rounds`` times so that the machine's load is shared alike; it prints each
 round's figures with the load average and the ratio of the best rounds. ``--workers``: the
-servers' ``GOCUA_WORKERS`` (default: one per core, as ``gocua serve`` starts).
+servers' ``GOCUA_WORKERS`` (default: as ``gocua serve`` starts, one more than the cores);
+``--baseline-workers``: the baseline's, when its own default was another.
 
     .venv/bin/python bench/openrosa_submit.py [N] [PHONES] [--baseline-ref REF] [--rounds 3]
 """
@@ -40,6 +41,7 @@ from server.domain.db import connect, write_transaction  # noqa: E402
 from server.domain.devices import add_collect_device  # noqa: E402
 from server.domain.forms import install_form  # noqa: E402
 from server.domain.register import add_household  # noqa: E402
+from server.settings import default_workers  # noqa: E402
 from tests.collect_client import CollectClient, collect_form_definition  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
@@ -121,9 +123,13 @@ def main() -> None:
     parser.add_argument("phones", nargs="?", type=int, default=8)
     parser.add_argument("--baseline-ref", default="", help="a commit whose server is the baseline")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each server, alternating")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument(
+        "--baseline-workers", type=int, default=0, help="the baseline's (default: --workers)"
+    )
     args = parser.parse_args()
     env = {"GOCUA_WORKERS": str(args.workers)}
+    baseline_env = {"GOCUA_WORKERS": str(args.baseline_workers or args.workers)}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         tree = old_tree(args.baseline_ref, root / "old") if args.baseline_ref else None
@@ -131,12 +137,13 @@ def main() -> None:
         least: dict[str, float] = {}
         print(
             f"{args.n:,} OpenRosa submissions from {args.phones} phones at once,"
-            f" GOCUA_WORKERS={args.workers}, {os.cpu_count()} cores (goal: 500/s):"
+            f" GOCUA_WORKERS={args.workers} (the baseline's {baseline_env['GOCUA_WORKERS']}),"
+            f" {os.cpu_count()} cores (goal: 500/s):"
         )
         for round_ in range(args.rounds):
             servers: list[tuple[str, ServerProcess]] = []
             if tree is not None:
-                old = OldServerProcess(tree, root / f"old{round_}", extra_env=env)
+                old = OldServerProcess(tree, root / f"old{round_}", extra_env=baseline_env)
                 servers.append((args.baseline_ref[:9], old))
             servers.append(("this", ServerProcess(root / f"this{round_}", extra_env=env)))
             for name, server in servers:

@@ -42,6 +42,7 @@ import sqlite_utils  # noqa: E402
 
 from server.domain import answers  # noqa: E402
 from server.domain.db import connect  # noqa: E402
+from server.settings import default_workers  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
 from tests.records import household_data, record  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
@@ -185,15 +186,18 @@ def run(n: int, stored: int) -> float:
     return rate
 
 
-def one_phone(n: int, base: str, rounds: int) -> None:
-    """--phone: this code against ``base``, ``rounds`` rounds of ``n`` records each."""
+def one_phone(n: int, base: str, rounds: int, base_workers: int = 0) -> None:
+    """--phone: this code against ``base``, ``rounds`` rounds of ``n`` records each; each
+    server with ``GOCUA_WORKERS`` as ``gocua serve`` starts (``base_workers``: the base's, when
+    its own default was another)."""
     from bench import dusk
     from bench.trees import OldServerProcess, old_tree, short
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        configured = {"GOCUA_WORKERS": os.environ.get("GOCUA_WORKERS", str(os.cpu_count() or 1))}
-        old = OldServerProcess(old_tree(base, root / "old"), root / "base", extra_env=configured)
+        configured = {"GOCUA_WORKERS": os.environ.get("GOCUA_WORKERS", str(default_workers()))}
+        old_env = {"GOCUA_WORKERS": str(base_workers)} if base_workers else configured
+        old = OldServerProcess(old_tree(base, root / "old"), root / "base", extra_env=old_env)
         servers = [
             dusk.Server(short(base), old),
             dusk.Server("this", ServerProcess(root / "this", extra_env=configured)),
@@ -249,9 +253,12 @@ def main() -> None:
     )
     parser.add_argument("--base", default="main", help="--phone: the commit to compare with")
     parser.add_argument("--rounds", type=int, default=3, help="--phone: rounds on each server")
+    parser.add_argument(
+        "--base-workers", type=int, default=0, help="--phone: the base's GOCUA_WORKERS"
+    )
     args = parser.parse_args()
     if args.phone:
-        one_phone(args.n or 4_000, args.base, args.rounds)
+        one_phone(args.n or 4_000, args.base, args.rounds, args.base_workers)
         return
     args.n = args.n or 100_000
     print("empty database:")

@@ -25,7 +25,10 @@ def free_port() -> int:
 
 class ServerProcess:
     def __init__(
-        self, data_dir: Path, port: int | None = None, extra_env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        extra_env: dict[str, str | None] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.extra_env = extra_env or {}
@@ -37,7 +40,8 @@ class ServerProcess:
 
     @property
     def env(self) -> dict[str, str]:
-        return {
+        # A None in extra_env leaves that variable out: gocua serve's own default then.
+        given = {
             **os.environ,
             "GOCUA_DATA_DIR": str(self.data_dir),
             "GOCUA_PORT": str(self.port),
@@ -48,6 +52,7 @@ class ServerProcess:
             "GOCUA_WORKERS": "1",
             **self.extra_env,
         }
+        return {name: value for name, value in given.items() if value is not None}
 
     def cli(self, *args: str) -> str:
         """Run ``gocua ARGS`` against this server's data; returns its output."""

@@ -117,3 +117,16 @@ def test_a_dead_worker_is_replaced_and_kill_9_of_the_parent_frees_the_port(
             ).replace("\0", " "):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+def test_unless_told_gocua_serve_starts_one_worker_more_than_the_cores(tmp_path: Path) -> None:
+    # The process holding the write lock shares its one running thread with its own requests'
+    # checks: one process more than the cores keeps them all working meanwhile.
+    server = ServerProcess(tmp_path / "server", extra_env={"GOCUA_WORKERS": None}).start()
+    assert server.proc is not None
+    try:
+        expected = (os.cpu_count() or 1) + 1
+        assert until(lambda: len(workers_of(server.proc.pid)) == expected)
+        assert requests.get(f"{server.base}/login", timeout=10).status_code == 200
+    finally:
+        server.stop()
