@@ -46,6 +46,10 @@ DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 DEFAULT_SYNC_SLOTS = 8
 
 
+# The most worker processes `gocua serve` starts.
+MAX_WORKERS = 64
+
+
 def default_workers() -> int:
     """``gocua serve``'s worker processes unless told: one more than the cores. A process
     holding the write lock shares its one running Python thread with its own requests'
@@ -53,8 +57,9 @@ def default_workers() -> int:
     the writer writes. On 2 cores, against one a core (bench/dusk.py, 5 batches a phone):
     10 phones 2,200 records/s against 1,488, 50 phones 2,091 against 1,325, 200 phones
     about 1,940 against 1,750; a fourth process did no better and doubled the reviewer's
-    pages' p95 at 200 phones."""
-    return (os.cpu_count() or 1) + 1
+    pages' p95 at 200 phones. The cores this process may run on, not the machine's (a
+    container's share), and never past ``MAX_WORKERS``."""
+    return min(len(os.sched_getaffinity(0)) + 1, MAX_WORKERS)
 
 
 def _zone(name: str, default: str) -> ZoneInfo:

@@ -177,7 +177,7 @@ def largest_body() -> int:
     return max(MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES, MAX_BLOB_BYTES, MAX_BODY_BYTES) + 1
 
 
-MAX_WORKERS = 64
+MAX_WORKERS = settings.MAX_WORKERS
 MAX_SYNC_SLOTS = 16  # threads_for(16): 148 threads a process
 
 

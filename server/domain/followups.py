@@ -38,7 +38,7 @@ def followup_of(data: dict[str, Any]) -> dict[str, Any] | None:
         return None
     topics: list[str] = []
     for member in _dicts(data.get("members")):
-        for topic in member.get("needs_help") or []:
+        for topic in _topics(member.get("needs_help")):
             if topic != "none" and topic not in topics:
                 topics.append(topic)
     dates = sorted(
@@ -50,6 +50,13 @@ def followup_of(data: dict[str, Any]) -> dict[str, Any] | None:
     if not topics and not revisit:
         return None
     return {"reason": "needs_help", "date": dates[0] if dates else None, "topics": topics}
+
+
+def _topics(value: Any) -> list[str]:
+    """A member's help topics: the names of a select_multiple (a list), as the phone reads
+    them (pwa/js/records.js: needsHelp); anything else a form's own question may hold there
+    (a number, a text) names none."""
+    return [t for t in value if isinstance(t, str)] if isinstance(value, list) else []
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:

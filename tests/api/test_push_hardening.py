@@ -308,35 +308,56 @@ def test_the_answers_encoded_by_the_first_check_are_the_ones_stored(client, phon
         assert "data" not in texts
 
 
-def test_answers_encoded_before_the_lock_are_stored_as_the_push_would_store_them(phone, db):
+def test_answers_encoded_before_the_lock_are_stored_as_the_push_would_store_them(
+    phone, db, monkeypatch
+):
     # An OpenRosa submission's answers and meta are checked and encoded before the write lock
-    # (records.push.encode_ahead), its envelope only under it: what is stored must be what the
-    # push makes of the same item, and a bad envelope is still refused on its field.
+    # (records.push.encode_ahead), its envelope only under it: what is stored (the record, its
+    # revision, its household's follow-up) must be what the push makes of the same item
+    # encoding it itself, and a bad envelope is still refused on its field.
     from server.domain.devices import device_for_token
     from server.domain.forms import get_form
+    from server.domain.records import store
     from server.domain.records.push import encode_ahead, push_within
     from sync.protocol import visit_day
+    from tests.records import adult
 
     caller = device_for_token(db, phone["token"], touch=False)
-    data = household_data(address='Số 12, ngõ 3 — "nhà" {xanh} [cuối]', residents=2)
-    plain, ahead = record(_village(phone), data=data), record(_village(phone), data=data)
+    village = _village(phone)
+    homes = [r[0] for r in db.execute("SELECT id FROM households WHERE village_id = ?", [village])][
+        :2
+    ]
+    data = household_data(
+        address='Số 12, ngõ 3 — "nhà" {xanh} [cuối]',
+        members=[{**adult("Hoa", 1980), "needs_help": ["vneid"]}],
+    )
+    plain, ahead = record(village, homes[0], data=data), record(village, homes[1], data=data)
     bad = record("\ud800", data=data)
     found = get_form(db, plain["form_id"], plain["form_version"], commune_id="99999")
     checked = found[1].check(data, today=visit_day(ahead))
     assert checked == {}
     with write_transaction(db):
         told = [push_within(db, caller, [plain])[0]]
-        for item in (ahead, bad):
-            encoded = encode_ahead(item["data"], item["meta"])
-            assert encoded is not None
-            told += push_within(db, caller, [item], None, found, [checked], [encoded])
+        worked = [encode_ahead(item["data"], item["meta"]) for item in (ahead, bad)]
+        assert None not in worked
+
+        def encoded_again(*_: Any) -> Any:
+            raise AssertionError("encoded under the lock again")
+
+        monkeypatch.setattr(store, "encode_pushed", encoded_again)
+        for item, done in zip((ahead, bad), worked, strict=True):
+            told += push_within(db, caller, [item], None, found, [checked], [done])
     assert [t["status"] for t in told] == ["applied", "applied", "rejected"]
     assert told[2]["errors"]["village_id"][0]["code"] == "bad_text"
 
     def row(item: dict[str, Any]) -> dict[str, Any]:
         kept = db.execute("SELECT * FROM records WHERE id = ?", [item["id"]]).fetchone()
-        # Its own ids and times apart, the row is the same.
-        return {k: v for k, v in dict(kept).items() if k not in ("id", "rev") and k[-3:] != "_at"}
+        # Its own ids, household and times apart, the row is the same.
+        return {
+            k: v
+            for k, v in dict(kept).items()
+            if k not in ("id", "rev", "household_id") and k[-3:] != "_at"
+        }
 
     assert row(ahead) == row(plain)
     assert stored(db, bad["id"]) == set()
@@ -344,3 +365,10 @@ def test_answers_encoded_before_the_lock_are_stored_as_the_push_would_store_them
         "SELECT data, meta FROM revisions WHERE record_id IN (?, ?)", [plain["id"], ahead["id"]]
     ).fetchall()
     assert len(revisions) == 2 and tuple(revisions[0]) == tuple(revisions[1])
+    followups = [
+        db.execute(
+            "SELECT followup FROM household_followups WHERE household_id = ?", [home]
+        ).fetchone()[0]
+        for home in homes
+    ]
+    assert followups[0] == followups[1] and json.loads(followups[0])["topics"] == ["vneid"]

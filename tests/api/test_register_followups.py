@@ -55,6 +55,41 @@ def test_the_answers_that_call_for_another_visit():
         ],
     )
     assert followup_of(later) == {"reason": "needs_help", "date": "2026-11-27", "topics": []}
+    # A form of the commune's own may keep a number or a text under that name: no topic, and
+    # no failure (a list's names still count).
+    for odd in (3, "vneid", None, {"a": 1}):
+        assert followup_of({"outcome": "completed", "members": [{"needs_help": odd}]}) is None
+    mixed = {"outcome": "completed", "members": [{"needs_help": [4, "vneid", None]}]}
+    assert followup_of(mixed) == {"reason": "needs_help", "date": None, "topics": ["vneid"]}
+
+
+def test_a_visit_of_a_form_whose_members_help_is_a_number_is_stored(admin, client, db, phone):
+    # An imported form's own `needs_help` question, an integer in its `members` repeat: the
+    # household's follow-up reads none from it, and the push stores the visit (it failed
+    # with a 500, the follow-up iterating the number).
+    from tests.api.test_admin_forms import publish
+    from tests.workbooks import workbook
+
+    rows = [
+        ("type", "name", "label", "required"),
+        ("text", "outcome", "Outcome", None),
+        ("begin_repeat", "members", "Members", None),
+        ("text", "ten", "Name", "yes"),
+        ("integer", "needs_help", "Times helped", None),
+        ("end_repeat", None, None, None),
+    ]
+    assert publish(admin, workbook(rows, version="1", form_id="giup_so")).status_code == 303
+    village = phone["villages"][0]["id"]
+    household = households_of(db, village)[0]
+    data = {"outcome": "completed", "members": [{"ten": "A", "needs_help": 3}]}
+    item = record(village, household, data=data, form_id="giup_so", form_version="1")
+    answer = client.post("/api/v1/sync/push", json={"items": [item]}, headers=phone["headers"])
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    assert answer.get_json()["results"][0]["status"] == "applied"
+    kept = db.execute(
+        "SELECT followup FROM household_followups WHERE household_id = ?", [household]
+    ).fetchone()
+    assert kept is None or kept[0] == "null"
 
 
 def test_the_follow_up_list_of_a_village_follows_each_households_latest_visit(

@@ -51,8 +51,7 @@ from server.domain.openrosa.instance import (
     read_instance,
     record_uuid,
 )
-from server.domain.records.push import encode_ahead, push_within
-from server.domain.records.store import Encoded
+from server.domain.records.push import Ahead, encode_ahead, push_within
 from sync.protocol import APPLIED, CONFLICT, DUPLICATE, MAX_BLOB_BYTES
 
 # Collect splits a submission whose XML and files pass this into several POSTs, but never
@@ -346,7 +345,7 @@ class _Prepared:
     found: tuple[Form, RecordChecker]
     mapped: Mapped
     checked: Errors | None
-    encoded: Encoded | None = None  # the answers and meta as stored, when they passed
+    ahead: Ahead | None = None  # the answers and meta as stored, when they passed
 
 
 def _prepare(found: tuple[Form, RecordChecker], instance: Instance) -> _Prepared:
@@ -355,8 +354,7 @@ def _prepare(found: tuple[Form, RecordChecker], instance: Instance) -> _Prepared
         return _Prepared(found, mapped, None)
     meta = _meta(instance, mapped.data)
     checked = found[1].check(mapped.data, today=_day(meta))
-    encoded = None if checked else encode_ahead(mapped.data, meta)
-    return _Prepared(found, mapped, checked, encoded)
+    return _Prepared(found, mapped, checked, None if checked else encode_ahead(mapped.data, meta))
 
 
 def _osm_text(data_dir: str | Path, sha256: str, name: str) -> str:
@@ -399,7 +397,12 @@ def _settle(
         holder[key] = files_known[holder[key]]
     for holder, key in mapped.osm:
         holder[key] = _osm_text(data_dir, files_known[holder[key]], holder[key])
-    record = _record(db, caller, instance, form.form_id, form.version, mapped.data)
+    # The meta worked out with the answers' encoding, when there is one: the push then knows
+    # the encoding for them (push_within holds it to the very objects).
+    ahead = prepared.ahead if prepared is not None else None
+    record = _record(
+        db, caller, instance, form.form_id, form.version, mapped.data, ahead[1] if ahead else None
+    )
     code = household_code or str(mapped.data.get(HOUSEHOLD_QUESTION) or "").strip()
     if not code:
         errors = (
@@ -425,7 +428,7 @@ def _settle(
     record.update(household_id=household["id"], village_id=household["village_id"])
     if prepared is not None:
         result = push_within(
-            db, caller, [record], data_dir, prepared.found, [checked], [prepared.encoded]
+            db, caller, [record], data_dir, prepared.found, [checked], [prepared.ahead]
         )[0]
     else:
         result = push_within(db, caller, [record], data_dir)[0]
@@ -471,10 +474,11 @@ def _record(
     form_id: str,
     version: str,
     data: dict[str, Any],
+    meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record this submission is: a new one named by its instanceID, or, with a
     ``deprecatedID`` (Collect's edit of a sent form), a new revision of the record that
-    instance became."""
+    instance became. ``meta``: its meta, when the caller made it already (``_meta``)."""
     rev = record_uuid(instance.instance_id)
     record_id, base_rev = rev, None
     if instance.deprecated_id:
@@ -494,7 +498,7 @@ def _record(
         "household_id": None,
         "village_id": "",
         "data": data,
-        "meta": _meta(instance, data),
+        "meta": meta if meta is not None else _meta(instance, data),
     }
 
 

@@ -80,7 +80,11 @@ def push(
     return body
 
 
-def encode_ahead(data: dict[str, Any], meta: dict[str, Any]) -> store.Encoded | None:
+# What ``encode_ahead`` worked out: the very answers and meta it read, and their encoding.
+Ahead = tuple[dict[str, Any], dict[str, Any], store.Encoded]
+
+
+def encode_ahead(data: dict[str, Any], meta: dict[str, Any]) -> Ahead | None:
     """A record's answers and meta as the push stores them, worked out before the write lock
     by a caller that has them then, apart from the rest of the record (an OpenRosa
     submission's, whose household is read under the lock): None when ``value_problems``
@@ -88,7 +92,7 @@ def encode_ahead(data: dict[str, Any], meta: dict[str, Any]) -> store.Encoded | 
     texts: dict[str, str] = {}
     if value_problems({"data": data, "meta": meta}, texts):
         return None
-    return store.encode_pushed({"data": data, "meta": meta}, texts.get("data"))
+    return data, meta, store.encode_pushed({"data": data, "meta": meta}, texts.get("data"))
 
 
 def push_within(
@@ -98,7 +102,7 @@ def push_within(
     data_dir: str | Path | None = None,
     form: tuple[Form, RecordChecker] | None = None,
     checked: list[Errors | None] | None = None,
-    encoded: list[store.Encoded | None] | None = None,
+    encoded: list[Ahead | None] | None = None,
 ) -> list[dict[str, Any]]:
     """A phone's items, inside the caller's write transaction: the same checks and writes as
     ``push``, for a client whose own bookkeeping must commit with the record (an OpenRosa
@@ -107,8 +111,9 @@ def push_within(
     What the caller worked out before taking the write lock, as ``push`` does for a batch:
     ``form``, the items' form version as the caller's commune may use it (every item names
     it); ``checked``, per item, its answers' check against that form (None: not done); and
-    ``encoded``, per item, ``encode_ahead`` of its very ``data`` and ``meta`` (None: not done),
-    so that only the rest of the item is looked at here."""
+    ``encoded``, per item, ``encode_ahead`` of its ``data`` and ``meta`` (None: not done), so
+    that only the rest of the item is looked at here: used only when the item holds the very
+    objects it was worked out from."""
     batch = _Batch(db, caller, data_dir)
     if form is not None:
         key = (form[0].form_id, form[0].version)
@@ -117,7 +122,10 @@ def push_within(
             errors = checked[index] if checked is not None else None
             if errors is None or not isinstance(item, dict):
                 continue
-            ready = encoded[index] if encoded is not None else None
+            ahead = encoded[index] if encoded is not None else None
+            ready = None
+            if ahead is not None and item.get("data") is ahead[0] and item.get("meta") is ahead[1]:
+                ready = ahead[2]
             rest = item if ready is None else {k: v for k, v in item.items() if k not in _ANSWERS}
             if value_problems(rest):
                 continue

@@ -324,7 +324,7 @@ class Encoded(NamedTuple):
     packed: bytes  # the answers as the column holds them
     meta: str  # the meta as JSON text
     facts: Facts | None  # None: left to the write (they hang on its time, or on SQL)
-    said: Said  # the follow-up the answers call for, as phones are told it
+    said: Said | None  # the follow-up its answers call for, when it names a household
 
 
 def encode_pushed(record: dict[str, Any], data_text: str | None = None) -> Encoded:
@@ -339,7 +339,8 @@ def encode_pushed(record: dict[str, Any], data_text: str | None = None) -> Encod
         meta.get("visit_date") is not None or meta.get("started_at") is not None
     )
     facts = list_facts(data, meta, "") if dated else None
-    return Encoded(text, answers.pack(text), _dumps(meta), facts, said_by(data))
+    said = said_by(data) if record.get("household_id") else None
+    return Encoded(text, answers.pack(text), _dumps(meta), facts, said)
 
 
 def store_pushed(
