@@ -141,3 +141,19 @@ def test_a_reviewer_of_another_commune_sees_none_of_them(admin, client, db):
         {"instance_id": filled.instance_id, "household_code": other["household"]["code"]},
     )
     assert refused.status_code == 404
+
+
+def test_a_settings_code_whose_modules_also_look_like_a_bar_code_reads_as_one_qr_code():
+    # A reader of every format took part of these codes (a phone's random key in each) for a
+    # Codabar too, and the page's test failed now and then: a phone's QR scanner reads QR.
+    from server.domain.openrosa.service import settings_payload
+    from server.web.admin.qr import svg
+
+    for key in (
+        "GBuzSm6A8cVR06AxYpThGJWZhbj11THnCMZCY7Bvqiy",
+        "LNuoliMdVwY1pp7M-4Xn3DWzP9WYJof5Hzt4XJUtv2t",
+        "ZHY1V2QlMmeahFK0k0Uey4dH8BBZNZ10ANlzK2QwiLP",
+    ):
+        volunteer = "Tình nguyện viên Demo"
+        payload = settings_payload(f"http://localhost/key/{key}", "Gõ Cửa · Xã Demo", volunteer)
+        assert decode_svg(svg(payload)) == payload
