@@ -54,6 +54,17 @@ class ServerProcess:
         }
         return {name: value for name, value in given.items() if value is not None}
 
+    def refused_start(self) -> subprocess.CompletedProcess[str]:
+        """``gocua serve`` on this server's port and data, for a start that must be refused: its
+        exit and what it printed (a start that serves instead ends in the timeout's error)."""
+        return subprocess.run(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
     def cli(self, *args: str) -> str:
         """Run ``gocua ARGS`` against this server's data; returns its output."""
         done = subprocess.run(

@@ -103,7 +103,7 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
     import waitress
 
     from server import StartRefused, create_app
-    from server.cli.workers import listening_socket, serve_forked
+    from server.cli.workers import listening_sockets, serve_forked
     from server.web.admission import threads_for
 
     current = settings.load()
@@ -152,13 +152,11 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
         waitress.serve(app, host=host, port=port, **served)
         return
     try:
-        sock = listening_socket(host, port)
+        socks = listening_sockets(host, port, current.workers)
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
     click.echo(f"{current.workers} worker processes on http://{host}:{port}")
-    serve_forked(
-        lambda shared: waitress.serve(app, sockets=[shared], **served), sock, current.workers
-    )
+    serve_forked(lambda sock: waitress.serve(app, sockets=[sock], **served), socks, current.workers)
 
 
 CONNECTION_LIMIT = 1000

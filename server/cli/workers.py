@@ -1,5 +1,6 @@
 """``gocua serve`` on every core: worker processes forked from one parent, each running waitress
-on the listening socket they share (the kernel hands each new connection to one of them).
+on a listening socket of its own on the one port (``SO_REUSEPORT``: the kernel spreads new
+connections evenly over them).
 
 Python runs one thread at a time in a process, so a single waitress process used at most one
 core of a server. Everything the workers must agree on already lives in SQLite, which WAL lets
@@ -31,23 +32,43 @@ from typing import Any
 RESTART_PAUSE = 1.0
 
 
-def listening_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
+def listening_socket(
+    host: str, port: int, backlog: int = 1024, *, shared: bool = False
+) -> socket.socket:
+    """A socket listening on ``host:port``; ``shared``: one of several (``SO_REUSEPORT``)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(backlog)
     sock.setblocking(False)
     return sock
 
 
-def serve_forked(serve: Callable[[socket.socket], Any], sock: socket.socket, workers: int) -> None:
-    """Run ``serve(sock)`` in ``workers`` child processes until told to stop."""
+def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` sockets on one port, one a worker: the kernel spreads new connections evenly
+    over them. On one socket shared by all, the worker that called accept first took each
+    connection, and 200 phones' connections (kept alive) landed 98, 48 and 41 on three
+    workers: the first turned phones away while the others had room. Refused (OSError) when
+    anything listens on the port already: a first socket, not shared, checks it, since
+    sockets that share a port would let a second server join this one's."""
+    listening_socket(host, port).close()
+    return [listening_socket(host, port, shared=True) for _ in range(count)]
+
+
+def serve_forked(
+    serve: Callable[[socket.socket], Any], socks: list[socket.socket], workers: int
+) -> None:
+    """Run ``serve(socket)`` in ``workers`` child processes until told to stop, each on its own
+    of ``socks`` (one a worker, or one for all); the parent keeps them open, so that a worker
+    started in place of one that died takes over its socket and the connections waiting on it."""
     parent_alive, parent_end = os.pipe()
-    children: dict[int, float] = {}  # pid → when it started
+    children: dict[int, tuple[float, int]] = {}  # pid → when it started, its socket's index
     stopping = False
 
-    def start_one() -> None:
+    def start_one(slot: int) -> None:
         pid = os.fork()
         if pid == 0:  # the worker
             os.close(parent_end)
@@ -55,10 +76,10 @@ def serve_forked(serve: Callable[[socket.socket], Any], sock: socket.socket, wor
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             threading.Thread(target=_exit_with_parent, args=(parent_alive,), daemon=True).start()
             try:
-                serve(sock)
+                serve(socks[slot % len(socks)])
             finally:
                 os._exit(1)
-        children[pid] = time.monotonic()
+        children[pid] = (time.monotonic(), slot)
 
     def stop(_signum: int, _frame: Any) -> None:
         nonlocal stopping
@@ -68,8 +89,8 @@ def serve_forked(serve: Callable[[socket.socket], Any], sock: socket.socket, wor
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for _ in range(workers):
-        start_one()
+    for slot in range(workers):
+        start_one(slot)
     while children:
         try:
             pid, status = os.wait()
@@ -77,9 +98,10 @@ def serve_forked(serve: Callable[[socket.socket], Any], sock: socket.socket, wor
             break
         except InterruptedError:
             continue
-        started = children.pop(pid, None)
-        if started is None or stopping:
+        known = children.pop(pid, None)
+        if known is None or stopping:
             continue
+        started, slot = known
         print(
             f"gocua: worker {pid} ended ({_how(status)}); starting another",
             file=sys.stderr,
@@ -87,7 +109,7 @@ def serve_forked(serve: Callable[[socket.socket], Any], sock: socket.socket, wor
         )
         time.sleep(max(0.0, started + RESTART_PAUSE - time.monotonic()))
         if not stopping:
-            start_one()
+            start_one(slot)
 
 
 def _exit_with_parent(read_end: int) -> None:

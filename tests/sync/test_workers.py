@@ -130,3 +130,21 @@ def test_unless_told_gocua_serve_starts_one_worker_more_than_the_cores(tmp_path:
         assert requests.get(f"{server.base}/login", timeout=10).status_code == 200
     finally:
         server.stop()
+
+
+def test_a_second_server_on_the_port_of_one_with_workers_is_refused(tmp_path: Path) -> None:
+    # Each worker listens on a socket of its own, the kernel spreading connections over them
+    # (SO_REUSEPORT): a second server started on the same port must be refused, not let in
+    # to take a share of the first one's phones.
+    first = ServerProcess(tmp_path / "first", extra_env={"GOCUA_WORKERS": "2"}).start()
+    try:
+        assert until(lambda: len(workers_of(first.proc.pid)) == 2)  # type: ignore[union-attr]
+        second = ServerProcess(
+            tmp_path / "second", port=first.port, extra_env={"GOCUA_WORKERS": "2"}
+        )
+        done = second.refused_start()
+        assert done.returncode != 0
+        assert f"cannot listen on 127.0.0.1:{first.port}" in done.stderr
+        assert requests.get(f"{first.base}/api/v1/health", timeout=10).ok
+    finally:
+        first.stop()

@@ -216,13 +216,7 @@ def test_serve_with_a_short_secret_key_says_so_in_one_line(tmp_path):
     server = ServerProcess(tmp_path)
     server.cli("init")
     (tmp_path / "secret_key").write_text("short")
-    done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(server.port)],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = server.refused_start()
     assert done.returncode != 0
     assert "at least 32 characters" in done.stderr and "secret_key" in done.stderr
     assert "Traceback" not in done.stderr
