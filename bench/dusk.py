@@ -52,7 +52,7 @@ from bench.trees import OldServerProcess, old_tree  # noqa: E402
 from server.domain.db import connect, write_transaction  # noqa: E402
 from server.domain.devices import create_enrollment_code  # noqa: E402
 from server.domain.register import add_household  # noqa: E402
-from server.settings import default_workers  # noqa: E402
+from server.settings import load as load_settings  # noqa: E402
 from tests.records import adult, child, household_data, record  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
@@ -286,7 +286,7 @@ def main() -> None:
         # The server as it starts by default: GOCUA_* from this environment, else its defaults.
         # tests/server_process.py starts one worker unless told: say gocua serve's own default.
         configured = {
-            "GOCUA_WORKERS": os.environ.get("GOCUA_WORKERS", str(default_workers())),
+            "GOCUA_WORKERS": str(load_settings().workers),
             **{n: os.environ[n] for n in ("GOCUA_SYNC_SLOTS",) if n in os.environ},
         }
         single = args.baseline_config == "single"

@@ -41,7 +41,7 @@ from server.domain.db import connect, write_transaction  # noqa: E402
 from server.domain.devices import add_collect_device  # noqa: E402
 from server.domain.forms import install_form  # noqa: E402
 from server.domain.register import add_household  # noqa: E402
-from server.settings import default_workers  # noqa: E402
+from server.settings import load as load_settings  # noqa: E402
 from tests.collect_client import CollectClient, collect_form_definition  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("phones", nargs="?", type=int, default=8)
     parser.add_argument("--baseline-ref", default="", help="a commit whose server is the baseline")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each server, alternating")
-    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--workers", type=int, default=load_settings().workers)
     parser.add_argument(
         "--baseline-workers", type=int, default=0, help="the baseline's (default: --workers)"
     )

@@ -42,7 +42,7 @@ import sqlite_utils  # noqa: E402
 
 from server.domain import answers  # noqa: E402
 from server.domain.db import connect  # noqa: E402
-from server.settings import default_workers  # noqa: E402
+from server.settings import load as load_settings  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
 from tests.records import household_data, record  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
@@ -195,7 +195,7 @@ def one_phone(n: int, base: str, rounds: int, base_workers: int = 0) -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        configured = {"GOCUA_WORKERS": os.environ.get("GOCUA_WORKERS", str(default_workers()))}
+        configured = {"GOCUA_WORKERS": str(load_settings().workers)}
         old_env = {"GOCUA_WORKERS": str(base_workers)} if base_workers else configured
         old = OldServerProcess(old_tree(base, root / "old"), root / "base", extra_env=old_env)
         servers = [

@@ -109,9 +109,9 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
     current = settings.load()
     options = proxy_options(current)
     threads = threads or threads_for(current.sync_slots)
-    if not 1 <= current.workers <= MAX_WORKERS:
+    if not 1 <= current.workers <= settings.MAX_WORKERS:
         raise click.ClickException(
-            f"GOCUA_WORKERS must be from 1 to {MAX_WORKERS}, not {current.workers}"
+            f"GOCUA_WORKERS must be from 1 to {settings.MAX_WORKERS}, not {current.workers}"
         )
     if not 0 <= current.sync_slots <= MAX_SYNC_SLOTS:
         raise click.ClickException(
@@ -156,7 +156,7 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
     click.echo(f"{current.workers} worker processes on http://{host}:{port}")
-    serve_forked(lambda sock: waitress.serve(app, sockets=[sock], **served), socks, current.workers)
+    serve_forked(lambda sock: waitress.serve(app, sockets=[sock], **served), socks)
 
 
 CONNECTION_LIMIT = 1000
@@ -175,7 +175,6 @@ def largest_body() -> int:
     return max(MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES, MAX_BLOB_BYTES, MAX_BODY_BYTES) + 1
 
 
-MAX_WORKERS = settings.MAX_WORKERS
 MAX_SYNC_SLOTS = 16  # threads_for(16): 148 threads a process
 
 

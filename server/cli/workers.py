@@ -58,12 +58,10 @@ def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     return [listening_socket(host, port, shared=True) for _ in range(count)]
 
 
-def serve_forked(
-    serve: Callable[[socket.socket], Any], socks: list[socket.socket], workers: int
-) -> None:
-    """Run ``serve(socket)`` in ``workers`` child processes until told to stop, each on its own
-    of ``socks`` (one a worker, or one for all); the parent keeps them open, so that a worker
-    started in place of one that died takes over its socket and the connections waiting on it."""
+def serve_forked(serve: Callable[[socket.socket], Any], socks: list[socket.socket]) -> None:
+    """Run ``serve(socket)`` in a child process for each of ``socks`` until told to stop; the
+    parent keeps them open, so that a worker started in place of one that died takes over its
+    socket and the connections waiting on it."""
     parent_alive, parent_end = os.pipe()
     children: dict[int, tuple[float, int]] = {}  # pid → when it started, its socket's index
     stopping = False
@@ -76,7 +74,7 @@ def serve_forked(
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             threading.Thread(target=_exit_with_parent, args=(parent_alive,), daemon=True).start()
             try:
-                serve(socks[slot % len(socks)])
+                serve(socks[slot])
             finally:
                 os._exit(1)
         children[pid] = (time.monotonic(), slot)
@@ -89,7 +87,7 @@ def serve_forked(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for slot in range(workers):
+    for slot in range(len(socks)):
         start_one(slot)
     while children:
         try:
