@@ -10,12 +10,19 @@ with ``--statements`` each SQL statement's CPU time and count; ``--profile`` add
 cProfile of the requests (by own time). Waitress's own reading and writing is not in it
 (``bench/sync_push.py --phone`` measures the served processes whole).
 
+``--phones N``: N phones at once, each a thread of this process pushing its batches one after
+the other, as a worker process of ``gocua serve`` serves several phones: their writes then
+share transactions (group commit, each batch in a savepoint). Printed beside the figures: the
+CPU a record the lock's holder spent writing the groups (``domain/db.py: _lead``), and the
+batches a group held.
+
 ``--base REV``: the same figures for another commit's code (``bench/trees.py``), each
 ``--rounds`` times, in turn with this code's, every run in a process of its own; the figures
 to compare are the medians, beside the load average each run started at.
 
     .venv/bin/python bench/push_profile.py [BATCHES] [--statements] [--profile]
     .venv/bin/python bench/push_profile.py 200 --base main --rounds 3
+    .venv/bin/python bench/push_profile.py 40 --phones 8 --base main --rounds 3
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,13 +110,13 @@ class Meter:
         entry[1] += seconds
 
 
-def measure(batches: int, statements: bool, profile: bool) -> dict[str, Any]:
-    """This process's code: the figures of ``batches`` batches, per record, in ms."""
+def measure(batches: int, statements: bool, profile: bool, phones: int = 1) -> dict[str, Any]:
+    """This process's code: the figures of ``batches`` batches a phone, per record, in ms."""
     with tempfile.TemporaryDirectory() as folder:
         process = ServerProcess(Path(folder) / "data")
         server = dusk.Server("this", process)
-        # The commune, a register with a household for every record, one enrolled phone (HTTP).
-        dusk.prepare(server, 1, households=(batches + WARM_UP + 1) * dusk.BATCH)
+        # The commune, a register with a household for every record, the phones enrolled (HTTP).
+        dusk.prepare(server, phones, households=phones * (batches + WARM_UP + 1) * dusk.BATCH)
         process.stop()
         os.environ["GOCUA_DATA_DIR"] = str(process.data_dir)
         import sqlite_utils
@@ -145,21 +153,48 @@ def measure(batches: int, statements: bool, profile: bool) -> dict[str, Any]:
                 meter.statement("COMMIT", time.thread_time() - start)
 
             domain_db._transaction = timed_transaction
-        bodies = [dusk.encode(dusk.batch_of(server, dusk.BATCH)) for _ in range(batches)]
-        for _ in range(WARM_UP):
-            wsgi_call(app, server.tokens[0], dusk.encode(dusk.batch_of(server, dusk.BATCH)))
+        groups: list[int] = []  # one entry a write transaction: the lock changing hands
+        lead = domain_db._lead
+
+        def counted_lead(db: Any, group: Any, own: Any) -> None:
+            groups.append(1)
+            lead(db, group, own)
+
+        domain_db._lead = counted_lead
+        bodies = [
+            [dusk.encode(dusk.batch_of(server, dusk.BATCH)) for _ in range(batches)]
+            for _ in range(phones)
+        ]
+        for token in server.tokens:
+            for _ in range(WARM_UP):
+                wsgi_call(app, token, dusk.encode(dusk.batch_of(server, dusk.BATCH)))
         meter.spent.clear()
         meter.statements.clear()
+        groups.clear()
         profiler = cProfile.Profile() if profile else None
         load, start = os.getloadavg()[0], time.process_time()
         if profiler is not None:
             profiler.enable()
-        for body in bodies:
-            wsgi_call(app, server.tokens[0], body)
+        if phones == 1:
+            for body in bodies[0]:
+                wsgi_call(app, server.tokens[0], body)
+        else:
+            together = threading.Barrier(phones)
+
+            def phone(index: int) -> None:
+                together.wait()
+                for body in bodies[index]:
+                    wsgi_call(app, server.tokens[index], body)
+
+            threads = [threading.Thread(target=phone, args=(i,)) for i in range(phones)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         if profiler is not None:
             profiler.disable()
         cpu = time.process_time() - start
-        records = batches * dusk.BATCH
+        records = phones * batches * dusk.BATCH
         per = {k: v / records * 1000 for k, v in meter.spent.items()}
         figures = {
             "records": records,
@@ -168,6 +203,8 @@ def measure(batches: int, statements: bool, profile: bool) -> dict[str, Any]:
             "web": cpu / records * 1000 - per.get("domain", 0.0),
             "check": per.get("check", 0.0),
             "write": per.get("write", 0.0),
+            "phones": phones,
+            "group": phones * batches / max(1, len(groups)),
             "statements": {
                 sql: (count, seconds / records * 1e6)
                 for sql, (count, seconds) in sorted(
@@ -183,22 +220,24 @@ def measure(batches: int, statements: bool, profile: bool) -> dict[str, Any]:
 
 
 def line(name: str, f: dict[str, Any]) -> str:
+    together = f" ({f['group']:.1f} batches a transaction)" if f.get("phones", 1) > 1 else ""
     return (
         f"{name:9} {f['request']:.3f} ms CPU a record: web {f['web']:.3f}, check"
-        f" {f['check']:.3f}, write {f['write']:.3f} | load {f['load']:.2f}"
+        f" {f['check']:.3f}, write {f['write']:.3f}{together} | load {f['load']:.2f}"
     )
 
 
-def compare(batches: int, base: str, rounds: int) -> None:
+def compare(batches: int, base: str, rounds: int, phones: int = 1) -> None:
     from bench.trees import old_tree, short
 
     runs: dict[str, list[dict[str, Any]]] = {short(base): [], "this": []}
+    more = ["--phones", str(phones)] if phones > 1 else []
     with tempfile.TemporaryDirectory() as folder:
         tree = old_tree(base, Path(folder) / "base")
         for round_ in range(rounds):
             for name, extra in ((short(base), ["--tree", str(tree)]), ("this", [])):
                 done = subprocess.run(
-                    [sys.executable, __file__, str(batches), "--json", *extra],
+                    [sys.executable, __file__, str(batches), "--json", *extra, *more],
                     check=True,
                     capture_output=True,
                     text=True,
@@ -232,17 +271,19 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile of the requests")
     parser.add_argument("--base", help="compare with this commit's code, run for run")
     parser.add_argument("--rounds", type=int, default=3, help="--base: runs of each code")
+    parser.add_argument("--phones", type=int, default=1, help="phones pushing at once")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--tree", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.base:
-        compare(args.batches, args.base, args.rounds)
+        compare(args.batches, args.base, args.rounds, args.phones)
         return
-    figures = measure(args.batches, args.statements, args.profile)
+    figures = measure(args.batches, args.statements, args.profile, args.phones)
     if args.json:
         print(json.dumps({k: v for k, v in figures.items() if k != "profile"}))
         return
-    print(f"{figures['records']:,} records in batches of {dusk.BATCH}, one at a time")
+    at_once = "one at a time" if args.phones == 1 else f"{args.phones} phones at once"
+    print(f"{figures['records']:,} records in batches of {dusk.BATCH}, {at_once}")
     print(line("this", figures))
     for sql, (count, micros) in figures["statements"].items():
         print(f"  {micros:7.1f} µs a record  {count:6,}×  {sql}")

@@ -225,6 +225,13 @@ def write_together(db: sqlite_utils.Database, work: Callable[[sqlite_utils.Datab
 def _lead(db: sqlite_utils.Database, group: _Group, own: _Job) -> None:
     jobs: list[_Job] = []
     try:
+        # Each writer's savepoint keeps a copy of the pages it changes, to roll back alone.
+        # SQLite keeps the first 64 KiB of the copies in memory and writes the rest to a
+        # temporary file (a batch of 20 households changes 120-odd pages): two write calls a
+        # page, more than the WAL takes. In memory for the group's transaction; the connection
+        # then goes back to the pool as it was, whose other queries' temporary tables may be
+        # large.
+        db.execute("PRAGMA temp_store=MEMORY")
         with write_transaction(db):
             with group.changed:
                 jobs, group.jobs = group.jobs, []
@@ -248,6 +255,8 @@ def _lead(db: sqlite_utils.Database, group: _Group, own: _Job) -> None:
                 group.jobs.remove(own)
             raise
     finally:
+        with suppress(sqlite3.Error):
+            db.execute("PRAGMA temp_store=DEFAULT")
         with group.changed:
             for job in jobs:
                 job.done = True

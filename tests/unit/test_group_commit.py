@@ -105,3 +105,84 @@ def test_a_writer_alone_fails_as_a_transaction_does(tmp_path: Path) -> None:
         assert write_together(conn, lambda c: c.execute("INSERT INTO t VALUES (2)").rowcount) == 1
         assert [r[0] for r in conn.execute("SELECT x FROM t")] == [2]
         assert not conn.conn.in_transaction
+
+
+def _sqlite_temporary_files() -> list[str]:
+    """The temporary files SQLite has open in this process (it unlinks each as it opens it)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        if "etilqs_" in target:
+            found.append(target)
+    return found
+
+
+def test_a_group_keeps_its_writers_savepoints_in_memory_and_rolls_a_large_one_back(
+    tmp_path: Path,
+) -> None:
+    # Each writer of a group changes every page of a table of about 400 KiB: its savepoint's
+    # copies of them pass the 64 KiB SQLite keeps in memory by default, beyond which it writes
+    # them to a temporary file, two write calls a page.
+    database = tmp_path / "gocua.db"
+    rows = 2000
+    with connect(database) as setup, write_transaction(setup):
+        setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, writer INTEGER, pad BLOB)")
+        setup.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)"
+            " INSERT INTO t SELECT i, 0, randomblob(200) FROM n",
+            [rows],
+        )
+    files_seen: dict[int, list[str]] = {}
+    outcome: dict[int, Any] = {}
+
+    def work(index: int) -> Any:
+        def write(conn: sqlite_utils.Database) -> int:
+            changed = conn.execute(
+                "UPDATE t SET writer = ?, pad = randomblob(200)", [index + 1]
+            ).rowcount
+            files_seen[index] = _sqlite_temporary_files()
+            if index == 1:
+                raise ValueError("this batch's own failure")
+            return changed
+
+        return write
+
+    leader_modes: list[int] = []
+
+    def writer(index: int) -> None:
+        conn = connect(database)
+        try:
+            outcome[index] = write_together(conn, work(index))
+        except ValueError as error:
+            outcome[index] = error
+        finally:
+            leader_modes.append(conn.execute("PRAGMA temp_store").fetchone()[0])
+            conn.close()
+
+    holder = connect(database)
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(2)]
+    with write_transaction(holder):
+        for thread in threads:
+            thread.start()
+        pause = threading.Event()
+        for _ in range(6000):  # a minute at most
+            if _queued(database) == 2:
+                break
+            pause.wait(0.01)
+        assert _queued(database) == 2
+    for thread in threads:
+        thread.join(timeout=60)
+    holder.close()
+
+    assert files_seen == {0: [], 1: []}
+    assert outcome[0] == rows and isinstance(outcome[1], ValueError)
+    # The second writer's changes, to every page of the table, were rolled back from memory;
+    # the first writer's stayed.
+    with connect(database) as check:
+        counts = check.execute("SELECT writer, count(*) FROM t GROUP BY writer").fetchall()
+        assert [tuple(row) for row in counts] == [(1, rows)]
+    # The connections go back to the pool as they were: temporary storage as built (0).
+    assert leader_modes == [0, 0]
