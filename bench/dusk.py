@@ -17,6 +17,11 @@ Two servers run side by side, each on its own database, and every level runs on 
 - the server as ``gocua serve`` starts by default (``GOCUA_WORKERS`` and ``GOCUA_SYNC_SLOTS``
   from the environment when set).
 
+The records' ids are made as the collector makes them (``pwa/js/ids.js``: ordered by the time
+each visit began), the phones' visits a quarter of an hour apart and interleaved, as a commune's
+day is; ``--baseline-ids random`` sends the baseline ids made at random instead, as the
+collector made them before (the same server code on both: what the ids alone change).
+
 Phones honour ``Retry-After`` as the sync client does (``sync.client.RetryPolicy``): a busy
 answer (503) is counted, not an error, and the batch is sent again. Per level it prints records/s,
 each push request's p50/p95/p99/max, the time until a batch was acknowledged (retries and waits
@@ -24,6 +29,7 @@ included), busy answers, errors, the reviewer's pages p50/p95/max, the servers' 
 and the load average when the level started.
 
     .venv/bin/python bench/dusk.py [--quick] [--levels 1,10,50,200] [--batches N]
+    .venv/bin/python bench/dusk.py --baseline-config configured --baseline-ids random
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import re
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +60,7 @@ from server.domain.db import connect, write_transaction  # noqa: E402
 from server.domain.devices import create_enrollment_code  # noqa: E402
 from server.domain.register import add_household  # noqa: E402
 from server.settings import load as load_settings  # noqa: E402
-from tests.records import adult, child, household_data, record  # noqa: E402
+from tests.records import adult, child, household_data, phone_id, record  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
 BATCH = 20
@@ -63,6 +70,8 @@ BATCH = 20
 # make each visit's follow-up read all that day's others.
 HOUSEHOLDS = 30_000
 PACE = 0.5  # seconds between the starts of the reviewer's pages
+# A phone begins a visit every quarter of an hour; its records' ids carry those moments.
+VISIT_GAP_MS = 15 * 60 * 1000
 
 
 def four_members() -> dict[str, Any]:
@@ -88,6 +97,7 @@ class Server:
     households: list[tuple[str, str]] = field(default_factory=list)  # (village, household)
     unvisited: list[tuple[str, str]] = field(default_factory=list)  # this round's, shuffled
     record_id: str = ""
+    ids: str = "time"  # the records' ids: "time" as the collector makes them, or "random"
 
     def cpu_seconds(self) -> float:
         """User and system time of the server and every process it started."""
@@ -154,14 +164,44 @@ def prepare(server: Server, phones: int, households: int = HOUSEHOLDS) -> None:
         server.record_id = db.execute("SELECT id FROM records LIMIT 1").fetchone()[0]
 
 
-def batch_of(server: Server, n: int) -> list[dict[str, Any]]:
+def batch_of(server: Server, n: int, begun: list[int] | None = None) -> list[dict[str, Any]]:
     """``n`` visits to households of the register that no batch since the last round of the
-    whole register visited."""
+    whole register visited; ``begun``: when each visit began (ms), which its id carries (else
+    now)."""
     data = four_members()
     if len(server.unvisited) < n:
         server.unvisited = random.sample(server.households, len(server.households))
     chosen = [server.unvisited.pop() for _ in range(n)]
-    return [record(village, household_id=household, data=data) for village, household in chosen]
+    if server.ids == "random":
+        ids = [str(uuid.uuid4()) for _ in chosen]
+    else:
+        ids = [phone_id(at) for at in begun] if begun is not None else [phone_id() for _ in chosen]
+    return [
+        record(village, household_id=household, data=data, id=made)
+        for (village, household), made in zip(chosen, ids, strict=True)
+    ]
+
+
+def day_of_visits(server: Server, phones: int, batches: int) -> list[list[bytes]]:
+    """Each phone's batches: its visits a quarter of an hour apart, the phones' interleaved, as
+    a commune's day of visits reaches the server at dusk."""
+    start = time.time_ns() // 1_000_000 - 12 * 3600 * 1000
+    return [
+        [
+            encode(
+                batch_of(
+                    server,
+                    BATCH,
+                    [
+                        start + (b * BATCH + k) * VISIT_GAP_MS + p * VISIT_GAP_MS // phones
+                        for k in range(BATCH)
+                    ],
+                )
+            )
+            for b in range(batches)
+        ]
+        for p in range(phones)
+    ]
 
 
 def encode(items: list[dict[str, Any]]) -> bytes:
@@ -199,7 +239,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def run_level(server: Server, phones: int, batches: int) -> dict[str, Any]:
-    bodies = [[encode(batch_of(server, BATCH)) for _ in range(batches)] for _ in range(phones)]
+    bodies = day_of_visits(server, phones, batches)
     stop = multiprocessing.Event()
     out: Any = multiprocessing.Queue()
     review = multiprocessing.Process(
@@ -278,6 +318,13 @@ def main() -> None:
         help="configured: the baseline's GOCUA_WORKERS, when its default was another"
         " (default: this server's)",
     )
+    parser.add_argument(
+        "--baseline-ids",
+        choices=("time", "random"),
+        default="time",
+        help="the ids of the records sent to the baseline: ordered by time, as the collector"
+        " makes them, or at random, as it made them before",
+    )
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
     batches = 2 if args.quick else args.batches
@@ -301,6 +348,7 @@ def main() -> None:
             baseline = Server("baseline", ServerProcess(root / "baseline", extra_env=baseline_env))
         if single:
             baseline.process.serve_args = ["--threads", "8"]
+        baseline.ids = args.baseline_ids
         current = Server("dusk", ServerProcess(root / "current", extra_env=configured))
         servers = [baseline, current]
         try:
@@ -312,7 +360,8 @@ def main() -> None:
                 f"{os.cpu_count()} cores; baseline: {baseline.name}"
                 f" ({'one process, 8 threads, no sync bound' if single else baseline_env});"
                 f" dusk: gocua serve as configured {configured or '(defaults)'};"
-                f" batches of {BATCH}, {batches} a phone (1 phone: {batches * 10})"
+                f" batches of {BATCH}, {batches} a phone (1 phone: {batches * 10});"
+                f" the baseline's ids: {baseline.ids}"
             )
             for phones in levels:
                 each = batches * 10 if phones == 1 else batches

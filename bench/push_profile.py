@@ -162,10 +162,17 @@ def measure(batches: int, statements: bool, profile: bool, phones: int = 1) -> d
 
         if lead is not None:
             domain_db._lead = counted_lead
-        bodies = [
-            [dusk.encode(dusk.batch_of(server, dusk.BATCH)) for _ in range(batches)]
-            for _ in range(phones)
-        ]
+        # The phones' visits interleaved over a day, as their ids carry them (a base from before
+        # that: each phone's in a row).
+        day = getattr(dusk, "day_of_visits", None)
+        bodies = (
+            day(server, phones, batches)
+            if day is not None
+            else [
+                [dusk.encode(dusk.batch_of(server, dusk.BATCH)) for _ in range(batches)]
+                for _ in range(phones)
+            ]
+        )
         for token in server.tokens:
             for _ in range(WARM_UP):
                 wsgi_call(app, token, dusk.encode(dusk.batch_of(server, dusk.BATCH)))

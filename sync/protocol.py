@@ -134,8 +134,9 @@ class RecordSchema(Schema):
     )
     form_id = _text()
     form_version = _text()
-    # The phone makes a new household's id with crypto.randomUUID() (pwa/js/dom.js: uuid), the
-    # server with uuid4: a UUID, never "" nor a "/" that would break its staff page's address.
+    # The phone makes a new household's id ordered by time (pwa/js/ids.js: uuid, version 7), an
+    # older phone at random, the server with uuid4: a UUID, never "" nor a "/" that would break
+    # its staff page's address.
     household_id = fields.String(
         load_default=None, allow_none=True, error_messages=_CODES, validate=_uuid
     )

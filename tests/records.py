@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 import uuid
 from typing import Any
 
 from schemas.form import Form
 
 VISIT_DATE = "2026-11-20"
+
+
+def phone_id(at_ms: int | None = None) -> str:
+    """An id as the collector makes it (pwa/js/ids.js): a UUID of version 7 whose first 48 bits
+    are the time it was made, ``at_ms`` (milliseconds; now when None)."""
+    ms = time.time_ns() // 1_000_000 if at_ms is None else at_ms
+    value = (ms << 80) | secrets.randbits(80)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # the version
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # the variant
+    return str(uuid.UUID(int=value))
 
 
 def adult(
@@ -90,8 +102,8 @@ def record(
 ) -> dict[str, Any]:
     form = form or Form.load()
     item = {
-        "id": str(uuid.uuid4()),
-        "rev": str(uuid.uuid4()),
+        "id": phone_id(),
+        "rev": phone_id(),
         "base_rev": None,
         "form_id": form.form_id,
         "form_version": form.version,

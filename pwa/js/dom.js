@@ -23,14 +23,6 @@ export function toast(text, kind = 'info') {
   setTimeout(() => box.remove(), kind === 'error' ? 10000 : 5000);
 }
 
-export function uuid() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
-  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
 /** The phone's local date as YYYY-MM-DD (what today() means during a visit). */
 export function localDate(d = new Date()) {
   const p = (n) => String(n).padStart(2, '0');

@@ -372,3 +372,16 @@ def test_answers_encoded_before_the_lock_are_stored_as_the_push_would_store_them
         for home in homes
     ]
     assert followups[0] == followups[1] and json.loads(followups[0])["topics"] == ["vneid"]
+
+
+def test_ids_made_at_random_and_ids_ordered_by_time_are_both_taken(client, phone, db):
+    # A collector of this version makes its ids ordered by time (pwa/js/ids.js, version 7); a
+    # phone not yet updated makes them at random (version 4). One batch may hold both: a
+    # visit begun before the update and finished after it.
+    village = _village(phone)
+    earlier = record(village, id=str(uuid.uuid4()), rev=str(uuid.uuid4()))
+    now = record(village)
+    assert uuid.UUID(now["id"]).version == 7 and uuid.UUID(earlier["id"]).version == 4
+    answer = push(client, phone, [earlier, now]).get_json()
+    assert [r["status"] for r in answer["results"]] == ["applied", "applied"]
+    assert stored(db, earlier["id"], now["id"]) == {earlier["id"], now["id"]}

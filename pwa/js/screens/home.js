@@ -1,7 +1,8 @@
 // The volunteer's home: sync state, her villages' households with where each one stands,
 // her records with where each one is, and keeping data safe.
 import { all, byIndex, getKv, put, setKv } from '../db.js';
-import { el, toast, uuid } from '../dom.js';
+import { el, toast } from '../dom.js';
+import { uuid } from '../ids.js';
 import { lang, say, t } from '../i18n.js';
 import { go, main, register, state } from '../nav.js';
 import { MAX_ADDRESS, MAX_HEAD_NAME, householdStatus, localDay, localTime, waitingCount } from '../records.js';

@@ -3,7 +3,8 @@
 import { all, get, getKv, put, setKv } from '../db.js';
 import { AuditLog, auditNode, nodePath, tracksChanges, valueAt } from '../audit.js';
 import { formatSize, storeFile } from '../blobs.js';
-import { el, localDate, toast, uuid } from '../dom.js';
+import { el, localDate, toast } from '../dom.js';
+import { uuid } from '../ids.js';
 import { Form, isEmpty, Rules } from '../form.js';
 import { lang, message, t } from '../i18n.js';
 import { go, main, register, state } from '../nav.js';
