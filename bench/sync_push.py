@@ -17,7 +17,7 @@ and REV's (``bench/trees.py``) in turn for each round. Beside records/s it print
 CPU time per record (every process of each server), the figure a shared machine disturbs
 least, and the load average:
 
-    .venv/bin/python bench/sync_push.py --phone [--base REV] [--rounds R] [N]
+    .venv/bin/python bench/sync_push.py --phone [--base REV] [--rounds R] [--base-ids random] [N]
 """
 
 from __future__ import annotations
@@ -186,10 +186,13 @@ def run(n: int, stored: int) -> float:
     return rate
 
 
-def one_phone(n: int, base: str, rounds: int, base_workers: int = 0) -> None:
+def one_phone(
+    n: int, base: str, rounds: int, base_workers: int = 0, base_ids: str = "time"
+) -> None:
     """--phone: this code against ``base``, ``rounds`` rounds of ``n`` records each; each
     server with ``GOCUA_WORKERS`` as ``gocua serve`` starts (``base_workers``: the base's, when
-    its own default was another)."""
+    its own default was another; ``base_ids``: the ids of the records the base is sent, made
+    as the collector makes them, or at random as it made them before)."""
     from bench import dusk
     from bench.trees import OldServerProcess, old_tree, short
 
@@ -199,7 +202,7 @@ def one_phone(n: int, base: str, rounds: int, base_workers: int = 0) -> None:
         old_env = {"GOCUA_WORKERS": str(base_workers)} if base_workers else configured
         old = OldServerProcess(old_tree(base, root / "old"), root / "base", extra_env=old_env)
         servers = [
-            dusk.Server(short(base), old),
+            dusk.Server(short(base), old, ids=base_ids),
             dusk.Server("this", ServerProcess(root / "this", extra_env=configured)),
         ]
         figures: dict[str, list[tuple[float, float, float]]] = {s.name: [] for s in servers}
@@ -209,7 +212,7 @@ def one_phone(n: int, base: str, rounds: int, base_workers: int = 0) -> None:
                 dusk.prepare(server, 1, households=(batches * rounds + 1) * dusk.BATCH)
             print(
                 f"one phone, {batches} batches of {dusk.BATCH} households of four a round,"
-                f" {rounds} rounds; gocua serve with {configured}"
+                f" {rounds} rounds; gocua serve with {configured}; the base's ids: {base_ids}"
             )
             for round_ in range(rounds):
                 for server in servers:
@@ -256,9 +259,15 @@ def main() -> None:
     parser.add_argument(
         "--base-workers", type=int, default=0, help="--phone: the base's GOCUA_WORKERS"
     )
+    parser.add_argument(
+        "--base-ids",
+        choices=("time", "random"),
+        default="time",
+        help="--phone: the base's records' ids, as the collector makes them or at random",
+    )
     args = parser.parse_args()
     if args.phone:
-        one_phone(args.n or 4_000, args.base, args.rounds, args.base_workers)
+        one_phone(args.n or 4_000, args.base, args.rounds, args.base_workers, args.base_ids)
         return
     args.n = args.n or 100_000
     print("empty database:")
