@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "3"
 REVIEWER = "bench.reviewer"
 PASSWORD = "bench-password-123"
 # Records a write transaction while building (the server writes a batch of 20 a transaction:
@@ -149,6 +149,18 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
+# The moment the first record's id was made; each next one a minute later: the records arrive in
+# the order their phones made them, as a commune's days of visits are pushed.
+FIRST_ID_MS = 1_790_000_000_000
+
+
+def _phone_id(rng: random.Random, at_ms: int) -> str:
+    """An id as the collector makes it (``pwa/js/ids.js``, ``tests/records.py: phone_id``):
+    version 7, ``at_ms`` in its first 48 bits, the rest from ``rng``."""
+    value = (at_ms << 80) | rng.getrandbits(80)
+    return str(uuid.UUID(int=(value & ~(0xF << 76) & ~(0x3 << 62)) | (0x7 << 76) | (0x2 << 62)))
+
+
 def items(
     households: list[tuple[str, str]], device_id: str, seed: int = 16, pool: int = 500
 ) -> Any:
@@ -162,15 +174,16 @@ def items(
     rng = random.Random(seed)
     answers = [household_answers(rng) for _ in range(pool)]
     form = Form.load()
-    for hid, village in households:
+    for index, (hid, village) in enumerate(households):
         day = f"2026-{rng.choice(['10', '11'])}-{rng.randint(1, 28):02d}"
+        made = FIRST_ID_MS + index * 60_000
         item = record(
             village,
             hid,
             data=answers[rng.randrange(pool)],
             form=form,
-            id=_uuid(rng),
-            rev=_uuid(rng),
+            id=_phone_id(rng, made),
+            rev=_phone_id(rng, made),
         )
         item["meta"] = {
             "started_at": f"{day}T01:00:00Z",
