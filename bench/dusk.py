@@ -18,9 +18,10 @@ Two servers run side by side, each on its own database, and every level runs on 
   from the environment when set).
 
 The records' ids are made as the collector makes them (``pwa/js/ids.js``: ordered by the time
-each visit began), the phones' visits a quarter of an hour apart and interleaved, as a commune's
-day is; ``--baseline-ids random`` sends the baseline ids made at random instead, as the
-collector made them before (the same server code on both: what the ids alone change).
+each visit began), each phone's visits a quarter of an hour apart and the phones' interleaved,
+as a commune's days are; ``--baseline-ids random`` sends the baseline ids (and revs) made at
+random instead, as the collector made them before (without ``--baseline-ref``, the same
+server code on both: what the ids alone change).
 
 Phones honour ``Retry-After`` as the sync client does (``sync.client.RetryPolicy``): a busy
 answer (503) is counted, not an error, and the batch is sent again. Per level it prints records/s,
@@ -174,17 +175,19 @@ def batch_of(server: Server, n: int, begun: list[int] | None = None) -> list[dic
     chosen = [server.unvisited.pop() for _ in range(n)]
     if server.ids == "random":
         ids = [str(uuid.uuid4()) for _ in chosen]
+        revs = [str(uuid.uuid4()) for _ in chosen]
     else:
         ids = [phone_id(at) for at in begun] if begun is not None else [phone_id() for _ in chosen]
+        revs = [phone_id() for _ in chosen]  # made as the visit is finalized
     return [
-        record(village, household_id=household, data=data, id=made)
-        for (village, household), made in zip(chosen, ids, strict=True)
+        record(village, household_id=household, data=data, id=made, rev=rev)
+        for (village, household), made, rev in zip(chosen, ids, revs, strict=True)
     ]
 
 
 def day_of_visits(server: Server, phones: int, batches: int) -> list[list[bytes]]:
     """Each phone's batches: its visits a quarter of an hour apart, the phones' interleaved, as
-    a commune's day of visits reaches the server at dusk."""
+    a commune's days of visits reach the server."""
     start = time.time_ns() // 1_000_000 - 12 * 3600 * 1000
     return [
         [

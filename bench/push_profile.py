@@ -12,13 +12,14 @@ cProfile of the requests (by own time). Waitress's own reading and writing is no
 
 ``--phones N``: N phones at once, each a thread of this process pushing its batches one after
 the other, as a worker process of ``gocua serve`` serves several phones: their writes then
-share transactions (group commit, each batch in a savepoint). Printed beside the figures: the
-CPU a record the lock's holder spent writing the groups (``domain/db.py: _lead``), and the
-batches a group held.
+share transactions (group commit, each batch in a savepoint), and the write is the CPU the
+lock's holders spent writing the groups. Printed beside: the batches a transaction held.
 
-``--base REV``: the same figures for another commit's code (``bench/trees.py``), each
-``--rounds`` times, in turn with this code's, every run in a process of its own; the figures
-to compare are the medians, beside the load average each run started at.
+``--base REV``: the same figures for another commit's code (``bench/trees.py``; its records
+made by its own ``bench/dusk.py`` and ``tests/records.py``, their ids as that version's
+collector made them), each ``--rounds`` times, in turn with this code's, every run in a
+process of its own; the figures to compare are the medians, beside the load average each run
+started at.
 
     .venv/bin/python bench/push_profile.py [BATCHES] [--statements] [--profile]
     .venv/bin/python bench/push_profile.py 200 --base main --rounds 3

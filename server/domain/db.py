@@ -255,13 +255,16 @@ def _lead(db: sqlite_utils.Database, group: _Group, own: _Job) -> None:
                 group.jobs.remove(own)
             raise
     finally:
-        with suppress(sqlite3.Error):
-            db.execute("PRAGMA temp_store=DEFAULT")
-        with group.changed:
-            for job in jobs:
-                job.done = True
-            group.leading = False
-            group.changed.notify_all()
+        try:
+            # As connect() leaves it (it does not set temp_store).
+            with suppress(sqlite3.Error):
+                db.execute("PRAGMA temp_store=DEFAULT")
+        finally:
+            with group.changed:
+                for job in jobs:
+                    job.done = True
+                group.leading = False
+                group.changed.notify_all()
 
 
 # Checkpoints of the server's connections (``connect(checkpoints=False)``): one thread a process
