@@ -154,13 +154,6 @@ def _uuid(rng: random.Random) -> str:
 FIRST_ID_MS = 1_790_000_000_000
 
 
-def _phone_id(rng: random.Random, at_ms: int) -> str:
-    """An id as the collector makes it (``pwa/js/ids.js``, ``tests/records.py: phone_id``):
-    version 7, ``at_ms`` in its first 48 bits, the rest from ``rng``."""
-    value = (at_ms << 80) | rng.getrandbits(80)
-    return str(uuid.UUID(int=(value & ~(0xF << 76) & ~(0x3 << 62)) | (0x7 << 76) | (0x2 << 62)))
-
-
 def items(
     households: list[tuple[str, str]], device_id: str, seed: int = 16, pool: int = 500
 ) -> Any:
@@ -169,7 +162,7 @@ def items(
     households (a commune's answers repeat; generating a million would take longer than
     storing them), visit dates over October and November."""
     from schemas.form import Form
-    from tests.records import record
+    from tests.records import phone_id, record
 
     rng = random.Random(seed)
     answers = [household_answers(rng) for _ in range(pool)]
@@ -182,8 +175,8 @@ def items(
             hid,
             data=answers[rng.randrange(pool)],
             form=form,
-            id=_phone_id(rng, made),
-            rev=_phone_id(rng, made),
+            id=phone_id(made, rng.getrandbits(80)),
+            rev=phone_id(made, rng.getrandbits(80)),
         )
         item["meta"] = {
             "started_at": f"{day}T01:00:00Z",

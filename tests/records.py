@@ -12,11 +12,13 @@ from schemas.form import Form
 VISIT_DATE = "2026-11-20"
 
 
-def phone_id(at_ms: int | None = None) -> str:
+def phone_id(at_ms: int | None = None, random_bits: int | None = None) -> str:
     """An id as the collector makes it (pwa/js/ids.js): a UUID of version 7 whose first 48 bits
-    are the time it was made, ``at_ms`` (milliseconds; now when None)."""
+    are the time it was made, ``at_ms`` (milliseconds; now when None), the rest from
+    ``random_bits`` (80 bits; fresh ones when None)."""
     ms = time.time_ns() // 1_000_000 if at_ms is None else at_ms
-    value = (ms << 80) | secrets.randbits(80)
+    bits = secrets.randbits(80) if random_bits is None else random_bits
+    value = (ms << 80) | bits
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # the version
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # the variant
     return str(uuid.UUID(int=value))

@@ -3,8 +3,9 @@
 // milliseconds, the other 74 random. The server takes any UUID; these sort by when they were
 // made, so a day's visits land side by side in the server's indexes instead of each on a
 // page of its own anywhere in them: a batch writes fewer pages (README, Performance). The time
-// they hold is the phone's clock, already in each record's meta (started_at); a wrong clock
-// only places the id elsewhere in the order, never makes two the same.
+// they hold is when the phone made them, by its clock (a record's: the visit's start, already
+// in its meta as started_at); a wrong clock only places the id elsewhere in the order, never
+// makes two the same.
 
 /** A new id: `now` in milliseconds (the phone's clock), `random` fills 10 bytes. */
 export function uuid(now = Date.now(), random = (bytes) => crypto.getRandomValues(bytes)) {

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,31 @@ def _queued(database: Path) -> int:
         return 0
     with group.changed:
         return len(group.jobs)
+
+
+@contextmanager
+def _queued_behind_the_lock(
+    database: Path, writer: Callable[[int], None], count: int
+) -> Iterator[None]:
+    """``writer(0)`` … ``writer(count - 1)``, each in a thread of its own, all queued for the
+    write lock this holds until the block ends; every thread has ended after it."""
+    holder = connect(database)
+    threads = [threading.Thread(target=writer, args=(i,), name=f"writer-{i}") for i in range(count)]
+    try:
+        with write_transaction(holder):
+            for thread in threads:
+                thread.start()
+            pause = threading.Event()
+            for _ in range(6000):  # a minute at most
+                if _queued(database) == count:
+                    break
+                pause.wait(0.01)
+            assert _queued(database) == count
+            yield
+    finally:
+        for thread in threads:
+            thread.join(timeout=60)
+        holder.close()
 
 
 def test_writers_waiting_together_share_one_commit_and_one_failure_stays_its_own(
@@ -59,23 +86,9 @@ def test_writers_waiting_together_share_one_commit_and_one_failure_stays_its_own
                 answered.append(index)
             conn.close()
 
-    holder = connect(database)
-    threads = [
-        threading.Thread(target=writer, args=(i,), name=f"writer-{i}") for i in range(WRITERS)
-    ]
-    with write_transaction(holder):
-        # The lock is held elsewhere: every writer queues behind it.
-        for thread in threads:
-            thread.start()
-        pause = threading.Event()
-        for _ in range(6000):  # a minute at most
-            if _queued(database) == WRITERS:
-                break
-            pause.wait(0.01)
-        assert _queued(database) == WRITERS and not answered
-    for thread in threads:
-        thread.join(timeout=60)
-    holder.close()
+    # The lock is held elsewhere: every writer queues behind it.
+    with _queued_behind_the_lock(database, writer, WRITERS):
+        assert not answered
 
     # One writer did every queued write, in one transaction: nobody was answered before its
     # COMMIT.
@@ -150,7 +163,7 @@ def test_a_group_keeps_its_writers_savepoints_in_memory_and_rolls_a_large_one_ba
 
         return write
 
-    leader_modes: list[int] = []
+    modes_after: list[int] = []  # each writer's connection's temp_store once answered
 
     def writer(index: int) -> None:
         conn = connect(database)
@@ -159,23 +172,11 @@ def test_a_group_keeps_its_writers_savepoints_in_memory_and_rolls_a_large_one_ba
         except ValueError as error:
             outcome[index] = error
         finally:
-            leader_modes.append(conn.execute("PRAGMA temp_store").fetchone()[0])
+            modes_after.append(conn.execute("PRAGMA temp_store").fetchone()[0])
             conn.close()
 
-    holder = connect(database)
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(2)]
-    with write_transaction(holder):
-        for thread in threads:
-            thread.start()
-        pause = threading.Event()
-        for _ in range(6000):  # a minute at most
-            if _queued(database) == 2:
-                break
-            pause.wait(0.01)
-        assert _queued(database) == 2
-    for thread in threads:
-        thread.join(timeout=60)
-    holder.close()
+    with _queued_behind_the_lock(database, writer, 2):
+        pass
 
     assert files_seen == {0: [], 1: []}
     assert outcome[0] == rows and isinstance(outcome[1], ValueError)
@@ -185,4 +186,4 @@ def test_a_group_keeps_its_writers_savepoints_in_memory_and_rolls_a_large_one_ba
         counts = check.execute("SELECT writer, count(*) FROM t GROUP BY writer").fetchall()
         assert [tuple(row) for row in counts] == [(1, rows)]
     # The connections go back to the pool as they were: temporary storage as built (0).
-    assert leader_modes == [0, 0]
+    assert modes_after == [0, 0]
