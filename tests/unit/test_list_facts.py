@@ -110,7 +110,11 @@ texts = st.one_of(
     st.sampled_from(["none", "revisit", "completed", "", "2026-11-20", "2026-11-20T01:02:03Z"]),
     st.text(max_size=12),
 )
-values = st.one_of(texts, st.integers(-3, 3), st.booleans(), st.floats(allow_nan=False))
+# No NaN nor infinity: they are not JSON, so no body carrying them is taken (sync/body.py) and
+# no stored answer holds one (SQLite's JSON functions refuse them as malformed).
+values = st.one_of(
+    texts, st.integers(-3, 3), st.booleans(), st.floats(allow_nan=False, allow_infinity=False)
+)
 lists = st.one_of(st.none(), st.lists(values, max_size=3), values)
 members = st.one_of(
     st.none(),
