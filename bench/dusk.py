@@ -23,11 +23,15 @@ as a commune's days are; ``--baseline-ids random`` sends the baseline ids (and r
 random instead, as the collector made them before (without ``--baseline-ref``, the same
 server code on both: what the ids alone change).
 
-Phones honour ``Retry-After`` as the sync client does (``sync.client.RetryPolicy``): a busy
-answer (503) is counted, not an error, and the batch is sent again. Per level it prints records/s,
-each push request's p50/p95/p99/max, the time until a batch was acknowledged (retries and waits
-included), busy answers, errors, the reviewer's pages p50/p95/max, the servers' CPU (cores used)
-and the load average when the level started.
+Each phone sends its batches as the collector does: one, then as many at once as each answer
+says the server has room for (``batches_at_once``: two while it has sync slots free), one after
+a busy answer; a server that says nothing (before this version) is sent one at a time, and so
+is the baseline with ``--baseline-in-flight 1``, whatever it says. Phones honour
+``Retry-After`` as the sync client does (``sync.client.RetryPolicy``): a busy answer (503) is
+counted, not an error, and the batch is sent again. Per level it prints
+records/s, each push request's p50/p95/p99/max, the time until a batch was acknowledged
+(retries and waits included), busy answers, errors, the reviewer's pages p50/p95/max, the
+servers' CPU (cores used) and the load average when the level started.
 
     .venv/bin/python bench/dusk.py [--quick] [--levels 1,10,50,200] [--batches N]
     .venv/bin/python bench/dusk.py --baseline-config configured --baseline-ids random
@@ -55,7 +59,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from bench.phones import push_together  # noqa: E402
+from bench.phones import IN_FLIGHT, lanes_arg, push_together  # noqa: E402
 from bench.trees import OldServerProcess, old_tree  # noqa: E402
 from server.domain.db import connect, write_transaction  # noqa: E402
 from server.domain.devices import create_enrollment_code  # noqa: E402
@@ -99,6 +103,7 @@ class Server:
     unvisited: list[tuple[str, str]] = field(default_factory=list)  # this round's, shuffled
     record_id: str = ""
     ids: str = "time"  # the records' ids: "time" as the collector makes them, or "random"
+    in_flight: int = IN_FLIGHT  # batches each phone keeps at the server at once
 
     def cpu_seconds(self) -> float:
         """User and system time of the server and every process it started."""
@@ -251,7 +256,9 @@ def run_level(server: Server, phones: int, batches: int) -> dict[str, Any]:
     load = os.getloadavg()[0]
     review.start()
     cpu0 = server.cpu_seconds()
-    tally = push_together(server.process.base, server.tokens[:phones], bodies, BATCH)
+    tally = push_together(
+        server.process.base, server.tokens[:phones], bodies, BATCH, server.in_flight
+    )
     wall = tally.wall
     cpu = server.cpu_seconds() - cpu0
     stop.set()
@@ -328,6 +335,13 @@ def main() -> None:
         help="the ids of the records sent to the baseline: ordered by time, as the collector"
         " makes them, or at random, as it made them before",
     )
+    parser.add_argument(
+        "--baseline-in-flight",
+        type=lanes_arg,
+        default=IN_FLIGHT,
+        help="the most batches each phone keeps at the baseline at once (default: as the"
+        " collector, two while the server says it has room)",
+    )
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
     batches = 2 if args.quick else args.batches
@@ -352,6 +366,7 @@ def main() -> None:
         if single:
             baseline.process.serve_args = ["--threads", "8"]
         baseline.ids = args.baseline_ids
+        baseline.in_flight = args.baseline_in_flight
         current = Server("dusk", ServerProcess(root / "current", extra_env=configured))
         servers = [baseline, current]
         try:
@@ -364,7 +379,8 @@ def main() -> None:
                 f" ({'one process, 8 threads, no sync bound' if single else baseline_env});"
                 f" dusk: gocua serve as configured {configured or '(defaults)'};"
                 f" batches of {BATCH}, {batches} a phone (1 phone: {batches * 10});"
-                f" the baseline's ids: {baseline.ids}"
+                f" the baseline's ids: {baseline.ids}; batches a phone keeps at the server at once:"
+                f" baseline {baseline.in_flight}, dusk {current.in_flight}"
             )
             for phones in levels:
                 each = batches * 10 if phones == 1 else batches

@@ -11,13 +11,16 @@ The M stored records are written straight into the database (bulk INSERTs in one
 every trigger firing) before the server starts: pushing them would take as long as the bench.
 
 One phone at dusk, against a base commit in the same run (``--phone``): batches of 20
-households of four naming register households (``bench/dusk.py``'s records), each batch
-acknowledged before the next is sent, on ``gocua serve`` as it starts by default, this code's
-and REV's (``bench/trees.py``) in turn for each round. Beside records/s it prints the servers'
-CPU time per record (every process of each server), the figure a shared machine disturbs
-least, and the load average:
+households of four naming register households (``bench/dusk.py``'s records), sent as the
+collector sends them: one, then as many at once as each answer says the server has room for
+(``batches_at_once``), at most two (``--in-flight``, ``--base-in-flight``; a server that says
+nothing, as before this version, is sent one at a time), on ``gocua serve`` as it starts by
+default, this code's and REV's (``bench/trees.py``) in turn for each round. Beside records/s
+it prints the servers' CPU time per record (every process of each server), the figure a shared
+machine disturbs least, and the load average:
 
-    .venv/bin/python bench/sync_push.py --phone [--base REV] [--rounds R] [--base-ids random] [N]
+    .venv/bin/python bench/sync_push.py --phone [--base REV] [--rounds R] [--base-ids random]
+        [--in-flight K] [--base-in-flight K] [N]
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 import sqlite_utils  # noqa: E402
 
+from bench.phones import IN_FLIGHT, lanes_arg, room_in  # noqa: E402
 from server.domain import answers  # noqa: E402
 from server.domain.db import connect  # noqa: E402
 from server.settings import load as load_settings  # noqa: E402
@@ -74,21 +80,42 @@ def bodies(records: list[dict[str, Any]]) -> list[bytes]:
     ]
 
 
-def push_all(base: str, token: str, encoded: list[bytes]) -> float:
-    """Seconds to push every batch in order, each applied before the next is sent."""
-    session = requests.Session()
+def push_all(base: str, token: str, encoded: list[bytes], in_flight: int = 1) -> float:
+    """Seconds to push every batch in order of sending, as the collector does
+    (``pwa/js/sync.js: inLanes``): one at first, then as many at once as the last answer said
+    the server had room for (``batches_at_once``; a server that says nothing, one), at most
+    ``in_flight``, each on a connection of its own."""
     headers = {
         "Authorization": f"Bearer {token}",
         "Content-Type": "application/json",
         "Content-Encoding": "gzip",
         "Accept-Encoding": "gzip",
     }
-    start = time.perf_counter()
-    for body in encoded:
-        response = session.post(f"{base}/api/v1/sync/push", data=body, headers=headers, timeout=120)
+    local = threading.local()
+
+    def send(body: bytes) -> int:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        response = local.session.post(
+            f"{base}/api/v1/sync/push", data=body, headers=headers, timeout=120
+        )
         response.raise_for_status()
-        statuses = {r["status"] for r in response.json()["results"]}
+        answer = response.json()
+        statuses = {r["status"] for r in answer["results"]}
         assert statuses == {"applied"}, statuses
+        return room_in(answer)
+
+    waiting = list(encoded)
+    bound = 1
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=in_flight) as lanes:
+        running: set[Future[int]] = set()
+        while waiting or running:
+            while waiting and len(running) < min(bound, in_flight):
+                running.add(lanes.submit(send, waiting.pop(0)))
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for finished in done:
+                bound = finished.result()  # raises what the batch met
     return time.perf_counter() - start
 
 
@@ -187,12 +214,19 @@ def run(n: int, stored: int) -> float:
 
 
 def one_phone(
-    n: int, base: str, rounds: int, base_workers: int = 0, base_ids: str = "time"
+    n: int,
+    base: str,
+    rounds: int,
+    base_workers: int = 0,
+    base_ids: str = "time",
+    in_flight: int = IN_FLIGHT,
+    base_in_flight: int = IN_FLIGHT,
 ) -> None:
     """--phone: this code against ``base``, ``rounds`` rounds of ``n`` records each; each
     server with ``GOCUA_WORKERS`` as ``gocua serve`` starts (``base_workers``: the base's, when
     its own default was another; ``base_ids``: the ids of the records the base is sent, made
-    as the collector makes them, or at random as it made them before)."""
+    as the collector makes them, or at random as it made them before; ``in_flight`` and
+    ``base_in_flight``: the batches the phone keeps at each server at once)."""
     from bench import dusk
     from bench.trees import OldServerProcess, old_tree, short
 
@@ -202,8 +236,10 @@ def one_phone(
         old_env = {"GOCUA_WORKERS": str(base_workers)} if base_workers else configured
         old = OldServerProcess(old_tree(base, root / "old"), root / "base", extra_env=old_env)
         servers = [
-            dusk.Server(short(base), old, ids=base_ids),
-            dusk.Server("this", ServerProcess(root / "this", extra_env=configured)),
+            dusk.Server(short(base), old, ids=base_ids, in_flight=base_in_flight),
+            dusk.Server(
+                "this", ServerProcess(root / "this", extra_env=configured), in_flight=in_flight
+            ),
         ]
         figures: dict[str, list[tuple[float, float, float]]] = {s.name: [] for s in servers}
         try:
@@ -212,7 +248,8 @@ def one_phone(
                 dusk.prepare(server, 1, households=(batches * rounds + 1) * dusk.BATCH)
             print(
                 f"one phone, {batches} batches of {dusk.BATCH} households of four a round,"
-                f" {rounds} rounds; gocua serve with {configured}; the base's ids: {base_ids}"
+                f" {rounds} rounds; gocua serve with {configured}; the base's ids: {base_ids};"
+                f" batches at the server at once: base {base_in_flight}, this {in_flight}"
             )
             for round_ in range(rounds):
                 for server in servers:
@@ -220,7 +257,9 @@ def one_phone(
                         dusk.encode(dusk.batch_of(server, dusk.BATCH)) for _ in range(batches)
                     ]
                     load, cpu = os.getloadavg()[0], server.cpu_seconds()
-                    seconds = push_all(server.process.base, server.tokens[0], bodies)
+                    seconds = push_all(
+                        server.process.base, server.tokens[0], bodies, server.in_flight
+                    )
                     cpu = server.cpu_seconds() - cpu
                     records = len(bodies) * dusk.BATCH
                     figures[server.name].append((records / seconds, cpu / records * 1000, load))
@@ -265,9 +304,30 @@ def main() -> None:
         default="time",
         help="--phone: the base's records' ids, as the collector makes them or at random",
     )
+    parser.add_argument(
+        "--in-flight",
+        type=lanes_arg,
+        default=IN_FLIGHT,
+        help="--phone: the most batches the phone keeps at this server at once (the collector:"
+        " two, while the server has room)",
+    )
+    parser.add_argument(
+        "--base-in-flight",
+        type=lanes_arg,
+        default=IN_FLIGHT,
+        help="--phone: the most batches the phone keeps at the base at once",
+    )
     args = parser.parse_args()
     if args.phone:
-        one_phone(args.n or 4_000, args.base, args.rounds, args.base_workers, args.base_ids)
+        one_phone(
+            args.n or 4_000,
+            args.base,
+            args.rounds,
+            args.base_workers,
+            args.base_ids,
+            args.in_flight,
+            args.base_in_flight,
+        )
         return
     args.n = args.n or 100_000
     print("empty database:")

@@ -96,6 +96,13 @@ class PushResponseSchema(_Strict):
         metadata={"description": "one per item, in order"},
     )
     checkpoint = fields.Integer(metadata={"description": "server peers: the stored checkpoint"})
+    batches_at_once = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "batches the phone may keep at the server at once from now on: 2"
+            " while it has sync slots free (always, when its sync work is not bounded), else 1"
+        },
+    )
 
 
 class ChangeSchema(_Strict):

@@ -130,13 +130,71 @@ async function call(path, { method = 'GET', body } = {}) {
   return json;
 }
 
-async function withRetry(fn, { attempts = 4, sleep = (ms) => new Promise((r) => setTimeout(r, ms)) } = {}) {
+/** A busy server's answer (admission control, or a limit): it asks for less, not for nothing. */
+export const isBusy = (error) => error instanceof HttpError && (error.status === 503 || error.status === 429);
+
+/** `fn()`, tried again after a retriable error, unless `stopped()` (the sync failed meanwhile). */
+async function withRetry(fn, { attempts = 4, sleep = (ms) => new Promise((r) => setTimeout(r, ms)), onBusy, stopped } = {}) {
   for (let attempt = 0; ; attempt++) {
     try { return await fn(); } catch (error) {
-      if (!retriable(error) || attempt + 1 >= attempts) throw error;
+      if (isBusy(error)) onBusy?.();
+      if (!retriable(error) || attempt + 1 >= attempts || stopped?.()) throw error;
       await sleep(retryDelay(attempt, error));
+      if (stopped?.()) throw error;
     }
   }
+}
+
+// Batches a push keeps at the server at once, at most. With two, the phone is not idle while an
+// answer crosses a slow network (3G: a few hundred ms each way), and a server with several worker
+// processes works on both at the same time. Each record is in one batch only, so their order
+// does not matter. The server says in each answer how many it has room for
+// (`batches_at_once`): two while it has sync slots free, else one. A sync starts with what the
+// server's last answer said (one after the app opens), and after a busy answer goes on with one
+// until the server says again that it has room.
+export const IN_FLIGHT = 2;
+
+/** How many batches a push keeps at the server at once now, as the server's answers said. */
+export const pushLanes = {
+  now: 1,
+  answered(answer) { this.now = lanesAfter(answer); },
+  busy() { this.now = 1; },
+};
+
+/** The batches to keep at the server at once after an answer: what it said it has room for
+ * (a whole number, at most IN_FLIGHT; anything else, or nothing, is one). */
+export function lanesAfter(answer) {
+  const room = answer?.batches_at_once;
+  return Number.isInteger(room) && room >= 1 ? Math.min(IN_FLIGHT, room) : 1;
+}
+
+/**
+ * `work(item, stopped)` for each item in order of starting, at most `lanesNow()` at once (read
+ * again whenever one ends, so the bound may rise or fall as the work goes). The first error stops
+ * any more from starting (`stopped()` then says so to those at work, which need not try again),
+ * and is thrown once those at work have ended.
+ */
+export function inLanes(items, work, lanesNow = () => 1) {
+  return new Promise((resolve, reject) => {
+    const waiting = [...items];
+    let running = 0;
+    let failure = null;
+    const stopped = () => failure !== null;
+    const next = () => {
+      while (failure === null && waiting.length && running < Math.max(1, lanesNow())) {
+        const item = waiting.shift();
+        running += 1;
+        Promise.resolve().then(() => work(item, stopped))
+          .catch((error) => { failure ??= { error }; })
+          .finally(() => { running -= 1; next(); });
+      }
+      if (running === 0) {
+        if (failure) reject(failure.error);
+        else resolve();
+      }
+    };
+    next();
+  });
 }
 
 export async function enroll(code) {
@@ -230,8 +288,10 @@ async function push(onProgress) {
 /** Returns, when `resend`, the records refused only for lost files this phone holds, unchanged. */
 async function sendBatches(queue, counts, progress, resend) {
   const lost = [];
-  for (const batch of batches(queue)) {
-    const json = await withRetry(() => call('sync/push', { method: 'POST', body: { items: batch.map(envelope) } }));
+  await inLanes(batches(queue), async (batch, stopped) => {
+    const json = await withRetry(() => call('sync/push', { method: 'POST', body: { items: batch.map(envelope) } }),
+      { onBusy: () => pushLanes.busy(), stopped });
+    pushLanes.answered(json);
     for (const [i, result] of json.results.entries()) {
       const record = batch[i];
       // Only the revision the server answered about may change state.
@@ -257,7 +317,7 @@ async function sendBatches(queue, counts, progress, resend) {
     }
     progress.done += batch.length;
     progress.onProgress?.({ phase: 'push', done: progress.done, total: progress.total });
-  }
+  }, () => pushLanes.now);
   return lost;
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 import sys
 from typing import Any
 
@@ -104,6 +105,7 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
 
     from server import StartRefused, create_app
     from server.cli.workers import listening_sockets, serve_forked
+    from server.web import admission
     from server.web.admission import threads_for
 
     current = settings.load()
@@ -156,7 +158,15 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
     click.echo(f"{current.workers} worker processes on http://{host}:{port}")
-    serve_forked(lambda sock: waitress.serve(app, sockets=[sock], **served), socks)
+    loads = admission.shared_loads(len(socks))
+
+    def serve_one(sock: socket.socket) -> None:
+        admission.join_workers(app, loads, socks.index(sock))
+        waitress.serve(app, sockets=[sock], **served)
+
+    # A worker that died holds nothing any more: its last count would stand for requests that
+    # no one serves (the server would seem fuller than it is).
+    serve_forked(serve_one, socks, on_end=lambda index: loads.__setitem__(index, 0))
 
 
 CONNECTION_LIMIT = 1000

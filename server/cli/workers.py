@@ -58,10 +58,15 @@ def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     return [listening_socket(host, port, shared=True) for _ in range(count)]
 
 
-def serve_forked(serve: Callable[[socket.socket], Any], socks: list[socket.socket]) -> None:
+def serve_forked(
+    serve: Callable[[socket.socket], Any],
+    socks: list[socket.socket],
+    on_end: Callable[[int], Any] | None = None,
+) -> None:
     """Run ``serve(socket)`` in a child process for each of ``socks`` until told to stop; the
     parent keeps them open, so that a worker started in place of one that died takes over its
-    socket and the connections waiting on it."""
+    socket and the connections waiting on it. ``on_end(index)``: in the parent, once the worker
+    on ``socks[index]`` has ended (what it left behind in shared memory is no longer so)."""
     parent_alive, parent_end = os.pipe()
     children: dict[int, tuple[float, int]] = {}  # pid → when it started, its socket's index
     stopping = False
@@ -97,6 +102,8 @@ def serve_forked(serve: Callable[[socket.socket], Any], socks: list[socket.socke
         except InterruptedError:
             continue
         known = children.pop(pid, None)
+        if known is not None and on_end is not None:
+            on_end(known[1])
         if known is None or stopping:
             continue
         started, slot = known

@@ -13,17 +13,30 @@ which shows it and keeps the form to send again.
 Staff pages never pass through the gate, and sync may hold at most ``9 × slots`` of the
 process's threads (``slots`` at work, eight times as many waiting a little for one): the rest
 are the reviewers', so a page is never queued behind bulk sync.
+
+A phone's connection, kept alive, stays with the worker process that accepted it, and the
+kernel spreads connections over the workers, not work: at 200 phones one worker was left with
+the last phones' batches on one core while the others idled, and a phone turned away came back
+on its connection to the same full worker. So a worker closes a sync connection once it has
+answered, when it has more sync requests in hand than the least busy worker by more than a
+margin (``Gate.crowded``; the workers' counts are shared, ``join_workers``), and after every
+busy answer: the phone's next connection may land on any worker. A phone sending two batches at
+once so has them served by two processes, on two cores, more often than not; it sends two only
+while the server has sync slots free, as each push's answer tells it (``batches_at_once``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
+import multiprocessing
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 
 from server.web.errors import error_body
 
@@ -47,6 +60,19 @@ RETRY_AFTER_SECONDS = (0.2, 30.0)
 RETRY_AFTER_SPREAD = (0.5, 1.0)
 # Threads a process keeps for everything that is not bulk sync (staff pages, enrollment, health).
 STAFF_THREADS = 4
+# A worker is crowded, and closes a sync connection it has answered, when its sync requests in
+# hand (at work and waiting) are more than the least busy worker's by more than
+# max(BALANCE_MARGIN, the least busy worker's / BALANCE_SHARE): two batches of one phone in one
+# worker while another has none, or a worker holding a third more than another at dusk; never
+# a phone alone, and never a worker within a few requests of the others.
+BALANCE_MARGIN = 1
+BALANCE_SHARE = 3
+# Batches a phone may keep at the server at once while it has sync slots free (the collector
+# sends at most as many: pwa/js/sync.js, IN_FLIGHT): with two, one phone's batches are checked
+# on two cores, and a slow network's round trip is not waited out between them.
+AT_ONCE = 2
+# The WSGI environ key by which a response asks for its connection to be closed.
+CLOSE_CONNECTION = "gocua.close_connection"
 
 
 # A blueprint's own way of saying "busy, come back in N seconds" (the default: the API's error).
@@ -78,6 +104,8 @@ def _busy(wait: float) -> Response:
         response = jsonify({**body, "retry_after_ms": round(wait * 1000)})
     response.status_code = 503
     response.headers["Retry-After"] = str(seconds)
+    # The phone comes back after its wait on a new connection, to whichever worker takes it.
+    request.environ[CLOSE_CONNECTION] = True
     return response
 
 
@@ -100,8 +128,40 @@ class Gate:
         self._slots = threading.BoundedSemaphore(slots)
         self._lock = threading.Lock()
         self._waiting = 0
+        self._working = 0  # slots taken
         self._held = 0.0  # seconds a slot is held, a moving average (0: not known yet)
         self.slots, self.queue, self.wait = slots, queue, wait
+        # Every worker's sync requests in hand, and this one's place (join_workers).
+        self._loads: Any = None
+        self._me = 0
+
+    def join_workers(self, loads: Any, me: int) -> None:
+        """Share this process's count of sync requests in hand as ``loads[me]``, beside the
+        other workers' (``shared_loads``)."""
+        with self._lock:
+            self._loads, self._me = loads, me
+            self._publish()
+
+    def _publish(self) -> None:  # with self._lock held
+        if self._loads is not None:
+            self._loads[self._me] = self._working + self._waiting
+
+    def room(self) -> int:
+        """Batches a phone may keep at the server at once (``batches_at_once`` in a push's
+        answer): ``AT_ONCE`` while the workers have a sync slot free beside the requests in
+        hand, else one."""
+        loads = list(self._loads) if self._loads is not None else [self._working + self._waiting]
+        return AT_ONCE if len(loads) * self.slots - sum(loads) >= 1 else 1
+
+    def crowded(self) -> bool:
+        """Whether this worker has more sync requests in hand than the least busy one by more
+        than the margin (always False for a process serving alone)."""
+        loads = self._loads
+        if loads is None:
+            return False
+        counts = list(loads)
+        least = min(counts)
+        return counts[self._me] - least > max(BALANCE_MARGIN, least // BALANCE_SHARE)
 
     def expected_wait(self, ahead: int) -> float:
         """Seconds until a request with ``ahead`` others waiting before it gets a slot."""
@@ -110,21 +170,31 @@ class Gate:
     def enter(self) -> float | None:
         """The time the slot was taken (give it to ``leave``), or None: turned away."""
         if self._slots.acquire(blocking=False):
+            with self._lock:
+                self._working += 1
+                self._publish()
             return time.monotonic()
         with self._lock:
             if self._waiting >= self.queue or self.expected_wait(self._waiting) > self.wait:
                 return None
             self._waiting += 1
+            self._publish()
+        got = False
         try:
-            return time.monotonic() if self._slots.acquire(timeout=self.wait) else None
+            got = self._slots.acquire(timeout=self.wait)
+            return time.monotonic() if got else None
         finally:
             with self._lock:
                 self._waiting -= 1
+                self._working += int(got)
+                self._publish()
 
     def leave(self, entered: float) -> None:
         held = time.monotonic() - entered
         with self._lock:
             self._held = held if not self._held else 0.8 * self._held + 0.2 * held
+            self._working -= 1
+            self._publish()
         self._slots.release()
 
     def retry_after(self) -> float:
@@ -153,8 +223,73 @@ def install(app: Flask, slots: int) -> None:
         g.sync_slot = entered
         return None
 
+    @app.after_request
+    def _balance(response: Response) -> Response:
+        # Still holding its slot: counted among the requests in hand, as its phone is.
+        if "sync_slot" in g and gate.crowded():
+            request.environ[CLOSE_CONNECTION] = True
+        return response
+
     @app.teardown_request
     def _release(_error: BaseException | None) -> None:
         entered = g.pop("sync_slot", None)
         if entered is not None:
             gate.leave(entered)
+
+    app.wsgi_app = _ClosingWhenAsked(app.wsgi_app)  # type: ignore[method-assign]
+
+
+def shared_loads(workers: int) -> Any:
+    """The workers' counts of sync requests in hand, in memory shared across the fork (made by
+    the parent before it, each worker then ``join_workers``)."""
+    return multiprocessing.RawArray(ctypes.c_int, workers)
+
+
+def batches_at_once() -> int:
+    """What a push's answer tells the phone it may keep at the server at once (``Gate.room``;
+    ``AT_ONCE`` when sync is not bounded)."""
+    gate: Gate | None = current_app.extensions.get("gocua_admission")
+    return gate.room() if gate is not None else AT_ONCE
+
+
+def join_workers(app: Flask, loads: Any, me: int) -> None:
+    """In worker ``me`` after the fork: count its sync requests in ``loads[me]``, and close a
+    sync connection answered while it is crowded (``Gate.crowded``)."""
+    gate: Gate | None = app.extensions.get("gocua_admission")
+    if gate is not None:
+        gate.join_workers(loads, me)
+
+
+class _ClosingWhenAsked:
+    """Closes the connection after a response whose request set ``CLOSE_CONNECTION``. A WSGI
+    application may not send ``Connection`` itself (PEP 3333: hop by hop), so the response goes
+    without its length: an HTTP/1.1 server then sends it chunked and closes the connection
+    after it (waitress says ``Connection: close``); HTTP/1.0 ends such a body by closing."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            if environ.get(CLOSE_CONNECTION):
+                headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            return start_response(status, headers, *exc_info)
+
+        body = self.app(environ, start)
+        return _Unsized(body) if environ.get(CLOSE_CONNECTION) else body
+
+
+class _Unsized:
+    """``body`` with no length for the server to send as Content-Length (no ``__len__``),
+    closed with it even if never read."""
+
+    def __init__(self, body: Iterable[bytes]) -> None:
+        self.body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.body)
+
+    def close(self) -> None:
+        close = getattr(self.body, "close", None)
+        if close is not None:
+            close()

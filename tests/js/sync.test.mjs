@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import {
-  CHECK_EVERY, HttpError, answeredBy, backoffDelay, batches, checkDelay, envelope, onlyMissingFiles, reachState,
-  retryAfterSeconds, retryDelay,
+  CHECK_EVERY, HttpError, IN_FLIGHT, answeredBy, backoffDelay, batches, checkDelay, envelope, inLanes, isBusy,
+  lanesAfter, onlyMissingFiles, pushLanes, reachState, retryAfterSeconds, retryDelay,
 } from '../../pwa/js/sync.js';
 
 test('batches keep to 100 records and under 1 MB', () => {
@@ -105,5 +106,109 @@ test('a record refused only for files the server lacks is sent again with them, 
   assert.equal(onlyMissingFiles({ house_photo: [] }), false);
   for (const odd of [undefined, null, {}, { a: 'missing_blob' }, { a: [null] }]) {
     assert.equal(onlyMissingFiles(odd), false, JSON.stringify(odd));
+  }
+});
+
+/** Work whose end the test decides: `started` in order, each ended by `finish(item)`. */
+function controlledWork() {
+  const started = [];
+  const ends = new Map();
+  let atOnce = 0;
+  let most = 0;
+  const work = (item) => new Promise((resolve, reject) => {
+    started.push(item);
+    atOnce += 1;
+    most = Math.max(most, atOnce);
+    ends.set(item, (error) => { atOnce -= 1; if (error) reject(error); else resolve(); });
+  });
+  const turn = () => new Promise((r) => setImmediate(r));
+  return { work, started, finish: async (item, error) => { ends.get(item)(error); await turn(); }, most: () => most, turn };
+}
+
+test('a push keeps as many batches at the server as it has room for, each sent once, in order', async () => {
+  assert.equal(IN_FLIGHT, 2);
+  const w = controlledWork();
+  let lanes = 1;
+  const done = inLanes([1, 2, 3, 4, 5], w.work, () => lanes);
+  await w.turn();
+  assert.deepEqual(w.started, [1]); // a sync starts with one
+  lanes = 2; // its answer said the server has room for two
+  await w.finish(1);
+  assert.deepEqual(w.started, [1, 2, 3]);
+  await w.finish(3); // the later one answered first: the next goes at once
+  assert.deepEqual(w.started, [1, 2, 3, 4]);
+  for (const item of [2, 4, 5]) await w.finish(item);
+  await done;
+  assert.deepEqual(w.started, [1, 2, 3, 4, 5]);
+  assert.equal(w.most(), 2);
+});
+
+test('when the server has room for one again, the batches at work finish and the rest go one by one', async () => {
+  const w = controlledWork();
+  let lanes = 2;
+  const done = inLanes([1, 2, 3, 4, 5], w.work, () => lanes);
+  await w.turn();
+  assert.deepEqual(w.started, [1, 2]);
+  lanes = 1; // a busy answer, or an answer with room for one
+  await w.finish(2);
+  assert.deepEqual(w.started, [1, 2]); // one still at work: nothing new
+  await w.finish(1);
+  assert.deepEqual(w.started, [1, 2, 3]);
+  for (const item of [3, 4]) {
+    await w.finish(item);
+    assert.equal(w.started.length, item + 1);
+  }
+  await w.finish(5);
+  await done;
+  assert.equal(w.most(), 2);
+});
+
+test('a batch that fails stops the push from sending more, once the other batch has its answer', async () => {
+  const w = controlledWork();
+  const told = [];
+  let settled = false;
+  const done = inLanes([1, 2, 3, 4], (item, stopped) => { told.push(stopped); return w.work(item); }, () => 2)
+    .then(() => 'ok', (error) => error).finally(() => { settled = true; });
+  await w.turn();
+  assert.equal(told[1](), false);
+  await w.finish(1, new Error('no network'));
+  assert.equal(told[1](), true); // the batch still at work hears it: it does not try again
+  assert.deepEqual(w.started, [1, 2]); // nothing new after the failure
+  assert.equal(settled, false); // the other batch's answer still counts: it is waited for
+  await w.finish(2, new Error('a later one'));
+  assert.equal((await done).message, 'no network'); // the first failure is the one told
+  assert.deepEqual(w.started, [1, 2]);
+  assert.equal(await inLanes([], w.work), undefined); // nothing to send: done at once
+});
+
+test('the server\'s answer says how many batches to keep at it, never more than two nor fewer than one', () => {
+  // The same cases as bench/phones.py: room_in (tests/unit/test_admission_gate.py).
+  const { cases } = JSON.parse(readFileSync(new URL('../../sync/batches_at_once_cases.json', import.meta.url), 'utf8'));
+  for (const { answer, room } of cases) assert.equal(lanesAfter(answer), Math.min(IN_FLIGHT, room), JSON.stringify(answer));
+  assert.equal(lanesAfter(undefined), 1);
+});
+
+test('a busy answer is the server\'s 503 or a 429, no other error', () => {
+  assert.equal(isBusy(new HttpError(503, { code: 'server_busy' }, 2)), true);
+  assert.equal(isBusy(new HttpError(429, null, 5)), true);
+  for (const status of [400, 413, 422, 500]) assert.equal(isBusy(new HttpError(status, null)), false);
+  assert.equal(isBusy(new TypeError('Failed to fetch')), false);
+});
+
+test('the push keeps what the server last said, and one after a busy answer', () => {
+  const before = pushLanes.now;
+  try {
+    pushLanes.now = 1;
+    pushLanes.answered({ results: [], batches_at_once: 2 });
+    assert.equal(pushLanes.now, 2); // kept for the next sync too
+    pushLanes.busy();
+    assert.equal(pushLanes.now, 1);
+    pushLanes.answered({ results: [] }); // a server that says nothing: one at a time
+    assert.equal(pushLanes.now, 1);
+    pushLanes.answered({ results: [], batches_at_once: 2 });
+    pushLanes.answered({ results: [], batches_at_once: 1 }); // full again
+    assert.equal(pushLanes.now, 1);
+  } finally {
+    pushLanes.now = before;
   }
 });

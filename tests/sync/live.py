@@ -29,6 +29,7 @@ class LiveServer:
         self.seed = seed
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self.app: Any = None  # the Flask app being served
 
     def start(self) -> LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -39,6 +40,7 @@ class LiveServer:
                 "SECRET_KEY": "test-secret-key-of-the-test-suite-only",
             }
         )
+        self.app = app
         if self.seed:
             with connect(self.database) as db:
                 load_default_form(db)

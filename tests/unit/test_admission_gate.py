@@ -3,9 +3,18 @@ the wait is turned away at once, and is told to come back about when the queue h
 
 from __future__ import annotations
 
+import json
+import re
 import threading
+import time
+from pathlib import Path
 
-from server.web.admission import RETRY_AFTER_SECONDS, Gate, header_seconds
+from bench import phones
+from server.web.admission import AT_ONCE, RETRY_AFTER_SECONDS, Gate, header_seconds, shared_loads
+
+ROOT = Path(__file__).resolve().parents[2]
+SYNC_JS = ROOT / "pwa" / "js" / "sync.js"
+ROOM_CASES = ROOT / "sync" / "batches_at_once_cases.json"
 
 
 class _Watched:
@@ -66,3 +75,70 @@ def test_phones_turned_away_come_back_apart_and_before_the_queue_has_drained() -
 
 def test_retry_after_in_whole_seconds_never_says_less_than_the_wait() -> None:
     assert [header_seconds(w) for w in (0.2, 0.999, 1.0, 1.001, 29.5)] == [1, 1, 1, 2, 30]
+
+
+def test_a_worker_is_crowded_only_past_the_margin_over_the_least_busy_one() -> None:
+    loads = shared_loads(3)
+    gates = [Gate(slots=40, queue=8, wait=5.0) for _ in range(3)]
+    for me, gate in enumerate(gates):
+        gate.join_workers(loads, me)
+    alone = Gate(slots=2, queue=8, wait=5.0)  # a process serving alone
+    held = [alone.enter(), alone.enter()]
+    assert not alone.crowded()  # no one to be busier than
+    for entered in held:
+        alone.leave(entered)
+
+    def hold(gate: Gate, count: int) -> list[float]:
+        taken = [gate.enter() for _ in range(count)]
+        assert None not in taken
+        return taken  # type: ignore[return-value]
+
+    first = hold(gates[0], 1)
+    assert list(loads) == [1, 0, 0] and not gates[0].crowded()  # one phone's batch: no crowd
+    first += hold(gates[0], 1)
+    assert gates[0].crowded() and not gates[1].crowded()  # two in one worker, none elsewhere
+    # At dusk the margin is a third of the least busy worker's count: 24 against 18 is within
+    # it, 25 is not.
+    second, third = hold(gates[1], 18), hold(gates[2], 20)
+    first += hold(gates[0], 22)
+    assert list(loads) == [24, 18, 20] and not gates[0].crowded()
+    first += hold(gates[0], 1)
+    assert gates[0].crowded() and not gates[2].crowded()
+    for gate, taken in zip(gates, (first, second, third), strict=True):
+        for entered in taken:
+            gate.leave(entered)
+    assert list(loads) == [0, 0, 0]
+
+
+def test_a_request_waiting_for_a_slot_counts_among_the_workers_requests_in_hand() -> None:
+    loads = shared_loads(2)
+    gate = Gate(slots=1, queue=8, wait=30.0)
+    gate.join_workers(loads, 1)
+    first = gate.enter()
+    assert first is not None and list(loads) == [0, 1]
+    got: list[float | None] = []
+    waiter = threading.Thread(target=lambda: got.append(gate.enter()))
+    waiter.start()
+    deadline = time.monotonic() + 10
+    while loads[1] != 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert loads[1] == 2 and gate.crowded()  # at work and waiting, against none
+    gate.leave(first)  # the waiting one takes the slot: one in hand
+    waiter.join(10)
+    assert got and got[0] is not None and loads[1] == 1
+    gate.leave(got[0])
+    assert loads[1] == 0
+
+
+def test_the_server_the_collector_and_the_benches_agree_on_two_batches_at_once() -> None:
+    collector = re.search(r"^export const IN_FLIGHT = (\d+);$", SYNC_JS.read_text(), re.M)
+    assert collector is not None
+    assert AT_ONCE == int(collector.group(1)) == phones.IN_FLIGHT == 2
+
+
+def test_the_benches_read_a_push_answer_s_room_as_the_collector_does() -> None:
+    # The same cases as pwa/js/sync.js: lanesAfter (tests/js/sync.test.mjs).
+    cases = json.loads(ROOM_CASES.read_text())["cases"]
+    assert len(cases) >= 10
+    for case in cases:
+        assert phones.room_in(case["answer"]) == case["room"], case

@@ -18,6 +18,7 @@ from server.domain.audit import client_address
 from server.domain.db import purge_erased, write_transaction
 from server.domain.devices import EnrollmentRefused, device_for_token
 from server.domain.records import push as records_push
+from server.web import admission
 from server.web.api.auth import bearer_token, caller_required
 from server.web.api.openapi import build_spec, operation
 from server.web.db import get_db
@@ -166,7 +167,7 @@ def push() -> Any:
     if upstream is not None and (upstream["erasures"] or upstream["rewrites"]):
         personal_data.sweep(db, current_app.config["DATA_DIR"], g.caller["commune_id"])
         purge_erased(db)  # the commune erased a person: no old copy stays in the WAL here
-    return jsonify(answer)
+    return jsonify({**answer, "batches_at_once": admission.batches_at_once()})
 
 
 @bp.get("/sync/pull")
