@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 import sys
 from typing import Any
 
@@ -160,9 +159,9 @@ def serve(host: str, port: int, threads: int | None, demo: bool) -> None:
     click.echo(f"{current.workers} worker processes on http://{host}:{port}")
     loads = admission.shared_loads(len(socks))
 
-    def serve_one(sock: socket.socket) -> None:
-        admission.join_workers(app, loads, socks.index(sock))
-        waitress.serve(app, sockets=[sock], **served)
+    def serve_one(index: int) -> None:
+        admission.join_workers(app, loads, index)
+        waitress.serve(app, sockets=[socks[index]], **served)
 
     # A worker that died holds nothing any more: its last count would stand for requests that
     # no one serves (the server would seem fuller than it is).

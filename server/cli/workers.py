@@ -59,14 +59,15 @@ def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
 
 
 def serve_forked(
-    serve: Callable[[socket.socket], Any],
+    serve: Callable[[int], Any],
     socks: list[socket.socket],
     on_end: Callable[[int], Any] | None = None,
 ) -> None:
-    """Run ``serve(socket)`` in a child process for each of ``socks`` until told to stop; the
-    parent keeps them open, so that a worker started in place of one that died takes over its
-    socket and the connections waiting on it. ``on_end(index)``: in the parent, once the worker
-    on ``socks[index]`` has ended (what it left behind in shared memory is no longer so)."""
+    """Run ``serve(index)`` in a child process for each of ``socks`` (worker ``index`` serves
+    ``socks[index]``) until told to stop; the parent keeps them open, so that a worker started
+    in place of one that died takes over its socket and the connections waiting on it.
+    ``on_end(index)``: in the parent, once worker ``index`` has ended (what it left behind in
+    shared memory is no longer so)."""
     parent_alive, parent_end = os.pipe()
     children: dict[int, tuple[float, int]] = {}  # pid → when it started, its socket's index
     stopping = False
@@ -79,7 +80,7 @@ def serve_forked(
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             threading.Thread(target=_exit_with_parent, args=(parent_alive,), daemon=True).start()
             try:
-                serve(socks[slot])
+                serve(slot)
             finally:
                 os._exit(1)
         children[pid] = (time.monotonic(), slot)

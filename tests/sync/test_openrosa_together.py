@@ -7,14 +7,11 @@ sending from threads at once, a resend of each racing its first send."""
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from schemas.messages import message
-from server.domain import db as domain_db
 from server.domain.blobs import blob_path
 from server.domain.db import write_transaction
 from tests.collect_client import CollectClient, Filled
@@ -22,19 +19,11 @@ from tests.sync.live import LiveServer
 from tests.sync.photo_form import photo
 from tests.sync.test_openrosa import answers, collect_phone, household
 from tests.sync.test_openrosa import server as server  # the served Collect form: a fixture
+from tests.writers import wait_for_queued_writers
 
 # The live server's waitress threads: this many submissions are in the server at once.
 AT_ONCE = 4
 PHONES, EACH = 6, 5
-
-
-def _queued(server: LiveServer) -> int:
-    """The writes this process has waiting for the write lock together."""
-    group = domain_db._groups.get((os.getpid(), str(server.database.resolve())))
-    if group is None:
-        return 0
-    with group.changed:
-        return len(group.jobs)
 
 
 def _durable(server: LiveServer, filled: Filled) -> tuple[str, str] | None:
@@ -80,12 +69,7 @@ def test_submissions_waiting_together_share_one_commit_and_none_is_answered_befo
                 # The write lock is held elsewhere: every submission's write queues behind it,
                 # in one group, its answers and checks done before.
                 answered = [pool.submit(_send_and_read, server, url, f) for f in sent]
-                pause = threading.Event()
-                for _ in range(6000):  # a minute at most
-                    if _queued(server) == AT_ONCE:
-                        break
-                    pause.wait(0.01)
-                assert _queued(server) == AT_ONCE
+                wait_for_queued_writers(server.database, AT_ONCE)
                 assert not any(future.done() for future in answered)
             results = [future.result(timeout=60) for future in answered]
     finally:
@@ -147,12 +131,8 @@ def test_a_file_taken_from_the_store_while_its_submission_waits_is_sent_again(
     try:
         with ThreadPoolExecutor(1) as pool, write_transaction(holder):
             answered = pool.submit(_send_and_read, server, url, filled)
-            pause = threading.Event()
-            for _ in range(6000):  # a minute at most
-                if _queued(server) == 1:
-                    break
-                pause.wait(0.01)
-            assert _queued(server) == 1 and stored.is_file()  # written before the lock
+            wait_for_queued_writers(server.database, 1)
+            assert stored.is_file()  # written before the lock
             # What a person's erasure does to a file no commune holds, under the same lock.
             stored.unlink()
         status, said, read = answered.result(timeout=60)

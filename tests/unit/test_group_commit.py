@@ -14,39 +14,44 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from server.domain import db as domain_db
 from server.domain.db import connect, write_together, write_transaction
+from tests.writers import wait_for_queued_writers
 
 WRITERS = 4
 
 
-def _queued(database: Path) -> int:
-    group = domain_db._groups.get((os.getpid(), str(database.resolve())))
-    if group is None:
-        return 0
-    with group.changed:
-        return len(group.jobs)
-
-
 @contextmanager
 def _queued_behind_the_lock(
-    database: Path, writer: Callable[[int], None], count: int
-) -> Iterator[None]:
-    """``writer(0)`` … ``writer(count - 1)``, each in a thread of its own, all queued for the
-    write lock this holds until the block ends; every thread has ended after it."""
+    database: Path,
+    work: Callable[[int], Callable[[sqlite_utils.Database], Any]],
+    count: int,
+    answered: Callable[[int, sqlite_utils.Database], None] = lambda index, conn: None,
+) -> Iterator[dict[int, Any]]:
+    """Writers 0 … ``count - 1``, each in a thread of its own on a connection of its own,
+    ``write_together(work(index))``, all queued for the write lock this holds until the block
+    ends. Yields each writer's outcome (what its write returned, or its ValueError), whole once
+    the block has ended and every thread with it; ``answered(index, connection)`` runs as each
+    is answered, before its connection is closed."""
+    outcome: dict[int, Any] = {}
+
+    def writer(index: int) -> None:
+        conn = connect(database)
+        try:
+            outcome[index] = write_together(conn, work(index))
+        except ValueError as error:
+            outcome[index] = error
+        finally:
+            answered(index, conn)
+            conn.close()
+
     holder = connect(database)
     threads = [threading.Thread(target=writer, args=(i,), name=f"writer-{i}") for i in range(count)]
     try:
         with write_transaction(holder):
             for thread in threads:
                 thread.start()
-            pause = threading.Event()
-            for _ in range(6000):  # a minute at most
-                if _queued(database) == count:
-                    break
-                pause.wait(0.01)
-            assert _queued(database) == count
-            yield
+            wait_for_queued_writers(database, count)
+            yield outcome
     finally:
         for thread in threads:
             thread.join(timeout=60)
@@ -61,7 +66,6 @@ def test_writers_waiting_together_share_one_commit_and_one_failure_stays_its_own
         setup.execute("CREATE TABLE t (writer INTEGER PRIMARY KEY)")
     answered: list[int] = []
     ran: list[tuple[int, str, int]] = []  # (writer, thread, writers answered meanwhile)
-    outcome: dict[int, Any] = {}
     guard = threading.Lock()
 
     def work(index: int) -> Any:
@@ -75,19 +79,12 @@ def test_writers_waiting_together_share_one_commit_and_one_failure_stays_its_own
 
         return write
 
-    def writer(index: int) -> None:
-        conn = connect(database)
-        try:
-            outcome[index] = write_together(conn, work(index))
-        except ValueError as error:
-            outcome[index] = error
-        finally:
-            with guard:
-                answered.append(index)
-            conn.close()
+    def note_answered(index: int, _conn: sqlite_utils.Database) -> None:
+        with guard:
+            answered.append(index)
 
     # The lock is held elsewhere: every writer queues behind it.
-    with _queued_behind_the_lock(database, writer, WRITERS):
+    with _queued_behind_the_lock(database, work, WRITERS, note_answered) as outcome:
         assert not answered
 
     # One writer did every queued write, in one transaction: nobody was answered before its
@@ -149,7 +146,6 @@ def test_a_group_keeps_its_writers_savepoints_in_memory_and_rolls_a_large_one_ba
             [rows],
         )
     files_seen: dict[int, list[str]] = {}
-    outcome: dict[int, Any] = {}
 
     def work(index: int) -> Any:
         def write(conn: sqlite_utils.Database) -> int:
@@ -165,17 +161,10 @@ def test_a_group_keeps_its_writers_savepoints_in_memory_and_rolls_a_large_one_ba
 
     modes_after: list[int] = []  # each writer's connection's temp_store once answered
 
-    def writer(index: int) -> None:
-        conn = connect(database)
-        try:
-            outcome[index] = write_together(conn, work(index))
-        except ValueError as error:
-            outcome[index] = error
-        finally:
-            modes_after.append(conn.execute("PRAGMA temp_store").fetchone()[0])
-            conn.close()
+    def note_mode(_index: int, conn: sqlite_utils.Database) -> None:
+        modes_after.append(conn.execute("PRAGMA temp_store").fetchone()[0])
 
-    with _queued_behind_the_lock(database, writer, 2):
+    with _queued_behind_the_lock(database, work, 2, note_mode) as outcome:
         pass
 
     assert files_seen == {0: [], 1: []}
