@@ -2,7 +2,8 @@
 
 Both engines must pass schemas/expression_cases.json. The grammar is in ``expr_parser``, the
 values and conversions in ``expr_values``; this module resolves ``${references}`` against a
-record and holds the function library. Expressions are compiled once (cached) into closures.
+record and holds the function library. Expressions are compiled once (cached) into closures;
+a checker's, bound to their place (``bind_at``), are written out as Python source.
 
 Reference resolution, as ODK does it. ``ctx.fields`` maps each name to its enclosing repeats
 (outermost first); a name that appears in some chain is a repeat. For ``${x}`` the longest prefix
@@ -785,9 +786,150 @@ def bind_at(
     ):
         return bind(expr, fields)
     try:
-        return _compile(tree, _Place(fields, scope, current))
+        return _written(tree, _Place(fields, scope, current))
     except RecursionError:
         return bind(expr, fields)
+
+
+# A checker evaluates the same few expressions for every question of every record, and calling
+# one closure per node of the expression was most of their cost: a ``bind_at`` program is
+# written out as the source of one Python function, which does inline what the closures
+# ``_compile`` makes for the same nodes would do (the same calls, in the same order), and calls
+# such a closure for any node it does not write out (a node-set, count(), if()...). Nested
+# deeper than this, a node is left to its closure: Python's parser refuses 200 parentheses,
+# and only ours (``expr_parser._MAX_DEPTH``) keeps an expression from needing them.
+_WRITTEN_DEPTH = 24
+
+
+def _written(tree: Node, at: _Place) -> Fn:
+    names: dict[str, Any] = {
+        "from_answer": from_answer,
+        "to_boolean": to_boolean,
+        "to_number": to_number,
+        "_answer_number": _answer_number,
+        "_eq": COMPARISONS["="],
+    }
+    body = _source(tree, at, names, 0)
+    exec(compile(f"def program(c):\n    return {body}", "<expression>", "exec"), names)  # noqa: S102
+    return names["program"]  # type: ignore[no-any-return]
+
+
+def _named(names: dict[str, Any], value: Any) -> str:
+    """A name in the program's globals holding ``value``."""
+    key = f"n{len(names)}"
+    names[key] = value
+    return key
+
+
+def _source(node: Node, at: _Place, names: dict[str, Any], depth: int) -> str:
+    """Python source of ``_compile(node, at)(c)``'s value."""
+    if depth < _WRITTEN_DEPTH:
+        deeper = depth + 1
+        if isinstance(node, Num | Str):
+            return _named(names, node.value)
+        if isinstance(node, Ref | Current):
+            raw = _raw_source(node, at, names)
+            if raw is not None:
+                return f"from_answer({raw})"
+        elif isinstance(node, Unary):
+            return f"(-to_number({_source(node.operand, at, names, deeper)}))"
+        elif isinstance(node, Binary):
+            written = _binary_source(node, at, names, deeper)
+            if written is not None:
+                return written
+        elif isinstance(node, Call):
+            written = _call_source(node, at, names, deeper)
+            if written is not None:
+                return written
+    return f"{_named(names, _compile(node, at))}(c)"
+
+
+def _raw_source(node: Ref | Current, at: _Place, names: dict[str, Any]) -> str | None:
+    """Source of the stored answer ``node`` reads, where ``_Place.answer`` reads it straight
+    from the record or an instance; None where it is a node-set (or '.' names nothing)."""
+    name = node.name if isinstance(node, Ref) else at.current
+    if name is None:
+        return None
+    depth = at._depth(name)
+    if depth < 0:
+        return None
+    where = "c.data" if depth == 0 else f"c._nodes[{depth}]"
+    return f"{where}.get({_named(names, name)})"
+
+
+def _binary_source(node: Binary, at: _Place, names: dict[str, Any], depth: int) -> str | None:
+    """``_compile_binary`` (with ``_Place.binary``'s shorter ways) as source; None where the
+    closure stays (a comparison that may meet a node-set)."""
+    op, left, right = node.op, node.left, node.right
+    if op in ("and", "or"):
+        a, b = _source(left, at, names, depth), _source(right, at, names, depth)
+        if not (_is_boolean(left) and _is_boolean(right)):
+            a, b = f"to_boolean({a})", f"to_boolean({b})"
+        return f"({a} {op} {b})"
+    if op in ARITHMETIC:
+        arith = _named(names, ARITHMETIC[op])
+        a, b = _source(left, at, names, depth), _source(right, at, names, depth)
+        return f"{arith}(to_number({a}), to_number({b}))"
+    if not (at._single(left) and at._single(right)):
+        return None
+    if op in _ORDER:
+        a, b = _number_source(left, at, names, depth), _number_source(right, at, names, depth)
+        return f"({a} {op} {b})"
+    same = _text_equality(node, at, names)
+    if same is not None:
+        return same
+    scalar = _named(names, COMPARISONS[op])
+    return f"{scalar}({_source(left, at, names, depth)}, {_source(right, at, names, depth)})"
+
+
+def _number_source(node: Node, at: _Place, names: dict[str, Any], depth: int) -> str:
+    """``_Place._number`` as source: ``number()`` of a value ``_Place._single`` allows."""
+    if isinstance(node, Num | Str):
+        return _named(names, to_number(node.value))
+    if isinstance(node, Ref | Current):
+        return f"_answer_number({_raw_source(node, at, names)})"
+    return f"to_number({_source(node, at, names, depth)})"
+
+
+def _text_equality(node: Binary, at: _Place, names: dict[str, Any]) -> str | None:
+    """``${name} = 'text'`` (or ``!=``, either way round): a stored text answer is compared
+    as it is, as ``_eq`` would compare the two texts; any other answer goes through ``_eq``."""
+    answer, text = node.left, node.right
+    if isinstance(answer, Str):
+        answer, text = text, answer
+    if not isinstance(answer, Ref | Current) or not isinstance(text, Str):
+        return None
+    raw = _raw_source(answer, at, names)
+    if raw is None:
+        return None
+    value, seen = _named(names, text.value), f"r{len(names)}"
+    names[seen] = None  # the name is the walrus's, taken so that no other site reuses it
+    test, otherwise = ("==", "") if node.op == "=" else ("!=", "not ")
+    return (
+        f"({seen} {test} {value} if type({seen} := {raw}) is str"
+        f" else {otherwise}_eq(from_answer({seen}), {value}))"
+    )
+
+
+def _call_source(node: Call, at: _Place, names: dict[str, Any], depth: int) -> str | None:
+    """``_compile_call`` as source for the functions of one or two values (and those of none);
+    None where the closure stays."""
+    name = node.name
+    if name == "position" and node.args:
+        return None
+    if name in _NULLARY:
+        return f"{_named(names, _NULLARY[name])}(c)"
+    if name in ("count", "sum", "count-non-empty", "indexed-repeat"):
+        return None
+    if name in _UNARY:
+        if name == "not" and _is_boolean(node.args[0]):
+            return f"(not {_source(node.args[0], at, names, depth)})"
+        return f"{_named(names, _UNARY[name])}({_source(node.args[0], at, names, depth)})"
+    if name in _BINARY:
+        a = _source(node.args[0], at, names, depth)
+        b = _source(node.args[1], at, names, depth)
+        return f"{_named(names, _BINARY[name])}({a}, {b})"
+    return None
 
 
 def place(ctx: Context, nodes: Sequence[Mapping[str, Any]]) -> Context:

@@ -96,9 +96,11 @@ class RecordChecker:
     question: what a question asks of its answer (its type's check, choice list, filter and
     bound) and its relevance, required and constraint expressions, each bound to the place it
     is evaluated at (``bind_at``: a ${reference} to an answer of the record or of the current
-    repeat instance is read from it directly). A record's own state (its date, answers, errors
-    and the values its expressions took) lives in objects made for it, for a server's threads
-    check records with one checker at the same time."""
+    repeat instance is read from it directly). Each group's and repeat's questions are then
+    written out as one function (``_compile_level``) doing inline what most answers need.
+    A record's own state (its date, answers, errors and the values its expressions took)
+    lives in objects made for it, for a server's threads check records with one checker at
+    the same time."""
 
     def __init__(self, form: Form) -> None:
         self.form = form
@@ -141,16 +143,7 @@ class RecordChecker:
         holds its own answers (the form's root, a repeat), whose unknown names are refused."""
         steps = [self._step(child, scope) for child in node.children]
         allowed = frozenset(self.allowed.get(scope[-1] if scope else "", ())) if own_data else None
-
-        def level(run: _Run, frame: _Frame, relevant: bool) -> None:
-            if allowed is not None and not allowed.issuperset(frame.scope):
-                for key in frame.scope:
-                    if key not in allowed:
-                        _add(run.errors, frame.prefix + key, "unknown_field")
-            for step in steps:
-                step(run, frame, relevant)
-
-        return level
+        return _compile_level(steps, allowed)
 
     def _condition(
         self, expr: str | None, scope: tuple[str, ...], current: str
@@ -166,7 +159,7 @@ class RecordChecker:
             rule = self._rules[key, scope] = _Rule(expr, bind_at(expr, self.fields, scope, current))
         return _Condition(key, rule, current)
 
-    def _step(self, node: Node, scope: tuple[str, ...]) -> _Step:
+    def _step(self, node: Node, scope: tuple[str, ...]) -> _Step | _FieldStep:
         relevance = self._condition(node.get("relevant"), scope, node.name)
         if node.kind == "group":
             return self._group(node, scope, relevance)
@@ -224,7 +217,9 @@ class RecordChecker:
 
         return repeat
 
-    def _field(self, node: Node, scope: tuple[str, ...], relevance: _Condition | None) -> _Step:
+    def _field(
+        self, node: Node, scope: tuple[str, ...], relevance: _Condition | None
+    ) -> _FieldStep:
         name = node.name
         raw = node.get("required")
         asks = node.type not in ("note", "calculate")
@@ -304,7 +299,9 @@ class RecordChecker:
             if constraint is not None and run.value(frame, constraint) is not True:
                 run.custom(frame, node, "constraint_message", "constraint")
 
-        return field
+        return _FieldStep(
+            field, name, relevance, quick_text, quick_numbers, quick_list, constraint, erasable
+        )
 
     def _quick(self, node: Node) -> tuple[frozenset[str] | bool | None, tuple[type, ...]]:
         """Which answers of ``node`` pass its type's check and the length bound at a look:
@@ -536,6 +533,126 @@ _UNSET = object()
 # A group's, repeat's or question's check.
 _Step = Callable[[_Run, _Frame, bool], None]
 _LevelCheck = _Step
+
+
+class _FieldStep:
+    """A question's check (``check``, a ``_Step`` doing all of it) and what ``_compile_level``
+    needs to write its common cases inline: its relevance, which answers pass at a look
+    (``RecordChecker._quick``), its constraint."""
+
+    __slots__ = (
+        "check",
+        "name",
+        "relevance",
+        "quick_text",
+        "quick_numbers",
+        "quick_list",
+        "constraint",
+        "erasable",
+    )
+
+    def __init__(
+        self,
+        check: _Step,
+        name: str,
+        relevance: _Condition | None,
+        quick_text: frozenset[str] | bool | None,
+        quick_numbers: tuple[type, ...],
+        quick_list: frozenset[Any] | None,
+        constraint: _Condition | None,
+        erasable: bool,
+    ) -> None:
+        self.check, self.name, self.relevance = check, name, relevance
+        self.quick_text, self.quick_numbers, self.quick_list = (
+            quick_text,
+            quick_numbers,
+            quick_list,
+        )
+        self.constraint, self.erasable = constraint, erasable
+
+
+# A level's check is written out as the source of one Python function and compiled: calling a
+# closure for each question, and its tests of what the question is, were most of a record's
+# check (a household of four asks 122 questions). The function does inline what most answers
+# need, a look at the answer and the memo of the expressions' values, and calls the question's
+# own check for anything more (a missing or wrong answer, an expression not worked out yet
+# for this position...), which then does all of it: the errors are always that check's.
+def _compile_level(steps: list[_Step | _FieldStep], allowed: frozenset[str] | None) -> _LevelCheck:
+    names: dict[str, Any] = {
+        "_UNSET": _UNSET,
+        "_add": _add,
+        "_all_listed": _all_listed,
+        "ERASED": ERASED,
+        "MAX_TEXT_LENGTH": MAX_TEXT_LENGTH,
+        "allowed": allowed,
+    }
+    lines = ["def level(run, frame, relevant):", "    scope = frame.scope"]
+    if allowed is not None:
+        lines += [
+            "    if not allowed.issuperset(scope):",
+            "        for key in scope:",
+            "            if key not in allowed:",
+            "                _add(run.errors, frame.prefix + key, 'unknown_field')",
+        ]
+    lines += ["    get = scope.get", "    memo = frame.memo", "    value = run.value"]
+    for i, step in enumerate(steps):
+        names[f"step{i}"] = step.check if isinstance(step, _FieldStep) else step
+        if not isinstance(step, _FieldStep):
+            lines.append(f"    step{i}(run, frame, relevant)")
+            continue
+        names[f"name{i}"] = step.name
+        lines.append(f"    v = get(name{i})")
+        passes = _passes_at_a_look(step, i, names)
+        inner = ["if not (" + passes + "):", f"    step{i}(run, frame, True)"]
+        if step.constraint is not None:
+            names[f"ckey{i}"], names[f"constraint{i}"] = step.constraint.key, step.constraint
+            erased = " and v != ERASED" if step.erasable else ""
+            inner = [
+                "if " + passes + ":",
+                f"    c = memo.get(ckey{i}, _UNSET)",
+                "    if c is _UNSET:",
+                f"        c = value(frame, constraint{i})",
+                f"    if c is not True{erased}:",
+                f"        step{i}(run, frame, True)",
+                "else:",
+                f"    step{i}(run, frame, True)",
+            ]
+        empty = "(v is None or v == '' or v == [])"
+        if step.relevance is None:
+            lines += ["    if relevant:", *("        " + line for line in inner)]
+        else:
+            names[f"rkey{i}"], names[f"relevance{i}"] = step.relevance.key, step.relevance
+            lines += [
+                "    if relevant:",
+                f"        r = memo.get(rkey{i}, _UNSET)",
+                "        if r is _UNSET:",
+                f"            r = value(frame, relevance{i})",
+                "        if r is not False:",
+                *("            " + line for line in inner),
+                f"        elif not {empty}:",
+                f"            step{i}(run, frame, True)",
+            ]
+        lines += [f"    elif not {empty}:", f"        step{i}(run, frame, False)"]
+    exec(compile("\n".join(lines), "<record check>", "exec"), names)  # noqa: S102
+    return names["level"]  # type: ignore[no-any-return]
+
+
+def _passes_at_a_look(step: _FieldStep, i: int, names: dict[str, Any]) -> str:
+    """The source of the test an answer ``v`` of ``step`` passes when its question's check
+    would let it through at a look (``field``'s ``quick``), or ``False``."""
+    tests = []
+    if step.quick_text is True:
+        tests.append("(type(v) is str and 0 < len(v) <= MAX_TEXT_LENGTH)")
+    elif step.quick_text is not None and step.quick_text is not False:
+        names[f"texts{i}"] = step.quick_text
+        tests.append(f"(type(v) is str and v in texts{i})")
+    if step.quick_list is not None:
+        names[f"listed{i}"] = step.quick_list
+        tests.append(f"(type(v) is list and _all_listed(v, listed{i}))")
+    if step.quick_numbers:
+        names[f"numbers{i}"] = step.quick_numbers
+        tests.append(f"type(v) in numbers{i}")
+    return " or ".join(tests) or "False"
 
 
 def _text_problem(value: Any) -> str | None:

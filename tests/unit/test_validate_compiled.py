@@ -425,6 +425,13 @@ PLACE_DATA = {
         "string-length(${x}) = 1",
         "${x}",
         ".",
+        # The written programs' own ways: a text answer against a text, either way round (and
+        # an answer that is not a text), arithmetic, and nodes nested deeper than they write.
+        "'yes' = ${s} and ${a} != '3'",
+        "${x} = '5' or '' != ${y}",
+        "((${a} + 1) * 2 - ${x}) div 2 mod 3 = 1",
+        "not(" * 40 + "${a} = 3" + ")" * 40,
+        "-(" * 30 + "${x}" + ")" * 30 + " < 0",
     ],
 )
 @pytest.mark.parametrize("where", [[], [["r", 0]], [["r", 1]], [["r", 2], ["q", 0]]])
