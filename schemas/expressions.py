@@ -796,8 +796,9 @@ def bind_at(
 # written out as the source of one Python function, which does inline what the closures
 # ``_compile`` makes for the same nodes would do (the same calls, in the same order), and calls
 # such a closure for any node it does not write out (a node-set, count(), if()...). Nested
-# deeper than this, a node is left to its closure: Python's parser refuses 200 parentheses,
-# and only ours (``expr_parser._MAX_DEPTH``) keeps an expression from needing them.
+# deeper than this, a node is left to its closure: Python's parser refuses 200 nested
+# parentheses, and a chain such as ``${a} < ${b} < ...`` nests one a term however long it is
+# (our parser bounds brackets and calls, not chains).
 _WRITTEN_DEPTH = 24
 
 
@@ -902,8 +903,10 @@ def _text_equality(node: Binary, at: _Place, names: dict[str, Any]) -> str | Non
     raw = _raw_source(answer, at, names)
     if raw is None:
         return None
-    value, seen = _named(names, text.value), f"r{len(names)}"
-    names[seen] = None  # the name is the walrus's, taken so that no other site reuses it
+    value = _named(names, text.value)
+    # The answer is read once, into a local of its own (each comparison's differs).
+    names["_locals"] = seen_count = names.get("_locals", 0) + 1
+    seen = f"r{seen_count}"
     test, otherwise = ("==", "") if node.op == "=" else ("!=", "not ")
     return (
         f"({seen} {test} {value} if type({seen} := {raw}) is str"

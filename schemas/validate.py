@@ -538,7 +538,9 @@ _LevelCheck = _Step
 class _FieldStep:
     """A question's check (``check``, a ``_Step`` doing all of it) and what ``_compile_level``
     needs to write its common cases inline: its relevance, which answers pass at a look
-    (``RecordChecker._quick``), its constraint."""
+    (``RecordChecker._quick``), its constraint. The inline cases repeat the first steps of
+    ``check``; the reference checker's verdicts on drawn records keep the two in step
+    (``tests/unit/test_validate_compiled.py``)."""
 
     __slots__ = (
         "check",
@@ -577,6 +579,10 @@ class _FieldStep:
 # need, a look at the answer and the memo of the expressions' values, and calls the question's
 # own check for anything more (a missing or wrong answer, an expression not worked out yet
 # for this position...), which then does all of it: the errors are always that check's.
+# ``is_empty(v)``, written out.
+_EMPTY = "(v is None or v == '' or v == [])"
+
+
 def _compile_level(steps: list[_Step | _FieldStep], allowed: frozenset[str] | None) -> _LevelCheck:
     names: dict[str, Any] = {
         "_UNSET": _UNSET,
@@ -596,10 +602,11 @@ def _compile_level(steps: list[_Step | _FieldStep], allowed: frozenset[str] | No
         ]
     lines += ["    get = scope.get", "    memo = frame.memo", "    value = run.value"]
     for i, step in enumerate(steps):
-        names[f"step{i}"] = step.check if isinstance(step, _FieldStep) else step
-        if not isinstance(step, _FieldStep):
+        if not isinstance(step, _FieldStep):  # a group or a repeat
+            names[f"step{i}"] = step
             lines.append(f"    step{i}(run, frame, relevant)")
             continue
+        names[f"step{i}"] = step.check
         names[f"name{i}"] = step.name
         lines.append(f"    v = get(name{i})")
         passes = _passes_at_a_look(step, i, names)
@@ -617,7 +624,6 @@ def _compile_level(steps: list[_Step | _FieldStep], allowed: frozenset[str] | No
                 "else:",
                 f"    step{i}(run, frame, True)",
             ]
-        empty = "(v is None or v == '' or v == [])"
         if step.relevance is None:
             lines += ["    if relevant:", *("        " + line for line in inner)]
         else:
@@ -629,17 +635,17 @@ def _compile_level(steps: list[_Step | _FieldStep], allowed: frozenset[str] | No
                 f"            r = value(frame, relevance{i})",
                 "        if r is not False:",
                 *("            " + line for line in inner),
-                f"        elif not {empty}:",
+                f"        elif not {_EMPTY}:",
                 f"            step{i}(run, frame, True)",
             ]
-        lines += [f"    elif not {empty}:", f"        step{i}(run, frame, False)"]
+        lines += [f"    elif not {_EMPTY}:", f"        step{i}(run, frame, False)"]
     exec(compile("\n".join(lines), "<record check>", "exec"), names)  # noqa: S102
     return names["level"]  # type: ignore[no-any-return]
 
 
 def _passes_at_a_look(step: _FieldStep, i: int, names: dict[str, Any]) -> str:
     """The source of the test an answer ``v`` of ``step`` passes when its question's check
-    would let it through at a look (``field``'s ``quick``), or ``False``."""
+    would let it through at a look (``field``'s ``quick``); ``"False"`` when none would."""
     tests = []
     if step.quick_text is True:
         tests.append("(type(v) is str and 0 < len(v) <= MAX_TEXT_LENGTH)")

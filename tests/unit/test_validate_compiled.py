@@ -449,3 +449,23 @@ def test_each_shortcut_of_a_bound_program_gives_what_evaluate_gives(
     program = bind_at(expr, FIELDS, [repeat for repeat, _ in where], current)
     bound = _outcome(lambda: program(place(context(), nodes)))
     assert bound == _outcome(lambda: evaluate(expr, context()))
+
+
+def test_a_long_chain_is_bound_and_checked_as_evaluate_reads_it(tmp_path: Path) -> None:
+    # A chain of comparisons nests one level a term, with no bracket for the parser to bound:
+    # written out whole, 150 terms are more parentheses than Python's parser takes.
+    chain = " < ".join(["${n}"] * 75 + ["${m}"] * 75)
+    for data in ({"n": 1, "m": 2}, {"n": "", "m": 7}):
+        ctx = Context(data=data, fields={"n": [], "m": []})
+        program = bind_at(chain, ctx.fields, [], None)
+        assert program(place(ctx, [data])) == evaluate(chain, ctx)
+    survey = [
+        HEADER,
+        row("integer", "n"),
+        row("integer", "m", relevant=chain, constraint=f"not({chain})"),
+    ]
+    form = Form(read_xlsform(workbook(tmp_path, survey, [["list_name", "name", "label"]])))
+    for data in ({"n": 1, "m": 2}, {"n": 3, "m": 1}, {"n": 0}):
+        assert RecordChecker(form).check(data, VISIT_DATE) == ReferenceChecker(form).check(
+            data, VISIT_DATE
+        )
