@@ -117,13 +117,15 @@ def name(rng: random.Random) -> str:
     return f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}"
 
 
-def household_answers(rng: random.Random) -> dict[str, Any]:
-    """A completed, consented visit to a household of four: three adults and a child, their
-    answers varied within what the default survey accepts."""
+def household_answers(rng: random.Random, adults: int = 3) -> dict[str, Any]:
+    """A completed, consented visit to a household of four: three adults and a child (or
+    ``adults`` adults, the others children), their answers varied within what the default
+    survey accepts."""
     from tests.records import adult, child, household_data
 
     members = []
-    for i, relation in enumerate(["head", "spouse", rng.choice(["parent", "child"])]):
+    relations = ["head", "spouse", rng.choice(["parent", "child"])]
+    for i, relation in enumerate(relations[:adults]):
         person = adult(name(rng), rng.randint(1950, 2000), relation, rng.choice(["male", "female"]))
         for key in ("skill_apps_wifi", "skill_information", "skill_messaging", "skill_safety"):
             person[key] = rng.choice(["alone", "with_help", "cannot"])
@@ -134,7 +136,8 @@ def household_answers(rng: random.Random) -> dict[str, Any]:
         if i:
             person["needs_help"] = ["none"]
         members.append(person)
-    members.append(child(name(rng), rng.randint(2013, 2024)))
+    for _ in range(4 - len(members)):
+        members.append(child(name(rng), rng.randint(2013, 2024)))
     head = members[0]["member_name"]
     return household_data(
         members,
