@@ -718,3 +718,24 @@ def test_a_count_ending_while_a_page_reads_never_passes_for_counted(
     body = client.get("/reports/api/indicators").get_json()
     surveyed, waiting = body["coverage"]["surveyed"], body["freshness"]["pending"]
     assert (surveyed, waiting) in {(2, 1), (3, 0)}, "the figures and what they say of themselves"
+
+
+def test_a_worker_counts_only_once_no_other_process_counts(client, db, app, phone, sweep):
+    """Two worker processes counting the queue at once worked every record of it out each
+    (the ids are ordered by time, so both took its first records): a count waits while
+    another process holds the counting lock beside the database, then counts what is left."""
+    login_as(client, db, "reviewer")
+    fresh_body(client, db)
+    push(client, phone, record(sweep["village"], sweep["households"][1], data=A))
+    path = app.config["DATABASE"]
+    queued = db.execute("SELECT count(*) FROM report_dirty").fetchone()[0]
+    assert queued == 1
+    # Held by this test as another worker process holds it while it counts (an flock is
+    # the open file's, so a second open of the file conflicts in one process too).
+    with background._one_process_at_a_time(str(path)):
+        background.count_soon(db)
+        assert not background.wait(db, timeout=1.0), "counted while another process counts"
+        assert db.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == queued
+    assert background.wait(db, timeout=60)
+    assert db.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == 0
+    assert fresh_body(client, db)["coverage"]["surveyed"] == 3

@@ -29,7 +29,6 @@ definitions to the new ones record by record while the reports go on reading the
 from __future__ import annotations
 
 import json
-import random
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
@@ -92,17 +91,13 @@ def refresh_dirty(db: sqlite_utils.Database, batch: int = BATCH) -> int:
                 [stamp],
             )
     done = 0
-    # Where this count takes its records from the queue (ids are random): each worker process
-    # counts when a page it serves finds records waiting, and two counting at once then
-    # seldom work out the same records.
-    start = f"{random.getrandbits(32):08x}"
     while True:
         # The records' indicators are worked out before the write lock, from what they are
         # now; under the lock only a record changed meanwhile is worked out again. Phones
         # pushing at dusk while a reviewer's dashboard starts a count wait for the sums' few
         # writes (about 8 ms a hundred records), not for their indicators (0.1 ms a household
         # of four, bench/count_records.py).
-        queued = _queued(db, start, batch)
+        queued = _queued(db, batch)
         if not queued:
             break
         ahead = _worked_out(db, queued)
@@ -128,19 +123,15 @@ def refresh_dirty(db: sqlite_utils.Database, batch: int = BATCH) -> int:
     return done
 
 
-def _queued(db: sqlite_utils.Database, start: str, batch: int) -> list[str]:
-    """Up to ``batch`` queued records, from ``start`` on in id order, else from the first."""
-    for where, params in (("WHERE record_id >= ?", [start]), ("", [])):
-        ids = [
-            r[0]
-            for r in db.execute(
-                f"SELECT record_id FROM report_dirty {where} ORDER BY record_id LIMIT ?",
-                [*params, batch],
-            )
-        ]
-        if ids:
-            return ids
-    return []
+def _queued(db: sqlite_utils.Database, batch: int) -> list[str]:
+    """Up to ``batch`` queued records, the first in id order (a server's workers count one
+    at a time: ``background``)."""
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT record_id FROM report_dirty ORDER BY record_id LIMIT ?", [batch]
+        )
+    ]
 
 
 def _note_counted(db: sqlite_utils.Database) -> None:
