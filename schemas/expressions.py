@@ -768,14 +768,20 @@ def _answer_number(raw: Any) -> float:
 
 
 def bind_at(
-    expr: str, fields: Mapping[str, Sequence[str]], scope: Sequence[str], current: str | None
+    expr: str,
+    fields: Mapping[str, Sequence[str]],
+    scope: Sequence[str],
+    current: str | None,
+    *,
+    written: bool = True,
 ) -> Callable[[Context], Value]:
     """``bind(expr, fields)`` for a context at a known place, made ready by ``place``: its
     ``position`` names the repeats ``scope`` (outermost first), its ``current`` is ``current``
     and its ``fields`` this very map. A ${reference} that is a single answer there is read from
     the record or the current instance itself instead of walking the position each time (the
     same answer: ``place`` holds the instances the position names). Unlike ``bind``'s, the
-    program may raise RecursionError for ExpressionError("syntax")."""
+    program may raise RecursionError for ExpressionError("syntax"). ``written``: the program
+    written out as one Python function (``_written``), else the closures of its nodes."""
     try:
         tree = parse(expr)
         _, refs, needs_current = _program(expr)
@@ -786,7 +792,8 @@ def bind_at(
     ):
         return bind(expr, fields)
     try:
-        return _written(tree, _Place(fields, scope, current))
+        at = _Place(fields, scope, current)
+        return _written(tree, at) if written else _compile(tree, at)
     except RecursionError:
         return bind(expr, fields)
 
@@ -810,9 +817,20 @@ def _written(tree: Node, at: _Place) -> Fn:
         "_answer_number": _answer_number,
         "_eq": COMPARISONS["="],
     }
-    body = _source(tree, at, names, 0)
-    exec(compile(f"def program(c):\n    return {body}", "<expression>", "exec"), names)  # noqa: S102
+    source = f"def program(c):\n    return {_source(tree, at, names, 0)}"
+    # The same source for many questions (". >= 0" asked of each, the names apart): compiled
+    # once. Compiling is most of what writing a program costs.
+    code = _WRITTEN.get(source)
+    if code is None:
+        if len(_WRITTEN) >= _WRITTEN_KEPT:
+            _WRITTEN.clear()
+        code = _WRITTEN[source] = compile(source, "<expression>", "exec")
+    exec(code, names)  # noqa: S102
     return names["program"]  # type: ignore[no-any-return]
+
+
+_WRITTEN: dict[str, Any] = {}
+_WRITTEN_KEPT = 4096
 
 
 def _named(names: dict[str, Any], value: Any) -> str:

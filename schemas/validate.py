@@ -102,7 +102,7 @@ class RecordChecker:
     lives in objects made for it, for a server's threads check records with one checker at
     the same time."""
 
-    def __init__(self, form: Form) -> None:
+    def __init__(self, form: Form, written_most: int | None = None) -> None:
         self.form = form
         self.fields = form.field_repeats()
         self.choices = form.choice_labels()
@@ -119,6 +119,8 @@ class RecordChecker:
                 self.allowed.setdefault(name, set())
         self._root: _LevelCheck | None = None
         self._rules: dict[tuple[Any, tuple[str, ...]], _Rule] = {}
+        # Questions and expressions still to be written out as Python (WRITTEN_MOST).
+        self._to_write = WRITTEN_MOST if written_most is None else written_most
 
     def check(self, data: dict[str, Any], today: str | None = None) -> Errors:
         root = self._root
@@ -143,6 +145,9 @@ class RecordChecker:
         holds its own answers (the form's root, a repeat), whose unknown names are refused."""
         steps = [self._step(child, scope) for child in node.children]
         allowed = frozenset(self.allowed.get(scope[-1] if scope else "", ())) if own_data else None
+        if len(steps) > self._to_write:
+            return _level_of_closures(steps, allowed)
+        self._to_write -= len(steps)
         return _compile_level(steps, allowed)
 
     def _condition(
@@ -156,7 +161,10 @@ class RecordChecker:
         # questions asked "if ${age} >= ${age_account}" share one.
         rule = self._rules.get((key, scope))
         if rule is None:
-            rule = self._rules[key, scope] = _Rule(expr, bind_at(expr, self.fields, scope, current))
+            written = self._to_write > 0
+            self._to_write -= written
+            program = bind_at(expr, self.fields, scope, current, written=written)
+            rule = self._rules[key, scope] = _Rule(expr, program)
         return _Condition(key, rule, current)
 
     def _step(self, node: Node, scope: tuple[str, ...]) -> _Step | _FieldStep:
@@ -530,6 +538,12 @@ class _Run:
 
 
 _UNSET = object()
+# Questions and expressions a form version has written out as Python at most, the rest left
+# to their closures: writing one costs several times what making its closure does (about
+# 0.5 ms a question against 0.1 on the loaded 2-core machine), paid by the first record of a
+# version in each worker process, and an imported form may ask up to 20,000 questions (10 s
+# written out, 3 s as closures). The default survey writes 87.
+WRITTEN_MOST = 2_000
 # A group's, repeat's or question's check.
 _Step = Callable[[_Run, _Frame, bool], None]
 _LevelCheck = _Step
@@ -601,46 +615,68 @@ def _compile_level(steps: list[_Step | _FieldStep], allowed: frozenset[str] | No
             "                _add(run.errors, frame.prefix + key, 'unknown_field')",
         ]
     lines += ["    get = scope.get", "    memo = frame.memo", "    value = run.value"]
-    for i, step in enumerate(steps):
-        if not isinstance(step, _FieldStep):  # a group or a repeat
-            names[f"step{i}"] = step
-            lines.append(f"    step{i}(run, frame, relevant)")
-            continue
-        names[f"step{i}"] = step.check
-        names[f"name{i}"] = step.name
-        lines.append(f"    v = get(name{i})")
-        passes = _passes_at_a_look(step, i, names)
-        inner = ["if not (" + passes + "):", f"    step{i}(run, frame, True)"]
-        if step.constraint is not None:
-            names[f"ckey{i}"], names[f"constraint{i}"] = step.constraint.key, step.constraint
-            erased = " and v != ERASED" if step.erasable else ""
-            inner = [
-                "if " + passes + ":",
-                f"    c = memo.get(ckey{i}, _UNSET)",
-                "    if c is _UNSET:",
-                f"        c = value(frame, constraint{i})",
-                f"    if c is not True{erased}:",
-                f"        step{i}(run, frame, True)",
-                "else:",
-                f"    step{i}(run, frame, True)",
-            ]
-        if step.relevance is None:
-            lines += ["    if relevant:", *("        " + line for line in inner)]
-        else:
-            names[f"rkey{i}"], names[f"relevance{i}"] = step.relevance.key, step.relevance
-            lines += [
-                "    if relevant:",
-                f"        r = memo.get(rkey{i}, _UNSET)",
-                "        if r is _UNSET:",
-                f"            r = value(frame, relevance{i})",
-                "        if r is not False:",
-                *("            " + line for line in inner),
-                f"        elif not {_EMPTY}:",
-                f"            step{i}(run, frame, True)",
-            ]
-        lines += [f"    elif not {_EMPTY}:", f"        step{i}(run, frame, False)"]
+    for i in range(len(steps)):
+        lines += _step_source(steps, i, names)
     exec(compile("\n".join(lines), "<record check>", "exec"), names)  # noqa: S102
     return names["level"]  # type: ignore[no-any-return]
+
+
+def _level_of_closures(
+    steps: list[_Step | _FieldStep], allowed: frozenset[str] | None
+) -> _LevelCheck:
+    """What ``_compile_level`` writes out, as a loop over the questions' own checks."""
+    checks = [step.check if isinstance(step, _FieldStep) else step for step in steps]
+
+    def level(run: _Run, frame: _Frame, relevant: bool) -> None:
+        if allowed is not None and not allowed.issuperset(frame.scope):
+            for key in frame.scope:
+                if key not in allowed:
+                    _add(run.errors, frame.prefix + key, "unknown_field")
+        for check in checks:
+            check(run, frame, relevant)
+
+    return level
+
+
+def _step_source(steps: list[_Step | _FieldStep], i: int, names: dict[str, Any]) -> list[str]:
+    """The lines checking ``steps[i]`` in a written level function (``_compile_level``)."""
+    step = steps[i]
+    if not isinstance(step, _FieldStep):  # a group or a repeat
+        names[f"step{i}"] = step
+        return [f"    step{i}(run, frame, relevant)"]
+    names[f"step{i}"] = step.check
+    names[f"name{i}"] = step.name
+    lines = [f"    v = get(name{i})"]
+    passes = _passes_at_a_look(step, i, names)
+    inner = ["if not (" + passes + "):", f"    step{i}(run, frame, True)"]
+    if step.constraint is not None:
+        names[f"ckey{i}"], names[f"constraint{i}"] = step.constraint.key, step.constraint
+        erased = " and v != ERASED" if step.erasable else ""
+        inner = [
+            "if " + passes + ":",
+            f"    c = memo.get(ckey{i}, _UNSET)",
+            "    if c is _UNSET:",
+            f"        c = value(frame, constraint{i})",
+            f"    if c is not True{erased}:",
+            f"        step{i}(run, frame, True)",
+            "else:",
+            f"    step{i}(run, frame, True)",
+        ]
+    if step.relevance is None:
+        lines += ["    if relevant:", *("        " + line for line in inner)]
+    else:
+        names[f"rkey{i}"], names[f"relevance{i}"] = step.relevance.key, step.relevance
+        lines += [
+            "    if relevant:",
+            f"        r = memo.get(rkey{i}, _UNSET)",
+            "        if r is _UNSET:",
+            f"            r = value(frame, relevance{i})",
+            "        if r is not False:",
+            *("            " + line for line in inner),
+            f"        elif not {_EMPTY}:",
+            f"            step{i}(run, frame, True)",
+        ]
+    return lines + [f"    elif not {_EMPTY}:", f"        step{i}(run, frame, False)"]
 
 
 def _passes_at_a_look(step: _FieldStep, i: int, names: dict[str, Any]) -> str:
