@@ -600,7 +600,7 @@ _EMPTY = "(v is None or v == '' or v == [])"
 def _compile_level(steps: list[_Step | _FieldStep], allowed: frozenset[str] | None) -> _LevelCheck:
     names: dict[str, Any] = {
         "_UNSET": _UNSET,
-        "_add": _add,
+        "_unknown": _unknown,
         "_all_listed": _all_listed,
         "ERASED": ERASED,
         "MAX_TEXT_LENGTH": MAX_TEXT_LENGTH,
@@ -608,17 +608,19 @@ def _compile_level(steps: list[_Step | _FieldStep], allowed: frozenset[str] | No
     }
     lines = ["def level(run, frame, relevant):", "    scope = frame.scope"]
     if allowed is not None:
-        lines += [
-            "    if not allowed.issuperset(scope):",
-            "        for key in scope:",
-            "            if key not in allowed:",
-            "                _add(run.errors, frame.prefix + key, 'unknown_field')",
-        ]
+        lines += ["    if not allowed.issuperset(scope):", "        _unknown(run, frame, allowed)"]
     lines += ["    get = scope.get", "    memo = frame.memo", "    value = run.value"]
     for i in range(len(steps)):
         lines += _step_source(steps, i, names)
     exec(compile("\n".join(lines), "<record check>", "exec"), names)  # noqa: S102
     return names["level"]  # type: ignore[no-any-return]
+
+
+def _unknown(run: _Run, frame: _Frame, allowed: frozenset[str]) -> None:
+    """An error for each name of ``frame``'s answers its level does not ask."""
+    for key in frame.scope:
+        if key not in allowed:
+            _add(run.errors, frame.prefix + key, "unknown_field")
 
 
 def _level_of_closures(
@@ -629,9 +631,7 @@ def _level_of_closures(
 
     def level(run: _Run, frame: _Frame, relevant: bool) -> None:
         if allowed is not None and not allowed.issuperset(frame.scope):
-            for key in frame.scope:
-                if key not in allowed:
-                    _add(run.errors, frame.prefix + key, "unknown_field")
+            _unknown(run, frame, allowed)
         for check in checks:
             check(run, frame, relevant)
 

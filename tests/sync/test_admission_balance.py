@@ -67,6 +67,15 @@ def _push(sock: socket.socket, port: int, token: str, items: list[dict[str, Any]
     )
 
 
+def _exchange(
+    connection: tuple[socket.socket, Any], server: LiveServer, token: str, items: list[Any]
+) -> tuple[int, dict[str, str], bytes]:
+    """A push sent on ``connection`` (``_connection``'s), and its answer read whole."""
+    sock, reader = connection
+    _push(sock, server.port, token, items)
+    return _answer(reader)
+
+
 def _answer(reader: Any) -> tuple[int, dict[str, str], bytes]:
     """One HTTP/1.1 response read whole: its status, headers (lower case) and body."""
     status = int(reader.readline().split()[1])
@@ -111,8 +120,7 @@ def test_a_crowded_worker_closes_the_connection_it_answered_and_keeps_it_otherwi
     gate, loads = _worker(server, 1, of=3)
     with _connection(server) as (sock, reader):
         # Alone, with the others idle: one batch in hand is no crowd; the connection stays.
-        _push(sock, server.port, token, [record(villages[0])])
-        status, headers, body = _answer(reader)
+        status, headers, body = _exchange((sock, reader), server, token, [record(villages[0])])
         assert status == 200 and json.loads(body)["results"][0]["status"] == "applied"
         assert headers.get("connection") != "close"
         assert loads[1] == 0  # its batch answered, nothing in hand
@@ -120,8 +128,7 @@ def test_a_crowded_worker_closes_the_connection_it_answered_and_keeps_it_otherwi
         # others hold none: two in hand against none, over the margin of one.
         other = gate.enter()
         assert other is not None and loads[1] == 1
-        _push(sock, server.port, token, [record(villages[0])])
-        status, headers, body = _answer(reader)
+        status, headers, body = _exchange((sock, reader), server, token, [record(villages[0])])
         assert status == 200 and json.loads(body)["results"][0]["status"] == "applied"
         assert headers.get("connection") == "close"
         assert _closed_by_server(sock)
@@ -130,8 +137,7 @@ def test_a_crowded_worker_closes_the_connection_it_answered_and_keeps_it_otherwi
         # held here): within the margin, so its connection stays.
         more = [gate.enter(), gate.enter()]
         loads[0], loads[2] = 3, 5
-        _push(sock, server.port, token, [record(villages[0])])
-        status, headers, _ = _answer(reader)
+        status, headers, _ = _exchange((sock, reader), server, token, [record(villages[0])])
         assert status == 200 and headers.get("connection") != "close"
         for entered in [other, *more]:
             gate.leave(entered)
@@ -146,8 +152,7 @@ def test_a_busy_answer_closes_the_connection_so_the_phone_comes_back_to_any_work
     with _connection(server) as (sock, reader):
         with _holding(gate, gate.slots):  # every slot at work
             gate._held = 60.0  # each for a minute: the next would wait too long, turned away
-            _push(sock, server.port, token, [record(villages[0])])
-            status, headers, body = _answer(reader)
+            status, headers, body = _exchange((sock, reader), server, token, [record(villages[0])])
             assert loads[0] == gate.slots  # the one turned away is not counted in hand
         assert loads[0] == 0
         assert status == 503 and json.loads(body)["code"] == "server_busy"
@@ -164,8 +169,7 @@ def test_a_busy_answer_closes_the_connection_so_the_phone_comes_back_to_any_work
     with _connection(server) as (sock, reader):
         items = [record(villages[0])]
         for _ in range(2):
-            _push(sock, server.port, token, items)
-            status, headers, body = _answer(reader)
+            status, headers, body = _exchange((sock, reader), server, token, items)
             assert status == 200 and headers.get("connection") != "close"
         assert json.loads(body)["results"][0]["status"] == "duplicate"
 
