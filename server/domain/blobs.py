@@ -312,10 +312,7 @@ def sweep(
     empty_named = EMPTY_SHA256 in candidates  # an answer was given the empty file
     candidates = {c for c in candidates if _SHA256.fullmatch(c)} - {EMPTY_SHA256}
     if candidates or empty_named:
-        # A required file answer erased names the empty file: held like any upload, so that
-        # the record goes up to the province (which checks it) and an edit of it is saved.
-        store_blob(data_dir, EMPTY_SHA256, io.BytesIO(b""), 0, 0)
-        claim_blob(db, commune_id, EMPTY_SHA256)
+        hold_empty(db, data_dir, commune_id)
     unnamed = candidates - _named_in_commune(db, commune_id, candidates)
     if unnamed:
         marks = ",".join("?" * len(unnamed))
@@ -324,6 +321,14 @@ def sweep(
             [commune_id, *sorted(unnamed)],
         )
     return drop_unheld(db, data_dir, unnamed)
+
+
+def hold_empty(db: sqlite_utils.Database, data_dir: str | Path, commune_id: str) -> None:
+    """Inside a write transaction: the commune holds the empty file. A required file answer
+    erased names it: held like any upload, so that the record goes up to the province (which
+    checks it) and an edit of it is saved."""
+    store_blob(data_dir, EMPTY_SHA256, io.BytesIO(b""), 0, 0)
+    claim_blob(db, commune_id, EMPTY_SHA256)
 
 
 def drop_unheld(db: sqlite_utils.Database, data_dir: str | Path, candidates: set[str]) -> int:

@@ -11,6 +11,7 @@ import sqlite3
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from schemas.validate import ERASED
 from server.domain import answers
 
 migrations = Migrations("gocua")
@@ -841,5 +842,41 @@ def m017_file_sweeps(db: sqlite_utils.Database) -> None:
             sha256 TEXT NOT NULL,
             PRIMARY KEY (commune_id, sha256)
         ) WITHOUT ROWID;
+        """,
+    )
+
+
+@migrations()
+def m018_record_erasures(db: sqlite_utils.Database) -> None:
+    """Which people a record's erasures took out, by role (``head``, ``respondent``,
+    ``member``), and the revisions it scrubbed (``revs``): a phone's edit based on one of
+    those, which it held through the erasure, gets the same erasure when it arrives
+    (``rights.after_erasures``). No name is kept. The erasures made before this step are read
+    back from the marks they left in each record's current answers, the survey's names; the
+    revisions they scrubbed are all but the current one."""
+    _run(
+        db,
+        f"""
+        CREATE TABLE record_erasures (
+            record_id TEXT NOT NULL,
+            roles TEXT NOT NULL,
+            revs TEXT NOT NULL,
+            erased_at TEXT NOT NULL
+        );
+        CREATE INDEX record_erasures_record ON record_erasures(record_id);
+        INSERT INTO record_erasures (record_id, roles, revs, erased_at)
+            SELECT id, roles, (SELECT json_group_array(v.rev) FROM revisions v
+                               WHERE v.record_id = marked.id AND v.rev <> marked.rev),
+                   updated_at
+            FROM (SELECT r.id, r.rev, r.updated_at, (SELECT json_group_array(role) FROM (
+                      SELECT 'head' AS role WHERE json_extract(a, '$.head_name') = '{ERASED}'
+                      UNION ALL SELECT 'respondent'
+                          WHERE json_extract(a, '$.respondent_name') = '{ERASED}'
+                      UNION ALL SELECT 'member' WHERE EXISTS (
+                          SELECT 1 FROM json_each(a, '$.members') m
+                          WHERE json_extract(m.value, '$.member_name') = '{ERASED}'))) AS roles
+                  FROM (SELECT id, rev, updated_at, answers(data) AS a FROM records) r
+                 ) AS marked
+            WHERE roles <> '[]';
         """,
     )

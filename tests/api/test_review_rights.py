@@ -10,6 +10,8 @@ import re
 import uuid
 from pathlib import Path
 
+from server.domain import migrations
+from server.domain.db import write_transaction
 from server.domain.records.rights import ERASED
 from tests.api.test_review_helpers import CSRF, audit_actions, post, problem, push, staff, text_of
 from tests.records import adult, child, household_data, record
@@ -172,3 +174,138 @@ def test_after_an_erasure_the_database_files_hold_no_trace_of_the_name(client, a
         content = path.read_bytes() if path.exists() else b""
         assert raw not in content, name
         assert b"0912345678" not in content, name
+
+
+def late_edit(first, **changes):
+    """An edit the phone made of ``first`` and had not sent when the office erased."""
+    return {**first, "rev": str(uuid.uuid4()), "base_rev": first["rev"], **changes}
+
+
+def test_an_edit_the_phone_held_through_the_erasure_does_not_bring_the_person_back(
+    client, app, phone, db
+):
+    first, _ = visit(phone)
+    push(client, phone, first)
+    staff(client, app)
+    erase_everywhere(client)
+    # Offline all along: the volunteer corrected the address, and the roster's order changed.
+    data = first["data"]
+    edit = late_edit(
+        first,
+        data={**data, "address": "Số 4, xóm Chùa mới", "members": data["members"][::-1]},
+    )
+    assert [r["status"] for r in push(client, phone, edit)] == ["conflict"]
+
+    kept = json.loads(
+        db.execute(
+            "SELECT answers(data) FROM revisions WHERE rev = ? AND status = 'conflict'",
+            [edit["rev"]],
+        ).fetchone()[0]
+    )
+    # Kept for the office, the erasure applied again: the child's name and the rest stay.
+    assert kept["head_name"] == kept["respondent_name"] == kept["address"] == ERASED
+    assert [m["member_name"] for m in kept["members"]] == ["Phạm Thị Én", ERASED]
+    assert "phone" not in kept and "notes" not in kept
+    assert kept["members"][1]["birth_year"] == 1975 and kept["internet"] == "fibre"
+    everything = "\n".join(
+        [r[0] for r in db.execute("SELECT answers(data) FROM revisions")]
+        + [r[0] for r in db.execute("SELECT payload FROM changes")]
+    )
+    for gone in (NAME, "0912345678", "Anh Đức hẹn tối", "xóm Chùa"):
+        assert gone not in everything
+    # The office still sees the conflict, to settle it.
+    assert "conflict" in text_of(client.get(f"/records/{first['id']}")).lower()
+
+    # Based on a revision the server never had: it cannot be known to postdate the erasure.
+    stray = late_edit(first, base_rev=str(uuid.uuid4()))
+    assert [r["status"] for r in push(client, phone, stray)] == ["conflict"]
+    stored = db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [stray["rev"]])
+    assert NAME not in stored.fetchone()[0]
+
+    # Edits based on the erased version are the volunteer's as they come, a conflict too.
+    erased_rev, scrubbed = db.execute(
+        "SELECT rev, answers(data) FROM records WHERE id = ?", [first["id"]]
+    ).fetchone()
+    answered = {**json.loads(scrubbed), "respondent_name": "Lê Thị Lan"}
+    after = late_edit(first, base_rev=erased_rev, data=answered)
+    again = late_edit(first, base_rev=erased_rev, data={**answered, "internet": "mobile_only"})
+    assert [r["status"] for r in push(client, phone, after, again)] == ["applied", "conflict"]
+    for rev in (after["rev"], again["rev"]):
+        stored = db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [rev]).fetchone()
+        assert json.loads(stored[0])["respondent_name"] == "Lê Thị Lan"
+
+
+def test_an_erased_member_is_found_by_name_in_the_late_edit_and_no_one_else_is_touched(
+    client, app, phone, db
+):
+    first, _ = visit(phone)
+    push(client, phone, first)
+    staff(client, app)
+    member = f"member:{first['id']}:1"
+    assert member in keys_of(text_of(client.get("/people?q=thi en")))
+    erased = client.post(
+        "/people/erase",
+        data={"csrf_token": CSRF, "key": [member], "reason": "Đơn của mẹ em Én"},
+    )
+    assert erased.status_code == 200
+    data = first["data"]
+    newborn = child("Phạm Văn Tí", 2026)
+    edit = late_edit(first, data={**data, "members": [data["members"][1], *data["members"][:1]]})
+    assert [r["status"] for r in push(client, phone, edit)] == ["conflict"]
+    kept = json.loads(
+        db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [edit["rev"]]).fetchone()[0]
+    )
+    assert [m["member_name"] for m in kept["members"]] == [ERASED, NAME]
+    assert kept["head_name"] == NAME and kept["phone"] == "0912345678"  # not the one erased
+
+    # An edit made after the phone took the erased version in is the volunteer's, as it is.
+    current = db.execute("SELECT rev FROM records WHERE id = ?", [first["id"]]).fetchone()[0]
+    scrubbed = json.loads(
+        db.execute("SELECT answers(data) FROM records WHERE id = ?", [first["id"]]).fetchone()[0]
+    )
+    after = late_edit(
+        first,
+        base_rev=current,
+        data={**scrubbed, "members": [*scrubbed["members"], newborn], "residents": 3},
+    )
+    assert [r["status"] for r in push(client, phone, after)] == ["applied"]
+    now = json.loads(
+        db.execute("SELECT answers(data) FROM records WHERE id = ?", [first["id"]]).fetchone()[0]
+    )
+    assert [m["member_name"] for m in now["members"]] == [NAME, ERASED, "Phạm Văn Tí"]
+    # Based on the erased version though no longer the current one: a conflict, as it came.
+    again = late_edit(first, base_rev=current, data={**after["data"], "residents": 3})
+    assert [r["status"] for r in push(client, phone, again)] == ["conflict"]
+    kept = json.loads(
+        db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [again["rev"]]).fetchone()[
+            0
+        ]
+    )
+    assert [m["member_name"] for m in kept["members"]] == [NAME, ERASED, "Phạm Văn Tí"]
+
+
+def test_erasures_made_before_the_upgrade_are_read_back_from_their_marks(client, app, phone, db):
+    first, second = visit(phone)
+    push(client, phone, first)
+    push(client, phone, second)
+    staff(client, app)
+    member = f"member:{first['id']}:1"
+    erased = client.post(
+        "/people/erase", data={"csrf_token": CSRF, "key": [member], "reason": "Đơn yêu cầu xóa"}
+    )
+    assert erased.status_code == 200
+    # As a server erased before it kept its erasures.
+    with write_transaction(db):
+        db.execute("DROP TABLE record_erasures")
+        db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm018_record_erasures'")
+    assert migrations.apply(db) == ["m018_record_erasures"]
+    ((roles, revs),) = db.execute("SELECT roles, revs FROM record_erasures").fetchall()
+    assert json.loads(roles) == ["member"]
+    assert sorted(json.loads(revs)) == sorted([first["rev"], second["rev"]])
+
+    late = late_edit(second, data={**second["data"], "internet": "mobile_only"})
+    assert [r["status"] for r in push(client, phone, late)] == ["conflict"]
+    kept = json.loads(
+        db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [late["rev"]]).fetchone()[0]
+    )
+    assert [m["member_name"] for m in kept["members"]] == [NAME, ERASED]

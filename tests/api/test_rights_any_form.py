@@ -648,3 +648,60 @@ def test_a_waiting_collect_submission_is_found_by_its_form_s_own_names(admin, cl
         assert gone not in xml
     # As in a record: the head's own roster entry is erased when he asks as a member.
     assert "<ho_ten>Lò Văn Pá</ho_ten>" in xml
+
+
+def test_an_edit_the_phone_held_through_the_head_erasure_comes_without_their_files(
+    client, app, phone, db, tmp_path
+):
+    # The house's photo is asked only of a household with a house of its own: the erasure
+    # found no file to take, the edit held through it brings one, which the form requires.
+    rows = [
+        ("type", "name", VI, EN, "required", "relevant"),
+        ("text", "ten_chu_ho", "Tên chủ hộ", "Head's name", "yes", None),
+        ("select_one co_khong", "nha_rieng", "Nhà riêng?", "A house of its own?", "yes", None),
+        ("image", "anh_nha", "Ảnh nhà", "Photo of the house", "yes", "${nha_rieng} = 'co'"),
+        ("geopoint", "vi_tri", "Vị trí", "Location", None, None),
+        ("text", "ghi_chu", "Ghi chú", "Notes", None, None),
+        ("begin_repeat", "members", "Thành viên", "Members", None, None),
+        ("text", "ho_ten", "Họ tên", "Full name", "yes", None),
+        ("integer", "nam_sinh", "Năm sinh", "Birth year", "yes", None),
+        ("end_repeat", None, None, None, None, None),
+    ]
+    form = imported(db, tmp_path, rows, "ho_thue_nha", "Hộ thuê nhà")
+    data = {
+        "ten_chu_ho": NAME,
+        "nha_rieng": "khong",
+        "vi_tri": POINT,
+        "members": [{"ho_ten": NAME, "nam_sinh": 1975}, {"ho_ten": CHILD, "nam_sinh": 2015}],
+    }
+    first = record(phone["villages"][0]["id"], data=data, form=form)
+    assert [r["status"] for r in push(client, phone, first)] == ["applied"]
+    staff(client, app)
+    found = keys_of(text_of(client.get("/people?q=pham van duc")))
+    assert sorted(found) == sorted([f"head:{first['id']}:", f"member:{first['id']}:0"])
+    assert post(client, "/people/erase", key=found, reason="Đơn yêu cầu xóa").status_code == 200
+
+    # Offline through it, the phone learnt the house is theirs and took its photo.
+    photo = upload(client, phone, jpeg(9))
+    late = {
+        **first,
+        "rev": str(uuid.uuid4()),
+        "base_rev": first["rev"],
+        "data": {**data, "nha_rieng": "co", "anh_nha": photo, "ghi_chu": "Cổng xanh"},
+    }
+    assert [r["status"] for r in push(client, phone, late)] == ["conflict"]
+    (text,) = db.execute(
+        "SELECT answers(data) FROM revisions WHERE rev = ?", [late["rev"]]
+    ).fetchone()
+    kept = json.loads(text)
+    assert kept["ten_chu_ho"] == ERASED and kept["anh_nha"] == EMPTY_SHA256
+    assert "vi_tri" not in kept and kept["ghi_chu"] == "Cổng xanh"
+    assert kept["members"] == [
+        {"ho_ten": ERASED, "nam_sinh": 1975},
+        {"ho_ten": CHILD, "nam_sinh": 2015},
+    ]
+    # The empty file is the commune's now; the photo, named by no answer, waits for a sweep.
+    data_dir = Path(app.config["DATA_DIR"])
+    assert blobs.blob_visible(db, data_dir, phone["commune"]["id"], EMPTY_SHA256) == 0
+    queued = db.execute("SELECT sha256 FROM file_sweeps WHERE sha256 = ?", [photo]).fetchall()
+    assert len(queued) == 1

@@ -17,11 +17,12 @@ from schemas.form import Form
 from schemas.media import ANSWER_MAX_BYTES
 from schemas.messages import message
 from schemas.validate import Errors, RecordChecker
-from server.domain.blobs import blob_visible, file_answers
+from server.domain.blobs import blob_visible, file_answers, hold_empty, queue_sweep
 from server.domain.db import now_iso, write_together, write_transaction
 from server.domain.followups import Known, known_households
 from server.domain.forms import get_form
 from server.domain.records import peers, store
+from server.domain.records.rights import after_erasures
 from server.domain.register import commune_village_ids, same_place, village_ids_under
 from sync.protocol import (
     APPLIED,
@@ -341,6 +342,15 @@ class _Batch:
         found = self.form(record["form_id"], record["form_version"])
         if found is None:
             return _rejected(item, {"form_version": _error("unknown_form")})
+        if current is not None and current["rev"] != record["base_rev"]:
+            late = after_erasures(db, rid, record["base_rev"], record["data"], found[0])
+            if late is not None:
+                # Held on the phone through a person's erasure: kept with the erasure applied
+                # again, checked and encoded anew, and the files it named no longer held.
+                record, checked, index = {**record, "data": late[0]}, None, -1
+                queue_sweep(db, caller["commune_id"], late[1])
+                if late[1] and self.data_dir is not None:
+                    hold_empty(db, self.data_dir, caller["commune_id"])
         errors = (
             checked
             if checked is not None

@@ -484,9 +484,23 @@ def _erase_record(
     def scrub(data: dict[str, Any], of: Form | None = form) -> dict[str, Any]:
         return _scrub(data, entry["roles"], entry["names"], entry["indexes"], of, files)
 
+    # The revisions the erasure scrubs: an edit a phone based on one of them and had not sent
+    # yet is scrubbed the same way when it comes (``after_erasures``).
+    scrubbed_revs = [
+        r[0] for r in db.execute("SELECT rev FROM revisions WHERE record_id = ?", [record_id])
+    ]
     scrubbed = scrub(record["data"])
     if scrubbed != record["data"]:
         new_revision(db, staff, record, scrubbed, "")
+    db.execute(
+        "INSERT INTO record_erasures (record_id, roles, revs, erased_at) VALUES (?, ?, ?, ?)",
+        [
+            record_id,
+            json.dumps(sorted(entry["roles"] & ERASED_ROLES)),
+            json.dumps(scrubbed_revs),
+            now_iso(),
+        ],
+    )
     forms: dict[tuple[str, str], Form | None] = {(record["form_id"], record["form_version"]): form}
     for rev, data, form_id, version in db.execute(
         "SELECT rev, data, form_id, form_version FROM revisions WHERE record_id = ?", [record_id]
@@ -520,6 +534,57 @@ def _erase_record(
     if "head" in entry["roles"] and record["household_id"]:
         erased |= _erase_household(db, record["household_id"])
     return erased - {"", fold(ERASED)}
+
+
+# The roles ``record_erasures`` keeps (``register`` is the household's row, not a record's).
+ERASED_ROLES = frozenset({"head", "respondent", "member"})
+
+
+def after_erasures(
+    db: sqlite_utils.Database,
+    record_id: str,
+    base_rev: str | None,
+    data: dict[str, Any],
+    form: Form,
+) -> tuple[dict[str, Any], set[str]] | None:
+    """A pushed revision of an erased record that its phone based on a revision the erasure
+    scrubbed (or on none the server holds): the phone held the person's answers through the
+    erasure, so they are erased from it again, with the same roles; returns its answers so,
+    and the files the erased answers named. None when no erasure concerns it.
+
+    No name is kept to find an erased member by: the roster on the phone may have changed
+    order, so every member the record's current answers do not name is erased in it (the
+    erased member is ``ERASED`` there), someone the phone added or renamed too. The revision
+    is a conflict kept beside the current one for the office; the phone keeps its own."""
+    roles: set[str] = set()
+    for held, revs in db.execute(
+        "SELECT roles, revs FROM record_erasures WHERE record_id = ?", [record_id]
+    ).fetchall():
+        if base_rev is None or base_rev in json.loads(revs) or not _stored(db, record_id, base_rev):
+            roles |= set(json.loads(held))
+    if not roles:
+        return None
+    names: set[str] = set()
+    if "member" in roles:
+        kinds = form_kinds(form)
+        row = db.execute("SELECT data FROM records WHERE id = ?", [record_id]).fetchone()
+        named = set().union(*(_roster_names(kinds, m) for m in _members(answers.load(row[0]))))
+        names = set().union(*(_roster_names(kinds, m) for m in _members(data))) - named
+    files: set[str] = set()
+    return _scrub(data, roles, names, set(), form, files), files
+
+
+def _stored(db: sqlite_utils.Database, record_id: str, rev: str) -> bool:
+    return bool(
+        db.execute(
+            "SELECT 1 FROM revisions WHERE record_id = ? AND rev = ?", [record_id, rev]
+        ).fetchone()
+    )
+
+
+def _members(data: dict[str, Any]) -> list[dict[str, Any]]:
+    members = data.get(ROSTER)
+    return [m for m in members if isinstance(m, dict)] if isinstance(members, list) else []
 
 
 def _erase_household(db: sqlite_utils.Database, household_id: str) -> set[str]:
