@@ -880,3 +880,11 @@ def m018_record_erasures(db: sqlite_utils.Database) -> None:
             WHERE roles <> '[]';
         """,
     )
+
+
+@migrations()
+def m019_no_device_index_on_records(db: sqlite_utils.Database) -> None:
+    """The records had an index on their phone for one question, what a phone's status counts,
+    which the revisions' own index on the phone answers as well (``push.status``): every push
+    wrote it, for nothing else."""
+    _run(db, "DROP INDEX records_device;")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import uuid
 from typing import Any
 
 from server.domain.db import write_transaction
 from server.domain.register import add_household, add_village
+from tests.api.test_review_helpers import other_phone, push
 from tests.conftest import new_code
 from tests.records import record
 
@@ -145,3 +147,27 @@ def test_status_counts_and_digest_of_what_the_phone_sent(client, phone):
     pairs = sorted((i["id"], i["rev"]) for i in items)
     expected = hashlib.sha256("".join(f"{a} {b}\n" for a, b in pairs).encode()).hexdigest()
     assert status["digest"] == expected
+
+
+def test_status_counts_the_records_whose_current_revision_the_phone_sent(client, phone, db):
+    village = phone["villages"][0]["id"]
+    other = other_phone(client, db, [village])
+    mine, theirs = record(village), record(village)
+    assert [r["status"] for r in push(client, phone, mine)] == ["applied"]
+    assert [r["status"] for r in push(client, other, theirs)] == ["applied"]
+    # This phone edits the other's record, which the other edits too: this one's conflicts.
+    edit = {**theirs, "rev": str(uuid.uuid4()), "base_rev": theirs["rev"]}
+    assert push(client, other, edit)[0]["status"] == "applied"
+    late = {**theirs, "rev": str(uuid.uuid4()), "base_rev": theirs["rev"]}
+    assert push(client, phone, late)[0]["status"] == "conflict"
+    # And takes over a record of the other's, as its last sender.
+    handed = record(village)
+    push(client, other, handed)
+    took = {**handed, "rev": str(uuid.uuid4()), "base_rev": handed["rev"]}
+    assert push(client, phone, took)[0]["status"] == "applied"
+
+    status = client.get("/api/v1/sync/status", headers=phone["headers"]).get_json()
+    assert status["revisions"] == 3  # mine, the conflict, the record taken over
+    assert status["records"] == 2 and status["by_state"] == {"received": 2}
+    theirs_now = client.get("/api/v1/sync/status", headers=other["headers"]).get_json()
+    assert theirs_now["revisions"] == 3 and theirs_now["records"] == 1
