@@ -11,7 +11,6 @@ import sqlite3
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from schemas.validate import ERASED
 from server.domain import answers
 
 migrations = Migrations("gocua")
@@ -851,12 +850,16 @@ def m018_record_erasures(db: sqlite_utils.Database) -> None:
     """Which people a record's erasures took out, by role (``head``, ``respondent``,
     ``member``), and the revisions it scrubbed (``revs``): a phone's edit based on one of
     those, which it held through the erasure, gets the same erasure when it arrives
-    (``rights.after_erasures``). No name is kept. The erasures made before this step are read
-    back from the marks they left in each record's current answers, the survey's names; the
-    revisions they scrubbed are all but the current one."""
+    (``rights.after_erasures``). No name is kept.
+
+    The erasures made before this step are read back: each record the audit log's
+    ``person_erase`` names, with the roles its current answers bear the mark for (an answer
+    ``[đã xóa]``: outside the repeats but the respondent's, the head; the respondent's; in the
+    roster ``members``, a member), and the revisions received before it (a phone's in its very
+    second too: times are kept to the second)."""
     _run(
         db,
-        f"""
+        """
         CREATE TABLE record_erasures (
             record_id TEXT NOT NULL,
             roles TEXT NOT NULL,
@@ -865,19 +868,27 @@ def m018_record_erasures(db: sqlite_utils.Database) -> None:
         );
         CREATE INDEX record_erasures_record ON record_erasures(record_id);
         INSERT INTO record_erasures (record_id, roles, revs, erased_at)
-            SELECT id, roles, (SELECT json_group_array(v.rev) FROM revisions v
-                               WHERE v.record_id = marked.id AND v.rev <> marked.rev),
-                   updated_at
-            FROM (SELECT r.id, r.rev, r.updated_at, (SELECT json_group_array(role) FROM (
-                      SELECT 'head' AS role WHERE json_extract(a, '$.head_name') = '{ERASED}'
-                      UNION ALL SELECT 'respondent'
-                          WHERE json_extract(a, '$.respondent_name') = '{ERASED}'
-                      UNION ALL SELECT 'member' WHERE EXISTS (
-                          SELECT 1 FROM json_each(a, '$.members') m
-                          WHERE json_extract(m.value, '$.member_name') = '{ERASED}'))) AS roles
-                  FROM (SELECT id, rev, updated_at, answers(data) AS a FROM records) r
-                 ) AS marked
-            WHERE roles <> '[]';
+        SELECT id, roles, revs, at FROM (
+            SELECT r.id, e.at,
+                (SELECT json_group_array(role) FROM (
+                    SELECT 'head' AS role WHERE EXISTS (SELECT 1 FROM json_each(r.a) t
+                        WHERE t.key <> 'respondent_name' AND t.value = '[đã xóa]')
+                    UNION ALL SELECT 'respondent'
+                        WHERE json_extract(r.a, '$.respondent_name') = '[đã xóa]'
+                    UNION ALL SELECT 'member' WHERE EXISTS (
+                        SELECT 1 FROM json_each(r.a, '$.members') m, json_each(
+                            CASE WHEN m.type = 'object' THEN m.value ELSE '{}' END) f
+                        WHERE f.value = '[đã xóa]'))) AS roles,
+                (SELECT json_group_array(v.rev) FROM revisions v WHERE v.record_id = r.id
+                    AND (v.received_at < e.at
+                         OR v.received_at = e.at AND v.device_id IS NOT NULL)) AS revs
+            FROM (SELECT at, CASE WHEN json_valid(ids) THEN ids ELSE '[]' END AS ids
+                  FROM (SELECT at, '["' || replace(target, ',', '","') || '"]' AS ids
+                        FROM audit_log WHERE action = 'person_erase')) e,
+                json_each(e.ids) named,
+                (SELECT id, answers(data) AS a FROM records) r
+            WHERE r.id = named.value)
+        WHERE roles <> '[]' AND revs <> '[]';
         """,
     )
 

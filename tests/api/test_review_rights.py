@@ -10,7 +10,8 @@ import re
 import uuid
 from pathlib import Path
 
-from server.domain import migrations
+from server.domain import answers, migrations
+from server.domain.audit import audit
 from server.domain.db import write_transaction
 from server.domain.records.rights import ERASED
 from tests.api.test_review_helpers import CSRF, audit_actions, post, problem, push, staff, text_of
@@ -214,7 +215,15 @@ def test_an_edit_the_phone_held_through_the_erasure_does_not_bring_the_person_ba
     for gone in (NAME, "0912345678", "Anh Đức hẹn tối", "xóm Chùa"):
         assert gone not in everything
     # The office still sees the conflict, to settle it.
-    assert "conflict" in text_of(client.get(f"/records/{first['id']}")).lower()
+    assert f'data-conflict="{edit["rev"]}"' in text_of(client.get(f"/records/{first['id']}"))
+
+    # An edit of that edit (a crafted client's, Collect's): its sender still holds the names.
+    chained = late_edit(edit, data={**edit["data"], "internet": "mobile_only"})
+    twice = late_edit(chained, data=chained["data"])
+    assert [r["status"] for r in push(client, phone, chained, twice)] == ["conflict"] * 2
+    for rev in (chained["rev"], twice["rev"]):
+        stored = db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [rev])
+        assert NAME not in stored.fetchone()[0]
 
     # Based on a revision the server never had: it cannot be known to postdate the erasure.
     stray = late_edit(first, base_rev=str(uuid.uuid4()))
@@ -294,12 +303,29 @@ def test_erasures_made_before_the_upgrade_are_read_back_from_their_marks(client,
         "/people/erase", data={"csrf_token": CSRF, "key": [member], "reason": "Đơn yêu cầu xóa"}
     )
     assert erased.status_code == 200
+    # Another record, named by a log line with odd ids, its roster not a list of objects.
+    odd = record(phone["villages"][0]["id"], str(uuid.uuid4()))
+    push(client, phone, odd)
     # As a server erased before it kept its erasures.
     with write_transaction(db):
+        db.execute(
+            "UPDATE records SET data = ? WHERE id = ?",
+            [answers.pack({"members": [3, [1]], "head_name": "Lê Văn Tám"}), odd["id"]],
+        )
+        audit(
+            db,
+            "person_erase",
+            user_id=None,
+            username="admin",
+            target=f'{odd["id"]},collect:a"b\\,x',
+        )
         db.execute("DROP TABLE record_erasures")
         db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm018_record_erasures'")
     assert migrations.apply(db) == ["m018_record_erasures"]
-    ((roles, revs),) = db.execute("SELECT roles, revs FROM record_erasures").fetchall()
+    ((named, roles, revs),) = db.execute(
+        "SELECT record_id, roles, revs FROM record_erasures"
+    ).fetchall()
+    assert named == first["id"]
     assert json.loads(roles) == ["member"]
     assert sorted(json.loads(revs)) == sorted([first["rev"], second["rev"]])
 

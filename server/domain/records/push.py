@@ -22,7 +22,7 @@ from server.domain.db import now_iso, write_together, write_transaction
 from server.domain.followups import Known, known_households
 from server.domain.forms import get_form
 from server.domain.records import peers, store
-from server.domain.records.rights import after_erasures
+from server.domain.records.rights import after_erasures, held_through
 from server.domain.register import commune_village_ids, same_place, village_ids_under
 from sync.protocol import (
     APPLIED,
@@ -342,15 +342,23 @@ class _Batch:
         found = self.form(record["form_id"], record["form_version"])
         if found is None:
             return _rejected(item, {"form_version": _error("unknown_form")})
-        if current is not None and current["rev"] != record["base_rev"]:
+        encoded = self.encoded.get(index)
+        late = None
+        if (
+            current is not None
+            and current["rev"] != record["base_rev"]
+            and caller.get("kind") != "peer"
+        ):
+            # (A commune server's revisions come scrubbed by its own erasures, and its
+            # erasures' rewrites follow: the province keeps the very copy the commune does.)
             late = after_erasures(db, rid, record["base_rev"], record["data"], found[0])
-            if late is not None:
-                # Held on the phone through a person's erasure: kept with the erasure applied
-                # again, checked and encoded anew, and the files it named no longer held.
-                record, checked, index = {**record, "data": late[0]}, None, -1
-                queue_sweep(db, caller["commune_id"], late[1])
-                if late[1] and self.data_dir is not None:
-                    hold_empty(db, self.data_dir, caller["commune_id"])
+        if late is not None:
+            # Held on the phone through a person's erasure: kept with the erasure applied
+            # again, checked and encoded anew, and the files it named no longer held.
+            record, checked, encoded = {**record, "data": late[0]}, None, None
+            queue_sweep(db, caller["commune_id"], late[1])
+            if late[1] and self.data_dir is not None:
+                hold_empty(db, self.data_dir, caller["commune_id"])
         errors = (
             checked
             if checked is not None
@@ -360,6 +368,8 @@ class _Batch:
             errors = self._missing_blobs(found[0], record["data"])
         if errors:
             return _rejected(item, errors)
+        if late is not None:
+            held_through(db, rid, record["rev"], late[2])
         return store.store_pushed(
             db,
             caller,
@@ -367,7 +377,7 @@ class _Batch:
             current["rev"] if current else None,
             household is not None,
             self.now,
-            self.encoded.get(index),
+            encoded,
             self.known.get(record["household_id"]) if record["household_id"] else None,
         )
 

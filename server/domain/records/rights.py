@@ -492,15 +492,11 @@ def _erase_record(
     scrubbed = scrub(record["data"])
     if scrubbed != record["data"]:
         new_revision(db, staff, record, scrubbed, "")
-    db.execute(
-        "INSERT INTO record_erasures (record_id, roles, revs, erased_at) VALUES (?, ?, ?, ?)",
-        [
-            record_id,
-            json.dumps(sorted(entry["roles"] & ERASED_ROLES)),
-            json.dumps(scrubbed_revs),
-            now_iso(),
-        ],
-    )
+    else:
+        # Nothing of the person in the current answers (erased before): an edit based on them
+        # is as clean as they are.
+        scrubbed_revs.remove(record["rev"])
+    _remember(db, record_id, entry["roles"], scrubbed_revs)
     forms: dict[tuple[str, str], Form | None] = {(record["form_id"], record["form_version"]): form}
     for rev, data, form_id, version in db.execute(
         "SELECT rev, data, form_id, form_version FROM revisions WHERE record_id = ?", [record_id]
@@ -546,11 +542,11 @@ def after_erasures(
     base_rev: str | None,
     data: dict[str, Any],
     form: Form,
-) -> tuple[dict[str, Any], set[str]] | None:
+) -> tuple[dict[str, Any], set[str], set[str]] | None:
     """A pushed revision of an erased record that its phone based on a revision the erasure
     scrubbed (or on none the server holds): the phone held the person's answers through the
     erasure, so they are erased from it again, with the same roles; returns its answers so,
-    and the files the erased answers named. None when no erasure concerns it.
+    the files the erased answers named, and the roles. None when no erasure concerns it.
 
     No name is kept to find an erased member by: the roster on the phone may have changed
     order, so every member the record's current answers do not name is erased in it (the
@@ -571,7 +567,20 @@ def after_erasures(
         named = set().union(*(_roster_names(kinds, m) for m in _members(answers.load(row[0]))))
         names = set().union(*(_roster_names(kinds, m) for m in _members(data))) - named
     files: set[str] = set()
-    return _scrub(data, roles, names, set(), form, files), files
+    return _scrub(data, roles, names, set(), form, files), files, roles
+
+
+def held_through(db: sqlite_utils.Database, record_id: str, rev: str, roles: set[str]) -> None:
+    """``rev``, a revision ``after_erasures`` scrubbed, is stored: its sender still holds the
+    person's answers, and an edit it bases on ``rev`` is scrubbed the same way."""
+    _remember(db, record_id, roles, [rev])
+
+
+def _remember(db: sqlite_utils.Database, record_id: str, roles: set[str], revs: list[str]) -> None:
+    db.execute(
+        "INSERT INTO record_erasures (record_id, roles, revs, erased_at) VALUES (?, ?, ?, ?)",
+        [record_id, json.dumps(sorted(roles & ERASED_ROLES)), json.dumps(revs), now_iso()],
+    )
 
 
 def _stored(db: sqlite_utils.Database, record_id: str, rev: str) -> bool:
