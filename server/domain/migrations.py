@@ -231,11 +231,23 @@ _RECORD_FACT_EXPRESSIONS = {
                           substr(NEW.received_at, 1, 10))""",
 }
 _RECORD_FACTS = ",\n".join(f"{name} = {expr}" for name, expr in _RECORD_FACT_EXPRESSIONS.items())
+# The same facts, read only from the objects of ``members`` and ``support`` (m020): an
+# imported form may name another answer so (a select_multiple ``members``), whose texts are no
+# JSON to read further, and SQLite's "malformed JSON" failed the whole push.
+_GUARDED_FACT_EXPRESSIONS = {
+    **_RECORD_FACT_EXPRESSIONS,
+    "needs_help": """(EXISTS (SELECT 1 FROM json_each(NEW.data, '$.members') m,
+                                 json_each(CASE WHEN m.type = 'object' THEN m.value END,
+                                           '$.needs_help') h WHERE h.value <> 'none')
+                  OR EXISTS (SELECT 1 FROM json_each(NEW.data, '$.support') s
+                             WHERE json_extract(CASE WHEN s.type = 'object' THEN s.value END,
+                                                '$.support_result') = 'revisit'))""",
+}
 # The same facts as columns of a SELECT over ``given``, a row of the answers' JSON text
 # (``data``), the meta's (``meta``) and ``received_at``: an INSERT that brings its own facts
 # (the push path) computes them with the very expressions the trigger uses.
 RECORD_FACTS_OF = ", ".join(
-    expr.replace("NEW.", "given.") for expr in _RECORD_FACT_EXPRESSIONS.values()
+    expr.replace("NEW.", "given.") for expr in _GUARDED_FACT_EXPRESSIONS.values()
 )
 
 
@@ -899,3 +911,22 @@ def m019_no_device_index_on_records(db: sqlite_utils.Database) -> None:
     which the revisions' own index on the phone answers as well (``push.status``): every push
     wrote it, for nothing else."""
     _run(db, "DROP INDEX records_device;")
+
+
+@migrations()
+def m020_facts_of_any_shape(db: sqlite_utils.Database) -> None:
+    """The list's facts read ``members`` and ``support`` only where they hold objects
+    (``_GUARDED_FACT_EXPRESSIONS``): a record of a form whose ``members`` is a select_multiple
+    is stored, its office edit saved, instead of failing on SQLite's "malformed JSON"."""
+    facts = ",\n".join(
+        f"{name} = {expr}" for name, expr in _GUARDED_FACT_EXPRESSIONS.items()
+    ).replace("NEW.data", "answers(NEW.data)")
+    triggers = {
+        "records_facts_insert": "AFTER INSERT ON records WHEN NEW.visit_date IS NULL",
+        "records_facts_update": "AFTER UPDATE OF data, meta ON records",
+    }
+    for name, when in triggers.items():
+        db.execute(f"DROP TRIGGER {name}")
+        db.execute(
+            f"CREATE TRIGGER {name} {when} BEGIN UPDATE records SET {facts} WHERE id = NEW.id; END"
+        )

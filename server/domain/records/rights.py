@@ -63,6 +63,10 @@ PERSONAL = {
 MEMBER_MARKED = ("member_name",)
 ROLES = ("head", "respondent", "member", "register")
 ROSTER = "members"  # the repeat whose entries are the household's people, as in the survey
+# An entry of the roster read in SQL (``m``, of ``json_each``): NULL unless it is an object, as
+# a repeat's entries are; another question named so (a select_multiple) holds texts, which are
+# no JSON to read a name in ("malformed JSON" failed the whole search).
+MEMBER = "CASE WHEN m.type = 'object' THEN m.value END"
 # A `text` question is a name when a word of its name (split at "_") is one of these: `name`,
 # `head_name`, `ten` (tên), `ho_ten`, `ten_chu_ho`. Simple enough for an admin to follow when
 # writing a form, and the default survey's names all match.
@@ -184,9 +188,9 @@ def find(db: sqlite_utils.Database, commune_id: str, query: str) -> list[dict[st
         " json_extract(answers(r.data), '$.respondent_name')"
         " FROM records r WHERE r.commune_id = :c"
         "  AND fold(json_extract(answers(r.data), '$.respondent_name')) LIKE :q ESCAPE '\\'"
-        " UNION ALL SELECT r.id, 'member', m.key, json_extract(m.value, '$.member_name')"
+        f" UNION ALL SELECT r.id, 'member', m.key, json_extract({MEMBER}, '$.member_name')"
         " FROM records r, json_each(answers(r.data), '$.members') m WHERE r.commune_id = :c"
-        "  AND fold(json_extract(m.value, '$.member_name')) LIKE :q ESCAPE '\\'"
+        f"  AND fold(json_extract({MEMBER}, '$.member_name')) LIKE :q ESCAPE '\\'"
         + "".join(parts)
         + " UNION ALL SELECT h.id, 'register', NULL, h.head_name FROM households h"
         " WHERE h.commune_id = :c AND fold(h.head_name) LIKE :q ESCAPE '\\'"
@@ -239,10 +243,10 @@ def _form_name_parts(db: sqlite_utils.Database) -> tuple[list[str], dict[str, st
                 )
             elif node.repeats == (ROSTER,):
                 parts.append(
-                    f" UNION ALL SELECT r.id, 'member', m.key, json_extract(m.value, :p{n})"
+                    f" UNION ALL SELECT r.id, 'member', m.key, json_extract({MEMBER}, :p{n})"
                     f" FROM records r, json_each(answers(r.data), '$.{ROSTER}') m"
                     f" WHERE r.commune_id = :c{of_form}"
-                    f"  AND fold(json_extract(m.value, :p{n})) LIKE :q ESCAPE '\\'"
+                    f"  AND fold(json_extract({MEMBER}, :p{n})) LIKE :q ESCAPE '\\'"
                 )
     return parts, params
 
