@@ -335,3 +335,28 @@ def test_erasures_made_before_the_upgrade_are_read_back_from_their_marks(client,
         db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [late["rev"]]).fetchone()[0]
     )
     assert [m["member_name"] for m in kept["members"]] == [NAME, ERASED]
+
+
+def test_an_erasure_that_found_nothing_left_leaves_edits_of_the_erased_version_alone(
+    client, app, phone, db
+):
+    first, _ = visit(phone)
+    push(client, phone, first)
+    staff(client, app)
+    head = f"head:{first['id']}:"
+    for reason in ("Đơn yêu cầu xóa", "Đơn gửi lần hai"):  # the second finds nothing to erase
+        erased = client.post(
+            "/people/erase", data={"csrf_token": CSRF, "key": [head], "reason": reason}
+        )
+        assert erased.status_code == 200
+    assert db.execute("SELECT count(*) FROM record_erasures").fetchone()[0] == 2
+    erased_rev, scrubbed = db.execute(
+        "SELECT rev, answers(data) FROM records WHERE id = ?", [first["id"]]
+    ).fetchone()
+    # The household has a new head since; the phone took the erased version in, then edited.
+    answered = {**json.loads(scrubbed), "head_name": "Lê Văn Tám"}
+    after = late_edit(first, base_rev=erased_rev, data=answered)
+    again = late_edit(first, base_rev=erased_rev, data={**answered, "internet": "mobile_only"})
+    assert [r["status"] for r in push(client, phone, after, again)] == ["applied", "conflict"]
+    stored = db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [again["rev"]])
+    assert json.loads(stored.fetchone()[0])["head_name"] == "Lê Văn Tám"
