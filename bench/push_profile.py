@@ -15,6 +15,10 @@ the other, as a worker process of ``gocua serve`` serves several phones: their w
 share transactions (group commit, each batch in a savepoint), and the write is the CPU the
 lock's holders spent writing the groups. Printed beside: the batches a transaction held.
 
+``--wal``: also the WAL frames the run wrote, a record and a transaction, and which B-trees
+(tables and indexes) they were pages of, counted from the WAL file with the checkpoints held
+back meanwhile: what the write lock's holder writes, whatever the machine's speed.
+
 ``--base REV``: the same figures for another commit's code (``bench/trees.py``; its records
 made by its own ``bench/dusk.py`` and ``tests/records.py``, their ids as that version's
 collector made them), each ``--rounds`` times, in turn with this code's, every run in a
@@ -24,6 +28,7 @@ started at.
     .venv/bin/python bench/push_profile.py [BATCHES] [--statements] [--profile]
     .venv/bin/python bench/push_profile.py 200 --base main --rounds 3
     .venv/bin/python bench/push_profile.py 40 --phones 8 --base main --rounds 3
+    .venv/bin/python bench/push_profile.py 100 --wal --base main --rounds 1
 """
 
 from __future__ import annotations
@@ -35,13 +40,15 @@ import io
 import json
 import os
 import pstats
+import sqlite3
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +118,27 @@ class Meter:
         entry[1] += seconds
 
 
-def measure(batches: int, statements: bool, profile: bool, phones: int = 1) -> dict[str, Any]:
+def wal_frames(database: Path) -> tuple[int, int, dict[str, int]]:
+    """The frames of ``database``'s WAL file, its commits, and the frames by B-tree."""
+    wal = Path(f"{database}-wal").read_bytes()
+    pages: collections.Counter[int] = collections.Counter()
+    commits = 0
+    size = 4096 + 24  # a frame: its header, then the page (gocua's page size)
+    for offset in range(32, len(wal) - size + 1, size):
+        page, after_commit = struct.unpack(">II", wal[offset : offset + 8])
+        pages[page] += 1
+        commits += after_commit > 0
+    with closing(sqlite3.connect(database)) as db:
+        owner = dict(db.execute("SELECT pageno, name FROM dbstat"))
+    by_tree: collections.Counter[str] = collections.Counter()
+    for page, count in pages.items():
+        by_tree[owner.get(page, "(free)")] += count
+    return sum(pages.values()), commits, dict(by_tree.most_common())
+
+
+def measure(
+    batches: int, statements: bool, profile: bool, phones: int = 1, wal: bool = False
+) -> dict[str, Any]:
     """This process's code: the figures of ``batches`` batches a phone, per record, in ms."""
     with tempfile.TemporaryDirectory() as folder:
         process = ServerProcess(Path(folder) / "data")
@@ -180,6 +207,14 @@ def measure(batches: int, statements: bool, profile: bool, phones: int = 1) -> d
         meter.spent.clear()
         meter.statements.clear()
         groups.clear()
+        database = process.data_dir / "gocua.db"
+        if wal:
+            # Counted from the file: no checkpoint may start the WAL over during the run.
+            domain_db.CHECKPOINT_PAUSE = 1e9
+            with closing(sqlite3.connect(database)) as db:
+                busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if busy:
+                raise SystemExit("the WAL could not be emptied before the run")
         profiler = cProfile.Profile() if profile else None
         load, start = os.getloadavg()[0], time.process_time()
         if profiler is not None:
@@ -221,6 +256,11 @@ def measure(batches: int, statements: bool, profile: bool, phones: int = 1) -> d
                 )
             },
         }
+        if wal:
+            frames, commits, by_tree = wal_frames(database)
+            figures["wal"] = frames / records
+            figures["wal_commit"] = frames / max(commits, 1)
+            figures["wal_trees"] = {name: count / records for name, count in by_tree.items()}
         if profiler is not None:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(40)
@@ -230,23 +270,27 @@ def measure(batches: int, statements: bool, profile: bool, phones: int = 1) -> d
 
 def line(name: str, f: dict[str, Any]) -> str:
     together = f" ({f['group']:.1f} batches a transaction)" if f.get("phones", 1) > 1 else ""
+    wal = f" | WAL {f['wal']:.2f} frames a record" if "wal" in f else ""
     return (
         f"{name:9} {f['request']:.3f} ms CPU a record: web {f['web']:.3f}, check"
-        f" {f['check']:.3f}, write {f['write']:.3f}{together} | load {f['load']:.2f}"
+        f" {f['check']:.3f}, write {f['write']:.3f}{together}{wal} | load {f['load']:.2f}"
     )
 
 
-def compare(batches: int, base: str, rounds: int, phones: int = 1) -> None:
+def compare(batches: int, base: str, rounds: int, phones: int = 1, wal: bool = False) -> None:
     from bench.trees import old_tree, short
 
     runs: dict[str, list[dict[str, Any]]] = {short(base): [], "this": []}
-    more = ["--phones", str(phones)] if phones > 1 else []
+    more = (["--phones", str(phones)] if phones > 1 else []) + (["--wal"] if wal else [])
     with tempfile.TemporaryDirectory() as folder:
         tree = old_tree(base, Path(folder) / "base")
         for round_ in range(rounds):
-            for name, extra in ((short(base), ["--tree", str(tree)]), ("this", [])):
+            for name, extra, at in ((short(base), ["--tree", str(tree)], tree), ("this", [], ROOT)):
                 done = subprocess.run(
                     [sys.executable, __file__, str(batches), "--json", *extra, *more],
+                    # In its own folder: an older tree's commands (``python -m server.cli``)
+                    # run the code of the folder they start in.
+                    cwd=at,
                     check=True,
                     capture_output=True,
                     text=True,
@@ -265,6 +309,15 @@ def compare(batches: int, base: str, rounds: int, phones: int = 1) -> None:
             f"median {name:9} {m['request']:.3f} ms a record (web {m['web']:.3f},"
             f" check {m['check']:.3f}, write {m['write']:.3f})"
         )
+    if wal:
+        frames = {name: statistics.median(f["wal"] for f in got) for name, got in runs.items()}
+        (old, new) = frames.values()
+        print(
+            f"WAL frames a record: {short(base)} {old:.2f}, this {new:.2f} ({old / new:.2f}× fewer)"
+        )
+        before_trees, these = (got[0]["wal_trees"] for got in runs.values())
+        for tree in sorted({*before_trees, *these}, key=lambda t: -these.get(t, 0.0)):
+            print(f"  {tree:42} {before_trees.get(tree, 0.0):5.2f} {these.get(tree, 0.0):5.2f}")
     (before, after) = medians.values()
     print(
         f"this against {short(base)}: {before['request'] / after['request']:.2f}× less CPU a"
@@ -281,13 +334,14 @@ def main() -> None:
     parser.add_argument("--base", help="compare with this commit's code, run for run")
     parser.add_argument("--rounds", type=int, default=3, help="--base: runs of each code")
     parser.add_argument("--phones", type=int, default=1, help="phones pushing at once")
+    parser.add_argument("--wal", action="store_true", help="WAL frames a record, by B-tree")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--tree", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.base:
-        compare(args.batches, args.base, args.rounds, args.phones)
+        compare(args.batches, args.base, args.rounds, args.phones, args.wal)
         return
-    figures = measure(args.batches, args.statements, args.profile, args.phones)
+    figures = measure(args.batches, args.statements, args.profile, args.phones, args.wal)
     if args.json:
         print(json.dumps({k: v for k, v in figures.items() if k != "profile"}))
         return
@@ -296,6 +350,8 @@ def main() -> None:
     print(line("this", figures))
     for sql, (count, micros) in figures["statements"].items():
         print(f"  {micros:7.1f} µs a record  {count:6,}×  {sql}")
+    for tree, frames in figures.get("wal_trees", {}).items():
+        print(f"  {frames:5.2f} WAL frames a record  {tree}")
     if "profile" in figures:
         print(figures["profile"])
 

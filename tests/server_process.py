@@ -39,6 +39,13 @@ class ServerProcess:
         self.log = data_dir / "server.log"
 
     @property
+    def root(self) -> Path:
+        """The checkout whose code the server and its commands run (``bench/trees.py`` runs
+        another commit's): first on their path, as their working folder, since ``python -m``
+        puts the working folder before ``PYTHONPATH``."""
+        return ROOT
+
+    @property
     def env(self) -> dict[str, str]:
         # A None in extra_env leaves that variable out: gocua serve's own default then.
         given = {
@@ -47,7 +54,7 @@ class ServerProcess:
             "GOCUA_PORT": str(self.port),
             "GOCUA_HOST": "127.0.0.1",
             "GOCUA_PUBLIC_URL": self.base,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(self.root),
             # One process, as the tests' servers always ran; a test about workers sets more.
             "GOCUA_WORKERS": "1",
             **self.extra_env,
@@ -60,6 +67,7 @@ class ServerProcess:
         return subprocess.run(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
             env=self.env,
+            cwd=self.root,
             capture_output=True,
             text=True,
             timeout=60,
@@ -70,6 +78,7 @@ class ServerProcess:
         done = subprocess.run(
             [sys.executable, "-m", "server.cli", *args],
             env=self.env,
+            cwd=self.root,
             capture_output=True,
             text=True,
             timeout=60,
@@ -99,7 +108,7 @@ class ServerProcess:
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                cwd=ROOT,
+                cwd=self.root,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
