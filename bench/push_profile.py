@@ -123,7 +123,7 @@ def wal_frames(database: Path) -> tuple[int, int, dict[str, int]]:
     wal = Path(f"{database}-wal").read_bytes()
     pages: collections.Counter[int] = collections.Counter()
     commits = 0
-    size = 4096 + 24  # a frame: its header, then the page (gocua's page size)
+    size = struct.unpack(">I", wal[8:12])[0] + 24  # a frame: its header, then the page
     for offset in range(32, len(wal) - size + 1, size):
         page, after_commit = struct.unpack(">II", wal[offset : offset + 8])
         pages[page] += 1

@@ -37,16 +37,16 @@ def followup_of(data: dict[str, Any]) -> dict[str, Any] | None:
     if outcome != "completed":
         return None
     topics: list[str] = []
-    for member in _dicts(data.get("members")):
+    for member in dicts(data.get("members")):
         for topic in _topics(member.get("needs_help")):
             if topic != "none" and topic not in topics:
                 topics.append(topic)
     dates = sorted(
         str(s.get("support_revisit_date"))
-        for s in _dicts(data.get("support"))
+        for s in dicts(data.get("support"))
         if s.get("support_result") == "revisit" and s.get("support_revisit_date")
     )
-    revisit = any(s.get("support_result") == "revisit" for s in _dicts(data.get("support")))
+    revisit = any(s.get("support_result") == "revisit" for s in dicts(data.get("support")))
     if not topics and not revisit:
         return None
     return {"reason": "needs_help", "date": dates[0] if dates else None, "topics": topics}
@@ -59,7 +59,8 @@ def _topics(value: Any) -> list[str]:
     return [t for t in value if isinstance(t, str)] if isinstance(value, list) else []
 
 
-def _dicts(value: Any) -> list[dict[str, Any]]:
+def dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list answer (a repeat's entries); none of anything else."""
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 

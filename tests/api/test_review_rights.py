@@ -177,6 +177,20 @@ def test_after_an_erasure_the_database_files_hold_no_trace_of_the_name(client, a
         assert b"0912345678" not in content, name
 
 
+def stored(db, rev: str) -> dict:
+    """The answers the server keeps of revision ``rev``."""
+    text = db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [rev]).fetchone()[0]
+    return json.loads(text)
+
+
+def current(db, record_id: str) -> tuple[str, dict]:
+    """The record's current revision and its answers."""
+    rev, text = db.execute(
+        "SELECT rev, answers(data) FROM records WHERE id = ?", [record_id]
+    ).fetchone()
+    return rev, json.loads(text)
+
+
 def late_edit(first, **changes):
     """An edit the phone made of ``first`` and had not sent when the office erased."""
     return {**first, "rev": str(uuid.uuid4()), "base_rev": first["rev"], **changes}
@@ -222,26 +236,17 @@ def test_an_edit_the_phone_held_through_the_erasure_does_not_bring_the_person_ba
     twice = late_edit(chained, data=chained["data"])
     assert [r["status"] for r in push(client, phone, chained, twice)] == ["conflict"] * 2
     for rev in (chained["rev"], twice["rev"]):
-        stored = db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [rev])
-        assert NAME not in stored.fetchone()[0]
+        assert NAME not in json.dumps(stored(db, rev), ensure_ascii=False)
 
     # Based on a revision the server never had: it cannot be known to postdate the erasure.
     stray = late_edit(first, base_rev=str(uuid.uuid4()))
     assert [r["status"] for r in push(client, phone, stray)] == ["conflict"]
-    stored = db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [stray["rev"]])
-    assert NAME not in stored.fetchone()[0]
+    assert NAME not in json.dumps(stored(db, stray["rev"]), ensure_ascii=False)
 
     # Edits based on the erased version are the volunteer's as they come, a conflict too.
-    erased_rev, scrubbed = db.execute(
-        "SELECT rev, answers(data) FROM records WHERE id = ?", [first["id"]]
-    ).fetchone()
-    answered = {**json.loads(scrubbed), "respondent_name": "Lê Thị Lan"}
-    after = late_edit(first, base_rev=erased_rev, data=answered)
-    again = late_edit(first, base_rev=erased_rev, data={**answered, "internet": "mobile_only"})
-    assert [r["status"] for r in push(client, phone, after, again)] == ["applied", "conflict"]
+    after, again = edited_twice(client, phone, db, first, respondent_name="Lê Thị Lan")
     for rev in (after["rev"], again["rev"]):
-        stored = db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [rev]).fetchone()
-        assert json.loads(stored[0])["respondent_name"] == "Lê Thị Lan"
+        assert stored(db, rev)["respondent_name"] == "Lê Thị Lan"
 
 
 def test_an_erased_member_is_found_by_name_in_the_late_edit_and_no_one_else_is_touched(
@@ -261,35 +266,24 @@ def test_an_erased_member_is_found_by_name_in_the_late_edit_and_no_one_else_is_t
     newborn = child("Phạm Văn Tí", 2026)
     edit = late_edit(first, data={**data, "members": [data["members"][1], *data["members"][:1]]})
     assert [r["status"] for r in push(client, phone, edit)] == ["conflict"]
-    kept = json.loads(
-        db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [edit["rev"]]).fetchone()[0]
-    )
+    kept = stored(db, edit["rev"])
     assert [m["member_name"] for m in kept["members"]] == [ERASED, NAME]
     assert kept["head_name"] == NAME and kept["phone"] == "0912345678"  # not the one erased
 
     # An edit made after the phone took the erased version in is the volunteer's, as it is.
-    current = db.execute("SELECT rev FROM records WHERE id = ?", [first["id"]]).fetchone()[0]
-    scrubbed = json.loads(
-        db.execute("SELECT answers(data) FROM records WHERE id = ?", [first["id"]]).fetchone()[0]
-    )
+    erased_rev, scrubbed = current(db, first["id"])
     after = late_edit(
         first,
-        base_rev=current,
+        base_rev=erased_rev,
         data={**scrubbed, "members": [*scrubbed["members"], newborn], "residents": 3},
     )
     assert [r["status"] for r in push(client, phone, after)] == ["applied"]
-    now = json.loads(
-        db.execute("SELECT answers(data) FROM records WHERE id = ?", [first["id"]]).fetchone()[0]
-    )
+    _, now = current(db, first["id"])
     assert [m["member_name"] for m in now["members"]] == [NAME, ERASED, "Phạm Văn Tí"]
     # Based on the erased version though no longer the current one: a conflict, as it came.
-    again = late_edit(first, base_rev=current, data={**after["data"], "residents": 3})
+    again = late_edit(first, base_rev=erased_rev, data={**after["data"], "residents": 3})
     assert [r["status"] for r in push(client, phone, again)] == ["conflict"]
-    kept = json.loads(
-        db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [again["rev"]]).fetchone()[
-            0
-        ]
-    )
+    kept = stored(db, again["rev"])
     assert [m["member_name"] for m in kept["members"]] == [NAME, ERASED, "Phạm Văn Tí"]
 
 
@@ -331,9 +325,7 @@ def test_erasures_made_before_the_upgrade_are_read_back_from_their_marks(client,
 
     late = late_edit(second, data={**second["data"], "internet": "mobile_only"})
     assert [r["status"] for r in push(client, phone, late)] == ["conflict"]
-    kept = json.loads(
-        db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [late["rev"]]).fetchone()[0]
-    )
+    kept = stored(db, late["rev"])
     assert [m["member_name"] for m in kept["members"]] == [NAME, ERASED]
 
 
@@ -350,13 +342,17 @@ def test_an_erasure_that_found_nothing_left_leaves_edits_of_the_erased_version_a
         )
         assert erased.status_code == 200
     assert db.execute("SELECT count(*) FROM record_erasures").fetchone()[0] == 2
-    erased_rev, scrubbed = db.execute(
-        "SELECT rev, answers(data) FROM records WHERE id = ?", [first["id"]]
-    ).fetchone()
     # The household has a new head since; the phone took the erased version in, then edited.
-    answered = {**json.loads(scrubbed), "head_name": "Lê Văn Tám"}
+    _, again = edited_twice(client, phone, db, first, head_name="Lê Văn Tám")
+    assert stored(db, again["rev"])["head_name"] == "Lê Văn Tám"
+
+
+def edited_twice(client, phone, db, first, **answers):
+    """Two edits the phone made of the record's erased (current) version with ``answers``:
+    the first stored as current, the second (another answer changed too) a conflict."""
+    erased_rev, scrubbed = current(db, first["id"])
+    answered = {**scrubbed, **answers}
     after = late_edit(first, base_rev=erased_rev, data=answered)
     again = late_edit(first, base_rev=erased_rev, data={**answered, "internet": "mobile_only"})
     assert [r["status"] for r in push(client, phone, after, again)] == ["applied", "conflict"]
-    stored = db.execute("SELECT answers(data) FROM revisions WHERE rev = ?", [again["rev"]])
-    assert json.loads(stored.fetchone()[0])["head_name"] == "Lê Văn Tám"
+    return after, again

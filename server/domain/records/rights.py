@@ -48,7 +48,7 @@ from server.domain import answers
 from server.domain.blobs import EMPTY_SHA256
 from server.domain.db import now_iso
 from server.domain.errors import Refused
-from server.domain.followups import send_household
+from server.domain.followups import dicts, send_household
 from server.domain.forms import get_form
 from server.domain.household_import import forget
 from server.domain.records.query import get_record
@@ -537,7 +537,7 @@ def _erase_record(
 
 
 # The roles ``record_erasures`` keeps (``register`` is the household's row, not a record's).
-ERASED_ROLES = frozenset({"head", "respondent", "member"})
+ERASED_ROLES = frozenset(ROLES) - {"register"}
 
 
 def after_erasures(
@@ -556,11 +556,15 @@ def after_erasures(
     order, so every member the record's current answers do not name is erased in it (the
     erased member is ``ERASED`` there), someone the phone added or renamed too. The revision
     is a conflict kept beside the current one for the office; the phone keeps its own."""
-    roles: set[str] = set()
-    for held, revs in db.execute(
+    erasures = db.execute(
         "SELECT roles, revs FROM record_erasures WHERE record_id = ?", [record_id]
-    ).fetchall():
-        if base_rev is None or base_rev in json.loads(revs) or not _stored(db, record_id, base_rev):
+    ).fetchall()
+    if not erasures:
+        return None
+    unknown = base_rev is None or not _stored(db, record_id, base_rev)
+    roles: set[str] = set()
+    for held, revs in erasures:
+        if unknown or base_rev in json.loads(revs):
             roles |= set(json.loads(held))
     if not roles:
         return None
@@ -568,8 +572,10 @@ def after_erasures(
     if "member" in roles:
         kinds = form_kinds(form)
         row = db.execute("SELECT data FROM records WHERE id = ?", [record_id]).fetchone()
-        named = set().union(*(_roster_names(kinds, m) for m in _members(answers.load(row[0]))))
-        names = set().union(*(_roster_names(kinds, m) for m in _members(data))) - named
+        named = set().union(
+            *(_roster_names(kinds, m) for m in dicts(answers.load(row[0]).get(ROSTER)))
+        )
+        names = set().union(*(_roster_names(kinds, m) for m in dicts(data.get(ROSTER)))) - named
     files: set[str] = set()
     return _scrub(data, roles, names, set(), form, files), files, roles
 
@@ -593,11 +599,6 @@ def _stored(db: sqlite_utils.Database, record_id: str, rev: str) -> bool:
             "SELECT 1 FROM revisions WHERE record_id = ? AND rev = ?", [record_id, rev]
         ).fetchone()
     )
-
-
-def _members(data: dict[str, Any]) -> list[dict[str, Any]]:
-    members = data.get(ROSTER)
-    return [m for m in members if isinstance(m, dict)] if isinstance(members, list) else []
 
 
 def _erase_household(db: sqlite_utils.Database, household_id: str) -> set[str]:
