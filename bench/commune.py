@@ -225,13 +225,9 @@ def register(db: Any, villages: list[str], count: int, seed: int) -> list[tuple[
                 }
             )
         with write_transaction(db):
-            db.conn.executemany(
-                "INSERT INTO households (id, commune_id, village_id, code, head_name, address,"
-                " created_at, updated_at) VALUES (:id, :commune_id, :village_id, :code,"
-                " :head_name, :address, :created_at, :updated_at)",
-                rows,
-            )
-            # feeds.record_change's INSERT, in the same order as the households.
+            # followups.register_put's INSERT, in the same order as the households, then the
+            # households with their put's seq (households.put), as register.add_household.
+            before = db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
             db.conn.executemany(
                 "INSERT INTO changes (commune_id, village_id, user_id, kind, entity_id, op,"
                 " payload, created_at) VALUES (?, ?, NULL, 'household', ?, 'put', ?, ?)",
@@ -247,6 +243,18 @@ def register(db: Any, villages: list[str], count: int, seed: int) -> list[tuple[
                     )
                     for row in rows
                 ],
+            )
+            puts = dict(
+                db.execute("SELECT entity_id, seq FROM changes WHERE seq > ?", [before]).fetchall()
+            )
+            # (A base commit's schema from before m021 keeps no seq.)
+            kept = "put" in {c[1] for c in db.execute("PRAGMA table_info(households)")}
+            db.conn.executemany(
+                "INSERT INTO households (id, commune_id, village_id, code, head_name, address,"
+                " created_at, updated_at" + (", put" if kept else "") + ") VALUES (:id,"
+                " :commune_id, :village_id, :code, :head_name, :address, :created_at,"
+                " :updated_at" + (", :put" if kept else "") + ")",
+                [{**row, "put": puts[row["id"]]} for row in rows],
             )
         households += [(row["id"], row["village_id"]) for row in rows]
     return households

@@ -11,6 +11,9 @@ from server.domain.db import now_iso
 
 # Kinds whose change carries the entity's whole state: only the latest put stays in the feed.
 LATEST_ONLY = frozenset({"household"})
+# The changes ``changes_entity`` holds (m021): all but a household's put or delete for its
+# village. A query by entity id names this very term, so that SQLite uses the partial index.
+BY_ENTITY = "(kind <> 'household' OR user_id IS NOT NULL)"
 
 
 def record_change(
@@ -32,7 +35,70 @@ def record_change(
     A household's change is its whole state, so a newer one for the same phones replaces the
     older: a phone that has not pulled the older gets the newer all the same, later in the
     feed. Most households have two (put on the register, then their follow-up after the
-    visit): the feed stays one row a household, not two (``bench/storage_size.py``)."""
+    visit): the feed stays one row a household, not two (``bench/storage_size.py``). A put for
+    one volunteer's phones finds the one it replaces through ``changes_entity``, an index of
+    the changes kept for one volunteer only; a put for a whole village is made by
+    ``replace_put``, which is told the one it replaces."""
+    if kind in LATEST_ONLY and op == "put" and user_id is None:
+        raise ValueError(f"a {kind}'s put for its village replaces its older one: replace_put")
+    seq = _append(db, kind, entity_id, payload, commune_id, village_id, user_id, op, now)
+    if kind in LATEST_ONLY and op == "put":
+        db.execute(
+            "DELETE FROM changes WHERE entity_id = ? AND kind = ? AND op = 'put' AND seq < ?"
+            f" AND user_id = ? AND commune_id IS ? AND village_id IS ? AND {BY_ENTITY}",
+            [entity_id, kind, seq, user_id, commune_id, village_id],
+        )
+    return seq
+
+
+def replace_put(
+    db: sqlite_utils.Database,
+    kind: str,
+    entity_id: str,
+    payload: dict[str, Any],
+    *,
+    replaces: int | None,
+    commune_id: str,
+    village_id: str,
+    now: str | None = None,
+) -> int:
+    """Put an entity of a LATEST_ONLY kind in the feed for its village's phones, in place of
+    its put ``replaces`` (the seq the caller keeps for it: ``household_followups.put``), in
+    whatever village that one was (a merge moves households). Returns the new put's seq, for
+    the caller to keep. Finding the older put by its seq, not by the entity's id, spares
+    every visit an insert and a deletion in an index of random keys."""
+    if kind not in LATEST_ONLY:
+        raise ValueError(f"{kind} changes are not replaced")
+    seq = _append(db, kind, entity_id, payload, commune_id, village_id, None, "put", now)
+    if replaces is not None:
+        db.execute(
+            "DELETE FROM changes WHERE seq = ? AND entity_id = ? AND kind = ? AND op = 'put'"
+            " AND user_id IS NULL",
+            [replaces, entity_id, kind],
+        )
+    return seq
+
+
+def by_entity(db: sqlite_utils.Database, kind: str, entity_id: str) -> list[tuple[int, str]]:
+    """The seq and payload of an entity's changes that ``changes_entity`` holds (for a
+    household: those kept for one volunteer; its village's put is ``household_followups.put``)."""
+    return db.execute(
+        f"SELECT seq, payload FROM changes WHERE kind = ? AND entity_id = ? AND {BY_ENTITY}",
+        [kind, entity_id],
+    ).fetchall()
+
+
+def _append(
+    db: sqlite_utils.Database,
+    kind: str,
+    entity_id: str,
+    payload: dict[str, Any],
+    commune_id: str | None,
+    village_id: str | None,
+    user_id: int | None,
+    op: str,
+    now: str | None,
+) -> int:
     cursor = db.execute(
         "INSERT INTO changes (commune_id, village_id, user_id, kind, entity_id, op, payload,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -47,14 +113,7 @@ def record_change(
             now or now_iso(),
         ],
     )
-    seq = int(cursor.lastrowid or 0)
-    if kind in LATEST_ONLY and op == "put":
-        db.execute(
-            "DELETE FROM changes WHERE entity_id = ? AND kind = ? AND op = 'put' AND seq < ?"
-            " AND commune_id IS ? AND village_id IS ? AND user_id IS ?",
-            [entity_id, kind, seq, commune_id, village_id, user_id],
-        )
-    return seq
+    return int(cursor.lastrowid or 0)
 
 
 def page_json(db: sqlite_utils.Database, device: dict[str, Any], since: int, limit: int) -> bytes:

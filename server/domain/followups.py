@@ -21,7 +21,7 @@ import sqlite_utils
 
 from server.domain import answers
 from server.domain.db import now_iso
-from server.domain.feeds import record_change
+from server.domain.feeds import by_entity, record_change, replace_put
 from server.domain.forms import get_form
 
 REASONS = ("come_back", "nobody_home", "needs_help")
@@ -114,12 +114,60 @@ def _household(db: sqlite_utils.Database, household_id: str) -> dict[str, Any] |
     return {k: row[k] for k in ("id", "commune_id", "village_id", "code", "head_name", "address")}
 
 
-def _remember(db: sqlite_utils.Database, household_id: str, text: str, now: str) -> None:
+def _remember(
+    db: sqlite_utils.Database, household_id: str, text: str, now: str, put: int | None
+) -> None:
+    """Keep the follow-up told and, when ``put`` is given, the seq of the household's put
+    for its village (the one its next put replaces)."""
     db.execute(
-        "INSERT INTO household_followups (household_id, followup, updated_at)"
-        " VALUES (?, ?, ?) ON CONFLICT (household_id) DO UPDATE SET"
-        " followup = excluded.followup, updated_at = excluded.updated_at",
-        [household_id, text, now],
+        "INSERT INTO household_followups (household_id, followup, updated_at, put)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (household_id) DO UPDATE SET"
+        " followup = excluded.followup, updated_at = excluded.updated_at,"
+        " put = coalesce(excluded.put, put)",
+        [household_id, text, now, put],
+    )
+
+
+# A household's latest put for its village: the greater of the register's (households.put)
+# and the follow-up's (household_followups.put); 0 for none.
+_LATEST_PUT = "max(coalesce(h.put, 0), coalesce(f.put, 0))"
+
+
+def _sent(db: sqlite_utils.Database, household_id: str) -> tuple[str, int | None]:
+    """The follow-up phones were last told of a household, and its latest put's seq."""
+    row = db.execute(
+        f"SELECT f.followup, {_LATEST_PUT} FROM households h"
+        " LEFT JOIN household_followups f ON f.household_id = h.id WHERE h.id = ?",
+        [household_id],
+    ).fetchone()
+    return (row[0] or "null", row[1] or None) if row else ("null", None)
+
+
+def feed_copies(db: sqlite_utils.Database, household_id: str) -> list[tuple[int, str]]:
+    """The seq and payload of a household's puts in the feed: its village's, and those kept
+    for one volunteer's phones."""
+    copies = by_entity(db, "household", household_id)
+    put = _sent(db, household_id)[1]
+    if put is not None:
+        copies += db.execute("SELECT seq, payload FROM changes WHERE seq = ?", [put]).fetchall()
+    return copies
+
+
+def register_put(
+    db: sqlite_utils.Database, household: dict[str, Any], payload: dict[str, Any]
+) -> int:
+    """Put a household in its village's feed as ``payload`` says, in place of its older put,
+    for a change of the register that carries no follow-up (a household added, one a commune
+    server sent). Returns the put's seq, which the caller's write of the household's row
+    keeps as ``households.put``: call it before that write."""
+    return replace_put(
+        db,
+        "household",
+        household["id"],
+        payload,
+        replaces=_sent(db, household["id"])[1],
+        commune_id=household["commune_id"],
+        village_id=household["village_id"],
     )
 
 
@@ -133,7 +181,7 @@ def send_household(
     if household is None:
         return None
     followup = household_followup(db, household_id)
-    return _announce(db, household, followup, told(followup), user_id)
+    return _announce(db, household, followup, told(followup), _sent(db, household_id)[1], user_id)
 
 
 def told(followup: dict[str, Any] | None) -> str:
@@ -157,22 +205,38 @@ def _announce(
     household: dict[str, Any],
     followup: dict[str, Any] | None,
     text: str,
+    put: int | None,
     user_id: int | None = None,
     now: str | None = None,
 ) -> int:
-    """Remember the follow-up told (``text``, its JSON) and put the household in the feed."""
+    """Remember the follow-up told (``text``, its JSON) and put the household in the feed:
+    for its village, in place of its put ``put``; or for one volunteer's phones."""
     now = now or now_iso()
-    _remember(db, household["id"], text, now)
-    return record_change(
+    payload = {**household_payload(household), "followup": followup}
+    if user_id is not None:
+        _remember(db, household["id"], text, now, None)
+        return record_change(
+            db,
+            "household",
+            household["id"],
+            payload,
+            commune_id=household["commune_id"],
+            village_id=household["village_id"],
+            user_id=user_id,
+            now=now,
+        )
+    seq = replace_put(
         db,
         "household",
         household["id"],
-        {**household_payload(household), "followup": followup},
+        payload,
+        replaces=put,
         commune_id=household["commune_id"],
         village_id=household["village_id"],
-        user_id=user_id,
         now=now,
     )
+    _remember(db, household["id"], text, now, seq)
+    return seq
 
 
 # Where a visit stands among its household's: (visit date, arrival, record id), the order
@@ -189,6 +253,7 @@ class Known:
     household: dict[str, Any]
     sent: str
     latest: VisitKey | None
+    put: int | None = None  # the seq of its latest put for its village (_LATEST_PUT)
     fresh: bool = True  # False once a write was not followed here: read again from then on
 
 
@@ -209,13 +274,14 @@ def known_households(db: sqlite_utils.Database, household_ids: list[str]) -> dic
     if not found:
         return {}
     marks = ",".join("?" * len(found))
-    sent = dict(
-        db.execute(
-            "SELECT household_id, followup FROM household_followups"
-            f" WHERE household_id IN ({marks})",
+    sent = {
+        row[0]: (row[1] or "null", row[2] or None)
+        for row in db.execute(
+            f"SELECT h.id, f.followup, {_LATEST_PUT} FROM households h"
+            f" LEFT JOIN household_followups f ON f.household_id = h.id WHERE h.id IN ({marks})",
             list(found),
-        ).fetchall()
-    )
+        )
+    }
     latest: dict[str, VisitKey] = {}
     for row in db.execute(
         "SELECT household_id, visit_date, received_at, id FROM records WHERE id IN"
@@ -225,10 +291,11 @@ def known_households(db: sqlite_utils.Database, household_ids: list[str]) -> dic
         [json.dumps(list(found))],
     ):
         latest[row[0]] = (row[1], row[2], row[3])
-    return {
-        hid: Known(household, sent.get(hid, "null"), latest.get(hid))
-        for hid, household in found.items()
-    }
+    known = {}
+    for hid, household in found.items():
+        told_text, put = sent.get(hid, ("null", None))
+        known[hid] = Known(household, told_text, latest.get(hid), put)
+    return known
 
 
 def _after(visit: VisitKey, latest: VisitKey | None) -> bool | None:
@@ -273,7 +340,7 @@ def refresh_household(
         and key is not None
         and _after(key, known.latest)
     ):
-        household, sent = known.household, known.sent
+        household, sent, put = known.household, known.sent, known.put
         followup, text = said if said is not None else said_by(visit[1])
         known.latest = key
     else:
@@ -283,16 +350,14 @@ def refresh_household(
         if household is None:
             return None
         followup = household_followup(db, household_id, visit)
-        row = db.execute(
-            "SELECT followup FROM household_followups WHERE household_id = ?", [household_id]
-        ).fetchone()
-        sent = row[0] if row else "null"
+        sent, put = _sent(db, household_id)
         text = told(followup)
     if sent == text:
         return None
+    seq = _announce(db, household, followup, text, put, now=now)
     if known is not None:
-        known.sent = text
-    return _announce(db, household, followup, text, now=now)
+        known.sent, known.put = text, seq
+    return seq
 
 
 def village_followups(db: sqlite_utils.Database, village_ids: list[str]) -> list[dict[str, Any]]:

@@ -930,3 +930,38 @@ def m020_facts_of_any_shape(db: sqlite_utils.Database) -> None:
         db.execute(
             f"CREATE TRIGGER {name} {when} BEGIN UPDATE records SET {facts} WHERE id = NEW.id; END"
         )
+
+
+@migrations()
+def m021_household_puts_by_seq(db: sqlite_utils.Database) -> None:
+    """A household's put for its village is replaced through the seq of its latest put, kept
+    in rows the writes of a put write anyway (``households.put`` for the register's puts,
+    ``household_followups.put`` for a follow-up's, the greater is the latest:
+    ``feeds.replace_put``), rather than found by the household's id: the feed's index of
+    entity ids (random keys, a page written and one more read at every visit) keeps only what
+    is still looked up by id, the changes kept for one volunteer and those of other kinds. A
+    household keeps one put for its village, wherever it was moved from. The seq is the feed's
+    own, not the register's: writing it sends nothing upstream."""
+    _run(
+        db,
+        """
+        DELETE FROM changes WHERE kind = 'household' AND op = 'put' AND user_id IS NULL
+            AND seq < (SELECT max(later.seq) FROM changes later
+                WHERE later.entity_id = changes.entity_id AND later.kind = 'household'
+                AND later.op = 'put' AND later.user_id IS NULL);
+        ALTER TABLE households ADD COLUMN put INTEGER;
+        ALTER TABLE household_followups ADD COLUMN put INTEGER;
+        DROP TRIGGER outbox_household_update;
+        CREATE TRIGGER outbox_household_update AFTER UPDATE OF commune_id, village_id, code,
+            head_name, address, removed_at, updated_at ON households BEGIN
+            INSERT INTO outbox (kind, entity_id, commune_id)
+                VALUES ('household', NEW.id, NEW.commune_id);
+        END;
+        UPDATE households SET put = (SELECT max(seq) FROM changes
+            WHERE entity_id = households.id AND kind = 'household' AND op = 'put'
+            AND user_id IS NULL);
+        DROP INDEX changes_entity;
+        CREATE INDEX changes_entity ON changes(entity_id)
+            WHERE (kind <> 'household' OR user_id IS NOT NULL);
+        """,
+    )

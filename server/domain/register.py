@@ -22,7 +22,7 @@ from server.domain.accounts import Errors, check_staff_form, create_staff
 from server.domain.db import now_iso
 from server.domain.errors import Refused
 from server.domain.feeds import record_change
-from server.domain.followups import household_payload, send_household
+from server.domain.followups import household_payload, register_put, send_household
 
 MAX_NAME = 120
 
@@ -359,15 +359,8 @@ def add_household(
         "created_at": now,
         "updated_at": now,
     }
+    row["put"] = register_put(db, row, household_payload(row))
     db["households"].insert(row)
-    record_change(
-        db,
-        "household",
-        row["id"],
-        household_payload(row),
-        commune_id=row["commune_id"],
-        village_id=village_id,
-    )
     return row
 
 

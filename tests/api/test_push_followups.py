@@ -94,3 +94,9 @@ def test_every_household_is_told_what_its_latest_visit_calls_for(client, phone, 
             "SELECT followup FROM household_followups WHERE household_id = ?", [household]
         ).fetchone()
         assert (json.loads(stored[0]) if stored else None) == followup, household
+    # However many times the batch told a household, the feed keeps its latest put alone.
+    puts = db.execute(
+        "SELECT entity_id, count(*) FROM changes WHERE kind = 'household' AND op = 'put'"
+        " GROUP BY entity_id"
+    ).fetchall()
+    assert {tuple(r) for r in puts if r[0] in expected} == {(h, 1) for h in expected}

@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from server.domain import migrations
+from server.domain import feeds, migrations
 from server.domain.db import connect, write_transaction
-from server.domain.feeds import page_json, record_change
+from server.domain.feeds import page_json, record_change, replace_put
+from server.domain.followups import send_household
+from server.domain.records.rights import erase_household
+from server.domain.register import add_commune, add_household, add_village, remove_household
 
 COMMUNES = ["C1", "C2", None]
 VILLAGES = ["V1", "V2", "V3", None]
@@ -32,7 +35,7 @@ def fill(db: sqlite_utils.Database, rows: list[tuple[Any, Any, Any]]) -> None:
         for i, (commune, village, user) in enumerate(rows):
             record_change(
                 db,
-                "household",
+                "village",
                 f"h{i}",
                 {"i": i},
                 commune_id=commune,
@@ -121,34 +124,68 @@ def feed(db: sqlite_utils.Database) -> list[tuple[Any, ...]]:
     ]
 
 
-def test_a_households_newer_put_replaces_the_older_one_for_the_same_phones(db):
+def test_a_households_newer_put_replaces_the_older_one_it_names_or_a_volunteers_own(db):
     with write_transaction(db):
-        for kind, entity, village, op, payload in [
-            ("household", "h1", "V1", "put", {"v": 1}),
-            ("household", "h1", "V2", "put", {"v": 2}),  # other phones: kept
-            ("review", "r1", "V1", "put", {"v": 1}),
-            ("household", "h2", "V1", "put", {"v": 1}),
-            ("household", "h1", "V1", "put", {"v": 3}),  # replaces {"v": 1} of V1
-            ("review", "r1", "V1", "put", {"v": 2}),  # a review is no whole state: kept
-            ("household", "h2", "V1", "delete", {}),  # a removal replaces nothing
-        ]:
-            record_change(db, kind, entity, payload, commune_id="C1", village_id=village, op=op)
+
+        def put(entity: str, village: str, payload: Any, replaces: int | None) -> int:
+            return replace_put(
+                db,
+                "household",
+                entity,
+                payload,
+                replaces=replaces,
+                commune_id="C1",
+                village_id=village,
+            )
+
+        def change(kind: str, entity: str, payload: Any, op: str = "put", user: Any = None) -> int:
+            return record_change(
+                db, kind, entity, payload, commune_id="C1", village_id="V1", user_id=user, op=op
+            )
+
+        first = put("h1", "V1", {"v": 1}, None)
+        change("household", "h1", {"v": "u1"}, user=1)  # one volunteer's: kept for them
+        change("review", "r1", {"v": 1}, user=1)
+        h2 = put("h2", "V1", {"v": 1}, None)
+        moved = put("h1", "V2", {"v": 2}, first)  # moved: replaces its put of V1
+        change("household", "h1", {"v": "u2"}, user=1)  # replaces that volunteer's older one
+        change("review", "r1", {"v": 2}, user=1)  # a review is no whole state: kept
+        put("h2", "V1", {"v": 2}, h2 + 1000)  # a put it does not name stays
+        change("household", "h2", {}, op="delete")  # a removal replaces nothing
+        put("h1", "V2", {"v": 3}, moved)
     assert feed(db) == [
-        ("household", "h1", "put", "V2", '{"v":2}'),
         ("review", "r1", "put", "V1", '{"v":1}'),
         ("household", "h2", "put", "V1", '{"v":1}'),
-        ("household", "h1", "put", "V1", '{"v":3}'),
+        ("household", "h1", "put", "V1", '{"v":"u2"}'),
         ("review", "r1", "put", "V1", '{"v":2}'),
+        ("household", "h2", "put", "V1", '{"v":2}'),
         ("household", "h2", "delete", "V1", "{}"),
+        ("household", "h1", "put", "V2", '{"v":3}'),
     ]
-    device = {"commune_id": "C1", "village_ids": ["V1"], "user_id": 1}
+    device = {"commune_id": "C1", "village_ids": ["V1", "V2"], "user_id": 1}
     assert [c["data"] for c in pull(db, device, 0, 10)["changes"]] == [
         {"v": 1},
         {"v": 1},
-        {"v": 3},
+        {"v": "u2"},
+        {"v": 2},
         {"v": 2},
         {},
+        {"v": 3},
     ]
+    # A household's put for its village is only ever made telling the one it replaces.
+    with pytest.raises(ValueError, match="replace_put"), write_transaction(db):
+        change("household", "h3", {"v": 1})
+
+
+def test_the_changes_looked_up_by_entity_are_read_through_their_index(db):
+    for query in (
+        f"SELECT seq FROM changes WHERE kind = ? AND entity_id = ? AND {feeds.BY_ENTITY}",
+        "DELETE FROM changes WHERE entity_id = ? AND kind = ? AND op = 'put' AND seq < ?"
+        f" AND user_id = ? AND commune_id IS ? AND village_id IS ? AND {feeds.BY_ENTITY}",
+    ):
+        marks = [1] * query.count("?")
+        plan = " ".join(r[-1] for r in db.execute(f"EXPLAIN QUERY PLAN {query}", marks))
+        assert "USING INDEX changes_entity" in plan, plan
 
 
 def test_migration_m015_keeps_each_households_latest_put_of_a_feed_kept_before(db):
@@ -174,3 +211,83 @@ def test_migration_m015_keeps_each_households_latest_put_of_a_feed_kept_before(d
         ("review", "r1", "put", "V1", '{"v":1}'),
         ("review", "r1", "put", "V1", '{"v":2}'),
     ]
+
+
+def test_migration_m021_keeps_each_households_latest_put_and_its_seq(db):
+    with write_transaction(db):
+        add_commune(db, "C1", "Xã Một", "P1", "Tỉnh Một")
+        v1, v2 = (add_village(db, "C1", name)["id"] for name in ("Thôn 1", "Thôn 2"))
+        h1, h2, h3 = (add_household(db, v1, name)["id"] for name in ("Hộ 1", "Hộ 2", "Hộ 3"))
+        # As the database was before m021: no seqs kept, every change in the entity index.
+        db.execute("DROP TRIGGER outbox_household_update")
+        db.execute(
+            "CREATE TRIGGER outbox_household_update AFTER UPDATE ON households BEGIN"
+            " INSERT INTO outbox (kind, entity_id, commune_id)"
+            " VALUES ('household', NEW.id, NEW.commune_id); END"
+        )
+        db.execute("ALTER TABLE households DROP COLUMN put")
+        db.execute("ALTER TABLE household_followups DROP COLUMN put")
+        db.execute("DROP INDEX changes_entity")
+        db.execute("CREATE INDEX changes_entity ON changes(entity_id)")
+        db.execute("DELETE FROM changes")
+        db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm021_household_puts_by_seq'")
+        for kind, entity, village, user, payload in [
+            ("household", h1, v1, None, '{"v":1}'),
+            ("household", h1, v1, 7, '{"v":"u"}'),  # one volunteer's: kept
+            ("household", h1, v2, None, '{"v":2}'),  # moved: the latest
+            ("review", "r1", v1, 7, '{"v":1}'),
+            ("household", h2, v1, None, '{"v":1}'),
+            ("household", "gone", v1, None, '{"v":1}'),  # no longer on the register
+        ]:
+            db.execute(
+                "INSERT INTO changes (commune_id, village_id, user_id, kind, entity_id, op,"
+                " payload, created_at) VALUES ('C1', ?, ?, ?, ?, 'put', ?, 'then')",
+                [village, user, kind, entity, payload],
+            )
+    sent = db.execute("SELECT max(seq) FROM outbox").fetchone()[0]
+    assert migrations.apply(db) == ["m021_household_puts_by_seq"]
+    assert feed(db) == [
+        ("household", h1, "put", v1, '{"v":"u"}'),
+        ("household", h1, "put", v2, '{"v":2}'),
+        ("review", "r1", "put", v1, '{"v":1}'),
+        ("household", h2, "put", v1, '{"v":1}'),
+        ("household", "gone", "put", v1, '{"v":1}'),
+    ]
+    seqs = dict(db.execute("SELECT entity_id || payload, seq FROM changes").fetchall())
+    puts = dict(db.execute("SELECT id, put FROM households").fetchall())
+    assert puts == {h1: seqs[h1 + '{"v":2}'], h2: seqs[h2 + '{"v":1}'], h3: None}
+    # Keeping the seqs sent nothing upstream; a change of the register still does.
+    upstream = "SELECT entity_id FROM outbox WHERE seq > ?"
+    assert db.execute(upstream, [sent]).fetchall() == []
+    with write_transaction(db):
+        db.execute("UPDATE households SET head_name = 'Hộ Một' WHERE id = ?", [h1])
+    assert [tuple(r) for r in db.execute(upstream, [sent])] == [(h1,)]
+    # The next put of each replaces the one kept.
+    with write_transaction(db):
+        for household in (h1, h2, h3):
+            send_household(db, household)
+    kept = [(kind, entity, village) for kind, entity, _, village, _ in feed(db)]
+    assert kept == [
+        ("household", h1, v1),  # one volunteer's
+        ("review", "r1", v1),
+        ("household", "gone", v1),
+        ("household", h1, v1),  # in place of its put of the village it was listed in before
+        ("household", h2, v1),
+        ("household", h3, v1),
+    ]
+
+
+def test_an_erased_households_every_put_in_the_feed_is_scrubbed_even_once_removed(db):
+    name = "Phạm Văn Đức"
+    with write_transaction(db):
+        add_commune(db, "C1", "Xã Một", "P1", "Tỉnh Một")
+        village = add_village(db, "C1", "Thôn 1")["id"]
+        household = add_household(db, village, name)
+        send_household(db, household["id"], user_id=7)  # caught up for one volunteer
+        remove_household(db, {**household, "removed_at": None})  # its puts stay in the feed
+    payloads = [r[0] for r in db.execute("SELECT payload FROM changes WHERE kind = 'household'")]
+    assert sum(name in p for p in payloads) == 2
+    with write_transaction(db):
+        erase_household(db, household["id"])
+    payloads = [r[0] for r in db.execute("SELECT payload FROM changes WHERE kind = 'household'")]
+    assert len(payloads) == 3 and not any(name in p for p in payloads)

@@ -25,6 +25,7 @@ from server.domain.blobs import queue_sweep, revision_files
 from server.domain.db import now_iso
 from server.domain.errors import ApiError
 from server.domain.feeds import record_change
+from server.domain.followups import register_put
 from server.domain.forms import FormVersionExists, install_form
 from server.domain.records import rights, store
 
@@ -195,23 +196,30 @@ def _put_household(db: sqlite_utils.Database, commune_id: str, household: dict[s
     }
     if "removed_at" in household and "removed_at" in _columns(db, "households"):
         row["removed_at"] = household["removed_at"]
+    payload = {k: row[k] for k in ("village_id", "code", "head_name", "address")}
+    if not row.get("removed_at"):
+        # The put first: the row keeps its seq (households.put).
+        row["put"] = register_put(
+            db,
+            {"id": household["id"], "commune_id": commune_id, "village_id": row["village_id"]},
+            {"id": household["id"], **payload},
+        )
     if owner is None:
         db["households"].insert(
             {"id": household["id"], "commune_id": commune_id, "created_at": now, **row}
         )
     else:
         db["households"].update(household["id"], row)
-    payload = {k: row[k] for k in ("village_id", "code", "head_name", "address")}
-    removed = row.get("removed_at")
-    record_change(
-        db,
-        "household",
-        household["id"],
-        {"id": household["id"]} if removed else {"id": household["id"], **payload},
-        commune_id=commune_id,
-        village_id=row["village_id"],
-        op="delete" if removed else "put",
-    )
+    if row.get("removed_at"):
+        record_change(
+            db,
+            "household",
+            household["id"],
+            {"id": household["id"]},
+            commune_id=commune_id,
+            village_id=row["village_id"],
+            op="delete",
+        )
 
 
 def _erase_household(db: sqlite_utils.Database, commune_id: str, household_id: str) -> None:

@@ -48,7 +48,8 @@ from server.domain import answers
 from server.domain.blobs import EMPTY_SHA256
 from server.domain.db import now_iso
 from server.domain.errors import Refused
-from server.domain.followups import dicts, send_household
+from server.domain.feeds import by_entity
+from server.domain.followups import dicts, feed_copies, send_household
 from server.domain.forms import get_form
 from server.domain.household_import import forget
 from server.domain.records.query import get_record
@@ -519,9 +520,7 @@ def _erase_record(
                 [answers.pack(clean), record_id, rev],
             )
     # An office correction travels to the phone with its answers: scrub those copies too.
-    for seq, payload in db.execute(
-        "SELECT seq, payload FROM changes WHERE kind = 'review' AND entity_id = ?", [record_id]
-    ).fetchall():
+    for seq, payload in by_entity(db, "review", record_id):
         change = json.loads(payload)
         if isinstance(change.get("data"), dict):
             clean = scrub(change["data"])
@@ -624,10 +623,7 @@ def erase_household(db: sqlite_utils.Database, household_id: str) -> None:
         [ERASED, ERASED, now_iso(), household_id],
     )
     # Phones that pull from the start must not find the old name in the feed either.
-    for seq, payload in db.execute(
-        "SELECT seq, payload FROM changes WHERE kind = 'household' AND entity_id = ?",
-        [household_id],
-    ).fetchall():
+    for seq, payload in feed_copies(db, household_id):
         data = json.loads(payload)
         data.update({k: ERASED for k in ("head_name", "address") if k in data})
         db.execute(
