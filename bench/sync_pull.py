@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.sync_push import start_server  # noqa: E402
 from bench.trees import OldServerProcess, old_tree, short  # noqa: E402
 from server.domain.db import connect, write_transaction  # noqa: E402
-from server.domain.feeds import record_change  # noqa: E402
+from server.domain.feeds import replace_put  # noqa: E402
 from server.domain.register import add_household  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
 
@@ -84,11 +84,12 @@ def grow(data_dir: Path, villages: list[str], commune_id: str, total: int) -> in
         have = db.execute("SELECT count(*) FROM changes").fetchone()[0]
         with write_transaction(db):
             for i in range(have, total):
-                record_change(
+                replace_put(
                     db,
                     "household",
                     f"HBENCH{i:07d}",
                     {"name": f"Hộ số {i}", "address": f"Số {i}, ngõ {i % 40}", "village_id": "x"},
+                    replaces=None,
                     commune_id=commune_id,
                     village_id=villages[i % len(villages)],
                 )

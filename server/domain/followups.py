@@ -153,6 +153,19 @@ def feed_copies(db: sqlite_utils.Database, household_id: str) -> list[tuple[int,
     return copies
 
 
+def forget_put(db: sqlite_utils.Database, household_id: str) -> None:
+    """Take a household's put for its village out of the feed as its row leaves the register
+    for good (a commune server deleted it): its phones get the deletion, and no copy of it is
+    left that no seq names (that the household's next put would not replace, nor an erasure
+    scrub, were the id ever sent again)."""
+    put = _sent(db, household_id)[1]
+    if put is not None:
+        db.execute(
+            "DELETE FROM changes WHERE seq = ? AND kind = 'household' AND entity_id = ?",
+            [put, household_id],
+        )
+
+
 def register_put(
     db: sqlite_utils.Database, household: dict[str, Any], payload: dict[str, Any]
 ) -> int:

@@ -123,6 +123,9 @@ def test_reviews_renames_removals_and_new_households_follow(client, phone, db, p
         db.execute("DELETE FROM villages WHERE id = ?", [gone])
     report = replicate(db, upstream, province.base, db_dir(db))
     assert report.batches == 1 and report.items == 0
+    with province.db() as up:  # gone from the province's feed too, but for its deletion
+        left = up.execute("SELECT op FROM changes WHERE entity_id = ?", [brief]).fetchall()
+        assert [r[0] for r in left] == ["delete"]
     with province.db() as up, write_transaction(up):
         # Deleted there too, or kept inactive where rows of the province still name it.
         left = [r[0] for r in up.execute("SELECT active FROM villages WHERE id = ?", [gone])]

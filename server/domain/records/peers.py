@@ -25,7 +25,7 @@ from server.domain.blobs import queue_sweep, revision_files
 from server.domain.db import now_iso
 from server.domain.errors import ApiError
 from server.domain.feeds import record_change
-from server.domain.followups import register_put
+from server.domain.followups import forget_put, register_put
 from server.domain.forms import FormVersionExists, install_form
 from server.domain.records import rights, store
 
@@ -169,6 +169,7 @@ def _put_household(db: sqlite_utils.Database, commune_id: str, household: dict[s
             ).fetchone()[0]
             try:
                 db.execute("SAVEPOINT household_delete")
+                forget_put(db, household["id"])
                 db.execute("DELETE FROM households WHERE id = ?", [household["id"]])
                 db.execute("RELEASE household_delete")
             except sqlite3.IntegrityError:  # visits still name it: it stays on the register
