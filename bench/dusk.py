@@ -47,6 +47,7 @@ import multiprocessing
 import os
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,9 +63,7 @@ import requests  # noqa: E402
 
 from bench.phones import IN_FLIGHT, lanes_arg, push_together  # noqa: E402
 from bench.trees import OldServerProcess, old_tree  # noqa: E402
-from server.domain.db import connect, write_transaction  # noqa: E402
-from server.domain.devices import create_enrollment_code  # noqa: E402
-from server.domain.register import add_household  # noqa: E402
+from server.domain.db import connect  # noqa: E402
 from server.settings import load as load_settings  # noqa: E402
 from tests.records import adult, child, household_data, phone_id, record  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
@@ -155,27 +154,50 @@ def _tree_cpu(root: int) -> float:
     return total
 
 
+# The register and the enrollment codes, written by the server's own code (its checkout's
+# register.add_household: an older commit's writes its own schema's rows).
+_REGISTER = """
+import json, sys
+from server.domain.db import connect, write_transaction
+from server.domain.devices import create_enrollment_code
+from server.domain.register import add_household
+
+database, households, phones = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+made = {"households": [], "codes": []}
+with connect(database) as db:
+    villages = [
+        r[0] for r in db.execute("SELECT village_id FROM user_villages ORDER BY village_id")
+    ]
+    with write_transaction(db):
+        for i in range(households):
+            village = villages[i % len(villages)]
+            row = add_household(db, village, f"Hộ số {i}", f"Số {i}, ngõ {i % 17}")
+            made["households"].append((village, row["id"]))
+        db.execute("UPDATE users SET must_change_password = 0 WHERE username = 'admin'")
+        user = db.execute("SELECT id FROM users WHERE username = 'tnv.demo'").fetchone()[0]
+        made["codes"] = [create_enrollment_code(db, user) for _ in range(phones)]
+print(json.dumps(made))
+"""
+
+
 def prepare(server: Server, phones: int, households: int = HOUSEHOLDS) -> None:
     """The demo commune, ``households`` households on the register, an admin who may work,
     then ``phones`` phones enrolled over HTTP."""
     out = server.process.cli("init", "--demo")
     server.password = re.search(r"password: (\S+)", out).group(1)
     database = server.process.data_dir / "gocua.db"
-    with connect(database) as db:
-        villages = [
-            r[0]
-            for r in db.execute(
-                "SELECT village_id FROM user_villages ORDER BY village_id"
-            ).fetchall()
-        ]
-        with write_transaction(db):
-            for i in range(households):
-                village = villages[i % len(villages)]
-                row = add_household(db, village, f"Hộ số {i}", f"Số {i}, ngõ {i % 17}")
-                server.households.append((village, row["id"]))
-            db.execute("UPDATE users SET must_change_password = 0 WHERE username = 'admin'")
-            user = db.execute("SELECT id FROM users WHERE username = 'tnv.demo'").fetchone()[0]
-            codes = [create_enrollment_code(db, user) for _ in range(phones)]
+    made = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", _REGISTER, str(database), str(households), str(phones)],
+            cwd=server.process.root,
+            env=server.process.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    server.households.extend((village, household) for village, household in made["households"])
+    codes = made["codes"]
     server.process.start()
     session = requests.Session()
     for code in codes:
