@@ -17,7 +17,9 @@ lock's holders spent writing the groups. Printed beside: the batches a transacti
 
 ``--wal``: also the WAL frames the run wrote, a record and a transaction, and which B-trees
 (tables and indexes) they were pages of, counted from the WAL file with the checkpoints held
-back meanwhile: what the write lock's holder writes, whatever the machine's speed.
+back meanwhile: what the write lock's holder writes, whatever the machine's speed. A page's
+B-tree is the one it belongs to as the run leaves the file: a page emptied and used again
+meanwhile (the feed's, as visits delete the register's puts) counts as its last owner's.
 
 ``--base REV``: the same figures for another commit's code (``bench/trees.py``; its records
 made by its own ``bench/dusk.py`` and ``tests/records.py``, their ids as that version's
