@@ -339,6 +339,21 @@ def more_records(db: Any, info: dict[str, Any], count: int, seed: int) -> None:
     store_records(db, {**info, "households": households}, seed)
 
 
+def sweep_replaced_puts(db: Any) -> None:
+    """The register's puts the visits replaced, deleted from the feed as a server does once no
+    phone is syncing (``feeds.sweep_replaced``; a commit from before it deleted each as the
+    visit replaced it)."""
+    from server.domain import feeds
+    from server.domain.db import write_transaction
+
+    sweep = getattr(feeds, "sweep_replaced", None)
+    if sweep is None:
+        return
+    with write_transaction(db):
+        while sweep(db, CHUNK):
+            pass
+
+
 def count_facts(db: Any) -> None:
     """Every record's indicator facts, each distinct set of answers computed once."""
     import schemas.indicators as indicator_files
@@ -386,6 +401,7 @@ def build(folder: Path, n: int, counted: bool) -> dict[str, Any]:
     registered = time.perf_counter() - start
     start = time.perf_counter()
     store_records(db, info)
+    sweep_replaced_puts(db)
     stored = time.perf_counter() - start
     start = time.perf_counter()
     if counted:

@@ -66,17 +66,41 @@ def replace_put(
     its put ``replaces`` (the seq the caller keeps for it: ``household_followups.put``), in
     whatever village that one was (a merge moves households). Returns the new put's seq, for
     the caller to keep. Finding the older put by its seq, not by the entity's id, spares
-    every visit an insert and a deletion in an index of random keys."""
+    every visit an insert and a deletion in an index of random keys.
+
+    The older put stays in the feed until ``sweep_replaced`` deletes it, when no phone is
+    syncing: deleting it here dirtied an old page of the feed and one of its index in the
+    visit's transaction, a quarter of the pages a visit writes under the write lock. A phone
+    that pulls it meanwhile gets the newer all the same, later in the feed."""
     if kind not in LATEST_ONLY:
         raise ValueError(f"{kind} changes are not replaced")
     seq = _append(db, kind, entity_id, payload, commune_id, village_id, None, "put", now)
     if replaces is not None:
-        db.execute(
-            "DELETE FROM changes WHERE seq = ? AND entity_id = ? AND kind = ? AND op = 'put'"
-            " AND user_id IS NULL",
-            [replaces, entity_id, kind],
-        )
+        db.execute("INSERT OR IGNORE INTO feed_replaced (seq) VALUES (?)", [replaces])
     return seq
+
+
+# The replaced puts one sweep deletes at most: a transaction of a few tens of milliseconds.
+SWEEP_MOST = 2000
+
+
+def replaced_waiting(db: sqlite_utils.Database) -> bool:
+    """Whether replaced puts wait in the feed for ``sweep_replaced`` (a read: no lock)."""
+    return db.execute("SELECT 1 FROM feed_replaced LIMIT 1").fetchone() is not None
+
+
+def sweep_replaced(db: sqlite_utils.Database, most: int = SWEEP_MOST) -> int:
+    """Delete from the feed the ``most`` oldest puts replaced since (``replace_put``), in seq
+    order, so that the pages of the feed they share are each written once; must run inside a
+    write transaction. Returns how many were deleted."""
+    last = db.execute(
+        "SELECT seq FROM feed_replaced ORDER BY seq LIMIT 1 OFFSET ?", [most - 1]
+    ).fetchone()
+    upto = "" if last is None else f" WHERE seq <= {int(last[0])}"
+    db.execute(
+        f"DELETE FROM changes WHERE seq IN (SELECT seq FROM feed_replaced{upto}) AND op = 'put'"
+    )
+    return db.execute(f"DELETE FROM feed_replaced{upto}").rowcount
 
 
 def by_entity(db: sqlite_utils.Database, kind: str, entity_id: str) -> list[tuple[int, str]]:

@@ -144,12 +144,17 @@ def _sent(db: sqlite_utils.Database, household_id: str) -> tuple[str, int | None
 
 
 def feed_copies(db: sqlite_utils.Database, household_id: str) -> list[tuple[int, str]]:
-    """The seq and payload of a household's puts in the feed: its village's, and those kept
-    for one volunteer's phones."""
+    """The seq and payload of a household's puts in the feed: its village's, those replaced
+    but not swept yet (``feeds.sweep_replaced``), and those kept for one volunteer's phones."""
     copies = by_entity(db, "household", household_id)
     put = _sent(db, household_id)[1]
     if put is not None:
         copies += db.execute("SELECT seq, payload FROM changes WHERE seq = ?", [put]).fetchall()
+    copies += db.execute(
+        "SELECT seq, payload FROM changes WHERE seq IN (SELECT seq FROM feed_replaced)"
+        " AND entity_id = ?",
+        [household_id],
+    ).fetchall()
     return copies
 
 

@@ -965,3 +965,10 @@ def m021_household_puts_by_seq(db: sqlite_utils.Database) -> None:
             WHERE (kind <> 'household' OR user_id IS NOT NULL);
         """,
     )
+
+
+@migrations()
+def m022_feed_replaced(db: sqlite_utils.Database) -> None:
+    """A household's replaced put stays in the feed until a sweep deletes it when no phone is
+    syncing (``feeds.replace_put``, ``feeds.sweep_replaced``): its seq waits here."""
+    _run(db, "CREATE TABLE feed_replaced (seq INTEGER PRIMARY KEY);")

@@ -28,17 +28,24 @@ while the server has sync slots free, as each push's answer tells it (``batches_
 from __future__ import annotations
 
 import ctypes
+import logging
 import math
 import multiprocessing
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import sqlite_utils
 from flask import Flask, Response, current_app, g, jsonify, request
 
+from server.domain import feeds
+from server.domain.db import write_transaction
 from server.web.errors import error_body
+
+_log = logging.getLogger(__name__)
 
 # The sync routes that do a batch's work; enrolling, the status, blobs and health stay open,
 # and so does Collect's HEAD before a submission (it carries nothing).
@@ -163,6 +170,11 @@ class Gate:
         least = min(counts)
         return counts[self._me] - least > max(BALANCE_MARGIN, least // BALANCE_SHARE)
 
+    def others(self) -> bool:
+        """Whether any worker has sync requests in hand beside the one asking."""
+        loads = list(self._loads) if self._loads is not None else [self._working + self._waiting]
+        return sum(loads) > 1
+
     def expected_wait(self, ahead: int) -> float:
         """Seconds until a request with ``ahead`` others waiting before it gets a slot."""
         return (ahead + 1) * self._held / self.slots
@@ -207,7 +219,15 @@ class Gate:
 
 
 def install(app: Flask, slots: int) -> None:
-    """Bound the app's sync work to ``slots`` requests at once (0 or less: no bound)."""
+    """Bound the app's sync work to ``slots`` requests at once (0 or less: no bound), and
+    sweep the feed after write requests while no phone is syncing."""
+
+    @app.after_request
+    def _sweep(response: Response) -> Response:
+        if request.method == "POST" and response.status_code < 400 and "db" in g:
+            sweep_when_quiet(g.db)
+        return response
+
     if slots <= 0:
         return
     gate = Gate(slots, queue=QUEUE_PER_SLOT * slots, wait=WAIT_SECONDS)
@@ -250,6 +270,23 @@ def batches_at_once() -> int:
     ``AT_ONCE`` when sync is not bounded)."""
     gate: Gate | None = current_app.extensions.get("gocua_admission")
     return gate.room() if gate is not None else AT_ONCE
+
+
+def sweep_when_quiet(db: sqlite_utils.Database) -> None:
+    """Once a write request's work is done: delete the feed's replaced puts
+    (``feeds.sweep_replaced``) if no phone is syncing in any worker beside it, so that at dusk
+    they wait, out of the write lock's way, until the last phone's batch is written. A server
+    whose sync is not bounded counts no requests: it sweeps after each. Deferred work: a lock
+    it cannot get, or a full disk, leaves it for the next request, and the answer stands."""
+    gate: Gate | None = current_app.extensions.get("gocua_admission")
+    if gate is not None and gate.others():
+        return
+    try:
+        if feeds.replaced_waiting(db):
+            with write_transaction(db):
+                feeds.sweep_replaced(db)
+    except sqlite3.Error as error:
+        _log.warning("the feed's replaced puts wait for the next sweep: %s", error)
 
 
 def join_workers(app: Flask, loads: Any, me: int) -> None:

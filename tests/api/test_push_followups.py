@@ -9,9 +9,10 @@ import json
 import uuid
 from typing import Any
 
-from server.domain.db import write_transaction
+from server.domain.db import connect, write_transaction
 from server.domain.followups import household_followup
 from server.domain.register import add_household
+from server.web import admission
 from tests.api.test_push import _at_the_door, _village, push
 from tests.records import adult, household_data, record
 
@@ -100,3 +101,67 @@ def test_every_household_is_told_what_its_latest_visit_calls_for(client, phone, 
         " GROUP BY entity_id"
     ).fetchall()
     assert {tuple(r) for r in puts if r[0] in expected} == {(h, 1) for h in expected}
+
+
+def test_a_replaced_put_waits_while_another_phone_syncs_and_goes_once_it_is_quiet(
+    app, client, phone, db
+):
+    village = _village(phone)
+    with write_transaction(db):
+        home = add_household(db, village, "Hộ Chờ", "Số 1")["id"]
+
+    def puts() -> list[Any]:
+        return [
+            json.loads(r[0]).get("followup")
+            for r in db.execute(
+                "SELECT payload FROM changes WHERE kind = 'household' AND op = 'put'"
+                " AND entity_id = ? ORDER BY seq",
+                [home],
+            )
+        ]
+
+    waiting = "SELECT count(*) FROM feed_replaced"
+    gate = app.extensions["gocua_admission"]
+    other = gate.enter()  # another phone's batch in hand
+    try:
+        first = [record(village, home, data=helped(), meta=at("2026-11-20"))]
+        assert push(client, phone, first).get_json()["results"][0]["status"] == "applied"
+        # The register's put, replaced, stays in the feed while a phone syncs.
+        assert puts() == [None, {"reason": "needs_help", "date": None, "topics": ["vneid"]}]
+        assert db.execute(waiting).fetchone()[0] == 1
+    finally:
+        gate.leave(other)
+    later = [record(village, home, data=fine(), meta=at("2026-11-21"))]
+    assert push(client, phone, later).get_json()["results"][0]["status"] == "applied"
+    assert puts() == [None]  # quiet: both replaced puts swept, the latest alone stays
+    assert db.execute(waiting).fetchone()[0] == 0
+
+
+def test_a_sweep_that_cannot_have_the_write_lock_leaves_the_puts_for_the_next(
+    app, client, phone, db
+):
+    village = _village(phone)
+    with write_transaction(db):
+        home = add_household(db, village, "Hộ Khóa", "Số 2")["id"]
+    gate = app.extensions["gocua_admission"]
+    other = gate.enter()  # another phone syncing: the replaced put waits
+    try:
+        pushed = [record(village, home, data=helped(), meta=at("2026-11-20"))]
+        assert push(client, phone, pushed).get_json()["results"][0]["status"] == "applied"
+    finally:
+        gate.leave(other)
+    waiting = "SELECT count(*) FROM feed_replaced"
+    assert db.execute(waiting).fetchone()[0] == 1
+    holder = connect(app.config["DATABASE"])
+    sweeper = connect(app.config["DATABASE"])
+    sweeper.execute("PRAGMA busy_timeout = 0")
+    holder.execute("BEGIN IMMEDIATE")  # a writer that does not let go in time
+    try:
+        with app.test_request_context("/api/v1/sync/push", method="POST"):
+            admission.sweep_when_quiet(sweeper)  # no error reaches the answer
+    finally:
+        holder.execute("ROLLBACK")
+    assert db.execute(waiting).fetchone()[0] == 1
+    with app.test_request_context("/api/v1/sync/push", method="POST"):
+        admission.sweep_when_quiet(sweeper)
+    assert db.execute(waiting).fetchone()[0] == 0

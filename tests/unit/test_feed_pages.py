@@ -13,7 +13,7 @@ import sqlite_utils
 
 from server.domain import feeds, migrations
 from server.domain.db import connect, write_transaction
-from server.domain.feeds import page_json, record_change, replace_put
+from server.domain.feeds import page_json, record_change, replace_put, sweep_replaced
 from server.domain.followups import send_household
 from server.domain.records.rights import erase_household
 from server.domain.register import add_commune, add_household, add_village, remove_household
@@ -153,6 +153,18 @@ def test_a_households_newer_put_replaces_the_older_one_it_names_or_a_volunteers_
         put("h2", "V1", {"v": 2}, h2 + 1000)  # a put it does not name stays
         change("household", "h2", {}, op="delete")  # a removal replaces nothing
         put("h1", "V2", {"v": 3}, moved)
+    # The replaced puts stay until the sweep, the oldest first.
+    replaced = [
+        ("household", "h1", "put", "V1", '{"v":1}'),
+        ("household", "h1", "put", "V2", '{"v":2}'),
+    ]
+    assert [c for c in replaced if c in feed(db)] == replaced
+    with write_transaction(db):
+        assert sweep_replaced(db, most=1) == 1
+    assert [c for c in replaced if c in feed(db)] == replaced[1:]
+    with write_transaction(db):
+        assert sweep_replaced(db) == 2  # the one it did not name is found in no row
+        assert sweep_replaced(db) == 0
     assert feed(db) == [
         ("review", "r1", "put", "V1", '{"v":1}'),
         ("household", "h2", "put", "V1", '{"v":1}'),
@@ -282,6 +294,7 @@ def test_migration_m021_keeps_each_households_latest_put_and_its_seq(db):
     with write_transaction(db):
         for household in (h1, h2, h3):
             send_household(db, household)
+        sweep_replaced(db)
     kept = [(kind, entity, village) for kind, entity, _, village, _ in feed(db)]
     assert kept == [
         ("household", h1, v1),  # one volunteer's
@@ -299,11 +312,12 @@ def test_an_erased_households_every_put_in_the_feed_is_scrubbed_even_once_remove
         add_commune(db, "C1", "Xã Một", "P1", "Tỉnh Một")
         village = add_village(db, "C1", "Thôn 1")["id"]
         household = add_household(db, village, name)
+        send_household(db, household["id"])  # the register's put replaced, not swept yet
         send_household(db, household["id"], user_id=7)  # caught up for one volunteer
         remove_household(db, {**household, "removed_at": None})  # its puts stay in the feed
     payloads = [r[0] for r in db.execute("SELECT payload FROM changes WHERE kind = 'household'")]
-    assert sum(name in p for p in payloads) == 2
+    assert sum(name in p for p in payloads) == 3
     with write_transaction(db):
         erase_household(db, household["id"])
     payloads = [r[0] for r in db.execute("SELECT payload FROM changes WHERE kind = 'household'")]
-    assert len(payloads) == 3 and not any(name in p for p in payloads)
+    assert len(payloads) == 4 and not any(name in p for p in payloads)
