@@ -306,7 +306,8 @@ def setup(db: Any, n: int, seed: int = 16) -> dict[str, Any]:
 
 
 def store_records(db: Any, info: dict[str, Any], seed: int = 16) -> None:
-    """A record for each register household, written by the records store's push path."""
+    """A record for each register household, written by the records store's push path, then
+    the register's puts they replaced deleted from the feed, as a quiet server does."""
     from server.domain.db import now_iso, write_transaction
     from server.domain.devices import device_for_token
     from server.domain.records import store
@@ -326,6 +327,7 @@ def store_records(db: Any, info: dict[str, Any], seed: int = 16) -> None:
                 store.store_pushed(db, caller, load_record(item), None, True, now)
             # As a push notes the phone's last sync.
             db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [now, caller["id"]])
+    sweep_replaced_puts(db)
 
 
 def add_households(db: Any, info: dict[str, Any], count: int, seed: int) -> list[tuple[str, str]]:
@@ -401,7 +403,6 @@ def build(folder: Path, n: int, counted: bool) -> dict[str, Any]:
     registered = time.perf_counter() - start
     start = time.perf_counter()
     store_records(db, info)
-    sweep_replaced_puts(db)
     stored = time.perf_counter() - start
     start = time.perf_counter()
     if counted:

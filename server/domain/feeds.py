@@ -92,13 +92,16 @@ def replaced_waiting(db: sqlite_utils.Database) -> bool:
 def sweep_replaced(db: sqlite_utils.Database, most: int = SWEEP_MOST) -> int:
     """Delete from the feed the ``most`` oldest puts replaced since (``replace_put``), in seq
     order, so that the pages of the feed they share are each written once; must run inside a
-    write transaction. Returns how many were deleted."""
+    write transaction. A seq that names no such put (none is expected) deletes nothing.
+    Returns how many waiting seqs it took."""
     last = db.execute(
         "SELECT seq FROM feed_replaced ORDER BY seq LIMIT 1 OFFSET ?", [most - 1]
     ).fetchone()
     upto = "" if last is None else f" WHERE seq <= {int(last[0])}"
+    kinds = ", ".join(f"'{kind}'" for kind in sorted(LATEST_ONLY))
     db.execute(
-        f"DELETE FROM changes WHERE seq IN (SELECT seq FROM feed_replaced{upto}) AND op = 'put'"
+        f"DELETE FROM changes WHERE seq IN (SELECT seq FROM feed_replaced{upto})"
+        f" AND op = 'put' AND user_id IS NULL AND kind IN ({kinds})"
     )
     return db.execute(f"DELETE FROM feed_replaced{upto}").rowcount
 

@@ -170,10 +170,11 @@ class Gate:
         least = min(counts)
         return counts[self._me] - least > max(BALANCE_MARGIN, least // BALANCE_SHARE)
 
-    def others(self) -> bool:
-        """Whether any worker has sync requests in hand beside the one asking."""
+    def others(self, counted: bool) -> bool:
+        """Whether any worker has sync requests in hand beside the one asking (``counted``:
+        itself one of them, holding a slot)."""
         loads = list(self._loads) if self._loads is not None else [self._working + self._waiting]
-        return sum(loads) > 1
+        return sum(loads) > int(counted)
 
     def expected_wait(self, ahead: int) -> float:
         """Seconds until a request with ``ahead`` others waiting before it gets a slot."""
@@ -272,19 +273,31 @@ def batches_at_once() -> int:
     return gate.room() if gate is not None else AT_ONCE
 
 
+# Sweeps one request runs at most, each a transaction of SWEEP_MOST: a quiet moment's answer
+# waits a second or so at worst, and what is left goes with the next quiet request.
+SWEEP_ROUNDS = 10
+
+
 def sweep_when_quiet(db: sqlite_utils.Database) -> None:
     """Once a write request's work is done: delete the feed's replaced puts
-    (``feeds.sweep_replaced``) if no phone is syncing in any worker beside it, so that at dusk
-    they wait, out of the write lock's way, until the last phone's batch is written. A server
-    whose sync is not bounded counts no requests: it sweeps after each. Deferred work: a lock
-    it cannot get, or a full disk, leaves it for the next request, and the answer stands."""
+    (``feeds.sweep_replaced``) while no phone is syncing in any worker beside it, so that at
+    dusk they wait, out of the write lock's way, until the last phone's batch is written (its
+    phone's report after the sync is such a request). A server whose sync is not bounded
+    counts no requests: it sweeps after each. A sweep waits its turn for the write lock as any
+    write does; an error (a full disk) leaves the puts for the next request, and the answer
+    stands."""
     gate: Gate | None = current_app.extensions.get("gocua_admission")
-    if gate is not None and gate.others():
-        return
+    counted = "sync_slot" in g
     try:
-        if feeds.replaced_waiting(db):
+        for _ in range(SWEEP_ROUNDS):
+            if gate is not None and gate.others(counted):
+                return
+            if not feeds.replaced_waiting(db):
+                return
             with write_transaction(db):
-                feeds.sweep_replaced(db)
+                taken = feeds.sweep_replaced(db, feeds.SWEEP_MOST)
+            if taken < feeds.SWEEP_MOST:
+                return
     except sqlite3.Error as error:
         _log.warning("the feed's replaced puts wait for the next sweep: %s", error)
 

@@ -9,6 +9,7 @@ import json
 import uuid
 from typing import Any
 
+from server.domain import feeds
 from server.domain.db import connect, write_transaction
 from server.domain.followups import household_followup
 from server.domain.register import add_household
@@ -137,31 +138,66 @@ def test_a_replaced_put_waits_while_another_phone_syncs_and_goes_once_it_is_quie
     assert db.execute(waiting).fetchone()[0] == 0
 
 
-def test_a_sweep_that_cannot_have_the_write_lock_leaves_the_puts_for_the_next(
-    app, client, phone, db
-):
+def waiting_households(app: Any, client: Any, phone: Any, db: Any, n: int) -> None:
+    """``n`` visits that each replace a household's put while another phone syncs: their
+    replaced puts wait in the feed."""
     village = _village(phone)
     with write_transaction(db):
-        home = add_household(db, village, "Hộ Khóa", "Số 2")["id"]
+        homes = [add_household(db, village, f"Hộ {i}", f"Số {i}")["id"] for i in range(n)]
     gate = app.extensions["gocua_admission"]
-    other = gate.enter()  # another phone syncing: the replaced put waits
+    other = gate.enter()
     try:
-        pushed = [record(village, home, data=helped(), meta=at("2026-11-20"))]
-        assert push(client, phone, pushed).get_json()["results"][0]["status"] == "applied"
+        pushed = [record(village, home, data=helped(), meta=at("2026-11-20")) for home in homes]
+        results = push(client, phone, pushed).get_json()["results"]
+        assert [r["status"] for r in results] == ["applied"] * n
     finally:
         gate.leave(other)
-    waiting = "SELECT count(*) FROM feed_replaced"
-    assert db.execute(waiting).fetchone()[0] == 1
-    holder = connect(app.config["DATABASE"])
-    sweeper = connect(app.config["DATABASE"])
-    sweeper.execute("PRAGMA busy_timeout = 0")
-    holder.execute("BEGIN IMMEDIATE")  # a writer that does not let go in time
+
+
+WAITING = "SELECT count(*) FROM feed_replaced"
+
+
+def report(client: Any, phone: Any) -> None:
+    """The phone's report at the end of its sync: a write request that holds no sync slot."""
+    answer = client.post(
+        "/api/v1/device/report",
+        json={"unsynced": 0, "app_version": "1.4"},
+        headers=phone["headers"],
+    )
+    assert answer.status_code == 200
+
+
+def test_a_write_request_that_holds_no_slot_sweeps_only_when_no_phone_syncs(app, client, phone, db):
+    waiting_households(app, client, phone, db, 2)
+    gate = app.extensions["gocua_admission"]
+    other = gate.enter()  # a phone syncing
     try:
-        with app.test_request_context("/api/v1/sync/push", method="POST"):
-            admission.sweep_when_quiet(sweeper)  # no error reaches the answer
+        report(client, phone)
+        assert db.execute(WAITING).fetchone()[0] == 2
     finally:
-        holder.execute("ROLLBACK")
-    assert db.execute(waiting).fetchone()[0] == 1
-    with app.test_request_context("/api/v1/sync/push", method="POST"):
-        admission.sweep_when_quiet(sweeper)
-    assert db.execute(waiting).fetchone()[0] == 0
+        gate.leave(other)
+    report(client, phone)  # the last phone's report: the server is quiet
+    assert db.execute(WAITING).fetchone()[0] == 0
+
+
+def test_one_request_sweeps_a_bounded_number_of_times(app, client, phone, db, monkeypatch):
+    waiting_households(app, client, phone, db, 3)
+    monkeypatch.setattr(feeds, "SWEEP_MOST", 1)
+    monkeypatch.setattr(admission, "SWEEP_ROUNDS", 2)
+    report(client, phone)
+    assert db.execute(WAITING).fetchone()[0] == 1  # the oldest two went, one a sweep
+    report(client, phone)
+    assert db.execute(WAITING).fetchone()[0] == 0
+
+
+def test_a_sweep_that_fails_leaves_the_puts_for_the_next_and_the_answer_stands(
+    app, client, phone, db
+):
+    waiting_households(app, client, phone, db, 1)
+    failing = connect(app.config["DATABASE"])
+    failing.execute("PRAGMA query_only = 1")  # every write refused, as a full disk would
+    with app.test_request_context("/api/v1/device/report", method="POST"):
+        admission.sweep_when_quiet(failing)
+    assert db.execute(WAITING).fetchone()[0] == 1
+    report(client, phone)
+    assert db.execute(WAITING).fetchone()[0] == 0

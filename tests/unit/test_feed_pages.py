@@ -145,12 +145,12 @@ def test_a_households_newer_put_replaces_the_older_one_it_names_or_a_volunteers_
 
         first = put("h1", "V1", {"v": 1}, None)
         change("household", "h1", {"v": "u1"}, user=1)  # one volunteer's: kept for them
-        change("review", "r1", {"v": 1}, user=1)
-        h2 = put("h2", "V1", {"v": 1}, None)
+        review = change("review", "r1", {"v": 1}, user=1)
+        put("h2", "V1", {"v": 1}, None)
         moved = put("h1", "V2", {"v": 2}, first)  # moved: replaces its put of V1
         change("household", "h1", {"v": "u2"}, user=1)  # replaces that volunteer's older one
         change("review", "r1", {"v": 2}, user=1)  # a review is no whole state: kept
-        put("h2", "V1", {"v": 2}, h2 + 1000)  # a put it does not name stays
+        put("h2", "V1", {"v": 2}, review)  # a seq naming no household put: nothing goes
         change("household", "h2", {}, op="delete")  # a removal replaces nothing
         put("h1", "V2", {"v": 3}, moved)
     # The replaced puts stay until the sweep, the oldest first.
