@@ -43,6 +43,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 
 from server.domain import feeds
 from server.domain.db import write_transaction
+from server.domain.reports import background
 from server.web.errors import error_body
 
 _log = logging.getLogger(__name__)
@@ -230,9 +231,13 @@ def install(app: Flask, slots: int) -> None:
         return response
 
     if slots <= 0:
+        background.give_way_while(None)
         return
     gate = Gate(slots, queue=QUEUE_PER_SLOT * slots, wait=WAIT_SECONDS)
     app.extensions["gocua_admission"] = gate
+    # The reports' background count waits while phones sync in any worker (it runs in a
+    # thread of whichever worker's page asked for it).
+    background.give_way_while(lambda: gate.others(counted=False))
 
     @app.before_request
     def _admit() -> Response | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 import time
 import uuid
 from typing import Any
@@ -738,4 +739,60 @@ def test_a_worker_counts_only_once_no_other_process_counts(client, db, app, phon
         assert db.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == queued
     assert background.wait(db, timeout=60)
     assert db.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == 0
+    assert fresh_body(client, db)["coverage"]["surveyed"] == 3
+
+
+def test_the_count_gives_way_while_a_phone_syncs_then_counts(
+    client, db, app, phone, sweep, monkeypatch
+):
+    """At dusk the background count took a core's share from the phones pushing: before each
+    batch it now waits while any phone syncs (a sync slot held in any worker), and counts once
+    they are done; the dashboard says meanwhile what waits."""
+    login_as(client, db, "reviewer")
+    fresh_body(client, db)
+    push(client, phone, record(sweep["village"], sweep["households"][1], data=A))
+    monkeypatch.setattr(background, "GIVE_WAY_SECONDS", 600.0)  # no bound in this test
+    phones_syncing = background._busy
+    assert phones_syncing is not None and not phones_syncing()
+    looked = threading.Event()
+
+    def watched() -> bool:
+        syncing = phones_syncing()
+        if syncing:
+            looked.set()
+        return syncing
+
+    monkeypatch.setattr(background, "_busy", watched)
+    gate = app.extensions["gocua_admission"]
+    other = gate.enter()  # another phone's batch in hand
+    try:
+        background.count_soon(db)
+        assert looked.wait(timeout=60), "the count never asked whether phones sync"
+        assert db.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == 1
+        body = client.get("/reports/api/indicators").get_json()
+        assert body["freshness"]["pending"] == 1
+    finally:
+        gate.leave(other)
+    assert background.wait(db, timeout=60)
+    assert db.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == 0
+    assert fresh_body(client, db)["coverage"]["surveyed"] == 3
+
+
+def test_the_count_waits_for_the_phones_no_longer_than_its_bound(
+    client, db, app, phone, sweep, monkeypatch
+):
+    """A server syncing without a pause still counts: each batch waits at most
+    GIVE_WAY_SECONDS for the phones."""
+    login_as(client, db, "reviewer")
+    fresh_body(client, db)
+    push(client, phone, record(sweep["village"], sweep["households"][1], data=A))
+    monkeypatch.setattr(background, "GIVE_WAY_SECONDS", 0.2)
+    gate = app.extensions["gocua_admission"]
+    other = gate.enter()
+    try:
+        background.count_soon(db)
+        assert background.wait(db, timeout=60), "the count waited for the phones unbounded"
+        assert db.execute("SELECT count(*) FROM report_dirty").fetchone()[0] == 0
+    finally:
+        gate.leave(other)
     assert fresh_body(client, db)["coverage"]["surveyed"] == 3

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlite_utils
@@ -75,8 +75,12 @@ def _stamp() -> str:
     return f"{FACTS_VERSION}:{fingerprint()}"
 
 
-def refresh_dirty(db: sqlite_utils.Database, batch: int = BATCH) -> int:
+def refresh_dirty(
+    db: sqlite_utils.Database, batch: int = BATCH, before_batch: Callable[[], None] | None = None
+) -> int:
     """Recount every queued record, ``batch`` records per write transaction; returns how many.
+    ``before_batch`` is called before each batch is read from the queue (the background count
+    gives way to phones there).
 
     When the indicator files (or the counting rules, FACTS_VERSION) changed since the counts
     were made, every record is queued first and recounted under the new ones. The transaction
@@ -97,6 +101,8 @@ def refresh_dirty(db: sqlite_utils.Database, batch: int = BATCH) -> int:
         # pushing at dusk while a reviewer's dashboard starts a count wait for the sums' few
         # writes (about 8 ms a hundred records), not for their indicators (0.1 ms a household
         # of four, bench/count_records.py).
+        if before_batch is not None:
+            before_batch()
         queued = _queued(db, batch)
         if not queued:
             break
