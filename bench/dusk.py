@@ -24,16 +24,16 @@ random instead, as the collector made them before (without ``--baseline-ref``, t
 server code on both: what the ids alone change).
 
 Each phone sends its batches as the collector does: one, then as many at once as each answer
-says the server has room for (``batches_at_once``: two while it has sync slots free), one after
-a busy answer; a server that says nothing (before this version) is sent one at a time, and so
-is the baseline with ``--baseline-in-flight 1``, whatever it says. Phones honour
-``Retry-After`` as the sync client does (``sync.client.RetryPolicy``): a busy answer (503) is
-counted, not an error, and the batch is sent again. Per level it prints
-records/s, each push request's p50/p95/p99/max, the time until a batch was acknowledged
-(retries and waits included), busy answers, errors, the reviewer's pages p50/p95/max, the
-servers' CPU (cores used) and the load average when the level started. After each level it
-waits until the server's reports have counted the level's records, and prints how long that
-took and the server's CPU a record with the count included.
+says the server has room for (``batches_at_once``: three for a phone alone, two while it has
+sync slots free), one after a busy answer; a server that says nothing (before this version) is
+sent one at a time, and so is the baseline with ``--baseline-in-flight 1``, whatever it says.
+Phones honour ``Retry-After`` as the sync client does (``sync.client.RetryPolicy``): a busy
+answer (503) is counted, not an error, and the batch is sent again. Per level it prints
+records/s, each push request's p50/p95/p99/max, the time until a batch was acknowledged (retries
+and waits included), busy answers, errors, the reviewer's pages p50/p95/max, the servers' CPU
+(cores used) and the load average when the level started. After each level it waits until the
+server's reports have counted the level's records, and prints how long that took and the
+server's CPU a record with the count included.
 
     .venv/bin/python bench/dusk.py [--quick] [--levels 1,10,50,200] [--batches N]
     .venv/bin/python bench/dusk.py --baseline-config configured --baseline-ids random
@@ -421,7 +421,7 @@ def main() -> None:
         type=lanes_arg,
         default=IN_FLIGHT,
         help="the most batches each phone keeps at the baseline at once (default: as the"
-        " collector, two while the server says it has room)",
+        " collector, as many as the server says it has room for)",
     )
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]

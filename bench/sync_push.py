@@ -13,7 +13,7 @@ every trigger firing) before the server starts: pushing them would take as long 
 One phone at dusk, against a base commit in the same run (``--phone``): batches of 20
 households of four naming register households (``bench/dusk.py``'s records), sent as the
 collector sends them: one, then as many at once as each answer says the server has room for
-(``batches_at_once``), at most two (``--in-flight``, ``--base-in-flight``; a server that says
+(``batches_at_once``), at most three (``--in-flight``, ``--base-in-flight``; a server that says
 nothing, as before this version, is sent one at a time), on ``gocua serve`` as it starts by
 default, this code's and REV's (``bench/trees.py``) in turn for each round. Beside records/s
 it prints the servers' CPU time per record (every process of each server), the figure a shared

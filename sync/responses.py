@@ -99,8 +99,10 @@ class PushResponseSchema(_Strict):
     batches_at_once = fields.Integer(
         validate=validate.Range(min=1),
         metadata={
-            "description": "batches the phone may keep at the server at once from now on: 2"
-            " while it has sync slots free (always, when its sync work is not bounded), else 1"
+            "description": "batches the phone may keep at the server at once from now on: 3"
+            " while its sync requests in hand are no more than its worker processes (a phone"
+            " alone), 2 while it has sync slots free (always, when its sync work is not"
+            " bounded), else 1"
         },
     )
 

@@ -145,14 +145,14 @@ async function withRetry(fn, { attempts = 4, sleep = (ms) => new Promise((r) => 
   }
 }
 
-// Batches a push keeps at the server at once, at most. With two, the phone is not idle while an
-// answer crosses a slow network (3G: a few hundred ms each way), and a server with several worker
-// processes works on both at the same time. Each record is in one batch only, so their order
-// does not matter. The server says in each answer how many it has room for
-// (`batches_at_once`): two while it has sync slots free, else one. A sync starts with what the
-// server's last answer said (one after the app opens), and after a busy answer goes on with one
-// until the server says again that it has room.
-export const IN_FLIGHT = 2;
+// Batches a push keeps at the server at once, at most. With more than one, the phone is not idle
+// while an answer crosses a slow network (3G: a few hundred ms each way), and a server with several
+// worker processes works on them at the same time: with three, one is written while the next two
+// are checked. Each record is in one batch only, so their order does not matter. The server says
+// in each answer how many it has room for (`batches_at_once`): one more than its sync slots free,
+// at most three. A sync starts with what the server's last answer said (one after the app opens),
+// and after a busy answer goes on with one until the server says again that it has room.
+export const IN_FLIGHT = 3;
 
 /** How many batches a push keeps at the server at once now, as the server's answers said. */
 export const pushLanes = {

@@ -1,9 +1,9 @@
-"""The collector keeps two batches at the server at once while the server says it has room
-(``batches_at_once`` in a push's answer; ``sync.js: inLanes``): a phone whose last push was
-answered so, back in signal with 150 visits, sends its two batches without waiting for the
-first answer, and each record arrives once. The database's write lock is held here (as a long
-write would) so that both pushes are seen waiting at the server together, in the real browser's
-own requests."""
+"""The collector keeps as many batches at the server at once as the server says it has room
+for (``batches_at_once`` in a push's answer, three for a phone alone; ``sync.js: inLanes``): a
+phone whose last push was answered so, back in signal with 250 visits, sends its three batches
+without waiting for the first answer, and each record arrives once. The database's write lock is
+held here (as a long write would) so that the three pushes are seen waiting at the server
+together, in the real browser's own requests."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
-VISITS = 150  # two batches: 100 and 50
+VISITS = 250  # three batches: 100, 100 and 51 (with the first visit)
 
 
 def _backup_of_many(page: Any, tmp_path: Path) -> tuple[Path, list[str]]:
@@ -41,14 +41,14 @@ def _backup_of_many(page: Any, tmp_path: Path) -> tuple[Path, list[str]]:
     return path, [r["id"] for r in backup["local"]]
 
 
-def test_the_collector_keeps_two_batches_at_the_server_and_each_record_arrives_once(
+def test_the_collector_keeps_three_batches_at_the_server_and_each_record_arrives_once(
     server: ServerProcess, phone_page: Any, tmp_path: Path
 ) -> None:
     page = phone_page
     app = enroll(server, page)
     with page.expect_response(lambda r: r.url.endswith("/sync/push")) as first:
-        finalize_nobody_home(app)  # sent at once: the server has room for two
-    assert first.value.json()["batches_at_once"] == 2
+        finalize_nobody_home(app)  # sent at once: the server has room for three
+    assert first.value.json()["batches_at_once"] == 3
     expect(page.locator("#badge")).to_have_text("0 phiếu chờ gửi")
     page.context.set_offline(True)  # out of signal: the visits wait on the phone
     finalize_nobody_home(app)
@@ -69,13 +69,13 @@ def test_the_collector_keeps_two_batches_at_the_server_and_each_record_arrives_o
     released = False
     try:
         page.context.set_offline(False)  # back in signal: the collector syncs by itself
-        # Both batches reach the server while neither can be written: two at once.
+        # The three batches reach the server while none can be written: three at once.
         deadline = time.monotonic() + 20
-        while len(pushes) < 2 and time.monotonic() < deadline:
+        while len(pushes) < 3 and time.monotonic() < deadline:
             page.wait_for_timeout(20)  # lets Playwright hand over the page's events
-        assert len(pushes) == 2 and not answered
+        assert len(pushes) == 3 and not answered
         sizes = sorted(len(json.loads(r.post_data)["items"]) for r in pushes)
-        assert sizes == [VISITS + 1 - 100, 100]
+        assert sizes == [VISITS + 1 - 200, 100, 100]
         holder.conn.execute("ROLLBACK")
         released = True
         expect(page.locator("#badge")).to_have_text("0 phiếu chờ gửi", timeout=30_000)
@@ -83,7 +83,7 @@ def test_the_collector_keeps_two_batches_at_the_server_and_each_record_arrives_o
         if not released:
             holder.conn.execute("ROLLBACK")
         holder.close()
-    assert [r.status for r in answered] == [200, 200] and len(pushes) == 2
+    assert [r.status for r in answered] == [200, 200, 200] and len(pushes) == 3
     with connect(server.data_dir / "gocua.db") as db:
         assert db.execute("SELECT count(*) FROM records").fetchone()[0] == VISITS + 2
         assert db.execute("SELECT count(*) FROM revisions").fetchone()[0] == VISITS + 2

@@ -126,7 +126,7 @@ function controlledWork() {
 }
 
 test('a push keeps as many batches at the server as it has room for, each sent once, in order', async () => {
-  assert.equal(IN_FLIGHT, 2);
+  assert.equal(IN_FLIGHT, 3);
   const w = controlledWork();
   let lanes = 1;
   const done = inLanes([1, 2, 3, 4, 5], w.work, () => lanes);
@@ -181,7 +181,7 @@ test('a batch that fails stops the push from sending more, once the other batch 
   assert.equal(await inLanes([], w.work), undefined); // nothing to send: done at once
 });
 
-test('the server\'s answer says how many batches to keep at it, never more than two nor fewer than one', () => {
+test('the server\'s answer says how many batches to keep at it, never more than IN_FLIGHT nor fewer than one', () => {
   // The same cases as bench/phones.py: room_in (tests/unit/test_admission_gate.py).
   const { cases } = JSON.parse(readFileSync(new URL('../../sync/batches_at_once_cases.json', import.meta.url), 'utf8'));
   for (const { answer, room } of cases) assert.equal(lanesAfter(answer), Math.min(IN_FLIGHT, room), JSON.stringify(answer));

@@ -180,7 +180,8 @@ def test_a_push_answer_says_how_many_batches_the_server_has_room_for(
     server, token, villages = live
     gate = server.app.extensions["gocua_admission"]
     phone = SyncClient(server.base, token=token)
-    assert phone.push_batch([record(villages[0])])["batches_at_once"] == 2  # an idle server
+    # An idle server, the phone alone: three (one written while two are checked).
+    assert phone.push_batch([record(villages[0])])["batches_at_once"] == 3
     # All slots but this batch's at work elsewhere: none free beside it, so one at a time.
     with _holding(gate, gate.slots - 1) as held:
         assert phone.push_batch([record(villages[0])])["batches_at_once"] == 1
@@ -188,6 +189,8 @@ def test_a_push_answer_says_how_many_batches_the_server_has_room_for(
         assert phone.push_batch([record(villages[0])])["batches_at_once"] == 2
     # Counted over every worker: the others full, this one with slots free, room for one.
     _, loads = _worker(server, 0, of=2)
+    loads[1] = 1  # one other request in hand: two workers, two in hand, the phone alone
+    assert phone.push_batch([record(villages[0])])["batches_at_once"] == 3
     loads[1] = gate.slots
     answer = phone.push_batch([record(villages[0])])
     assert answer["batches_at_once"] == 2  # 1 + 8 of 16 in hand

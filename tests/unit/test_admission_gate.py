@@ -10,7 +10,14 @@ import time
 from pathlib import Path
 
 from bench import phones
-from server.web.admission import AT_ONCE, RETRY_AFTER_SECONDS, Gate, header_seconds, shared_loads
+from server.web.admission import (
+    AT_ONCE,
+    AT_ONCE_SHARED,
+    RETRY_AFTER_SECONDS,
+    Gate,
+    header_seconds,
+    shared_loads,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNC_JS = ROOT / "pwa" / "js" / "sync.js"
@@ -130,10 +137,39 @@ def test_a_request_waiting_for_a_slot_counts_among_the_workers_requests_in_hand(
     assert loads[1] == 0
 
 
-def test_the_server_the_collector_and_the_benches_agree_on_two_batches_at_once() -> None:
+def test_the_server_the_collector_and_the_benches_agree_on_three_batches_at_once() -> None:
     collector = re.search(r"^export const IN_FLIGHT = (\d+);$", SYNC_JS.read_text(), re.M)
     assert collector is not None
-    assert AT_ONCE == int(collector.group(1)) == phones.IN_FLIGHT == 2
+    assert AT_ONCE == int(collector.group(1)) == phones.IN_FLIGHT == 3
+
+
+def test_three_batches_at_once_only_for_a_phone_alone_two_while_a_slot_is_free() -> None:
+    gate = Gate(slots=8, queue=64, wait=1.0)
+    loads = shared_loads(3)
+    gate.join_workers(loads, 0)
+    # Sync requests in hand in each of three workers, the asking one among them: the room told.
+    cases = [
+        ((1, 0, 0), AT_ONCE),  # a phone's first batch, alone
+        ((1, 1, 1), AT_ONCE),  # its three batches, one a worker
+        ((2, 1, 0), AT_ONCE),
+        ((2, 1, 1), AT_ONCE_SHARED),  # a fourth: another phone's
+        ((1, 3, 0), AT_ONCE_SHARED),
+        ((8, 8, 7), AT_ONCE_SHARED),  # one slot free beside them
+        ((8, 8, 8), 1),
+        ((12, 9, 8), 1),
+    ]
+    for counts, room in cases:
+        loads[:] = counts
+        assert gate.room() == room, counts
+    assert (AT_ONCE, AT_ONCE_SHARED) == (3, 2)
+    # One process serving alone counts its own requests: three would share its one core.
+    alone = Gate(slots=8, queue=64, wait=1.0)
+    first = alone.enter()
+    assert alone.room() == AT_ONCE
+    second = alone.enter()
+    assert alone.room() == AT_ONCE_SHARED
+    for entered in (first, second):
+        alone.leave(entered)
 
 
 def test_the_benches_read_a_push_answer_s_room_as_the_collector_does() -> None:
