@@ -5,14 +5,13 @@ phones as about the server. Here every phone is a coroutine on one event loop in
 its own, its requests' bytes built before the clock starts, its answers read with no HTTP
 library: what each phone costs is one socket write and a small read.
 
-A phone does what the collector does with a push (``push_together``: as many batches at the server
-at once as its last answer said, at most three, each on a connection of its own, one at a time
-after a busy answer), or what ODK
-Collect does with its forms (``collect_together``: one ``HEAD``, then a multipart POST a form,
-the next only after this one is answered); a busy answer (429/503) is counted, not an
-error, and the request is sent again after the wait the body says to the millisecond
-(``retry_after_ms``), else ``Retry-After``; a cut connection is opened again after the sync
-client's backoff.
+A phone does what the collector does with a push (``push_together``: as many batches at the
+server at once as its last answer said, at most three, each on a connection of its own, one at a
+time after a busy answer), or what ODK Collect does with its forms (``collect_together``: one
+``HEAD``, then a multipart POST a form, the next only after this one is answered); a busy answer
+(429/503) is counted, not an error, and the request is sent again after the wait the body says
+to the millisecond (``retry_after_ms``), else ``Retry-After``; a cut connection is opened again
+after the sync client's backoff.
 """
 
 from __future__ import annotations

@@ -149,8 +149,8 @@ async function withRetry(fn, { attempts = 4, sleep = (ms) => new Promise((r) => 
 // while an answer crosses a slow network (3G: a few hundred ms each way), and a server with several
 // worker processes works on them at the same time: with three, one is written while the next two
 // are checked. Each record is in one batch only, so their order does not matter. The server says
-// in each answer how many it has room for (`batches_at_once`): one more than its sync slots free,
-// at most three. A sync starts with what the server's last answer said (one after the app opens),
+// in each answer how many it has room for (`batches_at_once`): three for a phone syncing alone,
+// two while it has sync slots free, else one. A sync starts with what the server's last answer said (one after the app opens),
 // and after a busy answer goes on with one until the server says again that it has room.
 export const IN_FLIGHT = 3;
 

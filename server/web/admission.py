@@ -80,11 +80,12 @@ BALANCE_SHARE = 3
 # Batches a phone may keep at the server at once (the collector sends at most as many:
 # pwa/js/sync.js, IN_FLIGHT). With two, one phone's batches are checked on two cores, and a slow
 # network's round trip is not waited out between them; with three, one phone alone keeps the
-# write lock busy while its next two batches are checked (one phone: 1.16× the records/s of two,
-# the same CPU a record). But three from each of many phones only queue more batches in each
-# process, and its threads then take turns at the GIL (10 and 50 phones: 0.77× to 0.96× the
-# records/s of two, more CPU a record): so three only while the requests in hand are no more than
-# the worker processes, AT_ONCE_SHARED while a sync slot is free beside them, else one.
+# write lock busy while its next two batches are checked (one phone: 1.13× the records/s of two,
+# the same CPU a record). Three from each of many phones only queue more batches in each
+# process, whose threads then take turns at the GIL (told to every phone: 10 and 50 phones
+# stored a median 0.92× of two, 0.77× to 1.19×): so three only while the requests in hand are
+# no more than the worker processes, AT_ONCE_SHARED while a sync slot is free beside them, else
+# one (README, Performance).
 AT_ONCE = 3
 AT_ONCE_SHARED = 2
 # The WSGI environ key by which a response asks for its connection to be closed.

@@ -187,10 +187,11 @@ def test_a_push_answer_says_how_many_batches_the_server_has_room_for(
         assert phone.push_batch([record(villages[0])])["batches_at_once"] == 1
         gate.leave(held.pop())  # one free again beside the batch: room for a second
         assert phone.push_batch([record(villages[0])])["batches_at_once"] == 2
-    # Counted over every worker: the others full, this one with slots free, room for one.
+    # Counted over every worker: two workers, two requests in hand, as a phone alone has.
     _, loads = _worker(server, 0, of=2)
-    loads[1] = 1  # one other request in hand: two workers, two in hand, the phone alone
+    loads[1] = 1
     assert phone.push_batch([record(villages[0])])["batches_at_once"] == 3
+    # The others full, this one with slots free: room for one more.
     loads[1] = gate.slots
     answer = phone.push_batch([record(villages[0])])
     assert answer["batches_at_once"] == 2  # 1 + 8 of 16 in hand

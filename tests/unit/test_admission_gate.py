@@ -162,7 +162,7 @@ def test_three_batches_at_once_only_for_a_phone_alone_two_while_a_slot_is_free()
         loads[:] = counts
         assert gate.room() == room, counts
     assert (AT_ONCE, AT_ONCE_SHARED) == (3, 2)
-    # One process serving alone counts its own requests: three would share its one core.
+    # One process serving alone counts its own requests: three for its first, two beside another.
     alone = Gate(slots=8, queue=64, wait=1.0)
     first = alone.enter()
     assert alone.room() == AT_ONCE
