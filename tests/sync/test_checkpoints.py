@@ -5,12 +5,15 @@ acknowledged with their data in the WAL, and the database file catches up by its
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from server.domain import db as domain_db
 from server.domain.db import WRITERS_KEPT, connect, write_transaction
 from sync.client import SyncClient
 from tests.records import record
@@ -86,3 +89,72 @@ def test_a_process_writing_many_databases_keeps_few_files_open(tmp_path: Path) -
     while [f for f in open_files(tmp_path) if not f.endswith("-writer")]:
         assert time.monotonic() < deadline, open_files(tmp_path)
         time.sleep(0.05)
+
+
+def test_a_wal_read_all_the_time_is_started_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At dusk some request is always reading, so SQLite never found a moment to write the WAL
+    # from its start again: it grew by every page written (1.1 GB in 40,000 records). Here each
+    # round's writes are still being read as the checkpoint comes (a reader of 50 ms), and the
+    # next round is written at once, as the next phone's batch is.
+    rounds, rows, page = 12, 100, 4096  # each row a page of its own, or nearly
+    monkeypatch.setattr(domain_db, "WAL_RESTART_FRAMES", 50)
+    monkeypatch.setattr(domain_db, "RESTART_WAIT_MS", 10_000)
+    monkeypatch.setattr(domain_db, "WAL_SIZE_LIMIT", 3 * rows * page)
+    path = tmp_path / "gocua.db"
+    db = connect(path, checkpoints=False)
+    db.execute("CREATE TABLE t (x BLOB)")
+    wal = Path(f"{path}-wal")
+    assert db.execute("PRAGMA page_size").fetchone()[0] == page
+    readers: list[threading.Thread] = []
+    written = 0
+    for n in range(rounds):
+        # The first round is long (a sync after days offline): the file grows past the limit.
+        many = rows * (8 if n == 0 else 1)
+        with write_transaction(db):
+            db.conn.executemany("INSERT INTO t VALUES (?)", [(os.urandom(page - 100),)] * many)
+        written += many
+        reader = sqlite3.connect(path, check_same_thread=False)
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM t").fetchone()[0] == written
+
+        def read_on(reader: sqlite3.Connection = reader) -> None:
+            time.sleep(0.05)  # still reading as the checkpoint starts, done soon after
+            reader.rollback()
+            reader.close()
+
+        readers.append(threading.Thread(target=read_on))
+        readers[-1].start()
+        domain_db.checkpoint(str(path))
+    for thread in readers:
+        thread.join()
+    assert db.execute("SELECT count(*) FROM t").fetchone()[0] == written
+    # Started over each round, and the file cut back to the limit after the long first round:
+    # it holds about a round's pages, not all of them.
+    assert wal.stat().st_size <= domain_db.WAL_SIZE_LIMIT
+    db.close()
+
+
+def test_a_reader_slower_than_the_restart_keeps_its_snapshot_and_the_writers_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(domain_db, "WAL_RESTART_FRAMES", 1)
+    path = tmp_path / "gocua.db"
+    db = connect(path, checkpoints=False)
+    db.execute("CREATE TABLE t (x)")
+    with write_transaction(db):
+        db.execute("INSERT INTO t VALUES (1)")
+    export = sqlite3.connect(path)  # an export reading all the while
+    export.execute("BEGIN")
+    assert export.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+    with write_transaction(db):
+        db.execute("INSERT INTO t VALUES (2)")
+    domain_db.checkpoint(str(path))  # the restart waits RESTART_WAIT_MS, then lets it be
+    with write_transaction(db):
+        db.execute("INSERT INTO t VALUES (3)")
+    assert export.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+    export.rollback()
+    assert export.execute("SELECT count(*) FROM t").fetchone()[0] == 3
+    export.close()
+    db.close()
