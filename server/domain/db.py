@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -344,16 +344,16 @@ def checkpoint(database: str) -> None:
     reader slower than that (an export) leaves it for the next checkpoint. Holding the queue,
     not only SQLite's lock, keeps the writers waiting in order meanwhile rather than polling in
     SQLite's busy wait (``write_transaction``)."""
-    with suppress(sqlite3.Error), _checkpoint_lock(database):
-        conn = sqlite3.connect(database, timeout=30)
-        try:
-            _, logged, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            if logged >= WAL_RESTART_FRAMES and copied == logged:
-                conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
-                with _first_in_line(database):
-                    conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
-        finally:
-            conn.close()
+    with (
+        suppress(sqlite3.Error),
+        _checkpoint_lock(database),
+        closing(sqlite3.connect(database, timeout=30)) as conn,
+    ):
+        _, logged, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if logged >= WAL_RESTART_FRAMES and copied == logged:
+            conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+            with _first_in_line(database):
+                conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
 
 
 @contextmanager
